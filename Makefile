@@ -1,0 +1,54 @@
+# libmrt: `make demo` runs the demo (C, Python and Zig hosts); `make test` runs every
+# test. Both build what they need and install missing tools themselves.
+SHELL := /bin/bash
+CARGO ?= cargo
+LIBDIR := $(CURDIR)/target/release
+export MRT_LIB := $(LIBDIR)/libmrt.so
+
+.PHONY: all lib header demo test test-rust test-c test-python test-zig deps bench loom clippy fmt clean
+
+all: lib
+
+# The shared library, plus the soname link that programs linked with -lmrt look for.
+lib:
+	$(CARGO) build --release --lib
+	ln -sf libmrt.so $(LIBDIR)/libmrt.so.0
+
+# Refresh the committed header from the Rust sources.
+header:
+	MRT_WRITE_HEADER=1 $(CARGO) build --release --lib
+
+deps:
+	@bash ci/deps.sh
+
+demo: lib deps
+	bash examples/run_demo_c.sh
+	bash python-bindings/run_demo.sh
+	bash zig/run.sh demo
+
+test: lib deps test-rust test-c test-python test-zig
+	@echo "make test: all suites passed"
+
+test-rust:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) test --release
+
+test-c: lib
+	bash c-tests/run.sh
+
+test-python: lib
+	bash python-bindings/run_tests.sh
+
+test-zig: lib
+	bash zig/run.sh test
+
+bench: lib deps
+	bash bench/run.sh
+
+loom:
+	RUSTFLAGS="--cfg loom" $(CARGO) test --release --lib loom_
+
+clean:
+	$(CARGO) clean
+	rm -rf c-tests/bin bench/out zig/.zig-cache zig/zig-out

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what `make demo` and `make test` need on a fresh machine: valgrind (Debian),
+# pytest and the pinned Zig toolchain (PyPI). Already-present tools are left alone.
+set -euo pipefail
+ZIG_VERSION=0.17.1
+
+if ! command -v valgrind >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null
+    else
+        echo "deps: valgrind missing and not root; install it with apt-get" >&2; exit 1
+    fi
+fi
+py_has() { python3 -c "import $1" >/dev/null 2>&1; }
+py_has pytest || python3 -m pip install -q pytest
+if [ "$(python3 -c 'import ziglang, importlib.metadata as m; print(m.version("ziglang"))' 2>/dev/null)" != "$ZIG_VERSION" ]; then
+    python3 -m pip install -q "ziglang==$ZIG_VERSION"
+fi

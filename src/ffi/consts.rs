@@ -1,0 +1,42 @@
+//! The API's constants other than error codes (those are in `errors`).
+
+/// Library version: "MAJOR.MINOR.PATCH" (rt_version). Kept equal to Cargo.toml's by a test.
+pub const MRT_VERSION_MAJOR: i32 = 0;
+pub const MRT_VERSION_MINOR: i32 = 1;
+pub const MRT_VERSION_PATCH: i32 = 0;
+
+/// rt_poll_fd events, as poll(2).
+pub const RT_POLLIN: u32 = 0x1;
+pub const RT_POLLOUT: u32 = 0x4;
+
+/// rt_select case directions.
+pub const RT_SEND: i32 = 1;
+pub const RT_RECV: i32 = 2;
+
+/// rt_schedule: run runnable Gs until none is left, then return how many ran.
+pub const RT_SCHED_ONCE: i32 = 1;
+/// rt_schedule: loop like a runtime-created M until rt_shutdown.
+pub const RT_SCHED_FOREVER: i32 = 2;
+
+/// rt_p_status: idle (in the pool, or held by the host after rt_releasep).
+pub const RT_P_IDLE: i32 = 0;
+/// rt_p_status: an M runs it.
+pub const RT_P_RUNNING: i32 = 1;
+/// rt_p_status: its M is in a system call.
+pub const RT_P_SYSCALL: i32 = 2;
+/// rt_p_status: beyond rt_gomaxprocs and released.
+pub const RT_P_DEAD: i32 = 3;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn version_matches_cargo() {
+        let v = format!(
+            "{}.{}.{}",
+            super::MRT_VERSION_MAJOR,
+            super::MRT_VERSION_MINOR,
+            super::MRT_VERSION_PATCH
+        );
+        assert_eq!(v, env!("CARGO_PKG_VERSION"));
+    }
+}

@@ -1,0 +1,120 @@
+//! P calls: rt_p_get, rt_p_id, rt_p_status, rt_getp, rt_acquirep, rt_releasep,
+//! rt_p_put, rt_schedule.
+
+use core::ffi::c_int;
+use core::sync::atomic::Ordering;
+
+use super::types::rt_p;
+use super::{boundary, rc};
+use crate::runtime::p::{self, public_status, P};
+use crate::runtime::{self, sched, tls};
+
+/// allp[id]: the P with this id, or NULL if id is out of range [0, rt_gomaxprocs) or
+/// the runtime is not running. Any context.
+#[no_mangle]
+pub extern "C" fn rt_p_get(id: c_int) -> *mut rt_p {
+    boundary(|| {
+        if runtime::ensure_running().is_err() {
+            return core::ptr::null_mut();
+        }
+        p::p_get(id).cast()
+    })
+}
+
+/// A P's id (0-based). Any context. RT_EINVAL for NULL or a handle that is not a P.
+#[no_mangle]
+pub extern "C" fn rt_p_id(p: *const rt_p) -> c_int {
+    boundary(|| match p::with_p(p.cast(), |p| p.id) {
+        Ok(id) => id,
+        Err(e) => e,
+    })
+}
+
+/// A P's status: RT_P_IDLE (in the pool or held by the host), RT_P_RUNNING,
+/// RT_P_SYSCALL or RT_P_DEAD. Any context. RT_EINVAL for NULL or a handle that is not
+/// a P.
+#[no_mangle]
+pub extern "C" fn rt_p_status(p: *const rt_p) -> c_int {
+    boundary(
+        || match p::with_p(p.cast(), |p| public_status(p.status())) {
+            Ok(st) => st,
+            Err(e) => e,
+        },
+    )
+}
+
+/// The P held by the calling M, or NULL (foreign thread, or an M without a P).
+#[no_mangle]
+pub extern "C" fn rt_getp() -> *mut rt_p {
+    boundary(|| {
+        let m = tls::getm();
+        if m.is_null() {
+            return core::ptr::null_mut();
+        }
+        // SAFETY: the calling thread's live M.
+        unsafe { (*m).p.load(Ordering::Acquire) }.cast()
+    })
+}
+
+/// Associates `p` with the calling M. A foreign thread is first adopted as an M (its
+/// own stack serves as g0; it stays an M until it exits, when a thread-exit
+/// destructor gives the M and any P it holds back). `p` must be idle: in the pool,
+/// or held after rt_releasep (a held P belongs to the host, which may hand it to any
+/// thread).
+///
+/// Contexts: foreign thread (adopted), M's g0. Errors: RT_EINVAL for NULL, not a P,
+/// or dead; RT_EALREADY if this M already holds a P; RT_EBUSY if `p` runs on an M,
+/// is in a syscall or is promised to an M; RT_ENOMEM; RT_ESHUTDOWN.
+#[no_mangle]
+pub extern "C" fn rt_acquirep(p: *mut rt_p) -> c_int {
+    boundary(|| {
+        if let Err(e) = runtime::ensure_running() {
+            return e;
+        }
+        rc(p::acquirep(p.cast::<P>()))
+    })
+}
+
+/// Disassociates the calling M's P and returns it, idle and held by the caller: it is
+/// NOT put back in the pool; hand it to rt_acquirep, rt_newm or rt_m_launch, or give
+/// it back with rt_p_put. If rt_gomaxprocs shrank below it, it is returned dead.
+/// NULL if the M holds none (or on a foreign thread).
+#[no_mangle]
+pub extern "C" fn rt_releasep() -> *mut rt_p {
+    boundary(|| p::releasep().cast())
+}
+
+/// Returns a held idle P to the pool, where the scheduler may give it to an M.
+/// Any context. Errors: RT_EINVAL for NULL, not a P, or dead; RT_EALREADY if it is
+/// already in the pool; RT_EBUSY if an M runs it or it is promised to one;
+/// RT_ESHUTDOWN.
+#[no_mangle]
+pub extern "C" fn rt_p_put(p: *mut rt_p) -> c_int {
+    boundary(|| {
+        if let Err(e) = runtime::ensure_running() {
+            return e;
+        }
+        rc(p::p_put(p.cast()))
+    })
+}
+
+/// Runs the scheduler on the calling M with its P. RT_SCHED_ONCE: runs runnable Gs
+/// until none is left for this P and returns how many ran (the M keeps its P).
+/// RT_SCHED_FOREVER: loops like a runtime-created M (giving the P back and parking on
+/// the idle-M list when there is no work, taking whatever P it is woken with) until
+/// rt_shutdown, then returns how many Gs ran.
+///
+/// Context: M's g0. Errors: RT_EPERM from a G; RT_EINVAL on a foreign thread, on an M
+/// with no P, or for bad flags; RT_ESHUTDOWN.
+#[no_mangle]
+pub extern "C" fn rt_schedule(flags: c_int) -> c_int {
+    boundary(|| {
+        if let Err(e) = runtime::ensure_running() {
+            return e;
+        }
+        match sched::rt_schedule(flags) {
+            Ok(n) => n,
+            Err(e) => e,
+        }
+    })
+}

@@ -1,0 +1,167 @@
+//! Runtime-wide calls: rt_init, rt_shutdown, rt_gomaxprocs, version and error
+//! strings, rt_getstats, rt_dump.
+
+use core::ffi::{c_char, c_int};
+use core::mem::{offset_of, size_of};
+
+use super::errors::{self, *};
+use super::types::{rt_config, rt_stats};
+use super::{boundary, rc, write_sized};
+use crate::runtime::{self, init, p, stats, SCHED};
+
+/// Initialises the runtime: creates the Ps and installs the fault handler.
+///
+/// `cfg` may be NULL for defaults; `cfg->size` must be set (at least up to
+/// `maxprocs`). Callable from any thread context. Any other call made before
+/// rt_init initialises the runtime with defaults on its own; after rt_shutdown, and
+/// in the child of fork(), calls that need the runtime return RT_ESHUTDOWN until
+/// rt_init runs again. Captures the calling thread's signal mask for every M.
+///
+/// Errors: RT_EALREADY if the runtime already runs; RT_EINVAL for a bad `cfg`
+/// (size 0, maxprocs < 0 or > 1024, absurd stack sizes); RT_ENOMEM.
+///
+/// # Safety
+/// Pointer arguments are NULL or valid for the access described (out-pointers
+/// writable, size-versioned structs at least `size` bytes). Handles are checked.
+#[no_mangle]
+pub unsafe extern "C" fn rt_init(cfg: *const rt_config) -> c_int {
+    boundary(|| {
+        let mut req = init::Request::default();
+        if !cfg.is_null() {
+            // SAFETY: the caller passes a valid rt_config of at least cfg->size bytes.
+            let size = unsafe { (*cfg).size } as usize;
+            if size < offset_of!(rt_config, maxprocs) + size_of::<i32>() {
+                return RT_EINVAL;
+            }
+            // SAFETY: read only the fields the caller's size covers.
+            unsafe {
+                req.maxprocs = (*cfg).maxprocs;
+                if size >= offset_of!(rt_config, g0_stack_size) + size_of::<usize>() {
+                    req.g0_stack_size = (*cfg).g0_stack_size;
+                }
+                if size >= offset_of!(rt_config, g_stack_size) + size_of::<usize>() {
+                    req.g_stack_size = (*cfg).g_stack_size;
+                }
+                if size >= offset_of!(rt_config, flags) + size_of::<u32>() {
+                    req.flags = (*cfg).flags;
+                }
+            }
+        }
+        rc(init::init(req))
+    })
+}
+
+/// Stops the runtime: waits (timeout_ns < 0: forever) for every G to finish, wakes and
+/// joins every runtime-created M, frees Ps, stacks and queues. Afterwards rt_init may
+/// run again. Foreign threads adopted by rt_acquirep stay Ms but lose their P.
+///
+/// Contexts: a foreign thread or an adopted M. Errors: RT_EPERM from a G or from a
+/// runtime-created M's own thread (it would wait for itself); RT_ETIMEDOUT if Ms
+/// were still busy at the deadline (the runtime keeps running); RT_ESHUTDOWN if it
+/// was not running.
+#[no_mangle]
+pub extern "C" fn rt_shutdown(timeout_ns: i64) -> c_int {
+    boundary(|| rc(init::shutdown(timeout_ns)))
+}
+
+/// n > 0: sets the number of Ps and returns the previous number. Growing takes effect
+/// at once; shrinking lazily: idle surplus Ps die now, running ones when their M
+/// releases them (rt_releasep then returns a dead P). n <= 0: returns the number only.
+///
+/// Any context. Errors: RT_EINVAL for n > 1024; RT_ENOMEM; RT_ESHUTDOWN.
+#[no_mangle]
+pub extern "C" fn rt_gomaxprocs(n: c_int) -> c_int {
+    boundary(|| {
+        if let Err(e) = runtime::ensure_running() {
+            return e;
+        }
+        let mut s = SCHED.lock();
+        if let Err(e) = s.check_running() {
+            return e;
+        }
+        if n <= 0 {
+            return s.gomaxprocs;
+        }
+        match p::procresize(&mut s, n) {
+            Ok(old) => old,
+            Err(e) => e,
+        }
+    })
+}
+
+/// The library version, "MAJOR.MINOR.PATCH" (a static string). Any context.
+#[no_mangle]
+pub extern "C" fn rt_version() -> *const c_char {
+    boundary(|| c"0.1.0".as_ptr())
+}
+
+/// A static description of an error code ("unknown error" for others). Any context.
+#[no_mangle]
+pub extern "C" fn rt_strerror(err: c_int) -> *const c_char {
+    boundary(|| errors::strerror(err).as_ptr())
+}
+
+/// The constant's name of an error code, e.g. "RT_EINVAL" ("unknown error" for
+/// others). Any context.
+#[no_mangle]
+pub extern "C" fn rt_err_name(err: c_int) -> *const c_char {
+    boundary(|| errors::err_name(err).as_ptr())
+}
+
+/// Writes a snapshot of the scheduler into `out`; the caller sets
+/// `out->size = sizeof(rt_stats)`. Any context.
+///
+/// Errors: RT_EINVAL for NULL or a size too small for `maxprocs`; RT_ESHUTDOWN.
+///
+/// # Safety
+/// Pointer arguments are NULL or valid for the access described (out-pointers
+/// writable, size-versioned structs at least `size` bytes). Handles are checked.
+#[no_mangle]
+pub unsafe extern "C" fn rt_getstats(out: *mut rt_stats) -> c_int {
+    boundary(|| {
+        if let Err(e) = runtime::ensure_running() {
+            return e;
+        }
+        let st = stats::snapshot();
+        // SAFETY: the caller passes a struct of at least out->size bytes.
+        rc(unsafe { write_sized(out, &st, offset_of!(rt_stats, maxprocs) + 4) })
+    })
+}
+
+/// Writes the state of every M and P, human-readable, to file descriptor `fd`
+/// (including each M's creating call stack). Any context.
+///
+/// Errors: RT_EINVAL for a negative or unwritable fd.
+#[no_mangle]
+pub extern "C" fn rt_dump(fd: c_int) -> c_int {
+    boundary(|| {
+        if fd < 0 {
+            return RT_EINVAL;
+        }
+        let text = stats::dump_text();
+        let mut b = text.as_bytes();
+        while !b.is_empty() {
+            // SAFETY: b is a valid slice.
+            let n = unsafe { libc::write(fd, b.as_ptr().cast(), b.len()) };
+            if n < 0 {
+                // SAFETY: errno right after the failing call.
+                if unsafe { *libc::__errno_location() } == libc::EINTR {
+                    continue;
+                }
+                return RT_EINVAL;
+            }
+            b = &b[n as usize..];
+        }
+        RT_OK
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn version_string_matches_constants() {
+        // SAFETY: rt_version returns a static C string.
+        let v = unsafe { core::ffi::CStr::from_ptr(super::rt_version()) };
+        assert_eq!(v.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
+    }
+}

@@ -1,0 +1,88 @@
+//! The C-visible types: opaque handles, callbacks and size-versioned structs.
+
+use core::ffi::c_void;
+
+/// An M: an OS thread that runs Gs (opaque).
+pub struct rt_m {
+    _opaque: [u8; 0],
+}
+
+/// A P: the right to run Gs, with a run queue (opaque).
+pub struct rt_p {
+    _opaque: [u8; 0],
+}
+
+/// A G: a goroutine (opaque).
+pub struct rt_g {
+    _opaque: [u8; 0],
+}
+
+/// A callback: a start function or a G body.
+pub type rt_fn = Option<unsafe extern "C" fn(arg: *mut c_void)>;
+
+/// Runtime settings for rt_init. Zero fields take defaults.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct rt_config {
+    /// sizeof(rt_config): lets the struct grow compatibly.
+    pub size: u32,
+    /// Number of Ps; 0 = $MRT_MAXPROCS, else the CPUs usable by the process.
+    pub maxprocs: i32,
+    /// Usable stack of each runtime-created M (its g0); 0 = default (512 KiB). The
+    /// library adds what glibc takes for the process's static TLS.
+    pub g0_stack_size: usize,
+    /// Stack of each G; 0 = default (64 KiB); rounded up to pages.
+    pub g_stack_size: usize,
+    /// RT_CFG_* bits; must be 0 (no flag is defined yet: RT_EINVAL otherwise).
+    pub flags: u32,
+}
+
+/// What rt_m_getinfo reports about an M.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct rt_m_info {
+    /// The caller sets sizeof(rt_m_info); the library fills what it knows.
+    pub size: u32,
+    /// == rt_m_id(m).
+    pub id: i64,
+    /// OS thread id (gettid), 0 before launch.
+    pub tid: i64,
+    /// Id of the P it holds, -1 if none.
+    pub p: i32,
+    /// Id of the G it runs, 0 if none.
+    pub curg: i64,
+    /// g0 stack bounds, [g0_lo, g0_hi).
+    pub g0_lo: usize,
+    pub g0_hi: usize,
+    /// Id of the G wired to it, 0 if none.
+    pub lockedg: i64,
+}
+
+/// A snapshot of the scheduler (rt_getstats).
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct rt_stats {
+    /// The caller sets sizeof(rt_stats).
+    pub size: u32,
+    /// Number of Ps, and how many are in the idle pool.
+    pub maxprocs: i32,
+    pub idle_procs: i32,
+    /// Ms alive (runtime-created and adopted).
+    pub threads: i64,
+    /// Ms parked on the idle list, and Ms spinning for work.
+    pub idle_threads: i64,
+    pub spinning_threads: i64,
+    /// Live Gs (created, not yet exited).
+    pub goroutines: i64,
+    /// Runnable Gs in all queues, and in the global queue.
+    pub runnable: i64,
+    pub global_runq: i64,
+    pub gs_created: u64,
+    pub gs_exited: u64,
+    pub switches: u64,
+    pub steals: u64,
+    pub parks: u64,
+    pub handoffs: u64,
+    pub stack_reserved_bytes: u64,
+    pub stack_resident_bytes: u64,
+}

@@ -1,0 +1,74 @@
+//! x86-64 Linux: assembles `asm/x86_64.S` with the structure offsets it uses, and
+//! reads/writes the TLS slot through `%fs` on every access.
+
+use core::arch::{asm, global_asm};
+use core::mem::offset_of;
+
+use crate::runtime::g::G;
+use crate::runtime::m::M;
+
+/// Offsets used by the assembly, checked here against the expected layout so that a
+/// reordering of the structs is a compile error rather than a corrupted register.
+pub const M_G0: usize = offset_of!(M, g0);
+pub const M_TLS: usize = offset_of!(M, tls);
+const _: () = assert!(M_G0 == 0x00);
+const _: () = assert!(M_TLS == 0x08);
+
+global_asm!(
+    include_str!("../../../asm/x86_64.S"),
+    M_G0 = const M_G0,
+    M_TLS = const M_TLS,
+    MSTART = sym crate::runtime::m::mstart,
+    options(att_syntax)
+);
+
+extern "C" {
+    /// The pthread entry point of runtime-created Ms (see asm/x86_64.S).
+    pub fn mstart_stub(m: *mut libc::c_void) -> *mut libc::c_void;
+}
+
+/// Reads the TLS slot: the current G, or null on a foreign thread.
+///
+/// Not `pure`: the compiler must re-execute it after every call that may switch
+/// threads, so the `%fs`-relative load is never hoisted or merged.
+#[inline(always)]
+pub fn tls_load() -> *mut G {
+    let g: *mut G;
+    // SAFETY: reads 8 bytes of this thread's static TLS block, which the dynamic
+    // linker sized and initialised (to zero) for every thread.
+    unsafe {
+        asm!(
+            "movq mrt_tls_g@GOTTPOFF(%rip), {g}",
+            "movq %fs:({g}), {g}",
+            g = out(reg) g,
+            options(att_syntax, nostack, readonly, preserves_flags)
+        );
+    }
+    g
+}
+
+/// Writes the TLS slot of the calling thread.
+#[inline(always)]
+pub fn tls_store(g: *mut G) {
+    // SAFETY: writes this thread's own slot; nothing else aliases it.
+    unsafe {
+        asm!(
+            "movq mrt_tls_g@GOTTPOFF(%rip), {t}",
+            "movq {g}, %fs:({t})",
+            g = in(reg) g,
+            t = out(reg) _,
+            options(att_syntax, nostack, preserves_flags)
+        );
+    }
+}
+
+/// The current stack pointer.
+#[inline(always)]
+pub fn getsp() -> usize {
+    let sp: usize;
+    // SAFETY: copies rsp into a register.
+    unsafe {
+        asm!("movq %rsp, {}", out(reg) sp, options(att_syntax, nomem, nostack, preserves_flags));
+    }
+    sp
+}

@@ -1,0 +1,282 @@
+//! The runtime's life: rt_init (explicit or lazy), rt_shutdown, and fork.
+//!
+//! `INIT` serialises init and shutdown. [`super::STATE`] is the lock-free view that
+//! every API call reads; the `running`/`stopping` flags in [`super::Sched`] are the
+//! authoritative ones, checked under the sched lock by each operation.
+
+use core::ptr;
+use core::sync::atomic::Ordering;
+use std::sync::Once;
+
+use super::m::{self, MKind, MState};
+use super::note::Mutex;
+use super::time::nanotime;
+use super::{p, run_state, sched, signal, tls, Cfg, RunState, SCHED, STATE};
+use crate::ffi::errors::*;
+
+/// Serialises rt_init and rt_shutdown.
+static INIT: Mutex = Mutex::new();
+
+/// Default usable g0 stack of a runtime-created M.
+pub(crate) const DEFAULT_G0_STACK: usize = 512 << 10;
+/// Default G stack.
+pub(crate) const DEFAULT_G_STACK: usize = 64 << 10;
+/// Smallest accepted stack sizes (a start function, or a G, needs some room).
+pub(crate) const MIN_G0_STACK: usize = 64 << 10;
+pub(crate) const MIN_G_STACK: usize = 16 << 10;
+/// How long rt_shutdown waits for exited threads to be gone before it gives up
+/// freeing their stacks (they stay on the freem list for later).
+const REAP_WAIT_NS: i64 = 2_000_000_000;
+
+/// What the host asked for (rt_config with its zeros still in place).
+#[derive(Clone, Copy, Default, Debug)]
+pub struct Request {
+    pub maxprocs: i32,
+    pub g0_stack_size: usize,
+    pub g_stack_size: usize,
+    pub flags: u32,
+}
+
+/// Number of CPUs the process may run on.
+fn ncpu() -> i32 {
+    // SAFETY: cpu_set_t is plain data; sched_getaffinity fills it.
+    unsafe {
+        let mut set: libc::cpu_set_t = core::mem::zeroed();
+        if libc::sched_getaffinity(0, core::mem::size_of::<libc::cpu_set_t>(), &mut set) == 0 {
+            let n = libc::CPU_COUNT(&set);
+            if n > 0 {
+                return n;
+            }
+        }
+        let n = libc::sysconf(libc::_SC_NPROCESSORS_ONLN);
+        if n > 0 {
+            n as i32
+        } else {
+            1
+        }
+    }
+}
+
+/// $MRT_MAXPROCS if it is a valid count.
+fn env_maxprocs() -> Option<i32> {
+    let v = std::env::var("MRT_MAXPROCS").ok()?;
+    let n: i32 = v.trim().parse().ok()?;
+    (n > 0 && n <= p::MAX_PROCS).then_some(n)
+}
+
+/// What glibc takes from a thread stack beyond the usable part: its minimum stack,
+/// which includes the process's static TLS (`__pthread_get_minstack`, as Rust's std
+/// uses it).
+fn glibc_minstack() -> usize {
+    type MinStack = unsafe extern "C" fn(*const libc::pthread_attr_t) -> libc::size_t;
+    // SAFETY: dlsym with a NUL-terminated name; the symbol, when present, has this
+    // signature in every glibc that exports it.
+    unsafe {
+        let f = libc::dlsym(libc::RTLD_DEFAULT, c"__pthread_get_minstack".as_ptr());
+        let mut attr: libc::pthread_attr_t = core::mem::zeroed();
+        let n = if !f.is_null() && libc::pthread_attr_init(&mut attr) == 0 {
+            let f: MinStack = core::mem::transmute(f);
+            let n = f(&attr);
+            libc::pthread_attr_destroy(&mut attr);
+            n
+        } else {
+            libc::PTHREAD_STACK_MIN + (64 << 10)
+        };
+        n.max(libc::PTHREAD_STACK_MIN)
+    }
+}
+
+/// rt_init.
+pub fn init(req: Request) -> Result<()> {
+    let n = if req.maxprocs > 0 {
+        if req.maxprocs > p::MAX_PROCS {
+            return Err(RT_EINVAL);
+        }
+        req.maxprocs
+    } else if req.maxprocs < 0 {
+        return Err(RT_EINVAL);
+    } else {
+        env_maxprocs().unwrap_or_else(|| ncpu().min(p::MAX_PROCS))
+    };
+    let pg = super::stack::page_size();
+    let g0 = match req.g0_stack_size {
+        0 => DEFAULT_G0_STACK,
+        x => super::stack::round_up(x.max(MIN_G0_STACK), pg),
+    };
+    let gs = match req.g_stack_size {
+        0 => DEFAULT_G_STACK,
+        x => super::stack::round_up(x.max(MIN_G_STACK), pg),
+    };
+    // No RT_CFG_* flag is defined yet: unknown bits are refused, not ignored.
+    if req.flags != 0 || g0 > (1 << 40) || gs > (1 << 40) {
+        return Err(RT_EINVAL);
+    }
+
+    INIT.lock();
+    let r = init_locked(
+        n,
+        Cfg {
+            g0_stack_size: g0,
+            g_stack_size: gs,
+        },
+    );
+    INIT.unlock();
+    r
+}
+
+fn init_locked(n: i32, cfg: Cfg) -> Result<()> {
+    let state = run_state();
+    if state == RunState::Running {
+        return Err(RT_EALREADY);
+    }
+    register_atfork();
+    signal::install_fault_handler();
+    let mut cur: libc::sigset_t = unsafe_zeroed_sigset();
+    // SAFETY: querying this thread's mask into a valid sigset.
+    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, ptr::null(), &mut cur) };
+    let minstack = glibc_minstack();
+
+    let mut s = SCHED.lock();
+    if state == RunState::Forked {
+        // SAFETY: a fork child: no thread of the parent's runtime exists here.
+        unsafe {
+            m::free_stale_ms(&mut s);
+            p::free_all(&mut s);
+        }
+        s.midle = ptr::null_mut();
+        s.nmidle = 0;
+        m::NMLIVE.store(0, Ordering::Relaxed);
+    }
+    s.cfg = cfg;
+    s.sigmask = signal::m_sigmask(cur);
+    s.minstack = minstack;
+    s.stopping = false;
+    s.running = true;
+    if let Err(e) = p::procresize(&mut s, n) {
+        s.running = false;
+        return Err(e);
+    }
+    STATE.store(RunState::Running as u32, Ordering::Release);
+    Ok(())
+}
+
+fn unsafe_zeroed_sigset() -> libc::sigset_t {
+    // SAFETY: sigset_t is plain data.
+    unsafe { core::mem::zeroed() }
+}
+
+/// The first API call of a process that never called rt_init.
+pub fn lazy_init() -> Result<()> {
+    match init(Request::default()) {
+        Ok(()) | Err(RT_EALREADY) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// rt_shutdown.
+pub fn shutdown(timeout_ns: i64) -> Result<()> {
+    let m = tls::getm();
+    if !m.is_null() {
+        // SAFETY: the calling thread's live M.
+        let mm = unsafe { &*m };
+        if !mm.curg.load(Ordering::Relaxed).is_null() || mm.kind == MKind::Runtime {
+            // A G, or an M's own thread: it would wait for itself.
+            return Err(RT_EPERM);
+        }
+    }
+    let deadline = if timeout_ns < 0 {
+        -1
+    } else {
+        nanotime().saturating_add(timeout_ns)
+    };
+    INIT.lock();
+    let r = shutdown_locked(deadline);
+    INIT.unlock();
+    r
+}
+
+fn shutdown_locked(deadline: i64) -> Result<()> {
+    if run_state() != RunState::Running {
+        return Err(RT_ESHUTDOWN);
+    }
+    // Stop the Ms: no new ones, idle ones woken to exit, busy ones exit when they
+    // next look for work.
+    {
+        let mut s = SCHED.lock();
+        s.stopping = true;
+        sched::wake_all_idle(&mut s);
+    }
+    if !m::wait_mlive_zero(deadline) {
+        SCHED.lock().stopping = false;
+        return Err(RT_ETIMEDOUT);
+    }
+    m::reap_freem(nanotime() + REAP_WAIT_NS);
+
+    let mut s = SCHED.lock();
+    // Unlaunched Ms are freed; adopted ones stay Ms (their threads live on) but lose
+    // their P; the rest have exited.
+    let mut x = s.allm;
+    let mut keep: *mut m::M = ptr::null_mut();
+    while !x.is_null() {
+        // SAFETY: Ms on allm are live under the sched lock.
+        unsafe {
+            let next = (*x).alllink;
+            if (*x).kind == MKind::Adopted {
+                (*x).p.store(ptr::null_mut(), Ordering::Release);
+                (*x).nextp.store(ptr::null_mut(), Ordering::Release);
+                (*x).alllink = keep;
+                keep = x;
+            } else if (*x).state() == MState::Allocated {
+                (*x).alllink = ptr::null_mut();
+                m::free_m(x);
+            } else {
+                super::throw("rt_shutdown: a runtime M is still on allm after all exited");
+            }
+            x = next;
+        }
+    }
+    s.allm = keep;
+    s.midle = ptr::null_mut();
+    s.nmidle = 0;
+    // SAFETY: no M runs on a P any more (runtime Ms exited; adopted Ms were unwired).
+    unsafe { p::free_all(&mut s) };
+    s.running = false;
+    s.stopping = false;
+    STATE.store(RunState::Stopped as u32, Ordering::Release);
+    Ok(())
+}
+
+static ATFORK: Once = Once::new();
+
+fn register_atfork() {
+    ATFORK.call_once(|| {
+        // SAFETY: registering handlers with the right signature.
+        unsafe { libc::pthread_atfork(Some(fork_prepare), Some(fork_parent), Some(fork_child)) };
+    });
+}
+
+extern "C" fn fork_prepare() {
+    m::exec_lock_write();
+}
+
+extern "C" fn fork_parent() {
+    m::exec_unlock();
+}
+
+/// In the child only the forking thread exists: the runtime is not running there.
+extern "C" fn fork_child() {
+    m::exec_unlock();
+    if run_state() != RunState::Uninit {
+        STATE.store(RunState::Forked as u32, Ordering::Release);
+    }
+    INIT.reset_after_fork();
+    // SAFETY: the child has a single thread; nothing else can hold these locks.
+    unsafe {
+        let s = SCHED.get_after_fork();
+        s.running = false;
+        s.stopping = false;
+        m::FREEM.get_after_fork();
+    }
+    tls::setg(ptr::null_mut());
+    m::forget_adoption_after_fork();
+}

@@ -1,0 +1,741 @@
+//! M: an OS thread that runs Gs (Go's `m`), and how one comes to life and leaves:
+//! allocm, newm, newm1, newosproc, mstart (entered from the assembly mstart_stub),
+//! mexit and the freem list; the adoption of foreign threads (Go's extra M).
+//!
+//! Life of a runtime-created M:
+//! 1. `allocm` reserves its stacks (g0 and signal stack, with guards), allocates the
+//!    M and its g0, records the creating call stack and links it on `allm`.
+//! 2. `m_launch` (newm1 + newosproc) reserves its `nextp` and creates a detached
+//!    pthread whose entry is `mstart_stub`, under the read side of the exec lock so
+//!    that no thread is cloned while the host forks.
+//! 3. `mstart` sets up the thread (TLS slot, signal mask, signal stack), runs the start
+//!    function on g0, then loops in the scheduler ([`super::sched::mloop`]).
+//! 4. `mexit` unlinks it from `allm` and pushes it on the freem list. Its memory is
+//!    freed by the next `allocm` or `rt_shutdown` once the kernel reports the thread
+//!    gone, because glibc's thread descriptor lives on the g0 stack to the very end.
+
+use core::ffi::c_void;
+use core::ptr;
+use core::sync::atomic::{AtomicI64, AtomicPtr, AtomicU32, Ordering};
+
+use once_cell::sync::Lazy;
+
+use super::g::G;
+use super::note::{futex_wait, futex_wake, Lock, Note};
+use super::p::{self, P};
+use super::stack::{MStack, Mapping, ALTSTACK_SIZE, GUARD_SIZE};
+use super::time::{nanotime, os_sleep};
+use super::{arch, free_box, sched, signal, tls, try_box, Sched, SCHED};
+use crate::ffi::errors::*;
+
+/// A C start function: `void (*)(void *)`.
+pub type RtFn = Option<unsafe extern "C" fn(arg: *mut c_void)>;
+
+/// How many return addresses `createstack` keeps.
+pub(crate) const CREATESTACK: usize = 16;
+
+/// The life of an M. Each state says who may touch it and whether a thread runs it.
+#[repr(u32)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum MState {
+    /// From allocm: on allm, no thread. rt_m_free may free it, rt_m_launch start it.
+    Allocated = 0,
+    /// rt_m_launch is creating its thread. Neither free nor launch may start.
+    Launching = 1,
+    /// Its thread runs: start function, scheduler or host code (adopted Ms).
+    Running = 2,
+    /// Parked on its note on the idle-M list; a waker takes it off the list first.
+    Idle = 3,
+    /// Its thread left the runtime: off allm, on the freem list until the kernel
+    /// reports the thread gone.
+    Exited = 4,
+}
+
+/// Who made the M.
+#[repr(u32)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum MKind {
+    /// allocm: the runtime owns its thread and stacks.
+    Runtime = 0,
+    /// A foreign thread adopted by rt_acquirep: its own stack is g0; it stays an M
+    /// until the thread exits (a pthread key destructor gives it back).
+    Adopted = 1,
+}
+
+/// An M. `#[repr(C)]`: mstart_stub reads `g0` and writes `tls` (offsets asserted in
+/// `arch`).
+#[repr(C)]
+pub struct M {
+    /// The G standing for this M's own stack.
+    pub g0: *mut G,
+    /// Written by mstart_stub (or adoption): [thread pointer, address of TLS slot].
+    pub tls: [usize; 2],
+    /// The start function run on g0 when the thread starts, and its argument.
+    pub mstartfn: RtFn,
+    pub mstartarg: *mut c_void,
+    /// The G it runs (0 while on g0).
+    pub curg: AtomicPtr<G>,
+    /// The P it holds, if any.
+    pub p: AtomicPtr<P>,
+    /// The P it must acquire when it starts or wakes.
+    pub nextp: AtomicPtr<P>,
+    pub id: i64,
+    /// >0 while the M must not be preempted or handed off.
+    pub locks: AtomicU32,
+    /// Link on `allm`.
+    pub alllink: *mut M,
+    /// Link on the idle-M list.
+    pub schedlink: *mut M,
+    /// Return addresses of the call that created it (for rt_dump).
+    pub createstack: [usize; CREATESTACK],
+    pub ncreatestack: usize,
+    /// The pthread of its thread (valid once launched).
+    pub thread: libc::pthread_t,
+    /// Link on the freem list.
+    pub freelink: *mut M,
+    /// OS thread id (gettid), 0 before launch.
+    pub procid: AtomicI64,
+    /// Where it sleeps while idle (Go's m.park).
+    pub park: Note,
+    /// MState.
+    pub state: AtomicU32,
+    pub kind: MKind,
+    /// Its stacks (runtime-created Ms only).
+    pub stack: Option<MStack>,
+    /// A signal stack libmrt installed on an adopted thread that had none.
+    pub altstack: Option<Mapping>,
+    /// The G wired to it by rt_lockosthread (0 if none).
+    pub lockedg: AtomicPtr<G>,
+}
+
+impl M {
+    pub fn state(&self) -> MState {
+        match self.state.load(Ordering::Acquire) {
+            0 => MState::Allocated,
+            1 => MState::Launching,
+            2 => MState::Running,
+            3 => MState::Idle,
+            _ => MState::Exited,
+        }
+    }
+
+    pub fn set_state(&self, s: MState) {
+        self.state.store(s as u32, Ordering::Release);
+    }
+
+    fn blank(kind: MKind, f: RtFn, arg: *mut c_void) -> M {
+        M {
+            g0: ptr::null_mut(),
+            tls: [0; 2],
+            mstartfn: f,
+            mstartarg: arg,
+            curg: AtomicPtr::new(ptr::null_mut()),
+            p: AtomicPtr::new(ptr::null_mut()),
+            nextp: AtomicPtr::new(ptr::null_mut()),
+            id: 0,
+            locks: AtomicU32::new(0),
+            alllink: ptr::null_mut(),
+            schedlink: ptr::null_mut(),
+            createstack: [0; CREATESTACK],
+            ncreatestack: 0,
+            thread: 0,
+            freelink: ptr::null_mut(),
+            procid: AtomicI64::new(0),
+            park: Note::new(),
+            state: AtomicU32::new(MState::Allocated as u32),
+            kind,
+            stack: None,
+            altstack: None,
+            lockedg: AtomicPtr::new(ptr::null_mut()),
+        }
+    }
+}
+
+/// M ids: small, unique for the life of the process (adopted Ms outlive a
+/// shutdown/init cycle, so ids are never reset).
+static NEXT_MID: AtomicI64 = AtomicI64::new(1);
+
+/// Runtime-created Ms whose thread is being created or runs runtime code: rt_shutdown
+/// waits for this to reach zero. A futex word.
+pub static NMLIVE: AtomicU32 = AtomicU32::new(0);
+
+/// Exited Ms waiting for their thread to be gone (Go's sched.freem). Outlives a
+/// shutdown/init cycle.
+pub static FREEM: Lock<FreeList> = Lock::new(FreeList(ptr::null_mut()));
+
+pub struct FreeList(pub *mut M);
+// SAFETY: the Ms on the list are owned by it and touched only under its lock.
+unsafe impl Send for FreeList {}
+
+/// Finds `m` on `allm`: the only way a handle from the host is trusted.
+pub fn lookup(s: &Sched, m: *const M) -> Result<&'static M> {
+    if m.is_null() {
+        return Err(RT_EINVAL);
+    }
+    let mut x = s.allm;
+    while !x.is_null() {
+        if ptr::eq(x, m) {
+            // SAFETY: every M on allm is live while the sched lock is held.
+            return Ok(unsafe { &*x });
+        }
+        // SAFETY: as above.
+        x = unsafe { (*x).alllink };
+    }
+    Err(RT_EINVAL)
+}
+
+fn allm_add(s: &mut Sched, m: *mut M) {
+    // SAFETY: m is a live M not yet on any list.
+    unsafe { (*m).alllink = s.allm };
+    s.allm = m;
+}
+
+/// Unlinks `m` from allm.
+pub fn allm_remove(s: &mut Sched, m: *mut M) {
+    let mut link: *mut *mut M = &mut s.allm;
+    // SAFETY: walking live Ms under the sched lock.
+    unsafe {
+        while !(*link).is_null() {
+            if *link == m {
+                *link = (*m).alllink;
+                (*m).alllink = ptr::null_mut();
+                return;
+            }
+            link = &mut (**link).alllink;
+        }
+    }
+}
+
+/// Records the caller's return addresses (Go's mp.createstack).
+fn record_createstack(m: &mut M) {
+    extern "C" {
+        fn backtrace(buf: *mut *mut c_void, size: libc::c_int) -> libc::c_int;
+    }
+    let mut buf = [ptr::null_mut::<c_void>(); CREATESTACK + 2];
+    // SAFETY: buf has room for the count given.
+    let n = unsafe { backtrace(buf.as_mut_ptr(), buf.len() as libc::c_int) }.max(0) as usize;
+    // Skip this function and allocm itself.
+    let skip = n.min(2);
+    for (i, a) in buf[skip..n].iter().enumerate().take(CREATESTACK) {
+        m.createstack[i] = *a as usize;
+        m.ncreatestack = i + 1;
+    }
+}
+
+/// Go's allocm: a new M with its stacks, not yet running. If the calling M holds no
+/// P and `p` is given, `p` is borrowed for the allocation and given back.
+pub fn allocm(pp: *mut P, f: RtFn, arg: *mut c_void) -> Result<*mut M> {
+    let caller = tls::getm();
+    // SAFETY: getm returns the live M of this thread or null.
+    let caller_has_p =
+        !caller.is_null() && unsafe { !(*caller).p.load(Ordering::Relaxed).is_null() };
+    let borrowed = if !pp.is_null() && !caller_has_p {
+        Some(p::borrow(pp)?)
+    } else {
+        if !pp.is_null() {
+            p::lookup(&SCHED.lock(), pp)?;
+        }
+        None
+    };
+    let r = allocm_inner(f, arg);
+    if let Some(b) = borrowed {
+        p::unborrow(pp, b);
+    }
+    r
+}
+
+fn allocm_inner(f: RtFn, arg: *mut c_void) -> Result<*mut M> {
+    reap_freem(0);
+    let (usable, glibc_part) = {
+        let s = SCHED.lock();
+        s.check_running()?;
+        (s.cfg.g0_stack_size, s.minstack)
+    };
+    let stack = MStack::alloc(usable, glibc_part)?;
+    let (g0_lo, g0_hi) = (stack.g0_lo, stack.g0_lo + usable);
+    let (guard_lo, guard_hi) = stack.g0_guard();
+    let mut mm = M::blank(MKind::Runtime, f, arg);
+    mm.stack = Some(stack);
+    record_createstack(&mut mm);
+    let m = try_box(mm)?;
+    let g0 = match try_box(G::new_g0(m, g0_lo, g0_hi, guard_lo, guard_hi)) {
+        Ok(g) => g,
+        Err(e) => {
+            // SAFETY: m was just allocated and is not shared.
+            unsafe { free_box(m) };
+            return Err(e);
+        }
+    };
+    let mut s = SCHED.lock();
+    if let Err(e) = s.check_running() {
+        drop(s);
+        // SAFETY: not shared with anyone yet.
+        unsafe { free_m(m) };
+        let _ = g0;
+        return Err(e);
+    }
+    // SAFETY: m is ours until it is on allm, which happens under this lock.
+    unsafe {
+        (*m).g0 = g0;
+        (*m).id = NEXT_MID.fetch_add(1, Ordering::Relaxed);
+    }
+    allm_add(&mut s, m);
+    Ok(m)
+}
+
+/// Frees an M's memory: its g0, its stacks, itself.
+///
+/// # Safety
+/// No thread runs on `m` or its stacks, and no list links it.
+pub unsafe fn free_m(m: *mut M) {
+    // SAFETY: per the contract, m and its g0 are exclusively ours.
+    unsafe {
+        let g0 = (*m).g0;
+        if !g0.is_null() {
+            free_box(g0);
+        }
+        free_box(m); // drops the stack mappings too
+    }
+}
+
+/// rt_m_free: frees an M that was never launched.
+pub fn m_free(m: *mut M) -> Result<()> {
+    let mut s = SCHED.lock();
+    let mm = lookup(&s, m)?;
+    if mm.kind != MKind::Runtime || mm.state() != MState::Allocated {
+        return Err(RT_EBUSY);
+    }
+    allm_remove(&mut s, m);
+    drop(s);
+    // SAFETY: off allm, never launched: nobody else can reach it.
+    unsafe { free_m(m) };
+    Ok(())
+}
+
+/// rt_m_launch (Go's newm after allocm): give `m` its nextp and start its thread.
+pub fn m_launch(m: *mut M, nextp: *mut P) -> Result<()> {
+    let prev = {
+        let mut s = SCHED.lock();
+        s.check_running()?;
+        let mm = lookup(&s, m)?;
+        if mm.kind != MKind::Runtime || mm.state() != MState::Allocated {
+            return Err(RT_EALREADY);
+        }
+        let prev = if nextp.is_null() {
+            None
+        } else {
+            Some(p::reserve(&mut s, nextp)?)
+        };
+        mm.nextp.store(nextp, Ordering::Relaxed);
+        mm.set_state(MState::Launching);
+        prev
+    };
+    NMLIVE.fetch_add(1, Ordering::AcqRel);
+    if let Err(e) = newm1(m) {
+        let mut s = SCHED.lock();
+        // SAFETY: m is still on allm (Launching Ms cannot be freed) and has no thread.
+        let mm = unsafe { &*m };
+        mm.nextp.store(ptr::null_mut(), Ordering::Relaxed);
+        mm.set_state(MState::Allocated);
+        if let Some(prev) = prev {
+            p::unreserve(&mut s, nextp, prev);
+        }
+        drop(s);
+        mlive_done();
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// Go's newm: allocm + nextp + newm1. On failure nothing is left behind and `pp` is
+/// back where it was.
+pub fn newm(f: RtFn, arg: *mut c_void, pp: *mut P) -> Result<*mut M> {
+    let m = allocm(pp, f, arg)?;
+    if let Err(e) = m_launch(m, pp) {
+        let _ = m_free(m);
+        return Err(e);
+    }
+    Ok(m)
+}
+
+/// The exec lock (Go's execLock): thread creation holds the read side; fork holds the
+/// write side (pthread_atfork), so no thread is half-created in a forked child.
+struct ExecLock(core::cell::UnsafeCell<libc::pthread_rwlock_t>);
+// SAFETY: pthread rwlocks are made to be shared between threads.
+unsafe impl Sync for ExecLock {}
+static EXEC_LOCK: ExecLock = ExecLock(core::cell::UnsafeCell::new(
+    libc::PTHREAD_RWLOCK_INITIALIZER,
+));
+
+pub fn exec_lock_write() {
+    // SAFETY: a statically initialised rwlock.
+    unsafe { libc::pthread_rwlock_wrlock(EXEC_LOCK.0.get()) };
+}
+
+pub fn exec_unlock() {
+    // SAFETY: the caller holds the lock (read or write side).
+    unsafe { libc::pthread_rwlock_unlock(EXEC_LOCK.0.get()) };
+}
+
+/// Go's newm1: newosproc under the read side of the exec lock.
+fn newm1(m: *mut M) -> Result<()> {
+    // SAFETY: a statically initialised rwlock.
+    unsafe { libc::pthread_rwlock_rdlock(EXEC_LOCK.0.get()) };
+    let r = newosproc(m);
+    exec_unlock();
+    r
+}
+
+/// How often newosproc retries a pthread_create refused with EAGAIN, and the first
+/// backoff (doubled each time).
+const NEWOSPROC_TRIES: u32 = 6;
+const NEWOSPROC_BACKOFF_NS: i64 = 500_000;
+
+/// Go's newosproc: a detached pthread on the M's own stack, entered at mstart_stub,
+/// created with every signal blocked (the M sets its own mask in mstart).
+fn newosproc(m: *mut M) -> Result<()> {
+    // SAFETY: m is a live, Launching M: its stack is not in use.
+    let (lo, len) = unsafe {
+        (*m).stack
+            .as_ref()
+            .expect("runtime M has a stack")
+            .thread_stack()
+    };
+    // SAFETY: plain pthread/signal calls on local, initialised objects.
+    unsafe {
+        let mut attr: libc::pthread_attr_t = core::mem::zeroed();
+        if libc::pthread_attr_init(&mut attr) != 0 {
+            return Err(RT_ENOMEM);
+        }
+        let mut rc = libc::pthread_attr_setstack(&mut attr, lo as *mut c_void, len);
+        if rc == 0 {
+            rc = libc::pthread_attr_setdetachstate(&mut attr, libc::PTHREAD_CREATE_DETACHED);
+        }
+        if rc != 0 {
+            libc::pthread_attr_destroy(&mut attr);
+            return Err(RT_EINVAL);
+        }
+        let mut all: libc::sigset_t = core::mem::zeroed();
+        let mut old: libc::sigset_t = core::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+        let mut tries = 0;
+        let mut backoff = NEWOSPROC_BACKOFF_NS;
+        let rc = loop {
+            let mut tid: libc::pthread_t = 0;
+            let rc = libc::pthread_create(&mut tid, &attr, start_routine(), m.cast());
+            if rc == 0 {
+                // The thread also stores its pthread in mstart; the value is the same.
+                break 0;
+            }
+            tries += 1;
+            if rc != libc::EAGAIN || tries >= NEWOSPROC_TRIES {
+                break rc;
+            }
+            os_sleep(backoff);
+            backoff *= 2;
+        };
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, ptr::null_mut());
+        libc::pthread_attr_destroy(&mut attr);
+        match rc {
+            0 => Ok(()),
+            libc::ENOMEM => Err(RT_ENOMEM),
+            libc::EINVAL => Err(RT_EINVAL),
+            _ => Err(RT_EAGAIN),
+        }
+    }
+}
+
+type StartRoutine = extern "C" fn(*mut c_void) -> *mut c_void;
+
+fn start_routine() -> StartRoutine {
+    // SAFETY: mstart_stub follows the C calling convention of a pthread entry.
+    unsafe {
+        core::mem::transmute::<unsafe extern "C" fn(*mut c_void) -> *mut c_void, StartRoutine>(
+            arch::mstart_stub,
+        )
+    }
+}
+
+/// Go's mstart, called by mstart_stub on the new thread with the TLS slot already
+/// pointing at g0. `entry_sp` is the top of the part of the stack that is ours.
+pub extern "C" fn mstart(m: *mut M, entry_sp: usize) {
+    // SAFETY: the M is Launching and owned by this thread from here on.
+    let mm = unsafe { &*m };
+    // SAFETY: g0 is set by allocm; its stack bounds are ours to refine.
+    unsafe {
+        (*mm.g0).stack_hi = entry_sp;
+        (*m).thread = libc::pthread_self();
+    }
+    // SAFETY: gettid has no memory effects.
+    mm.procid
+        .store(unsafe { libc::gettid() } as i64, Ordering::Release);
+    mm.set_state(MState::Running);
+    minit(mm);
+    if let Some(f) = mm.mstartfn {
+        // SAFETY: the host gave this function for exactly this call.
+        unsafe { f(mm.mstartarg) };
+    }
+    sched::mloop(m);
+    mexit(m);
+}
+
+/// Go's minit: the M's signal mask and alternate signal stack.
+fn minit(m: &M) {
+    let mask = SCHED.lock().sigmask;
+    // SAFETY: a valid sigset for this thread.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &mask, ptr::null_mut()) };
+    if let Some(st) = &m.stack {
+        signal::install_altstack_if_none(st.alt_lo, ALTSTACK_SIZE);
+    }
+}
+
+/// Go's mexit: the thread is leaving the runtime for good.
+fn mexit(m: *mut M) {
+    // SAFETY: this thread runs m.
+    let mm = unsafe { &*m };
+    {
+        let mut s = SCHED.lock();
+        let pp = mm.p.swap(ptr::null_mut(), Ordering::AcqRel);
+        if !pp.is_null() {
+            p::release_to_pool(&mut s, pp);
+        }
+        let np = mm.nextp.swap(ptr::null_mut(), Ordering::AcqRel);
+        if !np.is_null() {
+            p::release_to_pool(&mut s, np);
+        }
+        allm_remove(&mut s, m);
+    }
+    signal::disable_altstack_if(mm.stack.as_ref().map(|s| s.alt_lo));
+    tls::setg(ptr::null_mut());
+    mm.set_state(MState::Exited);
+    {
+        let mut f = FREEM.lock();
+        // SAFETY: m is off allm; only the freem list links it now.
+        unsafe { (*m).freelink = f.0 };
+        f.0 = m;
+    }
+    mlive_done();
+}
+
+fn mlive_done() {
+    if NMLIVE.fetch_sub(1, Ordering::AcqRel) == 1 {
+        futex_wake(&NMLIVE, i32::MAX);
+    }
+}
+
+/// Waits until no runtime-created M runs runtime code, or until `deadline`
+/// (nanotime; < 0: no limit). Returns whether they all left.
+pub fn wait_mlive_zero(deadline: i64) -> bool {
+    loop {
+        let n = NMLIVE.load(Ordering::Acquire);
+        if n == 0 {
+            return true;
+        }
+        let left = if deadline < 0 {
+            -1
+        } else {
+            let l = deadline - nanotime();
+            if l <= 0 {
+                return false;
+            }
+            l
+        };
+        futex_wait(&NMLIVE, n, left);
+    }
+}
+
+/// Whether the kernel no longer knows thread `tid` of this process.
+fn thread_gone(tid: i64) -> bool {
+    // SAFETY: signal 0 only checks that the thread exists.
+    let r = unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, 0) };
+    // SAFETY: reading errno right after the call.
+    r == -1 && unsafe { *libc::__errno_location() } == libc::ESRCH
+}
+
+/// Frees the Ms on the freem list whose threads are gone. Waits for stragglers until
+/// `deadline` (nanotime; 0: don't wait).
+pub fn reap_freem(deadline: i64) {
+    loop {
+        let mut list = core::mem::replace(&mut FREEM.lock().0, ptr::null_mut());
+        let mut keep: *mut M = ptr::null_mut();
+        while !list.is_null() {
+            let m = list;
+            // SAFETY: Ms on the freem list are owned by it.
+            unsafe {
+                list = (*m).freelink;
+                if thread_gone((*m).procid.load(Ordering::Acquire)) {
+                    free_m(m);
+                } else {
+                    (*m).freelink = keep;
+                    keep = m;
+                }
+            }
+        }
+        if keep.is_null() {
+            return;
+        }
+        {
+            let mut f = FREEM.lock();
+            let mut tail = keep;
+            // SAFETY: walking our private list before relinking it.
+            unsafe {
+                while !(*tail).freelink.is_null() {
+                    tail = (*tail).freelink;
+                }
+                (*tail).freelink = f.0;
+            }
+            f.0 = keep;
+        }
+        if deadline == 0 || nanotime() >= deadline {
+            return;
+        }
+        os_sleep(20_000);
+    }
+}
+
+/// The key whose destructor gives an adopted thread's M back when the thread exits.
+static EXTRAM_KEY: Lazy<libc::pthread_key_t> = Lazy::new(|| {
+    let mut k: libc::pthread_key_t = 0;
+    // SAFETY: k is a valid out-pointer; the destructor has the required signature.
+    if unsafe { libc::pthread_key_create(&mut k, Some(extram_exit)) } != 0 {
+        super::throw("pthread_key_create failed for the adopted-M key");
+    }
+    k
+});
+
+/// Makes the calling foreign thread an M (Go's needm/extra M): its own stack is g0.
+pub fn adopt() -> Result<*mut M> {
+    let key = *EXTRAM_KEY;
+    // SAFETY: pthread calls on this thread's own attributes.
+    let (lo, hi, glo, ghi) = unsafe {
+        let mut attr: libc::pthread_attr_t = core::mem::zeroed();
+        let (mut addr, mut size, mut guard) = (ptr::null_mut(), 0usize, 0usize);
+        if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) == 0 {
+            libc::pthread_attr_getstack(&attr, &mut addr, &mut size);
+            libc::pthread_attr_getguardsize(&attr, &mut guard);
+            libc::pthread_attr_destroy(&mut attr);
+        }
+        let lo = addr as usize;
+        (lo, lo + size, lo.saturating_sub(guard), lo)
+    };
+    let altstack = if signal::has_altstack() {
+        None
+    } else {
+        let map = Mapping::reserve(GUARD_SIZE + ALTSTACK_SIZE)?;
+        map.guard(map.base, GUARD_SIZE)?;
+        Some(map)
+    };
+    let mut mm = M::blank(MKind::Adopted, None, ptr::null_mut());
+    mm.altstack = altstack;
+    mm.set_state(MState::Running);
+    // SAFETY: gettid and pthread_self have no memory effects.
+    unsafe {
+        mm.procid.store(libc::gettid() as i64, Ordering::Relaxed);
+        mm.thread = libc::pthread_self();
+    }
+    let m = try_box(mm)?;
+    let g0 = match try_box(G::new_g0(m, lo, hi, glo, ghi)) {
+        Ok(g) => g,
+        Err(e) => {
+            // SAFETY: not shared yet.
+            unsafe { free_box(m) };
+            return Err(e);
+        }
+    };
+    {
+        let mut s = SCHED.lock();
+        if let Err(e) = s.check_running() {
+            drop(s);
+            // SAFETY: not shared yet.
+            unsafe { free_m(m) };
+            return Err(e);
+        }
+        // SAFETY: m is ours until linked.
+        unsafe {
+            (*m).g0 = g0;
+            (*m).id = NEXT_MID.fetch_add(1, Ordering::Relaxed);
+        }
+        allm_add(&mut s, m);
+    }
+    // SAFETY: m is live; the alt stack lies in its mapping.
+    unsafe {
+        if let Some(a) = &(*m).altstack {
+            signal::install_altstack_if_none(a.base + GUARD_SIZE, ALTSTACK_SIZE);
+        }
+        (*m).tls = [0, 0];
+        libc::pthread_setspecific(key, m.cast());
+    }
+    tls::setg(g0);
+    Ok(m)
+}
+
+/// The thread-exit destructor of an adopted M: gives its P back and frees it.
+extern "C" fn extram_exit(arg: *mut c_void) {
+    let m = arg.cast::<M>();
+    tls::setg(ptr::null_mut());
+    {
+        let mut s = SCHED.lock();
+        // SAFETY: the M of this exiting thread is live until freed below.
+        let mm = unsafe { &*m };
+        let pp = mm.p.swap(ptr::null_mut(), Ordering::AcqRel);
+        if !pp.is_null() && s.running {
+            p::release_to_pool(&mut s, pp);
+        }
+        allm_remove(&mut s, m);
+    }
+    // SAFETY: the M is off every list and its thread is this one, now leaving.
+    unsafe {
+        signal::disable_altstack_if((*m).altstack.as_ref().map(|a| a.base + GUARD_SIZE));
+        free_m(m);
+    }
+}
+
+/// Forgets the calling thread's adoption in a fork child (its M belongs to the
+/// parent's runtime).
+pub fn forget_adoption_after_fork() {
+    if let Some(&key) = Lazy::get(&EXTRAM_KEY) {
+        // SAFETY: clearing this thread's own key value.
+        unsafe { libc::pthread_setspecific(key, ptr::null()) };
+    }
+}
+
+/// Frees Ms left over from the parent's runtime in a fork child: none of their
+/// threads exist here. The M whose stack the caller runs on is left alone.
+///
+/// # Safety
+/// Called in a fork child, by rt_init, before the new runtime starts.
+pub unsafe fn free_stale_ms(s: &mut Sched) {
+    let sp = arch::getsp();
+    let mut m = core::mem::replace(&mut s.allm, ptr::null_mut());
+    while !m.is_null() {
+        // SAFETY: stale Ms are exclusively ours in the child.
+        unsafe {
+            let next = (*m).alllink;
+            let on_it = (*m)
+                .stack
+                .as_ref()
+                .is_some_and(|st| sp >= st.map.base && sp < st.map.top())
+                || (*m)
+                    .altstack
+                    .as_ref()
+                    .is_some_and(|a| signal::current_altstack() == Some(a.base + GUARD_SIZE));
+            if !on_it {
+                free_m(m);
+            }
+            m = next;
+        }
+    }
+    // SAFETY: the freem list is ours in the child too.
+    let mut f = unsafe { FREEM.get_after_fork() }.0;
+    // SAFETY: as above.
+    unsafe { FREEM.get_after_fork() }.0 = ptr::null_mut();
+    while !f.is_null() {
+        // SAFETY: as above.
+        unsafe {
+            let next = (*f).freelink;
+            free_m(f);
+            f = next;
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! The machinery, in Go's vocabulary. Each file says what it owns and which Go
+//! function it mirrors:
+//! - [`m`]: M (OS thread): allocm, newm, newm1, newosproc, mstart, mexit, freem, allm,
+//!   and adoption of foreign threads (Go's extra M).
+//! - [`p`]: P (processor): allp, procresize, acquirep/releasep, the idle-P pool.
+//! - [`sched`]: the scheduler loop, stopm/startm.
+//! - [`g`]: G (the M's g0 so far).
+//! - [`stack`]: stack mappings and guard regions.
+//! - [`note`]: futex sleep/wake (Go's note) and the runtime mutex.
+//! - [`init`]: rt_init / rt_shutdown, lazy initialisation, fork.
+//! - [`signal`]: alternate signal stacks, the fault handler, the M signal mask.
+//! - [`tls`]: getg/getm through the TLS slot that mstart_stub writes.
+//! - [`stats`]: rt_getstats and rt_dump.
+//! - [`arch`]: the per-architecture assembly and TLS access.
+
+pub mod arch;
+pub mod g;
+pub mod init;
+pub mod m;
+pub mod note;
+pub mod p;
+pub mod sched;
+pub mod signal;
+pub mod stack;
+pub mod stats;
+pub mod time;
+pub mod tls;
+
+use core::ptr;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use crate::ffi::errors::{Result, RT_ENOMEM, RT_ESHUTDOWN};
+use note::Lock;
+
+/// Reports a broken runtime invariant and aborts the process (Go's `throw`).
+/// Only for states that correct use of the API cannot reach.
+#[cold]
+pub fn throw(msg: &str) -> ! {
+    let mut line = [0u8; 256];
+    let mut n = 0;
+    for part in [b"libmrt: fatal error: ".as_slice(), msg.as_bytes(), b"\n"] {
+        for &b in part {
+            if n < line.len() {
+                line[n] = b;
+                n += 1;
+            }
+        }
+    }
+    write_stderr(&line[..n]);
+    // SAFETY: abort never returns and is async-signal-safe.
+    unsafe { libc::abort() }
+}
+
+/// Writes bytes to fd 2 with write(2) only (safe in a signal handler).
+pub fn write_stderr(mut b: &[u8]) {
+    while !b.is_empty() {
+        // SAFETY: b is a valid slice for the length given.
+        let r = unsafe { libc::write(2, b.as_ptr().cast(), b.len()) };
+        if r <= 0 {
+            return;
+        }
+        b = &b[r as usize..];
+    }
+}
+
+/// Allocates `v` on the heap, returning `RT_ENOMEM` instead of aborting when the
+/// allocator fails. Free with [`free_box`].
+pub fn try_box<T>(v: T) -> Result<*mut T> {
+    let layout = core::alloc::Layout::new::<T>();
+    // SAFETY: T is not zero-sized in any use here (all are runtime structs).
+    let p = unsafe { std::alloc::alloc(layout) } as *mut T;
+    if p.is_null() {
+        return Err(RT_ENOMEM);
+    }
+    // SAFETY: p is freshly allocated with T's layout.
+    unsafe { p.write(v) };
+    Ok(p)
+}
+
+/// Frees what [`try_box`] allocated.
+///
+/// # Safety
+/// `p` came from `try_box::<T>` and is not used afterwards.
+pub unsafe fn free_box<T>(p: *mut T) {
+    // SAFETY: try_box allocated with the global allocator and T's layout, which is
+    // what Box uses.
+    drop(unsafe { Box::from_raw(p) });
+}
+
+/// Where the runtime is in its life (the value of [`STATE`]).
+#[repr(u32)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum RunState {
+    /// Never initialised in this process: the first API call initialises it.
+    Uninit = 0,
+    /// Initialised and running.
+    Running = 1,
+    /// After rt_shutdown: calls return RT_ESHUTDOWN until rt_init.
+    Stopped = 2,
+    /// In the child of fork(): calls return RT_ESHUTDOWN until rt_init.
+    Forked = 3,
+}
+
+/// The life state, read without a lock on every API call.
+pub static STATE: AtomicU32 = AtomicU32::new(RunState::Uninit as u32);
+
+pub fn run_state() -> RunState {
+    match STATE.load(Ordering::Acquire) {
+        0 => RunState::Uninit,
+        1 => RunState::Running,
+        2 => RunState::Stopped,
+        _ => RunState::Forked,
+    }
+}
+
+/// Makes sure the runtime runs: initialises it with defaults on first use.
+pub fn ensure_running() -> Result<()> {
+    match run_state() {
+        RunState::Running => Ok(()),
+        RunState::Uninit => init::lazy_init(),
+        RunState::Stopped | RunState::Forked => Err(RT_ESHUTDOWN),
+    }
+}
+
+/// Settings fixed at rt_init.
+#[derive(Clone, Copy, Debug)]
+pub struct Cfg {
+    pub g0_stack_size: usize,
+    pub g_stack_size: usize,
+}
+
+/// The scheduler's shared state (Go's `schedt`), guarded by [`SCHED`]'s lock.
+pub struct Sched {
+    /// Set by init, cleared by shutdown. Checked under the lock by every operation
+    /// that changes Ms or Ps, so none slips past a concurrent shutdown.
+    pub running: bool,
+    /// rt_shutdown is stopping the Ms: no new M, no P handed out.
+    pub stopping: bool,
+    pub cfg: Cfg,
+    /// Every P of this run, indexed by id. Ps beyond `gomaxprocs` are dead or dying.
+    pub allp: Vec<*mut p::P>,
+    pub gomaxprocs: i32,
+    /// The idle-P pool, linked through `P::link`.
+    pub pidle: *mut p::P,
+    pub npidle: i32,
+    /// Every M: launched or not, runtime-created or adopted (linked by `alllink`).
+    pub allm: *mut m::M,
+    /// Idle Ms parked on their note, linked by `schedlink`.
+    pub midle: *mut m::M,
+    pub nmidle: i32,
+    /// The mask of the thread that initialised the runtime, less the fault signals:
+    /// every M runs with it (Go's initSigmask).
+    pub sigmask: libc::sigset_t,
+    /// What glibc takes from a thread stack for TLS and its own needs.
+    pub minstack: usize,
+}
+
+// SAFETY: the raw pointers are owned by the runtime and only touched under the lock.
+unsafe impl Send for Sched {}
+
+impl Sched {
+    const fn empty() -> Sched {
+        Sched {
+            running: false,
+            stopping: false,
+            cfg: Cfg {
+                g0_stack_size: 0,
+                g_stack_size: 0,
+            },
+            allp: Vec::new(),
+            gomaxprocs: 0,
+            pidle: ptr::null_mut(),
+            npidle: 0,
+            allm: ptr::null_mut(),
+            midle: ptr::null_mut(),
+            nmidle: 0,
+            // SAFETY: sigset_t is plain data; all-zero is the empty set.
+            sigmask: unsafe { core::mem::zeroed() },
+            minstack: 0,
+        }
+    }
+
+    /// Fails with RT_ESHUTDOWN unless the runtime runs and is not stopping.
+    pub fn check_running(&self) -> Result<()> {
+        if self.running && !self.stopping {
+            Ok(())
+        } else {
+            Err(RT_ESHUTDOWN)
+        }
+    }
+}
+
+/// The scheduler lock and state (Go's `sched.lock` and `sched`).
+pub static SCHED: Lock<Sched> = Lock::new(Sched::empty());

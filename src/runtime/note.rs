@@ -1,0 +1,292 @@
+//! Sleep and wake on a futex: Go's `note` (runtime/lock_futex.go) and the runtime's
+//! own mutex (Go's `lock`/`unlock` on a `mutex`).
+//!
+//! A [`Note`] is a one-shot event: one waker, one sleeper. `clear` re-arms it; the
+//! sleeper must not sleep on it again before it is cleared. The key is 0 while no
+//! wakeup has happened and 1 after; the futex turns "key is still 0" into a sleep
+//! without a lost-wakeup window, because the kernel re-checks the word under its own
+//! lock before it puts the thread to sleep.
+//!
+//! [`Mutex`] is the three-state futex lock (0 unlocked, 1 locked, 2 locked with
+//! possible sleepers) and [`Lock`] couples it with the data it guards. Both block the
+//! OS thread: the runtime holds them only for short critical sections, never across a
+//! G switch or a thread creation.
+
+use core::cell::UnsafeCell;
+use core::ops::{Deref, DerefMut};
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use super::time::nanotime;
+
+/// Blocks while `*word == val`, up to `timeout_ns` (< 0: no limit). Spurious returns
+/// are allowed; callers re-check their condition.
+pub fn futex_wait(word: &AtomicU32, val: u32, timeout_ns: i64) {
+    let ts;
+    let tsp = if timeout_ns >= 0 {
+        ts = libc::timespec {
+            tv_sec: (timeout_ns / 1_000_000_000) as libc::time_t,
+            tv_nsec: (timeout_ns % 1_000_000_000) as libc::c_long,
+        };
+        &ts as *const libc::timespec
+    } else {
+        core::ptr::null()
+    };
+    // SAFETY: the word is a live AtomicU32 for the duration of the call; FUTEX_WAIT
+    // only reads it, and the timeout (if any) is a valid relative timespec.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+            val,
+            tsp,
+        );
+    }
+}
+
+/// Wakes up to `n` threads blocked in [`futex_wait`] on `word`.
+pub fn futex_wake(word: &AtomicU32, n: i32) {
+    // SAFETY: FUTEX_WAKE does not access memory through the pointer beyond hashing
+    // its address.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+            n,
+        );
+    }
+}
+
+/// One-shot sleep/wakeup (Go's `note`).
+#[repr(C)]
+pub struct Note {
+    key: AtomicU32,
+}
+
+impl Note {
+    pub const fn new() -> Note {
+        Note {
+            key: AtomicU32::new(0),
+        }
+    }
+
+    /// Re-arms the note. Only the sleeper calls it, after it woke.
+    pub fn clear(&self) {
+        self.key.store(0, Ordering::Relaxed);
+    }
+
+    /// Wakes the sleeper (now or when it comes to sleep). At most once per clear.
+    pub fn wakeup(&self) {
+        // Publish everything the waker wrote before the sleeper can see key == 1.
+        let old = self.key.swap(1, Ordering::Release);
+        if old != 0 {
+            super::throw("notewakeup: double wakeup");
+        }
+        futex_wake(&self.key, 1);
+    }
+
+    /// Sleeps until [`Note::wakeup`].
+    pub fn sleep(&self) {
+        // Acquire pairs with the Release in wakeup.
+        while self.key.load(Ordering::Acquire) == 0 {
+            futex_wait(&self.key, 0, -1);
+        }
+    }
+
+    /// Sleeps until woken or `ns` nanoseconds passed (< 0: no limit).
+    /// Returns whether the note was woken.
+    pub fn tsleep(&self, ns: i64) -> bool {
+        if ns < 0 {
+            self.sleep();
+            return true;
+        }
+        let deadline = nanotime().saturating_add(ns);
+        loop {
+            if self.key.load(Ordering::Acquire) != 0 {
+                return true;
+            }
+            let left = deadline - nanotime();
+            if left <= 0 {
+                return self.key.load(Ordering::Acquire) != 0;
+            }
+            futex_wait(&self.key, 0, left);
+        }
+    }
+}
+
+impl Default for Note {
+    fn default() -> Self {
+        Note::new()
+    }
+}
+
+const UNLOCKED: u32 = 0;
+const LOCKED: u32 = 1;
+const CONTENDED: u32 = 2;
+
+/// The runtime's futex mutex (Go's `mutex`). Not reentrant.
+#[repr(C)]
+pub struct Mutex {
+    state: AtomicU32,
+}
+
+impl Mutex {
+    pub const fn new() -> Mutex {
+        Mutex {
+            state: AtomicU32::new(UNLOCKED),
+        }
+    }
+
+    pub fn lock(&self) {
+        // Fast path: uncontended.
+        if self
+            .state
+            .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+        {
+            return;
+        }
+        // Spin a little: critical sections are short and the holder is likely running.
+        for _ in 0..64 {
+            core::hint::spin_loop();
+            if self.state.load(Ordering::Relaxed) == UNLOCKED
+                && self
+                    .state
+                    .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+            {
+                return;
+            }
+        }
+        // Slow path: announce a sleeper (2) and sleep while the lock stays taken.
+        while self.state.swap(CONTENDED, Ordering::Acquire) != UNLOCKED {
+            futex_wait(&self.state, CONTENDED, -1);
+        }
+    }
+
+    pub fn unlock(&self) {
+        if self.state.swap(UNLOCKED, Ordering::Release) == CONTENDED {
+            futex_wake(&self.state, 1);
+        }
+    }
+
+    /// Forgets any holder. Only for the child of fork(), where the holder is gone.
+    pub fn reset_after_fork(&self) {
+        self.state.store(UNLOCKED, Ordering::Relaxed);
+    }
+}
+
+impl Default for Mutex {
+    fn default() -> Self {
+        Mutex::new()
+    }
+}
+
+/// Data guarded by a [`Mutex`].
+pub struct Lock<T> {
+    mu: Mutex,
+    data: UnsafeCell<T>,
+}
+
+// SAFETY: access to `data` is serialised by `mu`.
+unsafe impl<T: Send> Sync for Lock<T> {}
+// SAFETY: moving the lock moves the data with it.
+unsafe impl<T: Send> Send for Lock<T> {}
+
+impl<T> Lock<T> {
+    pub const fn new(data: T) -> Lock<T> {
+        Lock {
+            mu: Mutex::new(),
+            data: UnsafeCell::new(data),
+        }
+    }
+
+    pub fn lock(&self) -> Guard<'_, T> {
+        self.mu.lock();
+        Guard { lock: self }
+    }
+
+    /// The guarded data without locking, for the child of fork() only.
+    ///
+    /// # Safety
+    /// No other thread may exist that could hold or take the lock.
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn get_after_fork(&self) -> &mut T {
+        self.mu.reset_after_fork();
+        // SAFETY: the caller guarantees we are the only thread.
+        unsafe { &mut *self.data.get() }
+    }
+}
+
+pub struct Guard<'a, T> {
+    lock: &'a Lock<T>,
+}
+
+impl<T> Deref for Guard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the guard proves the mutex is held.
+        unsafe { &*self.lock.data.get() }
+    }
+}
+
+impl<T> DerefMut for Guard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the guard proves the mutex is held, and &mut self makes it unique.
+        unsafe { &mut *self.lock.data.get() }
+    }
+}
+
+impl<T> Drop for Guard<'_, T> {
+    fn drop(&mut self) {
+        self.lock.mu.unlock();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn note_wakes_a_sleeper_on_another_thread() {
+        for _ in 0..200 {
+            let n = Arc::new(Note::new());
+            let n2 = n.clone();
+            let t = std::thread::spawn(move || n2.sleep());
+            n.wakeup();
+            t.join().unwrap();
+            assert!(n.tsleep(0));
+        }
+    }
+
+    #[test]
+    fn note_tsleep_times_out_without_wakeup() {
+        let n = Note::new();
+        assert!(!n.tsleep(1_000_000));
+        n.wakeup();
+        assert!(n.tsleep(1_000_000));
+        n.clear();
+        assert!(!n.tsleep(0));
+    }
+
+    #[test]
+    fn lock_serialises_increments() {
+        let l = Arc::new(Lock::new(0u64));
+        let ts: Vec<_> = (0..4)
+            .map(|_| {
+                let l = l.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..20_000 {
+                        *l.lock() += 1;
+                    }
+                })
+            })
+            .collect();
+        for t in ts {
+            t.join().unwrap();
+        }
+        assert_eq!(*l.lock(), 80_000);
+    }
+}

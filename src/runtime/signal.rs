@@ -1,0 +1,236 @@
+//! Signals: the M's alternate signal stack, and the fault handler that reports a
+//! stack overflow (a fault in the guard region of a G's stack or of an M's g0) and
+//! chains every other fault to the handler the host had before libmrt.
+//!
+//! The handler is installed lazily by rt_init with SA_ONSTACK, for SIGSEGV and SIGBUS.
+//! It reads the current G through the TLS slot, which is async-signal-safe, and
+//! allocates nothing.
+
+use core::cell::UnsafeCell;
+use core::ptr;
+use std::sync::Once;
+
+use super::tls;
+
+const FAULT_SIGNALS: [libc::c_int; 2] = [libc::SIGSEGV, libc::SIGBUS];
+
+/// The host's handlers, saved once before ours is installed and read only after.
+struct OldActions(UnsafeCell<[libc::sigaction; 2]>);
+// SAFETY: written once inside INSTALL before the handler can run, read-only after.
+unsafe impl Sync for OldActions {}
+// SAFETY: sigaction is plain data; all-zero is SIG_DFL with no flags.
+static OLD: OldActions = OldActions(UnsafeCell::new(unsafe { core::mem::zeroed() }));
+static INSTALL: Once = Once::new();
+
+/// Installs the fault handler (once per process).
+pub fn install_fault_handler() {
+    INSTALL.call_once(|| {
+        // SAFETY: sigaction with valid structs; OLD is written before any fault can
+        // reach our handler because sigaction stores it before switching.
+        unsafe {
+            let old = &mut *OLD.0.get();
+            for (i, &sig) in FAULT_SIGNALS.iter().enumerate() {
+                let mut sa: libc::sigaction = core::mem::zeroed();
+                sa.sa_sigaction = fault_handler as *const () as usize;
+                sa.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_RESTART;
+                libc::sigemptyset(&mut sa.sa_mask);
+                libc::sigaction(sig, ptr::null(), &mut old[i]);
+                libc::sigaction(sig, &sa, ptr::null_mut());
+            }
+        }
+    });
+}
+
+extern "C" fn fault_handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
+    let addr = unsafe { (*info).si_addr() } as usize;
+    let g = tls::getg();
+    if !g.is_null() {
+        // SAFETY: a non-null slot points at a live G whose M is live.
+        unsafe {
+            let m = (*g).m;
+            let g0 = (*m).g0;
+            if (*g0).in_guard(addr) {
+                report_overflow(b"g0 of M ", (*m).id, addr);
+            }
+            if g != g0 && (*g).in_guard(addr) {
+                report_overflow(b"goroutine ", (*g).goid, addr);
+            }
+        }
+    }
+    chain(sig, info, ctx);
+}
+
+/// Passes a fault on as if libmrt were not there.
+fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    let i = FAULT_SIGNALS.iter().position(|&s| s == sig).unwrap_or(0);
+    // SAFETY: OLD is read-only once the handler is installed.
+    let old = unsafe { &(*OLD.0.get())[i] };
+    let h = old.sa_sigaction;
+    if h == libc::SIG_DFL || h == libc::SIG_IGN {
+        // Restore the default action and let the fault happen again (or, for a
+        // signal sent by kill, raise it again): the process dies as it would have.
+        // SAFETY: plain signal calls.
+        unsafe {
+            let mut dfl: libc::sigaction = core::mem::zeroed();
+            dfl.sa_sigaction = libc::SIG_DFL;
+            libc::sigaction(sig, &dfl, ptr::null_mut());
+            if (*info).si_code <= 0 {
+                libc::raise(sig);
+            }
+        }
+        return;
+    }
+    // SAFETY: the host installed this handler for this signal, with this shape.
+    unsafe {
+        if old.sa_flags & libc::SA_SIGINFO != 0 {
+            let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+                core::mem::transmute(h);
+            f(sig, info, ctx);
+        } else {
+            let f: extern "C" fn(libc::c_int) = core::mem::transmute(h);
+            f(sig);
+        }
+    }
+}
+
+/// Writes "libmrt: fatal error: stack overflow on <what><id> ..." and aborts.
+fn report_overflow(what: &[u8], id: i64, addr: usize) -> ! {
+    let mut buf = [0u8; 160];
+    let mut n = 0;
+    let mut put = |b: &[u8]| {
+        for &c in b {
+            if n < buf.len() {
+                buf[n] = c;
+                n += 1;
+            }
+        }
+    };
+    put(b"libmrt: fatal error: stack overflow on ");
+    put(what);
+    put(fmt_dec(id).as_bytes_trimmed());
+    put(b" (fault address 0x");
+    put(fmt_hex(addr as u64).as_bytes_trimmed());
+    put(b")\n");
+    super::write_stderr(&buf[..n]);
+    // SAFETY: abort is async-signal-safe and never returns.
+    unsafe { libc::abort() }
+}
+
+/// A number formatted into a fixed buffer (no allocation in a signal handler).
+struct Digits {
+    buf: [u8; 24],
+    start: usize,
+}
+
+impl Digits {
+    fn as_bytes_trimmed(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+}
+
+fn fmt_dec(v: i64) -> Digits {
+    let mut d = Digits {
+        buf: [0; 24],
+        start: 24,
+    };
+    let neg = v < 0;
+    let mut u = v.unsigned_abs();
+    loop {
+        d.start -= 1;
+        d.buf[d.start] = b'0' + (u % 10) as u8;
+        u /= 10;
+        if u == 0 {
+            break;
+        }
+    }
+    if neg {
+        d.start -= 1;
+        d.buf[d.start] = b'-';
+    }
+    d
+}
+
+fn fmt_hex(mut u: u64) -> Digits {
+    let mut d = Digits {
+        buf: [0; 24],
+        start: 24,
+    };
+    loop {
+        d.start -= 1;
+        d.buf[d.start] = b"0123456789abcdef"[(u & 15) as usize];
+        u >>= 4;
+        if u == 0 {
+            break;
+        }
+    }
+    d
+}
+
+/// The base of the calling thread's alternate signal stack, if it has one.
+pub fn current_altstack() -> Option<usize> {
+    // SAFETY: querying only.
+    unsafe {
+        let mut old: libc::stack_t = core::mem::zeroed();
+        libc::sigaltstack(ptr::null(), &mut old);
+        if old.ss_flags & libc::SS_DISABLE != 0 {
+            None
+        } else {
+            Some(old.ss_sp as usize)
+        }
+    }
+}
+
+pub fn has_altstack() -> bool {
+    current_altstack().is_some()
+}
+
+/// Installs [lo, lo+size) as the thread's signal stack unless it already has one.
+pub fn install_altstack_if_none(lo: usize, size: usize) {
+    if has_altstack() {
+        return;
+    }
+    let st = libc::stack_t {
+        ss_sp: lo as *mut libc::c_void,
+        ss_flags: 0,
+        ss_size: size,
+    };
+    // SAFETY: the region is a live mapping owned by this thread's M.
+    unsafe { libc::sigaltstack(&st, ptr::null_mut()) };
+}
+
+/// Removes the thread's signal stack if it is the one at `lo` (ours).
+pub fn disable_altstack_if(lo: Option<usize>) {
+    let Some(lo) = lo else { return };
+    if current_altstack() == Some(lo) {
+        let st = libc::stack_t {
+            ss_sp: ptr::null_mut(),
+            ss_flags: libc::SS_DISABLE,
+            ss_size: 0,
+        };
+        // SAFETY: disabling this thread's own signal stack.
+        unsafe { libc::sigaltstack(&st, ptr::null_mut()) };
+    }
+}
+
+/// The mask every M runs with: `base` less the synchronous fault signals.
+pub fn m_sigmask(mut base: libc::sigset_t) -> libc::sigset_t {
+    for s in [libc::SIGSEGV, libc::SIGBUS, libc::SIGFPE, libc::SIGILL] {
+        // SAFETY: base is a valid sigset.
+        unsafe { libc::sigdelset(&mut base, s) };
+    }
+    base
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_format_without_allocation() {
+        assert_eq!(fmt_dec(0).as_bytes_trimmed(), b"0");
+        assert_eq!(fmt_dec(-42).as_bytes_trimmed(), b"-42");
+        assert_eq!(fmt_dec(i64::MAX).as_bytes_trimmed(), b"9223372036854775807");
+        assert_eq!(fmt_hex(0xdead_beef).as_bytes_trimmed(), b"deadbeef");
+    }
+}

@@ -1,0 +1,144 @@
+//! Stack mappings with guard regions.
+//!
+//! A mapping is reserved with `mmap(MAP_NORESERVE)`: the kernel commits pages only as
+//! they are touched. Guard regions are installed with `madvise(MADV_GUARD_INSTALL)`
+//! (Linux 6.13+: no extra VMA, so a million guarded stacks stay under the default
+//! `vm.max_map_count`), falling back to `mprotect(PROT_NONE)` when the kernel refuses.
+//!
+//! The mapping of an M (its g0 stack and its alternate signal stack):
+//! ```text
+//!   base                                                               base+len
+//!   | guard | signal stack | guard | g0 stack (usable) | glibc part (TLS, TCB) |
+//!                                  ^g0_lo                                      ^top
+//! ```
+//! glibc places the thread's static TLS and descriptor at the top of a stack given
+//! with pthread_attr_setstack, hence the extra part measured by
+//! `__pthread_get_minstack` at init.
+
+use core::ptr;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use crate::ffi::errors::{Result, RT_ENOMEM};
+
+/// `MADV_GUARD_INSTALL` (Linux 6.13). Not yet in every libc crate version.
+const MADV_GUARD_INSTALL: libc::c_int = 102;
+
+/// Set once the kernel refused MADV_GUARD_INSTALL: skip straight to mprotect.
+static NO_GUARD_MADVISE: AtomicBool = AtomicBool::new(false);
+
+/// The size of a page.
+pub fn page_size() -> usize {
+    // SAFETY: sysconf has no memory effects.
+    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if p > 0 {
+        p as usize
+    } else {
+        4096
+    }
+}
+
+pub fn round_up(n: usize, to: usize) -> usize {
+    n.div_ceil(to) * to
+}
+
+/// Size of the alternate signal stack of a runtime-created M: room for the fault
+/// report and for a host's chained handler.
+pub(crate) const ALTSTACK_SIZE: usize = 64 << 10;
+/// Size of each guard region.
+pub(crate) const GUARD_SIZE: usize = 64 << 10;
+
+/// An owned anonymous mapping; unmapped on drop.
+pub struct Mapping {
+    pub base: usize,
+    pub len: usize,
+}
+
+impl Mapping {
+    /// Reserves `len` bytes (page-rounded), readable and writable, lazily committed.
+    pub fn reserve(len: usize) -> Result<Mapping> {
+        let len = round_up(len, page_size());
+        // SAFETY: an anonymous private mapping at a kernel-chosen address.
+        let p = unsafe {
+            libc::mmap(
+                ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(RT_ENOMEM);
+        }
+        Ok(Mapping {
+            base: p as usize,
+            len,
+        })
+    }
+
+    /// Makes [addr, addr+len) inaccessible: any access faults.
+    pub fn guard(&self, addr: usize, len: usize) -> Result<()> {
+        debug_assert!(addr >= self.base && addr + len <= self.base + self.len);
+        if !NO_GUARD_MADVISE.load(Ordering::Relaxed) {
+            // SAFETY: the range lies inside our own mapping.
+            if unsafe { libc::madvise(addr as *mut _, len, MADV_GUARD_INSTALL) } == 0 {
+                return Ok(());
+            }
+            NO_GUARD_MADVISE.store(true, Ordering::Relaxed);
+        }
+        // SAFETY: as above.
+        if unsafe { libc::mprotect(addr as *mut _, len, libc::PROT_NONE) } == 0 {
+            Ok(())
+        } else {
+            Err(RT_ENOMEM)
+        }
+    }
+
+    pub fn top(&self) -> usize {
+        self.base + self.len
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: we own the mapping and nothing uses it any more.
+        unsafe { libc::munmap(self.base as *mut _, self.len) };
+    }
+}
+
+/// The stacks of a runtime-created M: one mapping, laid out as in the file comment.
+pub struct MStack {
+    pub map: Mapping,
+    /// Lowest usable byte of the g0 stack.
+    pub g0_lo: usize,
+    /// The signal stack: [alt_lo, alt_lo + ALTSTACK_SIZE).
+    pub alt_lo: usize,
+}
+
+impl MStack {
+    /// Reserves the M's stacks: `usable` bytes of g0 stack plus `glibc_part` for
+    /// glibc's TLS block.
+    pub fn alloc(usable: usize, glibc_part: usize) -> Result<MStack> {
+        let pg = page_size();
+        let usable = round_up(usable, pg);
+        let glibc_part = round_up(glibc_part, pg);
+        let total = GUARD_SIZE + ALTSTACK_SIZE + GUARD_SIZE + usable + glibc_part;
+        let map = Mapping::reserve(total)?;
+        let alt_lo = map.base + GUARD_SIZE;
+        let g0_lo = alt_lo + ALTSTACK_SIZE + GUARD_SIZE;
+        map.guard(map.base, GUARD_SIZE)?;
+        map.guard(alt_lo + ALTSTACK_SIZE, GUARD_SIZE)?;
+        Ok(MStack { map, g0_lo, alt_lo })
+    }
+
+    /// The g0 guard region, [lo, hi).
+    pub fn g0_guard(&self) -> (usize, usize) {
+        (self.g0_lo - GUARD_SIZE, self.g0_lo)
+    }
+
+    /// What pthread_attr_setstack gets: the g0 stack and glibc's part above it.
+    pub fn thread_stack(&self) -> (usize, usize) {
+        (self.g0_lo, self.map.top() - self.g0_lo)
+    }
+}

@@ -1,0 +1,161 @@
+//! Observability: the rt_getstats snapshot and the rt_dump text.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use super::m::{MKind, MState, M};
+use super::p::{public_status, P};
+use super::{Sched, SCHED};
+use crate::ffi::types::rt_stats;
+
+/// Event counters, bumped where the events happen.
+pub struct Counters {
+    pub gs_created: AtomicU64,
+    pub gs_exited: AtomicU64,
+    pub switches: AtomicU64,
+    pub steals: AtomicU64,
+    pub parks: AtomicU64,
+    pub handoffs: AtomicU64,
+}
+
+pub static COUNTERS: Counters = Counters {
+    gs_created: AtomicU64::new(0),
+    gs_exited: AtomicU64::new(0),
+    switches: AtomicU64::new(0),
+    steals: AtomicU64::new(0),
+    parks: AtomicU64::new(0),
+    handoffs: AtomicU64::new(0),
+};
+
+/// Whether an M counts as a live thread.
+fn is_thread(m: &M) -> bool {
+    m.kind == MKind::Adopted
+        || matches!(
+            m.state(),
+            MState::Launching | MState::Running | MState::Idle
+        )
+}
+
+fn each_m(s: &Sched, mut f: impl FnMut(&M)) {
+    let mut x = s.allm;
+    while !x.is_null() {
+        // SAFETY: Ms on allm are live under the sched lock.
+        let m = unsafe { &*x };
+        f(m);
+        x = m.alllink;
+    }
+}
+
+/// A snapshot of the scheduler (rt_getstats).
+pub fn snapshot() -> rt_stats {
+    let s = SCHED.lock();
+    let mut threads = 0;
+    each_m(&s, |m| threads += is_thread(m) as i64);
+    let c = &COUNTERS;
+    let created = c.gs_created.load(Ordering::Relaxed);
+    let exited = c.gs_exited.load(Ordering::Relaxed);
+    rt_stats {
+        size: core::mem::size_of::<rt_stats>() as u32,
+        maxprocs: s.gomaxprocs,
+        idle_procs: s.npidle,
+        threads,
+        idle_threads: s.nmidle as i64,
+        spinning_threads: 0,
+        goroutines: created.saturating_sub(exited) as i64,
+        runnable: 0,
+        global_runq: 0,
+        gs_created: created,
+        gs_exited: exited,
+        switches: c.switches.load(Ordering::Relaxed),
+        steals: c.steals.load(Ordering::Relaxed),
+        parks: c.parks.load(Ordering::Relaxed),
+        handoffs: c.handoffs.load(Ordering::Relaxed),
+        stack_reserved_bytes: 0,
+        stack_resident_bytes: 0,
+    }
+}
+
+fn mstate_name(m: &M) -> &'static str {
+    if m.kind == MKind::Adopted {
+        return "adopted";
+    }
+    match m.state() {
+        MState::Allocated => "allocated",
+        MState::Launching => "launching",
+        MState::Running => "running",
+        MState::Idle => "idle",
+        MState::Exited => "exited",
+    }
+}
+
+fn pid_of(pp: *mut P) -> i32 {
+    if pp.is_null() {
+        -1
+    } else {
+        // SAFETY: a P held by a live M is live.
+        unsafe { (*pp).id }
+    }
+}
+
+/// Names a code address as "symbol+0xoff" when the dynamic linker knows it.
+fn symbolize(addr: usize) -> String {
+    // SAFETY: dladdr only reads loader data; the strings it returns are static.
+    unsafe {
+        let mut info: libc::Dl_info = core::mem::zeroed();
+        if libc::dladdr(addr as *const _, &mut info) != 0 && !info.dli_sname.is_null() {
+            let name = core::ffi::CStr::from_ptr(info.dli_sname).to_string_lossy();
+            return format!("{name}+{:#x}", addr - info.dli_saddr as usize);
+        }
+    }
+    String::from("?")
+}
+
+/// The human-readable state of every M and P (rt_dump).
+pub fn dump_text() -> String {
+    use std::fmt::Write;
+    let s = SCHED.lock();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "libmrt: gomaxprocs={} idleprocs={} idlethreads={} running={} g0stack={} gstack={}",
+        s.gomaxprocs, s.npidle, s.nmidle, s.running, s.cfg.g0_stack_size, s.cfg.g_stack_size
+    );
+    for &pp in &s.allp {
+        // SAFETY: Ps in allp are live under the lock.
+        let p = unsafe { &*pp };
+        let m = p.m.load(Ordering::Relaxed);
+        let mid = if m.is_null() {
+            -1
+        } else {
+            // SAFETY: the M running a P is live.
+            unsafe { (*m).id }
+        };
+        let _ = writeln!(
+            out,
+            "  P{}: status={} m={} schedtick={} syscalltick={}",
+            p.id,
+            public_status(p.status()),
+            mid,
+            p.schedtick,
+            p.syscalltick
+        );
+    }
+    each_m(&s, |m| {
+        // SAFETY: a live M's g0 is live.
+        let g0 = unsafe { &*m.g0 };
+        let _ = writeln!(
+            out,
+            "  M{}: {} tid={} p={} nextp={} g0=[{:#x},{:#x})",
+            m.id,
+            mstate_name(m),
+            m.procid.load(Ordering::Relaxed),
+            pid_of(m.p.load(Ordering::Relaxed)),
+            pid_of(m.nextp.load(Ordering::Relaxed)),
+            g0.stack_lo,
+            g0.stack_hi
+        );
+        for &a in &m.createstack[..m.ncreatestack] {
+            let _ = writeln!(out, "      created by {:#x} {}", a, symbolize(a));
+        }
+    });
+    out
+}
