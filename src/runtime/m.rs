@@ -328,9 +328,11 @@ pub fn m_launch(m: *mut M, nextp: *mut P) -> Result<()> {
         };
         mm.nextp.store(nextp, Ordering::Relaxed);
         mm.set_state(MState::Launching);
+        // Counted under the lock: a shutdown that stops the Ms after this point
+        // waits for this one too.
+        NMLIVE.fetch_add(1, Ordering::AcqRel);
         prev
     };
-    NMLIVE.fetch_add(1, Ordering::AcqRel);
     if let Err(e) = newm1(m) {
         let mut s = SCHED.lock();
         // SAFETY: m is still on allm (Launching Ms cannot be freed) and has no thread.
@@ -350,8 +352,14 @@ pub fn m_launch(m: *mut M, nextp: *mut P) -> Result<()> {
 /// Go's newm: allocm + nextp + newm1. On failure nothing is left behind and `pp` is
 /// back where it was.
 pub fn newm(f: RtFn, arg: *mut c_void, pp: *mut P) -> Result<*mut M> {
+    let gen = super::GENERATION.load(Ordering::Acquire);
     let m = allocm(pp, f, arg)?;
     if let Err(e) = m_launch(m, pp) {
+        if super::GENERATION.load(Ordering::Acquire) != gen {
+            // A shutdown freed the M (and maybe the P) between the two steps; its
+            // address may even belong to a new M by now, so leave it alone.
+            return Err(RT_ESHUTDOWN);
+        }
         let _ = m_free(m);
         return Err(e);
     }

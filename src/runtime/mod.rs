@@ -27,7 +27,7 @@ pub mod time;
 pub mod tls;
 
 use core::ptr;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::ffi::errors::{Result, RT_ENOMEM, RT_ESHUTDOWN};
 use note::Lock;
@@ -103,6 +103,10 @@ pub enum RunState {
 
 /// The life state, read without a lock on every API call.
 pub static STATE: AtomicU32 = AtomicU32::new(RunState::Uninit as u32);
+
+/// Bumped by every rt_init: tells a multi-step call that the runtime it started
+/// with was shut down (and maybe restarted) in between.
+pub static GENERATION: AtomicU64 = AtomicU64::new(0);
 
 pub fn run_state() -> RunState {
     match STATE.load(Ordering::Acquire) {
