@@ -251,7 +251,7 @@ fn allocm_inner(f: RtFn, arg: *mut c_void) -> Result<*mut M> {
         s.check_running()?;
         (s.cfg.g0_stack_size, s.minstack)
     };
-    let stack = MStack::alloc(usable, glibc_part)?;
+    let stack = MStack::get(usable, glibc_part)?;
     let (g0_lo, g0_hi) = (stack.g0_lo, stack.g0_lo + usable);
     let (guard_lo, guard_hi) = stack.g0_guard();
     let mut mm = M::blank(MKind::Runtime, f, arg);
@@ -294,7 +294,10 @@ pub unsafe fn free_m(m: *mut M) {
         if !g0.is_null() {
             free_box(g0);
         }
-        free_box(m); // drops the stack mappings too
+        if let Some(st) = (*m).stack.take() {
+            st.put();
+        }
+        free_box(m);
     }
 }
 
@@ -494,7 +497,8 @@ fn minit(m: &M) {
     // SAFETY: a valid sigset for this thread.
     unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &mask, ptr::null_mut()) };
     if let Some(st) = &m.stack {
-        signal::install_altstack_if_none(st.alt_lo, ALTSTACK_SIZE);
+        // A new thread never has a signal stack (POSIX: not inherited).
+        signal::install_altstack(st.alt_lo, ALTSTACK_SIZE);
     }
 }
 

@@ -187,9 +187,13 @@ pub fn has_altstack() -> bool {
 
 /// Installs [lo, lo+size) as the thread's signal stack unless it already has one.
 pub fn install_altstack_if_none(lo: usize, size: usize) {
-    if has_altstack() {
-        return;
+    if !has_altstack() {
+        install_altstack(lo, size);
     }
+}
+
+/// Installs [lo, lo+size) as the thread's signal stack.
+pub fn install_altstack(lo: usize, size: usize) {
     let st = libc::stack_t {
         ss_sp: lo as *mut libc::c_void,
         ss_flags: 0,

@@ -18,6 +18,7 @@
 use core::ptr;
 use core::sync::atomic::{AtomicBool, Ordering};
 
+use super::note::Lock;
 use crate::ffi::errors::{Result, RT_ENOMEM};
 
 /// `MADV_GUARD_INSTALL` (Linux 6.13). Not yet in every libc crate version.
@@ -114,22 +115,60 @@ pub struct MStack {
     pub g0_lo: usize,
     /// The signal stack: [alt_lo, alt_lo + ALTSTACK_SIZE).
     pub alt_lo: usize,
+    /// The sizes it was made for (a cached stack is reused only for the same).
+    usable: usize,
+    glibc_part: usize,
 }
 
+/// Stacks of exited Ms kept for the next allocm, as glibc keeps the stacks of
+/// finished threads: a new M then costs no mmap, no guard installs and no first-touch
+/// page faults. Bounded by [`MSTACK_CACHE_BYTES`]; it outlives rt_shutdown (like
+/// glibc's cache, it is memory ready for the next thread, not a leak).
+static MSTACK_CACHE: Lock<Vec<MStack>> = Lock::new(Vec::new());
+/// glibc's default thread-stack cache is 40 MiB too.
+const MSTACK_CACHE_BYTES: usize = 40 << 20;
+
 impl MStack {
-    /// Reserves the M's stacks: `usable` bytes of g0 stack plus `glibc_part` for
-    /// glibc's TLS block.
-    pub fn alloc(usable: usize, glibc_part: usize) -> Result<MStack> {
+    /// The M's stacks: `usable` bytes of g0 stack plus `glibc_part` for glibc's TLS
+    /// block, from the cache or freshly reserved.
+    pub fn get(usable: usize, glibc_part: usize) -> Result<MStack> {
         let pg = page_size();
         let usable = round_up(usable, pg);
         let glibc_part = round_up(glibc_part, pg);
+        {
+            let mut c = MSTACK_CACHE.lock();
+            if let Some(i) = c
+                .iter()
+                .position(|s| s.usable == usable && s.glibc_part == glibc_part)
+            {
+                return Ok(c.swap_remove(i));
+            }
+        }
         let total = GUARD_SIZE + ALTSTACK_SIZE + GUARD_SIZE + usable + glibc_part;
         let map = Mapping::reserve(total)?;
         let alt_lo = map.base + GUARD_SIZE;
         let g0_lo = alt_lo + ALTSTACK_SIZE + GUARD_SIZE;
         map.guard(map.base, GUARD_SIZE)?;
         map.guard(alt_lo + ALTSTACK_SIZE, GUARD_SIZE)?;
-        Ok(MStack { map, g0_lo, alt_lo })
+        Ok(MStack {
+            map,
+            g0_lo,
+            alt_lo,
+            usable,
+            glibc_part,
+        })
+    }
+
+    /// Gives the stacks of an M whose thread is gone back to the cache (or unmaps
+    /// them when the cache is full).
+    pub fn put(self) {
+        let mut c = MSTACK_CACHE.lock();
+        // Counted like glibc counts its cache: the thread stack proper (guards and
+        // the mostly untouched signal stack are address space, not memory).
+        let held: usize = c.iter().map(|s| s.usable + s.glibc_part).sum();
+        if held + self.usable + self.glibc_part <= MSTACK_CACHE_BYTES && c.try_reserve(1).is_ok() {
+            c.push(self);
+        }
     }
 
     /// The g0 guard region, [lo, hi).
