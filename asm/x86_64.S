@@ -110,3 +110,142 @@ mstart_stub:
         ret
         .cfi_endproc
         .size   mstart_stub, .-mstart_stub
+
+/*
+ * Switching between Gs.
+ *
+ * A suspended G (or a g0 that switched to a G) is described by its Gobuf, whose only
+ * field the assembly uses is sp: the stack pointer after mrt_swap pushed the frame
+ * below. Everything else of the context lives on that stack:
+ *
+ *     higher addresses
+ *       | return address: where the G resumes (the caller of mrt_swap)   |
+ *       | saved rbp                                                      |
+ *       | saved rbx                                                      |
+ *       | saved r12                                                      |
+ *       | saved r13                                                      |
+ *       | saved r14                                                      |
+ *       | saved r15                                                      |
+ *       | x87 control word (2 bytes at +4) | MXCSR (4 bytes at +0)       |  <- gobuf.sp
+ *     lower addresses
+ *
+ * Only callee-saved state is kept: the caller of mrt_swap has already spilled
+ * whatever caller-saved registers it needs, exactly as for any C call.
+ *
+ * void mrt_swap(Gobuf *save, const Gobuf *load, G *newg)
+ *   C convention: rdi = save, rsi = load, rdx = newg.
+ *   Pushes the frame above on the current stack, stores rsp into save->sp, loads
+ *   rsp = load->sp, writes the TLS slot = newg (so getg() is right from the first
+ *   instruction of the resumed code), pops the frame found there and returns into it.
+ *   Returns (on the original stack) when something later swaps back to *save.
+ *   Clobbers: rax, rcx, rdx, rsi, rdi, r8-r11, flags; preserves the callee-saved
+ *   registers, MXCSR and the x87 control word of each side.
+ */
+        .globl  mrt_swap
+        .hidden mrt_swap
+        .type   mrt_swap, @function
+mrt_swap:
+        .cfi_startproc
+        pushq   %rbp
+        pushq   %rbx
+        pushq   %r12
+        pushq   %r13
+        pushq   %r14
+        pushq   %r15
+        subq    $8, %rsp
+        stmxcsr (%rsp)
+        fnstcw  4(%rsp)
+        movq    %rsp, {GOBUF_SP}(%rdi)          # save->sp
+
+        movq    {GOBUF_SP}(%rsi), %rsp          # switch stacks
+        movq    mrt_tls_g@GOTTPOFF(%rip), %rcx
+        movq    %rdx, %fs:(%rcx)                # TLS slot = newg
+
+        ldmxcsr (%rsp)
+        fldcw   4(%rsp)
+        addq    $8, %rsp
+        popq    %r15
+        popq    %r14
+        popq    %r13
+        popq    %r12
+        popq    %rbx
+        popq    %rbp
+        ret
+        .cfi_endproc
+        .size   mrt_swap, .-mrt_swap
+
+/*
+ * void mrt_gostart(Gobuf *save, uintptr_t stack_top, G *newg)   never returns to C
+ *
+ * Starts a new G on a fresh stack: like mrt_swap, it saves the caller's context into
+ * *save (the g0 that runs the scheduler), then sets rsp = stack_top, writes the TLS
+ * slot = newg, resets MXCSR and the x87 control word to their defaults (a G starts
+ * with a clean floating-point environment) and calls gentry(newg) with a zero
+ * return address above it, so that unwinders and debuggers stop there.
+ * gentry runs the G's function and ends in goexit; it never returns here.
+ * C convention: rdi = save, rsi = stack_top (16-byte aligned), rdx = newg.
+ * Clobbers: everything caller-saved; the saved side keeps its callee-saved state.
+ *
+ * Fresh stack when gentry is entered (stack_top is 16-byte aligned):
+ *       stack_top-8   | 0 (end of the call chain)                        |
+ *       stack_top-16  | scratch for the MXCSR / x87 defaults             |
+ *       stack_top-24  | return address of the call (a ud2)               |  <- rsp
+ */
+        .globl  mrt_gostart
+        .hidden mrt_gostart
+        .type   mrt_gostart, @function
+mrt_gostart:
+        .cfi_startproc
+        pushq   %rbp
+        pushq   %rbx
+        pushq   %r12
+        pushq   %r13
+        pushq   %r14
+        pushq   %r15
+        subq    $8, %rsp
+        stmxcsr (%rsp)
+        fnstcw  4(%rsp)
+        movq    %rsp, {GOBUF_SP}(%rdi)          # save->sp
+
+        movq    %rsi, %rsp                      # the new G's stack
+        .cfi_undefined rip
+        subq    $16, %rsp                       # keeps rsp 16-byte aligned
+        movq    mrt_tls_g@GOTTPOFF(%rip), %rcx
+        movq    %rdx, %fs:(%rcx)                # TLS slot = newg
+        movl    $0x1f80, (%rsp)                 # default MXCSR: all exceptions masked
+        ldmxcsr (%rsp)
+        movw    $0x037f, (%rsp)                 # default x87 control word
+        fldcw   (%rsp)
+        movq    $0, 8(%rsp)                     # end of the call chain
+        xorl    %ebp, %ebp
+        movq    %rdx, %rdi                      # gentry(newg)
+        call    {GENTRY}
+        ud2                                     # gentry never returns
+        .cfi_endproc
+        .size   mrt_gostart, .-mrt_gostart
+
+/*
+ * Valgrind client requests (valgrind.h's "special instruction sequence"): a no-op
+ * when not under valgrind, a request to the tool when under it.
+ *
+ * uintptr_t mrt_valgrind_request(const uintptr_t args[6], uintptr_t dflt)
+ *   rdi = args (request code and 5 arguments), rsi = value returned when not running
+ *   under valgrind. Returns the tool's answer (rdx after the sequence).
+ *   Clobbers: rax, rdx, flags.
+ */
+        .globl  mrt_valgrind_request
+        .hidden mrt_valgrind_request
+        .type   mrt_valgrind_request, @function
+mrt_valgrind_request:
+        .cfi_startproc
+        movq    %rdi, %rax
+        movq    %rsi, %rdx
+        rolq    $3, %rdi
+        rolq    $13, %rdi
+        rolq    $61, %rdi
+        rolq    $51, %rdi
+        xchgq   %rbx, %rbx
+        movq    %rdx, %rax
+        ret
+        .cfi_endproc
+        .size   mrt_valgrind_request, .-mrt_valgrind_request

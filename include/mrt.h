@@ -101,6 +101,16 @@
 #define RT_P_DEAD 3
 
 /**
+ * Per-P caches: most newproc/goexit traffic stays here.
+ */
+#define PCACHE_MAX 64
+
+/**
+ * Slots in a P's local run queue (Go's 256).
+ */
+#define RUNQ_SIZE 256
+
+/**
  * A G: a goroutine (opaque).
  */
 typedef struct rt_g rt_g;
@@ -119,6 +129,12 @@ typedef struct rt_p rt_p;
  * A callback: a start function or a G body.
  */
 typedef void (*rt_fn)(void *arg);
+
+/**
+ * rt_park's unlock callback: runs on the M's g0 after the G is marked waiting;
+ * returning false resumes the G at once.
+ */
+typedef bool (*rt_parkfn)(struct rt_g *g, void *arg);
 
 /**
  * What rt_m_getinfo reports about an M.
@@ -223,9 +239,128 @@ typedef struct rt_stats {
   uint64_t stack_resident_bytes;
 } rt_stats;
 
+/**
+ * A mutex for Gs and threads. All-zero (RT_MUTEX_INIT) is unlocked.
+ */
+typedef struct rt_mutex {
+  uint64_t opaque[4];
+} rt_mutex;
+
+/**
+ * A wait group for Gs and threads. All-zero (RT_WG_INIT) is a zero count.
+ */
+typedef struct rt_wg {
+  uint64_t opaque[4];
+} rt_wg;
+
+/**
+ * The saved context of a switched-out G (or of a g0 that switched to a G). The
+ * registers themselves are on the G's stack; see asm/x86_64.S.
+ */
+typedef struct Gobuf {
+  size_t sp;
+} Gobuf;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Starts a new G running fn(arg) and returns its id (> 0), or an error.
+ *
+ * From a G: the new G goes to runnext of the current P (it runs when the caller
+ * next yields or blocks, Go's newproc). From an M's g0 or a foreign thread: to the
+ * global queue. Either way an idle P is woken if there is one. The G's stack
+ * (rt_config.g_stack_size) comes from a cache when it first runs.
+ *
+ * Any context. Errors: RT_EINVAL for a NULL fn; RT_ENOMEM when no stack can be
+ * mapped; RT_ESHUTDOWN.
+ */
+int64_t rt_go(rt_fn f, void *arg);
+
+/**
+ * G: yields the P to other runnable Gs; the caller goes to the tail of its P's
+ * queue (Go's goyield) and may resume on another M. M's g0 or foreign thread:
+ * sched_yield(2).
+ */
+void rt_gosched(void);
+
+/**
+ * G: ends the calling G now (it never returns; a G wired with rt_lockosthread
+ * takes a runtime-created M's thread with it). Elsewhere: does nothing.
+ */
+void rt_goexit(void);
+
+/**
+ * The calling G's id; 0 outside a G.
+ */
+int64_t rt_goid(void);
+
+/**
+ * The calling G; NULL outside a G.
+ */
+struct rt_g *rt_getg(void);
+
+/**
+ * gopark: marks the calling G waiting, switches to its M's g0 and calls
+ * unlock(g, arg) there (unlock may be NULL); if unlock returns false the G resumes
+ * at once. Otherwise returns after rt_ready(g) made it runnable again, maybe on
+ * another M. unlock runs on g0: it must not block or call G-only functions.
+ *
+ * Context: G. Errors: RT_EPERM outside a G.
+ */
+int rt_park(rt_parkfn unlock, void *arg);
+
+/**
+ * goready: makes parked G `g` runnable (on runnext of the caller's P if the caller
+ * holds one, else on the global queue) and wakes an idle P.
+ *
+ * Any context. Errors: RT_EINVAL if `g` is NULL, not a G, or not parked.
+ */
+int rt_ready(struct rt_g *g);
+
+/**
+ * Wires the calling G to its M: the G runs only on this M and the M runs only this
+ * G until as many rt_unlockosthread calls. Nests. A wired G that exits takes a
+ * runtime-created M's thread with it.
+ *
+ * Context: G. Errors: RT_EPERM outside a G.
+ */
+int rt_lockosthread(void);
+
+/**
+ * Undoes one rt_lockosthread (nothing if the G is not wired).
+ *
+ * Context: G. Errors: RT_EPERM outside a G.
+ */
+int rt_unlockosthread(void);
+
+/**
+ * G: about to block in the OS. The P stays attached for a fast return, but sysmon
+ * hands it to another M if the call lasts longer than a scheduler tick (20 us to
+ * 10 ms), so other Gs keep running. Pair it with rt_exitsyscall.
+ *
+ * Context: G. Errors: RT_EPERM outside a G; RT_EALREADY if already in a syscall.
+ */
+int rt_entersyscall(void);
+
+/**
+ * G: back from the OS: takes the old P back, or another idle one, or queues the G
+ * until a P is free (the G may resume on another M).
+ *
+ * Context: G. Errors: RT_EPERM outside a G; RT_EINVAL without rt_entersyscall.
+ */
+int rt_exitsyscall(void);
+
+/**
+ * Runs fn(arg) as a G while the calling thread works as an M (with a P) until that
+ * G returns; the thread runs other Gs meanwhile. A foreign thread is adopted first.
+ *
+ * Contexts: foreign thread, M's g0 holding no P. Errors: RT_EINVAL for a NULL fn;
+ * RT_EPERM from a G; RT_EALREADY if the calling M holds a P; RT_ENOMEM;
+ * RT_ESHUTDOWN (also if the runtime was shut down before the G returned).
+ */
+int rt_main(rt_fn f, void *arg);
 
 /**
  * Allocates an M not yet tied to a thread: its g0 stack (rt_config.g0_stack_size
@@ -450,8 +585,59 @@ int rt_getstats(struct rt_stats *out);
  */
 int rt_dump(int fd);
 
+/**
+ * Locks `mu`. A G parks while it waits (its M runs other Gs); an M's g0 or a
+ * foreign thread blocks on a futex. NULL is ignored. Any context.
+ */
+void rt_mutex_lock(struct rt_mutex *mu);
+
+/**
+ * Locks `mu` if it is free; returns whether it did. Never blocks. Any context.
+ */
+bool rt_mutex_trylock(struct rt_mutex *mu);
+
+/**
+ * Unlocks `mu` and wakes one waiter. Any context (the unlocker need not be the
+ * locker). Unlocking an unlocked mutex is a fatal usage error, as in Go.
+ */
+void rt_mutex_unlock(struct rt_mutex *mu);
+
+/**
+ * Adds `delta` to the wait group's counter; at zero every waiter is released.
+ * A negative counter is a fatal usage error, as in Go. Any context.
+ */
+void rt_wg_add(struct rt_wg *wg, int64_t delta);
+
+/**
+ * rt_wg_add(wg, -1). Any context.
+ */
+void rt_wg_done(struct rt_wg *wg);
+
+/**
+ * Waits until the counter is zero. A G parks; an M's g0 or a foreign thread blocks
+ * on a futex. Any context.
+ */
+void rt_wg_wait(struct rt_wg *wg);
+
+/**
+ * Saves the current context into `save`, resumes `load` as `newg`.
+ */
+extern void mrt_swap(struct Gobuf *save, const struct Gobuf *load, void *newg);
+
+/**
+ * Saves the current context into `save`, starts `newg` at gentry on a fresh
+ * stack whose top is `stack_top` (16-byte aligned).
+ */
+extern void mrt_gostart(struct Gobuf *save, size_t stack_top, void *newg);
+
+extern size_t mrt_valgrind_request(const size_t *args, size_t dflt);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus
 
 #endif  /* MRT_H */
+
+/** All-zero initialisers of rt_mutex and rt_wg (static or automatic storage). */
+#define RT_MUTEX_INIT { { 0, 0, 0, 0 } }
+#define RT_WG_INIT { { 0, 0, 0, 0 } }

@@ -7,9 +7,11 @@
 
 pub mod consts;
 pub mod errors;
+pub mod g;
 pub mod m;
 pub mod p;
 pub mod runtime;
+pub mod sync;
 pub mod types;
 
 use core::panic::AssertUnwindSafe;
@@ -30,6 +32,12 @@ impl OnPanic for i32 {
 impl OnPanic for i64 {
     fn on_panic() -> i64 {
         RT_EINTERNAL as i64
+    }
+}
+
+impl OnPanic for bool {
+    fn on_panic() -> bool {
+        false
     }
 }
 

@@ -20,6 +20,22 @@ pub struct rt_g {
 /// A callback: a start function or a G body.
 pub type rt_fn = Option<unsafe extern "C" fn(arg: *mut c_void)>;
 
+/// rt_park's unlock callback: runs on the M's g0 after the G is marked waiting;
+/// returning false resumes the G at once.
+pub type rt_parkfn = Option<unsafe extern "C" fn(g: *mut rt_g, arg: *mut c_void) -> bool>;
+
+/// A mutex for Gs and threads. All-zero (RT_MUTEX_INIT) is unlocked.
+#[repr(C)]
+pub struct rt_mutex {
+    pub opaque: [u64; 4],
+}
+
+/// A wait group for Gs and threads. All-zero (RT_WG_INIT) is a zero count.
+#[repr(C)]
+pub struct rt_wg {
+    pub opaque: [u64; 4],
+}
+
 /// Runtime settings for rt_init. Zero fields take defaults.
 #[repr(C)]
 #[derive(Clone, Copy)]

@@ -1,22 +1,79 @@
-//! G: a goroutine's descriptor. So far only the g0 of each M exists: the G that
-//! stands for the M's own (system) stack while it runs runtime code.
+//! G: goroutines. newproc (rt_go), the G entry and goexit, gopark/goready, the free-G
+//! and stack caches, goid batches, rt_lockosthread.
+//!
+//! A G gets its stack when it first runs, not when it is made: a G that waits in a
+//! run queue costs only its descriptor, and the stack of a G that exited goes
+//! straight to the next G to start (the per-P stack cache), so spawning and running
+//! short Gs never enters the kernel. `newproc` still makes sure a stack can be had
+//! when every cache is empty, so that running out of memory is an RT_ENOMEM from
+//! rt_go, as the API promises.
 
-use core::sync::atomic::AtomicU32;
+use core::ffi::c_void;
+use core::ptr;
+use core::sync::atomic::{AtomicI64, AtomicPtr, AtomicU32, Ordering};
 
-use super::m::M;
+use super::m::{MKind, RtFn, M};
+use super::note::{futex_wait, futex_wake, Lock};
+use super::p::P;
+use super::stack::GStack;
+use super::{arch, free_box, sched, stats::COUNTERS, tls, try_box, SCHED};
+use crate::ffi::errors::*;
+
+/// The saved context of a switched-out G (or of a g0 that switched to a G). The
+/// registers themselves are on the G's stack; see asm/x86_64.S.
+#[repr(C)]
+pub struct Gobuf {
+    pub sp: usize,
+}
 
 /// The life of a G. Each state answers: who owns the stack, is the G on a queue,
 /// does it have an M or a P.
 #[repr(u32)]
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum GStatus {
+    /// On a free list: no stack in use (it may hold none), on no run queue, no M.
+    Idle = 0,
+    /// On a run queue (a P's ring or runnext, or the global queue), or being moved
+    /// to one: its stack (if it has started) holds its saved context; no M.
+    Runnable = 1,
+    /// An M runs it on its own stack; that M holds a P.
+    Running = 2,
+    /// Parked by rt_park: its stack holds its saved context; on no run queue; no M.
+    /// rt_ready makes it Runnable.
+    Waiting = 3,
+    /// In a system call (between rt_entersyscall and rt_exitsyscall): an M runs it
+    /// on its stack, but the M has given up its P, which sysmon may hand off.
+    Syscall = 4,
+    /// Exited; being recycled by its M's g0.
+    Dead = 5,
     /// The g0 of an M: it owns the M's system stack, is never queued, and has its M
-    /// for life (a P only through that M).
-    System = 1,
+    /// for life.
+    System = 6,
 }
 
-/// A G. `#[repr(C)]`: the assembly reads fields through offsets asserted in
-/// `arch`.
+/// What a G asks its M's g0 to do once the G's context is saved (Go's mcall).
+#[derive(Clone, Copy, Debug)]
+pub enum Action {
+    None,
+    /// rt_gosched: the G goes to the tail of the P's queue (Go's goyield).
+    Yield,
+    /// rt_gosched under MRT_DEBUG=migrate: the G goes to the global queue.
+    YieldGlobal,
+    /// rt_park: mark the G waiting, then call unlock(g, arg).
+    Park(ParkFn, *mut c_void),
+    /// The G's function returned, or it called rt_goexit.
+    Exit,
+    /// rt_exitsyscall found no P: queue the G and look for one.
+    ExitSyscall,
+}
+
+/// rt_park's unlock callback: runs on g0; returning false resumes the G at once.
+pub type ParkFn = Option<unsafe extern "C" fn(g: *mut G, arg: *mut c_void) -> bool>;
+
+/// Marks a live G, so that rt_ready can reject what is not one.
+const G_MAGIC: u64 = 0x6d72_745f_475f_6f6b; // "mrt_G_ok"
+
+/// A G. `#[repr(C)]`: the assembly reads `sched.sp` at an offset asserted in `arch`.
 #[repr(C)]
 pub struct G {
     /// Usable stack: [stack_lo, stack_hi).
@@ -31,19 +88,58 @@ pub struct G {
     /// 0 for g0s.
     pub goid: i64,
     pub status: AtomicU32,
+    /// Its saved context while it is not running.
+    pub sched: Gobuf,
+    magic: u64,
+    fnc: RtFn,
+    arg: *mut c_void,
+    /// Its stack once it has started.
+    stack: Option<GStack>,
+    started: bool,
+    /// Link in the global queue's batches and free lists.
+    pub schedlink: *mut G,
+    /// The M it is wired to by rt_lockosthread, and the nesting depth.
+    pub lockedm: AtomicPtr<M>,
+    pub lockcount: u32,
+    /// rt_main: the M waiting for this G to exit.
+    pub mainm: *mut M,
 }
+
+// SAFETY: Gs are handed between threads by the scheduler, which serialises access.
+unsafe impl Send for G {}
 
 impl G {
     /// A g0 for `m` with its stack bounds.
     pub fn new_g0(m: *mut M, lo: usize, hi: usize, guard_lo: usize, guard_hi: usize) -> G {
+        let mut g = G::blank();
+        g.stack_lo = lo;
+        g.stack_hi = hi;
+        g.guard_lo = guard_lo;
+        g.guard_hi = guard_hi;
+        g.m = m;
+        g.status = AtomicU32::new(GStatus::System as u32);
+        g
+    }
+
+    fn blank() -> G {
         G {
-            stack_lo: lo,
-            stack_hi: hi,
-            guard_lo,
-            guard_hi,
-            m,
+            stack_lo: 0,
+            stack_hi: 0,
+            guard_lo: 0,
+            guard_hi: 0,
+            m: ptr::null_mut(),
             goid: 0,
-            status: AtomicU32::new(GStatus::System as u32),
+            status: AtomicU32::new(GStatus::Idle as u32),
+            sched: Gobuf { sp: 0 },
+            magic: G_MAGIC,
+            fnc: None,
+            arg: ptr::null_mut(),
+            stack: None,
+            started: false,
+            schedlink: ptr::null_mut(),
+            lockedm: AtomicPtr::new(ptr::null_mut()),
+            lockcount: 0,
+            mainm: ptr::null_mut(),
         }
     }
 
@@ -51,4 +147,520 @@ impl G {
     pub fn in_guard(&self, addr: usize) -> bool {
         self.guard_lo < self.guard_hi && addr >= self.guard_lo && addr < self.guard_hi
     }
+
+    pub fn status(&self) -> GStatus {
+        match self.status.load(Ordering::Acquire) {
+            0 => GStatus::Idle,
+            1 => GStatus::Runnable,
+            2 => GStatus::Running,
+            3 => GStatus::Waiting,
+            4 => GStatus::Syscall,
+            5 => GStatus::Dead,
+            _ => GStatus::System,
+        }
+    }
+
+    pub fn set_status(&self, s: GStatus) {
+        self.status.store(s as u32, Ordering::Release);
+    }
+
+    pub fn is_user(&self) -> bool {
+        self.status() != GStatus::System
+    }
+
+    /// Whether it must be given a stack before it can run.
+    pub fn needs_stack(&self) -> bool {
+        self.stack.is_none()
+    }
+
+    pub fn resident_stack_bytes(&self) -> usize {
+        self.stack.as_ref().map_or(0, |s| s.resident_bytes())
+    }
+}
+
+/// The current user G, or null (foreign thread or g0).
+pub fn curg() -> *mut G {
+    let g = tls::getg();
+    // SAFETY: a non-null slot points at a live G.
+    if g.is_null() || unsafe { !(*g).is_user() } {
+        return ptr::null_mut();
+    }
+    g
+}
+
+/// Gs alive (made by newproc, not yet recycled). A futex word pairs with it: bumped
+/// each time the count reaches zero, for rt_shutdown to wait on.
+pub static LIVE_GS: AtomicI64 = AtomicI64::new(0);
+pub static GS_ZERO: AtomicU32 = AtomicU32::new(0);
+
+/// Every G ever made in this run, for rt_shutdown to free and rt_dump to show.
+pub static ALLGS: Lock<Vec<GPtr>> = Lock::new(Vec::new());
+/// Free Gs and stacks that the per-P caches spilled (Go's sched.gFree).
+static GFREE: Lock<Vec<GPtr>> = Lock::new(Vec::new());
+static STACKS: Lock<Vec<GStack>> = Lock::new(Vec::new());
+
+/// A G pointer that may sit in shared lists.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct GPtr(pub *mut G);
+// SAFETY: Gs are owned by the runtime; the lists that hold them are locked.
+unsafe impl Send for GPtr {}
+
+/// Per-P caches: most newproc/goexit traffic stays here.
+pub const PCACHE_MAX: usize = 64;
+/// goids are taken from the global counter in batches of this size (Go's _GoidCacheBatch).
+const GOID_BATCH: i64 = 16;
+static NEXT_GOID: AtomicI64 = AtomicI64::new(1);
+
+/// The P-local part of a P, touched only by the M that holds the P.
+#[derive(Default)]
+pub struct PLocal {
+    pub gfree: Vec<GPtr>,
+    pub stacks: Vec<GStack>,
+    goid_next: i64,
+    goid_end: i64,
+}
+
+fn new_goid(pl: Option<&mut PLocal>) -> i64 {
+    match pl {
+        Some(pl) => {
+            if pl.goid_next == pl.goid_end {
+                pl.goid_next = NEXT_GOID.fetch_add(GOID_BATCH, Ordering::Relaxed);
+                pl.goid_end = pl.goid_next + GOID_BATCH;
+            }
+            let id = pl.goid_next;
+            pl.goid_next += 1;
+            id
+        }
+        None => NEXT_GOID.fetch_add(1, Ordering::Relaxed),
+    }
+}
+
+/// The P-local caches of the calling M's P, if it holds one.
+///
+/// # Safety
+/// Only the M holding `pp` may use the result, and not across a G switch.
+pub unsafe fn plocal<'a>(pp: *mut P) -> Option<&'a mut PLocal> {
+    if pp.is_null() {
+        None
+    } else {
+        // SAFETY: per the contract, we are pp's owner.
+        Some(unsafe { &mut *(*pp).local.get() })
+    }
+}
+
+/// A free G: from the P's cache, else the global one, else a new one.
+fn gfget(pl: Option<&mut PLocal>) -> Result<*mut G> {
+    if let Some(pl) = pl {
+        if pl.gfree.is_empty() {
+            let mut g = GFREE.lock();
+            let n = g.len().min(PCACHE_MAX / 2);
+            let at = g.len() - n;
+            pl.gfree.extend(g.drain(at..));
+        }
+        if let Some(GPtr(gp)) = pl.gfree.pop() {
+            return Ok(gp);
+        }
+    } else if let Some(GPtr(gp)) = GFREE.lock().pop() {
+        return Ok(gp);
+    }
+    let gp = try_box(G::blank())?;
+    let mut all = ALLGS.lock();
+    if all.try_reserve(1).is_err() {
+        drop(all);
+        // SAFETY: never published.
+        unsafe { free_box(gp) };
+        return Err(RT_ENOMEM);
+    }
+    all.push(GPtr(gp));
+    Ok(gp)
+}
+
+/// Returns a dead G to the P's cache (spilling half to the global one).
+fn gfput(pl: Option<&mut PLocal>, gp: *mut G) {
+    match pl {
+        Some(pl) => {
+            pl.gfree.push(GPtr(gp));
+            if pl.gfree.len() > PCACHE_MAX {
+                let mut g = GFREE.lock();
+                let half = pl.gfree.len() / 2;
+                g.extend(pl.gfree.drain(..half));
+            }
+        }
+        None => GFREE.lock().push(GPtr(gp)),
+    }
+}
+
+fn stack_put(pl: Option<&mut PLocal>, st: GStack) {
+    match pl {
+        Some(pl) => {
+            pl.stacks.push(st);
+            if pl.stacks.len() > PCACHE_MAX {
+                let mut g = STACKS.lock();
+                let half = pl.stacks.len() / 2;
+                g.extend(pl.stacks.drain(..half));
+            }
+        }
+        None => STACKS.lock().push(st),
+    }
+}
+
+fn stack_get(pl: Option<&mut PLocal>) -> Option<GStack> {
+    if let Some(pl) = pl {
+        if let Some(s) = pl.stacks.pop() {
+            return Some(s);
+        }
+        let mut g = STACKS.lock();
+        let n = g.len().min(PCACHE_MAX / 2);
+        let at = g.len() - n;
+        pl.stacks.extend(g.drain(at..));
+        return pl.stacks.pop();
+    }
+    STACKS.lock().pop()
+}
+
+fn g_stack_size() -> usize {
+    SCHED.lock().cfg.g_stack_size
+}
+
+/// Go's newproc: a new runnable G running fn(arg). From a G it goes to runnext of
+/// the current P; from anywhere else to the global queue. Then an idle P is woken.
+pub fn newproc(f: RtFn, arg: *mut c_void) -> Result<*mut G> {
+    newproc1(f, arg, ptr::null_mut())
+}
+
+/// newproc with the M that waits for the G (rt_main).
+pub fn newproc1(f: RtFn, arg: *mut c_void, mainm: *mut M) -> Result<*mut G> {
+    if f.is_none() {
+        return Err(RT_EINVAL);
+    }
+    let cur = curg();
+    let pp = if cur.is_null() {
+        ptr::null_mut()
+    } else {
+        // SAFETY: a running G's M is live and holds a P.
+        unsafe { (*(*cur).m).p() }
+    };
+    // SAFETY: we hold pp (a running G's P) or pass null.
+    let gp = gfget(unsafe { plocal(pp) })?;
+    // Make sure the G will find a stack: only when every cache is empty does this
+    // enter the kernel, and a failure is reported here.
+    // SAFETY: as above.
+    let have_stack = match unsafe { plocal(pp) } {
+        Some(pl) => !pl.stacks.is_empty() || !STACKS.lock().is_empty(),
+        None => !STACKS.lock().is_empty(),
+    };
+    if !have_stack {
+        match GStack::alloc(g_stack_size()) {
+            // SAFETY: as above.
+            Ok(st) => stack_put(unsafe { plocal(pp) }, st),
+            Err(e) => {
+                // SAFETY: as above.
+                gfput(unsafe { plocal(pp) }, gp);
+                return Err(e);
+            }
+        }
+    }
+    // SAFETY: gp is a free G, exclusively ours.
+    let g = unsafe { &mut *gp };
+    g.fnc = f;
+    g.arg = arg;
+    g.started = false;
+    g.m = ptr::null_mut();
+    g.mainm = mainm;
+    g.lockcount = 0;
+    g.lockedm.store(ptr::null_mut(), Ordering::Relaxed);
+    // SAFETY: as above.
+    g.goid = new_goid(unsafe { plocal(pp) });
+    g.set_status(GStatus::Runnable);
+    LIVE_GS.fetch_add(1, Ordering::Relaxed);
+    COUNTERS.gs_created.fetch_add(1, Ordering::Relaxed);
+    if pp.is_null() {
+        sched::globrunqput(gp);
+    } else {
+        // SAFETY: we hold pp.
+        unsafe { sched::runqput(pp, gp, true) };
+    }
+    sched::wakep();
+    super::sysmon::ensure_started();
+    Ok(gp)
+}
+
+/// Gives a G its stack before its first run. Fails only if no stack can be mapped.
+pub fn bind_stack(pp: *mut P, g: &mut G) -> Result<()> {
+    // SAFETY: the caller holds pp.
+    let st = match stack_get(unsafe { plocal(pp) }) {
+        Some(s) => s,
+        None => GStack::alloc(g_stack_size())?,
+    };
+    g.stack_lo = st.lo;
+    g.stack_hi = st.hi;
+    let (glo, ghi) = st.guard();
+    g.guard_lo = glo;
+    g.guard_hi = ghi;
+    g.stack = Some(st);
+    Ok(())
+}
+
+/// Switches from g0 to `gp` (resuming it, or starting it on its stack) and returns
+/// when it switches back to this M's g0.
+///
+/// # Safety
+/// Called on `m`'s g0 with `gp` Running and bound to `m`.
+pub unsafe fn switch_to(m: &M, gp: *mut G) {
+    // SAFETY: per the contract.
+    unsafe {
+        let g0 = m.g0;
+        if (*gp).started {
+            arch::mrt_swap(&mut (*g0).sched, &(*gp).sched, gp.cast());
+        } else {
+            (*gp).started = true;
+            arch::mrt_gostart(&mut (*g0).sched, (*gp).stack_hi & !15, gp.cast());
+        }
+    }
+}
+
+/// The first frame of every G (entered by mrt_gostart on the G's stack).
+pub extern "C" fn gentry(gp: *mut G) -> ! {
+    // SAFETY: gp is the G now running; fnc was checked non-null by newproc.
+    unsafe {
+        if let Some(f) = (*gp).fnc {
+            f((*gp).arg);
+        }
+    }
+    goexit1()
+}
+
+/// Ends the calling G (Go's goexit1): its M's g0 recycles it.
+pub fn goexit1() -> ! {
+    mcall(Action::Exit);
+    super::throw("goexit: a dead G was resumed")
+}
+
+/// Saves the current G's context and switches to its M's g0, which performs
+/// `action` (Go's mcall). Returns when the G is resumed, maybe on another M.
+pub fn mcall(action: Action) {
+    let gp = tls::getg();
+    // SAFETY: called only from a user G, whose M is live.
+    unsafe {
+        let m = &*(*gp).m;
+        m.action.set(action);
+        arch::mrt_swap(&mut (*gp).sched, &(*m.g0).sched, m.g0.cast());
+    }
+}
+
+/// Recycles a dead G on g0 (Go's gdestroy): its stack and descriptor to the caches.
+pub fn gdestroy(m: &M, gp: *mut G) {
+    // SAFETY: the G is dead and its context abandoned; g0 owns it now.
+    let g = unsafe { &mut *gp };
+    g.set_status(GStatus::Dead);
+    if !g.lockedm.load(Ordering::Relaxed).is_null() {
+        // A G that exits while wired takes its thread with it (Go): a runtime M
+        // exits after this; a host's thread is simply unwired.
+        g.lockedm.store(ptr::null_mut(), Ordering::Relaxed);
+        g.lockcount = 0;
+        m.lockedg.store(ptr::null_mut(), Ordering::Relaxed);
+        if m.kind == MKind::Runtime {
+            m.exiting.store(true, Ordering::Release);
+        }
+    }
+    let mainm = core::mem::replace(&mut g.mainm, ptr::null_mut());
+    g.m = ptr::null_mut();
+    g.fnc = None;
+    g.arg = ptr::null_mut();
+    let pp = m.p();
+    if let Some(st) = g.stack.take() {
+        // SAFETY: this M holds pp (or pp is null).
+        stack_put(unsafe { plocal(pp) }, st);
+    }
+    g.stack_lo = 0;
+    g.stack_hi = 0;
+    g.guard_lo = 0;
+    g.guard_hi = 0;
+    g.set_status(GStatus::Idle);
+    // SAFETY: as above.
+    gfput(unsafe { plocal(pp) }, gp);
+    COUNTERS.gs_exited.fetch_add(1, Ordering::Relaxed);
+    if !mainm.is_null() {
+        sched::main_exited(mainm);
+    }
+    if LIVE_GS.fetch_sub(1, Ordering::AcqRel) == 1 {
+        GS_ZERO.fetch_add(1, Ordering::Release);
+        futex_wake(&GS_ZERO, i32::MAX);
+    }
+}
+
+/// Waits until no G is alive, or until `deadline` (nanotime; < 0: no limit).
+pub fn wait_no_gs(deadline: i64) -> bool {
+    loop {
+        let seq = GS_ZERO.load(Ordering::Acquire);
+        if LIVE_GS.load(Ordering::Acquire) == 0 {
+            return true;
+        }
+        let left = if deadline < 0 {
+            -1
+        } else {
+            let l = deadline - super::time::nanotime();
+            if l <= 0 {
+                return false;
+            }
+            l.min(10_000_000)
+        };
+        futex_wait(&GS_ZERO, seq, left);
+    }
+}
+
+/// Frees every G and cached stack (rt_shutdown, after all Gs exited and Ms stopped).
+///
+/// # Safety
+/// No M runs and no G is alive.
+pub unsafe fn free_all() {
+    for GPtr(gp) in ALLGS.lock().drain(..) {
+        // SAFETY: per the contract; dropping the G unmaps any stack it still holds.
+        unsafe { free_box(gp) };
+    }
+    GFREE.lock().clear();
+    STACKS.lock().clear();
+}
+
+/// In a fork child: drops the parent's Gs (none of them can run here), keeping the
+/// one whose stack the caller may be running on.
+///
+/// # Safety
+/// Called by rt_init in a fork child, before the new runtime starts.
+pub unsafe fn forget_after_fork() {
+    let sp = arch::getsp();
+    // SAFETY: the child has no other thread of the old runtime.
+    let all = core::mem::take(&mut *unsafe { ALLGS.get_after_fork() });
+    for GPtr(gp) in all {
+        // SAFETY: as above.
+        unsafe {
+            if sp >= (*gp).stack_lo && sp < (*gp).stack_hi {
+                continue;
+            }
+            free_box(gp);
+        }
+    }
+    // SAFETY: as above.
+    unsafe {
+        GFREE.get_after_fork().clear();
+        STACKS.get_after_fork().clear();
+    }
+    LIVE_GS.store(0, Ordering::Relaxed);
+}
+
+/// rt_gosched from a G: yield to the other runnable Gs (Go's goyield; under
+/// MRT_DEBUG=migrate, through the global queue so that another M resumes it).
+pub fn gosched() {
+    if sched::DEBUG_MIGRATE.load(Ordering::Relaxed) {
+        mcall(Action::YieldGlobal);
+    } else {
+        mcall(Action::Yield);
+    }
+}
+
+/// gopark: parks the current G; `unlock(g, arg)` runs on g0 once the G is marked
+/// waiting; if it returns false the G resumes at once.
+pub fn gopark(unlock: ParkFn, arg: *mut c_void) {
+    mcall(Action::Park(unlock, arg));
+}
+
+/// Whether `gp` looks like a live G (checked before trusting a host's handle).
+///
+/// # Safety
+/// `gp` must be null or point at readable memory of a G's size.
+pub unsafe fn is_g(gp: *const G) -> bool {
+    // SAFETY: per the contract.
+    !gp.is_null() && unsafe { ptr::addr_of!((*gp).magic).read_volatile() } == G_MAGIC
+}
+
+/// goready: makes a parked G runnable, on runnext of the caller's P if it has one.
+pub fn ready(gp: *mut G) -> Result<()> {
+    // SAFETY: the caller passes a G handle; its magic is checked before use.
+    if unsafe { !is_g(gp) } {
+        return Err(RT_EINVAL);
+    }
+    // SAFETY: a live G.
+    let g = unsafe { &*gp };
+    if g
+        .status
+        .compare_exchange(
+            GStatus::Waiting as u32,
+            GStatus::Runnable as u32,
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+        )
+        .is_err()
+    {
+        return Err(RT_EINVAL);
+    }
+    let m = tls::getm();
+    let pp = if m.is_null() {
+        ptr::null_mut()
+    } else {
+        // SAFETY: the calling thread's M.
+        unsafe { (*m).p() }
+    };
+    if pp.is_null() {
+        sched::globrunqput(gp);
+    } else {
+        // SAFETY: we hold pp.
+        unsafe { sched::runqput(pp, gp, true) };
+    }
+    sched::wakep();
+    Ok(())
+}
+
+/// rt_lockosthread: wires the current G to its M (nests).
+pub fn lockosthread() -> Result<()> {
+    let gp = curg();
+    if gp.is_null() {
+        return Err(RT_EPERM);
+    }
+    // SAFETY: the running G and its M.
+    unsafe {
+        let g = &mut *gp;
+        g.lockcount += 1;
+        if g.lockcount == 1 {
+            g.lockedm.store(g.m, Ordering::Release);
+            (*g.m).lockedg.store(gp, Ordering::Release);
+        }
+    }
+    Ok(())
+}
+
+/// rt_unlockosthread: undoes one rt_lockosthread (no-op when not wired).
+pub fn unlockosthread() -> Result<()> {
+    let gp = curg();
+    if gp.is_null() {
+        return Err(RT_EPERM);
+    }
+    // SAFETY: the running G and its M.
+    unsafe {
+        let g = &mut *gp;
+        if g.lockcount > 0 {
+            g.lockcount -= 1;
+            if g.lockcount == 0 {
+                g.lockedm.store(ptr::null_mut(), Ordering::Release);
+                (*g.m).lockedg.store(ptr::null_mut(), Ordering::Release);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Bytes of G stacks resident in memory, for rt_getstats.
+pub fn stack_resident_bytes() -> u64 {
+    let all = ALLGS.lock();
+    let mut n: usize = all
+        .iter()
+        // SAFETY: Gs on ALLGS are live until shutdown.
+        .map(|g| unsafe { (*g.0).resident_stack_bytes() })
+        .sum();
+    n += STACKS.lock().iter().map(|s| s.resident_bytes()).sum::<usize>();
+    n as u64
+}
+
+/// Counter for rt_getstats: stack bytes reserved.
+pub fn stack_reserved_bytes() -> u64 {
+    super::stack::GSTACK_RESERVED.load(Ordering::Relaxed)
 }

@@ -11,7 +11,7 @@ use std::sync::Once;
 use super::m::{self, MKind, MState};
 use super::note::Mutex;
 use super::time::nanotime;
-use super::{p, run_state, sched, signal, tls, Cfg, RunState, SCHED, STATE};
+use super::{g, p, run_state, sched, signal, sysmon, tls, Cfg, RunState, SCHED, STATE};
 use crate::ffi::errors::*;
 
 /// Serialises rt_init and rt_shutdown.
@@ -146,8 +146,15 @@ fn init_locked(n: i32, cfg: Cfg) -> Result<()> {
         s.midle = ptr::null_mut();
         s.nmidle = 0;
         m::NMLIVE.store(0, Ordering::Relaxed);
+        // SAFETY: as above; the G whose stack we may be running on is kept.
+        unsafe { g::forget_after_fork() };
+        sched::clear_globrunq();
+        sched::NMSPINNING.store(0, Ordering::Relaxed);
+        sysmon::reset();
     }
     s.cfg = cfg;
+    let debug = std::env::var("MRT_DEBUG").unwrap_or_default();
+    sched::DEBUG_MIGRATE.store(debug.split(',').any(|w| w.trim() == "migrate"), Ordering::Relaxed);
     s.sigmask = signal::m_sigmask(cur);
     s.minstack = minstack;
     s.stopping = false;
@@ -200,8 +207,14 @@ fn shutdown_locked(deadline: i64) -> Result<()> {
     if run_state() != RunState::Running {
         return Err(RT_ESHUTDOWN);
     }
+    // Every G must finish first; until then nothing is stopped.
+    if !g::wait_no_gs(deadline) {
+        return Err(RT_ETIMEDOUT);
+    }
     // Stop the Ms: no new ones, idle ones woken to exit, busy ones exit when they
-    // next look for work.
+    // next look for work; sysmon returns from its loop.
+    sched::SHUTTING_DOWN.store(true, Ordering::Release);
+    sysmon::stop();
     {
         let mut s = SCHED.lock();
         s.stopping = true;
@@ -209,9 +222,15 @@ fn shutdown_locked(deadline: i64) -> Result<()> {
     }
     if !m::wait_mlive_zero(deadline) {
         SCHED.lock().stopping = false;
+        sched::SHUTTING_DOWN.store(false, Ordering::Release);
+        sysmon::reset();
         return Err(RT_ETIMEDOUT);
     }
     m::reap_freem(nanotime() + REAP_WAIT_NS);
+    // SAFETY: no G is alive and no M runs.
+    unsafe { g::free_all() };
+    sched::clear_globrunq();
+    sysmon::reset();
 
     let mut s = SCHED.lock();
     // Unlaunched Ms are freed; adopted ones stay Ms (their threads live on) but lose
@@ -243,6 +262,7 @@ fn shutdown_locked(deadline: i64) -> Result<()> {
     unsafe { p::free_all(&mut s) };
     s.running = false;
     s.stopping = false;
+    sched::SHUTTING_DOWN.store(false, Ordering::Release);
     STATE.store(RunState::Stopped as u32, Ordering::Release);
     Ok(())
 }

@@ -16,7 +16,7 @@
 
 use core::ffi::c_void;
 use core::ptr;
-use core::sync::atomic::{AtomicI64, AtomicPtr, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU32, Ordering};
 
 use once_cell::sync::Lazy;
 
@@ -106,6 +106,20 @@ pub struct M {
     pub altstack: Option<Mapping>,
     /// The G wired to it by rt_lockosthread (0 if none).
     pub lockedg: AtomicPtr<G>,
+    /// Looking for work without a G to run (Go's m.spinning).
+    pub spinning: AtomicBool,
+    /// The P it gave up for a system call (Go's m.oldp).
+    pub oldp: AtomicPtr<P>,
+    /// What the G that just switched to g0 asked g0 to do (Go's mcall argument).
+    pub action: core::cell::Cell<super::g::Action>,
+    /// rt_main: set when the main G this M waits for has exited.
+    pub main_done: AtomicBool,
+    /// A runtime-created M that must exit after its current G (its locked G exited).
+    pub exiting: AtomicBool,
+    /// Its locked G, handed over by startlockedm together with a P.
+    pub locked_next: AtomicPtr<G>,
+    /// State of the random victim order for stealing.
+    pub steal_seed: core::cell::Cell<u32>,
 }
 
 impl M {
@@ -147,7 +161,19 @@ impl M {
             stack: None,
             altstack: None,
             lockedg: AtomicPtr::new(ptr::null_mut()),
+            spinning: AtomicBool::new(false),
+            oldp: AtomicPtr::new(ptr::null_mut()),
+            action: core::cell::Cell::new(super::g::Action::None),
+            main_done: AtomicBool::new(false),
+            exiting: AtomicBool::new(false),
+            locked_next: AtomicPtr::new(ptr::null_mut()),
+            steal_seed: core::cell::Cell::new(0),
         }
+    }
+
+    /// The P it holds, if any.
+    pub fn p(&self) -> *mut P {
+        self.p.load(Ordering::Relaxed)
     }
 }
 
@@ -317,6 +343,11 @@ pub fn m_free(m: *mut M) -> Result<()> {
 
 /// rt_m_launch (Go's newm after allocm): give `m` its nextp and start its thread.
 pub fn m_launch(m: *mut M, nextp: *mut P) -> Result<()> {
+    launch(m, nextp, false)
+}
+
+/// m_launch for the scheduler: `nextp` is already reserved for the new M.
+fn launch(m: *mut M, nextp: *mut P, reserved: bool) -> Result<()> {
     let prev = {
         let mut s = SCHED.lock();
         s.check_running()?;
@@ -324,7 +355,7 @@ pub fn m_launch(m: *mut M, nextp: *mut P) -> Result<()> {
         if mm.kind != MKind::Runtime || mm.state() != MState::Allocated {
             return Err(RT_EALREADY);
         }
-        let prev = if nextp.is_null() {
+        let prev = if nextp.is_null() || reserved {
             None
         } else {
             Some(p::reserve(&mut s, nextp)?)
@@ -367,6 +398,19 @@ pub fn newm(f: RtFn, arg: *mut c_void, pp: *mut P) -> Result<*mut M> {
         return Err(e);
     }
     Ok(m)
+}
+
+/// startm's newm: an M with no start function that takes the reserved `pp` and
+/// schedules, spinning if asked. On failure `pp` is still reserved for the caller.
+pub fn newm_for_sched(pp: *mut P, spinning: bool) -> Result<()> {
+    let m = allocm_inner(None, ptr::null_mut())?;
+    // SAFETY: just allocated, not launched: ours.
+    unsafe { (*m).spinning.store(spinning, Ordering::Relaxed) };
+    if let Err(e) = launch(m, pp, true) {
+        let _ = m_free(m);
+        return Err(e);
+    }
+    Ok(())
 }
 
 /// The exec lock (Go's execLock): thread creation holds the read side; fork holds the

@@ -14,15 +14,20 @@
 //! - [`arch`]: the per-architecture assembly and TLS access.
 
 pub mod arch;
+pub mod atomic;
 pub mod g;
 pub mod init;
 pub mod m;
 pub mod note;
 pub mod p;
+pub mod runq;
 pub mod sched;
 pub mod signal;
 pub mod stack;
 pub mod stats;
+pub mod sync;
+pub mod syscall;
+pub mod sysmon;
 pub mod time;
 pub mod tls;
 

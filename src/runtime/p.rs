@@ -5,10 +5,13 @@
 //! looked up in `allp` before it is dereferenced, so a foreign or stale pointer is
 //! an RT_EINVAL, never a crash.
 
+use core::cell::UnsafeCell;
 use core::ptr;
-use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, Ordering};
 
+use super::g::{PLocal, G};
 use super::m::M;
+use super::runq::Runq;
 use super::{free_box, tls, try_box, Sched, SCHED};
 use crate::ffi::errors::*;
 
@@ -37,21 +40,51 @@ pub enum PStatus {
     Reserved = 5,
 }
 
+/// Slots in a P's local run queue (Go's 256).
+pub const RUNQ_SIZE: usize = 256;
+
 /// A P.
 #[repr(C)]
 pub struct P {
     pub id: i32,
     /// PStatus.
     pub status: AtomicU32,
-    /// The M running it (null unless Running/Syscall).
+    /// The M running it (null unless Running).
     pub m: AtomicPtr<M>,
     /// Link in the idle pool.
     pub link: *mut P,
     /// Incremented on every scheduler round (Go's schedtick).
-    pub schedtick: u32,
-    /// Incremented on every system call (Go's syscalltick).
-    pub syscalltick: u32,
+    pub schedtick: AtomicU32,
+    /// Incremented on every system call (Go's syscalltick); sysmon watches it.
+    pub syscalltick: AtomicU32,
+    /// Its local run queue and runnext.
+    pub runq: Runq<G, RUNQ_SIZE>,
+    /// Caches only its holder touches.
+    pub local: UnsafeCell<PLocal>,
 }
+
+impl P {
+    fn new(id: i32) -> P {
+        P {
+            id,
+            status: AtomicU32::new(PStatus::Dead as u32),
+            m: AtomicPtr::new(ptr::null_mut()),
+            link: ptr::null_mut(),
+            schedtick: AtomicU32::new(0),
+            syscalltick: AtomicU32::new(0),
+            runq: Runq::new(),
+            local: UnsafeCell::new(PLocal::default()),
+        }
+    }
+}
+
+/// allp for lock-free readers (stealing, sysmon): every P made in this run, by id.
+/// Ps live until rt_shutdown, which runs when no M does.
+pub static ALLP: [AtomicPtr<P>; MAX_PROCS as usize] = [const { AtomicPtr::new(ptr::null_mut()) }; MAX_PROCS as usize];
+/// gomaxprocs and the number of idle Ps, for lock-free readers (written under the
+/// sched lock).
+pub static GOMAXPROCS: AtomicI32 = AtomicI32::new(0);
+pub static NPIDLE: AtomicI32 = AtomicI32::new(0);
 
 impl P {
     pub fn status(&self) -> PStatus {
@@ -65,7 +98,7 @@ impl P {
         }
     }
 
-    fn set(&self, st: PStatus) {
+    pub fn set(&self, st: PStatus) {
         self.status.store(st as u32, Ordering::Release);
     }
 }
@@ -92,7 +125,7 @@ fn lookup_live(s: &Sched, pp: *const P) -> Result<&'static P> {
 }
 
 /// Puts an idle P in the pool (Go's pidleput).
-fn pidleput(s: &mut Sched, pp: *mut P) {
+pub fn pidleput(s: &mut Sched, pp: *mut P) {
     // SAFETY: pp is a live P in allp, not in the pool.
     unsafe {
         (*pp).set(PStatus::Idle);
@@ -100,6 +133,24 @@ fn pidleput(s: &mut Sched, pp: *mut P) {
     }
     s.pidle = pp;
     s.npidle += 1;
+    NPIDLE.store(s.npidle, Ordering::Release);
+}
+
+/// Takes any P from the pool (Go's pidleget), reserved for the caller to hand to
+/// an M or to acquire.
+pub fn pidleget(s: &mut Sched) -> *mut P {
+    let pp = s.pidle;
+    if !pp.is_null() {
+        // SAFETY: Ps in the pool are live.
+        unsafe {
+            s.pidle = (*pp).link;
+            (*pp).link = ptr::null_mut();
+            (*pp).set(PStatus::Reserved);
+        }
+        s.npidle -= 1;
+        NPIDLE.store(s.npidle, Ordering::Release);
+    }
+    pp
 }
 
 /// Takes a given P out of the pool.
@@ -112,6 +163,7 @@ fn pidleremove(s: &mut Sched, pp: *mut P) {
                 *link = (*pp).link;
                 (*pp).link = ptr::null_mut();
                 s.npidle -= 1;
+                NPIDLE.store(s.npidle, Ordering::Release);
                 return;
             }
             link = &mut (**link).link;
@@ -176,7 +228,7 @@ pub fn unborrow(pp: *mut P, prev: PStatus) {
 }
 
 /// Associates `pp`, reserved or idle, with `m` (Go's acquirep, under the lock).
-fn wire(m: &M, p: &P) {
+pub fn wire(m: &M, p: &P) {
     p.m.store(m as *const M as *mut M, Ordering::Release);
     p.set(PStatus::Running);
     m.p.store(p as *const P as *mut P, Ordering::Release);
@@ -247,15 +299,6 @@ pub fn releasep() -> *mut P {
     pp
 }
 
-/// The calling M gives its P back to the pool (the scheduler found nothing to run).
-pub fn releasep_to_pool(m: &M) {
-    let mut s = SCHED.lock();
-    let pp = m.p.swap(ptr::null_mut(), Ordering::AcqRel);
-    if !pp.is_null() {
-        release_to_pool(&mut s, pp);
-    }
-}
-
 /// rt_p_put: a held P goes back to the pool.
 pub fn p_put(pp: *mut P) -> Result<()> {
     let mut s = SCHED.lock();
@@ -302,15 +345,7 @@ pub fn procresize(s: &mut Sched, n: i32) -> Result<i32> {
         return Err(RT_ENOMEM);
     }
     for id in s.allp.len() as i32..n {
-        let np = P {
-            id,
-            status: AtomicU32::new(PStatus::Dead as u32),
-            m: AtomicPtr::new(ptr::null_mut()),
-            link: ptr::null_mut(),
-            schedtick: 0,
-            syscalltick: 0,
-        };
-        match try_box(np) {
+        match try_box(P::new(id)) {
             Ok(pp) => fresh.push(pp),
             Err(e) => {
                 for pp in fresh {
@@ -321,8 +356,13 @@ pub fn procresize(s: &mut Sched, n: i32) -> Result<i32> {
             }
         }
     }
+    for &pp in &fresh {
+        // SAFETY: just made.
+        ALLP[unsafe { (*pp).id } as usize].store(pp, Ordering::Release);
+    }
     s.allp.extend(fresh);
     s.gomaxprocs = n;
+    GOMAXPROCS.store(n, Ordering::Release);
     for id in 0..s.allp.len() {
         let pp = s.allp[id];
         // SAFETY: Ps in allp are live.
@@ -353,11 +393,16 @@ pub fn procresize(s: &mut Sched, n: i32) -> Result<i32> {
 pub unsafe fn free_all(s: &mut Sched) {
     for pp in s.allp.drain(..) {
         // SAFETY: per the contract.
-        unsafe { free_box(pp) };
+        unsafe {
+            ALLP[(*pp).id as usize].store(ptr::null_mut(), Ordering::Release);
+            free_box(pp);
+        }
     }
     s.pidle = ptr::null_mut();
     s.npidle = 0;
     s.gomaxprocs = 0;
+    GOMAXPROCS.store(0, Ordering::Release);
+    NPIDLE.store(0, Ordering::Release);
 }
 
 /// The public status code of a P.

@@ -181,3 +181,94 @@ impl MStack {
         (self.g0_lo, self.map.top() - self.g0_lo)
     }
 }
+
+/// Guard below each G stack. Address space only (MADV_GUARD_INSTALL adds no VMA).
+pub(crate) const G_GUARD_SIZE: usize = 16 << 10;
+
+/// A G's stack: [lo, hi) usable, a guard region below it.
+pub struct GStack {
+    map: Mapping,
+    pub lo: usize,
+    pub hi: usize,
+    /// Valgrind's id for the stack (0 when not under valgrind).
+    vg_id: usize,
+}
+
+/// Valgrind client requests: stacks must be announced to valgrind, or it takes every
+/// switch between them for a wild stack-pointer change.
+mod valgrind {
+    extern "C" {
+        fn mrt_valgrind_request(args: *const usize, dflt: usize) -> usize;
+    }
+    const STACK_REGISTER: usize = 0x1501;
+    const STACK_DEREGISTER: usize = 0x1502;
+
+    pub fn stack_register(lo: usize, hi: usize) -> usize {
+        let args = [STACK_REGISTER, lo, hi, 0, 0, 0];
+        // SAFETY: the assembly only hands the array to valgrind (or does nothing).
+        unsafe { mrt_valgrind_request(args.as_ptr(), 0) }
+    }
+
+    pub fn stack_deregister(id: usize) {
+        let args = [STACK_DEREGISTER, id, 0, 0, 0, 0];
+        // SAFETY: as above.
+        unsafe { mrt_valgrind_request(args.as_ptr(), 0) };
+    }
+}
+
+/// How many bytes of G stacks are reserved (address space), for rt_getstats.
+pub static GSTACK_RESERVED: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+impl GStack {
+    /// Maps a stack of `size` usable bytes (page-rounded) with its guard.
+    pub fn alloc(size: usize) -> Result<GStack> {
+        let size = round_up(size, page_size());
+        let map = Mapping::reserve(G_GUARD_SIZE + size)?;
+        map.guard(map.base, G_GUARD_SIZE)?;
+        let (lo, hi) = (map.base + G_GUARD_SIZE, map.top());
+        let vg = valgrind::stack_register(lo, hi);
+        GSTACK_RESERVED.fetch_add(map.len as u64, Ordering::Relaxed);
+        Ok(GStack {
+            map,
+            lo,
+            hi,
+            vg_id: vg,
+        })
+    }
+
+    pub fn guard(&self) -> (usize, usize) {
+        (self.map.base, self.lo)
+    }
+
+    /// Pages of the stack that are resident in memory (mincore).
+    pub fn resident_bytes(&self) -> usize {
+        let pg = page_size();
+        let n = (self.hi - self.lo) / pg;
+        let mut vec = [0u8; 256];
+        let mut total = 0;
+        let mut off = 0;
+        while off < n {
+            let k = (n - off).min(vec.len());
+            // SAFETY: the range is inside our mapping; vec has room for k entries.
+            let r = unsafe {
+                libc::mincore(
+                    (self.lo + off * pg) as *mut libc::c_void,
+                    k * pg,
+                    vec.as_mut_ptr(),
+                )
+            };
+            if r == 0 {
+                total += vec[..k].iter().filter(|&&b| b & 1 != 0).count();
+            }
+            off += k;
+        }
+        total * pg
+    }
+}
+
+impl Drop for GStack {
+    fn drop(&mut self) {
+        valgrind::stack_deregister(self.vg_id);
+        GSTACK_RESERVED.fetch_sub(self.map.len as u64, Ordering::Relaxed);
+    }
+}

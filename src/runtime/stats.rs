@@ -53,24 +53,25 @@ pub fn snapshot() -> rt_stats {
     let c = &COUNTERS;
     let created = c.gs_created.load(Ordering::Relaxed);
     let exited = c.gs_exited.load(Ordering::Relaxed);
+    let (runnable, global_runq) = super::sched::runnable_counts();
     rt_stats {
         size: core::mem::size_of::<rt_stats>() as u32,
         maxprocs: s.gomaxprocs,
         idle_procs: s.npidle,
         threads,
         idle_threads: s.nmidle as i64,
-        spinning_threads: 0,
-        goroutines: created.saturating_sub(exited) as i64,
-        runnable: 0,
-        global_runq: 0,
+        spinning_threads: super::sched::NMSPINNING.load(Ordering::Relaxed) as i64,
+        goroutines: super::g::LIVE_GS.load(Ordering::Relaxed),
+        runnable,
+        global_runq,
         gs_created: created,
         gs_exited: exited,
         switches: c.switches.load(Ordering::Relaxed),
         steals: c.steals.load(Ordering::Relaxed),
         parks: c.parks.load(Ordering::Relaxed),
         handoffs: c.handoffs.load(Ordering::Relaxed),
-        stack_reserved_bytes: 0,
-        stack_resident_bytes: 0,
+        stack_reserved_bytes: super::g::stack_reserved_bytes(),
+        stack_resident_bytes: super::g::stack_resident_bytes(),
     }
 }
 
@@ -135,8 +136,8 @@ pub fn dump_text() -> String {
             p.id,
             public_status(p.status()),
             mid,
-            p.schedtick,
-            p.syscalltick
+            p.schedtick.load(Ordering::Relaxed),
+            p.syscalltick.load(Ordering::Relaxed)
         );
     }
     each_m(&s, |m| {

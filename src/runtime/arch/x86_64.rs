@@ -4,27 +4,36 @@
 use core::arch::{asm, global_asm};
 use core::mem::offset_of;
 
-use crate::runtime::g::G;
+use crate::runtime::g::{Gobuf, G};
 use crate::runtime::m::M;
 
 /// Offsets used by the assembly, checked here against the expected layout so that a
 /// reordering of the structs is a compile error rather than a corrupted register.
 pub const M_G0: usize = offset_of!(M, g0);
 pub const M_TLS: usize = offset_of!(M, tls);
+pub const GOBUF_SP: usize = offset_of!(Gobuf, sp);
 const _: () = assert!(M_G0 == 0x00);
 const _: () = assert!(M_TLS == 0x08);
+const _: () = assert!(GOBUF_SP == 0x00);
 
 global_asm!(
     include_str!("../../../asm/x86_64.S"),
     M_G0 = const M_G0,
     M_TLS = const M_TLS,
+    GOBUF_SP = const GOBUF_SP,
     MSTART = sym crate::runtime::m::mstart,
+    GENTRY = sym crate::runtime::g::gentry,
     options(att_syntax)
 );
 
 extern "C" {
     /// The pthread entry point of runtime-created Ms (see asm/x86_64.S).
     pub fn mstart_stub(m: *mut libc::c_void) -> *mut libc::c_void;
+    /// Saves the current context into `save`, resumes `load` as `newg`.
+    pub fn mrt_swap(save: *mut Gobuf, load: *const Gobuf, newg: *mut libc::c_void);
+    /// Saves the current context into `save`, starts `newg` at gentry on a fresh
+    /// stack whose top is `stack_top` (16-byte aligned).
+    pub fn mrt_gostart(save: *mut Gobuf, stack_top: usize, newg: *mut libc::c_void);
 }
 
 /// Reads the TLS slot: the current G, or null on a foreign thread.

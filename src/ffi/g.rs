@@ -1,0 +1,166 @@
+//! G calls: rt_go, rt_gosched, rt_goexit, rt_goid, rt_getg, rt_park, rt_ready,
+//! rt_lockosthread, rt_unlockosthread, rt_entersyscall, rt_exitsyscall, rt_main.
+
+use core::ffi::{c_int, c_void};
+
+use super::errors::*;
+use super::types::{rt_fn, rt_g, rt_parkfn};
+use super::{boundary, rc};
+use crate::runtime::g::{self, ParkFn};
+use crate::runtime::{self, sched, syscall};
+
+/// Starts a new G running fn(arg) and returns its id (> 0), or an error.
+///
+/// From a G: the new G goes to runnext of the current P (it runs when the caller
+/// next yields or blocks, Go's newproc). From an M's g0 or a foreign thread: to the
+/// global queue. Either way an idle P is woken if there is one. The G's stack
+/// (rt_config.g_stack_size) comes from a cache when it first runs.
+///
+/// Any context. Errors: RT_EINVAL for a NULL fn; RT_ENOMEM when no stack can be
+/// mapped; RT_ESHUTDOWN.
+#[no_mangle]
+pub extern "C" fn rt_go(f: rt_fn, arg: *mut c_void) -> i64 {
+    boundary(|| {
+        if f.is_none() {
+            return RT_EINVAL as i64;
+        }
+        if let Err(e) = runtime::ensure_running() {
+            return e as i64;
+        }
+        match g::newproc(f, arg) {
+            // SAFETY: newproc returns a live G.
+            Ok(gp) => unsafe { (*gp).goid },
+            Err(e) => e as i64,
+        }
+    })
+}
+
+/// G: yields the P to other runnable Gs; the caller goes to the tail of its P's
+/// queue (Go's goyield) and may resume on another M. M's g0 or foreign thread:
+/// sched_yield(2).
+#[no_mangle]
+pub extern "C" fn rt_gosched() {
+    boundary(|| {
+        if g::curg().is_null() {
+            // SAFETY: no memory effects.
+            unsafe { libc::sched_yield() };
+        } else {
+            g::gosched();
+        }
+    })
+}
+
+/// G: ends the calling G now (it never returns; a G wired with rt_lockosthread
+/// takes a runtime-created M's thread with it). Elsewhere: does nothing.
+#[no_mangle]
+pub extern "C" fn rt_goexit() {
+    boundary(|| {
+        if !g::curg().is_null() {
+            g::goexit1();
+        }
+    })
+}
+
+/// The calling G's id; 0 outside a G.
+#[no_mangle]
+pub extern "C" fn rt_goid() -> i64 {
+    boundary(|| {
+        let gp = g::curg();
+        if gp.is_null() {
+            0
+        } else {
+            // SAFETY: the running G.
+            unsafe { (*gp).goid }
+        }
+    })
+}
+
+/// The calling G; NULL outside a G.
+#[no_mangle]
+pub extern "C" fn rt_getg() -> *mut rt_g {
+    boundary(|| g::curg().cast())
+}
+
+/// gopark: marks the calling G waiting, switches to its M's g0 and calls
+/// unlock(g, arg) there (unlock may be NULL); if unlock returns false the G resumes
+/// at once. Otherwise returns after rt_ready(g) made it runnable again, maybe on
+/// another M. unlock runs on g0: it must not block or call G-only functions.
+///
+/// Context: G. Errors: RT_EPERM outside a G.
+#[no_mangle]
+pub extern "C" fn rt_park(unlock: rt_parkfn, arg: *mut c_void) -> c_int {
+    boundary(|| {
+        if g::curg().is_null() {
+            return RT_EPERM;
+        }
+        // SAFETY: rt_g is the opaque name of G: the two callback types have the same ABI.
+        let f: ParkFn = unsafe { core::mem::transmute::<rt_parkfn, ParkFn>(unlock) };
+        g::gopark(f, arg);
+        RT_OK
+    })
+}
+
+/// goready: makes parked G `g` runnable (on runnext of the caller's P if the caller
+/// holds one, else on the global queue) and wakes an idle P.
+///
+/// Any context. Errors: RT_EINVAL if `g` is NULL, not a G, or not parked.
+#[no_mangle]
+pub extern "C" fn rt_ready(g: *mut rt_g) -> c_int {
+    boundary(|| rc(g::ready(g.cast())))
+}
+
+/// Wires the calling G to its M: the G runs only on this M and the M runs only this
+/// G until as many rt_unlockosthread calls. Nests. A wired G that exits takes a
+/// runtime-created M's thread with it.
+///
+/// Context: G. Errors: RT_EPERM outside a G.
+#[no_mangle]
+pub extern "C" fn rt_lockosthread() -> c_int {
+    boundary(|| rc(g::lockosthread()))
+}
+
+/// Undoes one rt_lockosthread (nothing if the G is not wired).
+///
+/// Context: G. Errors: RT_EPERM outside a G.
+#[no_mangle]
+pub extern "C" fn rt_unlockosthread() -> c_int {
+    boundary(|| rc(g::unlockosthread()))
+}
+
+/// G: about to block in the OS. The P stays attached for a fast return, but sysmon
+/// hands it to another M if the call lasts longer than a scheduler tick (20 us to
+/// 10 ms), so other Gs keep running. Pair it with rt_exitsyscall.
+///
+/// Context: G. Errors: RT_EPERM outside a G; RT_EALREADY if already in a syscall.
+#[no_mangle]
+pub extern "C" fn rt_entersyscall() -> c_int {
+    boundary(|| rc(syscall::entersyscall()))
+}
+
+/// G: back from the OS: takes the old P back, or another idle one, or queues the G
+/// until a P is free (the G may resume on another M).
+///
+/// Context: G. Errors: RT_EPERM outside a G; RT_EINVAL without rt_entersyscall.
+#[no_mangle]
+pub extern "C" fn rt_exitsyscall() -> c_int {
+    boundary(|| rc(syscall::exitsyscall()))
+}
+
+/// Runs fn(arg) as a G while the calling thread works as an M (with a P) until that
+/// G returns; the thread runs other Gs meanwhile. A foreign thread is adopted first.
+///
+/// Contexts: foreign thread, M's g0 holding no P. Errors: RT_EINVAL for a NULL fn;
+/// RT_EPERM from a G; RT_EALREADY if the calling M holds a P; RT_ENOMEM;
+/// RT_ESHUTDOWN (also if the runtime was shut down before the G returned).
+#[no_mangle]
+pub extern "C" fn rt_main(f: rt_fn, arg: *mut c_void) -> c_int {
+    boundary(|| {
+        if f.is_none() {
+            return RT_EINVAL;
+        }
+        if let Err(e) = runtime::ensure_running() {
+            return e;
+        }
+        rc(sched::rt_main(f, arg))
+    })
+}

@@ -1,0 +1,71 @@
+//! rt_mutex and rt_wg: statically initialisable blocking objects.
+
+use super::boundary;
+use super::types::{rt_mutex, rt_wg};
+use crate::runtime::sync::{self, Obj};
+
+fn obj<T>(p: *mut T) -> Option<&'static Obj> {
+    // SAFETY: rt_mutex and rt_wg are 32 aligned bytes the host owns; Obj is the
+    // runtime's view of them (checked sizes in runtime::sync).
+    (!p.is_null()).then(|| unsafe { &*(p as *const Obj) })
+}
+
+/// Locks `mu`. A G parks while it waits (its M runs other Gs); an M's g0 or a
+/// foreign thread blocks on a futex. NULL is ignored. Any context.
+#[no_mangle]
+pub extern "C" fn rt_mutex_lock(mu: *mut rt_mutex) {
+    boundary(|| {
+        if let Some(o) = obj(mu) {
+            sync::mutex_lock(o)
+        }
+    })
+}
+
+/// Locks `mu` if it is free; returns whether it did. Never blocks. Any context.
+#[no_mangle]
+pub extern "C" fn rt_mutex_trylock(mu: *mut rt_mutex) -> bool {
+    boundary(|| obj(mu).is_some_and(sync::mutex_trylock))
+}
+
+/// Unlocks `mu` and wakes one waiter. Any context (the unlocker need not be the
+/// locker). Unlocking an unlocked mutex is a fatal usage error, as in Go.
+#[no_mangle]
+pub extern "C" fn rt_mutex_unlock(mu: *mut rt_mutex) {
+    boundary(|| {
+        if let Some(o) = obj(mu) {
+            sync::mutex_unlock(o)
+        }
+    })
+}
+
+/// Adds `delta` to the wait group's counter; at zero every waiter is released.
+/// A negative counter is a fatal usage error, as in Go. Any context.
+#[no_mangle]
+pub extern "C" fn rt_wg_add(wg: *mut rt_wg, delta: i64) {
+    boundary(|| {
+        if let Some(o) = obj(wg) {
+            sync::wg_add(o, delta)
+        }
+    })
+}
+
+/// rt_wg_add(wg, -1). Any context.
+#[no_mangle]
+pub extern "C" fn rt_wg_done(wg: *mut rt_wg) {
+    boundary(|| {
+        if let Some(o) = obj(wg) {
+            sync::wg_add(o, -1)
+        }
+    })
+}
+
+/// Waits until the counter is zero. A G parks; an M's g0 or a foreign thread blocks
+/// on a futex. Any context.
+#[no_mangle]
+pub extern "C" fn rt_wg_wait(wg: *mut rt_wg) {
+    boundary(|| {
+        if let Some(o) = obj(wg) {
+            sync::wg_wait(o)
+        }
+    })
+}

@@ -1,0 +1,302 @@
+//! rt_mutex and rt_wg: fixed-size, zero-initialisable blocking objects that park a
+//! G (its M goes on with other Gs) and futex-block a thread outside any G.
+//!
+//! Both keep a FIFO of waiters behind a small spinlock inside the object. A waiter is
+//! a node on the waiting side's own stack (a G's stack stays put while it is
+//! parked), so blocking allocates nothing.
+//!
+//! Layout of the 32 bytes (`[u64; 4]`, all zero = unlocked / count 0):
+//! ```text
+//!   rt_mutex: word0 = state (bit 0 locked, bit 1 has waiters), word1 = queue spinlock,
+//!             word2 = head waiter, word3 = tail waiter
+//!   rt_wg:    word0 = counter (i64),                  word1 = queue spinlock,
+//!             word2 = head waiter, word3 = tail waiter
+//! ```
+
+use core::ffi::c_void;
+use core::ptr;
+use core::sync::atomic::{AtomicI64, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+
+use super::g::{self, curg, G};
+use super::note::{futex_wait, futex_wake};
+
+/// One blocked party. Lives on the blocked side's stack until it is woken.
+struct Waiter {
+    next: *mut Waiter,
+    /// The parked G, or null for a thread blocked on `key`.
+    g: *mut G,
+    key: AtomicU32,
+}
+
+/// The 32-byte object as the runtime sees it.
+#[repr(C)]
+pub struct Obj {
+    word0: AtomicU64,
+    qlock: AtomicU32,
+    _pad: u32,
+    head: AtomicPtr<Waiter>,
+    tail: AtomicPtr<Waiter>,
+}
+
+const _: () = assert!(core::mem::size_of::<Obj>() == 32);
+
+impl Obj {
+    fn lock_queue(&self) {
+        while self
+            .qlock
+            .compare_exchange_weak(0, 1, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            core::hint::spin_loop();
+            if self.qlock.load(Ordering::Relaxed) != 0 {
+                // The holder may have been descheduled: give it the CPU.
+                // SAFETY: sched_yield has no memory effects.
+                unsafe { libc::sched_yield() };
+            }
+        }
+    }
+
+    fn unlock_queue(&self) {
+        self.qlock.store(0, Ordering::Release);
+    }
+
+    /// Appends `w` (queue locked).
+    fn push(&self, w: *mut Waiter) {
+        let tail = self.tail.load(Ordering::Relaxed);
+        if tail.is_null() {
+            self.head.store(w, Ordering::Relaxed);
+        } else {
+            // SAFETY: queued waiters are live until popped.
+            unsafe { (*tail).next = w };
+        }
+        self.tail.store(w, Ordering::Relaxed);
+    }
+
+    /// Removes the first waiter (queue locked).
+    fn pop(&self) -> *mut Waiter {
+        let w = self.head.load(Ordering::Relaxed);
+        if !w.is_null() {
+            // SAFETY: as above.
+            let next = unsafe { (*w).next };
+            self.head.store(next, Ordering::Relaxed);
+            if next.is_null() {
+                self.tail.store(ptr::null_mut(), Ordering::Relaxed);
+            }
+        }
+        w
+    }
+
+    /// Queues the caller and blocks it; the queue lock is held on entry and released
+    /// once the caller can no longer miss its wakeup.
+    fn block(&self) {
+        let mut w = Waiter {
+            next: ptr::null_mut(),
+            g: curg(),
+            key: AtomicU32::new(0),
+        };
+        self.push(&mut w);
+        if w.g.is_null() {
+            self.unlock_queue();
+            while w.key.load(Ordering::Acquire) == 0 {
+                futex_wait(&w.key, 0, -1);
+            }
+        } else {
+            // The queue lock is released on g0 after the G is marked waiting, so a
+            // waker that pops us can always ready us.
+            g::gopark(Some(unlock_queue_cb), self as *const Obj as *mut c_void);
+        }
+    }
+}
+
+unsafe extern "C" fn unlock_queue_cb(_g: *mut G, arg: *mut c_void) -> bool {
+    // SAFETY: arg is the object whose queue lock the parking G holds.
+    unsafe { (*(arg as *const Obj)).unlock_queue() };
+    true
+}
+
+/// Wakes a popped waiter. After this the waiter's node may be gone.
+fn wake(w: *mut Waiter) {
+    // SAFETY: a popped waiter is live until it observes its wakeup.
+    unsafe {
+        let g = (*w).g;
+        if g.is_null() {
+            (*w).key.store(1, Ordering::Release);
+            // The waiter may return (and its node die) right after the store; waking
+            // a futex address that is no longer waited on is harmless.
+            futex_wake(&(*w).key, 1);
+        } else if g::ready(g).is_err() {
+            super::throw("rt_mutex/rt_wg: woken G was not parked");
+        }
+    }
+}
+
+const LOCKED: u64 = 1;
+const WAITERS: u64 = 2;
+
+/// rt_mutex_lock.
+pub fn mutex_lock(o: &Obj) {
+    if o
+        .word0
+        .compare_exchange(0, LOCKED, Ordering::Acquire, Ordering::Relaxed)
+        .is_ok()
+    {
+        return;
+    }
+    let mut spins = 0;
+    loop {
+        let s = o.word0.load(Ordering::Relaxed);
+        if s & LOCKED == 0 {
+            if o
+                .word0
+                .compare_exchange(s, s | LOCKED, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                return;
+            }
+            continue;
+        }
+        if spins < 32 {
+            spins += 1;
+            core::hint::spin_loop();
+            continue;
+        }
+        o.lock_queue();
+        // Announce a waiter, then check once more under the queue lock: an unlock
+        // that happened before the announcement is seen here; one after it sees
+        // WAITERS and wakes us.
+        let s = o.word0.fetch_or(WAITERS, Ordering::AcqRel);
+        if s & LOCKED == 0 {
+            o.unlock_queue();
+            continue;
+        }
+        o.block();
+        spins = 0;
+    }
+}
+
+/// rt_mutex_trylock.
+pub fn mutex_trylock(o: &Obj) -> bool {
+    let s = o.word0.load(Ordering::Relaxed);
+    s & LOCKED == 0
+        && o
+            .word0
+            .compare_exchange(s, s | LOCKED, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+}
+
+/// rt_mutex_unlock. Unlocking an unlocked mutex is a fatal usage error (as in Go).
+pub fn mutex_unlock(o: &Obj) {
+    let s = o.word0.fetch_and(!LOCKED, Ordering::Release);
+    if s & LOCKED == 0 {
+        super::throw("rt_mutex_unlock of an unlocked mutex");
+    }
+    if s & WAITERS == 0 {
+        return;
+    }
+    o.lock_queue();
+    let w = o.pop();
+    if o.head.load(Ordering::Relaxed).is_null() {
+        o.word0.fetch_and(!WAITERS, Ordering::Relaxed);
+    }
+    o.unlock_queue();
+    if !w.is_null() {
+        wake(w);
+    }
+}
+
+fn counter(o: &Obj) -> &AtomicI64 {
+    // SAFETY: AtomicU64 and AtomicI64 have the same layout.
+    unsafe { &*(&o.word0 as *const AtomicU64 as *const AtomicI64) }
+}
+
+/// rt_wg_add. A negative counter is a fatal usage error (as in Go).
+pub fn wg_add(o: &Obj, delta: i64) {
+    let v = counter(o).fetch_add(delta, Ordering::AcqRel).wrapping_add(delta);
+    if v < 0 {
+        super::throw("rt_wg: negative counter");
+    }
+    if v != 0 || delta == 0 {
+        return;
+    }
+    // Zero: detach the whole queue, then release every waiter on it.
+    o.lock_queue();
+    let mut w = o.head.swap(ptr::null_mut(), Ordering::Relaxed);
+    o.tail.store(ptr::null_mut(), Ordering::Relaxed);
+    o.unlock_queue();
+    while !w.is_null() {
+        // SAFETY: a detached waiter is live until woken; read its link first.
+        let next = unsafe { (*w).next };
+        wake(w);
+        w = next;
+    }
+}
+
+/// rt_wg_wait.
+pub fn wg_wait(o: &Obj) {
+    if counter(o).load(Ordering::Acquire) == 0 {
+        return;
+    }
+    o.lock_queue();
+    if counter(o).load(Ordering::Acquire) == 0 {
+        o.unlock_queue();
+        return;
+    }
+    o.block();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn obj() -> Arc<Obj> {
+        // SAFETY: all-zero is the documented initial state.
+        Arc::new(unsafe { core::mem::zeroed() })
+    }
+
+    #[test]
+    fn mutex_excludes_threads() {
+        let o = obj();
+        let n = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let ts: Vec<_> = (0..4)
+            .map(|_| {
+                let (o, n) = (o.clone(), n.clone());
+                std::thread::spawn(move || {
+                    for _ in 0..20_000 {
+                        mutex_lock(&o);
+                        let v = n.load(Ordering::Relaxed);
+                        n.store(v + 1, Ordering::Relaxed);
+                        mutex_unlock(&o);
+                    }
+                })
+            })
+            .collect();
+        for t in ts {
+            t.join().unwrap();
+        }
+        assert_eq!(n.load(Ordering::Relaxed), 80_000);
+        assert!(mutex_trylock(&o));
+        assert!(!mutex_trylock(&o));
+        mutex_unlock(&o);
+    }
+
+    #[test]
+    fn wg_releases_every_waiting_thread() {
+        for _ in 0..50 {
+            let o = obj();
+            wg_add(&o, 3);
+            let ws: Vec<_> = (0..3)
+                .map(|_| {
+                    let o = o.clone();
+                    std::thread::spawn(move || wg_wait(&o))
+                })
+                .collect();
+            for _ in 0..3 {
+                wg_add(&o, -1);
+            }
+            for w in ws {
+                w.join().unwrap();
+            }
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! sysmon (Go's sysmon): an M without a P that wakes every 20 us (backing off to
+//! 10 ms while there is nothing to do, sleeping deeply while every P is idle) and
+//! retakes the P of an M that has sat in a system call for more than one tick, so the
+//! other Gs keep running.
+
+use core::ffi::c_void;
+use core::ptr;
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+use super::note::Note;
+use super::p::{PStatus, ALLP, GOMAXPROCS, MAX_PROCS, NPIDLE};
+use super::sched::{handoffp, NMSPINNING};
+use super::stats::COUNTERS;
+use super::time::nanotime;
+
+static STARTED: AtomicBool = AtomicBool::new(false);
+static NOTE: Note = Note::new();
+/// sysmon sleeps deeply (until woken) while this is set.
+static WAITING: AtomicBool = AtomicBool::new(false);
+/// Bumped to stop it (rt_shutdown).
+static STOP: AtomicU32 = AtomicU32::new(0);
+
+/// Starts sysmon on first use (when the first G is made).
+pub fn ensure_started() {
+    if STARTED.load(Ordering::Acquire) || STARTED.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    STOP.store(0, Ordering::Release);
+    if super::m::newm(Some(sysmon_main), ptr::null_mut(), ptr::null_mut()).is_err() {
+        // No thread for it now: try again with the next G.
+        STARTED.store(false, Ordering::Release);
+    }
+}
+
+/// Stops sysmon (rt_shutdown): it returns from its loop and its M exits.
+pub fn stop() {
+    STOP.store(1, Ordering::Release);
+    wake();
+}
+
+/// After rt_shutdown finished: the next run starts a new sysmon.
+pub fn reset() {
+    STARTED.store(false, Ordering::Release);
+}
+
+fn wake() {
+    // Only one waker may wake a note: serialise through WAITING where it matters.
+    if !NOTE_ARMED.swap(false, Ordering::AcqRel) {
+        return;
+    }
+    NOTE.wakeup();
+}
+
+/// Whether NOTE is armed (cleared and not yet woken).
+static NOTE_ARMED: AtomicBool = AtomicBool::new(false);
+
+/// entersyscall: a deep-sleeping sysmon must watch the new syscall.
+pub fn wake_if_sleeping() {
+    if WAITING.load(Ordering::Acquire) {
+        WAITING.store(false, Ordering::Release);
+        wake();
+    }
+}
+
+fn sleep(ns: i64) {
+    NOTE.clear();
+    NOTE_ARMED.store(true, Ordering::Release);
+    if STOP.load(Ordering::Acquire) == 0 {
+        NOTE.tsleep(ns);
+    }
+    if !NOTE_ARMED.swap(false, Ordering::AcqRel) {
+        // A waker claimed the note: wait for its wakeup so the note is quiet.
+        NOTE.sleep();
+    }
+}
+
+extern "C" fn sysmon_main(_: *mut c_void) {
+    let mut idle = 0u32;
+    let mut delay_us = 20i64;
+    let mut last = [(0u32, 0i64); MAX_PROCS as usize];
+    while STOP.load(Ordering::Acquire) == 0 {
+        delay_us = if idle == 0 {
+            20
+        } else if idle > 50 {
+            (delay_us * 2).min(10_000)
+        } else {
+            delay_us
+        };
+        let procs = GOMAXPROCS.load(Ordering::Acquire);
+        if procs > 0 && NPIDLE.load(Ordering::Acquire) == procs {
+            // Everything idle: sleep until a system call begins (or a long tick).
+            WAITING.store(true, Ordering::Release);
+            sleep(1_000_000_000);
+            WAITING.store(false, Ordering::Release);
+            idle = 0;
+            continue;
+        }
+        sleep(delay_us * 1000);
+        if retake(&mut last) > 0 {
+            idle = 0;
+        } else {
+            idle += 1;
+        }
+    }
+}
+
+/// Go's retake: hand off Ps whose M has been in a system call since the last tick.
+fn retake(last: &mut [(u32, i64)]) -> u32 {
+    let now = nanotime();
+    let mut n = 0;
+    let procs = GOMAXPROCS.load(Ordering::Acquire);
+    for i in 0..procs as usize {
+        let pp = ALLP[i].load(Ordering::Acquire);
+        if pp.is_null() {
+            continue;
+        }
+        // SAFETY: Ps in ALLP live until shutdown, which stops sysmon first.
+        let p = unsafe { &*pp };
+        if p.status() != PStatus::Syscall {
+            continue;
+        }
+        let t = p.syscalltick.load(Ordering::Acquire);
+        if last[i].0 != t {
+            last[i] = (t, now);
+            continue;
+        }
+        // Nothing else to run and others around to look: leave it for 10 ms.
+        if p.runq.is_empty()
+            && NMSPINNING.load(Ordering::SeqCst) + NPIDLE.load(Ordering::SeqCst) > 0
+            && last[i].1 + 10_000_000 > now
+        {
+            continue;
+        }
+        if p
+            .status
+            .compare_exchange(
+                PStatus::Syscall as u32,
+                PStatus::Reserved as u32,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            )
+            .is_ok()
+        {
+            COUNTERS.handoffs.fetch_add(1, Ordering::Relaxed);
+            handoffp(pp);
+            n += 1;
+        }
+    }
+    n
+}
