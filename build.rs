@@ -80,5 +80,10 @@ fn error_defines(crate_dir: &std::path::Path) -> String {
         n += 1;
     }
     assert!(n >= 10, "error list parsed too few entries");
+    out.push_str(
+        "\n/** All-zero initialisers of rt_mutex and rt_wg (static or automatic storage). */\n\
+         #define RT_MUTEX_INIT { { 0, 0, 0, 0 } }\n\
+         #define RT_WG_INIT { { 0, 0, 0, 0 } }\n",
+    );
     out
 }

@@ -46,6 +46,10 @@
 /** internal error in libmrt (a bug: please report it) */
 #define RT_EINTERNAL (-131)
 
+/** All-zero initialisers of rt_mutex and rt_wg (static or automatic storage). */
+#define RT_MUTEX_INIT { { 0, 0, 0, 0 } }
+#define RT_WG_INIT { { 0, 0, 0, 0 } }
+
 
 /**
  * Library version: "MAJOR.MINOR.PATCH" (rt_version). Kept equal to Cargo.toml's by a test.
@@ -252,14 +256,6 @@ typedef struct rt_mutex {
 typedef struct rt_wg {
   uint64_t opaque[4];
 } rt_wg;
-
-/**
- * The saved context of a switched-out G (or of a g0 that switched to a G). The
- * registers themselves are on the G's stack; see asm/x86_64.S.
- */
-typedef struct Gobuf {
-  size_t sp;
-} Gobuf;
 
 #ifdef __cplusplus
 extern "C" {
@@ -619,25 +615,8 @@ void rt_wg_done(struct rt_wg *wg);
  */
 void rt_wg_wait(struct rt_wg *wg);
 
-/**
- * Saves the current context into `save`, resumes `load` as `newg`.
- */
-extern void mrt_swap(struct Gobuf *save, const struct Gobuf *load, void *newg);
-
-/**
- * Saves the current context into `save`, starts `newg` at gentry on a fresh
- * stack whose top is `stack_top` (16-byte aligned).
- */
-extern void mrt_gostart(struct Gobuf *save, size_t stack_top, void *newg);
-
-extern size_t mrt_valgrind_request(const size_t *args, size_t dflt);
-
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus
 
 #endif  /* MRT_H */
-
-/** All-zero initialisers of rt_mutex and rt_wg (static or automatic storage). */
-#define RT_MUTEX_INIT { { 0, 0, 0, 0 } }
-#define RT_WG_INIT { { 0, 0, 0, 0 } }
