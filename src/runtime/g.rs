@@ -421,6 +421,7 @@ pub unsafe fn switch_to(m: &M, gp: *mut G) {
 
 /// The first frame of every G (entered by mrt_gostart on the G's stack).
 pub extern "C" fn gentry(gp: *mut G) -> ! {
+    finish_switch();
     // SAFETY: gp is the G now running; fnc was checked non-null by newproc.
     unsafe {
         if let Some(f) = (*gp).fnc {
@@ -446,6 +447,7 @@ pub fn mcall(action: Action) {
         m.action.set(action);
         arch::mrt_swap(&mut (*gp).sched, &(*m.g0).sched, m.g0.cast());
     }
+    finish_switch();
 }
 
 /// Recycles a dead G on g0 (Go's gdestroy): its stack and descriptor to the caches.
@@ -550,11 +552,75 @@ pub unsafe fn forget_after_fork() {
 
 /// rt_gosched from a G: yield to the other runnable Gs (Go's goyield; under
 /// MRT_DEBUG=migrate, through the global queue so that another M resumes it).
+///
+/// The common case switches straight to the next G of the local queue without
+/// passing through g0: the yielding G is queued by the G that resumes
+/// (`finish_switch`), once its context is saved, so no other M can pick it up
+/// half-saved. Anything unusual (wired Gs, the global queue's turn, a G that needs a
+/// stack) takes the general path through g0.
 pub fn gosched() {
     if sched::DEBUG_MIGRATE.load(Ordering::Relaxed) {
         mcall(Action::YieldGlobal);
-    } else {
-        mcall(Action::Yield);
+        return;
+    }
+    let gp = tls::getg();
+    // SAFETY: called from a running G: it, its M and its P are live and ours.
+    unsafe {
+        let g = &*gp;
+        let m = &*g.m;
+        let pp = m.p();
+        if !g.lockedm.load(Ordering::Relaxed).is_null()
+            || ((*pp).schedtick.load(Ordering::Relaxed) % 61 == 0
+                && sched::GLOBRUNQ_SIZE.load(Ordering::Relaxed) > 0)
+        {
+            mcall(Action::Yield);
+            return;
+        }
+        let Some((next, inherit)) = (*pp).runq.get() else {
+            // Nobody else to run here: keep going.
+            return;
+        };
+        let n = &mut *next;
+        if !n.lockedm.load(Ordering::Relaxed).is_null() || n.needs_stack() && bind_stack(pp, n).is_err() {
+            // Not for the fast path: back to the queue, and let g0 sort it out.
+            sched::runqput(pp, next, false);
+            mcall(Action::Yield);
+            return;
+        }
+        if !inherit {
+            (*pp).schedtick.fetch_add(1, Ordering::Relaxed);
+        }
+        COUNTERS.switches.fetch_add(1, Ordering::Relaxed);
+        n.m = g.m;
+        n.set_status(GStatus::Running);
+        m.curg.store(next, Ordering::Release);
+        m.pending_yield.set(gp);
+        let g = &mut *gp;
+        if n.started {
+            arch::mrt_swap(&mut g.sched, &n.sched, next.cast());
+        } else {
+            n.started = true;
+            arch::mrt_gostart(&mut g.sched, n.stack_hi & !15, next.cast());
+        }
+    }
+    finish_switch();
+}
+
+/// Run by a G right after it is switched to: queues the G that yielded straight to
+/// it (see `gosched`), now that its context is saved.
+#[inline]
+pub fn finish_switch() {
+    let gp = tls::getg();
+    // SAFETY: the running G's M is live.
+    let m = unsafe { &*(*gp).m };
+    let prev = m.pending_yield.replace(ptr::null_mut());
+    if !prev.is_null() {
+        // SAFETY: prev is ours until queued; we hold the M's P.
+        unsafe {
+            (*prev).m = ptr::null_mut();
+            (*prev).set_status(GStatus::Runnable);
+            sched::runqput(m.p(), prev, false);
+        }
     }
 }
 

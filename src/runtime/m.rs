@@ -120,6 +120,8 @@ pub struct M {
     pub locked_next: AtomicPtr<G>,
     /// State of the random victim order for stealing.
     pub steal_seed: core::cell::Cell<u32>,
+    /// A G that yielded straight to the current one: queued by it once running.
+    pub pending_yield: core::cell::Cell<*mut G>,
 }
 
 impl M {
@@ -168,6 +170,7 @@ impl M {
             exiting: AtomicBool::new(false),
             locked_next: AtomicPtr::new(ptr::null_mut()),
             steal_seed: core::cell::Cell::new(0),
+            pending_yield: core::cell::Cell::new(ptr::null_mut()),
         }
     }
 

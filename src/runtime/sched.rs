@@ -531,8 +531,11 @@ fn execute(m: &M, gp: *mut G, inherit: bool) -> Option<*mut G> {
     COUNTERS.switches.fetch_add(1, Ordering::Relaxed);
     // SAFETY: on m's g0, gp Running and bound to m.
     unsafe { switch_to(m, gp) };
-    // Back on g0: the G's context is saved.
-    m.curg.store(ptr::null_mut(), Ordering::Release);
+    // Back on g0: the context of the G that switched here is saved. It may not be
+    // `gp`: gp may have yielded straight to another G (see g::gosched).
+    let gp = m.curg.swap(ptr::null_mut(), Ordering::AcqRel);
+    // SAFETY: the G that just switched to g0 is ours until we act on it.
+    let g = unsafe { &mut *gp };
     let action = m.action.replace(Action::None);
     match action {
         Action::Yield | Action::YieldGlobal => {
