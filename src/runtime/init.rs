@@ -286,7 +286,7 @@ extern "C" fn fork_parent() {
 
 /// In the child only the forking thread exists: the runtime is not running there.
 extern "C" fn fork_child() {
-    m::exec_unlock();
+    m::exec_lock_reinit_after_fork();
     if run_state() != RunState::Uninit {
         STATE.store(RunState::Forked as u32, Ordering::Release);
     }

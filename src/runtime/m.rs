@@ -430,6 +430,14 @@ pub fn exec_lock_write() {
     unsafe { libc::pthread_rwlock_wrlock(EXEC_LOCK.0.get()) };
 }
 
+/// In a fork child: the forking thread held the write side, but glibc records the
+/// holder by thread id and the child's thread has a new one, so an unlock would be
+/// taken for a reader's. Start the lock afresh instead.
+pub fn exec_lock_reinit_after_fork() {
+    // SAFETY: the child has one thread; nobody else can touch the lock.
+    unsafe { EXEC_LOCK.0.get().write(libc::PTHREAD_RWLOCK_INITIALIZER) };
+}
+
 pub fn exec_unlock() {
     // SAFETY: the caller holds the lock (read or write side).
     unsafe { libc::pthread_rwlock_unlock(EXEC_LOCK.0.get()) };

@@ -1,0 +1,56 @@
+"""mrt: Python bindings (ctypes) for libmrt, Go's M:P:G scheduler as a C library.
+
+    import mrt
+
+    with mrt.Runtime(maxprocs=4):
+        m = mrt.newm(lambda: print("hello from M", mrt.getm().id))
+        m.wait()
+        p = mrt.P.get(0)
+        p.acquire()            # this thread is adopted as an M and holds P 0
+        mrt.releasep()         # P 0 is now held by us, idle, not in the pool
+        p.put()                # back to the pool
+
+The names mirror the C API (API.md, include/mrt.h): ``mrt.lib`` is the loaded library
+with argtypes/restype declared for every function, for calls this layer does not wrap.
+Failing calls raise ``mrt.MrtError`` subclasses (``mrt.InvalidArgument`` for RT_EINVAL,
+``mrt.Busy``, ``mrt.Already``, ...) carrying ``.code`` and ``.name``.
+"""
+
+from __future__ import annotations
+
+from . import _ffi
+from ._ffi import LIB_FOUND_BY, LIB_PATH, MISSING, lib, rt_config, rt_fn, rt_m_info, rt_stats
+from .errors import *  # noqa: F401,F403 - MrtError, one class per code, RT_E* constants
+from .errors import ERRORS, MrtError, check, err_name, error_class, strerror
+from .m import M, MInfo, allocm, getm, newm
+from .p import (
+    RT_P_DEAD,
+    RT_P_IDLE,
+    RT_P_RUNNING,
+    RT_P_SYSCALL,
+    P,
+    PStatus,
+    acquirep,
+    getp,
+    releasep,
+)
+from .runtime import Runtime, Stats, dump, gomaxprocs, init, shutdown, stats, version
+
+__version__ = "0.1.0"
+
+RT_SCHED_ONCE = 1
+RT_SCHED_FOREVER = 2
+RT_POLLIN = 0x1
+RT_POLLOUT = 0x4
+RT_SEND = 1
+RT_RECV = 2
+
+__all__ = [
+    "lib", "LIB_PATH", "LIB_FOUND_BY", "MISSING", "rt_config", "rt_fn", "rt_m_info", "rt_stats",
+    "MrtError", "ERRORS", "check", "err_name", "error_class", "strerror",
+    "M", "MInfo", "allocm", "getm", "newm",
+    "P", "PStatus", "acquirep", "getp", "releasep",
+    "RT_P_IDLE", "RT_P_RUNNING", "RT_P_SYSCALL", "RT_P_DEAD",
+    "RT_SCHED_ONCE", "RT_SCHED_FOREVER", "RT_POLLIN", "RT_POLLOUT", "RT_SEND", "RT_RECV",
+    "Runtime", "Stats", "dump", "gomaxprocs", "init", "shutdown", "stats", "version",
+] + [cname for cname, _, _, _ in ERRORS] + [pyname for _, _, pyname, _ in ERRORS] + ["RT_OK"]

@@ -1,0 +1,133 @@
+"""The runtime as a whole: init/shutdown, Runtime (a context manager), gomaxprocs,
+stats, version. Mirrors API.md "Runtime" and "Observability".
+
+Any libmrt call made before ``init`` starts the runtime with defaults (the library does
+this itself). ``shutdown`` joins every runtime-created M; afterwards calls that need the
+runtime raise ``mrt.Shutdown`` until ``init`` runs again. Importing ``mrt`` registers an
+``atexit`` hook that shuts the runtime down (waiting ``atexit_timeout_ns``, default
+forever) so that no M thread is left running while the interpreter tears down.
+"""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+from collections import namedtuple
+
+from . import _ffi
+from .errors import Shutdown, check  # type: ignore[attr-defined]
+
+lib = _ffi.lib
+
+# Snapshot of rt_stats, one field per struct field (except size).
+Stats = namedtuple("Stats", [n for n, _ in _ffi.rt_stats._fields_ if n != "size"])  # type: ignore[misc]
+Stats.__module__ = "mrt"
+Stats.__doc__ = "rt_getstats(): a snapshot of the runtime's counters (see API.md)."
+
+
+def _config(maxprocs: int = 0, g0_stack_size: int = 0, g_stack_size: int = 0,
+            flags: int = 0) -> _ffi.rt_config:
+    return _ffi.rt_config(ctypes.sizeof(_ffi.rt_config), maxprocs, g0_stack_size,
+                          g_stack_size, flags)
+
+
+def init(maxprocs: int = 0, g0_stack_size: int = 0, g_stack_size: int = 0,
+         flags: int = 0) -> None:
+    """rt_init: start the runtime. 0 means default for every field.
+    Raises Already if it is running."""
+    cfg = _config(maxprocs, g0_stack_size, g_stack_size, flags)
+    check(lib.rt_init(ctypes.byref(cfg)), "rt_init")
+
+
+def shutdown(timeout_ns: int = -1) -> None:
+    """rt_shutdown: wait (timeout_ns < 0: forever) for all Gs, stop and join every
+    runtime-created M, free Ps. Raises Shutdown if not running, TimedOut (runtime left
+    running), Permission from an M's start function or a G."""
+    check(lib.rt_shutdown(timeout_ns), "rt_shutdown")
+    _after_shutdown()
+
+
+def _after_shutdown() -> None:
+    from . import m  # the M registry holds handles that are gone now
+
+    m._forget_all()
+
+
+def gomaxprocs(n: int = 0) -> int:
+    """rt_gomaxprocs: n > 0 sets the number of Ps and returns the previous value;
+    n <= 0 only queries."""
+    return check(lib.rt_gomaxprocs(n), "rt_gomaxprocs")
+
+
+def version() -> str:
+    """rt_version(): "MAJOR.MINOR.PATCH" of the loaded library."""
+    return lib.rt_version().decode()
+
+
+def stats() -> Stats:
+    """rt_getstats(): a Stats snapshot."""
+    st = _ffi.rt_stats()
+    st.size = ctypes.sizeof(st)
+    check(lib.rt_getstats(ctypes.byref(st)), "rt_getstats")
+    return Stats(*(getattr(st, f) for f in Stats._fields))
+
+
+def dump(file=None) -> None:
+    """rt_dump: write the state of every M and P, human-readable, to ``file`` (a file
+    descriptor or an object with fileno(); default sys.stderr)."""
+    import sys
+
+    if file is None:
+        file = sys.stderr
+    if not isinstance(file, int):
+        if hasattr(file, "flush"):
+            file.flush()
+        file = file.fileno()
+    check(lib.rt_dump(file), "rt_dump")
+
+
+class Runtime:
+    """``with mrt.Runtime(maxprocs=4) as rt:`` runs rt_init on entry and
+    rt_shutdown(shutdown_timeout_ns) on exit. Sizes are in bytes; 0 = default."""
+
+    def __init__(self, maxprocs: int = 0, g0_stack_size: int = 0, g_stack_size: int = 0,
+                 flags: int = 0, shutdown_timeout_ns: int = -1):
+        self.maxprocs = maxprocs
+        self.g0_stack_size = g0_stack_size
+        self.g_stack_size = g_stack_size
+        self.flags = flags
+        self.shutdown_timeout_ns = shutdown_timeout_ns
+
+    def __repr__(self) -> str:
+        return ("Runtime(maxprocs=%d, g0_stack_size=%d, g_stack_size=%d, flags=%#x)"
+                % (self.maxprocs, self.g0_stack_size, self.g_stack_size, self.flags))
+
+    def __enter__(self) -> "Runtime":
+        init(self.maxprocs, self.g0_stack_size, self.g_stack_size, self.flags)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        shutdown(self.shutdown_timeout_ns)
+
+    # Convenience views of the running runtime.
+    def gomaxprocs(self, n: int = 0) -> int:
+        return gomaxprocs(n)
+
+    def stats(self) -> Stats:
+        return stats()
+
+
+# How long the exit hook waits for Gs to finish (ns; < 0 forever).
+atexit_timeout_ns = -1
+
+
+@atexit.register
+def _shutdown_at_exit() -> None:
+    try:
+        shutdown(atexit_timeout_ns)
+    except Shutdown:
+        pass  # not running: nothing to do
+    except Exception as e:  # e.g. TimedOut: Ms still busy; say so, the process exits anyway
+        import sys
+
+        print("mrt: shutdown at exit failed: %s" % e, file=sys.stderr)
