@@ -55,10 +55,13 @@ pub unsafe extern "C" fn rt_init(cfg: *const rt_config) -> c_int {
 /// joins every runtime-created M, frees Ps, stacks and queues. Afterwards rt_init may
 /// run again. Foreign threads adopted by rt_acquirep stay Ms but lose their P.
 ///
+/// The timeout bounds the wait for Gs; Ms on their way out get up to two more
+/// seconds, so RT_ETIMEDOUT means a G still runs or an M is still busy in its start
+/// function (the runtime then keeps running).
+///
 /// Contexts: a foreign thread or an adopted M. Errors: RT_EPERM from a G or from a
-/// runtime-created M's own thread (it would wait for itself); RT_ETIMEDOUT if Ms
-/// were still busy at the deadline (the runtime keeps running); RT_ESHUTDOWN if it
-/// was not running.
+/// runtime-created M's own thread (it would wait for itself); RT_ETIMEDOUT;
+/// RT_ESHUTDOWN if it was not running.
 #[no_mangle]
 pub extern "C" fn rt_shutdown(timeout_ns: i64) -> c_int {
     boundary(|| rc(init::shutdown(timeout_ns)))

@@ -27,6 +27,8 @@ pub(crate) const MIN_G_STACK: usize = 16 << 10;
 /// How long rt_shutdown waits for exited threads to be gone before it gives up
 /// freeing their stacks (they stay on the freem list for later).
 const REAP_WAIT_NS: i64 = 2_000_000_000;
+/// How long rt_shutdown gives idle Ms to exit beyond a shorter timeout.
+const M_EXIT_GRACE_NS: i64 = 2_000_000_000;
 
 /// What the host asked for (rt_config with its zeros still in place).
 #[derive(Clone, Copy, Default, Debug)]
@@ -220,7 +222,15 @@ fn shutdown_locked(deadline: i64) -> Result<()> {
         s.stopping = true;
         sched::wake_all_idle(&mut s);
     }
-    if !m::wait_mlive_zero(deadline) {
+    // The timeout is for the Gs; Ms that are merely on their way out get a grace
+    // period, so that RT_ETIMEDOUT means an M is busy in host code (its start
+    // function), not that an idle M is still waking up.
+    let m_deadline = if deadline < 0 {
+        -1
+    } else {
+        deadline.max(nanotime() + M_EXIT_GRACE_NS)
+    };
+    if !m::wait_mlive_zero(m_deadline) {
         SCHED.lock().stopping = false;
         sched::SHUTTING_DOWN.store(false, Ordering::Release);
         sysmon::reset();

@@ -767,6 +767,9 @@ pub fn forget_adoption_after_fork() {
     }
 }
 
+/// Stacks that the thread of a fork child still runs on although their M is gone.
+static ORPHANED: Lock<Vec<Mapping>> = Lock::new(Vec::new());
+
 /// Frees Ms left over from the parent's runtime in a fork child: none of their
 /// threads exist here. The M whose stack the caller runs on is left alone.
 ///
@@ -787,9 +790,18 @@ pub unsafe fn free_stale_ms(s: &mut Sched) {
                     .altstack
                     .as_ref()
                     .is_some_and(|a| signal::current_altstack() == Some(a.base + GUARD_SIZE));
-            if !on_it {
-                free_m(m);
+            if on_it {
+                // The calling thread still runs on this M's stack or signal stack:
+                // keep the memory, drop the bookkeeping.
+                let mut o = ORPHANED.lock();
+                if let Some(st) = (*m).stack.take() {
+                    o.push(st.map);
+                }
+                if let Some(a) = (*m).altstack.take() {
+                    o.push(a);
+                }
             }
+            free_m(m);
             m = next;
         }
     }

@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# The C host's tests: build every c-tests/t_*.c into c-tests/bin/, run each (its own
+# process, with a timeout), then run each again under valgrind (clean: no errors, no
+# definite leaks). Also checks the shared library's static TLS (PT_TLS MemSiz <= 256).
+# Prints one line per test and, last, `N passed, M failed`; exits nonzero on failure.
+#
+# Usage: c-tests/run.sh [name-filter]   (works from any directory)
+#   name-filter run only tests whose name contains it (e.g. `fork`)
+# Environment: CC (default cc), MRT_TEST_NO_VALGRIND=1 skips the valgrind pass,
+#              MRT_TEST_TIMEOUT (default 60 s per run, x3 under valgrind).
+set -u
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+libdir="$root/target/release"
+lib="$libdir/libmrt.so"
+bindir="$here/bin"
+CC="${CC:-cc}"
+timeout_s="${MRT_TEST_TIMEOUT:-60}"
+filter=""
+[ $# -gt 0 ] && filter="$1"
+
+# Tests that valgrind genuinely cannot run; each still runs natively.
+#   t_enomem_rlimit_as  valgrind reserves and manages the address space itself, so a
+#                       tight RLIMIT_AS breaks valgrind, not the code under test.
+#   t_host_sigsegv      faults on purpose (PROT_NONE page, mapping past EOF) and recovers
+#                       with siglongjmp: each such access is a valgrind error by
+#                       definition, and valgrind loses definedness across the jump.
+declare -A no_valgrind=(
+    [t_enomem_rlimit_as]=1
+    [t_host_sigsegv]=1
+)
+
+passed=0
+failed=0
+failed_names=()
+
+pass() { passed=$((passed + 1)); printf 'PASS  %-34s %s\n' "$1" "$2"; }
+fail() {
+    failed=$((failed + 1)); failed_names+=("$1")
+    printf 'FAIL  %-34s %s\n' "$1" "$2"
+}
+# Indent a file's content (a failed test's output) under its FAIL line.
+show() { [ -s "$1" ] && sed -e 's/^/      | /' "$1" | tail -n 60; }
+
+if [ ! -f "$lib" ] || [ ! -f "$root/include/mrt.h" ]; then
+    echo "c-tests: $lib or include/mrt.h missing: run 'make lib' first" >&2
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+if [ ! -e "$libdir/libmrt.so.0" ]; then
+    ln -sf libmrt.so "$libdir/libmrt.so.0"
+fi
+
+mkdir -p "$bindir"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+
+cflags=(-std=c11 -Wall -Wextra -Werror -pthread -g -I"$root/include" -I"$here")
+
+# ---- static TLS of the library (a shell check, reported as a test) ----
+if [ -z "$filter" ] || [[ "tls_size" == *"$filter"* ]]; then
+    tls_hex="$(readelf -lW "$lib" | awk '$1 == "TLS" { print $6 }')"
+    tls=$((${tls_hex:-0}))
+    if [ "$tls" -le 256 ]; then
+        pass tls_size "PT_TLS MemSiz $tls bytes <= 256"
+    else
+        fail tls_size "PT_TLS MemSiz $tls bytes > 256"
+    fi
+fi
+
+# ---- build ----
+tests=()
+for src in "$here"/t_*.c; do
+    name="$(basename "$src" .c)"
+    [ -n "$filter" ] && [[ "$name" != *"$filter"* ]] && continue
+    case "$name" in
+        t_dlopen*) # loads the library with dlopen: not linked against it
+            link=(-DMRT_LIB_PATH="\"$lib\"" -ldl) ;;
+        *)  link=(-L"$libdir" -lmrt -Wl,-rpath,"$libdir") ;;
+    esac
+    if "$CC" "${cflags[@]}" -o "$bindir/$name" "$src" "${link[@]}" >"$tmp/$name.build" 2>&1; then
+        tests+=("$name")
+    else
+        fail "$name" "(build failed)"
+        show "$tmp/$name.build"
+    fi
+done
+
+# Run one test binary; $1 = label, $2 = name, rest = command prefix.
+run_one() {
+    local label="$1" name="$2"
+    shift 2
+    local key="${label//\//_}"
+    local out="$tmp/$key.out" err="$tmp/$key.err" rc=0 t0 t1
+    t0=$(date +%s%N)
+    "$@" "$bindir/$name" >"$out" 2>"$err" || rc=$?
+    t1=$(date +%s%N)
+    local secs=$(( (t1 - t0) / 1000000 ))
+    secs="$((secs / 1000)).$(printf '%03d' $((secs % 1000)))s"
+    local last
+    last="$(tail -n 1 "$out")"
+    if [ "$rc" -eq 0 ] && [[ "$last" =~ ^[0-9]+\ passed,\ 0\ failed$ ]]; then
+        pass "$label" "$last ($secs)"
+    else
+        local why="exit $rc"
+        [ "$rc" -eq 124 ] && why="timed out"
+        [ "$rc" -eq 99 ] && why="valgrind errors"
+        fail "$label" "$why; ${last:-no summary} ($secs)"
+        show "$err"
+        [ -s "$out" ] && head -n -1 "$out" | sed -e 's/^/      | /' | tail -n 20
+    fi
+}
+
+# ---- native runs ----
+for name in "${tests[@]}"; do
+    run_one "$name" "$name" timeout "$timeout_s"
+done
+
+# ---- valgrind runs ----
+if [ "${MRT_TEST_NO_VALGRIND:-0}" != 0 ]; then
+    echo "(valgrind pass skipped: MRT_TEST_NO_VALGRIND is set)"
+elif ! command -v valgrind >/dev/null 2>&1; then
+    fail valgrind "valgrind not installed (make deps installs it)"
+else
+    for name in "${tests[@]}"; do
+        if [ -n "${no_valgrind[$name]:-}" ]; then
+            printf 'SKIP  %-34s %s\n' "$name/valgrind" "(cannot run under valgrind, see run.sh)"
+            continue
+        fi
+        run_one "$name/valgrind" "$name" \
+            env MRT_TEST_VALGRIND=1 timeout $((timeout_s * 3)) \
+            valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+            --track-fds=no -q --suppressions="$here/valgrind.supp"
+    done
+fi
+
+if [ "$failed" -ne 0 ]; then
+    echo "failed: ${failed_names[*]}"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
