@@ -333,6 +333,9 @@ pub fn newproc1(f: RtFn, arg: *mut c_void, mainm: *mut M) -> Result<*mut G> {
     if f.is_none() {
         return Err(RT_EINVAL);
     }
+    if sched::SHUTTING_DOWN.load(Ordering::Acquire) {
+        return Err(RT_ESHUTDOWN);
+    }
     let cur = curg();
     let pp = if cur.is_null() {
         ptr::null_mut()
@@ -522,6 +525,9 @@ pub unsafe fn free_all() {
     }
     GFREE.lock().clear();
     STACKS.lock().clear();
+    // A G made by a foreign thread racing with the shutdown (after the wait for Gs)
+    // never ran and is gone with the rest.
+    LIVE_GS.store(0, Ordering::Release);
 }
 
 /// In a fork child: drops the parent's Gs (none of them can run here), keeping the
