@@ -137,6 +137,8 @@ mstart_stub:
  *   Pushes the frame above on the current stack, stores rsp into save->sp, loads
  *   rsp = load->sp, writes the TLS slot = newg (so getg() is right from the first
  *   instruction of the resumed code), pops the frame found there and returns into it.
+ *   MXCSR and the x87 control word are reloaded only when they differ from the
+ *   current ones (they almost never do, and the loads are slow).
  *   Returns (on the original stack) when something later swaps back to *save.
  *   Clobbers: rax, rcx, rdx, rsi, rdi, r8-r11, flags; preserves the callee-saved
  *   registers, MXCSR and the x87 control word of each side.
@@ -152,18 +154,21 @@ mrt_swap:
         pushq   %r13
         pushq   %r14
         pushq   %r15
-        subq    $8, %rsp
+        pushq   $0                              # the FP control slot, zeroed padding
         stmxcsr (%rsp)
         fnstcw  4(%rsp)
         movq    %rsp, {GOBUF_SP}(%rdi)          # save->sp
 
+        movq    (%rsp), %r8                     # r8 = our MXCSR | x87 CW << 32
         movq    {GOBUF_SP}(%rsi), %rsp          # switch stacks
         movq    mrt_tls_g@GOTTPOFF(%rip), %rcx
         movq    %rdx, %fs:(%rcx)                # TLS slot = newg
 
+        cmpq    (%rsp), %r8                     # same FP control state?
+        je      1f
         ldmxcsr (%rsp)
         fldcw   4(%rsp)
-        addq    $8, %rsp
+1:      addq    $8, %rsp
         popq    %r15
         popq    %r14
         popq    %r13
@@ -202,7 +207,7 @@ mrt_gostart:
         pushq   %r13
         pushq   %r14
         pushq   %r15
-        subq    $8, %rsp
+        pushq   $0                              # the FP control slot, zeroed padding
         stmxcsr (%rsp)
         fnstcw  4(%rsp)
         movq    %rsp, {GOBUF_SP}(%rdi)          # save->sp

@@ -16,7 +16,8 @@ use super::m::{MKind, RtFn, M};
 use super::note::{futex_wait, futex_wake, Lock};
 use super::p::P;
 use super::stack::GStack;
-use super::{arch, free_box, sched, stats::COUNTERS, tls, try_box, SCHED};
+use super::stats::bump;
+use super::{arch, free_box, sched, tls, try_box, SCHED};
 use crate::ffi::errors::*;
 
 /// The saved context of a switched-out G (or of a g0 that switched to a G). The
@@ -376,14 +377,15 @@ pub fn newproc1(f: RtFn, arg: *mut c_void, mainm: *mut M) -> Result<*mut G> {
     g.goid = new_goid(unsafe { plocal(pp) });
     g.set_status(GStatus::Runnable);
     LIVE_GS.fetch_add(1, Ordering::Relaxed);
-    COUNTERS.gs_created.fetch_add(1, Ordering::Relaxed);
+    bump(pp, |c| &c.gs_created);
     if pp.is_null() {
         sched::globrunqput(gp);
+        sched::wakep_global();
     } else {
         // SAFETY: we hold pp.
         unsafe { sched::runqput(pp, gp, true) };
+        sched::wakep();
     }
-    sched::wakep();
     super::sysmon::ensure_started();
     Ok(gp)
 }
@@ -484,7 +486,7 @@ pub fn gdestroy(m: &M, gp: *mut G) {
     g.set_status(GStatus::Idle);
     // SAFETY: as above.
     gfput(unsafe { plocal(pp) }, gp);
-    COUNTERS.gs_exited.fetch_add(1, Ordering::Relaxed);
+    bump(pp, |c| &c.gs_exited);
     if !mainm.is_null() {
         sched::main_exited(mainm);
     }
@@ -594,9 +596,10 @@ pub fn gosched() {
             return;
         }
         if !inherit {
-            (*pp).schedtick.fetch_add(1, Ordering::Relaxed);
+            let t = &(*pp).schedtick;
+            t.store(t.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
         }
-        COUNTERS.switches.fetch_add(1, Ordering::Relaxed);
+        bump(pp, |c| &c.switches);
         n.m = g.m;
         n.set_status(GStatus::Running);
         m.curg.store(next, Ordering::Release);
@@ -674,11 +677,12 @@ pub fn ready(gp: *mut G) -> Result<()> {
     };
     if pp.is_null() {
         sched::globrunqput(gp);
+        sched::wakep_global();
     } else {
         // SAFETY: we hold pp.
         unsafe { sched::runqput(pp, gp, true) };
+        sched::wakep();
     }
-    sched::wakep();
     Ok(())
 }
 

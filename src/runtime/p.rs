@@ -61,6 +61,8 @@ pub struct P {
     pub runq: Runq<G, RUNQ_SIZE>,
     /// Caches only its holder touches.
     pub local: UnsafeCell<PLocal>,
+    /// Event counters written by its holder (see stats::bump).
+    pub counters: super::stats::Counters,
 }
 
 impl P {
@@ -74,6 +76,7 @@ impl P {
             syscalltick: AtomicU32::new(0),
             runq: Runq::new(),
             local: UnsafeCell::new(PLocal::default()),
+            counters: super::stats::Counters::new(),
         }
     }
 }

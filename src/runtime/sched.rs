@@ -44,7 +44,7 @@ use once_cell::sync::Lazy;
 use super::g::{self, gdestroy, switch_to, Action, GPtr, GStatus, G};
 use super::m::{MKind, MState, M};
 use super::p::{self, PStatus, ALLP, GOMAXPROCS, NPIDLE, P};
-use super::stats::COUNTERS;
+use super::stats::{bump, total};
 use super::{tls, Sched, SCHED};
 use crate::ffi::consts::{RT_SCHED_FOREVER, RT_SCHED_ONCE};
 use crate::ffi::errors::*;
@@ -129,12 +129,17 @@ fn any_work() -> bool {
     })
 }
 
-/// Go's wakep: if there is an idle P and no spinning M, wake (or start) an M that
-/// will spin for the new work.
-pub fn wakep() {
-    // #StoreLoad: the work we just published must be visible before we read the
-    // spinning count (the parking M does the mirror image).
+/// wakep after work went to the global queue, where no M of ours is sure to find it:
+/// with the #StoreLoad fence of the parking protocol (see the file comment).
+pub fn wakep_global() {
     fence(Ordering::SeqCst);
+    wakep();
+}
+
+/// Go's wakep: if there is an idle P and no spinning M, wake (or start) an M that
+/// will spin for the new work. After a submission to the caller's own P no fence is
+/// needed (as in Go): if a parking M misses that work, the caller's M still runs it.
+pub fn wakep() {
     if NPIDLE.load(Ordering::SeqCst) == 0 || NMSPINNING.load(Ordering::SeqCst) != 0 {
         return;
     }
@@ -378,7 +383,7 @@ fn steal_work(m: &M, pp: *mut P) -> Option<*mut G> {
                     }
                 };
                 if let Some(gp) = (*pp).runq.steal(&(*p2).runq, steal_next, &owner_running) {
-                    COUNTERS.steals.fetch_add(1, Ordering::Relaxed);
+                    bump(pp, |c| &c.steals);
                     return Some(gp);
                 }
             }
@@ -525,10 +530,11 @@ fn execute(m: &M, gp: *mut G, inherit: bool) -> Option<*mut G> {
     g.set_status(GStatus::Running);
     m.curg.store(gp, Ordering::Release);
     if !inherit {
-        // SAFETY: we hold pp.
-        unsafe { (*pp).schedtick.fetch_add(1, Ordering::Relaxed) };
+        // SAFETY: we hold pp; only its holder writes schedtick.
+        let t = unsafe { &(*pp).schedtick };
+        t.store(t.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
     }
-    COUNTERS.switches.fetch_add(1, Ordering::Relaxed);
+    bump(pp, |c| &c.switches);
     // SAFETY: on m's g0, gp Running and bound to m.
     unsafe { switch_to(m, gp) };
     // Back on g0: the context of the G that switched here is saved. It may not be
@@ -544,7 +550,7 @@ fn execute(m: &M, gp: *mut G, inherit: bool) -> Option<*mut G> {
             let pp = m.p();
             if matches!(action, Action::YieldGlobal) || pp.is_null() {
                 globrunqput(gp);
-                wakep();
+                wakep_global();
             } else {
                 // SAFETY: we hold pp.
                 unsafe { runqput(pp, gp, false) };
@@ -554,7 +560,7 @@ fn execute(m: &M, gp: *mut G, inherit: bool) -> Option<*mut G> {
         Action::Park(unlock, arg) => {
             g.m = ptr::null_mut();
             g.set_status(GStatus::Waiting);
-            COUNTERS.parks.fetch_add(1, Ordering::Relaxed);
+            bump(m.p(), |c| &c.parks);
             if let Some(f) = unlock {
                 // SAFETY: the host's callback, called as rt_park documents.
                 if !unsafe { f(gp, arg) } {
@@ -597,7 +603,7 @@ fn exitsyscall0(m: &M, gp: *mut G) -> Option<*mut G> {
         return None;
     }
     globrunqput(gp);
-    wakep();
+    wakep_global();
     None
 }
 
@@ -752,9 +758,9 @@ pub fn rt_schedule(flags: i32) -> Result<i32> {
             }
         }
         RT_SCHED_FOREVER => {
-            let before = COUNTERS.switches.load(Ordering::Relaxed);
+            let before = total(|c| &c.switches);
             schedule(mm);
-            Ok((COUNTERS.switches.load(Ordering::Relaxed) - before).min(i32::MAX as u64) as i32)
+            Ok((total(|c| &c.switches).saturating_sub(before)).min(i32::MAX as u64) as i32)
         }
         _ => Err(RT_EINVAL),
     }

@@ -17,6 +17,46 @@ pub struct Counters {
     pub handoffs: AtomicU64,
 }
 
+impl Counters {
+    pub const fn new() -> Counters {
+        Counters {
+            gs_created: AtomicU64::new(0),
+            gs_exited: AtomicU64::new(0),
+            switches: AtomicU64::new(0),
+            steals: AtomicU64::new(0),
+            parks: AtomicU64::new(0),
+            handoffs: AtomicU64::new(0),
+        }
+    }
+}
+
+/// Counts one event: on the P's own counters when the caller holds a P (no shared
+/// cache line, no atomic read-modify-write: only the holder writes them), else on
+/// the global ones.
+#[inline]
+pub fn bump(pp: *mut P, which: fn(&Counters) -> &AtomicU64) {
+    if pp.is_null() {
+        which(&COUNTERS).fetch_add(1, Ordering::Relaxed);
+    } else {
+        // SAFETY: the caller holds pp.
+        let c = which(unsafe { &(*pp).counters });
+        c.store(c.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    }
+}
+
+/// A counter summed over the global and every P's counters.
+pub fn total(which: fn(&Counters) -> &AtomicU64) -> u64 {
+    let mut n = which(&COUNTERS).load(Ordering::Relaxed);
+    for slot in super::p::ALLP.iter() {
+        let pp = slot.load(Ordering::Acquire);
+        if !pp.is_null() {
+            // SAFETY: Ps in ALLP live until shutdown.
+            n += which(unsafe { &(*pp).counters }).load(Ordering::Relaxed);
+        }
+    }
+    n
+}
+
 pub static COUNTERS: Counters = Counters {
     gs_created: AtomicU64::new(0),
     gs_exited: AtomicU64::new(0),
@@ -50,9 +90,8 @@ pub fn snapshot() -> rt_stats {
     let s = SCHED.lock();
     let mut threads = 0;
     each_m(&s, |m| threads += is_thread(m) as i64);
-    let c = &COUNTERS;
-    let created = c.gs_created.load(Ordering::Relaxed);
-    let exited = c.gs_exited.load(Ordering::Relaxed);
+    let created = total(|c| &c.gs_created);
+    let exited = total(|c| &c.gs_exited);
     let (runnable, global_runq) = super::sched::runnable_counts();
     rt_stats {
         size: core::mem::size_of::<rt_stats>() as u32,
@@ -66,10 +105,10 @@ pub fn snapshot() -> rt_stats {
         global_runq,
         gs_created: created,
         gs_exited: exited,
-        switches: c.switches.load(Ordering::Relaxed),
-        steals: c.steals.load(Ordering::Relaxed),
-        parks: c.parks.load(Ordering::Relaxed),
-        handoffs: c.handoffs.load(Ordering::Relaxed),
+        switches: total(|c| &c.switches),
+        steals: total(|c| &c.steals),
+        parks: total(|c| &c.parks),
+        handoffs: total(|c| &c.handoffs),
         stack_reserved_bytes: super::g::stack_reserved_bytes(),
         stack_resident_bytes: super::g::stack_resident_bytes(),
     }
