@@ -26,7 +26,7 @@ demo: lib deps
 	bash python-bindings/run_demo.sh
 	bash zig/run.sh demo
 
-test: lib deps test-rust test-c test-python test-zig
+test: lib deps test-rust loom test-c test-python test-zig
 	@echo "make test: all suites passed"
 
 test-rust:
@@ -46,8 +46,10 @@ test-zig: lib
 bench: lib deps
 	bash bench/run.sh
 
+# Model checks of the lock-free pieces (run queue, parking protocol), in their own
+# target dir so that the --cfg loom build does not evict the normal one.
 loom:
-	RUSTFLAGS="--cfg loom" $(CARGO) test --release --lib loom_
+	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=$(CURDIR)/target/loom $(CARGO) test --release --lib loom_
 
 clean:
 	$(CARGO) clean
