@@ -2,6 +2,7 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
+use super::g::GStatus;
 use super::m::{MKind, MState, M};
 use super::p::{public_status, P};
 use super::{Sched, SCHED};
@@ -197,5 +198,31 @@ pub fn dump_text() -> String {
             let _ = writeln!(out, "      created by {:#x} {}", a, symbolize(a));
         }
     });
+    drop(s);
+    for gp in super::g::ALLGS.lock().iter() {
+        // SAFETY: Gs on ALLGS live until shutdown.
+        let g = unsafe { &*gp.0 };
+        let st = g.status();
+        if st == GStatus::Idle {
+            continue;
+        }
+        let m = g.m;
+        let mid = if m.is_null() {
+            -1
+        } else {
+            // SAFETY: the M running a G is live.
+            unsafe { (*m).id }
+        };
+        let _ = writeln!(
+            out,
+            "  G{}: {:?} m={} stack=[{:#x},{:#x}) locked={}",
+            g.goid,
+            st,
+            mid,
+            g.stack_lo,
+            g.stack_hi,
+            !g.lockedm.load(Ordering::Relaxed).is_null()
+        );
+    }
     out
 }
