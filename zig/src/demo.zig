@@ -1,0 +1,179 @@
+//! The Zig host's demo: Ms whose start functions are Zig `callconv(.c)` functions,
+//! each printing what it saw from its g0 (OS tid, M id, g0 stack bounds), then P 0
+//! handed from thread to thread: the main thread, a std.Thread, a new M as its
+//! nextp, the idle pool, and an M that moves a P itself from its start function.
+const std = @import("std");
+const builtin = @import("builtin");
+const mrt = @import("mrt");
+
+const n_ms = 8;
+
+/// Set in main; the Ms only use it to wake the main thread (a futex wake).
+var io: std.Io = undefined;
+
+/// What one M saw from inside its start function.
+const Seen = struct {
+    tid: i64 = 0,
+    /// From rt_getm() on the M itself; null if the library gave none.
+    info: ?mrt.M.Info = null,
+    /// The start function's frame address: it must lie on the M's g0.
+    frame: usize = 0,
+    /// rt_getp() in the start function (an M takes its nextp only afterwards).
+    p: ?u31 = null,
+    /// Set by the start functions that move a P themselves.
+    moved: ?u31 = null,
+    err: ?mrt.Error = null,
+    done: std.Io.Event = .unset,
+
+    fn observe(seen: *Seen) void {
+        seen.tid = std.os.linux.gettid();
+        seen.frame = @frameAddress();
+        seen.p = if (mrt.P.current()) |p| p.id() catch null else null;
+        if (mrt.M.current()) |m| {
+            seen.info = m.info() catch |err| blk: {
+                seen.err = err;
+                break :blk null;
+            };
+        }
+    }
+
+    fn print(seen: *const Seen, out: *std.Io.Writer, label: []const u8) !void {
+        const info = seen.info orelse {
+            try out.print("  {s}: tid {d}: rt_getm() gave no M ({?t})\n", .{ label, seen.tid, seen.err });
+            return;
+        };
+        try out.print("  {s}  M {d}  tid {d}  g0 [0x{x}, 0x{x}) {d} KiB  frame on g0: {s}  P in start fn: ", .{
+            label,
+            info.id,
+            seen.tid,
+            info.g0_lo,
+            info.g0_hi,
+            (info.g0_hi - info.g0_lo) / 1024,
+            if (info.onG0(seen.frame)) "yes" else "NO",
+        });
+        if (seen.p) |p| try out.print("{d}\n", .{p}) else try out.writeAll("none\n");
+    }
+};
+
+/// A plain M start function: record what this M sees, then wake main.
+fn startObserve(arg: ?*anyopaque) callconv(.c) void {
+    const seen: *Seen = @ptrCast(@alignCast(arg.?));
+    seen.observe();
+    seen.done.set(io);
+}
+
+/// A start function that moves a P itself: take P 1 from the idle pool on this g0,
+/// check it is ours, then release it and put it back.
+fn startMoveP1(arg: ?*anyopaque) callconv(.c) void {
+    const seen: *Seen = @ptrCast(@alignCast(arg.?));
+    defer seen.done.set(io);
+    seen.observe();
+    const p1 = mrt.P.get(1) orelse return;
+    p1.acquire() catch |err| {
+        seen.err = err;
+        return;
+    };
+    if (mrt.P.current()) |p| seen.moved = p.id() catch null;
+    const back = mrt.P.release() orelse return;
+    back.put() catch |err| {
+        seen.err = err;
+    };
+}
+
+/// What a std.Thread did with the P it was given.
+const Hop = struct {
+    p: mrt.P,
+    tid: i64 = 0,
+    m_id: i64 = 0,
+    err: ?mrt.Error = null,
+
+    /// Take `p` (held by the host), note the M this thread became, give it back held.
+    fn run(hop: *Hop) void {
+        hop.tid = std.os.linux.gettid();
+        hop.p.acquire() catch |err| {
+            hop.err = err;
+            return;
+        };
+        if (mrt.M.current()) |m| hop.m_id = m.id() catch 0;
+        _ = mrt.P.release();
+    }
+};
+
+/// Wait until every P is back in the idle pool (what an M with a nextp and no
+/// work does), checking a few thousand times before giving up.
+fn waitAllPooled() !void {
+    for (0..10_000) |_| {
+        const s = try mrt.stats();
+        if (s.idle_procs == s.maxprocs) return;
+        try io.sleep(.fromMilliseconds(1), .awake);
+    }
+    return error.PNeverReturnedToPool;
+}
+
+pub fn main(init: std.process.Init) !void {
+    io = init.io;
+    var buf: [4096]u8 = undefined;
+    var stdout: std.Io.File.Writer = .init(.stdout(), io, &buf);
+    const out = &stdout.interface;
+    defer out.flush() catch {};
+
+    try mrt.init(null);
+    const nprocs = try mrt.maxprocs();
+    try out.print("zig host: libmrt {s} (header {f}), {d} Ps, Zig {s} {t} build, main tid {d}\n", .{
+        mrt.version(), mrt.header_version, nprocs, builtin.zig_version_string, builtin.mode, std.os.linux.gettid(),
+    });
+
+    // 1. Ms from rt_newm, each with a Zig start function and no P.
+    try out.print("{d} Ms from rt_newm with Zig callconv(.c) start functions:\n", .{n_ms});
+    var seen: [n_ms]Seen = @splat(.{});
+    for (&seen) |*s| _ = try mrt.M.new(startObserve, s, null);
+    for (&seen) |*s| try s.done.wait(io);
+    for (&seen, 0..) |*s, i| try s.print(out, try init.arena.allocator().print("#{d}", .{i + 1}));
+    try out.flush();
+
+    // 2. P 0 moves: main thread -> std.Thread -> an M's nextp -> pool -> main.
+    try out.writeAll("P 0 moving between threads and Ms:\n");
+    const p0 = mrt.P.get(0) orelse return error.NoP0;
+    try p0.acquire();
+    const main_m = mrt.M.current() orelse return error.MainNotAdopted;
+    try out.print("  main thread acquires P 0: adopted as M {d}, P 0 is {t}\n", .{ try main_m.id(), try p0.status() });
+    const held = mrt.P.release() orelse return error.NoPToRelease;
+    try out.print("  main releases it: held by the host, {t}\n", .{try held.status()});
+
+    var hop: Hop = .{ .p = held };
+    const thread = try std.Thread.spawn(.{}, Hop.run, .{&hop});
+    thread.join();
+    if (hop.err) |err| return err;
+    try out.print("  std.Thread tid {d} acquires it as M {d}, then releases it\n", .{ hop.tid, hop.m_id });
+
+    var nextp_seen: Seen = .{};
+    const m = try mrt.M.alloc(null, startObserve, &nextp_seen);
+    try m.launch(held);
+    try nextp_seen.done.wait(io);
+    try nextp_seen.print(out, "rt_allocm + rt_m_launch(m, P 0):");
+    try waitAllPooled();
+    try out.print("  M {d} took P 0 as its nextp, found no G, put it back: {d}/{d} Ps idle in the pool\n", .{
+        try m.id(), (try mrt.stats()).idle_procs, nprocs,
+    });
+
+    if (nprocs > 1) {
+        var mover: Seen = .{};
+        _ = try mrt.M.new(startMoveP1, &mover, null);
+        try mover.done.wait(io);
+        if (mover.err) |err| return err;
+        try out.print("  M {d} (tid {d}) acquires P {?d} from the pool in its start function, releases it, puts it back\n", .{
+            if (mover.info) |i| i.id else 0, mover.tid, mover.moved,
+        });
+    }
+    try p0.acquire();
+    try out.print("  main takes P 0 from the pool again: P 0 is {t}\n", .{try p0.status()});
+    try (mrt.P.release() orelse return error.NoPToRelease).put();
+    try out.flush();
+
+    // 3. What the runtime counts, then a clean shutdown that joins every M.
+    const s = try mrt.stats();
+    try out.print("stats: {d} Ms alive ({d} idle), {d} Ps ({d} idle)\n", .{ s.threads, s.idle_threads, s.maxprocs, s.idle_procs });
+    try mrt.shutdown(null);
+    try out.print("rt_shutdown: ok (every runtime-created M joined)\n", .{});
+    try out.flush();
+}

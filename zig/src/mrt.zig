@@ -1,0 +1,331 @@
+//! mrt: a thin Zig binding of libmrt (`include/mrt.h`).
+//!
+//! It mirrors the C contract of API.md and adds only what Zig expects: error unions
+//! instead of negative codes, optionals instead of NULL, and small handle structs
+//! with methods. Semantics (thread contexts, ownership of Ps, lazy init) are the
+//! library's and are documented in the header; nothing here adds logic.
+//!
+//! The raw translated header stays reachable as `mrt.c` for anything not wrapped,
+//! or to pass inputs the wrapper's types rule out (NULL handles, bad sizes).
+const std = @import("std");
+
+/// The translated `mrt.h` (made by `zig translate-c` in build.zig).
+pub const c = @import("mrt_c");
+
+// ---------------------------------------------------------------------------------
+// Errors
+
+/// The `RT_E*` codes as a Zig error set (one error per code, same meaning).
+pub const Error = error{
+    /// RT_EPERM: call not allowed in this thread context.
+    Perm,
+    /// RT_EAGAIN: would block (try-variants), or the OS refused a thread.
+    Again,
+    /// RT_ENOMEM: memory or address space exhausted.
+    NoMem,
+    /// RT_EBUSY: object owned or in use by someone else.
+    Busy,
+    /// RT_EINVAL: bad argument (NULL, not a live M/P, dead P, bad struct size).
+    Invalid,
+    /// RT_ECLOSED: channel closed.
+    Closed,
+    /// RT_ESHUTDOWN: runtime not running (after rt_shutdown, in a fork child).
+    Shutdown,
+    /// RT_ETIMEDOUT.
+    TimedOut,
+    /// RT_EALREADY: the caller already holds it, or it is already done.
+    Already,
+    /// RT_EINTERNAL: a bug in libmrt.
+    Internal,
+    /// A negative code this binding does not know (a newer library).
+    Unknown,
+};
+
+const Entry = struct { code: c_int, err: Error };
+
+/// The one table both directions are made from.
+const codes = [_]Entry{
+    .{ .code = c.RT_EPERM, .err = error.Perm },
+    .{ .code = c.RT_EAGAIN, .err = error.Again },
+    .{ .code = c.RT_ENOMEM, .err = error.NoMem },
+    .{ .code = c.RT_EBUSY, .err = error.Busy },
+    .{ .code = c.RT_EINVAL, .err = error.Invalid },
+    .{ .code = c.RT_ECLOSED, .err = error.Closed },
+    .{ .code = c.RT_ESHUTDOWN, .err = error.Shutdown },
+    .{ .code = c.RT_ETIMEDOUT, .err = error.TimedOut },
+    .{ .code = c.RT_EALREADY, .err = error.Already },
+    .{ .code = c.RT_EINTERNAL, .err = error.Internal },
+};
+
+/// Every code the binding knows, for tests.
+pub const known_codes: [codes.len]c_int = blk: {
+    var all: [codes.len]c_int = undefined;
+    for (codes, 0..) |e, i| all[i] = e.code;
+    break :blk all;
+};
+
+/// The Zig error for a negative `RT_E*` code (`error.Unknown` for one not listed).
+/// Call it only with rc < 0.
+pub fn errorFromCode(rc: c_int) Error {
+    std.debug.assert(rc < 0);
+    inline for (codes) |e| {
+        if (rc == e.code) return e.err;
+    }
+    return error.Unknown;
+}
+
+/// The `RT_E*` code of an error; null for `error.Unknown`.
+pub fn codeFromError(err: Error) ?c_int {
+    inline for (codes) |e| {
+        if (err == e.err) return e.code;
+    }
+    return null;
+}
+
+/// `RT_OK` (or any rc >= 0) -> void; a negative code -> its error.
+pub fn check(rc: c_int) Error!void {
+    if (rc < 0) return errorFromCode(rc);
+}
+
+/// For calls whose non-negative result is a value (a count, an id).
+fn value(comptime T: type, rc: anytype) Error!T {
+    if (rc < 0) return errorFromCode(std.math.cast(c_int, rc) orelse return error.Unknown);
+    return std.math.cast(T, rc) orelse error.Unknown;
+}
+
+/// "RT_EINVAL", ... for an error (from rt_err_name); "unknown error" for Unknown.
+pub fn errName(err: Error) [:0]const u8 {
+    return std.mem.span(c.rt_err_name(codeFromError(err) orelse 1));
+}
+
+/// The library's message for an error (rt_strerror).
+pub fn strerror(err: Error) [:0]const u8 {
+    return std.mem.span(c.rt_strerror(codeFromError(err) orelse 1));
+}
+
+// ---------------------------------------------------------------------------------
+// Runtime
+
+/// `rt_config` without its `size` field, which the wrapper fills in.
+pub const Config = struct {
+    /// Number of Ps; 0 = $MRT_MAXPROCS, else the CPUs usable by the process.
+    maxprocs: i32 = 0,
+    /// Usable stack of each runtime-created M (its g0); 0 = default (>= 256 KiB).
+    g0_stack_size: usize = 0,
+    /// Stack of each G; 0 = default.
+    g_stack_size: usize = 0,
+    /// RT_CFG_* bits.
+    flags: u32 = 0,
+};
+
+/// rt_init; null = defaults. error.Already if the runtime is running.
+pub fn init(cfg: ?Config) Error!void {
+    const conf = cfg orelse return check(c.rt_init(null));
+    var raw = std.mem.zeroes(c.rt_config);
+    raw.size = @sizeOf(c.rt_config);
+    raw.maxprocs = conf.maxprocs;
+    raw.g0_stack_size = conf.g0_stack_size;
+    raw.g_stack_size = conf.g_stack_size;
+    raw.flags = conf.flags;
+    return check(c.rt_init(&raw));
+}
+
+/// rt_shutdown: wait up to `timeout_ns` (null: forever) for all Gs, then stop and
+/// join every runtime-created M. error.Perm from a G or a runtime-created M,
+/// error.Shutdown if not running, error.TimedOut (runtime left running).
+pub fn shutdown(timeout_ns: ?u64) Error!void {
+    const t: i64 = if (timeout_ns) |ns| std.math.cast(i64, ns) orelse std.math.maxInt(i64) else -1;
+    return check(c.rt_shutdown(t));
+}
+
+/// rt_gomaxprocs(n), n > 0: set the number of Ps; returns the previous number.
+pub fn gomaxprocs(n: u31) Error!u31 {
+    std.debug.assert(n > 0);
+    return value(u31, c.rt_gomaxprocs(n));
+}
+
+/// rt_gomaxprocs(0): the current number of Ps.
+pub fn maxprocs() Error!u31 {
+    return value(u31, c.rt_gomaxprocs(0));
+}
+
+/// rt_version: "MAJOR.MINOR.PATCH" of the loaded library.
+pub fn version() [:0]const u8 {
+    return std.mem.span(c.rt_version());
+}
+
+/// The version of the header this binding was built against.
+pub const header_version: std.SemanticVersion = .{
+    .major = c.MRT_VERSION_MAJOR,
+    .minor = c.MRT_VERSION_MINOR,
+    .patch = c.MRT_VERSION_PATCH,
+};
+
+/// rt_stats, as the library fills it.
+pub const Stats = c.rt_stats;
+
+/// rt_getstats: a snapshot of the runtime's counters.
+pub fn stats() Error!Stats {
+    var s = std.mem.zeroes(Stats);
+    s.size = @sizeOf(Stats);
+    try check(c.rt_getstats(&s));
+    return s;
+}
+
+// ---------------------------------------------------------------------------------
+// M: OS threads
+
+/// An M's start function: runs on the M's g0, in its new thread.
+pub const StartFn = *const fn (arg: ?*anyopaque) callconv(.c) void;
+
+/// A C start function that calls `f(ctx)` with `ctx` typed as `Ctx` (a pointer).
+pub fn startFn(comptime Ctx: type, comptime f: fn (Ctx) void) StartFn {
+    return &struct {
+        fn start(arg: ?*anyopaque) callconv(.c) void {
+            f(@ptrCast(@alignCast(arg)));
+        }
+    }.start;
+}
+
+/// An M (a handle to an `rt_m`).
+pub const M = struct {
+    handle: *c.rt_m,
+
+    /// rt_m_info without `size`; `p` is null when the M holds no P.
+    pub const Info = struct {
+        id: i64,
+        tid: i64,
+        p: ?u31,
+        curg: i64,
+        g0_lo: usize,
+        g0_hi: usize,
+        lockedg: i64,
+
+        /// Whether `addr` lies on this M's g0 stack.
+        pub fn onG0(self: Info, addr: usize) bool {
+            return addr >= self.g0_lo and addr < self.g0_hi;
+        }
+    };
+
+    /// rt_allocm: an M not yet bound to a thread, with start function `start(arg)`.
+    /// `p` is borrowed for the allocation when the calling M holds none.
+    pub fn alloc(p: ?P, start: ?StartFn, arg: ?*anyopaque) Error!M {
+        var out: ?*c.rt_m = null;
+        try check(c.rt_allocm(rawP(p), start, arg, &out));
+        return .{ .handle = out orelse return error.Internal };
+    }
+
+    /// rt_m_launch: start the thread; `nextp` is the P it takes after `start`.
+    /// error.Already if launched before, error.Busy if `nextp` is running.
+    pub fn launch(m: M, nextp: ?P) Error!void {
+        return check(c.rt_m_launch(m.handle, rawP(nextp)));
+    }
+
+    /// rt_m_free: free an M that was never launched (error.Busy once launched).
+    pub fn free(m: M) Error!void {
+        return check(c.rt_m_free(m.handle));
+    }
+
+    /// rt_newm: alloc + launch in one call; on failure nothing leaks.
+    pub fn new(start: ?StartFn, arg: ?*anyopaque, p: ?P) Error!M {
+        var out: ?*c.rt_m = null;
+        try check(c.rt_newm(start, arg, rawP(p), &out));
+        return .{ .handle = out orelse return error.Internal };
+    }
+
+    /// rt_newm with a typed start function: `f(ctx)` runs on the new M's g0.
+    pub fn spawn(ctx: anytype, comptime f: fn (@TypeOf(ctx)) void, p: ?P) Error!M {
+        return new(startFn(@TypeOf(ctx), f), @ptrCast(ctx), p);
+    }
+
+    /// rt_getm: the calling thread's M; null on a foreign thread.
+    pub fn current() ?M {
+        return .{ .handle = c.rt_getm() orelse return null };
+    }
+
+    /// rt_m_id.
+    pub fn id(m: M) Error!i64 {
+        return value(i64, c.rt_m_id(m.handle));
+    }
+
+    /// rt_m_getinfo.
+    pub fn info(m: M) Error!Info {
+        var raw = std.mem.zeroes(c.rt_m_info);
+        raw.size = @sizeOf(c.rt_m_info);
+        try check(c.rt_m_getinfo(m.handle, &raw));
+        return .{
+            .id = raw.id,
+            .tid = raw.tid,
+            .p = if (raw.p < 0) null else std.math.cast(u31, raw.p) orelse return error.Internal,
+            .curg = raw.curg,
+            .g0_lo = raw.g0_lo,
+            .g0_hi = raw.g0_hi,
+            .lockedg = raw.lockedg,
+        };
+    }
+};
+
+// ---------------------------------------------------------------------------------
+// P: processors
+
+/// A P (a handle to an `rt_p`).
+pub const P = struct {
+    handle: *c.rt_p,
+
+    pub const Status = enum(c_int) {
+        idle = c.RT_P_IDLE,
+        running = c.RT_P_RUNNING,
+        syscall = c.RT_P_SYSCALL,
+        dead = c.RT_P_DEAD,
+        _,
+    };
+
+    /// rt_p_get: allp[id]; null if id is out of range (or the runtime is shut down).
+    pub fn get(id_: u31) ?P {
+        return .{ .handle = c.rt_p_get(id_) orelse return null };
+    }
+
+    /// rt_getp: the P held by the calling M, or null.
+    pub fn current() ?P {
+        return .{ .handle = c.rt_getp() orelse return null };
+    }
+
+    /// rt_p_id.
+    pub fn id(p: P) Error!u31 {
+        return value(u31, c.rt_p_id(p.handle));
+    }
+
+    /// rt_p_status.
+    pub fn status(p: P) Error!Status {
+        const rc = c.rt_p_status(p.handle);
+        if (rc < 0) return errorFromCode(rc);
+        return @fromBackingInt(@intCast(rc));
+    }
+
+    /// rt_acquirep: associate `p` with the calling thread (adopting it as an M if it
+    /// is foreign). error.Invalid (dead), error.Busy (running elsewhere),
+    /// error.Already (this M holds a P).
+    pub fn acquire(p: P) Error!void {
+        return check(c.rt_acquirep(p.handle));
+    }
+
+    /// rt_releasep: the calling M's P, now idle and held by the caller (not in the
+    /// pool); null if it holds none.
+    pub fn release() ?P {
+        return .{ .handle = c.rt_releasep() orelse return null };
+    }
+
+    /// rt_p_put: give a held idle P back to the pool. error.Already if it is in the
+    /// pool, error.Busy if it is running.
+    pub fn put(p: P) Error!void {
+        return check(c.rt_p_put(p.handle));
+    }
+
+    pub fn eql(a: P, b: P) bool {
+        return a.handle == b.handle;
+    }
+};
+
+fn rawP(p: ?P) ?*c.rt_p {
+    return if (p) |pp| pp.handle else null;
+}

@@ -1,0 +1,741 @@
+//! The Zig host's tests of libmrt (issue 2: Ms and Ps), through the `mrt` wrapper.
+//!
+//! An ordinary executable with its own runner: every test runs in a forked child,
+//! so each starts with a runtime that is not yet initialised, a crash or an abort
+//! names its test, and a test that hangs is killed by an alarm (a watchdog, not a
+//! timed assertion). Nothing is printed on success but the closing line
+//! `N passed, M failed`; the exit status is 0 only if nothing failed.
+//!
+//!   mrt-tests [substring...]   run only the tests whose name contains one of them
+const std = @import("std");
+const mrt = @import("mrt");
+const c = mrt.c;
+const linux = std.os.linux;
+const expect = std.testing.expect;
+const expectEqual = std.testing.expectEqual;
+const expectError = std.testing.expectError;
+const expectEqualStrings = std.testing.expectEqualStrings;
+
+const Test = struct { name: []const u8, run: *const fn () anyerror!void };
+
+const tests = [_]Test{
+    .{ .name = "error codes map to Zig errors and back", .run = testErrorCodes },
+    .{ .name = "rt_version matches the header", .run = testVersion },
+    .{ .name = "first call initialises lazily", .run = testLazyInit },
+    .{ .name = "init, double init, shutdown, re-init", .run = testReinit },
+    .{ .name = "8 Ms with Zig start functions", .run = testManyMs },
+    .{ .name = "typed start function through M.spawn", .run = testSpawnTyped },
+    .{ .name = "g0_stack_size is usable beside Zig's static TLS", .run = testG0StackSize },
+    .{ .name = "allocm then launch; launch twice; free", .run = testAllocLaunch },
+    .{ .name = "P moves between std.Threads", .run = testPMovesBetweenThreads },
+    .{ .name = "P held by another thread is busy", .run = testPBusyElsewhere },
+    .{ .name = "bad input gives named errors", .run = testBadInput },
+    .{ .name = "surplus P dies after gomaxprocs shrinks", .run = testShrink },
+    .{ .name = "M with a nextp returns it to the pool", .run = testNextpReturnsToPool },
+    .{ .name = "start function moves a P on its g0", .run = testStartFnMovesP },
+    .{ .name = "shutdown from an M is refused", .run = testShutdownFromM },
+    .{ .name = "fork child sees Shutdown until rt_init", .run = testForkChild },
+    .{ .name = "stack overflow on g0 aborts with a message", .run = testG0StackOverflow },
+};
+
+/// Each test's process: set up in main before the fork.
+var io: std.Io = undefined;
+
+/// A child that has not finished after this is killed (SIGALRM) and fails.
+const watchdog_seconds = 60;
+/// The same for a process a test forks (alarms are not inherited): shorter, so
+/// that the test itself can report it.
+const grandchild_watchdog_seconds = 20;
+
+pub fn main(init: std.process.Init) !u8 {
+    io = init.io;
+    const args = try init.minimal.args.toSlice(init.arena.allocator());
+    var passed: usize = 0;
+    var failed: usize = 0;
+    for (tests) |t| {
+        if (!selected(args[1..], t.name)) continue;
+        if (runIsolated(t)) passed += 1 else failed += 1;
+    }
+    if (passed + failed == 0) {
+        std.debug.print("no test name contains any of the given substrings\n", .{});
+        return 2;
+    }
+    var buf: [256]u8 = undefined;
+    var stdout: std.Io.File.Writer = .init(.stdout(), io, &buf);
+    try stdout.interface.print("{d} passed, {d} failed\n", .{ passed, failed });
+    try stdout.interface.flush();
+    return if (failed == 0) 0 else 1;
+}
+
+fn selected(filters: []const []const u8, name: []const u8) bool {
+    if (filters.len == 0) return true;
+    for (filters) |f| {
+        if (std.mem.indexOf(u8, name, f) != null) return true;
+    }
+    return false;
+}
+
+/// Run one test in a forked child; report why it failed, if it did.
+fn runIsolated(t: Test) bool {
+    const pid = std.c.fork();
+    if (pid < 0) {
+        std.debug.print("FAIL {s}: fork failed\n", .{t.name});
+        return false;
+    }
+    if (pid == 0) {
+        // Its own process group, so that the runner can reap whatever it forks.
+        _ = std.c.setpgid(0, 0);
+        _ = std.c.alarm(watchdog_seconds);
+        t.run() catch |err| {
+            std.debug.print("FAIL {s}: {t}\n", .{ t.name, err });
+            if (@errorReturnTrace()) |trace| std.debug.dumpErrorReturnTrace(trace);
+            std.c._exit(1);
+        };
+        // A normal exit, so that the library's behaviour at process exit (with
+        // whatever Ms a test left running) is part of every test.
+        std.c.exit(0);
+    }
+    const status = waitChild(pid) orelse {
+        std.debug.print("FAIL {s}: waitpid failed\n", .{t.name});
+        return false;
+    };
+    // A grandchild left behind (a hung fork child) would hold our stdout open.
+    _ = std.c.kill(-pid, .KILL);
+    if (std.c.W.IFEXITED(status)) {
+        const code = std.c.W.EXITSTATUS(status);
+        if (code == 0) return true;
+        // Status 1 is a failed check, already reported by the child.
+        if (code != 1) std.debug.print("FAIL {s}: exit status {d}\n", .{ t.name, code });
+        return false;
+    }
+    const sig = std.c.W.TERMSIG(status);
+    std.debug.print("FAIL {s}: killed by signal {d}{s}\n", .{
+        t.name,
+        @backingInt(sig),
+        if (sig == .ALRM) " (watchdog: the test hung)" else "",
+    });
+    return false;
+}
+
+fn waitChild(pid: std.c.pid_t) ?u32 {
+    var status: c_int = 0;
+    while (true) {
+        const rc = std.c.waitpid(pid, &status, 0);
+        if (rc == pid) return @bitCast(status);
+        if (rc < 0 and std.c._errno().* == @backingInt(std.c.E.INTR)) continue;
+        return null;
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Helpers
+
+/// What an M saw from inside its start function.
+const Seen = struct {
+    tid: i64 = 0,
+    m_id: i64 = 0,
+    info: ?mrt.M.Info = null,
+    frame: usize = 0,
+    had_p: bool = false,
+    err: ?mrt.Error = null,
+    done: std.Io.Event = .unset,
+
+    fn observe(seen: *Seen) void {
+        seen.tid = linux.gettid();
+        seen.frame = @frameAddress();
+        seen.had_p = mrt.P.current() != null;
+        const m = mrt.M.current() orelse {
+            seen.err = error.Invalid;
+            return;
+        };
+        seen.m_id = m.id() catch |err| {
+            seen.err = err;
+            return;
+        };
+        seen.info = m.info() catch |err| {
+            seen.err = err;
+            return;
+        };
+    }
+
+    fn wait(seen: *Seen) !void {
+        try seen.done.wait(io);
+    }
+
+    /// The checks every observing M must pass.
+    fn expectSane(seen: *const Seen, m: mrt.M) !void {
+        if (seen.err) |err| return err;
+        const info = seen.info orelse return error.NoInfoFromM;
+        try expectEqual(try m.id(), seen.m_id);
+        try expectEqual(seen.m_id, info.id);
+        try expectEqual(seen.tid, info.tid);
+        try expect(seen.tid != linux.gettid());
+        try expect(info.onG0(seen.frame));
+        // g0_stack_size 0 means the default, at least 256 KiB usable.
+        try expect(info.g0_hi - info.g0_lo >= 256 * 1024);
+        // A start function runs before the M takes its nextp.
+        try expect(!seen.had_p);
+    }
+};
+
+fn startObserve(arg: ?*anyopaque) callconv(.c) void {
+    const seen: *Seen = @ptrCast(@alignCast(arg.?));
+    seen.observe();
+    seen.done.set(io);
+}
+
+/// Poll `cond` until it holds; fail after about ten seconds of checking.
+fn eventually(comptime cond: fn () anyerror!bool) !void {
+    for (0..10_000) |_| {
+        if (try cond()) return;
+        try io.sleep(.fromMilliseconds(1), .awake);
+    }
+    return error.ConditionNeverHeld;
+}
+
+fn allPsPooled() !bool {
+    const s = try mrt.stats();
+    return s.idle_procs == s.maxprocs;
+}
+
+fn expectP(want: mrt.P, got: ?mrt.P) !void {
+    const p = got orelse return error.ExpectedAP;
+    try expect(p.eql(want));
+}
+
+// ---------------------------------------------------------------------------------
+// Tests
+
+fn testErrorCodes() !void {
+    const Case = struct { code: c_int, err: mrt.Error, name: []const u8 };
+    const cases = [_]Case{
+        .{ .code = -1, .err = error.Perm, .name = "RT_EPERM" },
+        .{ .code = -11, .err = error.Again, .name = "RT_EAGAIN" },
+        .{ .code = -12, .err = error.NoMem, .name = "RT_ENOMEM" },
+        .{ .code = -16, .err = error.Busy, .name = "RT_EBUSY" },
+        .{ .code = -22, .err = error.Invalid, .name = "RT_EINVAL" },
+        .{ .code = -32, .err = error.Closed, .name = "RT_ECLOSED" },
+        .{ .code = -108, .err = error.Shutdown, .name = "RT_ESHUTDOWN" },
+        .{ .code = -110, .err = error.TimedOut, .name = "RT_ETIMEDOUT" },
+        .{ .code = -114, .err = error.Already, .name = "RT_EALREADY" },
+        .{ .code = -131, .err = error.Internal, .name = "RT_EINTERNAL" },
+    };
+    try expectEqual(cases.len, mrt.known_codes.len);
+    for (cases) |k| {
+        try expectEqual(k.err, mrt.errorFromCode(k.code));
+        try expectEqual(@as(?c_int, k.code), mrt.codeFromError(k.err));
+        try expectEqualStrings(k.name, mrt.errName(k.err));
+        try expectEqualStrings(k.name, std.mem.span(c.rt_err_name(k.code)));
+        try expect(!std.mem.eql(u8, "unknown error", mrt.strerror(k.err)));
+        try expectError(k.err, mrt.check(k.code));
+    }
+    try mrt.check(c.RT_OK);
+    try expectEqual(error.Unknown, mrt.errorFromCode(-9999));
+    try expectEqual(@as(?c_int, null), mrt.codeFromError(error.Unknown));
+    try expectEqualStrings("unknown error", mrt.errName(error.Unknown));
+    try expectEqualStrings("unknown error", std.mem.span(c.rt_strerror(12345)));
+    try expectEqualStrings("unknown error", std.mem.span(c.rt_err_name(-9999)));
+}
+
+fn testVersion() !void {
+    var buf: [64]u8 = undefined;
+    const want = try std.mem.print(&buf, "{f}", .{mrt.header_version});
+    try expectEqualStrings(want, mrt.version());
+}
+
+fn testLazyInit() !void {
+    // No rt_init: the first call initialises with defaults.
+    const p0 = mrt.P.get(0) orelse return error.NoP0;
+    try expectEqual(mrt.P.Status.idle, try p0.status());
+    try expect(try mrt.maxprocs() >= 1);
+    try expectError(error.Already, mrt.init(null));
+    try mrt.shutdown(null);
+}
+
+fn testReinit() !void {
+    try mrt.init(.{ .maxprocs = 3 });
+    try expectError(error.Already, mrt.init(null));
+    try expectEqual(@as(u31, 3), try mrt.maxprocs());
+    try expect(mrt.P.get(2) != null);
+    try expect(mrt.P.get(3) == null);
+    var before: Seen = .{};
+    const m1 = try mrt.M.new(startObserve, &before, null);
+    try before.wait();
+    try before.expectSane(m1);
+    try mrt.shutdown(null);
+
+    // Not running: calls that need the runtime say so, and nothing re-inits lazily.
+    try expectError(error.Shutdown, mrt.shutdown(null));
+    try expect(mrt.P.get(0) == null);
+    try expect(mrt.P.current() == null);
+    try expectError(error.Shutdown, mrt.maxprocs());
+    try expectError(error.Shutdown, mrt.stats());
+    var never: Seen = .{};
+    try expectError(error.Shutdown, mrt.M.new(startObserve, &never, null));
+    try expectError(error.Shutdown, mrt.M.alloc(null, startObserve, &never));
+
+    // Again, with defaults.
+    try mrt.init(null);
+    try expect(try mrt.maxprocs() >= 1);
+    var after: Seen = .{};
+    const m2 = try mrt.M.new(startObserve, &after, null);
+    try after.wait();
+    try after.expectSane(m2);
+    try mrt.shutdown(null);
+}
+
+fn testManyMs() !void {
+    const n = 8;
+    try mrt.init(null);
+    var seen: [n]Seen = @splat(.{});
+    var ms: [n]mrt.M = undefined;
+    for (&seen, &ms) |*s, *m| m.* = try mrt.M.new(startObserve, s, null);
+    for (&seen) |*s| try s.wait();
+    for (&seen, ms, 0..) |*s, m, i| {
+        try s.expectSane(m);
+        for (seen[0..i]) |other| {
+            try expect(other.tid != s.tid);
+            try expect(other.m_id != s.m_id);
+        }
+    }
+    // The main thread is foreign (never adopted here).
+    try expect(mrt.M.current() == null);
+    const st = try mrt.stats();
+    try expect(st.threads >= n);
+    try mrt.shutdown(null);
+}
+
+const Counter = struct {
+    hits: std.atomic.Value(u32) = .init(0),
+    tid: i64 = 0,
+    done: std.Io.Event = .unset,
+
+    fn start(self: *Counter) void {
+        self.tid = linux.gettid();
+        _ = self.hits.fetchAdd(1, .acq_rel);
+        self.done.set(io);
+    }
+};
+
+fn testSpawnTyped() !void {
+    var counter: Counter = .{};
+    const m = try mrt.M.spawn(&counter, Counter.start, null);
+    try counter.done.wait(io);
+    try expectEqual(@as(u32, 1), counter.hits.load(.acquire));
+    try expectEqual(counter.tid, (try m.info()).tid);
+    try mrt.shutdown(null);
+}
+
+/// Uses `depth` frames of a little over 4 KiB each, then reports where it got.
+const DeepUser = struct {
+    depth: usize,
+    info: ?mrt.M.Info = null,
+    deepest: usize = 0,
+    done: std.Io.Event = .unset,
+
+    fn start(self: *DeepUser) void {
+        if (mrt.M.current()) |m| self.info = m.info() catch null;
+        self.deepest = descend(self.depth);
+        self.done.set(io);
+    }
+
+    fn descend(left: usize) usize {
+        var frame: [4096]u8 = undefined;
+        @memset(&frame, @truncate(left));
+        std.mem.doNotOptimizeAway(&frame);
+        if (left == 0) return @frameAddress();
+        return descend(left - 1);
+    }
+};
+
+fn testG0StackSize() !void {
+    // A Zig Debug executable has a large static TLS, which glibc carves out of
+    // every thread's stack; the library must add it on top of the usable size.
+    const usable = 512 * 1024;
+    try mrt.init(.{ .g0_stack_size = usable });
+    var user: DeepUser = .{ .depth = usable * 3 / 4 / 4096 };
+    const m = try mrt.M.spawn(&user, DeepUser.start, null);
+    try user.done.wait(io);
+    const info = user.info orelse return error.NoInfoFromM;
+    try expectEqual(try m.id(), info.id);
+    try expect(info.g0_hi - info.g0_lo >= usable);
+    try expect(info.onG0(user.deepest));
+    try mrt.shutdown(null);
+}
+
+fn testAllocLaunch() !void {
+    try mrt.init(null);
+    var seen: Seen = .{};
+    const m = try mrt.M.alloc(null, startObserve, &seen);
+    _ = try m.id();
+    const before = try m.info();
+    try expectEqual(@as(i64, 0), before.tid);
+    try expectEqual(@as(?u31, null), before.p);
+    try m.launch(null);
+    try seen.wait();
+    try seen.expectSane(m);
+    try expectError(error.Already, m.launch(null));
+    try expectError(error.Busy, m.free());
+
+    // An M that never runs can be freed; a NULL one cannot.
+    const idle = try mrt.M.alloc(null, null, null);
+    try idle.free();
+    try expectError(error.Invalid, mrt.check(c.rt_m_free(null)));
+    try mrt.shutdown(null);
+}
+
+/// A std.Thread that takes a P (held by the host), notes the M it became, and
+/// gives the P back to the host.
+const Hop = struct {
+    p: mrt.P,
+    m_id: i64 = 0,
+    status_while_held: ?mrt.P.Status = null,
+    current_was_p: bool = false,
+    released: ?mrt.P = null,
+    err: ?anyerror = null,
+
+    fn run(hop: *Hop) void {
+        hop.runChecked() catch |err| {
+            hop.err = err;
+        };
+    }
+
+    fn runChecked(hop: *Hop) !void {
+        try expect(mrt.M.current() == null);
+        try hop.p.acquire();
+        const m = mrt.M.current() orelse return error.NotAdopted;
+        hop.m_id = try m.id();
+        try expectEqual(@as(?u31, try hop.p.id()), (try m.info()).p);
+        hop.current_was_p = if (mrt.P.current()) |cur| cur.eql(hop.p) else false;
+        hop.status_while_held = try hop.p.status();
+        try expectError(error.Already, hop.p.acquire());
+        hop.released = mrt.P.release();
+        try expect(mrt.P.release() == null);
+    }
+};
+
+fn testPMovesBetweenThreads() !void {
+    try mrt.init(null);
+    const p0 = mrt.P.get(0) orelse return error.NoP0;
+    try expectEqual(@as(u31, 0), try p0.id());
+
+    var a: Hop = .{ .p = p0 };
+    (try std.Thread.spawn(.{}, Hop.run, .{&a})).join();
+    if (a.err) |err| return err;
+    try expect(a.current_was_p);
+    try expectEqual(@as(?mrt.P.Status, .running), a.status_while_held);
+    try expectP(p0, a.released);
+    // Released: idle, held by the host, not in the pool.
+    try expectEqual(mrt.P.Status.idle, try p0.status());
+
+    var b: Hop = .{ .p = p0 };
+    (try std.Thread.spawn(.{}, Hop.run, .{&b})).join();
+    if (b.err) |err| return err;
+    try expect(b.current_was_p);
+    try expectP(p0, b.released);
+
+    // Back to the pool, once.
+    try p0.put();
+    try expectError(error.Already, p0.put());
+    try expect(try allPsPooled());
+    try mrt.shutdown(null);
+}
+
+/// A std.Thread that holds a P until told to let it go.
+const Holder = struct {
+    p: mrt.P,
+    holding: std.Io.Event = .unset,
+    let_go: std.Io.Event = .unset,
+    err: ?anyerror = null,
+
+    fn run(h: *Holder) void {
+        h.p.acquire() catch |err| {
+            h.err = err;
+            h.holding.set(io);
+            return;
+        };
+        h.holding.set(io);
+        h.let_go.waitUncancelable(io);
+        _ = mrt.P.release();
+    }
+};
+
+fn testPBusyElsewhere() !void {
+    try mrt.init(null);
+    const p0 = mrt.P.get(0) orelse return error.NoP0;
+    var h: Holder = .{ .p = p0 };
+    const thread = try std.Thread.spawn(.{}, Holder.run, .{&h});
+    try h.holding.wait(io);
+    if (h.err) |err| return err;
+
+    try expectEqual(mrt.P.Status.running, try p0.status());
+    try expectError(error.Busy, p0.acquire());
+    try expectError(error.Busy, p0.put());
+    var seen: Seen = .{};
+    try expectError(error.Busy, mrt.M.new(startObserve, &seen, p0));
+    const m = try mrt.M.alloc(null, startObserve, &seen);
+    try expectError(error.Busy, m.launch(p0));
+    try m.free();
+
+    h.let_go.set(io);
+    thread.join();
+
+    // The holder released it: held by the host now, so this thread may take it.
+    try p0.acquire();
+    try expectP(p0, mrt.P.current());
+    if (mrt.P.get(1)) |p1| try expectError(error.Already, p1.acquire());
+    try expectError(error.Already, p0.acquire());
+    // Its own running P is busy for a new M too.
+    try expectError(error.Busy, mrt.M.new(startObserve, &seen, p0));
+    try expectP(p0, mrt.P.release());
+    try p0.put();
+    try mrt.shutdown(null);
+}
+
+fn testBadInput() !void {
+    try mrt.init(null);
+    const n = try mrt.maxprocs();
+
+    // NULL handles.
+    try expectError(error.Invalid, mrt.check(c.rt_acquirep(null)));
+    try expectError(error.Invalid, mrt.check(c.rt_p_put(null)));
+    try expectError(error.Invalid, mrt.check(c.rt_p_id(null)));
+    try expectError(error.Invalid, mrt.check(c.rt_p_status(null)));
+    try expectError(error.Invalid, mrt.check(c.rt_m_launch(null, null)));
+    try expectError(error.Invalid, mrt.check(c.rt_m_free(null)));
+    try expectEqual(@as(i64, c.RT_EINVAL), c.rt_m_id(null));
+
+    // A "P" that is not one: zeroed memory the library never handed out.
+    var fake: [64]u64 align(64) = @splat(0);
+    const not_a_p: *c.rt_p = @ptrCast(&fake);
+    try expectError(error.Invalid, mrt.check(c.rt_acquirep(not_a_p)));
+    try expectError(error.Invalid, mrt.check(c.rt_p_status(not_a_p)));
+    try expectError(error.Invalid, mrt.check(c.rt_p_put(not_a_p)));
+
+    // Ids out of range.
+    try expect(mrt.P.get(n) == null);
+    try expect(c.rt_p_get(-1) == null);
+
+    // NULL out-pointers and size-0 structs.
+    try expectError(error.Invalid, mrt.check(c.rt_allocm(null, null, null, null)));
+    try expectError(error.Invalid, mrt.check(c.rt_getstats(null)));
+    var st = std.mem.zeroes(c.rt_stats);
+    try expectError(error.Invalid, mrt.check(c.rt_getstats(&st)));
+    var seen: Seen = .{};
+    const m = try mrt.M.new(startObserve, &seen, null);
+    try seen.wait();
+    var info = std.mem.zeroes(c.rt_m_info);
+    try expectError(error.Invalid, mrt.check(c.rt_m_getinfo(m.handle, &info)));
+    try expectError(error.Invalid, mrt.check(c.rt_m_getinfo(m.handle, null)));
+    try expectError(error.Invalid, mrt.check(c.rt_m_getinfo(null, &info)));
+    // A larger size than the library knows is accepted.
+    const Bigger = extern struct { info: c.rt_m_info, extra: [8]u64 };
+    var big = std.mem.zeroes(Bigger);
+    big.info.size = @sizeOf(@TypeOf(big));
+    try mrt.check(c.rt_m_getinfo(m.handle, &big.info));
+    try expectEqual(try m.id(), big.info.id);
+
+    // Nothing to release on a thread that holds no P; a P in the pool is in the pool.
+    try expect(mrt.P.release() == null);
+    const p0 = mrt.P.get(0) orelse return error.NoP0;
+    try expectError(error.Already, p0.put());
+    try mrt.shutdown(null);
+}
+
+fn testShrink() !void {
+    try mrt.init(.{ .maxprocs = 2 });
+    try expectEqual(@as(u31, 2), try mrt.gomaxprocs(3));
+    // Grown at once.
+    const p2 = mrt.P.get(2) orelse return error.NoP2;
+    try expectEqual(mrt.P.Status.idle, try p2.status());
+    try p2.acquire();
+
+    // Shrunk lazily: the running surplus P lives on until released.
+    try expectEqual(@as(u31, 3), try mrt.gomaxprocs(2));
+    try expectEqual(@as(u31, 2), try mrt.maxprocs());
+    try expect(mrt.P.get(2) == null);
+    try expectEqual(mrt.P.Status.running, try p2.status());
+    _ = mrt.P.release();
+    try expectEqual(mrt.P.Status.dead, try p2.status());
+    try expectError(error.Invalid, p2.acquire());
+    try mrt.shutdown(null);
+}
+
+fn testNextpReturnsToPool() !void {
+    try mrt.init(null);
+    const p0 = mrt.P.get(0) orelse return error.NoP0;
+    try p0.acquire();
+    try expectP(p0, mrt.P.release());
+
+    var seen: Seen = .{};
+    const m = try mrt.M.new(startObserve, &seen, p0);
+    try seen.wait();
+    try seen.expectSane(m);
+    // After its start function the M takes P 0, finds no G, puts it back and parks.
+    try eventually(allPsPooled);
+    try expectError(error.Already, p0.put());
+    try p0.acquire();
+    try expectP(p0, mrt.P.release());
+    try p0.put();
+    try mrt.shutdown(null);
+}
+
+/// What a start function that moves a P itself saw.
+const Mover = struct {
+    p: mrt.P,
+    held_it: bool = false,
+    info_p: ?u31 = null,
+    err: ?anyerror = null,
+    done: std.Io.Event = .unset,
+
+    fn start(arg: ?*anyopaque) callconv(.c) void {
+        const mv: *Mover = @ptrCast(@alignCast(arg.?));
+        mv.moveP() catch |err| {
+            mv.err = err;
+        };
+        mv.done.set(io);
+    }
+
+    fn moveP(mv: *Mover) !void {
+        try mv.p.acquire();
+        mv.held_it = if (mrt.P.current()) |cur| cur.eql(mv.p) else false;
+        mv.info_p = (try (mrt.M.current() orelse return error.NoM).info()).p;
+        try expectError(error.Already, mv.p.acquire());
+        const back = mrt.P.release() orelse return error.NothingReleased;
+        try back.put();
+    }
+};
+
+fn testStartFnMovesP() !void {
+    try mrt.init(null);
+    const last = (try mrt.maxprocs()) - 1;
+    const p = mrt.P.get(last) orelse return error.NoP;
+    var mv: Mover = .{ .p = p };
+    _ = try mrt.M.new(Mover.start, &mv, null);
+    try mv.done.wait(io);
+    if (mv.err) |err| return err;
+    try expect(mv.held_it);
+    try expectEqual(@as(?u31, last), mv.info_p);
+    try eventually(allPsPooled);
+    try mrt.shutdown(null);
+}
+
+const FromM = struct {
+    shutdown: ?mrt.Error = null,
+    init: ?mrt.Error = null,
+    done: std.Io.Event = .unset,
+
+    fn start(arg: ?*anyopaque) callconv(.c) void {
+        const f: *FromM = @ptrCast(@alignCast(arg.?));
+        if (mrt.shutdown(null)) |_| {} else |err| f.shutdown = err;
+        if (mrt.init(null)) |_| {} else |err| f.init = err;
+        f.done.set(io);
+    }
+};
+
+fn testShutdownFromM() !void {
+    try mrt.init(null);
+    var f: FromM = .{};
+    _ = try mrt.M.new(FromM.start, &f, null);
+    try f.done.wait(io);
+    // It would wait for itself.
+    try expectEqual(@as(?mrt.Error, error.Perm), f.shutdown);
+    try expectEqual(@as(?mrt.Error, error.Already), f.init);
+    try mrt.shutdown(null);
+}
+
+fn testForkChild() !void {
+    try mrt.init(null);
+    var seen: [3]Seen = @splat(.{});
+    for (&seen) |*s| _ = try mrt.M.new(startObserve, s, null);
+    for (&seen) |*s| try s.wait();
+
+    const pid = std.c.fork();
+    if (pid < 0) return error.ForkFailed;
+    if (pid == 0) {
+        _ = std.c.alarm(grandchild_watchdog_seconds);
+        forkChild() catch |err| {
+            std.debug.print("in the fork child: {t}\n", .{err});
+            if (@errorReturnTrace()) |trace| std.debug.dumpErrorReturnTrace(trace);
+            std.c._exit(1);
+        };
+        std.c.exit(0);
+    }
+    const status = waitChild(pid) orelse return error.WaitFailed;
+    if (!std.c.W.IFEXITED(status) or std.c.W.EXITSTATUS(status) != 0) {
+        std.debug.print("fork child status 0x{x}{s}\n", .{
+            status,
+            if (std.c.W.IFSIGNALED(status) and std.c.W.TERMSIG(status) == .ALRM) " (watchdog: it hung)" else "",
+        });
+        return error.ForkChildFailed;
+    }
+
+    // The parent's runtime is untouched.
+    var after: Seen = .{};
+    const m = try mrt.M.new(startObserve, &after, null);
+    try after.wait();
+    try after.expectSane(m);
+    try mrt.shutdown(null);
+}
+
+fn forkChild() !void {
+    try expect(mrt.P.get(0) == null);
+    try expectError(error.Shutdown, mrt.maxprocs());
+    var never: Seen = .{};
+    try expectError(error.Shutdown, mrt.M.new(startObserve, &never, null));
+    try expectError(error.Shutdown, mrt.shutdown(null));
+    try mrt.init(null);
+    var seen: Seen = .{};
+    const m = try mrt.M.new(startObserve, &seen, null);
+    try seen.wait();
+    try seen.expectSane(m);
+    try mrt.shutdown(null);
+}
+
+/// Recurse until the g0 stack runs out.
+fn recurse(depth: usize) usize {
+    var frame: [512]u8 = undefined;
+    @memset(&frame, @truncate(depth));
+    std.mem.doNotOptimizeAway(&frame);
+    return recurse(depth + 1) + frame[depth % frame.len];
+}
+
+fn startOverflow(_: ?*anyopaque) callconv(.c) void {
+    std.mem.doNotOptimizeAway(recurse(0));
+}
+
+fn testG0StackOverflow() !void {
+    var fds: [2]std.c.fd_t = undefined;
+    if (std.c.pipe(&fds) != 0) return error.PipeFailed;
+    const pid = std.c.fork();
+    if (pid < 0) return error.ForkFailed;
+    if (pid == 0) {
+        // The child: stderr into the pipe, then overflow an M's g0.
+        _ = std.c.alarm(grandchild_watchdog_seconds);
+        _ = std.c.dup2(fds[1], 2);
+        _ = std.c.close(fds[0]);
+        _ = std.c.close(fds[1]);
+        const m = mrt.M.new(startOverflow, null, null) catch std.c._exit(3);
+        _ = m;
+        // The M aborts the process; if it does not, the alarm ends it.
+        while (true) io.sleep(.fromSeconds(60), .awake) catch {};
+    }
+    _ = std.c.close(fds[1]);
+    var out: [4096]u8 = undefined;
+    var len: usize = 0;
+    while (len < out.len) {
+        const n = std.c.read(fds[0], out[len..].ptr, out.len - len);
+        if (n <= 0) break;
+        len += @intCast(n);
+    }
+    _ = std.c.close(fds[0]);
+    const status = waitChild(pid) orelse return error.WaitFailed;
+    const text = out[0..len];
+    if (!std.c.W.IFSIGNALED(status) or std.c.W.TERMSIG(status) != .ABRT or
+        std.mem.indexOf(u8, text, "stack overflow") == null or
+        std.mem.indexOf(u8, text, "g0 of M ") == null)
+    {
+        std.debug.print("child status 0x{x}, stderr:\n{s}\n", .{ status, text });
+        return error.NoStackOverflowReport;
+    }
+}
