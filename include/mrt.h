@@ -115,6 +115,11 @@
 #define RUNQ_SIZE 256
 
 /**
+ * A channel (opaque).
+ */
+typedef struct rt_chan rt_chan;
+
+/**
  * A G: a goroutine (opaque).
  */
 typedef struct rt_g rt_g;
@@ -128,6 +133,28 @@ typedef struct rt_m rt_m;
  * A P: the right to run Gs, with a run queue (opaque).
  */
 typedef struct rt_p rt_p;
+
+/**
+ * One case of rt_select.
+ */
+typedef struct rt_select_case {
+  /**
+   * The channel (NULL: the case never proceeds).
+   */
+  struct rt_chan *chan;
+  /**
+   * RT_SEND or RT_RECV.
+   */
+  int dir;
+  /**
+   * The element to send, or where to receive (elem_size bytes).
+   */
+  void *elem;
+  /**
+   * Set on the case that proceeded: RT_OK or RT_ECLOSED.
+   */
+  int result;
+} rt_select_case;
 
 /**
  * A callback: a start function or a G body.
@@ -262,6 +289,101 @@ extern "C" {
 #endif // __cplusplus
 
 /**
+ * Makes a channel of `cap` elements of `elem_size` bytes (cap 0: unbuffered;
+ * elem_size 0 is allowed, like chan struct{}, and element pointers may then be
+ * NULL). Any context.
+ *
+ * # Safety
+ * `out` is NULL or writable.
+ *
+ * Errors: RT_EINVAL for a NULL `out` or elem_size * cap overflowing; RT_ENOMEM.
+ */
+int rt_chan_make(size_t elem_size, size_t cap, struct rt_chan **out);
+
+/**
+ * Frees a channel nobody waits on (buffered elements are dropped). Any context.
+ *
+ * Errors: RT_EINVAL for NULL or not a channel; RT_EBUSY while a sender or receiver
+ * waits on it.
+ */
+int rt_chan_free(struct rt_chan *c);
+
+/**
+ * Sends the element at `elem` (elem_size bytes, copied): to a waiting receiver
+ * directly, else into the buffer, else waits (a G parks, any other thread blocks).
+ *
+ * # Safety
+ * `elem` points at elem_size readable bytes (NULL allowed for elem_size 0).
+ *
+ * Errors: RT_EINVAL for a bad channel; RT_ECLOSED if it is or gets closed.
+ */
+int rt_chan_send(struct rt_chan *c, const void *elem);
+
+/**
+ * Receives into `elem` (elem_size bytes): from the buffer, else from a waiting
+ * sender, else waits. Once the channel is closed and drained: RT_ECLOSED with
+ * `elem` zeroed.
+ *
+ * # Safety
+ * `elem` points at elem_size writable bytes (NULL allowed for elem_size 0).
+ *
+ * Errors: RT_EINVAL for a bad channel; RT_ECLOSED.
+ */
+int rt_chan_recv(struct rt_chan *c, void *elem);
+
+/**
+ * rt_chan_send that never waits: RT_EAGAIN if it would.
+ *
+ * # Safety
+ * As rt_chan_send.
+ */
+int rt_chan_trysend(struct rt_chan *c, const void *elem);
+
+/**
+ * rt_chan_recv that never waits: RT_EAGAIN if it would.
+ *
+ * # Safety
+ * As rt_chan_recv.
+ */
+int rt_chan_tryrecv(struct rt_chan *c, void *elem);
+
+/**
+ * Closes the channel: waiting receivers get a zeroed element and RT_ECLOSED,
+ * waiting senders RT_ECLOSED; buffered elements can still be received. Any context.
+ *
+ * Errors: RT_EINVAL for a bad channel; RT_ECLOSED if already closed.
+ */
+int rt_chan_close(struct rt_chan *c);
+
+/**
+ * Elements in the buffer (0 for NULL or not a channel). Any context.
+ */
+size_t rt_chan_len(const struct rt_chan *c);
+
+/**
+ * The buffer's capacity (0 for NULL or not a channel). Any context.
+ */
+size_t rt_chan_cap(const struct rt_chan *c);
+
+/**
+ * Go's select over `n` cases: proceeds with one ready case, chosen uniformly at
+ * random among the ready ones, and returns its index, with `result` set on that
+ * case (RT_OK, or RT_ECLOSED when its channel was closed: a receive then zeroes
+ * `elem`; a send proceeds with RT_ECLOSED instead of Go's panic). If none is ready:
+ * timeout 0 returns RT_EAGAIN, else waits (< 0: forever) and returns RT_ETIMEDOUT
+ * when the time is up. A case with a NULL channel never proceeds. A G parks; any
+ * other thread blocks.
+ *
+ * # Safety
+ * `cases` points at `n` cases with live (or NULL) channels and elems valid for
+ * their element size.
+ *
+ * Errors: RT_EINVAL for NULL cases, n = 0, a bad direction or a bad channel;
+ * RT_EAGAIN; RT_ETIMEDOUT; RT_ENOMEM.
+ */
+int rt_select(struct rt_select_case *cases, size_t n, int64_t timeout_ns);
+
+/**
  * Starts a new G running fn(arg) and returns its id (> 0), or an error.
  *
  * From a G: the new G goes to runnext of the current P (it runs when the caller
@@ -347,6 +469,28 @@ int rt_entersyscall(void);
  * Context: G. Errors: RT_EPERM outside a G; RT_EINVAL without rt_entersyscall.
  */
 int rt_exitsyscall(void);
+
+/**
+ * Sleeps `ns` nanoseconds (<= 0: returns at once). A G parks on a timer of its P
+ * and its M runs other Gs meanwhile; an M's g0 or a foreign thread sleeps with
+ * nanosleep(2). Any context. Errors: RT_ENOMEM (the poller could not be made).
+ */
+int rt_sleep(int64_t ns);
+
+/**
+ * Waits until `fd` is ready for `events` (RT_POLLIN and/or RT_POLLOUT) or the
+ * timeout passes (< 0: forever; 0: don't wait). A G parks on the runtime's netpoller
+ * (epoll) and its M runs other Gs; any other thread blocks in poll(2). Returns the
+ * ready events (> 0; errors and hang-ups report every requested event).
+ *
+ * One G at a time may wait for reading, and one for writing, on an fd. Closing the
+ * fd does not wake a waiting G: use a timeout or wake it another way first.
+ *
+ * Errors: RT_EINVAL for a negative, closed or unpollable fd, or bad events (at
+ * once); RT_EAGAIN for timeout 0 with nothing ready; RT_ETIMEDOUT; RT_EBUSY if
+ * another G already waits on the fd in that direction; RT_ENOMEM.
+ */
+int rt_poll_fd(int fd, uint32_t events, int64_t timeout_ns);
 
 /**
  * Runs fn(arg) as a G while the calling thread works as an M (with a P) until that

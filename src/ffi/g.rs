@@ -146,6 +146,40 @@ pub extern "C" fn rt_exitsyscall() -> c_int {
     boundary(|| rc(syscall::exitsyscall()))
 }
 
+/// Sleeps `ns` nanoseconds (<= 0: returns at once). A G parks on a timer of its P
+/// and its M runs other Gs meanwhile; an M's g0 or a foreign thread sleeps with
+/// nanosleep(2). Any context. Errors: RT_ENOMEM (the poller could not be made).
+#[no_mangle]
+pub extern "C" fn rt_sleep(ns: i64) -> c_int {
+    boundary(|| {
+        if !crate::runtime::g::curg().is_null() {
+            if let Err(e) = runtime::ensure_running() {
+                return e;
+            }
+        }
+        rc(crate::runtime::timer::sleep(ns))
+    })
+}
+
+/// Waits until `fd` is ready for `events` (RT_POLLIN and/or RT_POLLOUT) or the
+/// timeout passes (< 0: forever; 0: don't wait). A G parks on the runtime's netpoller
+/// (epoll) and its M runs other Gs; any other thread blocks in poll(2). Returns the
+/// ready events (> 0; errors and hang-ups report every requested event).
+///
+/// One G at a time may wait for reading, and one for writing, on an fd. Closing the
+/// fd does not wake a waiting G: use a timeout or wake it another way first.
+///
+/// Errors: RT_EINVAL for a negative, closed or unpollable fd, or bad events (at
+/// once); RT_EAGAIN for timeout 0 with nothing ready; RT_ETIMEDOUT; RT_EBUSY if
+/// another G already waits on the fd in that direction; RT_ENOMEM.
+#[no_mangle]
+pub extern "C" fn rt_poll_fd(fd: c_int, events: u32, timeout_ns: i64) -> c_int {
+    boundary(|| match crate::runtime::netpoll::poll_fd(fd, events, timeout_ns) {
+        Ok(r) => r as c_int,
+        Err(e) => e,
+    })
+}
+
 /// Runs fn(arg) as a G while the calling thread works as an M (with a P) until that
 /// G returns; the thread runs other Gs meanwhile. A foreign thread is adopted first.
 ///

@@ -5,6 +5,7 @@
 //! cbindgen reads these files to write `include/mrt.h`: the `///` comments here are
 //! the header's documentation.
 
+pub mod chan;
 pub mod consts;
 pub mod errors;
 pub mod g;
@@ -32,6 +33,12 @@ impl OnPanic for i32 {
 impl OnPanic for i64 {
     fn on_panic() -> i64 {
         RT_EINTERNAL as i64
+    }
+}
+
+impl OnPanic for usize {
+    fn on_panic() -> usize {
+        0
     }
 }
 

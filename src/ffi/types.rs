@@ -17,6 +17,24 @@ pub struct rt_g {
     _opaque: [u8; 0],
 }
 
+/// A channel (opaque).
+pub struct rt_chan {
+    _opaque: [u8; 0],
+}
+
+/// One case of rt_select.
+#[repr(C)]
+pub struct rt_select_case {
+    /// The channel (NULL: the case never proceeds).
+    pub chan: *mut rt_chan,
+    /// RT_SEND or RT_RECV.
+    pub dir: core::ffi::c_int,
+    /// The element to send, or where to receive (elem_size bytes).
+    pub elem: *mut c_void,
+    /// Set on the case that proceeded: RT_OK or RT_ECLOSED.
+    pub result: core::ffi::c_int,
+}
+
 /// A callback: a start function or a G body.
 pub type rt_fn = Option<unsafe extern "C" fn(arg: *mut c_void)>;
 

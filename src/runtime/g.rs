@@ -686,6 +686,76 @@ pub fn ready(gp: *mut G) -> Result<()> {
     Ok(())
 }
 
+/// goready from a timer callback (a heap lock is held): queue the G, wake nobody
+/// (timer::check wakes an M once the lock is released).
+pub fn ready_from_timer(gp: *mut G) {
+    // SAFETY: timer callbacks only name Gs that parked waiting for them.
+    let g = unsafe { &*gp };
+    if g
+        .status
+        .compare_exchange(
+            GStatus::Waiting as u32,
+            GStatus::Runnable as u32,
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+        )
+        .is_err()
+    {
+        super::throw("timer: the G to wake is not parked");
+    }
+    let m = tls::getm();
+    let pp = if m.is_null() {
+        ptr::null_mut()
+    } else {
+        // SAFETY: the calling thread's M.
+        unsafe { (*m).p() }
+    };
+    if pp.is_null() {
+        sched::globrunqput(gp);
+    } else {
+        // SAFETY: we hold pp.
+        unsafe { sched::runqput(pp, gp, true) };
+    }
+}
+
+/// Makes a list of Gs readied by netpoll runnable: onto the caller's P if it holds
+/// one, else the global queue; then wakes Ms for them (Go's injectglist).
+pub fn inject(list: &[*mut G]) {
+    if list.is_empty() {
+        return;
+    }
+    let m = tls::getm();
+    let pp = if m.is_null() {
+        ptr::null_mut()
+    } else {
+        // SAFETY: the calling thread's M.
+        unsafe { (*m).p() }
+    };
+    for &gp in list {
+        // SAFETY: netpoll hands over parked Gs whose waiter it won.
+        let g = unsafe { &*gp };
+        if g
+            .status
+            .compare_exchange(
+                GStatus::Waiting as u32,
+                GStatus::Runnable as u32,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            )
+            .is_err()
+        {
+            super::throw("netpoll: the G to wake is not parked");
+        }
+        if pp.is_null() {
+            sched::globrunqput(gp);
+        } else {
+            // SAFETY: we hold pp.
+            unsafe { sched::runqput(pp, gp, false) };
+        }
+    }
+    sched::wakep_global();
+}
+
 /// rt_lockosthread: wires the current G to its M (nests).
 pub fn lockosthread() -> Result<()> {
     let gp = curg();

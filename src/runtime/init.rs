@@ -217,6 +217,8 @@ fn shutdown_locked(deadline: i64) -> Result<()> {
     // next look for work; sysmon returns from its loop.
     sched::SHUTTING_DOWN.store(true, Ordering::Release);
     sysmon::stop();
+    // An M blocked in netpoll is not on the idle list: break its wait.
+    super::netpoll::netpoll_break();
     {
         let mut s = SCHED.lock();
         s.stopping = true;

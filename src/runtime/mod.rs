@@ -15,9 +15,11 @@
 
 pub mod arch;
 pub mod atomic;
+pub mod chan;
 pub mod g;
 pub mod init;
 pub mod m;
+pub mod netpoll;
 pub mod note;
 pub mod p;
 pub mod runq;
@@ -29,6 +31,7 @@ pub mod sync;
 pub mod syscall;
 pub mod sysmon;
 pub mod time;
+pub mod timer;
 pub mod tls;
 
 use core::ptr;

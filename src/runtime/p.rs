@@ -63,6 +63,8 @@ pub struct P {
     pub local: UnsafeCell<PLocal>,
     /// Event counters written by its holder (see stats::bump).
     pub counters: super::stats::Counters,
+    /// Its timers.
+    pub timers: super::timer::PTimers,
 }
 
 impl P {
@@ -77,6 +79,7 @@ impl P {
             runq: Runq::new(),
             local: UnsafeCell::new(PLocal::default()),
             counters: super::stats::Counters::new(),
+            timers: super::timer::PTimers::default(),
         }
     }
 }
@@ -182,6 +185,10 @@ pub fn release_to_pool(s: &mut Sched, pp: *mut P) {
     let p = unsafe { &*pp };
     p.m.store(ptr::null_mut(), Ordering::Release);
     if p.id >= s.gomaxprocs {
+        // Its timers go to P0, which always lives.
+        if let Some(&p0) = s.allp.first() {
+            super::timer::move_all(pp, p0);
+        }
         p.set(PStatus::Dead);
     } else {
         pidleput(s, pp);

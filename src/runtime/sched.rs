@@ -45,7 +45,8 @@ use super::g::{self, gdestroy, switch_to, Action, GPtr, GStatus, G};
 use super::m::{MKind, MState, M};
 use super::p::{self, PStatus, ALLP, GOMAXPROCS, NPIDLE, P};
 use super::stats::{bump, total};
-use super::{tls, Sched, SCHED};
+use super::time::nanotime;
+use super::{netpoll, timer, tls, Sched, SCHED};
 use crate::ffi::consts::{RT_SCHED_FOREVER, RT_SCHED_ONCE};
 use crate::ffi::errors::*;
 
@@ -373,6 +374,17 @@ fn steal_work(m: &M, pp: *mut P) -> Option<*mut G> {
             }
             // SAFETY: Ps in ALLP live until shutdown; we hold pp.
             unsafe {
+                if steal_next {
+                    // Run the victim's expired timers too (Go steals timers along
+                    // with work): their Gs land on our P.
+                    let t0 = (*p2).timers.timer0.load(Ordering::Acquire);
+                    if t0 != 0 && t0 <= nanotime() {
+                        timer::check(p2, nanotime());
+                        if let Some((gp, _)) = (*pp).runq.get() {
+                            return Some(gp);
+                        }
+                    }
+                }
                 if !steal_next && (*p2).runq.is_empty() {
                     continue;
                 }
@@ -427,6 +439,12 @@ fn find_runnable(m: &M, wait: Wait) -> Option<(*mut G, bool)> {
         if stopping() {
             return None;
         }
+        // Our P's expired timers make their Gs runnable first.
+        // SAFETY: we hold pp.
+        let t0 = unsafe { (*pp).timers.timer0.load(Ordering::Acquire) };
+        if t0 != 0 && t0 <= nanotime() {
+            timer::check(pp, nanotime());
+        }
         // SAFETY: we hold pp.
         unsafe {
             // Every 61st round, the global queue first, so that it cannot starve.
@@ -440,6 +458,21 @@ fn find_runnable(m: &M, wait: Wait) -> Option<(*mut G, bool)> {
             }
             if let Some(gp) = globrunqget(pp, 0) {
                 return Some((gp, false));
+            }
+        }
+        // A poll that does not block, if Gs wait on fds and nobody is polling.
+        if netpoll::inited()
+            && netpoll::WAITERS.load(Ordering::Acquire) > 0
+            && netpoll::LASTPOLL.load(Ordering::Acquire) != 0
+        {
+            let mut list = Vec::new();
+            netpoll::netpoll(0, &mut list);
+            if !list.is_empty() {
+                g::inject(&list);
+                // SAFETY: we hold pp; inject queued them on it.
+                if let Some(x) = unsafe { (*pp).runq.get() } {
+                    return Some(x);
+                }
             }
         }
         // Steal, if not too many Ms are at it already.
@@ -497,6 +530,47 @@ fn find_runnable(m: &M, wait: Wait) -> Option<(*mut G, bool)> {
                     become_spinning(m);
                     continue 'top;
                 }
+            }
+        }
+        // Before parking: if Gs wait on fds or timers, one M blocks in netpoll until
+        // the soonest timer (Go's lastpoll protocol: LASTPOLL is 0 while it does).
+        let poll_until = timer::earliest();
+        if netpoll::inited()
+            && (netpoll::WAITERS.load(Ordering::Acquire) > 0 || poll_until != 0)
+            && netpoll::LASTPOLL.swap(0, Ordering::AcqRel) != 0
+        {
+            let now = nanotime();
+            let delay = if poll_until == 0 { -1 } else { (poll_until - now).max(0) };
+            netpoll::POLL_UNTIL.store(poll_until, Ordering::Release);
+            let mut list = Vec::new();
+            if !stopping() {
+                netpoll::netpoll(delay, &mut list);
+            }
+            netpoll::POLL_UNTIL.store(0, Ordering::Release);
+            netpoll::LASTPOLL.store(nanotime(), Ordering::Release);
+            let pp = {
+                let mut s = SCHED.lock();
+                if s.running && !s.stopping {
+                    p::pidleget(&mut s)
+                } else {
+                    ptr::null_mut()
+                }
+            };
+            if pp.is_null() {
+                g::inject(&list);
+            } else {
+                p::acquire_nextp(m, pp);
+                g::inject(&list);
+                // Timers of any P may be due: look as a spinning M (stealing runs
+                // other Ps' timers).
+                become_spinning(m);
+                continue 'top;
+            }
+        } else if poll_until != 0 && netpoll::inited() {
+            // Somebody else polls: make sure it wakes up for our timer.
+            let until = netpoll::POLL_UNTIL.load(Ordering::Acquire);
+            if until == 0 || until > poll_until {
+                netpoll::netpoll_break();
             }
         }
         if !stopm(m) {

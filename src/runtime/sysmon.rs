@@ -12,6 +12,7 @@ use super::p::{PStatus, ALLP, GOMAXPROCS, MAX_PROCS, NPIDLE};
 use super::sched::{handoffp, NMSPINNING};
 use super::stats::COUNTERS;
 use super::time::nanotime;
+use super::{g, netpoll, sched, timer};
 
 static STARTED: AtomicBool = AtomicBool::new(false);
 static NOTE: Note = Note::new();
@@ -88,14 +89,42 @@ extern "C" fn sysmon_main(_: *mut c_void) {
         };
         let procs = GOMAXPROCS.load(Ordering::Acquire);
         if procs > 0 && NPIDLE.load(Ordering::Acquire) == procs {
-            // Everything idle: sleep until a system call begins (or a long tick).
+            // Everything idle: sleep until a system call begins, or the next timer
+            // is due (the M blocked in netpoll should get it; this is a backstop).
+            let next = timer::earliest();
+            let mut ns = 1_000_000_000;
+            if next != 0 {
+                ns = (next - nanotime()).clamp(20_000, ns);
+            }
             WAITING.store(true, Ordering::Release);
-            sleep(1_000_000_000);
+            sleep(ns);
             WAITING.store(false, Ordering::Release);
             idle = 0;
-            continue;
+        } else {
+            sleep(delay_us * 1000);
         }
-        sleep(delay_us * 1000);
+        let now = nanotime();
+        // Poll the network if nobody has for 10 ms.
+        let lastpoll = netpoll::LASTPOLL.load(Ordering::Acquire);
+        if netpoll::inited()
+            && lastpoll != 0
+            && lastpoll + 10_000_000 < now
+            && netpoll::LASTPOLL
+                .compare_exchange(lastpoll, now, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        {
+            let mut list = Vec::new();
+            netpoll::netpoll(0, &mut list);
+            if !list.is_empty() {
+                g::inject(&list);
+                idle = 0;
+            }
+        }
+        // Timers overdue while every M is busy or parked: get an M to run them.
+        let next = timer::earliest();
+        if next != 0 && next < now {
+            sched::wakep_global();
+        }
         if retake(&mut last) > 0 {
             idle = 0;
         } else {

@@ -1,0 +1,187 @@
+//! Channels and select: rt_chan_*, rt_select. They work from Gs (which park) and
+//! from any other thread (which blocks on a futex), in any combination.
+
+use core::ffi::{c_int, c_void};
+
+use super::errors::*;
+use super::types::{rt_chan, rt_select_case};
+use super::{boundary, rc};
+use crate::runtime::chan::{self, Case, Chan};
+
+fn live(c: *const rt_chan) -> Option<*mut Chan> {
+    let c = c as *mut Chan;
+    // SAFETY: a host handle: its magic is checked before any other use.
+    unsafe { chan::is_chan(c) }.then_some(c)
+}
+
+/// Makes a channel of `cap` elements of `elem_size` bytes (cap 0: unbuffered;
+/// elem_size 0 is allowed, like chan struct{}, and element pointers may then be
+/// NULL). Any context.
+///
+/// # Safety
+/// `out` is NULL or writable.
+///
+/// Errors: RT_EINVAL for a NULL `out` or elem_size * cap overflowing; RT_ENOMEM.
+#[no_mangle]
+pub unsafe extern "C" fn rt_chan_make(elem_size: usize, cap: usize, out: *mut *mut rt_chan) -> c_int {
+    boundary(|| {
+        if out.is_null() {
+            return RT_EINVAL;
+        }
+        match chan::make(elem_size, cap) {
+            Ok(c) => {
+                // SAFETY: checked non-null.
+                unsafe { *out = c.cast() };
+                RT_OK
+            }
+            Err(e) => e,
+        }
+    })
+}
+
+/// Frees a channel nobody waits on (buffered elements are dropped). Any context.
+///
+/// Errors: RT_EINVAL for NULL or not a channel; RT_EBUSY while a sender or receiver
+/// waits on it.
+#[no_mangle]
+pub extern "C" fn rt_chan_free(c: *mut rt_chan) -> c_int {
+    boundary(|| match live(c) {
+        // SAFETY: a live channel; the caller gives it up.
+        Some(c) => rc(unsafe { chan::free(c) }),
+        None => RT_EINVAL,
+    })
+}
+
+/// Sends the element at `elem` (elem_size bytes, copied): to a waiting receiver
+/// directly, else into the buffer, else waits (a G parks, any other thread blocks).
+///
+/// # Safety
+/// `elem` points at elem_size readable bytes (NULL allowed for elem_size 0).
+///
+/// Errors: RT_EINVAL for a bad channel; RT_ECLOSED if it is or gets closed.
+#[no_mangle]
+pub unsafe extern "C" fn rt_chan_send(c: *mut rt_chan, elem: *const c_void) -> c_int {
+    boundary(|| match live(c) {
+        // SAFETY: per the contract.
+        Some(c) => rc(unsafe { chan::send(c, elem.cast(), true) }),
+        None => RT_EINVAL,
+    })
+}
+
+/// Receives into `elem` (elem_size bytes): from the buffer, else from a waiting
+/// sender, else waits. Once the channel is closed and drained: RT_ECLOSED with
+/// `elem` zeroed.
+///
+/// # Safety
+/// `elem` points at elem_size writable bytes (NULL allowed for elem_size 0).
+///
+/// Errors: RT_EINVAL for a bad channel; RT_ECLOSED.
+#[no_mangle]
+pub unsafe extern "C" fn rt_chan_recv(c: *mut rt_chan, elem: *mut c_void) -> c_int {
+    boundary(|| match live(c) {
+        // SAFETY: per the contract.
+        Some(c) => rc(unsafe { chan::recv(c, elem.cast(), true) }),
+        None => RT_EINVAL,
+    })
+}
+
+/// rt_chan_send that never waits: RT_EAGAIN if it would.
+///
+/// # Safety
+/// As rt_chan_send.
+#[no_mangle]
+pub unsafe extern "C" fn rt_chan_trysend(c: *mut rt_chan, elem: *const c_void) -> c_int {
+    boundary(|| match live(c) {
+        // SAFETY: per the contract.
+        Some(c) => rc(unsafe { chan::send(c, elem.cast(), false) }),
+        None => RT_EINVAL,
+    })
+}
+
+/// rt_chan_recv that never waits: RT_EAGAIN if it would.
+///
+/// # Safety
+/// As rt_chan_recv.
+#[no_mangle]
+pub unsafe extern "C" fn rt_chan_tryrecv(c: *mut rt_chan, elem: *mut c_void) -> c_int {
+    boundary(|| match live(c) {
+        // SAFETY: per the contract.
+        Some(c) => rc(unsafe { chan::recv(c, elem.cast(), false) }),
+        None => RT_EINVAL,
+    })
+}
+
+/// Closes the channel: waiting receivers get a zeroed element and RT_ECLOSED,
+/// waiting senders RT_ECLOSED; buffered elements can still be received. Any context.
+///
+/// Errors: RT_EINVAL for a bad channel; RT_ECLOSED if already closed.
+#[no_mangle]
+pub extern "C" fn rt_chan_close(c: *mut rt_chan) -> c_int {
+    boundary(|| match live(c) {
+        // SAFETY: a live channel.
+        Some(c) => rc(unsafe { chan::close(c) }),
+        None => RT_EINVAL,
+    })
+}
+
+/// Elements in the buffer (0 for NULL or not a channel). Any context.
+#[no_mangle]
+pub extern "C" fn rt_chan_len(c: *const rt_chan) -> usize {
+    boundary(|| match live(c) {
+        // SAFETY: a live channel.
+        Some(c) => unsafe { (*c).len() },
+        None => 0,
+    })
+}
+
+/// The buffer's capacity (0 for NULL or not a channel). Any context.
+#[no_mangle]
+pub extern "C" fn rt_chan_cap(c: *const rt_chan) -> usize {
+    boundary(|| match live(c) {
+        // SAFETY: a live channel.
+        Some(c) => unsafe { (*c).cap() },
+        None => 0,
+    })
+}
+
+/// Go's select over `n` cases: proceeds with one ready case, chosen uniformly at
+/// random among the ready ones, and returns its index, with `result` set on that
+/// case (RT_OK, or RT_ECLOSED when its channel was closed: a receive then zeroes
+/// `elem`; a send proceeds with RT_ECLOSED instead of Go's panic). If none is ready:
+/// timeout 0 returns RT_EAGAIN, else waits (< 0: forever) and returns RT_ETIMEDOUT
+/// when the time is up. A case with a NULL channel never proceeds. A G parks; any
+/// other thread blocks.
+///
+/// # Safety
+/// `cases` points at `n` cases with live (or NULL) channels and elems valid for
+/// their element size.
+///
+/// Errors: RT_EINVAL for NULL cases, n = 0, a bad direction or a bad channel;
+/// RT_EAGAIN; RT_ETIMEDOUT; RT_ENOMEM.
+#[no_mangle]
+pub unsafe extern "C" fn rt_select(cases: *mut rt_select_case, n: usize, timeout_ns: i64) -> c_int {
+    boundary(|| {
+        if cases.is_null() || n == 0 {
+            return RT_EINVAL;
+        }
+        // SAFETY: per the contract.
+        let cs = unsafe { core::slice::from_raw_parts(cases, n) };
+        if cs.iter().any(|c| !c.chan.is_null() && live(c.chan).is_none()) {
+            return RT_EINVAL;
+        }
+        // SAFETY: rt_select_case and Case have the same layout (asserted below).
+        match unsafe { chan::select(cases.cast::<Case>(), n, timeout_ns) } {
+            Ok(i) => i.min(c_int::MAX as usize) as c_int,
+            Err(e) => e,
+        }
+    })
+}
+
+const _: () = {
+    use core::mem::{offset_of, size_of};
+    assert!(size_of::<rt_select_case>() == size_of::<Case>());
+    assert!(offset_of!(rt_select_case, chan) == offset_of!(Case, chan));
+    assert!(offset_of!(rt_select_case, dir) == offset_of!(Case, dir));
+    assert!(offset_of!(rt_select_case, elem) == offset_of!(Case, elem));
+    assert!(offset_of!(rt_select_case, result) == offset_of!(Case, result));
+};

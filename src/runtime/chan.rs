@@ -1,0 +1,694 @@
+//! Channels and select (Go's chan.go and select.go).
+//!
+//! A channel is Go's hchan: a lock, a ring buffer of `cap` elements, and two queues
+//! of waiters (sudogs): senders blocked with an element to give, receivers blocked
+//! with a slot to fill. A send to a waiting receiver copies the element straight
+//! into the receiver's slot; a receive from a full buffer with a waiting sender
+//! takes the head element and moves the sender's element into the freed tail slot.
+//!
+//! Waiters are Gs (they park; the channel lock is released on g0 after the G is
+//! marked waiting) or threads outside any G (they block on a futex in their
+//! sudog). A sudog lives on the waiter's stack. A select enqueues one sudog per case
+//! and all of them share a `done` word: whoever sets it first (a counterpart, a
+//! close, the timeout) owns the select's outcome; the others find it set and pass
+//! over that sudog.
+
+use core::ffi::c_void;
+use core::ptr;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use super::g::{self, G};
+use super::note::{futex_wait, futex_wake, Mutex};
+use super::time::nanotime;
+use super::{timer, tls};
+use crate::ffi::consts::{RT_RECV, RT_SEND};
+use crate::ffi::errors::*;
+
+/// A blocked sender or receiver (Go's sudog).
+pub struct Sudog {
+    next: *mut Sudog,
+    prev: *mut Sudog,
+    /// The parked G, or null for a blocked thread.
+    g: *mut G,
+    /// The element to send, or the slot to receive into (null for elem_size 0).
+    elem: *mut u8,
+    /// For selects: the shared outcome word (0: undecided), else null.
+    done: *const AtomicU32,
+    /// Which select case this sudog stands for.
+    case: u32,
+    /// Set by the counterpart: true if a value moved, false if the channel closed.
+    success: bool,
+    /// A thread waiter blocks on this word until it is 1 (all sudogs of a thread's
+    /// select share one).
+    key: *const AtomicU32,
+}
+
+impl Sudog {
+    fn new(g: *mut G, elem: *mut u8, done: *const AtomicU32, case: u32, key: *const AtomicU32) -> Sudog {
+        Sudog {
+            next: ptr::null_mut(),
+            prev: ptr::null_mut(),
+            g,
+            elem,
+            done,
+            case,
+            success: false,
+            key,
+        }
+    }
+}
+
+/// `done` values of a select: undecided, decided by case i (i + CASE0), timed out.
+const UNDECIDED: u32 = 0;
+const TIMEDOUT: u32 = 1;
+const CASE0: u32 = 2;
+
+#[derive(Default)]
+struct WaitQ {
+    first: *mut Sudog,
+    last: *mut Sudog,
+}
+
+impl WaitQ {
+    fn is_empty(&self) -> bool {
+        self.first.is_null()
+    }
+
+    fn enqueue(&mut self, s: *mut Sudog) {
+        // SAFETY: s is a live sudog not on any queue; queued ones are live.
+        unsafe {
+            (*s).next = ptr::null_mut();
+            (*s).prev = self.last;
+            if self.last.is_null() {
+                self.first = s;
+            } else {
+                (*self.last).next = s;
+            }
+        }
+        self.last = s;
+    }
+
+    fn unlink(&mut self, s: *mut Sudog) {
+        // SAFETY: s is on this queue.
+        unsafe {
+            let (p, n) = ((*s).prev, (*s).next);
+            if p.is_null() {
+                self.first = n;
+            } else {
+                (*p).next = n;
+            }
+            if n.is_null() {
+                self.last = p;
+            } else {
+                (*n).prev = p;
+            }
+            (*s).next = ptr::null_mut();
+            (*s).prev = ptr::null_mut();
+        }
+    }
+
+    /// Removes `s` if it is on this queue.
+    fn remove(&mut self, s: *mut Sudog) {
+        let mut x = self.first;
+        while !x.is_null() {
+            if x == s {
+                self.unlink(s);
+                return;
+            }
+            // SAFETY: queued sudogs are live.
+            x = unsafe { (*x).next };
+        }
+    }
+
+    /// The first waiter that can still proceed; select waiters whose select was
+    /// decided elsewhere are dropped on the way (Go's dequeue).
+    fn dequeue(&mut self) -> *mut Sudog {
+        loop {
+            let s = self.first;
+            if s.is_null() {
+                return s;
+            }
+            self.unlink(s);
+            // SAFETY: s was queued, hence live.
+            let done = unsafe { (*s).done };
+            if done.is_null() {
+                return s;
+            }
+            // SAFETY: a select's done word lives on its stack while it waits.
+            let case = unsafe { (*s).case };
+            if unsafe { &*done }
+                .compare_exchange(UNDECIDED, CASE0 + case, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+            {
+                return s;
+            }
+        }
+    }
+}
+
+const CHAN_MAGIC: u64 = 0x6d72_745f_6368_616e; // "mrt_chan"
+
+/// A channel.
+pub struct Chan {
+    magic: u64,
+    lock: Mutex,
+    elem_size: usize,
+    cap: usize,
+    buf: *mut u8,
+    /// Elements in the buffer, next slot to send into, next to receive from.
+    qcount: usize,
+    sendx: usize,
+    recvx: usize,
+    closed: bool,
+    recvq: WaitQ,
+    sendq: WaitQ,
+}
+
+// SAFETY: every field is touched under `lock`.
+unsafe impl Send for Chan {}
+unsafe impl Sync for Chan {}
+
+/// rt_chan_make.
+pub fn make(elem_size: usize, cap: usize) -> Result<*mut Chan> {
+    let bytes = elem_size.checked_mul(cap).ok_or(RT_EINVAL)?;
+    if bytes > isize::MAX as usize / 2 {
+        return Err(RT_EINVAL);
+    }
+    let buf = if bytes == 0 {
+        ptr::null_mut()
+    } else {
+        // SAFETY: a plain allocation; null on failure.
+        let p = unsafe { libc::calloc(1, bytes) } as *mut u8;
+        if p.is_null() {
+            return Err(RT_ENOMEM);
+        }
+        p
+    };
+    let c = Chan {
+        magic: CHAN_MAGIC,
+        lock: Mutex::new(),
+        elem_size,
+        cap,
+        buf,
+        qcount: 0,
+        sendx: 0,
+        recvx: 0,
+        closed: false,
+        recvq: WaitQ::default(),
+        sendq: WaitQ::default(),
+    };
+    match super::try_box(c) {
+        Ok(p) => Ok(p),
+        Err(e) => {
+            // SAFETY: ours, unshared.
+            unsafe { libc::free(buf.cast()) };
+            Err(e)
+        }
+    }
+}
+
+/// rt_chan_free: refuses while anyone waits.
+///
+/// # Safety
+/// `c` came from `make` and is not used after a successful free.
+pub unsafe fn free(c: *mut Chan) -> Result<()> {
+    // SAFETY: per the contract.
+    let ch = unsafe { &mut *c };
+    ch.lock.lock();
+    let busy = !ch.recvq.is_empty() || !ch.sendq.is_empty();
+    ch.lock.unlock();
+    if busy {
+        return Err(RT_EBUSY);
+    }
+    ch.magic = 0;
+    // SAFETY: nobody waits and the caller gives the channel up.
+    unsafe {
+        libc::free(ch.buf.cast());
+        super::free_box(c);
+    }
+    Ok(())
+}
+
+/// Whether `c` looks like a live channel (checked before trusting a host handle).
+///
+/// # Safety
+/// `c` is null or points at readable memory of a channel's size.
+pub unsafe fn is_chan(c: *const Chan) -> bool {
+    // SAFETY: per the contract.
+    !c.is_null() && unsafe { ptr::addr_of!((*c).magic).read_volatile() } == CHAN_MAGIC
+}
+
+impl Chan {
+    fn slot(&self, i: usize) -> *mut u8 {
+        // SAFETY: i < cap, inside the buffer.
+        unsafe { self.buf.add(i * self.elem_size) }
+    }
+
+    fn copy(&self, dst: *mut u8, src: *const u8) {
+        if self.elem_size != 0 && !dst.is_null() && !src.is_null() {
+            // SAFETY: both point at elem_size bytes (caller's element, buffer slot).
+            unsafe { ptr::copy_nonoverlapping(src, dst, self.elem_size) };
+        }
+    }
+
+    fn zero(&self, dst: *mut u8) {
+        if self.elem_size != 0 && !dst.is_null() {
+            // SAFETY: dst points at elem_size writable bytes.
+            unsafe { ptr::write_bytes(dst, 0, self.elem_size) };
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock.lock();
+        let n = self.qcount;
+        self.lock.unlock();
+        n
+    }
+
+    pub fn cap(&self) -> usize {
+        self.cap
+    }
+
+    /// A send that does not block (lock held). Some(result) if it completed.
+    fn try_send_locked(&mut self, elem: *const u8) -> Option<(i32, *mut Sudog)> {
+        if self.closed {
+            return Some((RT_ECLOSED, ptr::null_mut()));
+        }
+        let r = self.recvq.dequeue();
+        if !r.is_null() {
+            // SAFETY: a dequeued receiver is live until woken.
+            unsafe {
+                self.copy((*r).elem, elem);
+                (*r).success = true;
+            }
+            return Some((RT_OK, r));
+        }
+        if self.qcount < self.cap {
+            self.copy(self.slot(self.sendx), elem);
+            self.sendx = (self.sendx + 1) % self.cap;
+            self.qcount += 1;
+            return Some((RT_OK, ptr::null_mut()));
+        }
+        None
+    }
+
+    /// A receive that does not block (lock held).
+    fn try_recv_locked(&mut self, elem: *mut u8) -> Option<(i32, *mut Sudog)> {
+        let s = self.sendq.dequeue();
+        if !s.is_null() {
+            // SAFETY: a dequeued sender is live until woken.
+            unsafe {
+                if self.cap == 0 {
+                    self.copy(elem, (*s).elem);
+                } else {
+                    // Full buffer: take the head, put the sender's element at the tail
+                    // (which is the same slot).
+                    self.copy(elem, self.slot(self.recvx));
+                    self.copy(self.slot(self.recvx), (*s).elem);
+                    self.recvx = (self.recvx + 1) % self.cap;
+                    self.sendx = self.recvx;
+                }
+                (*s).success = true;
+            }
+            return Some((RT_OK, s));
+        }
+        if self.qcount > 0 {
+            self.copy(elem, self.slot(self.recvx));
+            self.zero(self.slot(self.recvx));
+            self.recvx = (self.recvx + 1) % self.cap;
+            self.qcount -= 1;
+            return Some((RT_OK, ptr::null_mut()));
+        }
+        if self.closed {
+            self.zero(elem);
+            return Some((RT_ECLOSED, ptr::null_mut()));
+        }
+        None
+    }
+}
+
+/// Wakes a waiter whose outcome has been written. After this its sudog may be gone.
+fn wake(s: *mut Sudog) {
+    if s.is_null() {
+        return;
+    }
+    // SAFETY: the sudog is live until its owner sees the wakeup.
+    unsafe {
+        let g = (*s).g;
+        if g.is_null() {
+            let key = &*(*s).key;
+            key.store(1, Ordering::Release);
+            // The waiter may return (and the word die) right after the store;
+            // waking a futex address nobody waits on is harmless.
+            futex_wake(key, 1);
+        } else if g::ready(g).is_err() {
+            super::throw("chan: woken G was not parked");
+        }
+    }
+}
+
+/// Blocks the caller (G `g`, or the thread if null, on `key`) until a counterpart
+/// wakes it. The channel locks in `locks` are held on entry and released once the
+/// caller can no longer miss its wakeup. `deadline` (nanotime, < 0: none) bounds the
+/// wait; `done` (a select's outcome word) then decides between the timeout and a
+/// counterpart. Returns false if the timeout won.
+fn block(g: *mut G, key: &AtomicU32, locks: &[*const Mutex], deadline: i64, done: *const AtomicU32) -> bool {
+    if g.is_null() {
+        for &l in locks {
+            // SAFETY: the caller holds these locks.
+            unsafe { (*l).unlock() };
+        }
+        loop {
+            if key.load(Ordering::Acquire) != 0 {
+                return true;
+            }
+            let left = if deadline < 0 { -1 } else { deadline - nanotime() };
+            if deadline >= 0 && left <= 0 {
+                // SAFETY: a deadline comes with a select's done word.
+                let d = unsafe { &*done };
+                if d.compare_exchange(UNDECIDED, TIMEDOUT, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    return false;
+                }
+                // A counterpart won the race: its wakeup is on the way.
+                while key.load(Ordering::Acquire) == 0 {
+                    futex_wait(key, 0, -1);
+                }
+                return true;
+            }
+            futex_wait(key, 0, left);
+        }
+    }
+    let mut park = ParkArgs {
+        locks,
+        timer: None,
+        deadline,
+        done,
+        g,
+    };
+    g::gopark(Some(park_commit), (&mut park as *mut ParkArgs).cast());
+    if let Some(t) = park.timer.as_mut() {
+        // SAFETY: our timer (maybe still in a heap).
+        unsafe { timer::del(t) };
+    }
+    // SAFETY: as above.
+    done.is_null() || unsafe { (*done).load(Ordering::Acquire) } != TIMEDOUT
+}
+
+struct ParkArgs<'a> {
+    locks: &'a [*const Mutex],
+    timer: Option<timer::Timer>,
+    deadline: i64,
+    done: *const AtomicU32,
+    g: *mut G,
+}
+
+/// On g0 after the G is marked waiting: arm the timeout, then release the channels.
+unsafe extern "C" fn park_commit(_g: *mut G, arg: *mut c_void) -> bool {
+    // SAFETY: arg is the parked G's ParkArgs, live until it resumes.
+    let a = unsafe { &mut *(arg as *mut ParkArgs) };
+    if a.deadline >= 0 {
+        let t = a.timer.insert(timer::Timer::new(a.deadline, select_timeout, arg));
+        let m = tls::getm();
+        // SAFETY: g0 of an M holding a P; the timer lives in the parked G's frame.
+        if unsafe { !timer::add((*m).p(), t) } {
+            super::throw("select: no memory for a timer");
+        }
+        super::netpoll::wake_for_timer(a.deadline);
+    }
+    for &l in a.locks {
+        // SAFETY: the parking G held them.
+        unsafe { (*l).unlock() };
+    }
+    true
+}
+
+unsafe fn select_timeout(t: *mut timer::Timer) {
+    // SAFETY: the timer's arg is the ParkArgs of a G parked in select.
+    let a = unsafe { &*((*t).arg as *const ParkArgs) };
+    // SAFETY: the done word lives in the parked select's frame.
+    if unsafe { &*a.done }
+        .compare_exchange(UNDECIDED, TIMEDOUT, Ordering::AcqRel, Ordering::Relaxed)
+        .is_ok()
+    {
+        g::ready_from_timer(a.g);
+    }
+}
+
+fn current() -> *mut G {
+    g::curg()
+}
+
+/// rt_chan_send / rt_chan_trysend.
+///
+/// # Safety
+/// `c` is a live channel; `elem` points at elem_size readable bytes (or is null for
+/// elem_size 0).
+pub unsafe fn send(c: *mut Chan, elem: *const u8, block_ok: bool) -> Result<()> {
+    // SAFETY: per the contract.
+    let ch = unsafe { &mut *c };
+    ch.lock.lock();
+    if let Some((rc, s)) = ch.try_send_locked(elem) {
+        ch.lock.unlock();
+        wake(s);
+        return if rc == RT_OK { Ok(()) } else { Err(rc) };
+    }
+    if !block_ok {
+        ch.lock.unlock();
+        return Err(RT_EAGAIN);
+    }
+    let key = AtomicU32::new(0);
+    let gp = current();
+    let mut s = Sudog::new(gp, elem as *mut u8, ptr::null(), 0, &key);
+    ch.sendq.enqueue(&mut s);
+    block(gp, &key, &[&ch.lock as *const Mutex], -1, ptr::null());
+    if s.success {
+        Ok(())
+    } else {
+        Err(RT_ECLOSED)
+    }
+}
+
+/// rt_chan_recv / rt_chan_tryrecv.
+///
+/// # Safety
+/// `c` is a live channel; `elem` points at elem_size writable bytes (or is null for
+/// elem_size 0).
+pub unsafe fn recv(c: *mut Chan, elem: *mut u8, block_ok: bool) -> Result<()> {
+    // SAFETY: per the contract.
+    let ch = unsafe { &mut *c };
+    ch.lock.lock();
+    if let Some((rc, s)) = ch.try_recv_locked(elem) {
+        ch.lock.unlock();
+        wake(s);
+        return if rc == RT_OK { Ok(()) } else { Err(rc) };
+    }
+    if !block_ok {
+        ch.lock.unlock();
+        return Err(RT_EAGAIN);
+    }
+    let key = AtomicU32::new(0);
+    let gp = current();
+    let mut s = Sudog::new(gp, elem, ptr::null(), 0, &key);
+    ch.recvq.enqueue(&mut s);
+    block(gp, &key, &[&ch.lock as *const Mutex], -1, ptr::null());
+    if s.success {
+        Ok(())
+    } else {
+        ch.zero(elem);
+        Err(RT_ECLOSED)
+    }
+}
+
+/// rt_chan_close: wakes every waiter (receivers get zero and RT_ECLOSED, senders
+/// RT_ECLOSED).
+///
+/// # Safety
+/// `c` is a live channel.
+pub unsafe fn close(c: *mut Chan) -> Result<()> {
+    // SAFETY: per the contract.
+    let ch = unsafe { &mut *c };
+    ch.lock.lock();
+    if ch.closed {
+        ch.lock.unlock();
+        return Err(RT_ECLOSED);
+    }
+    ch.closed = true;
+    // Detach every waiter that can still be woken; wake them after unlocking.
+    let mut list: *mut Sudog = ptr::null_mut();
+    for q in [&mut ch.recvq as *mut WaitQ, &mut ch.sendq as *mut WaitQ] {
+        loop {
+            // SAFETY: the queues are ours under the lock.
+            let s = unsafe { (*q).dequeue() };
+            if s.is_null() {
+                break;
+            }
+            // SAFETY: a dequeued waiter is live until woken.
+            unsafe {
+                if q == &mut ch.recvq as *mut WaitQ {
+                    ch.zero((*s).elem);
+                }
+                (*s).success = false;
+                (*s).next = list;
+            }
+            list = s;
+        }
+    }
+    ch.lock.unlock();
+    while !list.is_null() {
+        // SAFETY: read the link before waking (the sudog may vanish).
+        let next = unsafe { (*list).next };
+        wake(list);
+        list = next;
+    }
+    Ok(())
+}
+
+/// One case of a select, as the runtime sees rt_select_case.
+#[repr(C)]
+pub struct Case {
+    pub chan: *mut Chan,
+    pub dir: i32,
+    pub elem: *mut c_void,
+    pub result: i32,
+}
+
+/// A tiny xorshift for the poll order (uniform choice among ready cases).
+fn fastrand() -> u32 {
+    use core::sync::atomic::AtomicU64;
+    static SEED: AtomicU64 = AtomicU64::new(0x2545_F491_4F6C_DD1D);
+    let mut x = SEED.load(Ordering::Relaxed);
+    if x == 0x2545_F491_4F6C_DD1D {
+        x ^= nanotime() as u64;
+    }
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    SEED.store(x, Ordering::Relaxed);
+    (x >> 32) as u32
+}
+
+/// rt_select (Go's selectgo). Returns the index of the case that proceeded.
+///
+/// # Safety
+/// `cases` points at `n` cases whose channels are live (or null) and whose elems
+/// are valid for their channel's element size.
+pub unsafe fn select(cases: *mut Case, n: usize, timeout_ns: i64) -> Result<usize> {
+    if cases.is_null() || n == 0 || n > u32::MAX as usize - CASE0 as usize {
+        return Err(RT_EINVAL);
+    }
+    // SAFETY: per the contract.
+    let cs = unsafe { core::slice::from_raw_parts_mut(cases, n) };
+    for c in cs.iter() {
+        if !c.chan.is_null() && c.dir != RT_SEND && c.dir != RT_RECV {
+            return Err(RT_EINVAL);
+        }
+    }
+    // Poll order: a random permutation. Lock order: by channel address.
+    let mut order: Vec<usize> = Vec::new();
+    let mut lockorder: Vec<usize> = Vec::new();
+    if order.try_reserve(n).is_err() || lockorder.try_reserve(n).is_err() {
+        return Err(RT_ENOMEM);
+    }
+    for i in 0..n {
+        if cs[i].chan.is_null() {
+            continue; // a NULL channel never proceeds
+        }
+        let j = fastrand() as usize % (order.len() + 1);
+        order.push(i);
+        let last = order.len() - 1;
+        order.swap(j, last);
+        lockorder.push(i);
+    }
+    lockorder.sort_by_key(|&i| cs[i].chan as usize);
+    lockorder.dedup_by_key(|i| cs[*i].chan as usize);
+    let locks: Vec<*const Mutex> = lockorder
+        // SAFETY: live channels.
+        .iter()
+        .map(|&i| unsafe { &(*cs[i].chan).lock as *const Mutex })
+        .collect();
+    let lock_all = || {
+        for &l in &locks {
+            // SAFETY: live channels' locks, taken in address order.
+            unsafe { (*l).lock() };
+        }
+    };
+    let unlock_all = || {
+        for &l in locks.iter().rev() {
+            // SAFETY: held.
+            unsafe { (*l).unlock() };
+        }
+    };
+    let deadline = if timeout_ns < 0 { -1 } else { nanotime().saturating_add(timeout_ns) };
+
+    lock_all();
+    // Pass 1: anything ready right now?
+    for &i in &order {
+        // SAFETY: live channel, locked.
+        let ch = unsafe { &mut *cs[i].chan };
+        let r = if cs[i].dir == RT_RECV {
+            ch.try_recv_locked(cs[i].elem.cast())
+        } else {
+            ch.try_send_locked(cs[i].elem as *const u8)
+        };
+        if let Some((rc, s)) = r {
+            unlock_all();
+            wake(s);
+            cs[i].result = rc;
+            return Ok(i);
+        }
+    }
+    if timeout_ns == 0 {
+        unlock_all();
+        return Err(RT_EAGAIN);
+    }
+    // Pass 2: enqueue on every channel and wait.
+    let done = AtomicU32::new(UNDECIDED);
+    let key = AtomicU32::new(0);
+    let gp = current();
+    let mut sgs: Vec<Sudog> = Vec::new();
+    if sgs.try_reserve(n).is_err() {
+        unlock_all();
+        return Err(RT_ENOMEM);
+    }
+    for (i, c) in cs.iter().enumerate() {
+        sgs.push(Sudog::new(gp, c.elem.cast(), &done, i as u32, &key));
+    }
+    for &i in &order {
+        // SAFETY: live channel, locked; the sudogs do not move (reserved above).
+        let ch = unsafe { &mut *cs[i].chan };
+        let s: *mut Sudog = &mut sgs[i];
+        if cs[i].dir == RT_RECV {
+            ch.recvq.enqueue(s);
+        } else {
+            ch.sendq.enqueue(s);
+        }
+    }
+    let woken = block(gp, &key, &locks, deadline, &done);
+    // Dequeue the sudogs that did not fire.
+    lock_all();
+    for &i in &order {
+        // SAFETY: live channel, locked.
+        let ch = unsafe { &mut *cs[i].chan };
+        let s: *mut Sudog = &mut sgs[i];
+        if cs[i].dir == RT_RECV {
+            ch.recvq.remove(s);
+        } else {
+            ch.sendq.remove(s);
+        }
+    }
+    unlock_all();
+    let d = done.load(Ordering::Acquire);
+    if !woken || d == TIMEDOUT {
+        return Err(RT_ETIMEDOUT);
+    }
+    let i = (d - CASE0) as usize;
+    let s = &sgs[i];
+    cs[i].result = if s.success { RT_OK } else { RT_ECLOSED };
+    if !s.success && cs[i].dir == RT_RECV {
+        // SAFETY: live channel.
+        unsafe { (*cs[i].chan).zero(cs[i].elem.cast()) };
+    }
+    Ok(i)
+}

@@ -1,0 +1,422 @@
+//! The netpoller (Go's netpoll_epoll.go): one epoll instance for the process, an
+//! eventfd to break a blocked poll, and per-fd descriptors with a reader and a
+//! writer slot.
+//!
+//! An fd is registered edge-triggered for input and output on first use and re-armed
+//! with EPOLL_CTL_MOD by each wait (which also re-reports a level that is already
+//! there, and notices an fd number that the host closed and reused: MOD then fails
+//! and we ADD). A waiting G parks with its waiter in the fd's slot; the registration
+//! happens in the park callback, on g0, after the G is marked waiting, so an event
+//! can always ready it. A timeout is a timer that races the event for the waiter's
+//! state word; the loser does nothing.
+//!
+//! Who polls: findRunnable polls without blocking when fds are waited on; an M that
+//! finds nothing to run may block in netpoll until the soonest timer, if no other M
+//! does already (`LASTPOLL` is 0 while one blocks: Go's lastpoll protocol); sysmon
+//! polls when nobody has for 10 ms.
+
+use core::ffi::c_void;
+use core::ptr;
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU32, Ordering};
+use std::collections::HashMap;
+
+use once_cell::sync::OnceCell;
+
+use super::g::{self, G};
+use super::note::Lock;
+use super::time::nanotime;
+use super::{sched, timer};
+use crate::ffi::consts::{RT_POLLIN, RT_POLLOUT};
+use crate::ffi::errors::*;
+
+struct Poller {
+    epfd: i32,
+    /// An eventfd in the epoll set: a write breaks a blocked epoll_wait.
+    breakfd: i32,
+}
+
+static POLLER: OnceCell<Poller> = OnceCell::new();
+/// nanotime of the last poll; 0 while an M blocks in netpoll.
+pub static LASTPOLL: AtomicI64 = AtomicI64::new(1);
+/// When the blocked poller will wake up by itself (0: never).
+pub static POLL_UNTIL: AtomicI64 = AtomicI64::new(0);
+/// Gs parked in rt_poll_fd.
+pub static WAITERS: AtomicI32 = AtomicI32::new(0);
+/// A break is on its way (coalesces eventfd writes).
+static BREAK_PENDING: AtomicBool = AtomicBool::new(false);
+
+/// Waiting states of a poll waiter.
+const WAITING: u32 = 0;
+const READY: u32 = 1;
+const TIMEDOUT: u32 = 2;
+
+/// A G waiting in rt_poll_fd (on its stack).
+struct PollWaiter {
+    g: *mut G,
+    fd: i32,
+    events: u32,
+    /// WAITING, then READY or TIMEDOUT (first to CAS wins).
+    state: AtomicU32,
+    /// The readiness seen (poll(2) bits).
+    revents: AtomicU32,
+    timer: timer::Timer,
+    has_timer: bool,
+    /// Registration failed in the park callback (RT_E* code), or 0.
+    error: i32,
+}
+
+/// An fd's waiters.
+#[derive(Default)]
+struct PollDesc {
+    rg: Option<*mut PollWaiter>,
+    wg: Option<*mut PollWaiter>,
+}
+
+struct Descs(HashMap<i32, PollDesc>);
+// SAFETY: the waiters are touched only under the lock.
+unsafe impl Send for Descs {}
+
+static DESCS: Lock<Option<Descs>> = Lock::new(None);
+
+/// Makes the poller if it does not exist yet.
+pub fn init() -> Result<()> {
+    poller().map(|_| ())
+}
+
+fn poller() -> Result<&'static Poller> {
+    POLLER.get_or_try_init(|| {
+        // SAFETY: plain syscalls creating fds we own for the life of the process.
+        unsafe {
+            let epfd = libc::epoll_create1(libc::EPOLL_CLOEXEC);
+            if epfd < 0 {
+                return Err(RT_ENOMEM);
+            }
+            let breakfd = libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK);
+            if breakfd < 0 {
+                libc::close(epfd);
+                return Err(RT_ENOMEM);
+            }
+            let mut ev = libc::epoll_event {
+                events: libc::EPOLLIN as u32,
+                u64: u64::MAX,
+            };
+            if libc::epoll_ctl(epfd, libc::EPOLL_CTL_ADD, breakfd, &mut ev) != 0 {
+                libc::close(epfd);
+                libc::close(breakfd);
+                return Err(RT_ENOMEM);
+            }
+            Ok(Poller { epfd, breakfd })
+        }
+    })
+}
+
+/// Whether the poller exists (any fd or timer was ever waited on).
+pub fn inited() -> bool {
+    POLLER.get().is_some()
+}
+
+/// Wakes an M blocked in netpoll (Go's netpollBreak).
+pub fn netpoll_break() {
+    let Some(p) = POLLER.get() else { return };
+    if BREAK_PENDING.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let one: u64 = 1;
+    // SAFETY: writing 8 bytes to our eventfd.
+    unsafe { libc::write(p.breakfd, &one as *const u64 as *const c_void, 8) };
+}
+
+/// A new timer fires at `when`: make sure somebody will be awake then (Go's
+/// wakeNetPoller).
+pub fn wake_for_timer(when: i64) {
+    if LASTPOLL.load(Ordering::Acquire) == 0 {
+        let until = POLL_UNTIL.load(Ordering::Acquire);
+        if until == 0 || until > when {
+            netpoll_break();
+        }
+    } else {
+        sched::wakep();
+    }
+}
+
+/// Polls for ready fds, waiting up to `delay` ns (< 0: until an event or a break;
+/// 0: not at all). Returns the Gs made ready.
+pub fn netpoll(delay: i64, out: &mut Vec<*mut G>) {
+    let Some(p) = POLLER.get() else { return };
+    let mut events: [libc::epoll_event; 128] = [libc::epoll_event { events: 0, u64: 0 }; 128];
+    let n = loop {
+        let ts = libc::timespec {
+            tv_sec: (delay.max(0) / 1_000_000_000) as libc::time_t,
+            tv_nsec: (delay.max(0) % 1_000_000_000) as libc::c_long,
+        };
+        let tsp = if delay < 0 { ptr::null() } else { &ts as *const libc::timespec };
+        // SAFETY: events has room for 128 entries; epoll_pwait2 takes a timespec
+        // (Linux 5.11), giving timers nanosecond rather than millisecond resolution.
+        let n = unsafe {
+            libc::syscall(
+                libc::SYS_epoll_pwait2,
+                p.epfd,
+                events.as_mut_ptr(),
+                events.len() as i32,
+                tsp,
+                ptr::null::<libc::sigset_t>(),
+                0usize,
+            )
+        } as i32;
+        if n < 0 {
+            // SAFETY: errno of the failed call.
+            let e = unsafe { *libc::__errno_location() };
+            if e == libc::EINTR {
+                if delay > 0 {
+                    return; // let the caller recompute its deadline
+                }
+                continue;
+            }
+            if e == libc::ENOSYS {
+                // Before Linux 5.11: millisecond epoll_wait, rounding up.
+                let ms = if delay < 0 { -1 } else { ((delay + 999_999) / 1_000_000).min(i32::MAX as i64) as i32 };
+                // SAFETY: as above.
+                let n = unsafe { libc::epoll_wait(p.epfd, events.as_mut_ptr(), events.len() as i32, ms) };
+                break n.max(0);
+            }
+            return;
+        }
+        break n;
+    };
+    if n == 0 {
+        return;
+    }
+    let mut d = DESCS.lock();
+    for ev in &events[..n as usize] {
+        if ev.u64 == u64::MAX {
+            let mut buf = 0u64;
+            // SAFETY: draining our eventfd.
+            unsafe { libc::read(p.breakfd, &mut buf as *mut u64 as *mut c_void, 8) };
+            BREAK_PENDING.store(false, Ordering::Release);
+            continue;
+        }
+        let fd = ev.u64 as i32;
+        let Some(pd) = d.as_mut().and_then(|d| d.0.get_mut(&fd)) else { continue };
+        let e = ev.events;
+        let err = e & (libc::EPOLLERR | libc::EPOLLHUP) as u32 != 0;
+        let mut revents = 0u32;
+        if e & (libc::EPOLLIN | libc::EPOLLRDHUP) as u32 != 0 {
+            revents |= RT_POLLIN;
+        }
+        if e & libc::EPOLLOUT as u32 != 0 {
+            revents |= RT_POLLOUT;
+        }
+        if err {
+            revents |= RT_POLLIN | RT_POLLOUT;
+        }
+        for slot in [&mut pd.rg, &mut pd.wg] {
+            if let Some(w) = *slot {
+                // SAFETY: a waiter in a slot is live until it is taken out under
+                // this lock.
+                let wr = unsafe { &*w };
+                if wr.events & revents != 0 {
+                    *slot = None;
+                    if wr
+                        .state
+                        .compare_exchange(WAITING, READY, Ordering::AcqRel, Ordering::Relaxed)
+                        .is_ok()
+                    {
+                        wr.revents.store(wr.events & revents, Ordering::Release);
+                        out.push(wr.g);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// rt_poll_fd: waits for `events` on `fd` (see mrt.h).
+pub fn poll_fd(fd: i32, events: u32, timeout_ns: i64) -> Result<u32> {
+    if fd < 0 || events & !(RT_POLLIN | RT_POLLOUT) != 0 || events == 0 {
+        return Err(RT_EINVAL);
+    }
+    // A check without waiting: answers at once for a ready or a bad fd.
+    match poll_now(fd, events, 0)? {
+        0 => {}
+        r => return Ok(r),
+    }
+    if timeout_ns == 0 {
+        return Err(RT_EAGAIN);
+    }
+    let gp = g::curg();
+    if gp.is_null() {
+        // Foreign thread or g0: block this thread in poll(2).
+        let deadline = if timeout_ns < 0 { -1 } else { nanotime().saturating_add(timeout_ns) };
+        loop {
+            let left = if deadline < 0 { -1 } else { (deadline - nanotime()).max(0) };
+            let r = poll_now(fd, events, left)?;
+            if r != 0 {
+                return Ok(r);
+            }
+            if deadline >= 0 && nanotime() >= deadline {
+                return Err(RT_ETIMEDOUT);
+            }
+        }
+    }
+    poller()?;
+    let mut w = PollWaiter {
+        g: gp,
+        fd,
+        events,
+        state: AtomicU32::new(WAITING),
+        revents: AtomicU32::new(0),
+        timer: timer::Timer::new(0, poll_timeout, ptr::null_mut()),
+        has_timer: timeout_ns > 0,
+        error: 0,
+    };
+    if timeout_ns > 0 {
+        w.timer.when = nanotime().saturating_add(timeout_ns);
+    }
+    let wp: *mut PollWaiter = &mut w;
+    w.timer.arg = wp.cast();
+    WAITERS.fetch_add(1, Ordering::AcqRel);
+    g::gopark(Some(poll_commit), wp.cast());
+    WAITERS.fetch_sub(1, Ordering::AcqRel);
+    if w.has_timer {
+        // SAFETY: our timer, maybe still in a heap.
+        unsafe { timer::del(&mut w.timer) };
+    }
+    if w.error != 0 {
+        return Err(w.error);
+    }
+    match w.state.load(Ordering::Acquire) {
+        READY => Ok(w.revents.load(Ordering::Acquire)),
+        _ => {
+            // Timed out: leave the fd's slot empty (the event may still come).
+            take_slot(fd, wp);
+            Err(RT_ETIMEDOUT)
+        }
+    }
+}
+
+/// poll(2) on one fd for up to `ns` (< 0: forever). 0 if nothing is ready.
+fn poll_now(fd: i32, events: u32, ns: i64) -> Result<u32> {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: events as i16,
+        revents: 0,
+    };
+    let ts = libc::timespec {
+        tv_sec: (ns.max(0) / 1_000_000_000) as libc::time_t,
+        tv_nsec: (ns.max(0) % 1_000_000_000) as libc::c_long,
+    };
+    let tsp = if ns < 0 { ptr::null() } else { &ts as *const libc::timespec };
+    // SAFETY: one valid pollfd and a valid (or null) timespec.
+    let r = unsafe { libc::ppoll(&mut pfd, 1, tsp, ptr::null()) };
+    if r < 0 {
+        // SAFETY: errno of the failed call.
+        let e = unsafe { *libc::__errno_location() };
+        return if e == libc::EINTR { Ok(0) } else { Err(RT_EINVAL) };
+    }
+    if r == 0 {
+        return Ok(0);
+    }
+    let re = pfd.revents;
+    if re & libc::POLLNVAL != 0 {
+        return Err(RT_EINVAL);
+    }
+    let mut out = 0u32;
+    if re & (libc::POLLIN | libc::POLLRDHUP) != 0 {
+        out |= RT_POLLIN;
+    }
+    if re & libc::POLLOUT != 0 {
+        out |= RT_POLLOUT;
+    }
+    if re & (libc::POLLERR | libc::POLLHUP) != 0 {
+        out |= events;
+    }
+    Ok(out & events)
+}
+
+/// Runs on g0 once the G is parked: put the waiter in the fd's slots, arm the fd,
+/// start the timeout.
+unsafe extern "C" fn poll_commit(_g: *mut G, arg: *mut c_void) -> bool {
+    // SAFETY: arg is the parked G's waiter, live until the G resumes.
+    let w = unsafe { &mut *(arg as *mut PollWaiter) };
+    let p = POLLER.get().expect("poller made before parking");
+    {
+        let mut d = DESCS.lock();
+        let descs = d.get_or_insert_with(|| Descs(HashMap::new()));
+        let pd = descs.0.entry(w.fd).or_default();
+        if w.events & RT_POLLIN != 0 {
+            if pd.rg.is_some() {
+                w.error = RT_EBUSY;
+                return false;
+            }
+            pd.rg = Some(w);
+        }
+        if w.events & RT_POLLOUT != 0 {
+            if pd.wg.is_some() {
+                if w.events & RT_POLLIN != 0 {
+                    pd.rg = None;
+                }
+                w.error = RT_EBUSY;
+                return false;
+            }
+            pd.wg = Some(w);
+        }
+        let mut ev = libc::epoll_event {
+            events: (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32,
+            u64: w.fd as u64,
+        };
+        // SAFETY: valid epoll fd and event.
+        let mut r = unsafe { libc::epoll_ctl(p.epfd, libc::EPOLL_CTL_MOD, w.fd, &mut ev) };
+        if r != 0 {
+            // SAFETY: as above.
+            r = unsafe { libc::epoll_ctl(p.epfd, libc::EPOLL_CTL_ADD, w.fd, &mut ev) };
+        }
+        if r != 0 {
+            if w.events & RT_POLLIN != 0 {
+                pd.rg = None;
+            }
+            if w.events & RT_POLLOUT != 0 {
+                pd.wg = None;
+            }
+            w.error = RT_EINVAL;
+            return false;
+        }
+    }
+    if w.has_timer {
+        let m = super::tls::getm();
+        // SAFETY: g0 of an M that holds a P; the timer lives on the parked G's stack.
+        let ok = unsafe { timer::add((*m).p(), &mut w.timer) };
+        if !ok {
+            take_slot(w.fd, w);
+            w.error = RT_ENOMEM;
+            return false;
+        }
+        wake_for_timer(w.timer.when);
+    }
+    // A poller blocked in epoll_wait sees the new registration by itself.
+    true
+}
+
+/// Removes `w` from its fd's slots if it is still there.
+fn take_slot(fd: i32, w: *mut PollWaiter) {
+    let mut d = DESCS.lock();
+    if let Some(pd) = d.as_mut().and_then(|d| d.0.get_mut(&fd)) {
+        if pd.rg == Some(w) {
+            pd.rg = None;
+        }
+        if pd.wg == Some(w) {
+            pd.wg = None;
+        }
+    }
+}
+
+/// The timeout of a poll waiter: wins the state word, readies the G.
+unsafe fn poll_timeout(t: *mut timer::Timer) {
+    // SAFETY: the timer's arg is its waiter, live while the timer is armed.
+    let w = unsafe { &*((*t).arg as *const PollWaiter) };
+    if w.state
+        .compare_exchange(WAITING, TIMEDOUT, Ordering::AcqRel, Ordering::Relaxed)
+        .is_ok()
+    {
+        g::ready_from_timer(w.g);
+    }
+}
