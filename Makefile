@@ -5,7 +5,7 @@ CARGO ?= cargo
 LIBDIR := $(CURDIR)/target/release
 export MRT_LIB := $(LIBDIR)/libmrt.so
 
-.PHONY: all lib header demo test test-rust test-c test-python test-zig deps bench loom clippy fmt clean
+.PHONY: all lib header demo test test-rust test-c test-echo test-python test-zig deps bench loom clippy fmt clean
 
 all: lib
 
@@ -23,10 +23,11 @@ deps:
 
 demo: lib deps
 	bash examples/run_demo_c.sh
+	bash examples/run_echo.sh 100 16384
 	bash python-bindings/run_demo.sh
 	bash zig/run.sh demo
 
-test: lib deps test-rust loom test-c test-python test-zig
+test: lib deps test-rust loom test-c test-echo test-python test-zig
 	@echo "make test: all suites passed"
 
 test-rust:
@@ -36,6 +37,10 @@ test-rust:
 
 test-c: lib
 	bash c-tests/run.sh
+
+# The echo server driven by 200 concurrent connections from another process.
+test-echo: lib
+	bash examples/run_echo.sh 200 262144
 
 test-python: lib
 	bash python-bindings/run_tests.sh
