@@ -23,7 +23,11 @@ fn live(c: *const rt_chan) -> Option<*mut Chan> {
 ///
 /// Errors: RT_EINVAL for a NULL `out` or elem_size * cap overflowing; RT_ENOMEM.
 #[no_mangle]
-pub unsafe extern "C" fn rt_chan_make(elem_size: usize, cap: usize, out: *mut *mut rt_chan) -> c_int {
+pub unsafe extern "C" fn rt_chan_make(
+    elem_size: usize,
+    cap: usize,
+    out: *mut *mut rt_chan,
+) -> c_int {
     boundary(|| {
         if out.is_null() {
             return RT_EINVAL;
@@ -166,7 +170,10 @@ pub unsafe extern "C" fn rt_select(cases: *mut rt_select_case, n: usize, timeout
         }
         // SAFETY: per the contract.
         let cs = unsafe { core::slice::from_raw_parts(cases, n) };
-        if cs.iter().any(|c| !c.chan.is_null() && live(c.chan).is_none()) {
+        if cs
+            .iter()
+            .any(|c| !c.chan.is_null() && live(c.chan).is_none())
+        {
             return RT_EINVAL;
         }
         // SAFETY: rt_select_case and Case have the same layout (asserted below).

@@ -174,10 +174,12 @@ pub extern "C" fn rt_sleep(ns: i64) -> c_int {
 /// another G already waits on the fd in that direction; RT_ENOMEM.
 #[no_mangle]
 pub extern "C" fn rt_poll_fd(fd: c_int, events: u32, timeout_ns: i64) -> c_int {
-    boundary(|| match crate::runtime::netpoll::poll_fd(fd, events, timeout_ns) {
-        Ok(r) => r as c_int,
-        Err(e) => e,
-    })
+    boundary(
+        || match crate::runtime::netpoll::poll_fd(fd, events, timeout_ns) {
+            Ok(r) => r as c_int,
+            Err(e) => e,
+        },
+    )
 }
 
 /// Runs fn(arg) as a G while the calling thread works as an M (with a P) until that

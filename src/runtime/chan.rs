@@ -44,7 +44,13 @@ pub struct Sudog {
 }
 
 impl Sudog {
-    fn new(g: *mut G, elem: *mut u8, done: *const AtomicU32, case: u32, key: *const AtomicU32) -> Sudog {
+    fn new(
+        g: *mut G,
+        elem: *mut u8,
+        done: *const AtomicU32,
+        case: u32,
+        key: *const AtomicU32,
+    ) -> Sudog {
         Sudog {
             next: ptr::null_mut(),
             prev: ptr::null_mut(),
@@ -352,7 +358,13 @@ fn wake(s: *mut Sudog) {
 /// caller can no longer miss its wakeup. `deadline` (nanotime, < 0: none) bounds the
 /// wait; `done` (a select's outcome word) then decides between the timeout and a
 /// counterpart. Returns false if the timeout won.
-fn block(g: *mut G, key: &AtomicU32, locks: &[*const Mutex], deadline: i64, done: *const AtomicU32) -> bool {
+fn block(
+    g: *mut G,
+    key: &AtomicU32,
+    locks: &[*const Mutex],
+    deadline: i64,
+    done: *const AtomicU32,
+) -> bool {
     if g.is_null() {
         for &l in locks {
             // SAFETY: the caller holds these locks.
@@ -362,7 +374,11 @@ fn block(g: *mut G, key: &AtomicU32, locks: &[*const Mutex], deadline: i64, done
             if key.load(Ordering::Acquire) != 0 {
                 return true;
             }
-            let left = if deadline < 0 { -1 } else { deadline - nanotime() };
+            let left = if deadline < 0 {
+                -1
+            } else {
+                deadline - nanotime()
+            };
             if deadline >= 0 && left <= 0 {
                 // SAFETY: a deadline comes with a select's done word.
                 let d = unsafe { &*done };
@@ -409,7 +425,9 @@ unsafe extern "C" fn park_commit(_g: *mut G, arg: *mut c_void) -> bool {
     // SAFETY: arg is the parked G's ParkArgs, live until it resumes.
     let a = unsafe { &mut *(arg as *mut ParkArgs) };
     if a.deadline >= 0 {
-        let t = a.timer.insert(timer::Timer::new(a.deadline, select_timeout, arg));
+        let t = a
+            .timer
+            .insert(timer::Timer::new(a.deadline, select_timeout, arg));
         let m = tls::getm();
         // SAFETY: g0 of an M holding a P; the timer lives in the parked G's frame.
         if unsafe { !timer::add((*m).p(), t) } {
@@ -526,7 +544,7 @@ pub unsafe fn close(c: *mut Chan) -> Result<()> {
             }
             // SAFETY: a dequeued waiter is live until woken.
             unsafe {
-                if q == &mut ch.recvq as *mut WaitQ {
+                if ptr::eq(q, &ch.recvq) {
                     ch.zero((*s).elem);
                 }
                 (*s).success = false;
@@ -591,8 +609,8 @@ pub unsafe fn select(cases: *mut Case, n: usize, timeout_ns: i64) -> Result<usiz
     if order.try_reserve(n).is_err() || lockorder.try_reserve(n).is_err() {
         return Err(RT_ENOMEM);
     }
-    for i in 0..n {
-        if cs[i].chan.is_null() {
+    for (i, c) in cs.iter().enumerate() {
+        if c.chan.is_null() {
             continue; // a NULL channel never proceeds
         }
         let j = fastrand() as usize % (order.len() + 1);
@@ -620,7 +638,11 @@ pub unsafe fn select(cases: *mut Case, n: usize, timeout_ns: i64) -> Result<usiz
             unsafe { (*l).unlock() };
         }
     };
-    let deadline = if timeout_ns < 0 { -1 } else { nanotime().saturating_add(timeout_ns) };
+    let deadline = if timeout_ns < 0 {
+        -1
+    } else {
+        nanotime().saturating_add(timeout_ns)
+    };
 
     lock_all();
     // Pass 1: anything ready right now?

@@ -149,7 +149,11 @@ pub fn netpoll(delay: i64, out: &mut Vec<*mut G>) {
             tv_sec: (delay.max(0) / 1_000_000_000) as libc::time_t,
             tv_nsec: (delay.max(0) % 1_000_000_000) as libc::c_long,
         };
-        let tsp = if delay < 0 { ptr::null() } else { &ts as *const libc::timespec };
+        let tsp = if delay < 0 {
+            ptr::null()
+        } else {
+            &ts as *const libc::timespec
+        };
         // SAFETY: events has room for 128 entries; epoll_pwait2 takes a timespec
         // (Linux 5.11), giving timers nanosecond rather than millisecond resolution.
         let n = unsafe {
@@ -174,9 +178,15 @@ pub fn netpoll(delay: i64, out: &mut Vec<*mut G>) {
             }
             if e == libc::ENOSYS {
                 // Before Linux 5.11: millisecond epoll_wait, rounding up.
-                let ms = if delay < 0 { -1 } else { ((delay + 999_999) / 1_000_000).min(i32::MAX as i64) as i32 };
+                let ms = if delay < 0 {
+                    -1
+                } else {
+                    ((delay + 999_999) / 1_000_000).min(i32::MAX as i64) as i32
+                };
                 // SAFETY: as above.
-                let n = unsafe { libc::epoll_wait(p.epfd, events.as_mut_ptr(), events.len() as i32, ms) };
+                let n = unsafe {
+                    libc::epoll_wait(p.epfd, events.as_mut_ptr(), events.len() as i32, ms)
+                };
                 break n.max(0);
             }
             return;
@@ -196,7 +206,9 @@ pub fn netpoll(delay: i64, out: &mut Vec<*mut G>) {
             continue;
         }
         let fd = ev.u64 as i32;
-        let Some(pd) = d.as_mut().and_then(|d| d.0.get_mut(&fd)) else { continue };
+        let Some(pd) = d.as_mut().and_then(|d| d.0.get_mut(&fd)) else {
+            continue;
+        };
         let e = ev.events;
         let err = e & (libc::EPOLLERR | libc::EPOLLHUP) as u32 != 0;
         let mut revents = 0u32;
@@ -246,9 +258,17 @@ pub fn poll_fd(fd: i32, events: u32, timeout_ns: i64) -> Result<u32> {
     let gp = g::curg();
     if gp.is_null() {
         // Foreign thread or g0: block this thread in poll(2).
-        let deadline = if timeout_ns < 0 { -1 } else { nanotime().saturating_add(timeout_ns) };
+        let deadline = if timeout_ns < 0 {
+            -1
+        } else {
+            nanotime().saturating_add(timeout_ns)
+        };
         loop {
-            let left = if deadline < 0 { -1 } else { (deadline - nanotime()).max(0) };
+            let left = if deadline < 0 {
+                -1
+            } else {
+                (deadline - nanotime()).max(0)
+            };
             let r = poll_now(fd, events, left)?;
             if r != 0 {
                 return Ok(r);
@@ -305,13 +325,21 @@ fn poll_now(fd: i32, events: u32, ns: i64) -> Result<u32> {
         tv_sec: (ns.max(0) / 1_000_000_000) as libc::time_t,
         tv_nsec: (ns.max(0) % 1_000_000_000) as libc::c_long,
     };
-    let tsp = if ns < 0 { ptr::null() } else { &ts as *const libc::timespec };
+    let tsp = if ns < 0 {
+        ptr::null()
+    } else {
+        &ts as *const libc::timespec
+    };
     // SAFETY: one valid pollfd and a valid (or null) timespec.
     let r = unsafe { libc::ppoll(&mut pfd, 1, tsp, ptr::null()) };
     if r < 0 {
         // SAFETY: errno of the failed call.
         let e = unsafe { *libc::__errno_location() };
-        return if e == libc::EINTR { Ok(0) } else { Err(RT_EINVAL) };
+        return if e == libc::EINTR {
+            Ok(0)
+        } else {
+            Err(RT_EINVAL)
+        };
     }
     if r == 0 {
         return Ok(0);

@@ -241,8 +241,8 @@ pub fn check(pp: *mut P, now: i64) -> i64 {
 pub fn earliest() -> i64 {
     let n = GOMAXPROCS.load(Ordering::Acquire);
     let mut best = 0i64;
-    for i in 0..n as usize {
-        let pp = ALLP[i].load(Ordering::Acquire);
+    for slot in ALLP.iter().take(n as usize) {
+        let pp = slot.load(Ordering::Acquire);
         if pp.is_null() {
             continue;
         }
@@ -278,37 +278,6 @@ pub fn move_all(from: *mut P, to: *mut P) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    unsafe fn nop(_: *mut Timer) {}
-
-    #[test]
-    fn heap_orders_and_removes_anywhere() {
-        let mut h = TimerHeap::default();
-        let mut ts: Vec<Box<Timer>> = (0..200)
-            .map(|i| Box::new(Timer::new(((i * 7919) % 1000) as i64 + 1, nop, ptr::null_mut())))
-            .collect();
-        for t in ts.iter_mut() {
-            assert!(h.push(&mut **t));
-        }
-        // Remove every third from the middle of the heap.
-        for t in ts.iter_mut().step_by(3) {
-            let i = t.idx;
-            assert_eq!(h.heap[i], &mut **t as *mut Timer);
-            h.remove(i);
-        }
-        let mut last = 0;
-        while !h.heap.is_empty() {
-            let t = h.remove(0);
-            let w = unsafe { (*t).when };
-            assert!(w >= last);
-            last = w;
-        }
-    }
-}
-
 /// rt_sleep: a G parks on a timer (its M runs other Gs); elsewhere nanosleep.
 pub fn sleep(ns: i64) -> crate::ffi::errors::Result<()> {
     if ns <= 0 {
@@ -321,7 +290,11 @@ pub fn sleep(ns: i64) -> crate::ffi::errors::Result<()> {
     }
     // The M that will wait for this timer sleeps in epoll_wait.
     super::netpoll::init()?;
-    let mut t = Timer::new(super::time::nanotime().saturating_add(ns), sleep_fire, gp.cast());
+    let mut t = Timer::new(
+        super::time::nanotime().saturating_add(ns),
+        sleep_fire,
+        gp.cast(),
+    );
     super::g::gopark(Some(sleep_commit), (&mut t as *mut Timer).cast());
     // Returns once the callback is done (see `del`).
     // SAFETY: our timer.
@@ -346,4 +319,41 @@ unsafe extern "C" fn sleep_commit(_g: *mut super::g::G, arg: *mut core::ffi::c_v
 unsafe fn sleep_fire(t: *mut Timer) {
     // SAFETY: the arg of a sleep timer is its parked G.
     super::g::ready_from_timer(unsafe { (*t).arg.cast() });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    unsafe fn nop(_: *mut Timer) {}
+
+    #[test]
+    fn heap_orders_and_removes_anywhere() {
+        let mut h = TimerHeap::default();
+        let mut ts: Vec<Box<Timer>> = (0..200)
+            .map(|i| {
+                Box::new(Timer::new(
+                    ((i * 7919) % 1000) as i64 + 1,
+                    nop,
+                    ptr::null_mut(),
+                ))
+            })
+            .collect();
+        for t in ts.iter_mut() {
+            assert!(h.push(&mut **t));
+        }
+        // Remove every third from the middle of the heap.
+        for t in ts.iter_mut().step_by(3) {
+            let i = t.idx;
+            assert_eq!(h.heap[i], &mut **t as *mut Timer);
+            h.remove(i);
+        }
+        let mut last = 0;
+        while !h.heap.is_empty() {
+            let t = h.remove(0);
+            let w = unsafe { (*t).when };
+            assert!(w >= last);
+            last = w;
+        }
+    }
 }
