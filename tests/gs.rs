@@ -76,7 +76,7 @@ unsafe extern "C" fn publish_parked(g: *mut rt_g, arg: *mut c_void) -> bool {
 unsafe extern "C" fn chaos(arg: *mut c_void) {
     // SAFETY: arg is the Shared the test made; it outlives every G.
     let sh = unsafe { &mut *(arg as *mut Shared) };
-    let mut x = rt_goid() as u64 * 0x9E37_79B9_7F4A_7C15 | 1;
+    let mut x = (rt_goid() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     for _ in 0..300 {
         x ^= x << 13;
         x ^= x >> 7;
@@ -86,7 +86,7 @@ unsafe extern "C" fn chaos(arg: *mut c_void) {
             4 | 5 => {
                 rt_mutex_lock(&mut sh.mu);
                 assert_eq!(sh.in_section.fetch_add(1, Ordering::SeqCst), 0);
-                if x % 3 == 0 {
+                if x.is_multiple_of(3) {
                     rt_gosched(); // hold the lock across a switch
                 }
                 sh.total.fetch_add(1, Ordering::Relaxed);
@@ -123,7 +123,10 @@ unsafe extern "C" fn chaos_main(arg: *mut c_void) {
     }
     // Keep waking parked Gs until everyone is done.
     let done = AtomicU64::new(0);
-    let waiter = rt_go(Some(wait_then_flag), &done as *const AtomicU64 as *mut c_void);
+    let waiter = rt_go(
+        Some(wait_then_flag),
+        &done as *const AtomicU64 as *mut c_void,
+    );
     assert!(waiter > 0);
     WG.store(&mut sh.wg, Ordering::Release);
     while done.load(Ordering::Acquire) == 0 {

@@ -6,4 +6,3 @@ pub use loom::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 
 #[cfg(not(loom))]
 pub use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
-

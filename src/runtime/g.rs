@@ -578,7 +578,7 @@ pub fn gosched() {
         let m = &*g.m;
         let pp = m.p();
         if !g.lockedm.load(Ordering::Relaxed).is_null()
-            || ((*pp).schedtick.load(Ordering::Relaxed) % 61 == 0
+            || ((*pp).schedtick.load(Ordering::Relaxed).is_multiple_of(61)
                 && sched::GLOBRUNQ_SIZE.load(Ordering::Relaxed) > 0)
         {
             mcall(Action::Yield);
@@ -589,7 +589,9 @@ pub fn gosched() {
             return;
         };
         let n = &mut *next;
-        if !n.lockedm.load(Ordering::Relaxed).is_null() || n.needs_stack() && bind_stack(pp, n).is_err() {
+        if !n.lockedm.load(Ordering::Relaxed).is_null()
+            || n.needs_stack() && bind_stack(pp, n).is_err()
+        {
             // Not for the fast path: back to the queue, and let g0 sort it out.
             sched::runqput(pp, next, false);
             mcall(Action::Yield);
@@ -656,8 +658,7 @@ pub fn ready(gp: *mut G) -> Result<()> {
     }
     // SAFETY: a live G.
     let g = unsafe { &*gp };
-    if g
-        .status
+    if g.status
         .compare_exchange(
             GStatus::Waiting as u32,
             GStatus::Runnable as u32,
@@ -732,7 +733,11 @@ pub fn stack_resident_bytes() -> u64 {
         // SAFETY: Gs on ALLGS are live until shutdown.
         .map(|g| unsafe { (*g.0).resident_stack_bytes() })
         .sum();
-    n += STACKS.lock().iter().map(|s| s.resident_bytes()).sum::<usize>();
+    n += STACKS
+        .lock()
+        .iter()
+        .map(|s| s.resident_bytes())
+        .sum::<usize>();
     n as u64
 }
 

@@ -156,7 +156,10 @@ fn init_locked(n: i32, cfg: Cfg) -> Result<()> {
     }
     s.cfg = cfg;
     let debug = std::env::var("MRT_DEBUG").unwrap_or_default();
-    sched::DEBUG_MIGRATE.store(debug.split(',').any(|w| w.trim() == "migrate"), Ordering::Relaxed);
+    sched::DEBUG_MIGRATE.store(
+        debug.split(',').any(|w| w.trim() == "migrate"),
+        Ordering::Relaxed,
+    );
     s.sigmask = signal::m_sigmask(cur);
     s.minstack = minstack;
     s.stopping = false;
@@ -165,6 +168,7 @@ fn init_locked(n: i32, cfg: Cfg) -> Result<()> {
         s.running = false;
         return Err(e);
     }
+    super::stats::reset();
     super::GENERATION.fetch_add(1, Ordering::AcqRel);
     STATE.store(RunState::Running as u32, Ordering::Release);
     Ok(())

@@ -83,7 +83,8 @@ impl P {
 
 /// allp for lock-free readers (stealing, sysmon): every P made in this run, by id.
 /// Ps live until rt_shutdown, which runs when no M does.
-pub static ALLP: [AtomicPtr<P>; MAX_PROCS as usize] = [const { AtomicPtr::new(ptr::null_mut()) }; MAX_PROCS as usize];
+pub static ALLP: [AtomicPtr<P>; MAX_PROCS as usize] =
+    [const { AtomicPtr::new(ptr::null_mut()) }; MAX_PROCS as usize];
 /// gomaxprocs and the number of idle Ps, for lock-free readers (written under the
 /// sched lock).
 pub static GOMAXPROCS: AtomicI32 = AtomicI32::new(0);

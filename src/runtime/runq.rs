@@ -72,7 +72,8 @@ impl<T, const N: usize> Runq<T, N> {
     pub fn len(&self) -> u32 {
         let head = self.head.load(Ordering::Acquire);
         let tail = self.tail.load(Ordering::Acquire);
-        tail.wrapping_sub(head).min(N as u32) + (!self.runnext.load(Ordering::Acquire).is_null()) as u32
+        tail.wrapping_sub(head).min(N as u32)
+            + (!self.runnext.load(Ordering::Acquire).is_null()) as u32
     }
 
     /// Go's runqput. With `next`, `x` goes to runnext and the previous runnext (if
@@ -115,12 +116,18 @@ impl<T, const N: usize> Runq<T, N> {
         debug_assert!(n as usize == N / 2, "put_slow on a queue that is not full");
         let mut batch = [ptr::null_mut::<T>(); N];
         for (i, b) in batch.iter_mut().enumerate().take(n as usize) {
-            *b = self.slots[(head.wrapping_add(i as u32) & Self::MASK) as usize].load(Ordering::Relaxed);
+            *b = self.slots[(head.wrapping_add(i as u32) & Self::MASK) as usize]
+                .load(Ordering::Relaxed);
         }
         // Claim them; a failed CAS means consumers took some, and the ring has room.
         if self
             .head
-            .compare_exchange(head, head.wrapping_add(n), Ordering::AcqRel, Ordering::Relaxed)
+            .compare_exchange(
+                head,
+                head.wrapping_add(n),
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            )
             .is_err()
         {
             return false;
@@ -152,7 +159,12 @@ impl<T, const N: usize> Runq<T, N> {
             // Claim the slot; on failure another consumer took it: retry.
             if self
                 .head
-                .compare_exchange(head, head.wrapping_add(1), Ordering::AcqRel, Ordering::Relaxed)
+                .compare_exchange(
+                    head,
+                    head.wrapping_add(1),
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                )
                 .is_ok()
             {
                 return Some((x, false));
@@ -177,7 +189,12 @@ impl<T, const N: usize> Runq<T, N> {
                         let_owner_run();
                         if self
                             .runnext
-                            .compare_exchange(next, ptr::null_mut(), Ordering::AcqRel, Ordering::Relaxed)
+                            .compare_exchange(
+                                next,
+                                ptr::null_mut(),
+                                Ordering::AcqRel,
+                                Ordering::Relaxed,
+                            )
                             .is_err()
                         {
                             continue;
@@ -193,13 +210,20 @@ impl<T, const N: usize> Runq<T, N> {
                 continue;
             }
             for i in 0..n {
-                let x = self.slots[(head.wrapping_add(i) & Self::MASK) as usize].load(Ordering::Relaxed);
-                dst.slots[(dst_tail.wrapping_add(i) & Self::MASK) as usize].store(x, Ordering::Relaxed);
+                let x = self.slots[(head.wrapping_add(i) & Self::MASK) as usize]
+                    .load(Ordering::Relaxed);
+                dst.slots[(dst_tail.wrapping_add(i) & Self::MASK) as usize]
+                    .store(x, Ordering::Relaxed);
             }
             // Claim them (the items copied stay unpublished in dst until we succeed).
             if self
                 .head
-                .compare_exchange(head, head.wrapping_add(n), Ordering::AcqRel, Ordering::Relaxed)
+                .compare_exchange(
+                    head,
+                    head.wrapping_add(n),
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                )
                 .is_ok()
             {
                 return n;
@@ -212,7 +236,12 @@ impl<T, const N: usize> Runq<T, N> {
     ///
     /// # Safety
     /// Only this queue's owner may call it (it produces into this queue).
-    pub unsafe fn steal(&self, victim: &Self, steal_next: bool, let_owner_run: &dyn Fn()) -> Option<*mut T> {
+    pub unsafe fn steal(
+        &self,
+        victim: &Self,
+        steal_next: bool,
+        let_owner_run: &dyn Fn(),
+    ) -> Option<*mut T> {
         let tail = self.tail.load(Ordering::Relaxed);
         let n = victim.grab(self, tail, steal_next, let_owner_run);
         if n == 0 {
@@ -310,7 +339,8 @@ mod tests {
         use std::sync::Arc;
         const ITEMS: usize = 200_000;
         let q: Arc<Runq<u8, 256>> = Arc::new(Runq::new());
-        let seen: Arc<Vec<AtomicUsize>> = Arc::new((0..ITEMS).map(|_| AtomicUsize::new(0)).collect());
+        let seen: Arc<Vec<AtomicUsize>> =
+            Arc::new((0..ITEMS).map(|_| AtomicUsize::new(0)).collect());
         let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let stealers: Vec<_> = (0..2)
             .map(|_| {

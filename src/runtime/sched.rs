@@ -344,7 +344,11 @@ fn resetspinning(m: &M) {
 /// A small xorshift per call site, seeded from the M: victim order for stealing.
 fn cheaprand(m: &M) -> u32 {
     let t = m.steal_seed.get();
-    let mut x = if t == 0 { (m.id as u32).wrapping_mul(0x9E37_79B9) | 1 } else { t };
+    let mut x = if t == 0 {
+        (m.id as u32).wrapping_mul(0x9E37_79B9) | 1
+    } else {
+        t
+    };
     x ^= x << 13;
     x ^= x >> 17;
     x ^= x << 5;
@@ -430,7 +434,9 @@ fn find_runnable(m: &M, wait: Wait) -> Option<(*mut G, bool)> {
         // SAFETY: we hold pp.
         unsafe {
             // Every 61st round, the global queue first, so that it cannot starve.
-            if (*pp).schedtick.load(Ordering::Relaxed) % 61 == 0 && GLOBRUNQ_SIZE.load(Ordering::Acquire) > 0 {
+            if (*pp).schedtick.load(Ordering::Relaxed).is_multiple_of(61)
+                && GLOBRUNQ_SIZE.load(Ordering::Acquire) > 0
+            {
                 if let Some(gp) = globrunqget(pp, 1) {
                     return Some((gp, false));
                 }
@@ -519,12 +525,10 @@ fn execute(m: &M, gp: *mut G, inherit: bool) -> Option<*mut G> {
     let pp = m.p();
     // SAFETY: gp came off a run queue: Runnable, ours now; we hold pp.
     let g = unsafe { &mut *gp };
-    if g.needs_stack() {
-        if g::bind_stack(pp, g).is_err() {
-            // No memory for a stack now: try again later.
-            globrunqput(gp);
-            return None;
-        }
+    if g.needs_stack() && g::bind_stack(pp, g).is_err() {
+        // No memory for a stack now: try again later.
+        globrunqput(gp);
+        return None;
     }
     g.m = m as *const M as *mut M;
     g.set_status(GStatus::Running);
@@ -855,7 +859,8 @@ mod loom_tests {
                 if s2.load(Ordering::SeqCst) != 0 {
                     return false; // a spinner will find it
                 }
-                s2.compare_exchange(0, 1, Ordering::SeqCst, Ordering::Relaxed).is_ok()
+                s2.compare_exchange(0, 1, Ordering::SeqCst, Ordering::Relaxed)
+                    .is_ok()
             });
             // The spinning M that found nothing: stop spinning, then re-check.
             nmspinning.fetch_sub(1, Ordering::SeqCst);

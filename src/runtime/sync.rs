@@ -135,8 +135,7 @@ const WAITERS: u64 = 2;
 
 /// rt_mutex_lock.
 pub fn mutex_lock(o: &Obj) {
-    if o
-        .word0
+    if o.word0
         .compare_exchange(0, LOCKED, Ordering::Acquire, Ordering::Relaxed)
         .is_ok()
     {
@@ -146,8 +145,7 @@ pub fn mutex_lock(o: &Obj) {
     loop {
         let s = o.word0.load(Ordering::Relaxed);
         if s & LOCKED == 0 {
-            if o
-                .word0
+            if o.word0
                 .compare_exchange(s, s | LOCKED, Ordering::Acquire, Ordering::Relaxed)
                 .is_ok()
             {
@@ -178,8 +176,7 @@ pub fn mutex_lock(o: &Obj) {
 pub fn mutex_trylock(o: &Obj) -> bool {
     let s = o.word0.load(Ordering::Relaxed);
     s & LOCKED == 0
-        && o
-            .word0
+        && o.word0
             .compare_exchange(s, s | LOCKED, Ordering::Acquire, Ordering::Relaxed)
             .is_ok()
 }
@@ -211,7 +208,9 @@ fn counter(o: &Obj) -> &AtomicI64 {
 
 /// rt_wg_add. A negative counter is a fatal usage error (as in Go).
 pub fn wg_add(o: &Obj, delta: i64) {
-    let v = counter(o).fetch_add(delta, Ordering::AcqRel).wrapping_add(delta);
+    let v = counter(o)
+        .fetch_add(delta, Ordering::AcqRel)
+        .wrapping_add(delta);
     if v < 0 {
         super::throw("rt_wg: negative counter");
     }

@@ -131,8 +131,7 @@ fn retake(last: &mut [(u32, i64)]) -> u32 {
         {
             continue;
         }
-        if p
-            .status
+        if p.status
             .compare_exchange(
                 PStatus::Syscall as u32,
                 PStatus::Reserved as u32,
