@@ -168,6 +168,7 @@ fn init_locked(n: i32, cfg: Cfg) -> Result<()> {
         s.running = false;
         return Err(e);
     }
+    super::stats::reset();
     super::GENERATION.fetch_add(1, Ordering::AcqRel);
     STATE.store(RunState::Running as u32, Ordering::Release);
     Ok(())

@@ -58,6 +58,22 @@ pub fn total(which: fn(&Counters) -> &AtomicU64) -> u64 {
     n
 }
 
+/// Zeroes the global counters: each run of the runtime counts from zero (the per-P
+/// ones start at zero with their Ps).
+pub fn reset() {
+    let c = &COUNTERS;
+    for x in [
+        &c.gs_created,
+        &c.gs_exited,
+        &c.switches,
+        &c.steals,
+        &c.parks,
+        &c.handoffs,
+    ] {
+        x.store(0, Ordering::Relaxed);
+    }
+}
+
 pub static COUNTERS: Counters = Counters {
     gs_created: AtomicU64::new(0),
     gs_exited: AtomicU64::new(0),
