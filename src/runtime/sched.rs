@@ -171,6 +171,17 @@ pub fn startm(pp: *mut P, spinning: bool) {
     if mwake(&mut s, pp, spinning) {
         return;
     }
+    if netpoll::LASTPOLL.load(Ordering::Acquire) == 0 {
+        // No idle M, but one sleeps in netpoll: break its wait and let it take the
+        // P, rather than make a new thread.
+        if spinning {
+            NMSPINNING.fetch_sub(1, Ordering::SeqCst);
+        }
+        p::release_to_pool(&mut s, pp);
+        drop(s);
+        netpoll::netpoll_break();
+        return;
+    }
     drop(s);
     if super::m::newm_for_sched(pp, spinning).is_err() {
         // No thread: the P goes back to the pool; the work stays queued for the Ms
