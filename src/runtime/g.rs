@@ -293,7 +293,7 @@ fn gfput(pl: Option<&mut PLocal>, gp: *mut G) {
 
 /// The global stack cache keeps at most this many stacks; beyond it, the stacks of
 /// exited Gs are unmapped, so a burst of Gs does not pin its memory for ever.
-const STACKS_MAX: usize = 4096;
+const STACKS_MAX: usize = 16384;
 
 fn stack_put(pl: Option<&mut PLocal>, st: GStack) {
     let mut spill = Vec::new();
@@ -599,7 +599,11 @@ pub fn gosched() {
             return;
         }
         let Some((next, inherit)) = (*pp).runq.get() else {
-            // Nobody else to run here: keep going.
+            // Nothing local: the global queue may hold work (it is not only every
+            // 61st round that counts then), else keep going.
+            if sched::GLOBRUNQ_SIZE.load(Ordering::Relaxed) > 0 {
+                mcall(Action::Yield);
+            }
             return;
         };
         let n = &mut *next;
