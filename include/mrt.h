@@ -746,8 +746,10 @@ bool rt_mutex_trylock(struct rt_mutex *mu);
 void rt_mutex_unlock(struct rt_mutex *mu);
 
 /**
- * Adds `delta` to the wait group's counter; at zero every waiter is released.
- * A negative counter is a fatal usage error, as in Go. Any context.
+ * Adds `delta` to the wait group's counter (a 32-bit count, as Go's); at zero every
+ * waiter is released. A negative counter, or a delta outside int32, is a fatal
+ * usage error, as in Go. The wait group may be reused or freed as soon as
+ * rt_wg_wait returned. Any context.
  */
 void rt_wg_add(struct rt_wg *wg, int64_t delta);
 

@@ -38,8 +38,10 @@ pub extern "C" fn rt_mutex_unlock(mu: *mut rt_mutex) {
     })
 }
 
-/// Adds `delta` to the wait group's counter; at zero every waiter is released.
-/// A negative counter is a fatal usage error, as in Go. Any context.
+/// Adds `delta` to the wait group's counter (a 32-bit count, as Go's); at zero every
+/// waiter is released. A negative counter, or a delta outside int32, is a fatal
+/// usage error, as in Go. The wait group may be reused or freed as soon as
+/// rt_wg_wait returned. Any context.
 #[no_mangle]
 pub extern "C" fn rt_wg_add(wg: *mut rt_wg, delta: i64) {
     boundary(|| {

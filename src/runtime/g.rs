@@ -291,18 +291,32 @@ fn gfput(pl: Option<&mut PLocal>, gp: *mut G) {
     }
 }
 
+/// The global stack cache keeps at most this many stacks; beyond it, the stacks of
+/// exited Gs are unmapped, so a burst of Gs does not pin its memory for ever.
+const STACKS_MAX: usize = 16384;
+
 fn stack_put(pl: Option<&mut PLocal>, st: GStack) {
+    let mut spill = Vec::new();
     match pl {
         Some(pl) => {
             pl.stacks.push(st);
             if pl.stacks.len() > PCACHE_MAX {
-                let mut g = STACKS.lock();
                 let half = pl.stacks.len() / 2;
-                g.extend(pl.stacks.drain(..half));
+                spill.extend(pl.stacks.drain(..half));
             }
         }
-        None => STACKS.lock().push(st),
+        None => spill.push(st),
     }
+    if spill.is_empty() {
+        return;
+    }
+    let mut g = STACKS.lock();
+    let room = STACKS_MAX.saturating_sub(g.len());
+    let keep = spill.len().min(room);
+    g.extend(spill.drain(..keep));
+    drop(g);
+    // What did not fit is unmapped here, outside the lock.
+    drop(spill);
 }
 
 fn stack_get(pl: Option<&mut PLocal>) -> Option<GStack> {
@@ -585,7 +599,11 @@ pub fn gosched() {
             return;
         }
         let Some((next, inherit)) = (*pp).runq.get() else {
-            // Nobody else to run here: keep going.
+            // Nothing local: the global queue may hold work (it is not only every
+            // 61st round that counts then), else keep going.
+            if sched::GLOBRUNQ_SIZE.load(Ordering::Relaxed) > 0 {
+                mcall(Action::Yield);
+            }
             return;
         };
         let n = &mut *next;

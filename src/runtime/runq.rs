@@ -110,7 +110,11 @@ impl<T, const N: usize> Runq<T, N> {
         }
     }
 
-    /// Go's runqputslow: spill the older half plus `x`.
+    /// Go's runqputslow: spill the older half plus `x`. Out of line and cold: its
+    /// batch array would otherwise enlarge the frame of every caller of `put`, and
+    /// those run on G stacks whose second page we do not want to touch.
+    #[cold]
+    #[inline(never)]
     fn put_slow(&self, x: *mut T, head: u32, tail: u32, spill: &mut dyn FnMut(&[*mut T])) -> bool {
         let n = tail.wrapping_sub(head) / 2;
         debug_assert!(n as usize == N / 2, "put_slow on a queue that is not full");

@@ -9,13 +9,13 @@
 //! ```text
 //!   rt_mutex: word0 = state (bit 0 locked, bit 1 has waiters), word1 = queue spinlock,
 //!             word2 = head waiter, word3 = tail waiter
-//!   rt_wg:    word0 = counter (i64),                  word1 = queue spinlock,
-//!             word2 = head waiter, word3 = tail waiter
+//!   rt_wg:    word0 = counter << 32 | waiters (Go's WaitGroup state), word1 =
+//!             queue spinlock and wakeup tokens, word2 = head, word3 = tail
 //! ```
 
 use core::ffi::c_void;
 use core::ptr;
-use core::sync::atomic::{AtomicI64, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 use super::g::{self, curg, G};
 use super::note::{futex_wait, futex_wake};
@@ -201,42 +201,82 @@ pub fn mutex_unlock(o: &Obj) {
     }
 }
 
-fn counter(o: &Obj) -> &AtomicI64 {
-    // SAFETY: AtomicU64 and AtomicI64 have the same layout.
-    unsafe { &*(&o.word0 as *const AtomicU64 as *const AtomicI64) }
-}
+// rt_wg's word0 is Go's WaitGroup state: the counter in the high 32 bits, the number
+// of waiters in the low 32. `tokens` (the pad word) counts wakeups handed out to
+// waiters that have announced themselves but not yet queued.
+const WAITER: u64 = 1;
 
 /// rt_wg_add. A negative counter is a fatal usage error (as in Go).
+///
+/// A waiter may return, and the host free the wait group, as soon as the counter is
+/// zero; so the adder touches the object after its own add only when waiters are
+/// announced, and those cannot leave before they are woken.
 pub fn wg_add(o: &Obj, delta: i64) {
-    let v = counter(o)
-        .fetch_add(delta, Ordering::AcqRel)
-        .wrapping_add(delta);
+    if delta < i32::MIN as i64 || delta > i32::MAX as i64 {
+        super::throw("rt_wg_add: delta out of range");
+    }
+    let add = (delta as u64).wrapping_shl(32);
+    let state = o.word0.fetch_add(add, Ordering::AcqRel).wrapping_add(add);
+    let v = (state >> 32) as i32;
+    let w = state as u32;
     if v < 0 {
         super::throw("rt_wg: negative counter");
     }
-    if v != 0 || delta == 0 {
+    if v > 0 || w == 0 {
         return;
     }
-    // Zero: detach the whole queue, then release every waiter on it.
+    // Zero with `w` waiters announced: no new waiter can announce itself now (they
+    // see the zero), so reset the state and hand every announced waiter its wakeup.
+    o.word0.store(0, Ordering::Release);
     o.lock_queue();
-    let mut w = o.head.swap(ptr::null_mut(), Ordering::Relaxed);
-    o.tail.store(ptr::null_mut(), Ordering::Relaxed);
-    o.unlock_queue();
-    while !w.is_null() {
-        // SAFETY: a detached waiter is live until woken; read its link first.
-        let next = unsafe { (*w).next };
-        wake(w);
-        w = next;
+    let tokens = tokens(o);
+    tokens.fetch_add(w, Ordering::Relaxed);
+    let mut list = ptr::null_mut::<Waiter>();
+    while tokens.load(Ordering::Relaxed) > 0 {
+        let x = o.pop();
+        if x.is_null() {
+            break; // the rest announced but not queued yet: they take a token
+        }
+        tokens.fetch_sub(1, Ordering::Relaxed);
+        // SAFETY: a popped waiter is live until woken.
+        unsafe { (*x).next = list };
+        list = x;
     }
+    o.unlock_queue();
+    while !list.is_null() {
+        // SAFETY: read the link before waking (the node may vanish).
+        let next = unsafe { (*list).next };
+        wake(list);
+        list = next;
+    }
+}
+
+fn tokens(o: &Obj) -> &AtomicU32 {
+    // SAFETY: the pad word is a u32 inside the host's object, used atomically only.
+    unsafe { &*(&o._pad as *const u32 as *const AtomicU32) }
 }
 
 /// rt_wg_wait.
 pub fn wg_wait(o: &Obj) {
-    if counter(o).load(Ordering::Acquire) == 0 {
-        return;
+    // Announce ourselves unless the counter is already zero.
+    loop {
+        let s = o.word0.load(Ordering::Acquire);
+        if s >> 32 == 0 {
+            return;
+        }
+        if o
+            .word0
+            .compare_exchange(s, s + WAITER, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+        {
+            break;
+        }
     }
     o.lock_queue();
-    if counter(o).load(Ordering::Acquire) == 0 {
+    let t = tokens(o);
+    if t.load(Ordering::Relaxed) > 0 {
+        // The counter reached zero before we queued: our wakeup is a token.
+        t.fetch_sub(1, Ordering::Relaxed);
         o.unlock_queue();
         return;
     }
