@@ -7,7 +7,9 @@
 # Usage: c-tests/run.sh [name-filter]   (works from any directory)
 #   name-filter run only tests whose name contains it (e.g. `fork`)
 # Environment: CC (default cc), MRT_TEST_NO_VALGRIND=1 skips the valgrind pass,
-#              MRT_TEST_TIMEOUT (default 60 s per run, x3 under valgrind).
+#              MRT_TEST_TIMEOUT (default 60 s per run, x3 under valgrind),
+#              MRT_TEST_VALGRIND_FLAGS extra valgrind options (word-split; they come
+#              last, so they override run.sh's, e.g. --max-stackframe=...).
 set -u
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -20,15 +22,31 @@ timeout_s="${MRT_TEST_TIMEOUT:-60}"
 filter=""
 [ $# -gt 0 ] && filter="$1"
 
+# Valgrind recognises a switch between the G stacks libmrt registers only when the stack
+# pointer leaves its idea of the "current stack", which is one global for all threads,
+# not one per thread. When a G migrates (it ran on M a, now M b resumes it), b's switch
+# into that stack can look like a stack-pointer move within the current stack; libmrt
+# places stacks (64 KiB + guard for a G) well within valgrind's default 2 MiB
+# --max-stackframe of each other, so such a move is taken for pushing or popping a huge
+# frame and the memory in between is marked undefined or unaddressable: spurious
+# errors in mrt_swap/mrt_gostart and in the G code after a switch. With a
+# --max-stackframe smaller than the distance between two stacks, any such move counts as
+# a switch. (Frames larger than that would lose definedness tracking; none is that big.)
+vg_stackframe=16384
+
 # Tests that valgrind genuinely cannot run; each still runs natively.
 #   t_enomem_rlimit_as  valgrind reserves and manages the address space itself, so a
 #                       tight RLIMIT_AS breaks valgrind, not the code under test.
 #   t_host_sigsegv      faults on purpose (PROT_NONE page, mapping past EOF) and recovers
 #                       with siglongjmp: each such access is a valgrind error by
 #                       definition, and valgrind loses definedness across the jump.
+#   t_g_enomem          as t_enomem_rlimit_as (RLIMIT_AS so low that no G stack fits).
+#   t_g_host_fault      as t_host_sigsegv, from inside Gs.
 declare -A no_valgrind=(
     [t_enomem_rlimit_as]=1
     [t_host_sigsegv]=1
+    [t_g_enomem]=1
+    [t_g_host_fault]=1
 )
 
 passed=0
@@ -131,7 +149,8 @@ else
         run_one "$name/valgrind" "$name" \
             env MRT_TEST_VALGRIND=1 timeout $((timeout_s * 3)) \
             valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
-            --track-fds=no -q --suppressions="$here/valgrind.supp"
+            --track-fds=no -q --suppressions="$here/valgrind.supp" \
+            --max-stackframe="$vg_stackframe" ${MRT_TEST_VALGRIND_FLAGS:-}
     done
 fi
 

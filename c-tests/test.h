@@ -19,7 +19,8 @@
  * Helpers: test_latch (a counter threads can wait on: real handshakes, no sleeps),
  * test_spawn (run a function in a forked child, fold its counts into this process,
  * optionally capture its stderr; a child that hangs dies of SIGALRM after 20 s),
- * test_under_valgrind, test_os_threads, test_stats.
+ * test_under_valgrind, test_os_threads, test_stats, test_gettid, test_m_tid,
+ * test_relax.
  */
 #ifndef MRT_TEST_H
 #define MRT_TEST_H
@@ -32,6 +33,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -40,8 +42,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mrt.h"
@@ -166,6 +170,22 @@ static inline void test_latch_wait(test_latch *l, long n)
     pthread_mutex_unlock(&l->mu);
 }
 
+/* Wait until at least n posts, or give up after `seconds` (returns false): for
+ * waits whose failure the test reports (e.g. with rt_dump) instead of hanging. */
+static inline bool test_latch_wait_for(test_latch *l, long n, int seconds)
+{
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += seconds;
+    pthread_mutex_lock(&l->mu);
+    int rc = 0;
+    while (l->count < n && rc == 0)
+        rc = pthread_cond_timedwait(&l->cv, &l->mu, &dl);
+    bool ok = l->count >= n;
+    pthread_mutex_unlock(&l->mu);
+    return ok;
+}
+
 /* ---- child processes ---- */
 
 /* Running under valgrind? (run.sh sets MRT_TEST_VALGRIND=1 for its valgrind pass.) */
@@ -246,14 +266,19 @@ static inline int test_spawn(void (*fn)(void *), void *arg, char *err, size_t er
     return status;
 }
 
-/* A child from test_spawn ran to its end with no failed check (counts as one check). */
-#define CHECK_CHILD_OK(status)                                                              \
-    (WIFEXITED(status) && WEXITSTATUS(status) == 0                                          \
-         ? test_check_(true, __FILE__, __LINE__, "child ok")                                \
-         : (test_failf_(__FILE__, __LINE__, "child failed: %s %d",                          \
-                        WIFEXITED(status) ? "exit status" : "killed by signal",             \
-                        WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status)),        \
-            false))
+/* A child from test_spawn ran to its end with no failed check (counts as one check).
+ * The status expression is evaluated once (it is usually the test_spawn call). */
+static inline bool test_check_child_ok_(int status, const char *file, int line)
+{
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return test_check_(true, file, line, "child ok");
+    test_failf_(file, line, "child failed: %s %d",
+                WIFEXITED(status) ? "exit status" : "killed by signal",
+                WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+    return false;
+}
+
+#define CHECK_CHILD_OK(status) test_check_child_ok_((status), __FILE__, __LINE__)
 
 /* ---- environment ---- */
 
@@ -278,6 +303,49 @@ static inline int test_stats(rt_stats *st)
     memset(st, 0, sizeof *st);
     st->size = sizeof *st;
     return rt_getstats(st);
+}
+
+/* The calling thread's OS thread id (gettid(2)). */
+static inline int64_t test_gettid(void)
+{
+    return (int64_t)syscall(SYS_gettid);
+}
+
+/* The OS thread id that libmrt reports for the calling thread's M (rt_m_getinfo);
+ * 0 on a foreign thread, -1 if rt_m_getinfo failed. */
+static inline int64_t test_m_tid(void)
+{
+    rt_m *m = rt_getm();
+    if (!m)
+        return 0;
+    rt_m_info mi;
+    memset(&mi, 0, sizeof mi);
+    mi.size = sizeof mi;
+    if (rt_m_getinfo(m, &mi) != RT_OK)
+        return -1;
+    return mi.tid;
+}
+
+/* Bounded wait (about 10 s at most) until every P is in the idle pool and no M
+ * spins: after a G exits, handoffp may lend a P to a spinning M for a moment (as Go
+ * does), and rt_p_status reports such a reserved P as RT_P_IDLE too. */
+static inline bool test_wait_all_idle(void)
+{
+    for (int i = 0; i < 10000; i++) {
+        rt_stats st;
+        if (test_stats(&st) == RT_OK && st.idle_procs == st.maxprocs &&
+            st.spinning_threads == 0)
+            return true;
+        usleep(1000);
+    }
+    return false;
+}
+
+/* One step of a bounded busy-wait: lets another OS thread run (valgrind runs one
+ * thread at a time) without yielding the P (it is not rt_gosched). */
+static inline void test_relax(void)
+{
+    sched_yield();
 }
 
 #endif /* MRT_TEST_H */

@@ -5,7 +5,9 @@ between Python threads.
 Each M runs its start function on its own OS thread, on its g0 stack, holding the GIL;
 it reports its tid, its M id and the g0 stack bounds libmrt recorded, and checks that
 its own stack pointer lies inside them. Then two Python threads pass P 0 back and forth:
-each call to P.acquire() adopts the calling thread as an M.
+each call to P.acquire() adopts the calling thread as an M. Last, Python callables as
+Gs under mrt.main: each is wired to its M (CPython's thread state never migrates), so
+the M and OS thread it reports stay the same across yields while its P may change.
 
 Usage: demo.py [number of Ms, default 8]
 """
@@ -83,12 +85,49 @@ def p_handoff_demo(rounds: int = 3) -> None:
     print("\n".join(lines))
 
 
+def gs_demo(count: int = 4, yields: int = 3) -> None:
+    print("== %d Python Gs under mrt.main (main thread tid %d)" % (count, osutil.gettid()))
+
+    def where():
+        p = mrt.getp()
+        return "M %d/P %s/tid %d" % (mrt.getm().id, p.id if p else "-", osutil.gettid())
+
+    def body(n):
+        steps = [where()]
+        for _ in range(yields):
+            mrt.gosched()
+            steps.append(where())
+        if n == count - 1:
+            raise RuntimeError("G %d raised this; join() re-raises it" % mrt.goid())
+        return mrt.goid(), steps
+
+    def main_g():
+        gs = [mrt.go(body, n) for n in range(count)]
+        rows = []
+        for g in gs:
+            try:
+                gid, steps = g.join()
+                rows.append("   G %d: %s" % (gid, " -> ".join(steps)))
+            except RuntimeError as e:
+                rows.append("   G %d: %s" % (g.id, e))
+        return mrt.goid(), where(), rows
+
+    gid, at, rows = mrt.main(main_g)
+    print("   main G %d ran on %s and joined the others (parking on their wait groups)"
+          % (gid, at))
+    print("\n".join(rows))
+    print("   mrt.main returned; this thread holds no P: %s" % (mrt.getp() is None))
+
+
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 8
     print("libmrt %s loaded from %s (%s)" % (mrt.version(), mrt.LIB_PATH, mrt.LIB_FOUND_BY))
-    with mrt.Runtime(maxprocs=2):
+    # Python G bodies recurse through C now and then: bigger G stacks than the 64 KiB
+    # default (reserved, not committed).
+    with mrt.Runtime(maxprocs=2, g_stack_size=1 << 20):
         ms_demo(count)
         p_handoff_demo()
+        gs_demo()
     print("== runtime shut down; every M joined")
 
 

@@ -65,11 +65,14 @@ fn shared() -> &'static mut Shared {
     }))
 }
 
+/// rt_park's callback: publish the parked G in the one slot, or, if another G holds
+/// the slot, resume at once (returning false), so that every parked G has a waker.
 unsafe extern "C" fn publish_parked(g: *mut rt_g, arg: *mut c_void) -> bool {
     // SAFETY: arg is the Shared the test made.
     let sh = unsafe { &*(arg as *const Shared) };
-    sh.parked.store(g, Ordering::Release);
-    true
+    sh.parked
+        .compare_exchange(ptr::null_mut(), g, Ordering::AcqRel, Ordering::Relaxed)
+        .is_ok()
 }
 
 /// A G's body: a random mix of yields, critical sections and park/ready pairs.
@@ -102,11 +105,8 @@ unsafe extern "C" fn chaos(arg: *mut c_void) {
                 }
             }
             _ => {
-                // Park only if the slot is free, so every park has a waker.
-                if sh.parked.load(Ordering::Acquire).is_null() {
-                    // SAFETY: the callback matches rt_parkfn.
-                    assert_eq!(rt_park(Some(publish_parked), arg), RT_OK);
-                }
+                // SAFETY: the callback matches rt_parkfn.
+                assert_eq!(rt_park(Some(publish_parked), arg), RT_OK);
             }
         }
     }
@@ -129,7 +129,13 @@ unsafe extern "C" fn chaos_main(arg: *mut c_void) {
     );
     assert!(waiter > 0);
     WG.store(&mut sh.wg, Ordering::Release);
+    let mut spins = 0u64;
     while done.load(Ordering::Acquire) == 0 {
+        spins += 1;
+        if spins == 20_000_000 {
+            rt_dump(2);
+            panic!("chaos_main: the Gs did not finish");
+        }
         let g = sh.parked.swap(ptr::null_mut(), Ordering::AcqRel);
         if !g.is_null() {
             assert_eq!(rt_ready(g), RT_OK);

@@ -7,7 +7,8 @@
 //! directory, so the executables run in place without LD_LIBRARY_PATH.
 //!
 //!   zig build         builds zig-out/bin/mrt-demo and zig-out/bin/mrt-tests
-//!   zig build demo    runs the demo (>= 8 Ms with Zig start functions, Ps moving)
+//!   zig build demo    runs the demo (>= 8 Ms with Zig start functions, Ps moving,
+//!                     Zig Gs under rt_main)
 //!   zig build test    runs the host tests; the last line is `N passed, M failed`
 //!
 //! `zig/run.sh` drives this with the pinned compiler and a cache inside zig/.
@@ -49,7 +50,7 @@ pub fn build(b: *std.Build) void {
     const tests = addHostExe(b, "mrt-tests", "src/tests.zig", mrt, target, optimize);
 
     const run_demo = b.addRunArtifact(demo);
-    b.step("demo", "Run the demo: Ms with Zig start functions, Ps moving between threads")
+    b.step("demo", "Run the demo: Ms with Zig start functions, Ps moving between threads, Zig Gs")
         .dependOn(&run_demo.step);
 
     // The tests are an ordinary executable with its own runner (one forked child per

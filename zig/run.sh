@@ -2,7 +2,8 @@
 # The Zig host of libmrt: build it with the pinned Zig from PyPI, then run it.
 #
 #   zig/run.sh test [name-substring...]   host tests; last line `N passed, M failed`
-#   zig/run.sh demo                       >= 8 Ms with Zig start functions, Ps moving
+#   zig/run.sh demo                       >= 8 Ms with Zig start functions, Ps moving,
+#                                         Zig Gs under rt_main
 #   zig/run.sh build                      build only (zig/zig-out/bin/mrt-{demo,tests})
 #
 # Works from any directory. The library comes from target/release (built with

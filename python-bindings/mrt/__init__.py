@@ -10,6 +10,19 @@
         mrt.releasep()         # P 0 is now held by us, idle, not in the pool
         p.put()                # back to the pool
 
+    with mrt.Runtime(maxprocs=4, g_stack_size=1 << 20):
+        wg = mrt.WaitGroup()
+        def body(i):
+            try:
+                mrt.gosched()      # a Python body stays on its M (it is wired)
+                return i * i
+            finally:
+                wg.done()
+        wg.add(8)
+        gs = [mrt.go(body, i) for i in range(8)]
+        wg.wait()              # parks a G; blocks a thread (GIL released)
+        print([g.join() for g in gs])
+
 The names mirror the C API (API.md, include/mrt.h): ``mrt.lib`` is the loaded library
 with argtypes/restype declared for every function, for calls this layer does not wrap.
 Failing calls raise ``mrt.MrtError`` subclasses (``mrt.InvalidArgument`` for RT_EINVAL,
@@ -22,6 +35,23 @@ from . import _ffi
 from ._ffi import LIB_FOUND_BY, LIB_PATH, MISSING, lib, rt_config, rt_fn, rt_m_info, rt_stats
 from .errors import *  # noqa: F401,F403 - MrtError, one class per code, RT_E* constants
 from .errors import ERRORS, MrtError, check, err_name, error_class, strerror
+from .g import (
+    GoExit,
+    Goroutine,
+    entersyscall,
+    exitsyscall,
+    getg,
+    go,
+    goexit,
+    goid,
+    gosched,
+    lockosthread,
+    main,
+    park,
+    ready,
+    syscall,
+    unlockosthread,
+)
 from .m import M, MInfo, allocm, getm, newm
 from .p import (
     RT_P_DEAD,
@@ -34,6 +64,7 @@ from .p import (
     getp,
     releasep,
 )
+from .sync import Mutex, WaitGroup
 from .runtime import Runtime, Stats, dump, gomaxprocs, init, shutdown, stats, version
 
 __version__ = "0.1.0"
@@ -49,6 +80,9 @@ __all__ = [
     "lib", "LIB_PATH", "LIB_FOUND_BY", "MISSING", "rt_config", "rt_fn", "rt_m_info", "rt_stats",
     "MrtError", "ERRORS", "check", "err_name", "error_class", "strerror",
     "M", "MInfo", "allocm", "getm", "newm",
+    "go", "main", "Goroutine", "GoExit", "gosched", "goexit", "goid", "getg", "park", "ready",
+    "lockosthread", "unlockosthread", "entersyscall", "exitsyscall", "syscall",
+    "Mutex", "WaitGroup",
     "P", "PStatus", "acquirep", "getp", "releasep",
     "RT_P_IDLE", "RT_P_RUNNING", "RT_P_SYSCALL", "RT_P_DEAD",
     "RT_SCHED_ONCE", "RT_SCHED_FOREVER", "RT_POLLIN", "RT_POLLOUT", "RT_SEND", "RT_RECV",

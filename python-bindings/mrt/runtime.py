@@ -48,9 +48,10 @@ def shutdown(timeout_ns: int = -1) -> None:
 
 
 def _after_shutdown() -> None:
-    from . import m  # the M registry holds handles that are gone now
+    from . import g, m  # the registries hold handles that are gone now
 
     m._forget_all()
+    g._forget_all()
 
 
 def gomaxprocs(n: int = 0) -> int:

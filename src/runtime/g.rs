@@ -104,6 +104,8 @@ pub struct G {
     pub lockcount: u32,
     /// rt_main: the M waiting for this G to exit.
     pub mainm: *mut M,
+    /// MRT_DEBUG=migrate: the M it last yielded on, which should not resume it.
+    pub avoid_m: AtomicPtr<M>,
 }
 
 // SAFETY: Gs are handed between threads by the scheduler, which serialises access.
@@ -141,6 +143,7 @@ impl G {
             lockedm: AtomicPtr::new(ptr::null_mut()),
             lockcount: 0,
             mainm: ptr::null_mut(),
+            avoid_m: AtomicPtr::new(ptr::null_mut()),
         }
     }
 
@@ -343,7 +346,8 @@ pub fn newproc(f: RtFn, arg: *mut c_void) -> Result<*mut G> {
     newproc1(f, arg, ptr::null_mut())
 }
 
-/// newproc with the M that waits for the G (rt_main).
+/// newproc for rt_main: the G goes to runnext of the caller's P (`mainm` holds it),
+/// which waits for it.
 pub fn newproc1(f: RtFn, arg: *mut c_void, mainm: *mut M) -> Result<*mut G> {
     if f.is_none() {
         return Err(RT_EINVAL);
@@ -352,7 +356,10 @@ pub fn newproc1(f: RtFn, arg: *mut c_void, mainm: *mut M) -> Result<*mut G> {
         return Err(RT_ESHUTDOWN);
     }
     let cur = curg();
-    let pp = if cur.is_null() {
+    let pp = if !mainm.is_null() {
+        // SAFETY: rt_main's M is the calling thread's and holds a P.
+        unsafe { (*mainm).p() }
+    } else if cur.is_null() {
         ptr::null_mut()
     } else {
         // SAFETY: a running G's M is live and holds a P.
@@ -501,12 +508,13 @@ pub fn gdestroy(m: &M, gp: *mut G) {
     // SAFETY: as above.
     gfput(unsafe { plocal(pp) }, gp);
     bump(pp, |c| &c.gs_exited);
-    if !mainm.is_null() {
-        sched::main_exited(mainm);
-    }
     if LIVE_GS.fetch_sub(1, Ordering::AcqRel) == 1 {
         GS_ZERO.fetch_add(1, Ordering::Release);
         futex_wake(&GS_ZERO, i32::MAX);
+    }
+    // Last: rt_main's caller may look at the statistics as soon as it wakes.
+    if !mainm.is_null() {
+        sched::main_exited(mainm);
     }
 }
 
@@ -592,6 +600,7 @@ pub fn gosched() {
         let m = &*g.m;
         let pp = m.p();
         if !g.lockedm.load(Ordering::Relaxed).is_null()
+            || (*pp).id >= super::p::GOMAXPROCS.load(Ordering::Relaxed)
             || ((*pp).schedtick.load(Ordering::Relaxed).is_multiple_of(61)
                 && sched::GLOBRUNQ_SIZE.load(Ordering::Relaxed) > 0)
         {
@@ -610,8 +619,9 @@ pub fn gosched() {
         if !n.lockedm.load(Ordering::Relaxed).is_null()
             || n.needs_stack() && bind_stack(pp, n).is_err()
         {
-            // Not for the fast path: back to the queue, and let g0 sort it out.
-            sched::runqput(pp, next, false);
+            // Not for the fast path: back at the head (runnext), so that g0, which
+            // hands a wired G to its M, takes it next.
+            sched::runqput(pp, next, true);
             mcall(Action::Yield);
             return;
         }

@@ -169,6 +169,9 @@ fn init_locked(n: i32, cfg: Cfg) -> Result<()> {
         return Err(e);
     }
     super::stats::reset();
+    // No M runs: nobody spins (a count left by Ms that stopped mid-search would
+    // otherwise silence wakep for the whole run).
+    sched::NMSPINNING.store(0, Ordering::Relaxed);
     super::GENERATION.fetch_add(1, Ordering::AcqRel);
     STATE.store(RunState::Running as u32, Ordering::Release);
     Ok(())

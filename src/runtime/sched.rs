@@ -80,6 +80,9 @@ unsafe fn globrunqget(pp: *mut P, max: i64) -> Option<*mut G> {
     if size <= 0 {
         return None;
     }
+    if DEBUG_MIGRATE.load(Ordering::Relaxed) {
+        return globrunqget_migrating(size);
+    }
     let procs = GOMAXPROCS.load(Ordering::Relaxed).max(1) as i64;
     let mut n = (size / procs + 1).min(size);
     if max > 0 {
@@ -99,6 +102,61 @@ unsafe fn globrunqget(pp: *mut P, max: i64) -> Option<*mut G> {
         }
     }
     Some(first.0)
+}
+
+/// MRT_DEBUG=migrate: one G at a time, preferring one that did not last yield on
+/// this M (the others go back to the tail, for another M to take), so that yields
+/// move Gs between threads wherever another M is around to take them. If every
+/// queued G last ran here, the oldest is taken anyway rather than parking the M.
+fn globrunqget_migrating(size: i64) -> Option<*mut G> {
+    let me = tls::getm();
+    let others = GOMAXPROCS.load(Ordering::Relaxed) > 1;
+    let mut first_own: Option<*mut G> = None;
+    for _ in 0..size.min(64) {
+        let Some(GPtr(gp)) = GLOBRUNQ.pop() else {
+            break;
+        };
+        // SAFETY: a queued G is live; its avoid_m is written only by the M that
+        // queued it, before queueing.
+        let g = unsafe { &*gp };
+        if others && ptr::eq(g.avoid_m.load(Ordering::Relaxed), me) {
+            match first_own {
+                None => first_own = Some(gp),
+                Some(_) => GLOBRUNQ.push(GPtr(gp)),
+            }
+            continue;
+        }
+        if let Some(own) = first_own {
+            GLOBRUNQ.push(GPtr(own));
+        }
+        GLOBRUNQ_SIZE.fetch_sub(1, Ordering::AcqRel);
+        g.avoid_m.store(ptr::null_mut(), Ordering::Relaxed);
+        return Some(gp);
+    }
+    let gp = first_own?;
+    if others {
+        // Give a busy M a few microseconds to yield a G of its own for us to take.
+        for _ in 0..64 {
+            for _ in 0..64 {
+                core::hint::spin_loop();
+            }
+            if let Some(GPtr(other)) = GLOBRUNQ.pop() {
+                // SAFETY: as above.
+                let o = unsafe { &*other };
+                if !ptr::eq(o.avoid_m.load(Ordering::Relaxed), me) {
+                    GLOBRUNQ.push(GPtr(gp));
+                    GLOBRUNQ_SIZE.fetch_sub(1, Ordering::AcqRel);
+                    o.avoid_m.store(ptr::null_mut(), Ordering::Relaxed);
+                    return Some(other);
+                }
+                GLOBRUNQ.push(GPtr(other));
+            }
+        }
+    }
+    GLOBRUNQ_SIZE.fetch_sub(1, Ordering::AcqRel);
+    // SAFETY: as above.
+    unsafe { (*gp).avoid_m.store(ptr::null_mut(), Ordering::Relaxed) };
+    Some(gp)
 }
 
 /// Go's runqput: `gp` to `pp`'s local queue (runnext with `next`), overflow to the
@@ -454,6 +512,16 @@ fn find_runnable(m: &M, wait: Wait) -> Option<(*mut G, bool)> {
         if stopping() {
             return None;
         }
+        // rt_gomaxprocs shrank below our P: its Gs go to the global queue and the
+        // P dies (release_to_pool) instead of taking more work.
+        // SAFETY: we hold pp.
+        if unsafe { (*pp).id } >= GOMAXPROCS.load(Ordering::Acquire) {
+            retire_surplus_p(m);
+            if wait == Wait::Poll || !stopm(m) {
+                return None;
+            }
+            continue 'top;
+        }
         // Our P's expired timers make their Gs runnable first.
         // SAFETY: we hold pp.
         let t0 = unsafe { (*pp).timers.timer0.load(Ordering::Acquire) };
@@ -600,6 +668,22 @@ fn find_runnable(m: &M, wait: Wait) -> Option<(*mut G, bool)> {
     }
 }
 
+/// Gives up a P beyond gomaxprocs: its queued Gs go to the global queue.
+fn retire_surplus_p(m: &M) {
+    let pp = m.p.swap(ptr::null_mut(), Ordering::AcqRel);
+    // SAFETY: we held pp until the swap; nobody else produces into its queue.
+    unsafe {
+        while let Some((gp, _)) = (*pp).runq.get() {
+            globrunqput(gp);
+        }
+    }
+    {
+        let mut s = SCHED.lock();
+        p::release_to_pool(&mut s, pp);
+    }
+    wakep_global();
+}
+
 fn stopping() -> bool {
     // Lock-free view; the authoritative check happens under the lock in stopm.
     super::run_state() != super::RunState::Running || SHUTTING_DOWN.load(Ordering::Acquire)
@@ -642,6 +726,9 @@ fn execute(m: &M, gp: *mut G, inherit: bool) -> Option<*mut G> {
             g.set_status(GStatus::Runnable);
             let pp = m.p();
             if matches!(action, Action::YieldGlobal) || pp.is_null() {
+                if matches!(action, Action::YieldGlobal) {
+                    g.avoid_m.store(m as *const M as *mut M, Ordering::Relaxed);
+                }
                 globrunqput(gp);
                 wakep_global();
             } else {
@@ -744,14 +831,15 @@ pub fn schedule(m: &M) {
         let (gp, inherit) = if let Some(x) = next.take() {
             x
         } else if !lg.is_null() {
-            // This M runs only its locked G: wait until someone hands it over.
-            if m.p().is_null() || m.locked_next.load(Ordering::Acquire) != lg {
-                if !stoplockedm(m) {
-                    break;
-                }
-                continue;
+            // This M runs only its locked G: hand off the P and wait until whoever
+            // finds the G runnable hands it over with a P (each handover is one
+            // wakeup of our note, consumed here).
+            if !stoplockedm(m) {
+                break;
             }
-            m.locked_next.store(ptr::null_mut(), Ordering::Relaxed);
+            if m.locked_next.swap(ptr::null_mut(), Ordering::AcqRel) != lg {
+                super::throw("stoplockedm: woken without the locked G");
+            }
             (lg, false)
         } else if m.p().is_null() {
             if !stopm(m) {
@@ -778,6 +866,10 @@ pub fn schedule(m: &M) {
         if let Some(again) = execute(m, gp, inherit) {
             next = Some((again, true));
         }
+    }
+    if m.spinning.swap(false, Ordering::Relaxed) {
+        // Left while spinning (shutdown): stop counting as a spinner.
+        NMSPINNING.fetch_sub(1, Ordering::SeqCst);
     }
     let pp = releasep_reserved(m);
     if !pp.is_null() {
@@ -877,16 +969,28 @@ pub fn rt_main(f: super::m::RtFn, arg: *mut c_void) -> Result<()> {
         return Err(RT_EALREADY);
     }
     mm.main_done.store(false, Ordering::Release);
-    // Take an idle P if there is one (else park until one is handed to us), then
-    // queue the main G, which this M will most likely run itself.
-    let pp = {
-        let mut s = SCHED.lock();
-        s.check_running()?;
-        p::pidleget(&mut s)
+    // The calling thread works as an M with a P: take an idle one, waiting while
+    // every P is busy (a spinning M may hold one for a moment), then queue the main
+    // G on it, so that this thread runs it.
+    let mut tries = 0u32;
+    let pp = loop {
+        let pp = {
+            let mut s = SCHED.lock();
+            s.check_running()?;
+            p::pidleget(&mut s)
+        };
+        if !pp.is_null() {
+            break pp;
+        }
+        tries += 1;
+        if tries < 100 {
+            // SAFETY: no memory effects.
+            unsafe { libc::sched_yield() };
+        } else {
+            super::time::os_sleep(50_000);
+        }
     };
-    if !pp.is_null() {
-        p::acquire_nextp(mm, pp);
-    }
+    p::acquire_nextp(mm, pp);
     if let Err(e) = g::newproc1(f, arg, m) {
         let pp = releasep_reserved(mm);
         if !pp.is_null() {

@@ -264,8 +264,7 @@ pub fn wg_wait(o: &Obj) {
         if s >> 32 == 0 {
             return;
         }
-        if o
-            .word0
+        if o.word0
             .compare_exchange(s, s + WAITER, Ordering::AcqRel, Ordering::Relaxed)
             .is_ok()
         {

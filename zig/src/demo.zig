@@ -2,6 +2,9 @@
 //! each printing what it saw from its g0 (OS tid, M id, g0 stack bounds), then P 0
 //! handed from thread to thread: the main thread, a std.Thread, a new M as its
 //! nextp, the idle pool, and an M that moves a P itself from its start function.
+//! Last, Zig functions as Gs under rt_main: the main thread works as an M while its
+//! main G starts a few Gs that yield, and each reports the M (and P) it ran on
+//! before and after each yield; one of them is wired with rt_lockosthread.
 const std = @import("std");
 const builtin = @import("builtin");
 const mrt = @import("mrt");
@@ -170,10 +173,98 @@ pub fn main(init: std.process.Init) !void {
     try (mrt.P.release() orelse return error.NoPToRelease).put();
     try out.flush();
 
-    // 3. What the runtime counts, then a clean shutdown that joins every M.
+    // 3. Zig Gs under rt_main.
+    try gsDemo(out);
+    try out.flush();
+
+    // 4. What the runtime counts, then a clean shutdown that joins every M.
     const s = try mrt.stats();
-    try out.print("stats: {d} Ms alive ({d} idle), {d} Ps ({d} idle)\n", .{ s.threads, s.idle_threads, s.maxprocs, s.idle_procs });
+    try out.print("stats: {d} Ms alive ({d} idle), {d} Ps ({d} idle), {d} Gs created, {d} exited, {d} switches, {d} steals\n", .{
+        s.threads, s.idle_threads, s.maxprocs, s.idle_procs, s.gs_created, s.gs_exited, s.switches, s.steals,
+    });
     try mrt.shutdown(null);
     try out.print("rt_shutdown: ok (every runtime-created M joined)\n", .{});
     try out.flush();
+}
+
+// ---------------------------------------------------------------------------------
+// Gs
+
+const n_gs = 6;
+const n_yields = 3;
+
+/// Where one G was at each step: (M id, P id, OS tid) at start and after each yield.
+const GTrace = struct {
+    wired: bool = false,
+    goid: i64 = 0,
+    steps: [n_yields + 1]Step = undefined,
+    wg: *mrt.WaitGroup = undefined,
+
+    const Step = struct { m: i64, p: i64, tid: i64 };
+
+    fn here() Step {
+        const m = mrt.M.current();
+        return .{
+            .m = if (m) |mm| mm.id() catch -1 else -1,
+            .p = if (mrt.P.current()) |p| p.id() catch -1 else -1,
+            .tid = std.os.linux.gettid(),
+        };
+    }
+
+    fn run(t: *GTrace) void {
+        t.goid = mrt.goid();
+        if (t.wired) mrt.lockOSThread() catch {};
+        t.steps[0] = here();
+        for (1..n_yields + 1) |i| {
+            mrt.gosched();
+            t.steps[i] = here();
+        }
+        if (t.wired) mrt.unlockOSThread() catch {};
+        t.wg.done();
+    }
+};
+
+/// The main G of rt_main: start the others, wait for them (parking), note itself.
+const MainG = struct {
+    traces: [n_gs]GTrace = @splat(.{}),
+    wg: mrt.WaitGroup = .{},
+    main_goid: i64 = 0,
+    main_m: i64 = -1,
+    err: ?mrt.Error = null,
+
+    fn run(mg: *MainG) void {
+        mg.main_goid = mrt.goid();
+        if (mrt.M.current()) |m| mg.main_m = m.id() catch -1;
+        mg.wg.add(n_gs);
+        for (&mg.traces, 0..) |*t, i| {
+            t.wired = i == 0;
+            t.wg = &mg.wg;
+            _ = mrt.go(t, GTrace.run) catch |err| {
+                mg.err = err;
+                mg.wg.done();
+            };
+        }
+        mg.wg.wait();
+    }
+};
+
+fn gsDemo(out: *std.Io.Writer) !void {
+    const me = mrt.M.current();
+    try out.print("Zig Gs under rt_main (main thread: tid {d}, M {d}):\n", .{
+        std.os.linux.gettid(), if (me) |m| try m.id() else -1,
+    });
+    var mg: MainG = .{};
+    try mrt.main(&mg, MainG.run);
+    if (mg.err) |err| return err;
+    try out.print("  main G {d} ran on M {d}; it started {d} Gs and waited for them on an rt_wg\n", .{ mg.main_goid, mg.main_m, n_gs });
+    for (mg.traces) |t| {
+        try out.print("  G {d}{s}:", .{ t.goid, if (t.wired) " (wired)" else "        " });
+        for (t.steps, 0..) |st, i| {
+            try out.print("{s} M {d}/P {d}/tid {d}", .{ if (i == 0) "" else " ->", st.m, st.p, st.tid });
+        }
+        try out.writeAll("\n");
+    }
+    try out.print("  rt_main returned: the main thread holds no P ({s})\n", .{
+        if (mrt.P.current() == null) "ok" else "STILL HOLDS ONE",
+    });
 }

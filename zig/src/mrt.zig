@@ -329,3 +329,149 @@ pub const P = struct {
 fn rawP(p: ?P) ?*c.rt_p {
     return if (p) |pp| pp.handle else null;
 }
+
+// ---------------------------------------------------------------------------------
+// G: goroutines
+
+/// A G body (`rt_fn`): runs on the G's own stack, as a goroutine.
+pub const GoFn = StartFn;
+
+/// rt_go: a new G running `f(arg)`; returns its id (> 0). From a G it goes to the
+/// current P's runnext, from anywhere else to the global queue. `f` may be null (the
+/// library answers error.Invalid). error.NoMem, error.Shutdown.
+pub fn goRaw(f: ?GoFn, arg: ?*anyopaque) Error!i64 {
+    return value(i64, c.rt_go(f, arg));
+}
+
+/// rt_go with a typed body: the new G runs `f(ctx)` (`ctx` a pointer); returns its id.
+pub fn go(ctx: anytype, comptime f: fn (@TypeOf(ctx)) void) Error!i64 {
+    return goRaw(startFn(@TypeOf(ctx), f), @ptrCast(@constCast(ctx)));
+}
+
+/// rt_main: runs `f(arg)` as a G while the calling thread works as an M (with a P,
+/// running other Gs too) until that G returns. A foreign thread is adopted first.
+/// error.Invalid (null f), error.Perm (from a G), error.Already (the calling M holds
+/// a P), error.NoMem, error.Shutdown.
+pub fn mainRaw(f: ?GoFn, arg: ?*anyopaque) Error!void {
+    return check(c.rt_main(f, arg));
+}
+
+/// rt_main with a typed body `f(ctx)`.
+pub fn main(ctx: anytype, comptime f: fn (@TypeOf(ctx)) void) Error!void {
+    return mainRaw(startFn(@TypeOf(ctx), f), @ptrCast(@constCast(ctx)));
+}
+
+/// rt_gosched: in a G, yield to other runnable Gs (the G may resume on another M
+/// unless it is wired); elsewhere sched_yield.
+pub fn gosched() void {
+    c.rt_gosched();
+}
+
+/// rt_goexit: in a G, end it now (Zig `defer`s of its frames do not run); elsewhere
+/// nothing.
+pub fn goexit() void {
+    c.rt_goexit();
+}
+
+/// rt_goid: the calling G's id; 0 outside a G.
+pub fn goid() i64 {
+    return c.rt_goid();
+}
+
+/// rt_lockosthread: wire the calling G to its M (nests). error.Perm outside a G.
+pub fn lockOSThread() Error!void {
+    return check(c.rt_lockosthread());
+}
+
+/// rt_unlockosthread: undo one lockOSThread. error.Perm outside a G.
+pub fn unlockOSThread() Error!void {
+    return check(c.rt_unlockosthread());
+}
+
+/// rt_entersyscall: the G is about to block in the OS; its P may be handed off.
+/// error.Perm outside a G, error.Already if already in a syscall.
+pub fn enterSyscall() Error!void {
+    return check(c.rt_entersyscall());
+}
+
+/// rt_exitsyscall: back from the OS; reacquire a P (the G may move to another M).
+/// error.Perm outside a G, error.Invalid without enterSyscall.
+pub fn exitSyscall() Error!void {
+    return check(c.rt_exitsyscall());
+}
+
+/// rt_park's unlock callback: runs on the M's g0 once the G is marked waiting; must
+/// not block; returning false resumes the G at once.
+pub const ParkFn = *const fn (g: ?*c.rt_g, arg: ?*anyopaque) callconv(.c) bool;
+
+/// A G (a handle to an `rt_g`).
+pub const G = struct {
+    handle: *c.rt_g,
+
+    /// rt_getg: the calling G; null outside a G.
+    pub fn current() ?G {
+        return .{ .handle = c.rt_getg() orelse return null };
+    }
+
+    /// rt_ready: make a parked G runnable. error.Invalid if it is not parked.
+    pub fn ready(g: G) Error!void {
+        return check(c.rt_ready(g.handle));
+    }
+
+    pub fn eql(a: G, b: G) bool {
+        return a.handle == b.handle;
+    }
+};
+
+/// rt_park: park the calling G until G.ready; `unlock(g, arg)` runs on g0 first
+/// (null: park unconditionally). error.Perm outside a G.
+pub fn park(unlock: ?ParkFn, arg: ?*anyopaque) Error!void {
+    return check(c.rt_park(unlock, arg));
+}
+
+/// rt_park with a typed unlock callback `f(g, ctx)`.
+pub fn parkWith(ctx: anytype, comptime f: fn (G, @TypeOf(ctx)) bool) Error!void {
+    const unlock = struct {
+        fn unlock(g: ?*c.rt_g, arg: ?*anyopaque) callconv(.c) bool {
+            return f(.{ .handle = g.? }, @ptrCast(@alignCast(arg)));
+        }
+    }.unlock;
+    return park(&unlock, @ptrCast(@constCast(ctx)));
+}
+
+/// rt_mutex: all-zero is unlocked. A G parks while it waits; a thread blocks.
+/// Unlocking an unlocked Mutex is fatal, as in Go. It must not move while in use.
+pub const Mutex = struct {
+    raw: c.rt_mutex = std.mem.zeroes(c.rt_mutex),
+
+    pub fn lock(mu: *Mutex) void {
+        c.rt_mutex_lock(&mu.raw);
+    }
+
+    /// rt_mutex_trylock: lock if free; never blocks.
+    pub fn tryLock(mu: *Mutex) bool {
+        return c.rt_mutex_trylock(&mu.raw);
+    }
+
+    pub fn unlock(mu: *Mutex) void {
+        c.rt_mutex_unlock(&mu.raw);
+    }
+};
+
+/// rt_wg: all-zero is a zero count. wait() parks a G and blocks a thread until the
+/// count is zero. A negative count is fatal, as in Go. It must not move while in use.
+pub const WaitGroup = struct {
+    raw: c.rt_wg = std.mem.zeroes(c.rt_wg),
+
+    pub fn add(wg: *WaitGroup, delta: i64) void {
+        c.rt_wg_add(&wg.raw, delta);
+    }
+
+    pub fn done(wg: *WaitGroup) void {
+        c.rt_wg_done(&wg.raw);
+    }
+
+    pub fn wait(wg: *WaitGroup) void {
+        c.rt_wg_wait(&wg.raw);
+    }
+};

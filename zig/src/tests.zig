@@ -1,4 +1,5 @@
-//! The Zig host's tests of libmrt (issue 2: Ms and Ps), through the `mrt` wrapper.
+//! The Zig host's tests of libmrt (issue 2: Ms and Ps; issue 3: Gs and the
+//! scheduler), through the `mrt` wrapper.
 //!
 //! An ordinary executable with its own runner: every test runs in a forked child,
 //! so each starts with a runtime that is not yet initialised, a crash or an abort
@@ -36,6 +37,18 @@ const tests = [_]Test{
     .{ .name = "shutdown from an M is refused", .run = testShutdownFromM },
     .{ .name = "fork child sees Shutdown until rt_init", .run = testForkChild },
     .{ .name = "stack overflow on g0 aborts with a message", .run = testG0StackOverflow },
+    .{ .name = "Zig Gs yield and finish", .run = testGsYield },
+    .{ .name = "wait groups between Gs and a std.Thread", .run = testWaitGroupGsAndThread },
+    .{ .name = "mutex between Gs", .run = testMutexBetweenGs },
+    .{ .name = "rt_go from a std.Thread", .run = testGoFromThread },
+    .{ .name = "Gs started from a G go to runnext", .run = testGoFromG },
+    .{ .name = "rt_main runs its G and others", .run = testMain },
+    .{ .name = "lockOSThread keeps a G on its M", .run = testLockOSThread },
+    .{ .name = "park and ready with an unlock callback", .run = testParkReady },
+    .{ .name = "syscall on the only P does not stall other Gs", .run = testSyscallHandoff },
+    .{ .name = "goexit ends a G", .run = testGoexit },
+    .{ .name = "G bad input gives named errors", .run = testGBadInput },
+    .{ .name = "stack overflow in a G aborts naming it", .run = testGStackOverflow },
 };
 
 /// Each test's process: set up in main before the fork.
@@ -734,6 +747,563 @@ fn testG0StackOverflow() !void {
     if (!std.c.W.IFSIGNALED(status) or std.c.W.TERMSIG(status) != .ABRT or
         std.mem.indexOf(u8, text, "stack overflow") == null or
         std.mem.indexOf(u8, text, "g0 of M ") == null)
+    {
+        std.debug.print("child status 0x{x}, stderr:\n{s}\n", .{ status, text });
+        return error.NoStackOverflowReport;
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Gs (issue 3)
+
+/// Every test below that uses Gs waits with a WaitGroup (or rt_main), never by time.
+/// Poll until no G is alive (a G that signalled its wait group exits just after).
+fn noGsLeft() !bool {
+    return (try mrt.stats()).goroutines == 0;
+}
+
+/// A G that yields `rounds` times and notes what it saw.
+const Yielder = struct {
+    rounds: usize,
+    wg: *mrt.WaitGroup,
+    total: *std.atomic.Value(u64),
+    id: i64 = 0,
+    id_stable: bool = true,
+    had_g: bool = false,
+    had_p: bool = false,
+
+    fn run(y: *Yielder) void {
+        y.id = mrt.goid();
+        y.had_g = mrt.G.current() != null;
+        y.had_p = mrt.P.current() != null;
+        for (0..y.rounds) |_| {
+            _ = y.total.fetchAdd(1, .monotonic);
+            mrt.gosched();
+            if (mrt.goid() != y.id) y.id_stable = false;
+        }
+        y.wg.done();
+    }
+};
+
+fn testGsYield() !void {
+    try mrt.init(.{ .maxprocs = 4 });
+    const n = 64;
+    const rounds = 200;
+    var wg: mrt.WaitGroup = .{};
+    var total: std.atomic.Value(u64) = .init(0);
+    var ys: [n]Yielder = undefined;
+    var ids: [n]i64 = undefined;
+    wg.add(n);
+    for (&ys, &ids) |*y, *id| {
+        y.* = .{ .rounds = rounds, .wg = &wg, .total = &total };
+        id.* = try mrt.go(y, Yielder.run);
+        try expect(id.* > 0);
+    }
+    // The main thread is foreign: it blocks on a futex.
+    try expectEqual(@as(i64, 0), mrt.goid());
+    wg.wait();
+    try expectEqual(@as(u64, n * rounds), total.load(.monotonic));
+    for (ys, ids, 0..) |y, id, i| {
+        try expectEqual(id, y.id);
+        try expect(y.id_stable and y.had_g and y.had_p);
+        for (ids[0..i]) |other| try expect(other != id);
+    }
+    try eventually(noGsLeft);
+    const s = try mrt.stats();
+    try expect(s.gs_created >= n and s.gs_exited >= n);
+    // A yield with nothing else runnable on its P need not switch: at least one
+    // switch per G (its first run), most yields switching.
+    try expect(s.switches >= n and s.switches >= n * rounds / 2);
+    try mrt.shutdown(null);
+}
+
+/// Gs wait for a std.Thread, which waits for the Gs.
+const Relay = struct {
+    thread_done: mrt.WaitGroup = .{},
+    gs_done: mrt.WaitGroup = .{},
+    thread_said: std.atomic.Value(u32) = .init(0),
+    gs_saw: std.atomic.Value(u32) = .init(0),
+    thread_saw: u32 = 0,
+
+    fn g(r: *Relay) void {
+        r.thread_done.wait(); // parks this G
+        _ = r.gs_saw.fetchAdd(r.thread_said.load(.acquire), .acq_rel);
+        r.gs_done.done();
+    }
+
+    fn thread(r: *Relay) void {
+        r.thread_said.store(1, .release);
+        r.thread_done.done();
+        r.gs_done.wait(); // blocks this OS thread
+        r.thread_saw = r.gs_saw.load(.acquire);
+    }
+};
+
+fn testWaitGroupGsAndThread() !void {
+    try mrt.init(.{ .maxprocs = 2 });
+    const n = 16;
+    var r: Relay = .{};
+    r.thread_done.add(1);
+    r.gs_done.add(n);
+    for (0..n) |_| _ = try mrt.go(&r, Relay.g);
+    const t = try std.Thread.spawn(.{}, Relay.thread, .{&r});
+    t.join();
+    try expectEqual(@as(u32, n), r.thread_saw);
+    try eventually(noGsLeft);
+    try mrt.shutdown(null);
+}
+
+const Shared = struct {
+    mu: mrt.Mutex = .{},
+    wg: mrt.WaitGroup = .{},
+    count: u64 = 0, // guarded by mu, deliberately not atomic
+    inside: bool = false,
+    overlaps: std.atomic.Value(u32) = .init(0),
+    per_g: usize,
+
+    fn run(s: *Shared) void {
+        for (0..s.per_g) |i| {
+            s.mu.lock();
+            if (s.inside) _ = s.overlaps.fetchAdd(1, .monotonic);
+            s.inside = true;
+            const v = s.count;
+            // Hold the mutex across a yield now and then: others must park on it.
+            if (i % 8 == 0) mrt.gosched();
+            s.count = v + 1;
+            s.inside = false;
+            s.mu.unlock();
+        }
+        s.wg.done();
+    }
+};
+
+fn testMutexBetweenGs() !void {
+    try mrt.init(.{ .maxprocs = 4 });
+    const n = 16;
+    var s: Shared = .{ .per_g = 500 };
+    s.wg.add(n);
+    for (0..n) |_| _ = try mrt.go(&s, Shared.run);
+    s.wg.wait();
+    try expectEqual(@as(u64, n * 500), s.count);
+    try expectEqual(@as(u32, 0), s.overlaps.load(.monotonic));
+    try expect(s.mu.tryLock());
+    try expect(!s.mu.tryLock());
+    s.mu.unlock();
+    const st = try mrt.stats();
+    try expect(st.parks > 0); // somebody waited on the mutex
+    try eventually(noGsLeft);
+    try mrt.shutdown(null);
+}
+
+const Counted = struct {
+    wg: *mrt.WaitGroup,
+    hits: *std.atomic.Value(u32),
+
+    fn run(k: *const Counted) void {
+        _ = k.hits.fetchAdd(1, .acq_rel);
+        k.wg.done();
+    }
+};
+
+const Spawner = struct {
+    n: usize,
+    k: Counted,
+    err: ?mrt.Error = null,
+    was_foreign: bool = false,
+
+    fn thread(sp: *Spawner) void {
+        sp.was_foreign = mrt.M.current() == null;
+        for (0..sp.n) |_| {
+            _ = mrt.go(&sp.k, Counted.run) catch |err| {
+                sp.err = err;
+                sp.k.wg.done();
+            };
+        }
+    }
+};
+
+fn testGoFromThread() !void {
+    try mrt.init(.{ .maxprocs = 2 });
+    var wg: mrt.WaitGroup = .{};
+    var hits: std.atomic.Value(u32) = .init(0);
+    const per = 100;
+    var sps: [4]Spawner = undefined;
+    var threads: [4]std.Thread = undefined;
+    wg.add(per * sps.len);
+    for (&sps, &threads) |*sp, *t| {
+        sp.* = .{ .n = per, .k = .{ .wg = &wg, .hits = &hits } };
+        t.* = try std.Thread.spawn(.{}, Spawner.thread, .{sp});
+    }
+    for (threads) |t| t.join();
+    wg.wait();
+    for (sps) |sp| {
+        if (sp.err) |err| return err;
+        try expect(sp.was_foreign);
+    }
+    try expectEqual(@as(u32, per * sps.len), hits.load(.acquire));
+    try eventually(noGsLeft);
+    try mrt.shutdown(null);
+}
+
+/// A G that starts another G: it goes to runnext of this P and runs when this G
+/// yields, on the same P.
+const Parent = struct {
+    wg: mrt.WaitGroup = .{},
+    child_ran_before_yield: bool = true,
+    child_ran: std.atomic.Value(bool) = .init(false),
+    parent_p: i32 = -1,
+    child_p: i32 = -1,
+    err: ?mrt.Error = null,
+
+    fn parent(pa: *Parent) void {
+        pa.parent_p = if (mrt.P.current()) |p| p.id() catch -1 else -1;
+        _ = mrt.go(pa, Parent.child) catch |err| {
+            pa.err = err;
+            pa.wg.done();
+        };
+        pa.child_ran_before_yield = pa.child_ran.load(.acquire);
+        pa.wg.wait(); // parks: the child, on runnext, runs next on this P
+    }
+
+    fn child(pa: *Parent) void {
+        pa.child_p = if (mrt.P.current()) |p| p.id() catch -1 else -1;
+        pa.child_ran.store(true, .release);
+        pa.wg.done();
+    }
+};
+
+fn testGoFromG() !void {
+    try mrt.init(.{ .maxprocs = 1 });
+    var pa: Parent = .{};
+    pa.wg.add(1);
+    try mrt.main(&pa, Parent.parent);
+    if (pa.err) |err| return err;
+    try expect(!pa.child_ran_before_yield);
+    try expect(pa.child_ran.load(.acquire));
+    try expectEqual(@as(i32, 0), pa.parent_p);
+    try expectEqual(@as(i32, 0), pa.child_p);
+    try mrt.shutdown(null);
+}
+
+const MainCtx = struct {
+    n: usize,
+    hits: std.atomic.Value(u32) = .init(0),
+    main_goid: i64 = 0,
+    on_m: bool = false,
+    err: ?mrt.Error = null,
+    k: Counted = undefined,
+    wg: mrt.WaitGroup = .{},
+
+    fn run(ctx: *MainCtx) void {
+        ctx.main_goid = mrt.goid();
+        ctx.on_m = mrt.M.current() != null and mrt.P.current() != null;
+        ctx.k = .{ .wg = &ctx.wg, .hits = &ctx.hits };
+        ctx.wg.add(@intCast(ctx.n));
+        for (0..ctx.n) |_| {
+            _ = mrt.go(&ctx.k, Counted.run) catch |err| {
+                ctx.err = err;
+                ctx.wg.done();
+            };
+        }
+        ctx.wg.wait(); // parks the main G; this thread's M runs the others meanwhile
+        // rt_main from a G is refused.
+        if (mrt.mainRaw(startObserve, null)) |_| {} else |err| {
+            if (err != error.Perm) ctx.err = err;
+            return;
+        }
+        ctx.err = error.Internal;
+    }
+};
+
+fn testMain() !void {
+    try mrt.init(.{ .maxprocs = 2 });
+    var ctx: MainCtx = .{ .n = 50 };
+    try mrt.main(&ctx, MainCtx.run);
+    if (ctx.err) |err| return err;
+    try expect(ctx.main_goid > 0 and ctx.on_m);
+    try expectEqual(@as(u32, 50), ctx.hits.load(.acquire));
+    // The calling thread was adopted, and gave its P back.
+    try expect(mrt.M.current() != null);
+    try expect(mrt.P.current() == null);
+    // Again, on the same (now adopted) thread.
+    var again: MainCtx = .{ .n = 5 };
+    try mrt.main(&again, MainCtx.run);
+    try expectEqual(@as(u32, 5), again.hits.load(.acquire));
+    // Holding a P: refused. (Take one once the Ms that ran the Gs have let go.)
+    try eventually(allPsPooled);
+    const p0 = mrt.P.get(0) orelse return error.NoP0;
+    try p0.acquire();
+    try expectError(error.Already, mrt.main(&again, MainCtx.run));
+    try (mrt.P.release() orelse return error.NoPToRelease).put();
+    try eventually(noGsLeft);
+    try mrt.shutdown(null);
+}
+
+/// A wired G: yields often, must stay on its M and OS thread.
+const Wired = struct {
+    wg: *mrt.WaitGroup,
+    rounds: usize,
+    moved: u32 = 0,
+    lockedg_ok: bool = false,
+    err: ?mrt.Error = null,
+
+    fn run(w: *Wired) void {
+        defer w.wg.done();
+        w.runChecked() catch |err| {
+            w.err = err;
+        };
+    }
+
+    fn runChecked(w: *Wired) mrt.Error!void {
+        try mrt.lockOSThread();
+        try mrt.lockOSThread(); // nests
+        const m = mrt.M.current() orelse return error.Internal;
+        const tid = linux.gettid();
+        w.lockedg_ok = (try m.info()).lockedg == mrt.goid();
+        for (0..w.rounds) |_| {
+            mrt.gosched();
+            const now = mrt.M.current() orelse return error.Internal;
+            if (now.handle != m.handle or linux.gettid() != tid) w.moved += 1;
+        }
+        try mrt.unlockOSThread();
+        if ((try m.info()).lockedg != mrt.goid()) w.lockedg_ok = false; // still once
+        try mrt.unlockOSThread();
+        if ((try m.info()).lockedg != 0) w.lockedg_ok = false;
+        try mrt.unlockOSThread(); // not wired: nothing
+    }
+};
+
+fn testLockOSThread() !void {
+    try mrt.init(.{ .maxprocs = 2 });
+    var wg: mrt.WaitGroup = .{};
+    var ws: [6]Wired = undefined;
+    var others: [10]Yielder = undefined;
+    var total: std.atomic.Value(u64) = .init(0);
+    wg.add(ws.len + others.len);
+    for (&ws) |*w| {
+        w.* = .{ .wg = &wg, .rounds = 300 };
+        _ = try mrt.go(w, Wired.run);
+    }
+    // Unwired Gs yielding alongside, so the Ps are busy with other work too.
+    for (&others) |*y| {
+        y.* = .{ .rounds = 300, .wg = &wg, .total = &total };
+        _ = try mrt.go(y, Yielder.run);
+    }
+    wg.wait();
+    for (ws) |w| {
+        if (w.err) |err| return err;
+        try expectEqual(@as(u32, 0), w.moved);
+        try expect(w.lockedg_ok);
+    }
+    try eventually(noGsLeft);
+    try mrt.shutdown(null);
+}
+
+/// park/ready: the unlock callback publishes the G once it is marked waiting.
+const Sleeper = struct {
+    parked: std.atomic.Value(?*c.rt_g) = .init(null),
+    resumed: std.atomic.Value(bool) = .init(false),
+    park_err: ?mrt.Error = null,
+    wg: mrt.WaitGroup = .{},
+
+    fn publish(g: mrt.G, s: *Sleeper) bool {
+        s.parked.store(g.handle, .release);
+        return true;
+    }
+
+    fn run(s: *Sleeper) void {
+        mrt.parkWith(s, publish) catch |err| {
+            s.park_err = err;
+        };
+        s.resumed.store(true, .release);
+        s.wg.done();
+    }
+};
+
+fn testParkReady() !void {
+    try mrt.init(.{ .maxprocs = 2 });
+    var s: Sleeper = .{};
+    s.wg.add(1);
+    _ = try mrt.go(&s, Sleeper.run);
+    var g: ?*c.rt_g = null;
+    for (0..10_000) |_| {
+        g = s.parked.load(.acquire);
+        if (g != null) break;
+        try io.sleep(.fromMilliseconds(1), .awake);
+    }
+    const gh = mrt.G{ .handle = g orelse return error.NeverParked };
+    try expect(!s.resumed.load(.acquire));
+    try gh.ready();
+    s.wg.wait();
+    if (s.park_err) |err| return err;
+    try expect(s.resumed.load(.acquire));
+    // Readying it again: it is not parked (running or gone).
+    try eventually(noGsLeft);
+    try mrt.shutdown(null);
+}
+
+/// One P: a G blocked in the OS inside enterSyscall/exitSyscall must not stall the
+/// other Gs; sysmon hands the P off.
+const Blocker = struct {
+    flag: std.atomic.Value(u32) = .init(0),
+    wg: mrt.WaitGroup = .{},
+    err: ?mrt.Error = null,
+    woke: bool = false,
+
+    fn blocker(b: *Blocker) void {
+        defer b.wg.done();
+        mrt.enterSyscall() catch |err| {
+            b.err = err;
+            return;
+        };
+        // A raw futex wait: blocks this OS thread until the setter G runs.
+        while (b.flag.load(.acquire) == 0) {
+            _ = linux.futex_4arg(&b.flag.raw, .{ .cmd = .WAIT, .private = true }, 0, null);
+        }
+        b.woke = true;
+        mrt.exitSyscall() catch |err| {
+            b.err = err;
+        };
+    }
+
+    fn setter(b: *Blocker) void {
+        b.flag.store(1, .release);
+        _ = linux.futex_3arg(&b.flag.raw, .{ .cmd = .WAKE, .private = true }, 1);
+        b.wg.done();
+    }
+};
+
+fn testSyscallHandoff() !void {
+    try mrt.init(.{ .maxprocs = 1 });
+    var b: Blocker = .{};
+    b.wg.add(2);
+    _ = try mrt.go(&b, Blocker.blocker);
+    _ = try mrt.go(&b, Blocker.setter);
+    b.wg.wait();
+    if (b.err) |err| return err;
+    try expect(b.woke);
+    try expect((try mrt.stats()).handoffs >= 1);
+    try eventually(noGsLeft);
+    try mrt.shutdown(null);
+}
+
+const Quitter = struct {
+    wg: mrt.WaitGroup = .{},
+    before: bool = false,
+    after: bool = false,
+
+    fn run(q: *Quitter) void {
+        q.before = true;
+        q.wg.done();
+        mrt.goexit();
+        q.after = true;
+    }
+};
+
+fn testGoexit() !void {
+    try mrt.init(.{ .maxprocs = 2 });
+    var q: Quitter = .{};
+    q.wg.add(1);
+    _ = try mrt.go(&q, Quitter.run);
+    q.wg.wait();
+    try eventually(noGsLeft);
+    try expect(q.before and !q.after);
+    mrt.goexit(); // outside a G: nothing
+    try mrt.shutdown(null);
+}
+
+/// What G-only calls do when made from inside a G (errors for misuse).
+const InG = struct {
+    wg: mrt.WaitGroup = .{},
+    exit_without_enter: ?mrt.Error = null,
+    enter_twice: ?mrt.Error = null,
+    ready_running: ?mrt.Error = null,
+    shutdown_from_g: ?mrt.Error = null,
+
+    fn run(s: *InG) void {
+        defer s.wg.done();
+        if (mrt.exitSyscall()) |_| {} else |err| s.exit_without_enter = err;
+        mrt.enterSyscall() catch return;
+        if (mrt.enterSyscall()) |_| {} else |err| s.enter_twice = err;
+        mrt.exitSyscall() catch {};
+        const me = mrt.G.current() orelse return;
+        if (me.ready()) |_| {} else |err| s.ready_running = err;
+        if (mrt.shutdown(0)) |_| {} else |err| s.shutdown_from_g = err;
+    }
+};
+
+fn testGBadInput() !void {
+    try mrt.init(.{ .maxprocs = 2 });
+    // A foreign thread is not a G.
+    try expectError(error.Invalid, mrt.goRaw(null, null));
+    try expectError(error.Invalid, mrt.mainRaw(null, null));
+    try expectError(error.Perm, mrt.lockOSThread());
+    try expectError(error.Perm, mrt.unlockOSThread());
+    try expectError(error.Perm, mrt.enterSyscall());
+    try expectError(error.Perm, mrt.exitSyscall());
+    try expectError(error.Perm, mrt.park(null, null));
+    try expectEqual(@as(i64, 0), mrt.goid());
+    try expect(mrt.G.current() == null);
+    mrt.gosched(); // sched_yield
+    try expectError(error.Invalid, mrt.check(c.rt_ready(null)));
+    var junk: [64]u64 = @splat(0);
+    try expectError(error.Invalid, mrt.check(c.rt_ready(@ptrCast(&junk))));
+
+    var s: InG = .{};
+    s.wg.add(1);
+    _ = try mrt.go(&s, InG.run);
+    s.wg.wait();
+    try expectEqual(@as(?mrt.Error, error.Invalid), s.exit_without_enter);
+    try expectEqual(@as(?mrt.Error, error.Already), s.enter_twice);
+    try expectEqual(@as(?mrt.Error, error.Invalid), s.ready_running);
+    try expectEqual(@as(?mrt.Error, error.Perm), s.shutdown_from_g);
+    try eventually(noGsLeft);
+    try mrt.shutdown(null);
+}
+
+/// Waits until its id has been written out, then overflows its stack.
+fn gBodyOverflow(gate: *mrt.WaitGroup) void {
+    gate.wait();
+    std.mem.doNotOptimizeAway(recurse(0));
+}
+
+fn testGStackOverflow() !void {
+    var fds: [2]std.c.fd_t = undefined;
+    if (std.c.pipe(&fds) != 0) return error.PipeFailed;
+    const pid = std.c.fork();
+    if (pid < 0) return error.ForkFailed;
+    if (pid == 0) {
+        _ = std.c.alarm(grandchild_watchdog_seconds);
+        _ = std.c.dup2(fds[1], 2);
+        _ = std.c.close(fds[0]);
+        _ = std.c.close(fds[1]);
+        var gate: mrt.WaitGroup = .{};
+        gate.add(1);
+        const id = mrt.go(&gate, gBodyOverflow) catch std.c._exit(3);
+        var buf: [32]u8 = undefined;
+        const line = std.mem.print(&buf, "goid={d}\n", .{id}) catch std.c._exit(3);
+        _ = std.c.write(2, line.ptr, line.len);
+        gate.done();
+        while (true) io.sleep(.fromSeconds(60), .awake) catch {};
+    }
+    _ = std.c.close(fds[1]);
+    var out: [4096]u8 = undefined;
+    var len: usize = 0;
+    while (len < out.len) {
+        const n = std.c.read(fds[0], out[len..].ptr, out.len - len);
+        if (n <= 0) break;
+        len += @intCast(n);
+    }
+    _ = std.c.close(fds[0]);
+    const status = waitChild(pid) orelse return error.WaitFailed;
+    const text = out[0..len];
+    const id_at = std.mem.indexOf(u8, text, "goid=") orelse return error.NoGoid;
+    const id_end = std.mem.indexOfScalarPos(u8, text, id_at, '\n') orelse return error.NoGoid;
+    var want: [48]u8 = undefined;
+    const named = try std.mem.print(&want, "goroutine {s}", .{text[id_at + 5 .. id_end]});
+    if (!std.c.W.IFSIGNALED(status) or std.c.W.TERMSIG(status) != .ABRT or
+        std.mem.indexOf(u8, text, "stack overflow") == null or
+        std.mem.indexOf(u8, text, named) == null)
     {
         std.debug.print("child status 0x{x}, stderr:\n{s}\n", .{ status, text });
         return error.NoStackOverflowReport;

@@ -1,0 +1,388 @@
+"""G: goroutines (API.md "G", ``rt_main``), with C functions or Python callables as bodies.
+
+``go(fn, arg)`` starts a G (``rt_go``):
+
+* ``fn`` a C function pointer -- a ctypes function pointer such as ``mrt.rt_fn``, a
+  ``CFUNCTYPE(None, c_void_p)`` or a symbol of a loaded C library, or an ``int``
+  address: the G runs ``fn(arg)`` with ``arg`` as its ``void *`` (an int, a ctypes
+  pointer or None), exactly as ``rt_go`` does, and ``go`` returns the G's id. The
+  memory ``arg`` points to must outlive the G; this layer cannot know when a C body ends.
+* ``fn`` a Python callable: the G runs ``fn(arg)`` (or ``fn()`` when no ``arg`` is
+  given) and ``go`` returns a ``Goroutine`` handle whose ``join()``/``wait()`` returns
+  what it returned or re-raises what it raised (nothing is printed). A ctypes callback
+  made from a Python function (``mrt.rt_fn(pyfunc)``) runs Python too and is treated
+  the same way (called with ``arg`` as its ``void *``).
+* ``fn`` None (or address 0): ``rt_go(NULL)``, which raises ``InvalidArgument``.
+
+A Python body is wired to its M for its whole run (see ``_g_entry``): each Python G that
+is alive -- running, runnable, parked or in a syscall -- owns an OS thread, as a Go
+goroutine that called ``LockOSThread`` does. Gs with C bodies cost no thread of their own.
+
+Python G bodies run on G stacks (``rt_config.g_stack_size``, 64 KiB by default). Python
+calls that recurse through C (a callable calling a builtin calling a callable, ...)
+take several hundred bytes of C stack a level, and overflowing a G stack is fatal
+(libmrt reports "stack overflow on goroutine N" and aborts). Give a runtime that runs
+Python bodies bigger G stacks: ``mrt.Runtime(g_stack_size=1 << 20)`` (the memory is
+reserved, not committed: untouched pages cost nothing).
+
+The GIL: ctypes releases it around every call into libmrt, so a G that parks (on a
+``Mutex``, a ``WaitGroup``, ``gosched``) or a Python thread blocked in ``rt_wg_wait``
+never holds it. A Python body waits for the GIL when it starts and whenever another
+thread holds it, like any Python thread. Inside a G, prefer ``Mutex``/``WaitGroup``
+(they park the G) to ``threading`` primitives, which block the M and the P with it;
+wrap other blocking calls in ``with mrt.syscall():`` so that the P can be handed off.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import itertools
+import threading
+from typing import Any, Callable, Dict, Optional, Union
+
+from . import _ffi
+from .errors import check, error_class
+
+lib = _ffi.lib
+
+_NOARG: Any = object()
+
+# The type of the object behind a ctypes callback made from a Python function.
+_CThunk = type(_ffi.rt_fn(lambda arg: None)._objects["0"])  # type: ignore[index]
+
+
+def _runs_python(fn: Any) -> bool:
+    """Whether a ctypes function pointer is (or casts) a callback into Python."""
+    seen = 0
+    todo = [getattr(fn, "_objects", None)]
+    while todo and seen < 64:
+        obj = todo.pop()
+        seen += 1
+        if isinstance(obj, _CThunk):
+            return True
+        if isinstance(obj, dict):
+            todo.extend(obj.values())
+        elif isinstance(obj, ctypes._CFuncPtr):  # type: ignore[attr-defined]
+            todo.append(getattr(obj, "_objects", None))
+    return False
+
+
+class GoExit(BaseException):
+    """Raised by ``goexit()`` in a Python G body: it unwinds the body (``finally``
+    blocks and ``with`` exits run, as Go runs deferred calls) and the G ends normally."""
+
+
+class _Body:
+    """A Python G body waiting to run, running, then what it returned or raised."""
+
+    __slots__ = ("key", "fn", "args", "id", "result", "exception", "finished", "wg",
+                 "userlocks")
+
+    def __init__(self, key: int, fn: Callable, args: tuple):
+        self.key = key
+        self.fn: Optional[Callable] = fn
+        self.args: Optional[tuple] = args
+        self.id = 0
+        self.result: Any = None
+        self.exception: Optional[BaseException] = None
+        self.finished = threading.Event()
+        # Counts 1 until the body has finished: join() waits on it with rt_wg_wait,
+        # which parks a G and futex-blocks a thread (with the GIL released).
+        self.wg = _ffi.rt_wg()
+        lib.rt_wg_add(ctypes.byref(self.wg), 1)
+        self.userlocks = 0  # mrt.lockosthread() calls made by the body itself
+
+
+_keys = itertools.count(1)
+_pending: Dict[int, _Body] = {}  # key -> body, from go()/main() until its G picks it up
+_running: Dict[int, _Body] = {}  # goid -> body, while a Python body runs
+_c_keepalive: Dict[int, Any] = {}  # address -> ctypes function object given to rt_go
+
+
+def _g_entry(key: Optional[int]) -> None:
+    # The one C entry of every Python G body (``_G_ENTRY``): ctypes' callback thunk has
+    # already taken the GIL on the calling OS thread -- the M running this G -- with
+    # PyGILState_Ensure, which keys the CPython thread state on that OS thread.
+    #
+    # Why the G is wired to its M before any Python code runs: a G may resume on
+    # another M after any call that can switch Gs (here: every libmrt call that parks
+    # or yields). CPython ties a thread state to one OS thread: PyGILState_* find it
+    # through a thread-local of the OS thread, ctypes' thunk releases it at return on
+    # "this" thread, and threading/locks record the OS thread id. If this G moved, it
+    # would resume Python on M2 with a thread state that M1's thread-local still names
+    # (a second Python G started on M1 would then push its frames onto the same thread
+    # state), and the thunk's PyGILState_Release on M2 would release state M2 never
+    # took: CPython aborts or corrupts its frame stacks. rt_lockosthread makes the G
+    # run only on this M (and this M only this G) until rt_unlockosthread, so the
+    # thread state, the C stack frames of the thunk and the OS thread stay together.
+    # No switch can happen before the lock: the thunk makes no libmrt call, and the
+    # rt_lockosthread call itself only releases and retakes the GIL.
+    rc = lib.rt_lockosthread()
+    body = _pending.pop(key or 0, None)
+    if body is None:  # cannot happen: every key is registered before rt_go
+        if rc >= 0:
+            lib.rt_unlockosthread()
+        return
+    body.id = lib.rt_goid()
+    if rc < 0:  # not a G (the entry was misused): report it, run nothing
+        body.exception = error_class(rc)(rc, "rt_lockosthread")
+    else:
+        _running[body.id] = body
+        try:
+            body.result = body.fn(*body.args)  # type: ignore[misc]
+        except GoExit:
+            pass
+        except BaseException as e:  # noqa: B902 - kept for join(), never printed
+            if e.__traceback__ is not None:
+                e.__traceback__ = e.__traceback__.tb_next  # start at the body, not here
+            body.exception = e
+        finally:
+            _running.pop(body.id, None)
+    # Drop what the body held while still wired: finalizers run here, not unwired.
+    body.fn = body.args = None
+    unwire = rc >= 0
+    body.finished.set()
+    lib.rt_wg_done(ctypes.byref(body.wg))
+    body = None  # type: ignore[assignment]
+    # Undo our wiring last: only the thunk's return (PyGILState_Release, no libmrt
+    # call, no switch) follows, so the G ends on the M it started on and the M goes
+    # back to running any G. (A G that exits wired would take its M's thread with it.)
+    if unwire:
+        lib.rt_unlockosthread()
+
+
+_G_ENTRY = _ffi.rt_fn(_g_entry)  # created once, never freed: Ms may call it any time
+
+
+def _forget_all() -> None:
+    """After rt_shutdown: every G has exited."""
+    _pending.clear()
+    _running.clear()
+    _c_keepalive.clear()
+
+
+class Goroutine:
+    """A G running a Python body (returned by ``go``). ``id`` is its goid."""
+
+    __slots__ = ("id", "_body")
+
+    def __init__(self, goid: int, body: _Body):
+        self.id = goid
+        self._body = body
+
+    def __repr__(self) -> str:
+        state = "done" if self.done else "running"
+        return "<mrt.Goroutine id=%d %s>" % (self.id, state)
+
+    def __int__(self) -> int:
+        return self.id
+
+    __index__ = __int__
+
+    @property
+    def done(self) -> bool:
+        """True once the body has returned or raised."""
+        return self._body.finished.is_set()
+
+    @property
+    def exception(self) -> Optional[BaseException]:
+        """What the body raised (None while running or if it returned)."""
+        return self._body.exception
+
+    def join(self, timeout: Optional[float] = None) -> Any:
+        """Wait for the body; return its result or re-raise its exception.
+
+        Without a timeout this is ``rt_wg_wait``: from a G it parks the G, from a
+        thread it blocks the thread (GIL released). With a timeout (seconds) it waits on
+        a ``threading.Event``; from a G it does so inside ``rt_entersyscall`` /
+        ``rt_exitsyscall`` so that the P can serve other Gs. Raises TimeoutError."""
+        b = self._body
+        if not b.finished.is_set():
+            if lib.rt_goid() == self.id:
+                raise RuntimeError("a goroutine cannot join itself")
+            if timeout is None:
+                lib.rt_wg_wait(ctypes.byref(b.wg))
+            else:
+                in_g = lib.rt_goid() != 0
+                if in_g:
+                    check(lib.rt_entersyscall(), "rt_entersyscall")
+                try:
+                    ok = b.finished.wait(timeout)
+                finally:
+                    if in_g:
+                        check(lib.rt_exitsyscall(), "rt_exitsyscall")
+                if not ok:
+                    raise TimeoutError("%r still running" % self)
+        if b.exception is not None:
+            raise b.exception
+        return b.result
+
+    wait = join
+
+
+def _prepare_python(fn: Callable, arg: Any, via_ctypes: bool) -> _Body:
+    if via_ctypes:
+        args = (None if arg is _NOARG else arg,)
+    else:
+        args = () if arg is _NOARG else (arg,)
+    body = _Body(next(_keys), fn, args)
+    _pending[body.key] = body
+    return body
+
+
+def _c_function(fn: Any) -> Optional[Any]:
+    """The C function pointer to pass to rt_go for ``fn``, or None if ``fn`` runs Python."""
+    if fn is None:
+        return None
+    if isinstance(fn, bool):
+        raise TypeError("a G body must be callable, a C function pointer or an address")
+    if isinstance(fn, int):
+        if fn == 0:
+            return None
+        return _ffi.rt_fn(fn)
+    if isinstance(fn, ctypes._CFuncPtr):  # type: ignore[attr-defined]
+        return fn
+    raise TypeError("a G body must be callable, a C function pointer or an address, "
+                    "got %r" % (fn,))
+
+
+def go(fn: Union[Callable, int, None], arg: Any = _NOARG) -> Union[int, Goroutine]:
+    """rt_go: start a G. For a C function pointer (or address) return its id; for a
+    Python callable return a ``Goroutine`` (``.id``, ``.join()``). From a G the new G
+    goes to the current P's runnext; from anywhere else to the global queue.
+    Raises InvalidArgument for None, NoMemory, Shutdown."""
+    is_cfunc = isinstance(fn, ctypes._CFuncPtr)  # type: ignore[attr-defined]
+    if fn is not None and not isinstance(fn, int) and (not is_cfunc or _runs_python(fn)):
+        if not callable(fn):
+            raise TypeError("a G body must be callable, a C function pointer or an "
+                            "address, got %r" % (fn,))
+        body = _prepare_python(fn, arg, via_ctypes=is_cfunc)
+        goid = lib.rt_go(_G_ENTRY, body.key)
+        if goid < 0:
+            _pending.pop(body.key, None)
+            check(goid, "rt_go")
+        return Goroutine(goid, body)
+    cfn = _c_function(fn)
+    carg = None if arg is _NOARG else arg
+    goid = lib.rt_go(cfn, carg)
+    check(goid, "rt_go")
+    if cfn is not None:
+        # The function object only holds a pointer to code that stays mapped; keep it
+        # anyway (one per address) so nothing it owns can go while the G may run.
+        _c_keepalive.setdefault(ctypes.cast(cfn, ctypes.c_void_p).value or 0, cfn)
+    return goid
+
+
+def main(fn: Union[Callable, int, None], arg: Any = _NOARG) -> Any:
+    """rt_main: run ``fn`` as a G while the calling thread works as an M (with a P,
+    adopted first if it is a plain thread), running other Gs too, until that G
+    returns. A Python body's result is returned and its exception re-raised; a C body
+    (function pointer or address) gets ``arg`` as its ``void *`` and None is returned.
+    Raises InvalidArgument for None, Permission from a G, Already if this thread
+    holds a P, Shutdown if the runtime was shut down first."""
+    is_cfunc = isinstance(fn, ctypes._CFuncPtr)  # type: ignore[attr-defined]
+    if fn is not None and not isinstance(fn, int) and (not is_cfunc or _runs_python(fn)):
+        if not callable(fn):
+            raise TypeError("a G body must be callable, a C function pointer or an "
+                            "address, got %r" % (fn,))
+        body = _prepare_python(fn, arg, via_ctypes=is_cfunc)
+        rc = lib.rt_main(_G_ENTRY, body.key)
+        if rc < 0:
+            _pending.pop(body.key, None)
+            check(rc, "rt_main")
+        return Goroutine(body.id, body).join()
+    cfn = _c_function(fn)
+    check(lib.rt_main(cfn, None if arg is _NOARG else arg), "rt_main")
+    return None
+
+
+def gosched() -> None:
+    """rt_gosched: in a G, yield to other runnable Gs (the caller goes to the tail of
+    its P's queue; a Python body, being wired, stays on its M). Elsewhere sched_yield."""
+    lib.rt_gosched()
+
+
+def goid() -> int:
+    """rt_goid: the calling G's id; 0 outside a G."""
+    return lib.rt_goid()
+
+
+def getg() -> Optional[int]:
+    """rt_getg: the calling G (an rt_g pointer as an int), None outside a G."""
+    return lib.rt_getg()
+
+
+def ready(g: int) -> None:
+    """rt_ready: make a parked G runnable. InvalidArgument if it is not parked."""
+    check(lib.rt_ready(g), "rt_ready")
+
+
+def park(unlock: Any = None, arg: Any = None) -> None:
+    """rt_park: park the calling G until ``ready(getg())``. ``unlock`` runs on the M's
+    g0 and must not block, so it must be a C function pointer (``rt_parkfn``) or None:
+    Python code there would wait for the GIL. Permission outside a G."""
+    if unlock is not None and (not isinstance(unlock, ctypes._CFuncPtr)  # type: ignore[attr-defined]
+                               or _runs_python(unlock)):
+        raise TypeError("park's unlock must be a C function pointer (rt_parkfn) or None")
+    check(lib.rt_park(unlock, arg), "rt_park")
+
+
+def goexit() -> None:
+    """rt_goexit. In a Python G body: raise GoExit, which unwinds the body (``finally``
+    blocks run) and ends the G normally -- the C call would skip CPython's unwinding.
+    Outside a G: nothing. In Python code called from a C G body: RuntimeError."""
+    gid = lib.rt_goid()
+    if gid == 0:
+        return
+    if gid in _running:
+        raise GoExit()
+    raise RuntimeError("goexit from Python code in a G that mrt.go did not start")
+
+
+def lockosthread() -> None:
+    """rt_lockosthread: wire the calling G to its M (nests). Permission outside a G.
+    (Python bodies are wired for their whole run already; a body that ends with locks
+    of its own still held takes its M's thread with it, as in Go.)"""
+    body = _running.get(lib.rt_goid())
+    check(lib.rt_lockosthread(), "rt_lockosthread")
+    if body is not None:
+        body.userlocks += 1
+
+
+def unlockosthread() -> None:
+    """rt_unlockosthread: undo one lockosthread (nothing if none is in effect).
+    Permission outside a G. In a Python body only the body's own lockosthread calls
+    are undone, never the wiring that keeps Python on its thread."""
+    gid = lib.rt_goid()
+    body = _running.get(gid) if gid else None
+    if body is not None:
+        if body.userlocks == 0:
+            return
+        body.userlocks -= 1
+    check(lib.rt_unlockosthread(), "rt_unlockosthread")
+
+
+def entersyscall() -> None:
+    """rt_entersyscall: the G is about to block in the OS; its P may be handed off.
+    Permission outside a G, Already if already in a syscall."""
+    check(lib.rt_entersyscall(), "rt_entersyscall")
+
+
+def exitsyscall() -> None:
+    """rt_exitsyscall: back from the OS; reacquire a P. Permission outside a G,
+    InvalidArgument without entersyscall."""
+    check(lib.rt_exitsyscall(), "rt_exitsyscall")
+
+
+class syscall:
+    """``with mrt.syscall(): blocking_call()`` -- entersyscall on entry, exitsyscall on
+    exit (also when the block raises)."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> "syscall":
+        entersyscall()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        exitsyscall()
