@@ -168,6 +168,9 @@ pub struct Chan {
     closed: bool,
     recvq: WaitQ,
     sendq: WaitQ,
+    /// Selects between enqueueing on this channel and removing their sudogs again:
+    /// they touch it after being woken, so rt_chan_free refuses meanwhile.
+    refs: usize,
 }
 
 // SAFETY: every field is touched under `lock`.
@@ -202,6 +205,7 @@ pub fn make(elem_size: usize, cap: usize) -> Result<*mut Chan> {
         closed: false,
         recvq: WaitQ::default(),
         sendq: WaitQ::default(),
+        refs: 0,
     };
     match super::try_box(c) {
         Ok(p) => Ok(p),
@@ -221,7 +225,7 @@ pub unsafe fn free(c: *mut Chan) -> Result<()> {
     // SAFETY: per the contract.
     let ch = unsafe { &mut *c };
     ch.lock.lock();
-    let busy = !ch.recvq.is_empty() || !ch.sendq.is_empty();
+    let busy = !ch.recvq.is_empty() || !ch.sendq.is_empty() || ch.refs != 0;
     ch.lock.unlock();
     if busy {
         return Err(RT_EBUSY);
@@ -511,10 +515,11 @@ pub unsafe fn recv(c: *mut Chan, elem: *mut u8, block_ok: bool) -> Result<()> {
     let mut s = Sudog::new(gp, elem, ptr::null(), 0, &key);
     ch.recvq.enqueue(&mut s);
     block(gp, &key, &[&ch.lock as *const Mutex], -1, ptr::null());
+    // Once woken, the channel may already be freed: only our sudog tells the
+    // outcome (a close zeroed the element before waking us).
     if s.success {
         Ok(())
     } else {
-        ch.zero(elem);
         Err(RT_ECLOSED)
     }
 }
@@ -687,6 +692,10 @@ pub unsafe fn select(cases: *mut Case, n: usize, timeout_ns: i64) -> Result<usiz
             ch.sendq.enqueue(s);
         }
     }
+    for &i in &lockorder {
+        // SAFETY: live channel, locked. Held until our last look below.
+        unsafe { (*cs[i].chan).refs += 1 };
+    }
     let woken = block(gp, &key, &locks, deadline, &done);
     // Dequeue the sudogs that did not fire.
     lock_all();
@@ -700,17 +709,17 @@ pub unsafe fn select(cases: *mut Case, n: usize, timeout_ns: i64) -> Result<usiz
             ch.sendq.remove(s);
         }
     }
+    for &i in &lockorder {
+        // SAFETY: live (our reference kept it so), locked.
+        unsafe { (*cs[i].chan).refs -= 1 };
+    }
     unlock_all();
     let d = done.load(Ordering::Acquire);
     if !woken || d == TIMEDOUT {
         return Err(RT_ETIMEDOUT);
     }
     let i = (d - CASE0) as usize;
-    let s = &sgs[i];
-    cs[i].result = if s.success { RT_OK } else { RT_ECLOSED };
-    if !s.success && cs[i].dir == RT_RECV {
-        // SAFETY: live channel.
-        unsafe { (*cs[i].chan).zero(cs[i].elem.cast()) };
-    }
+    // A close zeroed a receive's element before waking us.
+    cs[i].result = if sgs[i].success { RT_OK } else { RT_ECLOSED };
     Ok(i)
 }

@@ -768,7 +768,10 @@ pub fn forget_adoption_after_fork() {
 }
 
 /// Stacks that the thread of a fork child still runs on although their M is gone.
-static ORPHANED: Lock<Vec<Mapping>> = Lock::new(Vec::new());
+static ORPHANED: Lock<Orphans> = Lock::new(Orphans(Vec::new(), Vec::new()));
+
+/// Kept stacks: M stacks and bare mappings (signal stacks).
+struct Orphans(Vec<MStack>, Vec<Mapping>);
 
 /// Frees Ms left over from the parent's runtime in a fork child: none of their
 /// threads exist here. The M whose stack the caller runs on is left alone.
@@ -795,10 +798,10 @@ pub unsafe fn free_stale_ms(s: &mut Sched) {
                 // keep the memory, drop the bookkeeping.
                 let mut o = ORPHANED.lock();
                 if let Some(st) = (*m).stack.take() {
-                    o.push(st.map);
+                    o.0.push(st);
                 }
                 if let Some(a) = (*m).altstack.take() {
-                    o.push(a);
+                    o.1.push(a);
                 }
             }
             free_m(m);

@@ -362,63 +362,57 @@ fn poll_now(fd: i32, events: u32, ns: i64) -> Result<u32> {
 }
 
 /// Runs on g0 once the G is parked: put the waiter in the fd's slots, arm the fd,
-/// start the timeout.
+/// start the timeout. All of it happens under the descriptor lock: an event (which
+/// netpoll handles under that lock) cannot wake the G before its timer is in a
+/// heap, and a timeout that wakes it early finds the G blocked in `take_slot`
+/// until we are done. After the lock is released the waiter is not touched again.
 unsafe extern "C" fn poll_commit(_g: *mut G, arg: *mut c_void) -> bool {
     // SAFETY: arg is the parked G's waiter, live until the G resumes.
     let w = unsafe { &mut *(arg as *mut PollWaiter) };
     let p = POLLER.get().expect("poller made before parking");
-    {
-        let mut d = DESCS.lock();
-        let descs = d.get_or_insert_with(|| Descs(HashMap::new()));
-        let pd = descs.0.entry(w.fd).or_default();
-        if w.events & RT_POLLIN != 0 {
-            if pd.rg.is_some() {
-                w.error = RT_EBUSY;
-                return false;
-            }
-            pd.rg = Some(w);
-        }
-        if w.events & RT_POLLOUT != 0 {
-            if pd.wg.is_some() {
-                if w.events & RT_POLLIN != 0 {
-                    pd.rg = None;
-                }
-                w.error = RT_EBUSY;
-                return false;
-            }
-            pd.wg = Some(w);
-        }
-        let mut ev = libc::epoll_event {
-            events: (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32,
-            u64: w.fd as u64,
-        };
-        // SAFETY: valid epoll fd and event.
-        let mut r = unsafe { libc::epoll_ctl(p.epfd, libc::EPOLL_CTL_MOD, w.fd, &mut ev) };
-        if r != 0 {
-            // SAFETY: as above.
-            r = unsafe { libc::epoll_ctl(p.epfd, libc::EPOLL_CTL_ADD, w.fd, &mut ev) };
-        }
-        if r != 0 {
-            if w.events & RT_POLLIN != 0 {
-                pd.rg = None;
-            }
-            if w.events & RT_POLLOUT != 0 {
-                pd.wg = None;
-            }
-            w.error = RT_EINVAL;
-            return false;
-        }
+    let mut d = DESCS.lock();
+    let descs = d.get_or_insert_with(|| Descs(HashMap::new()));
+    let pd = descs.0.entry(w.fd).or_default();
+    let wp: *mut PollWaiter = w;
+    let (want_r, want_w) = (w.events & RT_POLLIN != 0, w.events & RT_POLLOUT != 0);
+    if (want_r && pd.rg.is_some()) || (want_w && pd.wg.is_some()) {
+        w.error = RT_EBUSY;
+        return false;
+    }
+    // Arm the fd first (nothing to undo if it fails), then the timer, then publish
+    // the waiter in its slots: events are handled under this lock, after us.
+    let mut ev = libc::epoll_event {
+        events: (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32,
+        u64: w.fd as u64,
+    };
+    // SAFETY: valid epoll fd and event.
+    let mut r = unsafe { libc::epoll_ctl(p.epfd, libc::EPOLL_CTL_MOD, w.fd, &mut ev) };
+    if r != 0 {
+        // SAFETY: as above.
+        r = unsafe { libc::epoll_ctl(p.epfd, libc::EPOLL_CTL_ADD, w.fd, &mut ev) };
+    }
+    if r != 0 {
+        w.error = RT_EINVAL;
+        return false;
     }
     if w.has_timer {
         let m = super::tls::getm();
-        // SAFETY: g0 of an M that holds a P; the timer lives on the parked G's stack.
-        let ok = unsafe { timer::add((*m).p(), &mut w.timer) };
-        if !ok {
-            take_slot(w.fd, w);
+        // SAFETY: g0 of an M holding a P; the timer lives in the parked G's frame.
+        if unsafe { !timer::add((*m).p(), &mut w.timer) } {
             w.error = RT_ENOMEM;
             return false;
         }
-        wake_for_timer(w.timer.when);
+    }
+    if want_r {
+        pd.rg = Some(wp);
+    }
+    if want_w {
+        pd.wg = Some(wp);
+    }
+    let when = if w.has_timer { w.timer.when } else { 0 };
+    drop(d);
+    if when != 0 {
+        wake_for_timer(when);
     }
     // A poller blocked in epoll_wait sees the new registration by itself.
     true

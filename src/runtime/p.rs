@@ -65,6 +65,8 @@ pub struct P {
     pub counters: super::stats::Counters,
     /// Its timers.
     pub timers: super::timer::PTimers,
+    /// Gs run from runnext in a row (see sched::fair).
+    pub runnext_streak: AtomicU32,
 }
 
 impl P {
@@ -80,6 +82,7 @@ impl P {
             local: UnsafeCell::new(PLocal::default()),
             counters: super::stats::Counters::new(),
             timers: super::timer::PTimers::default(),
+            runnext_streak: AtomicU32::new(0),
         }
     }
 }

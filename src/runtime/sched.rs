@@ -539,7 +539,7 @@ fn find_runnable(m: &M, wait: Wait) -> Option<(*mut G, bool)> {
                 }
             }
             if let Some(x) = (*pp).runq.get() {
-                return Some(x);
+                return Some(fair(pp, x));
             }
             if let Some(gp) = globrunqget(pp, 0) {
                 return Some((gp, false));
@@ -664,6 +664,39 @@ fn find_runnable(m: &M, wait: Wait) -> Option<(*mut G, bool)> {
         }
         if !stopm(m) {
             return None;
+        }
+    }
+}
+
+/// Most Gs that runnext hands on in a row within one time slice. Two Gs that wake
+/// each other (a channel ping-pong) would otherwise keep the slice between them
+/// for ever; Go ends a slice by preemption after 10 ms, which libmrt does not have.
+const RUNNEXT_STREAK_MAX: u32 = 64;
+
+/// Ends a long runnext streak: the G goes to the tail, and the ring's head runs.
+///
+/// # Safety
+/// The caller holds `pp`.
+unsafe fn fair(pp: *mut P, x: (*mut G, bool)) -> (*mut G, bool) {
+    // SAFETY: per the contract; only the holder touches the streak.
+    let streak = unsafe { &(*pp).runnext_streak };
+    if !x.1 {
+        streak.store(0, Ordering::Relaxed);
+        return x;
+    }
+    let n = streak.load(Ordering::Relaxed) + 1;
+    // SAFETY: as above.
+    if n < RUNNEXT_STREAK_MAX || unsafe { (*pp).runq.len() } == 0 {
+        streak.store(n, Ordering::Relaxed);
+        return x;
+    }
+    streak.store(0, Ordering::Relaxed);
+    // SAFETY: as above.
+    unsafe {
+        runqput(pp, x.0, false);
+        match (*pp).runq.get() {
+            Some((g, _)) => (g, false),
+            None => x,
         }
     }
 }

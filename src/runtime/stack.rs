@@ -118,6 +118,14 @@ pub struct MStack {
     /// The sizes it was made for (a cached stack is reused only for the same).
     usable: usize,
     glibc_part: usize,
+    /// Valgrind's id for the g0 stack (Gs switch to and from it).
+    vg_id: usize,
+}
+
+impl Drop for MStack {
+    fn drop(&mut self) {
+        valgrind::stack_deregister(self.vg_id);
+    }
 }
 
 /// Stacks of exited Ms kept for the next allocm, as glibc keeps the stacks of
@@ -150,12 +158,14 @@ impl MStack {
         let g0_lo = alt_lo + ALTSTACK_SIZE + GUARD_SIZE;
         map.guard(map.base, GUARD_SIZE)?;
         map.guard(alt_lo + ALTSTACK_SIZE, GUARD_SIZE)?;
+        let vg_id = valgrind::stack_register(g0_lo, map.top());
         Ok(MStack {
             map,
             g0_lo,
             alt_lo,
             usable,
             glibc_part,
+            vg_id,
         })
     }
 
