@@ -44,6 +44,12 @@ benches=(
     "skynet:vsgo:3:-p 1"             #   the same on 1 P
     "parked_mem:vsgo:3:"             # resident bytes per parked G, 10^5 parked
     "parked_1m:vsgo:2:"              # 10^6 parked Gs: time, /proc/self/maps vs vm.max_map_count
+    "chan_pingpong:vsgo:3:-p 1"      # unbuffered ping-pong between 2 Gs, ns per round trip, 1 P
+    "chan_pingpong:vsgo:3:-p 2"      #   the same on 2 Ps
+    "chan_buffered:vsgo:3:-p 1"      # producer -> consumer, cap 1024, 8-byte elements, ns/element
+    "chan_buffered:vsgo:3:-p 2"      #   the same on 2 Ps
+    "sleep_fanout:vsgo:3:"           # 10^4 Gs x rt_sleep(1 ms) + rt_wg: wall time, default Ps
+    "echo:echo:3:100 1048576"        # examples/echo.c vs bench/echo_server.go, same client
 )
 
 filter=""
@@ -106,6 +112,84 @@ build_vsgo() {
     ensure_go || return 1
     "$go_bin" build -trimpath -o "$out/${name}_go" "$here/$name.go" "$here/vsgo.go" || return 1
     built[$name]=1
+}
+
+# --- echo: examples/echo.c vs bench/echo_server.go, both driven by examples/echo_client.c
+build_echo() {
+    [ -n "${built[echo]:-}" ] && return 0
+    "$CC" $CFLAGS -std=c11 -Wall -Wextra -Werror -pthread -I "$root/include" \
+        "$root/examples/echo.c" -o "$out/echo" -L "$libdir" -lmrt -Wl,-rpath,"$libdir" || return 1
+    "$CC" $CFLAGS -std=c11 -Wall -Wextra -Werror -pthread \
+        "$root/examples/echo_client.c" -o "$out/echo_client" || return 1
+    ensure_go || return 1
+    "$go_bin" build -trimpath -o "$out/echo_server_go" "$here/echo_server.go" || return 1
+    built[echo]=1
+}
+
+# One server process (-n CONNS, so it exits once every connection is served) driven by
+# one echo_client run; writes `metric` lines for the client's time and MB/s to $4.
+echo_once() {
+    local bin="$1" conns="$2" bytes="$3" file="$4" side="$5"
+    local log="$file.server" srv port rc=0 i
+    "$bin" -n "$conns" >"$log" 2>&1 &
+    srv=$!
+    for i in $(seq 1 200); do
+        grep -q "listening on" "$log" && break
+        kill -0 "$srv" 2>/dev/null || break
+        sleep 0.05
+    done
+    port="$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log" | head -1)"
+    if [ -z "$port" ]; then
+        echo "bench: $(basename "$bin") did not start" >&2; cat "$log" >&2
+        kill "$srv" 2>/dev/null || true; wait "$srv" 2>/dev/null || true
+        return 1
+    fi
+    timeout "$timeout_s" "$out/echo_client" "$port" "$conns" "$bytes" >"$file.client" || rc=$?
+    if [ "$rc" -ne 0 ] || ! grep -q "^$conns passed, 0 failed" "$file.client"; then
+        echo "bench: echo_client against $(basename "$bin") failed (exit $rc)" >&2
+        cat "$file.client" >&2
+        kill "$srv" 2>/dev/null || true; wait "$srv" 2>/dev/null || true
+        return 1
+    fi
+    timeout 30 tail --pid="$srv" -f /dev/null || { kill "$srv" 2>/dev/null || true; }
+    wait "$srv" || { echo "bench: $(basename "$bin") exited with an error" >&2; rc=1; }
+    {
+        echo "$side server: $(tail -1 "$log")"
+        echo "$side: $(head -1 "$file.client")"
+        sed -n "s/.* in \([0-9.]*\) s (\([0-9.]*\) MB\/s.*/metric echo_${conns}c_time \1 s\nmetric echo_${conns}c_mbps \2 MB\/s/p" "$file.client"
+        [ "$side" = libmrt ] && echo "goal echo_${conns}c_time ratio<=1.0"
+    } >"$file"
+    return "$rc"
+}
+
+run_echo() {
+    local name="$1" reps="$2" eargs="$3"
+    reps="${MRT_BENCH_REPS:-$reps}"
+    local conns bytes
+    read -r conns bytes <<<"$eargs"
+    conns="${conns:-100}"; bytes="${bytes:-1048576}"
+    local dir="$out/results/${name}_${conns}x$bytes"
+    rm -rf "$dir"; mkdir -p "$dir"
+    echo "  $conns connections x $bytes bytes each, echo_client in its own process;" \
+        "time ratio = libmrt time / Go time (MB/s ratio: higher is better for libmrt)"
+    local rc=0 rep side
+    for rep in $(seq 1 "$reps"); do
+        local order="mrt go"
+        [ $((rep % 2)) -eq 0 ] && order="go mrt"
+        for side in $order; do
+            if [ "$side" = mrt ]; then
+                echo_once "$out/echo" "$conns" "$bytes" "$dir/mrt.$rep" libmrt || rc=1
+            else
+                echo_once "$out/echo_server_go" "$conns" "$bytes" "$dir/go.$rep" Go || rc=1
+            fi
+        done
+    done
+    for side in mrt go; do
+        [ -e "$dir/$side.1" ] || continue
+        grep -v -e '^metric ' -e '^goal ' "$dir/$side.1" | sed "s/^/  /" || true
+    done
+    compare_vsgo "$dir"/mrt.? "$dir"/go.? || rc=1
+    return "$rc"
 }
 
 # One process, killed after $timeout_s; its stdout to $3, stderr through.

@@ -65,6 +65,7 @@ from .p import (
     releasep,
 )
 from .sync import Mutex, WaitGroup
+from .chan import Chan, poll_fd, select, sleep
 from .runtime import Runtime, Stats, dump, gomaxprocs, init, shutdown, stats, version
 
 __version__ = "0.1.0"
@@ -73,6 +74,8 @@ RT_SCHED_ONCE = 1
 RT_SCHED_FOREVER = 2
 RT_POLLIN = 0x1
 RT_POLLOUT = 0x4
+POLLIN = RT_POLLIN
+POLLOUT = RT_POLLOUT
 RT_SEND = 1
 RT_RECV = 2
 
@@ -82,9 +85,9 @@ __all__ = [
     "M", "MInfo", "allocm", "getm", "newm",
     "go", "main", "Goroutine", "GoExit", "gosched", "goexit", "goid", "getg", "park", "ready",
     "lockosthread", "unlockosthread", "entersyscall", "exitsyscall", "syscall",
-    "Mutex", "WaitGroup",
+    "Mutex", "WaitGroup", "Chan", "select", "sleep", "poll_fd",
     "P", "PStatus", "acquirep", "getp", "releasep",
     "RT_P_IDLE", "RT_P_RUNNING", "RT_P_SYSCALL", "RT_P_DEAD",
-    "RT_SCHED_ONCE", "RT_SCHED_FOREVER", "RT_POLLIN", "RT_POLLOUT", "RT_SEND", "RT_RECV",
+    "RT_SCHED_ONCE", "RT_SCHED_FOREVER", "RT_POLLIN", "RT_POLLOUT", "POLLIN", "POLLOUT", "RT_SEND", "RT_RECV",
     "Runtime", "Stats", "dump", "gomaxprocs", "init", "shutdown", "stats", "version",
 ] + [cname for cname, _, _, _ in ERRORS] + [pyname for _, _, pyname, _ in ERRORS] + ["RT_OK"]

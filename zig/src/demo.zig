@@ -5,6 +5,8 @@
 //! Last, Zig functions as Gs under rt_main: the main thread works as an M while its
 //! main G starts a few Gs that yield, and each reports the M (and P) it ran on
 //! before and after each yield; one of them is wired with rt_lockosthread.
+//! Then a channel pipeline of Zig Gs (generator -> squarer -> summer) over typed
+//! mrt.Chan(u64) channels, the main thread receiving the total.
 const std = @import("std");
 const builtin = @import("builtin");
 const mrt = @import("mrt");
@@ -177,7 +179,11 @@ pub fn main(init: std.process.Init) !void {
     try gsDemo(out);
     try out.flush();
 
-    // 4. What the runtime counts, then a clean shutdown that joins every M.
+    // 4. A channel pipeline between Zig Gs.
+    try pipelineDemo(out);
+    try out.flush();
+
+    // 5. What the runtime counts, then a clean shutdown that joins every M.
     const s = try mrt.stats();
     try out.print("stats: {d} Ms alive ({d} idle), {d} Ps ({d} idle), {d} Gs created, {d} exited, {d} switches, {d} steals\n", .{
         s.threads, s.idle_threads, s.maxprocs, s.idle_procs, s.gs_created, s.gs_exited, s.switches, s.steals,
@@ -267,4 +273,71 @@ fn gsDemo(out: *std.Io.Writer) !void {
     try out.print("  rt_main returned: the main thread holds no P ({s})\n", .{
         if (mrt.P.current() == null) "ok" else "STILL HOLDS ONE",
     });
+}
+
+// ---------------------------------------------------------------------------------
+// A channel pipeline: generator -> squarer -> summer, each a Zig G
+
+const pipeline_n: u64 = 10_000;
+
+const Pipeline = struct {
+    nums: mrt.Chan(u64),
+    squares: mrt.Chan(u64),
+    result: mrt.Chan(u64),
+    /// The M each stage finished on.
+    ms: [3]i64 = @splat(-1),
+    err: ?mrt.Error = null,
+
+    fn note(pl: *Pipeline, stage: usize) void {
+        if (mrt.M.current()) |m| pl.ms[stage] = m.id() catch -1;
+    }
+
+    fn fail(pl: *Pipeline, err: mrt.Error) void {
+        pl.err = err;
+    }
+
+    fn generator(pl: *Pipeline) void {
+        var i: u64 = 1;
+        while (i <= pipeline_n) : (i += 1) pl.nums.send(i) catch |e| return pl.fail(e);
+        pl.nums.close() catch |e| return pl.fail(e);
+        pl.note(0);
+    }
+
+    fn squarer(pl: *Pipeline) void {
+        while (pl.nums.next() catch |e| return pl.fail(e)) |v|
+            pl.squares.send(v * v) catch |e| return pl.fail(e);
+        pl.squares.close() catch |e| return pl.fail(e);
+        pl.note(1);
+    }
+
+    fn summer(pl: *Pipeline) void {
+        var total: u64 = 0;
+        while (pl.squares.next() catch |e| return pl.fail(e)) |v| total += v;
+        pl.note(2);
+        pl.result.send(total) catch |e| return pl.fail(e);
+    }
+};
+
+fn pipelineDemo(out: *std.Io.Writer) !void {
+    var pl: Pipeline = .{
+        .nums = try mrt.Chan(u64).make(0),
+        .squares = try mrt.Chan(u64).make(16),
+        .result = try mrt.Chan(u64).make(0),
+    };
+    try out.print("channel pipeline of Zig Gs: generator -(unbuffered)-> squarer -(cap {d})-> summer -> main thread\n", .{pl.squares.cap()});
+    _ = try mrt.go(&pl, Pipeline.generator);
+    _ = try mrt.go(&pl, Pipeline.squarer);
+    _ = try mrt.go(&pl, Pipeline.summer);
+    const total = try pl.result.recv(); // the main thread blocks on a futex meanwhile
+    if (pl.err) |err| return err;
+    const want = pipeline_n * (pipeline_n + 1) * (2 * pipeline_n + 1) / 6;
+    try out.print("  sum of squares 1..{d} = {d} ({s}); stages finished on Ms {d}, {d}, {d}\n", .{
+        pipeline_n, total, if (total == want) "ok" else "WRONG", pl.ms[0], pl.ms[1], pl.ms[2],
+    });
+    if (total != want) return error.WrongPipelineTotal;
+    // Free once every stage has returned (a channel with a waiter refuses: Busy).
+    while ((try mrt.stats()).goroutines != 0) try mrt.sleep(100_000);
+    try pl.nums.free();
+    try pl.squares.free();
+    try pl.result.free();
 }

@@ -475,3 +475,95 @@ pub const WaitGroup = struct {
         c.rt_wg_wait(&wg.raw);
     }
 };
+
+// ---------------------------------------------------------------------------------
+// Channels, sleep, poll_fd
+
+/// rt_chan of `T` (elements copied by value, `@sizeOf(T)` bytes; a zero-sized `T`
+/// is Go's chan struct{}). Works between Gs (they park), between threads (they block
+/// on a futex) and across the two. The handle may be copied freely; `free` it once.
+pub fn Chan(comptime T: type) type {
+    return struct {
+        const Self = @This();
+        handle: *c.rt_chan,
+
+        /// rt_chan_make: `cap` 0 is unbuffered. error.Invalid (elem size × cap
+        /// overflows), error.NoMem.
+        pub fn make(capacity: usize) Error!Self {
+            var h: ?*c.rt_chan = null;
+            try check(c.rt_chan_make(@sizeOf(T), capacity, &h));
+            return .{ .handle = h orelse return error.Internal };
+        }
+
+        /// rt_chan_free: error.Busy while a sender or receiver waits on it.
+        pub fn free(ch: Self) Error!void {
+            return check(c.rt_chan_free(ch.handle));
+        }
+
+        /// rt_chan_send: waits for room or a receiver. error.Closed.
+        pub fn send(ch: Self, v: T) Error!void {
+            var tmp = v;
+            return check(c.rt_chan_send(ch.handle, @ptrCast(&tmp)));
+        }
+
+        /// rt_chan_recv: waits for a value. error.Closed once closed and drained.
+        pub fn recv(ch: Self) Error!T {
+            var out: T = undefined;
+            try check(c.rt_chan_recv(ch.handle, @ptrCast(&out)));
+            return out;
+        }
+
+        /// recv for `while (ch.next()) |v|` loops: null once closed and drained.
+        pub fn next(ch: Self) Error!?T {
+            return ch.recv() catch |err| switch (err) {
+                error.Closed => null,
+                else => err,
+            };
+        }
+
+        /// rt_chan_trysend: error.Again if it would wait; error.Closed.
+        pub fn trySend(ch: Self, v: T) Error!void {
+            var tmp = v;
+            return check(c.rt_chan_trysend(ch.handle, @ptrCast(&tmp)));
+        }
+
+        /// rt_chan_tryrecv: error.Again if it would wait; error.Closed.
+        pub fn tryRecv(ch: Self) Error!T {
+            var out: T = undefined;
+            try check(c.rt_chan_tryrecv(ch.handle, @ptrCast(&out)));
+            return out;
+        }
+
+        /// rt_chan_close: waiters wake with error.Closed; buffered values can still
+        /// be received. error.Closed if already closed.
+        pub fn close(ch: Self) Error!void {
+            return check(c.rt_chan_close(ch.handle));
+        }
+
+        /// rt_chan_len: buffered elements.
+        pub fn len(ch: Self) usize {
+            return c.rt_chan_len(ch.handle);
+        }
+
+        /// rt_chan_cap.
+        pub fn cap(ch: Self) usize {
+            return c.rt_chan_cap(ch.handle);
+        }
+    };
+}
+
+/// rt_sleep: a G parks on a timer (its M runs other Gs); a thread nanosleeps.
+pub fn sleep(ns: i64) Error!void {
+    return check(c.rt_sleep(ns));
+}
+
+/// rt_poll_fd events.
+pub const POLLIN: u32 = c.RT_POLLIN;
+pub const POLLOUT: u32 = c.RT_POLLOUT;
+
+/// rt_poll_fd: wait until `fd` is ready for `events` (null timeout: forever); returns
+/// the ready events. error.Invalid (bad fd or events), error.Again (timeout 0),
+/// error.TimedOut, error.Busy (another G waits in that direction).
+pub fn pollFd(fd: c_int, events: u32, timeout_ns: ?i64) Error!u32 {
+    return value(u32, c.rt_poll_fd(fd, events, timeout_ns orelse -1));
+}

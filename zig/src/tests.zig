@@ -49,6 +49,11 @@ const tests = [_]Test{
     .{ .name = "goexit ends a G", .run = testGoexit },
     .{ .name = "G bad input gives named errors", .run = testGBadInput },
     .{ .name = "stack overflow in a G aborts naming it", .run = testGStackOverflow },
+    .{ .name = "channel pipeline between Zig Gs", .run = testChanPipeline },
+    .{ .name = "channel pipeline under rt_main", .run = testChanPipelineMain },
+    .{ .name = "Chan close, try-variants, len and cap", .run = testChanBasics },
+    .{ .name = "Chan free while a G waits is Busy", .run = testChanFreeBusy },
+    .{ .name = "sleep and pollFd from Gs and a thread", .run = testSleepPoll },
 };
 
 /// Each test's process: set up in main before the fork.
@@ -1308,4 +1313,241 @@ fn testGStackOverflow() !void {
         std.debug.print("child status 0x{x}, stderr:\n{s}\n", .{ status, text });
         return error.NoStackOverflowReport;
     }
+}
+
+// ---------------------------------------------------------------------------------
+// Channels (issue 4)
+
+/// generator -> squarer -> summer, each a Zig G, linked by typed channels.
+const Pipeline = struct {
+    n: u64,
+    nums: mrt.Chan(u64),
+    squares: mrt.Chan(u64),
+    result: mrt.Chan(u64),
+    err: ?mrt.Error = null,
+
+    fn make(n: u64, cap: usize) !Pipeline {
+        return .{
+            .n = n,
+            .nums = try mrt.Chan(u64).make(cap),
+            .squares = try mrt.Chan(u64).make(cap),
+            .result = try mrt.Chan(u64).make(0),
+        };
+    }
+
+    fn start(pl: *Pipeline) !void {
+        _ = try mrt.go(pl, generator);
+        _ = try mrt.go(pl, squarer);
+        _ = try mrt.go(pl, summer);
+    }
+
+    fn free(pl: *Pipeline) !void {
+        try pl.nums.free();
+        try pl.squares.free();
+        try pl.result.free();
+    }
+
+    fn generator(pl: *Pipeline) void {
+        var i: u64 = 1;
+        while (i <= pl.n) : (i += 1) pl.nums.send(i) catch |e| {
+            pl.err = e;
+            break;
+        };
+        pl.nums.close() catch |e| {
+            pl.err = e;
+        };
+    }
+
+    fn squarer(pl: *Pipeline) void {
+        while (pl.nums.next() catch |e| blk: {
+            pl.err = e;
+            break :blk null;
+        }) |v| pl.squares.send(v * v) catch |e| {
+            pl.err = e;
+        };
+        pl.squares.close() catch |e| {
+            pl.err = e;
+        };
+    }
+
+    fn summer(pl: *Pipeline) void {
+        var total: u64 = 0;
+        while (pl.squares.next() catch null) |v| total += v;
+        pl.result.send(total) catch |e| {
+            pl.err = e;
+        };
+    }
+
+    fn expected(n: u64) u64 {
+        return n * (n + 1) * (2 * n + 1) / 6;
+    }
+};
+
+fn testChanPipeline() !void {
+    try mrt.init(.{ .maxprocs = 2 });
+    for ([_]usize{ 0, 1, 16 }) |cap| {
+        var pl = try Pipeline.make(1000, cap);
+        try pl.start();
+        // The main thread (not a G) receives the total: a futex wait, across to Gs.
+        const total = try pl.result.recv();
+        if (pl.err) |err| return err;
+        try expectEqual(Pipeline.expected(1000), total);
+        try eventually(noGoroutines);
+        try pl.free();
+    }
+    try mrt.shutdown(null);
+}
+
+fn noGoroutines() !bool {
+    return (try mrt.stats()).goroutines == 0;
+}
+
+const PipelineMain = struct {
+    total: u64 = 0,
+    err: ?anyerror = null,
+
+    fn run(ctx: *PipelineMain) void {
+        ctx.body() catch |err| {
+            ctx.err = err;
+        };
+    }
+
+    fn body(ctx: *PipelineMain) !void {
+        var pl = try Pipeline.make(500, 4);
+        try pl.start();
+        ctx.total = try pl.result.recv(); // parks the main G
+        if (pl.err) |err| return err;
+        while ((try mrt.stats()).goroutines > 1) try mrt.sleep(100_000);
+        try pl.free();
+    }
+};
+
+fn testChanPipelineMain() !void {
+    try mrt.init(.{ .maxprocs = 1 });
+    var ctx: PipelineMain = .{};
+    try mrt.main(&ctx, PipelineMain.run);
+    if (ctx.err) |err| return err;
+    try expectEqual(Pipeline.expected(500), ctx.total);
+    try mrt.shutdown(null);
+}
+
+const Pair = extern struct { a: i32, b: f64 };
+
+fn testChanBasics() !void {
+    try mrt.init(.{ .maxprocs = 2 });
+    const ch = try mrt.Chan(Pair).make(2);
+    try expectEqual(@as(usize, 2), ch.cap());
+    try expectError(error.Again, ch.tryRecv());
+    try ch.send(.{ .a = 1, .b = 1.5 });
+    try ch.trySend(.{ .a = 2, .b = 2.5 });
+    try expectError(error.Again, ch.trySend(.{ .a = 3, .b = 0 }));
+    try expectEqual(@as(usize, 2), ch.len());
+    try ch.close();
+    try expectError(error.Closed, ch.close());
+    try expectError(error.Closed, ch.send(.{ .a = 4, .b = 0 }));
+    try expectEqual(@as(i32, 1), (try ch.recv()).a);
+    try expectEqual(@as(f64, 2.5), (try ch.tryRecv()).b);
+    try expectError(error.Closed, ch.recv());
+    try expectEqual(@as(?Pair, null), try ch.next());
+    try ch.free();
+
+    const un = try mrt.Chan(u8).make(0);
+    try expectError(error.Again, un.trySend(1));
+    try expectError(error.Again, un.tryRecv());
+    try un.free();
+
+    const unit = try mrt.Chan(void).make(3);
+    try unit.send({});
+    try expectEqual(@as(usize, 1), unit.len());
+    try unit.recv();
+    try unit.free();
+
+    try expectError(error.Invalid, mrt.Chan([1024]u64).make(std.math.maxInt(usize) / 2));
+    try mrt.shutdown(null);
+}
+
+const Waiter = struct {
+    ch: mrt.Chan(u32),
+    got: std.atomic.Value(u32) = .init(0),
+    wg: mrt.WaitGroup = .{},
+
+    fn run(w: *Waiter) void {
+        const v = w.ch.recv() catch 0;
+        w.got.store(v, .release);
+        w.wg.done();
+    }
+};
+
+fn testChanFreeBusy() !void {
+    try mrt.init(.{ .maxprocs = 2 });
+    var w: Waiter = .{ .ch = try mrt.Chan(u32).make(0) };
+    w.wg.add(1);
+    const parks = (try mrt.stats()).parks;
+    _ = try mrt.go(&w, Waiter.run);
+    var n: usize = 0;
+    while ((try mrt.stats()).parks == parks) : (n += 1) {
+        if (n > 10_000) return error.ReceiverNeverParked;
+        try io.sleep(.fromMilliseconds(1), .awake);
+    }
+    try expectError(error.Busy, w.ch.free());
+    try w.ch.send(77);
+    w.wg.wait();
+    try expectEqual(@as(u32, 77), w.got.load(.acquire));
+    try w.ch.free();
+    try mrt.shutdown(null);
+}
+
+const Poller = struct {
+    fd: c_int,
+    ev: u32 = 0,
+    slept: bool = false,
+    err: ?mrt.Error = null,
+    wg: mrt.WaitGroup = .{},
+
+    fn run(p: *Poller) void {
+        defer p.wg.done();
+        mrt.sleep(1_000_000) catch |e| {
+            p.err = e;
+            return;
+        };
+        p.slept = true;
+        if (mrt.pollFd(-1, mrt.POLLIN, null)) |_| {
+            p.err = error.Internal;
+        } else |e| if (e != error.Invalid) {
+            p.err = e;
+        }
+        if (mrt.pollFd(p.fd, mrt.POLLIN, 0)) |_| {
+            p.err = error.Internal;
+        } else |e| if (e != error.Again) {
+            p.err = e;
+        }
+        p.ev = mrt.pollFd(p.fd, mrt.POLLIN, null) catch |e| blk: {
+            p.err = e;
+            break :blk 0;
+        };
+    }
+};
+
+fn testSleepPoll() !void {
+    try mrt.init(.{ .maxprocs = 2 });
+    var fds: [2]i32 = undefined;
+    try expectEqual(@as(usize, 0), linux.pipe(&fds));
+    defer _ = linux.close(fds[0]);
+    defer _ = linux.close(fds[1]);
+    // From this thread.
+    try mrt.sleep(1_000_000);
+    try expectError(error.Invalid, mrt.pollFd(-1, mrt.POLLIN, 0));
+    try expectError(error.TimedOut, mrt.pollFd(fds[0], mrt.POLLIN, 5_000_000));
+    try expect((try mrt.pollFd(fds[1], mrt.POLLOUT, null)) & mrt.POLLOUT != 0);
+    // From a G, woken by a write from this thread.
+    var p: Poller = .{ .fd = fds[0] };
+    p.wg.add(1);
+    _ = try mrt.go(&p, Poller.run);
+    try io.sleep(.fromMilliseconds(20), .awake);
+    try expectEqual(@as(usize, 1), linux.write(fds[1], "x", 1));
+    p.wg.wait();
+    if (p.err) |err| return err;
+    try expect(p.slept);
+    try expect(p.ev & mrt.POLLIN != 0);
+    try mrt.shutdown(null);
 }
