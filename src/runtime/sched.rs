@@ -136,8 +136,8 @@ fn globrunqget_migrating(size: i64) -> Option<*mut G> {
     let gp = first_own?;
     if others {
         // Give a busy M a few microseconds to yield a G of its own for us to take.
-        for _ in 0..64 {
-            for _ in 0..64 {
+        for _ in 0..16 {
+            for _ in 0..8 {
                 core::hint::spin_loop();
             }
             if let Some(GPtr(other)) = GLOBRUNQ.pop() {
@@ -703,6 +703,10 @@ unsafe fn fair(pp: *mut P, x: (*mut G, bool)) -> (*mut G, bool) {
 
 /// Gives up a P beyond gomaxprocs: its queued Gs go to the global queue.
 fn retire_surplus_p(m: &M) {
+    if m.spinning.swap(false, Ordering::Relaxed) {
+        // Without a P it is no longer looking for work.
+        NMSPINNING.fetch_sub(1, Ordering::SeqCst);
+    }
     let pp = m.p.swap(ptr::null_mut(), Ordering::AcqRel);
     // SAFETY: we held pp until the swap; nobody else produces into its queue.
     unsafe {
