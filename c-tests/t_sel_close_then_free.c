@@ -43,8 +43,10 @@ static void round_(bool thread_sel, int n)
     rt_wg_add(&sel_done, 1);
     pthread_t t = 0;
     if (thread_sel) {
+        /* read the count before the thread can bump it */
+        int started = sel_started.count;
         t = tc_thread(sel_t, NULL);
-        test_latch_wait(&sel_started, sel_started.count + 1);
+        test_latch_wait(&sel_started, started + 1);
         tc_wait_thread_blocked(sel_tid);
     } else {
         tc_go(sel_g, NULL);

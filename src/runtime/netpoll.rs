@@ -279,19 +279,41 @@ pub fn poll_fd(fd: i32, events: u32, timeout_ns: i64) -> Result<u32> {
         }
     }
     poller()?;
+    let deadline = if timeout_ns > 0 {
+        nanotime().saturating_add(timeout_ns)
+    } else {
+        -1
+    };
+    loop {
+        park_on_fd(gp, fd, events, deadline)?;
+        // An event names an fd number; if the host closed it and the number now
+        // belongs to another file while the old one lives on (a dup), the old
+        // file's events arrive under the same number. Check the level before
+        // reporting readiness, and wait again if it was not ours.
+        match poll_now(fd, events, 0)? {
+            0 => {
+                if deadline >= 0 && nanotime() >= deadline {
+                    return Err(RT_ETIMEDOUT);
+                }
+            }
+            ready => return Ok(ready),
+        }
+    }
+}
+
+/// Parks the calling G until `fd` reports one of `events` or `deadline` (nanotime,
+/// < 0: none) passes.
+fn park_on_fd(gp: *mut G, fd: i32, events: u32, deadline: i64) -> Result<u32> {
     let mut w = PollWaiter {
         g: gp,
         fd,
         events,
         state: AtomicU32::new(WAITING),
         revents: AtomicU32::new(0),
-        timer: timer::Timer::new(0, poll_timeout, ptr::null_mut()),
-        has_timer: timeout_ns > 0,
+        timer: timer::Timer::new(deadline.max(0), poll_timeout, ptr::null_mut()),
+        has_timer: deadline >= 0,
         error: 0,
     };
-    if timeout_ns > 0 {
-        w.timer.when = nanotime().saturating_add(timeout_ns);
-    }
     let wp: *mut PollWaiter = &mut w;
     w.timer.arg = wp.cast();
     WAITERS.fetch_add(1, Ordering::AcqRel);
