@@ -685,18 +685,32 @@ pub fn ready(gp: *mut G) -> Result<()> {
         return Err(RT_EINVAL);
     }
     // SAFETY: a live G.
-    let g = unsafe { &*gp };
-    if g.status
+    if !set_runnable(unsafe { &*gp }) {
+        return Err(RT_EINVAL);
+    }
+    if queue_runnable(gp, true) {
+        sched::wakep();
+    } else {
+        sched::wakep_global();
+    }
+    Ok(())
+}
+
+/// Waiting -> Runnable; false if the G was not parked.
+fn set_runnable(g: &G) -> bool {
+    g.status
         .compare_exchange(
             GStatus::Waiting as u32,
             GStatus::Runnable as u32,
             Ordering::AcqRel,
             Ordering::Relaxed,
         )
-        .is_err()
-    {
-        return Err(RT_EINVAL);
-    }
+        .is_ok()
+}
+
+/// Queues a runnable G on the caller's P (runnext with `next`) if the calling
+/// thread is an M holding one (returns true), else on the global queue.
+fn queue_runnable(gp: *mut G, next: bool) -> bool {
     let m = tls::getm();
     let pp = if m.is_null() {
         ptr::null_mut()
@@ -706,44 +720,22 @@ pub fn ready(gp: *mut G) -> Result<()> {
     };
     if pp.is_null() {
         sched::globrunqput(gp);
-        sched::wakep_global();
+        false
     } else {
         // SAFETY: we hold pp.
-        unsafe { sched::runqput(pp, gp, true) };
-        sched::wakep();
+        unsafe { sched::runqput(pp, gp, next) };
+        true
     }
-    Ok(())
 }
 
 /// goready from a timer callback (a heap lock is held): queue the G, wake nobody
 /// (timer::check wakes an M once the lock is released).
 pub fn ready_from_timer(gp: *mut G) {
     // SAFETY: timer callbacks only name Gs that parked waiting for them.
-    let g = unsafe { &*gp };
-    if g.status
-        .compare_exchange(
-            GStatus::Waiting as u32,
-            GStatus::Runnable as u32,
-            Ordering::AcqRel,
-            Ordering::Relaxed,
-        )
-        .is_err()
-    {
+    if !set_runnable(unsafe { &*gp }) {
         super::throw("timer: the G to wake is not parked");
     }
-    let m = tls::getm();
-    let pp = if m.is_null() {
-        ptr::null_mut()
-    } else {
-        // SAFETY: the calling thread's M.
-        unsafe { (*m).p() }
-    };
-    if pp.is_null() {
-        sched::globrunqput(gp);
-    } else {
-        // SAFETY: we hold pp.
-        unsafe { sched::runqput(pp, gp, true) };
-    }
+    queue_runnable(gp, true);
 }
 
 /// Makes a list of Gs readied by netpoll runnable: onto the caller's P if it holds
@@ -752,33 +744,12 @@ pub fn inject(list: &[*mut G]) {
     if list.is_empty() {
         return;
     }
-    let m = tls::getm();
-    let pp = if m.is_null() {
-        ptr::null_mut()
-    } else {
-        // SAFETY: the calling thread's M.
-        unsafe { (*m).p() }
-    };
     for &gp in list {
         // SAFETY: netpoll hands over parked Gs whose waiter it won.
-        let g = unsafe { &*gp };
-        if g.status
-            .compare_exchange(
-                GStatus::Waiting as u32,
-                GStatus::Runnable as u32,
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            )
-            .is_err()
-        {
+        if !set_runnable(unsafe { &*gp }) {
             super::throw("netpoll: the G to wake is not parked");
         }
-        if pp.is_null() {
-            sched::globrunqput(gp);
-        } else {
-            // SAFETY: we hold pp.
-            unsafe { sched::runqput(pp, gp, false) };
-        }
+        queue_runnable(gp, false);
     }
     sched::wakep_global();
 }
