@@ -458,10 +458,6 @@ unsafe fn select_timeout(t: *mut timer::Timer) {
     }
 }
 
-fn current() -> *mut G {
-    g::curg()
-}
-
 /// rt_chan_send / rt_chan_trysend.
 ///
 /// # Safety
@@ -469,27 +465,7 @@ fn current() -> *mut G {
 /// elem_size 0).
 pub unsafe fn send(c: *mut Chan, elem: *const u8, block_ok: bool) -> Result<()> {
     // SAFETY: per the contract.
-    let ch = unsafe { &mut *c };
-    ch.lock.lock();
-    if let Some((rc, s)) = ch.try_send_locked(elem) {
-        ch.lock.unlock();
-        wake(s);
-        return if rc == RT_OK { Ok(()) } else { Err(rc) };
-    }
-    if !block_ok {
-        ch.lock.unlock();
-        return Err(RT_EAGAIN);
-    }
-    let key = AtomicU32::new(0);
-    let gp = current();
-    let mut s = Sudog::new(gp, elem as *mut u8, ptr::null(), 0, &key);
-    ch.sendq.enqueue(&mut s);
-    block(gp, &key, &[&ch.lock as *const Mutex], -1, ptr::null());
-    if s.success {
-        Ok(())
-    } else {
-        Err(RT_ECLOSED)
-    }
+    unsafe { op(c, elem as *mut u8, RT_SEND, block_ok) }
 }
 
 /// rt_chan_recv / rt_chan_tryrecv.
@@ -499,9 +475,24 @@ pub unsafe fn send(c: *mut Chan, elem: *const u8, block_ok: bool) -> Result<()> 
 /// elem_size 0).
 pub unsafe fn recv(c: *mut Chan, elem: *mut u8, block_ok: bool) -> Result<()> {
     // SAFETY: per the contract.
+    unsafe { op(c, elem, RT_RECV, block_ok) }
+}
+
+/// A send or a receive: at once if a counterpart or the buffer allows, else (if
+/// allowed) queued as a sudog until a counterpart or a close completes it.
+///
+/// # Safety
+/// As `send` / `recv` for `dir`.
+unsafe fn op(c: *mut Chan, elem: *mut u8, dir: i32, block_ok: bool) -> Result<()> {
+    // SAFETY: per the contract.
     let ch = unsafe { &mut *c };
     ch.lock.lock();
-    if let Some((rc, s)) = ch.try_recv_locked(elem) {
+    let now = if dir == RT_SEND {
+        ch.try_send_locked(elem)
+    } else {
+        ch.try_recv_locked(elem)
+    };
+    if let Some((rc, s)) = now {
         ch.lock.unlock();
         wake(s);
         return if rc == RT_OK { Ok(()) } else { Err(rc) };
@@ -511,12 +502,16 @@ pub unsafe fn recv(c: *mut Chan, elem: *mut u8, block_ok: bool) -> Result<()> {
         return Err(RT_EAGAIN);
     }
     let key = AtomicU32::new(0);
-    let gp = current();
+    let gp = g::curg();
     let mut s = Sudog::new(gp, elem, ptr::null(), 0, &key);
-    ch.recvq.enqueue(&mut s);
+    if dir == RT_SEND {
+        ch.sendq.enqueue(&mut s);
+    } else {
+        ch.recvq.enqueue(&mut s);
+    }
     block(gp, &key, &[&ch.lock as *const Mutex], -1, ptr::null());
     // Once woken, the channel may already be freed: only our sudog tells the
-    // outcome (a close zeroed the element before waking us).
+    // outcome (a close zeroed a receiver's element before waking it).
     if s.success {
         Ok(())
     } else {
@@ -673,7 +668,7 @@ pub unsafe fn select(cases: *mut Case, n: usize, timeout_ns: i64) -> Result<usiz
     // Pass 2: enqueue on every channel and wait.
     let done = AtomicU32::new(UNDECIDED);
     let key = AtomicU32::new(0);
-    let gp = current();
+    let gp = g::curg();
     let mut sgs: Vec<Sudog> = Vec::new();
     if sgs.try_reserve(n).is_err() {
         unlock_all();
