@@ -425,23 +425,33 @@ struct ParkArgs<'a> {
 }
 
 /// On g0 after the G is marked waiting: arm the timeout, then release the channels.
+///
+/// Once the timer is in a heap it may fire on another M and resume the G, whose
+/// frame holds the ParkArgs: so everything needed later is read out first. The lock
+/// list itself stays valid: a select resumed by its timeout takes every one of these
+/// locks again before it returns, so it waits for the last unlock below, and the
+/// list is not read after that unlock. (A plain send or receive has no timer and is
+/// only woken by a counterpart holding its one lock.)
 unsafe extern "C" fn park_commit(_g: *mut G, arg: *mut c_void) -> bool {
-    // SAFETY: arg is the parked G's ParkArgs, live until it resumes.
-    let a = unsafe { &mut *(arg as *mut ParkArgs) };
-    if a.deadline >= 0 {
-        let t = a
-            .timer
-            .insert(timer::Timer::new(a.deadline, select_timeout, arg));
+    let a = arg as *mut ParkArgs;
+    // SAFETY: arg is the parked G's ParkArgs; nothing can resume the G yet.
+    let (locks, deadline) = unsafe { ((*a).locks as *const [*const Mutex], (*a).deadline) };
+    if deadline >= 0 {
+        // SAFETY: as above.
+        let t: *mut timer::Timer = unsafe {
+            (*a).timer
+                .insert(timer::Timer::new(deadline, select_timeout, arg))
+        };
         let m = tls::getm();
         // SAFETY: g0 of an M holding a P; the timer lives in the parked G's frame.
         if unsafe { !timer::add((*m).p(), t) } {
             super::throw("select: no memory for a timer");
         }
-        super::netpoll::wake_for_timer(a.deadline);
+        super::netpoll::wake_for_timer(deadline);
     }
-    for &l in a.locks {
-        // SAFETY: the parking G held them.
-        unsafe { (*l).unlock() };
+    for i in 0..locks.len() {
+        // SAFETY: the parking G held them; entry i is read while lock i is held.
+        unsafe { (**(locks as *const *const Mutex).add(i)).unlock() };
     }
     true
 }

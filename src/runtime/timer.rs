@@ -305,14 +305,17 @@ pub fn sleep(ns: i64) -> crate::ffi::errors::Result<()> {
 /// On g0 after the G is marked waiting: arm its timer on this M's P.
 unsafe extern "C" fn sleep_commit(_g: *mut super::g::G, arg: *mut core::ffi::c_void) -> bool {
     let t = arg as *mut Timer;
+    // Read before arming: once in a heap the timer may fire on another M and the G
+    // resume, ending the frame that holds it.
+    // SAFETY: the timer lives in the parked G's frame; nothing can resume it yet.
+    let when = unsafe { (*t).when };
     let m = super::tls::getm();
-    // SAFETY: g0 of an M holding a P; the timer lives in the parked G's frame.
+    // SAFETY: g0 of an M holding a P; the timer is live as above.
     if unsafe { !add((*m).p(), t) } {
         // No memory to queue the timer: resume at once (a short sleep).
         return false;
     }
-    // SAFETY: as above.
-    super::netpoll::wake_for_timer(unsafe { (*t).when });
+    super::netpoll::wake_for_timer(when);
     true
 }
 
