@@ -34,6 +34,14 @@ filter=""
 # a switch. (Frames larger than that would lose definedness tracking; none is that big.)
 vg_stackframe=16384
 
+# Valgrind runs one thread at a time under a big lock. Its default lock is unfair: a
+# thread that gives it up at the end of its time slice usually takes it straight back,
+# so a G yielding in a loop on one M can starve, for minutes, an M that was just woken
+# to take a P (a locked G's M handed a P by startlockedm, the M returning from a
+# syscall). Natively the kernel's scheduler runs that M at once. --fair-sched=yes hands
+# the lock out in turn, so the woken M runs within one time slice, as it would natively.
+vg_fair=--fair-sched=yes
+
 # Tests that valgrind genuinely cannot run; each still runs natively.
 #   t_enomem_rlimit_as  valgrind reserves and manages the address space itself, so a
 #                       tight RLIMIT_AS breaks valgrind, not the code under test.
@@ -150,7 +158,7 @@ else
             env MRT_TEST_VALGRIND=1 timeout $((timeout_s * 3)) \
             valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
             --track-fds=no -q --suppressions="$here/valgrind.supp" \
-            --max-stackframe="$vg_stackframe" ${MRT_TEST_VALGRIND_FLAGS:-}
+            --max-stackframe="$vg_stackframe" "$vg_fair" ${MRT_TEST_VALGRIND_FLAGS:-}
     done
 fi
 

@@ -30,6 +30,12 @@ static void loader(void *arg)
     for (long n = 0; !atomic_load(&stop_load) && n < 50 * BOUND; n++) {
         atomic_fetch_add(&load_progress, 1);
         rt_gosched();
+        /* Now and then let the OS run another thread on this CPU. Natively the
+         * kernel preempts anyway; under valgrind, which runs one thread at a time,
+         * Gs that only ever yield to each other can keep the Ms that were just
+         * woken to take a P (the locked Gs' Ms among them) waiting for minutes. */
+        if ((n & 255) == 255)
+            sched_yield();
     }
     CHECK(atomic_load(&stop_load));
     rt_wg_done(&load_wg);
