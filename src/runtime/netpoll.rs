@@ -139,12 +139,17 @@ pub fn wake_for_timer(when: i64) {
     }
 }
 
-/// Polls for ready fds, waiting up to `delay` ns (< 0: until an event or a break;
-/// 0: not at all). Returns the Gs made ready.
-pub fn netpoll(delay: i64, out: &mut Vec<*mut G>) {
-    let Some(p) = POLLER.get() else { return };
-    let mut events: [libc::epoll_event; 128] = [libc::epoll_event { events: 0, u64: 0 }; 128];
-    let n = loop {
+/// Set once epoll_pwait2 turned out to be missing (Linux < 5.11, or valgrind, which
+/// does not know it): from then on epoll_wait is called directly.
+static NO_PWAIT2: AtomicBool = AtomicBool::new(false);
+
+/// epoll_pwait2 (Linux 5.11: a timespec, so timers get nanosecond rather than
+/// millisecond resolution), else epoll_wait with the delay rounded up to whole
+/// milliseconds. `delay` < 0 waits without limit. Returns the event count, or -1
+/// with errno set.
+fn epoll_wait_ns(epfd: i32, events: &mut [libc::epoll_event], delay: i64) -> i32 {
+    let max = events.len().min(i32::MAX as usize) as i32;
+    if !NO_PWAIT2.load(Ordering::Relaxed) {
         let ts = libc::timespec {
             tv_sec: (delay.max(0) / 1_000_000_000) as libc::time_t,
             tv_nsec: (delay.max(0) % 1_000_000_000) as libc::c_long,
@@ -154,41 +159,48 @@ pub fn netpoll(delay: i64, out: &mut Vec<*mut G>) {
         } else {
             &ts as *const libc::timespec
         };
-        // SAFETY: events has room for 128 entries; epoll_pwait2 takes a timespec
-        // (Linux 5.11), giving timers nanosecond rather than millisecond resolution.
+        // SAFETY: events has room for `max` entries; the timespec and null sigmask
+        // are valid for the call.
         let n = unsafe {
             libc::syscall(
                 libc::SYS_epoll_pwait2,
-                p.epfd,
+                epfd,
                 events.as_mut_ptr(),
-                events.len() as i32,
+                max,
                 tsp,
                 ptr::null::<libc::sigset_t>(),
                 0usize,
             )
         } as i32;
+        // SAFETY: errno of the call just made.
+        if n >= 0 || unsafe { *libc::__errno_location() } != libc::ENOSYS {
+            return n;
+        }
+        NO_PWAIT2.store(true, Ordering::Relaxed);
+    }
+    let ms = if delay < 0 {
+        -1
+    } else {
+        ((delay + 999_999) / 1_000_000).min(i32::MAX as i64) as i32
+    };
+    // SAFETY: as above.
+    unsafe { libc::epoll_wait(epfd, events.as_mut_ptr(), max, ms) }
+}
+
+/// Polls for ready fds, waiting up to `delay` ns (< 0: until an event or a break;
+/// 0: not at all). Returns the Gs made ready.
+pub fn netpoll(delay: i64, out: &mut Vec<*mut G>) {
+    let Some(p) = POLLER.get() else { return };
+    let mut events: [libc::epoll_event; 128] = [libc::epoll_event { events: 0, u64: 0 }; 128];
+    let n = loop {
+        let n = epoll_wait_ns(p.epfd, &mut events, delay);
         if n < 0 {
             // SAFETY: errno of the failed call.
             let e = unsafe { *libc::__errno_location() };
-            if e == libc::EINTR {
-                if delay > 0 {
-                    return; // let the caller recompute its deadline
-                }
+            if e == libc::EINTR && delay <= 0 {
                 continue;
             }
-            if e == libc::ENOSYS {
-                // Before Linux 5.11: millisecond epoll_wait, rounding up.
-                let ms = if delay < 0 {
-                    -1
-                } else {
-                    ((delay + 999_999) / 1_000_000).min(i32::MAX as i64) as i32
-                };
-                // SAFETY: as above.
-                let n = unsafe {
-                    libc::epoll_wait(p.epfd, events.as_mut_ptr(), events.len() as i32, ms)
-                };
-                break n.max(0);
-            }
+            // EINTR with a timeout: let the caller recompute its deadline.
             return;
         }
         break n;
