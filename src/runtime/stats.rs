@@ -2,7 +2,7 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use super::g::GStatus;
+use super::g::{GStatus, G};
 use super::m::{MKind, MState, M};
 use super::p::{public_status, P};
 use super::{Sched, SCHED};
@@ -153,6 +153,15 @@ fn pid_of(pp: *mut P) -> i32 {
     }
 }
 
+fn goid_of(gp: *mut G) -> i64 {
+    if gp.is_null() {
+        0
+    } else {
+        // SAFETY: Gs live until shutdown (they are only ever cached, never freed).
+        unsafe { (*gp).goid }
+    }
+}
+
 /// Names a code address as "symbol+0xoff" when the dynamic linker knows it.
 fn symbolize(addr: usize) -> String {
     // SAFETY: dladdr only reads loader data; the strings it returns are static.
@@ -188,10 +197,12 @@ pub fn dump_text() -> String {
         };
         let _ = writeln!(
             out,
-            "  P{}: status={} m={} schedtick={} syscalltick={}",
+            "  P{}: status={} ({:?}) m={} runq={} schedtick={} syscalltick={}",
             p.id,
             public_status(p.status()),
+            p.status(),
             mid,
+            p.runq.len(),
             p.schedtick.load(Ordering::Relaxed),
             p.syscalltick.load(Ordering::Relaxed)
         );
@@ -201,12 +212,19 @@ pub fn dump_text() -> String {
         let g0 = unsafe { &*m.g0 };
         let _ = writeln!(
             out,
-            "  M{}: {} tid={} p={} nextp={} g0=[{:#x},{:#x})",
+            "  M{}: {}{} tid={} p={} nextp={} curg={} lockedg={} g0=[{:#x},{:#x})",
             m.id,
             mstate_name(m),
+            if m.spinning.load(Ordering::Relaxed) {
+                " spinning"
+            } else {
+                ""
+            },
             m.procid.load(Ordering::Relaxed),
             pid_of(m.p.load(Ordering::Relaxed)),
             pid_of(m.nextp.load(Ordering::Relaxed)),
+            goid_of(m.curg.load(Ordering::Relaxed)),
+            goid_of(m.lockedg.load(Ordering::Relaxed)),
             g0.stack_lo,
             g0.stack_hi
         );
