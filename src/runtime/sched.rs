@@ -226,7 +226,12 @@ pub fn wakep() {
 /// Go's startm: runs `pp` (reserved) on an idle M, or on a new one.
 pub fn startm(pp: *mut P, spinning: bool) {
     let mut s = SCHED.lock();
-    if mwake(&mut s, pp, spinning) {
+    let m = mget(&mut s, pp, spinning);
+    if !m.is_null() {
+        // Wake it outside the lock: the futex call is a syscall.
+        drop(s);
+        // SAFETY: mget returned a live M that sleeps until this wakeup.
+        unsafe { (*m).park.wakeup() };
         return;
     }
     if netpoll::LASTPOLL.load(Ordering::Acquire) == 0 {
@@ -252,11 +257,14 @@ pub fn startm(pp: *mut P, spinning: bool) {
     }
 }
 
-/// Takes an M off the idle list and wakes it with `nextp` (null: to exit).
-pub fn mwake(s: &mut Sched, nextp: *mut P, spinning: bool) -> bool {
+/// Takes an M off the idle list and promises it `nextp` (null: to exit); the caller
+/// wakes it, after dropping the sched lock if it likes (Go's mget + notewakeup). Until
+/// then the M stays asleep: even one whose idle timeout ran out waits for the wakeup
+/// once it sees it was taken off the list (see `stopm`).
+fn mget(s: &mut Sched, nextp: *mut P, spinning: bool) -> *mut M {
     let m = s.midle;
     if m.is_null() {
-        return false;
+        return m;
     }
     // SAFETY: Ms on the idle list are live and parked.
     let mm = unsafe { &*m };
@@ -265,7 +273,17 @@ pub fn mwake(s: &mut Sched, nextp: *mut P, spinning: bool) -> bool {
     mm.spinning.store(spinning, Ordering::Relaxed);
     mm.nextp.store(nextp, Ordering::Release);
     mm.set_state(MState::Running);
-    mm.park.wakeup();
+    m
+}
+
+/// Takes an M off the idle list and wakes it with `nextp` (null: to exit).
+pub fn mwake(s: &mut Sched, nextp: *mut P, spinning: bool) -> bool {
+    let m = mget(s, nextp, spinning);
+    if m.is_null() {
+        return false;
+    }
+    // SAFETY: mget returned a live M that sleeps until this wakeup.
+    unsafe { (*m).park.wakeup() };
     true
 }
 
