@@ -7,25 +7,8 @@
  */
 #include "test_chan.h"
 
-static void body(void *arg)
-{
-    (void)arg;
-    static const size_t caps[] = { 1, 16 };
-    int k = tc_scale(2000, 120);
-    for (size_t c = 0; c < sizeof caps / sizeof caps[0]; c++)
-        for (int i = 0; i < TC_NSIZES; i++)
-            tc_xfer_run(TC_G, TC_T, tc_size(i), caps[c], 4, 3, k);
-}
-
-static void child(void *arg)
-{
-    int procs = (int)(intptr_t)arg;
-    tc_run(procs, body, NULL);
-}
-
 int main(void)
 {
-    for (int procs = 1; procs <= 2; procs++)
-        CHECK_CHILD_OK(test_spawn(child, (void *)(intptr_t)procs, NULL, 0));
-    return test_summary();
+    static const size_t caps[] = { 1, 16 };
+    return tc_xfer_main(TC_G, TC_T, caps, 2, 4, 3, tc_scale(2000, 120));
 }

@@ -7,24 +7,8 @@
  */
 #include "test_chan.h"
 
-static void body(void *arg)
-{
-    (void)arg;
-    static const size_t caps[] = { 0, 1, 8 };
-    int k = tc_scale(3000, 150);
-    for (size_t c = 0; c < sizeof caps / sizeof caps[0]; c++)
-        for (int i = 0; i < TC_NSIZES; i++)
-            tc_xfer_run(TC_BOTH, TC_BOTH, tc_size(i), caps[c], 4, 4, k);
-}
-
-static void child(void *arg)
-{
-    tc_run((int)(intptr_t)arg, body, NULL);
-}
-
 int main(void)
 {
-    for (int procs = 1; procs <= 2; procs++)
-        CHECK_CHILD_OK(test_spawn(child, (void *)(intptr_t)procs, NULL, 0));
-    return test_summary();
+    static const size_t caps[] = { 0, 1, 8 };
+    return tc_xfer_main(TC_BOTH, TC_BOTH, caps, 3, 4, 4, tc_scale(3000, 150));
 }

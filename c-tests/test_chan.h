@@ -16,6 +16,7 @@
  *                               runnable G run until it parks)
  *   tc_enc / tc_dec             element contents encoding (sender, seq) for any size
  *   tc_xfer_run(...)            the generic transfer check (see below)
+ *   tc_xfer_main(...)           a whole transfer program: sizes x capacities, 1 and 2 Ps
  *   tc_in_child(n, as_g, fn, a) run fn in a fresh child process / runtime
  *   tc_waiters_*                Gs and threads blocked in one channel operation
  *   tc_fill / tc_drain          fill / empty a non-blocking fd
@@ -390,6 +391,35 @@ static inline size_t tc_size(int i)
     return sizes[i];
 }
 #define TC_NSIZES 4
+
+/* The whole of the transfer programs (t_ch_{g,t}{g,t}_{buf,unbuf}, t_ch_mixed): every
+ * size above over a channel of each capacity in caps, ns senders and nr receivers of
+ * the given kinds, k elements per sender; at 1 P and at 2 Ps, each in a child process
+ * of its own, run from the main G unless both ends are plain threads (then no G
+ * exists at all). Returns test_summary() for main. */
+typedef struct tc_suite {
+    int skind, rkind, ns, nr, k;
+    const size_t *caps;
+    size_t ncaps;
+} tc_suite;
+
+static inline void tc_suite_body_(void *arg)
+{
+    const tc_suite *s = arg;
+    for (size_t c = 0; c < s->ncaps; c++)
+        for (int i = 0; i < TC_NSIZES; i++)
+            tc_xfer_run(s->skind, s->rkind, tc_size(i), s->caps[c], s->ns, s->nr, s->k);
+}
+
+static inline int tc_xfer_main(int skind, int rkind, const size_t *caps, size_t ncaps, int ns,
+                               int nr, int k)
+{
+    tc_suite s = { skind, rkind, ns, nr, k, caps, ncaps };
+    bool as_g = !(skind == TC_T && rkind == TC_T);
+    for (int procs = 1; procs <= 2; procs++)
+        tc_in_child(procs, as_g, tc_suite_body_, &s);
+    return test_summary();
+}
 
 /* ---- blocked waiters ----
  * tc_waiters_start launches ng G waiters and nt foreign-thread waiters that each do
