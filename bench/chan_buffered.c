@@ -73,15 +73,7 @@ static void main_g(void *arg) {
 }
 
 int main(int argc, char **argv) {
-    int opt;
-    while ((opt = getopt(argc, argv, "p:n:r:")) != -1) {
-        switch (opt) {
-        case 'p': procs = atoi(optarg); break;
-        case 'n': n_el = atol(optarg); break;
-        case 'r': rounds = atoi(optarg); break;
-        default: fprintf(stderr, "usage: chan_buffered [-p procs] [-n N] [-r rounds]\n"); return 2;
-        }
-    }
+    bench_args(argc, argv, "chan_buffered", &procs, &n_el, &rounds);
     if (procs < 1 || n_el < 1 || rounds < 1) {
         fprintf(stderr, "chan_buffered: -p, -n and -r must be positive\n");
         return 2;

@@ -59,15 +59,7 @@ static void main_g(void *arg) {
 }
 
 int main(int argc, char **argv) {
-    int opt;
-    while ((opt = getopt(argc, argv, "p:n:r:")) != -1) {
-        switch (opt) {
-        case 'p': procs = atoi(optarg); break;
-        case 'n': n_rt = atol(optarg); break;
-        case 'r': rounds = atoi(optarg); break;
-        default: fprintf(stderr, "usage: chan_pingpong [-p procs] [-n N] [-r rounds]\n"); return 2;
-        }
-    }
+    bench_args(argc, argv, "chan_pingpong", &procs, &n_rt, &rounds);
     if (procs < 1 || n_rt < 1 || rounds < 1) {
         fprintf(stderr, "chan_pingpong: -p, -n and -r must be positive\n");
         return 2;

@@ -47,15 +47,8 @@ static void main_g(void *arg) {
 }
 
 int main(int argc, char **argv) {
-    int opt, procs = 1;
-    while ((opt = getopt(argc, argv, "p:n:r:")) != -1) {
-        switch (opt) {
-        case 'p': procs = atoi(optarg); break;
-        case 'n': n_switch = atol(optarg); break;
-        case 'r': rounds = atoi(optarg); break;
-        default: fprintf(stderr, "usage: gosched_switch [-n N] [-r rounds]\n"); return 2;
-        }
-    }
+    int procs = 1;
+    bench_args(argc, argv, "gosched_switch", &procs, &n_switch, &rounds);
     if (procs != 1 || n_switch < 1 || rounds < 1) {
         fprintf(stderr, "gosched_switch: -p must be 1, -n and -r positive\n");
         return 2;

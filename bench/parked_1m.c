@@ -90,15 +90,8 @@ static void main_g(void *arg) {
 }
 
 int main(int argc, char **argv) {
-    int opt, rounds = 1;
-    while ((opt = getopt(argc, argv, "p:n:r:")) != -1) {
-        switch (opt) {
-        case 'p': procs = atoi(optarg); break;
-        case 'n': n_g = atol(optarg); break;
-        case 'r': rounds = atoi(optarg); break;
-        default: fprintf(stderr, "usage: parked_1m [-p procs] [-n N]\n"); return 2;
-        }
-    }
+    int rounds = 1;
+    bench_args(argc, argv, "parked_1m", &procs, &n_g, &rounds);
     if (procs < 0 || n_g < 1 || rounds != 1) {
         fprintf(stderr, "parked_1m: -n positive, -r 1\n");
         return 2;

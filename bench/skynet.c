@@ -84,15 +84,7 @@ static void main_g(void *arg) {
 }
 
 int main(int argc, char **argv) {
-    int opt;
-    while ((opt = getopt(argc, argv, "p:n:r:")) != -1) {
-        switch (opt) {
-        case 'p': procs = atoi(optarg); break;
-        case 'n': leaves = atol(optarg); break;
-        case 'r': rounds = atoi(optarg); break;
-        default: fprintf(stderr, "usage: skynet [-p procs] [-n leaves] [-r rounds]\n"); return 2;
-        }
-    }
+    bench_args(argc, argv, "skynet", &procs, &leaves, &rounds);
     long l = leaves;
     while (l > 1 && l % 10 == 0)
         l /= 10;

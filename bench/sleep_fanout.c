@@ -40,15 +40,7 @@ static void main_g(void *arg) {
 }
 
 int main(int argc, char **argv) {
-    int opt;
-    while ((opt = getopt(argc, argv, "p:n:r:")) != -1) {
-        switch (opt) {
-        case 'p': procs = atoi(optarg); break;
-        case 'n': n_g = atol(optarg); break;
-        case 'r': rounds = atoi(optarg); break;
-        default: fprintf(stderr, "usage: sleep_fanout [-p procs] [-n N] [-r rounds]\n"); return 2;
-        }
-    }
+    bench_args(argc, argv, "sleep_fanout", &procs, &n_g, &rounds);
     if (procs < 0 || n_g < 1 || rounds < 1) {
         fprintf(stderr, "sleep_fanout: -p >= 0, -n and -r positive\n");
         return 2;

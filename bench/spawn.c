@@ -51,15 +51,7 @@ static void main_g(void *arg) {
 }
 
 int main(int argc, char **argv) {
-    int opt;
-    while ((opt = getopt(argc, argv, "p:n:r:")) != -1) {
-        switch (opt) {
-        case 'p': procs = atoi(optarg); break;
-        case 'n': n_g = atol(optarg); break;
-        case 'r': rounds = atoi(optarg); break;
-        default: fprintf(stderr, "usage: spawn [-p procs] [-n N] [-r rounds]\n"); return 2;
-        }
-    }
+    bench_args(argc, argv, "spawn", &procs, &n_g, &rounds);
     if (procs < 1 || n_g < 1 || rounds < 1) {
         fprintf(stderr, "spawn: -p, -n and -r must be positive\n");
         return 2;

@@ -9,7 +9,7 @@
  *   goal <key> max<=X              the libmrt median must be <= X (absolute)
  *   anything else                  information, shown from the first run only
  *
- * Options common to every program (getopt; each program may add its own):
+ * Options common to every program (bench_args; each program checks their ranges):
  *   -p N  Ps (rt_config.maxprocs / GOMAXPROCS)   -n N  size of the workload
  *   -r N  rounds inside one process
  */
@@ -45,6 +45,24 @@ static inline void goal_ratio(const char *key, double x) {
 
 static inline void goal_max(const char *key, double x) {
     printf("goal %s max<=%g\n", key, x);
+}
+
+/* The -p procs, -n N and -r rounds options of the vsgo benches: each one given
+ * replaces the caller's default; anything else prints a usage line and exits 2.
+ * Ranges are each bench's own to check. */
+static inline void bench_args(int argc, char **argv, const char *name, int *procs, long *n,
+                              int *rounds) {
+    int opt;
+    while ((opt = getopt(argc, argv, "p:n:r:")) != -1) {
+        switch (opt) {
+        case 'p': *procs = atoi(optarg); break;
+        case 'n': *n = atol(optarg); break;
+        case 'r': *rounds = atoi(optarg); break;
+        default:
+            fprintf(stderr, "usage: %s [-p procs] [-n N] [-r rounds]\n", name);
+            exit(2);
+        }
+    }
 }
 
 static inline void die(const char *what, long rc) {
