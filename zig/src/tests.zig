@@ -722,24 +722,27 @@ fn startOverflow(_: ?*anyopaque) callconv(.c) void {
     std.mem.doNotOptimizeAway(recurse(0));
 }
 
-fn testG0StackOverflow() !void {
+/// What a child that was expected to die left behind: its wait status and stderr.
+const ChildReport = struct {
+    status: u32,
+    stderr: []const u8,
+};
+
+/// Runs `body` in a forked child (under the grandchild watchdog) with its stderr into
+/// a pipe; returns the child's wait status and what it wrote, up to `out.len` bytes.
+fn runChildCapturingStderr(body: *const fn () noreturn, out: []u8) !ChildReport {
     var fds: [2]std.c.fd_t = undefined;
     if (std.c.pipe(&fds) != 0) return error.PipeFailed;
     const pid = std.c.fork();
     if (pid < 0) return error.ForkFailed;
     if (pid == 0) {
-        // The child: stderr into the pipe, then overflow an M's g0.
         _ = std.c.alarm(grandchild_watchdog_seconds);
         _ = std.c.dup2(fds[1], 2);
         _ = std.c.close(fds[0]);
         _ = std.c.close(fds[1]);
-        const m = mrt.M.new(startOverflow, null, null) catch std.c._exit(3);
-        _ = m;
-        // The M aborts the process; if it does not, the alarm ends it.
-        while (true) io.sleep(.fromSeconds(60), .awake) catch {};
+        body();
     }
     _ = std.c.close(fds[1]);
-    var out: [4096]u8 = undefined;
     var len: usize = 0;
     while (len < out.len) {
         const n = std.c.read(fds[0], out[len..].ptr, out.len - len);
@@ -748,14 +751,34 @@ fn testG0StackOverflow() !void {
     }
     _ = std.c.close(fds[0]);
     const status = waitChild(pid) orelse return error.WaitFailed;
-    const text = out[0..len];
-    if (!std.c.W.IFSIGNALED(status) or std.c.W.TERMSIG(status) != .ABRT or
-        std.mem.indexOf(u8, text, "stack overflow") == null or
-        std.mem.indexOf(u8, text, "g0 of M ") == null)
+    return .{ .status = status, .stderr = out[0..len] };
+}
+
+/// Whether the child died by SIGABRT after reporting a stack overflow that names
+/// `who`; if not, prints what it did.
+fn diedOfOverflow(r: ChildReport, who: []const u8) bool {
+    if (std.c.W.IFSIGNALED(r.status) and std.c.W.TERMSIG(r.status) == .ABRT and
+        std.mem.indexOf(u8, r.stderr, "stack overflow") != null and
+        std.mem.indexOf(u8, r.stderr, who) != null)
     {
-        std.debug.print("child status 0x{x}, stderr:\n{s}\n", .{ status, text });
-        return error.NoStackOverflowReport;
+        return true;
     }
+    std.debug.print("child status 0x{x}, stderr:\n{s}\n", .{ r.status, r.stderr });
+    return false;
+}
+
+/// The child of testG0StackOverflow: overflow an M's g0.
+fn overflowG0() noreturn {
+    const m = mrt.M.new(startOverflow, null, null) catch std.c._exit(3);
+    _ = m;
+    // The M aborts the process; if it does not, the alarm ends it.
+    while (true) io.sleep(.fromSeconds(60), .awake) catch {};
+}
+
+fn testG0StackOverflow() !void {
+    var out: [4096]u8 = undefined;
+    const r = try runChildCapturingStderr(overflowG0, &out);
+    if (!diedOfOverflow(r, "g0 of M ")) return error.NoStackOverflowReport;
 }
 
 // ---------------------------------------------------------------------------------
@@ -1272,47 +1295,28 @@ fn gBodyOverflow(gate: *mrt.WaitGroup) void {
     std.mem.doNotOptimizeAway(recurse(0));
 }
 
+/// The child of testGStackOverflow: write "goid=<id>" on stderr, then let that G
+/// overflow its stack.
+fn overflowG() noreturn {
+    var gate: mrt.WaitGroup = .{};
+    gate.add(1);
+    const id = mrt.go(&gate, gBodyOverflow) catch std.c._exit(3);
+    var buf: [32]u8 = undefined;
+    const line = std.mem.print(&buf, "goid={d}\n", .{id}) catch std.c._exit(3);
+    _ = std.c.write(2, line.ptr, line.len);
+    gate.done();
+    while (true) io.sleep(.fromSeconds(60), .awake) catch {};
+}
+
 fn testGStackOverflow() !void {
-    var fds: [2]std.c.fd_t = undefined;
-    if (std.c.pipe(&fds) != 0) return error.PipeFailed;
-    const pid = std.c.fork();
-    if (pid < 0) return error.ForkFailed;
-    if (pid == 0) {
-        _ = std.c.alarm(grandchild_watchdog_seconds);
-        _ = std.c.dup2(fds[1], 2);
-        _ = std.c.close(fds[0]);
-        _ = std.c.close(fds[1]);
-        var gate: mrt.WaitGroup = .{};
-        gate.add(1);
-        const id = mrt.go(&gate, gBodyOverflow) catch std.c._exit(3);
-        var buf: [32]u8 = undefined;
-        const line = std.mem.print(&buf, "goid={d}\n", .{id}) catch std.c._exit(3);
-        _ = std.c.write(2, line.ptr, line.len);
-        gate.done();
-        while (true) io.sleep(.fromSeconds(60), .awake) catch {};
-    }
-    _ = std.c.close(fds[1]);
     var out: [4096]u8 = undefined;
-    var len: usize = 0;
-    while (len < out.len) {
-        const n = std.c.read(fds[0], out[len..].ptr, out.len - len);
-        if (n <= 0) break;
-        len += @intCast(n);
-    }
-    _ = std.c.close(fds[0]);
-    const status = waitChild(pid) orelse return error.WaitFailed;
-    const text = out[0..len];
+    const r = try runChildCapturingStderr(overflowG, &out);
+    const text = r.stderr;
     const id_at = std.mem.indexOf(u8, text, "goid=") orelse return error.NoGoid;
     const id_end = std.mem.indexOfScalarPos(u8, text, id_at, '\n') orelse return error.NoGoid;
     var want: [48]u8 = undefined;
     const named = try std.mem.print(&want, "goroutine {s}", .{text[id_at + 5 .. id_end]});
-    if (!std.c.W.IFSIGNALED(status) or std.c.W.TERMSIG(status) != .ABRT or
-        std.mem.indexOf(u8, text, "stack overflow") == null or
-        std.mem.indexOf(u8, text, named) == null)
-    {
-        std.debug.print("child status 0x{x}, stderr:\n{s}\n", .{ status, text });
-        return error.NoStackOverflowReport;
-    }
+    if (!diedOfOverflow(r, named)) return error.NoStackOverflowReport;
 }
 
 // ---------------------------------------------------------------------------------
