@@ -163,6 +163,16 @@ pub fn pidleget(s: &mut Sched) -> *mut P {
     pp
 }
 
+/// pidleget under the sched lock, unless the runtime is shut down or, with
+/// `unless_stopping`, being stopped: null then, as for an empty pool.
+pub fn pidleget_live(unless_stopping: bool) -> *mut P {
+    let mut s = SCHED.lock();
+    if !s.running || (unless_stopping && s.stopping) {
+        return ptr::null_mut();
+    }
+    pidleget(&mut s)
+}
+
 /// Takes a given P out of the pool.
 fn pidleremove(s: &mut Sched, pp: *mut P) {
     let mut link: *mut *mut P = &mut s.pidle;

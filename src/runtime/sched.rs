@@ -208,14 +208,7 @@ pub fn wakep() {
     {
         return;
     }
-    let pp = {
-        let mut s = SCHED.lock();
-        if !s.running || s.stopping {
-            ptr::null_mut()
-        } else {
-            p::pidleget(&mut s)
-        }
-    };
+    let pp = p::pidleget_live(true);
     if pp.is_null() {
         NMSPINNING.fetch_sub(1, Ordering::SeqCst);
         return;
@@ -620,14 +613,7 @@ fn find_runnable(m: &M, wait: Wait) -> Option<(*mut G, bool)> {
             // spinning, look at every queue once more before parking.
             fence(Ordering::SeqCst);
             if any_work() {
-                let pp = {
-                    let mut s = SCHED.lock();
-                    if s.running && !s.stopping {
-                        p::pidleget(&mut s)
-                    } else {
-                        ptr::null_mut()
-                    }
-                };
+                let pp = p::pidleget_live(true);
                 if !pp.is_null() {
                     p::acquire_nextp(m, pp);
                     become_spinning(m);
@@ -655,14 +641,7 @@ fn find_runnable(m: &M, wait: Wait) -> Option<(*mut G, bool)> {
             }
             netpoll::POLL_UNTIL.store(0, Ordering::Release);
             netpoll::LASTPOLL.store(nanotime(), Ordering::Release);
-            let pp = {
-                let mut s = SCHED.lock();
-                if s.running && !s.stopping {
-                    p::pidleget(&mut s)
-                } else {
-                    ptr::null_mut()
-                }
-            };
+            let pp = p::pidleget_live(true);
             if pp.is_null() {
                 g::inject(&list);
             } else {
@@ -820,14 +799,7 @@ fn exitsyscall0(m: &M, gp: *mut G) -> Option<*mut G> {
     let g = unsafe { &mut *gp };
     g.m = ptr::null_mut();
     g.set_status(GStatus::Runnable);
-    let pp = {
-        let mut s = SCHED.lock();
-        if s.running {
-            p::pidleget(&mut s)
-        } else {
-            ptr::null_mut()
-        }
-    };
+    let pp = p::pidleget_live(false);
     if !pp.is_null() {
         p::acquire_nextp(m, pp);
         return Some(gp);

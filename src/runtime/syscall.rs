@@ -6,7 +6,7 @@
 use core::ptr;
 use core::sync::atomic::Ordering;
 
-use super::g::{self, curg, mcall, Action, GStatus};
+use super::g::{curg, mcall, Action, GStatus};
 use super::p::{self, PStatus};
 use super::{sysmon, SCHED};
 use crate::ffi::errors::*;
@@ -76,14 +76,7 @@ pub fn exitsyscall() -> Result<()> {
             p::release_to_pool(&mut s, oldp);
         }
         // Second chance: any idle P.
-        let pp = {
-            let mut s = SCHED.lock();
-            if s.running {
-                p::pidleget(&mut s)
-            } else {
-                ptr::null_mut()
-            }
-        };
+        let pp = p::pidleget_live(false);
         if !pp.is_null() {
             p::acquire_nextp(m, pp);
             g.set_status(GStatus::Running);
@@ -92,6 +85,5 @@ pub fn exitsyscall() -> Result<()> {
     }
     // Slow path: on g0, queue the G and park the M until a P frees up.
     mcall(Action::ExitSyscall);
-    let _ = g::curg();
     Ok(())
 }
