@@ -153,6 +153,15 @@ fn pid_of(pp: *mut P) -> i32 {
     }
 }
 
+fn mid_of(m: *mut M) -> i64 {
+    if m.is_null() {
+        -1
+    } else {
+        // SAFETY: an M that runs a P or a G is live.
+        unsafe { (*m).id }
+    }
+}
+
 fn goid_of(gp: *mut G) -> i64 {
     if gp.is_null() {
         0
@@ -188,13 +197,7 @@ pub fn dump_text() -> String {
     for &pp in &s.allp {
         // SAFETY: Ps in allp are live under the lock.
         let p = unsafe { &*pp };
-        let m = p.m.load(Ordering::Relaxed);
-        let mid = if m.is_null() {
-            -1
-        } else {
-            // SAFETY: the M running a P is live.
-            unsafe { (*m).id }
-        };
+        let mid = mid_of(p.m.load(Ordering::Relaxed));
         let _ = writeln!(
             out,
             "  P{}: status={} ({:?}) m={} runq={} schedtick={} syscalltick={}",
@@ -240,13 +243,7 @@ pub fn dump_text() -> String {
         if st == GStatus::Idle {
             continue;
         }
-        let m = g.m;
-        let mid = if m.is_null() {
-            -1
-        } else {
-            // SAFETY: the M running a G is live.
-            unsafe { (*m).id }
-        };
+        let mid = mid_of(g.m);
         let _ = writeln!(
             out,
             "  G{}: {:?} m={} stack=[{:#x},{:#x}) locked={}",
