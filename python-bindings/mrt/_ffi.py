@@ -87,6 +87,34 @@ rt_g_p = c_void_p
 rt_chan_p = c_void_p
 
 
+class Handle:
+    """A runtime object known by its C pointer (rt_m *, rt_p *): passed straight to
+    ctypes calls, equal to and hashed like another object of its class with the same
+    pointer."""
+
+    _kind = "handle"
+
+    def __init__(self, handle: int):
+        if not handle:
+            raise ValueError("NULL %s handle" % self._kind)
+        self._handle = handle
+
+    @property
+    def handle(self) -> int:
+        """The C pointer as an int."""
+        return self._handle
+
+    @property
+    def _as_parameter_(self) -> c_void_p:
+        return c_void_p(self._handle)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, type(self)) and other._handle == self._handle
+
+    def __hash__(self) -> int:
+        return hash((self._kind, self._handle))
+
+
 def _callback_type(name: str, restype, argtypes, doc: str):
     """A CFUNCTYPE-like class whose from_param also takes None (a NULL function
     pointer) and other ctypes function pointers (cast)."""

@@ -119,29 +119,14 @@ def _discard(st: Optional[_Start]) -> None:
             _starts.pop(st.key, None)
 
 
-class M:
+class M(_ffi.Handle):
     """An M handle (rt_m *). Compare with ==; pass it straight to raw ``mrt.lib`` calls."""
 
+    _kind = "M"
+
     def __init__(self, handle: int):
-        if not handle:
-            raise ValueError("NULL M handle")
-        self._handle = handle
+        super().__init__(handle)
         self._start: Optional[_Start] = None
-
-    @property
-    def handle(self) -> int:
-        """The rt_m pointer as an int."""
-        return self._handle
-
-    @property
-    def _as_parameter_(self) -> ctypes.c_void_p:
-        return ctypes.c_void_p(self._handle)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, M) and other._handle == self._handle
-
-    def __hash__(self) -> int:
-        return hash(("mrt.M", self._handle))
 
     def __repr__(self) -> str:
         try:

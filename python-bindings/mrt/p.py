@@ -9,7 +9,6 @@ pool (``put``).
 
 from __future__ import annotations
 
-import ctypes
 import enum
 from typing import Optional
 
@@ -29,34 +28,16 @@ class PStatus(enum.IntEnum):
 RT_P_IDLE, RT_P_RUNNING, RT_P_SYSCALL, RT_P_DEAD = (int(s) for s in PStatus)
 
 
-class P:
+class P(_ffi.Handle):
     """A P handle (rt_p *). Compare with ==; pass it straight to raw ``mrt.lib`` calls."""
 
-    def __init__(self, handle: int):
-        if not handle:
-            raise ValueError("NULL P handle")
-        self._handle = handle
+    _kind = "P"
 
     @classmethod
     def get(cls, id: int) -> Optional["P"]:
         """rt_p_get(): allp[id], or None if id is out of range (>= gomaxprocs)."""
         handle = lib.rt_p_get(id)
         return cls(handle) if handle else None
-
-    @property
-    def handle(self) -> int:
-        """The rt_p pointer as an int."""
-        return self._handle
-
-    @property
-    def _as_parameter_(self) -> ctypes.c_void_p:
-        return ctypes.c_void_p(self._handle)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, P) and other._handle == self._handle
-
-    def __hash__(self) -> int:
-        return hash(("mrt.P", self._handle))
 
     def __repr__(self) -> str:
         try:
