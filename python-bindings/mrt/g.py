@@ -242,8 +242,21 @@ def _c_function(fn: Any) -> Optional[Any]:
         return _ffi.rt_fn(fn)
     if isinstance(fn, ctypes._CFuncPtr):  # type: ignore[attr-defined]
         return fn
-    raise TypeError("a G body must be callable, a C function pointer or an address, "
-                    "got %r" % (fn,))
+    raise TypeError(_BAD_BODY % (fn,))
+
+
+_BAD_BODY = "a G body must be callable, a C function pointer or an address, got %r"
+
+
+def _python_body(fn: Any, arg: Any) -> Optional[_Body]:
+    """The prepared body when ``fn`` runs Python (a callable, or a ctypes callback
+    made from one); None when it is C code (a function pointer, an address, None)."""
+    is_cfunc = isinstance(fn, ctypes._CFuncPtr)  # type: ignore[attr-defined]
+    if fn is None or isinstance(fn, int) or (is_cfunc and not _runs_python(fn)):
+        return None
+    if not callable(fn):
+        raise TypeError(_BAD_BODY % (fn,))
+    return _prepare_python(fn, arg, via_ctypes=is_cfunc)
 
 
 def go(fn: Union[Callable, int, None], arg: Any = _NOARG) -> Union[int, Goroutine]:
@@ -251,12 +264,8 @@ def go(fn: Union[Callable, int, None], arg: Any = _NOARG) -> Union[int, Goroutin
     Python callable return a ``Goroutine`` (``.id``, ``.join()``). From a G the new G
     goes to the current P's runnext; from anywhere else to the global queue.
     Raises InvalidArgument for None, NoMemory, Shutdown."""
-    is_cfunc = isinstance(fn, ctypes._CFuncPtr)  # type: ignore[attr-defined]
-    if fn is not None and not isinstance(fn, int) and (not is_cfunc or _runs_python(fn)):
-        if not callable(fn):
-            raise TypeError("a G body must be callable, a C function pointer or an "
-                            "address, got %r" % (fn,))
-        body = _prepare_python(fn, arg, via_ctypes=is_cfunc)
+    body = _python_body(fn, arg)
+    if body is not None:
         goid = lib.rt_go(_G_ENTRY, body.key)
         if goid < 0:
             _pending.pop(body.key, None)
@@ -280,12 +289,8 @@ def main(fn: Union[Callable, int, None], arg: Any = _NOARG) -> Any:
     (function pointer or address) gets ``arg`` as its ``void *`` and None is returned.
     Raises InvalidArgument for None, Permission from a G, Already if this thread
     holds a P, Shutdown if the runtime was shut down first."""
-    is_cfunc = isinstance(fn, ctypes._CFuncPtr)  # type: ignore[attr-defined]
-    if fn is not None and not isinstance(fn, int) and (not is_cfunc or _runs_python(fn)):
-        if not callable(fn):
-            raise TypeError("a G body must be callable, a C function pointer or an "
-                            "address, got %r" % (fn,))
-        body = _prepare_python(fn, arg, via_ctypes=is_cfunc)
+    body = _python_body(fn, arg)
+    if body is not None:
         rc = lib.rt_main(_G_ENTRY, body.key)
         if rc < 0:
             _pending.pop(body.key, None)
