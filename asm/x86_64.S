@@ -144,11 +144,13 @@ mstart_stub:
  *   Clobbers: rax, rcx, rdx, rsi, rdi, r8-r11, flags; preserves the callee-saved
  *   registers, MXCSR and the x87 control word of each side.
  */
-        .globl  mrt_swap
-        .hidden mrt_swap
-        .type   mrt_swap, @function
-mrt_swap:
-        .cfi_startproc
+/*
+ * SAVE_CONTEXT: pushes the Gobuf frame drawn above (callee-saved registers, MXCSR and
+ * the x87 control word) and stores rsp into the Gobuf at rdi. The one place that
+ * writes the layout mrt_swap pops; used by mrt_swap and mrt_gostart.
+ * Clobbers: nothing but rsp (and the memory it writes).
+ */
+        .macro  SAVE_CONTEXT
         pushq   %rbp
         pushq   %rbx
         pushq   %r12
@@ -159,6 +161,14 @@ mrt_swap:
         stmxcsr (%rsp)
         fnstcw  4(%rsp)
         movq    %rsp, {GOBUF_SP}(%rdi)          # save->sp
+        .endm
+
+        .globl  mrt_swap
+        .hidden mrt_swap
+        .type   mrt_swap, @function
+mrt_swap:
+        .cfi_startproc
+        SAVE_CONTEXT                            # into *save (rdi)
 
         movl    (%rsp), %r8d                    # our MXCSR (loads sized like the
         movzwl  4(%rsp), %r9d                   # stores, so they forward) and x87 CW
@@ -206,16 +216,7 @@ mrt_swap:
         .type   mrt_gostart, @function
 mrt_gostart:
         .cfi_startproc
-        pushq   %rbp
-        pushq   %rbx
-        pushq   %r12
-        pushq   %r13
-        pushq   %r14
-        pushq   %r15
-        subq    $8, %rsp                        # the FP control slot
-        stmxcsr (%rsp)
-        fnstcw  4(%rsp)
-        movq    %rsp, {GOBUF_SP}(%rdi)          # save->sp
+        SAVE_CONTEXT                            # into *save (rdi)
 
         movq    %rsi, %rsp                      # the new G's stack
         .cfi_undefined rip
