@@ -34,21 +34,9 @@ static void body(void *arg)
     CHECK_RC(rt_poll_fd(p[1], RT_POLLOUT, -1), RT_EINVAL);
 }
 
-static void *thread_body(void *arg)
-{
-    body(arg);
-    return NULL;
-}
-
-static void from_thread(void *arg)
-{
-    (void)arg;
-    tc_join(tc_thread(thread_body, NULL));
-}
-
 int main(void)
 {
     tc_in_child(1, true, body, NULL);
-    tc_in_child(1, false, from_thread, NULL);
+    tc_in_child_thread(1, body, NULL);
     return test_summary();
 }

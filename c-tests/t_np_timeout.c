@@ -66,22 +66,10 @@ static void body(void *arg)
     }
 }
 
-static void *thread_body(void *arg)
-{
-    body(arg);
-    return NULL;
-}
-
-static void from_thread(void *arg)
-{
-    (void)arg;
-    tc_join(tc_thread(thread_body, NULL));
-}
-
 int main(void)
 {
     tc_in_child(1, true, body, NULL);
     tc_in_child(2, true, body, NULL);
-    tc_in_child(1, false, from_thread, NULL);
+    tc_in_child_thread(1, body, NULL);
     return test_summary();
 }

@@ -18,6 +18,7 @@
  *   tc_xfer_run(...)            the generic transfer check (see below)
  *   tc_xfer_main(...)           a whole transfer program: sizes x capacities, 1 and 2 Ps
  *   tc_in_child(n, as_g, fn, a) run fn in a fresh child process / runtime
+ *   tc_in_child_thread(n, fn, a) the same, fn on a foreign pthread of that child
  *   tc_waiters_*                Gs and threads blocked in one channel operation
  *   tc_fill / tc_drain          fill / empty a non-blocking fd
  */
@@ -111,6 +112,31 @@ static inline void tc_join(pthread_t t)
     int e = pthread_join(t, NULL);
     if (e != 0)
         FAIL("pthread_join: %s", strerror(e));
+}
+
+/* tc_in_child(procs, false, ...) with fn(arg) on a foreign pthread that the child's
+ * plain main thread starts and joins. */
+typedef struct tc_thread_call {
+    rt_fn fn;
+    void *arg;
+} tc_thread_call;
+
+static inline void *tc_thread_call_(void *a)
+{
+    tc_thread_call *c = a;
+    c->fn(c->arg);
+    return NULL;
+}
+
+static inline void tc_on_thread_(void *a)
+{
+    tc_join(tc_thread(tc_thread_call_, a));
+}
+
+static inline bool tc_in_child_thread(int procs, rt_fn fn, void *arg)
+{
+    tc_thread_call c = { fn, arg };
+    return tc_in_child(procs, false, tc_on_thread_, &c);
 }
 
 static inline int64_t tc_go(rt_fn fn, void *arg)
