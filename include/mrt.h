@@ -43,7 +43,7 @@
 #define RT_ETIMEDOUT (-110)
 /** caller already holds it, or it is already done */
 #define RT_EALREADY (-114)
-/** internal error in libmrt (a bug: please report it) */
+/** internal error in libmrt (reserved: libmrt aborts on its own bugs) */
 #define RT_EINTERNAL (-131)
 
 /** All-zero initialisers of rt_mutex and rt_wg (static or automatic storage). */

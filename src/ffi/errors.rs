@@ -50,7 +50,7 @@ errors! {
     RT_ESHUTDOWN = -108, "runtime not running";
     RT_ETIMEDOUT = -110, "timed out";
     RT_EALREADY = -114, "caller already holds it, or it is already done";
-    RT_EINTERNAL = -131, "internal error in libmrt (a bug: please report it)";
+    RT_EINTERNAL = -131, "internal error in libmrt (reserved: libmrt aborts on its own bugs)";
 }
 
 // The values above are the negated errno values of this platform.

@@ -1,6 +1,7 @@
 //! The exported C ABI. Every `rt_*` function lives here and nowhere else; each one
 //! checks its arguments, calls into `runtime`, maps the result to an `RT_*` code, and
-//! runs inside [`boundary`], the one place that catches panics.
+//! runs inside [`boundary`], the one place that catches panics (and aborts on them:
+//! a panic is a bug in libmrt).
 //!
 //! cbindgen reads these files to write `include/mrt.h`: the `///` comments here are
 //! the header's documentation.
@@ -15,63 +16,14 @@ pub mod runtime;
 pub mod sync;
 pub mod types;
 
-use core::panic::AssertUnwindSafe;
+use errors::{Result, RT_EINVAL};
 
-use errors::{Result, RT_EINTERNAL, RT_EINVAL};
-
-/// What an exported function returns when a panic (a libmrt bug) is caught.
-pub trait OnPanic {
-    fn on_panic() -> Self;
-}
-
-impl OnPanic for i32 {
-    fn on_panic() -> i32 {
-        RT_EINTERNAL
-    }
-}
-
-impl OnPanic for i64 {
-    fn on_panic() -> i64 {
-        RT_EINTERNAL as i64
-    }
-}
-
-impl OnPanic for usize {
-    fn on_panic() -> usize {
-        0
-    }
-}
-
-impl OnPanic for bool {
-    fn on_panic() -> bool {
-        false
-    }
-}
-
-impl OnPanic for () {
-    fn on_panic() {}
-}
-
-impl<T> OnPanic for *mut T {
-    fn on_panic() -> *mut T {
-        core::ptr::null_mut()
-    }
-}
-
-impl<T> OnPanic for *const T {
-    fn on_panic() -> *const T {
-        core::ptr::null()
-    }
-}
-
-/// The FFI boundary: runs `f`, turning a panic into the function's error value
-/// (never unwinding into C).
+/// The FFI boundary: runs `f`. A panic inside is a libmrt bug: it is reported as
+/// `libmrt: fatal error: panic: ...` with the state dump, and the process aborts (Go's
+/// `throw`); it never unwinds into C and never becomes an error code.
 #[inline]
-pub fn boundary<R: OnPanic>(f: impl FnOnce() -> R) -> R {
-    match std::panic::catch_unwind(AssertUnwindSafe(f)) {
-        Ok(r) => r,
-        Err(_) => R::on_panic(),
-    }
+pub fn boundary<R>(f: impl FnOnce() -> R) -> R {
+    crate::runtime::no_unwind(f)
 }
 
 /// `Result<()>` as the C return code.
@@ -107,4 +59,78 @@ pub unsafe fn write_sized<T>(out: *mut T, val: &T, min: usize) -> Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::boundary;
+
+    /// Runs `f` in a forked child with stderr on a pipe; returns the child's wait
+    /// status and what it wrote to stderr.
+    fn in_child(f: fn()) -> (i32, String) {
+        let mut fds = [0; 2];
+        // SAFETY: a valid array of two fds.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        // SAFETY: the child only runs `f` and leaves with _exit.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            // SAFETY: in the child: point stderr at the pipe, run, leave.
+            unsafe {
+                libc::dup2(fds[1], 2);
+                f();
+                libc::_exit(0);
+            }
+        }
+        // SAFETY: closing our copy of the write end.
+        unsafe { libc::close(fds[1]) };
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            // SAFETY: reading into a local buffer.
+            let n = unsafe { libc::read(fds[0], buf.as_mut_ptr().cast(), buf.len()) };
+            if n <= 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n as usize]);
+        }
+        let mut status = 0;
+        // SAFETY: waiting for our own child.
+        unsafe {
+            libc::close(fds[0]);
+            libc::waitpid(pid, &mut status, 0);
+        }
+        (status, String::from_utf8_lossy(&out).into_owned())
+    }
+
+    /// The boundary used to turn a panic inside the runtime into RT_EINTERNAL and
+    /// carry on with whatever state the panic left half-changed (a timer heap's bounds
+    /// check became a SIGSEGV in the host that way). A panic is a bug: it must print
+    /// the fatal line and abort.
+    #[test]
+    fn panic_inside_the_runtime_aborts_with_a_fatal_error_not_an_error_code() {
+        let (status, err) = in_child(|| {
+            let rc: i32 = boundary(|| panic!("index out of bounds in a test"));
+            // Only reached if the panic became an error code.
+            std::process::exit(if rc == 0 { 3 } else { 4 });
+        });
+        assert!(
+            libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGABRT,
+            "child status {status:#x}, stderr: {err}"
+        );
+        assert!(
+            err.contains("libmrt: fatal error: panic: index out of bounds in a test"),
+            "stderr: {err}"
+        );
+    }
+
+    /// The negative control: a call that does not panic returns its value.
+    #[test]
+    fn boundary_returns_the_value_when_nothing_panics() {
+        assert_eq!(boundary(|| 7), 7);
+        let (status, _) = in_child(|| {
+            let _: i32 = boundary(|| 0);
+        });
+        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+    }
 }

@@ -141,7 +141,7 @@ pub extern "C" fn rt_dump(fd: c_int) -> c_int {
         if fd < 0 {
             return RT_EINVAL;
         }
-        let text = stats::dump_text();
+        let text = stats::dump_text(stats::DumpLocks::Wait);
         let mut b = text.as_bytes();
         while !b.is_empty() {
             // SAFETY: b is a valid slice.

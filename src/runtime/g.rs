@@ -447,13 +447,16 @@ pub unsafe fn switch_to(m: &M, gp: *mut G) {
 
 /// The first frame of every G (entered by mrt_gostart on the G's stack).
 pub extern "C" fn gentry(gp: *mut G) -> ! {
-    finish_switch();
-    // SAFETY: gp is the G now running; fnc was checked non-null by newproc.
-    unsafe {
-        if let Some(f) = (*gp).fnc {
-            f((*gp).arg);
+    // A panic must not unwind off the G's first frame: it is a bug, and fatal.
+    super::no_unwind(|| {
+        finish_switch();
+        // SAFETY: gp is the G now running; fnc was checked non-null by newproc.
+        unsafe {
+            if let Some(f) = (*gp).fnc {
+                f((*gp).arg);
+            }
         }
-    }
+    });
     goexit1()
 }
 

@@ -80,7 +80,9 @@ pub struct M {
     /// The P it must acquire when it starts or wakes.
     pub nextp: AtomicPtr<P>,
     pub id: i64,
-    /// >0 while the M must not be preempted or handed off.
+    /// Runtime locks ([`super::note::Lock`]) this M holds (Go's m.locks): written
+    /// only by its own thread; the scheduler throws if it would switch Gs or park
+    /// the M while any is held.
     pub locks: AtomicU32,
     /// Link on `allm`.
     pub alllink: *mut M,
@@ -295,19 +297,18 @@ fn allocm_inner(f: RtFn, arg: *mut c_void) -> Result<*mut M> {
             return Err(e);
         }
     };
+    // The M owns its g0 from here on, so that every failure below frees both.
+    // SAFETY: m was just allocated and is not shared.
+    unsafe { (*m).g0 = g0 };
     let mut s = SCHED.lock();
     if let Err(e) = s.check_running() {
         drop(s);
         // SAFETY: not shared with anyone yet.
         unsafe { free_m(m) };
-        let _ = g0;
         return Err(e);
     }
     // SAFETY: m is ours until it is on allm, which happens under this lock.
-    unsafe {
-        (*m).g0 = g0;
-        (*m).id = NEXT_MID.fetch_add(1, Ordering::Relaxed);
-    }
+    unsafe { (*m).id = NEXT_MID.fetch_add(1, Ordering::Relaxed) };
     allm_add(&mut s, m);
     Ok(m)
 }
@@ -526,6 +527,11 @@ fn start_routine() -> StartRoutine {
 /// Go's mstart, called by mstart_stub on the new thread with the TLS slot already
 /// pointing at g0. `entry_sp` is the top of the part of the stack that is ours.
 pub extern "C" fn mstart(m: *mut M, entry_sp: usize) {
+    // A panic must not unwind into mstart_stub: it is a bug, reported and fatal.
+    super::no_unwind(|| mstart1(m, entry_sp));
+}
+
+fn mstart1(m: *mut M, entry_sp: usize) {
     // SAFETY: the M is Launching and owned by this thread from here on.
     let mm = unsafe { &*m };
     // SAFETY: g0 is set by allocm; its stack bounds are ours to refine.
@@ -710,6 +716,9 @@ pub fn adopt() -> Result<*mut M> {
             return Err(e);
         }
     };
+    // The M owns its g0 from here on, so that every failure below frees both.
+    // SAFETY: not shared yet.
+    unsafe { (*m).g0 = g0 };
     {
         let mut s = SCHED.lock();
         if let Err(e) = s.check_running() {
@@ -719,10 +728,7 @@ pub fn adopt() -> Result<*mut M> {
             return Err(e);
         }
         // SAFETY: m is ours until linked.
-        unsafe {
-            (*m).g0 = g0;
-            (*m).id = NEXT_MID.fetch_add(1, Ordering::Relaxed);
-        }
+        unsafe { (*m).id = NEXT_MID.fetch_add(1, Ordering::Relaxed) };
         allm_add(&mut s, m);
     }
     // SAFETY: m is live; the alt stack lies in its mapping.

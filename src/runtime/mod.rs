@@ -40,8 +40,14 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use crate::ffi::errors::{Result, RT_ENOMEM, RT_ESHUTDOWN};
 use note::Lock;
 
-/// Reports a broken runtime invariant and aborts the process (Go's `throw`).
-/// Only for states that correct use of the API cannot reach.
+/// Set by the first fatal error: a second one (a panic while dumping, another M
+/// failing at the same moment) prints its line but no second dump.
+static DYING: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Reports a broken runtime invariant and aborts the process (Go's `throw`): one line
+/// `libmrt: fatal error: <msg>`, then the state of every M, P and G, then abort.
+/// Only for states that correct use of the API cannot reach: bad input and resource
+/// exhaustion are named errors, never this.
 #[cold]
 pub fn throw(msg: &str) -> ! {
     let mut line = [0u8; 256];
@@ -55,8 +61,48 @@ pub fn throw(msg: &str) -> ! {
         }
     }
     write_stderr(&line[..n]);
+    if !DYING.swap(true, Ordering::AcqRel) {
+        // Best effort: the dump only tries the locks (the caller may hold one), and
+        // a panic inside it is caught so that the abort below still happens.
+        let dump = std::panic::catch_unwind(|| stats::dump_text(stats::DumpLocks::Try));
+        if let Ok(text) = dump {
+            write_stderr(text.as_bytes());
+        }
+    }
     // SAFETY: abort never returns and is async-signal-safe.
     unsafe { libc::abort() }
+}
+
+/// A panic caught inside the runtime is a bug: report it as a fatal error (with the
+/// panic's message) and abort. Unwinding into the host, or turning the panic into an
+/// error code, would let it carry on with whatever state the panic left half-changed.
+#[cold]
+pub fn fatal_panic(payload: &(dyn core::any::Any + Send)) -> ! {
+    let msg = if let Some(s) = payload.downcast_ref::<&str>() {
+        s
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.as_str()
+    } else {
+        "(no message)"
+    };
+    let mut line = String::new();
+    // A failed allocation here leaves the line empty; the fixed prefix still shows.
+    if line.try_reserve(msg.len() + 8).is_ok() {
+        line.push_str("panic: ");
+        line.push_str(msg);
+    }
+    throw(&line)
+}
+
+/// Runs `f`, aborting with [`fatal_panic`] if it panics: for code entered from
+/// assembly or C (an M's start, a G's first frame, the FFI boundary), where an
+/// unwind must never leave Rust.
+#[inline]
+pub fn no_unwind<R>(f: impl FnOnce() -> R) -> R {
+    match std::panic::catch_unwind(core::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) => fatal_panic(&*payload),
+    }
 }
 
 /// Writes bytes to fd 2 with write(2) only (safe in a signal handler).

@@ -165,6 +165,13 @@ impl Mutex {
         }
     }
 
+    /// Takes the lock if it is free; never waits.
+    pub fn try_lock(&self) -> bool {
+        self.state
+            .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+    }
+
     pub fn unlock(&self) {
         if self.state.swap(UNLOCKED, Ordering::Release) == CONTENDED {
             futex_wake(&self.state, 1);
@@ -204,7 +211,17 @@ impl<T> Lock<T> {
 
     pub fn lock(&self) -> Guard<'_, T> {
         self.mu.lock();
-        Guard { lock: self }
+        Guard::new(self)
+    }
+
+    /// The lock if it is free now, else None (the fatal-error dump, which must not
+    /// wait for a lock its own thread may hold).
+    pub fn try_lock(&self) -> Option<Guard<'_, T>> {
+        if self.mu.try_lock() {
+            Some(Guard::new(self))
+        } else {
+            None
+        }
     }
 
     /// The guarded data without locking, for the child of fork() only.
@@ -219,8 +236,25 @@ impl<T> Lock<T> {
     }
 }
 
+/// A held [`Lock`]. While it lives, the M that took it counts it in `M::locks` (Go's
+/// m.locks), so that the scheduler can refuse to switch Gs or park the M with a lock
+/// held (see `sched::check_no_locks`).
 pub struct Guard<'a, T> {
     lock: &'a Lock<T>,
+    /// The M that took the lock (null on a foreign thread): the same M is uncounted
+    /// on drop, even if the thread's slot changed meanwhile.
+    m: *mut super::m::M,
+}
+
+impl<'a, T> Guard<'a, T> {
+    fn new(lock: &'a Lock<T>) -> Guard<'a, T> {
+        let m = super::tls::getm();
+        if !m.is_null() {
+            // SAFETY: the calling thread's M is live while the thread runs on it.
+            unsafe { (*m).locks.fetch_add(1, Ordering::Relaxed) };
+        }
+        Guard { lock, m }
+    }
 }
 
 impl<T> Deref for Guard<'_, T> {
@@ -241,6 +275,13 @@ impl<T> DerefMut for Guard<'_, T> {
 impl<T> Drop for Guard<'_, T> {
     fn drop(&mut self) {
         self.lock.mu.unlock();
+        if !self.m.is_null() {
+            // SAFETY: the M that took the lock outlives the guard: an M is freed only
+            // by another thread after its own thread left the runtime, or (adopted Ms,
+            // fork children) after its thread's slot was cleared, so no guard of it
+            // is alive then.
+            unsafe { (*self.m).locks.fetch_sub(1, Ordering::Relaxed) };
+        }
     }
 }
 

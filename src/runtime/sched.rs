@@ -341,7 +341,10 @@ pub fn releasep_reserved(m: &M) -> *mut P {
 /// Go's stopm: park on the idle-M list until startm hands over a P (acquired here:
 /// true) or the M must leave (false: shutdown, retirement, rt_main finished).
 pub fn stopm(m: &M) -> bool {
-    debug_assert!(m.p().is_null());
+    if !m.p().is_null() {
+        super::throw("stopm: holding a P");
+    }
+    check_no_locks(m, "stopm: holding locks");
     {
         let mut s = SCHED.lock();
         if !s.running || s.stopping || m.main_done.load(Ordering::Acquire) {
@@ -527,6 +530,14 @@ fn find_runnable(m: &M, wait: Wait) -> Option<(*mut G, bool)> {
         // P dies (release_to_pool) instead of taking more work.
         // SAFETY: we hold pp.
         if unsafe { (*pp).id } >= GOMAXPROCS.load(Ordering::Acquire) {
+            if wait == Wait::Poll {
+                // rt_schedule(RT_SCHED_ONCE): the host keeps the P it holds (it
+                // dies when released) but runs nothing more on it.
+                stop_spinning(m);
+                // SAFETY: we hold pp.
+                unsafe { shed_surplus(pp) };
+                return None;
+            }
             retire_surplus_p(m);
             if wait == Wait::Poll || !stopm(m) {
                 return None;
@@ -584,10 +595,7 @@ fn find_runnable(m: &M, wait: Wait) -> Option<(*mut G, bool)> {
             }
         }
         if wait == Wait::Poll {
-            if m.spinning.load(Ordering::Relaxed) {
-                m.spinning.store(false, Ordering::Relaxed);
-                NMSPINNING.fetch_sub(1, Ordering::SeqCst);
-            }
+            stop_spinning(m);
             return None;
         }
         // Nothing: give the P back and park.
@@ -700,22 +708,38 @@ unsafe fn fair(pp: *mut P, x: (*mut G, bool)) -> (*mut G, bool) {
 
 /// Gives up a P beyond gomaxprocs: its queued Gs go to the global queue.
 fn retire_surplus_p(m: &M) {
-    if m.spinning.swap(false, Ordering::Relaxed) {
-        // Without a P it is no longer looking for work.
-        NMSPINNING.fetch_sub(1, Ordering::SeqCst);
-    }
+    stop_spinning(m);
     let pp = m.p.swap(ptr::null_mut(), Ordering::AcqRel);
     // SAFETY: we held pp until the swap; nobody else produces into its queue.
+    unsafe { shed_surplus(pp) };
+    let mut s = SCHED.lock();
+    p::release_to_pool(&mut s, pp);
+}
+
+/// A P beyond gomaxprocs gives away its work: queued Gs to the global queue (with a
+/// wakeup for them), timers to P0, which always lives.
+///
+/// # Safety
+/// The caller holds `pp` (or held it until a moment ago and nobody took it since).
+unsafe fn shed_surplus(pp: *mut P) {
+    // SAFETY: per the contract, we are the only producer of pp's queue.
     unsafe {
         while let Some((gp, _)) = (*pp).runq.get() {
             globrunqput(gp);
         }
     }
-    {
-        let mut s = SCHED.lock();
-        p::release_to_pool(&mut s, pp);
+    let p0 = ALLP[0].load(Ordering::Acquire);
+    if !p0.is_null() {
+        timer::move_all(pp, p0);
     }
     wakep_global();
+}
+
+/// The M stops counting as a spinner (it found work, or gives up looking).
+fn stop_spinning(m: &M) {
+    if m.spinning.swap(false, Ordering::Relaxed) && NMSPINNING.fetch_sub(1, Ordering::SeqCst) <= 0 {
+        super::throw("stop_spinning: negative nmspinning");
+    }
 }
 
 fn stopping() -> bool {
@@ -846,11 +870,20 @@ fn startlockedm(m: &M, gp: *mut G) -> bool {
     stopm(m)
 }
 
+/// Go's entry check of schedule and stopm: an M that switches Gs or parks while it
+/// holds a runtime lock would deadlock the next M that takes it.
+fn check_no_locks(m: &M, what: &str) {
+    if m.locks.load(Ordering::Relaxed) != 0 {
+        super::throw(what);
+    }
+}
+
 /// Go's schedule loop: runs Gs on this M (which holds a P) until it must leave
 /// (shutdown, retirement, its locked G exited, rt_main's G exited).
 pub fn schedule(m: &M) {
     let mut next: Option<(*mut G, bool)> = None;
     loop {
+        check_no_locks(m, "schedule: holding locks");
         if m.exiting.load(Ordering::Acquire) || m.main_done.load(Ordering::Acquire) {
             break;
         }
@@ -894,10 +927,8 @@ pub fn schedule(m: &M) {
             next = Some((again, true));
         }
     }
-    if m.spinning.swap(false, Ordering::Relaxed) {
-        // Left while spinning (shutdown): stop counting as a spinner.
-        NMSPINNING.fetch_sub(1, Ordering::SeqCst);
-    }
+    // Left while spinning (shutdown): stop counting as a spinner.
+    stop_spinning(m);
     let pp = releasep_reserved(m);
     if !pp.is_null() {
         handoffp(pp);
@@ -950,21 +981,33 @@ pub fn rt_schedule(flags: i32) -> Result<i32> {
                         None => return Ok(ran),
                     },
                 };
+                if mm.spinning.load(Ordering::Relaxed) {
+                    resetspinning(mm);
+                }
                 // SAFETY: a live runnable G.
                 let lm = unsafe { (*x.0).lockedm.load(Ordering::Acquire) };
                 if !lm.is_null() && !ptr::eq(lm, mm) {
-                    // Wired elsewhere: give it our P and stop here.
-                    // SAFETY: a locked G's M is live (it waits in stoplockedm).
-                    let lmm = unsafe { &*lm };
-                    let pp = releasep_reserved(mm);
-                    lmm.locked_next.store(x.0, Ordering::Release);
-                    lmm.nextp.store(pp, Ordering::Release);
-                    lmm.park.wakeup();
+                    // Wired elsewhere: its M needs a P, but the host keeps ours.
+                    // Hand it an idle one, or leave the G to an M that can.
+                    let pp = p::pidleget_live(true);
+                    if pp.is_null() {
+                        globrunqput(x.0);
+                        wakep_global();
+                    } else {
+                        // SAFETY: a locked G's M is live (it waits in stoplockedm).
+                        let lmm = unsafe { &*lm };
+                        lmm.locked_next.store(x.0, Ordering::Release);
+                        lmm.nextp.store(pp, Ordering::Release);
+                        lmm.park.wakeup();
+                    }
                     return Ok(ran);
                 }
                 ran += 1;
                 next = execute(mm, x.0, x.1).map(|g| (g, true));
                 if mm.p().is_null() {
+                    // A G left a system call on this M after sysmon had handed our
+                    // P on: the host still gets a P back, the first that frees up.
+                    acquire_idle_p(mm)?;
                     return Ok(ran);
                 }
             }
@@ -976,6 +1019,31 @@ pub fn rt_schedule(flags: i32) -> Result<i32> {
         }
         _ => Err(RT_EINVAL),
     }
+}
+
+/// The calling M (holding no P) takes an idle P, waiting while every P is busy (a
+/// spinning M may hold one only for a moment). RT_ESHUTDOWN if the runtime stops.
+fn acquire_idle_p(m: &M) -> Result<()> {
+    let mut tries = 0u32;
+    let pp = loop {
+        let pp = {
+            let mut s = SCHED.lock();
+            s.check_running()?;
+            p::pidleget(&mut s)
+        };
+        if !pp.is_null() {
+            break pp;
+        }
+        tries += 1;
+        if tries < 100 {
+            // SAFETY: no memory effects.
+            unsafe { libc::sched_yield() };
+        } else {
+            super::time::os_sleep(50_000);
+        }
+    };
+    p::acquire_nextp(m, pp);
+    Ok(())
 }
 
 /// rt_main: run fn(arg) as a G, the calling thread working as an M until it exits.
@@ -996,28 +1064,9 @@ pub fn rt_main(f: super::m::RtFn, arg: *mut c_void) -> Result<()> {
         return Err(RT_EALREADY);
     }
     mm.main_done.store(false, Ordering::Release);
-    // The calling thread works as an M with a P: take an idle one, waiting while
-    // every P is busy (a spinning M may hold one for a moment), then queue the main
-    // G on it, so that this thread runs it.
-    let mut tries = 0u32;
-    let pp = loop {
-        let pp = {
-            let mut s = SCHED.lock();
-            s.check_running()?;
-            p::pidleget(&mut s)
-        };
-        if !pp.is_null() {
-            break pp;
-        }
-        tries += 1;
-        if tries < 100 {
-            // SAFETY: no memory effects.
-            unsafe { libc::sched_yield() };
-        } else {
-            super::time::os_sleep(50_000);
-        }
-    };
-    p::acquire_nextp(mm, pp);
+    // The calling thread works as an M with a P: take an idle one, then queue the
+    // main G on it, so that this thread runs it.
+    acquire_idle_p(mm)?;
     if let Err(e) = g::newproc1(f, arg, m) {
         let pp = releasep_reserved(mm);
         if !pp.is_null() {

@@ -184,10 +184,25 @@ fn symbolize(addr: usize) -> String {
     String::from("?")
 }
 
-/// The human-readable state of every M and P (rt_dump).
-pub fn dump_text() -> String {
+/// How [`dump_text`] takes the runtime's locks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum DumpLocks {
+    /// Wait for them (rt_dump).
+    Wait,
+    /// Only take a lock that is free (a fatal error: the dying thread may hold one).
+    Try,
+}
+
+/// The human-readable state of every M, P and G (rt_dump, fatal errors).
+pub fn dump_text(locks: DumpLocks) -> String {
     use std::fmt::Write;
-    let s = SCHED.lock();
+    let s = match locks {
+        DumpLocks::Wait => SCHED.lock(),
+        DumpLocks::Try => match SCHED.try_lock() {
+            Some(s) => s,
+            None => return String::from("libmrt: (no state dump: the sched lock is held)\n"),
+        },
+    };
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -236,7 +251,14 @@ pub fn dump_text() -> String {
         }
     });
     drop(s);
-    for gp in super::g::ALLGS.lock().iter() {
+    let all = match locks {
+        DumpLocks::Wait => super::g::ALLGS.lock(),
+        DumpLocks::Try => match super::g::ALLGS.try_lock() {
+            Some(a) => a,
+            None => return out,
+        },
+    };
+    for gp in all.iter() {
         // SAFETY: Gs on ALLGS live until shutdown.
         let g = unsafe { &*gp.0 };
         let st = g.status();
