@@ -456,7 +456,8 @@ unsafe extern "C" fn park_commit(_g: *mut G, arg: *mut c_void) -> bool {
     true
 }
 
-unsafe fn select_timeout(t: *mut timer::Timer) {
+/// The timeout of a select: wins its done word; then its G is to be readied.
+unsafe fn select_timeout(t: *mut timer::Timer) -> *mut G {
     // SAFETY: the timer's arg is the ParkArgs of a G parked in select.
     let a = unsafe { &*((*t).arg as *const ParkArgs) };
     // SAFETY: the done word lives in the parked select's frame.
@@ -464,7 +465,9 @@ unsafe fn select_timeout(t: *mut timer::Timer) {
         .compare_exchange(UNDECIDED, TIMEDOUT, Ordering::AcqRel, Ordering::Relaxed)
         .is_ok()
     {
-        g::ready_from_timer(a.g);
+        a.g
+    } else {
+        ptr::null_mut()
     }
 }
 

@@ -14,7 +14,7 @@ use core::sync::atomic::{AtomicI64, AtomicPtr, AtomicU32, Ordering};
 
 use super::m::{MKind, RtFn, M};
 use super::note::{futex_wait, futex_wake, Lock};
-use super::p::P;
+use super::p::{HeldP, PLocal};
 use super::stack::GStack;
 use super::stats::bump;
 use super::{arch, free_box, sched, tls, try_box, SCHED};
@@ -215,15 +215,6 @@ pub const PCACHE_MAX: usize = 64;
 const GOID_BATCH: i64 = 16;
 static NEXT_GOID: AtomicI64 = AtomicI64::new(1);
 
-/// The P-local part of a P, touched only by the M that holds the P.
-#[derive(Default)]
-pub struct PLocal {
-    pub gfree: Vec<GPtr>,
-    pub stacks: Vec<GStack>,
-    goid_next: i64,
-    goid_end: i64,
-}
-
 fn new_goid(pl: Option<&mut PLocal>) -> i64 {
     match pl {
         Some(pl) => {
@@ -236,19 +227,6 @@ fn new_goid(pl: Option<&mut PLocal>) -> i64 {
             id
         }
         None => NEXT_GOID.fetch_add(1, Ordering::Relaxed),
-    }
-}
-
-/// The P-local caches of the calling M's P, if it holds one.
-///
-/// # Safety
-/// Only the M holding `pp` may use the result, and not across a G switch.
-pub unsafe fn plocal<'a>(pp: *mut P) -> Option<&'a mut PLocal> {
-    if pp.is_null() {
-        None
-    } else {
-        // SAFETY: per the contract, we are pp's owner.
-        Some(unsafe { &mut *(*pp).local.get() })
     }
 }
 
@@ -355,32 +333,42 @@ pub fn newproc1(f: RtFn, arg: *mut c_void, mainm: *mut M) -> Result<*mut G> {
     if sched::SHUTTING_DOWN.load(Ordering::Acquire) {
         return Err(RT_ESHUTDOWN);
     }
-    let cur = curg();
-    let pp = if !mainm.is_null() {
-        // SAFETY: rt_main's M is the calling thread's and holds a P.
-        unsafe { (*mainm).p() }
-    } else if cur.is_null() {
+    // From a G (or rt_main's M on g0) the new G goes to the caller's P; from a
+    // foreign thread or an M without a P, to the global queue.
+    let m = if curg().is_null() && mainm.is_null() {
         ptr::null_mut()
     } else {
-        // SAFETY: a running G's M is live and holds a P.
-        unsafe { (*(*cur).m).p() }
+        tls::getm()
     };
-    // SAFETY: we hold pp (a running G's P) or pass null.
-    let gp = gfget(unsafe { plocal(pp) })?;
+    let gp = if m.is_null() {
+        newproc_on(None, f, arg, mainm)?
+    } else {
+        // SAFETY: the calling thread's live M.
+        unsafe { (*m).with_p(|pp| newproc_on(pp, f, arg, mainm)) }?
+    };
+    super::sysmon::ensure_started();
+    Ok(gp)
+}
+
+/// newproc with the caller's P, if it holds one.
+fn newproc_on(
+    mut pp: Option<&mut HeldP>,
+    f: RtFn,
+    arg: *mut c_void,
+    mainm: *mut M,
+) -> Result<*mut G> {
+    let gp = gfget(pp.as_deref_mut().map(|pp| &mut pp.core().local))?;
     // Make sure the G will find a stack: only when every cache is empty does this
     // enter the kernel, and a failure is reported here.
-    // SAFETY: as above.
-    let have_stack = match unsafe { plocal(pp) } {
-        Some(pl) => !pl.stacks.is_empty() || !STACKS.lock().is_empty(),
+    let have_stack = match pp.as_deref_mut() {
+        Some(pp) => !pp.core().local.stacks.is_empty() || !STACKS.lock().is_empty(),
         None => !STACKS.lock().is_empty(),
     };
     if !have_stack {
         match GStack::alloc(g_stack_size()) {
-            // SAFETY: as above.
-            Ok(st) => stack_put(unsafe { plocal(pp) }, st),
+            Ok(st) => stack_put(pp.as_deref_mut().map(|pp| &mut pp.core().local), st),
             Err(e) => {
-                // SAFETY: as above.
-                gfput(unsafe { plocal(pp) }, gp);
+                gfput(pp.as_deref_mut().map(|pp| &mut pp.core().local), gp);
                 return Err(e);
             }
         }
@@ -394,27 +382,27 @@ pub fn newproc1(f: RtFn, arg: *mut c_void, mainm: *mut M) -> Result<*mut G> {
     g.mainm = mainm;
     g.lockcount = 0;
     g.lockedm.store(ptr::null_mut(), Ordering::Relaxed);
-    // SAFETY: as above.
-    g.goid = new_goid(unsafe { plocal(pp) });
+    g.goid = new_goid(pp.as_deref_mut().map(|pp| &mut pp.core().local));
     g.set_status(GStatus::Runnable);
     LIVE_GS.fetch_add(1, Ordering::Relaxed);
-    bump(pp, |c| &c.gs_created);
-    if pp.is_null() {
-        sched::globrunqput(gp);
-        sched::wakep_global();
-    } else {
-        // SAFETY: we hold pp.
-        unsafe { sched::runqput(pp, gp, true) };
-        sched::wakep();
+    match pp {
+        Some(pp) => {
+            bump(Some(&mut *pp), |c| &c.gs_created);
+            pp.runqput(gp, true);
+            sched::wakep();
+        }
+        None => {
+            bump(None, |c| &c.gs_created);
+            sched::globrunqput(gp);
+            sched::wakep_global();
+        }
     }
-    super::sysmon::ensure_started();
     Ok(gp)
 }
 
 /// Gives a G its stack before its first run. Fails only if no stack can be mapped.
-pub fn bind_stack(pp: *mut P, g: &mut G) -> Result<()> {
-    // SAFETY: the caller holds pp.
-    let st = match stack_get(unsafe { plocal(pp) }) {
+pub fn bind_stack(pp: &mut HeldP, g: &mut G) -> Result<()> {
+    let st = match stack_get(Some(&mut pp.core().local)) {
         Some(s) => s,
         None => GStack::alloc(g_stack_size())?,
     };
@@ -479,8 +467,9 @@ pub fn mcall(action: Action) {
     finish_switch();
 }
 
-/// Recycles a dead G on g0 (Go's gdestroy): its stack and descriptor to the caches.
-pub fn gdestroy(m: &M, gp: *mut G) {
+/// Recycles a dead G on g0 (Go's gdestroy): its stack and descriptor to the caches
+/// of `pp`, the P of the M it ran on (None: the global ones).
+pub fn gdestroy(m: &M, mut pp: Option<&mut HeldP>, gp: *mut G) {
     // SAFETY: the G is dead and its context abandoned; g0 owns it now.
     let g = unsafe { &mut *gp };
     g.set_status(GStatus::Dead);
@@ -498,18 +487,15 @@ pub fn gdestroy(m: &M, gp: *mut G) {
     g.m = ptr::null_mut();
     g.fnc = None;
     g.arg = ptr::null_mut();
-    let pp = m.p();
     if let Some(st) = g.stack.take() {
-        // SAFETY: this M holds pp (or pp is null).
-        stack_put(unsafe { plocal(pp) }, st);
+        stack_put(pp.as_deref_mut().map(|pp| &mut pp.core().local), st);
     }
     g.stack_lo = 0;
     g.stack_hi = 0;
     g.guard_lo = 0;
     g.guard_hi = 0;
     g.set_status(GStatus::Idle);
-    // SAFETY: as above.
-    gfput(unsafe { plocal(pp) }, gp);
+    gfput(pp.as_deref_mut().map(|pp| &mut pp.core().local), gp);
     bump(pp, |c| &c.gs_exited);
     if LIVE_GS.fetch_sub(1, Ordering::AcqRel) == 1 {
         GS_ZERO.fetch_add(1, Ordering::Release);
@@ -597,47 +583,61 @@ pub fn gosched() {
         return;
     }
     let gp = tls::getg();
-    // SAFETY: called from a running G: it, its M and its P are live and ours.
-    unsafe {
-        let g = &*gp;
-        let m = &*g.m;
-        let pp = m.p();
-        if !g.lockedm.load(Ordering::Relaxed).is_null()
-            || (*pp).id >= super::p::GOMAXPROCS.load(Ordering::Relaxed)
-            || ((*pp).schedtick.load(Ordering::Relaxed).is_multiple_of(61)
-                && sched::GLOBRUNQ_SIZE.load(Ordering::Relaxed) > 0)
-        {
-            mcall(Action::Yield);
-            return;
-        }
-        let Some((next, inherit)) = (*pp).runq.get() else {
+    // SAFETY: called from a running G: it and its M are live; the M holds a P.
+    let (g, m) = unsafe { (&mut *gp, &*(*gp).m) };
+    let Some(mut pp) = m.take_p() else {
+        super::throw("gosched: running G without a P");
+    };
+    let next = if !g.lockedm.load(Ordering::Relaxed).is_null()
+        || pp.p().id >= super::p::GOMAXPROCS.load(Ordering::Relaxed)
+        || (pp.p().schedtick.load(Ordering::Relaxed).is_multiple_of(61)
+            && sched::GLOBRUNQ_SIZE.load(Ordering::Relaxed) > 0)
+    {
+        None
+    } else {
+        match pp.runqget() {
             // Nothing local: the global queue may hold work (it is not only every
             // 61st round that counts then), else keep going.
-            if sched::GLOBRUNQ_SIZE.load(Ordering::Relaxed) > 0 {
-                mcall(Action::Yield);
+            None if sched::GLOBRUNQ_SIZE.load(Ordering::Relaxed) == 0 => {
+                m.put_p(pp);
+                return;
             }
-            return;
-        };
-        let n = &mut *next;
-        if !n.lockedm.load(Ordering::Relaxed).is_null()
-            || n.needs_stack() && bind_stack(pp, n).is_err()
-        {
-            // Not for the fast path: back at the head (runnext), so that g0, which
-            // hands a wired G to its M, takes it next.
-            sched::runqput(pp, next, true);
-            mcall(Action::Yield);
-            return;
+            None => None,
+            Some((next, inherit)) => {
+                // SAFETY: a queued G is runnable and ours now.
+                let n = unsafe { &mut *next };
+                if !n.lockedm.load(Ordering::Relaxed).is_null()
+                    || n.needs_stack() && bind_stack(&mut pp, n).is_err()
+                {
+                    // Not for the fast path: back at the head (runnext), so that g0,
+                    // which hands a wired G to its M, takes it next.
+                    pp.runqput(next, true);
+                    None
+                } else {
+                    Some((n, inherit))
+                }
+            }
         }
-        if !inherit {
-            let t = &(*pp).schedtick;
-            t.store(t.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
-        }
-        bump(pp, |c| &c.switches);
-        n.m = g.m;
-        n.set_status(GStatus::Running);
-        m.curg.store(next, Ordering::Release);
-        m.pending_yield.set(gp);
-        let g = &mut *gp;
+    };
+    let Some((n, inherit)) = next else {
+        m.put_p(pp);
+        mcall(Action::Yield);
+        return;
+    };
+    if !inherit {
+        let t = &pp.p().schedtick;
+        t.store(t.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+    }
+    bump(Some(&mut pp), |c| &c.switches);
+    m.put_p(pp);
+    let next = n as *mut G;
+    n.m = g.m;
+    n.set_status(GStatus::Running);
+    m.curg.store(next, Ordering::Release);
+    m.pending_yield.set(gp);
+    // SAFETY: we run on g's stack and save into g.sched; n is Runnable, bound to this
+    // M, and either started (its context saved) or fresh with a stack.
+    unsafe {
         if n.started {
             arch::mrt_swap(&mut g.sched, &n.sched, next.cast());
         } else {
@@ -657,12 +657,15 @@ pub fn finish_switch() {
     let m = unsafe { &*(*gp).m };
     let prev = m.pending_yield.replace(ptr::null_mut());
     if !prev.is_null() {
-        // SAFETY: prev is ours until queued; we hold the M's P.
+        // SAFETY: prev is ours until queued.
         unsafe {
             (*prev).m = ptr::null_mut();
             (*prev).set_status(GStatus::Runnable);
-            sched::runqput(m.p(), prev, false);
         }
+        m.with_p(|pp| match pp {
+            Some(pp) => pp.runqput(prev, false),
+            None => super::throw("finish_switch: running G without a P"),
+        });
     }
 }
 
@@ -715,35 +718,28 @@ fn set_runnable(g: &G) -> bool {
 /// thread is an M holding one (returns true), else on the global queue.
 fn queue_runnable(gp: *mut G, next: bool) -> bool {
     let m = tls::getm();
-    let pp = if m.is_null() {
-        ptr::null_mut()
-    } else {
+    let local = !m.is_null()
         // SAFETY: the calling thread's M.
-        unsafe { (*m).p() }
-    };
-    if pp.is_null() {
+        && unsafe { &*m }.with_p(|pp| pp.map(|pp| pp.runqput(gp, next)).is_some());
+    if !local {
         sched::globrunqput(gp);
-        false
-    } else {
-        // SAFETY: we hold pp.
-        unsafe { sched::runqput(pp, gp, next) };
-        true
     }
+    local
 }
 
-/// goready from a timer callback (a heap lock is held): queue the G, wake nobody
-/// (timer::check wakes an M once the lock is released).
-pub fn ready_from_timer(gp: *mut G) {
-    // SAFETY: timer callbacks only name Gs that parked waiting for them.
+/// goready onto a P the caller holds by value (a timer the scheduler ran): the G
+/// must be parked.
+pub fn ready_on(pp: &mut HeldP, gp: *mut G, next: bool) {
+    // SAFETY: the scheduler readies only Gs that parked waiting for the event.
     if !set_runnable(unsafe { &*gp }) {
-        super::throw("timer: the G to wake is not parked");
+        super::throw("goready: the G to wake is not parked");
     }
-    queue_runnable(gp, true);
+    pp.runqput(gp, next);
 }
 
-/// Makes a list of Gs readied by netpoll runnable: onto the caller's P if it holds
+/// Makes a list of Gs readied by netpoll runnable: onto `pp` if the caller holds
 /// one, else the global queue; then wakes Ms for them (Go's injectglist).
-pub fn inject(list: &[*mut G]) {
+pub fn inject(list: &[*mut G], mut pp: Option<&mut HeldP>) {
     if list.is_empty() {
         return;
     }
@@ -752,7 +748,10 @@ pub fn inject(list: &[*mut G]) {
         if !set_runnable(unsafe { &*gp }) {
             super::throw("netpoll: the G to wake is not parked");
         }
-        queue_runnable(gp, false);
+        match pp.as_deref_mut() {
+            Some(pp) => pp.runqput(gp, false),
+            None => sched::globrunqput(gp),
+        }
     }
     sched::wakep_global();
 }

@@ -22,7 +22,7 @@ use once_cell::sync::Lazy;
 
 use super::g::G;
 use super::note::{futex_wait, futex_wake, Lock, Note};
-use super::p::{self, P};
+use super::p::{self, HeldP, P};
 use super::stack::{MStack, Mapping, ALTSTACK_SIZE, GUARD_SIZE};
 use super::time::{nanotime, os_sleep};
 use super::{arch, free_box, sched, signal, tls, try_box, Sched, SCHED};
@@ -75,8 +75,14 @@ pub struct M {
     pub mstartarg: *mut c_void,
     /// The G it runs (0 while on g0).
     pub curg: AtomicPtr<G>,
-    /// The P it holds, if any.
+    /// The P it holds, if any: published for other threads (rt_dump, sysmon,
+    /// allocm's check). Written only by its own thread, as it wins or gives up a P
+    /// (`p::wire` / `p::unwire`); the value that proves the holding is `held`.
     pub p: AtomicPtr<P>,
+    /// The [`HeldP`] of `p` while it rests in the M: while a G runs, and between
+    /// scheduler steps. The scheduler takes it out ([`M::take_p`]) to use it by
+    /// `&mut`, so two users of one P's core cannot exist. Only its own thread.
+    held: core::cell::Cell<Option<HeldP>>,
     /// The P it must acquire when it starts or wakes.
     pub nextp: AtomicPtr<P>,
     pub id: i64,
@@ -149,6 +155,7 @@ impl M {
             mstartarg: arg,
             curg: AtomicPtr::new(ptr::null_mut()),
             p: AtomicPtr::new(ptr::null_mut()),
+            held: core::cell::Cell::new(None),
             nextp: AtomicPtr::new(ptr::null_mut()),
             id: 0,
             locks: AtomicU32::new(0),
@@ -176,9 +183,64 @@ impl M {
         }
     }
 
-    /// The P it holds, if any.
+    /// The P it holds, if any (the shared part only: see `take_p` for the rest).
     pub fn p(&self) -> *mut P {
         self.p.load(Ordering::Relaxed)
+    }
+
+    /// Takes the M's [`HeldP`] out, for the caller to use by `&mut` and then give
+    /// back with [`M::put_p`] or give up. None if the M holds no P, or if the value
+    /// is out already (its user is up the stack). Only on the M's own thread.
+    pub fn take_p(&self) -> Option<HeldP> {
+        let pp = self.held.take()?;
+        if self.p().is_null() || pp.is_stale() {
+            // rt_shutdown unwired this adopted M and freed the Ps: the value names
+            // a P that is gone.
+            core::mem::forget(pp);
+            return None;
+        }
+        Some(pp)
+    }
+
+    /// Puts the M's [`HeldP`] back (it must be the P the M holds).
+    pub fn put_p(&self, pp: HeldP) {
+        if !ptr::eq(self.p(), pp.as_ptr()) {
+            if self.p().is_null()
+                && (super::run_state() != super::RunState::Running
+                    || super::sched::SHUTTING_DOWN.load(Ordering::Acquire))
+            {
+                // rt_shutdown unwired this adopted M: the P is gone with the runtime.
+                core::mem::forget(pp);
+                return;
+            }
+            super::throw("put_p: not the P this M holds");
+        }
+        if let Some(other) = self.held.replace(Some(pp)) {
+            let stale = other.is_stale();
+            core::mem::forget(other);
+            if !stale {
+                super::throw("put_p: the M's P is back twice");
+            }
+            // A value from before an rt_shutdown: its P is gone.
+        }
+    }
+
+    /// Runs `f` with the M's P by `&mut` (None: it holds none) and puts it back.
+    /// Only on the M's own thread, and not where a caller up the stack has it out.
+    pub fn with_p<R>(&self, f: impl FnOnce(Option<&mut HeldP>) -> R) -> R {
+        match self.take_p() {
+            Some(mut pp) => {
+                let r = f(Some(&mut pp));
+                self.put_p(pp);
+                r
+            }
+            None => {
+                if !self.p().is_null() {
+                    super::throw("with_p: the M's P is out (a caller up the stack holds it)");
+                }
+                f(None)
+            }
+        }
     }
 }
 
@@ -320,6 +382,9 @@ fn allocm_inner(f: RtFn, arg: *mut c_void) -> Result<*mut M> {
 pub unsafe fn free_m(m: *mut M) {
     // SAFETY: per the contract, m and its g0 are exclusively ours.
     unsafe {
+        // A stale M of a fork child may still name a P of the parent's runtime:
+        // that P is gone with it, not handed over.
+        core::mem::forget((*m).held.take());
         let g0 = (*m).g0;
         if !g0.is_null() {
             free_box(g0);
@@ -406,13 +471,17 @@ pub fn newm(f: RtFn, arg: *mut c_void, pp: *mut P) -> Result<*mut M> {
 
 /// startm's newm: an M with no start function that takes the reserved `pp` and
 /// schedules, spinning if asked. On failure `pp` is still reserved for the caller.
-pub fn newm_for_sched(pp: *mut P, spinning: bool) -> Result<()> {
-    let m = allocm_inner(None, ptr::null_mut())?;
+pub fn newm_for_sched(pp: HeldP, spinning: bool) -> core::result::Result<(), HeldP> {
+    let Ok(m) = allocm_inner(None, ptr::null_mut()) else {
+        return Err(pp);
+    };
     // SAFETY: just allocated, not launched: ours.
     unsafe { (*m).spinning.store(spinning, Ordering::Relaxed) };
-    if let Err(e) = launch(m, pp, true) {
+    let raw = pp.into_raw();
+    if launch(m, raw, true).is_err() {
         let _ = m_free(m);
-        return Err(e);
+        // SAFETY: the M that was to take it never started: the P is still ours.
+        return Err(unsafe { HeldP::from_raw(raw) });
     }
     Ok(())
 }
@@ -569,13 +638,14 @@ fn mexit(m: *mut M) {
     let mm = unsafe { &*m };
     {
         let mut s = SCHED.lock();
-        let pp = mm.p.swap(ptr::null_mut(), Ordering::AcqRel);
-        if !pp.is_null() {
+        if let Some(pp) = mm.take_p() {
+            p::unwire(mm, &pp);
             p::release_to_pool(&mut s, pp);
         }
         let np = mm.nextp.swap(ptr::null_mut(), Ordering::AcqRel);
         if !np.is_null() {
-            p::release_to_pool(&mut s, np);
+            // SAFETY: reserved for this M, which will never take it now.
+            p::release_to_pool(&mut s, unsafe { HeldP::from_raw(np) });
         }
         allm_remove(&mut s, m);
     }
@@ -751,9 +821,15 @@ extern "C" fn extram_exit(arg: *mut c_void) {
         let mut s = SCHED.lock();
         // SAFETY: the M of this exiting thread is live until freed below.
         let mm = unsafe { &*m };
-        let pp = mm.p.swap(ptr::null_mut(), Ordering::AcqRel);
-        if !pp.is_null() && s.running {
-            p::release_to_pool(&mut s, pp);
+        if let Some(pp) = mm.take_p() {
+            if s.running {
+                p::unwire(mm, &pp);
+                p::release_to_pool(&mut s, pp);
+            } else {
+                // rt_shutdown freed the Ps already: this one is gone with them.
+                mm.p.store(ptr::null_mut(), Ordering::Release);
+                let _ = pp.into_raw();
+            }
         }
         allm_remove(&mut s, m);
     }

@@ -465,14 +465,16 @@ fn take_slot(fd: i32, w: *mut PollWaiter) {
     }
 }
 
-/// The timeout of a poll waiter: wins the state word, readies the G.
-unsafe fn poll_timeout(t: *mut timer::Timer) {
+/// The timeout of a poll waiter: wins the state word; then its G is to be readied.
+unsafe fn poll_timeout(t: *mut timer::Timer) -> *mut G {
     // SAFETY: the timer's arg is its waiter, live while the timer is armed.
     let w = unsafe { &*((*t).arg as *const PollWaiter) };
     if w.state
         .compare_exchange(WAITING, TIMEDOUT, Ordering::AcqRel, Ordering::Relaxed)
         .is_ok()
     {
-        g::ready_from_timer(w.g);
+        w.g
+    } else {
+        ptr::null_mut()
     }
 }

@@ -6,10 +6,11 @@
 //! an RT_EINVAL, never a crash.
 
 use core::cell::UnsafeCell;
-use core::ptr;
+use core::marker::PhantomData;
+use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, Ordering};
 
-use super::g::{PLocal, G};
+use super::g::G;
 use super::m::M;
 use super::runq::Runq;
 use super::{free_box, tls, try_box, Sched, SCHED};
@@ -43,30 +44,165 @@ pub enum PStatus {
 /// Slots in a P's local run queue (Go's 256).
 pub const RUNQ_SIZE: usize = 256;
 
-/// A P.
+/// A P: the part any M may touch. What only the M holding it may touch is its
+/// [`PCore`], reached through a [`HeldP`].
 #[repr(C)]
 pub struct P {
+    /// Fixed for the P's life.
     pub id: i32,
-    /// PStatus.
+    /// PStatus. Changed under the sched lock, except Running -> Syscall by the holder
+    /// (entersyscall) and Syscall -> Running / Reserved by whoever wins the CAS
+    /// (exitsyscall, sysmon's retake). Read by anyone.
     pub status: AtomicU32,
-    /// The M running it (null unless Running).
+    /// The M running it (null unless Running). Written with `status`; read by anyone.
     pub m: AtomicPtr<M>,
-    /// Link in the idle pool.
+    /// Link in the idle pool. Guarded by the sched lock.
     pub link: *mut P,
-    /// Incremented on every scheduler round (Go's schedtick).
+    /// Incremented on every scheduler round (Go's schedtick). Written only by the
+    /// holder; an atomic because sysmon and rt_dump read it.
     pub schedtick: AtomicU32,
-    /// Incremented on every system call (Go's syscalltick); sysmon watches it.
+    /// Incremented on every system call (Go's syscalltick). Written only by the M in
+    /// the call; read by sysmon.
     pub syscalltick: AtomicU32,
-    /// Its local run queue and runnext.
+    /// The ring and runnext. Anyone may take from it (a thief's steal, `get`) or read
+    /// its length; only the holder produces into it, through [`HeldP`].
     pub runq: Runq<G, RUNQ_SIZE>,
-    /// Caches only its holder touches.
-    pub local: UnsafeCell<PLocal>,
-    /// Event counters written by its holder (see stats::bump).
+    /// Event counters: written only by the holder (plain load + store, see
+    /// stats::bump), read by anyone (rt_getstats).
     pub counters: super::stats::Counters,
-    /// Its timers.
+    /// Its timers, under their own lock (any M may add to, delete from or run them).
     pub timers: super::timer::PTimers,
+    /// Only the holder: see [`HeldP::core`].
+    core: UnsafeCell<PCore>,
+}
+
+/// What only the M holding a P touches (Go's p fields "owned by the M running this
+/// P"): the caches that keep newproc and goexit off shared locks, and the scheduler's
+/// fairness state.
+#[derive(Default)]
+pub struct PCore {
+    /// Free Gs, free G stacks and a batch of goids.
+    pub local: PLocal,
     /// Gs run from runnext in a row (see sched::fair).
-    pub runnext_streak: AtomicU32,
+    pub runnext_streak: u32,
+}
+
+/// The P-local caches of a [`PCore`]: most newproc/goexit traffic stays here.
+#[derive(Default)]
+pub struct PLocal {
+    pub gfree: Vec<super::g::GPtr>,
+    pub stacks: Vec<super::stack::GStack>,
+    /// The goids of the batch taken from the global counter: [goid_next, goid_end).
+    pub goid_next: i64,
+    pub goid_end: i64,
+}
+
+/// Holding a P, as a value: the right to touch the P's [`PCore`] and to produce into
+/// its run queue (Go's "the M running this P"; the `Core` a tokio worker owns).
+///
+/// Exactly one exists per P that is held. It is made only where a P is won: taken
+/// from the idle pool or promised to an M as its nextp under the sched lock, or won
+/// by the CAS that ends a system call or retakes the P from one. It is given up by
+/// moving it: into the pool ([`release_to_pool`]), to another M (as its nextp,
+/// through [`HeldP::into_raw`]), or into a system call. So `&mut HeldP` proves that
+/// nobody else uses the core, and the compiler checks every function that needs one.
+///
+/// Not `Send`: it changes threads only through those hand-overs, as a raw pointer.
+/// An M keeps its HeldP in `M::held` while a G runs (see `M::take_p`).
+pub struct HeldP {
+    p: NonNull<P>,
+    /// The run of the runtime (`GENERATION`) it was made in: rt_shutdown frees the
+    /// Ps, so a value left in an adopted M from an earlier run names a freed P.
+    gen: u64,
+    _not_send: PhantomData<*mut ()>,
+}
+
+impl HeldP {
+    /// Takes ownership of `pp`.
+    ///
+    /// # Safety
+    /// The caller won `pp` (see the type's comment): no other HeldP of it exists, and
+    /// none will until this one is given up.
+    pub unsafe fn from_raw(pp: *mut P) -> HeldP {
+        match NonNull::new(pp) {
+            Some(p) => HeldP {
+                p,
+                gen: super::GENERATION.load(Ordering::Acquire),
+                _not_send: PhantomData,
+            },
+            None => super::throw("HeldP::from_raw: null P"),
+        }
+    }
+
+    /// Gives up the value for a hand-over; whoever receives the pointer makes a new
+    /// one with [`HeldP::from_raw`].
+    pub fn into_raw(self) -> *mut P {
+        let pp = self.p.as_ptr();
+        core::mem::forget(self);
+        pp
+    }
+
+    pub fn as_ptr(&self) -> *mut P {
+        self.p.as_ptr()
+    }
+
+    /// Made in an earlier run of the runtime: its P was freed by rt_shutdown, and
+    /// the value must be forgotten, not used or handed over.
+    pub fn is_stale(&self) -> bool {
+        self.gen != super::GENERATION.load(Ordering::Acquire)
+    }
+
+    /// The shared part. Ps live until rt_shutdown, which runs when no M holds one.
+    pub fn p(&self) -> &'static P {
+        // SAFETY: as above; the shared part is only touched through atomics, locks
+        // and the rules written on its fields.
+        unsafe { &*self.p.as_ptr() }
+    }
+
+    /// The owned core.
+    pub fn core(&mut self) -> &mut PCore {
+        // SAFETY: this value is the only HeldP of the P, and `&mut self` makes the
+        // borrow unique.
+        unsafe { &mut *self.p().core.get() }
+    }
+
+    /// Go's runqput: `gp` to the local queue (runnext with `next`), overflow (half
+    /// the ring) to the global queue.
+    pub fn runqput(&mut self, gp: *mut G, next: bool) {
+        // SAFETY: the holder is the queue's only producer.
+        unsafe {
+            self.p().runq.put(gp, next, &mut |batch| {
+                for &g in batch {
+                    super::sched::globrunqput(g);
+                }
+            })
+        };
+    }
+
+    /// Go's runqget: runnext first (the bool: it inherits the time slice), then the
+    /// ring's head.
+    pub fn runqget(&mut self) -> Option<(*mut G, bool)> {
+        self.p().runq.get()
+    }
+
+    /// Go's runqsteal: half of `victim`'s queue into ours, one of them to run now.
+    pub fn runqsteal(
+        &mut self,
+        victim: &P,
+        steal_next: bool,
+        let_owner_run: &dyn Fn(),
+    ) -> Option<*mut G> {
+        // SAFETY: the holder is our queue's only producer.
+        unsafe { self.p().runq.steal(&victim.runq, steal_next, let_owner_run) }
+    }
+}
+
+/// A HeldP is handed over, never dropped: dropping one would leave its P Running
+/// with nobody running it.
+impl Drop for HeldP {
+    fn drop(&mut self) {
+        super::throw("a held P was dropped instead of handed over");
+    }
 }
 
 impl P {
@@ -79,10 +215,9 @@ impl P {
             schedtick: AtomicU32::new(0),
             syscalltick: AtomicU32::new(0),
             runq: Runq::new(),
-            local: UnsafeCell::new(PLocal::default()),
             counters: super::stats::Counters::new(),
             timers: super::timer::PTimers::default(),
-            runnext_streak: AtomicU32::new(0),
+            core: UnsafeCell::new(PCore::default()),
         }
     }
 }
@@ -134,8 +269,8 @@ fn lookup_live(s: &Sched, pp: *const P) -> Result<&'static P> {
     Ok(p)
 }
 
-/// Puts an idle P in the pool (Go's pidleput).
-pub fn pidleput(s: &mut Sched, pp: *mut P) {
+/// Puts an idle P in the pool (Go's pidleput). `pp` is held by nobody.
+fn pidleput(s: &mut Sched, pp: *mut P) {
     // SAFETY: pp is a live P in allp, not in the pool.
     unsafe {
         (*pp).set(PStatus::Idle);
@@ -148,27 +283,29 @@ pub fn pidleput(s: &mut Sched, pp: *mut P) {
 
 /// Takes any P from the pool (Go's pidleget), reserved for the caller to hand to
 /// an M or to acquire.
-pub fn pidleget(s: &mut Sched) -> *mut P {
+pub fn pidleget(s: &mut Sched) -> Option<HeldP> {
     let pp = s.pidle;
-    if !pp.is_null() {
-        // SAFETY: Ps in the pool are live.
-        unsafe {
-            s.pidle = (*pp).link;
-            (*pp).link = ptr::null_mut();
-            (*pp).set(PStatus::Reserved);
-        }
-        s.npidle -= 1;
-        NPIDLE.store(s.npidle, Ordering::Release);
+    if pp.is_null() {
+        return None;
     }
-    pp
+    // SAFETY: Ps in the pool are live.
+    unsafe {
+        s.pidle = (*pp).link;
+        (*pp).link = ptr::null_mut();
+        (*pp).set(PStatus::Reserved);
+    }
+    s.npidle -= 1;
+    NPIDLE.store(s.npidle, Ordering::Release);
+    // SAFETY: taken off the pool under the sched lock: nobody else has it.
+    Some(unsafe { HeldP::from_raw(pp) })
 }
 
 /// pidleget under the sched lock, unless the runtime is shut down or, with
-/// `unless_stopping`, being stopped: null then, as for an empty pool.
-pub fn pidleget_live(unless_stopping: bool) -> *mut P {
+/// `unless_stopping`, being stopped: None then, as for an empty pool.
+pub fn pidleget_live(unless_stopping: bool) -> Option<HeldP> {
     let mut s = SCHED.lock();
     if !s.running || (unless_stopping && s.stopping) {
-        return ptr::null_mut();
+        return None;
     }
     pidleget(&mut s)
 }
@@ -192,14 +329,13 @@ fn pidleremove(s: &mut Sched, pp: *mut P) {
     super::throw("pidleremove: P marked idle is not in the pool");
 }
 
-/// An idle P that nobody runs goes back to the pool, or dies if rt_gomaxprocs shrank
-/// below it.
-pub fn release_to_pool(s: &mut Sched, pp: *mut P) {
-    // SAFETY: pp is a live P in allp.
-    let p = unsafe { &*pp };
+/// A P that nobody runs any more goes back to the pool, or dies if rt_gomaxprocs
+/// shrank below it (its timers then go to P0, which always lives).
+pub fn release_to_pool(s: &mut Sched, pp: HeldP) {
+    let p = pp.p();
     p.m.store(ptr::null_mut(), Ordering::Release);
+    let pp = pp.into_raw();
     if p.id >= s.gomaxprocs {
-        // Its timers go to P0, which always lives.
         if let Some(&p0) = s.allp.first() {
             super::timer::move_all(pp, p0);
         }
@@ -251,11 +387,23 @@ pub fn unborrow(pp: *mut P, prev: PStatus) {
     }
 }
 
-/// Associates `pp`, reserved or idle, with `m` (Go's acquirep, under the lock).
-pub fn wire(m: &M, p: &P) {
+/// `m` runs `pp` from now on (the heart of Go's acquirep): published in both.
+pub fn wire(m: &M, pp: &HeldP) {
+    let p = pp.p();
     p.m.store(m as *const M as *mut M, Ordering::Release);
     p.set(PStatus::Running);
-    m.p.store(p as *const P as *mut P, Ordering::Release);
+    m.p.store(pp.as_ptr(), Ordering::Release);
+}
+
+/// `m` no longer runs `pp` (the heart of Go's releasep); its status is the
+/// caller's to set.
+pub fn unwire(m: &M, pp: &HeldP) {
+    // (Null: rt_shutdown unwired an adopted M already.)
+    if !m.p().is_null() && !ptr::eq(m.p(), pp.as_ptr()) {
+        super::throw("releasep: not the P this M holds");
+    }
+    m.p.store(ptr::null_mut(), Ordering::Release);
+    pp.p().m.store(ptr::null_mut(), Ordering::Release);
 }
 
 /// rt_acquirep: associate `pp` with the calling M, adopting a foreign thread first.
@@ -274,7 +422,7 @@ pub fn acquirep(pp: *mut P) -> Result<()> {
     let mut s = SCHED.lock();
     s.check_running()?;
     let p = lookup_live(&s, pp)?;
-    if !mm.p.load(Ordering::Relaxed).is_null() {
+    if !mm.p().is_null() {
         return Err(RT_EALREADY);
     }
     match p.status() {
@@ -282,12 +430,15 @@ pub fn acquirep(pp: *mut P) -> Result<()> {
         PStatus::Held => {}
         _ => return Err(RT_EBUSY),
     }
-    wire(mm, p);
+    // SAFETY: idle or held by the host, which gives it to us: nobody else has it.
+    let pp = unsafe { HeldP::from_raw(pp) };
+    wire(mm, &pp);
+    mm.put_p(pp);
     Ok(())
 }
 
 /// The M takes the P it was promised (its nextp), reserved for it.
-pub fn acquire_nextp(m: &M, pp: *mut P) {
+pub fn acquire_nextp(m: &M, pp: *mut P) -> HeldP {
     let s = SCHED.lock();
     // SAFETY: a reserved P stays in allp.
     let p = unsafe { &*pp };
@@ -295,7 +446,10 @@ pub fn acquire_nextp(m: &M, pp: *mut P) {
         drop(s);
         super::throw("acquire_nextp: nextp is not reserved");
     }
-    wire(m, p);
+    // SAFETY: reserved for this M by whoever set its nextp: nobody else has it.
+    let pp = unsafe { HeldP::from_raw(pp) };
+    wire(m, &pp);
+    pp
 }
 
 /// rt_releasep: the calling M's P, now idle and held by the caller (or dead if
@@ -308,19 +462,18 @@ pub fn releasep() -> *mut P {
     // SAFETY: the calling thread's live M.
     let mm = unsafe { &*m };
     let s = SCHED.lock();
-    let pp = mm.p.swap(ptr::null_mut(), Ordering::AcqRel);
-    if pp.is_null() {
-        return pp;
-    }
-    // SAFETY: the M's P is live.
-    let p = unsafe { &*pp };
-    p.m.store(ptr::null_mut(), Ordering::Release);
+    let Some(pp) = mm.take_p() else {
+        return ptr::null_mut();
+    };
+    unwire(mm, &pp);
+    let p = pp.p();
     p.set(if p.id >= s.gomaxprocs {
         PStatus::Dead
     } else {
         PStatus::Held
     });
-    pp
+    // The host holds it now, outside any HeldP, until it hands it back.
+    pp.into_raw()
 }
 
 /// rt_p_put: a held P goes back to the pool.
@@ -330,7 +483,8 @@ pub fn p_put(pp: *mut P) -> Result<()> {
     let p = lookup_live(&s, pp)?;
     match p.status() {
         PStatus::Held => {
-            release_to_pool(&mut s, pp);
+            // SAFETY: held by the host, which gives it back: nobody else has it.
+            release_to_pool(&mut s, unsafe { HeldP::from_raw(pp) });
             Ok(())
         }
         PStatus::Idle => Err(RT_EALREADY),

@@ -43,7 +43,7 @@ use once_cell::sync::Lazy;
 
 use super::g::{self, gdestroy, switch_to, Action, GPtr, GStatus, G};
 use super::m::{MKind, MState, M};
-use super::p::{self, PStatus, ALLP, GOMAXPROCS, NPIDLE, P};
+use super::p::{self, HeldP, PStatus, ALLP, GOMAXPROCS, NPIDLE, P};
 use super::stats::{bump, total};
 use super::time::nanotime;
 use super::{netpoll, timer, tls, Sched, SCHED};
@@ -72,10 +72,7 @@ pub fn globrunqput(gp: *mut G) {
 
 /// Go's globrunqget: takes a fair share of the global queue into `pp`'s local queue
 /// and returns one G. `max` 0 means no limit beyond the fair share.
-///
-/// # Safety
-/// The caller holds `pp`.
-unsafe fn globrunqget(pp: *mut P, max: i64) -> Option<*mut G> {
+fn globrunqget(pp: &mut HeldP, max: i64) -> Option<*mut G> {
     let size = GLOBRUNQ_SIZE.load(Ordering::Acquire);
     if size <= 0 {
         return None;
@@ -95,8 +92,7 @@ unsafe fn globrunqget(pp: *mut P, max: i64) -> Option<*mut G> {
         match GLOBRUNQ.pop() {
             Some(GPtr(gp)) => {
                 GLOBRUNQ_SIZE.fetch_sub(1, Ordering::AcqRel);
-                // SAFETY: the caller holds pp.
-                unsafe { runqput(pp, gp, false) };
+                pp.runqput(gp, false);
             }
             None => break,
         }
@@ -159,22 +155,6 @@ fn globrunqget_migrating(size: i64) -> Option<*mut G> {
     Some(gp)
 }
 
-/// Go's runqput: `gp` to `pp`'s local queue (runnext with `next`), overflow to the
-/// global queue.
-///
-/// # Safety
-/// The caller holds `pp`.
-pub unsafe fn runqput(pp: *mut P, gp: *mut G, next: bool) {
-    // SAFETY: the caller holds pp, the queue's only producer.
-    unsafe {
-        (*pp).runq.put(gp, next, &mut |batch| {
-            for &g in batch {
-                globrunqput(g);
-            }
-        })
-    };
-}
-
 /// Whether any G waits in any queue (for the parking re-check).
 fn any_work() -> bool {
     if GLOBRUNQ_SIZE.load(Ordering::Acquire) > 0 {
@@ -208,22 +188,24 @@ pub fn wakep() {
     {
         return;
     }
-    let pp = p::pidleget_live(true);
-    if pp.is_null() {
-        NMSPINNING.fetch_sub(1, Ordering::SeqCst);
-        return;
+    match p::pidleget_live(true) {
+        Some(pp) => startm(pp, true),
+        None => {
+            NMSPINNING.fetch_sub(1, Ordering::SeqCst);
+        }
     }
-    startm(pp, true);
 }
 
 /// Go's startm: runs `pp` (reserved) on an idle M, or on a new one.
-pub fn startm(pp: *mut P, spinning: bool) {
+pub fn startm(pp: HeldP, spinning: bool) {
     let mut s = SCHED.lock();
-    let m = mget(&mut s, pp, spinning);
+    let m = mget(&mut s, spinning);
     if !m.is_null() {
+        // SAFETY: mget returned a live M that sleeps until the wakeup below.
+        unsafe { (*m).nextp.store(pp.into_raw(), Ordering::Release) };
         // Wake it outside the lock: the futex call is a syscall.
         drop(s);
-        // SAFETY: mget returned a live M that sleeps until this wakeup.
+        // SAFETY: as above.
         unsafe { (*m).park.wakeup() };
         return;
     }
@@ -239,7 +221,7 @@ pub fn startm(pp: *mut P, spinning: bool) {
         return;
     }
     drop(s);
-    if super::m::newm_for_sched(pp, spinning).is_err() {
+    if let Err(pp) = super::m::newm_for_sched(pp, spinning) {
         // No thread: the P goes back to the pool; the work stays queued for the Ms
         // that exist.
         if spinning {
@@ -250,11 +232,11 @@ pub fn startm(pp: *mut P, spinning: bool) {
     }
 }
 
-/// Takes an M off the idle list and promises it `nextp` (null: to exit); the caller
-/// wakes it, after dropping the sched lock if it likes (Go's mget + notewakeup). Until
-/// then the M stays asleep: even one whose idle timeout ran out waits for the wakeup
-/// once it sees it was taken off the list (see `stopm`).
-fn mget(s: &mut Sched, nextp: *mut P, spinning: bool) -> *mut M {
+/// Takes an M off the idle list for the caller to give a nextp (or none: to exit)
+/// and wake, after dropping the sched lock if it likes (Go's mget + notewakeup).
+/// Until then the M stays asleep: even one whose idle timeout ran out waits for the
+/// wakeup once it sees it was taken off the list (see `stopm`).
+fn mget(s: &mut Sched, spinning: bool) -> *mut M {
     let m = s.midle;
     if m.is_null() {
         return m;
@@ -264,39 +246,35 @@ fn mget(s: &mut Sched, nextp: *mut P, spinning: bool) -> *mut M {
     s.midle = mm.schedlink;
     s.nmidle -= 1;
     mm.spinning.store(spinning, Ordering::Relaxed);
-    mm.nextp.store(nextp, Ordering::Release);
+    mm.nextp.store(ptr::null_mut(), Ordering::Release);
     mm.set_state(MState::Running);
     m
 }
 
-/// Takes an M off the idle list and wakes it with `nextp` (null: to exit).
-pub fn mwake(s: &mut Sched, nextp: *mut P, spinning: bool) -> bool {
-    let m = mget(s, nextp, spinning);
-    if m.is_null() {
-        return false;
-    }
-    // SAFETY: mget returned a live M that sleeps until this wakeup.
-    unsafe { (*m).park.wakeup() };
-    true
-}
-
-/// Wakes every idle M so that it exits (rt_shutdown).
+/// Wakes every idle M with no P, so that it exits (rt_shutdown).
 pub fn wake_all_idle(s: &mut Sched) {
-    while mwake(s, ptr::null_mut(), false) {}
+    loop {
+        let m = mget(s, false);
+        if m.is_null() {
+            return;
+        }
+        // SAFETY: mget returned a live M that sleeps until this wakeup.
+        unsafe { (*m).park.wakeup() };
+    }
 }
 
 /// Go's handoffp: a P whose M is going away (syscall, locked wait, exit) goes to an M
 /// if there is work for it, else to the pool.
-pub fn handoffp(pp: *mut P) {
+pub fn handoffp(pp: HeldP) {
     if stopping() {
         let mut s = SCHED.lock();
         p::release_to_pool(&mut s, pp);
         return;
     }
-    // SAFETY: pp is live; we own it (reserved or just released).
-    let has_local = unsafe { !(*pp).runq.is_empty() };
-    if has_local || GLOBRUNQ_SIZE.load(Ordering::Acquire) > 0 {
-        set_reserved(pp);
+    let p = pp.p();
+    p.m.store(ptr::null_mut(), Ordering::Release);
+    p.set(PStatus::Reserved);
+    if !p.runq.is_empty() || GLOBRUNQ_SIZE.load(Ordering::Acquire) > 0 {
         startm(pp, false);
         return;
     }
@@ -306,14 +284,11 @@ pub fn handoffp(pp: *mut P) {
             .compare_exchange(0, 1, Ordering::SeqCst, Ordering::Relaxed)
             .is_ok()
     {
-        set_reserved(pp);
         startm(pp, true);
         return;
     }
     let mut s = SCHED.lock();
     if GLOBRUNQ_SIZE.load(Ordering::Acquire) > 0 && s.running && !s.stopping {
-        // SAFETY: live P.
-        unsafe { (*pp).set(PStatus::Reserved) };
         drop(s);
         startm(pp, false);
         return;
@@ -321,26 +296,21 @@ pub fn handoffp(pp: *mut P) {
     p::release_to_pool(&mut s, pp);
 }
 
-fn set_reserved(pp: *mut P) {
-    // SAFETY: the caller owns pp.
-    unsafe {
-        (*pp).m.store(ptr::null_mut(), Ordering::Release);
-        (*pp).set(PStatus::Reserved);
-    }
-}
-
-/// The calling M gives up its P (Go's releasep) and returns it, reserved.
-pub fn releasep_reserved(m: &M) -> *mut P {
-    let pp = m.p.swap(ptr::null_mut(), Ordering::AcqRel);
-    if !pp.is_null() {
-        set_reserved(pp);
-    }
+/// Go's releasep: `m` gives up `pp`, which stays reserved for the caller to hand on.
+pub fn releasep(m: &M, pp: HeldP) -> HeldP {
+    p::unwire(m, &pp);
+    pp.p().set(PStatus::Reserved);
     pp
 }
 
-/// Go's stopm: park on the idle-M list until startm hands over a P (acquired here:
-/// true) or the M must leave (false: shutdown, retirement, rt_main finished).
-pub fn stopm(m: &M) -> bool {
+/// releasep of the P resting in `m`, if it holds one.
+pub fn releasep_reserved(m: &M) -> Option<HeldP> {
+    m.take_p().map(|pp| releasep(m, pp))
+}
+
+/// Go's stopm: park on the idle-M list until startm hands over a P (acquired and
+/// returned here) or the M must leave (None: shutdown, retirement, rt_main finished).
+pub fn stopm(m: &M) -> Option<HeldP> {
     if !m.p().is_null() {
         super::throw("stopm: holding a P");
     }
@@ -348,7 +318,7 @@ pub fn stopm(m: &M) -> bool {
     {
         let mut s = SCHED.lock();
         if !s.running || s.stopping || m.main_done.load(Ordering::Acquire) {
-            return false;
+            return None;
         }
         m.set_state(MState::Idle);
         let mp = m as *const M as *mut M;
@@ -367,7 +337,7 @@ pub fn stopm(m: &M) -> bool {
         let mut s = SCHED.lock();
         if m.state() == MState::Idle && midle_remove(&mut s, m) {
             m.set_state(MState::Running);
-            return false;
+            return None;
         }
         drop(s);
         // A waker took us off the list first: its wakeup is on the way.
@@ -376,10 +346,9 @@ pub fn stopm(m: &M) -> bool {
     m.park.clear();
     let np = m.nextp.swap(ptr::null_mut(), Ordering::AcqRel);
     if np.is_null() {
-        return false;
+        return None;
     }
-    p::acquire_nextp(m, np);
-    true
+    Some(p::acquire_nextp(m, np))
 }
 
 fn midle_remove(s: &mut Sched, m: &M) -> bool {
@@ -440,9 +409,23 @@ fn cheaprand(m: &M) -> u32 {
     x
 }
 
+/// Runs the expired timers of `of` (our P's or a victim's): the Gs they wake go to
+/// our P (Go steals timers along with work). Returns the next `when` of `of`.
+fn run_timers(pp: &mut HeldP, of: &P, now: i64) -> i64 {
+    let mut fired = false;
+    let next = timer::check(of, now, &mut |gp| {
+        fired = true;
+        g::ready_on(pp, gp, true);
+    });
+    if fired {
+        wakep_global();
+    }
+    next
+}
+
 /// Go's stealWork: four passes over the other Ps in random order; runnext only on
 /// the last pass.
-fn steal_work(m: &M, pp: *mut P) -> Option<*mut G> {
+fn steal_work(m: &M, pp: &mut HeldP) -> Option<*mut G> {
     const STEAL_TRIES: u32 = 4;
     let n = GOMAXPROCS.load(Ordering::Acquire) as u32;
     if n <= 1 {
@@ -456,35 +439,33 @@ fn steal_work(m: &M, pp: *mut P) -> Option<*mut G> {
         for k in 0..n {
             let id = (start + k * stride) % n;
             let p2 = ALLP[id as usize].load(Ordering::Acquire);
-            if p2.is_null() || p2 == pp {
+            if p2.is_null() || p2 == pp.as_ptr() {
                 continue;
             }
-            // SAFETY: Ps in ALLP live until shutdown; we hold pp.
-            unsafe {
-                if steal_next {
-                    // Run the victim's expired timers too (Go steals timers along
-                    // with work): their Gs land on our P.
-                    let t0 = (*p2).timers.timer0.load(Ordering::Acquire);
-                    if t0 != 0 && t0 <= nanotime() {
-                        timer::check(p2, nanotime());
-                        if let Some((gp, _)) = (*pp).runq.get() {
-                            return Some(gp);
-                        }
+            // SAFETY: Ps in ALLP live until shutdown.
+            let victim = unsafe { &*p2 };
+            if steal_next {
+                // Run the victim's expired timers too: their Gs land on our P.
+                let t0 = victim.timers.timer0.load(Ordering::Acquire);
+                if t0 != 0 && t0 <= nanotime() {
+                    run_timers(pp, victim, nanotime());
+                    if let Some((gp, _)) = pp.runqget() {
+                        return Some(gp);
                     }
                 }
-                if !steal_next && (*p2).runq.is_empty() {
-                    continue;
+            }
+            if !steal_next && victim.runq.is_empty() {
+                continue;
+            }
+            let owner_running = || {
+                if victim.status() == PStatus::Running {
+                    // Let the owner schedule its runnext itself (Go sleeps 3us).
+                    super::time::os_sleep(3_000);
                 }
-                let owner_running = || {
-                    if (*p2).status() == PStatus::Running {
-                        // Let the owner schedule its runnext itself (Go sleeps 3us).
-                        super::time::os_sleep(3_000);
-                    }
-                };
-                if let Some(gp) = (*pp).runq.steal(&(*p2).runq, steal_next, &owner_running) {
-                    bump(pp, |c| &c.steals);
-                    return Some(gp);
-                }
+            };
+            if let Some(gp) = pp.runqsteal(victim, steal_next, &owner_running) {
+                bump(Some(pp), |c| &c.steals);
+                return Some(gp);
             }
         }
     }
@@ -514,58 +495,51 @@ enum Wait {
     Poll,
 }
 
-/// Go's findRunnable: the next G for the M's P, in Go's order. Returns the G and
-/// whether it inherits the time slice (runnext). None: the M must leave (Block), or
-/// nothing was found (Poll).
-fn find_runnable(m: &M, wait: Wait) -> Option<(*mut G, bool)> {
+/// Go's findRunnable: the next G for the M, which holds `pp`, in Go's order. Returns
+/// the P the M holds now (maybe another: it may park and be handed one), the G, and
+/// whether the G inherits the time slice (runnext). None: the M must leave (Block;
+/// any P it still holds rests in it), or nothing was found (Poll; `pp` rests in it).
+fn find_runnable(m: &M, mut pp: HeldP, wait: Wait) -> Option<(HeldP, *mut G, bool)> {
     'top: loop {
-        let pp = m.p();
-        if pp.is_null() {
-            return None;
-        }
         if stopping() {
+            m.put_p(pp);
             return None;
         }
         // rt_gomaxprocs shrank below our P: its Gs go to the global queue and the
         // P dies (release_to_pool) instead of taking more work.
-        // SAFETY: we hold pp.
-        if unsafe { (*pp).id } >= GOMAXPROCS.load(Ordering::Acquire) {
+        if pp.p().id >= GOMAXPROCS.load(Ordering::Acquire) {
             if wait == Wait::Poll {
                 // rt_schedule(RT_SCHED_ONCE): the host keeps the P it holds (it
                 // dies when released) but runs nothing more on it.
                 stop_spinning(m);
-                // SAFETY: we hold pp.
-                unsafe { shed_surplus(pp) };
+                shed_surplus(&mut pp);
+                m.put_p(pp);
                 return None;
             }
-            retire_surplus_p(m);
-            if wait == Wait::Poll || !stopm(m) {
-                return None;
-            }
+            retire_surplus_p(m, pp);
+            pp = stopm(m)?;
             continue 'top;
         }
         // Our P's expired timers make their Gs runnable first.
-        // SAFETY: we hold pp.
-        let t0 = unsafe { (*pp).timers.timer0.load(Ordering::Acquire) };
+        let t0 = pp.p().timers.timer0.load(Ordering::Acquire);
         if t0 != 0 && t0 <= nanotime() {
-            timer::check(pp, nanotime());
+            let me = pp.p();
+            run_timers(&mut pp, me, nanotime());
         }
-        // SAFETY: we hold pp.
-        unsafe {
-            // Every 61st round, the global queue first, so that it cannot starve.
-            if (*pp).schedtick.load(Ordering::Relaxed).is_multiple_of(61)
-                && GLOBRUNQ_SIZE.load(Ordering::Acquire) > 0
-            {
-                if let Some(gp) = globrunqget(pp, 1) {
-                    return Some((gp, false));
-                }
+        // Every 61st round, the global queue first, so that it cannot starve.
+        if pp.p().schedtick.load(Ordering::Relaxed).is_multiple_of(61)
+            && GLOBRUNQ_SIZE.load(Ordering::Acquire) > 0
+        {
+            if let Some(gp) = globrunqget(&mut pp, 1) {
+                return Some((pp, gp, false));
             }
-            if let Some(x) = (*pp).runq.get() {
-                return Some(fair(pp, x));
-            }
-            if let Some(gp) = globrunqget(pp, 0) {
-                return Some((gp, false));
-            }
+        }
+        if let Some(x) = pp.runqget() {
+            let (gp, inherit) = fair(&mut pp, x);
+            return Some((pp, gp, inherit));
+        }
+        if let Some(gp) = globrunqget(&mut pp, 0) {
+            return Some((pp, gp, false));
         }
         // A poll that does not block, if Gs wait on fds and nobody is polling.
         if netpoll::inited()
@@ -575,10 +549,9 @@ fn find_runnable(m: &M, wait: Wait) -> Option<(*mut G, bool)> {
             let mut list = Vec::new();
             netpoll::netpoll(0, &mut list);
             if !list.is_empty() {
-                g::inject(&list);
-                // SAFETY: we hold pp; inject queued them on it.
-                if let Some(x) = unsafe { (*pp).runq.get() } {
-                    return Some(x);
+                g::inject(&list, Some(&mut pp));
+                if let Some((gp, inherit)) = pp.runqget() {
+                    return Some((pp, gp, inherit));
                 }
             }
         }
@@ -590,12 +563,13 @@ fn find_runnable(m: &M, wait: Wait) -> Option<(*mut G, bool)> {
             if !m.spinning.load(Ordering::Relaxed) {
                 become_spinning(m);
             }
-            if let Some(gp) = steal_work(m, pp) {
-                return Some((gp, false));
+            if let Some(gp) = steal_work(m, &mut pp) {
+                return Some((pp, gp, false));
             }
         }
         if wait == Wait::Poll {
             stop_spinning(m);
+            m.put_p(pp);
             return None;
         }
         // Nothing: give the P back and park.
@@ -603,13 +577,12 @@ fn find_runnable(m: &M, wait: Wait) -> Option<(*mut G, bool)> {
             let mut s = SCHED.lock();
             if GLOBRUNQ_SIZE.load(Ordering::Acquire) > 0 {
                 drop(s);
-                // SAFETY: we still hold pp.
-                if let Some(gp) = unsafe { globrunqget(pp, 0) } {
-                    return Some((gp, false));
+                if let Some(gp) = globrunqget(&mut pp, 0) {
+                    return Some((pp, gp, false));
                 }
                 continue 'top;
             }
-            let pp = m.p.swap(ptr::null_mut(), Ordering::AcqRel);
+            p::unwire(m, &pp);
             p::release_to_pool(&mut s, pp);
         }
         if m.spinning.load(Ordering::Relaxed) {
@@ -621,9 +594,9 @@ fn find_runnable(m: &M, wait: Wait) -> Option<(*mut G, bool)> {
             // spinning, look at every queue once more before parking.
             fence(Ordering::SeqCst);
             if any_work() {
-                let pp = p::pidleget_live(true);
-                if !pp.is_null() {
-                    p::acquire_nextp(m, pp);
+                if let Some(np) = p::pidleget_live(true) {
+                    p::wire(m, &np);
+                    pp = np;
                     become_spinning(m);
                     continue 'top;
                 }
@@ -649,16 +622,17 @@ fn find_runnable(m: &M, wait: Wait) -> Option<(*mut G, bool)> {
             }
             netpoll::POLL_UNTIL.store(0, Ordering::Release);
             netpoll::LASTPOLL.store(nanotime(), Ordering::Release);
-            let pp = p::pidleget_live(true);
-            if pp.is_null() {
-                g::inject(&list);
-            } else {
-                p::acquire_nextp(m, pp);
-                g::inject(&list);
-                // Timers of any P may be due: look as a spinning M (stealing runs
-                // other Ps' timers).
-                become_spinning(m);
-                continue 'top;
+            match p::pidleget_live(true) {
+                None => g::inject(&list, None),
+                Some(mut np) => {
+                    p::wire(m, &np);
+                    g::inject(&list, Some(&mut np));
+                    pp = np;
+                    // Timers of any P may be due: look as a spinning M (stealing
+                    // runs other Ps' timers).
+                    become_spinning(m);
+                    continue 'top;
+                }
             }
         } else if poll_until != 0 && netpoll::inited() {
             // Somebody else polls: make sure it wakes up for our timer.
@@ -667,9 +641,7 @@ fn find_runnable(m: &M, wait: Wait) -> Option<(*mut G, bool)> {
                 netpoll::netpoll_break();
             }
         }
-        if !stopm(m) {
-            return None;
-        }
+        pp = stopm(m)?;
     }
 }
 
@@ -679,58 +651,42 @@ fn find_runnable(m: &M, wait: Wait) -> Option<(*mut G, bool)> {
 const RUNNEXT_STREAK_MAX: u32 = 64;
 
 /// Ends a long runnext streak: the G goes to the tail, and the ring's head runs.
-///
-/// # Safety
-/// The caller holds `pp`.
-unsafe fn fair(pp: *mut P, x: (*mut G, bool)) -> (*mut G, bool) {
-    // SAFETY: per the contract; only the holder touches the streak.
-    let streak = unsafe { &(*pp).runnext_streak };
+fn fair(pp: &mut HeldP, x: (*mut G, bool)) -> (*mut G, bool) {
     if !x.1 {
-        streak.store(0, Ordering::Relaxed);
+        pp.core().runnext_streak = 0;
         return x;
     }
-    let n = streak.load(Ordering::Relaxed) + 1;
-    // SAFETY: as above.
-    if n < RUNNEXT_STREAK_MAX || unsafe { (*pp).runq.len() } == 0 {
-        streak.store(n, Ordering::Relaxed);
+    let n = pp.core().runnext_streak + 1;
+    if n < RUNNEXT_STREAK_MAX || pp.p().runq.is_empty() {
+        pp.core().runnext_streak = n;
         return x;
     }
-    streak.store(0, Ordering::Relaxed);
-    // SAFETY: as above.
-    unsafe {
-        runqput(pp, x.0, false);
-        match (*pp).runq.get() {
-            Some((g, _)) => (g, false),
-            None => x,
-        }
+    pp.core().runnext_streak = 0;
+    pp.runqput(x.0, false);
+    match pp.runqget() {
+        Some((g, _)) => (g, false),
+        None => x,
     }
 }
 
 /// Gives up a P beyond gomaxprocs: its queued Gs go to the global queue.
-fn retire_surplus_p(m: &M) {
+fn retire_surplus_p(m: &M, mut pp: HeldP) {
     stop_spinning(m);
-    let pp = m.p.swap(ptr::null_mut(), Ordering::AcqRel);
-    // SAFETY: we held pp until the swap; nobody else produces into its queue.
-    unsafe { shed_surplus(pp) };
+    p::unwire(m, &pp);
+    shed_surplus(&mut pp);
     let mut s = SCHED.lock();
     p::release_to_pool(&mut s, pp);
 }
 
 /// A P beyond gomaxprocs gives away its work: queued Gs to the global queue (with a
 /// wakeup for them), timers to P0, which always lives.
-///
-/// # Safety
-/// The caller holds `pp` (or held it until a moment ago and nobody took it since).
-unsafe fn shed_surplus(pp: *mut P) {
-    // SAFETY: per the contract, we are the only producer of pp's queue.
-    unsafe {
-        while let Some((gp, _)) = (*pp).runq.get() {
-            globrunqput(gp);
-        }
+fn shed_surplus(pp: &mut HeldP) {
+    while let Some((gp, _)) = pp.runqget() {
+        globrunqput(gp);
     }
     let p0 = ALLP[0].load(Ordering::Acquire);
     if !p0.is_null() {
-        timer::move_all(pp, p0);
+        timer::move_all(pp.as_ptr(), p0);
     }
     wakep_global();
 }
@@ -750,26 +706,29 @@ fn stopping() -> bool {
 /// Set by rt_shutdown while it stops the Ms.
 pub static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
 
-/// Runs `gp` on this M until it switches back, then does what it asked. Returns a G
-/// to run right away (a park whose unlock callback refused), if any.
-fn execute(m: &M, gp: *mut G, inherit: bool) -> Option<*mut G> {
-    let pp = m.p();
-    // SAFETY: gp came off a run queue: Runnable, ours now; we hold pp.
+/// Runs `gp` on this M, which holds `pp`, until it switches back, then does what it
+/// asked. While the G runs, `pp` rests in the M (the G's own calls into the runtime
+/// use it there); afterwards it stays there, unless the G gave it up. Returns a G to
+/// run right away (a park whose unlock callback refused, a G back from a system
+/// call), if any.
+fn execute(m: &M, mut pp: HeldP, gp: *mut G, inherit: bool) -> Option<*mut G> {
+    // SAFETY: gp came off a run queue: Runnable, ours now.
     let g = unsafe { &mut *gp };
-    if g.needs_stack() && g::bind_stack(pp, g).is_err() {
+    if g.needs_stack() && g::bind_stack(&mut pp, g).is_err() {
         // No memory for a stack now: try again later.
         globrunqput(gp);
+        m.put_p(pp);
         return None;
     }
     g.m = m as *const M as *mut M;
     g.set_status(GStatus::Running);
     m.curg.store(gp, Ordering::Release);
     if !inherit {
-        // SAFETY: we hold pp; only its holder writes schedtick.
-        let t = unsafe { &(*pp).schedtick };
+        let t = &pp.p().schedtick;
         t.store(t.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
     }
-    bump(pp, |c| &c.switches);
+    bump(Some(&mut pp), |c| &c.switches);
+    m.put_p(pp);
     // SAFETY: on m's g0, gp Running and bound to m.
     unsafe { switch_to(m, gp) };
     // Back on g0: the context of the G that switched here is saved. It may not be
@@ -782,24 +741,23 @@ fn execute(m: &M, gp: *mut G, inherit: bool) -> Option<*mut G> {
         Action::Yield | Action::YieldGlobal => {
             g.m = ptr::null_mut();
             g.set_status(GStatus::Runnable);
-            let pp = m.p();
-            if matches!(action, Action::YieldGlobal) || pp.is_null() {
-                if matches!(action, Action::YieldGlobal) {
-                    g.avoid_m.store(m as *const M as *mut M, Ordering::Relaxed);
-                }
+            let global = matches!(action, Action::YieldGlobal);
+            if global {
+                g.avoid_m.store(m as *const M as *mut M, Ordering::Relaxed);
+            }
+            let queued = !global && m.with_p(|pp| pp.map(|pp| pp.runqput(gp, false)).is_some());
+            if !queued {
                 globrunqput(gp);
                 wakep_global();
-            } else {
-                // SAFETY: we hold pp.
-                unsafe { runqput(pp, gp, false) };
             }
             None
         }
         Action::Park(unlock, arg) => {
             g.m = ptr::null_mut();
             g.set_status(GStatus::Waiting);
-            bump(m.p(), |c| &c.parks);
+            m.with_p(|pp| bump(pp, |c| &c.parks));
             if let Some(f) = unlock {
+                // The P rests in the M: the callback may ready Gs onto it.
                 // SAFETY: the host's callback, called as rt_park documents.
                 if !unsafe { f(gp, arg) } {
                     g.set_status(GStatus::Runnable);
@@ -809,7 +767,7 @@ fn execute(m: &M, gp: *mut G, inherit: bool) -> Option<*mut G> {
             None
         }
         Action::Exit => {
-            gdestroy(m, gp);
+            m.with_p(|pp| gdestroy(m, pp, gp));
             None
         }
         Action::ExitSyscall => exitsyscall0(m, gp),
@@ -823,26 +781,23 @@ fn exitsyscall0(m: &M, gp: *mut G) -> Option<*mut G> {
     let g = unsafe { &mut *gp };
     g.m = ptr::null_mut();
     g.set_status(GStatus::Runnable);
-    let pp = p::pidleget_live(false);
-    if !pp.is_null() {
-        p::acquire_nextp(m, pp);
+    if let Some(pp) = p::pidleget_live(false) {
+        p::wire(m, &pp);
+        m.put_p(pp);
         return Some(gp);
     }
-    if !m.lockedg.load(Ordering::Relaxed).is_null() {
-        // Our locked G waits for a P that someone hands to us (stoplockedm).
-        globrunqput(gp);
-        return None;
-    }
     globrunqput(gp);
-    wakep_global();
+    if m.lockedg.load(Ordering::Relaxed).is_null() {
+        wakep_global();
+    }
+    // else our locked G waits for a P that someone hands to us (stoplockedm).
     None
 }
 
 /// Go's stoplockedm: this M runs only its locked G; hand off the P and sleep until
-/// someone hands it back with the G runnable.
-fn stoplockedm(m: &M) -> bool {
-    let pp = releasep_reserved(m);
-    if !pp.is_null() {
+/// someone hands one back with the G runnable (returned; None: shutdown).
+fn stoplockedm(m: &M) -> Option<HeldP> {
+    if let Some(pp) = releasep_reserved(m) {
         handoffp(pp);
     }
     loop {
@@ -850,23 +805,27 @@ fn stoplockedm(m: &M) -> bool {
         m.park.clear();
         let np = m.nextp.swap(ptr::null_mut(), Ordering::AcqRel);
         if !np.is_null() {
-            p::acquire_nextp(m, np);
-            return true;
+            return Some(p::acquire_nextp(m, np));
         }
         if stopping() {
-            return false;
+            return None;
         }
     }
 }
 
-/// Go's startlockedm: `gp` is wired to another M: give that M our P and park.
-fn startlockedm(m: &M, gp: *mut G) -> bool {
+/// Hands `gp`, wired to another M that waits for it in stoplockedm, to that M
+/// together with `pp`.
+fn handoff_locked(gp: *mut G, pp: HeldP) {
     // SAFETY: gp is runnable and its locked M is live (it waits in stoplockedm).
     let lm = unsafe { &*(*gp).lockedm.load(Ordering::Acquire) };
-    let pp = releasep_reserved(m);
     lm.locked_next.store(gp, Ordering::Release);
-    lm.nextp.store(pp, Ordering::Release);
+    lm.nextp.store(pp.into_raw(), Ordering::Release);
     lm.park.wakeup();
+}
+
+/// Go's startlockedm: `gp` is wired to another M: give that M our P and park.
+fn startlockedm(m: &M, pp: HeldP, gp: *mut G) -> Option<HeldP> {
+    handoff_locked(gp, releasep(m, pp));
     stopm(m)
 }
 
@@ -881,33 +840,43 @@ fn check_no_locks(m: &M, what: &str) {
 /// Go's schedule loop: runs Gs on this M (which holds a P) until it must leave
 /// (shutdown, retirement, its locked G exited, rt_main's G exited).
 pub fn schedule(m: &M) {
-    let mut next: Option<(*mut G, bool)> = None;
+    let mut next: Option<*mut G> = None;
     loop {
         check_no_locks(m, "schedule: holding locks");
         if m.exiting.load(Ordering::Acquire) || m.main_done.load(Ordering::Acquire) {
             break;
         }
         let lg = m.lockedg.load(Ordering::Acquire);
-        let (gp, inherit) = if let Some(x) = next.take() {
-            x
+        let (pp, gp, inherit) = if let Some(gp) = next.take() {
+            match m.take_p() {
+                Some(pp) => (pp, gp, true),
+                None => {
+                    // The host's park callback gave the P away: another M runs it.
+                    globrunqput(gp);
+                    wakep_global();
+                    continue;
+                }
+            }
         } else if !lg.is_null() {
             // This M runs only its locked G: hand off the P and wait until whoever
             // finds the G runnable hands it over with a P (each handover is one
             // wakeup of our note, consumed here).
-            if !stoplockedm(m) {
+            let Some(pp) = stoplockedm(m) else {
                 break;
-            }
+            };
             if m.locked_next.swap(ptr::null_mut(), Ordering::AcqRel) != lg {
                 super::throw("stoplockedm: woken without the locked G");
             }
-            (lg, false)
-        } else if m.p().is_null() {
-            if !stopm(m) {
-                break;
-            }
-            continue;
+            (pp, lg, false)
         } else {
-            match find_runnable(m, Wait::Block) {
+            let pp = match m.take_p() {
+                Some(pp) => pp,
+                None => match stopm(m) {
+                    Some(pp) => pp,
+                    None => break,
+                },
+            };
+            match find_runnable(m, pp, Wait::Block) {
                 Some(x) => x,
                 None => break,
             }
@@ -918,19 +887,17 @@ pub fn schedule(m: &M) {
         // SAFETY: gp is a live runnable G.
         let lm = unsafe { (*gp).lockedm.load(Ordering::Acquire) };
         if !lm.is_null() && !ptr::eq(lm, m) {
-            if !startlockedm(m, gp) {
-                break;
+            match startlockedm(m, pp, gp) {
+                Some(np) => m.put_p(np),
+                None => break,
             }
             continue;
         }
-        if let Some(again) = execute(m, gp, inherit) {
-            next = Some((again, true));
-        }
+        next = execute(m, pp, gp, inherit);
     }
     // Left while spinning (shutdown): stop counting as a spinner.
     stop_spinning(m);
-    let pp = releasep_reserved(m);
-    if !pp.is_null() {
+    if let Some(pp) = releasep_reserved(m) {
         handoffp(pp);
     }
 }
@@ -942,15 +909,21 @@ pub fn mloop(m: *mut M) {
     let np = mm.nextp.swap(ptr::null_mut(), Ordering::AcqRel);
     if !np.is_null() {
         if mm.p().is_null() {
-            p::acquire_nextp(mm, np);
+            let pp = p::acquire_nextp(mm, np);
+            mm.put_p(pp);
         } else {
             // The start function acquired a P of its own: keep that one.
+            // SAFETY: np was reserved for this M, which does not take it.
+            let np = unsafe { HeldP::from_raw(np) };
             let mut s = SCHED.lock();
             p::release_to_pool(&mut s, np);
         }
     }
-    if mm.p().is_null() && !stopm(mm) {
-        return;
+    if mm.p().is_null() {
+        match stopm(mm) {
+            Some(pp) => mm.put_p(pp),
+            None => return,
+        }
     }
     schedule(mm);
 }
@@ -974,9 +947,18 @@ pub fn rt_schedule(flags: i32) -> Result<i32> {
             let mut ran = 0;
             let mut next = None;
             loop {
-                let x = match next.take() {
-                    Some(x) => x,
-                    None => match find_runnable(mm, Wait::Poll) {
+                let Some(pp) = mm.take_p() else {
+                    // A G's park callback gave the P away.
+                    if let Some(gp) = next {
+                        globrunqput(gp);
+                        wakep_global();
+                    }
+                    acquire_idle_p(mm)?;
+                    return Ok(ran);
+                };
+                let (pp, gp, inherit) = match next.take() {
+                    Some(gp) => (pp, gp, true),
+                    None => match find_runnable(mm, pp, Wait::Poll) {
                         Some(x) => x,
                         None => return Ok(ran),
                     },
@@ -985,28 +967,29 @@ pub fn rt_schedule(flags: i32) -> Result<i32> {
                     resetspinning(mm);
                 }
                 // SAFETY: a live runnable G.
-                let lm = unsafe { (*x.0).lockedm.load(Ordering::Acquire) };
+                let lm = unsafe { (*gp).lockedm.load(Ordering::Acquire) };
                 if !lm.is_null() && !ptr::eq(lm, mm) {
                     // Wired elsewhere: its M needs a P, but the host keeps ours.
                     // Hand it an idle one, or leave the G to an M that can.
-                    let pp = p::pidleget_live(true);
-                    if pp.is_null() {
-                        globrunqput(x.0);
-                        wakep_global();
-                    } else {
-                        // SAFETY: a locked G's M is live (it waits in stoplockedm).
-                        let lmm = unsafe { &*lm };
-                        lmm.locked_next.store(x.0, Ordering::Release);
-                        lmm.nextp.store(pp, Ordering::Release);
-                        lmm.park.wakeup();
+                    match p::pidleget_live(true) {
+                        Some(np) => handoff_locked(gp, np),
+                        None => {
+                            globrunqput(gp);
+                            wakep_global();
+                        }
                     }
+                    mm.put_p(pp);
                     return Ok(ran);
                 }
                 ran += 1;
-                next = execute(mm, x.0, x.1).map(|g| (g, true));
+                next = execute(mm, pp, gp, inherit);
                 if mm.p().is_null() {
                     // A G left a system call on this M after sysmon had handed our
                     // P on: the host still gets a P back, the first that frees up.
+                    if let Some(gp) = next {
+                        globrunqput(gp);
+                        wakep_global();
+                    }
                     acquire_idle_p(mm)?;
                     return Ok(ran);
                 }
@@ -1031,7 +1014,7 @@ fn acquire_idle_p(m: &M) -> Result<()> {
             s.check_running()?;
             p::pidleget(&mut s)
         };
-        if !pp.is_null() {
+        if let Some(pp) = pp {
             break pp;
         }
         tries += 1;
@@ -1042,7 +1025,8 @@ fn acquire_idle_p(m: &M) -> Result<()> {
             super::time::os_sleep(50_000);
         }
     };
-    p::acquire_nextp(m, pp);
+    p::wire(m, &pp);
+    m.put_p(pp);
     Ok(())
 }
 
@@ -1068,8 +1052,7 @@ pub fn rt_main(f: super::m::RtFn, arg: *mut c_void) -> Result<()> {
     // main G on it, so that this thread runs it.
     acquire_idle_p(mm)?;
     if let Err(e) = g::newproc1(f, arg, m) {
-        let pp = releasep_reserved(mm);
-        if !pp.is_null() {
+        if let Some(pp) = releasep_reserved(mm) {
             handoffp(pp);
         }
         return Err(e);

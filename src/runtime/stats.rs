@@ -4,7 +4,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use super::g::{GStatus, G};
 use super::m::{MKind, MState, M};
-use super::p::{public_status, P};
+use super::p::{public_status, HeldP, P};
 use super::{Sched, SCHED};
 use crate::ffi::types::rt_stats;
 
@@ -35,13 +35,15 @@ impl Counters {
 /// cache line, no atomic read-modify-write: only the holder writes them), else on
 /// the global ones.
 #[inline]
-pub fn bump(pp: *mut P, which: fn(&Counters) -> &AtomicU64) {
-    if pp.is_null() {
-        which(&COUNTERS).fetch_add(1, Ordering::Relaxed);
-    } else {
-        // SAFETY: the caller holds pp.
-        let c = which(unsafe { &(*pp).counters });
-        c.store(c.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+pub fn bump(pp: Option<&mut HeldP>, which: fn(&Counters) -> &AtomicU64) {
+    match pp {
+        None => {
+            which(&COUNTERS).fetch_add(1, Ordering::Relaxed);
+        }
+        Some(pp) => {
+            let c = which(&pp.p().counters);
+            c.store(c.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use core::ptr;
 use core::sync::atomic::Ordering;
 
 use super::g::{curg, mcall, Action, GStatus};
-use super::p::{self, PStatus};
+use super::p::{self, HeldP, PStatus};
 use super::{sysmon, SCHED};
 use crate::ffi::errors::*;
 
@@ -24,16 +24,18 @@ pub fn entersyscall() -> Result<()> {
         if g.status() != GStatus::Running {
             return Err(RT_EALREADY);
         }
-        let pp = m.p.swap(ptr::null_mut(), Ordering::AcqRel);
-        if pp.is_null() {
+        let Some(pp) = m.take_p() else {
             super::throw("entersyscall: running G without a P");
-        }
-        (*pp).syscalltick.fetch_add(1, Ordering::Relaxed);
-        (*pp).m.store(ptr::null_mut(), Ordering::Release);
-        m.oldp.store(pp, Ordering::Release);
+        };
+        p::unwire(m, &pp);
+        let p = pp.p();
+        p.syscalltick.fetch_add(1, Ordering::Relaxed);
+        // The HeldP dissolves into the Syscall status: whoever wins the CAS out of
+        // it (exitsyscall below, or sysmon's retake) makes the next one.
+        m.oldp.store(pp.into_raw(), Ordering::Release);
         g.set_status(GStatus::Syscall);
-        // From here sysmon may take the P (Syscall -> Idle by CAS).
-        (*pp).set(PStatus::Syscall);
+        // From here sysmon may take the P (Syscall -> Reserved by CAS).
+        p.set(PStatus::Syscall);
     }
     sysmon::wake_if_sleeping();
     Ok(())
@@ -65,20 +67,23 @@ pub fn exitsyscall() -> Result<()> {
                 )
                 .is_ok()
         {
-            if (*oldp).id < p::GOMAXPROCS.load(Ordering::Acquire) {
-                p::wire(m, &*oldp);
-                (*oldp).syscalltick.fetch_add(1, Ordering::Relaxed);
+            // We won the CAS: the P is ours again.
+            let pp = HeldP::from_raw(oldp);
+            if pp.p().id < p::GOMAXPROCS.load(Ordering::Acquire) {
+                p::wire(m, &pp);
+                pp.p().syscalltick.fetch_add(1, Ordering::Relaxed);
+                m.put_p(pp);
                 g.set_status(GStatus::Running);
                 return Ok(());
             }
             // rt_gomaxprocs shrank below it meanwhile: it dies.
             let mut s = SCHED.lock();
-            p::release_to_pool(&mut s, oldp);
+            p::release_to_pool(&mut s, pp);
         }
         // Second chance: any idle P.
-        let pp = p::pidleget_live(false);
-        if !pp.is_null() {
-            p::acquire_nextp(m, pp);
+        if let Some(pp) = p::pidleget_live(false) {
+            p::wire(m, &pp);
+            m.put_p(pp);
             g.set_status(GStatus::Running);
             return Ok(());
         }

@@ -8,7 +8,7 @@ use core::ptr;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use super::note::Note;
-use super::p::{PStatus, ALLP, GOMAXPROCS, MAX_PROCS, NPIDLE};
+use super::p::{HeldP, PStatus, ALLP, GOMAXPROCS, MAX_PROCS, NPIDLE};
 use super::sched::{handoffp, NMSPINNING};
 use super::stats::COUNTERS;
 use super::time::nanotime;
@@ -116,7 +116,7 @@ extern "C" fn sysmon_main(_: *mut c_void) {
             let mut list = Vec::new();
             netpoll::netpoll(0, &mut list);
             if !list.is_empty() {
-                g::inject(&list);
+                g::inject(&list, None);
                 idle = 0;
             }
         }
@@ -170,7 +170,8 @@ fn retake(last: &mut [(u32, i64)]) -> u32 {
             .is_ok()
         {
             COUNTERS.handoffs.fetch_add(1, Ordering::Relaxed);
-            handoffp(pp);
+            // SAFETY: we won the CAS out of Syscall: the P is ours.
+            handoffp(unsafe { HeldP::from_raw(pp) });
             n += 1;
         }
     }

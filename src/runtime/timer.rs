@@ -9,12 +9,15 @@
 use core::ptr;
 use core::sync::atomic::{AtomicI64, AtomicPtr, Ordering};
 
+use super::g::G;
 use super::note::Lock;
 use super::p::{ALLP, GOMAXPROCS, P};
 
 /// What a timer does when it fires (runs with the heap lock held: it must not
-/// block or touch timers).
-pub type TimerFn = unsafe fn(t: *mut Timer);
+/// block or touch timers). Returns the G that the firing makes runnable, if any
+/// (null: none): the timer code reports it, and the scheduler that ran the timers
+/// readies it on its own P.
+pub type TimerFn = unsafe fn(t: *mut Timer) -> *mut G;
 
 /// A timer. Owned by whoever made it; linked into at most one heap.
 pub struct Timer {
@@ -206,34 +209,31 @@ pub unsafe fn del(t: *mut Timer) -> bool {
     }
 }
 
-/// Runs `pp`'s expired timers. Returns the next `when` (0: none left).
-pub fn check(pp: *mut P, now: i64) -> i64 {
-    // SAFETY: Ps live until shutdown.
-    let pt = unsafe { &(*pp).timers };
+/// Runs the expired timers of `p` (any P: its heap lock serialises the runners),
+/// handing each G that a firing makes runnable to `wake` (called with the heap lock
+/// held: it must only queue the G). Returns the next `when` (0: none left).
+pub fn check(p: &P, now: i64, wake: &mut dyn FnMut(*mut G)) -> i64 {
+    let pt = &p.timers;
     let t0 = pt.timer0.load(Ordering::Acquire);
     if t0 == 0 || t0 > now {
         return t0;
     }
     let mut h = pt.heap.lock();
-    let mut fired = false;
     while !h.heap.is_empty() && h.when(0) <= now {
-        fired = true;
         let t = h.remove(0);
         // SAFETY: the timer is live until its callback ran (we hold the lock, and
         // `heap` still names this P, so a concurrent del waits for the lock).
-        unsafe {
-            ((*t).f)(t);
+        let gp = unsafe {
+            let gp = ((*t).f)(t);
             (*t).heap.store(ptr::null_mut(), Ordering::Release);
+            gp
+        };
+        if !gp.is_null() {
+            wake(gp);
         }
     }
     let next = h.first();
     pt.timer0.store(next, Ordering::Release);
-    drop(h);
-    if fired {
-        // Callbacks only queue Gs (the sched lock must not be taken under a heap
-        // lock); wake an M for them now.
-        super::sched::wakep_global();
-    }
     next
 }
 
@@ -319,16 +319,18 @@ unsafe extern "C" fn sleep_commit(_g: *mut super::g::G, arg: *mut core::ffi::c_v
     true
 }
 
-unsafe fn sleep_fire(t: *mut Timer) {
+unsafe fn sleep_fire(t: *mut Timer) -> *mut G {
     // SAFETY: the arg of a sleep timer is its parked G.
-    super::g::ready_from_timer(unsafe { (*t).arg.cast() });
+    unsafe { (*t).arg.cast() }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    unsafe fn nop(_: *mut Timer) {}
+    unsafe fn nop(_: *mut Timer) -> *mut G {
+        ptr::null_mut()
+    }
 
     #[test]
     fn heap_orders_and_removes_anywhere() {
