@@ -104,15 +104,9 @@
  */
 #define RT_P_DEAD 3
 
-/**
- * Per-P caches: most newproc/goexit traffic stays here.
- */
-#define PCACHE_MAX 64
 
-/**
- * Slots in a P's local run queue (Go's 256).
- */
-#define RUNQ_SIZE 256
+
+
 
 /**
  * A channel (opaque).

@@ -5,7 +5,7 @@ use core::ffi::{c_int, c_void};
 
 use super::errors::*;
 use super::types::{rt_chan, rt_select_case};
-use super::{boundary, rc};
+use super::{boundary, code, rc};
 use crate::runtime::chan::{self, Case, Chan};
 
 fn live(c: *const rt_chan) -> Option<*mut Chan> {
@@ -38,7 +38,7 @@ pub unsafe extern "C" fn rt_chan_make(
                 unsafe { *out = c.cast() };
                 RT_OK
             }
-            Err(e) => e,
+            Err(e) => code(e),
         }
     })
 }
@@ -178,8 +178,12 @@ pub unsafe extern "C" fn rt_select(cases: *mut rt_select_case, n: usize, timeout
         }
         // SAFETY: rt_select_case and Case have the same layout (asserted below).
         match unsafe { chan::select(cases.cast::<Case>(), n, timeout_ns) } {
-            Ok(i) => i.min(c_int::MAX as usize) as c_int,
-            Err(e) => e,
+            Ok((i, closed)) => {
+                // SAFETY: i < n: one of the caller's cases.
+                unsafe { (*cases.add(i)).result = if closed { RT_ECLOSED } else { RT_OK } };
+                i.min(c_int::MAX as usize) as c_int
+            }
+            Err(e) => code(e),
         }
     })
 }
@@ -191,4 +195,5 @@ const _: () = {
     assert!(offset_of!(rt_select_case, dir) == offset_of!(Case, dir));
     assert!(offset_of!(rt_select_case, elem) == offset_of!(Case, elem));
     assert!(offset_of!(rt_select_case, result) == offset_of!(Case, result));
+    assert!(super::consts::RT_SEND == chan::SEND && super::consts::RT_RECV == chan::RECV);
 };

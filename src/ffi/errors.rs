@@ -4,6 +4,8 @@
 //! build.rs reads the same list to emit the `#define`s of `mrt.h`: keep one entry
 //! per line, as `RT_NAME = value, "message";`.
 
+use crate::runtime::error::{Error as RtError, Result as RtResult};
+
 macro_rules! errors {
     ($($name:ident = $value:expr, $msg:literal;)*) => {
         $(
@@ -30,6 +32,29 @@ macro_rules! errors {
         /// Every code in the list, for tests.
         pub const ALL: &[i32] = &[$($name),*];
     };
+}
+
+/// The C code of a runtime error.
+pub const fn code(e: RtError) -> i32 {
+    match e {
+        RtError::Perm => RT_EPERM,
+        RtError::Again => RT_EAGAIN,
+        RtError::NoMem => RT_ENOMEM,
+        RtError::Busy => RT_EBUSY,
+        RtError::Inval => RT_EINVAL,
+        RtError::Closed => RT_ECLOSED,
+        RtError::Shutdown => RT_ESHUTDOWN,
+        RtError::TimedOut => RT_ETIMEDOUT,
+        RtError::Already => RT_EALREADY,
+    }
+}
+
+/// A runtime result as a C return code: RT_OK or the error's code.
+pub const fn rc(r: RtResult<()>) -> i32 {
+    match r {
+        Ok(()) => RT_OK,
+        Err(e) => code(e),
+    }
 }
 
 const fn unsafe_cstr(s: &'static str) -> &'static core::ffi::CStr {
@@ -66,11 +91,6 @@ const _: () = {
     assert!(RT_EALREADY == -libc::EALREADY);
     assert!(RT_EINTERNAL == -libc::ENOTRECOVERABLE);
 };
-
-/// A runtime error: one of the negative codes above.
-pub type Error = i32;
-/// The result type of the machinery: `Err` holds an `RT_E*` code.
-pub type Result<T> = core::result::Result<T, Error>;
 
 #[cfg(test)]
 mod tests {

@@ -5,7 +5,7 @@ use core::ffi::{c_int, c_void};
 
 use super::errors::*;
 use super::types::{rt_fn, rt_g, rt_parkfn};
-use super::{boundary, rc};
+use super::{boundary, code, rc};
 use crate::runtime::g::{self, ParkFn};
 use crate::runtime::{self, sched, syscall};
 
@@ -25,12 +25,12 @@ pub extern "C" fn rt_go(f: rt_fn, arg: *mut c_void) -> i64 {
             return RT_EINVAL as i64;
         }
         if let Err(e) = runtime::ensure_running() {
-            return e as i64;
+            return code(e) as i64;
         }
         match g::newproc(f, arg) {
             // SAFETY: newproc returns a live G.
             Ok(gp) => unsafe { (*gp).goid },
-            Err(e) => e as i64,
+            Err(e) => code(e) as i64,
         }
     })
 }
@@ -154,12 +154,18 @@ pub extern "C" fn rt_sleep(ns: i64) -> c_int {
     boundary(|| {
         if !crate::runtime::g::curg().is_null() {
             if let Err(e) = runtime::ensure_running() {
-                return e;
+                return code(e);
             }
         }
         rc(crate::runtime::timer::sleep(ns))
     })
 }
+
+// rt_poll_fd's bits are the runtime's (poll(2)'s) values.
+const _: () = assert!(
+    super::consts::RT_POLLIN == runtime::netpoll::POLLIN
+        && super::consts::RT_POLLOUT == runtime::netpoll::POLLOUT
+);
 
 /// Waits until `fd` is ready for `events` (RT_POLLIN and/or RT_POLLOUT) or the
 /// timeout passes (< 0: forever; 0: don't wait). A G parks on the runtime's netpoller
@@ -177,7 +183,7 @@ pub extern "C" fn rt_poll_fd(fd: c_int, events: u32, timeout_ns: i64) -> c_int {
     boundary(
         || match crate::runtime::netpoll::poll_fd(fd, events, timeout_ns) {
             Ok(r) => r as c_int,
-            Err(e) => e,
+            Err(e) => code(e),
         },
     )
 }
@@ -195,7 +201,7 @@ pub extern "C" fn rt_main(f: rt_fn, arg: *mut c_void) -> c_int {
             return RT_EINVAL;
         }
         if let Err(e) = runtime::ensure_running() {
-            return e;
+            return code(e);
         }
         rc(sched::rt_main(f, arg))
     })

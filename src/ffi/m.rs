@@ -7,7 +7,7 @@ use core::sync::atomic::Ordering;
 
 use super::errors::*;
 use super::types::{rt_fn, rt_m, rt_m_info, rt_p};
-use super::{boundary, rc, write_sized};
+use super::{boundary, code, rc, write_sized};
 use crate::runtime::m::{self, M};
 use crate::runtime::{self, tls, SCHED};
 
@@ -35,7 +35,7 @@ pub unsafe extern "C" fn rt_allocm(
             return RT_EINVAL;
         }
         if let Err(e) = runtime::ensure_running() {
-            return e;
+            return code(e);
         }
         match m::allocm(p.cast(), f, arg) {
             Ok(mp) => {
@@ -43,7 +43,7 @@ pub unsafe extern "C" fn rt_allocm(
                 unsafe { *out = mp.cast() };
                 RT_OK
             }
-            Err(e) => e,
+            Err(e) => code(e),
         }
     })
 }
@@ -69,7 +69,7 @@ pub unsafe extern "C" fn rt_allocm(
 pub unsafe extern "C" fn rt_m_launch(m: *mut rt_m, nextp: *mut rt_p) -> c_int {
     boundary(|| {
         if let Err(e) = runtime::ensure_running() {
-            return e;
+            return code(e);
         }
         rc(m::m_launch(m.cast(), nextp.cast()))
     })
@@ -103,7 +103,7 @@ pub unsafe extern "C" fn rt_newm(
 ) -> c_int {
     boundary(|| {
         if let Err(e) = runtime::ensure_running() {
-            return e;
+            return code(e);
         }
         match m::newm(f, arg, p.cast()) {
             Ok(mp) => {
@@ -113,7 +113,7 @@ pub unsafe extern "C" fn rt_newm(
                 }
                 RT_OK
             }
-            Err(e) => e,
+            Err(e) => code(e),
         }
     })
 }
@@ -138,7 +138,7 @@ pub extern "C" fn rt_m_id(m: *const rt_m) -> i64 {
         let s = SCHED.lock();
         match m::lookup(&s, mp) {
             Ok(mm) => mm.id,
-            Err(e) => e as i64,
+            Err(e) => code(e) as i64,
         }
     })
 }
@@ -158,7 +158,7 @@ pub unsafe extern "C" fn rt_m_getinfo(m: *const rt_m, out: *mut rt_m_info) -> c_
         let s = SCHED.lock();
         let mm = match m::lookup(&s, m.cast()) {
             Ok(mm) => mm,
-            Err(e) => return e,
+            Err(e) => return code(e),
         };
         // SAFETY: a live M's g0 is live.
         let g0 = unsafe { &*mm.g0 };

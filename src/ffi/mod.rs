@@ -16,7 +16,7 @@ pub mod runtime;
 pub mod sync;
 pub mod types;
 
-use errors::{Result, RT_EINVAL};
+use crate::runtime::error::{Error, Result};
 
 /// The FFI boundary: runs `f`. A panic inside is a libmrt bug: it is reported as
 /// `libmrt: fatal error: panic: ...` with the state dump, and the process aborts (Go's
@@ -26,13 +26,7 @@ pub fn boundary<R>(f: impl FnOnce() -> R) -> R {
     crate::runtime::no_unwind(f)
 }
 
-/// `Result<()>` as the C return code.
-pub fn rc(r: Result<()>) -> i32 {
-    match r {
-        Ok(()) => 0,
-        Err(e) => e,
-    }
-}
+pub use errors::{code, rc};
 
 /// Writes `val` into a caller's size-versioned struct (`size` is its first field,
 /// a u32): at most `out->size` bytes, never fewer than `min` (the end of the first
@@ -42,12 +36,12 @@ pub fn rc(r: Result<()>) -> i32 {
 /// `out` is null or points at least `out->size` writable bytes.
 pub unsafe fn write_sized<T>(out: *mut T, val: &T, min: usize) -> Result<()> {
     if out.is_null() {
-        return Err(RT_EINVAL);
+        return Err(Error::Inval);
     }
     // SAFETY: out points at a struct whose first field is the u32 size.
     let size = unsafe { (out as *const u32).read_unaligned() } as usize;
     if size < min {
-        return Err(RT_EINVAL);
+        return Err(Error::Inval);
     }
     let n = size.min(core::mem::size_of::<T>());
     // SAFETY: both ranges are valid for n bytes; the caller's size stays as it was.

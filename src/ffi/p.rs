@@ -4,10 +4,23 @@
 use core::ffi::c_int;
 use core::sync::atomic::Ordering;
 
+use super::consts::*;
+use super::errors::RT_EINVAL;
 use super::types::rt_p;
-use super::{boundary, rc};
-use crate::runtime::p::{self, public_status, P};
+use super::{boundary, code, rc};
+use crate::runtime::p::{self, PStatus, P};
+use crate::runtime::sched::SchedMode;
 use crate::runtime::{self, sched, tls};
+
+/// The public status code of a P's internal state.
+fn public_status(st: PStatus) -> c_int {
+    match st {
+        PStatus::Idle | PStatus::Held | PStatus::Reserved => RT_P_IDLE,
+        PStatus::Running => RT_P_RUNNING,
+        PStatus::Syscall => RT_P_SYSCALL,
+        PStatus::Dead => RT_P_DEAD,
+    }
+}
 
 /// allp[id]: the P with this id, or NULL if id is out of range [0, rt_gomaxprocs) or
 /// the runtime is not running. Any context.
@@ -26,7 +39,7 @@ pub extern "C" fn rt_p_get(id: c_int) -> *mut rt_p {
 pub extern "C" fn rt_p_id(p: *const rt_p) -> c_int {
     boundary(|| match p::with_p(p.cast(), |p| p.id) {
         Ok(id) => id,
-        Err(e) => e,
+        Err(e) => code(e),
     })
 }
 
@@ -38,7 +51,7 @@ pub extern "C" fn rt_p_status(p: *const rt_p) -> c_int {
     boundary(
         || match p::with_p(p.cast(), |p| public_status(p.status())) {
             Ok(st) => st,
-            Err(e) => e,
+            Err(e) => code(e),
         },
     )
 }
@@ -69,7 +82,7 @@ pub extern "C" fn rt_getp() -> *mut rt_p {
 pub extern "C" fn rt_acquirep(p: *mut rt_p) -> c_int {
     boundary(|| {
         if let Err(e) = runtime::ensure_running() {
-            return e;
+            return code(e);
         }
         rc(p::acquirep(p.cast::<P>()))
     })
@@ -92,7 +105,7 @@ pub extern "C" fn rt_releasep() -> *mut rt_p {
 pub extern "C" fn rt_p_put(p: *mut rt_p) -> c_int {
     boundary(|| {
         if let Err(e) = runtime::ensure_running() {
-            return e;
+            return code(e);
         }
         rc(p::p_put(p.cast()))
     })
@@ -110,11 +123,16 @@ pub extern "C" fn rt_p_put(p: *mut rt_p) -> c_int {
 pub extern "C" fn rt_schedule(flags: c_int) -> c_int {
     boundary(|| {
         if let Err(e) = runtime::ensure_running() {
-            return e;
+            return code(e);
         }
-        match sched::rt_schedule(flags) {
+        let mode = match flags {
+            RT_SCHED_ONCE => SchedMode::Once,
+            RT_SCHED_FOREVER => SchedMode::Forever,
+            _ => return RT_EINVAL,
+        };
+        match sched::rt_schedule(mode) {
             Ok(n) => n,
-            Err(e) => e,
+            Err(e) => code(e),
         }
     })
 }

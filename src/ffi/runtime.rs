@@ -6,7 +6,7 @@ use core::mem::{offset_of, size_of};
 
 use super::errors::{self, *};
 use super::types::{rt_config, rt_stats};
-use super::{boundary, rc, write_sized};
+use super::{boundary, code, rc, write_sized};
 use crate::runtime::{self, init, p, stats, SCHED};
 
 /// Initialises the runtime: creates the Ps and installs the fault handler.
@@ -76,18 +76,18 @@ pub extern "C" fn rt_shutdown(timeout_ns: i64) -> c_int {
 pub extern "C" fn rt_gomaxprocs(n: c_int) -> c_int {
     boundary(|| {
         if let Err(e) = runtime::ensure_running() {
-            return e;
+            return code(e);
         }
         let mut s = SCHED.lock();
         if let Err(e) = s.check_running() {
-            return e;
+            return code(e);
         }
         if n <= 0 {
             return s.gomaxprocs;
         }
         match p::procresize(&mut s, n) {
             Ok(old) => old,
-            Err(e) => e,
+            Err(e) => code(e),
         }
     })
 }
@@ -123,7 +123,7 @@ pub extern "C" fn rt_err_name(err: c_int) -> *const c_char {
 pub unsafe extern "C" fn rt_getstats(out: *mut rt_stats) -> c_int {
     boundary(|| {
         if let Err(e) = runtime::ensure_running() {
-            return e;
+            return code(e);
         }
         let st = stats::snapshot();
         // SAFETY: the caller passes a struct of at least out->size bytes.

@@ -17,12 +17,15 @@ use core::ffi::c_void;
 use core::ptr;
 use core::sync::atomic::{AtomicU32, Ordering};
 
+use super::error::{Error, Result};
 use super::g::{self, G};
 use super::note::{futex_wait, futex_wake, Mutex};
 use super::time::nanotime;
 use super::{timer, tls};
-use crate::ffi::consts::{RT_RECV, RT_SEND};
-use crate::ffi::errors::*;
+
+/// A select case's direction (the values of rt_select_case's `dir`).
+pub(crate) const SEND: i32 = 1;
+pub(crate) const RECV: i32 = 2;
 
 /// A blocked sender or receiver (Go's sudog).
 pub struct Sudog {
@@ -179,9 +182,9 @@ unsafe impl Sync for Chan {}
 
 /// rt_chan_make.
 pub fn make(elem_size: usize, cap: usize) -> Result<*mut Chan> {
-    let bytes = elem_size.checked_mul(cap).ok_or(RT_EINVAL)?;
+    let bytes = elem_size.checked_mul(cap).ok_or(Error::Inval)?;
     if bytes > isize::MAX as usize / 2 {
-        return Err(RT_EINVAL);
+        return Err(Error::Inval);
     }
     let buf = if bytes == 0 {
         ptr::null_mut()
@@ -189,7 +192,7 @@ pub fn make(elem_size: usize, cap: usize) -> Result<*mut Chan> {
         // SAFETY: a plain allocation; null on failure.
         let p = unsafe { libc::calloc(1, bytes) } as *mut u8;
         if p.is_null() {
-            return Err(RT_ENOMEM);
+            return Err(Error::NoMem);
         }
         p
     };
@@ -228,7 +231,7 @@ pub unsafe fn free(c: *mut Chan) -> Result<()> {
     let busy = !ch.recvq.is_empty() || !ch.sendq.is_empty() || ch.refs != 0;
     ch.lock.unlock();
     if busy {
-        return Err(RT_EBUSY);
+        return Err(Error::Busy);
     }
     ch.magic = 0;
     // SAFETY: nobody waits and the caller gives the channel up.
@@ -280,9 +283,9 @@ impl Chan {
     }
 
     /// A send that does not block (lock held). Some(result) if it completed.
-    fn try_send_locked(&mut self, elem: *const u8) -> Option<(i32, *mut Sudog)> {
+    fn try_send_locked(&mut self, elem: *const u8) -> Option<(Result<()>, *mut Sudog)> {
         if self.closed {
-            return Some((RT_ECLOSED, ptr::null_mut()));
+            return Some((Err(Error::Closed), ptr::null_mut()));
         }
         let r = self.recvq.dequeue();
         if !r.is_null() {
@@ -291,19 +294,19 @@ impl Chan {
                 self.copy((*r).elem, elem);
                 (*r).success = true;
             }
-            return Some((RT_OK, r));
+            return Some((Ok(()), r));
         }
         if self.qcount < self.cap {
             self.copy(self.slot(self.sendx), elem);
             self.sendx = (self.sendx + 1) % self.cap;
             self.qcount += 1;
-            return Some((RT_OK, ptr::null_mut()));
+            return Some((Ok(()), ptr::null_mut()));
         }
         None
     }
 
     /// A receive that does not block (lock held).
-    fn try_recv_locked(&mut self, elem: *mut u8) -> Option<(i32, *mut Sudog)> {
+    fn try_recv_locked(&mut self, elem: *mut u8) -> Option<(Result<()>, *mut Sudog)> {
         let s = self.sendq.dequeue();
         if !s.is_null() {
             // SAFETY: a dequeued sender is live until woken.
@@ -320,18 +323,18 @@ impl Chan {
                 }
                 (*s).success = true;
             }
-            return Some((RT_OK, s));
+            return Some((Ok(()), s));
         }
         if self.qcount > 0 {
             self.copy(elem, self.slot(self.recvx));
             self.zero(self.slot(self.recvx));
             self.recvx = (self.recvx + 1) % self.cap;
             self.qcount -= 1;
-            return Some((RT_OK, ptr::null_mut()));
+            return Some((Ok(()), ptr::null_mut()));
         }
         if self.closed {
             self.zero(elem);
-            return Some((RT_ECLOSED, ptr::null_mut()));
+            return Some((Err(Error::Closed), ptr::null_mut()));
         }
         None
     }
@@ -478,7 +481,7 @@ unsafe fn select_timeout(t: *mut timer::Timer) -> *mut G {
 /// elem_size 0).
 pub unsafe fn send(c: *mut Chan, elem: *const u8, block_ok: bool) -> Result<()> {
     // SAFETY: per the contract.
-    unsafe { op(c, elem as *mut u8, RT_SEND, block_ok) }
+    unsafe { op(c, elem as *mut u8, SEND, block_ok) }
 }
 
 /// rt_chan_recv / rt_chan_tryrecv.
@@ -488,7 +491,7 @@ pub unsafe fn send(c: *mut Chan, elem: *const u8, block_ok: bool) -> Result<()> 
 /// elem_size 0).
 pub unsafe fn recv(c: *mut Chan, elem: *mut u8, block_ok: bool) -> Result<()> {
     // SAFETY: per the contract.
-    unsafe { op(c, elem, RT_RECV, block_ok) }
+    unsafe { op(c, elem, RECV, block_ok) }
 }
 
 /// A send or a receive: at once if a counterpart or the buffer allows, else (if
@@ -500,24 +503,24 @@ unsafe fn op(c: *mut Chan, elem: *mut u8, dir: i32, block_ok: bool) -> Result<()
     // SAFETY: per the contract.
     let ch = unsafe { &mut *c };
     ch.lock.lock();
-    let now = if dir == RT_SEND {
+    let now = if dir == SEND {
         ch.try_send_locked(elem)
     } else {
         ch.try_recv_locked(elem)
     };
-    if let Some((rc, s)) = now {
+    if let Some((r, s)) = now {
         ch.lock.unlock();
         wake(s);
-        return if rc == RT_OK { Ok(()) } else { Err(rc) };
+        return r;
     }
     if !block_ok {
         ch.lock.unlock();
-        return Err(RT_EAGAIN);
+        return Err(Error::Again);
     }
     let key = AtomicU32::new(0);
     let gp = g::curg();
     let mut s = Sudog::new(gp, elem, ptr::null(), 0, &key);
-    if dir == RT_SEND {
+    if dir == SEND {
         ch.sendq.enqueue(&mut s);
     } else {
         ch.recvq.enqueue(&mut s);
@@ -528,12 +531,12 @@ unsafe fn op(c: *mut Chan, elem: *mut u8, dir: i32, block_ok: bool) -> Result<()
     if s.success {
         Ok(())
     } else {
-        Err(RT_ECLOSED)
+        Err(Error::Closed)
     }
 }
 
-/// rt_chan_close: wakes every waiter (receivers get zero and RT_ECLOSED, senders
-/// RT_ECLOSED).
+/// rt_chan_close: wakes every waiter (receivers get zero and Error::Closed, senders
+/// Error::Closed).
 ///
 /// # Safety
 /// `c` is a live channel.
@@ -543,7 +546,7 @@ pub unsafe fn close(c: *mut Chan) -> Result<()> {
     ch.lock.lock();
     if ch.closed {
         ch.lock.unlock();
-        return Err(RT_ECLOSED);
+        return Err(Error::Closed);
     }
     ch.closed = true;
     // Detach every waiter that can still be woken; wake them after unlocking.
@@ -582,6 +585,7 @@ pub struct Case {
     pub chan: *mut Chan,
     pub dir: i32,
     pub elem: *mut c_void,
+    /// The outcome, for the C caller: written by the C ABI, never by the runtime.
     pub result: i32,
 }
 
@@ -600,27 +604,28 @@ fn fastrand() -> u32 {
     (x >> 32) as u32
 }
 
-/// rt_select (Go's selectgo). Returns the index of the case that proceeded.
+/// rt_select (Go's selectgo). Returns the index of the case that proceeded and
+/// whether it did so because its channel was closed.
 ///
 /// # Safety
 /// `cases` points at `n` cases whose channels are live (or null) and whose elems
 /// are valid for their channel's element size.
-pub unsafe fn select(cases: *mut Case, n: usize, timeout_ns: i64) -> Result<usize> {
+pub unsafe fn select(cases: *mut Case, n: usize, timeout_ns: i64) -> Result<(usize, bool)> {
     if cases.is_null() || n == 0 || n > u32::MAX as usize - CASE0 as usize {
-        return Err(RT_EINVAL);
+        return Err(Error::Inval);
     }
     // SAFETY: per the contract.
     let cs = unsafe { core::slice::from_raw_parts_mut(cases, n) };
     for c in cs.iter() {
-        if !c.chan.is_null() && c.dir != RT_SEND && c.dir != RT_RECV {
-            return Err(RT_EINVAL);
+        if !c.chan.is_null() && c.dir != SEND && c.dir != RECV {
+            return Err(Error::Inval);
         }
     }
     // Poll order: a random permutation. Lock order: by channel address.
     let mut order: Vec<usize> = Vec::new();
     let mut lockorder: Vec<usize> = Vec::new();
     if order.try_reserve(n).is_err() || lockorder.try_reserve(n).is_err() {
-        return Err(RT_ENOMEM);
+        return Err(Error::NoMem);
     }
     for (i, c) in cs.iter().enumerate() {
         if c.chan.is_null() {
@@ -662,21 +667,20 @@ pub unsafe fn select(cases: *mut Case, n: usize, timeout_ns: i64) -> Result<usiz
     for &i in &order {
         // SAFETY: live channel, locked.
         let ch = unsafe { &mut *cs[i].chan };
-        let r = if cs[i].dir == RT_RECV {
+        let r = if cs[i].dir == RECV {
             ch.try_recv_locked(cs[i].elem.cast())
         } else {
             ch.try_send_locked(cs[i].elem as *const u8)
         };
-        if let Some((rc, s)) = r {
+        if let Some((r, s)) = r {
             unlock_all();
             wake(s);
-            cs[i].result = rc;
-            return Ok(i);
+            return Ok((i, r.is_err()));
         }
     }
     if timeout_ns == 0 {
         unlock_all();
-        return Err(RT_EAGAIN);
+        return Err(Error::Again);
     }
     // Pass 2: enqueue on every channel and wait.
     let done = AtomicU32::new(UNDECIDED);
@@ -685,7 +689,7 @@ pub unsafe fn select(cases: *mut Case, n: usize, timeout_ns: i64) -> Result<usiz
     let mut sgs: Vec<Sudog> = Vec::new();
     if sgs.try_reserve(n).is_err() {
         unlock_all();
-        return Err(RT_ENOMEM);
+        return Err(Error::NoMem);
     }
     for (i, c) in cs.iter().enumerate() {
         sgs.push(Sudog::new(gp, c.elem.cast(), &done, i as u32, &key));
@@ -694,7 +698,7 @@ pub unsafe fn select(cases: *mut Case, n: usize, timeout_ns: i64) -> Result<usiz
         // SAFETY: live channel, locked; the sudogs do not move (reserved above).
         let ch = unsafe { &mut *cs[i].chan };
         let s: *mut Sudog = &mut sgs[i];
-        if cs[i].dir == RT_RECV {
+        if cs[i].dir == RECV {
             ch.recvq.enqueue(s);
         } else {
             ch.sendq.enqueue(s);
@@ -711,7 +715,7 @@ pub unsafe fn select(cases: *mut Case, n: usize, timeout_ns: i64) -> Result<usiz
         // SAFETY: live channel, locked.
         let ch = unsafe { &mut *cs[i].chan };
         let s: *mut Sudog = &mut sgs[i];
-        if cs[i].dir == RT_RECV {
+        if cs[i].dir == RECV {
             ch.recvq.remove(s);
         } else {
             ch.sendq.remove(s);
@@ -724,10 +728,9 @@ pub unsafe fn select(cases: *mut Case, n: usize, timeout_ns: i64) -> Result<usiz
     unlock_all();
     let d = done.load(Ordering::Acquire);
     if !woken || d == TIMEDOUT {
-        return Err(RT_ETIMEDOUT);
+        return Err(Error::TimedOut);
     }
     let i = (d - CASE0) as usize;
     // A close zeroed a receive's element before waking us.
-    cs[i].result = if sgs[i].success { RT_OK } else { RT_ECLOSED };
-    Ok(i)
+    Ok((i, !sgs[i].success))
 }

@@ -5,20 +5,20 @@
 //! run queue costs only its descriptor, and the stack of a G that exited goes
 //! straight to the next G to start (the per-P stack cache), so spawning and running
 //! short Gs never enters the kernel. `newproc` still makes sure a stack can be had
-//! when every cache is empty, so that running out of memory is an RT_ENOMEM from
+//! when every cache is empty, so that running out of memory is an Error::NoMem from
 //! rt_go, as the API promises.
 
 use core::ffi::c_void;
 use core::ptr;
 use core::sync::atomic::{AtomicI64, AtomicPtr, AtomicU32, Ordering};
 
+use super::error::{Error, Result};
 use super::m::{MKind, RtFn, M};
 use super::note::{futex_wait, futex_wake, Lock};
 use super::p::{HeldP, PLocal};
 use super::stack::GStack;
 use super::stats::bump;
 use super::{arch, free_box, sched, tls, try_box, SCHED};
-use crate::ffi::errors::*;
 
 /// The saved context of a switched-out G (or of a g0 that switched to a G). The
 /// registers themselves are on the G's stack; see asm/x86_64.S.
@@ -210,7 +210,7 @@ pub struct GPtr(pub *mut G);
 unsafe impl Send for GPtr {}
 
 /// Per-P caches: most newproc/goexit traffic stays here.
-pub const PCACHE_MAX: usize = 64;
+pub(crate) const PCACHE_MAX: usize = 64;
 /// goids are taken from the global counter in batches of this size (Go's _GoidCacheBatch).
 const GOID_BATCH: i64 = 16;
 static NEXT_GOID: AtomicI64 = AtomicI64::new(1);
@@ -251,7 +251,7 @@ fn gfget(pl: Option<&mut PLocal>) -> Result<*mut G> {
         drop(all);
         // SAFETY: never published.
         unsafe { free_box(gp) };
-        return Err(RT_ENOMEM);
+        return Err(Error::NoMem);
     }
     all.push(GPtr(gp));
     Ok(gp)
@@ -328,10 +328,10 @@ pub fn newproc(f: RtFn, arg: *mut c_void) -> Result<*mut G> {
 /// which waits for it.
 pub fn newproc1(f: RtFn, arg: *mut c_void, mainm: *mut M) -> Result<*mut G> {
     if f.is_none() {
-        return Err(RT_EINVAL);
+        return Err(Error::Inval);
     }
     if sched::SHUTTING_DOWN.load(Ordering::Acquire) {
-        return Err(RT_ESHUTDOWN);
+        return Err(Error::Shutdown);
     }
     // From a G (or rt_main's M on g0) the new G goes to the caller's P; from a
     // foreign thread or an M without a P, to the global queue.
@@ -688,11 +688,11 @@ pub unsafe fn is_g(gp: *const G) -> bool {
 pub fn ready(gp: *mut G) -> Result<()> {
     // SAFETY: the caller passes a G handle; its magic is checked before use.
     if unsafe { !is_g(gp) } {
-        return Err(RT_EINVAL);
+        return Err(Error::Inval);
     }
     // SAFETY: a live G.
     if !set_runnable(unsafe { &*gp }) {
-        return Err(RT_EINVAL);
+        return Err(Error::Inval);
     }
     if queue_runnable(gp, true) {
         sched::wakep();
@@ -760,7 +760,7 @@ pub fn inject(list: &[*mut G], mut pp: Option<&mut HeldP>) {
 pub fn lockosthread() -> Result<()> {
     let gp = curg();
     if gp.is_null() {
-        return Err(RT_EPERM);
+        return Err(Error::Perm);
     }
     // SAFETY: the running G and its M.
     unsafe {
@@ -778,7 +778,7 @@ pub fn lockosthread() -> Result<()> {
 pub fn unlockosthread() -> Result<()> {
     let gp = curg();
     if gp.is_null() {
-        return Err(RT_EPERM);
+        return Err(Error::Perm);
     }
     // SAFETY: the running G and its M.
     unsafe {

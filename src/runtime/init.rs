@@ -8,11 +8,11 @@ use core::ptr;
 use core::sync::atomic::Ordering;
 use std::sync::Once;
 
+use super::error::{Error, Result};
 use super::m::{self, MKind, MState};
 use super::note::Mutex;
 use super::time::nanotime;
 use super::{g, p, run_state, sched, signal, sysmon, tls, Cfg, RunState, SCHED, STATE};
-use crate::ffi::errors::*;
 
 /// Serialises rt_init and rt_shutdown.
 static INIT: Mutex = Mutex::new();
@@ -92,11 +92,11 @@ fn glibc_minstack() -> usize {
 pub fn init(req: Request) -> Result<()> {
     let n = if req.maxprocs > 0 {
         if req.maxprocs > p::MAX_PROCS {
-            return Err(RT_EINVAL);
+            return Err(Error::Inval);
         }
         req.maxprocs
     } else if req.maxprocs < 0 {
-        return Err(RT_EINVAL);
+        return Err(Error::Inval);
     } else {
         env_maxprocs().unwrap_or_else(|| ncpu().min(p::MAX_PROCS))
     };
@@ -111,7 +111,7 @@ pub fn init(req: Request) -> Result<()> {
     };
     // No RT_CFG_* flag is defined yet: unknown bits are refused, not ignored.
     if req.flags != 0 || g0 > (1 << 40) || gs > (1 << 40) {
-        return Err(RT_EINVAL);
+        return Err(Error::Inval);
     }
 
     INIT.lock();
@@ -129,7 +129,7 @@ pub fn init(req: Request) -> Result<()> {
 fn init_locked(n: i32, cfg: Cfg) -> Result<()> {
     let state = run_state();
     if state == RunState::Running {
-        return Err(RT_EALREADY);
+        return Err(Error::Already);
     }
     register_atfork();
     signal::install_fault_handler();
@@ -185,7 +185,7 @@ fn unsafe_zeroed_sigset() -> libc::sigset_t {
 /// The first API call of a process that never called rt_init.
 pub fn lazy_init() -> Result<()> {
     match init(Request::default()) {
-        Ok(()) | Err(RT_EALREADY) => Ok(()),
+        Ok(()) | Err(Error::Already) => Ok(()),
         Err(e) => Err(e),
     }
 }
@@ -198,7 +198,7 @@ pub fn shutdown(timeout_ns: i64) -> Result<()> {
         let mm = unsafe { &*m };
         if !mm.curg.load(Ordering::Relaxed).is_null() || mm.kind == MKind::Runtime {
             // A G, or an M's own thread: it would wait for itself.
-            return Err(RT_EPERM);
+            return Err(Error::Perm);
         }
     }
     let deadline = if timeout_ns < 0 {
@@ -214,11 +214,11 @@ pub fn shutdown(timeout_ns: i64) -> Result<()> {
 
 fn shutdown_locked(deadline: i64) -> Result<()> {
     if run_state() != RunState::Running {
-        return Err(RT_ESHUTDOWN);
+        return Err(Error::Shutdown);
     }
     // Every G must finish first; until then nothing is stopped.
     if !g::wait_no_gs(deadline) {
-        return Err(RT_ETIMEDOUT);
+        return Err(Error::TimedOut);
     }
     // Stop the Ms: no new ones, idle ones woken to exit, busy ones exit when they
     // next look for work; sysmon returns from its loop.
@@ -232,7 +232,7 @@ fn shutdown_locked(deadline: i64) -> Result<()> {
         sched::wake_all_idle(&mut s);
     }
     // The timeout is for the Gs; Ms that are merely on their way out get a grace
-    // period, so that RT_ETIMEDOUT means an M is busy in host code (its start
+    // period, so that Error::TimedOut means an M is busy in host code (its start
     // function), not that an idle M is still waking up.
     let m_deadline = if deadline < 0 {
         -1
@@ -243,7 +243,7 @@ fn shutdown_locked(deadline: i64) -> Result<()> {
         SCHED.lock().stopping = false;
         sched::SHUTTING_DOWN.store(false, Ordering::Release);
         sysmon::reset();
-        return Err(RT_ETIMEDOUT);
+        return Err(Error::TimedOut);
     }
     m::reap_freem(nanotime() + REAP_WAIT_NS);
     // SAFETY: no G is alive and no M runs.

@@ -20,13 +20,13 @@ use core::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU32, Ordering};
 
 use once_cell::sync::Lazy;
 
+use super::error::{Error, Result};
 use super::g::G;
 use super::note::{futex_wait, futex_wake, Lock, Note};
 use super::p::{self, HeldP, P};
 use super::stack::{MStack, Mapping, ALTSTACK_SIZE, GUARD_SIZE};
 use super::time::{nanotime, os_sleep};
 use super::{arch, free_box, sched, signal, tls, try_box, Sched, SCHED};
-use crate::ffi::errors::*;
 
 /// A C start function: `void (*)(void *)`.
 pub type RtFn = Option<unsafe extern "C" fn(arg: *mut c_void)>;
@@ -263,7 +263,7 @@ unsafe impl Send for FreeList {}
 /// Finds `m` on `allm`: the only way a handle from the host is trusted.
 pub fn lookup(s: &Sched, m: *const M) -> Result<&'static M> {
     if m.is_null() {
-        return Err(RT_EINVAL);
+        return Err(Error::Inval);
     }
     let mut x = s.allm;
     while !x.is_null() {
@@ -274,7 +274,7 @@ pub fn lookup(s: &Sched, m: *const M) -> Result<&'static M> {
         // SAFETY: as above.
         x = unsafe { (*x).alllink };
     }
-    Err(RT_EINVAL)
+    Err(Error::Inval)
 }
 
 fn allm_add(s: &mut Sched, m: *mut M) {
@@ -401,7 +401,7 @@ pub fn m_free(m: *mut M) -> Result<()> {
     let mut s = SCHED.lock();
     let mm = lookup(&s, m)?;
     if mm.kind != MKind::Runtime || mm.state() != MState::Allocated {
-        return Err(RT_EBUSY);
+        return Err(Error::Busy);
     }
     allm_remove(&mut s, m);
     drop(s);
@@ -422,7 +422,7 @@ fn launch(m: *mut M, nextp: *mut P, reserved: bool) -> Result<()> {
         s.check_running()?;
         let mm = lookup(&s, m)?;
         if mm.kind != MKind::Runtime || mm.state() != MState::Allocated {
-            return Err(RT_EALREADY);
+            return Err(Error::Already);
         }
         let prev = if nextp.is_null() || reserved {
             None
@@ -461,7 +461,7 @@ pub fn newm(f: RtFn, arg: *mut c_void, pp: *mut P) -> Result<*mut M> {
         if super::GENERATION.load(Ordering::Acquire) != gen {
             // A shutdown freed the M (and maybe the P) between the two steps; its
             // address may even belong to a new M by now, so leave it alone.
-            return Err(RT_ESHUTDOWN);
+            return Err(Error::Shutdown);
         }
         let _ = m_free(m);
         return Err(e);
@@ -541,7 +541,7 @@ fn newosproc(m: *mut M) -> Result<()> {
     unsafe {
         let mut attr: libc::pthread_attr_t = core::mem::zeroed();
         if libc::pthread_attr_init(&mut attr) != 0 {
-            return Err(RT_ENOMEM);
+            return Err(Error::NoMem);
         }
         let mut rc = libc::pthread_attr_setstack(&mut attr, lo as *mut c_void, len);
         if rc == 0 {
@@ -549,7 +549,7 @@ fn newosproc(m: *mut M) -> Result<()> {
         }
         if rc != 0 {
             libc::pthread_attr_destroy(&mut attr);
-            return Err(RT_EINVAL);
+            return Err(Error::Inval);
         }
         let mut all: libc::sigset_t = core::mem::zeroed();
         let mut old: libc::sigset_t = core::mem::zeroed();
@@ -575,9 +575,9 @@ fn newosproc(m: *mut M) -> Result<()> {
         libc::pthread_attr_destroy(&mut attr);
         match rc {
             0 => Ok(()),
-            libc::ENOMEM => Err(RT_ENOMEM),
-            libc::EINVAL => Err(RT_EINVAL),
-            _ => Err(RT_EAGAIN),
+            libc::ENOMEM => Err(Error::NoMem),
+            libc::EINVAL => Err(Error::Inval),
+            _ => Err(Error::Again),
         }
     }
 }

@@ -16,6 +16,7 @@
 pub mod arch;
 pub mod atomic;
 pub mod chan;
+pub mod error;
 pub mod g;
 pub mod init;
 pub mod m;
@@ -37,7 +38,7 @@ pub mod tls;
 use core::ptr;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use crate::ffi::errors::{Result, RT_ENOMEM, RT_ESHUTDOWN};
+use error::{Error, Result};
 use note::Lock;
 
 /// Set by the first fatal error: a second one (a panic while dumping, another M
@@ -117,14 +118,14 @@ pub fn write_stderr(mut b: &[u8]) {
     }
 }
 
-/// Allocates `v` on the heap, returning `RT_ENOMEM` instead of aborting when the
+/// Allocates `v` on the heap, returning `Error::NoMem` instead of aborting when the
 /// allocator fails. Free with [`free_box`].
 pub fn try_box<T>(v: T) -> Result<*mut T> {
     let layout = core::alloc::Layout::new::<T>();
     // SAFETY: T is not zero-sized in any use here (all are runtime structs).
     let p = unsafe { std::alloc::alloc(layout) } as *mut T;
     if p.is_null() {
-        return Err(RT_ENOMEM);
+        return Err(Error::NoMem);
     }
     // SAFETY: p is freshly allocated with T's layout.
     unsafe { p.write(v) };
@@ -149,9 +150,9 @@ pub enum RunState {
     Uninit = 0,
     /// Initialised and running.
     Running = 1,
-    /// After rt_shutdown: calls return RT_ESHUTDOWN until rt_init.
+    /// After rt_shutdown: calls return Error::Shutdown until rt_init.
     Stopped = 2,
-    /// In the child of fork(): calls return RT_ESHUTDOWN until rt_init.
+    /// In the child of fork(): calls return Error::Shutdown until rt_init.
     Forked = 3,
 }
 
@@ -176,7 +177,7 @@ pub fn ensure_running() -> Result<()> {
     match run_state() {
         RunState::Running => Ok(()),
         RunState::Uninit => init::lazy_init(),
-        RunState::Stopped | RunState::Forked => Err(RT_ESHUTDOWN),
+        RunState::Stopped | RunState::Forked => Err(Error::Shutdown),
     }
 }
 
@@ -238,12 +239,12 @@ impl Sched {
         }
     }
 
-    /// Fails with RT_ESHUTDOWN unless the runtime runs and is not stopping.
+    /// Fails with Error::Shutdown unless the runtime runs and is not stopping.
     pub fn check_running(&self) -> Result<()> {
         if self.running && !self.stopping {
             Ok(())
         } else {
-            Err(RT_ESHUTDOWN)
+            Err(Error::Shutdown)
         }
     }
 }

@@ -22,12 +22,15 @@ use std::collections::HashMap;
 
 use once_cell::sync::OnceCell;
 
+use super::error::{Error, Result};
 use super::g::{self, G};
 use super::note::Lock;
 use super::time::nanotime;
 use super::{sched, timer};
-use crate::ffi::consts::{RT_POLLIN, RT_POLLOUT};
-use crate::ffi::errors::*;
+
+/// rt_poll_fd's event bits: poll(2)'s values.
+pub const POLLIN: u32 = libc::POLLIN as u32;
+pub const POLLOUT: u32 = libc::POLLOUT as u32;
 
 struct Poller {
     epfd: i32,
@@ -62,7 +65,7 @@ struct PollWaiter {
     timer: timer::Timer,
     has_timer: bool,
     /// Registration failed in the park callback (RT_E* code), or 0.
-    error: i32,
+    error: Option<Error>,
 }
 
 /// An fd's waiters.
@@ -89,12 +92,12 @@ fn poller() -> Result<&'static Poller> {
         unsafe {
             let epfd = libc::epoll_create1(libc::EPOLL_CLOEXEC);
             if epfd < 0 {
-                return Err(RT_ENOMEM);
+                return Err(Error::NoMem);
             }
             let breakfd = libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK);
             if breakfd < 0 {
                 libc::close(epfd);
-                return Err(RT_ENOMEM);
+                return Err(Error::NoMem);
             }
             let mut ev = libc::epoll_event {
                 events: libc::EPOLLIN as u32,
@@ -103,7 +106,7 @@ fn poller() -> Result<&'static Poller> {
             if libc::epoll_ctl(epfd, libc::EPOLL_CTL_ADD, breakfd, &mut ev) != 0 {
                 libc::close(epfd);
                 libc::close(breakfd);
-                return Err(RT_ENOMEM);
+                return Err(Error::NoMem);
             }
             Ok(Poller { epfd, breakfd })
         }
@@ -225,13 +228,13 @@ pub fn netpoll(delay: i64, out: &mut Vec<*mut G>) {
         let err = e & (libc::EPOLLERR | libc::EPOLLHUP) as u32 != 0;
         let mut revents = 0u32;
         if e & (libc::EPOLLIN | libc::EPOLLRDHUP) as u32 != 0 {
-            revents |= RT_POLLIN;
+            revents |= POLLIN;
         }
         if e & libc::EPOLLOUT as u32 != 0 {
-            revents |= RT_POLLOUT;
+            revents |= POLLOUT;
         }
         if err {
-            revents |= RT_POLLIN | RT_POLLOUT;
+            revents |= POLLIN | POLLOUT;
         }
         for slot in [&mut pd.rg, &mut pd.wg] {
             if let Some(w) = *slot {
@@ -256,8 +259,8 @@ pub fn netpoll(delay: i64, out: &mut Vec<*mut G>) {
 
 /// rt_poll_fd: waits for `events` on `fd` (see mrt.h).
 pub fn poll_fd(fd: i32, events: u32, timeout_ns: i64) -> Result<u32> {
-    if fd < 0 || events & !(RT_POLLIN | RT_POLLOUT) != 0 || events == 0 {
-        return Err(RT_EINVAL);
+    if fd < 0 || events & !(POLLIN | POLLOUT) != 0 || events == 0 {
+        return Err(Error::Inval);
     }
     // A check without waiting: answers at once for a ready or a bad fd.
     match poll_now(fd, events, 0)? {
@@ -265,7 +268,7 @@ pub fn poll_fd(fd: i32, events: u32, timeout_ns: i64) -> Result<u32> {
         r => return Ok(r),
     }
     if timeout_ns == 0 {
-        return Err(RT_EAGAIN);
+        return Err(Error::Again);
     }
     let gp = g::curg();
     if gp.is_null() {
@@ -286,7 +289,7 @@ pub fn poll_fd(fd: i32, events: u32, timeout_ns: i64) -> Result<u32> {
                 return Ok(r);
             }
             if deadline >= 0 && nanotime() >= deadline {
-                return Err(RT_ETIMEDOUT);
+                return Err(Error::TimedOut);
             }
         }
     }
@@ -305,7 +308,7 @@ pub fn poll_fd(fd: i32, events: u32, timeout_ns: i64) -> Result<u32> {
         match poll_now(fd, events, 0)? {
             0 => {
                 if deadline >= 0 && nanotime() >= deadline {
-                    return Err(RT_ETIMEDOUT);
+                    return Err(Error::TimedOut);
                 }
             }
             ready => return Ok(ready),
@@ -324,7 +327,7 @@ fn park_on_fd(gp: *mut G, fd: i32, events: u32, deadline: i64) -> Result<u32> {
         revents: AtomicU32::new(0),
         timer: timer::Timer::new(deadline.max(0), poll_timeout, ptr::null_mut()),
         has_timer: deadline >= 0,
-        error: 0,
+        error: None,
     };
     let wp: *mut PollWaiter = &mut w;
     w.timer.arg = wp.cast();
@@ -335,15 +338,15 @@ fn park_on_fd(gp: *mut G, fd: i32, events: u32, deadline: i64) -> Result<u32> {
         // SAFETY: our timer, maybe still in a heap.
         unsafe { timer::del(&mut w.timer) };
     }
-    if w.error != 0 {
-        return Err(w.error);
+    if let Some(e) = w.error {
+        return Err(e);
     }
     match w.state.load(Ordering::Acquire) {
         READY => Ok(w.revents.load(Ordering::Acquire)),
         _ => {
             // Timed out: leave the fd's slot empty (the event may still come).
             take_slot(fd, wp);
-            Err(RT_ETIMEDOUT)
+            Err(Error::TimedOut)
         }
     }
 }
@@ -372,7 +375,7 @@ fn poll_now(fd: i32, events: u32, ns: i64) -> Result<u32> {
         return if e == libc::EINTR {
             Ok(0)
         } else {
-            Err(RT_EINVAL)
+            Err(Error::Inval)
         };
     }
     if r == 0 {
@@ -380,14 +383,14 @@ fn poll_now(fd: i32, events: u32, ns: i64) -> Result<u32> {
     }
     let re = pfd.revents;
     if re & libc::POLLNVAL != 0 {
-        return Err(RT_EINVAL);
+        return Err(Error::Inval);
     }
     let mut out = 0u32;
     if re & (libc::POLLIN | libc::POLLRDHUP) != 0 {
-        out |= RT_POLLIN;
+        out |= POLLIN;
     }
     if re & libc::POLLOUT != 0 {
-        out |= RT_POLLOUT;
+        out |= POLLOUT;
     }
     if re & (libc::POLLERR | libc::POLLHUP) != 0 {
         out |= events;
@@ -408,9 +411,9 @@ unsafe extern "C" fn poll_commit(_g: *mut G, arg: *mut c_void) -> bool {
     let descs = d.get_or_insert_with(|| Descs(HashMap::new()));
     let pd = descs.0.entry(w.fd).or_default();
     let wp: *mut PollWaiter = w;
-    let (want_r, want_w) = (w.events & RT_POLLIN != 0, w.events & RT_POLLOUT != 0);
+    let (want_r, want_w) = (w.events & POLLIN != 0, w.events & POLLOUT != 0);
     if (want_r && pd.rg.is_some()) || (want_w && pd.wg.is_some()) {
-        w.error = RT_EBUSY;
+        w.error = Some(Error::Busy);
         return false;
     }
     // Arm the fd first (nothing to undo if it fails), then the timer, then publish
@@ -426,14 +429,14 @@ unsafe extern "C" fn poll_commit(_g: *mut G, arg: *mut c_void) -> bool {
         r = unsafe { libc::epoll_ctl(p.epfd, libc::EPOLL_CTL_ADD, w.fd, &mut ev) };
     }
     if r != 0 {
-        w.error = RT_EINVAL;
+        w.error = Some(Error::Inval);
         return false;
     }
     if w.has_timer {
         let m = super::tls::getm();
         // SAFETY: g0 of an M holding a P; the timer lives in the parked G's frame.
         if unsafe { !timer::add((*m).p(), &mut w.timer) } {
-            w.error = RT_ENOMEM;
+            w.error = Some(Error::NoMem);
             return false;
         }
     }

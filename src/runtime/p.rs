@@ -3,18 +3,18 @@
 //!
 //! Every transition happens under the sched lock, and every handle from the host is
 //! looked up in `allp` before it is dereferenced, so a foreign or stale pointer is
-//! an RT_EINVAL, never a crash.
+//! an Error::Inval, never a crash.
 
 use core::cell::UnsafeCell;
 use core::marker::PhantomData;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, Ordering};
 
+use super::error::{Error, Result};
 use super::g::G;
 use super::m::M;
 use super::runq::Runq;
 use super::{free_box, tls, try_box, Sched, SCHED};
-use crate::ffi::errors::*;
 
 /// Upper bound of rt_gomaxprocs (Go's _MaxGomaxprocs is 1024 too).
 pub(crate) const MAX_PROCS: i32 = 1024;
@@ -42,7 +42,7 @@ pub enum PStatus {
 }
 
 /// Slots in a P's local run queue (Go's 256).
-pub const RUNQ_SIZE: usize = 256;
+pub(crate) const RUNQ_SIZE: usize = 256;
 
 /// A P: the part any M may touch. What only the M holding it may touch is its
 /// [`PCore`], reached through a [`HeldP`].
@@ -251,12 +251,12 @@ impl P {
 /// Finds `pp` in allp: the only way a P handle from the host is trusted.
 pub fn lookup(s: &Sched, pp: *const P) -> Result<&'static P> {
     if pp.is_null() {
-        return Err(RT_EINVAL);
+        return Err(Error::Inval);
     }
     match s.allp.iter().find(|&&x| ptr::eq(x, pp)) {
         // SAFETY: Ps in allp live until shutdown, which needs the sched lock.
         Some(&x) => Ok(unsafe { &*x }),
-        None => Err(RT_EINVAL),
+        None => Err(Error::Inval),
     }
 }
 
@@ -264,7 +264,7 @@ pub fn lookup(s: &Sched, pp: *const P) -> Result<&'static P> {
 fn lookup_live(s: &Sched, pp: *const P) -> Result<&'static P> {
     let p = lookup(s, pp)?;
     if p.status() == PStatus::Dead {
-        return Err(RT_EINVAL);
+        return Err(Error::Inval);
     }
     Ok(p)
 }
@@ -346,7 +346,7 @@ pub fn release_to_pool(s: &mut Sched, pp: HeldP) {
 }
 
 /// Takes an idle P (pooled or held) out of circulation as `Reserved`, returning what
-/// it was so that [`unreserve`] can put it back. RT_EBUSY if someone runs or holds
+/// it was so that [`unreserve`] can put it back. Error::Busy if someone runs or holds
 /// it for an M.
 pub fn reserve(s: &mut Sched, pp: *mut P) -> Result<PStatus> {
     let p = lookup_live(s, pp)?;
@@ -354,7 +354,7 @@ pub fn reserve(s: &mut Sched, pp: *mut P) -> Result<PStatus> {
     match st {
         PStatus::Idle => pidleremove(s, pp),
         PStatus::Held => {}
-        _ => return Err(RT_EBUSY),
+        _ => return Err(Error::Busy),
     }
     p.set(PStatus::Reserved);
     Ok(st)
@@ -423,12 +423,12 @@ pub fn acquirep(pp: *mut P) -> Result<()> {
     s.check_running()?;
     let p = lookup_live(&s, pp)?;
     if !mm.p().is_null() {
-        return Err(RT_EALREADY);
+        return Err(Error::Already);
     }
     match p.status() {
         PStatus::Idle => pidleremove(&mut s, pp),
         PStatus::Held => {}
-        _ => return Err(RT_EBUSY),
+        _ => return Err(Error::Busy),
     }
     // SAFETY: idle or held by the host, which gives it to us: nobody else has it.
     let pp = unsafe { HeldP::from_raw(pp) };
@@ -487,8 +487,8 @@ pub fn p_put(pp: *mut P) -> Result<()> {
             release_to_pool(&mut s, unsafe { HeldP::from_raw(pp) });
             Ok(())
         }
-        PStatus::Idle => Err(RT_EALREADY),
-        _ => Err(RT_EBUSY),
+        PStatus::Idle => Err(Error::Already),
+        _ => Err(Error::Busy),
     }
 }
 
@@ -505,7 +505,7 @@ pub fn p_get(id: i32) -> *mut P {
 pub fn with_p<R>(pp: *const P, f: impl FnOnce(&P) -> R) -> Result<R> {
     let s = SCHED.lock();
     if !s.running {
-        return Err(RT_EINVAL);
+        return Err(Error::Inval);
     }
     Ok(f(lookup(&s, pp)?))
 }
@@ -514,13 +514,13 @@ pub fn with_p<R>(pp: *const P, f: impl FnOnce(&P) -> R) -> Result<R> {
 /// (idle surplus Ps die now, running ones when released). Returns the old count.
 pub fn procresize(s: &mut Sched, n: i32) -> Result<i32> {
     if n <= 0 || n > MAX_PROCS {
-        return Err(RT_EINVAL);
+        return Err(Error::Inval);
     }
     let old = s.gomaxprocs;
     // Allocate first so that a failure leaves everything as it was.
     let mut fresh = Vec::new();
     if fresh.try_reserve(n as usize).is_err() || s.allp.try_reserve(n as usize).is_err() {
-        return Err(RT_ENOMEM);
+        return Err(Error::NoMem);
     }
     for id in s.allp.len() as i32..n {
         match try_box(P::new(id)) {
@@ -581,15 +581,4 @@ pub unsafe fn free_all(s: &mut Sched) {
     s.gomaxprocs = 0;
     GOMAXPROCS.store(0, Ordering::Release);
     NPIDLE.store(0, Ordering::Release);
-}
-
-/// The public status code of a P.
-pub fn public_status(st: PStatus) -> i32 {
-    use crate::ffi::consts::*;
-    match st {
-        PStatus::Idle | PStatus::Held | PStatus::Reserved => RT_P_IDLE,
-        PStatus::Running => RT_P_RUNNING,
-        PStatus::Syscall => RT_P_SYSCALL,
-        PStatus::Dead => RT_P_DEAD,
-    }
 }

@@ -41,14 +41,13 @@ use core::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicI64, Ordering};
 use crossbeam_queue::SegQueue;
 use once_cell::sync::Lazy;
 
+use super::error::{Error, Result};
 use super::g::{self, gdestroy, switch_to, Action, GPtr, GStatus, G};
 use super::m::{MKind, MState, M};
 use super::p::{self, HeldP, PStatus, ALLP, GOMAXPROCS, NPIDLE, P};
 use super::stats::{bump, total};
 use super::time::nanotime;
 use super::{netpoll, timer, tls, Sched, SCHED};
-use crate::ffi::consts::{RT_SCHED_FOREVER, RT_SCHED_ONCE};
-use crate::ffi::errors::*;
 
 /// An idle runtime-created M exits after this long without work (API.md: 60 s).
 pub(crate) const IDLE_M_RETIRE_NS: i64 = 60_000_000_000;
@@ -928,22 +927,32 @@ pub fn mloop(m: *mut M) {
     schedule(mm);
 }
 
-/// rt_schedule: run the scheduler on the calling M with its P.
-pub fn rt_schedule(flags: i32) -> Result<i32> {
+/// How rt_schedule runs the scheduler.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum SchedMode {
+    /// Run the runnable Gs until none is left for this P; the M keeps its P.
+    Once,
+    /// Loop like a runtime-created M until rt_shutdown.
+    Forever,
+}
+
+/// rt_schedule: run the scheduler on the calling M with its P. Returns how many Gs
+/// ran.
+pub fn rt_schedule(mode: SchedMode) -> Result<i32> {
     let m = tls::getm();
     if m.is_null() {
-        return Err(RT_EINVAL);
+        return Err(Error::Inval);
     }
     // SAFETY: the calling thread's live M.
     let mm = unsafe { &*m };
     if !g::curg().is_null() {
-        return Err(RT_EPERM);
+        return Err(Error::Perm);
     }
     if mm.p().is_null() {
-        return Err(RT_EINVAL);
+        return Err(Error::Inval);
     }
-    match flags {
-        RT_SCHED_ONCE => {
+    match mode {
+        SchedMode::Once => {
             let mut ran = 0;
             let mut next = None;
             loop {
@@ -995,17 +1004,16 @@ pub fn rt_schedule(flags: i32) -> Result<i32> {
                 }
             }
         }
-        RT_SCHED_FOREVER => {
+        SchedMode::Forever => {
             let before = total(|c| &c.switches);
             schedule(mm);
             Ok((total(|c| &c.switches).saturating_sub(before)).min(i32::MAX as u64) as i32)
         }
-        _ => Err(RT_EINVAL),
     }
 }
 
 /// The calling M (holding no P) takes an idle P, waiting while every P is busy (a
-/// spinning M may hold one only for a moment). RT_ESHUTDOWN if the runtime stops.
+/// spinning M may hold one only for a moment). Error::Shutdown if the runtime stops.
 fn acquire_idle_p(m: &M) -> Result<()> {
     let mut tries = 0u32;
     let pp = loop {
@@ -1033,10 +1041,10 @@ fn acquire_idle_p(m: &M) -> Result<()> {
 /// rt_main: run fn(arg) as a G, the calling thread working as an M until it exits.
 pub fn rt_main(f: super::m::RtFn, arg: *mut c_void) -> Result<()> {
     if f.is_none() {
-        return Err(RT_EINVAL);
+        return Err(Error::Inval);
     }
     if !g::curg().is_null() {
-        return Err(RT_EPERM);
+        return Err(Error::Perm);
     }
     let mut m = tls::getm();
     if m.is_null() {
@@ -1045,7 +1053,7 @@ pub fn rt_main(f: super::m::RtFn, arg: *mut c_void) -> Result<()> {
     // SAFETY: the calling thread's live M.
     let mm = unsafe { &*m };
     if !mm.p().is_null() {
-        return Err(RT_EALREADY);
+        return Err(Error::Already);
     }
     mm.main_done.store(false, Ordering::Release);
     // The calling thread works as an M with a P: take an idle one, then queue the
@@ -1062,7 +1070,7 @@ pub fn rt_main(f: super::m::RtFn, arg: *mut c_void) -> Result<()> {
     if done {
         Ok(())
     } else {
-        Err(RT_ESHUTDOWN)
+        Err(Error::Shutdown)
     }
 }
 

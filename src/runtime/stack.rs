@@ -18,8 +18,8 @@
 use core::ptr;
 use core::sync::atomic::{AtomicBool, Ordering};
 
+use super::error::{Error, Result};
 use super::note::Lock;
-use crate::ffi::errors::{Result, RT_ENOMEM};
 
 /// `MADV_GUARD_INSTALL` (Linux 6.13). Not yet in every libc crate version.
 const MADV_GUARD_INSTALL: libc::c_int = 102;
@@ -70,7 +70,7 @@ impl Mapping {
             )
         };
         if p == libc::MAP_FAILED {
-            return Err(RT_ENOMEM);
+            return Err(Error::NoMem);
         }
         Ok(Mapping {
             base: p as usize,
@@ -92,7 +92,7 @@ impl Mapping {
         if unsafe { libc::mprotect(addr as *mut _, len, libc::PROT_NONE) } == 0 {
             Ok(())
         } else {
-            Err(RT_ENOMEM)
+            Err(Error::NoMem)
         }
     }
 

@@ -4,7 +4,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use super::g::{GStatus, G};
 use super::m::{MKind, MState, M};
-use super::p::{public_status, HeldP, P};
+use super::p::{HeldP, P};
 use super::{Sched, SCHED};
 use crate::ffi::types::rt_stats;
 
@@ -217,9 +217,8 @@ pub fn dump_text(locks: DumpLocks) -> String {
         let mid = mid_of(p.m.load(Ordering::Relaxed));
         let _ = writeln!(
             out,
-            "  P{}: status={} ({:?}) m={} runq={} schedtick={} syscalltick={}",
+            "  P{}: status={:?} m={} runq={} schedtick={} syscalltick={}",
             p.id,
-            public_status(p.status()),
             p.status(),
             mid,
             p.runq.len(),

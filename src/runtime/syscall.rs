@@ -6,23 +6,23 @@
 use core::ptr;
 use core::sync::atomic::Ordering;
 
+use super::error::{Error, Result};
 use super::g::{curg, mcall, Action, GStatus};
 use super::p::{self, HeldP, PStatus};
 use super::{sysmon, SCHED};
-use crate::ffi::errors::*;
 
 /// rt_entersyscall.
 pub fn entersyscall() -> Result<()> {
     let gp = curg();
     if gp.is_null() {
-        return Err(RT_EPERM);
+        return Err(Error::Perm);
     }
     // SAFETY: the running G and its M; the M holds its P.
     unsafe {
         let g = &*gp;
         let m = &*g.m;
         if g.status() != GStatus::Running {
-            return Err(RT_EALREADY);
+            return Err(Error::Already);
         }
         let Some(pp) = m.take_p() else {
             super::throw("entersyscall: running G without a P");
@@ -45,14 +45,14 @@ pub fn entersyscall() -> Result<()> {
 pub fn exitsyscall() -> Result<()> {
     let gp = curg();
     if gp.is_null() {
-        return Err(RT_EPERM);
+        return Err(Error::Perm);
     }
     // SAFETY: the running G and its M.
     unsafe {
         let g = &*gp;
         let m = &*g.m;
         if g.status() != GStatus::Syscall {
-            return Err(RT_EINVAL);
+            return Err(Error::Inval);
         }
         let oldp = m.oldp.swap(ptr::null_mut(), Ordering::AcqRel);
         // Fast path: our P is still ours (sysmon did not retake it).

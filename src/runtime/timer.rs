@@ -279,7 +279,7 @@ pub fn move_all(from: *mut P, to: *mut P) {
 }
 
 /// rt_sleep: a G parks on a timer (its M runs other Gs); elsewhere nanosleep.
-pub fn sleep(ns: i64) -> crate::ffi::errors::Result<()> {
+pub fn sleep(ns: i64) -> super::error::Result<()> {
     if ns <= 0 {
         return Ok(());
     }
