@@ -15,11 +15,11 @@
 
 use core::ffi::c_void;
 use core::ptr;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use super::error::{Error, Result};
 use super::g::{self, G};
-use super::note::{futex_wait, futex_wake, Mutex};
+use super::note::{futex_wait, futex_wake, unlock_raw, Guard, Lock, Mutex};
 use super::time::nanotime;
 use super::{timer, tls};
 
@@ -157,10 +157,25 @@ impl WaitQ {
 
 const CHAN_MAGIC: u64 = 0x6d72_745f_6368_616e; // "mrt_chan"
 
-/// A channel.
+/// A channel (Go's hchan). What never changes after make is outside the lock;
+/// everything else is in [`ChanState`], reachable only through the lock, so that two
+/// senders can never both hold a `&mut` of it.
+///
+/// Invariants (under the lock), as Go's: at least one of `sendq` and `recvq` is
+/// empty, except for a select that waits on both sides of one channel; a buffered
+/// channel with waiting receivers has an empty buffer, one with waiting senders a
+/// full buffer; once `closed`, no sudog is enqueued and both queues drain.
 pub struct Chan {
-    magic: u64,
-    lock: Mutex,
+    /// CHAN_MAGIC while the channel lives: checked before a host handle is trusted.
+    /// Cleared by rt_chan_free.
+    magic: AtomicU64,
+    /// Fixed at make.
+    cap: usize,
+    state: Lock<ChanState>,
+}
+
+/// A channel's changing state, guarded by its lock.
+struct ChanState {
     elem_size: usize,
     cap: usize,
     buf: *mut u8,
@@ -176,9 +191,8 @@ pub struct Chan {
     refs: usize,
 }
 
-// SAFETY: every field is touched under `lock`.
-unsafe impl Send for Chan {}
-unsafe impl Sync for Chan {}
+// SAFETY: the buffer and the sudogs it points at are touched only under the lock.
+unsafe impl Send for ChanState {}
 
 /// rt_chan_make.
 pub fn make(elem_size: usize, cap: usize) -> Result<*mut Chan> {
@@ -197,18 +211,20 @@ pub fn make(elem_size: usize, cap: usize) -> Result<*mut Chan> {
         p
     };
     let c = Chan {
-        magic: CHAN_MAGIC,
-        lock: Mutex::new(),
-        elem_size,
+        magic: AtomicU64::new(CHAN_MAGIC),
         cap,
-        buf,
-        qcount: 0,
-        sendx: 0,
-        recvx: 0,
-        closed: false,
-        recvq: WaitQ::default(),
-        sendq: WaitQ::default(),
-        refs: 0,
+        state: Lock::new(ChanState {
+            elem_size,
+            cap,
+            buf,
+            qcount: 0,
+            sendx: 0,
+            recvx: 0,
+            closed: false,
+            recvq: WaitQ::default(),
+            sendq: WaitQ::default(),
+            refs: 0,
+        }),
     };
     match super::try_box(c) {
         Ok(p) => Ok(p),
@@ -226,17 +242,18 @@ pub fn make(elem_size: usize, cap: usize) -> Result<*mut Chan> {
 /// `c` came from `make` and is not used after a successful free.
 pub unsafe fn free(c: *mut Chan) -> Result<()> {
     // SAFETY: per the contract.
-    let ch = unsafe { &mut *c };
-    ch.lock.lock();
-    let busy = !ch.recvq.is_empty() || !ch.sendq.is_empty() || ch.refs != 0;
-    ch.lock.unlock();
-    if busy {
-        return Err(Error::Busy);
-    }
-    ch.magic = 0;
+    let ch = unsafe { &*c };
+    let buf = {
+        let st = ch.state.lock();
+        if !st.recvq.is_empty() || !st.sendq.is_empty() || st.refs != 0 {
+            return Err(Error::Busy);
+        }
+        st.buf
+    };
+    ch.magic.store(0, Ordering::Release);
     // SAFETY: nobody waits and the caller gives the channel up.
     unsafe {
-        libc::free(ch.buf.cast());
+        libc::free(buf.cast());
         super::free_box(c);
     }
     Ok(())
@@ -248,10 +265,20 @@ pub unsafe fn free(c: *mut Chan) -> Result<()> {
 /// `c` is null or points at readable memory of a channel's size.
 pub unsafe fn is_chan(c: *const Chan) -> bool {
     // SAFETY: per the contract.
-    !c.is_null() && unsafe { ptr::addr_of!((*c).magic).read_volatile() } == CHAN_MAGIC
+    !c.is_null() && unsafe { (*c).magic.load(Ordering::Acquire) } == CHAN_MAGIC
 }
 
 impl Chan {
+    pub fn len(&self) -> usize {
+        self.state.lock().qcount
+    }
+
+    pub fn cap(&self) -> usize {
+        self.cap
+    }
+}
+
+impl ChanState {
     fn slot(&self, i: usize) -> *mut u8 {
         // SAFETY: i < cap, inside the buffer.
         unsafe { self.buf.add(i * self.elem_size) }
@@ -271,19 +298,8 @@ impl Chan {
         }
     }
 
-    pub fn len(&self) -> usize {
-        self.lock.lock();
-        let n = self.qcount;
-        self.lock.unlock();
-        n
-    }
-
-    pub fn cap(&self) -> usize {
-        self.cap
-    }
-
-    /// A send that does not block (lock held). Some(result) if it completed.
-    fn try_send_locked(&mut self, elem: *const u8) -> Option<(Result<()>, *mut Sudog)> {
+    /// A send that does not block. Some(result, waiter to wake) if it completed.
+    fn try_send(&mut self, elem: *const u8) -> Option<(Result<()>, *mut Sudog)> {
         if self.closed {
             return Some((Err(Error::Closed), ptr::null_mut()));
         }
@@ -305,8 +321,8 @@ impl Chan {
         None
     }
 
-    /// A receive that does not block (lock held).
-    fn try_recv_locked(&mut self, elem: *mut u8) -> Option<(Result<()>, *mut Sudog)> {
+    /// A receive that does not block.
+    fn try_recv(&mut self, elem: *mut u8) -> Option<(Result<()>, *mut Sudog)> {
         let s = self.sendq.dequeue();
         if !s.is_null() {
             // SAFETY: a dequeued sender is live until woken.
@@ -337,6 +353,24 @@ impl Chan {
             return Some((Err(Error::Closed), ptr::null_mut()));
         }
         None
+    }
+
+    /// `dir`'s operation without blocking.
+    fn try_op(&mut self, dir: i32, elem: *mut u8) -> Option<(Result<()>, *mut Sudog)> {
+        if dir == SEND {
+            self.try_send(elem)
+        } else {
+            self.try_recv(elem)
+        }
+    }
+
+    /// The queue of waiters for `dir`.
+    fn waitq(&mut self, dir: i32) -> &mut WaitQ {
+        if dir == SEND {
+            &mut self.sendq
+        } else {
+            &mut self.recvq
+        }
     }
 }
 
@@ -374,8 +408,8 @@ fn block(
 ) -> bool {
     if g.is_null() {
         for &l in locks {
-            // SAFETY: the caller holds these locks.
-            unsafe { (*l).unlock() };
+            // SAFETY: the caller holds these locks (Guard::into_raw on this thread).
+            unsafe { unlock_raw(l) };
         }
         loop {
             if key.load(Ordering::Acquire) != 0 {
@@ -453,8 +487,9 @@ unsafe extern "C" fn park_commit(_g: *mut G, arg: *mut c_void) -> bool {
         super::netpoll::wake_for_timer(deadline);
     }
     for i in 0..locks.len() {
-        // SAFETY: the parking G held them; entry i is read while lock i is held.
-        unsafe { (**(locks as *const *const Mutex).add(i)).unlock() };
+        // SAFETY: the parking G held them (Guard::into_raw on this M, whose g0 we
+        // are); entry i is read while lock i is held.
+        unsafe { unlock_raw(*(locks as *const *const Mutex).add(i)) };
     }
     true
 }
@@ -501,31 +536,22 @@ pub unsafe fn recv(c: *mut Chan, elem: *mut u8, block_ok: bool) -> Result<()> {
 /// As `send` / `recv` for `dir`.
 unsafe fn op(c: *mut Chan, elem: *mut u8, dir: i32, block_ok: bool) -> Result<()> {
     // SAFETY: per the contract.
-    let ch = unsafe { &mut *c };
-    ch.lock.lock();
-    let now = if dir == SEND {
-        ch.try_send_locked(elem)
-    } else {
-        ch.try_recv_locked(elem)
-    };
-    if let Some((r, s)) = now {
-        ch.lock.unlock();
+    let ch = unsafe { &*c };
+    let mut st = ch.state.lock();
+    if let Some((r, s)) = st.try_op(dir, elem) {
+        drop(st);
         wake(s);
         return r;
     }
     if !block_ok {
-        ch.lock.unlock();
         return Err(Error::Again);
     }
     let key = AtomicU32::new(0);
     let gp = g::curg();
     let mut s = Sudog::new(gp, elem, ptr::null(), 0, &key);
-    if dir == SEND {
-        ch.sendq.enqueue(&mut s);
-    } else {
-        ch.recvq.enqueue(&mut s);
-    }
-    block(gp, &key, &[&ch.lock as *const Mutex], -1, ptr::null());
+    st.waitq(dir).enqueue(&mut s);
+    // The lock stays held until the waiter cannot miss its wakeup (see block).
+    block(gp, &key, &[st.into_raw()], -1, ptr::null());
     // Once woken, the channel may already be freed: only our sudog tells the
     // outcome (a close zeroed a receiver's element before waking it).
     if s.success {
@@ -542,26 +568,24 @@ unsafe fn op(c: *mut Chan, elem: *mut u8, dir: i32, block_ok: bool) -> Result<()
 /// `c` is a live channel.
 pub unsafe fn close(c: *mut Chan) -> Result<()> {
     // SAFETY: per the contract.
-    let ch = unsafe { &mut *c };
-    ch.lock.lock();
-    if ch.closed {
-        ch.lock.unlock();
+    let ch = unsafe { &*c };
+    let mut st = ch.state.lock();
+    if st.closed {
         return Err(Error::Closed);
     }
-    ch.closed = true;
+    st.closed = true;
     // Detach every waiter that can still be woken; wake them after unlocking.
     let mut list: *mut Sudog = ptr::null_mut();
-    for q in [&mut ch.recvq as *mut WaitQ, &mut ch.sendq as *mut WaitQ] {
+    for dir in [RECV, SEND] {
         loop {
-            // SAFETY: the queues are ours under the lock.
-            let s = unsafe { (*q).dequeue() };
+            let s = st.waitq(dir).dequeue();
             if s.is_null() {
                 break;
             }
             // SAFETY: a dequeued waiter is live until woken.
             unsafe {
-                if ptr::eq(q, &ch.recvq) {
-                    ch.zero((*s).elem);
+                if dir == RECV {
+                    st.zero((*s).elem);
                 }
                 (*s).success = false;
                 (*s).next = list;
@@ -569,7 +593,7 @@ pub unsafe fn close(c: *mut Chan) -> Result<()> {
             list = s;
         }
     }
-    ch.lock.unlock();
+    drop(st);
     while !list.is_null() {
         // SAFETY: read the link before waking (the sudog may vanish).
         let next = unsafe { (*list).next };
@@ -639,21 +663,30 @@ pub unsafe fn select(cases: *mut Case, n: usize, timeout_ns: i64) -> Result<(usi
     }
     lockorder.sort_by_key(|&i| cs[i].chan as usize);
     lockorder.dedup_by_key(|i| cs[*i].chan as usize);
-    let locks: Vec<*const Mutex> = lockorder
-        // SAFETY: live channels.
-        .iter()
-        .map(|&i| unsafe { &(*cs[i].chan).lock as *const Mutex })
-        .collect();
-    let lock_all = || {
-        for &l in &locks {
-            // SAFETY: live channels' locks, taken in address order.
-            unsafe { (*l).lock() };
-        }
-    };
-    let unlock_all = || {
-        for &l in locks.iter().rev() {
-            // SAFETY: held.
-            unsafe { (*l).unlock() };
+    // Each case's channel, as an index into the locks (taken in lockorder).
+    let mut lockof: Vec<usize> = Vec::new();
+    let mut guards: Vec<Guard<'_, ChanState>> = Vec::new();
+    let mut raw: Vec<*const Mutex> = Vec::new();
+    if lockof.try_reserve(n).is_err()
+        || guards.try_reserve(lockorder.len()).is_err()
+        || raw.try_reserve(lockorder.len()).is_err()
+    {
+        return Err(Error::NoMem);
+    }
+    for c in cs.iter() {
+        // (A NULL channel's case never looks at its entry.)
+        let at = lockorder.binary_search_by_key(&(c.chan as usize), |&j| cs[j].chan as usize);
+        lockof.push(at.unwrap_or(usize::MAX));
+    }
+    let mut chans: Vec<&Chan> = Vec::new();
+    if chans.try_reserve(lockorder.len()).is_err() {
+        return Err(Error::NoMem);
+    }
+    // SAFETY: live channels, per the contract.
+    chans.extend(lockorder.iter().map(|&i| unsafe { &*cs[i].chan }));
+    let lock_all = |guards: &mut Vec<Guard<'_, ChanState>>| {
+        for ch in &chans {
+            guards.push(ch.state.lock());
         }
     };
     let deadline = if timeout_ns < 0 {
@@ -662,24 +695,16 @@ pub unsafe fn select(cases: *mut Case, n: usize, timeout_ns: i64) -> Result<(usi
         nanotime().saturating_add(timeout_ns)
     };
 
-    lock_all();
+    lock_all(&mut guards);
     // Pass 1: anything ready right now?
     for &i in &order {
-        // SAFETY: live channel, locked.
-        let ch = unsafe { &mut *cs[i].chan };
-        let r = if cs[i].dir == RECV {
-            ch.try_recv_locked(cs[i].elem.cast())
-        } else {
-            ch.try_send_locked(cs[i].elem as *const u8)
-        };
-        if let Some((r, s)) = r {
-            unlock_all();
+        if let Some((r, s)) = guards[lockof[i]].try_op(cs[i].dir, cs[i].elem.cast()) {
+            guards.clear();
             wake(s);
             return Ok((i, r.is_err()));
         }
     }
     if timeout_ns == 0 {
-        unlock_all();
         return Err(Error::Again);
     }
     // Pass 2: enqueue on every channel and wait.
@@ -688,44 +713,34 @@ pub unsafe fn select(cases: *mut Case, n: usize, timeout_ns: i64) -> Result<(usi
     let gp = g::curg();
     let mut sgs: Vec<Sudog> = Vec::new();
     if sgs.try_reserve(n).is_err() {
-        unlock_all();
         return Err(Error::NoMem);
     }
     for (i, c) in cs.iter().enumerate() {
         sgs.push(Sudog::new(gp, c.elem.cast(), &done, i as u32, &key));
     }
     for &i in &order {
-        // SAFETY: live channel, locked; the sudogs do not move (reserved above).
-        let ch = unsafe { &mut *cs[i].chan };
+        // The sudogs do not move (reserved above).
         let s: *mut Sudog = &mut sgs[i];
-        if cs[i].dir == RECV {
-            ch.recvq.enqueue(s);
-        } else {
-            ch.sendq.enqueue(s);
-        }
+        guards[lockof[i]].waitq(cs[i].dir).enqueue(s);
     }
-    for &i in &lockorder {
-        // SAFETY: live channel, locked. Held until our last look below.
-        unsafe { (*cs[i].chan).refs += 1 };
+    for st in guards.iter_mut() {
+        // Held until our last look below.
+        st.refs += 1;
     }
-    let woken = block(gp, &key, &locks, deadline, &done);
+    // The locks stay held until the waiter cannot miss its wakeup (see block).
+    raw.extend(guards.drain(..).map(Guard::into_raw));
+    let woken = block(gp, &key, &raw, deadline, &done);
     // Dequeue the sudogs that did not fire.
-    lock_all();
+    lock_all(&mut guards);
     for &i in &order {
-        // SAFETY: live channel, locked.
-        let ch = unsafe { &mut *cs[i].chan };
         let s: *mut Sudog = &mut sgs[i];
-        if cs[i].dir == RECV {
-            ch.recvq.remove(s);
-        } else {
-            ch.sendq.remove(s);
-        }
+        guards[lockof[i]].waitq(cs[i].dir).remove(s);
     }
-    for &i in &lockorder {
-        // SAFETY: live (our reference kept it so), locked.
-        unsafe { (*cs[i].chan).refs -= 1 };
+    for st in guards.iter_mut() {
+        // Live until here: our reference kept rt_chan_free away.
+        st.refs -= 1;
     }
-    unlock_all();
+    drop(guards);
     let d = done.load(Ordering::Acquire);
     if !woken || d == TIMEDOUT {
         return Err(Error::TimedOut);

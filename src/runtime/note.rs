@@ -257,6 +257,33 @@ impl<'a, T> Guard<'a, T> {
     }
 }
 
+impl<T> Guard<'_, T> {
+    /// Keeps the lock held past the guard, for code that must release it by hand at
+    /// a point no guard can reach: a G that parks holding a channel's lock, which its
+    /// M's g0 releases once the G is marked waiting (Go's gopark unlockf). Release it
+    /// with [`unlock_raw`] on the same M (or thread), exactly once.
+    pub fn into_raw(self) -> *const Mutex {
+        let mu: *const Mutex = &self.lock.mu;
+        core::mem::forget(self);
+        mu
+    }
+}
+
+/// Releases a lock kept by [`Guard::into_raw`], uncounting it from the calling M.
+///
+/// # Safety
+/// `mu` came from `into_raw` on the calling M (or, outside the runtime's Ms, the
+/// calling thread), is still held, and is released only here.
+pub unsafe fn unlock_raw(mu: *const Mutex) {
+    // SAFETY: per the contract, the lock is held and ours to release.
+    unsafe { (*mu).unlock() };
+    let m = super::tls::getm();
+    if !m.is_null() {
+        // SAFETY: the calling thread's M is live; the guard counted the lock on it.
+        unsafe { (*m).locks.fetch_sub(1, Ordering::Relaxed) };
+    }
+}
+
 impl<T> Deref for Guard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
