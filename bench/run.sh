@@ -44,6 +44,7 @@ benches=(
     "skynet:vsgo:3:-p 1"             #   the same on 1 P
     "parked_mem:vsgo:3:"             # resident bytes per parked G, 10^5 parked
     "parked_1m:vsgo:2:"              # 10^6 parked Gs: time, /proc/self/maps vs vm.max_map_count
+    "getstats_1m:c"                  # rt_getstats latency with 10^6 parked Gs, goal <= 1 ms
     "chan_pingpong:vsgo:3:-p 1"      # unbuffered ping-pong between 2 Gs, ns per round trip, 1 P
     "chan_pingpong:vsgo:3:-p 2"      #   the same on 2 Ps
     "chan_buffered:vsgo:3:-p 1"      # producer -> consumer, cap 1024, 8-byte elements, ns/element

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The C host's tests: build every c-tests/t_*.c into c-tests/bin/, run each (its own
 # process, with a timeout), then run each again under valgrind (clean: no errors, no
-# definite leaks). Also checks the shared library's static TLS (PT_TLS MemSiz <= 256).
+# definite leaks); tests listed in env_runs run once more with extra environment
+# (e.g. MRT_DEBUG=migrate). Also checks the shared library's static TLS (PT_TLS
+# MemSiz <= 256).
 # Prints one line per test and, last, `N passed, M failed`; exits nonzero on failure.
 #
 # Usage: c-tests/run.sh [name-filter]   (works from any directory)
@@ -55,6 +57,14 @@ declare -A no_valgrind=(
     [t_host_sigsegv]=1
     [t_g_enomem]=1
     [t_g_host_fault]=1
+)
+
+# Tests that run a second time with extra environment (space-separated VAR=value
+# words), natively and under valgrind, labelled `name+VAR=value`: e.g. with
+# MRT_DEBUG=migrate, which rt_init reads, so that every yield moves the G to another M.
+declare -A env_runs=(
+    [t_timer_shrink_race]="MRT_DEBUG=migrate"
+    [t_sched_once_keeps_p]="MRT_DEBUG=migrate"
 )
 
 passed=0
@@ -141,6 +151,11 @@ run_one() {
 # ---- native runs ----
 for name in "${tests[@]}"; do
     run_one "$name" "$name" timeout "$timeout_s"
+    extra="${env_runs[$name]:-}"
+    if [ -n "$extra" ]; then
+        # shellcheck disable=SC2086 # the words are separate assignments
+        run_one "$name+${extra// /+}" "$name" env $extra timeout "$timeout_s"
+    fi
 done
 
 # ---- valgrind runs ----
@@ -154,11 +169,16 @@ else
             printf 'SKIP  %-34s %s\n' "$name/valgrind" "(cannot run under valgrind, see run.sh)"
             continue
         fi
-        run_one "$name/valgrind" "$name" \
-            env MRT_TEST_VALGRIND=1 timeout $((timeout_s * 3)) \
-            valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
-            --track-fds=no -q --suppressions="$here/valgrind.supp" \
-            --max-stackframe="$vg_stackframe" "$vg_fair" ${MRT_TEST_VALGRIND_FLAGS:-}
+        extra="${env_runs[$name]:-}"
+        for variant in "" ${extra:+"$extra"}; do
+            label="$name${variant:++${variant// /+}}/valgrind"
+            # shellcheck disable=SC2086 # $variant: separate assignments
+            run_one "$label" "$name" \
+                env MRT_TEST_VALGRIND=1 $variant timeout $((timeout_s * 3)) \
+                valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+                --track-fds=no -q --suppressions="$here/valgrind.supp" \
+                --max-stackframe="$vg_stackframe" "$vg_fair" ${MRT_TEST_VALGRIND_FLAGS:-}
+        done
     done
 fi
 

@@ -85,6 +85,12 @@
 #define RT_SCHED_FOREVER 2
 
 /**
+ * rt_getstats_ex: count `stack_resident_bytes` exactly, page by page (mincore over
+ * every G stack: slow with many Gs, but it holds no scheduler lock).
+ */
+#define RT_STATS_EXACT 1
+
+/**
  * rt_p_status: idle (in the pool, or held by the host after rt_releasep).
  */
 #define RT_P_IDLE 0
@@ -260,7 +266,23 @@ typedef struct rt_stats {
   uint64_t steals;
   uint64_t parks;
   uint64_t handoffs;
+  /**
+   * Address space reserved for G stacks (usable part and guard), cached ones
+   * included.
+   */
   uint64_t stack_reserved_bytes;
+  /**
+   * Memory of G stacks, cached ones included. rt_getstats gives a cheap estimate,
+   * a lower bound kept in a counter: the bytes (in 4 KiB pages) known to have
+   * been touched, from the top of each mapped stack down to the deepest point
+   * at which a G on it started or switched out (parked, yielded, exited), until
+   * the stack is unmapped. A G that went deeper between two switches is not seen,
+   * and swapped-out pages still count. It is at most stack_reserved_bytes, and
+   * at least a page for every G that has started and not exited. With
+   * RT_STATS_EXACT, rt_getstats_ex counts the resident pages of every stack with
+   * mincore instead: exact per stack when it is looked at, while Gs go on running
+   * (a stack mapped or unmapped during the walk may be missed).
+   */
   uint64_t stack_resident_bytes;
 } rt_stats;
 
@@ -713,6 +735,20 @@ const char *rt_err_name(int err);
  * writable, size-versioned structs at least `size` bytes). Handles are checked.
  */
 int rt_getstats(struct rt_stats *out);
+
+/**
+ * rt_getstats with flags: 0 is rt_getstats; RT_STATS_EXACT counts
+ * `stack_resident_bytes` exactly with mincore over every G stack instead of the
+ * cheap estimate (time proportional to the number of stacks, but without holding
+ * any scheduler lock: Gs keep running meanwhile). Any context.
+ *
+ * Errors: RT_EINVAL for NULL, a size too small for `maxprocs`, or unknown flags;
+ * RT_ESHUTDOWN.
+ *
+ * # Safety
+ * As rt_getstats.
+ */
+int rt_getstats_ex(struct rt_stats *out, int flags);
 
 /**
  * Writes the state of every M and P, human-readable, to file descriptor `fd`

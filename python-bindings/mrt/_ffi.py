@@ -278,6 +278,7 @@ FUNCTIONS: Dict[str, Tuple[Optional[type], Sequence[type]]] = {
     "rt_wg_wait": (None, [POINTER(rt_wg)]),
     # Observability
     "rt_getstats": (c_int, [POINTER(rt_stats)]),
+    "rt_getstats_ex": (c_int, [POINTER(rt_stats), c_int]),
     "rt_dump": (c_int, [c_int]),
     "rt_trace_start": (c_int, [c_char_p]),
     "rt_trace_stop": (c_int, []),

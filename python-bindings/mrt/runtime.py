@@ -65,11 +65,16 @@ def version() -> str:
     return lib.rt_version().decode()
 
 
-def stats() -> Stats:
-    """rt_getstats(): a Stats snapshot."""
+RT_STATS_EXACT = 1  # rt_getstats_ex flag: count resident stack pages with mincore
+
+
+def stats(exact: bool = False) -> Stats:
+    """rt_getstats(): a Stats snapshot. ``exact=True`` is rt_getstats_ex with
+    RT_STATS_EXACT: stack_resident_bytes counted with mincore (slow with many Gs)
+    instead of the cheap estimate."""
     st = _ffi.rt_stats()
     st.size = ctypes.sizeof(st)
-    check(lib.rt_getstats(ctypes.byref(st)), "rt_getstats")
+    check(lib.rt_getstats_ex(ctypes.byref(st), RT_STATS_EXACT if exact else 0), "rt_getstats_ex")
     return Stats(*(getattr(st, f) for f in Stats._fields))
 
 

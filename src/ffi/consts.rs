@@ -18,6 +18,10 @@ pub const RT_SCHED_ONCE: i32 = 1;
 /// rt_schedule: loop like a runtime-created M until rt_shutdown.
 pub const RT_SCHED_FOREVER: i32 = 2;
 
+/// rt_getstats_ex: count `stack_resident_bytes` exactly, page by page (mincore over
+/// every G stack: slow with many Gs, but it holds no scheduler lock).
+pub const RT_STATS_EXACT: i32 = 1;
+
 /// rt_p_status: idle (in the pool, or held by the host after rt_releasep).
 pub const RT_P_IDLE: i32 = 0;
 /// rt_p_status: an M runs it.

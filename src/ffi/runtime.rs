@@ -1,9 +1,10 @@
 //! Runtime-wide calls: rt_init, rt_shutdown, rt_gomaxprocs, version and error
-//! strings, rt_getstats, rt_dump.
+//! strings, rt_getstats(_ex), rt_dump.
 
 use core::ffi::{c_char, c_int};
 use core::mem::{offset_of, size_of};
 
+use super::consts::RT_STATS_EXACT;
 use super::errors::{self, *};
 use super::types::{rt_config, rt_stats};
 use super::{boundary, code, rc, write_sized};
@@ -121,11 +122,49 @@ pub extern "C" fn rt_err_name(err: c_int) -> *const c_char {
 /// writable, size-versioned structs at least `size` bytes). Handles are checked.
 #[no_mangle]
 pub unsafe extern "C" fn rt_getstats(out: *mut rt_stats) -> c_int {
+    // SAFETY: the caller's contract is this function's.
+    unsafe { rt_getstats_ex(out, 0) }
+}
+
+/// rt_getstats with flags: 0 is rt_getstats; RT_STATS_EXACT counts
+/// `stack_resident_bytes` exactly with mincore over every G stack instead of the
+/// cheap estimate (time proportional to the number of stacks, but without holding
+/// any scheduler lock: Gs keep running meanwhile). Any context.
+///
+/// Errors: RT_EINVAL for NULL, a size too small for `maxprocs`, or unknown flags;
+/// RT_ESHUTDOWN.
+///
+/// # Safety
+/// As rt_getstats.
+#[no_mangle]
+pub unsafe extern "C" fn rt_getstats_ex(out: *mut rt_stats, flags: c_int) -> c_int {
     boundary(|| {
+        if out.is_null() || flags & !RT_STATS_EXACT != 0 {
+            return RT_EINVAL;
+        }
         if let Err(e) = runtime::ensure_running() {
             return code(e);
         }
-        let st = stats::snapshot();
+        let x = stats::snapshot(flags & RT_STATS_EXACT != 0);
+        let st = rt_stats {
+            size: core::mem::size_of::<rt_stats>() as u32,
+            maxprocs: x.maxprocs,
+            idle_procs: x.idle_procs,
+            threads: x.threads,
+            idle_threads: x.idle_threads,
+            spinning_threads: x.spinning_threads,
+            goroutines: x.goroutines,
+            runnable: x.runnable,
+            global_runq: x.global_runq,
+            gs_created: x.gs_created,
+            gs_exited: x.gs_exited,
+            switches: x.switches,
+            steals: x.steals,
+            parks: x.parks,
+            handoffs: x.handoffs,
+            stack_reserved_bytes: x.stack_reserved_bytes,
+            stack_resident_bytes: x.stack_resident_bytes,
+        };
         // SAFETY: the caller passes a struct of at least out->size bytes.
         rc(unsafe { write_sized(out, &st, offset_of!(rt_stats, maxprocs) + 4) })
     })

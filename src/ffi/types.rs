@@ -117,6 +117,18 @@ pub struct rt_stats {
     pub steals: u64,
     pub parks: u64,
     pub handoffs: u64,
+    /// Address space reserved for G stacks (usable part and guard), cached ones
+    /// included.
     pub stack_reserved_bytes: u64,
+    /// Memory of G stacks, cached ones included. rt_getstats gives a cheap estimate,
+    /// a lower bound kept in a counter: the bytes (in 4 KiB pages) known to have
+    /// been touched, from the top of each mapped stack down to the deepest point
+    /// at which a G on it started or switched out (parked, yielded, exited), until
+    /// the stack is unmapped. A G that went deeper between two switches is not seen,
+    /// and swapped-out pages still count. It is at most stack_reserved_bytes, and
+    /// at least a page for every G that has started and not exited. With
+    /// RT_STATS_EXACT, rt_getstats_ex counts the resident pages of every stack with
+    /// mincore instead: exact per stack when it is looked at, while Gs go on running
+    /// (a stack mapped or unmapped during the walk may be missed).
     pub stack_resident_bytes: u64,
 }

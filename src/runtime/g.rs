@@ -177,8 +177,13 @@ impl G {
         self.stack.is_none()
     }
 
-    pub fn resident_stack_bytes(&self) -> usize {
-        self.stack.as_ref().map_or(0, |s| s.resident_bytes())
+    /// Called by the running G itself as it switches out: how deep its stack has
+    /// been, for the resident-stack estimate (see `stack::GSTACK_TOUCHED`).
+    #[inline]
+    fn note_stack_depth(&mut self) {
+        if let Some(st) = self.stack.as_mut() {
+            st.note_sp(arch::getsp());
+        }
     }
 }
 
@@ -402,7 +407,7 @@ fn newproc_on(
 
 /// Gives a G its stack before its first run. Fails only if no stack can be mapped.
 pub fn bind_stack(pp: &mut HeldP, g: &mut G) -> Result<()> {
-    let st = match stack_get(Some(&mut pp.core().local)) {
+    let mut st = match stack_get(Some(&mut pp.core().local)) {
         Some(s) => s,
         None => GStack::alloc(g_stack_size())?,
     };
@@ -411,6 +416,8 @@ pub fn bind_stack(pp: &mut HeldP, g: &mut G) -> Result<()> {
     let (glo, ghi) = st.guard();
     g.guard_lo = glo;
     g.guard_hi = ghi;
+    // It runs next: its first frame goes on the top page.
+    st.note_start();
     g.stack = Some(st);
     Ok(())
 }
@@ -458,8 +465,9 @@ pub fn goexit1() -> ! {
 /// `action` (Go's mcall). Returns when the G is resumed, maybe on another M.
 pub fn mcall(action: Action) {
     let gp = tls::getg();
-    // SAFETY: called only from a user G, whose M is live.
+    // SAFETY: called only from a user G, which is ours while it runs; its M is live.
     unsafe {
+        (*gp).note_stack_depth();
         let m = &*(*gp).m;
         m.action.set(action);
         arch::mrt_swap(&mut (*gp).sched, &(*m.g0).sched, m.g0.cast());
@@ -550,7 +558,10 @@ pub unsafe fn free_all() {
 /// Called by rt_init in a fork child, before the new runtime starts.
 pub unsafe fn forget_after_fork() {
     let sp = arch::getsp();
-    // SAFETY: the child has no other thread of the old runtime.
+    // SAFETY: the child has no other thread of the old runtime; the stacks dropped
+    // below take the registry's lock.
+    unsafe { super::stack::registry_after_fork() };
+    // SAFETY: as above.
     let all = core::mem::take(&mut *unsafe { ALLGS.get_after_fork() });
     for GPtr(gp) in all {
         // SAFETY: as above.
@@ -635,6 +646,7 @@ pub fn gosched() {
     n.set_status(GStatus::Running);
     m.curg.store(next, Ordering::Release);
     m.pending_yield.set(gp);
+    g.note_stack_depth();
     // SAFETY: we run on g's stack and save into g.sched; n is Runnable, bound to this
     // M, and either started (its context saved) or fresh with a stack.
     unsafe {
@@ -794,23 +806,17 @@ pub fn unlockosthread() -> Result<()> {
     Ok(())
 }
 
-/// Bytes of G stacks resident in memory, for rt_getstats.
-pub fn stack_resident_bytes() -> u64 {
-    let all = ALLGS.lock();
-    let mut n: usize = all
-        .iter()
-        // SAFETY: Gs on ALLGS are live until shutdown.
-        .map(|g| unsafe { (*g.0).resident_stack_bytes() })
-        .sum();
-    n += STACKS
-        .lock()
-        .iter()
-        .map(|s| s.resident_bytes())
-        .sum::<usize>();
-    n as u64
+/// For rt_getstats: bytes of G stacks known touched (a cheap lower bound of what is
+/// resident, see `stack::GSTACK_TOUCHED`), or with `exact` counted by mincore.
+pub fn stack_resident_bytes(exact: bool) -> u64 {
+    if exact {
+        super::stack::resident_exact()
+    } else {
+        super::stack::GSTACK_TOUCHED.load(Ordering::Acquire)
+    }
 }
 
 /// Counter for rt_getstats: stack bytes reserved.
 pub fn stack_reserved_bytes() -> u64 {
-    super::stack::GSTACK_RESERVED.load(Ordering::Relaxed)
+    super::stack::GSTACK_RESERVED.load(Ordering::Acquire)
 }

@@ -16,7 +16,7 @@
 //! `__pthread_get_minstack` at init.
 
 use core::ptr;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::error::{Error, Result};
 use super::note::Lock;
@@ -202,6 +202,12 @@ pub struct GStack {
     pub hi: usize,
     /// Valgrind's id for the stack (0 when not under valgrind).
     vg_id: usize,
+    /// [touched_lo, hi) is known to have been touched (see [`GSTACK_TOUCHED`]):
+    /// page-aligned, `hi` while the stack has never run a G. Owned with the stack
+    /// (by the G that runs on it, or by the cache that holds it).
+    touched_lo: usize,
+    /// Its slot in [`REGISTRY`].
+    slot: usize,
 }
 
 /// Valgrind client requests: stacks must be announced to valgrind, or it takes every
@@ -227,7 +233,142 @@ mod valgrind {
 }
 
 /// How many bytes of G stacks are reserved (address space), for rt_getstats.
-pub static GSTACK_RESERVED: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+pub static GSTACK_RESERVED: AtomicU64 = AtomicU64::new(0);
+
+/// How many bytes of G stacks are known to have been touched, for rt_getstats'
+/// `stack_resident_bytes` estimate: the sum over mapped G stacks of
+/// `hi - touched_lo`. Each stack's mark only moves down, in whole 4 KiB steps, when
+/// the G on it is started ([`GStack::note_start`]) or switches out at a deeper stack
+/// pointer than ever before on that stack ([`GStack::note_sp`]); it is subtracted
+/// when the stack is unmapped. Stacks in the caches keep their marks: nothing gives
+/// their pages back to the kernel before the unmap.
+///
+/// It is a lower bound of what the stacks really have resident, give or take
+/// swapping: a G that went deeper between two switches and came back is not seen,
+/// and a page is counted from the first time it is known touched until the unmap.
+/// Kept in a counter so that rt_getstats costs the same for ten Gs as for a million.
+pub static GSTACK_TOUCHED: AtomicU64 = AtomicU64::new(0);
+
+/// The granularity of [`GSTACK_TOUCHED`]: the smallest page size of Linux, so that a
+/// page known touched is a lower bound whatever the real page size is.
+const TOUCH_GRAIN: usize = 4096;
+
+/// Every mapped G stack's usable range, for the exact count of resident stack pages
+/// (rt_getstats_ex with RT_STATS_EXACT), which must not walk the Gs: those are the
+/// scheduler's, and a G's stack fields change under it.
+///
+/// A stack takes a slot when it is mapped and frees it when it is unmapped (both
+/// already system calls, so the lock adds nothing to a hot path). A free slot holds
+/// (0, 0). `free` always has room for every slot, so freeing never allocates (it
+/// runs in a destructor).
+struct Registry {
+    ranges: Vec<(usize, usize)>,
+    free: Vec<usize>,
+}
+
+static REGISTRY: Lock<Registry> = Lock::new(Registry {
+    ranges: Vec::new(),
+    free: Vec::new(),
+});
+
+impl Registry {
+    fn add(&mut self, lo: usize, hi: usize) -> Result<usize> {
+        if let Some(i) = self.free.pop() {
+            self.ranges[i] = (lo, hi);
+            return Ok(i);
+        }
+        let n = self.ranges.len() + 1;
+        if self.ranges.try_reserve(1).is_err()
+            || self
+                .free
+                .try_reserve(n.saturating_sub(self.free.len()))
+                .is_err()
+        {
+            return Err(Error::NoMem);
+        }
+        self.ranges.push((lo, hi));
+        Ok(n - 1)
+    }
+
+    fn remove(&mut self, i: usize) {
+        self.ranges[i] = (0, 0);
+        // Never allocates: `add` reserved room for every slot.
+        self.free.push(i);
+    }
+}
+
+/// In a fork child, before any stack is dropped: the registry's lock may have been
+/// held by a thread that does not exist here.
+///
+/// # Safety
+/// Called by the only thread of a fork child.
+pub unsafe fn registry_after_fork() {
+    // SAFETY: per the contract.
+    unsafe { REGISTRY.get_after_fork() };
+}
+
+/// Bytes of G stacks resident in memory, counted page by page with mincore: exact for
+/// each stack at the moment it is looked at. The walk runs without any scheduler
+/// lock, copying at most [`WALK_CHUNK`] ranges at a time out of the registry, so Gs
+/// keep running, exiting and mapping stacks meanwhile: a stack unmapped after its
+/// range was copied counts zero (mincore fails with ENOMEM on the hole, which is
+/// tolerated), and one mapped meanwhile may or may not be counted. mincore only
+/// reports on the range; it never touches the memory, so a stale range is harmless.
+pub fn resident_exact() -> u64 {
+    let mut chunk = [(0usize, 0usize); WALK_CHUNK];
+    let mut next = 0;
+    let mut total = 0u64;
+    loop {
+        let n = {
+            let r = REGISTRY.lock();
+            let end = r.ranges.len().min(next + WALK_CHUNK);
+            if next >= end {
+                break;
+            }
+            chunk[..end - next].copy_from_slice(&r.ranges[next..end]);
+            let n = end - next;
+            next = end;
+            n
+        };
+        for &(lo, hi) in &chunk[..n] {
+            if lo < hi {
+                total += resident_in(lo, hi) as u64;
+            }
+        }
+    }
+    total
+}
+
+/// How many registry slots the exact walk copies per lock hold.
+const WALK_CHUNK: usize = 256;
+
+/// Resident bytes of [lo, hi) (page-aligned) by mincore; a part that is not mapped
+/// (any more) counts zero.
+fn resident_in(lo: usize, hi: usize) -> usize {
+    let pg = page_size();
+    let n = (hi - lo) / pg;
+    let mut vec = [0u8; 256];
+    let mut total = 0;
+    let mut off = 0;
+    while off < n {
+        let k = (n - off).min(vec.len());
+        // SAFETY: mincore reads no memory of the range (which may have been unmapped
+        // since it was recorded: then it fails with ENOMEM); it writes k entries,
+        // for which vec has room.
+        let r = unsafe {
+            libc::mincore(
+                (lo + off * pg) as *mut libc::c_void,
+                k * pg,
+                vec.as_mut_ptr(),
+            )
+        };
+        if r == 0 {
+            total += vec[..k].iter().filter(|&&b| b & 1 != 0).count();
+        }
+        off += k;
+    }
+    total * pg
+}
 
 impl GStack {
     /// Maps a stack of `size` usable bytes (page-rounded) with its guard.
@@ -236,49 +377,54 @@ impl GStack {
         let map = Mapping::reserve(G_GUARD_SIZE + size)?;
         map.guard(map.base, G_GUARD_SIZE)?;
         let (lo, hi) = (map.base + G_GUARD_SIZE, map.top());
+        let slot = REGISTRY.lock().add(lo, hi)?;
         let vg = valgrind::stack_register(lo, hi);
-        GSTACK_RESERVED.fetch_add(map.len as u64, Ordering::Relaxed);
+        GSTACK_RESERVED.fetch_add(map.len as u64, Ordering::Release);
         Ok(GStack {
             map,
             lo,
             hi,
             vg_id: vg,
+            touched_lo: hi,
+            slot,
         })
+    }
+
+    /// A G is about to start on this stack: its first frame touches the top page.
+    pub fn note_start(&mut self) {
+        self.note_sp(self.hi - 1);
+    }
+
+    /// The G on this stack switches out with its stack pointer at `sp`: everything
+    /// from there to the top has been touched. A load and a compare unless the stack
+    /// never went this deep before.
+    #[inline]
+    pub fn note_sp(&mut self, sp: usize) {
+        if sp < self.touched_lo {
+            self.lower_mark(sp);
+        }
+    }
+
+    #[cold]
+    fn lower_mark(&mut self, sp: usize) {
+        let lo = (sp & !(TOUCH_GRAIN - 1)).max(self.lo);
+        if lo < self.touched_lo {
+            GSTACK_TOUCHED.fetch_add((self.touched_lo - lo) as u64, Ordering::Release);
+            self.touched_lo = lo;
+        }
     }
 
     pub fn guard(&self) -> (usize, usize) {
         (self.map.base, self.lo)
-    }
-
-    /// Pages of the stack that are resident in memory (mincore).
-    pub fn resident_bytes(&self) -> usize {
-        let pg = page_size();
-        let n = (self.hi - self.lo) / pg;
-        let mut vec = [0u8; 256];
-        let mut total = 0;
-        let mut off = 0;
-        while off < n {
-            let k = (n - off).min(vec.len());
-            // SAFETY: the range is inside our mapping; vec has room for k entries.
-            let r = unsafe {
-                libc::mincore(
-                    (self.lo + off * pg) as *mut libc::c_void,
-                    k * pg,
-                    vec.as_mut_ptr(),
-                )
-            };
-            if r == 0 {
-                total += vec[..k].iter().filter(|&&b| b & 1 != 0).count();
-            }
-            off += k;
-        }
-        total * pg
     }
 }
 
 impl Drop for GStack {
     fn drop(&mut self) {
         valgrind::stack_deregister(self.vg_id);
-        GSTACK_RESERVED.fetch_sub(self.map.len as u64, Ordering::Relaxed);
+        REGISTRY.lock().remove(self.slot);
+        // Touched first, reserved last: the reverse of `alloc` (see stats::snapshot).
+        GSTACK_TOUCHED.fetch_sub((self.hi - self.touched_lo) as u64, Ordering::Release);
+        GSTACK_RESERVED.fetch_sub(self.map.len as u64, Ordering::Release);
     }
 }
