@@ -27,7 +27,7 @@ pub extern "C" fn rt_go(f: rt_fn, arg: *mut c_void) -> i64 {
         if let Err(e) = runtime::ensure_running() {
             return code(e) as i64;
         }
-        match g::newproc(f, arg) {
+        match sched::newproc(f, arg) {
             // SAFETY: newproc returns a live G.
             Ok(gp) => unsafe { (*gp).goid },
             Err(e) => code(e) as i64,
@@ -45,7 +45,7 @@ pub extern "C" fn rt_gosched() {
             // SAFETY: no memory effects.
             unsafe { libc::sched_yield() };
         } else {
-            g::gosched();
+            sched::gosched();
         }
     })
 }
@@ -95,7 +95,7 @@ pub extern "C" fn rt_park(unlock: rt_parkfn, arg: *mut c_void) -> c_int {
         }
         // SAFETY: rt_g is the opaque name of G: the two callback types have the same ABI.
         let f: ParkFn = unsafe { core::mem::transmute::<rt_parkfn, ParkFn>(unlock) };
-        g::gopark(f, arg);
+        sched::gopark(f, arg);
         RT_OK
     })
 }
@@ -106,7 +106,7 @@ pub extern "C" fn rt_park(unlock: rt_parkfn, arg: *mut c_void) -> c_int {
 /// Any context. Errors: RT_EINVAL if `g` is NULL, not a G, or not parked.
 #[no_mangle]
 pub extern "C" fn rt_ready(g: *mut rt_g) -> c_int {
-    boundary(|| rc(g::ready(g.cast())))
+    boundary(|| rc(sched::ready(g.cast())))
 }
 
 /// Wires the calling G to its M: the G runs only on this M and the M runs only this

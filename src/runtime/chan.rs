@@ -21,7 +21,7 @@ use super::error::{Error, Result};
 use super::g::{self, G};
 use super::note::{futex_wait, futex_wake, unlock_raw, Guard, Lock, Mutex};
 use super::time::nanotime;
-use super::{timer, tls};
+use super::{sched, timer, tls};
 
 /// A select case's direction (the values of rt_select_case's `dir`).
 pub(crate) const SEND: i32 = 1;
@@ -388,7 +388,7 @@ fn wake(s: *mut Sudog) {
             // The waiter may return (and the word die) right after the store;
             // waking a futex address nobody waits on is harmless.
             futex_wake(key, 1);
-        } else if g::ready(g).is_err() {
+        } else if sched::ready(g).is_err() {
             super::throw("chan: woken G was not parked");
         }
     }
@@ -444,7 +444,7 @@ fn block(
         done,
         g,
     };
-    g::gopark(Some(park_commit), (&mut park as *mut ParkArgs).cast());
+    sched::gopark(Some(park_commit), (&mut park as *mut ParkArgs).cast());
     if let Some(t) = park.timer.as_mut() {
         // SAFETY: our timer (maybe still in a heap).
         unsafe { timer::del(t) };
@@ -484,7 +484,7 @@ unsafe extern "C" fn park_commit(_g: *mut G, arg: *mut c_void) -> bool {
         if unsafe { !timer::add((*m).p(), t) } {
             super::throw("select: no memory for a timer");
         }
-        super::netpoll::wake_for_timer(deadline);
+        super::sched::wake_netpoller(deadline);
     }
     for i in 0..locks.len() {
         // SAFETY: the parking G held them (Guard::into_raw on this M, whose g0 we

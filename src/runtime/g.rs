@@ -1,11 +1,13 @@
-//! G: goroutines. newproc (rt_go), the G entry and goexit, gopark/goready, the free-G
-//! and stack caches, goid batches, rt_lockosthread.
+//! G: goroutines. Their states, the G entry and goexit, the switch (from g0, to g0
+//! with mcall, and G to G for gosched's fast path), the free-G and stack caches, goid
+//! batches, rt_lockosthread. What the scheduler does with Gs (newproc, gosched,
+//! gopark, goready) is in `sched.rs`, as in Go's proc.go.
 //!
 //! A G gets its stack when it first runs, not when it is made: a G that waits in a
 //! run queue costs only its descriptor, and the stack of a G that exited goes
 //! straight to the next G to start (the per-P stack cache), so spawning and running
 //! short Gs never enters the kernel. `newproc` still makes sure a stack can be had
-//! when every cache is empty, so that running out of memory is an Error::NoMem from
+//! when every cache is empty (`galloc`), so that running out of memory is an RT_ENOMEM from
 //! rt_go, as the API promises.
 
 use core::ffi::c_void;
@@ -323,86 +325,42 @@ fn g_stack_size() -> usize {
     SCHED.lock().cfg.g_stack_size
 }
 
-/// Go's newproc: a new runnable G running fn(arg). From a G it goes to runnext of
-/// the current P; from anywhere else to the global queue. Then an idle P is woken.
-pub fn newproc(f: RtFn, arg: *mut c_void) -> Result<*mut G> {
-    newproc1(f, arg, ptr::null_mut())
-}
-
-/// newproc for rt_main: the G goes to runnext of the caller's P (`mainm` holds it),
-/// which waits for it.
-pub fn newproc1(f: RtFn, arg: *mut c_void, mainm: *mut M) -> Result<*mut G> {
-    if f.is_none() {
-        return Err(Error::Inval);
-    }
-    if sched::SHUTTING_DOWN.load(Ordering::Acquire) {
-        return Err(Error::Shutdown);
-    }
-    // From a G (or rt_main's M on g0) the new G goes to the caller's P; from a
-    // foreign thread or an M without a P, to the global queue.
-    let m = if curg().is_null() && mainm.is_null() {
-        ptr::null_mut()
-    } else {
-        tls::getm()
-    };
-    let gp = if m.is_null() {
-        newproc_on(None, f, arg, mainm)?
-    } else {
-        // SAFETY: the calling thread's live M.
-        unsafe { (*m).with_p(|pp| newproc_on(pp, f, arg, mainm)) }?
-    };
-    super::sysmon::ensure_started();
-    Ok(gp)
-}
-
-/// newproc with the caller's P, if it holds one.
-fn newproc_on(
-    mut pp: Option<&mut HeldP>,
-    f: RtFn,
-    arg: *mut c_void,
-    mainm: *mut M,
-) -> Result<*mut G> {
-    let gp = gfget(pp.as_deref_mut().map(|pp| &mut pp.core().local))?;
-    // Make sure the G will find a stack: only when every cache is empty does this
-    // enter the kernel, and a failure is reported here.
-    let have_stack = match pp.as_deref_mut() {
-        Some(pp) => !pp.core().local.stacks.is_empty() || !STACKS.lock().is_empty(),
+/// A free G for newproc, from `pl`'s caches (the caller's P) or the global ones,
+/// and the assurance that it will find a stack: only when every cache is empty does
+/// this enter the kernel, and a failure is reported here (RT_ENOMEM from rt_go).
+pub fn galloc(mut pl: Option<&mut PLocal>) -> Result<*mut G> {
+    let gp = gfget(pl.as_deref_mut())?;
+    let have_stack = match pl.as_deref_mut() {
+        Some(pl) => !pl.stacks.is_empty() || !STACKS.lock().is_empty(),
         None => !STACKS.lock().is_empty(),
     };
     if !have_stack {
         match GStack::alloc(g_stack_size()) {
-            Ok(st) => stack_put(pp.as_deref_mut().map(|pp| &mut pp.core().local), st),
+            Ok(st) => stack_put(pl.as_deref_mut(), st),
             Err(e) => {
-                gfput(pp.as_deref_mut().map(|pp| &mut pp.core().local), gp);
+                gfput(pl, gp);
                 return Err(e);
             }
         }
     }
-    // SAFETY: gp is a free G, exclusively ours.
-    let g = unsafe { &mut *gp };
-    g.fnc = f;
-    g.arg = arg;
-    g.started = false;
-    g.m = ptr::null_mut();
-    g.mainm = mainm;
-    g.lockcount = 0;
-    g.lockedm.store(ptr::null_mut(), Ordering::Relaxed);
-    g.goid = new_goid(pp.as_deref_mut().map(|pp| &mut pp.core().local));
-    g.set_status(GStatus::Runnable);
-    LIVE_GS.fetch_add(1, Ordering::Relaxed);
-    match pp {
-        Some(pp) => {
-            bump(Some(&mut *pp), |c| &c.gs_created);
-            pp.runqput(gp, true);
-            sched::wakep();
-        }
-        None => {
-            bump(None, |c| &c.gs_created);
-            sched::globrunqput(gp);
-            sched::wakep_global();
-        }
-    }
     Ok(gp)
+}
+
+impl G {
+    /// Makes a free G (from [`galloc`]) a new runnable G running fn(arg), with a
+    /// goid from `pl`'s batch; the caller queues it.
+    pub fn prepare(&mut self, f: RtFn, arg: *mut c_void, mainm: *mut M, pl: Option<&mut PLocal>) {
+        self.fnc = f;
+        self.arg = arg;
+        self.started = false;
+        self.m = ptr::null_mut();
+        self.mainm = mainm;
+        self.lockcount = 0;
+        self.lockedm.store(ptr::null_mut(), Ordering::Relaxed);
+        self.goid = new_goid(pl);
+        self.set_status(GStatus::Runnable);
+        LIVE_GS.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// Gives a G its stack before its first run. Fails only if no stack can be mapped.
@@ -438,6 +396,28 @@ pub unsafe fn switch_to(m: &M, gp: *mut G) {
             arch::mrt_gostart(&mut (*g0).sched, (*gp).stack_hi & !15, gp.cast());
         }
     }
+}
+
+/// Switches from the running G `g` straight to `n` without passing through g0 (the
+/// fast path of gosched), and returns when `g` is resumed, maybe on another M.
+///
+/// # Safety
+/// `g` is the running G (we are on its stack); `n` is Running, bound to this M and
+/// has a stack; `g` is queued by `n` once its context is saved (M::pending_yield).
+pub unsafe fn switch_g_to_g(g: &mut G, n: &mut G) {
+    g.note_stack_depth();
+    let next: *mut G = n;
+    // SAFETY: per the contract: we save into g.sched; n is started (its context
+    // saved) or fresh.
+    unsafe {
+        if n.started {
+            arch::mrt_swap(&mut g.sched, &n.sched, next.cast());
+        } else {
+            n.started = true;
+            arch::mrt_gostart(&mut g.sched, n.stack_hi & !15, next.cast());
+        }
+    }
+    finish_switch();
 }
 
 /// The first frame of every G (entered by mrt_gostart on the G's stack).
@@ -580,86 +560,6 @@ pub unsafe fn forget_after_fork() {
     LIVE_GS.store(0, Ordering::Relaxed);
 }
 
-/// rt_gosched from a G: yield to the other runnable Gs (Go's goyield; under
-/// MRT_DEBUG=migrate, through the global queue so that another M resumes it).
-///
-/// The common case switches straight to the next G of the local queue without
-/// passing through g0: the yielding G is queued by the G that resumes
-/// (`finish_switch`), once its context is saved, so no other M can pick it up
-/// half-saved. Anything unusual (wired Gs, the global queue's turn, a G that needs a
-/// stack) takes the general path through g0.
-pub fn gosched() {
-    if sched::DEBUG_MIGRATE.load(Ordering::Relaxed) {
-        mcall(Action::YieldGlobal);
-        return;
-    }
-    let gp = tls::getg();
-    // SAFETY: called from a running G: it and its M are live; the M holds a P.
-    let (g, m) = unsafe { (&mut *gp, &*(*gp).m) };
-    let Some(mut pp) = m.take_p() else {
-        super::throw("gosched: running G without a P");
-    };
-    let next = if !g.lockedm.load(Ordering::Relaxed).is_null()
-        || pp.p().id >= super::p::GOMAXPROCS.load(Ordering::Relaxed)
-        || (pp.p().schedtick.load(Ordering::Relaxed).is_multiple_of(61)
-            && sched::GLOBRUNQ_SIZE.load(Ordering::Relaxed) > 0)
-    {
-        None
-    } else {
-        match pp.runqget() {
-            // Nothing local: the global queue may hold work (it is not only every
-            // 61st round that counts then), else keep going.
-            None if sched::GLOBRUNQ_SIZE.load(Ordering::Relaxed) == 0 => {
-                m.put_p(pp);
-                return;
-            }
-            None => None,
-            Some((next, inherit)) => {
-                // SAFETY: a queued G is runnable and ours now.
-                let n = unsafe { &mut *next };
-                if !n.lockedm.load(Ordering::Relaxed).is_null()
-                    || n.needs_stack() && bind_stack(&mut pp, n).is_err()
-                {
-                    // Not for the fast path: back at the head (runnext), so that g0,
-                    // which hands a wired G to its M, takes it next.
-                    pp.runqput(next, true);
-                    None
-                } else {
-                    Some((n, inherit))
-                }
-            }
-        }
-    };
-    let Some((n, inherit)) = next else {
-        m.put_p(pp);
-        mcall(Action::Yield);
-        return;
-    };
-    if !inherit {
-        let t = &pp.p().schedtick;
-        t.store(t.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
-    }
-    bump(Some(&mut pp), |c| &c.switches);
-    m.put_p(pp);
-    let next = n as *mut G;
-    n.m = g.m;
-    n.set_status(GStatus::Running);
-    m.curg.store(next, Ordering::Release);
-    m.pending_yield.set(gp);
-    g.note_stack_depth();
-    // SAFETY: we run on g's stack and save into g.sched; n is Runnable, bound to this
-    // M, and either started (its context saved) or fresh with a stack.
-    unsafe {
-        if n.started {
-            arch::mrt_swap(&mut g.sched, &n.sched, next.cast());
-        } else {
-            n.started = true;
-            arch::mrt_gostart(&mut g.sched, n.stack_hi & !15, next.cast());
-        }
-    }
-    finish_switch();
-}
-
 /// Run by a G right after it is switched to: queues the G that yielded straight to
 /// it (see `gosched`), now that its context is saved.
 #[inline]
@@ -681,12 +581,6 @@ pub fn finish_switch() {
     }
 }
 
-/// gopark: parks the current G; `unlock(g, arg)` runs on g0 once the G is marked
-/// waiting; if it returns false the G resumes at once.
-pub fn gopark(unlock: ParkFn, arg: *mut c_void) {
-    mcall(Action::Park(unlock, arg));
-}
-
 /// Whether `gp` looks like a live G (checked before trusting a host's handle).
 ///
 /// # Safety
@@ -694,78 +588,6 @@ pub fn gopark(unlock: ParkFn, arg: *mut c_void) {
 pub unsafe fn is_g(gp: *const G) -> bool {
     // SAFETY: per the contract.
     !gp.is_null() && unsafe { ptr::addr_of!((*gp).magic).read_volatile() } == G_MAGIC
-}
-
-/// goready: makes a parked G runnable, on runnext of the caller's P if it has one.
-pub fn ready(gp: *mut G) -> Result<()> {
-    // SAFETY: the caller passes a G handle; its magic is checked before use.
-    if unsafe { !is_g(gp) } {
-        return Err(Error::Inval);
-    }
-    // SAFETY: a live G.
-    if !set_runnable(unsafe { &*gp }) {
-        return Err(Error::Inval);
-    }
-    if queue_runnable(gp, true) {
-        sched::wakep();
-    } else {
-        sched::wakep_global();
-    }
-    Ok(())
-}
-
-/// Waiting -> Runnable; false if the G was not parked.
-fn set_runnable(g: &G) -> bool {
-    g.status
-        .compare_exchange(
-            GStatus::Waiting as u32,
-            GStatus::Runnable as u32,
-            Ordering::AcqRel,
-            Ordering::Relaxed,
-        )
-        .is_ok()
-}
-
-/// Queues a runnable G on the caller's P (runnext with `next`) if the calling
-/// thread is an M holding one (returns true), else on the global queue.
-fn queue_runnable(gp: *mut G, next: bool) -> bool {
-    let m = tls::getm();
-    let local = !m.is_null()
-        // SAFETY: the calling thread's M.
-        && unsafe { &*m }.with_p(|pp| pp.map(|pp| pp.runqput(gp, next)).is_some());
-    if !local {
-        sched::globrunqput(gp);
-    }
-    local
-}
-
-/// goready onto a P the caller holds by value (a timer the scheduler ran): the G
-/// must be parked.
-pub fn ready_on(pp: &mut HeldP, gp: *mut G, next: bool) {
-    // SAFETY: the scheduler readies only Gs that parked waiting for the event.
-    if !set_runnable(unsafe { &*gp }) {
-        super::throw("goready: the G to wake is not parked");
-    }
-    pp.runqput(gp, next);
-}
-
-/// Makes a list of Gs readied by netpoll runnable: onto `pp` if the caller holds
-/// one, else the global queue; then wakes Ms for them (Go's injectglist).
-pub fn inject(list: &[*mut G], mut pp: Option<&mut HeldP>) {
-    if list.is_empty() {
-        return;
-    }
-    for &gp in list {
-        // SAFETY: netpoll hands over parked Gs whose waiter it won.
-        if !set_runnable(unsafe { &*gp }) {
-            super::throw("netpoll: the G to wake is not parked");
-        }
-        match pp.as_deref_mut() {
-            Some(pp) => pp.runqput(gp, false),
-            None => sched::globrunqput(gp),
-        }
-    }
-    sched::wakep_global();
 }
 
 /// rt_lockosthread: wires the current G to its M (nests).

@@ -1,17 +1,28 @@
 //! The machinery, in Go's vocabulary. Each file says what it owns and which Go
 //! function it mirrors:
+//! - [`sched`]: the scheduler (proc.go): schedule, findRunnable, execute, the run
+//!   queues, spinning Ms, wakep/startm/stopm/handoffp, newproc, gosched, gopark,
+//!   goready, wakeNetPoller, locked Gs, rt_main and rt_schedule.
+//! - [`p`]: P (processor): the shared part, the owned [`p::PCore`] behind a
+//!   [`p::HeldP`], allp, procresize, the idle-P pool, acquirep/releasep.
 //! - [`m`]: M (OS thread): allocm, newm, newm1, newosproc, mstart, mexit, freem, allm,
 //!   and adoption of foreign threads (Go's extra M).
-//! - [`p`]: P (processor): allp, procresize, acquirep/releasep, the idle-P pool.
-//! - [`sched`]: the scheduler loop, stopm/startm.
-//! - [`g`]: G (the M's g0 so far).
+//! - [`g`]: G: its states, the free-G and stack caches, the switch (switch_to,
+//!   mcall, the G-to-G fast path), goexit and gdestroy, rt_lockosthread.
+//! - [`runq`]: the per-P ring with runnext and stealing.
+//! - [`syscall`], [`sysmon`]: entersyscall/exitsyscall; retake and the idle poll.
+//! - [`timer`], [`netpoll`], [`chan`], [`sync`]: what Gs park on.
 //! - [`stack`]: stack mappings and guard regions.
-//! - [`note`]: futex sleep/wake (Go's note) and the runtime mutex.
+//! - [`note`]: futex sleep/wake (Go's note) and the runtime's lock.
 //! - [`init`]: rt_init / rt_shutdown, lazy initialisation, fork.
 //! - [`signal`]: alternate signal stacks, the fault handler, the M signal mask.
 //! - [`tls`]: getg/getm through the TLS slot that mstart_stub writes.
 //! - [`stats`]: rt_getstats and rt_dump.
+//! - [`error`]: the runtime's error type (the C ABI maps it to RT_* codes).
 //! - [`arch`]: the per-architecture assembly and TLS access.
+//!
+//! Nothing here imports `crate::ffi`: the C ABI depends on the runtime, not the
+//! other way round.
 
 pub mod arch;
 pub mod atomic;

@@ -129,19 +129,6 @@ pub fn netpoll_break() {
     unsafe { libc::write(p.breakfd, &one as *const u64 as *const c_void, 8) };
 }
 
-/// A new timer fires at `when`: make sure somebody will be awake then (Go's
-/// wakeNetPoller).
-pub fn wake_for_timer(when: i64) {
-    if LASTPOLL.load(Ordering::Acquire) == 0 {
-        let until = POLL_UNTIL.load(Ordering::Acquire);
-        if until == 0 || until > when {
-            netpoll_break();
-        }
-    } else {
-        sched::wakep();
-    }
-}
-
 /// Set once epoll_pwait2 turned out to be missing (Linux < 5.11, or valgrind, which
 /// does not know it): from then on epoll_wait is called directly.
 static NO_PWAIT2: AtomicBool = AtomicBool::new(false);
@@ -332,7 +319,7 @@ fn park_on_fd(gp: *mut G, fd: i32, events: u32, deadline: i64) -> Result<u32> {
     let wp: *mut PollWaiter = &mut w;
     w.timer.arg = wp.cast();
     WAITERS.fetch_add(1, Ordering::AcqRel);
-    g::gopark(Some(poll_commit), wp.cast());
+    sched::gopark(Some(poll_commit), wp.cast());
     WAITERS.fetch_sub(1, Ordering::AcqRel);
     if w.has_timer {
         // SAFETY: our timer, maybe still in a heap.
@@ -449,7 +436,7 @@ unsafe extern "C" fn poll_commit(_g: *mut G, arg: *mut c_void) -> bool {
     let when = if w.has_timer { w.timer.when } else { 0 };
     drop(d);
     if when != 0 {
-        wake_for_timer(when);
+        super::sched::wake_netpoller(when);
     }
     // A poller blocked in epoll_wait sees the new registration by itself.
     true

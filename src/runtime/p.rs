@@ -3,7 +3,7 @@
 //!
 //! Every transition happens under the sched lock, and every handle from the host is
 //! looked up in `allp` before it is dereferenced, so a foreign or stale pointer is
-//! an Error::Inval, never a crash.
+//! an RT_EINVAL (Error::Inval), never a crash.
 
 use core::cell::UnsafeCell;
 use core::marker::PhantomData;

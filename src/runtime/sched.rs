@@ -42,7 +42,8 @@ use crossbeam_queue::SegQueue;
 use once_cell::sync::Lazy;
 
 use super::error::{Error, Result};
-use super::g::{self, gdestroy, switch_to, Action, GPtr, GStatus, G};
+use super::g::{self, gdestroy, switch_to, Action, GPtr, GStatus, ParkFn, G};
+use super::m::RtFn;
 use super::m::{MKind, MState, M};
 use super::p::{self, HeldP, PStatus, ALLP, GOMAXPROCS, NPIDLE, P};
 use super::stats::{bump, total};
@@ -192,6 +193,19 @@ pub fn wakep() {
         None => {
             NMSPINNING.fetch_sub(1, Ordering::SeqCst);
         }
+    }
+}
+
+/// A new timer fires at `when`: make sure somebody will be awake then (Go's
+/// wakeNetPoller).
+pub fn wake_netpoller(when: i64) {
+    if netpoll::LASTPOLL.load(Ordering::Acquire) == 0 {
+        let until = netpoll::POLL_UNTIL.load(Ordering::Acquire);
+        if until == 0 || until > when {
+            netpoll::netpoll_break();
+        }
+    } else {
+        wakep();
     }
 }
 
@@ -414,7 +428,7 @@ fn run_timers(pp: &mut HeldP, of: &P, now: i64) -> i64 {
     let mut fired = false;
     let next = timer::check(of, now, &mut |gp| {
         fired = true;
-        g::ready_on(pp, gp, true);
+        ready_on(pp, gp, true);
     });
     if fired {
         wakep_global();
@@ -548,7 +562,7 @@ fn find_runnable(m: &M, mut pp: HeldP, wait: Wait) -> Option<(HeldP, *mut G, boo
             let mut list = Vec::new();
             netpoll::netpoll(0, &mut list);
             if !list.is_empty() {
-                g::inject(&list, Some(&mut pp));
+                inject(&list, Some(&mut pp));
                 if let Some((gp, inherit)) = pp.runqget() {
                     return Some((pp, gp, inherit));
                 }
@@ -622,10 +636,10 @@ fn find_runnable(m: &M, mut pp: HeldP, wait: Wait) -> Option<(HeldP, *mut G, boo
             netpoll::POLL_UNTIL.store(0, Ordering::Release);
             netpoll::LASTPOLL.store(nanotime(), Ordering::Release);
             match p::pidleget_live(true) {
-                None => g::inject(&list, None),
+                None => inject(&list, None),
                 Some(mut np) => {
                     p::wire(m, &np);
-                    g::inject(&list, Some(&mut np));
+                    inject(&list, Some(&mut np));
                     pp = np;
                     // Timers of any P may be due: look as a spinning M (stealing
                     // runs other Ps' timers).
@@ -1059,7 +1073,7 @@ pub fn rt_main(f: super::m::RtFn, arg: *mut c_void) -> Result<()> {
     // The calling thread works as an M with a P: take an idle one, then queue the
     // main G on it, so that this thread runs it.
     acquire_idle_p(mm)?;
-    if let Err(e) = g::newproc1(f, arg, m) {
+    if let Err(e) = newproc1(f, arg, m) {
         if let Some(pp) = releasep_reserved(mm) {
             handoffp(pp);
         }
@@ -1072,6 +1086,218 @@ pub fn rt_main(f: super::m::RtFn, arg: *mut c_void) -> Result<()> {
     } else {
         Err(Error::Shutdown)
     }
+}
+
+// ---- proc.go's G operations: newproc, gosched, gopark, goready ----
+
+/// Go's newproc: a new runnable G running fn(arg). From a G it goes to runnext of
+/// the current P; from anywhere else to the global queue. Then an idle P is woken.
+pub fn newproc(f: RtFn, arg: *mut c_void) -> Result<*mut G> {
+    newproc1(f, arg, ptr::null_mut())
+}
+
+/// newproc for rt_main: the G goes to runnext of the caller's P (`mainm` holds it),
+/// which waits for it.
+pub fn newproc1(f: RtFn, arg: *mut c_void, mainm: *mut M) -> Result<*mut G> {
+    if f.is_none() {
+        return Err(Error::Inval);
+    }
+    if SHUTTING_DOWN.load(Ordering::Acquire) {
+        return Err(Error::Shutdown);
+    }
+    // From a G (or rt_main's M on g0) the new G goes to the caller's P; from a
+    // foreign thread or an M without a P, to the global queue.
+    let m = if g::curg().is_null() && mainm.is_null() {
+        ptr::null_mut()
+    } else {
+        tls::getm()
+    };
+    let gp = if m.is_null() {
+        newproc_on(None, f, arg, mainm)?
+    } else {
+        // SAFETY: the calling thread's live M.
+        unsafe { (*m).with_p(|pp| newproc_on(pp, f, arg, mainm)) }?
+    };
+    super::sysmon::ensure_started();
+    Ok(gp)
+}
+
+/// newproc with the caller's P, if it holds one.
+fn newproc_on(
+    mut pp: Option<&mut HeldP>,
+    f: RtFn,
+    arg: *mut c_void,
+    mainm: *mut M,
+) -> Result<*mut G> {
+    let gp = g::galloc(pp.as_deref_mut().map(|pp| &mut pp.core().local))?;
+    // SAFETY: a free G, exclusively ours until queued.
+    unsafe { &mut *gp }.prepare(
+        f,
+        arg,
+        mainm,
+        pp.as_deref_mut().map(|pp| &mut pp.core().local),
+    );
+    match pp {
+        Some(pp) => {
+            bump(Some(&mut *pp), |c| &c.gs_created);
+            pp.runqput(gp, true);
+            wakep();
+        }
+        None => {
+            bump(None, |c| &c.gs_created);
+            globrunqput(gp);
+            wakep_global();
+        }
+    }
+    Ok(gp)
+}
+
+/// rt_gosched from a G: yield to the other runnable Gs (Go's goyield; under
+/// MRT_DEBUG=migrate, through the global queue so that another M resumes it).
+///
+/// The common case switches straight to the next G of the local queue without
+/// passing through g0: the yielding G is queued by the G that resumes
+/// (`finish_switch`), once its context is saved, so no other M can pick it up
+/// half-saved. Anything unusual (wired Gs, the global queue's turn, a G that needs a
+/// stack) takes the general path through g0.
+pub fn gosched() {
+    if DEBUG_MIGRATE.load(Ordering::Relaxed) {
+        g::mcall(Action::YieldGlobal);
+        return;
+    }
+    let gp = tls::getg();
+    // SAFETY: called from a running G: it and its M are live; the M holds a P.
+    let (g, m) = unsafe { (&mut *gp, &*(*gp).m) };
+    let Some(mut pp) = m.take_p() else {
+        super::throw("gosched: running G without a P");
+    };
+    let next = if !g.lockedm.load(Ordering::Relaxed).is_null()
+        || pp.p().id >= GOMAXPROCS.load(Ordering::Relaxed)
+        || (pp.p().schedtick.load(Ordering::Relaxed).is_multiple_of(61)
+            && GLOBRUNQ_SIZE.load(Ordering::Relaxed) > 0)
+    {
+        None
+    } else {
+        match pp.runqget() {
+            // Nothing local: the global queue may hold work (it is not only every
+            // 61st round that counts then), else keep going.
+            None if GLOBRUNQ_SIZE.load(Ordering::Relaxed) == 0 => {
+                m.put_p(pp);
+                return;
+            }
+            None => None,
+            Some((next, inherit)) => {
+                // SAFETY: a queued G is runnable and ours now.
+                let n = unsafe { &mut *next };
+                if !n.lockedm.load(Ordering::Relaxed).is_null()
+                    || n.needs_stack() && g::bind_stack(&mut pp, n).is_err()
+                {
+                    // Not for the fast path: back at the head (runnext), so that g0,
+                    // which hands a wired G to its M, takes it next.
+                    pp.runqput(next, true);
+                    None
+                } else {
+                    Some((n, inherit))
+                }
+            }
+        }
+    };
+    let Some((n, inherit)) = next else {
+        m.put_p(pp);
+        g::mcall(Action::Yield);
+        return;
+    };
+    if !inherit {
+        let t = &pp.p().schedtick;
+        t.store(t.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+    }
+    bump(Some(&mut pp), |c| &c.switches);
+    m.put_p(pp);
+    let next = n as *mut G;
+    n.m = g.m;
+    n.set_status(GStatus::Running);
+    m.curg.store(next, Ordering::Release);
+    m.pending_yield.set(gp);
+    // SAFETY: g runs (on its own stack); n is Running, bound to this M, with a stack.
+    unsafe { g::switch_g_to_g(g, n) };
+}
+
+/// gopark: parks the current G; `unlock(g, arg)` runs on g0 once the G is marked
+/// waiting; if it returns false the G resumes at once.
+pub fn gopark(unlock: ParkFn, arg: *mut c_void) {
+    g::mcall(Action::Park(unlock, arg));
+}
+
+/// goready: makes a parked G runnable, on runnext of the caller's P if it has one.
+pub fn ready(gp: *mut G) -> Result<()> {
+    // SAFETY: the caller passes a G handle; its magic is checked before use.
+    if unsafe { !g::is_g(gp) } {
+        return Err(Error::Inval);
+    }
+    // SAFETY: a live G.
+    if !set_runnable(unsafe { &*gp }) {
+        return Err(Error::Inval);
+    }
+    if queue_runnable(gp, true) {
+        wakep();
+    } else {
+        wakep_global();
+    }
+    Ok(())
+}
+
+/// Waiting -> Runnable; false if the G was not parked.
+fn set_runnable(g: &G) -> bool {
+    g.status
+        .compare_exchange(
+            GStatus::Waiting as u32,
+            GStatus::Runnable as u32,
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+        )
+        .is_ok()
+}
+
+/// Queues a runnable G on the caller's P (runnext with `next`) if the calling
+/// thread is an M holding one (returns true), else on the global queue.
+fn queue_runnable(gp: *mut G, next: bool) -> bool {
+    let m = tls::getm();
+    let local = !m.is_null()
+        // SAFETY: the calling thread's M.
+        && unsafe { &*m }.with_p(|pp| pp.map(|pp| pp.runqput(gp, next)).is_some());
+    if !local {
+        globrunqput(gp);
+    }
+    local
+}
+
+/// goready onto a P the caller holds by value (a timer the scheduler ran): the G
+/// must be parked.
+pub fn ready_on(pp: &mut HeldP, gp: *mut G, next: bool) {
+    // SAFETY: the scheduler readies only Gs that parked waiting for the event.
+    if !set_runnable(unsafe { &*gp }) {
+        super::throw("goready: the G to wake is not parked");
+    }
+    pp.runqput(gp, next);
+}
+
+/// Makes a list of Gs readied by netpoll runnable: onto `pp` if the caller holds
+/// one, else the global queue; then wakes Ms for them (Go's injectglist).
+pub fn inject(list: &[*mut G], mut pp: Option<&mut HeldP>) {
+    if list.is_empty() {
+        return;
+    }
+    for &gp in list {
+        // SAFETY: netpoll hands over parked Gs whose waiter it won.
+        if !set_runnable(unsafe { &*gp }) {
+            super::throw("netpoll: the G to wake is not parked");
+        }
+        match pp.as_deref_mut() {
+            Some(pp) => pp.runqput(gp, false),
+            None => globrunqput(gp),
+        }
+    }
+    wakep_global();
 }
 
 /// For rt_getstats.

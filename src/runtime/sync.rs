@@ -17,8 +17,9 @@ use core::ffi::c_void;
 use core::ptr;
 use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
-use super::g::{self, curg, G};
+use super::g::{curg, G};
 use super::note::{futex_wait, futex_wake};
+use super::sched;
 
 /// One blocked party. Lives on the blocked side's stack until it is woken.
 struct Waiter {
@@ -103,7 +104,7 @@ impl Obj {
         } else {
             // The queue lock is released on g0 after the G is marked waiting, so a
             // waker that pops us can always ready us.
-            g::gopark(Some(unlock_queue_cb), self as *const Obj as *mut c_void);
+            sched::gopark(Some(unlock_queue_cb), self as *const Obj as *mut c_void);
         }
     }
 }
@@ -124,7 +125,7 @@ fn wake(w: *mut Waiter) {
             // The waiter may return (and its node die) right after the store; waking
             // a futex address that is no longer waited on is harmless.
             futex_wake(&(*w).key, 1);
-        } else if g::ready(g).is_err() {
+        } else if sched::ready(g).is_err() {
             super::throw("rt_mutex/rt_wg: woken G was not parked");
         }
     }

@@ -12,7 +12,7 @@ use super::p::{HeldP, PStatus, ALLP, GOMAXPROCS, MAX_PROCS, NPIDLE};
 use super::sched::{handoffp, NMSPINNING};
 use super::stats::COUNTERS;
 use super::time::nanotime;
-use super::{g, netpoll, sched, timer};
+use super::{netpoll, sched, timer};
 
 static STARTED: AtomicBool = AtomicBool::new(false);
 static NOTE: Note = Note::new();
@@ -116,7 +116,7 @@ extern "C" fn sysmon_main(_: *mut c_void) {
             let mut list = Vec::new();
             netpoll::netpoll(0, &mut list);
             if !list.is_empty() {
-                g::inject(&list, None);
+                sched::inject(&list, None);
                 idle = 0;
             }
         }

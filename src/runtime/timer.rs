@@ -295,7 +295,7 @@ pub fn sleep(ns: i64) -> super::error::Result<()> {
         sleep_fire,
         gp.cast(),
     );
-    super::g::gopark(Some(sleep_commit), (&mut t as *mut Timer).cast());
+    super::sched::gopark(Some(sleep_commit), (&mut t as *mut Timer).cast());
     // Returns once the callback is done (see `del`).
     // SAFETY: our timer.
     unsafe { del(&mut t) };
@@ -315,7 +315,7 @@ unsafe extern "C" fn sleep_commit(_g: *mut super::g::G, arg: *mut core::ffi::c_v
         // No memory to queue the timer: resume at once (a short sleep).
         return false;
     }
-    super::netpoll::wake_for_timer(when);
+    super::sched::wake_netpoller(when);
     true
 }
 
