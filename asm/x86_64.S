@@ -41,8 +41,7 @@ mrt_tls_g:
  * void *mstart_stub(struct M *m)      pthread entry point of every runtime-created M
  *
  * Called by glibc's start_thread with the C convention: rdi = m. It makes this thread
- * the M's thread (TLS slot = m->g0, m->tls[0] = thread pointer, m->tls[1] = address
- * of the slot), clears the direction flag and calls
+ * the M's thread (TLS slot = m->g0), clears the direction flag and calls
  *       void mstart(struct M *m, uintptr_t entry_sp)
  * with entry_sp = the caller's stack pointer before the call to mstart_stub, which is
  * the top of the g0 stack that libmrt may use (glibc's TCB and static TLS lie above).
@@ -82,10 +81,6 @@ mstart_stub:
         movq    {M_G0}(%rbx), %rax              # rax = m->g0
         movq    mrt_tls_g@GOTTPOFF(%rip), %rcx  # rcx = slot offset from %fs base
         movq    %rax, %fs:(%rcx)                # TLS slot = g0
-        movq    %fs:0, %rdx                     # thread pointer (the TCB's self pointer)
-        movq    %rdx, {M_TLS}(%rbx)             # m->tls[0] = thread pointer
-        addq    %rcx, %rdx
-        movq    %rdx, {M_TLS}+8(%rbx)           # m->tls[1] = &slot on this thread
         cld
 
         movq    %rbx, %rdi                      # mstart(m, entry_sp)

@@ -77,36 +77,46 @@ pub type ParkFn = Option<unsafe extern "C" fn(g: *mut G, arg: *mut c_void) -> bo
 const G_MAGIC: u64 = 0x6d72_745f_475f_6f6b; // "mrt_G_ok"
 
 /// A G. `#[repr(C)]`: the assembly reads `sched.sp` at an offset asserted in `arch`.
+///
+/// Who may touch it follows its status (see [`GStatus`]): a Running or Syscall G
+/// belongs to the M that runs it, a Runnable one to whoever took it off its queue,
+/// a Waiting one to nobody until the one waker that wins the Waiting -> Runnable CAS
+/// (`set_runnable`); an Idle one to the cache that holds it. Fields marked otherwise
+/// are atomics read by anyone (rt_dump, rt_ready's checks).
 #[repr(C)]
 pub struct G {
-    /// Usable stack: [stack_lo, stack_hi).
+    /// Usable stack: [stack_lo, stack_hi). Owner (set when the stack is bound).
     pub stack_lo: usize,
     pub stack_hi: usize,
     /// The guard region below the stack: [guard_lo, guard_hi). A fault there is a
-    /// stack overflow. Empty (0, 0) when unknown.
+    /// stack overflow. Empty (0, 0) when unknown. Owner; read by the fault handler
+    /// on the M that runs the G.
     pub guard_lo: usize,
     pub guard_hi: usize,
-    /// The M running this G (for g0: its owner, fixed).
+    /// The M running this G (for g0: its owner, fixed). Owner.
     pub m: *mut M,
-    /// 0 for g0s.
+    /// 0 for g0s. Set by newproc, before the G is published.
     pub goid: i64,
+    /// GStatus. Changed by the owner, or by the CAS that readies a Waiting G.
     pub status: AtomicU32,
-    /// Its saved context while it is not running.
+    /// Its saved context while it is not running. Owner (the switch writes it).
     pub sched: Gobuf,
+    /// G_MAGIC while the descriptor is live (it lives until rt_shutdown).
     magic: u64,
+    /// What it runs. Owner, set by newproc.
     fnc: RtFn,
     arg: *mut c_void,
-    /// Its stack once it has started.
+    /// Its stack once it has started. Owner.
     stack: Option<GStack>,
     started: bool,
-    /// Link in the global queue's batches and free lists.
-    pub schedlink: *mut G,
-    /// The M it is wired to by rt_lockosthread, and the nesting depth.
+    /// The M it is wired to by rt_lockosthread, and the nesting depth. Written by
+    /// the G itself (and by gdestroy); lockedm read by the scheduler.
     pub lockedm: AtomicPtr<M>,
     pub lockcount: u32,
-    /// rt_main: the M waiting for this G to exit.
+    /// rt_main: the M waiting for this G to exit. Set by newproc; taken by gdestroy.
     pub mainm: *mut M,
     /// MRT_DEBUG=migrate: the M it last yielded on, which should not resume it.
+    /// Written by that M before it queues the G; read by the M that dequeues it.
     pub avoid_m: AtomicPtr<M>,
 }
 
@@ -141,7 +151,6 @@ impl G {
             arg: ptr::null_mut(),
             stack: None,
             started: false,
-            schedlink: ptr::null_mut(),
             lockedm: AtomicPtr::new(ptr::null_mut()),
             lockcount: 0,
             mainm: ptr::null_mut(),

@@ -62,73 +62,86 @@ pub enum MKind {
     Adopted = 1,
 }
 
-/// An M. `#[repr(C)]`: mstart_stub reads `g0` and writes `tls` (offsets asserted in
-/// `arch`).
+/// An M. `#[repr(C)]`: mstart_stub reads `g0` (offset asserted in `arch`).
+///
+/// Who may touch each field: "fixed" ones are set before the M is published on allm
+/// (or before its thread starts) and only read afterwards; "own thread" ones only by
+/// the M's own thread; "sched lock" ones under it; atomics say who writes them.
 #[repr(C)]
 pub struct M {
-    /// The G standing for this M's own stack.
+    /// The G standing for this M's own stack. Fixed.
     pub g0: *mut G,
-    /// Written by mstart_stub (or adoption): [thread pointer, address of TLS slot].
-    pub tls: [usize; 2],
-    /// The start function run on g0 when the thread starts, and its argument.
+    /// The start function run on g0 when the thread starts, and its argument. Fixed.
     pub mstartfn: RtFn,
     pub mstartarg: *mut c_void,
-    /// The G it runs (0 while on g0).
+    /// The G it runs (null while on g0). Written by its own thread; read by anyone.
     pub curg: AtomicPtr<G>,
     /// The P it holds, if any: published for other threads (rt_dump, sysmon,
     /// allocm's check). Written only by its own thread, as it wins or gives up a P
-    /// (`p::wire` / `p::unwire`); the value that proves the holding is `held`.
+    /// (`p::wire` / `p::unwire`), and by rt_shutdown for adopted Ms; the value that
+    /// proves the holding is `held`.
     pub p: AtomicPtr<P>,
     /// The [`HeldP`] of `p` while it rests in the M: while a G runs, and between
     /// scheduler steps. The scheduler takes it out ([`M::take_p`]) to use it by
-    /// `&mut`, so two users of one P's core cannot exist. Only its own thread.
+    /// `&mut`, so two users of one P's core cannot exist. Own thread.
     held: core::cell::Cell<Option<HeldP>>,
-    /// The P it must acquire when it starts or wakes.
+    /// The P it must acquire when it starts or wakes: written by its waker before
+    /// the wakeup (under the sched lock, or by startlockedm), taken by the M.
     pub nextp: AtomicPtr<P>,
+    /// Fixed once on allm.
     pub id: i64,
-    /// Runtime locks ([`super::note::Lock`]) this M holds (Go's m.locks): written
-    /// only by its own thread; the scheduler throws if it would switch Gs or park
-    /// the M while any is held.
+    /// Runtime locks ([`super::note::Lock`]) this M holds (Go's m.locks). Own
+    /// thread; the scheduler throws if it would switch Gs or park the M while any is
+    /// held.
     pub locks: AtomicU32,
-    /// Link on `allm`.
+    /// Link on `allm`. Sched lock.
     pub alllink: *mut M,
-    /// Link on the idle-M list.
+    /// Link on the idle-M list. Sched lock.
     pub schedlink: *mut M,
-    /// Return addresses of the call that created it (for rt_dump).
+    /// Return addresses of the call that created it (for rt_dump). Fixed.
     pub createstack: [usize; CREATESTACK],
     pub ncreatestack: usize,
-    /// The pthread of its thread (valid once launched).
-    pub thread: libc::pthread_t,
-    /// Link on the freem list.
+    /// Link on the freem list. The freem list's lock.
     pub freelink: *mut M,
-    /// OS thread id (gettid), 0 before launch.
+    /// OS thread id (gettid), 0 before launch. Written once by its own thread.
     pub procid: AtomicI64,
-    /// Where it sleeps while idle (Go's m.park).
+    /// Where it sleeps while idle (Go's m.park): slept on by its own thread, woken by
+    /// whoever took it off the idle list (one wakeup per sleep).
     pub park: Note,
-    /// MState.
+    /// MState: changed by its own thread, or under the sched lock by whoever takes it
+    /// off the idle list.
     pub state: AtomicU32,
+    /// Fixed.
     pub kind: MKind,
-    /// Its stacks (runtime-created Ms only).
+    /// Its stacks (runtime-created Ms only). Fixed until freed.
     pub stack: Option<MStack>,
-    /// A signal stack libmrt installed on an adopted thread that had none.
+    /// A signal stack libmrt installed on an adopted thread that had none. Fixed
+    /// until freed.
     pub altstack: Option<Mapping>,
-    /// The G wired to it by rt_lockosthread (0 if none).
+    /// The G wired to it by rt_lockosthread (null if none). Written by that G on
+    /// this M (or by g0 as it exits); read by anyone.
     pub lockedg: AtomicPtr<G>,
-    /// Looking for work without a G to run (Go's m.spinning).
+    /// Looking for work without a G to run (Go's m.spinning). Written by its own
+    /// thread, or by its waker before the wakeup (startm); counted in NMSPINNING.
     pub spinning: AtomicBool,
-    /// The P it gave up for a system call (Go's m.oldp).
+    /// The P it gave up for a system call (Go's m.oldp). Own thread.
     pub oldp: AtomicPtr<P>,
     /// What the G that just switched to g0 asked g0 to do (Go's mcall argument).
+    /// Own thread.
     pub action: core::cell::Cell<super::g::Action>,
-    /// rt_main: set when the main G this M waits for has exited.
+    /// rt_main: set when the main G this M waits for has exited (by the M that ran
+    /// its gdestroy, under the sched lock).
     pub main_done: AtomicBool,
-    /// A runtime-created M that must exit after its current G (its locked G exited).
+    /// A runtime-created M that must exit after its current G (its locked G
+    /// exited). Own thread.
     pub exiting: AtomicBool,
-    /// Its locked G, handed over by startlockedm together with a P.
+    /// Its locked G, handed over by startlockedm together with a P (before the
+    /// wakeup), taken by the M.
     pub locked_next: AtomicPtr<G>,
-    /// State of the random victim order for stealing.
+    /// State of the random victim order for stealing. Own thread.
     pub steal_seed: core::cell::Cell<u32>,
     /// A G that yielded straight to the current one: queued by it once running.
+    /// Own thread.
     pub pending_yield: core::cell::Cell<*mut G>,
 }
 
@@ -150,7 +163,6 @@ impl M {
     fn blank(kind: MKind, f: RtFn, arg: *mut c_void) -> M {
         M {
             g0: ptr::null_mut(),
-            tls: [0; 2],
             mstartfn: f,
             mstartarg: arg,
             curg: AtomicPtr::new(ptr::null_mut()),
@@ -163,7 +175,6 @@ impl M {
             schedlink: ptr::null_mut(),
             createstack: [0; CREATESTACK],
             ncreatestack: 0,
-            thread: 0,
             freelink: ptr::null_mut(),
             procid: AtomicI64::new(0),
             park: Note::new(),
@@ -606,7 +617,6 @@ fn mstart1(m: *mut M, entry_sp: usize) {
     // SAFETY: g0 is set by allocm; its stack bounds are ours to refine.
     unsafe {
         (*mm.g0).stack_hi = entry_sp;
-        (*m).thread = libc::pthread_self();
     }
     // SAFETY: gettid has no memory effects.
     mm.procid
@@ -775,7 +785,6 @@ pub fn adopt() -> Result<*mut M> {
     // SAFETY: gettid and pthread_self have no memory effects.
     unsafe {
         mm.procid.store(libc::gettid() as i64, Ordering::Relaxed);
-        mm.thread = libc::pthread_self();
     }
     let m = try_box(mm)?;
     let g0 = match try_box(G::new_g0(m, lo, hi, glo, ghi)) {
@@ -806,7 +815,6 @@ pub fn adopt() -> Result<*mut M> {
         if let Some(a) = &(*m).altstack {
             signal::install_altstack_if_none(a.base + GUARD_SIZE, ALTSTACK_SIZE);
         }
-        (*m).tls = [0, 0];
         libc::pthread_setspecific(key, m.cast());
     }
     tls::setg(g0);

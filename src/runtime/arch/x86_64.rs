@@ -10,16 +10,13 @@ use crate::runtime::m::M;
 /// Offsets used by the assembly, checked here against the expected layout so that a
 /// reordering of the structs is a compile error rather than a corrupted register.
 pub const M_G0: usize = offset_of!(M, g0);
-pub const M_TLS: usize = offset_of!(M, tls);
 pub const GOBUF_SP: usize = offset_of!(Gobuf, sp);
 const _: () = assert!(M_G0 == 0x00);
-const _: () = assert!(M_TLS == 0x08);
 const _: () = assert!(GOBUF_SP == 0x00);
 
 global_asm!(
     include_str!("../../../asm/x86_64.S"),
     M_G0 = const M_G0,
-    M_TLS = const M_TLS,
     GOBUF_SP = const GOBUF_SP,
     MSTART = sym crate::runtime::m::mstart,
     GENTRY = sym crate::runtime::g::gentry,
