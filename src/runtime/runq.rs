@@ -81,7 +81,8 @@ impl<T, const N: usize> Runq<T, N> {
     /// `spill` (the global queue), in order.
     ///
     /// # Safety
-    /// Only the queue's owner may call it (single producer).
+    /// Only the queue's owner may call it (single producer): `HeldP::runqput` is the
+    /// safe way in, holding the P proves it.
     pub unsafe fn put(&self, mut x: *mut T, next: bool, spill: &mut dyn FnMut(&[*mut T])) {
         if next {
             // Swap in the new runnext; the old one (if any) goes to the ring.
@@ -239,7 +240,8 @@ impl<T, const N: usize> Runq<T, N> {
     /// return one of the stolen items to run now.
     ///
     /// # Safety
-    /// Only this queue's owner may call it (it produces into this queue).
+    /// Only this queue's owner may call it (it produces into this queue):
+    /// `HeldP::runqsteal` is the safe way in.
     pub unsafe fn steal(
         &self,
         victim: &Self,

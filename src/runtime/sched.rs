@@ -9,6 +9,18 @@
 //! half of another P's queue; failing that it gives its P back to the idle pool and
 //! parks on its note (stopm).
 //!
+//! # Holding a P
+//! A P's shared part (status, the steal side of its run queue, its timers under
+//! their lock) may be touched by any M; its core (the caches, the producer side of
+//! its run queue, the fairness streak) only by the M that holds it. Holding is a
+//! value, [`HeldP`], of which one exists per held P: the scheduler passes it by
+//! value where a P changes hands (startm, handoffp, stopm, find_runnable) and by
+//! `&mut` where it is only used (runqput, globrunqget, stealing, newproc). While a
+//! G runs, the value rests in its M (`M::take_p`/`put_p`); code running on the G
+//! (gosched, newproc, goready) takes it from there for the length of one call. A P
+//! reaches another M only as a raw pointer in a hand-over (nextp, the idle pool, a
+//! system call), and whoever receives it makes the next HeldP.
+//!
 //! # Worker parking (the protocol of proc.go)
 //! We want enough running Ms to use the Ps, but we do not want to wake an M for every
 //! new G, nor park Ms eagerly only to wake them again. Designs that fail:
