@@ -17,9 +17,8 @@ use core::sync::atomic::{AtomicI64, AtomicPtr, AtomicU32, Ordering};
 use super::error::{Error, Result};
 use super::m::{MKind, RtFn, M};
 use super::note::{futex_wait, futex_wake, Lock};
-use super::p::{HeldP, PLocal};
+use super::p::{bump, HeldP, PLocal};
 use super::stack::GStack;
-use super::stats::bump;
 use super::{arch, free_box, sched, tls, try_box, SCHED};
 
 /// The saved context of a switched-out G (or of a g0 that switched to a G). The

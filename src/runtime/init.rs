@@ -168,7 +168,7 @@ fn init_locked(n: i32, cfg: Cfg) -> Result<()> {
         s.running = false;
         return Err(e);
     }
-    super::stats::reset();
+    super::p::reset_counters();
     // No M runs: nobody spins (a count left by Ms that stopped mid-search would
     // otherwise silence wakep for the whole run).
     sched::NMSPINNING.store(0, Ordering::Relaxed);

@@ -8,7 +8,7 @@
 use core::cell::UnsafeCell;
 use core::marker::PhantomData;
 use core::ptr::{self, NonNull};
-use core::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 use super::error::{Error, Result};
 use super::g::G;
@@ -68,8 +68,8 @@ pub struct P {
     /// its length; only the holder produces into it, through [`HeldP`].
     pub runq: Runq<G, RUNQ_SIZE>,
     /// Event counters: written only by the holder (plain load + store, see
-    /// stats::bump), read by anyone (rt_getstats).
-    pub counters: super::stats::Counters,
+    /// `bump`), read by anyone (rt_getstats).
+    pub counters: Counters,
     /// Its timers, under their own lock (any M may add to, delete from or run them).
     pub timers: super::timer::PTimers,
     /// Only the holder: see [`HeldP::core`].
@@ -215,7 +215,7 @@ impl P {
             schedtick: AtomicU32::new(0),
             syscalltick: AtomicU32::new(0),
             runq: Runq::new(),
-            counters: super::stats::Counters::new(),
+            counters: Counters::new(),
             timers: super::timer::PTimers::default(),
             core: UnsafeCell::new(PCore::default()),
         }
@@ -582,3 +582,82 @@ pub unsafe fn free_all(s: &mut Sched) {
     GOMAXPROCS.store(0, Ordering::Release);
     NPIDLE.store(0, Ordering::Release);
 }
+
+// ---- event counters (rt_getstats reads them) ----
+
+/// Event counters, bumped where the events happen.
+pub struct Counters {
+    pub gs_created: AtomicU64,
+    pub gs_exited: AtomicU64,
+    pub switches: AtomicU64,
+    pub steals: AtomicU64,
+    pub parks: AtomicU64,
+    pub handoffs: AtomicU64,
+}
+
+impl Counters {
+    pub const fn new() -> Counters {
+        Counters {
+            gs_created: AtomicU64::new(0),
+            gs_exited: AtomicU64::new(0),
+            switches: AtomicU64::new(0),
+            steals: AtomicU64::new(0),
+            parks: AtomicU64::new(0),
+            handoffs: AtomicU64::new(0),
+        }
+    }
+}
+
+/// Counts one event: on the P's own counters when the caller holds a P (no shared
+/// cache line, no atomic read-modify-write: only the holder writes them), else on
+/// the global ones.
+#[inline]
+pub fn bump(pp: Option<&mut HeldP>, which: fn(&Counters) -> &AtomicU64) {
+    match pp {
+        None => {
+            which(&COUNTERS).fetch_add(1, Ordering::Relaxed);
+        }
+        Some(pp) => {
+            let c = which(&pp.p().counters);
+            c.store(c.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A counter summed over the global and every P's counters.
+pub fn total(which: fn(&Counters) -> &AtomicU64) -> u64 {
+    let mut n = which(&COUNTERS).load(Ordering::Relaxed);
+    for slot in ALLP.iter() {
+        let pp = slot.load(Ordering::Acquire);
+        if !pp.is_null() {
+            // SAFETY: Ps in ALLP live until shutdown.
+            n += which(unsafe { &(*pp).counters }).load(Ordering::Relaxed);
+        }
+    }
+    n
+}
+
+/// Zeroes the global counters: each run of the runtime counts from zero (the per-P
+/// ones start at zero with their Ps).
+pub fn reset_counters() {
+    let c = &COUNTERS;
+    for x in [
+        &c.gs_created,
+        &c.gs_exited,
+        &c.switches,
+        &c.steals,
+        &c.parks,
+        &c.handoffs,
+    ] {
+        x.store(0, Ordering::Relaxed);
+    }
+}
+
+pub static COUNTERS: Counters = Counters {
+    gs_created: AtomicU64::new(0),
+    gs_exited: AtomicU64::new(0),
+    switches: AtomicU64::new(0),
+    steals: AtomicU64::new(0),
+    parks: AtomicU64::new(0),
+    handoffs: AtomicU64::new(0),
+};

@@ -57,8 +57,7 @@ use super::error::{Error, Result};
 use super::g::{self, gdestroy, switch_to, Action, GPtr, GStatus, ParkFn, G};
 use super::m::RtFn;
 use super::m::{MKind, MState, M};
-use super::p::{self, HeldP, PStatus, ALLP, GOMAXPROCS, NPIDLE, P};
-use super::stats::{bump, total};
+use super::p::{self, bump, total, HeldP, PStatus, ALLP, GOMAXPROCS, NPIDLE, P};
 use super::time::nanotime;
 use super::{netpoll, timer, tls, Sched, SCHED};
 

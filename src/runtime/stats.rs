@@ -1,88 +1,11 @@
 //! Observability: the rt_getstats snapshot and the rt_dump text.
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::Ordering;
 
 use super::g::{GStatus, G};
 use super::m::{MKind, MState, M};
-use super::p::{HeldP, P};
+use super::p::{total, P};
 use super::{Sched, SCHED};
-
-/// Event counters, bumped where the events happen.
-pub struct Counters {
-    pub gs_created: AtomicU64,
-    pub gs_exited: AtomicU64,
-    pub switches: AtomicU64,
-    pub steals: AtomicU64,
-    pub parks: AtomicU64,
-    pub handoffs: AtomicU64,
-}
-
-impl Counters {
-    pub const fn new() -> Counters {
-        Counters {
-            gs_created: AtomicU64::new(0),
-            gs_exited: AtomicU64::new(0),
-            switches: AtomicU64::new(0),
-            steals: AtomicU64::new(0),
-            parks: AtomicU64::new(0),
-            handoffs: AtomicU64::new(0),
-        }
-    }
-}
-
-/// Counts one event: on the P's own counters when the caller holds a P (no shared
-/// cache line, no atomic read-modify-write: only the holder writes them), else on
-/// the global ones.
-#[inline]
-pub fn bump(pp: Option<&mut HeldP>, which: fn(&Counters) -> &AtomicU64) {
-    match pp {
-        None => {
-            which(&COUNTERS).fetch_add(1, Ordering::Relaxed);
-        }
-        Some(pp) => {
-            let c = which(&pp.p().counters);
-            c.store(c.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-        }
-    }
-}
-
-/// A counter summed over the global and every P's counters.
-pub fn total(which: fn(&Counters) -> &AtomicU64) -> u64 {
-    let mut n = which(&COUNTERS).load(Ordering::Relaxed);
-    for slot in super::p::ALLP.iter() {
-        let pp = slot.load(Ordering::Acquire);
-        if !pp.is_null() {
-            // SAFETY: Ps in ALLP live until shutdown.
-            n += which(unsafe { &(*pp).counters }).load(Ordering::Relaxed);
-        }
-    }
-    n
-}
-
-/// Zeroes the global counters: each run of the runtime counts from zero (the per-P
-/// ones start at zero with their Ps).
-pub fn reset() {
-    let c = &COUNTERS;
-    for x in [
-        &c.gs_created,
-        &c.gs_exited,
-        &c.switches,
-        &c.steals,
-        &c.parks,
-        &c.handoffs,
-    ] {
-        x.store(0, Ordering::Relaxed);
-    }
-}
-
-pub static COUNTERS: Counters = Counters {
-    gs_created: AtomicU64::new(0),
-    gs_exited: AtomicU64::new(0),
-    switches: AtomicU64::new(0),
-    steals: AtomicU64::new(0),
-    parks: AtomicU64::new(0),
-    handoffs: AtomicU64::new(0),
-};
 
 /// Whether an M counts as a live thread.
 fn is_thread(m: &M) -> bool {

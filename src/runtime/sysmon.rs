@@ -8,9 +8,8 @@ use core::ptr;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use super::note::Note;
-use super::p::{HeldP, PStatus, ALLP, GOMAXPROCS, MAX_PROCS, NPIDLE};
+use super::p::{HeldP, PStatus, ALLP, COUNTERS, GOMAXPROCS, MAX_PROCS, NPIDLE};
 use super::sched::{handoffp, NMSPINNING};
-use super::stats::COUNTERS;
 use super::time::nanotime;
 use super::{netpoll, sched, timer};
 
