@@ -738,6 +738,10 @@ pub static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
 fn execute(m: &M, mut pp: HeldP, gp: *mut G, inherit: bool) -> Option<*mut G> {
     // SAFETY: gp came off a run queue: Runnable, ours now.
     let g = unsafe { &mut *gp };
+    if g.status() != GStatus::Runnable {
+        // A G queued twice, or run while parked: its stack would be used twice.
+        super::throw("execute: bad g status (not runnable)");
+    }
     if g.needs_stack() && g::bind_stack(&mut pp, g).is_err() {
         // No memory for a stack now: try again later.
         globrunqput(gp);
