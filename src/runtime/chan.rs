@@ -13,9 +13,9 @@
 //! close, the timeout) owns the select's outcome; the others find it set and pass
 //! over that sudog.
 
+use super::atomic::{AtomicU32, Ordering};
 use core::ffi::c_void;
 use core::ptr;
-use core::sync::atomic::{AtomicU32, Ordering};
 
 use super::g::{self, G};
 use super::note::{futex_wait, futex_wake, Mutex};

@@ -44,19 +44,25 @@ use note::Lock;
 /// Only for states that correct use of the API cannot reach.
 #[cold]
 pub fn throw(msg: &str) -> ! {
-    let mut line = [0u8; 256];
-    let mut n = 0;
-    for part in [b"libmrt: fatal error: ".as_slice(), msg.as_bytes(), b"\n"] {
-        for &b in part {
-            if n < line.len() {
-                line[n] = b;
-                n += 1;
+    // Under loom a panic fails the model with the interleaving that led here.
+    #[cfg(loom)]
+    panic!("libmrt: fatal error: {msg}");
+    #[cfg(not(loom))]
+    {
+        let mut line = [0u8; 256];
+        let mut n = 0;
+        for part in [b"libmrt: fatal error: ".as_slice(), msg.as_bytes(), b"\n"] {
+            for &b in part {
+                if n < line.len() {
+                    line[n] = b;
+                    n += 1;
+                }
             }
         }
+        write_stderr(&line[..n]);
+        // SAFETY: abort never returns and is async-signal-safe.
+        unsafe { libc::abort() }
     }
-    write_stderr(&line[..n]);
-    // SAFETY: abort never returns and is async-signal-safe.
-    unsafe { libc::abort() }
 }
 
 /// Writes bytes to fd 2 with write(2) only (safe in a signal handler).

@@ -11,15 +11,23 @@
 //! possible sleepers) and [`Lock`] couples it with the data it guards. Both block the
 //! OS thread: the runtime holds them only for short critical sections, never across a
 //! G switch or a thread creation.
+//!
+//! Under `--cfg loom` the two futex calls are replaced by a model of the kernel's
+//! futex (see `loom_futex` below) and the words are loom's atomics (`atomic.rs`), so
+//! that the models in this file, `timer.rs` and `chan.rs` check this very code.
 
 use core::cell::UnsafeCell;
 use core::ops::{Deref, DerefMut};
-use core::sync::atomic::{AtomicU32, Ordering};
 
+use super::atomic::{AtomicU32, Ordering};
 use super::time::nanotime;
+
+#[cfg(loom)]
+pub use loom_futex::{futex_wait, futex_wake};
 
 /// Blocks while `*word == val`, up to `timeout_ns` (< 0: no limit). Spurious returns
 /// are allowed; callers re-check their condition.
+#[cfg(not(loom))]
 pub fn futex_wait(word: &AtomicU32, val: u32, timeout_ns: i64) {
     let ts;
     let tsp = if timeout_ns >= 0 {
@@ -45,6 +53,7 @@ pub fn futex_wait(word: &AtomicU32, val: u32, timeout_ns: i64) {
 }
 
 /// Wakes up to `n` threads blocked in [`futex_wait`] on `word`.
+#[cfg(not(loom))]
 pub fn futex_wake(word: &AtomicU32, n: i32) {
     // SAFETY: FUTEX_WAKE does not access memory through the pointer beyond hashing
     // its address.
@@ -55,6 +64,83 @@ pub fn futex_wake(word: &AtomicU32, n: i32) {
             libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
             n,
         );
+    }
+}
+
+/// The kernel's futex as loom sees it.
+///
+/// Two ways to model a futex were weighed. Spinning (`futex_wait` = re-check the word
+/// and `loom::thread::yield_now()`) is easy for loom but makes `futex_wake` a no-op,
+/// so it cannot catch the one bug a futex user can make: a waker that skips the wake
+/// call (or wakes too few) while someone sleeps; and a stuck waiter shows up only as
+/// "too many branches". Here instead each waiter really blocks: it parks its loom
+/// thread and `futex_wake` unparks the oldest waiters on that address. A waiter that
+/// nobody wakes stays blocked, and loom reports the execution as a deadlock, naming
+/// the lost wakeup.
+///
+/// The kernel compares the word and queues the waiter atomically (under its hash
+/// bucket lock, after a full barrier). Loom switches threads only at its own
+/// operations, so the SeqCst load followed by the push onto the waiter list (plain
+/// memory, no loom operation in between) is just as atomic; `park` keeps a wakeup that
+/// lands between the push and the park (loom's unpark token), as the kernel does.
+///
+/// A timed wait is modelled as a timeout that expires at once (a spurious return, which
+/// every caller must tolerate): models therefore use `tsleep(0)` for "the timeout ran
+/// out" and `sleep` for "woken", never a real clock.
+#[cfg(loom)]
+mod loom_futex {
+    use super::{AtomicU32, Ordering};
+    use std::sync::Mutex;
+
+    loom::lazy_static! {
+        /// Threads blocked in `futex_wait`, oldest first, with the word's address.
+        /// Reset for every execution of a model (loom's lazy statics are).
+        static ref WAITERS: Mutex<Vec<(usize, loom::thread::Thread)>> = Mutex::new(Vec::new());
+    }
+
+    /// A futex word: loom's (modelled), or `core`'s for the futex users that no model
+    /// runs (their waits then only re-check the word, unmodelled).
+    pub trait Word {
+        fn load_seqcst(&self) -> u32;
+    }
+
+    impl Word for AtomicU32 {
+        fn load_seqcst(&self) -> u32 {
+            self.load(Ordering::SeqCst)
+        }
+    }
+
+    impl Word for core::sync::atomic::AtomicU32 {
+        fn load_seqcst(&self) -> u32 {
+            self.load(Ordering::SeqCst)
+        }
+    }
+
+    pub fn futex_wait<W: Word>(word: &W, val: u32, timeout_ns: i64) {
+        if word.load_seqcst() != val || timeout_ns >= 0 {
+            return;
+        }
+        let me = (word as *const W as usize, loom::thread::current());
+        WAITERS.lock().unwrap().push(me);
+        loom::thread::park();
+    }
+
+    pub fn futex_wake<W: Word>(word: &W, n: i32) {
+        // Only the address is used: the word may already be gone (see chan::wake).
+        let key = word as *const W as usize;
+        let mut woken = Vec::new();
+        {
+            let mut w = WAITERS.lock().unwrap();
+            while woken.len() < n.max(0) as usize {
+                match w.iter().position(|(k, _)| *k == key) {
+                    Some(i) => woken.push(w.remove(i).1),
+                    None => break,
+                }
+            }
+        }
+        for t in woken {
+            t.unpark();
+        }
     }
 }
 
@@ -125,6 +211,11 @@ const UNLOCKED: u32 = 0;
 const LOCKED: u32 = 1;
 const CONTENDED: u32 = 2;
 
+/// How often `lock` re-tries before it sleeps. Once under loom: every try is a
+/// branch of the model, and more of them only multiply interleavings without
+/// reaching a state one try does not.
+const SPINS: u32 = if cfg!(loom) { 1 } else { 64 };
+
 /// The runtime's futex mutex (Go's `mutex`). Not reentrant.
 #[repr(C)]
 pub struct Mutex {
@@ -148,7 +239,7 @@ impl Mutex {
             return;
         }
         // Spin a little: critical sections are short and the holder is likely running.
-        for _ in 0..64 {
+        for _ in 0..SPINS {
             core::hint::spin_loop();
             if self.state.load(Ordering::Relaxed) == UNLOCKED
                 && self
@@ -244,7 +335,7 @@ impl<T> Drop for Guard<'_, T> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use std::sync::Arc;
