@@ -405,6 +405,11 @@ pub fn procresize(s: &mut Sched, n: i32) -> Result<i32> {
                 PStatus::Held => p.set(PStatus::Dead),
                 _ => {} // dies when released
             }
+            if p.status() == PStatus::Dead {
+                // A dead P's timers would never run: P0 takes them (as in
+                // release_to_pool). The Gs of an idle P that armed them sleep on them.
+                super::timer::move_all(pp, s.allp[0]);
+            }
         }
     }
     Ok(old)
