@@ -19,7 +19,7 @@
 use core::cell::UnsafeCell;
 use core::ops::{Deref, DerefMut};
 
-use super::atomic::{AtomicU32, Ordering};
+use super::atomic::{Ordering, StaticAtomicU32};
 use super::time::nanotime;
 
 #[cfg(loom)]
@@ -28,7 +28,7 @@ pub use loom_futex::{futex_wait, futex_wake};
 /// Blocks while `*word == val`, up to `timeout_ns` (< 0: no limit). Spurious returns
 /// are allowed; callers re-check their condition.
 #[cfg(not(loom))]
-pub fn futex_wait(word: &AtomicU32, val: u32, timeout_ns: i64) {
+pub fn futex_wait(word: &core::sync::atomic::AtomicU32, val: u32, timeout_ns: i64) {
     let ts;
     let tsp = if timeout_ns >= 0 {
         ts = libc::timespec {
@@ -54,7 +54,7 @@ pub fn futex_wait(word: &AtomicU32, val: u32, timeout_ns: i64) {
 
 /// Wakes up to `n` threads blocked in [`futex_wait`] on `word`.
 #[cfg(not(loom))]
-pub fn futex_wake(word: &AtomicU32, n: i32) {
+pub fn futex_wake(word: &core::sync::atomic::AtomicU32, n: i32) {
     // SAFETY: FUTEX_WAKE does not access memory through the pointer beyond hashing
     // its address.
     unsafe {
@@ -78,30 +78,37 @@ pub fn futex_wake(word: &AtomicU32, n: i32) {
 /// nobody wakes stays blocked, and loom reports the execution as a deadlock, naming
 /// the lost wakeup.
 ///
-/// The kernel compares the word and queues the waiter atomically (under its hash
-/// bucket lock, after a full barrier). Loom switches threads only at its own
-/// operations, so the SeqCst load followed by the push onto the waiter list (plain
-/// memory, no loom operation in between) is just as atomic; `park` keeps a wakeup that
-/// lands between the push and the park (loom's unpark token), as the kernel does.
+/// The kernel compares the word and queues the waiter under its hash bucket lock, and
+/// `futex_wake` takes the same lock: that lock both makes "compare and queue" atomic
+/// and orders a waker's earlier store to the word before the waiter's comparison. It
+/// is modelled as a loom `Mutex` over the waiter list (one bucket for every word), so
+/// loom sees both effects; a wakeup that lands between unlocking the bucket and
+/// parking is kept by loom's unpark token, as the kernel keeps it by dequeueing.
 ///
 /// A timed wait is modelled as a timeout that expires at once (a spurious return, which
 /// every caller must tolerate): models therefore use `tsleep(0)` for "the timeout ran
 /// out" and `sleep` for "woken", never a real clock.
 #[cfg(loom)]
 mod loom_futex {
-    use super::{AtomicU32, Ordering};
-    use std::sync::Mutex;
+    use super::super::atomic::{AtomicU32, Ordering, StaticAtomicU32};
+    use loom::sync::Mutex;
 
     loom::lazy_static! {
-        /// Threads blocked in `futex_wait`, oldest first, with the word's address.
-        /// Reset for every execution of a model (loom's lazy statics are).
-        static ref WAITERS: Mutex<Vec<(usize, loom::thread::Thread)>> = Mutex::new(Vec::new());
+        /// The futex hash bucket: threads blocked in `futex_wait`, oldest first, with
+        /// the word's address. Fresh for every execution of a model.
+        static ref BUCKET: Mutex<Vec<(usize, loom::thread::Thread)>> = Mutex::new(Vec::new());
     }
 
     /// A futex word: loom's (modelled), or `core`'s for the futex users that no model
     /// runs (their waits then only re-check the word, unmodelled).
     pub trait Word {
         fn load_seqcst(&self) -> u32;
+    }
+
+    impl Word for StaticAtomicU32 {
+        fn load_seqcst(&self) -> u32 {
+            self.load(Ordering::SeqCst)
+        }
     }
 
     impl Word for AtomicU32 {
@@ -117,11 +124,13 @@ mod loom_futex {
     }
 
     pub fn futex_wait<W: Word>(word: &W, val: u32, timeout_ns: i64) {
-        if word.load_seqcst() != val || timeout_ns >= 0 {
-            return;
+        {
+            let mut bucket = BUCKET.lock().unwrap();
+            if word.load_seqcst() != val || timeout_ns >= 0 {
+                return;
+            }
+            bucket.push((word as *const W as usize, loom::thread::current()));
         }
-        let me = (word as *const W as usize, loom::thread::current());
-        WAITERS.lock().unwrap().push(me);
         loom::thread::park();
     }
 
@@ -130,10 +139,10 @@ mod loom_futex {
         let key = word as *const W as usize;
         let mut woken = Vec::new();
         {
-            let mut w = WAITERS.lock().unwrap();
+            let mut bucket = BUCKET.lock().unwrap();
             while woken.len() < n.max(0) as usize {
-                match w.iter().position(|(k, _)| *k == key) {
-                    Some(i) => woken.push(w.remove(i).1),
+                match bucket.iter().position(|(k, _)| *k == key) {
+                    Some(i) => woken.push(bucket.remove(i).1),
                     None => break,
                 }
             }
@@ -147,13 +156,13 @@ mod loom_futex {
 /// One-shot sleep/wakeup (Go's `note`).
 #[repr(C)]
 pub struct Note {
-    key: AtomicU32,
+    key: StaticAtomicU32,
 }
 
 impl Note {
     pub const fn new() -> Note {
         Note {
-            key: AtomicU32::new(0),
+            key: StaticAtomicU32::new(0),
         }
     }
 
@@ -219,13 +228,13 @@ const SPINS: u32 = if cfg!(loom) { 1 } else { 64 };
 /// The runtime's futex mutex (Go's `mutex`). Not reentrant.
 #[repr(C)]
 pub struct Mutex {
-    state: AtomicU32,
+    state: StaticAtomicU32,
 }
 
 impl Mutex {
     pub const fn new() -> Mutex {
         Mutex {
-            state: AtomicU32::new(UNLOCKED),
+            state: StaticAtomicU32::new(UNLOCKED),
         }
     }
 
@@ -379,5 +388,149 @@ mod tests {
             t.join().unwrap();
         }
         assert_eq!(*l.lock(), 80_000);
+    }
+}
+
+/// Model checks (`make loom`) of the park/wake handshake as stopm/startm/mget use it:
+/// the idle M puts itself on the idle list under the sched lock, then sleeps on its
+/// note; a waker takes it off the list under the same lock, hands it a P (`nextp`)
+/// and wakes it outside the lock. `Note`, `Lock` and `Mutex` are the production code
+/// (over the futex model above); the idle list and nextp stand in for `Sched`.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use loom::sync::atomic::AtomicU32;
+    use loom::sync::Arc;
+
+    /// Creates the loom atomics of a note and a lock on this thread, before they
+    /// are shared (see atomic.rs).
+    fn touch(park: &Note, sched: &Lock<Idle>) {
+        assert!(!park.tsleep(0));
+        drop(sched.lock());
+    }
+
+    /// Sched's idle list with room for one M, and that M's nextp.
+    #[derive(Default)]
+    struct Idle {
+        on_list: bool,
+        nextp: u32,
+    }
+
+    /// startm's mget + notewakeup: take the M if it is idle, give it `p`, wake it.
+    fn mget_and_wake(sched: &Lock<Idle>, park: &Note, p: u32) -> bool {
+        let mut s = sched.lock();
+        if !s.on_list {
+            return false;
+        }
+        s.on_list = false;
+        s.nextp = p;
+        drop(s);
+        park.wakeup();
+        true
+    }
+
+    /// A runtime M's stopm whose idle timeout runs out at once (`tsleep(0)`) races a
+    /// waker: either the waker took it (then the M waits for that wakeup and gets the
+    /// P) or the M took itself off the list and retires (then nobody wakes it). Never
+    /// both, never a wakeup lost or doubled (double: `throw`, a panic under loom).
+    #[test]
+    fn loom_stopm_timeout_races_mget_and_wakeup() {
+        loom::model(|| {
+            let sched = Arc::new(Lock::new(Idle::default()));
+            let park = Arc::new(Note::new());
+            touch(&park, &sched);
+            sched.lock().on_list = true;
+            let waker = {
+                let (sched, park) = (sched.clone(), park.clone());
+                loom::thread::spawn(move || mget_and_wake(&sched, &park, 7))
+            };
+            // stopm after its tsleep: woken, or timed out.
+            let got = if park.tsleep(0) {
+                Some(sched.lock().nextp)
+            } else {
+                let mut s = sched.lock();
+                if s.on_list {
+                    s.on_list = false;
+                    None // retire
+                } else {
+                    drop(s);
+                    // A waker took us off the list first: its wakeup is on the way.
+                    park.sleep();
+                    Some(sched.lock().nextp)
+                }
+            };
+            park.clear();
+            let took = waker.join().unwrap();
+            assert_eq!(took, got.is_some(), "woken and retired disagree");
+            if took {
+                assert_eq!(got, Some(7), "woken without the P");
+            }
+            assert!(!park.tsleep(0), "a wakeup left over after clear");
+        });
+    }
+
+    /// Two rounds of sleep/wakeup/clear on one note: the clear after the first
+    /// wakeup can neither swallow the second wakeup nor let a stale one through.
+    /// (`ready`, another production note, tells the waker the M is on the list.)
+    #[test]
+    fn loom_note_sleep_clear_sleep_gets_each_wakeup() {
+        loom::model(|| {
+            let sched = Arc::new(Lock::new(Idle::default()));
+            let park = Arc::new(Note::new());
+            let ready = Arc::new(Note::new());
+            touch(&park, &sched);
+            assert!(!ready.tsleep(0));
+            let waker = {
+                let (sched, park, ready) = (sched.clone(), park.clone(), ready.clone());
+                loom::thread::spawn(move || {
+                    for p in 1..=2 {
+                        ready.sleep();
+                        ready.clear();
+                        assert!(mget_and_wake(&sched, &park, p), "the M is not idle");
+                    }
+                })
+            };
+            for p in 1..=2 {
+                sched.lock().on_list = true;
+                ready.wakeup();
+                park.sleep();
+                park.clear();
+                assert_eq!(sched.lock().nextp, p);
+            }
+            waker.join().unwrap();
+        });
+    }
+
+    /// The futex mutex excludes (two holders at once would see `inside` != 0) and
+    /// every sleeper is woken (else loom reports a deadlock). Three contenders, so that
+    /// a woken waiter must leave the word CONTENDED for the third: with two, taking it
+    /// as plain LOCKED would pass too. Bounded to 3 preemptions (unbounded it runs for
+    /// many minutes); lock/unlock are short, so 3 cover every handover order.
+    #[test]
+    fn loom_mutex_excludes_and_wakes_its_sleepers() {
+        crate::runtime::atomic::loom_builder(3).check(|| {
+            let mu = Arc::new(Mutex::new());
+            mu.lock(); // creates its loom atomic here (see atomic.rs)
+            let inside = Arc::new(AtomicU32::new(0));
+            let ts: Vec<_> = (0..2)
+                .map(|_| {
+                    let (mu, inside) = (mu.clone(), inside.clone());
+                    loom::thread::spawn(move || {
+                        mu.lock();
+                        assert_eq!(inside.fetch_add(1, Ordering::Relaxed), 0);
+                        inside.fetch_sub(1, Ordering::Relaxed);
+                        mu.unlock();
+                    })
+                })
+                .collect();
+            mu.unlock();
+            mu.lock();
+            assert_eq!(inside.load(Ordering::Relaxed), 0);
+            mu.unlock();
+            for t in ts {
+                t.join().unwrap();
+            }
+            assert_eq!(mu.state.load(Ordering::Relaxed), UNLOCKED);
+        });
     }
 }
