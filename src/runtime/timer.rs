@@ -575,3 +575,85 @@ mod tests {
         }
     }
 }
+
+/// Model checks (`make loom`) of the production add/del/check/move over two heaps (a
+/// P going away and P0) on the futex lock's loom model.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use crate::runtime::atomic::AtomicU32;
+    use loom::sync::Arc;
+
+    /// A pointer that may cross loom threads (the model keeps its target alive).
+    #[derive(Clone, Copy)]
+    struct Sp<T>(*mut T);
+    // SAFETY: the targets outlive every thread of the model; the heaps' locks order
+    // every access to the timers.
+    unsafe impl<T> Send for Sp<T> {}
+
+    /// Counts its firings in the AtomicU32 its arg points at.
+    unsafe fn count(t: *mut Timer) {
+        // SAFETY: the model's timers point at its live counter.
+        unsafe { (*((*t).arg as *const AtomicU32)).fetch_add(1, Ordering::Relaxed) };
+    }
+
+    /// One thread moves every timer from one heap to the other (a GOMAXPROCS
+    /// shrink), one deletes a timer that has not expired (a G's sleep ends early),
+    /// and one runs the expired timers of both heaps (findRunnable and a stealing
+    /// M). Never a panic; `del` finds the unexpired timer wherever the move put it,
+    /// and afterwards it is in no heap; the expired one fires exactly once.
+    /// This model fails on the old move (take, unlock, re-add one by one).
+    #[test]
+    fn loom_timer_move_races_del_and_check() {
+        // Four preemptions (3 s here; 5 take 30 s, unbounded runs for many minutes).
+        // The old move fails with one: each race above needs one or two switches.
+        crate::runtime::atomic::loom_builder(4).check(|| {
+            let from = Arc::new(PTimers::default());
+            let to = Arc::new(PTimers::default());
+            let fired = Arc::new(AtomicU32::new(0));
+            let arg = &*fired as *const AtomicU32 as *mut core::ffi::c_void;
+            let late = Box::into_raw(Box::new(Timer::new(5, count, arg)));
+            let due = Box::into_raw(Box::new(Timer::new(1, count, arg)));
+            // SAFETY: fresh timers, freed at the end of the model. (Adding them
+            // also creates from's lock word on this thread; to's below.)
+            unsafe {
+                assert!(add_to(&from, late));
+                assert!(add_to(&from, due));
+            }
+            drop(to.heap.lock());
+            let mover = {
+                let (from, to) = (from.clone(), to.clone());
+                loom::thread::spawn(move || assert!(move_timers(&from, &to)))
+            };
+            let deleter = {
+                let late = Sp(late);
+                loom::thread::spawn(move || {
+                    let Sp(late) = late;
+                    // SAFETY: the timer outlives the model's threads.
+                    unsafe {
+                        assert!(del(late), "del missed a timer that never fired");
+                        assert!((*late).heap.load(Ordering::Acquire).is_null());
+                    }
+                })
+            };
+            // Expired timers run from either heap, before, during or after the move.
+            run_expired(&from, 1);
+            run_expired(&to, 1);
+            mover.join().unwrap();
+            deleter.join().unwrap();
+            run_expired(&to, 1);
+            assert_eq!(fired.load(Ordering::Relaxed), 1, "the due timer fired once");
+            assert!(from.heap.lock().heap.is_empty());
+            assert!(
+                to.heap.lock().heap.is_empty(),
+                "a deleted timer is in a heap"
+            );
+            // SAFETY: in no heap any more.
+            unsafe {
+                assert!(!del(due));
+                drop(Box::from_raw(late));
+                drop(Box::from_raw(due));
+            }
+        });
+    }
+}
