@@ -18,16 +18,16 @@
 //! before its first use, and `Atomic::new` is not a scheduling point of loom.
 
 #[cfg(loom)]
-pub use loom::sync::atomic::{AtomicI64, AtomicPtr, AtomicU32, Ordering};
+pub use loom::sync::atomic::{fence, AtomicI64, AtomicPtr, AtomicU32, Ordering};
 
 #[cfg(not(loom))]
-pub use core::sync::atomic::{AtomicI64, AtomicPtr, AtomicU32, Ordering};
+pub use core::sync::atomic::{fence, AtomicI64, AtomicPtr, AtomicU32, Ordering};
 
 #[cfg(not(loom))]
-pub use core::sync::atomic::AtomicU32 as StaticAtomicU32;
+pub use core::sync::atomic::{AtomicI32 as StaticAtomicI32, AtomicU32 as StaticAtomicU32};
 
 #[cfg(loom)]
-pub use lazy::StaticAtomicU32;
+pub use lazy::{StaticAtomicI32, StaticAtomicU32};
 
 #[cfg(loom)]
 mod lazy {
@@ -61,6 +61,7 @@ mod lazy {
     }
 
     lazy_atomic!(StaticAtomicU32, AtomicU32, u32);
+    lazy_atomic!(StaticAtomicI32, AtomicI32, i32);
 }
 
 /// A loom model builder bounded to `preemptions` preemptions per execution unless

@@ -4,6 +4,8 @@
 //!   and adoption of foreign threads (Go's extra M).
 //! - [`p`]: P (processor): allp, procresize, acquirep/releasep, the idle-P pool.
 //! - [`sched`]: the scheduler loop, stopm/startm.
+//! - [`spinning`]: the spinning-M protocol's counters and decisions (wakep,
+//!   resetspinning, the re-check before parking).
 //! - [`g`]: G (the M's g0 so far).
 //! - [`stack`]: stack mappings and guard regions.
 //! - [`note`]: futex sleep/wake (Go's note) and the runtime mutex.
@@ -25,6 +27,7 @@ pub mod p;
 pub mod runq;
 pub mod sched;
 pub mod signal;
+pub mod spinning;
 pub mod stack;
 pub mod stats;
 pub mod sync;

@@ -94,7 +94,7 @@ pub static ALLP: [AtomicPtr<P>; MAX_PROCS as usize] =
 /// gomaxprocs and the number of idle Ps, for lock-free readers (written under the
 /// sched lock).
 pub static GOMAXPROCS: AtomicI32 = AtomicI32::new(0);
-pub static NPIDLE: AtomicI32 = AtomicI32::new(0);
+pub static NPIDLE: super::atomic::StaticAtomicI32 = super::atomic::StaticAtomicI32::new(0);
 
 impl P {
     pub fn status(&self) -> PStatus {
