@@ -569,6 +569,7 @@ mod tests {
         let mut last = 0;
         while !h.heap.is_empty() {
             let t = h.remove(0);
+            // SAFETY: the timers outlive the heap.
             let w = unsafe { (*t).when };
             assert!(w >= last);
             last = w;
