@@ -504,11 +504,11 @@ mod loom_tests {
     /// The futex mutex excludes (two holders at once would see `inside` != 0) and
     /// every sleeper is woken (else loom reports a deadlock). Three contenders, so that
     /// a woken waiter must leave the word CONTENDED for the third: with two, taking it
-    /// as plain LOCKED would pass too. Bounded to 3 preemptions (unbounded it runs for
-    /// many minutes); lock/unlock are short, so 3 cover every handover order.
+    /// as plain LOCKED would pass too (a mutated lock that does so fails this).
+    /// Bounded to 4 preemptions: 2 s here (5 take 17 s; unbounded, many minutes).
     #[test]
     fn loom_mutex_excludes_and_wakes_its_sleepers() {
-        crate::runtime::atomic::loom_builder(3).check(|| {
+        crate::runtime::atomic::loom_builder(4).check(|| {
             let mu = Arc::new(Mutex::new());
             mu.lock(); // creates its loom atomic here (see atomic.rs)
             let inside = Arc::new(AtomicU32::new(0));
