@@ -5,7 +5,7 @@ CARGO ?= cargo
 LIBDIR := $(CURDIR)/target/release
 export MRT_LIB := $(LIBDIR)/libmrt.so
 
-.PHONY: all lib header demo test test-rust test-c test-echo test-python test-zig deps bench loom clippy fmt clean
+.PHONY: all lib header demo test test-rust test-c test-echo test-python test-zig deps bench loom loom-clippy clippy fmt clean
 
 all: lib
 
@@ -27,7 +27,7 @@ demo: lib deps
 	bash python-bindings/run_demo.sh
 	bash zig/run.sh demo
 
-test: lib deps test-rust loom test-c test-echo test-python test-zig
+test: lib deps test-rust loom loom-clippy test-c test-echo test-python test-zig
 	@echo "make test: all suites passed"
 
 test-rust:
@@ -51,10 +51,16 @@ test-zig: lib
 bench: lib deps
 	bash bench/run.sh
 
-# Model checks of the lock-free pieces (run queue, parking protocol), in their own
-# target dir so that the --cfg loom build does not evict the normal one.
+# Model checks of the production concurrency code (run queue, spinning-M protocol,
+# Note/Mutex over a futex model, timer heaps, channel close vs select), in their own
+# target dir so that the --cfg loom build does not evict the normal one. Bounded
+# models take LOOM_MAX_PREEMPTIONS from the environment if it is set. Their lint
+# (the lib's non-test build cannot see loom, a dev-dependency): see loom-clippy.
 loom:
 	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=$(CURDIR)/target/loom $(CARGO) test --release --lib loom_
+
+loom-clippy:
+	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=$(CURDIR)/target/loom $(CARGO) clippy --lib --profile test -- -D warnings
 
 clean:
 	$(CARGO) clean

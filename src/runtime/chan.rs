@@ -13,9 +13,10 @@
 //! close, the timeout) owns the select's outcome; the others find it set and pass
 //! over that sudog.
 
+use super::atomic::{AtomicU32, Ordering};
 use core::ffi::c_void;
 use core::ptr;
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::AtomicU64;
 
 use super::error::{Error, Result};
 use super::g::{self, G};
@@ -748,4 +749,191 @@ pub unsafe fn select(cases: *mut Case, n: usize, timeout_ns: i64) -> Result<(usi
     let i = (d - CASE0) as usize;
     // A close zeroed a receive's element before waking us.
     Ok((i, !sgs[i].success))
+}
+
+/// Model checks (`make loom`) of close racing a blocked select, on the paths that a
+/// thread outside any G takes: the production select/close/dequeue code, its futex
+/// word and the channel's futex mutex all run on loom's model. (The G path parks
+/// through gopark and g0, which loom cannot run; it shares everything with this path
+/// up to `block`.)
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+
+    /// A channel pointer that may cross loom threads.
+    #[derive(Clone, Copy)]
+    struct Cp(*mut Chan);
+    // SAFETY: the channel outlives the model's threads; its lock orders all access.
+    unsafe impl Send for Cp {}
+
+    /// A receive case on `c` (elem_size 0: no element).
+    fn recv_case(c: *mut Chan) -> Case {
+        Case {
+            chan: c,
+            dir: RECV,
+            elem: ptr::null_mut(),
+            result: 0,
+        }
+    }
+
+    /// A fresh unbuffered channel whose lock word is created on this thread (see
+    /// atomic.rs).
+    fn chan() -> *mut Chan {
+        let c = make(0, 0).unwrap();
+        // SAFETY: just made.
+        assert_eq!(unsafe { (*c).len() }, 0);
+        c
+    }
+
+    /// Once the select returned, its sudogs are off every queue and its references
+    /// dropped: rt_chan_free accepts the channel.
+    fn assert_unlinked_and_free(c: *mut Chan) {
+        // SAFETY: nobody else uses the channel any more.
+        unsafe {
+            let st = (*c).state.lock();
+            assert!(
+                st.recvq.is_empty() && st.sendq.is_empty(),
+                "a wait node stayed linked"
+            );
+            assert_eq!(st.refs, 0);
+            drop(st);
+            free(c).unwrap();
+        }
+    }
+
+    /// Two receive cases on one channel (two sudogs sharing one outcome word) and a
+    /// close: the select sees the close exactly once, through one case, whether the
+    /// close comes before it polls, while it enqueues, or while it sleeps.
+    #[test]
+    fn loom_close_races_select_on_one_channel() {
+        loom::model(|| {
+            let c = chan();
+            let selector = {
+                let c = Cp(c);
+                loom::thread::spawn(move || {
+                    let Cp(c) = c;
+                    let mut cases = [recv_case(c), recv_case(c)];
+                    // SAFETY: live channel, valid cases.
+                    let (i, closed) = unsafe { select(cases.as_mut_ptr(), 2, -1) }.unwrap();
+                    assert!(i < 2 && closed, "the select did not see the close");
+                })
+            };
+            // SAFETY: live channel.
+            unsafe { close(c) }.unwrap();
+            selector.join().unwrap();
+            // SAFETY: as above.
+            assert_eq!(unsafe { close(c) }, Err(Error::Closed));
+            assert_unlinked_and_free(c);
+        });
+    }
+
+    /// A select that receives and sends on one channel (a sudog on each of its
+    /// queues) and a close: the close wakes the select through exactly one case and
+    /// drops the other sudog, or the select polls the closed channel and returns.
+    #[test]
+    fn loom_close_races_select_on_both_queues() {
+        loom::model(|| {
+            let c = chan();
+            let selector = {
+                let c = Cp(c);
+                loom::thread::spawn(move || {
+                    let Cp(c) = c;
+                    let mut send = recv_case(c);
+                    send.dir = SEND;
+                    let mut cases = [recv_case(c), send];
+                    // SAFETY: live channel, valid cases.
+                    let (i, closed) = unsafe { select(cases.as_mut_ptr(), 2, -1) }.unwrap();
+                    assert!(i < 2 && closed, "the select did not see the close");
+                })
+            };
+            // SAFETY: live channel.
+            unsafe { close(c) }.unwrap();
+            selector.join().unwrap();
+            assert_unlinked_and_free(c);
+        });
+    }
+
+    /// A select over two channels and a thread that closes one, then the other: the
+    /// select proceeds through exactly one case, and its sudog on the other channel
+    /// is unlinked either by the select (woken by the first close) or by the second
+    /// close, which then finds the select decided and passes over it.
+    #[test]
+    fn loom_closes_race_select_on_two_channels() {
+        loom::model(|| {
+            // Loom replays executions and needs the same operations in the same
+            // order each time; select locks by address, so name the lower one c1.
+            let (a, b) = (chan(), chan());
+            let (c1, c2) = if a < b { (a, b) } else { (b, a) };
+            let selector = {
+                let (c1, c2) = (Cp(c1), Cp(c2));
+                loom::thread::spawn(move || {
+                    let (Cp(c1), Cp(c2)) = (c1, c2);
+                    let mut cases = [recv_case(c1), recv_case(c2)];
+                    // SAFETY: live channels, valid cases.
+                    let (i, closed) = unsafe { select(cases.as_mut_ptr(), 2, -1) }.unwrap();
+                    assert!(i < 2 && closed, "the select did not see the close");
+                })
+            };
+            // SAFETY: live channels.
+            unsafe {
+                close(c1).unwrap();
+                close(c2).unwrap();
+            }
+            selector.join().unwrap();
+            assert_unlinked_and_free(c1);
+            assert_unlinked_and_free(c2);
+        });
+    }
+
+    /// As above with a closer thread per channel, so that the two closes also race
+    /// each other.
+    #[test]
+    fn loom_two_closers_race_select_on_two_channels() {
+        // Four preemptions: 3 s here (unbounded, minutes); the interesting orders
+        // (a close between the select's unlock and its relock) need one or two.
+        crate::runtime::atomic::loom_builder(4).check(|| {
+            let (a, b) = (chan(), chan());
+            let (c1, c2) = if a < b { (a, b) } else { (b, a) };
+            let closers: Vec<_> = [c1, c2]
+                .into_iter()
+                .map(|c| {
+                    let c = Cp(c);
+                    loom::thread::spawn(move || {
+                        let Cp(c) = c;
+                        // SAFETY: live channel.
+                        unsafe { close(c) }.unwrap();
+                    })
+                })
+                .collect();
+            let mut cases = [recv_case(c1), recv_case(c2)];
+            // SAFETY: live channels, valid cases.
+            let (i, closed) = unsafe { select(cases.as_mut_ptr(), 2, -1) }.unwrap();
+            assert!(i < 2 && closed, "the select did not see the close");
+            for t in closers {
+                t.join().unwrap();
+            }
+            assert_unlinked_and_free(c1);
+            assert_unlinked_and_free(c2);
+        });
+    }
+
+    /// A plain blocking receive on a thread and a close: RT_ECLOSED, node unlinked.
+    #[test]
+    fn loom_close_races_blocking_recv() {
+        loom::model(|| {
+            let c = chan();
+            let receiver = {
+                let c = Cp(c);
+                loom::thread::spawn(move || {
+                    let Cp(c) = c;
+                    // SAFETY: live channel; elem_size 0.
+                    unsafe { recv(c, ptr::null_mut(), true) }
+                })
+            };
+            // SAFETY: live channel.
+            unsafe { close(c) }.unwrap();
+            assert_eq!(receiver.join().unwrap(), Err(Error::Closed));
+            assert_unlinked_and_free(c);
+        });
+    }
 }

@@ -12,6 +12,8 @@
 //! - [`runq`]: the per-P ring with runnext and stealing.
 //! - [`syscall`], [`sysmon`]: entersyscall/exitsyscall; retake and the idle poll.
 //! - [`timer`], [`netpoll`], [`chan`], [`sync`]: what Gs park on.
+//! - [`spinning`]: the spinning-M protocol's counters and decisions (wakep,
+//!   resetspinning, the re-check before parking), which loom checks.
 //! - [`stack`]: stack mappings and guard regions.
 //! - [`note`]: futex sleep/wake (Go's note) and the runtime's lock.
 //! - [`init`]: rt_init / rt_shutdown, lazy initialisation, fork.
@@ -37,6 +39,7 @@ pub mod p;
 pub mod runq;
 pub mod sched;
 pub mod signal;
+pub mod spinning;
 pub mod stack;
 pub mod stats;
 pub mod sync;
@@ -54,6 +57,7 @@ use note::Lock;
 
 /// Set by the first fatal error: a second one (a panic while dumping, another M
 /// failing at the same moment) prints its line but no second dump.
+#[cfg_attr(loom, allow(dead_code))]
 static DYING: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
 /// Reports a broken runtime invariant and aborts the process (Go's `throw`): one line
@@ -62,27 +66,33 @@ static DYING: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::n
 /// exhaustion are named errors, never this.
 #[cold]
 pub fn throw(msg: &str) -> ! {
-    let mut line = [0u8; 256];
-    let mut n = 0;
-    for part in [b"libmrt: fatal error: ".as_slice(), msg.as_bytes(), b"\n"] {
-        for &b in part {
-            if n < line.len() {
-                line[n] = b;
-                n += 1;
+    // Under loom a panic fails the model with the interleaving that led here.
+    #[cfg(loom)]
+    panic!("libmrt: fatal error: {msg}");
+    #[cfg(not(loom))]
+    {
+        let mut line = [0u8; 256];
+        let mut n = 0;
+        for part in [b"libmrt: fatal error: ".as_slice(), msg.as_bytes(), b"\n"] {
+            for &b in part {
+                if n < line.len() {
+                    line[n] = b;
+                    n += 1;
+                }
             }
         }
-    }
-    write_stderr(&line[..n]);
-    if !DYING.swap(true, Ordering::AcqRel) {
-        // Best effort: the dump only tries the locks (the caller may hold one), and
-        // a panic inside it is caught so that the abort below still happens.
-        let dump = std::panic::catch_unwind(|| stats::dump_text(stats::DumpLocks::Try));
-        if let Ok(text) = dump {
-            write_stderr(text.as_bytes());
+        write_stderr(&line[..n]);
+        if !DYING.swap(true, Ordering::AcqRel) {
+            // Best effort: the dump only tries the locks (the caller may hold one),
+            // and a panic inside it is caught so that the abort below still happens.
+            let dump = std::panic::catch_unwind(|| stats::dump_text(stats::DumpLocks::Try));
+            if let Ok(text) = dump {
+                write_stderr(text.as_bytes());
+            }
         }
+        // SAFETY: abort never returns and is async-signal-safe.
+        unsafe { libc::abort() }
     }
-    // SAFETY: abort never returns and is async-signal-safe.
-    unsafe { libc::abort() }
 }
 
 /// A panic caught inside the runtime is a bug: report it as a fatal error (with the

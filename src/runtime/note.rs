@@ -11,16 +11,24 @@
 //! possible sleepers) and [`Lock`] couples it with the data it guards. Both block the
 //! OS thread: the runtime holds them only for short critical sections, never across a
 //! G switch or a thread creation.
+//!
+//! Under `--cfg loom` the two futex calls are replaced by a model of the kernel's
+//! futex (see `loom_futex` below) and the words are loom's atomics (`atomic.rs`), so
+//! that the models in this file, `timer.rs` and `chan.rs` check this very code.
 
 use core::cell::UnsafeCell;
 use core::ops::{Deref, DerefMut};
-use core::sync::atomic::{AtomicU32, Ordering};
 
+use super::atomic::{Ordering, StaticAtomicU32};
 use super::time::nanotime;
+
+#[cfg(loom)]
+pub use loom_futex::{futex_wait, futex_wake};
 
 /// Blocks while `*word == val`, up to `timeout_ns` (< 0: no limit). Spurious returns
 /// are allowed; callers re-check their condition.
-pub fn futex_wait(word: &AtomicU32, val: u32, timeout_ns: i64) {
+#[cfg(not(loom))]
+pub fn futex_wait(word: &core::sync::atomic::AtomicU32, val: u32, timeout_ns: i64) {
     let ts;
     let tsp = if timeout_ns >= 0 {
         ts = libc::timespec {
@@ -45,7 +53,8 @@ pub fn futex_wait(word: &AtomicU32, val: u32, timeout_ns: i64) {
 }
 
 /// Wakes up to `n` threads blocked in [`futex_wait`] on `word`.
-pub fn futex_wake(word: &AtomicU32, n: i32) {
+#[cfg(not(loom))]
+pub fn futex_wake(word: &core::sync::atomic::AtomicU32, n: i32) {
     // SAFETY: FUTEX_WAKE does not access memory through the pointer beyond hashing
     // its address.
     unsafe {
@@ -58,16 +67,102 @@ pub fn futex_wake(word: &AtomicU32, n: i32) {
     }
 }
 
+/// The kernel's futex as loom sees it.
+///
+/// Two ways to model a futex were weighed. Spinning (`futex_wait` = re-check the word
+/// and `loom::thread::yield_now()`) is easy for loom but makes `futex_wake` a no-op,
+/// so it cannot catch the one bug a futex user can make: a waker that skips the wake
+/// call (or wakes too few) while someone sleeps; and a stuck waiter shows up only as
+/// "too many branches". Here instead each waiter really blocks: it parks its loom
+/// thread and `futex_wake` unparks the oldest waiters on that address. A waiter that
+/// nobody wakes stays blocked, and loom reports the execution as a deadlock, naming
+/// the lost wakeup.
+///
+/// The kernel compares the word and queues the waiter under its hash bucket lock, and
+/// `futex_wake` takes the same lock: that lock both makes "compare and queue" atomic
+/// and orders a waker's earlier store to the word before the waiter's comparison. It
+/// is modelled as a loom `Mutex` over the waiter list (one bucket for every word), so
+/// loom sees both effects; a wakeup that lands between unlocking the bucket and
+/// parking is kept by loom's unpark token, as the kernel keeps it by dequeueing.
+///
+/// A timed wait is modelled as a timeout that expires at once (a spurious return, which
+/// every caller must tolerate): models therefore use `tsleep(0)` for "the timeout ran
+/// out" and `sleep` for "woken", never a real clock.
+#[cfg(loom)]
+mod loom_futex {
+    use super::super::atomic::{AtomicU32, Ordering, StaticAtomicU32};
+    use loom::sync::Mutex;
+
+    loom::lazy_static! {
+        /// The futex hash bucket: threads blocked in `futex_wait`, oldest first, with
+        /// the word's address. Fresh for every execution of a model.
+        static ref BUCKET: Mutex<Vec<(usize, loom::thread::Thread)>> = Mutex::new(Vec::new());
+    }
+
+    /// A futex word: loom's (modelled), or `core`'s for the futex users that no model
+    /// runs (their waits then only re-check the word, unmodelled).
+    pub trait Word {
+        fn load_seqcst(&self) -> u32;
+    }
+
+    impl Word for StaticAtomicU32 {
+        fn load_seqcst(&self) -> u32 {
+            self.load(Ordering::SeqCst)
+        }
+    }
+
+    impl Word for AtomicU32 {
+        fn load_seqcst(&self) -> u32 {
+            self.load(Ordering::SeqCst)
+        }
+    }
+
+    impl Word for core::sync::atomic::AtomicU32 {
+        fn load_seqcst(&self) -> u32 {
+            self.load(Ordering::SeqCst)
+        }
+    }
+
+    pub fn futex_wait<W: Word>(word: &W, val: u32, timeout_ns: i64) {
+        {
+            let mut bucket = BUCKET.lock().unwrap();
+            if word.load_seqcst() != val || timeout_ns >= 0 {
+                return;
+            }
+            bucket.push((word as *const W as usize, loom::thread::current()));
+        }
+        loom::thread::park();
+    }
+
+    pub fn futex_wake<W: Word>(word: &W, n: i32) {
+        // Only the address is used: the word may already be gone (see chan::wake).
+        let key = word as *const W as usize;
+        let mut woken = Vec::new();
+        {
+            let mut bucket = BUCKET.lock().unwrap();
+            while woken.len() < n.max(0) as usize {
+                match bucket.iter().position(|(k, _)| *k == key) {
+                    Some(i) => woken.push(bucket.remove(i).1),
+                    None => break,
+                }
+            }
+        }
+        for t in woken {
+            t.unpark();
+        }
+    }
+}
+
 /// One-shot sleep/wakeup (Go's `note`).
 #[repr(C)]
 pub struct Note {
-    key: AtomicU32,
+    key: StaticAtomicU32,
 }
 
 impl Note {
     pub const fn new() -> Note {
         Note {
-            key: AtomicU32::new(0),
+            key: StaticAtomicU32::new(0),
         }
     }
 
@@ -125,16 +220,21 @@ const UNLOCKED: u32 = 0;
 const LOCKED: u32 = 1;
 const CONTENDED: u32 = 2;
 
+/// How often `lock` re-tries before it sleeps. Once under loom: every try is a
+/// branch of the model, and more of them only multiply interleavings without
+/// reaching a state one try does not.
+const SPINS: u32 = if cfg!(loom) { 1 } else { 64 };
+
 /// The runtime's futex mutex (Go's `mutex`). Not reentrant.
 #[repr(C)]
 pub struct Mutex {
-    state: AtomicU32,
+    state: StaticAtomicU32,
 }
 
 impl Mutex {
     pub const fn new() -> Mutex {
         Mutex {
-            state: AtomicU32::new(UNLOCKED),
+            state: StaticAtomicU32::new(UNLOCKED),
         }
     }
 
@@ -148,7 +248,7 @@ impl Mutex {
             return;
         }
         // Spin a little: critical sections are short and the holder is likely running.
-        for _ in 0..64 {
+        for _ in 0..SPINS {
             core::hint::spin_loop();
             if self.state.load(Ordering::Relaxed) == UNLOCKED
                 && self
@@ -312,7 +412,7 @@ impl<T> Drop for Guard<'_, T> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use std::sync::Arc;
@@ -356,5 +456,149 @@ mod tests {
             t.join().unwrap();
         }
         assert_eq!(*l.lock(), 80_000);
+    }
+}
+
+/// Model checks (`make loom`) of the park/wake handshake as stopm/startm/mget use it:
+/// the idle M puts itself on the idle list under the sched lock, then sleeps on its
+/// note; a waker takes it off the list under the same lock, hands it a P (`nextp`)
+/// and wakes it outside the lock. `Note`, `Lock` and `Mutex` are the production code
+/// (over the futex model above); the idle list and nextp stand in for `Sched`.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use loom::sync::atomic::AtomicU32;
+    use loom::sync::Arc;
+
+    /// Creates the loom atomics of a note and a lock on this thread, before they
+    /// are shared (see atomic.rs).
+    fn touch(park: &Note, sched: &Lock<Idle>) {
+        assert!(!park.tsleep(0));
+        drop(sched.lock());
+    }
+
+    /// Sched's idle list with room for one M, and that M's nextp.
+    #[derive(Default)]
+    struct Idle {
+        on_list: bool,
+        nextp: u32,
+    }
+
+    /// startm's mget + notewakeup: take the M if it is idle, give it `p`, wake it.
+    fn mget_and_wake(sched: &Lock<Idle>, park: &Note, p: u32) -> bool {
+        let mut s = sched.lock();
+        if !s.on_list {
+            return false;
+        }
+        s.on_list = false;
+        s.nextp = p;
+        drop(s);
+        park.wakeup();
+        true
+    }
+
+    /// A runtime M's stopm whose idle timeout runs out at once (`tsleep(0)`) races a
+    /// waker: either the waker took it (then the M waits for that wakeup and gets the
+    /// P) or the M took itself off the list and retires (then nobody wakes it). Never
+    /// both, never a wakeup lost or doubled (double: `throw`, a panic under loom).
+    #[test]
+    fn loom_stopm_timeout_races_mget_and_wakeup() {
+        loom::model(|| {
+            let sched = Arc::new(Lock::new(Idle::default()));
+            let park = Arc::new(Note::new());
+            touch(&park, &sched);
+            sched.lock().on_list = true;
+            let waker = {
+                let (sched, park) = (sched.clone(), park.clone());
+                loom::thread::spawn(move || mget_and_wake(&sched, &park, 7))
+            };
+            // stopm after its tsleep: woken, or timed out.
+            let got = if park.tsleep(0) {
+                Some(sched.lock().nextp)
+            } else {
+                let mut s = sched.lock();
+                if s.on_list {
+                    s.on_list = false;
+                    None // retire
+                } else {
+                    drop(s);
+                    // A waker took us off the list first: its wakeup is on the way.
+                    park.sleep();
+                    Some(sched.lock().nextp)
+                }
+            };
+            park.clear();
+            let took = waker.join().unwrap();
+            assert_eq!(took, got.is_some(), "woken and retired disagree");
+            if took {
+                assert_eq!(got, Some(7), "woken without the P");
+            }
+            assert!(!park.tsleep(0), "a wakeup left over after clear");
+        });
+    }
+
+    /// Two rounds of sleep/wakeup/clear on one note: the clear after the first
+    /// wakeup can neither swallow the second wakeup nor let a stale one through.
+    /// (`ready`, another production note, tells the waker the M is on the list.)
+    #[test]
+    fn loom_note_sleep_clear_sleep_gets_each_wakeup() {
+        loom::model(|| {
+            let sched = Arc::new(Lock::new(Idle::default()));
+            let park = Arc::new(Note::new());
+            let ready = Arc::new(Note::new());
+            touch(&park, &sched);
+            assert!(!ready.tsleep(0));
+            let waker = {
+                let (sched, park, ready) = (sched.clone(), park.clone(), ready.clone());
+                loom::thread::spawn(move || {
+                    for p in 1..=2 {
+                        ready.sleep();
+                        ready.clear();
+                        assert!(mget_and_wake(&sched, &park, p), "the M is not idle");
+                    }
+                })
+            };
+            for p in 1..=2 {
+                sched.lock().on_list = true;
+                ready.wakeup();
+                park.sleep();
+                park.clear();
+                assert_eq!(sched.lock().nextp, p);
+            }
+            waker.join().unwrap();
+        });
+    }
+
+    /// The futex mutex excludes (two holders at once would see `inside` != 0) and
+    /// every sleeper is woken (else loom reports a deadlock). Three contenders, so that
+    /// a woken waiter must leave the word CONTENDED for the third: with two, taking it
+    /// as plain LOCKED would pass too (a mutated lock that does so fails this).
+    /// Bounded to 4 preemptions: 2 s here (5 take 17 s; unbounded, many minutes).
+    #[test]
+    fn loom_mutex_excludes_and_wakes_its_sleepers() {
+        crate::runtime::atomic::loom_builder(4).check(|| {
+            let mu = Arc::new(Mutex::new());
+            mu.lock(); // creates its loom atomic here (see atomic.rs)
+            let inside = Arc::new(AtomicU32::new(0));
+            let ts: Vec<_> = (0..2)
+                .map(|_| {
+                    let (mu, inside) = (mu.clone(), inside.clone());
+                    loom::thread::spawn(move || {
+                        mu.lock();
+                        assert_eq!(inside.fetch_add(1, Ordering::Relaxed), 0);
+                        inside.fetch_sub(1, Ordering::Relaxed);
+                        mu.unlock();
+                    })
+                })
+                .collect();
+            mu.unlock();
+            mu.lock();
+            assert_eq!(inside.load(Ordering::Relaxed), 0);
+            mu.unlock();
+            for t in ts {
+                t.join().unwrap();
+            }
+            assert_eq!(mu.state.load(Ordering::Relaxed), UNLOCKED);
+        });
     }
 }

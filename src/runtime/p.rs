@@ -229,7 +229,7 @@ pub static ALLP: [AtomicPtr<P>; MAX_PROCS as usize] =
 /// gomaxprocs and the number of idle Ps, for lock-free readers (written under the
 /// sched lock).
 pub static GOMAXPROCS: AtomicI32 = AtomicI32::new(0);
-pub static NPIDLE: AtomicI32 = AtomicI32::new(0);
+pub static NPIDLE: super::atomic::StaticAtomicI32 = super::atomic::StaticAtomicI32::new(0);
 
 impl P {
     pub fn status(&self) -> PStatus {
@@ -558,6 +558,11 @@ pub fn procresize(s: &mut Sched, n: i32) -> Result<i32> {
                 }
                 PStatus::Held => p.set(PStatus::Dead),
                 _ => {} // dies when released
+            }
+            if p.status() == PStatus::Dead {
+                // A dead P's timers would never run: P0 takes them (as in
+                // release_to_pool). The Gs of an idle P that armed them sleep on them.
+                super::timer::move_all(pp, s.allp[0]);
             }
         }
     }

@@ -41,23 +41,26 @@
 //! the work and then reads `NMSPINNING`. Both sides have a store followed by a load
 //! (#StoreLoad); with a full fence between them on each side, at least one of the two
 //! sees the other: either the submitter sees a spinner (who then finds the work), or
-//! the parking M sees the work. `loom_wakeup_is_never_lost` model-checks this.
+//! the parking M sees the work. The decisions of both sides live in `spinning.rs`,
+//! whose `loom_wakeup_is_never_lost` model-checks them.
 //!
 //! Spinning Ms are bounded by busy Ps: an M starts spinning only if
 //! 2 * spinning < gomaxprocs - idle Ps.
 
 use core::ffi::c_void;
 use core::ptr;
-use core::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicI64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use crossbeam_queue::SegQueue;
 use once_cell::sync::Lazy;
 
+use super::atomic::StaticAtomicI32;
 use super::error::{Error, Result};
 use super::g::{self, gdestroy, switch_to, Action, GPtr, GStatus, ParkFn, G};
 use super::m::RtFn;
 use super::m::{MKind, MState, M};
 use super::p::{self, bump, total, HeldP, PStatus, ALLP, GOMAXPROCS, NPIDLE, P};
+use super::spinning::Spinning;
 use super::time::nanotime;
 use super::{netpoll, timer, tls, Sched, SCHED};
 
@@ -65,7 +68,15 @@ use super::{netpoll, timer, tls, Sched, SCHED};
 pub(crate) const IDLE_M_RETIRE_NS: i64 = 60_000_000_000;
 
 /// Ms spinning for work (Go's sched.nmspinning).
-pub static NMSPINNING: AtomicI32 = AtomicI32::new(0);
+pub static NMSPINNING: StaticAtomicI32 = StaticAtomicI32::new(0);
+
+/// The spinning-M protocol over the scheduler's counters (see spinning.rs).
+fn spin() -> Spinning<'static> {
+    Spinning {
+        nmspinning: &NMSPINNING,
+        npidle: &NPIDLE,
+    }
+}
 
 /// The global run queue and its length (Go's sched.runq / runqsize).
 static GLOBRUNQ: Lazy<SegQueue<GPtr>> = Lazy::new(SegQueue::new);
@@ -182,28 +193,24 @@ fn any_work() -> bool {
 /// wakep after work went to the global queue, where no M of ours is sure to find it:
 /// with the #StoreLoad fence of the parking protocol (see the file comment).
 pub fn wakep_global() {
-    fence(Ordering::SeqCst);
-    wakep();
+    spin().wakep_after_publish(start_spinning_m);
 }
 
 /// Go's wakep: if there is an idle P and no spinning M, wake (or start) an M that
 /// will spin for the new work. After a submission to the caller's own P no fence is
 /// needed (as in Go): if a parking M misses that work, the caller's M still runs it.
 pub fn wakep() {
-    if NPIDLE.load(Ordering::SeqCst) == 0 || NMSPINNING.load(Ordering::SeqCst) != 0 {
-        return;
-    }
-    if NMSPINNING
-        .compare_exchange(0, 1, Ordering::SeqCst, Ordering::Relaxed)
-        .is_err()
-    {
-        return;
-    }
+    spin().wakep(start_spinning_m);
+}
+
+/// wakep's action: an idle P for an M that will spin (false: no P is idle).
+fn start_spinning_m() -> bool {
     match p::pidleget_live(true) {
-        Some(pp) => startm(pp, true),
-        None => {
-            NMSPINNING.fetch_sub(1, Ordering::SeqCst);
+        Some(pp) => {
+            startm(pp, true);
+            true
         }
+        None => false,
     }
 }
 
@@ -412,10 +419,7 @@ fn become_spinning(m: &M) {
 /// Go's resetspinning: the M found work; if it was the last spinner, wake another.
 fn resetspinning(m: &M) {
     m.spinning.store(false, Ordering::Relaxed);
-    if NMSPINNING.fetch_sub(1, Ordering::SeqCst) <= 0 {
-        super::throw("resetspinning: negative nmspinning");
-    }
-    wakep();
+    spin().resetspinning(start_spinning_m);
 }
 
 /// A small xorshift per call site, seeded from the M: victim order for stealing.
@@ -611,13 +615,9 @@ fn find_runnable(m: &M, mut pp: HeldP, wait: Wait) -> Option<(HeldP, *mut G, boo
         }
         if m.spinning.load(Ordering::Relaxed) {
             m.spinning.store(false, Ordering::Relaxed);
-            if NMSPINNING.fetch_sub(1, Ordering::SeqCst) <= 0 {
-                super::throw("findRunnable: negative nmspinning");
-            }
             // #StoreLoad (see the file comment): now that we no longer count as
             // spinning, look at every queue once more before parking.
-            fence(Ordering::SeqCst);
-            if any_work() {
+            if spin().stop_then_recheck(any_work) {
                 if let Some(np) = p::pidleget_live(true) {
                     p::wire(m, &np);
                     pp = np;
@@ -1334,41 +1334,4 @@ pub fn runnable_counts() -> (i64, i64) {
 pub fn clear_globrunq() {
     while GLOBRUNQ.pop().is_some() {}
     GLOBRUNQ_SIZE.store(0, Ordering::Release);
-}
-
-/// Model check of the parking protocol in the file comment (`make loom`): the
-/// submitter (runqput, then wakep) and the last spinning M (drop the spinning count,
-/// then re-check the queues, then park) use the same orderings as `wakep` and
-/// `find_runnable` above. In every interleaving the work is either found by the M
-/// or a wakeup is issued for it.
-#[cfg(all(test, loom))]
-mod loom_tests {
-    use loom::sync::atomic::{fence, AtomicI32, AtomicU32, Ordering};
-    use loom::sync::Arc;
-
-    #[test]
-    fn loom_wakeup_is_never_lost() {
-        loom::model(|| {
-            let queued = Arc::new(AtomicU32::new(0));
-            let nmspinning = Arc::new(AtomicI32::new(1)); // the M below spins
-            let (q2, s2) = (queued.clone(), nmspinning.clone());
-            let submitter = loom::thread::spawn(move || {
-                // runqput: publish the work (the tail store is Release).
-                q2.store(1, Ordering::Release);
-                // wakep: #StoreLoad, then look for a spinner.
-                fence(Ordering::SeqCst);
-                if s2.load(Ordering::SeqCst) != 0 {
-                    return false; // a spinner will find it
-                }
-                s2.compare_exchange(0, 1, Ordering::SeqCst, Ordering::Relaxed)
-                    .is_ok()
-            });
-            // The spinning M that found nothing: stop spinning, then re-check.
-            nmspinning.fetch_sub(1, Ordering::SeqCst);
-            fence(Ordering::SeqCst);
-            let found = queued.load(Ordering::Acquire) != 0;
-            let woke = submitter.join().unwrap();
-            assert!(found || woke, "work queued, no M looking and nobody woken");
-        });
-    }
 }

@@ -149,6 +149,7 @@ pub enum DumpLocks {
     /// Wait for them (rt_dump).
     Wait,
     /// Only take a lock that is free (a fatal error: the dying thread may hold one).
+    #[cfg_attr(loom, allow(dead_code))]
     Try,
 }
 

@@ -5,12 +5,24 @@
 //! A timer's callback runs with its heap's lock held. Deleting a timer takes the
 //! same lock, so once `del` returns the callback has either run to completion or
 //! will never run: a timer may therefore live on the stack of the G it wakes.
+//!
+//! # Which heap holds a timer
+//! A timer's `heap` names the heap that holds it, and it changes only while the lock
+//! of that heap is held: `add` sets it under the new heap's lock, `del` and `check`
+//! clear it under the old one's, and a move between heaps (a P going away on a
+//! GOMAXPROCS shrink) rewrites it while holding *both* locks, taking them in address
+//! order (the only place that holds two heap locks, so no other order can deadlock
+//! with it). Hence whoever holds the lock of heap H and reads `heap == H` knows the
+//! timer is in H at `idx`; anyone else may read `heap` only as a hint and must
+//! re-check it under the lock it names (`del` does). The move makes room in the
+//! destination before it touches a timer, so it cannot stop halfway.
 
 use core::ptr;
-use core::sync::atomic::{AtomicI64, AtomicPtr, Ordering};
+use core::sync::atomic::AtomicBool;
 
+use super::atomic::{AtomicI64, AtomicPtr, Ordering};
 use super::g::G;
-use super::note::Lock;
+use super::note::{Guard, Lock};
 use super::p::{ALLP, GOMAXPROCS, P};
 
 /// What a timer does when it fires (runs with the heap lock held: it must not
@@ -26,9 +38,10 @@ pub struct Timer {
     pub f: TimerFn,
     /// The callback's argument.
     pub arg: *mut core::ffi::c_void,
-    /// The P whose heap holds it (null: in no heap).
-    heap: AtomicPtr<P>,
-    /// Its index in that heap.
+    /// The heap that holds it (null: in no heap); see the file comment for who may
+    /// write it and when a reader may trust it.
+    heap: AtomicPtr<PTimers>,
+    /// Its index in that heap (guarded by that heap's lock).
     idx: usize,
 }
 
@@ -153,6 +166,22 @@ impl TimerHeap {
             self.when(0)
         }
     }
+
+    /// Restores the heap order after the timers were put in at random (a move).
+    fn heapify(&mut self) {
+        for i in (0..self.heap.len() / 4 + 1).rev() {
+            if i < self.heap.len() {
+                self.sift_down(i);
+            }
+        }
+    }
+}
+
+impl PTimers {
+    /// What a timer's `heap` says when this heap holds it.
+    fn as_heap(&self) -> *mut PTimers {
+        self as *const PTimers as *mut PTimers
+    }
 }
 
 /// Adds `t` to `pp`'s heap. Returns false if the heap cannot grow (no memory).
@@ -165,10 +194,18 @@ pub unsafe fn add(pp: *mut P, t: *mut Timer) -> bool {
         return false;
     }
     // SAFETY: per the contract.
-    let pt = unsafe { &(*pp).timers };
+    unsafe { add_to(&(*pp).timers, t) }
+}
+
+/// Adds `t` to the heap `pt`. Returns false if the heap cannot grow (no memory).
+///
+/// # Safety
+/// `t` is in no heap and stays valid until it fires or is deleted; `pt` outlives it
+/// in the heap.
+unsafe fn add_to(pt: &PTimers, t: *mut Timer) -> bool {
     let mut h = pt.heap.lock();
     // SAFETY: t is ours until it is in the heap.
-    unsafe { (*t).heap.store(pp, Ordering::Release) };
+    unsafe { (*t).heap.store(pt.as_heap(), Ordering::Release) };
     if !h.push(t) {
         // SAFETY: as above.
         unsafe { (*t).heap.store(ptr::null_mut(), Ordering::Release) };
@@ -185,19 +222,20 @@ pub unsafe fn add(pp: *mut P, t: *mut Timer) -> bool {
 /// `t` is a live timer.
 pub unsafe fn del(t: *mut Timer) -> bool {
     loop {
+        // A hint until checked under the lock it names (see the file comment).
         // SAFETY: per the contract.
-        let pp = unsafe { (*t).heap.load(Ordering::Acquire) };
-        if pp.is_null() {
+        let pt = unsafe { (*t).heap.load(Ordering::Acquire) };
+        if pt.is_null() {
             // Fired or never added. The firing side clears `heap` only after the
             // callback returned, under the lock, so nothing runs any more.
             return false;
         }
         // SAFETY: Ps live until shutdown; a timer in a heap keeps its P alive.
-        let pt = unsafe { &(*pp).timers };
+        let pt = unsafe { &*pt };
         let mut h = pt.heap.lock();
         // SAFETY: as above.
-        if unsafe { (*t).heap.load(Ordering::Acquire) } != pp {
-            continue; // fired meanwhile; re-check
+        if unsafe { (*t).heap.load(Ordering::Acquire) } != pt.as_heap() {
+            continue; // fired or moved meanwhile; re-check
         }
         // SAFETY: in this heap at its idx.
         let i = unsafe { (*t).idx };
@@ -213,7 +251,11 @@ pub unsafe fn del(t: *mut Timer) -> bool {
 /// handing each G that a firing makes runnable to `wake` (called with the heap lock
 /// held: it must only queue the G). Returns the next `when` (0: none left).
 pub fn check(p: &P, now: i64, wake: &mut dyn FnMut(*mut G)) -> i64 {
-    let pt = &p.timers;
+    run_expired(&p.timers, now, wake)
+}
+
+/// Runs the expired timers of heap `pt` (see `check`).
+fn run_expired(pt: &PTimers, now: i64, wake: &mut dyn FnMut(*mut G)) -> i64 {
     let t0 = pt.timer0.load(Ordering::Acquire);
     if t0 == 0 || t0 > now {
         return t0;
@@ -239,6 +281,9 @@ pub fn check(p: &P, now: i64, wake: &mut dyn FnMut(*mut G)) -> i64 {
 
 /// The earliest timer over every P (0: none).
 pub fn earliest() -> i64 {
+    if STRANDED.load(Ordering::Acquire) {
+        rehome_stranded();
+    }
     let n = GOMAXPROCS.load(Ordering::Acquire);
     let mut best = 0i64;
     for slot in ALLP.iter().take(n as usize) {
@@ -255,27 +300,85 @@ pub fn earliest() -> i64 {
     best
 }
 
-/// Moves every timer of `from` (a P going away) to `to`.
-pub fn move_all(from: *mut P, to: *mut P) {
-    if from == to {
+/// Set when a move found no memory for the destination: some P beyond gomaxprocs
+/// may still hold timers that nobody runs. Every M about to park retries the move
+/// (`earliest`), so the timers are late, never lost.
+static STRANDED: AtomicBool = AtomicBool::new(false);
+
+/// Moves the timers of every P beyond gomaxprocs to P0 (after a move failed).
+fn rehome_stranded() {
+    STRANDED.store(false, Ordering::Release);
+    let p0 = ALLP[0].load(Ordering::Acquire);
+    if p0.is_null() {
         return;
     }
-    // SAFETY: both Ps are live.
-    let list = {
-        let pt = unsafe { &(*from).timers };
-        let mut h = pt.heap.lock();
-        pt.timer0.store(0, Ordering::Release);
-        core::mem::take(&mut h.heap)
-    };
-    for t in list {
-        // SAFETY: the timers are live; each is re-added exactly once.
-        unsafe {
-            (*t).heap.store(ptr::null_mut(), Ordering::Release);
-            if !add(to, t) {
-                super::throw("timer: no memory to move timers");
-            }
+    let n = GOMAXPROCS.load(Ordering::Acquire).max(1);
+    for slot in ALLP.iter().skip(n as usize) {
+        let pp = slot.load(Ordering::Acquire);
+        if !pp.is_null() {
+            move_all(pp, p0);
         }
     }
+}
+
+/// Moves every timer of `from` (a P going away) to `to`. If there is no memory for
+/// them, they stay in `from` and a later `earliest` tries again.
+pub fn move_all(from: *mut P, to: *mut P) {
+    // SAFETY: both Ps are live (Ps live until shutdown).
+    let moved = unsafe { move_timers(&(*from).timers, &(*to).timers) };
+    if !moved {
+        STRANDED.store(true, Ordering::Release);
+    }
+}
+
+/// Takes the locks of two distinct heaps in the one global order (by address).
+fn lock_two<'a>(a: &'a PTimers, b: &'a PTimers) -> (Guard<'a, TimerHeap>, Guard<'a, TimerHeap>) {
+    if (a as *const PTimers) < (b as *const PTimers) {
+        let ga = a.heap.lock();
+        (ga, b.heap.lock())
+    } else {
+        let gb = b.heap.lock();
+        (a.heap.lock(), gb)
+    }
+}
+
+/// Hands every timer of heap `from` over to heap `to`, all at once: both locks are
+/// held throughout, so `del`, `add` and `check` see each timer either in `from` with
+/// `heap == from` or in `to` with `heap == to`, never in between. Returns false,
+/// having changed nothing, if `to` cannot grow to hold them.
+fn move_timers(from: &PTimers, to: &PTimers) -> bool {
+    if ptr::eq(from, to) {
+        return true;
+    }
+    let (mut hf, mut ht) = lock_two(from, to);
+    let n = hf.heap.len();
+    if n == 0 {
+        return true;
+    }
+    // 1. Make room in the destination before touching any timer. If it cannot grow,
+    //    `from`'s vector may have room for both: then the two swap vectors.
+    if ht.heap.try_reserve(n).is_err() {
+        if hf.heap.capacity() - n < ht.heap.len() {
+            return false;
+        }
+        core::mem::swap(&mut hf.heap, &mut ht.heap);
+    }
+    // 2. Append (within the capacity made above: no allocation, cannot fail).
+    let rest = core::mem::take(&mut hf.heap);
+    ht.heap.extend_from_slice(&rest);
+    drop(rest);
+    // 3. Re-home every timer (both locks held), then restore the heap order.
+    let to_heap = to.as_heap();
+    for i in 0..ht.heap.len() {
+        let t = ht.heap[i];
+        ht.set(i, t);
+        // SAFETY: timers in a heap are live; we hold the locks of both heaps.
+        unsafe { (*t).heap.store(to_heap, Ordering::Release) };
+    }
+    ht.heapify();
+    from.timer0.store(0, Ordering::Release);
+    to.timer0.store(ht.first(), Ordering::Release);
+    true
 }
 
 /// rt_sleep: a G parks on a timer (its M runs other Gs); elsewhere nanosleep.
@@ -324,12 +427,135 @@ unsafe fn sleep_fire(t: *mut Timer) -> *mut G {
     unsafe { (*t).arg.cast() }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+    use std::sync::atomic::AtomicU32;
+    use std::sync::Arc;
 
     unsafe fn nop(_: *mut Timer) -> *mut G {
         ptr::null_mut()
+    }
+
+    /// Reports a "G" to wake (the timer's own address: only counted, never used).
+    unsafe fn report(t: *mut Timer) -> *mut G {
+        t.cast()
+    }
+
+    /// A timer pointer that may cross threads (the test keeps the timers alive).
+    #[derive(Clone, Copy)]
+    struct Tp(*mut Timer);
+    // SAFETY: the timers outlive both threads; the heaps' locks order every access.
+    unsafe impl Send for Tp {}
+
+    /// Regression: `move_all` used to empty the source heap under its lock, unlock,
+    /// and re-add the timers to the destination one by one, while each still named
+    /// the source. A `del` in that window locked the (empty) source heap, believed the
+    /// timer was there and removed index 80 of an empty heap ("index out of bounds:
+    /// the len is 0 but the index is 80"); in the other window `del` returned false
+    /// ("fired") and the move then linked the deleted timer, on a dead frame, into
+    /// the new heap.
+    #[test]
+    fn timer_del_during_move_all_does_not_index_empty_heap() {
+        // Enough timers that re-adding them one by one (the old window) takes a while.
+        const TIMERS: usize = 4_000;
+        for round in 0..100 {
+            let from = Arc::new(PTimers::default());
+            let to = Arc::new(PTimers::default());
+            let mut ts: Vec<Box<Timer>> = (0..TIMERS)
+                .map(|i| Box::new(Timer::new(1_000 + i as i64, nop, ptr::null_mut())))
+                .collect();
+            for t in ts.iter_mut() {
+                // SAFETY: fresh timers, alive until the end of the round.
+                assert!(unsafe { add_to(&from, &mut **t) });
+            }
+            let ptrs: Vec<Tp> = ts.iter_mut().map(|t| Tp(&mut **t)).collect();
+            // Both threads spin until both run, so that they overlap.
+            let ready = Arc::new(AtomicU32::new(0));
+            let start = |ready: &AtomicU32| {
+                ready.fetch_add(1, Ordering::AcqRel);
+                while ready.load(Ordering::Acquire) < 2 {
+                    core::hint::spin_loop();
+                }
+            };
+            let deleter = {
+                let ready = ready.clone();
+                std::thread::spawn(move || {
+                    start(&ready);
+                    // The last timers first: their indexes are the large ones.
+                    for &Tp(t) in ptrs.iter().rev() {
+                        // SAFETY: the timers outlive this thread.
+                        unsafe {
+                            assert!(del(t), "a timer that never fired was not found");
+                            assert!((*t).heap.load(Ordering::Acquire).is_null());
+                        }
+                    }
+                })
+            };
+            start(&ready);
+            if round % 2 == 0 {
+                assert!(move_timers(&from, &to));
+            } else {
+                assert!(move_timers(&from, &to));
+                assert!(move_timers(&to, &from));
+            }
+            deleter.join().expect("del panicked while the timers moved");
+            assert!(
+                from.heap.lock().heap.is_empty(),
+                "a deleted timer is in a heap"
+            );
+            assert!(
+                to.heap.lock().heap.is_empty(),
+                "a deleted timer is in a heap"
+            );
+            assert_eq!(from.timer0.load(Ordering::Acquire), 0);
+            assert_eq!(to.timer0.load(Ordering::Acquire), 0);
+        }
+    }
+
+    #[test]
+    fn move_keeps_heap_order_and_indexes() {
+        let from = PTimers::default();
+        let to = PTimers::default();
+        let mut ts: Vec<Box<Timer>> = (0..50)
+            .map(|i| {
+                Box::new(Timer::new(
+                    ((i * 37) % 50) as i64 + 1,
+                    report,
+                    ptr::null_mut(),
+                ))
+            })
+            .collect();
+        for (i, t) in ts.iter_mut().enumerate() {
+            let h = if i % 3 == 0 { &to } else { &from };
+            // SAFETY: the timers outlive the heaps' use of them.
+            assert!(unsafe { add_to(h, &mut **t) });
+        }
+        assert!(move_timers(&from, &to));
+        assert_eq!(from.timer0.load(Ordering::Acquire), 0);
+        assert_eq!(to.timer0.load(Ordering::Acquire), 1);
+        {
+            let h = to.heap.lock();
+            assert_eq!(h.heap.len(), 50);
+            for (i, &t) in h.heap.iter().enumerate() {
+                // SAFETY: live timers, lock held.
+                unsafe {
+                    assert_eq!((*t).idx, i);
+                    assert_eq!((*t).heap.load(Ordering::Relaxed), to.as_heap());
+                }
+            }
+        }
+        // Firing in time order leaves no expired timer behind (the heap is ordered).
+        for now in 1..=50 {
+            let mut fired = 0;
+            let next = run_expired(&to, now, &mut |_| fired += 1);
+            assert!(fired > 0);
+            assert!(next == 0 || next > now);
+        }
+        for t in ts.iter_mut() {
+            // SAFETY: live timers.
+            assert!(!unsafe { del(&mut **t) }, "every timer fired");
+        }
     }
 
     #[test]
@@ -356,9 +582,93 @@ mod tests {
         let mut last = 0;
         while !h.heap.is_empty() {
             let t = h.remove(0);
+            // SAFETY: the timers outlive the heap.
             let w = unsafe { (*t).when };
             assert!(w >= last);
             last = w;
         }
+    }
+}
+
+/// Model checks (`make loom`) of the production add/del/check/move over two heaps (a
+/// P going away and P0) on the futex lock's loom model.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use crate::runtime::atomic::AtomicU32;
+    use loom::sync::Arc;
+
+    /// A pointer that may cross loom threads (the model keeps its target alive).
+    #[derive(Clone, Copy)]
+    struct Sp<T>(*mut T);
+    // SAFETY: the targets outlive every thread of the model; the heaps' locks order
+    // every access to the timers.
+    unsafe impl<T> Send for Sp<T> {}
+
+    /// Counts its firings in the AtomicU32 its arg points at.
+    unsafe fn count(t: *mut Timer) -> *mut G {
+        // SAFETY: the model's timers point at its live counter.
+        unsafe { (*((*t).arg as *const AtomicU32)).fetch_add(1, Ordering::Relaxed) };
+        ptr::null_mut()
+    }
+
+    /// One thread moves every timer from one heap to the other (a GOMAXPROCS
+    /// shrink), one deletes a timer that has not expired (a G's sleep ends early),
+    /// and one runs the expired timers of both heaps (findRunnable and a stealing
+    /// M). Never a panic; `del` finds the unexpired timer wherever the move put it,
+    /// and afterwards it is in no heap; the expired one fires exactly once.
+    /// This model fails on the old move (take, unlock, re-add one by one).
+    #[test]
+    fn loom_timer_move_races_del_and_check() {
+        // Four preemptions (3 s here; 5 take 30 s, unbounded runs for many minutes).
+        // The old move fails with one: each race above needs one or two switches.
+        crate::runtime::atomic::loom_builder(4).check(|| {
+            let from = Arc::new(PTimers::default());
+            let to = Arc::new(PTimers::default());
+            let fired = Arc::new(AtomicU32::new(0));
+            let arg = &*fired as *const AtomicU32 as *mut core::ffi::c_void;
+            let late = Box::into_raw(Box::new(Timer::new(5, count, arg)));
+            let due = Box::into_raw(Box::new(Timer::new(1, count, arg)));
+            // SAFETY: fresh timers, freed at the end of the model. (Adding them
+            // also creates from's lock word on this thread; to's below.)
+            unsafe {
+                assert!(add_to(&from, late));
+                assert!(add_to(&from, due));
+            }
+            drop(to.heap.lock());
+            let mover = {
+                let (from, to) = (from.clone(), to.clone());
+                loom::thread::spawn(move || assert!(move_timers(&from, &to)))
+            };
+            let deleter = {
+                let late = Sp(late);
+                loom::thread::spawn(move || {
+                    let Sp(late) = late;
+                    // SAFETY: the timer outlives the model's threads.
+                    unsafe {
+                        assert!(del(late), "del missed a timer that never fired");
+                        assert!((*late).heap.load(Ordering::Acquire).is_null());
+                    }
+                })
+            };
+            // Expired timers run from either heap, before, during or after the move.
+            run_expired(&from, 1, &mut |_| {});
+            run_expired(&to, 1, &mut |_| {});
+            mover.join().unwrap();
+            deleter.join().unwrap();
+            run_expired(&to, 1, &mut |_| {});
+            assert_eq!(fired.load(Ordering::Relaxed), 1, "the due timer fired once");
+            assert!(from.heap.lock().heap.is_empty());
+            assert!(
+                to.heap.lock().heap.is_empty(),
+                "a deleted timer is in a heap"
+            );
+            // SAFETY: in no heap any more.
+            unsafe {
+                assert!(!del(due));
+                drop(Box::from_raw(late));
+                drop(Box::from_raw(due));
+            }
+        });
     }
 }
