@@ -157,7 +157,7 @@ pub extern "C" fn rt_sleep(ns: i64) -> c_int {
                 return code(e);
             }
         }
-        rc(crate::runtime::timer::sleep(ns))
+        rc(crate::runtime::sched::sleep(ns))
     })
 }
 

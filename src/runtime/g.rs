@@ -19,7 +19,7 @@ use super::m::{MKind, RtFn, M};
 use super::note::{futex_wait, futex_wake, Lock};
 use super::p::{bump, HeldP, PLocal};
 use super::stack::GStack;
-use super::{arch, free_box, sched, tls, try_box, SCHED};
+use super::{arch, free_box, tls, try_box, SCHED};
 
 /// The saved context of a switched-out G (or of a g0 that switched to a G). The
 /// registers themselves are on the G's stack; see asm/x86_64.S.
@@ -464,8 +464,9 @@ pub fn mcall(action: Action) {
 }
 
 /// Recycles a dead G on g0 (Go's gdestroy): its stack and descriptor to the caches
-/// of `pp`, the P of the M it ran on (None: the global ones).
-pub fn gdestroy(m: &M, mut pp: Option<&mut HeldP>, gp: *mut G) {
+/// of `pp`, the P of the M it ran on (None: the global ones). Returns the M that
+/// waits for it in rt_main (null if none), for the scheduler to tell.
+pub fn gdestroy(m: &M, mut pp: Option<&mut HeldP>, gp: *mut G) -> *mut M {
     // SAFETY: the G is dead and its context abandoned; g0 owns it now.
     let g = unsafe { &mut *gp };
     g.set_status(GStatus::Dead);
@@ -497,10 +498,9 @@ pub fn gdestroy(m: &M, mut pp: Option<&mut HeldP>, gp: *mut G) {
         GS_ZERO.fetch_add(1, Ordering::Release);
         futex_wake(&GS_ZERO, i32::MAX);
     }
-    // Last: rt_main's caller may look at the statistics as soon as it wakes.
-    if !mainm.is_null() {
-        sched::main_exited(mainm);
-    }
+    // rt_main's M, if it waits for this G: the caller tells it, last (it may look
+    // at the statistics as soon as it wakes).
+    mainm
 }
 
 /// Waits until no G is alive, or until `deadline` (nanotime; < 0: no limit).

@@ -795,7 +795,10 @@ fn execute(m: &M, mut pp: HeldP, gp: *mut G, inherit: bool) -> Option<*mut G> {
             None
         }
         Action::Exit => {
-            m.with_p(|pp| gdestroy(m, pp, gp));
+            let mainm = m.with_p(|pp| gdestroy(m, pp, gp));
+            if !mainm.is_null() {
+                main_exited(mainm);
+            }
             None
         }
         Action::ExitSyscall => exitsyscall0(m, gp),
@@ -1313,6 +1316,52 @@ pub fn inject(list: &[*mut G], mut pp: Option<&mut HeldP>) {
         }
     }
     wakep_global();
+}
+
+/// rt_sleep: a G parks on a timer (its M runs other Gs); elsewhere nanosleep.
+pub fn sleep(ns: i64) -> Result<()> {
+    if ns <= 0 {
+        return Ok(());
+    }
+    let gp = g::curg();
+    if gp.is_null() {
+        super::time::os_sleep(ns);
+        return Ok(());
+    }
+    // The M that will wait for this timer sleeps in epoll_wait.
+    super::netpoll::init()?;
+    let mut t = timer::Timer::new(
+        super::time::nanotime().saturating_add(ns),
+        sleep_fire,
+        gp.cast(),
+    );
+    gopark(Some(sleep_commit), (&mut t as *mut timer::Timer).cast());
+    // Returns once the callback is done (see `del`).
+    // SAFETY: our timer.
+    unsafe { timer::del(&mut t) };
+    Ok(())
+}
+
+/// On g0 after the G is marked waiting: arm its timer on this M's P.
+unsafe extern "C" fn sleep_commit(_g: *mut G, arg: *mut c_void) -> bool {
+    let t = arg as *mut timer::Timer;
+    // Read before arming: once in a heap the timer may fire on another M and the G
+    // resume, ending the frame that holds it.
+    // SAFETY: the timer lives in the parked G's frame; nothing can resume it yet.
+    let when = unsafe { (*t).when };
+    let m = super::tls::getm();
+    // SAFETY: g0 of an M holding a P; the timer is live as above.
+    if unsafe { !timer::add((*m).p(), t) } {
+        // No memory to queue the timer: resume at once (a short sleep).
+        return false;
+    }
+    wake_netpoller(when);
+    true
+}
+
+unsafe fn sleep_fire(t: *mut timer::Timer) -> *mut G {
+    // SAFETY: the arg of a sleep timer is its parked G.
+    unsafe { (*t).arg.cast() }
 }
 
 /// For rt_getstats.

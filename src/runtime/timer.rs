@@ -381,52 +381,6 @@ fn move_timers(from: &PTimers, to: &PTimers) -> bool {
     true
 }
 
-/// rt_sleep: a G parks on a timer (its M runs other Gs); elsewhere nanosleep.
-pub fn sleep(ns: i64) -> super::error::Result<()> {
-    if ns <= 0 {
-        return Ok(());
-    }
-    let gp = super::g::curg();
-    if gp.is_null() {
-        super::time::os_sleep(ns);
-        return Ok(());
-    }
-    // The M that will wait for this timer sleeps in epoll_wait.
-    super::netpoll::init()?;
-    let mut t = Timer::new(
-        super::time::nanotime().saturating_add(ns),
-        sleep_fire,
-        gp.cast(),
-    );
-    super::sched::gopark(Some(sleep_commit), (&mut t as *mut Timer).cast());
-    // Returns once the callback is done (see `del`).
-    // SAFETY: our timer.
-    unsafe { del(&mut t) };
-    Ok(())
-}
-
-/// On g0 after the G is marked waiting: arm its timer on this M's P.
-unsafe extern "C" fn sleep_commit(_g: *mut super::g::G, arg: *mut core::ffi::c_void) -> bool {
-    let t = arg as *mut Timer;
-    // Read before arming: once in a heap the timer may fire on another M and the G
-    // resume, ending the frame that holds it.
-    // SAFETY: the timer lives in the parked G's frame; nothing can resume it yet.
-    let when = unsafe { (*t).when };
-    let m = super::tls::getm();
-    // SAFETY: g0 of an M holding a P; the timer is live as above.
-    if unsafe { !add((*m).p(), t) } {
-        // No memory to queue the timer: resume at once (a short sleep).
-        return false;
-    }
-    super::sched::wake_netpoller(when);
-    true
-}
-
-unsafe fn sleep_fire(t: *mut Timer) -> *mut G {
-    // SAFETY: the arg of a sleep timer is its parked G.
-    unsafe { (*t).arg.cast() }
-}
-
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
