@@ -656,7 +656,11 @@ int rt_p_put(struct rt_p *p);
 
 /**
  * Runs the scheduler on the calling M with its P. RT_SCHED_ONCE: runs runnable Gs
- * until none is left for this P and returns how many ran (the M keeps its P).
+ * until none is left for this P and returns how many ran (the M keeps its P: if
+ * rt_gomaxprocs shrank below it, it runs nothing more and dies when released; a G
+ * wired to another M by rt_lockosthread is left for that M to run with an idle P,
+ * so while the host holds the only P such a G waits; if a G's system call lost the
+ * P, the M waits for one to come back).
  * RT_SCHED_FOREVER: loops like a runtime-created M (giving the P back and parking on
  * the idle-M list when there is no work, taking whatever P it is woken with) until
  * rt_shutdown, then returns how many Gs ran.

@@ -142,6 +142,9 @@ fn init_locked(n: i32, cfg: Cfg) -> Result<()> {
     if state == RunState::Forked {
         // SAFETY: a fork child: no thread of the parent's runtime exists here.
         unsafe {
+            // First: freeing the stale Ps and Ms drops G stacks, which take the
+            // stack registry's lock, and the parent may have held it at the fork.
+            super::stack::registry_after_fork();
             m::free_stale_ms(&mut s);
             p::free_all(&mut s);
         }
@@ -281,8 +284,10 @@ fn shutdown_locked(deadline: i64) -> Result<()> {
     unsafe { p::free_all(&mut s) };
     s.running = false;
     s.stopping = false;
-    sched::SHUTTING_DOWN.store(false, Ordering::Release);
+    // Stopped before SHUTTING_DOWN clears: an adopted M still leaving the scheduler
+    // must never see the runtime running with its P gone (M::put_p).
     STATE.store(RunState::Stopped as u32, Ordering::Release);
+    sched::SHUTTING_DOWN.store(false, Ordering::Release);
     Ok(())
 }
 

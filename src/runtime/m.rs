@@ -646,19 +646,17 @@ fn minit(m: &M) {
 fn mexit(m: *mut M) {
     // SAFETY: this thread runs m.
     let mm = unsafe { &*m };
-    {
-        let mut s = SCHED.lock();
-        if let Some(pp) = mm.take_p() {
-            p::unwire(mm, &pp);
-            p::release_to_pool(&mut s, pp);
-        }
-        let np = mm.nextp.swap(ptr::null_mut(), Ordering::AcqRel);
-        if !np.is_null() {
-            // SAFETY: reserved for this M, which will never take it now.
-            p::release_to_pool(&mut s, unsafe { HeldP::from_raw(np) });
-        }
-        allm_remove(&mut s, m);
+    // A P it still holds or was promised goes to an M if work waits on it (Go's
+    // handoffp), else to the pool.
+    if let Some(pp) = sched::releasep_reserved(mm) {
+        sched::handoffp(pp);
     }
+    let np = mm.nextp.swap(ptr::null_mut(), Ordering::AcqRel);
+    if !np.is_null() {
+        // SAFETY: reserved for this M, which will never take it now.
+        sched::handoffp(unsafe { HeldP::from_raw(np) });
+    }
+    allm_remove(&mut SCHED.lock(), m);
     signal::disable_altstack_if(mm.stack.as_ref().map(|s| s.alt_lo));
     tls::setg(ptr::null_mut());
     mm.set_state(MState::Exited);
@@ -825,6 +823,7 @@ pub fn adopt() -> Result<*mut M> {
 extern "C" fn extram_exit(arg: *mut c_void) {
     let m = arg.cast::<M>();
     tls::setg(ptr::null_mut());
+    let mut released = false;
     {
         let mut s = SCHED.lock();
         // SAFETY: the M of this exiting thread is live until freed below.
@@ -832,6 +831,8 @@ extern "C" fn extram_exit(arg: *mut c_void) {
         if let Some(pp) = mm.take_p() {
             if s.running {
                 p::unwire(mm, &pp);
+                // Gs left on its queue (or moved off it, if it dies) need an M.
+                released = !pp.p().runq.is_empty();
                 p::release_to_pool(&mut s, pp);
             } else {
                 // rt_shutdown freed the Ps already: this one is gone with them.
@@ -840,6 +841,9 @@ extern "C" fn extram_exit(arg: *mut c_void) {
             }
         }
         allm_remove(&mut s, m);
+    }
+    if released {
+        sched::wakep_global();
     }
     // SAFETY: the M is off every list and its thread is this one, now leaving.
     unsafe {

@@ -330,19 +330,36 @@ fn pidleremove(s: &mut Sched, pp: *mut P) {
 }
 
 /// A P that nobody runs any more goes back to the pool, or dies if rt_gomaxprocs
-/// shrank below it (its timers then go to P0, which always lives).
-pub fn release_to_pool(s: &mut Sched, pp: HeldP) {
+/// shrank below it: then its work moves first ([`shed`]). A caller that may release
+/// a P with queued Gs wakes an M for them once the sched lock is dropped
+/// (`sched::wakep_global`): a dead P's queue is nobody's to run.
+pub fn release_to_pool(s: &mut Sched, mut pp: HeldP) {
     let p = pp.p();
     p.m.store(ptr::null_mut(), Ordering::Release);
-    let pp = pp.into_raw();
     if p.id >= s.gomaxprocs {
-        if let Some(&p0) = s.allp.first() {
-            super::timer::move_all(pp, p0);
-        }
+        shed(&mut pp);
+        let _ = pp.into_raw();
         p.set(PStatus::Dead);
     } else {
-        pidleput(s, pp);
+        pidleput(s, pp.into_raw());
     }
+}
+
+/// A P beyond gomaxprocs gives its work away: queued Gs to the global queue, timers
+/// to P0 (which always lives). Nothing looks at a dead P's queue or timers, so this
+/// runs before every death. Returns whether Gs moved (someone must be woken for
+/// them). Lock-free apart from the two heap locks: callable under the sched lock.
+pub fn shed(pp: &mut HeldP) -> bool {
+    let mut moved = false;
+    while let Some((gp, _)) = pp.runqget() {
+        super::sched::globrunqput(gp);
+        moved = true;
+    }
+    let p0 = ALLP[0].load(Ordering::Acquire);
+    if !p0.is_null() && p0 != pp.as_ptr() {
+        super::timer::move_all(pp.as_ptr(), p0);
+    }
+    moved
 }
 
 /// Takes an idle P (pooled or held) out of circulation as `Reserved`, returning what
@@ -462,16 +479,23 @@ pub fn releasep() -> *mut P {
     // SAFETY: the calling thread's live M.
     let mm = unsafe { &*m };
     let s = SCHED.lock();
-    let Some(pp) = mm.take_p() else {
+    let Some(mut pp) = mm.take_p() else {
         return ptr::null_mut();
     };
     unwire(mm, &pp);
     let p = pp.p();
-    p.set(if p.id >= s.gomaxprocs {
-        PStatus::Dead
+    let mut moved = false;
+    if p.id >= s.gomaxprocs {
+        // It dies in the host's hands: its work goes where it will run.
+        moved = shed(&mut pp);
+        p.set(PStatus::Dead);
     } else {
-        PStatus::Held
-    });
+        p.set(PStatus::Held);
+    }
+    drop(s);
+    if moved {
+        super::sched::wakep_global();
+    }
     // The host holds it now, outside any HeldP, until it hands it back.
     pp.into_raw()
 }
@@ -483,8 +507,16 @@ pub fn p_put(pp: *mut P) -> Result<()> {
     let p = lookup_live(&s, pp)?;
     match p.status() {
         PStatus::Held => {
+            // Work waiting for a P (Gs left on this one's queue, or in the global
+            // queue, such as a G wired to an M that waits for a P) gets an M for it.
+            let work =
+                !p.runq.is_empty() || super::sched::GLOBRUNQ_SIZE.load(Ordering::Acquire) > 0;
             // SAFETY: held by the host, which gives it back: nobody else has it.
             release_to_pool(&mut s, unsafe { HeldP::from_raw(pp) });
+            drop(s);
+            if work {
+                super::sched::wakep_global();
+            }
             Ok(())
         }
         PStatus::Idle => Err(Error::Already),

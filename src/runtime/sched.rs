@@ -705,14 +705,9 @@ fn retire_surplus_p(m: &M, mut pp: HeldP) {
 /// A P beyond gomaxprocs gives away its work: queued Gs to the global queue (with a
 /// wakeup for them), timers to P0, which always lives.
 fn shed_surplus(pp: &mut HeldP) {
-    while let Some((gp, _)) = pp.runqget() {
-        globrunqput(gp);
+    if p::shed(pp) {
+        wakep_global();
     }
-    let p0 = ALLP[0].load(Ordering::Acquire);
-    if !p0.is_null() {
-        timer::move_all(pp.as_ptr(), p0);
-    }
-    wakep_global();
 }
 
 /// The M stops counting as a spinner (it found work, or gives up looking).
@@ -990,12 +985,15 @@ pub fn rt_schedule(mode: SchedMode) -> Result<i32> {
             loop {
                 let Some(pp) = mm.take_p() else {
                     // A G's park callback gave the P away.
-                    if let Some(gp) = next {
+                    if let Some(gp) = next.take() {
                         globrunqput(gp);
                         wakep_global();
                     }
-                    acquire_idle_p(mm)?;
-                    return Ok(ran);
+                    next = regain_p(mm)?;
+                    if next.is_none() {
+                        return Ok(ran);
+                    }
+                    continue;
                 };
                 let (pp, gp, inherit) = match next.take() {
                     Some(gp) => (pp, gp, true),
@@ -1026,13 +1024,16 @@ pub fn rt_schedule(mode: SchedMode) -> Result<i32> {
                 next = execute(mm, pp, gp, inherit);
                 if mm.p().is_null() {
                     // A G left a system call on this M after sysmon had handed our
-                    // P on: the host still gets a P back, the first that frees up.
-                    if let Some(gp) = next {
+                    // P on: the host still gets a P back, the first that frees up,
+                    // or the one handed over with its locked G, which runs first.
+                    if let Some(gp) = next.take() {
                         globrunqput(gp);
                         wakep_global();
                     }
-                    acquire_idle_p(mm)?;
-                    return Ok(ran);
+                    next = regain_p(mm)?;
+                    if next.is_none() {
+                        return Ok(ran);
+                    }
                 }
             }
         }
@@ -1047,15 +1048,40 @@ pub fn rt_schedule(mode: SchedMode) -> Result<i32> {
 /// The calling M (holding no P) takes an idle P, waiting while every P is busy (a
 /// spinning M may hold one only for a moment). Error::Shutdown if the runtime stops.
 fn acquire_idle_p(m: &M) -> Result<()> {
+    match regain_p(m)? {
+        None => Ok(()),
+        // Only an M with a locked G is handed one (rt_main's M has none yet).
+        Some(_) => super::throw("acquire_idle_p: handed a locked G"),
+    }
+}
+
+/// The calling M (holding no P) gets one back: an idle P from the pool, or the P
+/// that another M hands it together with its locked G (startlockedm), which is then
+/// returned to be run next. Waits while every P is busy. Error::Shutdown if the
+/// runtime stops.
+fn regain_p(m: &M) -> Result<Option<*mut G>> {
     let mut tries = 0u32;
-    let pp = loop {
+    loop {
+        let np = m.nextp.swap(ptr::null_mut(), Ordering::AcqRel);
+        if !np.is_null() {
+            // Handed over with our locked G: the waker stored both before waking our
+            // note; consume that wakeup so the next sleep on the note is not cut short.
+            m.park.sleep();
+            m.park.clear();
+            let pp = p::acquire_nextp(m, np);
+            m.put_p(pp);
+            let lg = m.locked_next.swap(ptr::null_mut(), Ordering::AcqRel);
+            return Ok((!lg.is_null()).then_some(lg));
+        }
         let pp = {
             let mut s = SCHED.lock();
             s.check_running()?;
             p::pidleget(&mut s)
         };
         if let Some(pp) = pp {
-            break pp;
+            p::wire(m, &pp);
+            m.put_p(pp);
+            return Ok(None);
         }
         tries += 1;
         if tries < 100 {
@@ -1064,10 +1090,7 @@ fn acquire_idle_p(m: &M) -> Result<()> {
         } else {
             super::time::os_sleep(50_000);
         }
-    };
-    p::wire(m, &pp);
-    m.put_p(pp);
-    Ok(())
+    }
 }
 
 /// rt_main: run fn(arg) as a G, the calling thread working as an M until it exits.

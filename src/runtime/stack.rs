@@ -428,3 +428,56 @@ impl Drop for GStack {
         GSTACK_RESERVED.fetch_sub(self.map.len as u64, Ordering::Release);
     }
 }
+
+/// Regression test (issue 7, found in review): rt_init in a fork child dropped the
+/// per-P stack caches (p::free_all) before it reset REGISTRY's lock (in
+/// g::forget_after_fork). If the registry lock was held at the fork (by a thread that
+/// does not exist in the child), the child deadlocked in rt_init. The alarm turns a
+/// deadlock into a failure; MRT_TEST_NO_HOLD=1 runs the control without the held lock.
+#[cfg(test)]
+mod fork_registry_tests {
+    use core::sync::atomic::{AtomicUsize, Ordering};
+
+    static DONE: AtomicUsize = AtomicUsize::new(0);
+
+    unsafe extern "C" fn g_fn(_: *mut core::ffi::c_void) {
+        DONE.fetch_add(1, Ordering::SeqCst);
+    }
+
+    #[test]
+    fn fork_child_rt_init_does_not_wait_for_a_registry_lock_held_at_fork() {
+        crate::runtime::init::init(crate::runtime::init::Request {
+            maxprocs: 2,
+            ..Default::default()
+        })
+        .unwrap();
+        // Gs that start and exit leave their stacks in the per-P caches.
+        for _ in 0..64 {
+            crate::runtime::sched::newproc(Some(g_fn), core::ptr::null_mut()).unwrap();
+        }
+        while DONE.load(Ordering::SeqCst) < 64 {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        // Stand-in for another thread inside GStack::alloc/drop at the moment of fork.
+        let hold = std::env::var("MRT_TEST_NO_HOLD").is_err();
+        let guard = hold.then(|| super::REGISTRY.lock());
+        // SAFETY: the child only calls rt_init and _exits.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            // SAFETY: an alarm in the child; SIGALRM's default action ends it.
+            unsafe { libc::alarm(5) };
+            let r = crate::runtime::init::init(crate::runtime::init::Request::default());
+            // SAFETY: leaves the child without running the parent's exit handlers.
+            unsafe { libc::_exit(if r.is_ok() { 0 } else { 2 }) };
+        }
+        drop(guard);
+        let mut status = 0;
+        // SAFETY: waiting for our own child.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "child of fork: rt_init did not finish (status {status:#x}; SIGALRM = deadlock)"
+        );
+    }
+}

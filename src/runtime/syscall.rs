@@ -76,9 +76,12 @@ pub fn exitsyscall() -> Result<()> {
                 g.set_status(GStatus::Running);
                 return Ok(());
             }
-            // rt_gomaxprocs shrank below it meanwhile: it dies.
+            // rt_gomaxprocs shrank below it meanwhile: it dies, and the Gs queued
+            // on it need another M.
             let mut s = SCHED.lock();
             p::release_to_pool(&mut s, pp);
+            drop(s);
+            super::sched::wakep_global();
         }
         // Second chance: any idle P.
         if let Some(pp) = p::pidleget_live(false) {
