@@ -300,6 +300,7 @@ impl ChanState {
     }
 
     /// A send that does not block. Some(result, waiter to wake) if it completed.
+    #[inline]
     fn try_send(&mut self, elem: *const u8) -> Option<(Result<()>, *mut Sudog)> {
         if self.closed {
             return Some((Err(Error::Closed), ptr::null_mut()));
@@ -323,6 +324,7 @@ impl ChanState {
     }
 
     /// A receive that does not block.
+    #[inline]
     fn try_recv(&mut self, elem: *mut u8) -> Option<(Result<()>, *mut Sudog)> {
         let s = self.sendq.dequeue();
         if !s.is_null() {
@@ -357,6 +359,7 @@ impl ChanState {
     }
 
     /// `dir`'s operation without blocking.
+    #[inline]
     fn try_op(&mut self, dir: i32, elem: *mut u8) -> Option<(Result<()>, *mut Sudog)> {
         if dir == SEND {
             self.try_send(elem)
@@ -366,6 +369,7 @@ impl ChanState {
     }
 
     /// The queue of waiters for `dir`.
+    #[inline]
     fn waitq(&mut self, dir: i32) -> &mut WaitQ {
         if dir == SEND {
             &mut self.sendq

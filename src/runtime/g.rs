@@ -198,6 +198,7 @@ impl G {
 }
 
 /// The current user G, or null (foreign thread or g0).
+#[inline]
 pub fn curg() -> *mut G {
     let g = tls::getg();
     // SAFETY: a non-null slot points at a live G.
@@ -336,6 +337,7 @@ fn g_stack_size() -> usize {
 /// A free G for newproc, from `pl`'s caches (the caller's P) or the global ones,
 /// and the assurance that it will find a stack: only when every cache is empty does
 /// this enter the kernel, and a failure is reported here (RT_ENOMEM from rt_go).
+#[inline]
 pub fn galloc(mut pl: Option<&mut PLocal>) -> Result<*mut G> {
     let gp = gfget(pl.as_deref_mut())?;
     let have_stack = match pl.as_deref_mut() {
@@ -357,6 +359,7 @@ pub fn galloc(mut pl: Option<&mut PLocal>) -> Result<*mut G> {
 impl G {
     /// Makes a free G (from [`galloc`]) a new runnable G running fn(arg), with a
     /// goid from `pl`'s batch; the caller queues it.
+    #[inline]
     pub fn prepare(&mut self, f: RtFn, arg: *mut c_void, mainm: *mut M, pl: Option<&mut PLocal>) {
         self.fnc = f;
         self.arg = arg;

@@ -202,11 +202,14 @@ impl M {
     /// Takes the M's [`HeldP`] out, for the caller to use by `&mut` and then give
     /// back with [`M::put_p`] or give up. None if the M holds no P, or if the value
     /// is out already (its user is up the stack). Only on the M's own thread.
+    #[inline]
     pub fn take_p(&self) -> Option<HeldP> {
         let pp = self.held.take()?;
-        if self.p().is_null() || pp.is_stale() {
-            // rt_shutdown unwired this adopted M and freed the Ps: the value names
-            // a P that is gone.
+        if self.p().is_null() {
+            // rt_shutdown unwired this adopted M and freed the Ps: the value names a
+            // P that is gone. (A value left from before a shutdown is found here or,
+            // once the M acquired a P of the new run, replaced in put_p: the M's
+            // published P is never non-null with a stale value behind it.)
             core::mem::forget(pp);
             return None;
         }
@@ -214,6 +217,7 @@ impl M {
     }
 
     /// Puts the M's [`HeldP`] back (it must be the P the M holds).
+    #[inline]
     pub fn put_p(&self, pp: HeldP) {
         if !ptr::eq(self.p(), pp.as_ptr()) {
             if self.p().is_null()
@@ -238,6 +242,7 @@ impl M {
 
     /// Runs `f` with the M's P by `&mut` (None: it holds none) and puts it back.
     /// Only on the M's own thread, and not where a caller up the stack has it out.
+    #[inline]
     pub fn with_p<R>(&self, f: impl FnOnce(Option<&mut HeldP>) -> R) -> R {
         match self.take_p() {
             Some(mut pp) => {

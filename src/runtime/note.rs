@@ -309,6 +309,7 @@ impl<T> Lock<T> {
         }
     }
 
+    #[inline]
     pub fn lock(&self) -> Guard<'_, T> {
         self.mu.lock();
         Guard::new(self)
@@ -347,12 +348,11 @@ pub struct Guard<'a, T> {
 }
 
 impl<'a, T> Guard<'a, T> {
+    #[inline]
     fn new(lock: &'a Lock<T>) -> Guard<'a, T> {
         let m = super::tls::getm();
-        if !m.is_null() {
-            // SAFETY: the calling thread's M is live while the thread runs on it.
-            unsafe { (*m).locks.fetch_add(1, Ordering::Relaxed) };
-        }
+        // SAFETY: the calling thread's M (or null) is live while the thread runs on it.
+        unsafe { count_lock(m, 1) };
         Guard { lock, m }
     }
 }
@@ -377,10 +377,25 @@ impl<T> Guard<'_, T> {
 pub unsafe fn unlock_raw(mu: *const Mutex) {
     // SAFETY: per the contract, the lock is held and ours to release.
     unsafe { (*mu).unlock() };
-    let m = super::tls::getm();
+    // SAFETY: the calling thread's M is live; the guard counted the lock on it.
+    unsafe { count_lock(super::tls::getm(), -1) };
+}
+
+/// Adds `d` to `m`'s count of held locks (null: a foreign thread, not counted).
+/// Only `m`'s own thread writes the count, so a plain load and store do: no locked
+/// instruction on the path of every lock (rt_dump reads it from elsewhere, racily).
+///
+/// # Safety
+/// `m` is null or the calling thread's live M.
+#[inline]
+unsafe fn count_lock(m: *mut super::m::M, d: i32) {
     if !m.is_null() {
-        // SAFETY: the calling thread's M is live; the guard counted the lock on it.
-        unsafe { (*m).locks.fetch_sub(1, Ordering::Relaxed) };
+        // SAFETY: per the contract.
+        let l = unsafe { &(*m).locks };
+        l.store(
+            l.load(Ordering::Relaxed).wrapping_add(d as u32),
+            Ordering::Relaxed,
+        );
     }
 }
 
@@ -400,15 +415,14 @@ impl<T> DerefMut for Guard<'_, T> {
 }
 
 impl<T> Drop for Guard<'_, T> {
+    #[inline]
     fn drop(&mut self) {
         self.lock.mu.unlock();
-        if !self.m.is_null() {
-            // SAFETY: the M that took the lock outlives the guard: an M is freed only
-            // by another thread after its own thread left the runtime, or (adopted Ms,
-            // fork children) after its thread's slot was cleared, so no guard of it
-            // is alive then.
-            unsafe { (*self.m).locks.fetch_sub(1, Ordering::Relaxed) };
-        }
+        // SAFETY: the M that took the lock outlives the guard (an M is freed only by
+        // another thread after its own thread left the runtime, or, for adopted Ms
+        // and fork children, after its thread's slot was cleared, so no guard of it
+        // is alive then), and the guard is dropped on the thread that made it.
+        unsafe { count_lock(self.m, -1) };
     }
 }
 

@@ -136,12 +136,14 @@ impl HeldP {
 
     /// Gives up the value for a hand-over; whoever receives the pointer makes a new
     /// one with [`HeldP::from_raw`].
+    #[inline]
     pub fn into_raw(self) -> *mut P {
         let pp = self.p.as_ptr();
         core::mem::forget(self);
         pp
     }
 
+    #[inline]
     pub fn as_ptr(&self) -> *mut P {
         self.p.as_ptr()
     }
@@ -153,6 +155,7 @@ impl HeldP {
     }
 
     /// The shared part. Ps live until rt_shutdown, which runs when no M holds one.
+    #[inline]
     pub fn p(&self) -> &'static P {
         // SAFETY: as above; the shared part is only touched through atomics, locks
         // and the rules written on its fields.
@@ -160,6 +163,7 @@ impl HeldP {
     }
 
     /// The owned core.
+    #[inline]
     pub fn core(&mut self) -> &mut PCore {
         // SAFETY: this value is the only HeldP of the P, and `&mut self` makes the
         // borrow unique.
@@ -168,6 +172,7 @@ impl HeldP {
 
     /// Go's runqput: `gp` to the local queue (runnext with `next`), overflow (half
     /// the ring) to the global queue.
+    #[inline]
     pub fn runqput(&mut self, gp: *mut G, next: bool) {
         // SAFETY: the holder is the queue's only producer.
         unsafe {
@@ -181,6 +186,7 @@ impl HeldP {
 
     /// Go's runqget: runnext first (the bool: it inherits the time slice), then the
     /// ring's head.
+    #[inline]
     pub fn runqget(&mut self) -> Option<(*mut G, bool)> {
         self.p().runq.get()
     }

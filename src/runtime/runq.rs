@@ -83,6 +83,7 @@ impl<T, const N: usize> Runq<T, N> {
     /// # Safety
     /// Only the queue's owner may call it (single producer): `HeldP::runqput` is the
     /// safe way in, holding the P proves it.
+    #[inline]
     pub unsafe fn put(&self, mut x: *mut T, next: bool, spill: &mut dyn FnMut(&[*mut T])) {
         if next {
             // Swap in the new runnext; the old one (if any) goes to the ring.
@@ -144,6 +145,7 @@ impl<T, const N: usize> Runq<T, N> {
 
     /// Go's runqget: runnext first (inheriting the time slice: `true`), then the
     /// ring's head. Safe for any consumer; meant for the owner.
+    #[inline]
     pub fn get(&self) -> Option<(*mut T, bool)> {
         let next = self.runnext.load(Ordering::Acquire);
         if !next.is_null()

@@ -1288,6 +1288,7 @@ pub fn ready(gp: *mut G) -> Result<()> {
 }
 
 /// Waiting -> Runnable; false if the G was not parked.
+#[inline]
 fn set_runnable(g: &G) -> bool {
     g.status
         .compare_exchange(
@@ -1301,6 +1302,7 @@ fn set_runnable(g: &G) -> bool {
 
 /// Queues a runnable G on the caller's P (runnext with `next`) if the calling
 /// thread is an M holding one (returns true), else on the global queue.
+#[inline]
 fn queue_runnable(gp: *mut G, next: bool) -> bool {
     let m = tls::getm();
     let local = !m.is_null()
