@@ -218,7 +218,7 @@ CALLBACKS = {"rt_fn": rt_fn, "rt_parkfn": rt_parkfn}
 
 # --------------------------------------------------------------------------- functions
 
-# name: (restype, argtypes). One row per function of mrt.h, grouped as in API.md.
+# name: (restype, argtypes). One row per function of mrt.h, grouped as in docs/api.md.
 FUNCTIONS: Dict[str, Tuple[Optional[type], Sequence[type]]] = {
     # Runtime
     "rt_init": (c_int, [POINTER(rt_config)]),

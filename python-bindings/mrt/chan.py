@@ -1,4 +1,4 @@
-"""Channels, select, sleep and poll_fd (API.md "Channels and synchronisation",
+"""Channels, select, sleep and poll_fd (docs/api.md "Channels and synchronisation",
 ``rt_sleep``, ``rt_poll_fd``).
 
 ``Chan(ctype, cap=0)`` is an ``rt_chan`` of ``ctypes.sizeof(ctype)``-byte elements:

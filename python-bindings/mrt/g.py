@@ -1,4 +1,4 @@
-"""G: goroutines (API.md "G", ``rt_main``), with C functions or Python callables as bodies.
+"""G: goroutines (docs/api.md "G", ``rt_main``), with C functions or Python callables as bodies.
 
 ``go(fn, arg)`` starts a G (``rt_go``):
 

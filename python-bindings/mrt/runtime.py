@@ -1,5 +1,5 @@
 """The runtime as a whole: init/shutdown, Runtime (a context manager), gomaxprocs,
-stats, version. Mirrors API.md "Runtime" and "Observability".
+stats, version. Mirrors docs/api.md "Runtime" and "Observability".
 
 Any libmrt call made before ``init`` starts the runtime with defaults (the library does
 this itself). ``shutdown`` joins every runtime-created M; afterwards calls that need the
@@ -22,7 +22,7 @@ lib = _ffi.lib
 # Snapshot of rt_stats, one field per struct field (except size).
 Stats = namedtuple("Stats", [n for n, _ in _ffi.rt_stats._fields_ if n != "size"])  # type: ignore[misc]
 Stats.__module__ = "mrt"
-Stats.__doc__ = "rt_getstats(): a snapshot of the runtime's counters (see API.md)."
+Stats.__doc__ = "rt_getstats(): a snapshot of the runtime's counters (see docs/api.md)."
 
 
 def _config(maxprocs: int = 0, g0_stack_size: int = 0, g_stack_size: int = 0,

@@ -1,4 +1,4 @@
-"""rt_mutex and rt_wg (API.md "Channels and synchronisation"): they work between Gs and
+"""rt_mutex and rt_wg (docs/api.md "Channels and synchronisation"): they work between Gs and
 threads alike. Waiting parks a G (its M goes on to run other Gs; a Python body, being
 wired, hands its P off) and blocks a thread on a futex. ctypes releases the GIL around
 each call, so a waiter never holds it.
