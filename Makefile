@@ -13,7 +13,7 @@ REALNAME := libmrt.so.$(VERSION)
 SONAME := libmrt.so.$(SOMAJOR)
 
 .PHONY: all lib dist header demo test test-rust test-c test-echo test-python test-zig \
-	test-install install uninstall deps bench loom clippy fmt clean
+	test-install test-python-package install uninstall deps bench loom clippy fmt clean
 
 all: lib
 
@@ -98,7 +98,7 @@ demo: lib deps
 	bash python-bindings/run_demo.sh
 	bash zig/run.sh demo
 
-test: lib deps test-rust loom test-c test-echo test-install test-python test-zig
+test: lib deps test-rust loom test-c test-echo test-install test-python test-python-package test-zig
 	@echo "make test: all suites passed"
 
 test-rust:
@@ -120,6 +120,10 @@ test-install: lib deps
 
 test-python: lib
 	bash python-bindings/run_tests.sh
+
+# A fresh venv: pip install ./python-bindings builds and bundles libmrt; pip wheel.
+test-python-package: lib
+	bash python-bindings/test_package.sh
 
 test-zig: lib
 	bash zig/run.sh test
