@@ -13,7 +13,7 @@ REALNAME := libmrt.so.$(VERSION)
 SONAME := libmrt.so.$(SOMAJOR)
 
 .PHONY: all lib dist header demo test test-rust test-c test-echo test-python test-zig \
-	test-install test-python-package install uninstall deps bench loom clippy fmt clean
+	test-install test-python-package test-zig-package install uninstall deps bench loom clippy fmt clean
 
 all: lib
 
@@ -98,7 +98,7 @@ demo: lib deps
 	bash python-bindings/run_demo.sh
 	bash zig/run.sh demo
 
-test: lib deps test-rust loom test-c test-echo test-install test-python test-python-package test-zig
+test: lib deps test-rust loom test-c test-echo test-install test-python test-python-package test-zig test-zig-package
 	@echo "make test: all suites passed"
 
 test-rust:
@@ -128,6 +128,11 @@ test-python-package: lib
 test-zig: lib
 	bash zig/run.sh test
 
+# Another Zig project fetches a tarball of the working tree and builds against the
+# installed libmrt (pkg-config).
+test-zig-package: lib deps
+	bash zig/test_package.sh
+
 bench: lib deps
 	bash bench/run.sh
 
@@ -138,4 +143,4 @@ loom:
 
 clean:
 	$(CARGO) clean
-	rm -rf c-tests/bin bench/out zig/.zig-cache zig/zig-out
+	rm -rf c-tests/bin bench/out zig/.zig-cache zig/zig-out zig/consumer/.zig-cache zig/consumer/zig-out
