@@ -28,7 +28,8 @@ lib:
 # ---- installing (C hosts) --------------------------------------------------------
 # `make install PREFIX=/usr/local DESTDIR=` puts the header, the shared library (real
 # file + soname + dev links), the static library, pkg-config and CMake files, the
-# licence and the docs under $(DESTDIR)$(PREFIX); `make uninstall` (same variables)
+# licence and the docs (laid out as in the repository, so their links hold) under
+# $(DESTDIR)$(PREFIX); `make uninstall` (same variables)
 # removes exactly those. Installed libraries are stripped; the shared library's debug
 # info goes to lib/.debug/, where gdb finds it through the .gnu_debuglink section.
 PREFIX ?= /usr/local
@@ -37,7 +38,8 @@ INSTALL_LIBDIR ?= $(PREFIX)/lib
 INSTALL_INCDIR ?= $(PREFIX)/include
 INSTALL_DOCDIR ?= $(PREFIX)/share/doc/mrt
 DIST := $(CURDIR)/target/dist
-DOCS := README.md CHANGELOG.md docs/api.md docs/design.md docs/hosts.md
+DOCS := README.md CHANGELOG.md LICENSE
+DOCS_SUB := docs/api.md docs/design.md docs/hosts.md
 # What the static library needs from the system when linked into a C program, from
 # `cargo rustc --release --lib --crate-type staticlib -- --print native-static-libs`.
 STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
@@ -55,7 +57,7 @@ dist: lib
 install: dist
 	install -d $(DESTDIR)$(INSTALL_INCDIR) $(DESTDIR)$(INSTALL_LIBDIR)/.debug \
 		$(DESTDIR)$(INSTALL_LIBDIR)/pkgconfig $(DESTDIR)$(INSTALL_LIBDIR)/cmake/mrt \
-		$(DESTDIR)$(INSTALL_DOCDIR)
+		$(DESTDIR)$(INSTALL_DOCDIR)/docs
 	install -m 644 include/mrt.h $(DESTDIR)$(INSTALL_INCDIR)/mrt.h
 	install -m 755 $(DIST)/$(REALNAME) $(DESTDIR)$(INSTALL_LIBDIR)/$(REALNAME)
 	ln -sf $(REALNAME) $(DESTDIR)$(INSTALL_LIBDIR)/$(SONAME)
@@ -70,8 +72,8 @@ install: dist
 		packaging/mrtConfig.cmake.in > $(DESTDIR)$(INSTALL_LIBDIR)/cmake/mrt/mrtConfig.cmake
 	sed -e 's|@VERSION@|$(VERSION)|' packaging/mrtConfigVersion.cmake.in \
 		> $(DESTDIR)$(INSTALL_LIBDIR)/cmake/mrt/mrtConfigVersion.cmake
-	install -m 644 LICENSE $(DESTDIR)$(INSTALL_DOCDIR)/LICENSE
 	install -m 644 $(DOCS) $(DESTDIR)$(INSTALL_DOCDIR)/
+	install -m 644 $(DOCS_SUB) $(DESTDIR)$(INSTALL_DOCDIR)/docs/
 
 uninstall:
 	rm -f $(DESTDIR)$(INSTALL_INCDIR)/mrt.h \
@@ -81,8 +83,9 @@ uninstall:
 		$(DESTDIR)$(INSTALL_LIBDIR)/pkgconfig/mrt.pc \
 		$(DESTDIR)$(INSTALL_LIBDIR)/cmake/mrt/mrtConfig.cmake \
 		$(DESTDIR)$(INSTALL_LIBDIR)/cmake/mrt/mrtConfigVersion.cmake \
-		$(DESTDIR)$(INSTALL_DOCDIR)/LICENSE $(addprefix $(DESTDIR)$(INSTALL_DOCDIR)/,$(notdir $(DOCS)))
-	-rmdir $(DESTDIR)$(INSTALL_LIBDIR)/cmake/mrt $(DESTDIR)$(INSTALL_DOCDIR) \
+		$(addprefix $(DESTDIR)$(INSTALL_DOCDIR)/,$(DOCS) $(DOCS_SUB))
+	-rmdir $(DESTDIR)$(INSTALL_LIBDIR)/cmake/mrt $(DESTDIR)$(INSTALL_DOCDIR)/docs \
+		$(DESTDIR)$(INSTALL_DOCDIR) \
 		$(DESTDIR)$(INSTALL_LIBDIR)/.debug 2>/dev/null
 
 # Refresh the committed header from the Rust sources.

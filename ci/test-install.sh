@@ -37,7 +37,8 @@ layout() {
     [ -f "$lib/libmrt.a" ] && [ -f "$lib/pkgconfig/mrt.pc" ] &&
     [ -f "$lib/cmake/mrt/mrtConfig.cmake" ] && [ -f "$lib/cmake/mrt/mrtConfigVersion.cmake" ] &&
     [ -f "$lib/.debug/$real.debug" ] && [ -f "$prefix/share/doc/mrt/LICENSE" ] &&
-    [ -f "$prefix/share/doc/mrt/api.md" ] && [ -f "$prefix/share/doc/mrt/design.md" ]
+    [ -f "$prefix/share/doc/mrt/README.md" ] && [ -f "$prefix/share/doc/mrt/docs/api.md" ] &&
+    [ -f "$prefix/share/doc/mrt/docs/design.md" ] && [ -f "$prefix/share/doc/mrt/docs/hosts.md" ]
 }
 check layout layout
 soname_ok() { readelf -dW "$lib/$real" | grep -q "SONAME.*\[$so\]"; }
