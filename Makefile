@@ -5,14 +5,88 @@ CARGO ?= cargo
 LIBDIR := $(CURDIR)/target/release
 export MRT_LIB := $(LIBDIR)/libmrt.so
 
-.PHONY: all lib header demo test test-rust test-c test-echo test-python test-zig deps bench loom loom-clippy clippy fmt clean
+# The version comes from Cargo.toml (a test keeps mrt.h's MRT_VERSION_* equal to it);
+# the soname carries only the major number (build.rs: -soname libmrt.so.0).
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+SOMAJOR := $(firstword $(subst ., ,$(VERSION)))
+REALNAME := libmrt.so.$(VERSION)
+SONAME := libmrt.so.$(SOMAJOR)
+
+.PHONY: all lib dist header demo test test-rust test-c test-echo test-python test-zig \
+	test-install test-python-package test-zig-package install uninstall deps bench loom loom-clippy clippy fmt clean
 
 all: lib
 
-# The shared library, plus the soname link that programs linked with -lmrt look for.
+# The shared and static libraries. The real file carries the full version and the
+# soname link points at it, as an installed library's do; target/release/libmrt.so
+# itself stays Cargo's own output.
 lib:
 	$(CARGO) build --release --lib
-	ln -sf libmrt.so $(LIBDIR)/libmrt.so.0
+	cp -f $(LIBDIR)/libmrt.so $(LIBDIR)/$(REALNAME)
+	ln -sf $(REALNAME) $(LIBDIR)/$(SONAME)
+
+# ---- installing (C hosts) --------------------------------------------------------
+# `make install PREFIX=/usr/local DESTDIR=` puts the header, the shared library (real
+# file + soname + dev links), the static library, pkg-config and CMake files, the
+# licence and the docs (laid out as in the repository, so their links hold) under
+# $(DESTDIR)$(PREFIX); `make uninstall` (same variables)
+# removes exactly those. Installed libraries are stripped; the shared library's debug
+# info goes to lib/.debug/, where gdb finds it through the .gnu_debuglink section.
+PREFIX ?= /usr/local
+DESTDIR ?=
+INSTALL_LIBDIR ?= $(PREFIX)/lib
+INSTALL_INCDIR ?= $(PREFIX)/include
+INSTALL_DOCDIR ?= $(PREFIX)/share/doc/mrt
+DIST := $(CURDIR)/target/dist
+DOCS := README.md CHANGELOG.md LICENSE
+DOCS_SUB := docs/api.md docs/design.md docs/hosts.md
+# What the static library needs from the system when linked into a C program, from
+# `cargo rustc --release --lib --crate-type staticlib -- --print native-static-libs`.
+STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+EMPTY :=
+SPACE := $(EMPTY) $(EMPTY)
+
+# The release artefacts as installed: stripped copies and the split debug info.
+dist: lib
+	@mkdir -p $(DIST)
+	objcopy --only-keep-debug $(LIBDIR)/libmrt.so $(DIST)/$(REALNAME).debug
+	objcopy --strip-debug --strip-unneeded \
+		--add-gnu-debuglink=$(DIST)/$(REALNAME).debug $(LIBDIR)/libmrt.so $(DIST)/$(REALNAME)
+	objcopy --strip-debug $(LIBDIR)/libmrt.a $(DIST)/libmrt.a
+
+install: dist
+	install -d $(DESTDIR)$(INSTALL_INCDIR) $(DESTDIR)$(INSTALL_LIBDIR)/.debug \
+		$(DESTDIR)$(INSTALL_LIBDIR)/pkgconfig $(DESTDIR)$(INSTALL_LIBDIR)/cmake/mrt \
+		$(DESTDIR)$(INSTALL_DOCDIR)/docs
+	install -m 644 include/mrt.h $(DESTDIR)$(INSTALL_INCDIR)/mrt.h
+	install -m 755 $(DIST)/$(REALNAME) $(DESTDIR)$(INSTALL_LIBDIR)/$(REALNAME)
+	ln -sf $(REALNAME) $(DESTDIR)$(INSTALL_LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(INSTALL_LIBDIR)/libmrt.so
+	install -m 644 $(DIST)/$(REALNAME).debug $(DESTDIR)$(INSTALL_LIBDIR)/.debug/$(REALNAME).debug
+	install -m 644 $(DIST)/libmrt.a $(DESTDIR)$(INSTALL_LIBDIR)/libmrt.a
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(INSTALL_LIBDIR)|; s|@INCDIR@|$(INSTALL_INCDIR)|' \
+		-e 's|@VERSION@|$(VERSION)|; s|@STATIC_LIBS@|$(STATIC_LIBS)|' \
+		packaging/mrt.pc.in > $(DESTDIR)$(INSTALL_LIBDIR)/pkgconfig/mrt.pc
+	sed -e 's|@REALNAME@|$(REALNAME)|; s|@SONAME@|$(SONAME)|' \
+		-e 's|@STATIC_LIBS@|$(subst $(SPACE),;,$(patsubst -l%,%,$(STATIC_LIBS)))|' \
+		packaging/mrtConfig.cmake.in > $(DESTDIR)$(INSTALL_LIBDIR)/cmake/mrt/mrtConfig.cmake
+	sed -e 's|@VERSION@|$(VERSION)|' packaging/mrtConfigVersion.cmake.in \
+		> $(DESTDIR)$(INSTALL_LIBDIR)/cmake/mrt/mrtConfigVersion.cmake
+	install -m 644 $(DOCS) $(DESTDIR)$(INSTALL_DOCDIR)/
+	install -m 644 $(DOCS_SUB) $(DESTDIR)$(INSTALL_DOCDIR)/docs/
+
+uninstall:
+	rm -f $(DESTDIR)$(INSTALL_INCDIR)/mrt.h \
+		$(DESTDIR)$(INSTALL_LIBDIR)/$(REALNAME) $(DESTDIR)$(INSTALL_LIBDIR)/$(SONAME) \
+		$(DESTDIR)$(INSTALL_LIBDIR)/libmrt.so $(DESTDIR)$(INSTALL_LIBDIR)/libmrt.a \
+		$(DESTDIR)$(INSTALL_LIBDIR)/.debug/$(REALNAME).debug \
+		$(DESTDIR)$(INSTALL_LIBDIR)/pkgconfig/mrt.pc \
+		$(DESTDIR)$(INSTALL_LIBDIR)/cmake/mrt/mrtConfig.cmake \
+		$(DESTDIR)$(INSTALL_LIBDIR)/cmake/mrt/mrtConfigVersion.cmake \
+		$(addprefix $(DESTDIR)$(INSTALL_DOCDIR)/,$(DOCS) $(DOCS_SUB))
+	-rmdir $(DESTDIR)$(INSTALL_LIBDIR)/cmake/mrt $(DESTDIR)$(INSTALL_DOCDIR)/docs \
+		$(DESTDIR)$(INSTALL_DOCDIR) \
+		$(DESTDIR)$(INSTALL_LIBDIR)/.debug 2>/dev/null
 
 # Refresh the committed header from the Rust sources.
 header:
@@ -27,7 +101,7 @@ demo: lib deps
 	bash python-bindings/run_demo.sh
 	bash zig/run.sh demo
 
-test: lib deps test-rust loom loom-clippy test-c test-echo test-python test-zig
+test: lib deps test-rust loom loom-clippy test-c test-echo test-install test-python test-python-package test-zig test-zig-package
 	@echo "make test: all suites passed"
 
 test-rust:
@@ -42,11 +116,25 @@ test-c: lib
 test-echo: lib
 	bash examples/run_echo.sh 200 262144
 
+# Install into a temporary prefix, then build and run a C program against it from
+# outside the tree: pkg-config, CMake find_package, and statically.
+test-install: lib deps
+	bash ci/test-install.sh
+
 test-python: lib
 	bash python-bindings/run_tests.sh
 
+# A fresh venv: pip install ./python-bindings builds and bundles libmrt; pip wheel.
+test-python-package: lib
+	bash python-bindings/test_package.sh
+
 test-zig: lib
 	bash zig/run.sh test
+
+# Another Zig project fetches a tarball of the working tree and builds against the
+# installed libmrt (pkg-config).
+test-zig-package: lib deps
+	bash zig/test_package.sh
 
 bench: lib deps
 	bash bench/run.sh
@@ -64,4 +152,4 @@ loom-clippy:
 
 clean:
 	$(CARGO) clean
-	rm -rf c-tests/bin bench/out zig/.zig-cache zig/zig-out
+	rm -rf c-tests/bin bench/out zig/.zig-cache zig/zig-out zig/consumer/.zig-cache zig/consumer/zig-out

@@ -26,9 +26,11 @@ fn main() {
     println!("cargo:rerun-if-changed=asm");
     println!("cargo:rerun-if-env-changed=MRT_WRITE_HEADER");
 
-    // The shared object is `libmrt.so.0` to the dynamic linker, and stays mapped
-    // once loaded: Ms may be running its code when a host calls dlclose.
-    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libmrt.so.0");
+    // The shared object is `libmrt.so.<major>` to the dynamic linker (the Makefile
+    // installs it as libmrt.so.<version> with that link), and stays mapped once
+    // loaded: Ms may be running its code when a host calls dlclose.
+    let major = env::var("CARGO_PKG_VERSION_MAJOR").unwrap();
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libmrt.so.{major}");
     println!("cargo:rustc-cdylib-link-arg=-Wl,-z,nodelete");
 
     let crate_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());

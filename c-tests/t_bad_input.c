@@ -155,7 +155,7 @@ int main(void)
     test_latch_wait(&step, 1);
     CHECK_RC(rt_p_status(busy_p), RT_P_RUNNING);
     CHECK_RC(rt_acquirep(busy_p), RT_EBUSY);
-    /* (API.md: a foreign thread calling rt_acquirep is adopted as an M first, so this
+    /* (docs/api.md: a foreign thread calling rt_acquirep is adopted as an M first, so this
        thread may be an M now, without a P.) */
     CHECK_PTR_EQ(rt_getp(), NULL);
     int64_t threads_busy = threads_now();

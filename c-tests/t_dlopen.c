@@ -1,6 +1,6 @@
 /*
  * libmrt loaded with dlopen (as ctypes does), not linked: its static TLS fits in what
- * glibc keeps for dlopen'ed initial-exec TLS (API.md: under 256 bytes; run.sh checks
+ * glibc keeps for dlopen'ed initial-exec TLS (docs/api.md: under 256 bytes; run.sh checks
  * PT_TLS with readelf), rt_newm works and the Ms see their TLS slot; dlclose never
  * unmaps it (-z nodelete), so Ms running or parked in it are safe and the function
  * pointers stay valid. Built by run.sh without -lmrt; the library path comes from

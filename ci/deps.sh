@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
-# Installs what `make demo` and `make test` need on a fresh machine: valgrind (Debian),
+# Installs what `make demo` and `make test` need on a fresh machine: valgrind, cmake
+# and pkg-config (Debian; the install test builds C consumers with the last two),
 # pytest and the pinned Zig toolchain (PyPI). Already-present tools are left alone.
 set -euo pipefail
 ZIG_VERSION=0.17.1
 
-if ! command -v valgrind >/dev/null 2>&1; then
+# Debian packages, by the command each provides.
+missing=()
+for pair in valgrind:valgrind cmake:cmake pkg-config:pkg-config; do
+    command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
     else
-        echo "deps: valgrind missing and not root; install it with apt-get" >&2; exit 1
+        echo "deps: ${missing[*]} missing and not root; install with apt-get" >&2; exit 1
     fi
 fi
 py_has() { python3 -c "import $1" >/dev/null 2>&1; }

@@ -23,7 +23,7 @@
         wg.wait()              # parks a G; blocks a thread (GIL released)
         print([g.join() for g in gs])
 
-The names mirror the C API (API.md, include/mrt.h): ``mrt.lib`` is the loaded library
+The names mirror the C API (docs/api.md, include/mrt.h): ``mrt.lib`` is the loaded library
 with argtypes/restype declared for every function, for calls this layer does not wrap.
 Failing calls raise ``mrt.MrtError`` subclasses (``mrt.InvalidArgument`` for RT_EINVAL,
 ``mrt.Busy``, ``mrt.Already``, ...) carrying ``.code`` and ``.name``.

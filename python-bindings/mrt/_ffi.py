@@ -5,7 +5,8 @@ Everything here mirrors ``include/mrt.h`` one to one; the friendlier objects (``
 
 Finding the library, first match wins:
   1. ``$MRT_LIB`` (a path to ``libmrt.so``; an error if set but not loadable);
-  2. package data: ``mrt/libmrt.so`` next to this file (copied in before ``pip install``);
+  2. package data: ``mrt/libmrt.so`` next to this file (built and bundled by
+     ``pip install ./python-bindings``, see setup.py);
   3. the repository's own build: ``../target/release/libmrt.so`` relative to the
      directory that holds the ``mrt`` package source (``python-bindings/``);
   4. the dynamic loader's search path (``libmrt.so.0``, as installed system-wide).
@@ -218,7 +219,7 @@ CALLBACKS = {"rt_fn": rt_fn, "rt_parkfn": rt_parkfn}
 
 # --------------------------------------------------------------------------- functions
 
-# name: (restype, argtypes). One row per function of mrt.h, grouped as in API.md.
+# name: (restype, argtypes). One row per function of mrt.h, grouped as in docs/api.md.
 FUNCTIONS: Dict[str, Tuple[Optional[type], Sequence[type]]] = {
     # Runtime
     "rt_init": (c_int, [POINTER(rt_config)]),

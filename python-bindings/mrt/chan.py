@@ -1,4 +1,4 @@
-"""Channels, select, sleep and poll_fd (API.md "Channels and synchronisation",
+"""Channels, select, sleep and poll_fd (docs/api.md "Channels and synchronisation",
 ``rt_sleep``, ``rt_poll_fd``).
 
 ``Chan(ctype, cap=0)`` is an ``rt_chan`` of ``ctypes.sizeof(ctype)``-byte elements:
@@ -20,8 +20,10 @@ from __future__ import annotations
 import ctypes
 from typing import Any, Iterator, Optional, Sequence, Tuple
 
-from . import _ffi
+from . import _ffi, _wait
 from .errors import RT_ECLOSED, Closed, check
+
+RT_ETIMEDOUT = -110
 
 lib = _ffi.lib
 
@@ -87,15 +89,39 @@ class Chan:
 
     # -- operations
     def send(self, value: Any) -> None:
-        """rt_chan_send: waits for room or a receiver. Closed if closed."""
+        """rt_chan_send: waits for room or a receiver. Closed if closed. On the main
+        thread, Ctrl-C interrupts the wait (KeyboardInterrupt)."""
         buf = self._box(value)
-        check(lib.rt_chan_send(self._live(), ctypes.byref(buf)), "rt_chan_send")
+        if _wait.interruptible():
+            self._wait_sliced(RT_SEND, buf, "rt_chan_send")
+            return
+        with _wait.note("Chan.send", self):
+            check(lib.rt_chan_send(self._live(), ctypes.byref(buf)), "rt_chan_send")
 
     def recv(self) -> Any:
-        """rt_chan_recv: waits for a value. Closed once closed and drained."""
+        """rt_chan_recv: waits for a value. Closed once closed and drained. On the
+        main thread, Ctrl-C interrupts the wait (KeyboardInterrupt)."""
         buf = self.ctype()
-        check(lib.rt_chan_recv(self._live(), ctypes.byref(buf)), "rt_chan_recv")
+        if _wait.interruptible():
+            self._wait_sliced(RT_RECV, buf, "rt_chan_recv")
+        else:
+            with _wait.note("Chan.recv", self):
+                check(lib.rt_chan_recv(self._live(), ctypes.byref(buf)), "rt_chan_recv")
         return self._unbox(buf)
+
+    def _wait_sliced(self, d: int, buf: Any, func: str) -> None:
+        # A one-case rt_select with a short timeout, repeated: same result as the
+        # plain call, but Python gets control (and raises a pending
+        # KeyboardInterrupt) between slices. A waiter re-queues at each slice, so
+        # it may lose its place among other waiters on the same channel.
+        case = _ffi.rt_select_case(self._live(), d, ctypes.addressof(buf), 0)
+
+        def attempt(ns: int) -> Optional[int]:
+            rc = lib.rt_select(ctypes.byref(case), 1, ns)
+            return None if rc == RT_ETIMEDOUT else rc
+
+        check(_wait.sliced(attempt, -1), func)  # type: ignore[arg-type]
+        check(case.result, func)
 
     def try_send(self, value: Any) -> None:
         """rt_chan_trysend: Again if it would wait."""
@@ -193,7 +219,18 @@ def select(cases: Sequence[Tuple], timeout: Optional[float] = None) -> Tuple[int
             arr[i].elem = ctypes.addressof(buf)
         arr[i].dir = d
         bufs.append(buf)
-    idx = check(lib.rt_select(arr if n else None, n, _ns(timeout)), "rt_select")
+    ns = _ns(timeout)
+    if _wait.interruptible() and n and (ns < 0 or ns > _wait.SLICE_NS):
+        # Main thread: wait in slices so that Ctrl-C raises KeyboardInterrupt.
+        def attempt(slice_ns: int) -> Optional[int]:
+            rc = lib.rt_select(arr, n, slice_ns)
+            return None if rc == RT_ETIMEDOUT else rc
+
+        rc = _wait.sliced(attempt, ns)
+        idx = check(RT_ETIMEDOUT if rc is None else rc, "rt_select")
+    else:
+        with _wait.note("select", [c[1] for c in cases]):
+            idx = check(lib.rt_select(arr if n else None, n, ns), "rt_select")
     ok = arr[idx].result == 0
     val = None
     if cases[idx][0] == RT_RECV and bufs[idx] is not None:
@@ -202,8 +239,17 @@ def select(cases: Sequence[Tuple], timeout: Optional[float] = None) -> Tuple[int
 
 
 def sleep(seconds: float) -> None:
-    """rt_sleep: a G parks on a timer (its M runs other Gs); a thread nanosleeps."""
-    check(lib.rt_sleep(int(seconds * 1e9)), "rt_sleep")
+    """rt_sleep: a G parks on a timer (its M runs other Gs); a thread nanosleeps (on
+    the main thread in slices, so that Ctrl-C raises KeyboardInterrupt)."""
+    ns = int(seconds * 1e9)
+    if _wait.interruptible() and ns > _wait.SLICE_NS:
+        def attempt(slice_ns: int) -> None:
+            check(lib.rt_sleep(slice_ns), "rt_sleep")  # never done early: sleep on
+
+        _wait.sliced(attempt, ns)
+        return
+    with _wait.note("sleep"):
+        check(lib.rt_sleep(ns), "rt_sleep")
 
 
 def poll_fd(fd: Any, events: int, timeout: Optional[float] = None) -> int:
@@ -212,4 +258,5 @@ def poll_fd(fd: Any, events: int, timeout: Optional[float] = None) -> int:
     None waits forever; 0 raises Again if not ready; else TimedOut."""
     if not isinstance(fd, int):
         fd = fd.fileno()
-    return check(lib.rt_poll_fd(fd, events, _ns(timeout)), "rt_poll_fd")
+    with _wait.note("poll_fd(%d)" % fd):
+        return check(lib.rt_poll_fd(fd, events, _ns(timeout)), "rt_poll_fd")

@@ -1,4 +1,4 @@
-"""G: goroutines (API.md "G", ``rt_main``), with C functions or Python callables as bodies.
+"""G: goroutines (docs/api.md "G", ``rt_main``), with C functions or Python callables as bodies.
 
 ``go(fn, arg)`` starts a G (``rt_go``):
 
@@ -40,7 +40,7 @@ import itertools
 import threading
 from typing import Any, Callable, Dict, Optional, Union
 
-from . import _ffi
+from . import _ffi, _wait
 from .errors import check, error_class
 
 lib = _ffi.lib
@@ -193,15 +193,19 @@ class Goroutine:
         """Wait for the body; return its result or re-raise its exception.
 
         Without a timeout this is ``rt_wg_wait``: from a G it parks the G, from a
-        thread it blocks the thread (GIL released). With a timeout (seconds) it waits on
+        thread it blocks the thread (GIL released); on the main thread it waits so that
+        Ctrl-C raises KeyboardInterrupt. With a timeout (seconds) it waits on
         a ``threading.Event``; from a G it does so inside ``rt_entersyscall`` /
         ``rt_exitsyscall`` so that the P can serve other Gs. Raises TimeoutError."""
         b = self._body
         if not b.finished.is_set():
             if lib.rt_goid() == self.id:
                 raise RuntimeError("a goroutine cannot join itself")
-            if timeout is None:
-                lib.rt_wg_wait(ctypes.byref(b.wg))
+            if timeout is None and _wait.interruptible():
+                _wait.wait_event(b.finished)  # Ctrl-C raises KeyboardInterrupt
+            elif timeout is None:
+                with _wait.note("join of G %d" % self.id):
+                    lib.rt_wg_wait(ctypes.byref(b.wg))
             else:
                 in_g = lib.rt_goid() != 0
                 if in_g:

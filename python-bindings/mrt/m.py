@@ -1,4 +1,4 @@
-"""M: an OS thread of the runtime (API.md "M"). Python callables as start functions.
+"""M: an OS thread of the runtime (docs/api.md "M"). Python callables as start functions.
 
 ``newm(fn, arg, p)`` creates and launches an M whose start function ``fn`` runs on the
 M's g0 (its own OS thread, its own stack), holding the GIL while it runs Python code:

@@ -1,4 +1,4 @@
-"""P: a processor, the right to run Gs (API.md "P").
+"""P: a processor, the right to run Gs (docs/api.md "P").
 
 A P is idle in the pool, running on an M (an M's start function, a runtime M, or a
 Python thread that called ``acquire``: the library adopts such a thread as an M), or

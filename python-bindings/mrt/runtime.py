@@ -1,11 +1,13 @@
 """The runtime as a whole: init/shutdown, Runtime (a context manager), gomaxprocs,
-stats, version. Mirrors API.md "Runtime" and "Observability".
+stats, version. Mirrors docs/api.md "Runtime" and "Observability".
 
 Any libmrt call made before ``init`` starts the runtime with defaults (the library does
 this itself). ``shutdown`` joins every runtime-created M; afterwards calls that need the
 runtime raise ``mrt.Shutdown`` until ``init`` runs again. Importing ``mrt`` registers an
-``atexit`` hook that shuts the runtime down (waiting ``atexit_timeout_ns``, default
-forever) so that no M thread is left running while the interpreter tears down.
+``atexit`` hook that shuts the runtime down, so that no M thread is left running while
+the interpreter tears down. It waits ``atexit_timeout_ns`` (2 s by default) for Gs to
+finish; if some are still parked then (on a channel nobody will send to, say), it says
+on stderr how many and on what, and lets the interpreter exit without them.
 """
 
 from __future__ import annotations
@@ -15,14 +17,14 @@ import ctypes
 from collections import namedtuple
 
 from . import _ffi
-from .errors import Shutdown, check  # type: ignore[attr-defined]
+from .errors import Shutdown, TimedOut, check  # type: ignore[attr-defined]
 
 lib = _ffi.lib
 
 # Snapshot of rt_stats, one field per struct field (except size).
 Stats = namedtuple("Stats", [n for n, _ in _ffi.rt_stats._fields_ if n != "size"])  # type: ignore[misc]
 Stats.__module__ = "mrt"
-Stats.__doc__ = "rt_getstats(): a snapshot of the runtime's counters (see API.md)."
+Stats.__doc__ = "rt_getstats(): a snapshot of the runtime's counters (see docs/api.md)."
 
 
 def _config(maxprocs: int = 0, g0_stack_size: int = 0, g_stack_size: int = 0,
@@ -123,17 +125,40 @@ class Runtime:
         return stats()
 
 
-# How long the exit hook waits for Gs to finish (ns; < 0 forever).
-atexit_timeout_ns = -1
+# How long the exit hook waits for Gs to finish (ns; < 0 forever). Bounded, so that a G
+# parked for good does not hang the interpreter's exit.
+atexit_timeout_ns = 2 * 10**9
+
+
+def _left_behind() -> str:
+    """What a timed-out shutdown left running: the live Gs and what the Python ones
+    are blocked in (Gs running C code are only counted)."""
+    from . import _wait
+
+    waiting = sorted(_wait.waiting.items())
+    try:
+        alive = stats().goroutines
+    except Exception:
+        alive = len(waiting)
+    if alive == 0:
+        return "no G is left, but an M is still in its start function"
+    parts = ["G %d in %s" % (gid, what) for gid, what in waiting]
+    other = alive - len(waiting)
+    if other > 0:
+        parts.append("%d more not parked by Python code" % other)
+    return "%d G%s still alive: %s" % (alive, "" if alive == 1 else "s", "; ".join(parts))
 
 
 @atexit.register
 def _shutdown_at_exit() -> None:
+    import sys
+
     try:
         shutdown(atexit_timeout_ns)
     except Shutdown:
         pass  # not running: nothing to do
-    except Exception as e:  # e.g. TimedOut: Ms still busy; say so, the process exits anyway
-        import sys
-
+    except TimedOut:
+        print("mrt: at exit, gave up waiting after %.1f s: %s; exiting without them"
+              % (atexit_timeout_ns / 1e9, _left_behind()), file=sys.stderr)
+    except Exception as e:  # the process exits anyway: say why shutdown failed
         print("mrt: shutdown at exit failed: %s" % e, file=sys.stderr)

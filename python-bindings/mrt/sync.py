@@ -1,4 +1,4 @@
-"""rt_mutex and rt_wg (API.md "Channels and synchronisation"): they work between Gs and
+"""rt_mutex and rt_wg (docs/api.md "Channels and synchronisation"): they work between Gs and
 threads alike. Waiting parks a G (its M goes on to run other Gs; a Python body, being
 wired, hands its P off) and blocks a thread on a futex. ctypes releases the GIL around
 each call, so a waiter never holds it.
@@ -10,8 +10,9 @@ negative, makes libmrt abort the process with a message.
 from __future__ import annotations
 
 import ctypes
+import threading
 
-from . import _ffi
+from . import _ffi, _wait
 
 lib = _ffi.lib
 
@@ -32,7 +33,8 @@ class Mutex:
 
     def lock(self) -> None:
         """rt_mutex_lock."""
-        lib.rt_mutex_lock(self._ref)
+        with _wait.note("Mutex.lock", self):
+            lib.rt_mutex_lock(self._ref)
 
     def trylock(self) -> bool:
         """rt_mutex_trylock: lock if free; never blocks."""
@@ -43,7 +45,7 @@ class Mutex:
         lib.rt_mutex_unlock(self._ref)
 
     def __enter__(self) -> "Mutex":
-        lib.rt_mutex_lock(self._ref)
+        self.lock()
         return self
 
     def __exit__(self, *exc) -> None:
@@ -76,8 +78,21 @@ class WaitGroup:
         lib.rt_wg_done(self._ref)
 
     def wait(self) -> None:
-        """rt_wg_wait."""
-        lib.rt_wg_wait(self._ref)
+        """rt_wg_wait. On the main thread, Ctrl-C interrupts the wait
+        (KeyboardInterrupt): the wait then runs in a helper thread, which is left
+        waiting if interrupted (it ends when the count reaches zero)."""
+        if not _wait.interruptible():
+            with _wait.note("WaitGroup.wait", self):
+                lib.rt_wg_wait(self._ref)
+            return
+        done = threading.Event()
+
+        def waiter() -> None:
+            lib.rt_wg_wait(self._ref)
+            done.set()
+
+        threading.Thread(target=waiter, name="mrt WaitGroup.wait", daemon=True).start()
+        _wait.wait_event(done)
 
     def __repr__(self) -> str:
         return "<mrt.WaitGroup at %#x>" % ctypes.addressof(self._wg)

@@ -1,4 +1,4 @@
-"""Faults (API.md "Conventions"): a stack overflow on an M's g0 is reported as one
+"""Faults (docs/api.md "Conventions"): a stack overflow on an M's g0 is reported as one
 line naming the M and aborts; other faults reach the host's handler (here Python's
 faulthandler) as if libmrt were not loaded. Child processes, of course."""
 

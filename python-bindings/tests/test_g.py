@@ -1,4 +1,4 @@
-"""Gs (API.md "G", rt_main, rt_mutex/rt_wg) from Python: C function pointers as G bodies
+"""Gs (docs/api.md "G", rt_main, rt_mutex/rt_wg) from Python: C function pointers as G bodies
 (from a small shared object compiled here), Python callables as G bodies wired to their
 M, Mutex and WaitGroup between Python Gs and Python threads, syscalls, and bad input."""
 

@@ -1,4 +1,4 @@
-"""Ms (API.md "M"): Python start functions on g0, info, allocm/launch/free, nextp, and
+"""Ms (docs/api.md "M"): Python start functions on g0, info, allocm/launch/free, nextp, and
 every bad input of issue 2 that concerns Ms."""
 
 from __future__ import annotations

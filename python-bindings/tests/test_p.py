@@ -1,4 +1,4 @@
-"""Ps (API.md "P"): the pool, acquire/release/put from Python threads, gomaxprocs
+"""Ps (docs/api.md "P"): the pool, acquire/release/put from Python threads, gomaxprocs
 shrinking, and every bad input of issue 2 that concerns Ps."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The runtime's life cycle (API.md "Runtime"): init, lazy init, shutdown, re-init,
+"""The runtime's life cycle (docs/api.md "Runtime"): init, lazy init, shutdown, re-init,
 gomaxprocs, MRT_MAXPROCS, fork, exit."""
 
 from __future__ import annotations

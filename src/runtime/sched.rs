@@ -64,7 +64,7 @@ use super::spinning::Spinning;
 use super::time::nanotime;
 use super::{netpoll, timer, tls, Sched, SCHED};
 
-/// An idle runtime-created M exits after this long without work (API.md: 60 s).
+/// An idle runtime-created M exits after this long without work (docs/api.md: 60 s).
 pub(crate) const IDLE_M_RETIRE_NS: i64 = 60_000_000_000;
 
 /// Ms spinning for work (Go's sched.nmspinning).

@@ -3,7 +3,7 @@
 //! The slot is written by mstart_stub (runtime-created Ms), by adoption of a foreign
 //! thread, and by the context switch; it is never cached in a Rust `thread_local!`,
 //! whose address the compiler may keep across a call after which the G runs on
-//! another thread (DESIGN.md, "TLS and thread migration").
+//! another thread (docs/design.md).
 
 use super::arch;
 use super::g::G;

@@ -1,6 +1,6 @@
 //! mrt: a thin Zig binding of libmrt (`include/mrt.h`).
 //!
-//! It mirrors the C contract of API.md and adds only what Zig expects: error unions
+//! It mirrors the C contract of docs/api.md and adds only what Zig expects: error unions
 //! instead of negative codes, optionals instead of NULL, and small handle structs
 //! with methods. Semantics (thread contexts, ownership of Ps, lazy init) are the
 //! library's and are documented in the header; nothing here adds logic.
