@@ -696,11 +696,4 @@ pub fn reset_counters() {
     }
 }
 
-pub static COUNTERS: Counters = Counters {
-    gs_created: AtomicU64::new(0),
-    gs_exited: AtomicU64::new(0),
-    switches: AtomicU64::new(0),
-    steals: AtomicU64::new(0),
-    parks: AtomicU64::new(0),
-    handoffs: AtomicU64::new(0),
-};
+pub static COUNTERS: Counters = Counters::new();

@@ -984,7 +984,10 @@ pub fn rt_schedule(mode: SchedMode) -> Result<i32> {
             let mut next = None;
             loop {
                 let Some(pp) = mm.take_p() else {
-                    // A G's park callback gave the P away.
+                    // The M lost its P: a G left a system call on this M after
+                    // sysmon had handed the P on, or a G's park callback gave it
+                    // away. The host still gets a P back: the first that frees up,
+                    // or the one handed over with its locked G, which runs first.
                     if let Some(gp) = next.take() {
                         globrunqput(gp);
                         wakep_global();
@@ -1022,19 +1025,6 @@ pub fn rt_schedule(mode: SchedMode) -> Result<i32> {
                 }
                 ran += 1;
                 next = execute(mm, pp, gp, inherit);
-                if mm.p().is_null() {
-                    // A G left a system call on this M after sysmon had handed our
-                    // P on: the host still gets a P back, the first that frees up,
-                    // or the one handed over with its locked G, which runs first.
-                    if let Some(gp) = next.take() {
-                        globrunqput(gp);
-                        wakep_global();
-                    }
-                    next = regain_p(mm)?;
-                    if next.is_none() {
-                        return Ok(ran);
-                    }
-                }
             }
         }
         SchedMode::Forever => {
