@@ -247,6 +247,7 @@ fn new_goid(pl: Option<&mut PLocal>) -> i64 {
 }
 
 /// A free G: from the P's cache, else the global one, else a new one.
+#[inline]
 fn gfget(pl: Option<&mut PLocal>) -> Result<*mut G> {
     if let Some(pl) = pl {
         if pl.gfree.is_empty() {
@@ -415,6 +416,7 @@ pub unsafe fn switch_to(m: &M, gp: *mut G) {
 /// # Safety
 /// `g` is the running G (we are on its stack); `n` is Running, bound to this M and
 /// has a stack; `g` is queued by `n` once its context is saved (M::pending_yield).
+#[inline(always)]
 pub unsafe fn switch_g_to_g(g: &mut G, n: &mut G) {
     g.note_stack_depth();
     let next: *mut G = n;
@@ -580,15 +582,24 @@ pub fn finish_switch() {
     let m = unsafe { &*(*gp).m };
     let prev = m.pending_yield.replace(ptr::null_mut());
     if !prev.is_null() {
-        // SAFETY: prev is ours until queued.
-        unsafe {
-            (*prev).m = ptr::null_mut();
-            (*prev).set_status(GStatus::Runnable);
-        }
-        m.with_p(|pp| match pp {
-            Some(pp) => pp.runqput(prev, false),
-            None => super::throw("finish_switch: running G without a P"),
-        });
+        queue_yielded(m, prev);
+    }
+}
+
+/// finish_switch's work after a G-to-G yield, out of line so that the common return
+/// from a park stays a few instructions.
+#[cold]
+#[inline(never)]
+fn queue_yielded(m: &M, prev: *mut G) {
+    // SAFETY: prev is ours until queued.
+    unsafe {
+        (*prev).m = ptr::null_mut();
+        (*prev).set_status(GStatus::Runnable);
+    }
+    // SAFETY: on the M's own thread; runqput reaches no other use of the M's P.
+    match unsafe { m.held_mut() } {
+        Some(pp) => pp.runqput(prev, false),
+        None => super::throw("finish_switch: running G without a P"),
     }
 }
 

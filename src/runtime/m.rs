@@ -202,14 +202,14 @@ impl M {
     /// Takes the M's [`HeldP`] out, for the caller to use by `&mut` and then give
     /// back with [`M::put_p`] or give up. None if the M holds no P, or if the value
     /// is out already (its user is up the stack). Only on the M's own thread.
-    #[inline]
+    #[inline(always)]
     pub fn take_p(&self) -> Option<HeldP> {
         let pp = self.held.take()?;
         if self.p().is_null() {
             // rt_shutdown unwired this adopted M and freed the Ps: the value names a
-            // P that is gone. (A value left from before a shutdown is found here or,
-            // once the M acquired a P of the new run, replaced in put_p: the M's
-            // published P is never non-null with a stale value behind it.)
+            // P that is gone. (A value left from before a shutdown is found here or
+            // forgotten by `wire` before the M publishes a P of the next run: the
+            // M's published P is never non-null with a stale value behind it.)
             core::mem::forget(pp);
             return None;
         }
@@ -217,8 +217,23 @@ impl M {
     }
 
     /// Puts the M's [`HeldP`] back (it must be the P the M holds).
-    #[inline]
+    #[inline(always)]
     pub fn put_p(&self, pp: HeldP) {
+        // SAFETY: only the M's own thread touches `held`, and no reference into it
+        // lives across this call (take_p/put_p move the value in and out).
+        let slot = unsafe { &mut *self.held.as_ptr() };
+        if ptr::eq(self.p(), pp.as_ptr()) && slot.is_none() {
+            *slot = Some(pp);
+            return;
+        }
+        self.put_p_slow(pp);
+    }
+
+    /// put_p when the value is not simply the M's P going back into an empty slot:
+    /// a P gone with an rt_shutdown, a value left from an earlier run, or a bug.
+    #[cold]
+    #[inline(never)]
+    fn put_p_slow(&self, pp: HeldP) {
         if !ptr::eq(self.p(), pp.as_ptr()) {
             if self.p().is_null()
                 && (super::run_state() != super::RunState::Running
@@ -231,32 +246,38 @@ impl M {
             super::throw("put_p: not the P this M holds");
         }
         if let Some(other) = self.held.replace(Some(pp)) {
-            let stale = other.is_stale();
             core::mem::forget(other);
-            if !stale {
-                super::throw("put_p: the M's P is back twice");
-            }
-            // A value from before an rt_shutdown: its P is gone.
+            super::throw("put_p: the M's P is back twice");
         }
     }
 
-    /// Runs `f` with the M's P by `&mut` (None: it holds none) and puts it back.
-    /// Only on the M's own thread, and not where a caller up the stack has it out.
-    #[inline]
-    pub fn with_p<R>(&self, f: impl FnOnce(Option<&mut HeldP>) -> R) -> R {
-        match self.take_p() {
-            Some(mut pp) => {
-                let r = f(Some(&mut pp));
-                self.put_p(pp);
-                r
-            }
-            None => {
-                if !self.p().is_null() {
-                    super::throw("with_p: the M's P is out (a caller up the stack holds it)");
-                }
-                f(None)
+    /// Forgets a HeldP left at rest in this M by an rt_shutdown (which unwired the
+    /// M and freed the Ps). Only on the M's own thread, while it holds no P (`wire`
+    /// calls it before publishing the next one).
+    pub fn forget_stale_p(&self) {
+        if self.p().is_null() {
+            if let Some(stale) = self.held.take() {
+                core::mem::forget(stale);
             }
         }
+    }
+
+    /// The M's P, borrowed in place (None: it holds none or the value is out), for
+    /// the hot paths where moving the value out and back costs more than the work
+    /// (gosched, finish_switch, goready, newproc, execute's bookkeeping). Each use
+    /// is a short, leaf-like borrow: the contract below is what take_p/put_p would
+    /// check by moving.
+    ///
+    /// # Safety
+    /// Only on the M's own thread, and only for code that cannot reach another
+    /// borrow or move of the M's P (no take_p/put_p/held_mut, no G switch)
+    /// while the returned reference lives.
+    #[inline(always)]
+    #[allow(clippy::mut_from_ref)] // the `# Safety` contract makes the borrow unique
+    pub unsafe fn held_mut(&self) -> Option<&mut HeldP> {
+        // SAFETY: per the contract, this is the only live access to the slot.
+        let slot = unsafe { &mut *self.held.as_ptr() };
+        slot.as_mut()
     }
 }
 

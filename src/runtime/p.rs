@@ -111,9 +111,6 @@ pub struct PLocal {
 /// An M keeps its HeldP in `M::held` while a G runs (see `M::take_p`).
 pub struct HeldP {
     p: NonNull<P>,
-    /// The run of the runtime (`GENERATION`) it was made in: rt_shutdown frees the
-    /// Ps, so a value left in an adopted M from an earlier run names a freed P.
-    gen: u64,
     _not_send: PhantomData<*mut ()>,
 }
 
@@ -127,7 +124,6 @@ impl HeldP {
         match NonNull::new(pp) {
             Some(p) => HeldP {
                 p,
-                gen: super::GENERATION.load(Ordering::Acquire),
                 _not_send: PhantomData,
             },
             None => super::throw("HeldP::from_raw: null P"),
@@ -146,12 +142,6 @@ impl HeldP {
     #[inline]
     pub fn as_ptr(&self) -> *mut P {
         self.p.as_ptr()
-    }
-
-    /// Made in an earlier run of the runtime: its P was freed by rt_shutdown, and
-    /// the value must be forgotten, not used or handed over.
-    pub fn is_stale(&self) -> bool {
-        self.gen != super::GENERATION.load(Ordering::Acquire)
     }
 
     /// The shared part. Ps live until rt_shutdown, which runs when no M holds one.
@@ -412,6 +402,9 @@ pub fn unborrow(pp: *mut P, prev: PStatus) {
 
 /// `m` runs `pp` from now on (the heart of Go's acquirep): published in both.
 pub fn wire(m: &M, pp: &HeldP) {
+    // An M that holds no P has no HeldP at rest either, except one that rt_shutdown
+    // left behind in an adopted M (it unwired the M and freed the Ps): forget it.
+    m.forget_stale_p();
     let p = pp.p();
     p.m.store(m as *const M as *mut M, Ordering::Release);
     p.set(PStatus::Running);

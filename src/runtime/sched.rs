@@ -768,7 +768,11 @@ fn execute(m: &M, mut pp: HeldP, gp: *mut G, inherit: bool) -> Option<*mut G> {
             if global {
                 g.avoid_m.store(m as *const M as *mut M, Ordering::Relaxed);
             }
-            let queued = !global && m.with_p(|pp| pp.map(|pp| pp.runqput(gp, false)).is_some());
+            // SAFETY: on the M's own thread; runqput reaches no other use of its P.
+            let queued = !global
+                && unsafe { m.held_mut() }
+                    .map(|pp| pp.runqput(gp, false))
+                    .is_some();
             if !queued {
                 globrunqput(gp);
                 wakep_global();
@@ -778,7 +782,10 @@ fn execute(m: &M, mut pp: HeldP, gp: *mut G, inherit: bool) -> Option<*mut G> {
         Action::Park(unlock, arg) => {
             g.m = ptr::null_mut();
             g.set_status(GStatus::Waiting);
-            m.with_p(|pp| bump(pp, |c| &c.parks));
+            // SAFETY: on the M's own thread; the borrow ends before the callback.
+            if let Some(pp) = unsafe { m.held_mut() } {
+                bump(Some(pp), |c| &c.parks);
+            }
             if let Some(f) = unlock {
                 // The P rests in the M: the callback may ready Gs onto it.
                 // SAFETY: the host's callback, called as rt_park documents.
@@ -790,7 +797,8 @@ fn execute(m: &M, mut pp: HeldP, gp: *mut G, inherit: bool) -> Option<*mut G> {
             None
         }
         Action::Exit => {
-            let mainm = m.with_p(|pp| gdestroy(m, pp, gp));
+            // SAFETY: on the M's own thread; gdestroy only fills the P's caches.
+            let mainm = gdestroy(m, unsafe { m.held_mut() }, gp);
             if !mainm.is_null() {
                 main_exited(mainm);
             }
@@ -1146,14 +1154,17 @@ pub fn newproc1(f: RtFn, arg: *mut c_void, mainm: *mut M) -> Result<*mut G> {
     let gp = if m.is_null() {
         newproc_on(None, f, arg, mainm)?
     } else {
-        // SAFETY: the calling thread's live M.
-        unsafe { (*m).with_p(|pp| newproc_on(pp, f, arg, mainm)) }?
+        // SAFETY: the calling thread's live M. Its P is borrowed in place: newproc_on
+        // only queues the G and may wake or start another M, none of which touches
+        // this M's P.
+        newproc_on(unsafe { (*m).held_mut() }, f, arg, mainm)?
     };
     super::sysmon::ensure_started();
     Ok(gp)
 }
 
 /// newproc with the caller's P, if it holds one.
+#[inline]
 fn newproc_on(
     mut pp: Option<&mut HeldP>,
     f: RtFn,
@@ -1199,7 +1210,10 @@ pub fn gosched() {
     let gp = tls::getg();
     // SAFETY: called from a running G: it and its M are live; the M holds a P.
     let (g, m) = unsafe { (&mut *gp, &*(*gp).m) };
-    let Some(mut pp) = m.take_p() else {
+    // The M's P, borrowed in place for the fast path: nothing below until the
+    // switch reaches another use of it (the slow paths let go of it first).
+    // SAFETY: on the M's own thread, per the above.
+    let Some(pp) = (unsafe { m.held_mut() }) else {
         super::throw("gosched: running G without a P");
     };
     let next = if !g.lockedm.load(Ordering::Relaxed).is_null()
@@ -1212,16 +1226,13 @@ pub fn gosched() {
         match pp.runqget() {
             // Nothing local: the global queue may hold work (it is not only every
             // 61st round that counts then), else keep going.
-            None if GLOBRUNQ_SIZE.load(Ordering::Relaxed) == 0 => {
-                m.put_p(pp);
-                return;
-            }
+            None if GLOBRUNQ_SIZE.load(Ordering::Relaxed) == 0 => return,
             None => None,
             Some((next, inherit)) => {
                 // SAFETY: a queued G is runnable and ours now.
                 let n = unsafe { &mut *next };
                 if !n.lockedm.load(Ordering::Relaxed).is_null()
-                    || n.needs_stack() && g::bind_stack(&mut pp, n).is_err()
+                    || n.needs_stack() && g::bind_stack(pp, n).is_err()
                 {
                     // Not for the fast path: back at the head (runnext), so that g0,
                     // which hands a wired G to its M, takes it next.
@@ -1234,7 +1245,6 @@ pub fn gosched() {
         }
     };
     let Some((n, inherit)) = next else {
-        m.put_p(pp);
         g::mcall(Action::Yield);
         return;
     };
@@ -1242,8 +1252,7 @@ pub fn gosched() {
         let t = &pp.p().schedtick;
         t.store(t.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
     }
-    bump(Some(&mut pp), |c| &c.switches);
-    m.put_p(pp);
+    bump(Some(pp), |c| &c.switches);
     let next = n as *mut G;
     n.m = g.m;
     n.set_status(GStatus::Running);
@@ -1295,9 +1304,11 @@ fn set_runnable(g: &G) -> bool {
 #[inline]
 fn queue_runnable(gp: *mut G, next: bool) -> bool {
     let m = tls::getm();
+    // SAFETY: the calling thread's M; runqput reaches no other use of its P.
     let local = !m.is_null()
-        // SAFETY: the calling thread's M.
-        && unsafe { &*m }.with_p(|pp| pp.map(|pp| pp.runqput(gp, next)).is_some());
+        && unsafe { (*m).held_mut() }
+            .map(|pp| pp.runqput(gp, next))
+            .is_some();
     if !local {
         globrunqput(gp);
     }
