@@ -66,7 +66,8 @@ pub extern "C" fn rt_chan_free(c: *mut rt_chan) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn rt_chan_send(c: *mut rt_chan, elem: *const c_void) -> c_int {
     boundary(|| match live(c) {
-        // SAFETY: per the contract.
+        // SAFETY: `live` found the channel magic (is_chan), so `c` is a live channel;
+        // `elem` is readable for elem_size (our # Safety), as chan::send requires.
         Some(c) => rc(unsafe { chan::send(c, elem.cast(), true) }),
         None => RT_EINVAL,
     })
@@ -83,7 +84,8 @@ pub unsafe extern "C" fn rt_chan_send(c: *mut rt_chan, elem: *const c_void) -> c
 #[no_mangle]
 pub unsafe extern "C" fn rt_chan_recv(c: *mut rt_chan, elem: *mut c_void) -> c_int {
     boundary(|| match live(c) {
-        // SAFETY: per the contract.
+        // SAFETY: `live` found the channel magic (is_chan), so `c` is a live channel;
+        // `elem` is writable for elem_size (our # Safety), as chan::recv requires.
         Some(c) => rc(unsafe { chan::recv(c, elem.cast(), true) }),
         None => RT_EINVAL,
     })
@@ -96,7 +98,8 @@ pub unsafe extern "C" fn rt_chan_recv(c: *mut rt_chan, elem: *mut c_void) -> c_i
 #[no_mangle]
 pub unsafe extern "C" fn rt_chan_trysend(c: *mut rt_chan, elem: *const c_void) -> c_int {
     boundary(|| match live(c) {
-        // SAFETY: per the contract.
+        // SAFETY: `live` found the channel magic, so `c` is a live channel; `elem` is
+        // readable for elem_size (our # Safety, as rt_chan_send's).
         Some(c) => rc(unsafe { chan::send(c, elem.cast(), false) }),
         None => RT_EINVAL,
     })
@@ -109,7 +112,8 @@ pub unsafe extern "C" fn rt_chan_trysend(c: *mut rt_chan, elem: *const c_void) -
 #[no_mangle]
 pub unsafe extern "C" fn rt_chan_tryrecv(c: *mut rt_chan, elem: *mut c_void) -> c_int {
     boundary(|| match live(c) {
-        // SAFETY: per the contract.
+        // SAFETY: `live` found the channel magic, so `c` is a live channel; `elem` is
+        // writable for elem_size (our # Safety, as rt_chan_recv's).
         Some(c) => rc(unsafe { chan::recv(c, elem.cast(), false) }),
         None => RT_EINVAL,
     })
@@ -168,7 +172,8 @@ pub unsafe extern "C" fn rt_select(cases: *mut rt_select_case, n: usize, timeout
         if cases.is_null() || n == 0 {
             return RT_EINVAL;
         }
-        // SAFETY: per the contract.
+        // SAFETY: `cases` is non-null (checked above) and, by the # Safety contract,
+        // points at `n` cases; we only read them here.
         let cs = unsafe { core::slice::from_raw_parts(cases, n) };
         if cs
             .iter()

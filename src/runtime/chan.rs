@@ -242,7 +242,8 @@ pub fn make(elem_size: usize, cap: usize) -> Result<*mut Chan> {
 /// # Safety
 /// `c` came from `make` and is not used after a successful free.
 pub unsafe fn free(c: *mut Chan) -> Result<()> {
-    // SAFETY: per the contract.
+    // SAFETY: `c` came from `make` (the # Safety contract), so it is a live boxed Chan;
+    // it is freed only at the end, after the last use of `ch`.
     let ch = unsafe { &*c };
     let buf = {
         let st = ch.state.lock();
@@ -265,7 +266,8 @@ pub unsafe fn free(c: *mut Chan) -> Result<()> {
 /// # Safety
 /// `c` is null or points at readable memory of a channel's size.
 pub unsafe fn is_chan(c: *const Chan) -> bool {
-    // SAFETY: per the contract.
+    // SAFETY: `c` is non-null (checked first), so the contract makes it readable memory
+    // of a Chan's size; the magic is an atomic word.
     !c.is_null() && unsafe { (*c).magic.load(Ordering::Acquire) } == CHAN_MAGIC
 }
 
@@ -454,7 +456,8 @@ fn block(
         // SAFETY: our timer (maybe still in a heap).
         unsafe { timer::del(t) };
     }
-    // SAFETY: as above.
+    // SAFETY: `done` is non-null here, so it is the calling select's outcome word,
+    // which lives in that select's frame until block returns.
     done.is_null() || unsafe { (*done).load(Ordering::Acquire) } != TIMEDOUT
 }
 
@@ -479,7 +482,8 @@ unsafe extern "C" fn park_commit(_g: *mut G, arg: *mut c_void) -> bool {
     // SAFETY: arg is the parked G's ParkArgs; nothing can resume the G yet.
     let (locks, deadline) = unsafe { ((*a).locks as *const [*const Mutex], (*a).deadline) };
     if deadline >= 0 {
-        // SAFETY: as above.
+        // SAFETY: `a` is the parked G's ParkArgs, and nothing can resume the G before
+        // the timer is added below, so this write to its `timer` is the only access.
         let t: *mut timer::Timer = unsafe {
             (*a).timer
                 .insert(timer::Timer::new(deadline, select_timeout, arg))
@@ -520,7 +524,8 @@ unsafe fn select_timeout(t: *mut timer::Timer) -> *mut G {
 /// `c` is a live channel; `elem` points at elem_size readable bytes (or is null for
 /// elem_size 0).
 pub unsafe fn send(c: *mut Chan, elem: *const u8, block_ok: bool) -> Result<()> {
-    // SAFETY: per the contract.
+    // SAFETY: our contract is op's for SEND: `c` is live and `elem` is readable for
+    // elem_size; op only reads through `elem` for a send (try_send takes *const).
     unsafe { op(c, elem as *mut u8, SEND, block_ok) }
 }
 
@@ -530,7 +535,8 @@ pub unsafe fn send(c: *mut Chan, elem: *const u8, block_ok: bool) -> Result<()> 
 /// `c` is a live channel; `elem` points at elem_size writable bytes (or is null for
 /// elem_size 0).
 pub unsafe fn recv(c: *mut Chan, elem: *mut u8, block_ok: bool) -> Result<()> {
-    // SAFETY: per the contract.
+    // SAFETY: our contract is op's for RECV: `c` is live and `elem` is writable for
+    // elem_size.
     unsafe { op(c, elem, RECV, block_ok) }
 }
 
@@ -540,7 +546,8 @@ pub unsafe fn recv(c: *mut Chan, elem: *mut u8, block_ok: bool) -> Result<()> {
 /// # Safety
 /// As `send` / `recv` for `dir`.
 unsafe fn op(c: *mut Chan, elem: *mut u8, dir: i32, block_ok: bool) -> Result<()> {
-    // SAFETY: per the contract.
+    // SAFETY: `c` is a live channel (send/recv's contract, which op inherits), so it is
+    // a valid Chan for this call.
     let ch = unsafe { &*c };
     let mut st = ch.state.lock();
     if let Some((r, s)) = st.try_op(dir, elem) {
@@ -572,7 +579,8 @@ unsafe fn op(c: *mut Chan, elem: *mut u8, dir: i32, block_ok: bool) -> Result<()
 /// # Safety
 /// `c` is a live channel.
 pub unsafe fn close(c: *mut Chan) -> Result<()> {
-    // SAFETY: per the contract.
+    // SAFETY: `c` is a live channel (the # Safety contract), so it is a valid Chan for
+    // this call.
     let ch = unsafe { &*c };
     let mut st = ch.state.lock();
     if st.closed {
@@ -643,7 +651,8 @@ pub unsafe fn select(cases: *mut Case, n: usize, timeout_ns: i64) -> Result<(usi
     if cases.is_null() || n == 0 || n > u32::MAX as usize - CASE0 as usize {
         return Err(Error::Inval);
     }
-    // SAFETY: per the contract.
+    // SAFETY: `cases` is non-null (checked above) and, by the contract, points at `n`
+    // cases that the caller lends us for the call.
     let cs = unsafe { core::slice::from_raw_parts_mut(cases, n) };
     for c in cs.iter() {
         if !c.chan.is_null() && c.dir != SEND && c.dir != RECV {
@@ -825,7 +834,8 @@ mod loom_tests {
             // SAFETY: live channel.
             unsafe { close(c) }.unwrap();
             selector.join().unwrap();
-            // SAFETY: as above.
+            // SAFETY: `c` is still live: made by chan() and freed only by
+            // assert_unlinked_and_free below; the select has returned.
             assert_eq!(unsafe { close(c) }, Err(Error::Closed));
             assert_unlinked_and_free(c);
         });

@@ -398,7 +398,8 @@ pub fn bind_stack(pp: &mut HeldP, g: &mut G) -> Result<()> {
 /// # Safety
 /// Called on `m`'s g0 with `gp` Running and bound to `m`.
 pub unsafe fn switch_to(m: &M, gp: *mut G) {
-    // SAFETY: per the contract.
+    // SAFETY: we run on m's g0 (the contract), so saving into g0.sched is ours; `gp` is
+    // Running and bound to m, so no other M touches its context or stack.
     unsafe {
         let g0 = m.g0;
         if (*gp).started {
@@ -420,8 +421,8 @@ pub unsafe fn switch_to(m: &M, gp: *mut G) {
 pub unsafe fn switch_g_to_g(g: &mut G, n: &mut G) {
     g.note_stack_depth();
     let next: *mut G = n;
-    // SAFETY: per the contract: we save into g.sched; n is started (its context
-    // saved) or fresh.
+    // SAFETY: `g` runs here, so saving into g.sched is ours; `n` is Running, bound to
+    // this M and has a stack (the # Safety clauses): started (context saved) or fresh.
     unsafe {
         if n.started {
             arch::mrt_swap(&mut g.sched, &n.sched, next.cast());
@@ -534,7 +535,8 @@ pub fn wait_no_gs(deadline: i64) -> bool {
 /// No M runs and no G is alive.
 pub unsafe fn free_all() {
     for GPtr(gp) in ALLGS.lock().drain(..) {
-        // SAFETY: per the contract; dropping the G unmaps any stack it still holds.
+        // SAFETY: no M runs and no G is alive (our # Safety), so nothing runs on or
+        // reaches `gp`; dropping the G unmaps any stack it still holds.
         unsafe { free_box(gp) };
     }
     GFREE.lock().clear();
@@ -554,10 +556,12 @@ pub unsafe fn forget_after_fork() {
     // SAFETY: the child has no other thread of the old runtime; the stacks dropped
     // below take the registry's lock.
     unsafe { super::stack::registry_after_fork() };
-    // SAFETY: as above.
+    // SAFETY: rt_init in a fork child before the new runtime starts (our # Safety): no
+    // other thread exists to hold or take ALLGS's lock.
     let all = core::mem::take(&mut *unsafe { ALLGS.get_after_fork() });
     for GPtr(gp) in all {
-        // SAFETY: as above.
+        // SAFETY: every G on ALLGS is a live allocation; no thread runs on one in the
+        // child but ours, and the G whose stack holds our sp is skipped, not freed.
         unsafe {
             if sp >= (*gp).stack_lo && sp < (*gp).stack_hi {
                 continue;
@@ -565,7 +569,8 @@ pub unsafe fn forget_after_fork() {
             free_box(gp);
         }
     }
-    // SAFETY: as above.
+    // SAFETY: this is the child's only thread (our # Safety), so nobody can hold or
+    // take the GFREE and STACKS locks.
     unsafe {
         GFREE.get_after_fork().clear();
         STACKS.get_after_fork().clear();
@@ -608,7 +613,8 @@ fn queue_yielded(m: &M, prev: *mut G) {
 /// # Safety
 /// `gp` must be null or point at readable memory of a G's size.
 pub unsafe fn is_g(gp: *const G) -> bool {
-    // SAFETY: per the contract.
+    // SAFETY: `gp` is non-null (checked first), so the contract makes it readable
+    // memory of a G's size.
     !gp.is_null() && unsafe { ptr::addr_of!((*gp).magic).read_volatile() } == G_MAGIC
 }
 

@@ -151,7 +151,8 @@ fn init_locked(n: i32, cfg: Cfg) -> Result<()> {
         s.midle = ptr::null_mut();
         s.nmidle = 0;
         m::NMLIVE.store(0, Ordering::Relaxed);
-        // SAFETY: as above; the G whose stack we may be running on is kept.
+        // SAFETY: state Forked: a fork child, before rt_init starts the new runtime, as
+        // forget_after_fork requires; the G we may be running on keeps its stack.
         unsafe { g::forget_after_fork() };
         sched::clear_globrunq();
         sched::NMSPINNING.store(0, Ordering::Relaxed);

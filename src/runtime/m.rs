@@ -275,7 +275,8 @@ impl M {
     #[inline(always)]
     #[allow(clippy::mut_from_ref)] // the `# Safety` contract makes the borrow unique
     pub unsafe fn held_mut(&self) -> Option<&mut HeldP> {
-        // SAFETY: per the contract, this is the only live access to the slot.
+        // SAFETY: by the # Safety contract we are on the M's own thread (the only one
+        // that touches `held`) and nothing borrows or moves it while this one lives.
         let slot = unsafe { &mut *self.held.as_ptr() };
         slot.as_mut()
     }
@@ -308,7 +309,8 @@ pub fn lookup(s: &Sched, m: *const M) -> Result<&'static M> {
             // SAFETY: every M on allm is live while the sched lock is held.
             return Ok(unsafe { &*x });
         }
-        // SAFETY: as above.
+        // SAFETY: `x` is on allm, and the sched lock that `s` was borrowed from keeps
+        // every M on allm live.
         x = unsafe { (*x).alllink };
     }
     Err(Error::Inval)
@@ -417,7 +419,8 @@ fn allocm_inner(f: RtFn, arg: *mut c_void) -> Result<*mut M> {
 /// # Safety
 /// No thread runs on `m` or its stacks, and no list links it.
 pub unsafe fn free_m(m: *mut M) {
-    // SAFETY: per the contract, m and its g0 are exclusively ours.
+    // SAFETY: no thread runs on `m` or its stacks and no list links it (the # Safety
+    // contract), so nobody else can reach m or its g0.
     unsafe {
         // A stale M of a fork child may still name a P of the parent's runtime:
         // that P is gone with it, not handed over.
@@ -930,10 +933,12 @@ pub unsafe fn free_stale_ms(s: &mut Sched) {
     }
     // SAFETY: the freem list is ours in the child too.
     let mut f = unsafe { FREEM.get_after_fork() }.0;
-    // SAFETY: as above.
+    // SAFETY: we are in a fork child before the new runtime starts (our # Safety), so
+    // no other thread exists to hold or take FREEM's lock.
     unsafe { FREEM.get_after_fork() }.0 = ptr::null_mut();
     while !f.is_null() {
-        // SAFETY: as above.
+        // SAFETY: `f` is on the freem list, detached above; its thread does not exist
+        // in the child and no list links it any more, as free_m requires.
         unsafe {
             let next = (*f).freelink;
             free_m(f);

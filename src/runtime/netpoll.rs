@@ -173,7 +173,8 @@ fn epoll_wait_ns(epfd: i32, events: &mut [libc::epoll_event], delay: i64) -> i32
     } else {
         ((delay + 999_999) / 1_000_000).min(i32::MAX as i64) as i32
     };
-    // SAFETY: as above.
+    // SAFETY: `events` has room for `max` entries (max <= events.len()), the only
+    // memory the kernel writes.
     unsafe { libc::epoll_wait(epfd, events.as_mut_ptr(), max, ms) }
 }
 
@@ -412,7 +413,8 @@ unsafe extern "C" fn poll_commit(_g: *mut G, arg: *mut c_void) -> bool {
     // SAFETY: valid epoll fd and event.
     let mut r = unsafe { libc::epoll_ctl(p.epfd, libc::EPOLL_CTL_MOD, w.fd, &mut ev) };
     if r != 0 {
-        // SAFETY: as above.
+        // SAFETY: p.epfd is the poller's epoll fd (POLLER is made before parking) and
+        // `ev` is a valid epoll_event for the call.
         r = unsafe { libc::epoll_ctl(p.epfd, libc::EPOLL_CTL_ADD, w.fd, &mut ev) };
     }
     if r != 0 {

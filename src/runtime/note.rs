@@ -375,7 +375,8 @@ impl<T> Guard<'_, T> {
 /// `mu` came from `into_raw` on the calling M (or, outside the runtime's Ms, the
 /// calling thread), is still held, and is released only here.
 pub unsafe fn unlock_raw(mu: *const Mutex) {
-    // SAFETY: per the contract, the lock is held and ours to release.
+    // SAFETY: `mu` came from into_raw on this M and is still held (the # Safety
+    // contract), so it is live and this is the one unlock matching its lock.
     unsafe { (*mu).unlock() };
     // SAFETY: the calling thread's M is live; the guard counted the lock on it.
     unsafe { count_lock(super::tls::getm(), -1) };
@@ -390,7 +391,8 @@ pub unsafe fn unlock_raw(mu: *const Mutex) {
 #[inline]
 unsafe fn count_lock(m: *mut super::m::M, d: i32) {
     if !m.is_null() {
-        // SAFETY: per the contract.
+        // SAFETY: `m` is non-null here, so by the # Safety contract it is the calling
+        // thread's live M.
         let l = unsafe { &(*m).locks };
         l.store(
             l.load(Ordering::Relaxed).wrapping_add(d as u32),

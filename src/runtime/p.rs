@@ -147,8 +147,8 @@ impl HeldP {
     /// The shared part. Ps live until rt_shutdown, which runs when no M holds one.
     #[inline]
     pub fn p(&self) -> &'static P {
-        // SAFETY: as above; the shared part is only touched through atomics, locks
-        // and the rules written on its fields.
+        // SAFETY: we hold this P, and Ps live until rt_shutdown, which runs when no M
+        // holds one; the shared part is used only via atomics, locks and field rules.
         unsafe { &*self.p.as_ptr() }
     }
 
@@ -606,7 +606,8 @@ pub fn procresize(s: &mut Sched, n: i32) -> Result<i32> {
 /// No M may use any P any more.
 pub unsafe fn free_all(s: &mut Sched) {
     for pp in s.allp.drain(..) {
-        // SAFETY: per the contract.
+        // SAFETY: `pp` is on allp, so a live boxed P, and no M uses any P any more
+        // (our # Safety), so clearing its ALLP slot and freeing it races with nothing.
         unsafe {
             ALLP[(*pp).id as usize].store(ptr::null_mut(), Ordering::Release);
             free_box(pp);

@@ -159,7 +159,8 @@ fn globrunqget_migrating(size: i64) -> Option<*mut G> {
                 core::hint::spin_loop();
             }
             if let Some(GPtr(other)) = GLOBRUNQ.pop() {
-                // SAFETY: as above.
+                // SAFETY: `other` was just popped from the global queue, so a live G;
+                // only the M that queued it wrote avoid_m, before queueing.
                 let o = unsafe { &*other };
                 if !ptr::eq(o.avoid_m.load(Ordering::Relaxed), me) {
                     GLOBRUNQ.push(GPtr(gp));
@@ -172,7 +173,8 @@ fn globrunqget_migrating(size: i64) -> Option<*mut G> {
         }
     }
     GLOBRUNQ_SIZE.fetch_sub(1, Ordering::AcqRel);
-    // SAFETY: as above.
+    // SAFETY: `gp` was popped from the global queue by us and not put back, so it is a
+    // live G that no other M can take.
     unsafe { (*gp).avoid_m.store(ptr::null_mut(), Ordering::Relaxed) };
     Some(gp)
 }
@@ -236,7 +238,8 @@ pub fn startm(pp: HeldP, spinning: bool) {
         unsafe { (*m).nextp.store(pp.into_raw(), Ordering::Release) };
         // Wake it outside the lock: the futex call is a syscall.
         drop(s);
-        // SAFETY: as above.
+        // SAFETY: `m` left the idle list in mget and sleeps on its park note until this
+        // wakeup, so it cannot exit (and be freed) before we call it.
         unsafe { (*m).park.wakeup() };
         return;
     }

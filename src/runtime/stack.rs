@@ -88,7 +88,8 @@ impl Mapping {
             }
             NO_GUARD_MADVISE.store(true, Ordering::Relaxed);
         }
-        // SAFETY: as above.
+        // SAFETY: [addr, addr+len) lies inside this Mapping (the debug_assert above),
+        // so only our own pages lose access.
         if unsafe { libc::mprotect(addr as *mut _, len, libc::PROT_NONE) } == 0 {
             Ok(())
         } else {
@@ -227,7 +228,8 @@ mod valgrind {
 
     pub fn stack_deregister(id: usize) {
         let args = [STACK_DEREGISTER, id, 0, 0, 0, 0];
-        // SAFETY: as above.
+        // SAFETY: `args` is a live 6-word array for the call, and the assembly only
+        // hands it to valgrind (or does nothing).
         unsafe { mrt_valgrind_request(args.as_ptr(), 0) };
     }
 }
@@ -303,7 +305,8 @@ impl Registry {
 /// # Safety
 /// Called by the only thread of a fork child.
 pub unsafe fn registry_after_fork() {
-    // SAFETY: per the contract.
+    // SAFETY: we are the only thread of a fork child (the # Safety contract), so nobody
+    // can hold or take REGISTRY's lock.
     unsafe { REGISTRY.get_after_fork() };
 }
 

@@ -77,7 +77,8 @@ impl Obj {
     fn pop(&self) -> *mut Waiter {
         let w = self.head.load(Ordering::Relaxed);
         if !w.is_null() {
-            // SAFETY: as above.
+            // SAFETY: `w` is the queue's head, a queued waiter, live until popped; we
+            // hold the queue lock, as pop requires.
             let next = unsafe { (*w).next };
             self.head.store(next, Ordering::Relaxed);
             if next.is_null() {

@@ -90,13 +90,15 @@ impl TimerHeap {
 
     fn set(&mut self, i: usize, t: *mut Timer) {
         self.heap[i] = t;
-        // SAFETY: as above.
+        // SAFETY: `t` is in this heap, so live until its owner deletes it under this
+        // heap's lock, which `&mut self` shows we hold (it also guards idx).
         unsafe { (*t).idx = i };
     }
 
     fn sift_up(&mut self, mut i: usize) {
         let t = self.heap[i];
-        // SAFETY: as above.
+        // SAFETY: `t` is in this heap, so live until its owner deletes it, which needs
+        // the heap lock that `&mut self` shows we hold.
         let w = unsafe { (*t).when };
         while i > 0 {
             let parent = (i - 1) / 4;
@@ -113,7 +115,8 @@ impl TimerHeap {
     fn sift_down(&mut self, mut i: usize) {
         let n = self.heap.len();
         let t = self.heap[i];
-        // SAFETY: as above.
+        // SAFETY: `t` is in this heap, so live until its owner deletes it, which needs
+        // the heap lock that `&mut self` shows we hold.
         let w = unsafe { (*t).when };
         loop {
             let first = 4 * i + 1;
@@ -193,7 +196,8 @@ pub unsafe fn add(pp: *mut P, t: *mut Timer) -> bool {
     if super::netpoll::init().is_err() {
         return false;
     }
-    // SAFETY: per the contract.
+    // SAFETY: `pp` is a live P (clause 2), so its timers outlive `t` in the heap; `t`
+    // stays valid (clause 1) and every caller passes a timer in no heap.
     unsafe { add_to(&(*pp).timers, t) }
 }
 
@@ -207,7 +211,8 @@ unsafe fn add_to(pt: &PTimers, t: *mut Timer) -> bool {
     // SAFETY: t is ours until it is in the heap.
     unsafe { (*t).heap.store(pt.as_heap(), Ordering::Release) };
     if !h.push(t) {
-        // SAFETY: as above.
+        // SAFETY: the push failed, so `t` never entered the heap; it is valid (our
+        // contract) and no del can act on the `heap` we set while we hold pt's lock.
         unsafe { (*t).heap.store(ptr::null_mut(), Ordering::Release) };
         return false;
     }
@@ -223,7 +228,8 @@ unsafe fn add_to(pt: &PTimers, t: *mut Timer) -> bool {
 pub unsafe fn del(t: *mut Timer) -> bool {
     loop {
         // A hint until checked under the lock it names (see the file comment).
-        // SAFETY: per the contract.
+        // SAFETY: `t` is a live timer (the # Safety contract); `heap` is atomic, so an
+        // unlocked read is fine as a hint.
         let pt = unsafe { (*t).heap.load(Ordering::Acquire) };
         if pt.is_null() {
             // Fired or never added. The firing side clears `heap` only after the
@@ -233,14 +239,16 @@ pub unsafe fn del(t: *mut Timer) -> bool {
         // SAFETY: Ps live until shutdown; a timer in a heap keeps its P alive.
         let pt = unsafe { &*pt };
         let mut h = pt.heap.lock();
-        // SAFETY: as above.
+        // SAFETY: `t` is live (our contract); `heap` is now re-read under the lock of
+        // the heap it named, where it can be trusted.
         if unsafe { (*t).heap.load(Ordering::Acquire) } != pt.as_heap() {
             continue; // fired or moved meanwhile; re-check
         }
         // SAFETY: in this heap at its idx.
         let i = unsafe { (*t).idx };
         h.remove(i);
-        // SAFETY: as above.
+        // SAFETY: `t` is live (our contract), and we hold the lock of `pt`, the heap
+        // that `heap` names, so nobody else writes `heap` meanwhile.
         unsafe { (*t).heap.store(ptr::null_mut(), Ordering::Release) };
         pt.timer0.store(h.first(), Ordering::Release);
         return true;
