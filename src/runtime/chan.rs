@@ -696,7 +696,8 @@ pub unsafe fn select(cases: *mut Case, n: usize, timeout_ns: i64) -> Result<(usi
     if chans.try_reserve(lockorder.len()).is_err() {
         return Err(Error::NoMem);
     }
-    // SAFETY: live channels, per the contract.
+    // SAFETY: lockorder lists only the non-NULL channels of the cases, which this
+    // function's # Safety requires to be live for the whole call.
     chans.extend(lockorder.iter().map(|&i| unsafe { &*cs[i].chan }));
     let lock_all = |guards: &mut Vec<Guard<'_, ChanState>>| {
         for ch in &chans {

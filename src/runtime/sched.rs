@@ -1379,7 +1379,9 @@ unsafe extern "C" fn sleep_commit(_g: *mut G, arg: *mut c_void) -> bool {
     // SAFETY: the timer lives in the parked G's frame; nothing can resume it yet.
     let when = unsafe { (*t).when };
     let m = super::tls::getm();
-    // SAFETY: g0 of an M holding a P; the timer is live as above.
+    // SAFETY: we run on the g0 of the M that parked the G (execute's park step),
+    // which holds its P; the timer is in the parked G's frame, in no heap, and
+    // nothing can resume that G until the timer is added.
     if unsafe { !timer::add((*m).p(), t) } {
         // No memory to queue the timer: resume at once (a short sleep).
         return false;
