@@ -190,7 +190,7 @@ impl PTimers {
 /// Adds `t` to `pp`'s heap. Returns false if the heap cannot grow (no memory).
 ///
 /// # Safety
-/// `t` stays valid until it fires or is deleted; `pp` is a live P.
+/// `t` is in no heap, and stays valid until it fires or is deleted; `pp` is a live P.
 pub unsafe fn add(pp: *mut P, t: *mut Timer) -> bool {
     // The M that waits for timers sleeps in the netpoller: make sure it exists.
     if super::netpoll::init().is_err() {
