@@ -14,14 +14,7 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 prefix="$tmp/prefix"
 lib="$prefix/lib"
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); printf 'PASS  %-28s %s\n' "$1" "${2:-}"; }
-bad() { failed=$((failed + 1)); printf 'FAIL  %-28s %s\n' "$1" "${2:-}"; }
-check() { # check NAME COMMAND...: runs the command, its output shown on failure
-    local name="$1"; shift
-    if "$@" >"$tmp/out" 2>&1; then ok "$name"; else bad "$name"; sed 's/^/      | /' "$tmp/out" | tail -n 30; fi
-}
+. "$root/ci/checks.sh"
 mk() { make -C "$root" --no-print-directory "$@"; }
 
 version="$(sed -n 's/^version = "\(.*\)"/\1/p' "$root/Cargo.toml" | head -n 1)"
@@ -107,5 +100,4 @@ check destdir-install-uninstall staged
 uninstalled() { mk uninstall PREFIX="$prefix" && [ -z "$(find "$prefix" -type f -o -type l)" ]; }
 check uninstall uninstalled
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary

@@ -11,16 +11,7 @@ py="${PYTHON:-python3}"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 unset MRT_LIB          # the package must find its own library
-passed=0
-failed=0
-check() { # check NAME COMMAND...
-    local name="$1"; shift
-    if "$@" >"$tmp/out" 2>&1; then
-        passed=$((passed + 1)); printf 'PASS  %s\n' "$name"
-    else
-        failed=$((failed + 1)); printf 'FAIL  %s\n' "$name"; sed 's/^/      | /' "$tmp/out" | tail -n 30
-    fi
-}
+. "$here/../ci/checks.sh"
 
 venv="$tmp/venv"
 check venv "$py" -m venv "$venv"
@@ -55,5 +46,4 @@ wheel_ok() {
 }
 check wheel-tag-and-contents wheel_ok
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary

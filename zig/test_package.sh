@@ -14,16 +14,7 @@ if [ "$(zig version 2>/dev/null)" != "$ZIG_VERSION" ]; then
 fi
 tmp="$(mktemp -d)"
 trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-check() { # check NAME COMMAND...
-    local name="$1"; shift
-    if "$@" >"$tmp/out" 2>&1; then
-        passed=$((passed + 1)); printf 'PASS  %s\n' "$name"
-    else
-        failed=$((failed + 1)); printf 'FAIL  %s\n' "$name"; sed 's/^/      | /' "$tmp/out" | tail -n 30
-    fi
-}
+. "$root/ci/checks.sh"
 
 prefix="$tmp/prefix"
 check install make -C "$root" --no-print-directory install PREFIX="$prefix"
@@ -52,5 +43,4 @@ build_run() {
 }
 check build-and-run build_run
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary
