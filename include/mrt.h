@@ -643,6 +643,9 @@ int rt_acquirep(struct rt_p *p);
  * NOT put back in the pool; hand it to rt_acquirep, rt_newm or rt_m_launch, or give
  * it back with rt_p_put. If rt_gomaxprocs shrank below it, it is returned dead.
  * NULL if the M holds none (or on a foreign thread).
+ *
+ * Context: M's g0. From a G it returns NULL and changes nothing: a G cannot give
+ * away the P it runs on (its M needs that P to switch to the next G).
  */
 struct rt_p *rt_releasep(void);
 

@@ -92,6 +92,9 @@ pub extern "C" fn rt_acquirep(p: *mut rt_p) -> c_int {
 /// NOT put back in the pool; hand it to rt_acquirep, rt_newm or rt_m_launch, or give
 /// it back with rt_p_put. If rt_gomaxprocs shrank below it, it is returned dead.
 /// NULL if the M holds none (or on a foreign thread).
+///
+/// Context: M's g0. From a G it returns NULL and changes nothing: a G cannot give
+/// away the P it runs on (its M needs that P to switch to the next G).
 #[no_mangle]
 pub extern "C" fn rt_releasep() -> *mut rt_p {
     boundary(|| p::releasep().cast())

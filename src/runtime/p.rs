@@ -469,8 +469,13 @@ pub fn acquire_nextp(m: &M, pp: *mut P) -> HeldP {
 }
 
 /// rt_releasep: the calling M's P, now idle and held by the caller (or dead if
-/// rt_gomaxprocs shrank below it). Null if the M holds none.
+/// rt_gomaxprocs shrank below it). Null if the M holds none, and from a G: the P a G
+/// runs on rests in its M only while the G runs, and the scheduler takes it back when
+/// the G switches out; given away, the next switch would find it gone.
 pub fn releasep() -> *mut P {
+    if !super::g::curg().is_null() {
+        return ptr::null_mut();
+    }
     let m = tls::getm();
     if m.is_null() {
         return ptr::null_mut();
