@@ -215,12 +215,14 @@ typedef struct rt_config {
    */
   int32_t maxprocs;
   /**
-   * Usable stack of each runtime-created M (its g0); 0 = default (512 KiB). The
-   * library adds what glibc takes for the process's static TLS.
+   * Usable stack of each runtime-created M (its g0); 0 = default (512 KiB); at
+   * most 1 TiB (RT_EINVAL above). The library adds what glibc takes for the
+   * process's static TLS.
    */
   size_t g0_stack_size;
   /**
-   * Stack of each G; 0 = default (64 KiB); rounded up to pages.
+   * Stack of each G; 0 = default (64 KiB); rounded up to pages; at most 1 TiB
+   * (RT_EINVAL above).
    */
   size_t g_stack_size;
   /**
@@ -683,7 +685,8 @@ int rt_schedule(int flags);
  * rt_init runs again. Captures the calling thread's signal mask for every M.
  *
  * Errors: RT_EALREADY if the runtime already runs; RT_EINVAL for a bad `cfg`
- * (size 0, maxprocs < 0 or > 1024, absurd stack sizes); RT_ENOMEM.
+ * (size 0, maxprocs < 0 or > 1024, g0_stack_size or g_stack_size above 1 TiB,
+ * (size_t)-1 included, non-zero flags); RT_ENOMEM.
  *
  * # Safety
  * Pointer arguments are NULL or valid for the access described (out-pointers

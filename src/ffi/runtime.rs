@@ -19,7 +19,8 @@ use crate::runtime::{self, init, p, stats, SCHED};
 /// rt_init runs again. Captures the calling thread's signal mask for every M.
 ///
 /// Errors: RT_EALREADY if the runtime already runs; RT_EINVAL for a bad `cfg`
-/// (size 0, maxprocs < 0 or > 1024, absurd stack sizes); RT_ENOMEM.
+/// (size 0, maxprocs < 0 or > 1024, g0_stack_size or g_stack_size above 1 TiB,
+/// (size_t)-1 included, non-zero flags); RT_ENOMEM.
 ///
 /// # Safety
 /// Pointer arguments are NULL or valid for the access described (out-pointers

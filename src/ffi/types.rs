@@ -62,10 +62,12 @@ pub struct rt_config {
     pub size: u32,
     /// Number of Ps; 0 = $MRT_MAXPROCS, else the CPUs usable by the process.
     pub maxprocs: i32,
-    /// Usable stack of each runtime-created M (its g0); 0 = default (512 KiB). The
-    /// library adds what glibc takes for the process's static TLS.
+    /// Usable stack of each runtime-created M (its g0); 0 = default (512 KiB); at
+    /// most 1 TiB (RT_EINVAL above). The library adds what glibc takes for the
+    /// process's static TLS.
     pub g0_stack_size: usize,
-    /// Stack of each G; 0 = default (64 KiB); rounded up to pages.
+    /// Stack of each G; 0 = default (64 KiB); rounded up to pages; at most 1 TiB
+    /// (RT_EINVAL above).
     pub g_stack_size: usize,
     /// RT_CFG_* bits; must be 0 (no flag is defined yet: RT_EINVAL otherwise).
     pub flags: u32,

@@ -24,6 +24,9 @@ pub(crate) const DEFAULT_G_STACK: usize = 64 << 10;
 /// Smallest accepted stack sizes (a start function, or a G, needs some room).
 pub(crate) const MIN_G0_STACK: usize = 64 << 10;
 pub(crate) const MIN_G_STACK: usize = 16 << 10;
+/// Largest accepted stack size, g0 or G (1 TiB: more than any thread or G could use,
+/// far below where rounding up to pages could overflow).
+pub(crate) const MAX_STACK: usize = 1 << 40;
 /// How long rt_shutdown waits for exited threads to be gone before it gives up
 /// freeing their stacks (they stay on the freem list for later).
 const REAP_WAIT_NS: i64 = 2_000_000_000;
@@ -100,17 +103,21 @@ pub fn init(req: Request) -> Result<()> {
     } else {
         env_maxprocs().unwrap_or_else(|| ncpu().min(p::MAX_PROCS))
     };
+    // Sizes are bounded before they are rounded up to pages: rounding a size near
+    // usize::MAX wraps to 0 (an M or G with no stack at all).
     let pg = super::stack::page_size();
     let g0 = match req.g0_stack_size {
         0 => DEFAULT_G0_STACK,
+        x if x > MAX_STACK => return Err(Error::Inval),
         x => super::stack::round_up(x.max(MIN_G0_STACK), pg),
     };
     let gs = match req.g_stack_size {
         0 => DEFAULT_G_STACK,
+        x if x > MAX_STACK => return Err(Error::Inval),
         x => super::stack::round_up(x.max(MIN_G_STACK), pg),
     };
     // No RT_CFG_* flag is defined yet: unknown bits are refused, not ignored.
-    if req.flags != 0 || g0 > (1 << 40) || gs > (1 << 40) {
+    if req.flags != 0 {
         return Err(Error::Inval);
     }
 
