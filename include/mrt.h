@@ -314,7 +314,8 @@ extern "C" {
  * # Safety
  * `out` is NULL or writable.
  *
- * Errors: RT_EINVAL for a NULL `out` or elem_size * cap overflowing; RT_ENOMEM.
+ * Errors: RT_EINVAL for a NULL `out` or elem_size * cap overflowing size_t;
+ * RT_ENOMEM if the buffer (however large) or the channel cannot be allocated.
  */
 int rt_chan_make(size_t elem_size, size_t cap, struct rt_chan **out);
 

@@ -21,7 +21,8 @@ fn live(c: *const rt_chan) -> Option<*mut Chan> {
 /// # Safety
 /// `out` is NULL or writable.
 ///
-/// Errors: RT_EINVAL for a NULL `out` or elem_size * cap overflowing; RT_ENOMEM.
+/// Errors: RT_EINVAL for a NULL `out` or elem_size * cap overflowing size_t;
+/// RT_ENOMEM if the buffer (however large) or the channel cannot be allocated.
 #[no_mangle]
 pub unsafe extern "C" fn rt_chan_make(
     elem_size: usize,

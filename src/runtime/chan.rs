@@ -196,10 +196,15 @@ struct ChanState {
 unsafe impl Send for ChanState {}
 
 /// rt_chan_make.
+///
+/// Error::Inval if `elem_size * cap` overflows (no such buffer can exist); any other
+/// size is asked of the allocator, and a buffer it cannot give is Error::NoMem.
 pub fn make(elem_size: usize, cap: usize) -> Result<*mut Chan> {
     let bytes = elem_size.checked_mul(cap).ok_or(Error::Inval)?;
-    if bytes > isize::MAX as usize / 2 {
-        return Err(Error::Inval);
+    if bytes > isize::MAX as usize {
+        // No allocation can be that large (Rust's and glibc's limit): memory, not
+        // arithmetic, is what is missing.
+        return Err(Error::NoMem);
     }
     let buf = if bytes == 0 {
         ptr::null_mut()
