@@ -390,15 +390,20 @@ size_t rt_chan_cap(const struct rt_chan *c);
  * case (RT_OK, or RT_ECLOSED when its channel was closed: a receive then zeroes
  * `elem`; a send proceeds with RT_ECLOSED instead of Go's panic). If none is ready:
  * timeout 0 returns RT_EAGAIN, else waits (< 0: forever) and returns RT_ETIMEDOUT
- * when the time is up. A case with a NULL channel never proceeds. A G parks; any
- * other thread blocks.
+ * when the time is up. A case with a NULL channel never proceeds (its `dir` must
+ * still be RT_SEND or RT_RECV). A G parks; any other thread blocks.
+ *
+ * `n` is checked before any case is read: at most 65536 cases (Go's limit), else
+ * RT_EINVAL. Then every case's direction and channel handle are checked before
+ * anything happens.
  *
  * # Safety
- * `cases` points at `n` cases with live (or NULL) channels and elems valid for
- * their element size.
+ * `cases` points at `n` cases (when `n` is within the limit) whose `elem`s are
+ * valid for their channel's element size. Channel handles are checked.
  *
- * Errors: RT_EINVAL for NULL cases, n = 0, a bad direction or a bad channel;
- * RT_EAGAIN; RT_ETIMEDOUT; RT_ENOMEM.
+ * Errors: RT_EINVAL for NULL cases, n = 0, n > 65536, a bad direction (on any
+ * case, a NULL channel's included) or a bad channel; RT_EAGAIN; RT_ETIMEDOUT;
+ * RT_ENOMEM.
  */
 int rt_select(struct rt_select_case *cases, size_t n, int64_t timeout_ns);
 

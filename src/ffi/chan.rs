@@ -158,32 +158,30 @@ pub extern "C" fn rt_chan_cap(c: *const rt_chan) -> usize {
 /// case (RT_OK, or RT_ECLOSED when its channel was closed: a receive then zeroes
 /// `elem`; a send proceeds with RT_ECLOSED instead of Go's panic). If none is ready:
 /// timeout 0 returns RT_EAGAIN, else waits (< 0: forever) and returns RT_ETIMEDOUT
-/// when the time is up. A case with a NULL channel never proceeds. A G parks; any
-/// other thread blocks.
+/// when the time is up. A case with a NULL channel never proceeds (its `dir` must
+/// still be RT_SEND or RT_RECV). A G parks; any other thread blocks.
+///
+/// `n` is checked before any case is read: at most 65536 cases (Go's limit), else
+/// RT_EINVAL. Then every case's direction and channel handle are checked before
+/// anything happens.
 ///
 /// # Safety
-/// `cases` points at `n` cases with live (or NULL) channels and elems valid for
-/// their element size.
+/// `cases` points at `n` cases (when `n` is within the limit) whose `elem`s are
+/// valid for their channel's element size. Channel handles are checked.
 ///
-/// Errors: RT_EINVAL for NULL cases, n = 0, a bad direction or a bad channel;
-/// RT_EAGAIN; RT_ETIMEDOUT; RT_ENOMEM.
+/// Errors: RT_EINVAL for NULL cases, n = 0, n > 65536, a bad direction (on any
+/// case, a NULL channel's included) or a bad channel; RT_EAGAIN; RT_ETIMEDOUT;
+/// RT_ENOMEM.
 #[no_mangle]
 pub unsafe extern "C" fn rt_select(cases: *mut rt_select_case, n: usize, timeout_ns: i64) -> c_int {
     boundary(|| {
-        if cases.is_null() || n == 0 {
-            return RT_EINVAL;
-        }
-        // SAFETY: `cases` is non-null (checked above) and, by the # Safety contract,
-        // points at `n` cases; we only read them here.
-        let cs = unsafe { core::slice::from_raw_parts(cases, n) };
-        if cs
-            .iter()
-            .any(|c| !c.chan.is_null() && live(c.chan).is_none())
-        {
-            return RT_EINVAL;
-        }
-        // SAFETY: rt_select_case and Case have the same layout (asserted below).
-        match unsafe { chan::select(cases.cast::<Case>(), n, timeout_ns) } {
+        // (chan::select checks `n` before it reads any case, then every case's
+        // direction and channel, the channels through `live`.)
+        let resolve = |h: *mut Chan| live(h as *const rt_chan);
+        // SAFETY: rt_select_case and Case have the same layout (asserted below), so
+        // `cases` is `n` Cases as our # Safety describes; `chan` there is a host
+        // handle, turned into a channel only by `resolve`, i.e. `live`.
+        match unsafe { chan::select(cases.cast::<Case>(), n, timeout_ns, &resolve) } {
             Ok((i, closed)) => {
                 // SAFETY: i < n: one of the caller's cases.
                 unsafe { (*cases.add(i)).result = if closed { RT_ECLOSED } else { RT_OK } };

@@ -646,22 +646,46 @@ fn fastrand() -> u32 {
     (x >> 32) as u32
 }
 
+/// Most cases of one select (Go's limit too: selectgo takes at most 1 << 16).
+pub(crate) const MAX_SELECT_CASES: usize = 1 << 16;
+
 /// rt_select (Go's selectgo). Returns the index of the case that proceeded and
 /// whether it did so because its channel was closed.
 ///
+/// A case's `chan` is what the caller names the channel by: `resolve` turns it into
+/// the channel (the C ABI's handles go through the registry), or None for a bad one.
+/// Every case's count, direction and channel are checked before anything else.
+///
 /// # Safety
-/// `cases` points at `n` cases whose channels are live (or null) and whose elems
-/// are valid for their channel's element size.
-pub unsafe fn select(cases: *mut Case, n: usize, timeout_ns: i64) -> Result<(usize, bool)> {
-    if cases.is_null() || n == 0 || n > u32::MAX as usize - CASE0 as usize {
+/// `cases` points at `n` cases whose elems are valid for their channel's element
+/// size, and the channels `resolve` returns stay live for the call.
+pub unsafe fn select(
+    cases: *mut Case,
+    n: usize,
+    timeout_ns: i64,
+    resolve: &dyn Fn(*mut Chan) -> Option<*mut Chan>,
+) -> Result<(usize, bool)> {
+    // The count first: nothing of the array is read before it is known to be sane.
+    if cases.is_null() || n == 0 || n > MAX_SELECT_CASES {
         return Err(Error::Inval);
     }
     // SAFETY: `cases` is non-null (checked above) and, by the contract, points at `n`
     // cases that the caller lends us for the call.
     let cs = unsafe { core::slice::from_raw_parts_mut(cases, n) };
+    // Each case's channel, resolved (null for a NULL channel).
+    let mut chan_of: Vec<*mut Chan> = Vec::new();
+    if chan_of.try_reserve(n).is_err() {
+        return Err(Error::NoMem);
+    }
     for c in cs.iter() {
-        if !c.chan.is_null() && c.dir != SEND && c.dir != RECV {
+        // A bad direction is refused even on a NULL channel's case.
+        if c.dir != SEND && c.dir != RECV {
             return Err(Error::Inval);
+        }
+        if c.chan.is_null() {
+            chan_of.push(ptr::null_mut());
+        } else {
+            chan_of.push(resolve(c.chan).ok_or(Error::Inval)?);
         }
     }
     // Poll order: a random permutation. Lock order: by channel address.
@@ -670,8 +694,8 @@ pub unsafe fn select(cases: *mut Case, n: usize, timeout_ns: i64) -> Result<(usi
     if order.try_reserve(n).is_err() || lockorder.try_reserve(n).is_err() {
         return Err(Error::NoMem);
     }
-    for (i, c) in cs.iter().enumerate() {
-        if c.chan.is_null() {
+    for (i, ch) in chan_of.iter().enumerate() {
+        if ch.is_null() {
             continue; // a NULL channel never proceeds
         }
         let j = fastrand() as usize % (order.len() + 1);
@@ -680,8 +704,8 @@ pub unsafe fn select(cases: *mut Case, n: usize, timeout_ns: i64) -> Result<(usi
         order.swap(j, last);
         lockorder.push(i);
     }
-    lockorder.sort_by_key(|&i| cs[i].chan as usize);
-    lockorder.dedup_by_key(|i| cs[*i].chan as usize);
+    lockorder.sort_by_key(|&i| chan_of[i] as usize);
+    lockorder.dedup_by_key(|i| chan_of[*i] as usize);
     // Each case's channel, as an index into the locks (taken in lockorder).
     let mut lockof: Vec<usize> = Vec::new();
     let mut guards: Vec<Guard<'_, ChanState>> = Vec::new();
@@ -692,18 +716,18 @@ pub unsafe fn select(cases: *mut Case, n: usize, timeout_ns: i64) -> Result<(usi
     {
         return Err(Error::NoMem);
     }
-    for c in cs.iter() {
+    for &ch in chan_of.iter() {
         // (A NULL channel's case never looks at its entry.)
-        let at = lockorder.binary_search_by_key(&(c.chan as usize), |&j| cs[j].chan as usize);
+        let at = lockorder.binary_search_by_key(&(ch as usize), |&j| chan_of[j] as usize);
         lockof.push(at.unwrap_or(usize::MAX));
     }
     let mut chans: Vec<&Chan> = Vec::new();
     if chans.try_reserve(lockorder.len()).is_err() {
         return Err(Error::NoMem);
     }
-    // SAFETY: lockorder lists only the non-NULL channels of the cases, which this
-    // function's # Safety requires to be live for the whole call.
-    chans.extend(lockorder.iter().map(|&i| unsafe { &*cs[i].chan }));
+    // SAFETY: lockorder lists only the cases with a channel, which `resolve` returned
+    // and this function's # Safety requires to stay live for the whole call.
+    chans.extend(lockorder.iter().map(|&i| unsafe { &*chan_of[i] }));
     let lock_all = |guards: &mut Vec<Guard<'_, ChanState>>| {
         for ch in &chans {
             guards.push(ch.state.lock());
@@ -833,7 +857,7 @@ mod loom_tests {
                     let Cp(c) = c;
                     let mut cases = [recv_case(c), recv_case(c)];
                     // SAFETY: live channel, valid cases.
-                    let (i, closed) = unsafe { select(cases.as_mut_ptr(), 2, -1) }.unwrap();
+                    let (i, closed) = unsafe { select(cases.as_mut_ptr(), 2, -1, &Some) }.unwrap();
                     assert!(i < 2 && closed, "the select did not see the close");
                 })
             };
@@ -862,7 +886,7 @@ mod loom_tests {
                     send.dir = SEND;
                     let mut cases = [recv_case(c), send];
                     // SAFETY: live channel, valid cases.
-                    let (i, closed) = unsafe { select(cases.as_mut_ptr(), 2, -1) }.unwrap();
+                    let (i, closed) = unsafe { select(cases.as_mut_ptr(), 2, -1, &Some) }.unwrap();
                     assert!(i < 2 && closed, "the select did not see the close");
                 })
             };
@@ -890,7 +914,7 @@ mod loom_tests {
                     let (Cp(c1), Cp(c2)) = (c1, c2);
                     let mut cases = [recv_case(c1), recv_case(c2)];
                     // SAFETY: live channels, valid cases.
-                    let (i, closed) = unsafe { select(cases.as_mut_ptr(), 2, -1) }.unwrap();
+                    let (i, closed) = unsafe { select(cases.as_mut_ptr(), 2, -1, &Some) }.unwrap();
                     assert!(i < 2 && closed, "the select did not see the close");
                 })
             };
@@ -927,7 +951,7 @@ mod loom_tests {
                 .collect();
             let mut cases = [recv_case(c1), recv_case(c2)];
             // SAFETY: live channels, valid cases.
-            let (i, closed) = unsafe { select(cases.as_mut_ptr(), 2, -1) }.unwrap();
+            let (i, closed) = unsafe { select(cases.as_mut_ptr(), 2, -1, &Some) }.unwrap();
             assert!(i < 2 && closed, "the select did not see the close");
             for t in closers {
                 t.join().unwrap();
