@@ -314,6 +314,10 @@ extern "C" {
  * # Safety
  * `out` is NULL or writable.
  *
+ * The handle is checked by every call that takes it: one that is not a live channel
+ * of this library (made up, or freed) gives RT_EINVAL (0 from rt_chan_len and
+ * rt_chan_cap), and is never dereferenced.
+ *
  * Errors: RT_EINVAL for a NULL `out` or elem_size * cap overflowing size_t;
  * RT_ENOMEM if the buffer (however large) or the channel cannot be allocated.
  */
@@ -321,9 +325,13 @@ int rt_chan_make(size_t elem_size, size_t cap, struct rt_chan **out);
 
 /**
  * Frees a channel nobody waits on (buffered elements are dropped). Any context.
+ * Its handle is retired: any later call with it, even after a new channel reused the
+ * channel's memory, gives RT_EINVAL (handles carry a generation that comes back only
+ * after 2^31 reuses of one registry slot). Using a handle while another thread frees
+ * it is the caller's bug and is not detected.
  *
- * Errors: RT_EINVAL for NULL or not a channel; RT_EBUSY while a sender or receiver
- * waits on it.
+ * Errors: RT_EINVAL for NULL, not a channel, or already freed; RT_EBUSY while a
+ * sender or receiver waits on it.
  */
 int rt_chan_free(struct rt_chan *c);
 

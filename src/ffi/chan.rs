@@ -7,11 +7,13 @@ use super::errors::*;
 use super::types::{rt_chan, rt_select_case};
 use super::{boundary, code, rc};
 use crate::runtime::chan::{self, Case, Chan};
+use crate::runtime::chanreg;
 
+/// The channel a host handle names, looked up in the channel registry, which reads
+/// only its own table: a made-up, stale or freed handle is None, never dereferenced.
+#[inline]
 fn live(c: *const rt_chan) -> Option<*mut Chan> {
-    let c = c as *mut Chan;
-    // SAFETY: a host handle: its magic is checked before any other use.
-    unsafe { chan::is_chan(c) }.then_some(c)
+    chanreg::lookup(c.cast())
 }
 
 /// Makes a channel of `cap` elements of `elem_size` bytes (cap 0: unbuffered;
@@ -20,6 +22,10 @@ fn live(c: *const rt_chan) -> Option<*mut Chan> {
 ///
 /// # Safety
 /// `out` is NULL or writable.
+///
+/// The handle is checked by every call that takes it: one that is not a live channel
+/// of this library (made up, or freed) gives RT_EINVAL (0 from rt_chan_len and
+/// rt_chan_cap), and is never dereferenced.
 ///
 /// Errors: RT_EINVAL for a NULL `out` or elem_size * cap overflowing size_t;
 /// RT_ENOMEM if the buffer (however large) or the channel cannot be allocated.
@@ -33,27 +39,42 @@ pub unsafe extern "C" fn rt_chan_make(
         if out.is_null() {
             return RT_EINVAL;
         }
-        match chan::make(elem_size, cap) {
-            Ok(c) => {
-                // SAFETY: checked non-null.
-                unsafe { *out = c.cast() };
+        let c = match chan::make(elem_size, cap) {
+            Ok(c) => c,
+            Err(e) => return code(e),
+        };
+        match chanreg::register(c) {
+            Ok(h) => {
+                // SAFETY: `out` is non-null (checked above) and writable (our # Safety).
+                unsafe { *out = h.cast() };
                 RT_OK
             }
-            Err(e) => code(e),
+            Err(e) => {
+                // SAFETY: just made, never published: nobody else has it.
+                let _ = unsafe { chan::free(c) };
+                code(e)
+            }
         }
     })
 }
 
 /// Frees a channel nobody waits on (buffered elements are dropped). Any context.
+/// Its handle is retired: any later call with it, even after a new channel reused the
+/// channel's memory, gives RT_EINVAL (handles carry a generation that comes back only
+/// after 2^31 reuses of one registry slot). Using a handle while another thread frees
+/// it is the caller's bug and is not detected.
 ///
-/// Errors: RT_EINVAL for NULL or not a channel; RT_EBUSY while a sender or receiver
-/// waits on it.
+/// Errors: RT_EINVAL for NULL, not a channel, or already freed; RT_EBUSY while a
+/// sender or receiver waits on it.
 #[no_mangle]
 pub extern "C" fn rt_chan_free(c: *mut rt_chan) -> c_int {
-    boundary(|| match live(c) {
-        // SAFETY: a live channel; the caller gives it up.
-        Some(c) => rc(unsafe { chan::free(c) }),
-        None => RT_EINVAL,
+    boundary(|| {
+        // SAFETY: the registry hands `free` only the live channel the handle names, under
+        // its lock (so no second free of the handle runs meanwhile); the caller gives
+        // the channel up, and chan::free refuses while anyone waits on it.
+        rc(chanreg::unregister(c.cast(), |ch| unsafe {
+            chan::free(ch)
+        }))
     })
 }
 
@@ -67,7 +88,7 @@ pub extern "C" fn rt_chan_free(c: *mut rt_chan) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn rt_chan_send(c: *mut rt_chan, elem: *const c_void) -> c_int {
     boundary(|| match live(c) {
-        // SAFETY: `live` found the channel magic (is_chan), so `c` is a live channel;
+        // SAFETY: `live` found `c` in the channel registry, so it is a live channel;
         // `elem` is readable for elem_size (our # Safety), as chan::send requires.
         Some(c) => rc(unsafe { chan::send(c, elem.cast(), true) }),
         None => RT_EINVAL,
@@ -85,7 +106,7 @@ pub unsafe extern "C" fn rt_chan_send(c: *mut rt_chan, elem: *const c_void) -> c
 #[no_mangle]
 pub unsafe extern "C" fn rt_chan_recv(c: *mut rt_chan, elem: *mut c_void) -> c_int {
     boundary(|| match live(c) {
-        // SAFETY: `live` found the channel magic (is_chan), so `c` is a live channel;
+        // SAFETY: `live` found `c` in the channel registry, so it is a live channel;
         // `elem` is writable for elem_size (our # Safety), as chan::recv requires.
         Some(c) => rc(unsafe { chan::recv(c, elem.cast(), true) }),
         None => RT_EINVAL,
@@ -99,7 +120,7 @@ pub unsafe extern "C" fn rt_chan_recv(c: *mut rt_chan, elem: *mut c_void) -> c_i
 #[no_mangle]
 pub unsafe extern "C" fn rt_chan_trysend(c: *mut rt_chan, elem: *const c_void) -> c_int {
     boundary(|| match live(c) {
-        // SAFETY: `live` found the channel magic, so `c` is a live channel; `elem` is
+        // SAFETY: `live` found `c` in the channel registry, so it is a live channel; `elem` is
         // readable for elem_size (our # Safety, as rt_chan_send's).
         Some(c) => rc(unsafe { chan::send(c, elem.cast(), false) }),
         None => RT_EINVAL,
@@ -113,7 +134,7 @@ pub unsafe extern "C" fn rt_chan_trysend(c: *mut rt_chan, elem: *const c_void) -
 #[no_mangle]
 pub unsafe extern "C" fn rt_chan_tryrecv(c: *mut rt_chan, elem: *mut c_void) -> c_int {
     boundary(|| match live(c) {
-        // SAFETY: `live` found the channel magic, so `c` is a live channel; `elem` is
+        // SAFETY: `live` found `c` in the channel registry, so it is a live channel; `elem` is
         // writable for elem_size (our # Safety, as rt_chan_recv's).
         Some(c) => rc(unsafe { chan::recv(c, elem.cast(), false) }),
         None => RT_EINVAL,
@@ -127,7 +148,7 @@ pub unsafe extern "C" fn rt_chan_tryrecv(c: *mut rt_chan, elem: *mut c_void) -> 
 #[no_mangle]
 pub extern "C" fn rt_chan_close(c: *mut rt_chan) -> c_int {
     boundary(|| match live(c) {
-        // SAFETY: a live channel.
+        // SAFETY: `live` found `c` in the channel registry, so it is a live channel.
         Some(c) => rc(unsafe { chan::close(c) }),
         None => RT_EINVAL,
     })
@@ -137,7 +158,7 @@ pub extern "C" fn rt_chan_close(c: *mut rt_chan) -> c_int {
 #[no_mangle]
 pub extern "C" fn rt_chan_len(c: *const rt_chan) -> usize {
     boundary(|| match live(c) {
-        // SAFETY: a live channel.
+        // SAFETY: `live` found `c` in the channel registry, so it is a live channel.
         Some(c) => unsafe { (*c).len() },
         None => 0,
     })
@@ -147,7 +168,7 @@ pub extern "C" fn rt_chan_len(c: *const rt_chan) -> usize {
 #[no_mangle]
 pub extern "C" fn rt_chan_cap(c: *const rt_chan) -> usize {
     boundary(|| match live(c) {
-        // SAFETY: a live channel.
+        // SAFETY: `live` found `c` in the channel registry, so it is a live channel.
         Some(c) => unsafe { (*c).cap() },
         None => 0,
     })
@@ -176,11 +197,11 @@ pub extern "C" fn rt_chan_cap(c: *const rt_chan) -> usize {
 pub unsafe extern "C" fn rt_select(cases: *mut rt_select_case, n: usize, timeout_ns: i64) -> c_int {
     boundary(|| {
         // (chan::select checks `n` before it reads any case, then every case's
-        // direction and channel, the channels through `live`.)
+        // direction and channel, the channels through the registry.)
         let resolve = |h: *mut Chan| live(h as *const rt_chan);
         // SAFETY: rt_select_case and Case have the same layout (asserted below), so
         // `cases` is `n` Cases as our # Safety describes; `chan` there is a host
-        // handle, turned into a channel only by `resolve`, i.e. `live`.
+        // handle, turned into a channel only by `resolve`, i.e. the registry.
         match unsafe { chan::select(cases.cast::<Case>(), n, timeout_ns, &resolve) } {
             Ok((i, closed)) => {
                 // SAFETY: i < n: one of the caller's cases.

@@ -16,7 +16,6 @@
 use super::atomic::{AtomicU32, Ordering};
 use core::ffi::c_void;
 use core::ptr;
-use core::sync::atomic::AtomicU64;
 
 use super::error::{Error, Result};
 use super::g::{self, G};
@@ -156,8 +155,6 @@ impl WaitQ {
     }
 }
 
-const CHAN_MAGIC: u64 = 0x6d72_745f_6368_616e; // "mrt_chan"
-
 /// A channel (Go's hchan). What never changes after make is outside the lock;
 /// everything else is in [`ChanState`], reachable only through the lock, so that two
 /// senders can never both hold a `&mut` of it.
@@ -166,10 +163,10 @@ const CHAN_MAGIC: u64 = 0x6d72_745f_6368_616e; // "mrt_chan"
 /// empty, except for a select that waits on both sides of one channel; a buffered
 /// channel with waiting receivers has an empty buffer, one with waiting senders a
 /// full buffer; once `closed`, no sudog is enqueued and both queues drain.
+///
+/// The host never sees a Chan's address: it holds a handle of the channel registry
+/// (`chanreg`), which is how a bad handle is told apart without reading it.
 pub struct Chan {
-    /// CHAN_MAGIC while the channel lives: checked before a host handle is trusted.
-    /// Cleared by rt_chan_free.
-    magic: AtomicU64,
     /// Fixed at make.
     cap: usize,
     state: Lock<ChanState>,
@@ -217,7 +214,6 @@ pub fn make(elem_size: usize, cap: usize) -> Result<*mut Chan> {
         p
     };
     let c = Chan {
-        magic: AtomicU64::new(CHAN_MAGIC),
         cap,
         state: Lock::new(ChanState {
             elem_size,
@@ -257,23 +253,12 @@ pub unsafe fn free(c: *mut Chan) -> Result<()> {
         }
         st.buf
     };
-    ch.magic.store(0, Ordering::Release);
     // SAFETY: nobody waits and the caller gives the channel up.
     unsafe {
         libc::free(buf.cast());
         super::free_box(c);
     }
     Ok(())
-}
-
-/// Whether `c` looks like a live channel (checked before trusting a host handle).
-///
-/// # Safety
-/// `c` is null or points at readable memory of a channel's size.
-pub unsafe fn is_chan(c: *const Chan) -> bool {
-    // SAFETY: `c` is non-null (checked first), so the contract makes it readable memory
-    // of a Chan's size; the magic is an atomic word.
-    !c.is_null() && unsafe { (*c).magic.load(Ordering::Acquire) } == CHAN_MAGIC
 }
 
 impl Chan {

@@ -323,6 +323,7 @@ extern "C" fn fork_child() {
         STATE.store(RunState::Forked as u32, Ordering::Release);
     }
     INIT.reset_after_fork();
+    super::chanreg::reset_after_fork();
     // SAFETY: the child has a single thread; nothing else can hold these locks.
     unsafe {
         let s = SCHED.get_after_fork();

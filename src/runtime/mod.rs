@@ -29,6 +29,7 @@
 pub mod arch;
 pub mod atomic;
 pub mod chan;
+pub mod chanreg;
 pub mod error;
 pub mod g;
 pub mod init;
