@@ -791,8 +791,12 @@ fn execute(m: &M, mut pp: HeldP, gp: *mut G, inherit: bool) -> Option<*mut G> {
             }
             if let Some(f) = unlock {
                 // The P rests in the M: the callback may ready Gs onto it.
-                // SAFETY: the host's callback, called as rt_park documents.
-                if !unsafe { f(gp, arg) } {
+                m.in_park_cb.set(true);
+                // SAFETY: the callback rt_park or a channel/sync primitive passed for this
+                // park, called on g0 with the parking G as rt_park documents.
+                let keep = unsafe { f(gp, arg) };
+                m.in_park_cb.set(false);
+                if !keep {
                     g.set_status(GStatus::Runnable);
                     return Some(gp);
                 }
@@ -983,7 +987,7 @@ pub fn rt_schedule(mode: SchedMode) -> Result<i32> {
     }
     // SAFETY: the calling thread's live M.
     let mm = unsafe { &*m };
-    if !g::curg().is_null() {
+    if !g::curg().is_null() || mm.in_park_cb.get() {
         return Err(Error::Perm);
     }
     if mm.p().is_null() {
@@ -1272,12 +1276,10 @@ pub fn gopark(unlock: ParkFn, arg: *mut c_void) {
 }
 
 /// goready: makes a parked G runnable, on runnext of the caller's P if it has one.
+/// `gp` is a live G (a host's handle is looked up in `greg` first); Error::Inval if
+/// it is not parked.
 pub fn ready(gp: *mut G) -> Result<()> {
-    // SAFETY: the caller passes a G handle; its magic is checked before use.
-    if unsafe { !g::is_g(gp) } {
-        return Err(Error::Inval);
-    }
-    // SAFETY: a live G.
+    // SAFETY: `gp` is a live G (our contract): descriptors live until rt_shutdown.
     if !set_runnable(unsafe { &*gp }) {
         return Err(Error::Inval);
     }
