@@ -110,8 +110,6 @@
  */
 #define RT_P_DEAD 3
 
-#define NSLOTS (CHUNK_SLOTS * NCHUNKS)
-
 
 
 

@@ -36,7 +36,7 @@ const G_TAG: u32 = 1 << 31;
 const CHUNK_SHIFT: u32 = 12;
 const CHUNK_SLOTS: usize = 1 << CHUNK_SHIFT;
 const NCHUNKS: usize = 1 << 14;
-pub const NSLOTS: usize = CHUNK_SLOTS * NCHUNKS;
+const NSLOTS: usize = CHUNK_SLOTS * NCHUNKS;
 
 /// One slot: a G descriptor and the generation of the G it runs now (0: none yet).
 pub struct Slot {
