@@ -892,7 +892,9 @@ pub fn schedule(m: &M) {
             match m.take_p() {
                 Some(pp) => (pp, gp, true),
                 None => {
-                    // The host's park callback gave the P away: another M runs it.
+                    // No P to run it with: another M will. A host's park callback
+                    // used to cause this with rt_releasep, which now refuses there
+                    // (in_park_cb); kept so that losing the P is never fatal.
                     globrunqput(gp);
                     wakep_global();
                     continue;
@@ -1000,9 +1002,10 @@ pub fn rt_schedule(mode: SchedMode) -> Result<i32> {
             loop {
                 let Some(pp) = mm.take_p() else {
                     // The M lost its P: a G left a system call on this M after
-                    // sysmon had handed the P on, or a G's park callback gave it
-                    // away. The host still gets a P back: the first that frees up,
-                    // or the one handed over with its locked G, which runs first.
+                    // sysmon had handed the P on (a park callback cannot give it
+                    // away: rt_releasep refuses there). The host still gets a P
+                    // back: the first that frees up, or the one handed over with
+                    // its locked G, which runs first.
                     if let Some(gp) = next.take() {
                         globrunqput(gp);
                         wakep_global();
