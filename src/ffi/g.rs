@@ -91,27 +91,6 @@ pub extern "C" fn rt_getg() -> *mut rt_g {
     })
 }
 
-/// rt_park's host callback and its argument, on the parking G's stack (live until
-/// the G resumes, which is after the callback was called).
-struct HostPark {
-    f: unsafe extern "C" fn(g: *mut rt_g, arg: *mut c_void) -> bool,
-    arg: *mut c_void,
-}
-
-/// The park callback for a host's: gives the host the G's handle, never its address.
-unsafe extern "C" fn host_park(gp: *mut g::G, hp: *mut c_void) -> bool {
-    // SAFETY: `hp` is the HostPark on the parking G's stack (rt_park below), which
-    // stays untouched until the G resumes; it is read before the callback can make
-    // that happen. `gp` is the parking G, Waiting and not yet readied: nobody else
-    // writes its handle.
-    let (f, arg, h) = unsafe {
-        let hp = &*(hp as *const HostPark);
-        (hp.f, hp.arg, (*gp).handle as *mut rt_g)
-    };
-    // SAFETY: the host's callback, called on g0 with its G as rt_park documents.
-    unsafe { f(h, arg) }
-}
-
 /// gopark: marks the calling G waiting, switches to its M's g0 and calls
 /// unlock(g, arg) there (unlock may be NULL); if unlock returns false the G resumes
 /// at once. Otherwise returns after rt_ready(g) made it runnable again, maybe on
@@ -126,13 +105,10 @@ pub extern "C" fn rt_park(unlock: rt_parkfn, arg: *mut c_void) -> c_int {
         if g::curg().is_null() {
             return RT_EPERM;
         }
-        let Some(f) = unlock else {
-            sched::gopark(None, arg);
-            return RT_OK;
-        };
-        let mut hp = HostPark { f, arg };
-        let hp_ptr: *mut HostPark = &mut hp;
-        sched::gopark(Some(host_park), hp_ptr.cast());
+        // SAFETY: rt_g is opaque: a callback taking an rt_g * and one taking a void *
+        // have the same ABI, and the runtime passes it the handle rt_getg gives.
+        let f = unsafe { core::mem::transmute::<rt_parkfn, g::HostParkFn>(unlock) };
+        sched::gopark_host(f, arg);
         RT_OK
     })
 }

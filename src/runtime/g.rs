@@ -61,16 +61,20 @@ pub enum Action {
     Yield,
     /// rt_gosched under MRT_DEBUG=migrate: the G goes to the global queue.
     YieldGlobal,
-    /// rt_park: mark the G waiting, then call unlock(g, arg).
+    /// A runtime primitive's park: mark the G waiting, then call unlock(g, arg).
     Park(ParkFn, *mut c_void),
+    /// rt_park: the same, but unlock gets the G's handle (`greg`), not its address.
+    ParkHost(HostParkFn, *mut c_void),
     /// The G's function returned, or it called rt_goexit.
     Exit,
     /// rt_exitsyscall found no P: queue the G and look for one.
     ExitSyscall,
 }
 
-/// rt_park's unlock callback: runs on g0; returning false resumes the G at once.
+/// A park's unlock callback: runs on g0; returning false resumes the G at once.
 pub type ParkFn = Option<unsafe extern "C" fn(g: *mut G, arg: *mut c_void) -> bool>;
+/// rt_park's unlock callback (the host's rt_parkfn): as ParkFn, given the G's handle.
+pub type HostParkFn = Option<unsafe extern "C" fn(g: *mut c_void, arg: *mut c_void) -> bool>;
 
 /// A G. `#[repr(C)]`: the assembly reads `sched.sp` at an offset asserted in `arch`.
 ///

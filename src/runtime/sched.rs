@@ -782,26 +782,21 @@ fn execute(m: &M, mut pp: HeldP, gp: *mut G, inherit: bool) -> Option<*mut G> {
             }
             None
         }
-        Action::Park(unlock, arg) => {
-            g.m = ptr::null_mut();
-            g.set_status(GStatus::Waiting);
-            // SAFETY: on the M's own thread; the borrow ends before the callback.
-            if let Some(pp) = unsafe { m.held_mut() } {
-                bump(Some(pp), |c| &c.parks);
-            }
-            if let Some(f) = unlock {
-                // The P rests in the M: the callback may ready Gs onto it.
-                m.in_park_cb.set(true);
-                // SAFETY: the callback rt_park or a channel/sync primitive passed for this
-                // park, called on g0 with the parking G as rt_park documents.
-                let keep = unsafe { f(gp, arg) };
-                m.in_park_cb.set(false);
-                if !keep {
-                    g.set_status(GStatus::Runnable);
-                    return Some(gp);
-                }
-            }
-            None
+        Action::Park(unlock, arg) => park(m, g, |g| match unlock {
+            // SAFETY: the callback a channel or sync primitive passed for this park,
+            // called on g0 with the parking G once it is marked waiting.
+            Some(f) => unsafe { f(g, arg) },
+            None => true,
+        }),
+        Action::ParkHost(unlock, arg) => {
+            // Read while the G is still ours: once it is waiting, a waker may resume it.
+            let h = g.handle as *mut c_void;
+            park(m, g, |_| match unlock {
+                // SAFETY: the host's rt_parkfn, called on g0 with the parking G's
+                // handle once it is marked waiting, as rt_park documents.
+                Some(f) => unsafe { f(h, arg) },
+                None => true,
+            })
         }
         Action::Exit => {
             // SAFETY: on the M's own thread; gdestroy only fills the P's caches.
@@ -814,6 +809,29 @@ fn execute(m: &M, mut pp: HeldP, gp: *mut G, inherit: bool) -> Option<*mut G> {
         Action::ExitSyscall => exitsyscall0(m, gp),
         Action::None => super::throw("execute: G switched to g0 without an action"),
     }
+}
+
+/// execute's part of a park: marks the G waiting and runs its unlock callback, with
+/// `in_park_cb` set so that rt_releasep and rt_schedule refuse meanwhile. Returns the
+/// G to resume at once if the callback said so.
+#[inline]
+fn park(m: &M, g: &mut G, unlock: impl FnOnce(*mut G) -> bool) -> Option<*mut G> {
+    let gp: *mut G = g;
+    g.m = ptr::null_mut();
+    g.set_status(GStatus::Waiting);
+    // SAFETY: on the M's own thread; the borrow ends before the callback.
+    if let Some(pp) = unsafe { m.held_mut() } {
+        bump(Some(pp), |c| &c.parks);
+    }
+    // The P rests in the M: the callback may ready Gs onto it.
+    m.in_park_cb.set(true);
+    let keep = unlock(gp);
+    m.in_park_cb.set(false);
+    if !keep {
+        g.set_status(GStatus::Runnable);
+        return Some(gp);
+    }
+    None
 }
 
 /// The slow path of rt_exitsyscall, on g0: find a P for the G or queue it.
@@ -1276,6 +1294,11 @@ pub fn gosched() {
 /// waiting; if it returns false the G resumes at once.
 pub fn gopark(unlock: ParkFn, arg: *mut c_void) {
     g::mcall(Action::Park(unlock, arg));
+}
+
+/// rt_park: gopark with the host's callback, which gets the G's handle.
+pub fn gopark_host(unlock: g::HostParkFn, arg: *mut c_void) {
+    g::mcall(Action::ParkHost(unlock, arg));
 }
 
 /// goready: makes a parked G runnable, on runnext of the caller's P if it has one.
