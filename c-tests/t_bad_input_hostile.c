@@ -16,6 +16,16 @@
  *    RT_EINVAL (no rounding wrap-around to a stackless G or M).
  *  - rt_chan_make: elem_size * cap overflowing -> RT_EINVAL; a huge buffer that does
  *    not overflow (2^62 bytes, or SIZE_MAX) -> RT_ENOMEM.
+ *  - G handles that are not live Gs: the same made-up values as for channels, a P,
+ *    an M and a channel handle, values next to a parked G's handle (another
+ *    generation, none, no tag, a slot beyond the table) -> RT_EINVAL from rt_ready,
+ *    from a G and from a foreign thread, never dereferenced; the parked G still wakes
+ *    with its own handle. A G handle is not a channel either.
+ *  - The handle of a G that exited, once its descriptor runs a new parked G (ABA, one
+ *    P so that the descriptor is reused) -> RT_EINVAL, and it differs from the new
+ *    G's handle; the new G is not woken by it.
+ *  - In an rt_park unlock callback (g0, mid-park): rt_releasep -> NULL and
+ *    rt_schedule -> RT_EPERM, the M keeps its P; the G resumes and yields normally.
  */
 #include "test.h" /* first: it sets _GNU_SOURCE */
 
@@ -252,6 +262,189 @@ static void releasep_from_g(void *arg)
     finish();
 }
 
+/* ---- bad G handles ---- */
+
+static rt_chan *g_res; /* a G's rt_ready answers come back through it */
+static rt_g *volatile g_parked;
+
+static void ready_from_g(void *arg)
+{
+    int rc = rt_ready((rt_g *)arg);
+    CHECK_RC(rt_chan_send(g_res, &rc), RT_OK);
+}
+
+/* rt_ready(h) from this (foreign) thread and from a G: RT_EINVAL both times. */
+static void ready_refuses(rt_g *h)
+{
+    CHECK_RC(rt_ready(h), RT_EINVAL);
+    CHECK(rt_go(ready_from_g, h) > 0);
+    int rc = 0;
+    CHECK_RC(rt_chan_recv(g_res, &rc), RT_OK);
+    CHECK_RC(rc, RT_EINVAL);
+}
+
+static bool publish_parked(rt_g *g, void *arg)
+{
+    (void)arg;
+    g_parked = g;
+    return true;
+}
+
+static void park_until_ready(void *arg)
+{
+    (void)arg;
+    rt_g *me = rt_getg();
+    CHECK(me != NULL);
+    CHECK_RC(rt_park(publish_parked, NULL), RT_OK);
+    CHECK_PTR_EQ(rt_getg(), me); /* the same handle after the park */
+    int one = 1;
+    CHECK_RC(rt_chan_send(g_res, &one), RT_OK);
+}
+
+static void bad_g_handle(void *arg)
+{
+    init_default();
+    if (CHECK_RC(rt_chan_make(sizeof(int), 0, &g_res), RT_OK)) {
+        ready_refuses((rt_g *)arg);
+        CHECK_RC(rt_chan_free(g_res), RT_OK);
+    }
+    finish();
+}
+
+/* P, M and channel handles are not Gs; values next to a live G's handle are not
+   either; a G handle is not a channel. */
+static void other_g_handles(void *arg)
+{
+    (void)arg;
+    init_default();
+    if (!CHECK_RC(rt_chan_make(sizeof(int), 0, &g_res), RT_OK))
+        return;
+    ready_refuses((rt_g *)rt_p_get(0));
+    rt_m *m = NULL;
+    if (CHECK_RC(rt_allocm(NULL, NULL, NULL, &m), RT_OK)) {
+        ready_refuses((rt_g *)m);
+        CHECK_RC(rt_m_free(m), RT_OK);
+    }
+    ready_refuses((rt_g *)g_res);
+    g_parked = NULL;
+    CHECK(rt_go(park_until_ready, NULL) > 0);
+    while (g_parked == NULL)
+        sched_yield();
+    uintptr_t h = (uintptr_t)g_parked;
+    /* Other generations of its slot, no generation, the tag bit cleared (how a
+       channel handle looks), a slot beyond the table, the generation alone. Not a
+       neighbouring slot: that may be another G's real handle. */
+    uintptr_t near[] = { h + ((uintptr_t)1 << 32), h - ((uintptr_t)1 << 32),
+                         h & 0xffffffffu, h & ~(uintptr_t)0x80000000u, h | 0x7ffffff0u,
+                         h >> 32 };
+    for (size_t i = 0; i < sizeof near / sizeof near[0]; i++)
+        ready_refuses((rt_g *)near[i]);
+    every_chan_call_refuses((rt_chan *)g_parked);
+    CHECK_RC(rt_ready(g_parked), RT_OK); /* untouched by all of it */
+    int v = 0;
+    CHECK_RC(rt_chan_recv(g_res, &v), RT_OK);
+    CHECK_EQ(v, 1);
+    CHECK_RC(rt_chan_free(g_res), RT_OK);
+    finish();
+}
+
+/* ---- the handle of a G that exited (ABA) ---- */
+
+static rt_g *volatile g_exited;
+static volatile int exited_ran;
+
+static void record_and_exit(void *arg)
+{
+    (void)arg;
+    g_exited = rt_getg();
+    exited_ran = 1;
+}
+
+static void aba_driver(void *arg)
+{
+    (void)arg;
+    /* One P: the first G runs to its end before this one runs again, and its
+       descriptor waits in the P's cache for the next rt_go from here. */
+    CHECK(rt_go(record_and_exit, NULL) > 0);
+    while (!exited_ran)
+        rt_gosched();
+    rt_gosched(); /* its exit is done before we run again (it never blocks) */
+    g_parked = NULL;
+    CHECK(rt_go(park_until_ready, NULL) > 0);
+    while (g_parked == NULL)
+        rt_gosched();
+    CHECK(g_exited != NULL);
+    CHECK(g_exited != g_parked);
+    int stale = rt_ready(g_exited);
+    CHECK_RC(stale, RT_EINVAL);
+    if (stale != RT_OK) /* had the stale handle woken it, it would not be parked */
+        CHECK_RC(rt_ready(g_parked), RT_OK);
+}
+
+static void exited_g_handle(void *arg)
+{
+    (void)arg;
+    rt_config cfg = { .size = sizeof cfg, .maxprocs = 1 };
+    CHECK_RC(rt_init(&cfg), RT_OK);
+    if (CHECK_RC(rt_chan_make(sizeof(int), 0, &g_res), RT_OK)) {
+        CHECK(rt_go(aba_driver, NULL) > 0);
+        int v = 0;
+        CHECK_RC(rt_chan_recv(g_res, &v), RT_OK); /* the parked G, woken */
+        CHECK_EQ(v, 1);
+        CHECK_RC(rt_ready(g_exited), RT_EINVAL);
+        CHECK_RC(rt_chan_free(g_res), RT_OK);
+    }
+    finish();
+}
+
+/* ---- rt_releasep and rt_schedule in a park callback ---- */
+
+static rt_p *volatile cb_p, *volatile cb_released;
+static volatile int cb_sched_rc;
+
+static bool release_in_callback(rt_g *g, void *arg)
+{
+    (void)g;
+    (void)arg;
+    cb_p = rt_getp();
+    cb_released = rt_releasep();
+    if (cb_released != NULL)
+        rt_p_put(cb_released); /* the old behaviour: give it back, do not strand it */
+    cb_sched_rc = rt_schedule(RT_SCHED_ONCE);
+    return false; /* resume at once */
+}
+
+static void park_releasing(void *arg)
+{
+    (void)arg;
+    rt_p *p = rt_getp();
+    CHECK_RC(rt_park(release_in_callback, NULL), RT_OK);
+    CHECK(cb_p != NULL);
+    CHECK_PTR_EQ(cb_p, p); /* the callback ran on this G's M, with its P */
+    CHECK_PTR_EQ(cb_released, NULL);
+    CHECK_RC(cb_sched_rc, RT_EPERM);
+    CHECK_PTR_EQ(rt_getp(), p); /* resumed at once on the same M and P */
+    CHECK_RC(rt_p_status(p), RT_P_RUNNING);
+    rt_gosched();
+    CHECK(rt_getp() != NULL);
+    int one = 1;
+    CHECK_RC(rt_chan_send(g_done, &one), RT_OK);
+}
+
+static void releasep_in_park_callback(void *arg)
+{
+    (void)arg;
+    init_default();
+    if (CHECK_RC(rt_chan_make(sizeof(int), 0, &g_done), RT_OK)) {
+        CHECK(rt_go(park_releasing, NULL) > 0);
+        int v = 0;
+        CHECK_RC(rt_chan_recv(g_done, &v), RT_OK);
+        CHECK_EQ(v, 1);
+        CHECK_RC(rt_chan_free(g_done), RT_OK);
+    }
+    finish();
+}
+
 /* ---- rt_init stack sizes ---- */
 
 struct stack_case {
@@ -317,6 +510,14 @@ int main(void)
     scenario("select SIZE_MAX", select_huge_n, NULL);
     scenario("select NULL chan bad dir", select_null_chan_bad_dir, NULL);
     scenario("releasep from a G", releasep_from_g, NULL);
+    for (size_t i = 0; i < sizeof handles / sizeof handles[0]; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "G handle %s", handles[i].name);
+        scenario(name, bad_g_handle, handles[i].h);
+    }
+    scenario("P, M, channel handles and near misses as Gs", other_g_handles, NULL);
+    scenario("exited G's handle (ABA)", exited_g_handle, NULL);
+    scenario("releasep in a park callback", releasep_in_park_callback, NULL);
     static struct stack_case stacks[] = {
         { 0, SIZE_MAX },
         { SIZE_MAX, 0 },

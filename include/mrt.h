@@ -120,7 +120,8 @@
 typedef struct rt_chan rt_chan;
 
 /**
- * A G: a goroutine (opaque).
+ * A G: a goroutine (opaque). An rt_g * is a handle (from rt_getg or a park
+ * callback), not an address: compare it, pass it to rt_ready, never dereference it.
  */
 typedef struct rt_g rt_g;
 
@@ -162,8 +163,8 @@ typedef struct rt_select_case {
 typedef void (*rt_fn)(void *arg);
 
 /**
- * rt_park's unlock callback: runs on the M's g0 after the G is marked waiting;
- * returning false resumes the G at once.
+ * rt_park's unlock callback: runs on the M's g0 after the G is marked waiting
+ * (g is its handle, as rt_getg gave it); returning false resumes the G at once.
  */
 typedef bool (*rt_parkfn)(struct rt_g *g, void *arg);
 
@@ -447,7 +448,9 @@ void rt_goexit(void);
 int64_t rt_goid(void);
 
 /**
- * The calling G; NULL outside a G.
+ * The calling G; NULL outside a G. The value is a handle, not an address: hosts
+ * compare it and pass it to rt_ready, never dereference it. The handle of a G that
+ * exited is never that of a later G.
  */
 struct rt_g *rt_getg(void);
 
@@ -455,7 +458,9 @@ struct rt_g *rt_getg(void);
  * gopark: marks the calling G waiting, switches to its M's g0 and calls
  * unlock(g, arg) there (unlock may be NULL); if unlock returns false the G resumes
  * at once. Otherwise returns after rt_ready(g) made it runnable again, maybe on
- * another M. unlock runs on g0: it must not block or call G-only functions.
+ * another M. unlock runs on g0: it must not block or call G-only functions, and
+ * the M's P is the scheduler's there (rt_releasep returns NULL, rt_schedule
+ * RT_EPERM).
  *
  * Context: G. Errors: RT_EPERM outside a G.
  */
@@ -465,7 +470,9 @@ int rt_park(rt_parkfn unlock, void *arg);
  * goready: makes parked G `g` runnable (on runnext of the caller's P if the caller
  * holds one, else on the global queue) and wakes an idle P.
  *
- * Any context. Errors: RT_EINVAL if `g` is NULL, not a G, or not parked.
+ * Any context. Errors: RT_EINVAL if `g` is NULL, not a G handle (from rt_getg or a
+ * park callback) of a live G, or not parked. The handle is checked in a runtime table;
+ * nothing it points at is read.
  */
 int rt_ready(struct rt_g *g);
 
@@ -661,7 +668,9 @@ int rt_acquirep(struct rt_p *p);
  * NULL if the M holds none (or on a foreign thread).
  *
  * Context: M's g0. From a G it returns NULL and changes nothing: a G cannot give
- * away the P it runs on (its M needs that P to switch to the next G).
+ * away the P it runs on (its M needs that P to switch to the next G). From an
+ * rt_park unlock callback likewise NULL: it runs on g0 mid-park, and the scheduler
+ * holds that M's P to run the next G.
  */
 struct rt_p *rt_releasep(void);
 
@@ -684,8 +693,8 @@ int rt_p_put(struct rt_p *p);
  * the idle-M list when there is no work, taking whatever P it is woken with) until
  * rt_shutdown, then returns how many Gs ran.
  *
- * Context: M's g0. Errors: RT_EPERM from a G; RT_EINVAL on a foreign thread, on an M
- * with no P, or for bad flags; RT_ESHUTDOWN.
+ * Context: M's g0. Errors: RT_EPERM from a G or an rt_park unlock callback; RT_EINVAL
+ * on a foreign thread, on an M with no P, or for bad flags; RT_ESHUTDOWN.
  */
 int rt_schedule(int flags);
 

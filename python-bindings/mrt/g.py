@@ -317,7 +317,7 @@ def goid() -> int:
 
 
 def getg() -> Optional[int]:
-    """rt_getg: the calling G (an rt_g pointer as an int), None outside a G."""
+    """rt_getg: the calling G (its rt_g handle as an int, not an address), None outside a G."""
     return lib.rt_getg()
 
 

@@ -6,7 +6,8 @@ use core::ffi::{c_int, c_void};
 use super::errors::*;
 use super::types::{rt_fn, rt_g, rt_parkfn};
 use super::{boundary, code, rc};
-use crate::runtime::g::{self, ParkFn};
+use crate::runtime::g;
+use crate::runtime::greg;
 use crate::runtime::{self, sched, syscall};
 
 /// Starts a new G running fn(arg) and returns its id (> 0), or an error.
@@ -75,16 +76,27 @@ pub extern "C" fn rt_goid() -> i64 {
     })
 }
 
-/// The calling G; NULL outside a G.
+/// The calling G; NULL outside a G. The value is a handle, not an address: hosts
+/// compare it and pass it to rt_ready, never dereference it. The handle of a G that
+/// exited is never that of a later G.
 #[no_mangle]
 pub extern "C" fn rt_getg() -> *mut rt_g {
-    boundary(|| g::curg().cast())
+    boundary(|| {
+        let gp = g::curg();
+        if gp.is_null() {
+            return core::ptr::null_mut();
+        }
+        // SAFETY: the running G, ours; its handle was set before it first ran.
+        unsafe { (*gp).handle as *mut rt_g }
+    })
 }
 
 /// gopark: marks the calling G waiting, switches to its M's g0 and calls
 /// unlock(g, arg) there (unlock may be NULL); if unlock returns false the G resumes
 /// at once. Otherwise returns after rt_ready(g) made it runnable again, maybe on
-/// another M. unlock runs on g0: it must not block or call G-only functions.
+/// another M. unlock runs on g0: it must not block or call G-only functions, and
+/// the M's P is the scheduler's there (rt_releasep returns NULL, rt_schedule
+/// RT_EPERM).
 ///
 /// Context: G. Errors: RT_EPERM outside a G.
 #[no_mangle]
@@ -93,9 +105,10 @@ pub extern "C" fn rt_park(unlock: rt_parkfn, arg: *mut c_void) -> c_int {
         if g::curg().is_null() {
             return RT_EPERM;
         }
-        // SAFETY: rt_g is the opaque name of G: the two callback types have the same ABI.
-        let f: ParkFn = unsafe { core::mem::transmute::<rt_parkfn, ParkFn>(unlock) };
-        sched::gopark(f, arg);
+        // SAFETY: rt_g is opaque: a callback taking an rt_g * and one taking a void *
+        // have the same ABI, and the runtime passes it the handle rt_getg gives.
+        let f = unsafe { core::mem::transmute::<rt_parkfn, g::HostParkFn>(unlock) };
+        sched::gopark_host(f, arg);
         RT_OK
     })
 }
@@ -103,10 +116,15 @@ pub extern "C" fn rt_park(unlock: rt_parkfn, arg: *mut c_void) -> c_int {
 /// goready: makes parked G `g` runnable (on runnext of the caller's P if the caller
 /// holds one, else on the global queue) and wakes an idle P.
 ///
-/// Any context. Errors: RT_EINVAL if `g` is NULL, not a G, or not parked.
+/// Any context. Errors: RT_EINVAL if `g` is NULL, not a G handle (from rt_getg or a
+/// park callback) of a live G, or not parked. The handle is checked in a runtime table;
+/// nothing it points at is read.
 #[no_mangle]
 pub extern "C" fn rt_ready(g: *mut rt_g) -> c_int {
-    boundary(|| rc(sched::ready(g.cast())))
+    boundary(|| match greg::lookup(g.cast()) {
+        Some(gp) => rc(sched::ready(gp)),
+        None => RT_EINVAL,
+    })
 }
 
 /// Wires the calling G to its M: the G runs only on this M and the M runs only this

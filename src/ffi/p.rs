@@ -94,7 +94,9 @@ pub extern "C" fn rt_acquirep(p: *mut rt_p) -> c_int {
 /// NULL if the M holds none (or on a foreign thread).
 ///
 /// Context: M's g0. From a G it returns NULL and changes nothing: a G cannot give
-/// away the P it runs on (its M needs that P to switch to the next G).
+/// away the P it runs on (its M needs that P to switch to the next G). From an
+/// rt_park unlock callback likewise NULL: it runs on g0 mid-park, and the scheduler
+/// holds that M's P to run the next G.
 #[no_mangle]
 pub extern "C" fn rt_releasep() -> *mut rt_p {
     boundary(|| p::releasep().cast())
@@ -124,8 +126,8 @@ pub extern "C" fn rt_p_put(p: *mut rt_p) -> c_int {
 /// the idle-M list when there is no work, taking whatever P it is woken with) until
 /// rt_shutdown, then returns how many Gs ran.
 ///
-/// Context: M's g0. Errors: RT_EPERM from a G; RT_EINVAL on a foreign thread, on an M
-/// with no P, or for bad flags; RT_ESHUTDOWN.
+/// Context: M's g0. Errors: RT_EPERM from a G or an rt_park unlock callback; RT_EINVAL
+/// on a foreign thread, on an M with no P, or for bad flags; RT_ESHUTDOWN.
 #[no_mangle]
 pub extern "C" fn rt_schedule(flags: c_int) -> c_int {
     boundary(|| {

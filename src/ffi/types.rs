@@ -12,7 +12,8 @@ pub struct rt_p {
     _opaque: [u8; 0],
 }
 
-/// A G: a goroutine (opaque).
+/// A G: a goroutine (opaque). An rt_g * is a handle (from rt_getg or a park
+/// callback), not an address: compare it, pass it to rt_ready, never dereference it.
 pub struct rt_g {
     _opaque: [u8; 0],
 }
@@ -38,8 +39,8 @@ pub struct rt_select_case {
 /// A callback: a start function or a G body.
 pub type rt_fn = Option<unsafe extern "C" fn(arg: *mut c_void)>;
 
-/// rt_park's unlock callback: runs on the M's g0 after the G is marked waiting;
-/// returning false resumes the G at once.
+/// rt_park's unlock callback: runs on the M's g0 after the G is marked waiting
+/// (g is its handle, as rt_getg gave it); returning false resumes the G at once.
 pub type rt_parkfn = Option<unsafe extern "C" fn(g: *mut rt_g, arg: *mut c_void) -> bool>;
 
 /// A mutex for Gs and threads. All-zero (RT_MUTEX_INIT) is unlocked.

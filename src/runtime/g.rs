@@ -19,7 +19,7 @@ use super::m::{MKind, RtFn, M};
 use super::note::{futex_wait, futex_wake, Lock};
 use super::p::{bump, HeldP, PLocal};
 use super::stack::GStack;
-use super::{arch, free_box, tls, try_box, SCHED};
+use super::{arch, free_box, greg, tls, try_box, SCHED};
 
 /// The saved context of a switched-out G (or of a g0 that switched to a G). The
 /// registers themselves are on the G's stack; see asm/x86_64.S.
@@ -61,19 +61,20 @@ pub enum Action {
     Yield,
     /// rt_gosched under MRT_DEBUG=migrate: the G goes to the global queue.
     YieldGlobal,
-    /// rt_park: mark the G waiting, then call unlock(g, arg).
+    /// A runtime primitive's park: mark the G waiting, then call unlock(g, arg).
     Park(ParkFn, *mut c_void),
+    /// rt_park: the same, but unlock gets the G's handle (`greg`), not its address.
+    ParkHost(HostParkFn, *mut c_void),
     /// The G's function returned, or it called rt_goexit.
     Exit,
     /// rt_exitsyscall found no P: queue the G and look for one.
     ExitSyscall,
 }
 
-/// rt_park's unlock callback: runs on g0; returning false resumes the G at once.
+/// A park's unlock callback: runs on g0; returning false resumes the G at once.
 pub type ParkFn = Option<unsafe extern "C" fn(g: *mut G, arg: *mut c_void) -> bool>;
-
-/// Marks a live G, so that rt_ready can reject what is not one.
-const G_MAGIC: u64 = 0x6d72_745f_475f_6f6b; // "mrt_G_ok"
+/// rt_park's unlock callback (the host's rt_parkfn): as ParkFn, given the G's handle.
+pub type HostParkFn = Option<unsafe extern "C" fn(g: *mut c_void, arg: *mut c_void) -> bool>;
 
 /// A G. `#[repr(C)]`: the assembly reads `sched.sp` at an offset asserted in `arch`.
 ///
@@ -100,8 +101,12 @@ pub struct G {
     pub status: AtomicU32,
     /// Its saved context while it is not running. Owner (the switch writes it).
     pub sched: Gobuf,
-    /// G_MAGIC while the descriptor is live (it lives until rt_shutdown).
-    magic: u64,
+    /// Its slot in the G registry (`greg`) and the slot's index: None for g0s.
+    /// Set once, before the descriptor is first used.
+    hslot: Option<&'static greg::Slot>,
+    hidx: u32,
+    /// The host's handle for the G it runs now (`greg`), set by `prepare`. Owner.
+    pub handle: usize,
     /// What it runs. Owner, set by newproc.
     fnc: RtFn,
     arg: *mut c_void,
@@ -145,7 +150,9 @@ impl G {
             goid: 0,
             status: AtomicU32::new(GStatus::Idle as u32),
             sched: Gobuf { sp: 0 },
-            magic: G_MAGIC,
+            hslot: None,
+            hidx: 0,
+            handle: 0,
             fnc: None,
             arg: ptr::null_mut(),
             stack: None,
@@ -264,11 +271,22 @@ fn gfget(pl: Option<&mut PLocal>) -> Result<*mut G> {
     }
     let gp = try_box(G::blank())?;
     let mut all = ALLGS.lock();
-    if all.try_reserve(1).is_err() {
+    let idx = all.len();
+    let slot = match all.try_reserve(1) {
+        Ok(()) => greg::register(idx, gp),
+        Err(_) => Err(Error::NoMem),
+    };
+    let Ok(slot) = slot else {
         drop(all);
-        // SAFETY: never published.
+        // SAFETY: never published: not on ALLGS, and no registry slot took it
+        // (register stores the G only once nothing can fail).
         unsafe { free_box(gp) };
         return Err(Error::NoMem);
+    };
+    // SAFETY: not published yet: ours alone.
+    unsafe {
+        (*gp).hslot = Some(slot);
+        (*gp).hidx = idx as u32;
     }
     all.push(GPtr(gp));
     Ok(gp)
@@ -370,6 +388,9 @@ impl G {
         self.lockcount = 0;
         self.lockedm.store(ptr::null_mut(), Ordering::Relaxed);
         self.goid = new_goid(pl);
+        if let Some(s) = self.hslot {
+            self.handle = greg::renew(s, self.hidx);
+        }
         self.set_status(GStatus::Runnable);
         LIVE_GS.fetch_add(1, Ordering::Relaxed);
     }
@@ -534,11 +555,14 @@ pub fn wait_no_gs(deadline: i64) -> bool {
 /// # Safety
 /// No M runs and no G is alive.
 pub unsafe fn free_all() {
-    for GPtr(gp) in ALLGS.lock().drain(..) {
+    let mut all = ALLGS.lock();
+    greg::clear(all.len());
+    for GPtr(gp) in all.drain(..) {
         // SAFETY: no M runs and no G is alive (our # Safety), so nothing runs on or
         // reaches `gp`; dropping the G unmaps any stack it still holds.
         unsafe { free_box(gp) };
     }
+    drop(all);
     GFREE.lock().clear();
     STACKS.lock().clear();
     // A G made by a foreign thread racing with the shutdown (after the wait for Gs)
@@ -559,6 +583,7 @@ pub unsafe fn forget_after_fork() {
     // SAFETY: rt_init in a fork child before the new runtime starts (our # Safety): no
     // other thread exists to hold or take ALLGS's lock.
     let all = core::mem::take(&mut *unsafe { ALLGS.get_after_fork() });
+    greg::clear(all.len());
     for GPtr(gp) in all {
         // SAFETY: every G on ALLGS is a live allocation; no thread runs on one in the
         // child but ours, and the G whose stack holds our sp is skipped, not freed.
@@ -606,16 +631,6 @@ fn queue_yielded(m: &M, prev: *mut G) {
         Some(pp) => pp.runqput(prev, false),
         None => super::throw("finish_switch: running G without a P"),
     }
-}
-
-/// Whether `gp` looks like a live G (checked before trusting a host's handle).
-///
-/// # Safety
-/// `gp` must be null or point at readable memory of a G's size.
-pub unsafe fn is_g(gp: *const G) -> bool {
-    // SAFETY: `gp` is non-null (checked first), so the contract makes it readable
-    // memory of a G's size.
-    !gp.is_null() && unsafe { ptr::addr_of!((*gp).magic).read_volatile() } == G_MAGIC
 }
 
 /// rt_lockosthread: wires the current G to its M (nests).

@@ -143,6 +143,9 @@ pub struct M {
     /// A G that yielded straight to the current one: queued by it once running.
     /// Own thread.
     pub pending_yield: core::cell::Cell<*mut G>,
+    /// True while g0 runs a G's park callback (mid-park: the scheduler holds the P
+    /// and resumes with it), when rt_releasep and rt_schedule refuse. Own thread.
+    pub in_park_cb: core::cell::Cell<bool>,
 }
 
 impl M {
@@ -191,6 +194,7 @@ impl M {
             locked_next: AtomicPtr::new(ptr::null_mut()),
             steal_seed: core::cell::Cell::new(0),
             pending_yield: core::cell::Cell::new(ptr::null_mut()),
+            in_park_cb: core::cell::Cell::new(false),
         }
     }
 

@@ -32,6 +32,7 @@ pub mod chan;
 pub mod chanreg;
 pub mod error;
 pub mod g;
+pub mod greg;
 pub mod init;
 pub mod m;
 pub mod netpoll;

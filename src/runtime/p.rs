@@ -482,6 +482,10 @@ pub fn releasep() -> *mut P {
     }
     // SAFETY: the calling thread's live M.
     let mm = unsafe { &*m };
+    if mm.in_park_cb.get() {
+        // A park callback: the scheduler, mid-park, holds this P and resumes with it.
+        return ptr::null_mut();
+    }
     let s = SCHED.lock();
     let Some(mut pp) = mm.take_p() else {
         return ptr::null_mut();

@@ -782,22 +782,21 @@ fn execute(m: &M, mut pp: HeldP, gp: *mut G, inherit: bool) -> Option<*mut G> {
             }
             None
         }
-        Action::Park(unlock, arg) => {
-            g.m = ptr::null_mut();
-            g.set_status(GStatus::Waiting);
-            // SAFETY: on the M's own thread; the borrow ends before the callback.
-            if let Some(pp) = unsafe { m.held_mut() } {
-                bump(Some(pp), |c| &c.parks);
-            }
-            if let Some(f) = unlock {
-                // The P rests in the M: the callback may ready Gs onto it.
-                // SAFETY: the host's callback, called as rt_park documents.
-                if !unsafe { f(gp, arg) } {
-                    g.set_status(GStatus::Runnable);
-                    return Some(gp);
-                }
-            }
-            None
+        Action::Park(unlock, arg) => park(m, g, |g| match unlock {
+            // SAFETY: the callback a channel or sync primitive passed for this park,
+            // called on g0 with the parking G once it is marked waiting.
+            Some(f) => unsafe { f(g, arg) },
+            None => true,
+        }),
+        Action::ParkHost(unlock, arg) => {
+            // Read while the G is still ours: once it is waiting, a waker may resume it.
+            let h = g.handle as *mut c_void;
+            park(m, g, |_| match unlock {
+                // SAFETY: the host's rt_parkfn, called on g0 with the parking G's
+                // handle once it is marked waiting, as rt_park documents.
+                Some(f) => unsafe { f(h, arg) },
+                None => true,
+            })
         }
         Action::Exit => {
             // SAFETY: on the M's own thread; gdestroy only fills the P's caches.
@@ -810,6 +809,29 @@ fn execute(m: &M, mut pp: HeldP, gp: *mut G, inherit: bool) -> Option<*mut G> {
         Action::ExitSyscall => exitsyscall0(m, gp),
         Action::None => super::throw("execute: G switched to g0 without an action"),
     }
+}
+
+/// execute's part of a park: marks the G waiting and runs its unlock callback, with
+/// `in_park_cb` set so that rt_releasep and rt_schedule refuse meanwhile. Returns the
+/// G to resume at once if the callback said so.
+#[inline]
+fn park(m: &M, g: &mut G, unlock: impl FnOnce(*mut G) -> bool) -> Option<*mut G> {
+    let gp: *mut G = g;
+    g.m = ptr::null_mut();
+    g.set_status(GStatus::Waiting);
+    // SAFETY: on the M's own thread; the borrow ends before the callback.
+    if let Some(pp) = unsafe { m.held_mut() } {
+        bump(Some(pp), |c| &c.parks);
+    }
+    // The P rests in the M: the callback may ready Gs onto it.
+    m.in_park_cb.set(true);
+    let keep = unlock(gp);
+    m.in_park_cb.set(false);
+    if !keep {
+        g.set_status(GStatus::Runnable);
+        return Some(gp);
+    }
+    None
 }
 
 /// The slow path of rt_exitsyscall, on g0: find a P for the G or queue it.
@@ -888,7 +910,9 @@ pub fn schedule(m: &M) {
             match m.take_p() {
                 Some(pp) => (pp, gp, true),
                 None => {
-                    // The host's park callback gave the P away: another M runs it.
+                    // No P to run it with: another M will. A host's park callback
+                    // used to cause this with rt_releasep, which now refuses there
+                    // (in_park_cb); kept so that losing the P is never fatal.
                     globrunqput(gp);
                     wakep_global();
                     continue;
@@ -983,7 +1007,7 @@ pub fn rt_schedule(mode: SchedMode) -> Result<i32> {
     }
     // SAFETY: the calling thread's live M.
     let mm = unsafe { &*m };
-    if !g::curg().is_null() {
+    if !g::curg().is_null() || mm.in_park_cb.get() {
         return Err(Error::Perm);
     }
     if mm.p().is_null() {
@@ -996,9 +1020,10 @@ pub fn rt_schedule(mode: SchedMode) -> Result<i32> {
             loop {
                 let Some(pp) = mm.take_p() else {
                     // The M lost its P: a G left a system call on this M after
-                    // sysmon had handed the P on, or a G's park callback gave it
-                    // away. The host still gets a P back: the first that frees up,
-                    // or the one handed over with its locked G, which runs first.
+                    // sysmon had handed the P on (a park callback cannot give it
+                    // away: rt_releasep refuses there). The host still gets a P
+                    // back: the first that frees up, or the one handed over with
+                    // its locked G, which runs first.
                     if let Some(gp) = next.take() {
                         globrunqput(gp);
                         wakep_global();
@@ -1271,13 +1296,16 @@ pub fn gopark(unlock: ParkFn, arg: *mut c_void) {
     g::mcall(Action::Park(unlock, arg));
 }
 
+/// rt_park: gopark with the host's callback, which gets the G's handle.
+pub fn gopark_host(unlock: g::HostParkFn, arg: *mut c_void) {
+    g::mcall(Action::ParkHost(unlock, arg));
+}
+
 /// goready: makes a parked G runnable, on runnext of the caller's P if it has one.
+/// `gp` is a live G (a host's handle is looked up in `greg` first); Error::Inval if
+/// it is not parked.
 pub fn ready(gp: *mut G) -> Result<()> {
-    // SAFETY: the caller passes a G handle; its magic is checked before use.
-    if unsafe { !g::is_g(gp) } {
-        return Err(Error::Inval);
-    }
-    // SAFETY: a live G.
+    // SAFETY: `gp` is a live G (our contract): descriptors live until rt_shutdown.
     if !set_runnable(unsafe { &*gp }) {
         return Err(Error::Inval);
     }
