@@ -708,9 +708,11 @@ fn retire_surplus_p(m: &M, mut pp: HeldP) {
 /// A P beyond gomaxprocs gives away its work: queued Gs to the global queue (with a
 /// wakeup for them), timers to P0, which always lives.
 fn shed_surplus(pp: &mut HeldP) {
-    if p::shed(pp) {
-        wakep_global();
-    }
+    p::shed(pp);
+    // Always: besides the Gs just moved, the global queue may hold work this M was
+    // about to take; it stops looking now, so another M must (a wakeup dropped here
+    // once left 256 queued Gs with every M parked).
+    wakep_global();
 }
 
 /// The M stops counting as a spinner (it found work, or gives up looking).
