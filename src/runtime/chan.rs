@@ -67,10 +67,12 @@ impl Sudog {
     }
 }
 
-/// `done` values of a select: undecided, decided by case i (i + CASE0), timed out.
+/// `done` values of a select: undecided, decided by case i (i + CASE0), timed out,
+/// or given up because its timer could not be queued (no memory).
 const UNDECIDED: u32 = 0;
 const TIMEDOUT: u32 = 1;
-const CASE0: u32 = 2;
+const NOTIMER: u32 = 2;
+const CASE0: u32 = 3;
 
 #[derive(Default)]
 struct WaitQ {
@@ -480,17 +482,41 @@ unsafe extern "C" fn park_commit(_g: *mut G, arg: *mut c_void) -> bool {
         };
         let m = tls::getm();
         // SAFETY: g0 of an M holding a P; the timer lives in the parked G's frame.
-        if unsafe { !timer::add((*m).p(), t) } {
-            super::throw("select: no memory for a timer");
+        let queued = unsafe { timer::add((*m).p(), t) };
+        if !queued {
+            // No memory for the heap: the select gives up with RT_ENOMEM. We hold
+            // every channel lock, so no counterpart has touched the done word; decide
+            // it now, and any counterpart that finds a sudog after the unlocks loses
+            // its race and leaves the G alone (it resumes at once, not through
+            // ready). The select then dequeues its sudogs as after a timeout.
+            // SAFETY: `a` is the parked G's ParkArgs (as above), and `done` is its
+            // select's outcome word (a deadline comes only with one), live in that
+            // frame while the G stays parked, which it does until we return.
+            unsafe { (*(*a).done).store(NOTIMER, Ordering::Release) };
         }
-        super::sched::wake_netpoller(deadline);
+        if queued {
+            super::sched::wake_netpoller(deadline);
+        }
+        // SAFETY: `locks` is the list the parking G holds on this M (read above).
+        unsafe { unlock_all(locks) };
+        return queued;
     }
+    // SAFETY: as above.
+    unsafe { unlock_all(locks) };
+    true
+}
+
+/// Releases the locks a parking G held (park_commit's last step).
+///
+/// # Safety
+/// `locks` points at the list of mutexes the parking G holds on this M; it is read
+/// only while the lock its entry names is held.
+unsafe fn unlock_all(locks: *const [*const Mutex]) {
     for i in 0..locks.len() {
         // SAFETY: the parking G held them (Guard::into_raw on this M, whose g0 we
-        // are); entry i is read while lock i is held.
+        // are: our contract); entry i is read while lock i is held.
         unsafe { unlock_raw(*(locks as *const *const Mutex).add(i)) };
     }
-    true
 }
 
 /// The timeout of a select: wins its done word; then its G is to be readied.
@@ -771,6 +797,10 @@ pub unsafe fn select(
     }
     drop(guards);
     let d = done.load(Ordering::Acquire);
+    if d == NOTIMER {
+        // The timeout could not be armed (park_commit): nothing happened.
+        return Err(Error::NoMem);
+    }
     if !woken || d == TIMEDOUT {
         return Err(Error::TimedOut);
     }

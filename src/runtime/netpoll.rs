@@ -14,6 +14,25 @@
 //! finds nothing to run may block in netpoll until the soonest timer, if no other M
 //! does already (`LASTPOLL` is 0 while one blocks: Go's lastpoll protocol); sysmon
 //! polls when nobody has for 10 ms.
+//!
+//! # Waiting for timers without a poller
+//! Timers do not need the poller: it is made by the first rt_poll_fd of a G, and a
+//! process out of fds may never have one. Until it exists, the M that holds the
+//! LASTPOLL token (the one M that waits for the soonest timer; the others park on
+//! their idle notes as usual) sleeps with a timeout on `TIMER_NOTE` instead of in
+//! epoll_wait, and `netpoll_break` wakes that note instead of writing the eventfd:
+//! whoever adds an earlier timer (wake_netpoller), hands out a P (startm) or shuts
+//! down reaches the sleeper through it, exactly as with the poller. No wakeup is
+//! lost because the note stands in for the eventfd all the way: a break is sticky.
+//! The breaker that raises `NOTE_BROKEN` (a swap: one per round) wakes the note,
+//! which stays woken until the sleeper consumes it; a break that comes before the
+//! sleeper reaches the note (after it took LASTPOLL) cuts that sleep short, and one
+//! that comes after it woke cuts the next sleep short at worst: a spurious wakeup,
+//! after which the M looks for work again, as after a stale eventfd write. The
+//! sleeper consumes a break only once the breaker's wakeup is in (it waits for it
+//! if `NOTE_BROKEN` is up), clearing the note before lowering the flag, so the next
+//! breaker never wakes a note that is still woken. When the poller is made it
+//! breaks the note too, so a timer sleeper goes back to poll for fds.
 
 use core::ffi::c_void;
 use core::ptr;
@@ -24,7 +43,7 @@ use once_cell::sync::OnceCell;
 
 use super::error::{Error, Result};
 use super::g::{self, G};
-use super::note::Lock;
+use super::note::{Lock, Note};
 use super::time::nanotime;
 use super::{sched, timer};
 
@@ -47,6 +66,12 @@ pub static POLL_UNTIL: AtomicI64 = AtomicI64::new(0);
 pub static WAITERS: AtomicI32 = AtomicI32::new(0);
 /// A break is on its way (coalesces eventfd writes).
 static BREAK_PENDING: AtomicBool = AtomicBool::new(false);
+/// What the LASTPOLL holder sleeps on while there is no poller (see the file
+/// comment).
+static TIMER_NOTE: Note = Note::new();
+/// A break of TIMER_NOTE is on its way or in (coalesces its wakeups, as
+/// BREAK_PENDING does the eventfd writes).
+static NOTE_BROKEN: AtomicBool = AtomicBool::new(false);
 
 /// Waiting states of a poll waiter.
 const WAITING: u32 = 0;
@@ -81,13 +106,20 @@ unsafe impl Send for Descs {}
 
 static DESCS: Lock<Option<Descs>> = Lock::new(None);
 
-/// Makes the poller if it does not exist yet.
-pub fn init() -> Result<()> {
-    poller().map(|_| ())
+/// The poller, made by the first call (rt_poll_fd from a G).
+fn poller() -> Result<&'static Poller> {
+    if let Some(p) = POLLER.get() {
+        return Ok(p);
+    }
+    let p = POLLER.get_or_try_init(make_poller)?;
+    // An M waiting for timers on TIMER_NOTE would not see fd events: wake it, so that
+    // it polls from now on (the break is sticky: a sleeper on its way is cut short).
+    break_note();
+    Ok(p)
 }
 
-fn poller() -> Result<&'static Poller> {
-    POLLER.get_or_try_init(|| {
+fn make_poller() -> Result<Poller> {
+    {
         // SAFETY: plain syscalls creating fds we own for the life of the process.
         unsafe {
             let epfd = libc::epoll_create1(libc::EPOLL_CLOEXEC);
@@ -110,7 +142,7 @@ fn poller() -> Result<&'static Poller> {
             }
             Ok(Poller { epfd, breakfd })
         }
-    })
+    }
 }
 
 /// Whether the poller exists (any fd or timer was ever waited on).
@@ -118,8 +150,10 @@ pub fn inited() -> bool {
     POLLER.get().is_some()
 }
 
-/// Wakes an M blocked in netpoll (Go's netpollBreak).
+/// Wakes an M blocked in netpoll, or waiting for timers on TIMER_NOTE (Go's
+/// netpollBreak).
 pub fn netpoll_break() {
+    break_note();
     let Some(p) = POLLER.get() else { return };
     if BREAK_PENDING.swap(true, Ordering::AcqRel) {
         return;
@@ -178,10 +212,38 @@ fn epoll_wait_ns(epfd: i32, events: &mut [libc::epoll_event], delay: i64) -> i32
     unsafe { libc::epoll_wait(epfd, events.as_mut_ptr(), max, ms) }
 }
 
+/// Breaks the wait on TIMER_NOTE, now or, if nobody sleeps there yet, the next one
+/// (see the file comment).
+fn break_note() {
+    if !NOTE_BROKEN.load(Ordering::Acquire) && !NOTE_BROKEN.swap(true, Ordering::AcqRel) {
+        TIMER_NOTE.wakeup();
+    }
+}
+
+/// Without a poller, the LASTPOLL holder's wait: sleeps on TIMER_NOTE for up to
+/// `delay` ns (< 0: until a break), then consumes a break that came. Only the
+/// LASTPOLL holder calls it, so one M at most sleeps on the note and clears it.
+fn note_sleep(delay: i64) {
+    TIMER_NOTE.tsleep(delay);
+    if NOTE_BROKEN.load(Ordering::Acquire) {
+        // The breaker's wakeup is in or on its way: take it, then re-arm the note
+        // before the next breaker may wake it.
+        TIMER_NOTE.sleep();
+        TIMER_NOTE.clear();
+        NOTE_BROKEN.store(false, Ordering::Release);
+    }
+}
+
 /// Polls for ready fds, waiting up to `delay` ns (< 0: until an event or a break;
-/// 0: not at all). Returns the Gs made ready.
+/// 0: not at all). Returns the Gs made ready. Without a poller, a wait (`delay` !=
+/// 0) sleeps on TIMER_NOTE instead (see the file comment).
 pub fn netpoll(delay: i64, out: &mut Vec<*mut G>) {
-    let Some(p) = POLLER.get() else { return };
+    let Some(p) = POLLER.get() else {
+        if delay != 0 {
+            note_sleep(delay);
+        }
+        return;
+    };
     let mut events: [libc::epoll_event; 128] = [libc::epoll_event { events: 0, u64: 0 }; 128];
     let n = loop {
         let n = epoll_wait_ns(p.epfd, &mut events, delay);

@@ -1,6 +1,7 @@
 //! Timers (Go's timers): each P keeps a 4-ary min-heap of timers under its own lock.
 //! Timers run from findRunnable on their P, are run by stealing Ms on other Ps
-//! (stolen along with work), and bound how long an idle M blocks in netpoll.
+//! (stolen along with work), and bound how long an idle M blocks in netpoll (or, with
+//! no poller, on a note: timers need no fds; see netpoll.rs).
 //!
 //! A timer's callback runs with its heap's lock held. Deleting a timer takes the
 //! same lock, so once `del` returns the callback has either run to completion or
@@ -192,10 +193,6 @@ impl PTimers {
 /// # Safety
 /// `t` is in no heap, and stays valid until it fires or is deleted; `pp` is a live P.
 pub unsafe fn add(pp: *mut P, t: *mut Timer) -> bool {
-    // The M that waits for timers sleeps in the netpoller: make sure it exists.
-    if super::netpoll::init().is_err() {
-        return false;
-    }
     // SAFETY: `pp` is a live P (clause 2), so its timers outlive `t` in the heap; `t`
     // stays valid (clause 1) and every caller passes a timer in no heap.
     unsafe { add_to(&(*pp).timers, t) }
