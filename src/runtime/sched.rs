@@ -634,8 +634,7 @@ fn find_runnable(m: &M, mut pp: HeldP, wait: Wait) -> Option<(HeldP, *mut G, boo
         // Without a poller it sleeps on a note instead (see netpoll.rs: timers
         // work without fds).
         let poll_until = timer::earliest();
-        if (poll_until != 0
-            || (netpoll::inited() && netpoll::WAITERS.load(Ordering::Acquire) > 0))
+        if (poll_until != 0 || (netpoll::inited() && netpoll::WAITERS.load(Ordering::Acquire) > 0))
             && netpoll::LASTPOLL.swap(0, Ordering::AcqRel) != 0
         {
             let now = nanotime();
