@@ -996,3 +996,93 @@ mod loom_tests {
         });
     }
 }
+
+/// A select whose timeout cannot be queued (timer::add fails: no memory) returns
+/// Error::NoMem with nothing done and no sudog left on the channel, instead of the
+/// abort it was ("select: no memory for a timer", issue 8). In a forked child with a
+/// runtime of its own (1 P), the select in the main G, the failure injected through
+/// timer::FAIL_ADD.
+#[cfg(all(test, not(loom)))]
+mod timer_nomem_tests {
+    use super::*;
+    use core::sync::atomic::AtomicI32;
+
+    /// 0 if every check in the G passed, else the number of the first that failed.
+    static FAILED: AtomicI32 = AtomicI32::new(-1);
+
+    fn check(n: i32, ok: bool) -> bool {
+        if !ok {
+            FAILED.store(n, Ordering::SeqCst);
+        }
+        ok
+    }
+
+    unsafe extern "C" fn body(_: *mut c_void) {
+        let c = make(8, 0).unwrap();
+        let mut e = 0x1111u64;
+        let mut cases = [Case {
+            chan: c,
+            dir: RECV,
+            elem: (&mut e as *mut u64).cast(),
+            result: 7,
+        }];
+        timer::FAIL_ADD.with(|f| f.set(true));
+        // SAFETY: a live channel and one valid case.
+        let r = unsafe { select(cases.as_mut_ptr(), 1, 1_000_000_000, &Some) };
+        // rt_sleep in the same case ends early instead of failing.
+        let slept = sched::sleep(1_000_000_000);
+        timer::FAIL_ADD.with(|f| f.set(false));
+        if !check(1, r == Err(Error::NoMem))
+            || !check(2, cases[0].result == 7 && e == 0x1111)
+            || !check(3, slept.is_ok())
+        {
+            return;
+        }
+        // No sudog was left behind: a send finds no receiver, the channel frees.
+        let v = 1u64;
+        // SAFETY: a live channel and an 8-byte element.
+        let sent = unsafe { send(c, (&v as *const u64).cast(), false) };
+        if !check(4, sent == Err(Error::Again)) {
+            return;
+        }
+        // SAFETY: as above.
+        let r = unsafe { select(cases.as_mut_ptr(), 1, 1_000_000, &Some) };
+        if !check(5, r == Err(Error::TimedOut)) {
+            return;
+        }
+        // SAFETY: live, nobody waits on it.
+        if check(6, unsafe { free(c) }.is_ok()) {
+            FAILED.store(0, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn select_whose_timer_cannot_be_queued_returns_nomem() {
+        // SAFETY: the child runs its own runtime and _exits.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            // SAFETY: an alarm in the child (the hang bound); SIGALRM ends it.
+            unsafe { libc::alarm(20) };
+            let ok = super::super::init::init(super::super::init::Request {
+                maxprocs: 1,
+                ..Default::default()
+            })
+            .is_ok()
+                && sched::rt_main(Some(body), ptr::null_mut()).is_ok();
+            let code = if ok {
+                FAILED.load(Ordering::SeqCst)
+            } else {
+                100
+            };
+            // SAFETY: leaves the child without running the parent's exit handlers.
+            unsafe { libc::_exit(code) };
+        }
+        let mut status = 0;
+        // SAFETY: waiting for our own child.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "child: status {status:#x} (exit code: the failed check; 100: no runtime)"
+        );
+    }
+}

@@ -188,11 +188,23 @@ impl PTimers {
     }
 }
 
+#[cfg(test)]
+std::thread_local! {
+    /// Unit tests: `add` on this thread fails as if the heap could not grow (the
+    /// allocator cannot be made to fail deterministically). Set by a G and read by
+    /// its M's g0 in the park commit: both run on the same thread.
+    pub static FAIL_ADD: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
+}
+
 /// Adds `t` to `pp`'s heap. Returns false if the heap cannot grow (no memory).
 ///
 /// # Safety
 /// `t` is in no heap, and stays valid until it fires or is deleted; `pp` is a live P.
 pub unsafe fn add(pp: *mut P, t: *mut Timer) -> bool {
+    #[cfg(test)]
+    if FAIL_ADD.with(|f| f.get()) {
+        return false;
+    }
     // SAFETY: `pp` is a live P (clause 2), so its timers outlive `t` in the heap; `t`
     // stays valid (clause 1) and every caller passes a timer in no heap.
     unsafe { add_to(&(*pp).timers, t) }
