@@ -24,15 +24,14 @@
 //! whoever adds an earlier timer (wake_netpoller), hands out a P (startm) or shuts
 //! down reaches the sleeper through it, exactly as with the poller. No wakeup is
 //! lost because the note stands in for the eventfd all the way: a break is sticky.
-//! The breaker that raises `NOTE_BROKEN` (a swap: one per round) wakes the note,
-//! which stays woken until the sleeper consumes it; a break that comes before the
-//! sleeper reaches the note (after it took LASTPOLL) cuts that sleep short, and one
-//! that comes after it woke cuts the next sleep short at worst: a spurious wakeup,
-//! after which the M looks for work again, as after a stale eventfd write. The
-//! sleeper consumes a break only once the breaker's wakeup is in (it waits for it
-//! if `NOTE_BROKEN` is up), clearing the note before lowering the flag, so the next
-//! breaker never wakes a note that is still woken. When the poller is made it
-//! breaks the note too, so a timer sleeper goes back to poll for fds.
+//! It is one futex word: a breaker raises it (only the one that finds it down calls
+//! futex_wake; later ones merge), and it stays raised until the sleeper, awake,
+//! lowers it. A break that comes after the sleeper took LASTPOLL but before it
+//! reaches the futex makes its wait return at once (FUTEX_WAIT compares the word);
+//! one that comes after it lowered the word cuts the next sleep short at worst: a
+//! spurious wakeup, after which the M looks for work again, as after a stale eventfd
+//! write. When the poller is made it breaks the note too, so a timer sleeper goes
+//! back to poll for fds.
 
 use core::ffi::c_void;
 use core::ptr;
@@ -41,9 +40,10 @@ use std::collections::HashMap;
 
 use once_cell::sync::OnceCell;
 
+use super::atomic::StaticAtomicU32;
 use super::error::{Error, Result};
 use super::g::{self, G};
-use super::note::{Lock, Note};
+use super::note::{futex_wait, futex_wake, Lock};
 use super::time::nanotime;
 use super::{sched, timer};
 
@@ -68,10 +68,56 @@ pub static WAITERS: AtomicI32 = AtomicI32::new(0);
 static BREAK_PENDING: AtomicBool = AtomicBool::new(false);
 /// What the LASTPOLL holder sleeps on while there is no poller (see the file
 /// comment).
-static TIMER_NOTE: Note = Note::new();
-/// A break of TIMER_NOTE is on its way or in (coalesces its wakeups, as
-/// BREAK_PENDING does the eventfd writes).
-static NOTE_BROKEN: AtomicBool = AtomicBool::new(false);
+static TIMER_NOTE: BreakableNote = BreakableNote::new();
+
+/// A futex word whose wakeups (breaks) are sticky and coalesced, as eventfd writes
+/// are: the timer sleeper's stand-in for the poller (see the file comment). One
+/// sleeper at a time; any number of breakers.
+pub(crate) struct BreakableNote {
+    /// 1: broken (a break came and was not consumed yet), else 0.
+    word: StaticAtomicU32,
+}
+
+impl BreakableNote {
+    pub(crate) const fn new() -> BreakableNote {
+        BreakableNote {
+            word: StaticAtomicU32::new(0),
+        }
+    }
+
+    /// Breaks the wait, now or, if nobody sleeps yet, the next one. Only the breaker
+    /// that raises the word calls futex_wake; later ones merge into its break.
+    pub(crate) fn brk(&self) {
+        if self.word.load(Ordering::Acquire) == 0 && self.word.swap(1, Ordering::AcqRel) == 0 {
+            futex_wake(&self.word, 1);
+        }
+    }
+
+    /// Sleeps until a break or for `delay` ns (< 0: no limit), then consumes the
+    /// break if one came: the sleeper is awake now, which is all a break asks, and one
+    /// raised after the consumption stays for the next sleep. Only one thread at a
+    /// time may call it.
+    pub(crate) fn sleep(&self, delay: i64) {
+        let deadline = if delay < 0 {
+            -1
+        } else {
+            nanotime().saturating_add(delay)
+        };
+        while self.word.load(Ordering::Acquire) == 0 {
+            let left = if deadline < 0 {
+                -1
+            } else {
+                deadline - nanotime()
+            };
+            if deadline >= 0 && left <= 0 {
+                break;
+            }
+            // Returns at once if a break raised the word since our load.
+            futex_wait(&self.word, 0, left);
+        }
+        self.word.store(0, Ordering::Release);
+    }
+}
 
 /// Waiting states of a poll waiter.
 const WAITING: u32 = 0;
@@ -215,23 +261,7 @@ fn epoll_wait_ns(epfd: i32, events: &mut [libc::epoll_event], delay: i64) -> i32
 /// Breaks the wait on TIMER_NOTE, now or, if nobody sleeps there yet, the next one
 /// (see the file comment).
 fn break_note() {
-    if !NOTE_BROKEN.load(Ordering::Acquire) && !NOTE_BROKEN.swap(true, Ordering::AcqRel) {
-        TIMER_NOTE.wakeup();
-    }
-}
-
-/// Without a poller, the LASTPOLL holder's wait: sleeps on TIMER_NOTE for up to
-/// `delay` ns (< 0: until a break), then consumes a break that came. Only the
-/// LASTPOLL holder calls it, so one M at most sleeps on the note and clears it.
-fn note_sleep(delay: i64) {
-    TIMER_NOTE.tsleep(delay);
-    if NOTE_BROKEN.load(Ordering::Acquire) {
-        // The breaker's wakeup is in or on its way: take it, then re-arm the note
-        // before the next breaker may wake it.
-        TIMER_NOTE.sleep();
-        TIMER_NOTE.clear();
-        NOTE_BROKEN.store(false, Ordering::Release);
-    }
+    TIMER_NOTE.brk();
 }
 
 /// Polls for ready fds, waiting up to `delay` ns (< 0: until an event or a break;
@@ -240,7 +270,8 @@ fn note_sleep(delay: i64) {
 pub fn netpoll(delay: i64, out: &mut Vec<*mut G>) {
     let Some(p) = POLLER.get() else {
         if delay != 0 {
-            note_sleep(delay);
+            // Only the LASTPOLL holder waits, so one M at most sleeps on the note.
+            TIMER_NOTE.sleep(delay);
         }
         return;
     };
@@ -530,5 +561,64 @@ unsafe fn poll_timeout(t: *mut timer::Timer) -> *mut G {
         w.g
     } else {
         ptr::null_mut()
+    }
+}
+
+/// Model checks (`make loom`) of the timer sleeper's note (BreakableNote): a break is
+/// never lost and never wakes the note twice, whatever the interleaving with a sleep
+/// and other breaks. (A timed sleep is modelled by its timeout expiring at once: loom
+/// has no clock.)
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use loom::sync::Arc;
+
+    /// A fresh note whose word is created on this thread (see atomic.rs).
+    fn note() -> Arc<BreakableNote> {
+        let n = Arc::new(BreakableNote::new());
+        n.word.load(Ordering::Relaxed);
+        n
+    }
+
+    /// A sleeper that waits without limit and a breaker: the sleeper always wakes
+    /// (a lost break is a deadlock, which loom reports), and the note is re-armed.
+    #[test]
+    fn loom_timer_note_break_is_never_lost() {
+        loom::model(|| {
+            let n = note();
+            let b = {
+                let n = n.clone();
+                loom::thread::spawn(move || n.brk())
+            };
+            n.sleep(-1);
+            b.join().unwrap();
+            // Whatever order they ran in, the break was consumed exactly once: the
+            // next break wakes the next sleep without limit.
+            n.brk();
+            n.sleep(-1);
+        });
+    }
+
+    /// A sleep that times out racing two breakers: afterwards the note is
+    /// consistent: a break that nobody consumed cuts the next sleep short, and a
+    /// fresh break still wakes a sleep without limit.
+    #[test]
+    fn loom_timer_note_timeout_races_breaks() {
+        loom::model(|| {
+            let n = note();
+            let bs: Vec<_> = (0..2)
+                .map(|_| {
+                    let n = n.clone();
+                    loom::thread::spawn(move || n.brk())
+                })
+                .collect();
+            n.sleep(0);
+            for b in bs {
+                b.join().unwrap();
+            }
+            n.sleep(0); // consumes a break left over, if any
+            n.brk();
+            n.sleep(-1);
+        });
     }
 }
