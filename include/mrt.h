@@ -412,7 +412,9 @@ size_t rt_chan_cap(const struct rt_chan *c);
  *
  * Errors: RT_EINVAL for NULL cases, n = 0, n > 65536, a bad direction (on any
  * case, a NULL channel's included) or a bad channel; RT_EAGAIN; RT_ETIMEDOUT;
- * RT_ENOMEM.
+ * RT_ENOMEM (also when a G's timeout cannot be armed for lack of memory: then no
+ * case proceeded and nothing is left waiting on the channels). Timeouts need no
+ * file descriptors.
  */
 int rt_select(struct rt_select_case *cases, size_t n, int64_t timeout_ns);
 
@@ -512,7 +514,9 @@ int rt_exitsyscall(void);
 /**
  * Sleeps `ns` nanoseconds (<= 0: returns at once). A G parks on a timer of its P
  * and its M runs other Gs meanwhile; an M's g0 or a foreign thread sleeps with
- * nanosleep(2). Any context. Errors: RT_ENOMEM (the poller could not be made).
+ * nanosleep(2). Any context. Needs no file descriptors; a G whose timer cannot be
+ * queued for lack of memory returns early instead. Errors: RT_ESHUTDOWN from a G
+ * after rt_shutdown.
  */
 int rt_sleep(int64_t ns);
 

@@ -192,7 +192,9 @@ pub extern "C" fn rt_chan_cap(c: *const rt_chan) -> usize {
 ///
 /// Errors: RT_EINVAL for NULL cases, n = 0, n > 65536, a bad direction (on any
 /// case, a NULL channel's included) or a bad channel; RT_EAGAIN; RT_ETIMEDOUT;
-/// RT_ENOMEM.
+/// RT_ENOMEM (also when a G's timeout cannot be armed for lack of memory: then no
+/// case proceeded and nothing is left waiting on the channels). Timeouts need no
+/// file descriptors.
 #[no_mangle]
 pub unsafe extern "C" fn rt_select(cases: *mut rt_select_case, n: usize, timeout_ns: i64) -> c_int {
     boundary(|| {

@@ -166,7 +166,9 @@ pub extern "C" fn rt_exitsyscall() -> c_int {
 
 /// Sleeps `ns` nanoseconds (<= 0: returns at once). A G parks on a timer of its P
 /// and its M runs other Gs meanwhile; an M's g0 or a foreign thread sleeps with
-/// nanosleep(2). Any context. Errors: RT_ENOMEM (the poller could not be made).
+/// nanosleep(2). Any context. Needs no file descriptors; a G whose timer cannot be
+/// queued for lack of memory returns early instead. Errors: RT_ESHUTDOWN from a G
+/// after rt_shutdown.
 #[no_mangle]
 pub extern "C" fn rt_sleep(ns: i64) -> c_int {
     boundary(|| {

@@ -67,10 +67,12 @@ impl Sudog {
     }
 }
 
-/// `done` values of a select: undecided, decided by case i (i + CASE0), timed out.
+/// `done` values of a select: undecided, decided by case i (i + CASE0), timed out,
+/// or given up because its timer could not be queued (no memory).
 const UNDECIDED: u32 = 0;
 const TIMEDOUT: u32 = 1;
-const CASE0: u32 = 2;
+const NOTIMER: u32 = 2;
+const CASE0: u32 = 3;
 
 #[derive(Default)]
 struct WaitQ {
@@ -480,17 +482,41 @@ unsafe extern "C" fn park_commit(_g: *mut G, arg: *mut c_void) -> bool {
         };
         let m = tls::getm();
         // SAFETY: g0 of an M holding a P; the timer lives in the parked G's frame.
-        if unsafe { !timer::add((*m).p(), t) } {
-            super::throw("select: no memory for a timer");
+        let queued = unsafe { timer::add((*m).p(), t) };
+        if !queued {
+            // No memory for the heap: the select gives up with RT_ENOMEM. We hold
+            // every channel lock, so no counterpart has touched the done word; decide
+            // it now, and any counterpart that finds a sudog after the unlocks loses
+            // its race and leaves the G alone (it resumes at once, not through
+            // ready). The select then dequeues its sudogs as after a timeout.
+            // SAFETY: `a` is the parked G's ParkArgs (as above), and `done` is its
+            // select's outcome word (a deadline comes only with one), live in that
+            // frame while the G stays parked, which it does until we return.
+            unsafe { (*(*a).done).store(NOTIMER, Ordering::Release) };
         }
-        super::sched::wake_netpoller(deadline);
+        if queued {
+            super::sched::wake_netpoller(deadline);
+        }
+        // SAFETY: `locks` is the list the parking G holds on this M (read above).
+        unsafe { unlock_all(locks) };
+        return queued;
     }
+    // SAFETY: as above.
+    unsafe { unlock_all(locks) };
+    true
+}
+
+/// Releases the locks a parking G held (park_commit's last step).
+///
+/// # Safety
+/// `locks` points at the list of mutexes the parking G holds on this M; it is read
+/// only while the lock its entry names is held.
+unsafe fn unlock_all(locks: *const [*const Mutex]) {
     for i in 0..locks.len() {
         // SAFETY: the parking G held them (Guard::into_raw on this M, whose g0 we
-        // are); entry i is read while lock i is held.
+        // are: our contract); entry i is read while lock i is held.
         unsafe { unlock_raw(*(locks as *const *const Mutex).add(i)) };
     }
-    true
 }
 
 /// The timeout of a select: wins its done word; then its G is to be readied.
@@ -771,6 +797,10 @@ pub unsafe fn select(
     }
     drop(guards);
     let d = done.load(Ordering::Acquire);
+    if d == NOTIMER {
+        // The timeout could not be armed (park_commit): nothing happened.
+        return Err(Error::NoMem);
+    }
     if !woken || d == TIMEDOUT {
         return Err(Error::TimedOut);
     }
@@ -964,5 +994,95 @@ mod loom_tests {
             assert_eq!(receiver.join().unwrap(), Err(Error::Closed));
             assert_unlinked_and_free(c);
         });
+    }
+}
+
+/// A select whose timeout cannot be queued (timer::add fails: no memory) returns
+/// Error::NoMem with nothing done and no sudog left on the channel, instead of the
+/// abort it was ("select: no memory for a timer", issue 8). In a forked child with a
+/// runtime of its own (1 P), the select in the main G, the failure injected through
+/// timer::FAIL_ADD.
+#[cfg(all(test, not(loom)))]
+mod timer_nomem_tests {
+    use super::*;
+    use core::sync::atomic::AtomicI32;
+
+    /// 0 if every check in the G passed, else the number of the first that failed.
+    static FAILED: AtomicI32 = AtomicI32::new(-1);
+
+    fn check(n: i32, ok: bool) -> bool {
+        if !ok {
+            FAILED.store(n, Ordering::SeqCst);
+        }
+        ok
+    }
+
+    unsafe extern "C" fn body(_: *mut c_void) {
+        let c = make(8, 0).unwrap();
+        let mut e = 0x1111u64;
+        let mut cases = [Case {
+            chan: c,
+            dir: RECV,
+            elem: (&mut e as *mut u64).cast(),
+            result: 7,
+        }];
+        timer::FAIL_ADD.with(|f| f.set(true));
+        // SAFETY: a live channel and one valid case.
+        let r = unsafe { select(cases.as_mut_ptr(), 1, 1_000_000_000, &Some) };
+        // rt_sleep in the same case ends early instead of failing.
+        let slept = sched::sleep(1_000_000_000);
+        timer::FAIL_ADD.with(|f| f.set(false));
+        if !check(1, r == Err(Error::NoMem))
+            || !check(2, cases[0].result == 7 && e == 0x1111)
+            || !check(3, slept.is_ok())
+        {
+            return;
+        }
+        // No sudog was left behind: a send finds no receiver, the channel frees.
+        let v = 1u64;
+        // SAFETY: a live channel and an 8-byte element.
+        let sent = unsafe { send(c, (&v as *const u64).cast(), false) };
+        if !check(4, sent == Err(Error::Again)) {
+            return;
+        }
+        // SAFETY: as above.
+        let r = unsafe { select(cases.as_mut_ptr(), 1, 1_000_000, &Some) };
+        if !check(5, r == Err(Error::TimedOut)) {
+            return;
+        }
+        // SAFETY: live, nobody waits on it.
+        if check(6, unsafe { free(c) }.is_ok()) {
+            FAILED.store(0, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn select_whose_timer_cannot_be_queued_returns_nomem() {
+        // SAFETY: the child runs its own runtime and _exits.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            // SAFETY: an alarm in the child (the hang bound); SIGALRM ends it.
+            unsafe { libc::alarm(20) };
+            let ok = super::super::init::init(super::super::init::Request {
+                maxprocs: 1,
+                ..Default::default()
+            })
+            .is_ok()
+                && sched::rt_main(Some(body), ptr::null_mut()).is_ok();
+            let code = if ok {
+                FAILED.load(Ordering::SeqCst)
+            } else {
+                100
+            };
+            // SAFETY: leaves the child without running the parent's exit handlers.
+            unsafe { libc::_exit(code) };
+        }
+        let mut status = 0;
+        // SAFETY: waiting for our own child.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "child: status {status:#x} (exit code: the failed check; 100: no runtime)"
+        );
     }
 }

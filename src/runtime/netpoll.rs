@@ -14,6 +14,24 @@
 //! finds nothing to run may block in netpoll until the soonest timer, if no other M
 //! does already (`LASTPOLL` is 0 while one blocks: Go's lastpoll protocol); sysmon
 //! polls when nobody has for 10 ms.
+//!
+//! # Waiting for timers without a poller
+//! Timers do not need the poller: it is made by the first rt_poll_fd of a G, and a
+//! process out of fds may never have one. Until it exists, the M that holds the
+//! LASTPOLL token (the one M that waits for the soonest timer; the others park on
+//! their idle notes as usual) sleeps with a timeout on `TIMER_NOTE` instead of in
+//! epoll_wait, and `netpoll_break` wakes that note instead of writing the eventfd:
+//! whoever adds an earlier timer (wake_netpoller), hands out a P (startm) or shuts
+//! down reaches the sleeper through it, exactly as with the poller. No wakeup is
+//! lost because the note stands in for the eventfd all the way: a break is sticky.
+//! It is one futex word: a breaker raises it (only the one that finds it down calls
+//! futex_wake; later ones merge), and it stays raised until the sleeper, awake,
+//! lowers it. A break that comes after the sleeper took LASTPOLL but before it
+//! reaches the futex makes its wait return at once (FUTEX_WAIT compares the word);
+//! one that comes after it lowered the word cuts the next sleep short at worst: a
+//! spurious wakeup, after which the M looks for work again, as after a stale eventfd
+//! write. When the poller is made it breaks the note too, so a timer sleeper goes
+//! back to poll for fds.
 
 use core::ffi::c_void;
 use core::ptr;
@@ -22,9 +40,10 @@ use std::collections::HashMap;
 
 use once_cell::sync::OnceCell;
 
+use super::atomic::StaticAtomicU32;
 use super::error::{Error, Result};
 use super::g::{self, G};
-use super::note::Lock;
+use super::note::{futex_wait, futex_wake, Lock};
 use super::time::nanotime;
 use super::{sched, timer};
 
@@ -47,6 +66,58 @@ pub static POLL_UNTIL: AtomicI64 = AtomicI64::new(0);
 pub static WAITERS: AtomicI32 = AtomicI32::new(0);
 /// A break is on its way (coalesces eventfd writes).
 static BREAK_PENDING: AtomicBool = AtomicBool::new(false);
+/// What the LASTPOLL holder sleeps on while there is no poller (see the file
+/// comment).
+static TIMER_NOTE: BreakableNote = BreakableNote::new();
+
+/// A futex word whose wakeups (breaks) are sticky and coalesced, as eventfd writes
+/// are: the timer sleeper's stand-in for the poller (see the file comment). One
+/// sleeper at a time; any number of breakers.
+pub(crate) struct BreakableNote {
+    /// 1: broken (a break came and was not consumed yet), else 0.
+    word: StaticAtomicU32,
+}
+
+impl BreakableNote {
+    pub(crate) const fn new() -> BreakableNote {
+        BreakableNote {
+            word: StaticAtomicU32::new(0),
+        }
+    }
+
+    /// Breaks the wait, now or, if nobody sleeps yet, the next one. Only the breaker
+    /// that raises the word calls futex_wake; later ones merge into its break.
+    pub(crate) fn brk(&self) {
+        if self.word.load(Ordering::Acquire) == 0 && self.word.swap(1, Ordering::AcqRel) == 0 {
+            futex_wake(&self.word, 1);
+        }
+    }
+
+    /// Sleeps until a break or for `delay` ns (< 0: no limit), then consumes the
+    /// break if one came: the sleeper is awake now, which is all a break asks, and one
+    /// raised after the consumption stays for the next sleep. Only one thread at a
+    /// time may call it.
+    pub(crate) fn sleep(&self, delay: i64) {
+        let deadline = if delay < 0 {
+            -1
+        } else {
+            nanotime().saturating_add(delay)
+        };
+        while self.word.load(Ordering::Acquire) == 0 {
+            let left = if deadline < 0 {
+                -1
+            } else {
+                deadline - nanotime()
+            };
+            if deadline >= 0 && left <= 0 {
+                break;
+            }
+            // Returns at once if a break raised the word since our load.
+            futex_wait(&self.word, 0, left);
+        }
+        self.word.store(0, Ordering::Release);
+    }
+}
 
 /// Waiting states of a poll waiter.
 const WAITING: u32 = 0;
@@ -81,13 +152,20 @@ unsafe impl Send for Descs {}
 
 static DESCS: Lock<Option<Descs>> = Lock::new(None);
 
-/// Makes the poller if it does not exist yet.
-pub fn init() -> Result<()> {
-    poller().map(|_| ())
+/// The poller, made by the first call (rt_poll_fd from a G).
+fn poller() -> Result<&'static Poller> {
+    if let Some(p) = POLLER.get() {
+        return Ok(p);
+    }
+    let p = POLLER.get_or_try_init(make_poller)?;
+    // An M waiting for timers on TIMER_NOTE would not see fd events: wake it, so that
+    // it polls from now on (the break is sticky: a sleeper on its way is cut short).
+    break_note();
+    Ok(p)
 }
 
-fn poller() -> Result<&'static Poller> {
-    POLLER.get_or_try_init(|| {
+fn make_poller() -> Result<Poller> {
+    {
         // SAFETY: plain syscalls creating fds we own for the life of the process.
         unsafe {
             let epfd = libc::epoll_create1(libc::EPOLL_CLOEXEC);
@@ -110,7 +188,7 @@ fn poller() -> Result<&'static Poller> {
             }
             Ok(Poller { epfd, breakfd })
         }
-    })
+    }
 }
 
 /// Whether the poller exists (any fd or timer was ever waited on).
@@ -118,8 +196,10 @@ pub fn inited() -> bool {
     POLLER.get().is_some()
 }
 
-/// Wakes an M blocked in netpoll (Go's netpollBreak).
+/// Wakes an M blocked in netpoll, or waiting for timers on TIMER_NOTE (Go's
+/// netpollBreak).
 pub fn netpoll_break() {
+    break_note();
     let Some(p) = POLLER.get() else { return };
     if BREAK_PENDING.swap(true, Ordering::AcqRel) {
         return;
@@ -178,10 +258,23 @@ fn epoll_wait_ns(epfd: i32, events: &mut [libc::epoll_event], delay: i64) -> i32
     unsafe { libc::epoll_wait(epfd, events.as_mut_ptr(), max, ms) }
 }
 
+/// Breaks the wait on TIMER_NOTE, now or, if nobody sleeps there yet, the next one
+/// (see the file comment).
+fn break_note() {
+    TIMER_NOTE.brk();
+}
+
 /// Polls for ready fds, waiting up to `delay` ns (< 0: until an event or a break;
-/// 0: not at all). Returns the Gs made ready.
+/// 0: not at all). Returns the Gs made ready. Without a poller, a wait (`delay` !=
+/// 0) sleeps on TIMER_NOTE instead (see the file comment).
 pub fn netpoll(delay: i64, out: &mut Vec<*mut G>) {
-    let Some(p) = POLLER.get() else { return };
+    let Some(p) = POLLER.get() else {
+        if delay != 0 {
+            // Only the LASTPOLL holder waits, so one M at most sleeps on the note.
+            TIMER_NOTE.sleep(delay);
+        }
+        return;
+    };
     let mut events: [libc::epoll_event; 128] = [libc::epoll_event { events: 0, u64: 0 }; 128];
     let n = loop {
         let n = epoll_wait_ns(p.epfd, &mut events, delay);
@@ -468,5 +561,64 @@ unsafe fn poll_timeout(t: *mut timer::Timer) -> *mut G {
         w.g
     } else {
         ptr::null_mut()
+    }
+}
+
+/// Model checks (`make loom`) of the timer sleeper's note (BreakableNote): a break is
+/// never lost and never wakes the note twice, whatever the interleaving with a sleep
+/// and other breaks. (A timed sleep is modelled by its timeout expiring at once: loom
+/// has no clock.)
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use loom::sync::Arc;
+
+    /// A fresh note whose word is created on this thread (see atomic.rs).
+    fn note() -> Arc<BreakableNote> {
+        let n = Arc::new(BreakableNote::new());
+        n.word.load(Ordering::Relaxed);
+        n
+    }
+
+    /// A sleeper that waits without limit and a breaker: the sleeper always wakes
+    /// (a lost break is a deadlock, which loom reports), and the note is re-armed.
+    #[test]
+    fn loom_timer_note_break_is_never_lost() {
+        loom::model(|| {
+            let n = note();
+            let b = {
+                let n = n.clone();
+                loom::thread::spawn(move || n.brk())
+            };
+            n.sleep(-1);
+            b.join().unwrap();
+            // Whatever order they ran in, the break was consumed exactly once: the
+            // next break wakes the next sleep without limit.
+            n.brk();
+            n.sleep(-1);
+        });
+    }
+
+    /// A sleep that times out racing two breakers: afterwards the note is
+    /// consistent: a break that nobody consumed cuts the next sleep short, and a
+    /// fresh break still wakes a sleep without limit.
+    #[test]
+    fn loom_timer_note_timeout_races_breaks() {
+        loom::model(|| {
+            let n = note();
+            let bs: Vec<_> = (0..2)
+                .map(|_| {
+                    let n = n.clone();
+                    loom::thread::spawn(move || n.brk())
+                })
+                .collect();
+            n.sleep(0);
+            for b in bs {
+                b.join().unwrap();
+            }
+            n.sleep(0); // consumes a break left over, if any
+            n.brk();
+            n.sleep(-1);
+        });
     }
 }

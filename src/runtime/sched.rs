@@ -631,9 +631,10 @@ fn find_runnable(m: &M, mut pp: HeldP, wait: Wait) -> Option<(HeldP, *mut G, boo
         }
         // Before parking: if Gs wait on fds or timers, one M blocks in netpoll until
         // the soonest timer (Go's lastpoll protocol: LASTPOLL is 0 while it does).
+        // Without a poller it sleeps on a note instead (see netpoll.rs: timers
+        // work without fds).
         let poll_until = timer::earliest();
-        if netpoll::inited()
-            && (netpoll::WAITERS.load(Ordering::Acquire) > 0 || poll_until != 0)
+        if (poll_until != 0 || (netpoll::inited() && netpoll::WAITERS.load(Ordering::Acquire) > 0))
             && netpoll::LASTPOLL.swap(0, Ordering::AcqRel) != 0
         {
             let now = nanotime();
@@ -661,7 +662,7 @@ fn find_runnable(m: &M, mut pp: HeldP, wait: Wait) -> Option<(HeldP, *mut G, boo
                     continue 'top;
                 }
             }
-        } else if poll_until != 0 && netpoll::inited() {
+        } else if poll_until != 0 {
             // Somebody else polls: make sure it wakes up for our timer.
             let until = netpoll::POLL_UNTIL.load(Ordering::Acquire);
             if until == 0 || until > poll_until {
@@ -1387,8 +1388,6 @@ pub fn sleep(ns: i64) -> Result<()> {
         super::time::os_sleep(ns);
         return Ok(());
     }
-    // The M that will wait for this timer sleeps in epoll_wait.
-    super::netpoll::init()?;
     let mut t = timer::Timer::new(
         super::time::nanotime().saturating_add(ns),
         sleep_fire,

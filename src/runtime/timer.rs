@@ -1,6 +1,7 @@
 //! Timers (Go's timers): each P keeps a 4-ary min-heap of timers under its own lock.
 //! Timers run from findRunnable on their P, are run by stealing Ms on other Ps
-//! (stolen along with work), and bound how long an idle M blocks in netpoll.
+//! (stolen along with work), and bound how long an idle M blocks in netpoll (or, with
+//! no poller, on a note: timers need no fds; see netpoll.rs).
 //!
 //! A timer's callback runs with its heap's lock held. Deleting a timer takes the
 //! same lock, so once `del` returns the callback has either run to completion or
@@ -187,13 +188,21 @@ impl PTimers {
     }
 }
 
+#[cfg(test)]
+std::thread_local! {
+    /// Unit tests: `add` on this thread fails as if the heap could not grow (the
+    /// allocator cannot be made to fail deterministically). Set by a G and read by
+    /// its M's g0 in the park commit: both run on the same thread.
+    pub static FAIL_ADD: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
+}
+
 /// Adds `t` to `pp`'s heap. Returns false if the heap cannot grow (no memory).
 ///
 /// # Safety
 /// `t` is in no heap, and stays valid until it fires or is deleted; `pp` is a live P.
 pub unsafe fn add(pp: *mut P, t: *mut Timer) -> bool {
-    // The M that waits for timers sleeps in the netpoller: make sure it exists.
-    if super::netpoll::init().is_err() {
+    #[cfg(test)]
+    if FAIL_ADD.with(|f| f.get()) {
         return false;
     }
     // SAFETY: `pp` is a live P (clause 2), so its timers outlive `t` in the heap; `t`
