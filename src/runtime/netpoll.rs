@@ -95,6 +95,8 @@ struct Descs(HashMap<i32, PollDesc>);
 unsafe impl Send for Descs {}
 
 static DESCS: Lock<Option<Descs>> = Lock::new(None);
+/// Descriptor tables of parents, dropped by fork children: kept, never read.
+static PARENT_DESCS: Lock<Vec<Descs>> = Lock::new(Vec::new());
 
 /// Makes the poller if it does not exist yet.
 pub fn init() -> Result<()> {
@@ -163,8 +165,10 @@ pub fn reset_after_fork() {
     // fork does not exist here.
     unsafe {
         MAKING.get_after_fork();
-        // The table may be mid-update (its lock was held): leak it, never walk it.
-        core::mem::forget(DESCS.get_after_fork().take());
+        // The table may be mid-update (its lock was held): keep it, never walk it.
+        if let Some(old) = DESCS.get_after_fork().take() {
+            PARENT_DESCS.get_after_fork().push(old);
+        }
     }
     LASTPOLL.store(1, Ordering::Release);
     POLL_UNTIL.store(0, Ordering::Release);

@@ -86,6 +86,10 @@ static GLOBRUNQ: GlobRunq = GlobRunq(UnsafeCell::new(SegQueue::new()));
 /// the fork never completes in the child, and popping up to that slot waits forever.
 struct GlobRunq(UnsafeCell<SegQueue<GPtr>>);
 
+/// Global queues of parents, replaced in fork children: kept, never walked.
+static PARENT_GLOBRUNQS: super::note::Lock<Vec<SegQueue<GPtr>>> =
+    super::note::Lock::new(Vec::new());
+
 // SAFETY: the queue itself is Sync (GPtr is Send); the cell is written only by
 // `replace_globrunq_after_fork`, when no other thread exists to hold a reference.
 unsafe impl Sync for GlobRunq {}
@@ -1444,7 +1448,10 @@ pub fn clear_globrunq() {
 /// queue is live.
 pub unsafe fn replace_globrunq_after_fork() {
     // SAFETY: no other thread exists and no reference to the queue is held (our
-    // # Safety); writing without dropping leaks the old queue's blocks on purpose.
-    unsafe { ptr::write(GLOBRUNQ.0.get(), SegQueue::new()) };
+    // # Safety). The old queue is moved out untouched (SegQueue is not
+    // self-referential) and kept reachable, never dropped.
+    let old = unsafe { ptr::replace(GLOBRUNQ.0.get(), SegQueue::new()) };
+    // SAFETY: the child's only thread; a holder of the lock in the parent is gone.
+    unsafe { PARENT_GLOBRUNQS.get_after_fork() }.push(old);
     GLOBRUNQ_SIZE.store(0, Ordering::Release);
 }

@@ -142,9 +142,15 @@ static MSTACK_CACHE: Lock<Vec<MStack>> = Lock::new(Vec::new());
 /// # Safety
 /// The only thread of a fork child, before the new runtime starts.
 pub unsafe fn mstack_cache_after_fork() {
-    // SAFETY: no other thread exists to hold or take the lock (our # Safety).
-    core::mem::forget(core::mem::take(unsafe { MSTACK_CACHE.get_after_fork() }));
+    // SAFETY: no other thread exists to hold or take the locks (our # Safety).
+    unsafe {
+        let old = core::mem::take(MSTACK_CACHE.get_after_fork());
+        PARENT_MSTACKS.get_after_fork().push(old);
+    }
 }
+
+/// M-stack caches of parents, replaced in fork children: kept reachable, never used.
+static PARENT_MSTACKS: Lock<Vec<Vec<MStack>>> = Lock::new(Vec::new());
 
 /// glibc's default thread-stack cache is 40 MiB too.
 const MSTACK_CACHE_BYTES: usize = 40 << 20;
