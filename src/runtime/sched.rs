@@ -1438,7 +1438,7 @@ pub fn clear_globrunq() {
     GLOBRUNQ_SIZE.store(0, Ordering::Release);
 }
 
-/// In a fork child: a fresh, empty global queue. The parent's queue is leaked, not
+/// In a fork child: a fresh, empty global queue. The parent's queue is set aside, not
 /// dropped or drained: a push in flight at the fork left a slot that is claimed but
 /// never written, which pop (and SegQueue's drop) would wait on forever. Its Gs are
 /// the parent's and are forgotten with the rest (g::forget_after_fork).

@@ -135,7 +135,7 @@ impl Drop for MStack {
 /// glibc's cache, it is memory ready for the next thread, not a leak).
 static MSTACK_CACHE: Lock<Vec<MStack>> = Lock::new(Vec::new());
 /// In a fork child, before any M's stacks are put back: a fresh, empty M-stack cache.
-/// The parent's is leaked, not dropped: its lock may have been held mid-update at the
+/// The parent's is set aside, not dropped: its lock may have been held mid-update at the
 /// fork, and its stacks are only memory of the parent's (copy-on-write) that no
 /// thread of the child runs on.
 ///
