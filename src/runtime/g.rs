@@ -570,13 +570,29 @@ pub unsafe fn free_all() {
     LIVE_GS.store(0, Ordering::Release);
 }
 
+/// The G (or g0) the forking thread ran at the last fork, noted in the child by the
+/// atfork handler; null in a process that is no fork child.
+static FORKER: AtomicPtr<G> = AtomicPtr::new(ptr::null_mut());
+
+/// In a fork child, from the atfork handler: notes the G the forking thread runs.
+pub fn note_forker_after_fork(gp: *mut G) {
+    FORKER.store(gp, Ordering::Release);
+}
+
+/// The G noted by [`note_forker_after_fork`].
+pub fn forker_after_fork() -> *mut G {
+    FORKER.load(Ordering::Acquire)
+}
+
 /// In a fork child: drops the parent's Gs (none of them can run here), keeping the
-/// one whose stack the caller may be running on.
+/// one the forking thread ran (its stack is the one the thread may still be on) and
+/// any whose stack holds the caller's sp.
 ///
 /// # Safety
 /// Called by rt_init in a fork child, before the new runtime starts.
 pub unsafe fn forget_after_fork() {
     let sp = arch::getsp();
+    let forker = FORKER.swap(ptr::null_mut(), Ordering::AcqRel);
     // SAFETY: the child has no other thread of the old runtime; the stacks dropped
     // below take the registry's lock.
     unsafe { super::stack::registry_after_fork() };
@@ -588,7 +604,7 @@ pub unsafe fn forget_after_fork() {
         // SAFETY: every G on ALLGS is a live allocation; no thread runs on one in the
         // child but ours, and the G whose stack holds our sp is skipped, not freed.
         unsafe {
-            if sp >= (*gp).stack_lo && sp < (*gp).stack_hi {
+            if gp == forker || (sp >= (*gp).stack_lo && sp < (*gp).stack_hi) {
                 continue;
             }
             free_box(gp);

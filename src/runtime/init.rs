@@ -152,6 +152,8 @@ fn init_locked(n: i32, cfg: Cfg) -> Result<()> {
             // First: freeing the stale Ps and Ms drops G stacks, which take the
             // stack registry's lock, and the parent may have held it at the fork.
             super::stack::registry_after_fork();
+            // Before the stale Ms put their stacks back.
+            super::stack::mstack_cache_after_fork();
             m::free_stale_ms(&mut s);
             p::free_all(&mut s);
         }
@@ -161,7 +163,8 @@ fn init_locked(n: i32, cfg: Cfg) -> Result<()> {
         // SAFETY: state Forked: a fork child, before rt_init starts the new runtime, as
         // forget_after_fork requires; the G we may be running on keeps its stack.
         unsafe { g::forget_after_fork() };
-        sched::clear_globrunq();
+        // SAFETY: the fork child's only thread, before the new runtime starts.
+        unsafe { sched::replace_globrunq_after_fork() };
         sched::NMSPINNING.store(0, Ordering::Relaxed);
         sysmon::reset();
     }
@@ -331,6 +334,12 @@ extern "C" fn fork_child() {
         s.stopping = false;
         m::FREEM.get_after_fork();
     }
+    // Before the slot is cleared: rt_init keeps this G's and its M's stacks, which
+    // the thread may still run on (m::free_stale_ms, g::forget_after_fork).
+    g::note_forker_after_fork(tls::getg());
     tls::setg(ptr::null_mut());
     m::forget_adoption_after_fork();
+    // The parent's epoll instance is shared with us: drop our copies at once, so that
+    // nothing in the child can wait on it or change its interest list.
+    super::netpoll::reset_after_fork();
 }

@@ -901,28 +901,44 @@ static ORPHANED: Lock<Orphans> = Lock::new(Orphans(Vec::new(), Vec::new()));
 struct Orphans(Vec<MStack>, Vec<Mapping>);
 
 /// Frees Ms left over from the parent's runtime in a fork child: none of their
-/// threads exist here. The M whose stack the caller runs on is left alone.
+/// threads exist here. The forking thread's M keeps its stacks (its g0 and thread
+/// stack, which holds the thread's TCB and TLS, and its signal stack) even when the
+/// thread ran on a G's stack at the fork; so does any M whose stack or signal stack
+/// the caller is on.
 ///
 /// # Safety
 /// Called in a fork child, by rt_init, before the new runtime starts.
 pub unsafe fn free_stale_ms(s: &mut Sched) {
     let sp = arch::getsp();
+    let alt = signal::current_altstack();
+    let forker_g = super::g::forker_after_fork();
+    let forker = if forker_g.is_null() {
+        ptr::null_mut()
+    } else {
+        // SAFETY: the G the forking thread ran (or its g0) at the fork: no G or M is
+        // freed before this runs, so it is still allocated.
+        unsafe { (*forker_g).m }
+    };
     let mut m = core::mem::replace(&mut s.allm, ptr::null_mut());
     while !m.is_null() {
         // SAFETY: stale Ms are exclusively ours in the child.
         unsafe {
             let next = (*m).alllink;
-            let on_it = (*m)
-                .stack
-                .as_ref()
-                .is_some_and(|st| sp >= st.map.base && sp < st.map.top())
+            let holds = |lo: usize, hi: usize| {
+                (sp >= lo && sp < hi) || alt.is_some_and(|a| a >= lo && a < hi)
+            };
+            let on_it = m == forker
+                || (*m)
+                    .stack
+                    .as_ref()
+                    .is_some_and(|st| holds(st.map.base, st.map.top()))
                 || (*m)
                     .altstack
                     .as_ref()
-                    .is_some_and(|a| signal::current_altstack() == Some(a.base + GUARD_SIZE));
+                    .is_some_and(|a| holds(a.base, a.top()));
             if on_it {
-                // The calling thread still runs on this M's stack or signal stack:
-                // keep the memory, drop the bookkeeping.
+                // The calling thread still uses this M's stacks: keep the memory,
+                // drop the bookkeeping.
                 let mut o = ORPHANED.lock();
                 if let Some(st) = (*m).stack.take() {
                     o.0.push(st);

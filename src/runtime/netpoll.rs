@@ -38,8 +38,6 @@ use core::ptr;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU32, Ordering};
 use std::collections::HashMap;
 
-use once_cell::sync::OnceCell;
-
 use super::atomic::StaticAtomicU32;
 use super::error::{Error, Result};
 use super::g::{self, G};
@@ -51,13 +49,30 @@ use super::{sched, timer};
 pub const POLLIN: u32 = libc::POLLIN as u32;
 pub const POLLOUT: u32 = libc::POLLOUT as u32;
 
+#[derive(Clone, Copy)]
 struct Poller {
     epfd: i32,
     /// An eventfd in the epoll set: a write breaks a blocked epoll_wait.
     breakfd: i32,
 }
 
-static POLLER: OnceCell<Poller> = OnceCell::new();
+/// The poller's fds, -1 until it is made. BREAKFD is stored before EPFD (Release),
+/// so whoever sees EPFD >= 0 (Acquire) sees BREAKFD too. A fork child closes both and
+/// makes its own poller (`reset_after_fork`): an epoll instance is an open file
+/// description, shared with the parent across fork, so waiting on it or changing its
+/// interest list from the child would steal the parent's events.
+static EPFD: AtomicI32 = AtomicI32::new(-1);
+static BREAKFD: AtomicI32 = AtomicI32::new(-1);
+/// Serialises the making of the poller.
+static MAKING: Lock<()> = Lock::new(());
+
+fn poller_get() -> Option<Poller> {
+    let epfd = EPFD.load(Ordering::Acquire);
+    (epfd >= 0).then(|| Poller {
+        epfd,
+        breakfd: BREAKFD.load(Ordering::Relaxed),
+    })
+}
 /// nanotime of the last poll; 0 while an M blocks in netpoll.
 pub static LASTPOLL: AtomicI64 = AtomicI64::new(1);
 /// When the blocked poller will wake up by itself (0: never).
@@ -151,13 +166,21 @@ struct Descs(HashMap<i32, PollDesc>);
 unsafe impl Send for Descs {}
 
 static DESCS: Lock<Option<Descs>> = Lock::new(None);
+/// Descriptor tables of parents, dropped by fork children: kept, never read.
+static PARENT_DESCS: Lock<Vec<Descs>> = Lock::new(Vec::new());
 
 /// The poller, made by the first call (rt_poll_fd from a G).
-fn poller() -> Result<&'static Poller> {
-    if let Some(p) = POLLER.get() {
+fn poller() -> Result<Poller> {
+    if let Some(p) = poller_get() {
         return Ok(p);
     }
-    let p = POLLER.get_or_try_init(make_poller)?;
+    let _making = MAKING.lock();
+    if let Some(p) = poller_get() {
+        return Ok(p);
+    }
+    let p = make_poller()?;
+    BREAKFD.store(p.breakfd, Ordering::Relaxed);
+    EPFD.store(p.epfd, Ordering::Release);
     // An M waiting for timers on TIMER_NOTE would not see fd events: wake it, so that
     // it polls from now on (the break is sticky: a sleeper on its way is cut short).
     break_note();
@@ -165,42 +188,74 @@ fn poller() -> Result<&'static Poller> {
 }
 
 fn make_poller() -> Result<Poller> {
-    {
-        // SAFETY: plain syscalls creating fds we own for the life of the process.
-        unsafe {
-            let epfd = libc::epoll_create1(libc::EPOLL_CLOEXEC);
-            if epfd < 0 {
-                return Err(Error::NoMem);
-            }
-            let breakfd = libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK);
-            if breakfd < 0 {
-                libc::close(epfd);
-                return Err(Error::NoMem);
-            }
-            let mut ev = libc::epoll_event {
-                events: libc::EPOLLIN as u32,
-                u64: u64::MAX,
-            };
-            if libc::epoll_ctl(epfd, libc::EPOLL_CTL_ADD, breakfd, &mut ev) != 0 {
-                libc::close(epfd);
-                libc::close(breakfd);
-                return Err(Error::NoMem);
-            }
-            Ok(Poller { epfd, breakfd })
+    // SAFETY: plain syscalls creating fds we own until the process ends or forks.
+    unsafe {
+        let epfd = libc::epoll_create1(libc::EPOLL_CLOEXEC);
+        if epfd < 0 {
+            return Err(Error::NoMem);
+        }
+        let breakfd = libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK);
+        if breakfd < 0 {
+            libc::close(epfd);
+            return Err(Error::NoMem);
+        }
+        let mut ev = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: u64::MAX,
+        };
+        if libc::epoll_ctl(epfd, libc::EPOLL_CTL_ADD, breakfd, &mut ev) != 0 {
+            libc::close(epfd);
+            libc::close(breakfd);
+            return Err(Error::NoMem);
+        }
+        Ok(Poller { epfd, breakfd })
+    }
+}
+
+/// In a fork child (its only thread, from the atfork handler): forgets the parent's
+/// poller. Its epoll and eventfd fds are closed (closing our copies leaves the
+/// parent's instance and its registrations untouched: they belong to the open file
+/// description, which the parent still holds), the descriptor table, whose waiters
+/// are Gs of the parent, is dropped without being read, and the lastpoll state
+/// starts over. The child's first wait makes a fresh poller.
+pub fn reset_after_fork() {
+    let epfd = EPFD.swap(-1, Ordering::AcqRel);
+    let breakfd = BREAKFD.swap(-1, Ordering::AcqRel);
+    // SAFETY: closing the child's copies of fds that only this module uses; no
+    // other thread exists in the child to be waiting on them.
+    unsafe {
+        if epfd >= 0 {
+            libc::close(epfd);
+        }
+        if breakfd >= 0 {
+            libc::close(breakfd);
         }
     }
+    // SAFETY: the child's only thread: a parent's thread that held these locks at the
+    // fork does not exist here.
+    unsafe {
+        MAKING.get_after_fork();
+        // The table may be mid-update (its lock was held): keep it, never walk it.
+        if let Some(old) = DESCS.get_after_fork().take() {
+            PARENT_DESCS.get_after_fork().push(old);
+        }
+    }
+    LASTPOLL.store(1, Ordering::Release);
+    POLL_UNTIL.store(0, Ordering::Release);
+    WAITERS.store(0, Ordering::Release);
+    BREAK_PENDING.store(false, Ordering::Release);
 }
 
 /// Whether the poller exists (any fd or timer was ever waited on).
 pub fn inited() -> bool {
-    POLLER.get().is_some()
+    poller_get().is_some()
 }
 
 /// Wakes an M blocked in netpoll, or waiting for timers on TIMER_NOTE (Go's
 /// netpollBreak).
 pub fn netpoll_break() {
     break_note();
-    let Some(p) = POLLER.get() else { return };
+    let Some(p) = poller_get() else { return };
     if BREAK_PENDING.swap(true, Ordering::AcqRel) {
         return;
     }
@@ -268,7 +323,7 @@ fn break_note() {
 /// 0: not at all). Returns the Gs made ready. Without a poller, a wait (`delay` !=
 /// 0) sleeps on TIMER_NOTE instead (see the file comment).
 pub fn netpoll(delay: i64, out: &mut Vec<*mut G>) {
-    let Some(p) = POLLER.get() else {
+    let Some(p) = poller_get() else {
         if delay != 0 {
             // Only the LASTPOLL holder waits, so one M at most sleeps on the note.
             TIMER_NOTE.sleep(delay);
@@ -487,7 +542,9 @@ fn poll_now(fd: i32, events: u32, ns: i64) -> Result<u32> {
 unsafe extern "C" fn poll_commit(_g: *mut G, arg: *mut c_void) -> bool {
     // SAFETY: arg is the parked G's waiter, live until the G resumes.
     let w = unsafe { &mut *(arg as *mut PollWaiter) };
-    let p = POLLER.get().expect("poller made before parking");
+    let Some(p) = poller_get() else {
+        super::throw("poll_commit: no poller (it is made before parking)");
+    };
     let mut d = DESCS.lock();
     let descs = d.get_or_insert_with(|| Descs(HashMap::new()));
     let pd = descs.0.entry(w.fd).or_default();

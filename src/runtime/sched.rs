@@ -47,12 +47,12 @@
 //! Spinning Ms are bounded by busy Ps: an M starts spinning only if
 //! 2 * spinning < gomaxprocs - idle Ps.
 
+use core::cell::UnsafeCell;
 use core::ffi::c_void;
 use core::ptr;
 use core::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use crossbeam_queue::SegQueue;
-use once_cell::sync::Lazy;
 
 use super::atomic::StaticAtomicI32;
 use super::error::{Error, Result};
@@ -79,7 +79,29 @@ fn spin() -> Spinning<'static> {
 }
 
 /// The global run queue and its length (Go's sched.runq / runqsize).
-static GLOBRUNQ: Lazy<SegQueue<GPtr>> = Lazy::new(SegQueue::new);
+static GLOBRUNQ: GlobRunq = GlobRunq(UnsafeCell::new(SegQueue::new()));
+
+/// The global queue in a cell, so that a fork child can replace it wholesale
+/// ([`replace_globrunq_after_fork`]): a push that was in flight in another thread at
+/// the fork never completes in the child, and popping up to that slot waits forever.
+struct GlobRunq(UnsafeCell<SegQueue<GPtr>>);
+
+/// Global queues of parents, replaced in fork children: kept, never walked.
+static PARENT_GLOBRUNQS: super::note::Lock<Vec<SegQueue<GPtr>>> =
+    super::note::Lock::new(Vec::new());
+
+// SAFETY: the queue itself is Sync (GPtr is Send); the cell is written only by
+// `replace_globrunq_after_fork`, when no other thread exists to hold a reference.
+unsafe impl Sync for GlobRunq {}
+
+impl core::ops::Deref for GlobRunq {
+    type Target = SegQueue<GPtr>;
+    fn deref(&self) -> &SegQueue<GPtr> {
+        // SAFETY: shared access; the only write (after a fork, in the child's only
+        // thread, between API calls) never overlaps a reference obtained here.
+        unsafe { &*self.0.get() }
+    }
+}
 pub static GLOBRUNQ_SIZE: AtomicI64 = AtomicI64::new(0);
 
 /// MRT_DEBUG=migrate: every yield moves the G to the global queue, so that another M
@@ -1442,5 +1464,23 @@ pub fn runnable_counts() -> (i64, i64) {
 /// Drops whatever is left in the global queue (rt_shutdown, after all Gs exited).
 pub fn clear_globrunq() {
     while GLOBRUNQ.pop().is_some() {}
+    GLOBRUNQ_SIZE.store(0, Ordering::Release);
+}
+
+/// In a fork child: a fresh, empty global queue. The parent's queue is set aside, not
+/// dropped or drained: a push in flight at the fork left a slot that is claimed but
+/// never written, which pop (and SegQueue's drop) would wait on forever. Its Gs are
+/// the parent's and are forgotten with the rest (g::forget_after_fork).
+///
+/// # Safety
+/// The fork child's only thread, before the new runtime starts: no reference to the
+/// queue is live.
+pub unsafe fn replace_globrunq_after_fork() {
+    // SAFETY: no other thread exists and no reference to the queue is held (our
+    // # Safety). The old queue is moved out untouched (SegQueue is not
+    // self-referential) and kept reachable, never dropped.
+    let old = unsafe { ptr::replace(GLOBRUNQ.0.get(), SegQueue::new()) };
+    // SAFETY: the child's only thread; a holder of the lock in the parent is gone.
+    unsafe { PARENT_GLOBRUNQS.get_after_fork() }.push(old);
     GLOBRUNQ_SIZE.store(0, Ordering::Release);
 }

@@ -134,6 +134,24 @@ impl Drop for MStack {
 /// page faults. Bounded by [`MSTACK_CACHE_BYTES`]; it outlives rt_shutdown (like
 /// glibc's cache, it is memory ready for the next thread, not a leak).
 static MSTACK_CACHE: Lock<Vec<MStack>> = Lock::new(Vec::new());
+/// In a fork child, before any M's stacks are put back: a fresh, empty M-stack cache.
+/// The parent's is set aside, not dropped: its lock may have been held mid-update at the
+/// fork, and its stacks are only memory of the parent's (copy-on-write) that no
+/// thread of the child runs on.
+///
+/// # Safety
+/// The only thread of a fork child, before the new runtime starts.
+pub unsafe fn mstack_cache_after_fork() {
+    // SAFETY: no other thread exists to hold or take the locks (our # Safety).
+    unsafe {
+        let old = core::mem::take(MSTACK_CACHE.get_after_fork());
+        PARENT_MSTACKS.get_after_fork().push(old);
+    }
+}
+
+/// M-stack caches of parents, replaced in fork children: kept reachable, never used.
+static PARENT_MSTACKS: Lock<Vec<Vec<MStack>>> = Lock::new(Vec::new());
+
 /// glibc's default thread-stack cache is 40 MiB too.
 const MSTACK_CACHE_BYTES: usize = 40 << 20;
 
