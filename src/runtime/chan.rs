@@ -501,7 +501,8 @@ unsafe extern "C" fn park_commit(_g: *mut G, arg: *mut c_void) -> bool {
         unsafe { unlock_all(locks) };
         return queued;
     }
-    // SAFETY: as above.
+    // SAFETY: `locks` is the list of channel locks the parking G holds on this M,
+    // read out of its ParkArgs above while nothing could resume it.
     unsafe { unlock_all(locks) };
     true
 }
@@ -1045,7 +1046,8 @@ mod timer_nomem_tests {
         if !check(4, sent == Err(Error::Again)) {
             return;
         }
-        // SAFETY: as above.
+        // SAFETY: `cases` holds one case on the live channel `c`, with an 8-byte
+        // element in this frame.
         let r = unsafe { select(cases.as_mut_ptr(), 1, 1_000_000, &Some) };
         if !check(5, r == Err(Error::TimedOut)) {
             return;
