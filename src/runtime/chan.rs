@@ -835,6 +835,18 @@ mod loom_tests {
         }
     }
 
+    /// Blocks in a select over `cases` (live channels, one of which gets closed) and
+    /// checks that it returned through a case because of that close.
+    fn select_sees_close(cases: &mut [Case]) {
+        // SAFETY: the models pass cases on channels they keep live until the select
+        // has returned, with elem_size 0 (no element is read or written).
+        let (i, closed) = unsafe { select(cases.as_mut_ptr(), cases.len(), -1, &Some) }.unwrap();
+        assert!(
+            i < cases.len() && closed,
+            "the select did not see the close"
+        );
+    }
+
     /// A fresh unbuffered channel whose lock word is created on this thread (see
     /// atomic.rs).
     fn chan() -> *mut Chan {
@@ -872,9 +884,7 @@ mod loom_tests {
                 loom::thread::spawn(move || {
                     let Cp(c) = c;
                     let mut cases = [recv_case(c), recv_case(c)];
-                    // SAFETY: live channel, valid cases.
-                    let (i, closed) = unsafe { select(cases.as_mut_ptr(), 2, -1, &Some) }.unwrap();
-                    assert!(i < 2 && closed, "the select did not see the close");
+                    select_sees_close(&mut cases);
                 })
             };
             // SAFETY: live channel.
@@ -901,9 +911,7 @@ mod loom_tests {
                     let mut send = recv_case(c);
                     send.dir = SEND;
                     let mut cases = [recv_case(c), send];
-                    // SAFETY: live channel, valid cases.
-                    let (i, closed) = unsafe { select(cases.as_mut_ptr(), 2, -1, &Some) }.unwrap();
-                    assert!(i < 2 && closed, "the select did not see the close");
+                    select_sees_close(&mut cases);
                 })
             };
             // SAFETY: live channel.
@@ -929,9 +937,7 @@ mod loom_tests {
                 loom::thread::spawn(move || {
                     let (Cp(c1), Cp(c2)) = (c1, c2);
                     let mut cases = [recv_case(c1), recv_case(c2)];
-                    // SAFETY: live channels, valid cases.
-                    let (i, closed) = unsafe { select(cases.as_mut_ptr(), 2, -1, &Some) }.unwrap();
-                    assert!(i < 2 && closed, "the select did not see the close");
+                    select_sees_close(&mut cases);
                 })
             };
             // SAFETY: live channels.
@@ -966,9 +972,7 @@ mod loom_tests {
                 })
                 .collect();
             let mut cases = [recv_case(c1), recv_case(c2)];
-            // SAFETY: live channels, valid cases.
-            let (i, closed) = unsafe { select(cases.as_mut_ptr(), 2, -1, &Some) }.unwrap();
-            assert!(i < 2 && closed, "the select did not see the close");
+            select_sees_close(&mut cases);
             for t in closers {
                 t.join().unwrap();
             }
