@@ -14,6 +14,7 @@ typedef struct lane {
     int n;
     long timeouts, polls;
     int errors;
+    atomic_int reader_waits; /* set before the reader's first rt_poll_fd */
 } lane;
 
 static lane lanes[3];
@@ -23,6 +24,11 @@ static void *writer(void *arg)
 {
     lane *l = arg;
     uint32_t s = 12345;
+    /* Hold the first byte back until the reader is about to wait for it, so at least
+     * one wait happens even when this thread would otherwise write everything first
+     * (valgrind runs one thread at a time, for long slices). */
+    while (atomic_load(&l->reader_waits) == 0)
+        usleep(100);
     for (int i = 0; i < l->n; i++) {
         unsigned char c = (unsigned char)i;
         for (;;) {
@@ -71,6 +77,7 @@ static void reader(void *arg)
         int64_t to = (int64_t)(1000 + s % 1000000);
         if (l->n - i < 10)
             to = -1; /* the tail: must be woken by the data itself */
+        atomic_store(&l->reader_waits, 1);
         int rc = rt_poll_fd(l->sv[0], RT_POLLIN, to);
         l->polls++;
         if (rc == RT_ETIMEDOUT) {
