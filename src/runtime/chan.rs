@@ -443,7 +443,14 @@ fn block(
         done,
         g,
     };
-    sched::gopark(Some(park_commit), (&mut park as *mut ParkArgs).cast());
+    let arg = (&mut park as *mut ParkArgs).cast();
+    if deadline < 0 {
+        // Without a timer the callback only releases the locks: it may run on the G
+        // this one switches to directly.
+        sched::gopark_direct(park_commit, arg);
+    } else {
+        sched::gopark(Some(park_commit), arg);
+    }
     if let Some(t) = park.timer.as_mut() {
         // SAFETY: our timer (maybe still in a heap).
         unsafe { timer::del(t) };
@@ -461,7 +468,8 @@ struct ParkArgs<'a> {
     g: *mut G,
 }
 
-/// On g0 after the G is marked waiting: arm the timeout, then release the channels.
+/// Once the G is marked waiting (on g0, or without a deadline on the G it switched to):
+/// arm the timeout, then release the channels.
 ///
 /// Once the timer is in a heap it may fire on another M and resume the G, whose
 /// frame holds the ParkArgs: so everything needed later is read out first. The lock

@@ -71,8 +71,11 @@ pub enum Action {
     ExitSyscall,
 }
 
-/// A park's unlock callback: runs on g0; returning false resumes the G at once.
-pub type ParkFn = Option<unsafe extern "C" fn(g: *mut G, arg: *mut c_void) -> bool>;
+/// A park's unlock callback: runs on g0 (for gopark_direct, maybe on the G switched
+/// to); returning false resumes the G.
+pub type UnlockFn = unsafe extern "C" fn(g: *mut G, arg: *mut c_void) -> bool;
+/// An optional unlock callback (None: the park needs none).
+pub type ParkFn = Option<UnlockFn>;
 /// rt_park's unlock callback (the host's rt_parkfn): as ParkFn, given the G's handle.
 pub type HostParkFn = Option<unsafe extern "C" fn(g: *mut c_void, arg: *mut c_void) -> bool>;
 
@@ -437,7 +440,8 @@ pub unsafe fn switch_to(m: &M, gp: *mut G) {
 ///
 /// # Safety
 /// `g` is the running G (we are on its stack); `n` is Running, bound to this M and
-/// has a stack; `g` is queued by `n` once its context is saved (M::pending_yield).
+/// has a stack; `g` is queued or parked by `n` once its context is saved
+/// (M::pending_g).
 #[inline(always)]
 pub unsafe fn switch_g_to_g(g: &mut G, n: &mut G) {
     g.note_stack_depth();
@@ -626,26 +630,46 @@ pub fn finish_switch() {
     let gp = tls::getg();
     // SAFETY: the running G's M is live.
     let m = unsafe { &*(*gp).m };
-    let prev = m.pending_yield.replace(ptr::null_mut());
+    let prev = m.pending_g.replace(ptr::null_mut());
     if !prev.is_null() {
-        queue_yielded(m, prev);
+        finish_pending(m, prev);
     }
 }
 
-/// finish_switch's work after a G-to-G yield, out of line so that the common return
-/// from a park stays a few instructions.
-#[cold]
+/// finish_switch's work after a G-to-G switch, out of line so that the common return
+/// from a park through g0 stays a few instructions: `prev`'s context is saved now, so
+/// it can be queued (a yield) or marked waiting and its unlock callback run (a park),
+/// as g0 would have done.
 #[inline(never)]
-fn queue_yielded(m: &M, prev: *mut G) {
-    // SAFETY: prev is ours until queued.
-    unsafe {
-        (*prev).m = ptr::null_mut();
-        (*prev).set_status(GStatus::Runnable);
-    }
-    // SAFETY: on the M's own thread; runqput reaches no other use of the M's P.
-    match unsafe { m.held_mut() } {
-        Some(pp) => pp.runqput(prev, false),
-        None => super::throw("finish_switch: running G without a P"),
+fn finish_pending(m: &M, prev: *mut G) {
+    let Some((unlock, arg)) = m.pending_park.get() else {
+        // A yield.
+        // SAFETY: prev is ours until queued.
+        unsafe {
+            (*prev).m = ptr::null_mut();
+            (*prev).set_status(GStatus::Runnable);
+        }
+        // SAFETY: on the M's own thread; runqput reaches no other use of the M's P.
+        match unsafe { m.held_mut() } {
+            Some(pp) => pp.runqput(prev, false),
+            None => super::throw("finish_switch: running G without a P"),
+        }
+        return;
+    };
+    m.pending_park.set(None);
+    // SAFETY: prev is ours until its callback publishes it as waiting. The callback
+    // is the one a runtime primitive passed to gopark_direct for this park, called
+    // with the parking G once it is marked waiting, on the M that parked it (it needs
+    // no particular stack).
+    let keep =
+        super::sched::park_commit_on(m, unsafe { &mut *prev }, |g| unsafe { unlock(g, arg) });
+    if !keep {
+        // The callback refused the park: the G runs again, next on this P.
+        // SAFETY: on the M's own thread, as above.
+        match unsafe { m.held_mut() } {
+            Some(pp) => pp.runqput(prev, true),
+            None => super::throw("finish_switch: running G without a P"),
+        }
     }
 }
 

@@ -370,7 +370,7 @@ pub fn stopm(m: &M) -> Option<HeldP> {
     if !m.p().is_null() {
         super::throw("stopm: holding a P");
     }
-    check_no_locks(m, "stopm: holding locks");
+    check_no_locks("stopm: holding locks");
     {
         let mut s = SCHED.lock();
         if !s.running || s.stopping || m.main_done.load(Ordering::Acquire) {
@@ -836,11 +836,24 @@ fn execute(m: &M, mut pp: HeldP, gp: *mut G, inherit: bool) -> Option<*mut G> {
     }
 }
 
-/// execute's part of a park: marks the G waiting and runs its unlock callback, with
-/// `in_park_cb` set so that rt_releasep and rt_schedule refuse meanwhile. Returns the
-/// G to resume at once if the callback said so.
+/// execute's part of a park: see [`park_commit_on`]. Returns the G to resume at once
+/// if the callback refused the park.
 #[inline]
 fn park(m: &M, g: &mut G, unlock: impl FnOnce(*mut G) -> bool) -> Option<*mut G> {
+    let gp: *mut G = g;
+    if park_commit_on(m, g, unlock) {
+        None
+    } else {
+        Some(gp)
+    }
+}
+
+/// The second half of every park, once the G's context is saved (on g0, or on the G
+/// it switched to directly): marks it waiting and runs its unlock callback, with
+/// `in_park_cb` set so that rt_releasep and rt_schedule refuse meanwhile. Returns
+/// false, with the G Runnable again, if the callback refused the park.
+#[inline]
+pub fn park_commit_on(m: &M, g: &mut G, unlock: impl FnOnce(*mut G) -> bool) -> bool {
     let gp: *mut G = g;
     g.m = ptr::null_mut();
     g.set_status(GStatus::Waiting);
@@ -854,9 +867,8 @@ fn park(m: &M, g: &mut G, unlock: impl FnOnce(*mut G) -> bool) -> Option<*mut G>
     m.in_park_cb.set(false);
     if !keep {
         g.set_status(GStatus::Runnable);
-        return Some(gp);
     }
-    None
+    keep
 }
 
 /// The slow path of rt_exitsyscall, on g0: find a P for the G or queue it.
@@ -915,8 +927,8 @@ fn startlockedm(m: &M, pp: HeldP, gp: *mut G) -> Option<HeldP> {
 
 /// Go's entry check of schedule and stopm: an M that switches Gs or parks while it
 /// holds a runtime lock would deadlock the next M that takes it.
-fn check_no_locks(m: &M, what: &str) {
-    if m.locks.load(Ordering::Relaxed) != 0 {
+fn check_no_locks(what: &str) {
+    if super::note::locks_held() != 0 {
         super::throw(what);
     }
 }
@@ -926,7 +938,7 @@ fn check_no_locks(m: &M, what: &str) {
 pub fn schedule(m: &M) {
     let mut next: Option<*mut G> = None;
     loop {
-        check_no_locks(m, "schedule: holding locks");
+        check_no_locks("schedule: holding locks");
         if m.exiting.load(Ordering::Acquire) || m.main_done.load(Ordering::Acquire) {
             break;
         }
@@ -1269,48 +1281,82 @@ pub fn gosched() {
     let Some(pp) = (unsafe { m.held_mut() }) else {
         super::throw("gosched: running G without a P");
     };
-    let next = if !g.lockedm.load(Ordering::Relaxed).is_null()
-        || pp.p().id >= GOMAXPROCS.load(Ordering::Relaxed)
-        || (pp.p().schedtick.load(Ordering::Relaxed).is_multiple_of(61)
-            && GLOBRUNQ_SIZE.load(Ordering::Relaxed) > 0)
-    {
-        None
-    } else {
-        match pp.runqget() {
-            // Nothing local: the global queue may hold work (it is not only every
-            // 61st round that counts then), else keep going.
-            None if GLOBRUNQ_SIZE.load(Ordering::Relaxed) == 0 => return,
-            None => None,
-            Some((next, inherit)) => {
-                // SAFETY: a queued G is runnable and ours now.
-                let n = unsafe { &mut *next };
-                if !n.lockedm.load(Ordering::Relaxed).is_null()
-                    || n.needs_stack() && g::bind_stack(pp, n).is_err()
-                {
-                    // Not for the fast path: back at the head (runnext), so that g0,
-                    // which hands a wired G to its M, takes it next.
-                    pp.runqput(next, true);
-                    None
-                } else {
-                    Some((n, inherit))
-                }
-            }
-        }
-    };
-    let Some((n, inherit)) = next else {
+    if !g.lockedm.load(Ordering::Relaxed).is_null() {
         g::mcall(Action::Yield);
         return;
+    }
+    match pick_local(pp) {
+        // Nothing else to run: keep going.
+        Pick::Empty => {}
+        Pick::Slow => g::mcall(Action::Yield),
+        Pick::Run(n, inherit) => switch_direct(m, pp, g, n, inherit),
+    }
+}
+
+/// What the fast paths of gosched and gopark_direct may run next on their P.
+enum Pick {
+    /// This G, straight from the running one; whether it inherits the time slice.
+    Run(*mut G, bool),
+    /// Nothing is runnable: not here, nor in the global queue.
+    Empty,
+    /// Something needs g0's scheduler: expired timers, the global queue's turn, a
+    /// surplus P, a wired G, a G that cannot get a stack.
+    Slow,
+}
+
+/// The fast paths' pick: the head of the P's own queue, in find_runnable's order,
+/// when find_runnable would take it too; anything else is left to the scheduler.
+#[inline(always)]
+fn pick_local(pp: &mut HeldP) -> Pick {
+    if pp.p().id >= GOMAXPROCS.load(Ordering::Relaxed) {
+        return Pick::Slow;
+    }
+    let t0 = pp.p().timers.timer0.load(Ordering::Acquire);
+    if t0 != 0 && t0 <= nanotime() {
+        return Pick::Slow;
+    }
+    if pp.p().schedtick.load(Ordering::Relaxed).is_multiple_of(61)
+        && GLOBRUNQ_SIZE.load(Ordering::Relaxed) > 0
+    {
+        return Pick::Slow;
+    }
+    let Some(x) = pp.runqget() else {
+        return if GLOBRUNQ_SIZE.load(Ordering::Relaxed) == 0 {
+            Pick::Empty
+        } else {
+            Pick::Slow
+        };
     };
+    let (next, inherit) = fair(pp, x);
+    // SAFETY: a queued G is runnable and ours now.
+    let n = unsafe { &mut *next };
+    if !n.lockedm.load(Ordering::Relaxed).is_null()
+        || n.needs_stack() && g::bind_stack(pp, n).is_err()
+    {
+        // Not for the fast path: back at the head (runnext), so that g0, which hands a
+        // wired G to its M, takes it next.
+        pp.runqput(next, true);
+        return Pick::Slow;
+    }
+    Pick::Run(next, inherit)
+}
+
+/// The switch of the fast paths: runs `next` (from pick_local) on this M in place of
+/// the running `g`, which `next` finishes yielding or parking (g::finish_switch, as
+/// set up by the caller in `m.pending_park`).
+#[inline(always)]
+fn switch_direct(m: &M, pp: &mut HeldP, g: &mut G, next: *mut G, inherit: bool) {
     if !inherit {
         let t = &pp.p().schedtick;
         t.store(t.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
     }
     bump(Some(pp), |c| &c.switches);
-    let next = n as *mut G;
+    // SAFETY: pick_local's G: runnable, ours, with a stack.
+    let n = unsafe { &mut *next };
     n.m = g.m;
     n.set_status(GStatus::Running);
     m.curg.store(next, Ordering::Release);
-    m.pending_yield.set(gp);
+    m.pending_g.set(g);
     // SAFETY: g runs (on its own stack); n is Running, bound to this M, with a stack.
     unsafe { g::switch_g_to_g(g, n) };
 }
@@ -1319,6 +1365,33 @@ pub fn gosched() {
 /// waiting; if it returns false the G resumes at once.
 pub fn gopark(unlock: ParkFn, arg: *mut c_void) {
     g::mcall(Action::Park(unlock, arg));
+}
+
+/// gopark for an unlock callback that is short and needs no particular stack (it
+/// releases a lock): when the P's own queue has a G to run, switches straight to it,
+/// which runs the callback once this G's context is saved; else as gopark. If the
+/// callback refuses the park, the G runs next on this P rather than at once.
+pub fn gopark_direct(unlock: g::UnlockFn, arg: *mut c_void) {
+    if DEBUG_MIGRATE.load(Ordering::Relaxed) {
+        return gopark(Some(unlock), arg);
+    }
+    let gp = tls::getg();
+    // SAFETY: called from a running G: it and its M are live; the M holds a P.
+    let (g, m) = unsafe { (&mut *gp, &*(*gp).m) };
+    if !g.lockedm.load(Ordering::Relaxed).is_null() {
+        return gopark(Some(unlock), arg);
+    }
+    // SAFETY: on the M's own thread; the borrow ends at the switch.
+    let Some(pp) = (unsafe { m.held_mut() }) else {
+        super::throw("gopark: running G without a P");
+    };
+    match pick_local(pp) {
+        Pick::Run(n, inherit) => {
+            m.pending_park.set(Some((unlock, arg)));
+            switch_direct(m, pp, g, n, inherit);
+        }
+        Pick::Empty | Pick::Slow => gopark(Some(unlock), arg),
+    }
 }
 
 /// rt_park: gopark with the host's callback, which gets the G's handle.

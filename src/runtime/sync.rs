@@ -103,9 +103,10 @@ impl Obj {
                 futex_wait(&w.key, 0, -1);
             }
         } else {
-            // The queue lock is released on g0 after the G is marked waiting, so a
-            // waker that pops us can always ready us.
-            sched::gopark(Some(unlock_queue_cb), self as *const Obj as *mut c_void);
+            // The queue lock is released after the G is marked waiting (by g0, or by
+            // the G we switch to directly), so a waker that pops us can always ready
+            // us.
+            sched::gopark_direct(unlock_queue_cb, self as *const Obj as *mut c_void);
         }
     }
 }
