@@ -74,6 +74,18 @@ pub enum Action {
 /// A park's unlock callback: runs on g0 (for gopark_direct, maybe on the G switched
 /// to); returning false resumes the G.
 pub type UnlockFn = unsafe extern "C" fn(g: *mut G, arg: *mut c_void) -> bool;
+/// What a G that switched straight to another (M::pending_g) left for that one to
+/// finish once its context is saved.
+#[derive(Clone, Copy)]
+pub enum Pending {
+    /// gosched: queue it at the tail of the P's queue.
+    Yield,
+    /// gopark_direct: mark it waiting and run its unlock callback.
+    Park(UnlockFn, *mut c_void),
+    /// goexit: recycle it (gdestroy).
+    Exit,
+}
+
 /// An optional unlock callback (None: the park needs none).
 pub type ParkFn = Option<UnlockFn>;
 /// rt_park's unlock callback (the host's rt_parkfn): as ParkFn, given the G's handle.
@@ -474,8 +486,9 @@ pub extern "C" fn gentry(gp: *mut G) -> ! {
     goexit1()
 }
 
-/// Ends the calling G (Go's goexit1): its M's g0 recycles it.
+/// Ends the calling G (Go's goexit1): the next G of its P recycles it, or its M's g0.
 pub fn goexit1() -> ! {
+    super::sched::goexit_direct();
     mcall(Action::Exit);
     super::throw("goexit: a dead G was resumed")
 }
@@ -501,6 +514,7 @@ pub fn gdestroy(m: &M, mut pp: Option<&mut HeldP>, gp: *mut G) -> *mut M {
     // SAFETY: the G is dead and its context abandoned; g0 owns it now.
     let g = unsafe { &mut *gp };
     g.set_status(GStatus::Dead);
+    m.runs_ended.set(m.runs_ended.get() + 1);
     if !g.lockedm.load(Ordering::Relaxed).is_null() {
         // A G that exits while wired takes its thread with it (Go): a runtime M
         // exits after this; a host's thread is simply unwired.
@@ -642,21 +656,32 @@ pub fn finish_switch() {
 /// as g0 would have done.
 #[inline(never)]
 fn finish_pending(m: &M, prev: *mut G) {
-    let Some((unlock, arg)) = m.pending_park.get() else {
-        // A yield.
-        // SAFETY: prev is ours until queued.
-        unsafe {
-            (*prev).m = ptr::null_mut();
-            (*prev).set_status(GStatus::Runnable);
+    let (unlock, arg) = match m.pending.get() {
+        Pending::Yield => {
+            // SAFETY: prev is ours until queued.
+            unsafe {
+                (*prev).m = ptr::null_mut();
+                (*prev).set_status(GStatus::Runnable);
+            }
+            // SAFETY: on the M's own thread; runqput reaches no other use of the M's P.
+            match unsafe { m.held_mut() } {
+                Some(pp) => pp.runqput(prev, false),
+                None => super::throw("finish_switch: running G without a P"),
+            }
+            return;
         }
-        // SAFETY: on the M's own thread; runqput reaches no other use of the M's P.
-        match unsafe { m.held_mut() } {
-            Some(pp) => pp.runqput(prev, false),
-            None => super::throw("finish_switch: running G without a P"),
+        Pending::Park(unlock, arg) => (unlock, arg),
+        Pending::Exit => {
+            m.pending.set(Pending::Yield);
+            // SAFETY: on the M's own thread; gdestroy only fills the P's caches. The
+            // dead G's stack is not ours: we run on the G it switched to.
+            if !gdestroy(m, unsafe { m.held_mut() }, prev).is_null() {
+                super::throw("goexit: rt_main's G exited on the direct path");
+            }
+            return;
         }
-        return;
     };
-    m.pending_park.set(None);
+    m.pending.set(Pending::Yield);
     // SAFETY: prev is ours until its callback publishes it as waiting. The callback
     // is the one a runtime primitive passed to gopark_direct for this park, called
     // with the parking G once it is marked waiting, on the M that parked it (it needs

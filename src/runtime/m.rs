@@ -141,10 +141,12 @@ pub struct M {
     /// finishes its yield or park once running (`g::finish_switch`). Null: none.
     /// Own thread.
     pub pending_g: core::cell::Cell<*mut G>,
-    /// For a `pending_g` that parks: its unlock callback and argument; None
-    /// otherwise (a yield), which is its state whenever no park is pending. Own
-    /// thread.
-    pub pending_park: core::cell::Cell<Option<(super::g::UnlockFn, *mut c_void)>>,
+    /// G runs on this M that ended with an exit or a park (rt_schedule(RT_SCHED_ONCE)
+    /// reports how many). Own thread.
+    pub runs_ended: core::cell::Cell<u64>,
+    /// What `pending_g` left to finish. Yield whenever nothing else is pending (a
+    /// park or an exit sets it, finish_switch resets it). Own thread.
+    pub pending: core::cell::Cell<super::g::Pending>,
     /// True while g0 runs a G's park callback (mid-park: the scheduler holds the P
     /// and resumes with it), when rt_releasep and rt_schedule refuse. Own thread.
     pub in_park_cb: core::cell::Cell<bool>,
@@ -195,7 +197,8 @@ impl M {
             locked_next: AtomicPtr::new(ptr::null_mut()),
             steal_seed: core::cell::Cell::new(0),
             pending_g: core::cell::Cell::new(ptr::null_mut()),
-            pending_park: core::cell::Cell::new(None),
+            pending: core::cell::Cell::new(super::g::Pending::Yield),
+            runs_ended: core::cell::Cell::new(0),
             in_park_cb: core::cell::Cell::new(false),
         }
     }

@@ -857,6 +857,7 @@ pub fn park_commit_on(m: &M, g: &mut G, unlock: impl FnOnce(*mut G) -> bool) -> 
     let gp: *mut G = g;
     g.m = ptr::null_mut();
     g.set_status(GStatus::Waiting);
+    m.runs_ended.set(m.runs_ended.get() + 1);
     // SAFETY: on the M's own thread; the borrow ends before the callback.
     if let Some(pp) = unsafe { m.held_mut() } {
         bump(Some(pp), |c| &c.parks);
@@ -1035,8 +1036,9 @@ pub enum SchedMode {
     Forever,
 }
 
-/// rt_schedule: run the scheduler on the calling M with its P. Returns how many Gs
-/// ran.
+/// rt_schedule: run the scheduler on the calling M with its P. Returns how many G
+/// runs ended on this M (Once: an exit or a park each, a yield not counted) or how
+/// many switches its Ps made (Forever).
 pub fn rt_schedule(mode: SchedMode) -> Result<i32> {
     let m = tls::getm();
     if m.is_null() {
@@ -1052,7 +1054,10 @@ pub fn rt_schedule(mode: SchedMode) -> Result<i32> {
     }
     match mode {
         SchedMode::Once => {
-            let mut ran = 0;
+            // Counted as G runs that ended here (an exit or a park; not a yield),
+            // whether through g0 or straight into the next G.
+            let before = mm.runs_ended.get();
+            let ran = || (mm.runs_ended.get() - before).min(i32::MAX as u64) as i32;
             let mut next = None;
             loop {
                 let Some(pp) = mm.take_p() else {
@@ -1067,7 +1072,7 @@ pub fn rt_schedule(mode: SchedMode) -> Result<i32> {
                     }
                     next = regain_p(mm)?;
                     if next.is_none() {
-                        return Ok(ran);
+                        return Ok(ran());
                     }
                     continue;
                 };
@@ -1075,7 +1080,7 @@ pub fn rt_schedule(mode: SchedMode) -> Result<i32> {
                     Some(gp) => (pp, gp, true),
                     None => match find_runnable(mm, pp, Wait::Poll) {
                         Some(x) => x,
-                        None => return Ok(ran),
+                        None => return Ok(ran()),
                     },
                 };
                 if mm.spinning.load(Ordering::Relaxed) {
@@ -1094,9 +1099,8 @@ pub fn rt_schedule(mode: SchedMode) -> Result<i32> {
                         }
                     }
                     mm.put_p(pp);
-                    return Ok(ran);
+                    return Ok(ran());
                 }
-                ran += 1;
                 next = execute(mm, pp, gp, inherit);
             }
         }
@@ -1343,7 +1347,7 @@ fn pick_local(pp: &mut HeldP) -> Pick {
 
 /// The switch of the fast paths: runs `next` (from pick_local) on this M in place of
 /// the running `g`, which `next` finishes yielding or parking (g::finish_switch, as
-/// set up by the caller in `m.pending_park`).
+/// set up by the caller in `m.pending`).
 #[inline(always)]
 fn switch_direct(m: &M, pp: &mut HeldP, g: &mut G, next: *mut G, inherit: bool) {
     if !inherit {
@@ -1359,6 +1363,31 @@ fn switch_direct(m: &M, pp: &mut HeldP, g: &mut G, next: *mut G, inherit: bool) 
     m.pending_g.set(g);
     // SAFETY: g runs (on its own stack); n is Running, bound to this M, with a stack.
     unsafe { g::switch_g_to_g(g, n) };
+}
+
+/// goexit's fast path: when the P's own queue has a G to run, switches straight to it,
+/// which recycles this G (gdestroy) once running; returns (to goexit's path through
+/// g0) otherwise, or for a G whose exit is more than recycling (a wired G takes its
+/// thread with it, rt_main's G wakes its M).
+pub fn goexit_direct() {
+    if DEBUG_MIGRATE.load(Ordering::Relaxed) {
+        return;
+    }
+    let gp = tls::getg();
+    // SAFETY: called from a running G: it and its M are live.
+    let (g, m) = unsafe { (&mut *gp, &*(*gp).m) };
+    if !g.lockedm.load(Ordering::Relaxed).is_null() || !g.mainm.is_null() {
+        return;
+    }
+    // SAFETY: on the M's own thread; the borrow ends at the switch.
+    let Some(pp) = (unsafe { m.held_mut() }) else {
+        super::throw("goexit: running G without a P");
+    };
+    if let Pick::Run(n, inherit) = pick_local(pp) {
+        m.pending.set(g::Pending::Exit);
+        switch_direct(m, pp, g, n, inherit);
+        super::throw("goexit: a dead G was resumed");
+    }
 }
 
 /// gopark: parks the current G; `unlock(g, arg)` runs on g0 once the G is marked
@@ -1387,7 +1416,7 @@ pub fn gopark_direct(unlock: g::UnlockFn, arg: *mut c_void) {
     };
     match pick_local(pp) {
         Pick::Run(n, inherit) => {
-            m.pending_park.set(Some((unlock, arg)));
+            m.pending.set(g::Pending::Park(unlock, arg));
             switch_direct(m, pp, g, n, inherit);
         }
         Pick::Empty | Pick::Slow => gopark(Some(unlock), arg),
