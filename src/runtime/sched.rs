@@ -1289,7 +1289,7 @@ pub fn gosched() {
         g::mcall(Action::Yield);
         return;
     }
-    match pick_local(pp) {
+    match pick_local(m, pp) {
         // Nothing else to run: keep going.
         Pick::Empty => {}
         Pick::Slow => g::mcall(Action::Yield),
@@ -1304,15 +1304,22 @@ enum Pick {
     /// Nothing is runnable: not here, nor in the global queue.
     Empty,
     /// Something needs g0's scheduler: expired timers, the global queue's turn, a
-    /// surplus P, a wired G, a G that cannot get a stack.
+    /// surplus P, a wired G, a G that cannot get a stack, or the M must leave its
+    /// loop (rt_main's G exited elsewhere, rt_shutdown).
     Slow,
 }
 
 /// The fast paths' pick: the head of the P's own queue, in find_runnable's order,
 /// when find_runnable would take it too; anything else is left to the scheduler.
 #[inline(always)]
-fn pick_local(pp: &mut HeldP) -> Pick {
-    if pp.p().id >= GOMAXPROCS.load(Ordering::Relaxed) {
+fn pick_local(m: &M, pp: &mut HeldP) -> Pick {
+    // schedule's own exit checks: an M that only ever switched straight from G to G
+    // would otherwise never see them (rt_main would not return while a ping-pong pair
+    // kept its M busy).
+    if pp.p().id >= GOMAXPROCS.load(Ordering::Relaxed)
+        || m.main_done.load(Ordering::Relaxed)
+        || SHUTTING_DOWN.load(Ordering::Relaxed)
+    {
         return Pick::Slow;
     }
     let t0 = pp.p().timers.timer0.load(Ordering::Acquire);
@@ -1383,7 +1390,7 @@ pub fn goexit_direct() {
     let Some(pp) = (unsafe { m.held_mut() }) else {
         super::throw("goexit: running G without a P");
     };
-    if let Pick::Run(n, inherit) = pick_local(pp) {
+    if let Pick::Run(n, inherit) = pick_local(m, pp) {
         m.pending.set(g::Pending::Exit);
         switch_direct(m, pp, g, n, inherit);
         super::throw("goexit: a dead G was resumed");
@@ -1414,7 +1421,7 @@ pub fn gopark_direct(unlock: g::UnlockFn, arg: *mut c_void) {
     let Some(pp) = (unsafe { m.held_mut() }) else {
         super::throw("gopark: running G without a P");
     };
-    match pick_local(pp) {
+    match pick_local(m, pp) {
         Pick::Run(n, inherit) => {
             m.pending.set(g::Pending::Park(unlock, arg));
             switch_direct(m, pp, g, n, inherit);
