@@ -169,6 +169,7 @@ fn init_locked(n: i32, cfg: Cfg) -> Result<()> {
         sysmon::reset();
     }
     s.cfg = cfg;
+    m::newm_backoff_reset();
     let debug = std::env::var("MRT_DEBUG").unwrap_or_default();
     sched::DEBUG_MIGRATE.store(
         debug.split(',').any(|w| w.trim() == "migrate"),

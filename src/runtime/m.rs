@@ -515,8 +515,15 @@ pub fn newm(f: RtFn, arg: *mut c_void, pp: *mut P) -> Result<*mut M> {
 
 /// startm's newm: an M with no start function that takes the reserved `pp` and
 /// schedules, spinning if asked. On failure `pp` is still reserved for the caller.
+///
+/// While the scheduler is backing off after a failure (see [`NEWM_BACKOFF_UNTIL`])
+/// this fails at once without trying: the work stays queued for the Ms that exist.
 pub fn newm_for_sched(pp: HeldP, spinning: bool) -> core::result::Result<(), HeldP> {
+    if newm_backing_off() {
+        return Err(pp);
+    }
     let Ok(m) = allocm_inner(None, ptr::null_mut()) else {
+        newm_failed();
         return Err(pp);
     };
     // SAFETY: just allocated, not launched: ours.
@@ -524,10 +531,57 @@ pub fn newm_for_sched(pp: HeldP, spinning: bool) -> core::result::Result<(), Hel
     let raw = pp.into_raw();
     if launch(m, raw, true).is_err() {
         let _ = m_free(m);
+        newm_failed();
         // SAFETY: the M that was to take it never started: the P is still ours.
         return Err(unsafe { HeldP::from_raw(raw) });
     }
     Ok(())
+}
+
+/// Thread creation by the scheduler backs off after a failure (the OS refused a
+/// thread, or no memory for an M): until this deadline (nanotime; 0: no backoff)
+/// wakep / handoffp do not try to make an M, so that under RLIMIT_NPROC or a full
+/// thread table each rt_go costs a couple of loads, not a failing mmap and
+/// pthread_create, and the Gs run on the Ms that exist. The delay starts at
+/// [`NEWM_BACKOFF_MIN_NS`] and doubles with each failure up to
+/// [`NEWM_BACKOFF_MAX_NS`]; any successful thread creation (the scheduler's or
+/// the host's rt_newm / rt_m_launch) ends the backoff. The host's own calls never
+/// wait for it: they try, and report RT_EAGAIN or RT_ENOMEM at once.
+static NEWM_BACKOFF_UNTIL: AtomicI64 = AtomicI64::new(0);
+/// The delay the next failure sets (0: none yet).
+static NEWM_BACKOFF_NS: AtomicI64 = AtomicI64::new(0);
+const NEWM_BACKOFF_MIN_NS: i64 = 1_000_000;
+const NEWM_BACKOFF_MAX_NS: i64 = 100_000_000;
+
+/// Whether the scheduler should not try to make a thread now.
+#[inline]
+pub fn newm_backing_off() -> bool {
+    let until = NEWM_BACKOFF_UNTIL.load(Ordering::Acquire);
+    until != 0 && nanotime() < until
+}
+
+/// The scheduler failed to make a thread: back off for the current delay, and
+/// double it for the next failure.
+fn newm_failed() {
+    let d = NEWM_BACKOFF_NS
+        .load(Ordering::Relaxed)
+        .max(NEWM_BACKOFF_MIN_NS);
+    NEWM_BACKOFF_NS.store((d * 2).min(NEWM_BACKOFF_MAX_NS), Ordering::Relaxed);
+    NEWM_BACKOFF_UNTIL.store(nanotime() + d, Ordering::Release);
+}
+
+/// A thread was made: thread creation works again.
+fn newm_succeeded() {
+    if NEWM_BACKOFF_UNTIL.load(Ordering::Relaxed) != 0 {
+        NEWM_BACKOFF_NS.store(0, Ordering::Relaxed);
+        NEWM_BACKOFF_UNTIL.store(0, Ordering::Release);
+    }
+}
+
+/// rt_init / rt_shutdown / a fork child: a fresh runtime starts without a backoff.
+pub fn newm_backoff_reset() {
+    NEWM_BACKOFF_NS.store(0, Ordering::Relaxed);
+    NEWM_BACKOFF_UNTIL.store(0, Ordering::Release);
 }
 
 /// The exec lock (Go's execLock): thread creation holds the read side; fork holds the
@@ -566,10 +620,11 @@ fn newm1(m: *mut M) -> Result<()> {
     r
 }
 
-/// How often newosproc retries a pthread_create refused with EAGAIN, and the first
-/// backoff (doubled each time).
-const NEWOSPROC_TRIES: u32 = 6;
-const NEWOSPROC_BACKOFF_NS: i64 = 500_000;
+/// How often newosproc tries a pthread_create refused with EAGAIN: a thread that
+/// just exited may still count against RLIMIT_NPROC for a moment, so it yields the
+/// CPU between tries, but it never sleeps: a refusal is reported (RT_EAGAIN from
+/// rt_newm) or, for the scheduler, starts the backoff of [`NEWM_BACKOFF_UNTIL`].
+const NEWOSPROC_TRIES: u32 = 3;
 
 /// Go's newosproc: a detached pthread on the M's own stack, entered at mstart_stub,
 /// created with every signal blocked (the M sets its own mask in mstart).
@@ -600,7 +655,6 @@ fn newosproc(m: *mut M) -> Result<()> {
         libc::sigfillset(&mut all);
         libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
         let mut tries = 0;
-        let mut backoff = NEWOSPROC_BACKOFF_NS;
         let rc = loop {
             let mut tid: libc::pthread_t = 0;
             let rc = libc::pthread_create(&mut tid, &attr, start_routine(), m.cast());
@@ -612,13 +666,15 @@ fn newosproc(m: *mut M) -> Result<()> {
             if rc != libc::EAGAIN || tries >= NEWOSPROC_TRIES {
                 break rc;
             }
-            os_sleep(backoff);
-            backoff *= 2;
+            libc::sched_yield();
         };
         libc::pthread_sigmask(libc::SIG_SETMASK, &old, ptr::null_mut());
         libc::pthread_attr_destroy(&mut attr);
         match rc {
-            0 => Ok(()),
+            0 => {
+                newm_succeeded();
+                Ok(())
+            }
             libc::ENOMEM => Err(Error::NoMem),
             libc::EINVAL => Err(Error::Inval),
             _ => Err(Error::Again),

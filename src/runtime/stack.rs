@@ -229,6 +229,101 @@ pub struct GStack {
     slot: usize,
 }
 
+/// A list of free G stacks that allocates nothing: each stack's descriptor is moved
+/// into the top of the stack's own memory, linked to the next. The memory is ours
+/// (no G runs on a free stack), and the top page is the first a G touches anyway.
+/// Dropping the list unmaps every stack on it.
+pub struct StackList {
+    head: *mut StackNode,
+    len: usize,
+}
+
+/// A free stack's descriptor, kept at the top of the stack itself.
+struct StackNode {
+    st: GStack,
+    next: *mut StackNode,
+}
+
+// SAFETY: the list owns its stacks and their memory; it is moved or locked whole.
+unsafe impl Send for StackList {}
+
+impl StackList {
+    pub const fn new() -> StackList {
+        StackList {
+            head: ptr::null_mut(),
+            len: 0,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.head.is_null()
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Puts `st` on the list (its descriptor goes into its own top bytes).
+    #[inline]
+    pub fn push(&mut self, st: GStack) {
+        let at =
+            (st.hi - core::mem::size_of::<StackNode>()) & !(core::mem::align_of::<StackNode>() - 1);
+        debug_assert!(at >= st.lo);
+        let node = at as *mut StackNode;
+        // SAFETY: [at, hi) lies in the stack's usable range (stacks are at least a
+        // page, the node a few words), mapped read-write for as long as the stack
+        // lives, and no G runs on a free stack: the memory is ours to write.
+        unsafe {
+            node.write(StackNode {
+                st,
+                next: self.head,
+            })
+        };
+        self.head = node;
+        self.len += 1;
+    }
+
+    /// Takes the most recently put stack off.
+    #[inline]
+    pub fn pop(&mut self) -> Option<GStack> {
+        let node = self.head;
+        if node.is_null() {
+            return None;
+        }
+        // SAFETY: `node` was written by push into the stack it describes, which is
+        // still mapped (the list owns it); reading it moves the descriptor out, after
+        // which the memory is the stack's again.
+        let StackNode { st, next } = unsafe { node.read() };
+        self.head = next;
+        self.len -= 1;
+        Some(st)
+    }
+
+    /// Moves up to `n` stacks from this list onto `to`.
+    pub fn move_to(&mut self, to: &mut StackList, n: usize) {
+        for _ in 0..n {
+            match self.pop() {
+                Some(st) => to.push(st),
+                None => return,
+            }
+        }
+    }
+}
+
+impl Default for StackList {
+    fn default() -> Self {
+        StackList::new()
+    }
+}
+
+impl Drop for StackList {
+    fn drop(&mut self) {
+        while let Some(st) = self.pop() {
+            drop(st);
+        }
+    }
+}
+
 /// Valgrind client requests: stacks must be announced to valgrind, or it takes every
 /// switch between them for a wild stack-pointer change.
 mod valgrind {

@@ -87,7 +87,10 @@ extern "C" fn sysmon_main(_: *mut c_void) {
             delay_us
         };
         let procs = GOMAXPROCS.load(Ordering::Acquire);
-        if procs > 0 && NPIDLE.load(Ordering::Acquire) == procs {
+        if procs > 0
+            && NPIDLE.load(Ordering::Acquire) == procs
+            && sched::GLOBRUNQ_SIZE.load(Ordering::Acquire) == 0
+        {
             // Everything idle: sleep until a system call begins, or the next timer
             // is due (the M blocked in netpoll should get it; this is a backstop).
             let next = timer::earliest();
@@ -112,16 +115,24 @@ extern "C" fn sysmon_main(_: *mut c_void) {
                 .compare_exchange(lastpoll, now, Ordering::AcqRel, Ordering::Relaxed)
                 .is_ok()
         {
-            let mut list = Vec::new();
+            let mut list = super::g::GQueue::new();
             netpoll::netpoll(0, &mut list);
             if !list.is_empty() {
-                sched::inject(&list, None);
+                sched::inject(&mut list, None);
                 idle = 0;
             }
         }
         // Timers overdue while every M is busy or parked: get an M to run them.
         let next = timer::earliest();
         if next != 0 && next < now {
+            sched::wakep_global();
+        } else if sched::GLOBRUNQ_SIZE.load(Ordering::Acquire) > 0
+            && NPIDLE.load(Ordering::Acquire) > 0
+            && !super::m::newm_backing_off()
+        {
+            // Gs queued with Ps idle: the wakep that queued them found no M it could
+            // start (thread creation failed and backed off). Try again now that the
+            // backoff is over, or they might wait for the next rt_go.
             sched::wakep_global();
         }
         if retake(&mut last) > 0 {
