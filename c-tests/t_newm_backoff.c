@@ -1,14 +1,17 @@
 /*
  * Regression test (issue 8): with thread creation refused (RLIMIT_NPROC, a full thread
- * table), every rt_go whose wakep found an idle P tried to make an M: a failing mmap
- * and pthread_create, retried with sleeps of 0.5 + 1 + 2 + 4 + 8 ms, so each rt_go
- * cost 15 ms and 10,000 of them minutes. Now the scheduler backs off after a failure.
+ * table), every rt_go whose wakep found an idle P tried to make an M (an mmap and a
+ * pthread_create retried with sleeps of 0.5 + 1 + 2 + 4 + 8 ms), and so did sysmon's
+ * start, so each rt_go cost 15 ms or more and 10,000 of them minutes. Now the
+ * scheduler backs off after a failure.
  * In a forked child, pthread_create is interposed (this program's definition takes
- * precedence for libmrt) and refuses with EAGAIN: 10,000 rt_go calls complete and
- * every G runs on the M that exists, with at most one pthread_create attempt per 20
- * rt_go (counted, not timed; the negative control: at least one attempt was made
- * and refused). An explicit rt_newm still tries, and reports RT_EAGAIN; once threads
- * can be made again, rt_newm works and the runtime runs a G and moves a message.
+ * precedence for libmrt) and refuses every thread with EAGAIN from the start: the
+ * host's thread runs rt_main, whose G makes 10,000 Gs while 3 Ps are idle; all the
+ * rt_go calls succeed, every G runs on that one M, and at most one pthread_create
+ * per 20 rt_go was attempted (counted, not timed; the negative control: at least one
+ * attempt was made and refused). An explicit rt_newm still tries, and reports
+ * RT_EAGAIN; once threads can be made again, rt_newm works and the runtime runs a G
+ * and moves a message.
  */
 #include "test.h"
 
@@ -40,6 +43,17 @@ static void body(void *arg)
     atomic_fetch_add(&ran, 1);
 }
 
+static void spawner(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < NGO; i++)
+        if (!CHECK(rt_go(body, NULL) > 0))
+            return;
+    /* The Gs run here, on the only M. */
+    while (atomic_load(&ran) < NGO)
+        rt_gosched();
+}
+
 static void note_start(void *arg)
 {
     (void)arg;
@@ -55,19 +69,10 @@ static void sender(void *arg)
 static void child(void *arg)
 {
     (void)arg;
+    atomic_store(&refuse_threads, 1);
     rt_config cfg = { .size = sizeof cfg, .maxprocs = 4 };
     CHECK_RC(rt_init(&cfg), RT_OK);
-    /* An M to run the Gs on. */
-    CHECK(rt_go(note_start, NULL) > 0);
-    test_latch_wait(&started, 1);
-
-    atomic_store(&refuse_threads, 1);
-    for (int i = 0; i < NGO; i++)
-        if (!CHECK(rt_go(body, NULL) > 0))
-            return;
-    /* Every G runs (bounded by test_spawn's alarm). */
-    while (atomic_load(&ran) < NGO)
-        usleep(1000);
+    CHECK_RC(rt_main(spawner, NULL), RT_OK);
     CHECK_EQ(atomic_load(&ran), NGO);
     long tried = atomic_load(&refused_attempts);
     CHECK(tried > 0);
@@ -81,7 +86,7 @@ static void child(void *arg)
 
     atomic_store(&refuse_threads, 0);
     CHECK_RC(rt_newm(note_start, NULL, NULL, NULL), RT_OK);
-    test_latch_wait(&started, 2);
+    test_latch_wait(&started, 1);
     rt_chan *c = NULL;
     CHECK_RC(rt_chan_make(sizeof(int), 0, &c), RT_OK);
     CHECK(rt_go(sender, c) > 0);

@@ -560,9 +560,9 @@ pub fn newm_backing_off() -> bool {
     until != 0 && nanotime() < until
 }
 
-/// The scheduler failed to make a thread: back off for the current delay, and
-/// double it for the next failure.
-fn newm_failed() {
+/// The scheduler (or sysmon's start) failed to make a thread: back off for the
+/// current delay, and double it for the next failure.
+pub fn newm_failed() {
     let d = NEWM_BACKOFF_NS
         .load(Ordering::Relaxed)
         .max(NEWM_BACKOFF_MIN_NS);
@@ -994,13 +994,22 @@ pub unsafe fn free_stale_ms(s: &mut Sched) {
                     .is_some_and(|a| holds(a.base, a.top()));
             if on_it {
                 // The calling thread still uses this M's stacks: keep the memory,
-                // drop the bookkeeping.
+                // drop the bookkeeping. Without memory to record them, the
+                // stacks are leaked rather than unmapped under the thread.
                 let mut o = ORPHANED.lock();
                 if let Some(st) = (*m).stack.take() {
-                    o.0.push(st);
+                    if o.0.try_reserve(1).is_ok() {
+                        o.0.push(st);
+                    } else {
+                        core::mem::forget(st);
+                    }
                 }
                 if let Some(a) = (*m).altstack.take() {
-                    o.1.push(a);
+                    if o.1.try_reserve(1).is_ok() {
+                        o.1.push(a);
+                    } else {
+                        core::mem::forget(a);
+                    }
                 }
             }
             free_m(m);

@@ -145,7 +145,13 @@ pub unsafe fn mstack_cache_after_fork() {
     // SAFETY: no other thread exists to hold or take the locks (our # Safety).
     unsafe {
         let old = core::mem::take(MSTACK_CACHE.get_after_fork());
-        PARENT_MSTACKS.get_after_fork().push(old);
+        let kept = PARENT_MSTACKS.get_after_fork();
+        if kept.try_reserve(1).is_ok() {
+            kept.push(old);
+        } else {
+            // No memory to keep it reachable: leak it rather than walk it.
+            core::mem::forget(old);
+        }
     }
 }
 

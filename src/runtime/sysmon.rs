@@ -22,13 +22,18 @@ static STOP: AtomicU32 = AtomicU32::new(0);
 
 /// Starts sysmon on first use (when the first G is made).
 pub fn ensure_started() {
-    if STARTED.load(Ordering::Acquire) || STARTED.swap(true, Ordering::AcqRel) {
+    if STARTED.load(Ordering::Acquire) {
+        return;
+    }
+    // While thread creation backs off, do not try on every rt_go.
+    if super::m::newm_backing_off() || STARTED.swap(true, Ordering::AcqRel) {
         return;
     }
     STOP.store(0, Ordering::Release);
     if super::m::newm(Some(sysmon_main), ptr::null_mut(), ptr::null_mut()).is_err() {
-        // No thread for it now: try again with the next G.
+        // No thread for it now: try again with a G made after the backoff.
         STARTED.store(false, Ordering::Release);
+        super::m::newm_failed();
     }
 }
 
