@@ -338,6 +338,34 @@ impl GQueue {
         *other = GQueue::new();
     }
 
+    /// Takes the first `n` Gs (all if fewer) off, as a queue of their own: a walk of
+    /// `n` links and one cut, no G is rewritten but the last one taken.
+    pub fn take_front(&mut self, n: usize) -> GQueue {
+        if n >= self.len {
+            return core::mem::take(self);
+        }
+        if n == 0 {
+            return GQueue::new();
+        }
+        let mut last = self.head;
+        // SAFETY: the list holds more than n live Gs, whose links are the list's.
+        unsafe {
+            for _ in 1..n {
+                last = (*last).schedlink;
+            }
+            let rest = (*last).schedlink;
+            (*last).schedlink = ptr::null_mut();
+            let out = GQueue {
+                head: self.head,
+                tail: last,
+                len: n,
+            };
+            self.head = rest;
+            self.len -= n;
+            out
+        }
+    }
+
     /// Forgets every G on the list without touching them (a fork child, whose
     /// parent's Gs are dropped wholesale).
     pub fn forget(&mut self) {
@@ -377,12 +405,8 @@ fn new_goid(pl: Option<&mut PLocal>) -> i64 {
 fn gfget(pl: Option<&mut PLocal>) -> Result<*mut G> {
     if let Some(pl) = pl {
         if pl.gfree.is_empty() {
-            let mut g = GFREE.lock();
-            for _ in 0..PCACHE_MAX / 2 {
-                let Some(gp) = g.pop_front() else { break };
-                // SAFETY: a free G, taken off the global list: ours, on no list.
-                unsafe { pl.gfree.push_front(gp) };
-            }
+            let mut batch = GFREE.lock().take_front(PCACHE_MAX / 2);
+            pl.gfree.append(&mut batch);
         }
         if let Some(gp) = pl.gfree.pop_front() {
             return Ok(gp);
@@ -421,12 +445,8 @@ fn gfput(pl: Option<&mut PLocal>, gp: *mut G) {
             // SAFETY: a dead G, ours (gdestroy's or galloc's), on no list.
             unsafe { pl.gfree.push_front(gp) };
             if pl.gfree.len() > PCACHE_MAX {
-                let mut g = GFREE.lock();
-                for _ in 0..PCACHE_MAX / 2 {
-                    let Some(x) = pl.gfree.pop_front() else { break };
-                    // SAFETY: a free G off the P's list: ours, on no list now.
-                    unsafe { g.push_front(x) };
-                }
+                let mut half = pl.gfree.take_front(PCACHE_MAX / 2);
+                GFREE.lock().append(&mut half);
             }
         }
         // SAFETY: as above.
@@ -447,7 +467,7 @@ fn stack_put(pl: Option<&mut PLocal>, st: GStack) {
         Some(pl) => {
             pl.stacks.push(st);
             if pl.stacks.len() > PCACHE_MAX {
-                pl.stacks.move_to(&mut spill, PCACHE_MAX / 2);
+                spill = pl.stacks.take_front(PCACHE_MAX / 2);
             }
         }
         None => spill.push(st),
@@ -456,8 +476,8 @@ fn stack_put(pl: Option<&mut PLocal>, st: GStack) {
         return;
     }
     let mut g = STACKS.lock();
-    let room = STACKS_MAX.saturating_sub(g.len());
-    spill.move_to(&mut g, room);
+    let mut keep = spill.take_front(STACKS_MAX.saturating_sub(g.len()));
+    g.append(&mut keep);
     drop(g);
     // What did not fit is unmapped here, outside the lock.
     drop(spill);
@@ -468,7 +488,8 @@ fn stack_get(pl: Option<&mut PLocal>) -> Option<GStack> {
         if let Some(s) = pl.stacks.pop() {
             return Some(s);
         }
-        STACKS.lock().move_to(&mut pl.stacks, PCACHE_MAX / 2);
+        let mut batch = STACKS.lock().take_front(PCACHE_MAX / 2);
+        pl.stacks.append(&mut batch);
         return pl.stacks.pop();
     }
     STACKS.lock().pop()

@@ -241,6 +241,7 @@ pub struct GStack {
 /// Dropping the list unmaps every stack on it.
 pub struct StackList {
     head: *mut StackNode,
+    tail: *mut StackNode,
     len: usize,
 }
 
@@ -257,6 +258,7 @@ impl StackList {
     pub const fn new() -> StackList {
         StackList {
             head: ptr::null_mut(),
+            tail: ptr::null_mut(),
             len: 0,
         }
     }
@@ -285,6 +287,9 @@ impl StackList {
                 next: self.head,
             })
         };
+        if self.tail.is_null() {
+            self.tail = node;
+        }
         self.head = node;
         self.len += 1;
     }
@@ -301,18 +306,59 @@ impl StackList {
         // which the memory is the stack's again.
         let StackNode { st, next } = unsafe { node.read() };
         self.head = next;
+        if next.is_null() {
+            self.tail = ptr::null_mut();
+        }
         self.len -= 1;
         Some(st)
     }
 
-    /// Moves up to `n` stacks from this list onto `to`.
-    pub fn move_to(&mut self, to: &mut StackList, n: usize) {
-        for _ in 0..n {
-            match self.pop() {
-                Some(st) => to.push(st),
-                None => return,
-            }
+    /// Takes the first `n` stacks (all if fewer) off, as a list of their own: a walk
+    /// of `n` links and one cut.
+    pub fn take_front(&mut self, n: usize) -> StackList {
+        if n >= self.len {
+            return core::mem::take(self);
         }
+        if n == 0 {
+            return StackList::new();
+        }
+        let mut last = self.head;
+        // SAFETY: the list holds more than n nodes, each in the still-mapped stack
+        // it describes; their links are the list's.
+        unsafe {
+            for _ in 1..n {
+                last = (*last).next;
+            }
+            let rest = (*last).next;
+            (*last).next = ptr::null_mut();
+            let out = StackList {
+                head: self.head,
+                tail: last,
+                len: n,
+            };
+            self.head = rest;
+            self.len -= n;
+            out
+        }
+    }
+
+    /// Moves every stack of `other` to the end of this list.
+    pub fn append(&mut self, other: &mut StackList) {
+        if other.is_empty() {
+            return;
+        }
+        if self.tail.is_null() {
+            self.head = other.head;
+        } else {
+            // SAFETY: our tail is a node of this list, in its still-mapped stack.
+            unsafe { (*self.tail).next = other.head };
+        }
+        self.tail = other.tail;
+        self.len += other.len;
+        // The stacks are ours now: `other` must not unmap them.
+        other.head = ptr::null_mut();
+        other.tail = ptr::null_mut();
+        other.len = 0;
     }
 }
 
