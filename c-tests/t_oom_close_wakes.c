@@ -8,10 +8,12 @@
  * from a G (they overflow its P's queue into the global one); every G wakes with
  * RT_ECLOSED and exits, and afterwards the runtime runs a G and moves a message.
  * The negative control: rt_chan_make fails with RT_ENOMEM meanwhile, so the fault
- * really bites inside libmrt.
+ * really bites inside libmrt; rt_dump, which aborted the same way, says RT_ENOMEM.
  */
 #include "test.h"
 #include "test_oom.h"
+
+#include <fcntl.h>
 
 #define NG 2000
 
@@ -74,6 +76,10 @@ static void child(void *arg)
     test_oom_set(TEST_OOM_ALL);
     rt_chan *c2 = NULL;
     CHECK_RC(rt_chan_make(sizeof(int), 4, &c2), RT_ENOMEM); /* the fault bites */
+    /* rt_dump builds its text fallibly (it aborted too). */
+    int devnull = open("/dev/null", O_WRONLY);
+    CHECK(devnull >= 0);
+    CHECK_RC(rt_dump(devnull), RT_ENOMEM);
     long fails0 = test_oom_failures();
     CHECK(fails0 > 0);
     if (from_g) {
@@ -85,6 +91,8 @@ static void child(void *arg)
     test_latch_wait(&done, NG + (from_g ? 1 : 0));
     test_oom_set(TEST_OOM_OFF);
     CHECK_EQ(atomic_load(&closed_seen), NG);
+    CHECK_RC(rt_dump(devnull), RT_OK);
+    close(devnull);
 
     /* The runtime still runs a G and moves a message. */
     rt_chan *m = NULL;
