@@ -517,9 +517,12 @@ pub fn newm(f: RtFn, arg: *mut c_void, pp: *mut P) -> Result<*mut M> {
 /// schedules, spinning if asked. On failure `pp` is still reserved for the caller.
 ///
 /// While the scheduler is backing off after a failure (see [`NEWM_BACKOFF_UNTIL`])
-/// this fails at once without trying: the work stays queued for the Ms that exist.
+/// this fails at once without trying, if another M holds a P: the work stays queued
+/// for it. With every other P idle no M would ever look at that work, so it tries
+/// anyway (a host thread that queued Gs while no M could be made must not leave them
+/// stranded once threads can be made again).
 pub fn newm_for_sched(pp: HeldP, spinning: bool) -> core::result::Result<(), HeldP> {
-    if newm_backing_off() {
+    if newm_backing_off() && other_ps_busy() {
         return Err(pp);
     }
     let Ok(m) = allocm_inner(None, ptr::null_mut()) else {
@@ -552,6 +555,12 @@ static NEWM_BACKOFF_UNTIL: AtomicI64 = AtomicI64::new(0);
 static NEWM_BACKOFF_NS: AtomicI64 = AtomicI64::new(0);
 const NEWM_BACKOFF_MIN_NS: i64 = 1_000_000;
 const NEWM_BACKOFF_MAX_NS: i64 = 100_000_000;
+
+/// Whether a P other than the one the caller reserved is not idle (an M holds it,
+/// or it is promised to one).
+fn other_ps_busy() -> bool {
+    p::GOMAXPROCS.load(Ordering::Acquire) - p::NPIDLE.load(Ordering::Acquire) > 1
+}
 
 /// Whether the scheduler should not try to make a thread now.
 #[inline]
