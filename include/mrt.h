@@ -802,7 +802,8 @@ int rt_getstats_ex(struct rt_stats *out, int flags);
  * Writes the state of every M and P, human-readable, to file descriptor `fd`
  * (including each M's creating call stack). Any context.
  *
- * Errors: RT_EINVAL for a negative or unwritable fd.
+ * Errors: RT_EINVAL for a negative or unwritable fd; RT_ENOMEM if the text cannot
+ * be made (nothing is written).
  */
 int rt_dump(int fd);
 

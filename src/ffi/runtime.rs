@@ -174,15 +174,19 @@ pub unsafe extern "C" fn rt_getstats_ex(out: *mut rt_stats, flags: c_int) -> c_i
 /// Writes the state of every M and P, human-readable, to file descriptor `fd`
 /// (including each M's creating call stack). Any context.
 ///
-/// Errors: RT_EINVAL for a negative or unwritable fd.
+/// Errors: RT_EINVAL for a negative or unwritable fd; RT_ENOMEM if the text cannot
+/// be made (nothing is written).
 #[no_mangle]
 pub extern "C" fn rt_dump(fd: c_int) -> c_int {
     boundary(|| {
         if fd < 0 {
             return RT_EINVAL;
         }
-        let text = stats::dump_text(stats::DumpLocks::Wait);
-        let mut b = text.as_bytes();
+        let dump = stats::dump_text(stats::DumpLocks::Wait);
+        if !dump.complete {
+            return RT_ENOMEM;
+        }
+        let mut b = dump.text.as_bytes();
         while !b.is_empty() {
             // SAFETY: b is a valid slice.
             let n = unsafe { libc::write(fd, b.as_ptr().cast(), b.len()) };

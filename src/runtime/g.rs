@@ -18,7 +18,7 @@ use super::error::{Error, Result};
 use super::m::{MKind, RtFn, M};
 use super::note::{futex_wait, futex_wake, Lock};
 use super::p::{bump, HeldP, PLocal};
-use super::stack::GStack;
+use super::stack::{GStack, StackList};
 use super::{arch, free_box, greg, tls, try_box, SCHED};
 
 /// The saved context of a switched-out G (or of a g0 that switched to a G). The
@@ -144,6 +144,10 @@ pub struct G {
     /// MRT_DEBUG=migrate: the M it last yielded on, which should not resume it.
     /// Written by that M before it queues the G; read by the M that dequeues it.
     pub avoid_m: AtomicPtr<M>,
+    /// Link on the one list that holds the G, if any: the global run queue, a netpoll
+    /// ready list, a free list (Go's g.schedlink). The G carries its own link, so
+    /// queueing it never allocates. Whoever holds the list that holds the G.
+    schedlink: *mut G,
 }
 
 // SAFETY: Gs are handed between threads by the scheduler, which serialises access.
@@ -184,6 +188,7 @@ impl G {
             lockcount: 0,
             mainm: ptr::null_mut(),
             avoid_m: AtomicPtr::new(ptr::null_mut()),
+            schedlink: ptr::null_mut(),
         }
     }
 
@@ -245,15 +250,157 @@ pub static GS_ZERO: AtomicU32 = AtomicU32::new(0);
 
 /// Every G ever made in this run, for rt_shutdown to free and rt_dump to show.
 pub static ALLGS: Lock<Vec<GPtr>> = Lock::new(Vec::new());
-/// Free Gs and stacks that the per-P caches spilled (Go's sched.gFree).
-static GFREE: Lock<Vec<GPtr>> = Lock::new(Vec::new());
-static STACKS: Lock<Vec<GStack>> = Lock::new(Vec::new());
+/// Free Gs and stacks that the per-P caches spilled (Go's sched.gFree). Both are
+/// intrusive lists (Gs through `schedlink`, stacks through their own memory), so a
+/// dying G is recycled without allocating.
+static GFREE: Lock<GQueue> = Lock::new(GQueue::new());
+static STACKS: Lock<StackList> = Lock::new(StackList::new());
 
 /// A G pointer that may sit in shared lists.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct GPtr(pub *mut G);
 // SAFETY: Gs are owned by the runtime; the lists that hold them are locked.
 unsafe impl Send for GPtr {}
+
+/// A FIFO of Gs linked through their `schedlink` (Go's gQueue): pushing and popping
+/// never allocate, so a G can always be queued, even with the heap exhausted. A G is
+/// on at most one such list at a time, and whoever holds the list owns the links.
+pub struct GQueue {
+    head: *mut G,
+    tail: *mut G,
+    len: usize,
+}
+
+// SAFETY: the Gs on the list belong to whoever holds it (the list is moved or locked
+// as a whole), and a G is on one list at a time.
+unsafe impl Send for GQueue {}
+
+impl GQueue {
+    pub const fn new() -> GQueue {
+        GQueue {
+            head: ptr::null_mut(),
+            tail: ptr::null_mut(),
+            len: 0,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.head.is_null()
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Appends `gp`.
+    ///
+    /// # Safety
+    /// `gp` is a live G that the caller owns and that is on no other list.
+    #[inline]
+    pub unsafe fn push_back(&mut self, gp: *mut G) {
+        // SAFETY: `gp` is live and on no list (the contract); the tail, if any, is a
+        // live G on this list, whose link is ours.
+        unsafe {
+            (*gp).schedlink = ptr::null_mut();
+            if self.tail.is_null() {
+                self.head = gp;
+            } else {
+                (*self.tail).schedlink = gp;
+            }
+        }
+        self.tail = gp;
+        self.len += 1;
+    }
+
+    /// Prepends `gp`.
+    ///
+    /// # Safety
+    /// As [`GQueue::push_back`].
+    pub unsafe fn push_front(&mut self, gp: *mut G) {
+        // SAFETY: `gp` is live and on no list (the contract).
+        unsafe { (*gp).schedlink = self.head };
+        if self.tail.is_null() {
+            self.tail = gp;
+        }
+        self.head = gp;
+        self.len += 1;
+    }
+
+    /// Takes the first G off.
+    #[inline]
+    pub fn pop_front(&mut self) -> Option<*mut G> {
+        let gp = self.head;
+        if gp.is_null() {
+            return None;
+        }
+        // SAFETY: a G on the list is live, and its link is the list's.
+        unsafe {
+            self.head = (*gp).schedlink;
+            (*gp).schedlink = ptr::null_mut();
+        }
+        if self.head.is_null() {
+            self.tail = ptr::null_mut();
+        }
+        self.len -= 1;
+        Some(gp)
+    }
+
+    /// Moves every G of `other` to the end of this queue, in order.
+    pub fn append(&mut self, other: &mut GQueue) {
+        if other.is_empty() {
+            return;
+        }
+        if self.tail.is_null() {
+            self.head = other.head;
+        } else {
+            // SAFETY: our tail is a live G on this list; its link is ours.
+            unsafe { (*self.tail).schedlink = other.head };
+        }
+        self.tail = other.tail;
+        self.len += other.len;
+        *other = GQueue::new();
+    }
+
+    /// Takes the first `n` Gs (all if fewer) off, as a queue of their own: a walk of
+    /// `n` links and one cut, no G is rewritten but the last one taken.
+    pub fn take_front(&mut self, n: usize) -> GQueue {
+        if n >= self.len {
+            return core::mem::take(self);
+        }
+        if n == 0 {
+            return GQueue::new();
+        }
+        let mut last = self.head;
+        // SAFETY: the list holds more than n live Gs, whose links are the list's.
+        unsafe {
+            for _ in 1..n {
+                last = (*last).schedlink;
+            }
+            let rest = (*last).schedlink;
+            (*last).schedlink = ptr::null_mut();
+            let out = GQueue {
+                head: self.head,
+                tail: last,
+                len: n,
+            };
+            self.head = rest;
+            self.len -= n;
+            out
+        }
+    }
+
+    /// Forgets every G on the list without touching them (a fork child, whose
+    /// parent's Gs are dropped wholesale).
+    pub fn forget(&mut self) {
+        *self = GQueue::new();
+    }
+}
+
+impl Default for GQueue {
+    fn default() -> Self {
+        GQueue::new()
+    }
+}
 
 /// Per-P caches: most newproc/goexit traffic stays here.
 pub(crate) const PCACHE_MAX: usize = 64;
@@ -281,15 +428,13 @@ fn new_goid(pl: Option<&mut PLocal>) -> i64 {
 fn gfget(pl: Option<&mut PLocal>) -> Result<*mut G> {
     if let Some(pl) = pl {
         if pl.gfree.is_empty() {
-            let mut g = GFREE.lock();
-            let n = g.len().min(PCACHE_MAX / 2);
-            let at = g.len() - n;
-            pl.gfree.extend(g.drain(at..));
+            let mut batch = GFREE.lock().take_front(PCACHE_MAX / 2);
+            pl.gfree.append(&mut batch);
         }
-        if let Some(GPtr(gp)) = pl.gfree.pop() {
+        if let Some(gp) = pl.gfree.pop_front() {
             return Ok(gp);
         }
-    } else if let Some(GPtr(gp)) = GFREE.lock().pop() {
+    } else if let Some(gp) = GFREE.lock().pop_front() {
         return Ok(gp);
     }
     let gp = try_box(G::blank())?;
@@ -315,18 +460,20 @@ fn gfget(pl: Option<&mut PLocal>) -> Result<*mut G> {
     Ok(gp)
 }
 
-/// Returns a dead G to the P's cache (spilling half to the global one).
+/// Returns a dead G to the P's cache (spilling half to the global one). Never
+/// allocates: the lists are linked through the Gs.
 fn gfput(pl: Option<&mut PLocal>, gp: *mut G) {
     match pl {
         Some(pl) => {
-            pl.gfree.push(GPtr(gp));
+            // SAFETY: a dead G, ours (gdestroy's or galloc's), on no list.
+            unsafe { pl.gfree.push_front(gp) };
             if pl.gfree.len() > PCACHE_MAX {
-                let mut g = GFREE.lock();
-                let half = pl.gfree.len() / 2;
-                g.extend(pl.gfree.drain(..half));
+                let mut half = pl.gfree.take_front(PCACHE_MAX / 2);
+                GFREE.lock().append(&mut half);
             }
         }
-        None => GFREE.lock().push(GPtr(gp)),
+        // SAFETY: as above.
+        None => unsafe { GFREE.lock().push_front(gp) },
     }
 }
 
@@ -334,14 +481,16 @@ fn gfput(pl: Option<&mut PLocal>, gp: *mut G) {
 /// exited Gs are unmapped, so a burst of Gs does not pin its memory for ever.
 const STACKS_MAX: usize = 16384;
 
+/// Returns a stack to the P's cache (spilling half to the global one, and unmapping
+/// what the global one has no room for). Never allocates: the lists are linked
+/// through the stacks' own memory.
 fn stack_put(pl: Option<&mut PLocal>, st: GStack) {
-    let mut spill = Vec::new();
+    let mut spill = StackList::new();
     match pl {
         Some(pl) => {
             pl.stacks.push(st);
             if pl.stacks.len() > PCACHE_MAX {
-                let half = pl.stacks.len() / 2;
-                spill.extend(pl.stacks.drain(..half));
+                spill = pl.stacks.take_front(PCACHE_MAX / 2);
             }
         }
         None => spill.push(st),
@@ -350,9 +499,8 @@ fn stack_put(pl: Option<&mut PLocal>, st: GStack) {
         return;
     }
     let mut g = STACKS.lock();
-    let room = STACKS_MAX.saturating_sub(g.len());
-    let keep = spill.len().min(room);
-    g.extend(spill.drain(..keep));
+    let mut keep = spill.take_front(STACKS_MAX.saturating_sub(g.len()));
+    g.append(&mut keep);
     drop(g);
     // What did not fit is unmapped here, outside the lock.
     drop(spill);
@@ -363,10 +511,8 @@ fn stack_get(pl: Option<&mut PLocal>) -> Option<GStack> {
         if let Some(s) = pl.stacks.pop() {
             return Some(s);
         }
-        let mut g = STACKS.lock();
-        let n = g.len().min(PCACHE_MAX / 2);
-        let at = g.len() - n;
-        pl.stacks.extend(g.drain(at..));
+        let mut batch = STACKS.lock().take_front(PCACHE_MAX / 2);
+        pl.stacks.append(&mut batch);
         return pl.stacks.pop();
     }
     STACKS.lock().pop()
@@ -589,8 +735,10 @@ pub unsafe fn free_all() {
         unsafe { free_box(gp) };
     }
     drop(all);
-    GFREE.lock().clear();
-    STACKS.lock().clear();
+    GFREE.lock().forget();
+    let stacks = core::mem::take(&mut *STACKS.lock());
+    // Unmapped outside the lock.
+    drop(stacks);
     // A G made by a foreign thread racing with the shutdown (after the wait for Gs)
     // never ran and is gone with the rest.
     LIVE_GS.store(0, Ordering::Release);
@@ -639,8 +787,8 @@ pub unsafe fn forget_after_fork() {
     // SAFETY: this is the child's only thread (our # Safety), so nobody can hold or
     // take the GFREE and STACKS locks.
     unsafe {
-        GFREE.get_after_fork().clear();
-        STACKS.get_after_fork().clear();
+        GFREE.get_after_fork().forget();
+        drop(core::mem::take(STACKS.get_after_fork()));
     }
     LIVE_GS.store(0, Ordering::Relaxed);
 }

@@ -88,8 +88,8 @@ pub fn throw(msg: &str) -> ! {
             // Best effort: the dump only tries the locks (the caller may hold one),
             // and a panic inside it is caught so that the abort below still happens.
             let dump = std::panic::catch_unwind(|| stats::dump_text(stats::DumpLocks::Try));
-            if let Ok(text) = dump {
-                write_stderr(text.as_bytes());
+            if let Ok(dump) = dump {
+                write_stderr(dump.text.as_bytes());
             }
         }
         // SAFETY: abort never returns and is async-signal-safe.

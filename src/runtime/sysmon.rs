@@ -22,13 +22,18 @@ static STOP: AtomicU32 = AtomicU32::new(0);
 
 /// Starts sysmon on first use (when the first G is made).
 pub fn ensure_started() {
-    if STARTED.load(Ordering::Acquire) || STARTED.swap(true, Ordering::AcqRel) {
+    if STARTED.load(Ordering::Acquire) {
+        return;
+    }
+    // While thread creation backs off, do not try on every rt_go.
+    if super::m::newm_backing_off() || STARTED.swap(true, Ordering::AcqRel) {
         return;
     }
     STOP.store(0, Ordering::Release);
     if super::m::newm(Some(sysmon_main), ptr::null_mut(), ptr::null_mut()).is_err() {
-        // No thread for it now: try again with the next G.
+        // No thread for it now: try again with a G made after the backoff.
         STARTED.store(false, Ordering::Release);
+        super::m::newm_failed();
     }
 }
 
@@ -87,7 +92,10 @@ extern "C" fn sysmon_main(_: *mut c_void) {
             delay_us
         };
         let procs = GOMAXPROCS.load(Ordering::Acquire);
-        if procs > 0 && NPIDLE.load(Ordering::Acquire) == procs {
+        if procs > 0
+            && NPIDLE.load(Ordering::Acquire) == procs
+            && sched::GLOBRUNQ_SIZE.load(Ordering::Acquire) == 0
+        {
             // Everything idle: sleep until a system call begins, or the next timer
             // is due (the M blocked in netpoll should get it; this is a backstop).
             let next = timer::earliest();
@@ -112,16 +120,24 @@ extern "C" fn sysmon_main(_: *mut c_void) {
                 .compare_exchange(lastpoll, now, Ordering::AcqRel, Ordering::Relaxed)
                 .is_ok()
         {
-            let mut list = Vec::new();
+            let mut list = super::g::GQueue::new();
             netpoll::netpoll(0, &mut list);
             if !list.is_empty() {
-                sched::inject(&list, None);
+                sched::inject(&mut list, None);
                 idle = 0;
             }
         }
         // Timers overdue while every M is busy or parked: get an M to run them.
         let next = timer::earliest();
         if next != 0 && next < now {
+            sched::wakep_global();
+        } else if sched::GLOBRUNQ_SIZE.load(Ordering::Acquire) > 0
+            && NPIDLE.load(Ordering::Acquire) > 0
+            && !super::m::newm_backing_off()
+        {
+            // Gs queued with Ps idle: the wakep that queued them found no M it could
+            // start (thread creation failed and backed off). Try again now that the
+            // backoff is over, or they might wait for the next rt_go.
             sched::wakep_global();
         }
         if retake(&mut last) > 0 {
