@@ -716,13 +716,25 @@ fn find_runnable(m: &M, mut pp: HeldP, wait: Wait) -> Option<(HeldP, *mut G, boo
 const RUNNEXT_STREAK_MAX: u32 = 64;
 
 /// Ends a long runnext streak: the G goes to the tail, and the ring's head runs.
+/// Inlined into every pick (a store or an increment); the end of a streak is cold.
+#[inline(always)]
 fn fair(pp: &mut HeldP, x: (*mut G, bool)) -> (*mut G, bool) {
     if !x.1 {
         pp.core().runnext_streak = 0;
         return x;
     }
     let n = pp.core().runnext_streak + 1;
-    if n < RUNNEXT_STREAK_MAX || pp.p().runq.is_empty() {
+    if n < RUNNEXT_STREAK_MAX {
+        pp.core().runnext_streak = n;
+        return x;
+    }
+    end_streak(pp, x, n)
+}
+
+#[cold]
+#[inline(never)]
+fn end_streak(pp: &mut HeldP, x: (*mut G, bool), n: u32) -> (*mut G, bool) {
+    if pp.p().runq.is_empty() {
         pp.core().runnext_streak = n;
         return x;
     }
