@@ -527,9 +527,9 @@ static void after_syscall_g(void *p)
 
 /* Eight Gs loop in short system calls at GOMAXPROCS=2; the main G must still get a P
  * to see them start and stop them. Go's limit is 5 s per iteration. */
-static void test_preemption_after_syscall(int64_t d)
+static void test_preemption_after_syscall(int64_t d, int procs)
 {
-    gt_gomaxprocs(2);
+    gt_gomaxprocs(procs);
     int iterations = gt_short() ? 1 : 10;
     const int64_t max_duration = 5 * GT_S;
     const int nroutines = 8;
@@ -556,5 +556,15 @@ GO_TEST(TestPreemptionAfterSyscall)
 {
     const int64_t ds[] = { 10 * GT_US, 100 * GT_US, 1000 * GT_US };
     for (int i = 0; i < 3; i++)
-        test_preemption_after_syscall(ds[i]);
+        test_preemption_after_syscall(ds[i], 2);
+}
+
+/* Not in Go: TestPreemptionAfterSyscall at GOMAXPROCS 1 instead of Go's 2, the case
+ * issue 9 reports. The main G, readied by the first sender, waits on that sender's P,
+ * whose G never stops: Go's sysmon preempts that G after 10 ms (retake, preemptone). */
+GO_TEST(TestPreemptionAfterSyscall1)
+{
+    const int64_t ds[] = { 10 * GT_US, 100 * GT_US, 1000 * GT_US };
+    for (int i = 0; i < 3; i++)
+        test_preemption_after_syscall(ds[i], 1);
 }

@@ -10,7 +10,7 @@
 #
 # Usage: c-tests/gotests/run.sh [name-filter]   (works from any directory)
 # Environment: CC (default cc); GOTESTS_PROCS (default "1 2 4");
-#   GOTESTS_WATCHDOG (s, default 30) and GOTESTS_XFAIL_WATCHDOG (s, default 5): the
+#   GOTESTS_WATCHDOG (s, default 30) and GOTESTS_XFAIL_WATCHDOG (s, default 3): the
 #   watchdogs of required and of xfail runs; GOTESTS_STRICT=1; GOTESTS_LONG=1 runs Go's
 #   full sizes instead of -short's.
 set -u
@@ -23,7 +23,7 @@ bin="$root/c-tests/bin/gotests"
 CC="${CC:-cc}"
 procs_list="${GOTESTS_PROCS:-1 2 4}"
 watchdog="${GOTESTS_WATCHDOG:-30}"
-xfail_watchdog="${GOTESTS_XFAIL_WATCHDOG:-5}"
+xfail_watchdog="${GOTESTS_XFAIL_WATCHDOG:-3}"
 strict="${GOTESTS_STRICT:-0}"
 filter="${1:-}"
 
