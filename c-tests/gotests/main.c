@@ -108,8 +108,6 @@ static int gt_checkpoint_missing(void)
     return 0;
 }
 
-static atomic_bool gt_noted_async;
-
 int64_t gt_go_async_(rt_fn fn, void *arg, const char *file, int line)
 {
 #ifdef RT_G_ASYNC_PREEMPT
@@ -122,7 +120,8 @@ int64_t gt_go_async_(rt_fn fn, void *arg, const char *file, int line)
         gt_fatalf(file, line, "rt_go_ex(RT_G_ASYNC_PREEMPT): %s", rt_err_name((int)id));
     return id;
 #else
-    if (!atomic_exchange(&gt_noted_async, true))
+    static atomic_bool noted;
+    if (!atomic_exchange(&noted, true))
         gt_logf("libmrt has no RT_G_ASYNC_PREEMPT (issue 9): a plain rt_go stands in");
     return gt_go_(fn, arg, file, line);
 #endif

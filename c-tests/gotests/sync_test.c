@@ -8,6 +8,7 @@
  */
 #include "gotests.h"
 
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 /* Fork; the child runs fn with stderr into a pipe. Returns the wait status and puts
@@ -23,6 +24,9 @@ static int run_misuse(void (*fn)(void), char *out, size_t len)
     if (pid < 0)
         FATALF("fork: %s", strerror(errno));
     if (pid == 0) {
+        /* The misuse aborts: no core file. */
+        struct rlimit nocore = { 0, 0 };
+        setrlimit(RLIMIT_CORE, &nocore);
         close(pfd[0]);
         dup2(pfd[1], 2);
         close(pfd[1]);
