@@ -9,8 +9,10 @@
  * Reporting follows Go's testing.T:
  *   gt_errorf(...)  t.Errorf: the test fails and goes on;
  *   gt_fatalf(...)  t.Fatalf: the test fails and its process ends here (from any G);
- *   gt_logf(...)    t.Logf: printed (stderr), shown by the runner when the test fails.
- * The process prints `--- PASS: name` or `--- FAIL: name` last and exits 0 / 1; a
+ *   gt_logf(...)    t.Logf: printed (stderr), shown by the runner when the test fails;
+ *   gt_skipf(...)   t.Skipf: the test ends here, skipped.
+ * The process prints `--- PASS: name`, `--- FAIL: name` or `--- SKIP: name` last and
+ * exits 0, 1 or 77; a
  * watchdog thread (not an M) prints `--- HANG: name ...` and rt_dump's state if the
  * test does not end in time, then exits 124.
  *
@@ -45,14 +47,17 @@
 
 typedef void (*gt_test_fn)(void);
 
-void gt_register(const char *name, gt_test_fn fn);
+void gt_register(const char *name, gt_test_fn fn, const char *env);
 
 /* GO_TEST(TestName) { body }: defines and registers a test. */
-#define GO_TEST(name)                                                       \
+#define GO_TEST(name) GO_TEST_ENV(name, NULL)
+
+/* The same, with "VAR=value" put in the environment before rt_init (e.g. MRT_DEBUG). */
+#define GO_TEST_ENV(name, env)                                              \
     static void name(void);                                                 \
     __attribute__((constructor)) static void gt_register_##name(void)       \
     {                                                                       \
-        gt_register(#name, name);                                           \
+        gt_register(#name, name, env);                                      \
     }                                                                       \
     static void name(void)
 
@@ -62,6 +67,8 @@ void gt_errorf(const char *file, int line, const char *fmt, ...)
 _Noreturn void gt_fatalf(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void gt_logf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* t.Skipf: the test ends here, skipped (exit status 77, `--- SKIP`), from the main G. */
+_Noreturn void gt_skipf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 bool gt_failed(void); /* t.Failed() */
 bool gt_short(void);  /* testing.Short(): true unless GOTESTS_LONG=1 */
 
@@ -86,6 +93,9 @@ static inline int gt_checkpoint(void)
 {
     return gt_checkpoint_fn();
 }
+
+/* The OS thread id (gettid) of the thread that called rt_main. */
+extern int64_t gt_main_tid;
 
 /* runtime.GOMAXPROCS(n): sets n (> 0) and returns the previous value. */
 int gt_gomaxprocs(int n);

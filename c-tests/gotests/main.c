@@ -10,12 +10,14 @@
 #include "gotests.h"
 
 #include <signal.h>
+#include <sys/syscall.h>
 
 #define GT_MAX_TESTS 128
 
 static struct {
     const char *name;
     gt_test_fn fn;
+    const char *env;
 } gt_tests[GT_MAX_TESTS];
 static int gt_ntests;
 
@@ -25,8 +27,9 @@ static atomic_int gt_nfailed;
 static pthread_mutex_t gt_out_mu = PTHREAD_MUTEX_INITIALIZER;
 
 int (*gt_checkpoint_fn)(void);
+int64_t gt_main_tid;
 
-void gt_register(const char *name, gt_test_fn fn)
+void gt_register(const char *name, gt_test_fn fn, const char *env)
 {
     if (gt_ntests == GT_MAX_TESTS) {
         fprintf(stderr, "gotests: more than %d tests: raise GT_MAX_TESTS\n", GT_MAX_TESTS);
@@ -34,6 +37,7 @@ void gt_register(const char *name, gt_test_fn fn)
     }
     gt_tests[gt_ntests].name = name;
     gt_tests[gt_ntests].fn = fn;
+    gt_tests[gt_ntests].env = env;
     gt_ntests++;
 }
 
@@ -88,6 +92,20 @@ void gt_logf(const char *fmt, ...)
     va_start(ap, fmt);
     gt_vprint("log: ", NULL, 0, fmt, ap);
     va_end(ap);
+}
+
+void gt_skipf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    gt_vprint("skip: ", NULL, 0, fmt, ap);
+    va_end(ap);
+    if (atomic_load(&gt_nfailed) != 0)
+        gt_finish();
+    pthread_mutex_lock(&gt_out_mu);
+    printf("--- SKIP: %s (GOMAXPROCS=%d)\n", gt_name, gt_procs);
+    fflush(stdout);
+    _exit(77);
 }
 
 bool gt_failed(void)
@@ -278,9 +296,11 @@ int main(int argc, char **argv)
         return 2;
     }
     gt_test_fn fn = NULL;
+    const char *env = NULL;
     for (int i = 0; i < gt_ntests; i++)
         if (strcmp(gt_tests[i].name, argv[2]) == 0) {
             fn = gt_tests[i].fn;
+            env = gt_tests[i].env;
             gt_name = gt_tests[i].name;
         }
     gt_procs = atoi(argv[3]);
@@ -302,6 +322,15 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    if (env) {
+        char *kv = strdup(env), *eq = kv ? strchr(kv, '=') : NULL;
+        if (!eq || (*eq = 0, setenv(kv, eq + 1, 1) != 0)) {
+            fprintf(stderr, "gotests: cannot set %s\n", env);
+            return 2;
+        }
+        free(kv);
+    }
+
     rt_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.size = sizeof cfg;
@@ -312,6 +341,7 @@ int main(int argc, char **argv)
     if (gt_checkpoint_fn == gt_checkpoint_missing)
         gt_logf("libmrt has no rt_checkpoint (issue 9): a no-op stands in");
     gt_fn = fn;
+    gt_main_tid = (int64_t)syscall(SYS_gettid);
     rc = rt_main(gt_main_g, NULL);
     if (rc != RT_OK)
         gt_fatalf(__FILE__, __LINE__, "rt_main: %s", rt_err_name(rc));

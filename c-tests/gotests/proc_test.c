@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 
 /* ---- TestYieldProgress, TestYieldLockedProgress ---- */
 
@@ -123,10 +124,8 @@ static struct par *par_new(int P, int p, _Atomic uint32_t *x, rt_chan *done)
  * Go's SetGCPercent(-1) / runtime.GC() steps are left out. */
 GO_TEST(TestGoroutineParallelism)
 {
-    if (sysconf(_SC_NPROCESSORS_ONLN) == 1) {
-        gt_logf("skipping on uniprocessor");
-        return;
-    }
+    if (sysconf(_SC_NPROCESSORS_ONLN) == 1)
+        gt_skipf("skipping on uniprocessor");
     int P = 4, N = 10;
     if (gt_short()) {
         P = 3;
@@ -229,10 +228,8 @@ static void test_goroutine_parallelism2(bool load, bool netpoll)
 
 GO_TEST(TestGoroutineParallelism2)
 {
-    if (sysconf(_SC_NPROCESSORS_ONLN) == 1) {
-        gt_logf("skipping on uniprocessor");
-        return;
-    }
+    if (sysconf(_SC_NPROCESSORS_ONLN) == 1)
+        gt_skipf("skipping on uniprocessor");
     test_goroutine_parallelism2(true, false);
     test_goroutine_parallelism2(false, true);
     test_goroutine_parallelism2(true, true);
@@ -567,4 +564,36 @@ GO_TEST(TestPreemptionAfterSyscall1)
     const int64_t ds[] = { 10 * GT_US, 100 * GT_US, 1000 * GT_US };
     for (int i = 0; i < 3; i++)
         test_preemption_after_syscall(ds[i], 1);
+}
+
+/* ---- TestMainGExitWakesRtMain (not in Go) ---- */
+
+static void far_sleeper_g(void *unused)
+{
+    (void)unused;
+    gt_sleep(3600 * GT_S);
+}
+
+/* Not in Go, where the process exits when main.main returns, from any M. Here the
+ * main G returns on another M than rt_main's thread (MRT_DEBUG=migrate moves a
+ * yielding G to another M) while rt_main's M waits for the next timer, an hour away:
+ * the main G's exit must wake rt_main's M wherever it waits (issue 9 item 4). Without
+ * that wake-up, rt_main returns when the far timer fires, and the watchdog reports a
+ * hang. */
+GO_TEST_ENV(TestMainGExitWakesRtMain, "MRT_DEBUG=migrate")
+{
+    if (rt_gomaxprocs(0) == 1)
+        gt_skipf("with one P, the main G stays on rt_main's M");
+    gt_go(far_sleeper_g, NULL);
+    gt_sleep(1 * GT_MS);
+    for (int i = 0; i < 100000 && (int64_t)syscall(SYS_gettid) == gt_main_tid; i++) {
+        rt_gosched();
+        if (i % 100 == 99)
+            gt_sleep(1 * GT_MS);
+    }
+    if ((int64_t)syscall(SYS_gettid) == gt_main_tid)
+        FATALF("MRT_DEBUG=migrate: the main G never left rt_main's thread");
+    /* Let rt_main's M settle into its wait (a spin: no runtime call moves this G). */
+    for (int64_t t0 = gt_now(); gt_now() - t0 < 20 * GT_MS;) {
+    }
 }

@@ -4,7 +4,8 @@
 # `go test -cpu 1,2,4`), each run in a process of its own under a watchdog that names
 # a hung test (and prints rt_dump's state). Runs listed in xfail.txt are expected to
 # fail until issue 9 lands: they print XFAIL (or XPASS), with the reason.
-# Prints one line per run and, last, `N passed, M failed, K xfail, J xpass`; exits
+# Prints one line per run (PASS, FAIL, HANG, SKIP, XFAIL, XPASS) and, last,
+# `N passed, M failed, S skipped, K xfail, J xpass`; exits
 # nonzero if any run that is not in xfail.txt failed or hung (or, with
 # GOTESTS_STRICT=1, if an xfail run passed).
 #
@@ -29,7 +30,7 @@ filter="${1:-}"
 
 if [ ! -f "$lib" ] || [ ! -f "$root/include/mrt.h" ]; then
     echo "gotests: $lib or include/mrt.h missing: run 'make lib' first" >&2
-    echo "0 passed, 1 failed, 0 xfail, 0 xpass"
+    echo "0 passed, 1 failed, 0 skipped, 0 xfail, 0 xpass"
     exit 1
 fi
 
@@ -41,7 +42,7 @@ if ! "$CC" -std=c11 -O2 -Wall -Wextra -Werror -pthread -g -I"$root/include" \
     -o "$bin" "$here"/*.c -L"$libdir" -lmrt -Wl,-rpath,"$libdir" -ldl >"$tmp/build" 2>&1; then
     echo "FAIL  gotests build"
     sed -e 's/^/      | /' "$tmp/build" | tail -n 40
-    echo "0 passed, 1 failed, 0 xfail, 0 xpass"
+    echo "0 passed, 1 failed, 0 skipped, 0 xfail, 0 xpass"
     exit 1
 fi
 
@@ -61,7 +62,7 @@ is_xfail() { # $1 = test, $2 = procs
     [[ ",$p," == *",$2,"* ]]
 }
 
-passed=0 failed=0 xfailed=0 xpassed=0
+passed=0 failed=0 skipped=0 xfailed=0 xpassed=0
 failed_names=()
 
 mapfile -t tests < <("$bin" list)
@@ -87,13 +88,17 @@ for name in "${tests[@]}"; do
         secs="$((ms / 1000)).$(printf '%03d' $((ms % 1000)))s"
         case "$rc" in
             0) outcome=PASS ;;
+            77) outcome=SKIP ;;
             124 | 137) outcome=HANG ;;
             *) outcome=FAIL ;;
         esac
         # What went wrong: the failed assertions (not the log lines), or the hang line.
         what="$(grep -v -e '^    log: ' -e '^libmrt: ' -e '^  [PMG][0-9]' -e '^      ' "$err" | head -n 3)"
         [ "$rc" -eq 137 ] && what="killed after $((w + 15)) s (the watchdog's dump hung)"
-        if [ "$expect_fail" -eq 1 ]; then
+        if [ "$outcome" = SKIP ]; then
+            skipped=$((skipped + 1))
+            printf 'SKIP  %-46s (%s) %s\n' "$label" "$secs" "$(sed -n 's/^    skip: //p' "$err" | head -n 1)"
+        elif [ "$expect_fail" -eq 1 ]; then
             if [ "$outcome" = PASS ]; then
                 xpassed=$((xpassed + 1))
                 printf 'XPASS %-46s (%s) expected to fail: %s\n' "$label" "$secs" "${xfail_why[$name]}"
@@ -130,5 +135,5 @@ done
 if [ "$failed" -ne 0 ]; then
     echo "failed: ${failed_names[*]}"
 fi
-echo "$passed passed, $failed failed, $xfailed xfail, $xpassed xpass"
+echo "$passed passed, $failed failed, $skipped skipped, $xfailed xfail, $xpassed xpass"
 [ "$failed" -eq 0 ]
