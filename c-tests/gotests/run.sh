@@ -5,9 +5,9 @@
 # a hung test (and prints rt_dump's state). Runs listed in xfail.txt are expected to
 # fail until issue 9 lands: they print XFAIL (or XPASS), with the reason.
 # Prints one line per run (PASS, FAIL, HANG, SKIP, XFAIL, XPASS) and, last,
-# `N passed, M failed, S skipped, K xfail, J xpass`; exits
-# nonzero if any run that is not in xfail.txt failed or hung (or, with
-# GOTESTS_STRICT=1, if an xfail run passed).
+# `N passed, M failed, S skipped, K xfail, J xpass`; exits nonzero if any run that is
+# not in xfail.txt failed or hung (or, with GOTESTS_STRICT=1, if an xfail run passed).
+# One test by hand: c-tests/bin/gotests run TestChan 2 (after a first run.sh).
 #
 # Usage: c-tests/gotests/run.sh [name-filter]   (works from any directory)
 # Environment: CC (default cc); GOTESTS_PROCS (default "1 2 4");
