@@ -571,6 +571,7 @@ pub unsafe fn recv(c: *mut Chan, elem: *mut u8, block_ok: bool) -> Result<()> {
 /// # Safety
 /// As `send` / `recv` for `dir`.
 unsafe fn op(c: *mut Chan, elem: *mut u8, dir: i32, block_ok: bool) -> Result<()> {
+    sched::preempt_point();
     // SAFETY: `c` is a live channel (send/recv's contract, which op inherits), so it is
     // a valid Chan for this call.
     let ch = unsafe { &*c };
@@ -685,6 +686,7 @@ pub unsafe fn select(
     timeout_ns: i64,
     resolve: &dyn Fn(*mut Chan) -> Option<*mut Chan>,
 ) -> Result<(usize, bool)> {
+    sched::preempt_point();
     // The count first: nothing of the array is read before it is known to be sane.
     if cases.is_null() || n == 0 || n > MAX_SELECT_CASES {
         return Err(Error::Inval);

@@ -12,7 +12,7 @@
 
 use core::ffi::c_void;
 use core::ptr;
-use core::sync::atomic::{AtomicI64, AtomicPtr, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU32, Ordering};
 
 use super::error::{Error, Result};
 use super::m::{MKind, RtFn, M};
@@ -61,6 +61,9 @@ pub enum Action {
     Yield,
     /// rt_gosched under MRT_DEBUG=migrate: the G goes to the global queue.
     YieldGlobal,
+    /// rt_checkpoint of a G marked for preemption: to the global queue (Go's
+    /// gopreempt_m).
+    Preempt,
     /// A runtime primitive's park: mark the G waiting, then call unlock(g, arg).
     Park(ParkFn, *mut c_void),
     /// rt_park: the same, but unlock gets the G's handle (`greg`), not its address.
@@ -114,6 +117,10 @@ pub struct G {
     pub goid: i64,
     /// GStatus. Changed by the owner, or by the CAS that readies a Waiting G.
     pub status: AtomicU32,
+    /// Asked to give up its P at the next checkpoint (Go's gp.preempt): set by sysmon
+    /// when it has run for a whole time slice, cleared when it is next scheduled or
+    /// honours the request (rt_checkpoint).
+    pub preempt: AtomicBool,
     /// Its saved context while it is not running. Owner (the switch writes it).
     pub sched: Gobuf,
     /// Its slot in the G registry (`greg`) and the slot's index: None for g0s.
@@ -164,6 +171,7 @@ impl G {
             m: ptr::null_mut(),
             goid: 0,
             status: AtomicU32::new(GStatus::Idle as u32),
+            preempt: AtomicBool::new(false),
             sched: Gobuf { sp: 0 },
             hslot: None,
             hidx: 0,

@@ -433,6 +433,13 @@ pub fn main_exited(mainm: *mut M) {
         mm.nextp.store(ptr::null_mut(), Ordering::Release);
         mm.set_state(MState::Running);
         mm.park.wakeup();
+        return;
+    }
+    drop(s);
+    // It may be the M that waits in netpoll (or on the timer note) for a far timer:
+    // break that wait, so that it sees main_done now rather than when the timer fires.
+    if netpoll::LASTPOLL.load(Ordering::Acquire) == 0 {
+        netpoll::netpoll_break();
     }
 }
 
@@ -554,7 +561,8 @@ enum Wait {
 /// any P it still holds rests in it), or nothing was found (Poll; `pp` rests in it).
 fn find_runnable(m: &M, mut pp: HeldP, wait: Wait) -> Option<(HeldP, *mut G, bool)> {
     'top: loop {
-        if stopping() {
+        if stopping() || m.main_done.load(Ordering::Acquire) {
+            // rt_main's G exited: its M leaves the loop (schedule hands off the P).
             m.put_p(pp);
             return None;
         }
@@ -773,6 +781,7 @@ fn execute(m: &M, mut pp: HeldP, gp: *mut G, inherit: bool) -> Option<*mut G> {
     }
     g.m = m as *const M as *mut M;
     g.set_status(GStatus::Running);
+    g.preempt.store(false, Ordering::Relaxed);
     m.curg.store(gp, Ordering::Release);
     if !inherit {
         let t = &pp.p().schedtick;
@@ -789,11 +798,11 @@ fn execute(m: &M, mut pp: HeldP, gp: *mut G, inherit: bool) -> Option<*mut G> {
     let g = unsafe { &mut *gp };
     let action = m.action.replace(Action::None);
     match action {
-        Action::Yield | Action::YieldGlobal => {
+        Action::Yield | Action::YieldGlobal | Action::Preempt => {
             g.m = ptr::null_mut();
             g.set_status(GStatus::Runnable);
-            let global = matches!(action, Action::YieldGlobal);
-            if global {
+            let global = !matches!(action, Action::Yield);
+            if matches!(action, Action::YieldGlobal) {
                 g.avoid_m.store(m as *const M as *mut M, Ordering::Relaxed);
             }
             // SAFETY: on the M's own thread; runqput reaches no other use of its P.
@@ -1210,6 +1219,7 @@ pub fn newproc1(f: RtFn, arg: *mut c_void, mainm: *mut M) -> Result<*mut G> {
     if f.is_none() {
         return Err(Error::Inval);
     }
+    preempt_point();
     if SHUTTING_DOWN.load(Ordering::Acquire) {
         return Err(Error::Shutdown);
     }
@@ -1289,12 +1299,55 @@ pub fn gosched() {
         g::mcall(Action::Yield);
         return;
     }
-    match pick_local(pp) {
+    match pick_local(m, pp) {
         // Nothing else to run: keep going.
         Pick::Empty => {}
         Pick::Slow => g::mcall(Action::Yield),
         Pick::Run(n, inherit) => switch_direct(m, pp, g, n, inherit),
     }
+}
+
+/// rt_checkpoint's fast path: whether the calling thread runs a G that sysmon asked
+/// to give up its P. A TLS load, a null check, a load and a compare (g0's flag is
+/// never set: sysmon marks the G an M runs, never its g0).
+#[inline(always)]
+pub fn preempt_requested() -> bool {
+    let gp = tls::getg();
+    // SAFETY: a non-null slot points at a live G (descriptors live until rt_shutdown).
+    !gp.is_null() && unsafe { (*gp).preempt.load(Ordering::Relaxed) }
+}
+
+/// A preemption point inside the runtime's own G-side entry points (channel
+/// operations, select, rt_go, rt_mutex_lock, rt_wg_wait), as Go checks at function
+/// calls: a G marked for preemption goes to the global queue before it does anything,
+/// so that a pair of Gs handing work to each other through runnext cannot keep their
+/// P beyond a time slice.
+#[inline(always)]
+pub fn preempt_point() {
+    if preempt_requested() {
+        preempt_point_slow();
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn preempt_point_slow() {
+    checkpoint();
+}
+
+/// rt_checkpoint once a request is seen: the G goes to the global queue and another
+/// G gets the P (Go's gopreempt_m). Returns whether it yielded.
+pub fn checkpoint() -> bool {
+    let gp = g::curg();
+    if gp.is_null() {
+        return false;
+    }
+    // SAFETY: the running G is ours.
+    if !unsafe { &*gp }.preempt.swap(false, Ordering::Relaxed) {
+        return false;
+    }
+    g::mcall(Action::Preempt);
+    true
 }
 
 /// What the fast paths of gosched and gopark_direct may run next on their P.
@@ -1304,15 +1357,22 @@ enum Pick {
     /// Nothing is runnable: not here, nor in the global queue.
     Empty,
     /// Something needs g0's scheduler: expired timers, the global queue's turn, a
-    /// surplus P, a wired G, a G that cannot get a stack.
+    /// surplus P, a wired G, a G that cannot get a stack, or the M must leave its
+    /// loop (rt_main's G exited elsewhere, rt_shutdown).
     Slow,
 }
 
 /// The fast paths' pick: the head of the P's own queue, in find_runnable's order,
 /// when find_runnable would take it too; anything else is left to the scheduler.
 #[inline(always)]
-fn pick_local(pp: &mut HeldP) -> Pick {
-    if pp.p().id >= GOMAXPROCS.load(Ordering::Relaxed) {
+fn pick_local(m: &M, pp: &mut HeldP) -> Pick {
+    // schedule's own exit checks: an M that only ever switched straight from G to G
+    // would otherwise never see them (rt_main would not return while a ping-pong pair
+    // kept its M busy).
+    if pp.p().id >= GOMAXPROCS.load(Ordering::Relaxed)
+        || m.main_done.load(Ordering::Relaxed)
+        || SHUTTING_DOWN.load(Ordering::Relaxed)
+    {
         return Pick::Slow;
     }
     let t0 = pp.p().timers.timer0.load(Ordering::Acquire);
@@ -1359,6 +1419,7 @@ fn switch_direct(m: &M, pp: &mut HeldP, g: &mut G, next: *mut G, inherit: bool) 
     let n = unsafe { &mut *next };
     n.m = g.m;
     n.set_status(GStatus::Running);
+    n.preempt.store(false, Ordering::Relaxed);
     m.curg.store(next, Ordering::Release);
     m.pending_g.set(g);
     // SAFETY: g runs (on its own stack); n is Running, bound to this M, with a stack.
@@ -1383,7 +1444,7 @@ pub fn goexit_direct() {
     let Some(pp) = (unsafe { m.held_mut() }) else {
         super::throw("goexit: running G without a P");
     };
-    if let Pick::Run(n, inherit) = pick_local(pp) {
+    if let Pick::Run(n, inherit) = pick_local(m, pp) {
         m.pending.set(g::Pending::Exit);
         switch_direct(m, pp, g, n, inherit);
         super::throw("goexit: a dead G was resumed");
@@ -1414,7 +1475,7 @@ pub fn gopark_direct(unlock: g::UnlockFn, arg: *mut c_void) {
     let Some(pp) = (unsafe { m.held_mut() }) else {
         super::throw("gopark: running G without a P");
     };
-    match pick_local(pp) {
+    match pick_local(m, pp) {
         Pick::Run(n, inherit) => {
             m.pending.set(g::Pending::Park(unlock, arg));
             switch_direct(m, pp, g, n, inherit);
