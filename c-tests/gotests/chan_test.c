@@ -56,11 +56,13 @@ struct sender {
     int n;
 };
 
+/* Copies its argument first: once its last value is received, the receiver's frame
+ * (where *s lives) may be reused. */
 static void send_n_g(void *p)
 {
-    struct sender *s = p;
-    for (int i = 0; i < s->n; i++)
-        gt_send(s->c, &i);
+    struct sender s = *(struct sender *)p;
+    for (int i = 0; i < s.n; i++)
+        gt_send(s.c, &i);
 }
 
 struct counting_recv {
@@ -553,7 +555,8 @@ GO_TEST(TestPseudoRandomSend)
     for (int k = 0; k < 2; k++) {
         int l[n];
         memset(l, 0, sizeof l);
-        rt_mutex m = RT_MUTEX_INIT;
+        /* static: the G's rt_mutex_unlock may still be returning when this frame ends */
+        static rt_mutex m = RT_MUTEX_INIT;
         rt_mutex_lock(&m);
         struct prs a = { gt_make(sizeof(int), (size_t)caps[k]), l, n, &m };
         gt_go(prs_g, &a);

@@ -276,7 +276,9 @@ static void timer_fair_g(void *p)
 /* Two Gs keep a channel ready; the timer must still fire. */
 GO_TEST(TestTimerFairness)
 {
-    struct timer_fair f = { gt_make(sizeof(bool), 0), gt_make(sizeof(bool), 0) };
+    /* static: the two Gs may still read it after this G returned. */
+    static struct timer_fair f;
+    f = (struct timer_fair){ gt_make(sizeof(bool), 0), gt_make(sizeof(bool), 0) };
     for (int i = 0; i < 2; i++)
         gt_go(timer_fair_g, &f);
     rt_chan *timer = gt_after(20 * GT_MS);
@@ -315,7 +317,8 @@ static void timer_fair2_g(void *p)
 
 GO_TEST(TestTimerFairness2)
 {
-    struct timer_fair f = { gt_make(sizeof(bool), 0), gt_make(sizeof(bool), 0) };
+    static struct timer_fair f;
+    f = (struct timer_fair){ gt_make(sizeof(bool), 0), gt_make(sizeof(bool), 0) };
     for (int i = 0; i < 2; i++)
         gt_go(timer_fair2_g, &f);
     gt_recv(f.done, NULL);
@@ -427,7 +430,7 @@ static void pingpong_run(void *p)
         rt_select_case cs[2] = { gt_case_recv(a->t->done, &v), gt_case_recv(a->wake, &w) };
         if (gt_select(cs, 2, -1) == 0)
             return;
-        if (a->t->checkpoint && a->limit > 1000) {
+        if (a->t->checkpoint) {
             for (long i = 0; i < a->limit; i++) {
                 (*a->counter)++;
                 gt_checkpoint();
@@ -449,10 +452,15 @@ static void pingpong_run(void *p)
 static void test_pingpong_hog(bool checkpoint)
 {
     gt_gomaxprocs(1);
-    struct pingpong t = { gt_make(sizeof(bool), 0), 0, 0, checkpoint };
+    /* static: the four Gs may still read them after this G returned (Go's closures
+     * keep them alive instead). */
+    static struct pingpong t;
+    static struct pingpong_g hog, light;
+    t.done = gt_make(sizeof(bool), 0);
+    t.checkpoint = checkpoint;
     rt_chan *hog_chan = gt_make(sizeof(bool), 0), *light_chan = gt_make(sizeof(bool), 0);
-    struct pingpong_g hog = { &t, 1000000, &t.hog_count, hog_chan };
-    struct pingpong_g light = { &t, 1000, &t.light_count, light_chan };
+    hog = (struct pingpong_g){ &t, 1000000, &t.hog_count, hog_chan };
+    light = (struct pingpong_g){ &t, 1000, &t.light_count, light_chan };
     /* The hog pair is asynchronously preemptible (its loop has no preemption point
      * unless `checkpoint`); the light pair is plain. */
     for (int i = 0; i < 2; i++) {
@@ -488,8 +496,10 @@ GO_TEST(TestPingPongHog)
     test_pingpong_hog(false);
 }
 
-/* TestPingPongHog with plain Gs whose hog loop calls rt_checkpoint every iteration
- * (an interpreter's back-edge check) instead of being asynchronously preemptible. */
+/* TestPingPongHog with plain Gs whose counting loop calls rt_checkpoint every
+ * iteration (an interpreter's back-edge check) instead of the hog pair being
+ * asynchronously preemptible. The light pair's loop calls it too: in Go both pairs run
+ * the same function, so that the counts compare the pairs' shares of the P. */
 GO_TEST(TestPingPongHogCheckpoint)
 {
     test_pingpong_hog(true);
