@@ -296,6 +296,8 @@ pub fn pidleget(s: &mut Sched) -> Option<HeldP> {
     }
     s.npidle -= 1;
     NPIDLE.store(s.npidle, Ordering::Release);
+    // A P is busy again: sysmon must not sleep through its time slices.
+    super::sysmon::wake_if_sleeping();
     // SAFETY: taken off the pool under the sched lock: nobody else has it.
     Some(unsafe { HeldP::from_raw(pp) })
 }

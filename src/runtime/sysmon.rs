@@ -59,11 +59,38 @@ fn wake() {
 /// Whether NOTE is armed (cleared and not yet woken).
 static NOTE_ARMED: AtomicBool = AtomicBool::new(false);
 
-/// entersyscall: a deep-sleeping sysmon must watch the new syscall.
+/// entersyscall, or a P taken from the idle pool: a deep-sleeping sysmon must watch
+/// the new system call or the newly busy P (to preempt its Gs).
 pub fn wake_if_sleeping() {
     if WAITING.load(Ordering::Acquire) {
         WAITING.store(false, Ordering::Release);
         wake();
+    }
+}
+
+/// Sleeps until a P leaves the idle pool (`wake_if_sleeping` from pidleget), a
+/// system call begins, or `ns` pass. The idle check is repeated under the sched lock
+/// and WAITING set there, with the note already armed, so that a P taken from the
+/// pool after the check always wakes us (as Go's sysmonwait under sched.lock).
+fn deep_sleep(ns: i64) {
+    NOTE.clear();
+    NOTE_ARMED.store(true, Ordering::Release);
+    let still_idle = {
+        let _s = super::SCHED.lock();
+        let idle = NPIDLE.load(Ordering::Acquire) == GOMAXPROCS.load(Ordering::Acquire)
+            && sched::GLOBRUNQ_SIZE.load(Ordering::Acquire) == 0;
+        if idle {
+            WAITING.store(true, Ordering::Release);
+        }
+        idle
+    };
+    if still_idle && STOP.load(Ordering::Acquire) == 0 {
+        NOTE.tsleep(ns);
+    }
+    WAITING.store(false, Ordering::Release);
+    if !NOTE_ARMED.swap(false, Ordering::AcqRel) {
+        // A waker claimed the note: wait for its wakeup so the note is quiet.
+        NOTE.sleep();
     }
 }
 
@@ -103,9 +130,7 @@ extern "C" fn sysmon_main(_: *mut c_void) {
             if next != 0 {
                 ns = (next - nanotime()).clamp(20_000, ns);
             }
-            WAITING.store(true, Ordering::Release);
-            sleep(ns);
-            WAITING.store(false, Ordering::Release);
+            deep_sleep(ns);
             idle = 0;
         } else {
             sleep(delay_us * 1000);
