@@ -529,6 +529,8 @@ int rt_sleep(int64_t ns);
  * One G at a time may wait for reading, and one for writing, on an fd. Closing the
  * fd does not wake a waiting G: use a timeout or wake it another way first.
  *
+ * A regular file is always ready, as poll(2) says.
+ *
  * Errors: RT_EINVAL for a negative, closed or unpollable fd, or bad events (at
  * once); RT_EAGAIN for timeout 0 with nothing ready; RT_ETIMEDOUT; RT_EBUSY if
  * another G already waits on the fd in that direction; RT_ENOMEM.
@@ -583,7 +585,9 @@ int rt_allocm(struct rt_p *p, rt_fn f, void *arg, struct rt_m **out);
 int rt_m_launch(struct rt_m *m, struct rt_p *nextp);
 
 /**
- * Frees an M that was never launched. Any context.
+ * Frees an M that was never launched. Any context. An M handle is the M's address:
+ * once freed, a later M (the runtime makes them as it needs) may be given the same
+ * memory, and the old handle then names that M.
  * Errors: RT_EINVAL for NULL or an unknown M; RT_EBUSY once launched (or adopted).
  *
  * # Safety
@@ -711,7 +715,8 @@ int rt_schedule(int flags);
  * in the child of fork(), calls that need the runtime return RT_ESHUTDOWN until
  * rt_init runs again. Captures the calling thread's signal mask for every M.
  *
- * Errors: RT_EALREADY if the runtime already runs; RT_EINVAL for a bad `cfg`
+ * Errors: RT_EALREADY if the runtime already runs (a bad `cfg` is checked first);
+ * RT_EINVAL for a bad `cfg`
  * (size 0, maxprocs < 0 or > 1024, g0_stack_size or g_stack_size above 1 TiB,
  * (size_t)-1 included, non-zero flags); RT_ENOMEM.
  *

@@ -195,6 +195,8 @@ const _: () = assert!(
 /// One G at a time may wait for reading, and one for writing, on an fd. Closing the
 /// fd does not wake a waiting G: use a timeout or wake it another way first.
 ///
+/// A regular file is always ready, as poll(2) says.
+///
 /// Errors: RT_EINVAL for a negative, closed or unpollable fd, or bad events (at
 /// once); RT_EAGAIN for timeout 0 with nothing ready; RT_ETIMEDOUT; RT_EBUSY if
 /// another G already waits on the fd in that direction; RT_ENOMEM.

@@ -18,7 +18,8 @@ use crate::runtime::{self, init, p, stats, SCHED};
 /// in the child of fork(), calls that need the runtime return RT_ESHUTDOWN until
 /// rt_init runs again. Captures the calling thread's signal mask for every M.
 ///
-/// Errors: RT_EALREADY if the runtime already runs; RT_EINVAL for a bad `cfg`
+/// Errors: RT_EALREADY if the runtime already runs (a bad `cfg` is checked first);
+/// RT_EINVAL for a bad `cfg`
 /// (size 0, maxprocs < 0 or > 1024, g0_stack_size or g_stack_size above 1 TiB,
 /// (size_t)-1 included, non-zero flags); RT_ENOMEM.
 ///
