@@ -18,7 +18,8 @@
  *   fm_vm_bytes()              the process's address space (statm)
  *   fm_limit_as(headroom)      RLIMIT_AS = what is mapped + headroom; fm_unlimit_as()
  *   fm_hoard() / fm_unhoard()  allocate until even malloc(1) fails (with controls) / free
- *   fm_list()                  print the scenarios and their controls (stdout)
+ *   fm_step(what)              a progress note, shown if the scenario fails
+ *   fm_list()                  print the scenarios, their controls and times (stdout)
  */
 #ifndef MRT_FAULT_MATRIX_H
 #define MRT_FAULT_MATRIX_H
@@ -49,6 +50,7 @@ typedef struct fm_scenario_ {
 #define FM_MAX 64
 static const char *fm_names_[FM_MAX], *fm_ctls_[FM_MAX];
 static int fm_ok_[FM_MAX];
+static long fm_ms_[FM_MAX];
 static int fm_n_;
 
 static void fm_child_(void *a)
@@ -72,7 +74,10 @@ static inline bool fm_run_(const char *name, const char *control, void (*fn)(voi
     atomic_store(fm_controls_, 0);
     fm_scenario_ s = { name, control, fn, arg, timeout_s };
     static char err[16384];
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     int st = test_spawn(fm_child_, &s, err, sizeof err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
     bool ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
     int controls = atomic_load(fm_controls_);
     if (!ok) {
@@ -89,6 +94,7 @@ static inline bool fm_run_(const char *name, const char *control, void (*fn)(voi
     if (fm_n_ < FM_MAX) {
         fm_names_[fm_n_] = name;
         fm_ctls_[fm_n_] = control;
+        fm_ms_[fm_n_] = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
         fm_ok_[fm_n_++] = ok;
     }
     return ok;
@@ -99,8 +105,19 @@ static inline bool fm_run_(const char *name, const char *control, void (*fn)(voi
 static inline void fm_list(void)
 {
     for (int i = 0; i < fm_n_; i++)
-        printf("%-4s %s\n     control: %s\n", fm_ok_[i] ? "ok" : "FAIL", fm_names_[i], fm_ctls_[i]);
+        printf("%-4s %s (%ld ms)\n     control: %s\n", fm_ok_[i] ? "ok" : "FAIL", fm_names_[i],
+               fm_ms_[i], fm_ctls_[i]);
     fflush(stdout);
+}
+
+/* A progress note on stderr (write(2): no malloc), shown only if the scenario fails,
+ * so that an abort is tied to the step it happened in. */
+static inline void fm_step(const char *what)
+{
+    char buf[256];
+    int n = snprintf(buf, sizeof buf, "  step: %s\n", what);
+    if (n > 0 && write(2, buf, (size_t)n) < 0)
+        return;
 }
 
 /* ---- the runtime still works ---- */

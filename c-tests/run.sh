@@ -59,6 +59,10 @@ vg_fair=--fair-sched=yes
 #                       that does not exist there, so memcheck's leak check reports
 #                       the parent's in-flight work as definitely lost in most
 #                       children. The fork tests without such a race run under it.
+#   t_fault_matrix_native
+#                       the fault-matrix scenarios of both kinds above: RLIMIT_AS and
+#                       malloc exhaustion, and forks racing busy Ms or rt_go feeders
+#                       (t_fault_matrix holds the ones valgrind can run).
 declare -A no_valgrind=(
     [t_enomem_rlimit_as]=1
     [t_host_sigsegv]=1
@@ -66,6 +70,7 @@ declare -A no_valgrind=(
     [t_g_host_fault]=1
     [t_fork_busy_ms]=1
     [t_fork_globrunq_push]=1
+    [t_fault_matrix_native]=1
 )
 
 # Tests that run a second time with extra environment (space-separated VAR=value
