@@ -11,6 +11,7 @@
  * close of a channel with 2000 waiters       malloc(1) and malloc(64) return NULL
  *   with malloc exhausted
  * API calls with malloc exhausted            as above
+ * rt_init, rt_gomaxprocs, malloc exhausted   as above
  * fork from a runtime M while 4 Ms are busy  no P is idle at the fork
  * fork from a foreign thread, 4 Ms busy      as above
  * forks while foreign threads feed the       the feeders' rt_go count moved during the
@@ -250,6 +251,32 @@ static void api_no_malloc(void *arg)
     finish();
 }
 
+/* rt_init and rt_gomaxprocs with malloc exhausted: RT_ENOMEM, nothing half made. */
+static void init_no_malloc(void *arg)
+{
+    (void)arg;
+    fm_one_arena();
+    if (!fm_limit_as(1 << 20))
+        return;
+    fm_hoard();
+    fm_step("rt_init");
+    rt_config cfg = { .size = sizeof cfg, .maxprocs = 64 };
+    CHECK_RC(rt_init(&cfg), RT_ENOMEM);
+    CHECK_RC(rt_init(&cfg), RT_ENOMEM); /* again: nothing was left half made */
+    fm_step("rt_gomaxprocs after the hoard is freed, then with malloc exhausted again");
+    fm_unhoard();
+    CHECK_EQ(test_os_threads(), 1); /* (opendir needs malloc) */
+    start_default(2);
+    fm_hoard();
+    int rc = rt_gomaxprocs(64);
+    CHECK(rc == RT_ENOMEM || rc == 2); /* refused, or the Ps fitted */
+    fm_unhoard();
+    fm_unlimit_as();
+    rc = rt_gomaxprocs(2);
+    CHECK(rc == 2 || rc == 64);
+    finish();
+}
+
 /* ==== fork while busy ==== */
 
 #define PAIRS 2
@@ -452,6 +479,8 @@ int main(void)
                 20);
     FM_SCENARIO("rt_chan_make, rt_go, rt_newm, select with timeout, sleep: malloc exhausted",
                 "malloc(1) and malloc(64) return NULL", api_no_malloc, NULL, 20);
+    FM_SCENARIO("rt_init and rt_gomaxprocs with malloc exhausted: RT_ENOMEM, retry works",
+                "malloc(1) and malloc(64) return NULL", init_no_malloc, NULL, 20);
     FM_SCENARIO("fork from a runtime M while 4 Ms are busy", "no P is idle at each fork",
                 fork_busy, (void *)1, 60);
     FM_SCENARIO("fork from a foreign thread while 4 Ms are busy", "no P is idle at each fork",
