@@ -77,6 +77,7 @@ static struct {
     rt_p *p0;         /* a live P */
     rt_p *p_dead;     /* beyond GOMAXPROCS */
     rt_g *g_exited;   /* a G that ended */
+    rt_g *g_in_recv;  /* the G waiting on fx.busy, inside the library */
     int rdonly_fd;    /* /dev/null opened read-only */
     int closed_fd;    /* a number that is not an open fd */
     int file_fd;      /* a regular file */
@@ -100,11 +101,12 @@ static void *madeup(int i)
 
 /* Bad handles of each kind: the made-up ones, then real handles that are not of
  * that kind or not live. */
-enum { BK_FREED_CHAN = NMADEUP, BK_P, BK_M, BK_CHAN, BK_EXITED_G, BK_FREED_M, NBK };
+enum { BK_FREED_CHAN = NMADEUP, BK_P, BK_M, BK_CHAN, BK_EXITED_G, BK_FREED_M, BK_G_IN_RECV, NBK };
 static const char *const bk_names[NBK] = { "NULL", "plain memory", "0x1000", "misaligned",
                                            "non-canonical", "top of memory", "freed channel",
                                            "a P", "an unlaunched M", "a live channel",
-                                           "an exited G", "a freed M" };
+                                           "an exited G", "a freed M",
+                                           "a G waiting in rt_chan_recv" };
 
 static void *bad_handle(int i)
 {
@@ -116,6 +118,7 @@ static void *bad_handle(int i)
     case BK_M: return fx.m_alloc;
     case BK_CHAN: return fx.ch;
     case BK_EXITED_G: return fx.g_exited;
+    case BK_G_IN_RECV: return fx.g_in_recv;
     default: return fx.m_freed;
     }
 }
@@ -450,7 +453,7 @@ static void build_table(void)
         }
     /* G handles. */
     int g_bad[] = { H_NULL, H_JUNK, H_0X1000, H_MISALIGNED, H_NONCANON, H_TOP,
-                    BK_CHAN, BK_P, BK_M, BK_EXITED_G };
+                    BK_CHAN, BK_P, BK_M, BK_EXITED_G, BK_G_IN_RECV };
     for (size_t h = 0; h < sizeof g_bad / sizeof g_bad[0]; h++) {
         snprintf(n, sizeof n, "rt_ready(%s)", bk_names[g_bad[h]]);
         add(n, T | G | CB, RT_EINVAL, g_ready, g_bad[h]);
@@ -787,6 +790,8 @@ static bool still_runs(const char *after)
     ok = CHECK_EQ(rt_chan_len(fx.full), 1) && ok;
     ok = CHECK_EQ(rt_chan_cap(fx.ch), 1) && ok;
     ok = CHECK_EQ(rt_gomaxprocs(0), 2) && ok;
+    if (fx.busy) /* its waiter still waits */
+        ok = CHECK_RC(rt_chan_free(fx.busy), RT_EBUSY) && ok;
     if (!ok)
         fprintf(stderr, "  the runtime is not well after case \"%s\"\n", after);
     return ok;
@@ -808,6 +813,7 @@ static void record_self(void *arg)
 static void busy_waiter(void *arg)
 {
     (void)arg;
+    fx.g_in_recv = rt_getg();
     int v;
     CHECK_RC(rt_chan_recv(fx.busy, &v), RT_ECLOSED);
     test_latch_post(&busy_done);
@@ -865,6 +871,7 @@ static bool setup(void)
             break;
         usleep(100);
     }
+    ok = ok && CHECK(fx.g_in_recv != NULL) && CHECK(fx.g_in_recv != fx.g_exited);
     fx.rdonly_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     ok = ok && CHECK(fx.rdonly_fd >= 0);
     fx.file_fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);

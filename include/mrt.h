@@ -469,12 +469,14 @@ struct rt_g *rt_getg(void);
 int rt_park(rt_parkfn unlock, void *arg);
 
 /**
- * goready: makes parked G `g` runnable (on runnext of the caller's P if the caller
- * holds one, else on the global queue) and wakes an idle P.
+ * goready: makes G `g`, parked by rt_park, runnable (on runnext of the caller's P
+ * if the caller holds one, else on the global queue) and wakes an idle P.
  *
  * Any context. Errors: RT_EINVAL if `g` is NULL, not a G handle (from rt_getg or a
- * park callback) of a live G, or not parked. The handle is checked in a runtime table;
- * nothing it points at is read.
+ * park callback) of a live G, or not parked by rt_park: a G that runs or is queued,
+ * and a G waiting inside the library (a channel operation, select, rt_sleep,
+ * rt_poll_fd, rt_mutex, rt_wg), which only that wait's own wake-up ends. The handle
+ * is checked in a runtime table; nothing it points at is read.
  */
 int rt_ready(struct rt_g *g);
 
