@@ -364,6 +364,17 @@ static intptr_t empty_tryrecv(int a) { (void)a; return rt_chan_tryrecv(fx.ch, &s
 static intptr_t unbuf_trysend(int a) { (void)a; return rt_chan_trysend(fx.unbuf, &one); }
 static intptr_t unbuf_tryrecv(int a) { (void)a; return rt_chan_tryrecv(fx.unbuf, &scratch); }
 static intptr_t free_busy(int a) { (void)a; return rt_chan_free(fx.busy); }
+static intptr_t send_null_elem(int a)
+{
+    if (a == 0)
+        return rt_chan_send(fx.ch, NULL);
+    if (a == 1)
+        return rt_chan_trysend(fx.ch, NULL);
+    if (a == 2)
+        return rt_chan_trysend(fx.unbuf, NULL);
+    rt_select_case cs = { .chan = fx.ch, .dir = RT_SEND, .elem = NULL };
+    return rt_select(&cs, 1, -1);
+}
 static intptr_t sel_bad(int a)
 {
     rt_select_case cs[2] = { { .chan = fx.ch, .dir = RT_RECV, .elem = &scratch },
@@ -628,6 +639,10 @@ static void build_table(void)
     add("rt_chan_trysend unbuffered, no receiver", T | G, RT_EAGAIN, unbuf_trysend, 0);
     add("rt_chan_tryrecv unbuffered, no sender", T | G, RT_EAGAIN, unbuf_tryrecv, 0);
     add("rt_chan_free with a waiter", T | G, RT_EBUSY, free_busy, 0);
+    add("rt_chan_send(elem NULL, elem_size 4)", T | G, RT_EINVAL, send_null_elem, 0);
+    add("rt_chan_trysend(elem NULL, elem_size 4)", T | G | CB, RT_EINVAL, send_null_elem, 1);
+    add("rt_chan_trysend(elem NULL) unbuffered", T | G, RT_EINVAL, send_null_elem, 2);
+    add("rt_select send case with elem NULL", T | G, RT_EINVAL, send_null_elem, 3);
     add("rt_select(NULL, 1)", T | G, RT_EINVAL, sel_bad, 0);
     add("rt_select(NULL, 0)", T, RT_EINVAL, sel_bad, 1);
     add("rt_select(cases, 0)", T | G, RT_EINVAL, sel_bad, 2);

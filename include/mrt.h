@@ -341,9 +341,10 @@ int rt_chan_free(struct rt_chan *c);
  * directly, else into the buffer, else waits (a G parks, any other thread blocks).
  *
  * # Safety
- * `elem` points at elem_size readable bytes (NULL allowed for elem_size 0).
+ * `elem` is NULL or points at elem_size readable bytes.
  *
- * Errors: RT_EINVAL for a bad channel; RT_ECLOSED if it is or gets closed.
+ * Errors: RT_EINVAL for a bad channel, or a NULL `elem` when elem_size is not 0;
+ * RT_ECLOSED if it is or gets closed.
  */
 int rt_chan_send(struct rt_chan *c, const void *elem);
 
@@ -352,8 +353,10 @@ int rt_chan_send(struct rt_chan *c, const void *elem);
  * sender, else waits. Once the channel is closed and drained: RT_ECLOSED with
  * `elem` zeroed.
  *
+ * `elem` may be NULL: the element is received and dropped (Go's `<-c`).
+ *
  * # Safety
- * `elem` points at elem_size writable bytes (NULL allowed for elem_size 0).
+ * `elem` is NULL or points at elem_size writable bytes.
  *
  * Errors: RT_EINVAL for a bad channel; RT_ECLOSED.
  */
@@ -403,15 +406,17 @@ size_t rt_chan_cap(const struct rt_chan *c);
  * still be RT_SEND or RT_RECV). A G parks; any other thread blocks.
  *
  * `n` is checked before any case is read: at most 65536 cases (Go's limit), else
- * RT_EINVAL. Then every case's direction and channel handle are checked before
- * anything happens.
+ * RT_EINVAL. Then every case's direction and channel handle, and that a send case
+ * has an element (unless elem_size is 0), are checked before anything happens. A
+ * receive case's `elem` may be NULL: the element is dropped.
  *
  * # Safety
  * `cases` points at `n` cases (when `n` is within the limit) whose `elem`s are
- * valid for their channel's element size. Channel handles are checked.
+ * NULL or valid for their channel's element size. Channel handles are checked.
  *
  * Errors: RT_EINVAL for NULL cases, n = 0, n > 65536, a bad direction (on any
- * case, a NULL channel's included) or a bad channel; RT_EAGAIN; RT_ETIMEDOUT;
+ * case, a NULL channel's included), a bad channel, or a send case with a NULL
+ * `elem` on a channel whose elem_size is not 0; RT_EAGAIN; RT_ETIMEDOUT;
  * RT_ENOMEM (also when a G's timeout cannot be armed for lack of memory: then no
  * case proceeded and nothing is left waiting on the channels). Timeouts need no
  * file descriptors.
