@@ -77,11 +77,12 @@ static struct {
     rt_p *p0;         /* a live P */
     rt_p *p_dead;     /* beyond GOMAXPROCS */
     rt_g *g_exited;   /* a G that ended */
-    rt_g *g_in_recv;  /* the G waiting on fx.busy, inside the library */
+    rt_g *_Atomic g_in_recv; /* the G waiting on fx.busy, inside the library */
     int rdonly_fd;    /* /dev/null opened read-only */
     int closed_fd;    /* a number that is not an open fd */
     int file_fd;      /* a regular file */
     int pipe_r, pipe_w; /* an empty pipe */
+    int broken_fd;      /* a pipe's write end, its read end closed */
 } fx;
 
 /* Made-up handles, shared by every handle kind. */
@@ -212,7 +213,8 @@ static intptr_t stats_ex_flags(int a)
 static intptr_t stats_ex_null(int a) { (void)a; return rt_getstats_ex(NULL, RT_STATS_EXACT); }
 static intptr_t dump_fd(int a)
 {
-    int fd = a == 0 ? -1 : a == 1 ? fx.closed_fd : a == 2 ? fx.rdonly_fd : INT_MIN;
+    int fd = a == 0 ? -1 : a == 1 ? fx.closed_fd : a == 2 ? fx.rdonly_fd : a == 3 ? INT_MIN
+                                                                               : fx.broken_fd;
     return rt_dump(fd);
 }
 static intptr_t strerror_unknown(int a)
@@ -539,6 +541,7 @@ static void build_table(void)
     add("rt_dump(closed fd)", T | G, RT_EINVAL, dump_fd, 1);
     add("rt_dump(read-only fd)", T | G, RT_EINVAL, dump_fd, 2);
     add("rt_dump(INT_MIN)", T, RT_EINVAL, dump_fd, 3);
+    add("rt_dump(a pipe with no reader): no SIGPIPE", T | G | AM, RT_EINVAL, dump_fd, 4);
     add("rt_strerror(12345) is \"unknown error\"", T | G, 1, strerror_unknown, 0);
     add("rt_strerror(INT_MIN) is \"unknown error\"", T, 1, strerror_unknown, 1);
     add("rt_err_name(1) is \"unknown error\"", T | G, 1, errname_unknown, 0);
@@ -879,13 +882,16 @@ static bool setup(void)
     ok = ok && CHECK(fx.g_exited != NULL);
     /* A G parked on fx.busy (until teardown closes it). */
     ok = ok && CHECK(rt_go(busy_waiter, NULL) > 0);
+    /* Parked: it started, and it neither runs (every P idle) nor is queued. (Not
+       probed with rt_chan_free, which would free the channel if it came too early.) */
     for (int i = 0; i < 100000; i++) {
         rt_stats st;
-        if (test_stats(&st) == RT_OK && st.goroutines == 1 && st.runnable == 0 &&
-            rt_chan_free(fx.busy) == RT_EBUSY)
+        if (fx.g_in_recv && test_stats(&st) == RT_OK && st.goroutines == 1 &&
+            st.runnable == 0 && st.idle_procs == st.maxprocs)
             break;
         usleep(100);
     }
+    ok = ok && CHECK_RC(rt_chan_free(fx.busy), RT_EBUSY);
     ok = ok && CHECK(fx.g_in_recv != NULL) && CHECK(fx.g_in_recv != fx.g_exited);
     fx.rdonly_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     ok = ok && CHECK(fx.rdonly_fd >= 0);
@@ -895,6 +901,9 @@ static bool setup(void)
     ok = ok && CHECK_EQ(pipe2(p, O_CLOEXEC), 0);
     fx.pipe_r = p[0];
     fx.pipe_w = p[1];
+    ok = ok && CHECK_EQ(pipe2(p, O_CLOEXEC), 0);
+    close(p[0]);
+    fx.broken_fd = p[1];
     /* A number above every open fd, then closed: nothing opened later reuses it. */
     fx.closed_fd = fcntl(fx.rdonly_fd, F_DUPFD_CLOEXEC, 900);
     ok = ok && CHECK(fx.closed_fd >= 900);
@@ -916,6 +925,7 @@ static void teardown(void)
     close(fx.file_fd);
     close(fx.pipe_r);
     close(fx.pipe_w);
+    close(fx.broken_fd);
     CHECK_RC(rt_shutdown(-1), RT_OK);
 }
 

@@ -801,7 +801,9 @@ int rt_getstats_ex(struct rt_stats *out, int flags);
 
 /**
  * Writes the state of every M and P, human-readable, to file descriptor `fd`
- * (including each M's creating call stack). Any context.
+ * (including each M's creating call stack). Any context. A pipe or socket whose
+ * reader is gone is an unwritable fd: the SIGPIPE the write raises is blocked and
+ * taken back, so it never reaches the host (a SIGPIPE pending before stays pending).
  *
  * Errors: RT_EINVAL for a negative or unwritable fd.
  */
