@@ -22,6 +22,8 @@
  * NULL-channel select case with a bad dir    the same case with RT_RECV is accepted
  * huge channel buffer                        malloc of that size fails; no overflow
  * double close, double free, use after free  the first close and free succeeded
+ * rt_ready of a G waiting in a channel        the G is parked
+ * rt_dump to a pipe with no reader           a plain write gives EPIPE and SIGPIPE
  * rt_shutdown while Gs are parked            they are parked (live, none runnable)
  * calls before rt_init (lazy start)          no runtime thread exists before
  * calls after rt_shutdown                    the runtime's threads are gone
@@ -525,6 +527,72 @@ static void double_close_free(void *arg)
     finish();
 }
 
+/* A host's rt_ready on a G that waits inside the library: refused; the G's own
+   wake-up still delivers. */
+static rt_chan *rch;
+static rt_g *_Atomic rch_g;
+static atomic_int rch_rc = 1, rch_v;
+
+static void recv_on_rch(void *arg)
+{
+    (void)arg;
+    rch_g = rt_getg();
+    int v = -1;
+    atomic_store(&rch_rc, rt_chan_recv(rch, &v));
+    atomic_store(&rch_v, v);
+}
+
+static void ready_library_parked(void *arg)
+{
+    (void)arg;
+    start_default(2);
+    CHECK_RC(rt_chan_make(sizeof(int), 0, &rch), RT_OK);
+    CHECK(rt_go(recv_on_rch, NULL) > 0);
+    bool parked = false;
+    for (int i = 0; i < 10000 && !parked; i++) {
+        rt_stats st;
+        parked = rch_g && test_stats(&st) == RT_OK && st.goroutines == 1 && st.runnable == 0 &&
+                 st.idle_procs == st.maxprocs;
+        if (!parked)
+            usleep(1000);
+    }
+    CONTROL(parked && atomic_load(&rch_rc) == 1);
+    CHECK_RC(rt_ready(rch_g), RT_EINVAL);
+    CHECK_RC(rt_ready(rch_g), RT_EINVAL);
+    int v = 55;
+    CHECK_RC(rt_chan_send(rch, &v), RT_OK); /* its own wake-up */
+    for (long i = 0; atomic_load(&rch_rc) == 1 && i < 100000000L; i++)
+        sched_yield();
+    CHECK_RC(atomic_load(&rch_rc), RT_OK);
+    CHECK_EQ(atomic_load(&rch_v), 55);
+    CHECK_RC(rt_chan_trysend(rch, &v), RT_EAGAIN); /* no stale receiver left */
+    CHECK_RC(rt_chan_free(rch), RT_OK);
+    finish();
+}
+
+/* rt_dump to a pipe nobody reads: RT_EINVAL, no SIGPIPE. */
+static void dump_broken_pipe(void *arg)
+{
+    (void)arg;
+    signal(SIGPIPE, SIG_DFL);
+    start_default(2);
+    int p[2];
+    CHECK_EQ(pipe(p), 0);
+    close(p[0]);
+    sigset_t s, old;
+    sigemptyset(&s);
+    sigaddset(&s, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &s, &old);
+    errno = 0;
+    CONTROL(write(p[1], "x", 1) == -1 && errno == EPIPE);
+    struct timespec zero = { 0, 0 };
+    CONTROL(sigtimedwait(&s, NULL, &zero) == SIGPIPE); /* a write raises it */
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    CHECK_RC(rt_dump(p[1]), RT_EINVAL);
+    close(p[1]);
+    finish();
+}
+
 /* ==== lifecycle ==== */
 
 static rt_chan *gate;
@@ -871,6 +939,12 @@ int main(void)
                 huge_chan_buffer, NULL, 20);
     FM_SCENARIO("double close, double free, use after rt_chan_free",
                 "the first close and the first free succeeded", double_close_free, NULL, 20);
+    FM_SCENARIO("rt_ready of a G waiting in rt_chan_recv: RT_EINVAL, its send still delivers",
+                "the G is parked (live, not runnable, every P idle)", ready_library_parked,
+                NULL, 20);
+    FM_SCENARIO("rt_dump to a pipe with no reader: RT_EINVAL, the host is not killed",
+                "a plain write there fails with EPIPE and raises SIGPIPE", dump_broken_pipe,
+                NULL, 20);
     FM_SCENARIO("rt_shutdown while Gs are parked: RT_ETIMEDOUT, the runtime runs on",
                 "100 Gs live, none runnable, every P idle", shutdown_while_parked, NULL, 20);
     FM_SCENARIO("calls before rt_init: the runtime starts lazily",
