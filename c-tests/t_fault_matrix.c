@@ -3,7 +3,8 @@
  * issue, and more, each in a forked child of its own with a timeout (a hang or a crash
  * is that scenario's failure) and a negative control showing that the fault really
  * bit. The scenarios that valgrind cannot run (RLIMIT_AS, malloc exhaustion, forks
- * that race other threads' allocations) are in t_fault_matrix_native.c.
+ * that race other threads' allocations, the signal storm) are in
+ * t_fault_matrix_native.c.
  *
  * Scenario                                   Control (the fault really bit)
  * fork from a G; child rt_init + rt_newm     the child runs on the G's stack, outside
@@ -27,8 +28,6 @@
  * rt_shutdown while Gs are parked            they are parked (live, none runnable)
  * calls before rt_init (lazy start)          no runtime thread exists before
  * calls after rt_shutdown                    the runtime's threads are gone
- * signals during syscalls (SIGUSR1 storm)    the handler ran, on several threads
- *   (all counts and codes exact)
  * threads refused (RLIMIT_NPROC, uid 65534)  pthread_create fails with EAGAIN
  */
 #include "fault_matrix.h" /* first: it sets _GNU_SOURCE */
@@ -679,179 +678,6 @@ static void after_shutdown(void *arg)
     finish();
 }
 
-/* ==== signals during syscalls ==== */
-
-#define SIG_TIDS 64
-static atomic_long sig_count;
-static _Atomic pid_t sig_tids[SIG_TIDS];
-static atomic_int sig_stop;
-
-static void on_usr1(int sig)
-{
-    (void)sig;
-    int saved = errno;
-    atomic_fetch_add(&sig_count, 1);
-    pid_t me = (pid_t)syscall(SYS_gettid);
-    for (int i = 0; i < SIG_TIDS; i++) {
-        pid_t t = atomic_load(&sig_tids[i]);
-        if (t == me)
-            break;
-        pid_t zero = 0;
-        if (t == 0 && atomic_compare_exchange_strong(&sig_tids[i], &zero, me))
-            break;
-    }
-    errno = saved;
-}
-
-static void *storm(void *arg)
-{
-    (void)arg;
-    pid_t pid = getpid(), self = (pid_t)syscall(SYS_gettid);
-    while (!atomic_load(&sig_stop)) {
-        DIR *d = opendir("/proc/self/task");
-        if (!d)
-            break;
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            pid_t t = (pid_t)atoi(e->d_name);
-            if (t > 0 && t != self)
-                syscall(SYS_tgkill, pid, t, SIGUSR1);
-        }
-        closedir(d);
-        usleep(test_under_valgrind() ? 2000 : 50);
-    }
-    return NULL;
-}
-
-static rt_chan *sig_ch, *sig_empty, *sig_back;
-static int sig_pipe[2];
-static rt_wg sig_wg;
-static rt_mutex sig_mu;
-static long sig_shared;
-static int sig_n;
-
-static void sig_sender(void *arg)
-{
-    (void)arg;
-    for (int i = 0; i < sig_n; i++)
-        CHECK_RC(rt_chan_send(sig_ch, &i), RT_OK);
-    rt_wg_done(&sig_wg);
-}
-
-static void sig_receiver(void *arg)
-{
-    (void)arg;
-    long sum = 0;
-    for (int i = 0; i < sig_n; i++) {
-        int v = -1;
-        CHECK_RC(rt_chan_recv(sig_ch, &v), RT_OK);
-        sum += v;
-    }
-    CHECK_EQ(sum, (long)sig_n * (sig_n - 1) / 2);
-    rt_wg_done(&sig_wg);
-}
-
-static void sig_sleeper(void *arg)
-{
-    (void)arg;
-    for (int i = 0; i < sig_n / 10; i++) {
-        CHECK_RC(rt_sleep(50000), RT_OK);
-        rt_mutex_lock(&sig_mu);
-        sig_shared++;
-        rt_mutex_unlock(&sig_mu);
-    }
-    rt_wg_done(&sig_wg);
-}
-
-static void sig_selector(void *arg)
-{
-    (void)arg;
-    for (int i = 0; i < sig_n / 20; i++) {
-        int v = 0;
-        rt_select_case cs = { sig_empty, RT_RECV, &v, 7 };
-        CHECK_RC(rt_select(&cs, 1, 100000), RT_ETIMEDOUT);
-    }
-    rt_wg_done(&sig_wg);
-}
-
-static void sig_poller(void *arg)
-{
-    (void)arg;
-    for (int i = 0; i < sig_n / 10; i++) {
-        CHECK_EQ(rt_poll_fd(sig_pipe[0], RT_POLLIN, -1), RT_POLLIN);
-        char c;
-        CHECK_EQ(read(sig_pipe[0], &c, 1), 1);
-        CHECK_RC(rt_chan_send(sig_back, &i), RT_OK);
-    }
-    rt_wg_done(&sig_wg);
-}
-
-static void sig_syscaller(void *arg)
-{
-    (void)arg;
-    for (int i = 0; i < sig_n / 20; i++) {
-        CHECK_RC(rt_entersyscall(), RT_OK);
-        usleep(100);
-        CHECK_RC(rt_exitsyscall(), RT_OK);
-    }
-    rt_wg_done(&sig_wg);
-}
-
-static void *sig_writer(void *arg)
-{
-    (void)arg;
-    for (int i = 0; i < sig_n / 10; i++) {
-        CHECK_EQ(write(sig_pipe[1], "s", 1), 1);
-        int v = -1;
-        CHECK_RC(rt_chan_recv(sig_back, &v), RT_OK); /* a foreign thread on a futex */
-        CHECK_EQ(v, i);
-    }
-    return NULL;
-}
-
-static void signal_storm(void *arg)
-{
-    (void)arg;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_usr1; /* no SA_RESTART: interrupted syscalls give EINTR */
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGUSR1, &sa, NULL);
-    sig_n = test_under_valgrind() ? 200 : 2000;
-    start_default(3);
-    CHECK_RC(rt_chan_make(sizeof(int), 0, &sig_ch), RT_OK);
-    CHECK_RC(rt_chan_make(sizeof(int), 0, &sig_empty), RT_OK);
-    CHECK_RC(rt_chan_make(sizeof(int), 0, &sig_back), RT_OK);
-    CHECK_EQ(pipe(sig_pipe), 0);
-    pthread_t st, wr;
-    pthread_create(&st, NULL, storm, NULL);
-    rt_wg_add(&sig_wg, 7);
-    CHECK(rt_go(sig_sender, NULL) > 0);
-    CHECK(rt_go(sig_receiver, NULL) > 0);
-    CHECK(rt_go(sig_sleeper, NULL) > 0);
-    CHECK(rt_go(sig_sleeper, NULL) > 0);
-    CHECK(rt_go(sig_selector, NULL) > 0);
-    CHECK(rt_go(sig_poller, NULL) > 0);
-    CHECK(rt_go(sig_syscaller, NULL) > 0);
-    pthread_create(&wr, NULL, sig_writer, NULL);
-    rt_wg_wait(&sig_wg); /* this thread waits on a futex through the storm */
-    pthread_join(wr, NULL);
-    fm_still_runs();
-    atomic_store(&sig_stop, 1);
-    pthread_join(st, NULL);
-    CHECK_EQ(sig_shared, 2 * (sig_n / 10));
-    int tids = 0;
-    for (int i = 0; i < SIG_TIDS; i++)
-        tids += atomic_load(&sig_tids[i]) != 0;
-    /* valgrind delivers signals only at its own points: fewer of them */
-    long want = test_under_valgrind() ? 5 : 50;
-    if (atomic_load(&sig_count) < want || tids < (test_under_valgrind() ? 2 : 3))
-        fprintf(stderr, "signals handled: %ld on %d threads\n", atomic_load(&sig_count), tids);
-    CONTROL(atomic_load(&sig_count) >= want);
-    CONTROL(tids >= (test_under_valgrind() ? 2 : 3));
-    CHECK_RC(rt_shutdown(-1), RT_OK);
-}
-
 /* ==== threads refused ==== */
 
 static atomic_int nproc_ran;
@@ -951,10 +777,6 @@ int main(void)
                 "no runtime thread exists before the first call", before_init, NULL, 20);
     FM_SCENARIO("calls after rt_shutdown: RT_ESHUTDOWN, nothing restarts",
                 "every M's thread is gone after rt_shutdown", after_shutdown, NULL, 20);
-    FM_SCENARIO("signals during syscalls: a SIGUSR1 storm (no SA_RESTART) through channel, "
-                "sleep, select, poll_fd, syscall, mutex and wg work",
-                "the handler ran at least 50 times, on at least 3 threads", signal_storm,
-                NULL, 40);
     if (geteuid() == 0)
         FM_SCENARIO("threads refused (RLIMIT_NPROC as uid 65534): Gs run, rt_newm RT_EAGAIN",
                     "pthread_create fails with EAGAIN", threads_refused, NULL, 20);
