@@ -61,8 +61,11 @@ vg_fair=--fair-sched=yes
 #                       children. The fork tests without such a race run under it.
 #   t_fault_matrix_native
 #                       the fault-matrix scenarios of both kinds above: RLIMIT_AS and
-#                       malloc exhaustion, and forks racing busy Ms or rt_go feeders
-#                       (t_fault_matrix holds the ones valgrind can run).
+#                       malloc exhaustion, and forks racing busy Ms or rt_go feeders;
+#                       and the SIGUSR1 storm, where memcheck once flagged the
+#                       futex_wake a channel waker issues after a thread waiter (woken
+#                       early by a signal) may have returned (t_fault_matrix holds the
+#                       scenarios valgrind can run).
 declare -A no_valgrind=(
     [t_enomem_rlimit_as]=1
     [t_host_sigsegv]=1
