@@ -35,6 +35,22 @@
 mrt_tls_g:
         .zero   8
 
+/*
+ * mrt_tls_locks: how many runtime locks this thread holds (Go's m.locks), a 4-byte
+ * initial-exec thread-local beside the slot. A thread is one M for as long as it runs
+ * runtime code, and no lock is held across a switch of G (the scheduler checks this
+ * count), so the count of the thread is the count of its M. Changed by one `addl` to
+ * %fs-relative memory: one instruction, so even a signal handler that takes a lock
+ * cannot tear it.
+ */
+        .p2align 2
+        .globl  mrt_tls_locks
+        .hidden mrt_tls_locks
+        .type   mrt_tls_locks, @object
+        .size   mrt_tls_locks, 4
+mrt_tls_locks:
+        .zero   4
+
         .text
 
 /*

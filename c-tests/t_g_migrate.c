@@ -69,7 +69,9 @@ static void control(void *arg)
 {
     (void)arg;
     long n = switches_per_g / 10 + 100;
-    for (long i = 0; i < n; i++) {
+    /* On a loaded machine the other M may not get a CPU for a while: keep going (up
+     * to 100 times as long) until the G has moved at least once. */
+    for (long i = 0; i < n || (atomic_load(&control_migrations) == 0 && i < 100 * n); i++) {
         int *cached = tl_addr();
         int *cached_errno = errno_loc();
         int64_t tid = test_gettid();

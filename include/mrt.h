@@ -444,6 +444,15 @@ int64_t rt_go(rt_fn f, void *arg);
 void rt_gosched(void);
 
 /**
+ * G: a preemption point (what an interpreter calls at loop back-edges and calls).
+ * If sysmon marked the calling G for preemption (it has run for a whole 10 ms time
+ * slice without giving up its P), the G goes to the global run queue, other Gs get
+ * the P, and 1 is returned once it runs again; otherwise returns 0 at once (a load
+ * and a compare). M's g0 or foreign thread: 0.
+ */
+int rt_checkpoint(void);
+
+/**
  * G: ends the calling G now (it never returns; a G wired with rt_lockosthread
  * takes a runtime-created M's thread with it). Elsewhere: does nothing.
  */
@@ -699,7 +708,9 @@ int rt_p_put(struct rt_p *p);
 
 /**
  * Runs the scheduler on the calling M with its P. RT_SCHED_ONCE: runs runnable Gs
- * until none is left for this P and returns how many ran (the M keeps its P: if
+ * until none is left for this P and returns how many G runs ended on this M (a G
+ * that exits or parks counts once each time; rt_gosched does not end a run) (the M
+ * keeps its P: if
  * rt_gomaxprocs shrank below it, it runs nothing more and dies when released; a G
  * wired to another M by rt_lockosthread is left for that M to run with an idle P,
  * so while the host holds the only P such a G waits; if a G's system call lost the

@@ -249,6 +249,7 @@ FUNCTIONS: Dict[str, Tuple[Optional[type], Sequence[type]]] = {
     # G (bound once the library exports them)
     "rt_go": (c_int64, [rt_fn, c_void_p]),
     "rt_gosched": (None, []),
+    "rt_checkpoint": (c_int, []),
     "rt_goexit": (None, []),
     "rt_goid": (c_int64, []),
     "rt_getg": (rt_g_p, []),

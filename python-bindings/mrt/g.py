@@ -311,6 +311,14 @@ def gosched() -> None:
     lib.rt_gosched()
 
 
+def checkpoint() -> bool:
+    """rt_checkpoint: a preemption point for a G that computes without calling into
+    the runtime (call it in long loops). If sysmon marked the G (it kept its P for a
+    10 ms time slice), other Gs get the P and True is returned once it runs again;
+    otherwise False at once. Elsewhere False."""
+    return lib.rt_checkpoint() != 0
+
+
 def goid() -> int:
     """rt_goid: the calling G's id; 0 outside a G."""
     return lib.rt_goid()

@@ -51,6 +51,19 @@ pub extern "C" fn rt_gosched() {
     })
 }
 
+/// G: a preemption point (what an interpreter calls at loop back-edges and calls).
+/// If sysmon marked the calling G for preemption (it has run for a whole 10 ms time
+/// slice without giving up its P), the G goes to the global run queue, other Gs get
+/// the P, and 1 is returned once it runs again; otherwise returns 0 at once (a load
+/// and a compare). M's g0 or foreign thread: 0.
+#[no_mangle]
+pub extern "C" fn rt_checkpoint() -> c_int {
+    if !sched::preempt_requested() {
+        return 0;
+    }
+    boundary(|| c_int::from(sched::checkpoint()))
+}
+
 /// G: ends the calling G now (it never returns; a G wired with rt_lockosthread
 /// takes a runtime-created M's thread with it). Elsewhere: does nothing.
 #[no_mangle]

@@ -117,7 +117,9 @@ pub extern "C" fn rt_p_put(p: *mut rt_p) -> c_int {
 }
 
 /// Runs the scheduler on the calling M with its P. RT_SCHED_ONCE: runs runnable Gs
-/// until none is left for this P and returns how many ran (the M keeps its P: if
+/// until none is left for this P and returns how many G runs ended on this M (a G
+/// that exits or parks counts once each time; rt_gosched does not end a run) (the M
+/// keeps its P: if
 /// rt_gomaxprocs shrank below it, it runs nothing more and dies when released; a G
 /// wired to another M by rt_lockosthread is left for that M to run with an idle P,
 /// so while the host holds the only P such a G waits; if a G's system call lost the

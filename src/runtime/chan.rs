@@ -450,7 +450,14 @@ fn block(
         done,
         g,
     };
-    sched::gopark(Some(park_commit), (&mut park as *mut ParkArgs).cast());
+    let arg = (&mut park as *mut ParkArgs).cast();
+    if deadline < 0 {
+        // Without a timer the callback only releases the locks: it may run on the G
+        // this one switches to directly.
+        sched::gopark_direct(park_commit, arg);
+    } else {
+        sched::gopark(Some(park_commit), arg);
+    }
     if let Some(t) = park.timer.as_mut() {
         // SAFETY: our timer (maybe still in a heap).
         unsafe { timer::del(t) };
@@ -468,7 +475,8 @@ struct ParkArgs<'a> {
     g: *mut G,
 }
 
-/// On g0 after the G is marked waiting: arm the timeout, then release the channels.
+/// Once the G is marked waiting (on g0, or without a deadline on the G it switched to):
+/// arm the timeout, then release the channels.
 ///
 /// Once the timer is in a heap it may fire on another M and resume the G, whose
 /// frame holds the ParkArgs: so everything needed later is read out first. The lock
@@ -570,6 +578,7 @@ pub unsafe fn recv(c: *mut Chan, elem: *mut u8, block_ok: bool) -> Result<()> {
 /// # Safety
 /// As `send` / `recv` for `dir`.
 unsafe fn op(c: *mut Chan, elem: *mut u8, dir: i32, block_ok: bool) -> Result<()> {
+    sched::preempt_point();
     // SAFETY: `c` is a live channel (send/recv's contract, which op inherits), so it is
     // a valid Chan for this call.
     let ch = unsafe { &*c };
@@ -684,6 +693,7 @@ pub unsafe fn select(
     timeout_ns: i64,
     resolve: &dyn Fn(*mut Chan) -> Option<*mut Chan>,
 ) -> Result<(usize, bool)> {
+    sched::preempt_point();
     // The count first: nothing of the array is read before it is known to be sane.
     if cases.is_null() || n == 0 || n > MAX_SELECT_CASES {
         return Err(Error::Inval);

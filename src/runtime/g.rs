@@ -12,7 +12,7 @@
 
 use core::ffi::c_void;
 use core::ptr;
-use core::sync::atomic::{AtomicI64, AtomicPtr, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU32, Ordering};
 
 use super::error::{Error, Result};
 use super::m::{MKind, RtFn, M};
@@ -67,6 +67,9 @@ pub enum Action {
     Yield,
     /// rt_gosched under MRT_DEBUG=migrate: the G goes to the global queue.
     YieldGlobal,
+    /// rt_checkpoint of a G marked for preemption: to the global queue (Go's
+    /// gopreempt_m).
+    Preempt,
     /// A runtime primitive's park: mark the G waiting, then call unlock(g, arg).
     Park(ParkFn, *mut c_void),
     /// rt_park: the same, but unlock gets the G's handle (`greg`), not its address.
@@ -77,8 +80,23 @@ pub enum Action {
     ExitSyscall,
 }
 
-/// A park's unlock callback: runs on g0; returning false resumes the G at once.
-pub type ParkFn = Option<unsafe extern "C" fn(g: *mut G, arg: *mut c_void) -> bool>;
+/// A park's unlock callback: runs on g0 (for gopark_direct, maybe on the G switched
+/// to); returning false resumes the G.
+pub type UnlockFn = unsafe extern "C" fn(g: *mut G, arg: *mut c_void) -> bool;
+/// What a G that switched straight to another (M::pending_g) left for that one to
+/// finish once its context is saved.
+#[derive(Clone, Copy)]
+pub enum Pending {
+    /// gosched: queue it at the tail of the P's queue.
+    Yield,
+    /// gopark_direct: mark it waiting and run its unlock callback.
+    Park(UnlockFn, *mut c_void),
+    /// goexit: recycle it (gdestroy).
+    Exit,
+}
+
+/// An optional unlock callback (None: the park needs none).
+pub type ParkFn = Option<UnlockFn>;
 /// rt_park's unlock callback (the host's rt_parkfn): as ParkFn, given the G's handle.
 pub type HostParkFn = Option<unsafe extern "C" fn(g: *mut c_void, arg: *mut c_void) -> bool>;
 
@@ -105,6 +123,10 @@ pub struct G {
     pub goid: i64,
     /// GStatus. Changed by the owner, or by the CAS that readies a Waiting G.
     pub status: AtomicU32,
+    /// Asked to give up its P at the next checkpoint (Go's gp.preempt): set by sysmon
+    /// when it has run for a whole time slice, cleared when it is next scheduled or
+    /// honours the request (rt_checkpoint).
+    pub preempt: AtomicBool,
     /// Its saved context while it is not running. Owner (the switch writes it).
     pub sched: Gobuf,
     /// Its slot in the G registry (`greg`) and the slot's index: None for g0s.
@@ -155,6 +177,7 @@ impl G {
             m: ptr::null_mut(),
             goid: 0,
             status: AtomicU32::new(GStatus::Idle as u32),
+            preempt: AtomicBool::new(false),
             sched: Gobuf { sp: 0 },
             hslot: None,
             hidx: 0,
@@ -444,7 +467,8 @@ pub unsafe fn switch_to(m: &M, gp: *mut G) {
 ///
 /// # Safety
 /// `g` is the running G (we are on its stack); `n` is Running, bound to this M and
-/// has a stack; `g` is queued by `n` once its context is saved (M::pending_yield).
+/// has a stack; `g` is queued or parked by `n` once its context is saved
+/// (M::pending_g).
 #[inline(always)]
 pub unsafe fn switch_g_to_g(g: &mut G, n: &mut G) {
     g.note_stack_depth();
@@ -477,8 +501,9 @@ pub extern "C" fn gentry(gp: *mut G) -> ! {
     goexit1()
 }
 
-/// Ends the calling G (Go's goexit1): its M's g0 recycles it.
+/// Ends the calling G (Go's goexit1): the next G of its P recycles it, or its M's g0.
 pub fn goexit1() -> ! {
+    super::sched::goexit_direct();
     mcall(Action::Exit);
     super::throw("goexit: a dead G was resumed")
 }
@@ -504,6 +529,7 @@ pub fn gdestroy(m: &M, mut pp: Option<&mut HeldP>, gp: *mut G) -> *mut M {
     // SAFETY: the G is dead and its context abandoned; g0 owns it now.
     let g = unsafe { &mut *gp };
     g.set_status(GStatus::Dead);
+    m.runs_ended.set(m.runs_ended.get() + 1);
     if !g.lockedm.load(Ordering::Relaxed).is_null() {
         // A G that exits while wired takes its thread with it (Go): a runtime M
         // exits after this; a host's thread is simply unwired.
@@ -633,26 +659,59 @@ pub fn finish_switch() {
     let gp = tls::getg();
     // SAFETY: the running G's M is live.
     let m = unsafe { &*(*gp).m };
-    let prev = m.pending_yield.replace(ptr::null_mut());
+    let prev = m.pending_g.replace(ptr::null_mut());
     if !prev.is_null() {
-        queue_yielded(m, prev);
+        finish_pending(m, prev);
     }
 }
 
-/// finish_switch's work after a G-to-G yield, out of line so that the common return
-/// from a park stays a few instructions.
-#[cold]
+/// finish_switch's work after a G-to-G switch, out of line so that the common return
+/// from a park through g0 stays a few instructions: `prev`'s context is saved now, so
+/// it can be queued (a yield) or marked waiting and its unlock callback run (a park),
+/// as g0 would have done.
 #[inline(never)]
-fn queue_yielded(m: &M, prev: *mut G) {
-    // SAFETY: prev is ours until queued.
-    unsafe {
-        (*prev).m = ptr::null_mut();
-        (*prev).set_status(GStatus::Runnable);
-    }
-    // SAFETY: on the M's own thread; runqput reaches no other use of the M's P.
-    match unsafe { m.held_mut() } {
-        Some(pp) => pp.runqput(prev, false),
-        None => super::throw("finish_switch: running G without a P"),
+fn finish_pending(m: &M, prev: *mut G) {
+    let (unlock, arg) = match m.pending.get() {
+        Pending::Yield => {
+            // SAFETY: prev is ours until queued.
+            unsafe {
+                (*prev).m = ptr::null_mut();
+                (*prev).set_status(GStatus::Runnable);
+            }
+            // SAFETY: on the M's own thread; runqput reaches no other use of the M's P.
+            match unsafe { m.held_mut() } {
+                Some(pp) => pp.runqput(prev, false),
+                None => super::throw("finish_switch: running G without a P"),
+            }
+            return;
+        }
+        Pending::Park(unlock, arg) => (unlock, arg),
+        Pending::Exit => {
+            m.pending.set(Pending::Yield);
+            // SAFETY: on the M's own thread; gdestroy only fills the P's caches. The
+            // dead G's stack is not ours: we run on the G it switched to.
+            if !gdestroy(m, unsafe { m.held_mut() }, prev).is_null() {
+                super::throw("goexit: rt_main's G exited on the direct path");
+            }
+            return;
+        }
+    };
+    m.pending.set(Pending::Yield);
+    // SAFETY: prev is ours until its callback publishes it as waiting. The callback
+    // is the one a runtime primitive passed to gopark_direct for this park, called
+    // with the parking G once it is marked waiting, on the M that parked it (it needs
+    // no particular stack).
+    let keep =
+        super::sched::park_commit_on(m, unsafe { &mut *prev }, GStatus::Waiting, |g| unsafe {
+            unlock(g, arg)
+        });
+    if !keep {
+        // The callback refused the park: the G runs again, next on this P.
+        // SAFETY: on the M's own thread, as above.
+        match unsafe { m.held_mut() } {
+            Some(pp) => pp.runqput(prev, true),
+            None => super::throw("finish_switch: running G without a P"),
+        }
     }
 }
 

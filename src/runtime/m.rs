@@ -90,10 +90,6 @@ pub struct M {
     pub nextp: AtomicPtr<P>,
     /// Fixed once on allm.
     pub id: i64,
-    /// Runtime locks ([`super::note::Lock`]) this M holds (Go's m.locks). Own
-    /// thread; the scheduler throws if it would switch Gs or park the M while any is
-    /// held.
-    pub locks: AtomicU32,
     /// Link on `allm`. Sched lock.
     pub alllink: *mut M,
     /// Link on the idle-M list. Sched lock.
@@ -140,9 +136,17 @@ pub struct M {
     pub locked_next: AtomicPtr<G>,
     /// State of the random victim order for stealing. Own thread.
     pub steal_seed: core::cell::Cell<u32>,
-    /// A G that yielded straight to the current one: queued by it once running.
+    /// A G that switched straight to the current one (gosched's and gopark_direct's
+    /// fast paths), whose context was not saved yet when it chose: the current G
+    /// finishes its yield or park once running (`g::finish_switch`). Null: none.
     /// Own thread.
-    pub pending_yield: core::cell::Cell<*mut G>,
+    pub pending_g: core::cell::Cell<*mut G>,
+    /// G runs on this M that ended with an exit or a park (rt_schedule(RT_SCHED_ONCE)
+    /// reports how many). Own thread.
+    pub runs_ended: core::cell::Cell<u64>,
+    /// What `pending_g` left to finish. Yield whenever nothing else is pending (a
+    /// park or an exit sets it, finish_switch resets it). Own thread.
+    pub pending: core::cell::Cell<super::g::Pending>,
     /// True while g0 runs a G's park callback (mid-park: the scheduler holds the P
     /// and resumes with it), when rt_releasep and rt_schedule refuse. Own thread.
     pub in_park_cb: core::cell::Cell<bool>,
@@ -173,7 +177,6 @@ impl M {
             held: core::cell::Cell::new(None),
             nextp: AtomicPtr::new(ptr::null_mut()),
             id: 0,
-            locks: AtomicU32::new(0),
             alllink: ptr::null_mut(),
             schedlink: ptr::null_mut(),
             createstack: [0; CREATESTACK],
@@ -193,7 +196,9 @@ impl M {
             exiting: AtomicBool::new(false),
             locked_next: AtomicPtr::new(ptr::null_mut()),
             steal_seed: core::cell::Cell::new(0),
-            pending_yield: core::cell::Cell::new(ptr::null_mut()),
+            pending_g: core::cell::Cell::new(ptr::null_mut()),
+            pending: core::cell::Cell::new(super::g::Pending::Yield),
+            runs_ended: core::cell::Cell::new(0),
             in_park_cb: core::cell::Cell::new(false),
         }
     }

@@ -337,23 +337,25 @@ impl<T> Lock<T> {
     }
 }
 
-/// A held [`Lock`]. While it lives, the M that took it counts it in `M::locks` (Go's
-/// m.locks), so that the scheduler can refuse to switch Gs or park the M with a lock
-/// held (see `sched::check_no_locks`).
+/// A held [`Lock`]. While it lives, its thread counts it (Go's m.locks, kept in a
+/// thread-local beside the G slot: a thread is one M while it runs runtime code), so
+/// that the scheduler can refuse to switch Gs or park the M with a lock held (see
+/// `sched::check_no_locks`).
 pub struct Guard<'a, T> {
     lock: &'a Lock<T>,
-    /// The M that took the lock (null on a foreign thread): the same M is uncounted
-    /// on drop, even if the thread's slot changed meanwhile.
-    m: *mut super::m::M,
+    /// Not Send: the guard is dropped, and the lock uncounted, on the thread that
+    /// counted it.
+    _thread: core::marker::PhantomData<*const ()>,
 }
 
 impl<'a, T> Guard<'a, T> {
     #[inline]
     fn new(lock: &'a Lock<T>) -> Guard<'a, T> {
-        let m = super::tls::getm();
-        // SAFETY: the calling thread's M (or null) is live while the thread runs on it.
-        unsafe { count_lock(m, 1) };
-        Guard { lock, m }
+        count_lock(1);
+        Guard {
+            lock,
+            _thread: core::marker::PhantomData,
+        }
     }
 }
 
@@ -361,7 +363,7 @@ impl<T> Guard<'_, T> {
     /// Keeps the lock held past the guard, for code that must release it by hand at
     /// a point no guard can reach: a G that parks holding a channel's lock, which its
     /// M's g0 releases once the G is marked waiting (Go's gopark unlockf). Release it
-    /// with [`unlock_raw`] on the same M (or thread), exactly once.
+    /// with [`unlock_raw`] on the same thread, exactly once.
     pub fn into_raw(self) -> *const Mutex {
         let mu: *const Mutex = &self.lock.mu;
         core::mem::forget(self);
@@ -369,36 +371,35 @@ impl<T> Guard<'_, T> {
     }
 }
 
-/// Releases a lock kept by [`Guard::into_raw`], uncounting it from the calling M.
+/// Releases a lock kept by [`Guard::into_raw`], uncounting it from the calling thread.
 ///
 /// # Safety
-/// `mu` came from `into_raw` on the calling M (or, outside the runtime's Ms, the
-/// calling thread), is still held, and is released only here.
+/// `mu` came from `into_raw` on the calling thread, is still held, and is released
+/// only here.
 pub unsafe fn unlock_raw(mu: *const Mutex) {
-    // SAFETY: `mu` came from into_raw on this M and is still held (the # Safety
+    // SAFETY: `mu` came from into_raw on this thread and is still held (the # Safety
     // contract), so it is live and this is the one unlock matching its lock.
     unsafe { (*mu).unlock() };
-    // SAFETY: the calling thread's M is live; the guard counted the lock on it.
-    unsafe { count_lock(super::tls::getm(), -1) };
+    count_lock(u32::MAX);
 }
 
-/// Adds `d` to `m`'s count of held locks (null: a foreign thread, not counted).
-/// Only `m`'s own thread writes the count, so a plain load and store do: no locked
-/// instruction on the path of every lock (rt_dump reads it from elsewhere, racily).
-///
-/// # Safety
-/// `m` is null or the calling thread's live M.
+/// Adds `d` (wrapping) to the calling thread's count of held locks. Under loom the
+/// model's threads share one OS thread, so nothing is counted there.
+#[inline(always)]
+fn count_lock(d: u32) {
+    #[cfg(not(loom))]
+    super::arch::tls_locks_add(d);
+    #[cfg(loom)]
+    let _ = d;
+}
+
+/// How many runtime locks the calling thread holds (always 0 under loom).
 #[inline]
-unsafe fn count_lock(m: *mut super::m::M, d: i32) {
-    if !m.is_null() {
-        // SAFETY: `m` is non-null here, so by the # Safety contract it is the calling
-        // thread's live M.
-        let l = unsafe { &(*m).locks };
-        l.store(
-            l.load(Ordering::Relaxed).wrapping_add(d as u32),
-            Ordering::Relaxed,
-        );
-    }
+pub fn locks_held() -> u32 {
+    #[cfg(not(loom))]
+    return super::arch::tls_locks();
+    #[cfg(loom)]
+    return 0;
 }
 
 impl<T> Deref for Guard<'_, T> {
@@ -420,11 +421,7 @@ impl<T> Drop for Guard<'_, T> {
     #[inline]
     fn drop(&mut self) {
         self.lock.mu.unlock();
-        // SAFETY: the M that took the lock outlives the guard (an M is freed only by
-        // another thread after its own thread left the runtime, or, for adopted Ms
-        // and fork children, after its thread's slot was cleared, so no guard of it
-        // is alive then), and the guard is dropped on the thread that made it.
-        unsafe { count_lock(self.m, -1) };
+        count_lock(u32::MAX);
     }
 }
 

@@ -370,7 +370,7 @@ pub fn stopm(m: &M) -> Option<HeldP> {
     if !m.p().is_null() {
         super::throw("stopm: holding a P");
     }
-    check_no_locks(m, "stopm: holding locks");
+    check_no_locks("stopm: holding locks");
     {
         let mut s = SCHED.lock();
         if !s.running || s.stopping || m.main_done.load(Ordering::Acquire) {
@@ -433,6 +433,13 @@ pub fn main_exited(mainm: *mut M) {
         mm.nextp.store(ptr::null_mut(), Ordering::Release);
         mm.set_state(MState::Running);
         mm.park.wakeup();
+        return;
+    }
+    drop(s);
+    // It may be the M that waits in netpoll (or on the timer note) for a far timer:
+    // break that wait, so that it sees main_done now rather than when the timer fires.
+    if netpoll::LASTPOLL.load(Ordering::Acquire) == 0 {
+        netpoll::netpoll_break();
     }
 }
 
@@ -554,7 +561,8 @@ enum Wait {
 /// any P it still holds rests in it), or nothing was found (Poll; `pp` rests in it).
 fn find_runnable(m: &M, mut pp: HeldP, wait: Wait) -> Option<(HeldP, *mut G, bool)> {
     'top: loop {
-        if stopping() {
+        if stopping() || m.main_done.load(Ordering::Acquire) {
+            // rt_main's G exited: its M leaves the loop (schedule hands off the P).
             m.put_p(pp);
             return None;
         }
@@ -773,6 +781,7 @@ fn execute(m: &M, mut pp: HeldP, gp: *mut G, inherit: bool) -> Option<*mut G> {
     }
     g.m = m as *const M as *mut M;
     g.set_status(GStatus::Running);
+    g.preempt.store(false, Ordering::Relaxed);
     m.curg.store(gp, Ordering::Release);
     if !inherit {
         let t = &pp.p().schedtick;
@@ -789,11 +798,11 @@ fn execute(m: &M, mut pp: HeldP, gp: *mut G, inherit: bool) -> Option<*mut G> {
     let g = unsafe { &mut *gp };
     let action = m.action.replace(Action::None);
     match action {
-        Action::Yield | Action::YieldGlobal => {
+        Action::Yield | Action::YieldGlobal | Action::Preempt => {
             g.m = ptr::null_mut();
             g.set_status(GStatus::Runnable);
-            let global = matches!(action, Action::YieldGlobal);
-            if global {
+            let global = !matches!(action, Action::Yield);
+            if matches!(action, Action::YieldGlobal) {
                 g.avoid_m.store(m as *const M as *mut M, Ordering::Relaxed);
             }
             // SAFETY: on the M's own thread; runqput reaches no other use of its P.
@@ -836,15 +845,30 @@ fn execute(m: &M, mut pp: HeldP, gp: *mut G, inherit: bool) -> Option<*mut G> {
     }
 }
 
-/// execute's part of a park: marks the G waiting (`st`: Waiting for the library's
-/// own parks, HostWaiting for rt_park) and runs its unlock callback, with
-/// `in_park_cb` set so that rt_releasep and rt_schedule refuse meanwhile. Returns the
-/// G to resume at once if the callback said so.
+/// execute's part of a park: see [`park_commit_on`]. Returns the G to resume at once
+/// if the callback refused the park.
 #[inline]
 fn park(m: &M, g: &mut G, st: GStatus, unlock: impl FnOnce(*mut G) -> bool) -> Option<*mut G> {
     let gp: *mut G = g;
+    if park_commit_on(m, g, st, unlock) {
+        None
+    } else {
+        Some(gp)
+    }
+}
+
+/// The second half of every park, once the G's context is saved (on g0, or on the G
+/// it switched to directly): marks it waiting (`st`: Waiting for the library's own
+/// parks, HostWaiting for rt_park, which only rt_ready wakes) and runs its unlock
+/// callback, with `in_park_cb` set so that rt_releasep and rt_schedule refuse
+/// meanwhile. Returns false, with the G Runnable again, if the callback refused the
+/// park.
+#[inline]
+pub fn park_commit_on(m: &M, g: &mut G, st: GStatus, unlock: impl FnOnce(*mut G) -> bool) -> bool {
+    let gp: *mut G = g;
     g.m = ptr::null_mut();
     g.set_status(st);
+    m.runs_ended.set(m.runs_ended.get() + 1);
     // SAFETY: on the M's own thread; the borrow ends before the callback.
     if let Some(pp) = unsafe { m.held_mut() } {
         bump(Some(pp), |c| &c.parks);
@@ -855,9 +879,8 @@ fn park(m: &M, g: &mut G, st: GStatus, unlock: impl FnOnce(*mut G) -> bool) -> O
     m.in_park_cb.set(false);
     if !keep {
         g.set_status(GStatus::Runnable);
-        return Some(gp);
     }
-    None
+    keep
 }
 
 /// The slow path of rt_exitsyscall, on g0: find a P for the G or queue it.
@@ -916,8 +939,8 @@ fn startlockedm(m: &M, pp: HeldP, gp: *mut G) -> Option<HeldP> {
 
 /// Go's entry check of schedule and stopm: an M that switches Gs or parks while it
 /// holds a runtime lock would deadlock the next M that takes it.
-fn check_no_locks(m: &M, what: &str) {
-    if m.locks.load(Ordering::Relaxed) != 0 {
+fn check_no_locks(what: &str) {
+    if super::note::locks_held() != 0 {
         super::throw(what);
     }
 }
@@ -927,7 +950,7 @@ fn check_no_locks(m: &M, what: &str) {
 pub fn schedule(m: &M) {
     let mut next: Option<*mut G> = None;
     loop {
-        check_no_locks(m, "schedule: holding locks");
+        check_no_locks("schedule: holding locks");
         if m.exiting.load(Ordering::Acquire) || m.main_done.load(Ordering::Acquire) {
             break;
         }
@@ -1024,8 +1047,9 @@ pub enum SchedMode {
     Forever,
 }
 
-/// rt_schedule: run the scheduler on the calling M with its P. Returns how many Gs
-/// ran.
+/// rt_schedule: run the scheduler on the calling M with its P. Returns how many G
+/// runs ended on this M (Once: an exit or a park each, a yield not counted) or how
+/// many switches its Ps made (Forever).
 pub fn rt_schedule(mode: SchedMode) -> Result<i32> {
     let m = tls::getm();
     if m.is_null() {
@@ -1041,7 +1065,10 @@ pub fn rt_schedule(mode: SchedMode) -> Result<i32> {
     }
     match mode {
         SchedMode::Once => {
-            let mut ran = 0;
+            // Counted as G runs that ended here (an exit or a park; not a yield),
+            // whether through g0 or straight into the next G.
+            let before = mm.runs_ended.get();
+            let ran = || (mm.runs_ended.get() - before).min(i32::MAX as u64) as i32;
             let mut next = None;
             loop {
                 let Some(pp) = mm.take_p() else {
@@ -1056,7 +1083,7 @@ pub fn rt_schedule(mode: SchedMode) -> Result<i32> {
                     }
                     next = regain_p(mm)?;
                     if next.is_none() {
-                        return Ok(ran);
+                        return Ok(ran());
                     }
                     continue;
                 };
@@ -1064,7 +1091,7 @@ pub fn rt_schedule(mode: SchedMode) -> Result<i32> {
                     Some(gp) => (pp, gp, true),
                     None => match find_runnable(mm, pp, Wait::Poll) {
                         Some(x) => x,
-                        None => return Ok(ran),
+                        None => return Ok(ran()),
                     },
                 };
                 if mm.spinning.load(Ordering::Relaxed) {
@@ -1083,9 +1110,8 @@ pub fn rt_schedule(mode: SchedMode) -> Result<i32> {
                         }
                     }
                     mm.put_p(pp);
-                    return Ok(ran);
+                    return Ok(ran());
                 }
-                ran += 1;
                 next = execute(mm, pp, gp, inherit);
             }
         }
@@ -1195,6 +1221,7 @@ pub fn newproc1(f: RtFn, arg: *mut c_void, mainm: *mut M) -> Result<*mut G> {
     if f.is_none() {
         return Err(Error::Inval);
     }
+    preempt_point();
     if SHUTTING_DOWN.load(Ordering::Acquire) {
         return Err(Error::Shutdown);
     }
@@ -1270,56 +1297,193 @@ pub fn gosched() {
     let Some(pp) = (unsafe { m.held_mut() }) else {
         super::throw("gosched: running G without a P");
     };
-    let next = if !g.lockedm.load(Ordering::Relaxed).is_null()
-        || pp.p().id >= GOMAXPROCS.load(Ordering::Relaxed)
-        || (pp.p().schedtick.load(Ordering::Relaxed).is_multiple_of(61)
-            && GLOBRUNQ_SIZE.load(Ordering::Relaxed) > 0)
-    {
-        None
-    } else {
-        match pp.runqget() {
-            // Nothing local: the global queue may hold work (it is not only every
-            // 61st round that counts then), else keep going.
-            None if GLOBRUNQ_SIZE.load(Ordering::Relaxed) == 0 => return,
-            None => None,
-            Some((next, inherit)) => {
-                // SAFETY: a queued G is runnable and ours now.
-                let n = unsafe { &mut *next };
-                if !n.lockedm.load(Ordering::Relaxed).is_null()
-                    || n.needs_stack() && g::bind_stack(pp, n).is_err()
-                {
-                    // Not for the fast path: back at the head (runnext), so that g0,
-                    // which hands a wired G to its M, takes it next.
-                    pp.runqput(next, true);
-                    None
-                } else {
-                    Some((n, inherit))
-                }
-            }
-        }
-    };
-    let Some((n, inherit)) = next else {
+    if !g.lockedm.load(Ordering::Relaxed).is_null() {
         g::mcall(Action::Yield);
         return;
+    }
+    match pick_local(m, pp) {
+        // Nothing else to run: keep going.
+        Pick::Empty => {}
+        Pick::Slow => g::mcall(Action::Yield),
+        Pick::Run(n, inherit) => switch_direct(m, pp, g, n, inherit),
+    }
+}
+
+/// rt_checkpoint's fast path: whether the calling thread runs a G that sysmon asked
+/// to give up its P. A TLS load, a null check, a load and a compare (g0's flag is
+/// never set: sysmon marks the G an M runs, never its g0).
+#[inline(always)]
+pub fn preempt_requested() -> bool {
+    let gp = tls::getg();
+    // SAFETY: a non-null slot points at a live G (descriptors live until rt_shutdown).
+    !gp.is_null() && unsafe { (*gp).preempt.load(Ordering::Relaxed) }
+}
+
+/// A preemption point inside the runtime's own G-side entry points (channel
+/// operations, select, rt_go, rt_mutex_lock, rt_wg_wait), as Go checks at function
+/// calls: a G marked for preemption goes to the global queue before it does anything,
+/// so that a pair of Gs handing work to each other through runnext cannot keep their
+/// P beyond a time slice.
+#[inline(always)]
+pub fn preempt_point() {
+    if preempt_requested() {
+        preempt_point_slow();
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn preempt_point_slow() {
+    checkpoint();
+}
+
+/// rt_checkpoint once a request is seen: the G goes to the global queue and another
+/// G gets the P (Go's gopreempt_m). Returns whether it yielded.
+pub fn checkpoint() -> bool {
+    let gp = g::curg();
+    if gp.is_null() {
+        return false;
+    }
+    // SAFETY: the running G is ours.
+    if !unsafe { &*gp }.preempt.swap(false, Ordering::Relaxed) {
+        return false;
+    }
+    g::mcall(Action::Preempt);
+    true
+}
+
+/// What the fast paths of gosched and gopark_direct may run next on their P.
+enum Pick {
+    /// This G, straight from the running one; whether it inherits the time slice.
+    Run(*mut G, bool),
+    /// Nothing is runnable: not here, nor in the global queue.
+    Empty,
+    /// Something needs g0's scheduler: expired timers, the global queue's turn, a
+    /// surplus P, a wired G, a G that cannot get a stack, or the M must leave its
+    /// loop (rt_main's G exited elsewhere, rt_shutdown).
+    Slow,
+}
+
+/// The fast paths' pick: the head of the P's own queue, in find_runnable's order,
+/// when find_runnable would take it too; anything else is left to the scheduler.
+#[inline(always)]
+fn pick_local(m: &M, pp: &mut HeldP) -> Pick {
+    // schedule's own exit checks: an M that only ever switched straight from G to G
+    // would otherwise never see them (rt_main would not return while a ping-pong pair
+    // kept its M busy).
+    if pp.p().id >= GOMAXPROCS.load(Ordering::Relaxed)
+        || m.main_done.load(Ordering::Relaxed)
+        || SHUTTING_DOWN.load(Ordering::Relaxed)
+    {
+        return Pick::Slow;
+    }
+    let t0 = pp.p().timers.timer0.load(Ordering::Acquire);
+    if t0 != 0 && t0 <= nanotime() {
+        return Pick::Slow;
+    }
+    if pp.p().schedtick.load(Ordering::Relaxed).is_multiple_of(61)
+        && GLOBRUNQ_SIZE.load(Ordering::Relaxed) > 0
+    {
+        return Pick::Slow;
+    }
+    let Some(x) = pp.runqget() else {
+        return if GLOBRUNQ_SIZE.load(Ordering::Relaxed) == 0 {
+            Pick::Empty
+        } else {
+            Pick::Slow
+        };
     };
+    let (next, inherit) = fair(pp, x);
+    // SAFETY: a queued G is runnable and ours now.
+    let n = unsafe { &mut *next };
+    if !n.lockedm.load(Ordering::Relaxed).is_null()
+        || n.needs_stack() && g::bind_stack(pp, n).is_err()
+    {
+        // Not for the fast path: back at the head (runnext), so that g0, which hands a
+        // wired G to its M, takes it next.
+        pp.runqput(next, true);
+        return Pick::Slow;
+    }
+    Pick::Run(next, inherit)
+}
+
+/// The switch of the fast paths: runs `next` (from pick_local) on this M in place of
+/// the running `g`, which `next` finishes yielding or parking (g::finish_switch, as
+/// set up by the caller in `m.pending`).
+#[inline(always)]
+fn switch_direct(m: &M, pp: &mut HeldP, g: &mut G, next: *mut G, inherit: bool) {
     if !inherit {
         let t = &pp.p().schedtick;
         t.store(t.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
     }
     bump(Some(pp), |c| &c.switches);
-    let next = n as *mut G;
+    // SAFETY: pick_local's G: runnable, ours, with a stack.
+    let n = unsafe { &mut *next };
     n.m = g.m;
     n.set_status(GStatus::Running);
+    n.preempt.store(false, Ordering::Relaxed);
     m.curg.store(next, Ordering::Release);
-    m.pending_yield.set(gp);
+    m.pending_g.set(g);
     // SAFETY: g runs (on its own stack); n is Running, bound to this M, with a stack.
     unsafe { g::switch_g_to_g(g, n) };
+}
+
+/// goexit's fast path: when the P's own queue has a G to run, switches straight to it,
+/// which recycles this G (gdestroy) once running; returns (to goexit's path through
+/// g0) otherwise, or for a G whose exit is more than recycling (a wired G takes its
+/// thread with it, rt_main's G wakes its M).
+pub fn goexit_direct() {
+    if DEBUG_MIGRATE.load(Ordering::Relaxed) {
+        return;
+    }
+    let gp = tls::getg();
+    // SAFETY: called from a running G: it and its M are live.
+    let (g, m) = unsafe { (&mut *gp, &*(*gp).m) };
+    if !g.lockedm.load(Ordering::Relaxed).is_null() || !g.mainm.is_null() {
+        return;
+    }
+    // SAFETY: on the M's own thread; the borrow ends at the switch.
+    let Some(pp) = (unsafe { m.held_mut() }) else {
+        super::throw("goexit: running G without a P");
+    };
+    if let Pick::Run(n, inherit) = pick_local(m, pp) {
+        m.pending.set(g::Pending::Exit);
+        switch_direct(m, pp, g, n, inherit);
+        super::throw("goexit: a dead G was resumed");
+    }
 }
 
 /// gopark: parks the current G; `unlock(g, arg)` runs on g0 once the G is marked
 /// waiting; if it returns false the G resumes at once.
 pub fn gopark(unlock: ParkFn, arg: *mut c_void) {
     g::mcall(Action::Park(unlock, arg));
+}
+
+/// gopark for an unlock callback that is short and needs no particular stack (it
+/// releases a lock): when the P's own queue has a G to run, switches straight to it,
+/// which runs the callback once this G's context is saved; else as gopark. If the
+/// callback refuses the park, the G runs next on this P rather than at once.
+pub fn gopark_direct(unlock: g::UnlockFn, arg: *mut c_void) {
+    if DEBUG_MIGRATE.load(Ordering::Relaxed) {
+        return gopark(Some(unlock), arg);
+    }
+    let gp = tls::getg();
+    // SAFETY: called from a running G: it and its M are live; the M holds a P.
+    let (g, m) = unsafe { (&mut *gp, &*(*gp).m) };
+    if !g.lockedm.load(Ordering::Relaxed).is_null() {
+        return gopark(Some(unlock), arg);
+    }
+    // SAFETY: on the M's own thread; the borrow ends at the switch.
+    let Some(pp) = (unsafe { m.held_mut() }) else {
+        super::throw("gopark: running G without a P");
+    };
+    match pick_local(m, pp) {
+        Pick::Run(n, inherit) => {
+            m.pending.set(g::Pending::Park(unlock, arg));
+            switch_direct(m, pp, g, n, inherit);
+        }
+        Pick::Empty | Pick::Slow => gopark(Some(unlock), arg),
+    }
 }
 
 /// rt_park: gopark with the host's callback, which gets the G's handle.

@@ -77,7 +77,7 @@ fn sleep(ns: i64) {
 extern "C" fn sysmon_main(_: *mut c_void) {
     let mut idle = 0u32;
     let mut delay_us = 20i64;
-    let mut last = [(0u32, 0i64); MAX_PROCS as usize];
+    let mut last = [PWatch::default(); MAX_PROCS as usize];
     while STOP.load(Ordering::Acquire) == 0 {
         delay_us = if idle == 0 {
             20
@@ -132,8 +132,23 @@ extern "C" fn sysmon_main(_: *mut c_void) {
     }
 }
 
-/// Go's retake: hand off Ps whose M has been in a system call since the last tick.
-fn retake(last: &mut [(u32, i64)]) -> u32 {
+/// A time slice: a G that has kept its P this long without the P's schedule tick
+/// moving is asked to give it up (Go's forcePreemptNS).
+const FORCE_PREEMPT_NS: i64 = 10_000_000;
+
+/// What sysmon last saw of one P (Go's sysmontick).
+#[derive(Clone, Copy, Default)]
+struct PWatch {
+    schedtick: u32,
+    schedwhen: i64,
+    syscalltick: u32,
+    syscallwhen: i64,
+}
+
+/// Go's retake: asks a G that has run a whole time slice to give up its P, and hands
+/// off Ps whose M has been in a system call since the last tick, or whose time slice
+/// ran out inside a stream of short system calls. Returns how many Ps were handed off.
+fn retake(last: &mut [PWatch]) -> u32 {
     let now = nanotime();
     let mut n = 0;
     let procs = GOMAXPROCS.load(Ordering::Acquire);
@@ -144,18 +159,36 @@ fn retake(last: &mut [(u32, i64)]) -> u32 {
         }
         // SAFETY: Ps in ALLP live until shutdown, which stops sysmon first.
         let p = unsafe { &*pp };
-        if p.status() != PStatus::Syscall {
+        let w = &mut last[i];
+        let status = p.status();
+        let mut slice_over = false;
+        if status == PStatus::Running || status == PStatus::Syscall {
+            let t = p.schedtick.load(Ordering::Acquire);
+            if w.schedtick != t {
+                w.schedtick = t;
+                w.schedwhen = now;
+            } else if w.schedwhen + FORCE_PREEMPT_NS <= now {
+                if status == PStatus::Running {
+                    preemptone(pp);
+                }
+                // In a system call: the slice is over however often the count moves.
+                slice_over = true;
+            }
+        }
+        if status != PStatus::Syscall {
             continue;
         }
         let t = p.syscalltick.load(Ordering::Acquire);
-        if last[i].0 != t {
-            last[i] = (t, now);
+        if !slice_over && w.syscalltick != t {
+            w.syscalltick = t;
+            w.syscallwhen = now;
             continue;
         }
         // Nothing else to run and others around to look: leave it for 10 ms.
-        if p.runq.is_empty()
+        if !slice_over
+            && p.runq.is_empty()
             && NMSPINNING.load(Ordering::SeqCst) + NPIDLE.load(Ordering::SeqCst) > 0
-            && last[i].1 + 10_000_000 > now
+            && w.syscallwhen + 10_000_000 > now
         {
             continue;
         }
@@ -175,4 +208,35 @@ fn retake(last: &mut [(u32, i64)]) -> u32 {
         }
     }
     n
+}
+
+/// Go's preemptone: marks the G that runs on `pp` for preemption; it gives up the P
+/// at its next checkpoint. Under the sched lock, so that the M read from the P
+/// cannot exit and be freed meanwhile (an M leaves allm only under that lock, and
+/// only after giving up its P).
+fn preemptone(pp: *mut super::p::P) {
+    let s = super::SCHED.lock();
+    // SAFETY: Ps in ALLP live until shutdown, which stops sysmon first.
+    let p = unsafe { &*pp };
+    if p.status() != PStatus::Running {
+        return;
+    }
+    let mp = p.m.load(Ordering::Acquire);
+    let mut m = s.allm;
+    while !m.is_null() && m != mp {
+        // SAFETY: Ms on allm are live while we hold the sched lock.
+        m = unsafe { (*m).alllink };
+    }
+    if m.is_null() {
+        return;
+    }
+    // SAFETY: `m` is on allm, so live while we hold the lock; a G descriptor lives
+    // until rt_shutdown. The G may have switched out since: then the request waits
+    // for its next run, which clears it (benign, as in Go).
+    unsafe {
+        let gp = (*m).curg.load(Ordering::Acquire);
+        if !gp.is_null() {
+            (*gp).preempt.store(true, Ordering::Relaxed);
+        }
+    }
 }

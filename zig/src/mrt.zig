@@ -367,6 +367,14 @@ pub fn gosched() void {
     c.rt_gosched();
 }
 
+/// rt_checkpoint: a preemption point for a G that computes without calling into the
+/// runtime. If sysmon marked the G (it kept its P for a 10 ms time slice), other Gs
+/// get the P and true is returned once it runs again; otherwise false at once.
+/// Elsewhere false.
+pub fn checkpoint() bool {
+    return c.rt_checkpoint() != 0;
+}
+
 /// rt_goexit: in a G, end it now (Zig `defer`s of its frames do not run); elsewhere
 /// nothing.
 pub fn goexit() void {

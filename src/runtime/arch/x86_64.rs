@@ -68,6 +68,40 @@ pub fn tls_store(g: *mut G) {
     }
 }
 
+/// Adds `d` (wrapping: -1 is `u32::MAX`) to the calling thread's count of held
+/// runtime locks (`mrt_tls_locks` in the assembly).
+#[inline(always)]
+pub fn tls_locks_add(d: u32) {
+    // SAFETY: one read-modify-write instruction on this thread's own 4-byte static TLS
+    // variable, which the dynamic linker sized and zeroed for every thread.
+    unsafe {
+        asm!(
+            "movq mrt_tls_locks@GOTTPOFF(%rip), {t}",
+            "addl {d:e}, %fs:({t})",
+            d = in(reg) d,
+            t = out(reg) _,
+            options(att_syntax, nostack)
+        );
+    }
+}
+
+/// The calling thread's count of held runtime locks.
+#[inline(always)]
+pub fn tls_locks() -> u32 {
+    let n: u32;
+    // SAFETY: reads this thread's own 4-byte static TLS variable (see tls_locks_add).
+    unsafe {
+        asm!(
+            "movq mrt_tls_locks@GOTTPOFF(%rip), {t}",
+            "movl %fs:({t}), {n:e}",
+            n = out(reg) n,
+            t = out(reg) _,
+            options(att_syntax, nostack, readonly, preserves_flags)
+        );
+    }
+    n
+}
+
 /// The current stack pointer.
 #[inline(always)]
 pub fn getsp() -> usize {
