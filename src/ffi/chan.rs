@@ -16,6 +16,14 @@ fn live(c: *const rt_chan) -> Option<*mut Chan> {
     chanreg::lookup(c.cast())
 }
 
+/// A send with a NULL element on a channel whose elements have a size: there is
+/// nothing to send (the old code sent whatever the slot held).
+#[inline]
+fn no_elem(c: *mut Chan, elem: *const c_void) -> bool {
+    // SAFETY: `c` is a live channel (from `live`); elem_size is fixed at make.
+    elem.is_null() && unsafe { (*c).elem_size() } != 0
+}
+
 /// Makes a channel of `cap` elements of `elem_size` bytes (cap 0: unbuffered;
 /// elem_size 0 is allowed, like chan struct{}, and element pointers may then be
 /// NULL). Any context.
@@ -82,12 +90,14 @@ pub extern "C" fn rt_chan_free(c: *mut rt_chan) -> c_int {
 /// directly, else into the buffer, else waits (a G parks, any other thread blocks).
 ///
 /// # Safety
-/// `elem` points at elem_size readable bytes (NULL allowed for elem_size 0).
+/// `elem` is NULL or points at elem_size readable bytes.
 ///
-/// Errors: RT_EINVAL for a bad channel; RT_ECLOSED if it is or gets closed.
+/// Errors: RT_EINVAL for a bad channel, or a NULL `elem` when elem_size is not 0;
+/// RT_ECLOSED if it is or gets closed.
 #[no_mangle]
 pub unsafe extern "C" fn rt_chan_send(c: *mut rt_chan, elem: *const c_void) -> c_int {
     boundary(|| match live(c) {
+        Some(c) if no_elem(c, elem) => RT_EINVAL,
         // SAFETY: `live` found `c` in the channel registry, so it is a live channel;
         // `elem` is readable for elem_size (our # Safety), as chan::send requires.
         Some(c) => rc(unsafe { chan::send(c, elem.cast(), true) }),
@@ -99,8 +109,10 @@ pub unsafe extern "C" fn rt_chan_send(c: *mut rt_chan, elem: *const c_void) -> c
 /// sender, else waits. Once the channel is closed and drained: RT_ECLOSED with
 /// `elem` zeroed.
 ///
+/// `elem` may be NULL: the element is received and dropped (Go's `<-c`).
+///
 /// # Safety
-/// `elem` points at elem_size writable bytes (NULL allowed for elem_size 0).
+/// `elem` is NULL or points at elem_size writable bytes.
 ///
 /// Errors: RT_EINVAL for a bad channel; RT_ECLOSED.
 #[no_mangle]
@@ -120,6 +132,7 @@ pub unsafe extern "C" fn rt_chan_recv(c: *mut rt_chan, elem: *mut c_void) -> c_i
 #[no_mangle]
 pub unsafe extern "C" fn rt_chan_trysend(c: *mut rt_chan, elem: *const c_void) -> c_int {
     boundary(|| match live(c) {
+        Some(c) if no_elem(c, elem) => RT_EINVAL,
         // SAFETY: `live` found `c` in the channel registry, so it is a live channel; `elem` is
         // readable for elem_size (our # Safety, as rt_chan_send's).
         Some(c) => rc(unsafe { chan::send(c, elem.cast(), false) }),
@@ -183,15 +196,17 @@ pub extern "C" fn rt_chan_cap(c: *const rt_chan) -> usize {
 /// still be RT_SEND or RT_RECV). A G parks; any other thread blocks.
 ///
 /// `n` is checked before any case is read: at most 65536 cases (Go's limit), else
-/// RT_EINVAL. Then every case's direction and channel handle are checked before
-/// anything happens.
+/// RT_EINVAL. Then every case's direction and channel handle, and that a send case
+/// has an element (unless elem_size is 0), are checked before anything happens. A
+/// receive case's `elem` may be NULL: the element is dropped.
 ///
 /// # Safety
 /// `cases` points at `n` cases (when `n` is within the limit) whose `elem`s are
-/// valid for their channel's element size. Channel handles are checked.
+/// NULL or valid for their channel's element size. Channel handles are checked.
 ///
 /// Errors: RT_EINVAL for NULL cases, n = 0, n > 65536, a bad direction (on any
-/// case, a NULL channel's included) or a bad channel; RT_EAGAIN; RT_ETIMEDOUT;
+/// case, a NULL channel's included), a bad channel, or a send case with a NULL
+/// `elem` on a channel whose elem_size is not 0; RT_EAGAIN; RT_ETIMEDOUT;
 /// RT_ENOMEM (also when a G's timeout cannot be armed for lack of memory: then no
 /// case proceeded and nothing is left waiting on the channels). Timeouts need no
 /// file descriptors.

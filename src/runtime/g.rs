@@ -40,8 +40,9 @@ pub enum GStatus {
     Runnable = 1,
     /// An M runs it on its own stack; that M holds a P.
     Running = 2,
-    /// Parked by rt_park: its stack holds its saved context; on no run queue; no M.
-    /// rt_ready makes it Runnable.
+    /// Parked by the library itself (a channel operation, select, sleep, poll,
+    /// rt_mutex, rt_wg): its stack holds its saved context; on no run queue; no M.
+    /// The waker that library code registered makes it Runnable; rt_ready refuses it.
     Waiting = 3,
     /// In a system call (between rt_entersyscall and rt_exitsyscall): an M runs it
     /// on its stack, but the M has given up its P, which sysmon may hand off.
@@ -51,6 +52,11 @@ pub enum GStatus {
     /// The g0 of an M: it owns the M's system stack, is never queued, and has its M
     /// for life.
     System = 6,
+    /// Parked by the host's rt_park: as Waiting, but only rt_ready makes it
+    /// Runnable. A separate state, so that a host's rt_ready (a stale, guessed or
+    /// mistaken handle included) can never wake a G out of a wait the library owns,
+    /// whose waiter record the library would later use.
+    HostWaiting = 7,
 }
 
 /// What a G asks its M's g0 to do once the G's context is saved (Go's mcall).
@@ -205,6 +211,7 @@ impl G {
             3 => GStatus::Waiting,
             4 => GStatus::Syscall,
             5 => GStatus::Dead,
+            7 => GStatus::HostWaiting,
             _ => GStatus::System,
         }
     }
@@ -843,7 +850,9 @@ fn finish_pending(m: &M, prev: *mut G) {
     // with the parking G once it is marked waiting, on the M that parked it (it needs
     // no particular stack).
     let keep =
-        super::sched::park_commit_on(m, unsafe { &mut *prev }, |g| unsafe { unlock(g, arg) });
+        super::sched::park_commit_on(m, unsafe { &mut *prev }, GStatus::Waiting, |g| unsafe {
+            unlock(g, arg)
+        });
     if !keep {
         // The callback refused the park: the G runs again, next on this P.
         // SAFETY: on the M's own thread, as above.

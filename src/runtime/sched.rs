@@ -835,7 +835,7 @@ fn execute(m: &M, mut pp: HeldP, gp: *mut G, inherit: bool) -> Option<*mut G> {
             }
             None
         }
-        Action::Park(unlock, arg) => park(m, g, |g| match unlock {
+        Action::Park(unlock, arg) => park(m, g, GStatus::Waiting, |g| match unlock {
             // SAFETY: the callback a channel or sync primitive passed for this park,
             // called on g0 with the parking G once it is marked waiting.
             Some(f) => unsafe { f(g, arg) },
@@ -844,7 +844,7 @@ fn execute(m: &M, mut pp: HeldP, gp: *mut G, inherit: bool) -> Option<*mut G> {
         Action::ParkHost(unlock, arg) => {
             // Read while the G is still ours: once it is waiting, a waker may resume it.
             let h = g.handle as *mut c_void;
-            park(m, g, |_| match unlock {
+            park(m, g, GStatus::HostWaiting, |_| match unlock {
                 // SAFETY: the host's rt_parkfn, called on g0 with the parking G's
                 // handle once it is marked waiting, as rt_park documents.
                 Some(f) => unsafe { f(h, arg) },
@@ -867,9 +867,9 @@ fn execute(m: &M, mut pp: HeldP, gp: *mut G, inherit: bool) -> Option<*mut G> {
 /// execute's part of a park: see [`park_commit_on`]. Returns the G to resume at once
 /// if the callback refused the park.
 #[inline]
-fn park(m: &M, g: &mut G, unlock: impl FnOnce(*mut G) -> bool) -> Option<*mut G> {
+fn park(m: &M, g: &mut G, st: GStatus, unlock: impl FnOnce(*mut G) -> bool) -> Option<*mut G> {
     let gp: *mut G = g;
-    if park_commit_on(m, g, unlock) {
+    if park_commit_on(m, g, st, unlock) {
         None
     } else {
         Some(gp)
@@ -877,14 +877,16 @@ fn park(m: &M, g: &mut G, unlock: impl FnOnce(*mut G) -> bool) -> Option<*mut G>
 }
 
 /// The second half of every park, once the G's context is saved (on g0, or on the G
-/// it switched to directly): marks it waiting and runs its unlock callback, with
-/// `in_park_cb` set so that rt_releasep and rt_schedule refuse meanwhile. Returns
-/// false, with the G Runnable again, if the callback refused the park.
+/// it switched to directly): marks it waiting (`st`: Waiting for the library's own
+/// parks, HostWaiting for rt_park, which only rt_ready wakes) and runs its unlock
+/// callback, with `in_park_cb` set so that rt_releasep and rt_schedule refuse
+/// meanwhile. Returns false, with the G Runnable again, if the callback refused the
+/// park.
 #[inline]
-pub fn park_commit_on(m: &M, g: &mut G, unlock: impl FnOnce(*mut G) -> bool) -> bool {
+pub fn park_commit_on(m: &M, g: &mut G, st: GStatus, unlock: impl FnOnce(*mut G) -> bool) -> bool {
     let gp: *mut G = g;
     g.m = ptr::null_mut();
-    g.set_status(GStatus::Waiting);
+    g.set_status(st);
     m.runs_ended.set(m.runs_ended.get() + 1);
     // SAFETY: on the M's own thread; the borrow ends before the callback.
     if let Some(pp) = unsafe { m.held_mut() } {
@@ -1508,23 +1510,50 @@ pub fn gopark_host(unlock: g::HostParkFn, arg: *mut c_void) {
     g::mcall(Action::ParkHost(unlock, arg));
 }
 
-/// goready: makes a parked G runnable, on runnext of the caller's P if it has one.
-/// `gp` is a live G (a host's handle is looked up in `greg` first); Error::Inval if
-/// it is not parked.
+/// goready: makes a G the library parked (Waiting) runnable, on runnext of the
+/// caller's P if it has one. `gp` is a live G; Error::Inval if it is not Waiting.
 pub fn ready(gp: *mut G) -> Result<()> {
     // SAFETY: `gp` is a live G (our contract): descriptors live until rt_shutdown.
     if !set_runnable(unsafe { &*gp }) {
         return Err(Error::Inval);
     }
+    queue_readied(gp);
+    Ok(())
+}
+
+/// rt_ready: makes a G that the host parked with rt_park (HostWaiting) runnable.
+/// `gp` is a live G (the host's handle was looked up in `greg`); Error::Inval if it
+/// is not parked by rt_park: running, queued, or parked by the library itself (in a
+/// channel, select, sleep, poll, rt_mutex or rt_wg), whose waker alone may wake it.
+pub fn ready_host(gp: *mut G) -> Result<()> {
+    // SAFETY: `gp` is a live G (our contract): descriptors live until rt_shutdown.
+    let woke = unsafe { &*gp }
+        .status
+        .compare_exchange(
+            GStatus::HostWaiting as u32,
+            GStatus::Runnable as u32,
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+        )
+        .is_ok();
+    if !woke {
+        return Err(Error::Inval);
+    }
+    queue_readied(gp);
+    Ok(())
+}
+
+/// Queues a G just made Runnable by a waker, and wakes a P for it.
+#[inline]
+fn queue_readied(gp: *mut G) {
     if queue_runnable(gp, true) {
         wakep();
     } else {
         wakep_global();
     }
-    Ok(())
 }
 
-/// Waiting -> Runnable; false if the G was not parked.
+/// Waiting -> Runnable; false if the G was not parked by the library.
 #[inline]
 fn set_runnable(g: &G) -> bool {
     g.status
