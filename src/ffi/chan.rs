@@ -8,6 +8,8 @@ use super::types::{rt_chan, rt_select_case};
 use super::{boundary, code, rc};
 use crate::runtime::chan::{self, Case, Chan};
 use crate::runtime::chanreg;
+use crate::runtime::error::{Error, Result};
+use crate::runtime::sanitizer as san;
 
 /// The channel a host handle names, looked up in the channel registry, which reads
 /// only its own table: a made-up, stale or freed handle is None, never dereferenced.
@@ -90,7 +92,7 @@ pub unsafe extern "C" fn rt_chan_send(c: *mut rt_chan, elem: *const c_void) -> c
     boundary(|| match live(c) {
         // SAFETY: `live` found `c` in the channel registry, so it is a live channel;
         // `elem` is readable for elem_size (our # Safety), as chan::send requires.
-        Some(c) => rc(unsafe { chan::send(c, elem.cast(), true) }),
+        Some(c) => rc(san_send(c, || unsafe { chan::send(c, elem.cast(), true) })),
         None => RT_EINVAL,
     })
 }
@@ -108,7 +110,7 @@ pub unsafe extern "C" fn rt_chan_recv(c: *mut rt_chan, elem: *mut c_void) -> c_i
     boundary(|| match live(c) {
         // SAFETY: `live` found `c` in the channel registry, so it is a live channel;
         // `elem` is writable for elem_size (our # Safety), as chan::recv requires.
-        Some(c) => rc(unsafe { chan::recv(c, elem.cast(), true) }),
+        Some(c) => rc(san_recv(c, || unsafe { chan::recv(c, elem.cast(), true) })),
         None => RT_EINVAL,
     })
 }
@@ -122,7 +124,7 @@ pub unsafe extern "C" fn rt_chan_trysend(c: *mut rt_chan, elem: *const c_void) -
     boundary(|| match live(c) {
         // SAFETY: `live` found `c` in the channel registry, so it is a live channel; `elem` is
         // readable for elem_size (our # Safety, as rt_chan_send's).
-        Some(c) => rc(unsafe { chan::send(c, elem.cast(), false) }),
+        Some(c) => rc(san_send(c, || unsafe { chan::send(c, elem.cast(), false) })),
         None => RT_EINVAL,
     })
 }
@@ -136,7 +138,7 @@ pub unsafe extern "C" fn rt_chan_tryrecv(c: *mut rt_chan, elem: *mut c_void) -> 
     boundary(|| match live(c) {
         // SAFETY: `live` found `c` in the channel registry, so it is a live channel; `elem` is
         // writable for elem_size (our # Safety, as rt_chan_recv's).
-        Some(c) => rc(unsafe { chan::recv(c, elem.cast(), false) }),
+        Some(c) => rc(san_recv(c, || unsafe { chan::recv(c, elem.cast(), false) })),
         None => RT_EINVAL,
     })
 }
@@ -149,7 +151,16 @@ pub unsafe extern "C" fn rt_chan_tryrecv(c: *mut rt_chan, elem: *mut c_void) -> 
 pub extern "C" fn rt_chan_close(c: *mut rt_chan) -> c_int {
     boundary(|| match live(c) {
         // SAFETY: `live` found `c` in the channel registry, so it is a live channel.
-        Some(c) => rc(unsafe { chan::close(c) }),
+        Some(c) => {
+            // TSan: a receive that sees the close comes after what closed it; the
+            // zeroing of the waiting receivers' elements is hidden, as a send's copy.
+            san::release(san::chan_send_key(c.cast()));
+            san::ignore_begin();
+            // SAFETY: `live` found `c` in the registry: a live channel.
+            let r = unsafe { chan::close(c) };
+            san::ignore_end();
+            rc(r)
+        }
         None => RT_EINVAL,
     })
 }
@@ -201,10 +212,18 @@ pub unsafe extern "C" fn rt_select(cases: *mut rt_select_case, n: usize, timeout
         // (chan::select checks `n` before it reads any case, then every case's
         // direction and channel, the channels through the registry.)
         let resolve = |h: *mut Chan| live(h as *const rt_chan);
+        let cs = cases.cast::<Case>();
+        // SAFETY: as for select below; san_select_before checks n as select does.
+        let san = san::on() != 0 && unsafe { san_select_before(cs, n) };
         // SAFETY: rt_select_case and Case have the same layout (asserted below), so
         // `cases` is `n` Cases as our # Safety describes; `chan` there is a host
         // handle, turned into a channel only by `resolve`, i.e. the registry.
-        match unsafe { chan::select(cases.cast::<Case>(), n, timeout_ns, &resolve) } {
+        let r = unsafe { chan::select(cs, n, timeout_ns, &resolve) };
+        if san {
+            // SAFETY: select accepted `n` (san_select_before did): i < n.
+            unsafe { san_select_after(cs, &r) };
+        }
+        match r {
             Ok((i, closed)) => {
                 // SAFETY: i < n: one of the caller's cases.
                 unsafe { (*cases.add(i)).result = if closed { RT_ECLOSED } else { RT_OK } };
@@ -224,3 +243,86 @@ const _: () = {
     assert!(offset_of!(rt_select_case, result) == offset_of!(Case, result));
     assert!(super::consts::RT_SEND == chan::SEND && super::consts::RT_RECV == chan::RECV);
 };
+
+// ---- TSan's view of a channel operation (see runtime::sanitizer) ----
+// The sending side releases on the channel's send key before it starts, the receiving
+// side acquires there once it got a value or saw the close; the other way round on the
+// receive key (a receive comes before the completion of the send it takes). The
+// copies in between are hidden from TSan: they are the hand-off the edges describe.
+// Without TSan each helper is the operation alone.
+
+#[inline(always)]
+fn san_send(c: *mut Chan, op: impl FnOnce() -> Result<()>) -> Result<()> {
+    if san::on() == 0 {
+        return op();
+    }
+    san::release(san::chan_send_key(c.cast()));
+    san::ignore_begin();
+    let r = op();
+    san::ignore_end();
+    if r.is_ok() {
+        san::acquire(san::chan_recv_key(c.cast()));
+    }
+    r
+}
+
+#[inline(always)]
+fn san_recv(c: *mut Chan, op: impl FnOnce() -> Result<()>) -> Result<()> {
+    if san::on() == 0 {
+        return op();
+    }
+    san::release(san::chan_recv_key(c.cast()));
+    san::ignore_begin();
+    let r = op();
+    san::ignore_end();
+    if matches!(r, Ok(()) | Err(Error::Closed)) {
+        san::acquire(san::chan_send_key(c.cast()));
+    }
+    r
+}
+
+/// Before a select: releases on each case's channel as its direction says, then hides
+/// the copies. Returns false (and does nothing) for what select refuses unread.
+///
+/// # Safety
+/// As rt_select: `cases` points at `n` cases if `n` passes select's own check.
+#[cold]
+unsafe fn san_select_before(cases: *mut Case, n: usize) -> bool {
+    if cases.is_null() || n == 0 || n > chan::MAX_SELECT_CASES {
+        return false;
+    }
+    for i in 0..n {
+        // SAFETY: i < n, a count select accepts: one of the cases the caller lends.
+        let (h, dir) = unsafe { ((*cases.add(i)).chan, (*cases.add(i)).dir) };
+        if let Some(c) = live(h as *const rt_chan) {
+            san::release(if dir == chan::SEND {
+                san::chan_send_key(c.cast())
+            } else {
+                san::chan_recv_key(c.cast())
+            });
+        }
+    }
+    san::ignore_begin();
+    true
+}
+
+/// After a select that [`san_select_before`] annotated: acquires on the chosen case's
+/// channel.
+///
+/// # Safety
+/// `cases` as for san_select_before; `r` is what select returned for them.
+#[cold]
+unsafe fn san_select_after(cases: *mut Case, r: &Result<(usize, bool)>) {
+    san::ignore_end();
+    if let Ok((i, _)) = *r {
+        // SAFETY: select chose case i < n, one of the caller's.
+        let (h, dir) = unsafe { ((*cases.add(i)).chan, (*cases.add(i)).dir) };
+        if let Some(c) = live(h as *const rt_chan) {
+            san::acquire(if dir == chan::SEND {
+                san::chan_recv_key(c.cast())
+            } else {
+                san::chan_send_key(c.cast())
+            });
+        }
+    }
+}

@@ -19,7 +19,7 @@ use super::m::{MKind, RtFn, M};
 use super::note::{futex_wait, futex_wake, Lock};
 use super::p::{bump, HeldP, PLocal};
 use super::stack::GStack;
-use super::{arch, free_box, greg, tls, try_box, SCHED};
+use super::{arch, free_box, greg, sanitizer, tls, try_box, SCHED};
 
 /// The saved context of a switched-out G (or of a g0 that switched to a G). The
 /// registers themselves are on the G's stack; see asm/x86_64.S.
@@ -122,6 +122,8 @@ pub struct G {
     /// MRT_DEBUG=migrate: the M it last yielded on, which should not resume it.
     /// Written by that M before it queues the G; read by the M that dequeues it.
     pub avoid_m: AtomicPtr<M>,
+    /// What a sanitized host's ASan or TSan is told about it (`sanitizer`).
+    pub san: sanitizer::GSan,
 }
 
 // SAFETY: Gs are handed between threads by the scheduler, which serialises access.
@@ -161,6 +163,7 @@ impl G {
             lockcount: 0,
             mainm: ptr::null_mut(),
             avoid_m: AtomicPtr::new(ptr::null_mut()),
+            san: sanitizer::GSan::new(),
         }
     }
 
@@ -391,6 +394,8 @@ impl G {
         if let Some(s) = self.hslot {
             self.handle = greg::renew(s, self.hidx);
         }
+        // TSan: what the creator did so far happens before the G starts.
+        sanitizer::release((self as *const G).cast());
         self.set_status(GStatus::Runnable);
         LIVE_GS.fetch_add(1, Ordering::Relaxed);
     }
@@ -407,6 +412,9 @@ pub fn bind_stack(pp: &mut HeldP, g: &mut G) -> Result<()> {
     let (glo, ghi) = st.guard();
     g.guard_lo = glo;
     g.guard_hi = ghi;
+    if sanitizer::on() != 0 {
+        sanitizer::stack_reused(st.lo, st.hi);
+    }
     // It runs next: its first frame goes on the top page.
     st.note_start();
     g.stack = Some(st);
@@ -423,11 +431,18 @@ pub unsafe fn switch_to(m: &M, gp: *mut G) {
     // Running and bound to m, so no other M touches its context or stack.
     unsafe {
         let g0 = m.g0;
+        let san = sanitizer::on() != 0;
+        if san {
+            sanitizer::switch_out(g0, gp, false);
+        }
         if (*gp).started {
             arch::mrt_swap(&mut (*g0).sched, &(*gp).sched, gp.cast());
         } else {
             (*gp).started = true;
             arch::mrt_gostart(&mut (*g0).sched, (*gp).stack_hi & !15, gp.cast());
+        }
+        if san {
+            sanitizer::switched_in(g0);
         }
     }
 }
@@ -445,6 +460,9 @@ pub unsafe fn switch_g_to_g(g: &mut G, n: &mut G) {
     // SAFETY: `g` runs here, so saving into g.sched is ours; `n` is Running, bound to
     // this M and has a stack (the # Safety clauses): started (context saved) or fresh.
     unsafe {
+        if sanitizer::on() != 0 {
+            sanitizer::switch_out(g, next, false);
+        }
         if n.started {
             arch::mrt_swap(&mut g.sched, &n.sched, next.cast());
         } else {
@@ -460,6 +478,10 @@ pub extern "C" fn gentry(gp: *mut G) -> ! {
     // A panic must not unwind off the G's first frame: it is a bug, and fatal.
     super::no_unwind(|| {
         finish_switch();
+        if sanitizer::on() != 0 {
+            // SAFETY: gp is the G now running, its stack bound.
+            unsafe { sanitizer::g_started(gp) };
+        }
         // SAFETY: gp is the G now running; fnc was checked non-null by newproc.
         unsafe {
             if let Some(f) = (*gp).fnc {
@@ -484,6 +506,9 @@ pub fn mcall(action: Action) {
     unsafe {
         (*gp).note_stack_depth();
         let m = &*(*gp).m;
+        if sanitizer::on() != 0 {
+            sanitizer::switch_out(gp, m.g0, matches!(action, Action::Exit));
+        }
         m.action.set(action);
         arch::mrt_swap(&mut (*gp).sched, &(*m.g0).sched, m.g0.cast());
     }
@@ -497,6 +522,10 @@ pub fn gdestroy(m: &M, mut pp: Option<&mut HeldP>, gp: *mut G) -> *mut M {
     // SAFETY: the G is dead and its context abandoned; g0 owns it now.
     let g = unsafe { &mut *gp };
     g.set_status(GStatus::Dead);
+    if sanitizer::on() != 0 {
+        // SAFETY: dead, owned by this g0.
+        unsafe { sanitizer::g_dead(gp) };
+    }
     if !g.lockedm.load(Ordering::Relaxed).is_null() {
         // A G that exits while wired takes its thread with it (Go): a runtime M
         // exits after this; a host's thread is simply unwired.
@@ -624,6 +653,10 @@ pub unsafe fn forget_after_fork() {
 #[inline]
 pub fn finish_switch() {
     let gp = tls::getg();
+    if sanitizer::on() != 0 {
+        // SAFETY: gp is the G this thread just switched to.
+        unsafe { sanitizer::switched_in(gp) };
+    }
     // SAFETY: the running G's M is live.
     let m = unsafe { &*(*gp).m };
     let prev = m.pending_yield.replace(ptr::null_mut());

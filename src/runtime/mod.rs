@@ -39,6 +39,7 @@ pub mod netpoll;
 pub mod note;
 pub mod p;
 pub mod runq;
+pub mod sanitizer;
 pub mod sched;
 pub mod signal;
 pub mod spinning;
