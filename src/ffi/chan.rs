@@ -154,7 +154,7 @@ pub extern "C" fn rt_chan_close(c: *mut rt_chan) -> c_int {
         Some(c) => {
             // TSan: a receive that sees the close comes after what closed it; the
             // zeroing of the waiting receivers' elements is hidden, as a send's copy.
-            san::release(san::chan_send_key(c.cast()));
+            san::release(san::Edge::Chan, san::chan_send_key(c.cast()));
             san::ignore_begin();
             // SAFETY: `live` found `c` in the registry: a live channel.
             let r = unsafe { chan::close(c) };
@@ -256,12 +256,12 @@ fn san_send(c: *mut Chan, op: impl FnOnce() -> Result<()>) -> Result<()> {
     if san::on() == 0 {
         return op();
     }
-    san::release(san::chan_send_key(c.cast()));
+    san::release(san::Edge::Chan, san::chan_send_key(c.cast()));
     san::ignore_begin();
     let r = op();
     san::ignore_end();
     if r.is_ok() {
-        san::acquire(san::chan_recv_key(c.cast()));
+        san::acquire(san::Edge::Chan, san::chan_recv_key(c.cast()));
     }
     r
 }
@@ -271,12 +271,12 @@ fn san_recv(c: *mut Chan, op: impl FnOnce() -> Result<()>) -> Result<()> {
     if san::on() == 0 {
         return op();
     }
-    san::release(san::chan_recv_key(c.cast()));
+    san::release(san::Edge::Chan, san::chan_recv_key(c.cast()));
     san::ignore_begin();
     let r = op();
     san::ignore_end();
     if matches!(r, Ok(()) | Err(Error::Closed)) {
-        san::acquire(san::chan_send_key(c.cast()));
+        san::acquire(san::Edge::Chan, san::chan_send_key(c.cast()));
     }
     r
 }
@@ -295,11 +295,14 @@ unsafe fn san_select_before(cases: *mut Case, n: usize) -> bool {
         // SAFETY: i < n, a count select accepts: one of the cases the caller lends.
         let (h, dir) = unsafe { ((*cases.add(i)).chan, (*cases.add(i)).dir) };
         if let Some(c) = live(h as *const rt_chan) {
-            san::release(if dir == chan::SEND {
-                san::chan_send_key(c.cast())
-            } else {
-                san::chan_recv_key(c.cast())
-            });
+            san::release(
+                san::Edge::Chan,
+                if dir == chan::SEND {
+                    san::chan_send_key(c.cast())
+                } else {
+                    san::chan_recv_key(c.cast())
+                },
+            );
         }
     }
     san::ignore_begin();
@@ -318,11 +321,14 @@ unsafe fn san_select_after(cases: *mut Case, r: &Result<(usize, bool)>) {
         // SAFETY: select chose case i < n, one of the caller's.
         let (h, dir) = unsafe { ((*cases.add(i)).chan, (*cases.add(i)).dir) };
         if let Some(c) = live(h as *const rt_chan) {
-            san::acquire(if dir == chan::SEND {
-                san::chan_recv_key(c.cast())
-            } else {
-                san::chan_send_key(c.cast())
-            });
+            san::acquire(
+                san::Edge::Chan,
+                if dir == chan::SEND {
+                    san::chan_recv_key(c.cast())
+                } else {
+                    san::chan_send_key(c.cast())
+                },
+            );
         }
     }
 }

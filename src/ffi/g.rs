@@ -110,7 +110,7 @@ pub extern "C" fn rt_park(unlock: rt_parkfn, arg: *mut c_void) -> c_int {
         let f = unsafe { core::mem::transmute::<rt_parkfn, g::HostParkFn>(unlock) };
         sched::gopark_host(f, arg);
         // TSan: after what its waker did before rt_ready (a no-op without it).
-        crate::runtime::sanitizer::acquire(g::curg().cast());
+        crate::runtime::sanitizer::acquire(crate::runtime::sanitizer::Edge::Park, g::curg().cast());
         RT_OK
     })
 }
@@ -125,7 +125,7 @@ pub extern "C" fn rt_park(unlock: rt_parkfn, arg: *mut c_void) -> c_int {
 pub extern "C" fn rt_ready(g: *mut rt_g) -> c_int {
     boundary(|| match greg::lookup(g.cast()) {
         Some(gp) => {
-            crate::runtime::sanitizer::release(gp.cast());
+            crate::runtime::sanitizer::release(crate::runtime::sanitizer::Edge::Park, gp.cast());
             rc(sched::ready(gp))
         }
         None => RT_EINVAL,

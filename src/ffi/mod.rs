@@ -20,10 +20,11 @@ use crate::runtime::error::{Error, Result};
 
 /// The FFI boundary: runs `f`. A panic inside is a libmrt bug: it is reported as
 /// `libmrt: fatal error: panic: ...` with the state dump, and the process aborts (Go's
-/// `throw`); it never unwinds into C and never becomes an error code.
+/// `throw`); it never unwinds into C and never becomes an error code. Under TSan the
+/// call runs as runtime code (`sanitizer::runtime_call`).
 #[inline]
 pub fn boundary<R>(f: impl FnOnce() -> R) -> R {
-    crate::runtime::no_unwind(f)
+    crate::runtime::no_unwind(|| crate::runtime::sanitizer::runtime_call(f))
 }
 
 pub use errors::{code, rc};

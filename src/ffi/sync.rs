@@ -19,7 +19,7 @@ pub extern "C" fn rt_mutex_lock(mu: *mut rt_mutex) {
         if let Some(o) = obj(mu) {
             sync::mutex_lock(o);
             // TSan: after what the last holder did (a no-op without it).
-            san::acquire(mu.cast());
+            san::acquire(san::Edge::Sync, mu.cast());
         }
     })
 }
@@ -30,7 +30,7 @@ pub extern "C" fn rt_mutex_trylock(mu: *mut rt_mutex) -> bool {
     boundary(|| {
         let got = obj(mu).is_some_and(sync::mutex_trylock);
         if got {
-            san::acquire(mu.cast());
+            san::acquire(san::Edge::Sync, mu.cast());
         }
         got
     })
@@ -42,7 +42,7 @@ pub extern "C" fn rt_mutex_trylock(mu: *mut rt_mutex) -> bool {
 pub extern "C" fn rt_mutex_unlock(mu: *mut rt_mutex) {
     boundary(|| {
         if let Some(o) = obj(mu) {
-            san::release(mu.cast());
+            san::release(san::Edge::Sync, mu.cast());
             sync::mutex_unlock(o)
         }
     })
@@ -58,7 +58,7 @@ pub extern "C" fn rt_wg_add(wg: *mut rt_wg, delta: i64) {
         if let Some(o) = obj(wg) {
             if delta < 0 {
                 // TSan: a done comes before the wait it ends.
-                san::release(wg.cast());
+                san::release(san::Edge::Sync, wg.cast());
             }
             sync::wg_add(o, delta)
         }
@@ -70,7 +70,7 @@ pub extern "C" fn rt_wg_add(wg: *mut rt_wg, delta: i64) {
 pub extern "C" fn rt_wg_done(wg: *mut rt_wg) {
     boundary(|| {
         if let Some(o) = obj(wg) {
-            san::release(wg.cast());
+            san::release(san::Edge::Sync, wg.cast());
             sync::wg_add(o, -1)
         }
     })
@@ -83,7 +83,7 @@ pub extern "C" fn rt_wg_wait(wg: *mut rt_wg) {
     boundary(|| {
         if let Some(o) = obj(wg) {
             sync::wg_wait(o);
-            san::acquire(wg.cast());
+            san::acquire(san::Edge::Sync, wg.cast());
         }
     })
 }

@@ -395,7 +395,7 @@ impl G {
             self.handle = greg::renew(s, self.hidx);
         }
         // TSan: what the creator did so far happens before the G starts.
-        sanitizer::release((self as *const G).cast());
+        sanitizer::release(sanitizer::Edge::Go, (self as *const G).cast());
         self.set_status(GStatus::Runnable);
         LIVE_GS.fetch_add(1, Ordering::Relaxed);
     }
@@ -477,10 +477,14 @@ pub unsafe fn switch_g_to_g(g: &mut G, n: &mut G) {
 pub extern "C" fn gentry(gp: *mut G) -> ! {
     // A panic must not unwind off the G's first frame: it is a bug, and fatal.
     super::no_unwind(|| {
-        finish_switch();
         if sanitizer::on() != 0 {
             // SAFETY: gp is the G now running, its stack bound.
-            unsafe { sanitizer::g_started(gp) };
+            sanitizer::runtime_call(|| unsafe {
+                finish_switch();
+                sanitizer::g_started(gp)
+            });
+        } else {
+            finish_switch();
         }
         // SAFETY: gp is the G now running; fnc was checked non-null by newproc.
         unsafe {
@@ -489,6 +493,8 @@ pub extern "C" fn gentry(gp: *mut G) -> ! {
             }
         }
     });
+    // Runtime code from here to its end (the fiber goes with it).
+    sanitizer::ignore_begin();
     goexit1()
 }
 

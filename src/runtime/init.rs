@@ -175,7 +175,7 @@ fn init_locked(n: i32, cfg: Cfg) -> Result<()> {
         Ordering::Relaxed,
     );
     // Before any G exists: a sanitized host's ASan or TSan is told about every one.
-    super::sanitizer::detect(debug.split(',').any(|w| w.trim() == "nosan"));
+    super::sanitizer::detect(&debug);
     s.sigmask = signal::m_sigmask(cur);
     s.minstack = minstack;
     s.stopping = false;

@@ -7,11 +7,11 @@
 //! does not know; TSan sees the accesses of Gs that hand data over through channels,
 //! rt_mutex and rt_wg (whose synchronisation it cannot see) as races.
 //!
-//! The sanitizer's entry points are looked up once, at the first rt_init, with
+//! The sanitizer's entry points are looked up once, when the library is loaded, with
 //! `dlsym(RTLD_DEFAULT, ...)`: in a host without a sanitizer none exists, [`on`] stays
 //! 0 and the switch pays one load of a cached flag and a branch. `MRT_DEBUG=nosan`
-//! leaves them unused even when present (to see what the sanitizer reports
-//! otherwise).
+//! leaves them unused even when present, `MRT_DEBUG=nosan-<family>` drops one family
+//! of TSan's edges (see [`Edge`]): to see what the sanitizer reports otherwise.
 //!
 //! ASan: every switch between stacks (g0 to G, G to g0, G to G) is bracketed by
 //! `__sanitizer_start_switch_fiber` (before, with the target's stack bounds and where
@@ -49,6 +49,26 @@ pub const TSAN: u8 = 2;
 /// the first G exists; read on every switch.
 static ON: AtomicU8 = AtomicU8::new(0);
 
+/// The families of happens-before edges (`Edge` bits) that MRT_DEBUG switched off.
+static EDGES_OFF: AtomicU8 = AtomicU8::new(0);
+
+/// A family of happens-before edges (TSan), each of which MRT_DEBUG can switch off
+/// (`nosan-go`, `nosan-chan`, `nosan-sync`, `nosan-park`) to see what TSan reports
+/// without it: the tests show each one is needed that way.
+#[derive(Clone, Copy)]
+#[repr(u8)]
+pub enum Edge {
+    /// rt_go -> the G's start, a G's exit -> rt_main's return and -> the next G on
+    /// its stack.
+    Go = 1,
+    /// Channel send and close -> receive, receive -> the end of the send.
+    Chan = 2,
+    /// rt_mutex unlock -> lock, rt_wg done -> wait.
+    Sync = 4,
+    /// rt_ready -> the return of rt_park.
+    Park = 8,
+}
+
 /// The entry points found by [`detect`].
 static FNS: OnceCell<Fns> = OnceCell::new();
 
@@ -61,6 +81,7 @@ type FiberDestroy = unsafe extern "C" fn(*mut c_void);
 type FiberSwitch = unsafe extern "C" fn(*mut c_void, u32);
 type Addr = unsafe extern "C" fn(*mut c_void);
 type Void = unsafe extern "C" fn();
+type Annotate = unsafe extern "C" fn(*const c_char, i32);
 
 /// TSan's `__tsan_switch_to_fiber_no_sync`.
 const TSAN_NO_SYNC: u32 = 1;
@@ -77,6 +98,8 @@ struct Fns {
     release: Addr,
     ignore_begin: Void,
     ignore_end: Void,
+    sync_ignore_begin: Annotate,
+    sync_ignore_end: Annotate,
 }
 
 /// What a G (or g0) carries for the sanitizers. Touched only while one is on, by the
@@ -138,14 +161,46 @@ fn sym<T: Copy>(name: &core::ffi::CStr) -> Option<T> {
     Some(unsafe { core::mem::transmute_copy::<*mut c_void, T>(&p) })
 }
 
+/// The lookup runs when the library is loaded (before any API call, so that [`on`]
+/// never changes while one runs: [`runtime_call`] and [`host_call`] pair up); rt_init
+/// calls [`detect`] too, which then does nothing.
+#[used]
+#[link_section = ".init_array"]
+static DETECT_AT_LOAD: extern "C" fn() = detect_at_load;
+
+extern "C" fn detect_at_load() {
+    // SAFETY: getenv with a NUL-terminated name; the result, if any, is a C string
+    // that nothing modifies while the library loads.
+    let v = unsafe { libc::getenv(c"MRT_DEBUG".as_ptr()) };
+    let debug = if v.is_null() {
+        ""
+    } else {
+        // SAFETY: as above: a NUL-terminated string.
+        unsafe { core::ffi::CStr::from_ptr(v) }
+            .to_str()
+            .unwrap_or("")
+    };
+    detect(debug);
+}
+
 /// Looks the sanitizer entry points up (once per process; later calls do nothing).
-/// Called by rt_init before any M or G exists; `disabled`: MRT_DEBUG=nosan.
-pub fn detect(disabled: bool) {
+/// Called by rt_init before any M or G exists with the words of MRT_DEBUG: `nosan`
+/// leaves the sanitizer untold, `nosan-<family>` drops one family of [`Edge`]s.
+pub fn detect(debug: &str) {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        if disabled {
-            return;
+        let mut off = 0;
+        for w in debug.split(',').map(str::trim) {
+            match w {
+                "nosan" => return,
+                "nosan-go" => off |= Edge::Go as u8,
+                "nosan-chan" => off |= Edge::Chan as u8,
+                "nosan-sync" => off |= Edge::Sync as u8,
+                "nosan-park" => off |= Edge::Park as u8,
+                _ => {}
+            }
         }
+        EDGES_OFF.store(off, Ordering::Relaxed);
         let asan = (
             sym::<StartSwitch>(c"__sanitizer_start_switch_fiber"),
             sym::<FinishSwitch>(c"__sanitizer_finish_switch_fiber"),
@@ -160,6 +215,8 @@ pub fn detect(disabled: bool) {
             sym::<Addr>(c"__tsan_release"),
             sym::<Void>(c"__tsan_ignore_thread_begin"),
             sym::<Void>(c"__tsan_ignore_thread_end"),
+            sym::<Annotate>(c"AnnotateIgnoreSyncBegin"),
+            sym::<Annotate>(c"AnnotateIgnoreSyncEnd"),
         );
         let mut bits = 0;
         let mut f = Fns {
@@ -174,12 +231,28 @@ pub fn detect(disabled: bool) {
             release: nop_addr,
             ignore_begin: nop_void,
             ignore_end: nop_void,
+            sync_ignore_begin: nop_annotate,
+            sync_ignore_end: nop_annotate,
         };
         if let (Some(s), Some(fi), Some(u)) = asan {
             (f.start_switch, f.finish_switch, f.unpoison) = (s, fi, u);
             bits |= ASAN;
         }
-        if let (Some(g), Some(c), Some(d), Some(s), Some(a), Some(r), Some(ib), Some(ie)) = tsan {
+        if let (
+            Some(g),
+            Some(c),
+            Some(d),
+            Some(s),
+            Some(a),
+            Some(r),
+            Some(ib),
+            Some(ie),
+            Some(sb),
+            Some(se),
+        ) = tsan
+        {
+            f.sync_ignore_begin = sb;
+            f.sync_ignore_end = se;
             f.current_fiber = g;
             f.create_fiber = c;
             f.destroy_fiber = d;
@@ -210,6 +283,7 @@ unsafe extern "C" fn nop_create(_: u32) -> *mut c_void {
 unsafe extern "C" fn nop_addr(_: *mut c_void) {}
 unsafe extern "C" fn nop_switch(_: *mut c_void, _: u32) {}
 unsafe extern "C" fn nop_void() {}
+unsafe extern "C" fn nop_annotate(_: *const c_char, _: i32) {}
 
 /// Before a switch from `from` (running now) to `to`: `exiting` when `from` is a G
 /// that will never run again.
@@ -245,14 +319,25 @@ pub unsafe fn switch_out(from: *mut G, to: *mut G, exiting: bool) {
                 (*from).san.fiber = (f.current_fiber)();
             }
             if (*to).san.fiber.is_null() {
-                // A G about to start (made at its first switch, see g_dead).
+                // A G about to start (made at its first switch, see g_dead). Made
+                // with synchronisation ignored: a new fiber would otherwise start
+                // after everything this thread's fiber saw (here: every G that
+                // switched to this g0), which would hide real races; it gets only
+                // the edges of g_started.
+                let file = c"libmrt".as_ptr();
+                (f.sync_ignore_begin)(file, 0);
                 (*to).san.fiber = (f.create_fiber)(0);
+                (f.sync_ignore_end)(file, 0);
             }
             if exiting {
-                // Whoever runs next on this stack comes after everything done here.
-                (f.release)((*from).stack_lo as *mut c_void);
-                // And rt_main, waiting for this G, after everything it did.
-                (f.release)(from.cast());
+                // Whoever runs next on this stack comes after everything done here;
+                // and rt_main, waiting for this G, after everything it did.
+                release(Edge::Go, (*from).stack_lo as *const c_void);
+                release(Edge::Go, from.cast());
+                // A G ends inside runtime code (rt_goexit's boundary, or gentry after
+                // its function returned): one runtime_call level, which TSan wants
+                // closed before the fiber is destroyed.
+                (f.ignore_end)();
             }
             let flags = if to_g0 { 0 } else { TSAN_NO_SYNC };
             (f.switch_fiber)((*to).san.fiber, flags);
@@ -297,11 +382,10 @@ pub unsafe fn g_started(gp: *mut G) {
     if on() & TSAN == 0 {
         return;
     }
-    let f = fns();
     // SAFETY: gp runs here: its fields are ours.
     unsafe {
-        (f.acquire)(gp.cast());
-        (f.acquire)((*gp).stack_lo as *mut c_void);
+        acquire(Edge::Go, gp.cast());
+        acquire(Edge::Go, (*gp).stack_lo as *const c_void);
     }
 }
 
@@ -338,33 +422,37 @@ pub unsafe fn g_dead(gp: *mut G) {
 /// TSan: the calling side's accesses so far happen before whatever acquires `addr`
 /// later (a no-op without TSan).
 #[inline(always)]
-pub fn release(addr: *const c_void) {
+pub fn release(e: Edge, addr: *const c_void) {
     if on() & TSAN != 0 {
-        release_slow(addr);
+        release_slow(e, addr);
     }
 }
 
 /// TSan: what was released on `addr` happens before the caller's later accesses.
 #[inline(always)]
-pub fn acquire(addr: *const c_void) {
+pub fn acquire(e: Edge, addr: *const c_void) {
     if on() & TSAN != 0 {
-        acquire_slow(addr);
+        acquire_slow(e, addr);
     }
 }
 
 #[cold]
 #[inline(never)]
-fn release_slow(addr: *const c_void) {
-    // SAFETY: TSan's release only records the caller's clock under `addr`, which is
-    // memory of the process (a runtime object or the host's).
-    unsafe { (fns().release)(addr as *mut c_void) }
+fn release_slow(e: Edge, addr: *const c_void) {
+    if EDGES_OFF.load(Ordering::Relaxed) & e as u8 == 0 {
+        // SAFETY: TSan's release only records the caller's clock under `addr`, which
+        // is memory of the process (a runtime object or the host's).
+        unsafe { (fns().release)(addr as *mut c_void) }
+    }
 }
 
 #[cold]
 #[inline(never)]
-fn acquire_slow(addr: *const c_void) {
-    // SAFETY: as release_slow.
-    unsafe { (fns().acquire)(addr as *mut c_void) }
+fn acquire_slow(e: Edge, addr: *const c_void) {
+    if EDGES_OFF.load(Ordering::Relaxed) & e as u8 == 0 {
+        // SAFETY: as release_slow.
+        unsafe { (fns().acquire)(addr as *mut c_void) }
+    }
 }
 
 /// TSan: the calling side's memory accesses from here to [`ignore_end`] are not
@@ -383,6 +471,37 @@ pub fn ignore_end() {
         // SAFETY: balances an ignore_begin of the same fiber.
         unsafe { (fns().ignore_end)() }
     }
+}
+
+/// Runs `f` as runtime code: under TSan with this thread's (fiber's) memory accesses
+/// ignored. The runtime is not instrumented, but TSan sees what it does through the
+/// functions it intercepts (memcpy and memmove in the runtime's queues, epoll_ctl,
+/// read and write of its own descriptors); the synchronisation that orders them is
+/// the runtime's own, which TSan cannot see, so it would report them as races. The
+/// C API's boundary, each M's own code and the adopted-M destructor run this way;
+/// [`host_call`] undoes it around the host's code called from there.
+#[inline(always)]
+pub fn runtime_call<R>(f: impl FnOnce() -> R) -> R {
+    if on() & TSAN == 0 {
+        return f();
+    }
+    ignore_begin();
+    let r = f();
+    ignore_end();
+    r
+}
+
+/// Runs the host's `f` (an M's start function, an rt_park callback) from runtime code:
+/// under TSan with the accesses it makes tracked again.
+#[inline(always)]
+pub fn host_call<R>(f: impl FnOnce() -> R) -> R {
+    if on() & TSAN == 0 {
+        return f();
+    }
+    ignore_end();
+    let r = f();
+    ignore_begin();
+    r
 }
 
 /// Channel keys: sends and close release on the channel, receives acquire there;

@@ -819,7 +819,7 @@ fn execute(m: &M, mut pp: HeldP, gp: *mut G, inherit: bool) -> Option<*mut G> {
             park(m, g, |_| match unlock {
                 // SAFETY: the host's rt_parkfn, called on g0 with the parking G's
                 // handle once it is marked waiting, as rt_park documents.
-                Some(f) => unsafe { f(h, arg) },
+                Some(f) => super::sanitizer::host_call(|| unsafe { f(h, arg) }),
                 None => true,
             })
         }
@@ -1178,7 +1178,7 @@ pub fn rt_main(f: super::m::RtFn, arg: *mut c_void) -> Result<()> {
     let done = mm.main_done.swap(false, Ordering::AcqRel);
     if done {
         // TSan: everything the main G did happens before rt_main returns.
-        super::sanitizer::acquire(gp.cast());
+        super::sanitizer::acquire(super::sanitizer::Edge::Go, gp.cast());
         Ok(())
     } else {
         Err(Error::Shutdown)
