@@ -5,7 +5,7 @@ use core::ffi::{c_int, c_void};
 
 use super::errors::*;
 use super::types::{rt_chan, rt_select_case};
-use super::{boundary, code, rc};
+use super::{boundary, boundary_annotated, code, rc};
 use crate::runtime::chan::{self, Case, Chan};
 use crate::runtime::chanreg;
 use crate::runtime::error::{Error, Result};
@@ -89,7 +89,7 @@ pub extern "C" fn rt_chan_free(c: *mut rt_chan) -> c_int {
 /// Errors: RT_EINVAL for a bad channel; RT_ECLOSED if it is or gets closed.
 #[no_mangle]
 pub unsafe extern "C" fn rt_chan_send(c: *mut rt_chan, elem: *const c_void) -> c_int {
-    boundary(|| match live(c) {
+    boundary_annotated(|| match live(c) {
         // SAFETY: `live` found `c` in the channel registry, so it is a live channel;
         // `elem` is readable for elem_size (our # Safety), as chan::send requires.
         Some(c) => rc(san_send(c, || unsafe { chan::send(c, elem.cast(), true) })),
@@ -107,7 +107,7 @@ pub unsafe extern "C" fn rt_chan_send(c: *mut rt_chan, elem: *const c_void) -> c
 /// Errors: RT_EINVAL for a bad channel; RT_ECLOSED.
 #[no_mangle]
 pub unsafe extern "C" fn rt_chan_recv(c: *mut rt_chan, elem: *mut c_void) -> c_int {
-    boundary(|| match live(c) {
+    boundary_annotated(|| match live(c) {
         // SAFETY: `live` found `c` in the channel registry, so it is a live channel;
         // `elem` is writable for elem_size (our # Safety), as chan::recv requires.
         Some(c) => rc(san_recv(c, || unsafe { chan::recv(c, elem.cast(), true) })),
@@ -121,7 +121,7 @@ pub unsafe extern "C" fn rt_chan_recv(c: *mut rt_chan, elem: *mut c_void) -> c_i
 /// As rt_chan_send.
 #[no_mangle]
 pub unsafe extern "C" fn rt_chan_trysend(c: *mut rt_chan, elem: *const c_void) -> c_int {
-    boundary(|| match live(c) {
+    boundary_annotated(|| match live(c) {
         // SAFETY: `live` found `c` in the channel registry, so it is a live channel; `elem` is
         // readable for elem_size (our # Safety, as rt_chan_send's).
         Some(c) => rc(san_send(c, || unsafe { chan::send(c, elem.cast(), false) })),
@@ -135,7 +135,7 @@ pub unsafe extern "C" fn rt_chan_trysend(c: *mut rt_chan, elem: *const c_void) -
 /// As rt_chan_recv.
 #[no_mangle]
 pub unsafe extern "C" fn rt_chan_tryrecv(c: *mut rt_chan, elem: *mut c_void) -> c_int {
-    boundary(|| match live(c) {
+    boundary_annotated(|| match live(c) {
         // SAFETY: `live` found `c` in the channel registry, so it is a live channel; `elem` is
         // writable for elem_size (our # Safety, as rt_chan_recv's).
         Some(c) => rc(san_recv(c, || unsafe { chan::recv(c, elem.cast(), false) })),
@@ -149,7 +149,7 @@ pub unsafe extern "C" fn rt_chan_tryrecv(c: *mut rt_chan, elem: *mut c_void) -> 
 /// Errors: RT_EINVAL for a bad channel; RT_ECLOSED if already closed.
 #[no_mangle]
 pub extern "C" fn rt_chan_close(c: *mut rt_chan) -> c_int {
-    boundary(|| match live(c) {
+    boundary_annotated(|| match live(c) {
         // SAFETY: `live` found `c` in the channel registry, so it is a live channel.
         Some(c) => {
             // TSan: a receive that sees the close comes after what closed it; the
@@ -208,13 +208,13 @@ pub extern "C" fn rt_chan_cap(c: *const rt_chan) -> usize {
 /// file descriptors.
 #[no_mangle]
 pub unsafe extern "C" fn rt_select(cases: *mut rt_select_case, n: usize, timeout_ns: i64) -> c_int {
-    boundary(|| {
+    boundary_annotated(|| {
         // (chan::select checks `n` before it reads any case, then every case's
         // direction and channel, the channels through the registry.)
         let resolve = |h: *mut Chan| live(h as *const rt_chan);
         let cs = cases.cast::<Case>();
         // SAFETY: as for select below; san_select_before checks n as select does.
-        let san = san::on() != 0 && unsafe { san_select_before(cs, n) };
+        let san = san::tsan() && unsafe { san_select_before(cs, n) };
         // SAFETY: rt_select_case and Case have the same layout (asserted below), so
         // `cases` is `n` Cases as our # Safety describes; `chan` there is a host
         // handle, turned into a channel only by `resolve`, i.e. the registry.
@@ -253,7 +253,7 @@ const _: () = {
 
 #[inline(always)]
 fn san_send(c: *mut Chan, op: impl FnOnce() -> Result<()>) -> Result<()> {
-    if san::on() == 0 {
+    if !san::tsan() {
         return op();
     }
     san::release(san::Edge::Chan, san::chan_send_key(c.cast()));
@@ -268,7 +268,7 @@ fn san_send(c: *mut Chan, op: impl FnOnce() -> Result<()>) -> Result<()> {
 
 #[inline(always)]
 fn san_recv(c: *mut Chan, op: impl FnOnce() -> Result<()>) -> Result<()> {
-    if san::on() == 0 {
+    if !san::tsan() {
         return op();
     }
     san::release(san::Edge::Chan, san::chan_recv_key(c.cast()));

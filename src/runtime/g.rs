@@ -412,7 +412,7 @@ pub fn bind_stack(pp: &mut HeldP, g: &mut G) -> Result<()> {
     let (glo, ghi) = st.guard();
     g.guard_lo = glo;
     g.guard_hi = ghi;
-    if sanitizer::on() != 0 {
+    if sanitizer::asan() {
         sanitizer::stack_reused(st.lo, st.hi);
     }
     // It runs next: its first frame goes on the top page.
@@ -506,16 +506,17 @@ pub fn goexit1() -> ! {
 
 /// Saves the current G's context and switches to its M's g0, which performs
 /// `action` (Go's mcall). Returns when the G is resumed, maybe on another M.
+#[inline(always)]
 pub fn mcall(action: Action) {
     let gp = tls::getg();
     // SAFETY: called only from a user G, which is ours while it runs; its M is live.
     unsafe {
         (*gp).note_stack_depth();
         let m = &*(*gp).m;
-        if sanitizer::on() != 0 {
-            sanitizer::switch_out(gp, m.g0, matches!(action, Action::Exit));
-        }
         m.action.set(action);
+        if sanitizer::on() != 0 {
+            sanitizer::switch_to_g0(gp, m);
+        }
         arch::mrt_swap(&mut (*gp).sched, &(*m.g0).sched, m.g0.cast());
     }
     finish_switch();
@@ -656,10 +657,10 @@ pub unsafe fn forget_after_fork() {
 
 /// Run by a G right after it is switched to: queues the G that yielded straight to
 /// it (see `gosched`), now that its context is saved.
-#[inline]
+#[inline(always)]
 pub fn finish_switch() {
     let gp = tls::getg();
-    if sanitizer::on() != 0 {
+    if sanitizer::asan() {
         // SAFETY: gp is the G this thread just switched to.
         unsafe { sanitizer::switched_in(gp) };
     }

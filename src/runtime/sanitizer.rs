@@ -35,7 +35,7 @@
 
 use core::ffi::{c_char, c_void};
 use core::ptr;
-use core::sync::atomic::{AtomicU8, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 use once_cell::sync::OnceCell;
 
@@ -46,8 +46,11 @@ pub const ASAN: u8 = 1;
 pub const TSAN: u8 = 2;
 
 /// Which sanitizer the host runs under (0: none). Written once by [`detect`], before
-/// the first G exists; read on every switch.
+/// the first G exists; read on every switch. Each bit also has a flag of its own, so
+/// that every test on a hot path is one compare of a byte with 0.
 static ON: AtomicU8 = AtomicU8::new(0);
+static ASAN_ON: AtomicBool = AtomicBool::new(false);
+static TSAN_ON: AtomicBool = AtomicBool::new(false);
 
 /// The families of happens-before edges (`Edge` bits) that MRT_DEBUG switched off.
 static EDGES_OFF: AtomicU8 = AtomicU8::new(0);
@@ -139,6 +142,18 @@ impl Default for GSan {
 #[inline(always)]
 pub fn on() -> u8 {
     ON.load(Ordering::Relaxed)
+}
+
+/// Whether the host runs under ASan.
+#[inline(always)]
+pub fn asan() -> bool {
+    ASAN_ON.load(Ordering::Relaxed)
+}
+
+/// Whether the host runs under TSan.
+#[inline(always)]
+pub fn tsan() -> bool {
+    TSAN_ON.load(Ordering::Relaxed)
 }
 
 #[inline(always)]
@@ -264,6 +279,8 @@ pub fn detect(debug: &str) {
             bits |= TSAN;
         }
         if bits != 0 && FNS.set(f).is_ok() {
+            ASAN_ON.store(bits & ASAN != 0, Ordering::Release);
+            TSAN_ON.store(bits & TSAN != 0, Ordering::Release);
             ON.store(bits, Ordering::Release);
         }
     });
@@ -345,6 +362,19 @@ pub unsafe fn switch_out(from: *mut G, to: *mut G, exiting: bool) {
     }
 }
 
+/// [`switch_out`] from the running G `gp` to its M's g0 (mcall), which has been told
+/// what to do (an exit: the G never runs again).
+///
+/// # Safety
+/// As switch_out; `m` is gp's M, its action set.
+#[cold]
+#[inline(never)]
+pub unsafe fn switch_to_g0(gp: *mut G, m: &super::m::M) {
+    let exiting = matches!(m.action.get(), super::g::Action::Exit);
+    // SAFETY: gp runs on m; m.g0 is about to be switched to (our contract).
+    unsafe { switch_out(gp, m.g0, exiting) }
+}
+
 /// Right after a switch, on the stack of `me`, the G (or g0) now running.
 ///
 /// # Safety
@@ -352,7 +382,7 @@ pub unsafe fn switch_out(from: *mut G, to: *mut G, exiting: bool) {
 #[cold]
 #[inline(never)]
 pub unsafe fn switched_in(me: *mut G) {
-    if on() & ASAN == 0 {
+    if !asan() {
         return;
     }
     let f = fns();
@@ -379,7 +409,7 @@ pub unsafe fn switched_in(me: *mut G) {
 #[cold]
 #[inline(never)]
 pub unsafe fn g_started(gp: *mut G) {
-    if on() & TSAN == 0 {
+    if !tsan() {
         return;
     }
     // SAFETY: gp runs here: its fields are ours.
@@ -394,7 +424,7 @@ pub unsafe fn g_started(gp: *mut G) {
 #[cold]
 #[inline(never)]
 pub fn stack_reused(lo: usize, hi: usize) {
-    if on() & ASAN != 0 {
+    if asan() {
         // SAFETY: [lo, hi) is a G stack mapping the runtime owns, unused right now.
         unsafe { (fns().unpoison)(lo as *const c_void, hi - lo) };
     }
@@ -412,7 +442,7 @@ pub unsafe fn g_dead(gp: *mut G) {
         let s = &mut (*gp).san;
         s.fake = ptr::null_mut();
         s.from = ptr::null_mut();
-        if on() & TSAN != 0 && !s.fiber.is_null() {
+        if tsan() && !s.fiber.is_null() {
             (fns().destroy_fiber)(s.fiber);
         }
         s.fiber = ptr::null_mut();
@@ -423,7 +453,7 @@ pub unsafe fn g_dead(gp: *mut G) {
 /// later (a no-op without TSan).
 #[inline(always)]
 pub fn release(e: Edge, addr: *const c_void) {
-    if on() & TSAN != 0 {
+    if tsan() {
         release_slow(e, addr);
     }
 }
@@ -431,7 +461,7 @@ pub fn release(e: Edge, addr: *const c_void) {
 /// TSan: what was released on `addr` happens before the caller's later accesses.
 #[inline(always)]
 pub fn acquire(e: Edge, addr: *const c_void) {
-    if on() & TSAN != 0 {
+    if tsan() {
         acquire_slow(e, addr);
     }
 }
@@ -459,7 +489,7 @@ fn acquire_slow(e: Edge, addr: *const c_void) {
 /// tracked (the copies inside a channel operation).
 #[inline(always)]
 pub fn ignore_begin() {
-    if on() & TSAN != 0 {
+    if tsan() {
         // SAFETY: no arguments; balanced by ignore_end on the same fiber.
         unsafe { (fns().ignore_begin)() }
     }
@@ -467,7 +497,7 @@ pub fn ignore_begin() {
 
 #[inline(always)]
 pub fn ignore_end() {
-    if on() & TSAN != 0 {
+    if tsan() {
         // SAFETY: balances an ignore_begin of the same fiber.
         unsafe { (fns().ignore_end)() }
     }
@@ -482,9 +512,15 @@ pub fn ignore_end() {
 /// [`host_call`] undoes it around the host's code called from there.
 #[inline(always)]
 pub fn runtime_call<R>(f: impl FnOnce() -> R) -> R {
-    if on() & TSAN == 0 {
-        return f();
+    if tsan() {
+        return runtime_call_tsan(f);
     }
+    f()
+}
+
+#[cold]
+#[inline(never)]
+fn runtime_call_tsan<R>(f: impl FnOnce() -> R) -> R {
     ignore_begin();
     let r = f();
     ignore_end();
@@ -495,9 +531,15 @@ pub fn runtime_call<R>(f: impl FnOnce() -> R) -> R {
 /// under TSan with the accesses it makes tracked again.
 #[inline(always)]
 pub fn host_call<R>(f: impl FnOnce() -> R) -> R {
-    if on() & TSAN == 0 {
-        return f();
+    if tsan() {
+        return host_call_tsan(f);
     }
+    f()
+}
+
+#[cold]
+#[inline(never)]
+fn host_call_tsan<R>(f: impl FnOnce() -> R) -> R {
     ignore_end();
     let r = f();
     ignore_begin();
@@ -512,68 +554,4 @@ pub fn chan_send_key(c: *const c_void) -> *const c_void {
 
 pub fn chan_recv_key(c: *const c_void) -> *const c_void {
     (c as usize + 8) as *const c_void
-}
-
-/// The runtime's allocator: the system's, but under TSan its blocks are allocated and
-/// freed with the calling thread's accesses ignored. The runtime's own objects pass
-/// between threads through synchronisation TSan cannot see (its locks and queues are
-/// not instrumented), so TSan would take a block freed on one thread after being
-/// allocated on another for a race between malloc and free. Without TSan: one branch.
-pub struct Alloc;
-
-#[global_allocator]
-static ALLOC: Alloc = Alloc;
-
-/// Runs `f` with TSan's tracking of this thread's accesses off.
-#[cold]
-#[inline(never)]
-fn ignoring<T>(f: impl FnOnce() -> T) -> T {
-    ignore_begin();
-    let r = f();
-    ignore_end();
-    r
-}
-
-// SAFETY: every method forwards to System, which upholds GlobalAlloc's contract; the
-// TSan calls around it touch no memory of the caller's.
-unsafe impl std::alloc::GlobalAlloc for Alloc {
-    #[inline]
-    unsafe fn alloc(&self, l: std::alloc::Layout) -> *mut u8 {
-        if on() & TSAN != 0 {
-            // SAFETY: as System::alloc, our caller's contract.
-            return ignoring(|| unsafe { std::alloc::System.alloc(l) });
-        }
-        // SAFETY: as above.
-        unsafe { std::alloc::System.alloc(l) }
-    }
-
-    #[inline]
-    unsafe fn alloc_zeroed(&self, l: std::alloc::Layout) -> *mut u8 {
-        if on() & TSAN != 0 {
-            // SAFETY: as System::alloc_zeroed, our caller's contract.
-            return ignoring(|| unsafe { std::alloc::System.alloc_zeroed(l) });
-        }
-        // SAFETY: as above.
-        unsafe { std::alloc::System.alloc_zeroed(l) }
-    }
-
-    #[inline]
-    unsafe fn dealloc(&self, p: *mut u8, l: std::alloc::Layout) {
-        if on() & TSAN != 0 {
-            // SAFETY: as System::dealloc: p came from this allocator with layout l.
-            return ignoring(|| unsafe { std::alloc::System.dealloc(p, l) });
-        }
-        // SAFETY: as above.
-        unsafe { std::alloc::System.dealloc(p, l) }
-    }
-
-    #[inline]
-    unsafe fn realloc(&self, p: *mut u8, l: std::alloc::Layout, n: usize) -> *mut u8 {
-        if on() & TSAN != 0 {
-            // SAFETY: as System::realloc, our caller's contract.
-            return ignoring(|| unsafe { std::alloc::System.realloc(p, l, n) });
-        }
-        // SAFETY: as above.
-        unsafe { std::alloc::System.realloc(p, l, n) }
-    }
 }
