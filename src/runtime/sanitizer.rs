@@ -42,8 +42,8 @@ use once_cell::sync::OnceCell;
 use super::g::G;
 
 /// Bits of [`on`].
-pub const ASAN: u8 = 1;
-pub const TSAN: u8 = 2;
+const ASAN: u8 = 1;
+const TSAN: u8 = 2;
 
 /// Which sanitizer the host runs under (0: none). Written once by [`detect`], before
 /// the first G exists; read on every switch. Each bit also has a flag of its own, so
