@@ -5,9 +5,11 @@ use core::ffi::{c_int, c_void};
 
 use super::errors::*;
 use super::types::{rt_chan, rt_select_case};
-use super::{boundary, code, rc};
+use super::{boundary, boundary_annotated, code, rc};
 use crate::runtime::chan::{self, Case, Chan};
 use crate::runtime::chanreg;
+use crate::runtime::error::{Error, Result};
+use crate::runtime::sanitizer as san;
 
 /// The channel a host handle names, looked up in the channel registry, which reads
 /// only its own table: a made-up, stale or freed handle is None, never dereferenced.
@@ -96,11 +98,11 @@ pub extern "C" fn rt_chan_free(c: *mut rt_chan) -> c_int {
 /// RT_ECLOSED if it is or gets closed.
 #[no_mangle]
 pub unsafe extern "C" fn rt_chan_send(c: *mut rt_chan, elem: *const c_void) -> c_int {
-    boundary(|| match live(c) {
+    boundary_annotated(|| match live(c) {
         Some(c) if no_elem(c, elem) => RT_EINVAL,
         // SAFETY: `live` found `c` in the channel registry, so it is a live channel;
         // `elem` is readable for elem_size (our # Safety), as chan::send requires.
-        Some(c) => rc(unsafe { chan::send(c, elem.cast(), true) }),
+        Some(c) => rc(san_send(c, || unsafe { chan::send(c, elem.cast(), true) })),
         None => RT_EINVAL,
     })
 }
@@ -117,10 +119,10 @@ pub unsafe extern "C" fn rt_chan_send(c: *mut rt_chan, elem: *const c_void) -> c
 /// Errors: RT_EINVAL for a bad channel; RT_ECLOSED.
 #[no_mangle]
 pub unsafe extern "C" fn rt_chan_recv(c: *mut rt_chan, elem: *mut c_void) -> c_int {
-    boundary(|| match live(c) {
+    boundary_annotated(|| match live(c) {
         // SAFETY: `live` found `c` in the channel registry, so it is a live channel;
         // `elem` is writable for elem_size (our # Safety), as chan::recv requires.
-        Some(c) => rc(unsafe { chan::recv(c, elem.cast(), true) }),
+        Some(c) => rc(san_recv(c, || unsafe { chan::recv(c, elem.cast(), true) })),
         None => RT_EINVAL,
     })
 }
@@ -131,11 +133,11 @@ pub unsafe extern "C" fn rt_chan_recv(c: *mut rt_chan, elem: *mut c_void) -> c_i
 /// As rt_chan_send.
 #[no_mangle]
 pub unsafe extern "C" fn rt_chan_trysend(c: *mut rt_chan, elem: *const c_void) -> c_int {
-    boundary(|| match live(c) {
+    boundary_annotated(|| match live(c) {
         Some(c) if no_elem(c, elem) => RT_EINVAL,
         // SAFETY: `live` found `c` in the channel registry, so it is a live channel; `elem` is
         // readable for elem_size (our # Safety, as rt_chan_send's).
-        Some(c) => rc(unsafe { chan::send(c, elem.cast(), false) }),
+        Some(c) => rc(san_send(c, || unsafe { chan::send(c, elem.cast(), false) })),
         None => RT_EINVAL,
     })
 }
@@ -146,10 +148,10 @@ pub unsafe extern "C" fn rt_chan_trysend(c: *mut rt_chan, elem: *const c_void) -
 /// As rt_chan_recv.
 #[no_mangle]
 pub unsafe extern "C" fn rt_chan_tryrecv(c: *mut rt_chan, elem: *mut c_void) -> c_int {
-    boundary(|| match live(c) {
+    boundary_annotated(|| match live(c) {
         // SAFETY: `live` found `c` in the channel registry, so it is a live channel; `elem` is
         // writable for elem_size (our # Safety, as rt_chan_recv's).
-        Some(c) => rc(unsafe { chan::recv(c, elem.cast(), false) }),
+        Some(c) => rc(san_recv(c, || unsafe { chan::recv(c, elem.cast(), false) })),
         None => RT_EINVAL,
     })
 }
@@ -160,9 +162,18 @@ pub unsafe extern "C" fn rt_chan_tryrecv(c: *mut rt_chan, elem: *mut c_void) -> 
 /// Errors: RT_EINVAL for a bad channel; RT_ECLOSED if already closed.
 #[no_mangle]
 pub extern "C" fn rt_chan_close(c: *mut rt_chan) -> c_int {
-    boundary(|| match live(c) {
+    boundary_annotated(|| match live(c) {
         // SAFETY: `live` found `c` in the channel registry, so it is a live channel.
-        Some(c) => rc(unsafe { chan::close(c) }),
+        Some(c) => {
+            // TSan: a receive that sees the close comes after what closed it; the
+            // zeroing of the waiting receivers' elements is hidden, as a send's copy.
+            san::release(san::Edge::Chan, san::chan_send_key(c.cast()));
+            san::ignore_begin();
+            // SAFETY: `live` found `c` in the registry: a live channel.
+            let r = unsafe { chan::close(c) };
+            san::ignore_end();
+            rc(r)
+        }
         None => RT_EINVAL,
     })
 }
@@ -212,14 +223,22 @@ pub extern "C" fn rt_chan_cap(c: *const rt_chan) -> usize {
 /// file descriptors.
 #[no_mangle]
 pub unsafe extern "C" fn rt_select(cases: *mut rt_select_case, n: usize, timeout_ns: i64) -> c_int {
-    boundary(|| {
+    boundary_annotated(|| {
         // (chan::select checks `n` before it reads any case, then every case's
         // direction and channel, the channels through the registry.)
         let resolve = |h: *mut Chan| live(h as *const rt_chan);
+        let cs = cases.cast::<Case>();
+        // SAFETY: as for select below; san_select_before checks n as select does.
+        let san = san::tsan() && unsafe { san_select_before(cs, n) };
         // SAFETY: rt_select_case and Case have the same layout (asserted below), so
         // `cases` is `n` Cases as our # Safety describes; `chan` there is a host
         // handle, turned into a channel only by `resolve`, i.e. the registry.
-        match unsafe { chan::select(cases.cast::<Case>(), n, timeout_ns, &resolve) } {
+        let r = unsafe { chan::select(cs, n, timeout_ns, &resolve) };
+        if san {
+            // SAFETY: select accepted `n` (san_select_before did): i < n.
+            unsafe { san_select_after(cs, &r) };
+        }
+        match r {
             Ok((i, closed)) => {
                 // SAFETY: i < n: one of the caller's cases.
                 unsafe { (*cases.add(i)).result = if closed { RT_ECLOSED } else { RT_OK } };
@@ -239,3 +258,92 @@ const _: () = {
     assert!(offset_of!(rt_select_case, result) == offset_of!(Case, result));
     assert!(super::consts::RT_SEND == chan::SEND && super::consts::RT_RECV == chan::RECV);
 };
+
+// ---- TSan's view of a channel operation (see runtime::sanitizer) ----
+// The sending side releases on the channel's send key before it starts, the receiving
+// side acquires there once it got a value or saw the close; the other way round on the
+// receive key (a receive comes before the completion of the send it takes). The
+// copies in between are hidden from TSan: they are the hand-off the edges describe.
+// Without TSan each helper is the operation alone.
+
+#[inline(always)]
+fn san_send(c: *mut Chan, op: impl FnOnce() -> Result<()>) -> Result<()> {
+    if !san::tsan() {
+        return op();
+    }
+    san::release(san::Edge::Chan, san::chan_send_key(c.cast()));
+    san::ignore_begin();
+    let r = op();
+    san::ignore_end();
+    if r.is_ok() {
+        san::acquire(san::Edge::Chan, san::chan_recv_key(c.cast()));
+    }
+    r
+}
+
+#[inline(always)]
+fn san_recv(c: *mut Chan, op: impl FnOnce() -> Result<()>) -> Result<()> {
+    if !san::tsan() {
+        return op();
+    }
+    san::release(san::Edge::Chan, san::chan_recv_key(c.cast()));
+    san::ignore_begin();
+    let r = op();
+    san::ignore_end();
+    if matches!(r, Ok(()) | Err(Error::Closed)) {
+        san::acquire(san::Edge::Chan, san::chan_send_key(c.cast()));
+    }
+    r
+}
+
+/// Before a select: releases on each case's channel as its direction says, then hides
+/// the copies. Returns false (and does nothing) for what select refuses unread.
+///
+/// # Safety
+/// As rt_select: `cases` points at `n` cases if `n` passes select's own check.
+#[cold]
+unsafe fn san_select_before(cases: *mut Case, n: usize) -> bool {
+    if cases.is_null() || n == 0 || n > chan::MAX_SELECT_CASES {
+        return false;
+    }
+    for i in 0..n {
+        // SAFETY: i < n, a count select accepts: one of the cases the caller lends.
+        let (h, dir) = unsafe { ((*cases.add(i)).chan, (*cases.add(i)).dir) };
+        if let Some(c) = live(h as *const rt_chan) {
+            san::release(
+                san::Edge::Chan,
+                if dir == chan::SEND {
+                    san::chan_send_key(c.cast())
+                } else {
+                    san::chan_recv_key(c.cast())
+                },
+            );
+        }
+    }
+    san::ignore_begin();
+    true
+}
+
+/// After a select that [`san_select_before`] annotated: acquires on the chosen case's
+/// channel.
+///
+/// # Safety
+/// `cases` as for san_select_before; `r` is what select returned for them.
+#[cold]
+unsafe fn san_select_after(cases: *mut Case, r: &Result<(usize, bool)>) {
+    san::ignore_end();
+    if let Ok((i, _)) = *r {
+        // SAFETY: select chose case i < n, one of the caller's.
+        let (h, dir) = unsafe { ((*cases.add(i)).chan, (*cases.add(i)).dir) };
+        if let Some(c) = live(h as *const rt_chan) {
+            san::acquire(
+                san::Edge::Chan,
+                if dir == chan::SEND {
+                    san::chan_recv_key(c.cast())
+                } else {
+                    san::chan_send_key(c.cast())
+                },
+            );
+        }
+    }
+}

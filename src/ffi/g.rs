@@ -122,6 +122,8 @@ pub extern "C" fn rt_park(unlock: rt_parkfn, arg: *mut c_void) -> c_int {
         // have the same ABI, and the runtime passes it the handle rt_getg gives.
         let f = unsafe { core::mem::transmute::<rt_parkfn, g::HostParkFn>(unlock) };
         sched::gopark_host(f, arg);
+        // TSan: after what its waker did before rt_ready (a no-op without it).
+        crate::runtime::sanitizer::acquire(crate::runtime::sanitizer::Edge::Park, g::curg().cast());
         RT_OK
     })
 }
@@ -137,7 +139,10 @@ pub extern "C" fn rt_park(unlock: rt_parkfn, arg: *mut c_void) -> c_int {
 #[no_mangle]
 pub extern "C" fn rt_ready(g: *mut rt_g) -> c_int {
     boundary(|| match greg::lookup(g.cast()) {
-        Some(gp) => rc(sched::ready_host(gp)),
+        Some(gp) => {
+            crate::runtime::sanitizer::release(crate::runtime::sanitizer::Edge::Park, gp.cast());
+            rc(sched::ready_host(gp))
+        }
         None => RT_EINVAL,
     })
 }

@@ -19,7 +19,7 @@ use super::m::{MKind, RtFn, M};
 use super::note::{futex_wait, futex_wake, Lock};
 use super::p::{bump, HeldP, PLocal};
 use super::stack::{GStack, StackList};
-use super::{arch, free_box, greg, tls, try_box, SCHED};
+use super::{arch, free_box, greg, sanitizer, tls, try_box, SCHED};
 
 /// The saved context of a switched-out G (or of a g0 that switched to a G). The
 /// registers themselves are on the G's stack; see asm/x86_64.S.
@@ -154,6 +154,8 @@ pub struct G {
     /// ready list, a free list (Go's g.schedlink). The G carries its own link, so
     /// queueing it never allocates. Whoever holds the list that holds the G.
     schedlink: *mut G,
+    /// What a sanitized host's ASan or TSan is told about it (`sanitizer`).
+    pub san: sanitizer::GSan,
 }
 
 // SAFETY: Gs are handed between threads by the scheduler, which serialises access.
@@ -195,6 +197,7 @@ impl G {
             mainm: ptr::null_mut(),
             avoid_m: AtomicPtr::new(ptr::null_mut()),
             schedlink: ptr::null_mut(),
+            san: sanitizer::GSan::new(),
         }
     }
 
@@ -567,6 +570,8 @@ impl G {
         if let Some(s) = self.hslot {
             self.handle = greg::renew(s, self.hidx);
         }
+        // TSan: what the creator did so far happens before the G starts.
+        sanitizer::release(sanitizer::Edge::Go, (self as *const G).cast());
         self.set_status(GStatus::Runnable);
         LIVE_GS.fetch_add(1, Ordering::Relaxed);
     }
@@ -583,6 +588,9 @@ pub fn bind_stack(pp: &mut HeldP, g: &mut G) -> Result<()> {
     let (glo, ghi) = st.guard();
     g.guard_lo = glo;
     g.guard_hi = ghi;
+    if sanitizer::asan() {
+        sanitizer::stack_reused(st.lo, st.hi);
+    }
     // It runs next: its first frame goes on the top page.
     st.note_start();
     g.stack = Some(st);
@@ -599,11 +607,18 @@ pub unsafe fn switch_to(m: &M, gp: *mut G) {
     // Running and bound to m, so no other M touches its context or stack.
     unsafe {
         let g0 = m.g0;
+        let san = sanitizer::on() != 0;
+        if san {
+            sanitizer::switch_out(g0, gp, false);
+        }
         if (*gp).started {
             arch::mrt_swap(&mut (*g0).sched, &(*gp).sched, gp.cast());
         } else {
             (*gp).started = true;
             arch::mrt_gostart(&mut (*g0).sched, (*gp).stack_hi & !15, gp.cast());
+        }
+        if san {
+            sanitizer::switched_in(g0);
         }
     }
 }
@@ -622,6 +637,11 @@ pub unsafe fn switch_g_to_g(g: &mut G, n: &mut G) {
     // SAFETY: `g` runs here, so saving into g.sched is ours; `n` is Running, bound to
     // this M and has a stack (the # Safety clauses): started (context saved) or fresh.
     unsafe {
+        if sanitizer::on() != 0 {
+            // A G that exits straight into the next one never comes back.
+            let exiting = matches!((*g.m).pending.get(), Pending::Exit);
+            sanitizer::switch_out(g, next, exiting);
+        }
         if n.started {
             arch::mrt_swap(&mut g.sched, &n.sched, next.cast());
         } else {
@@ -636,7 +656,15 @@ pub unsafe fn switch_g_to_g(g: &mut G, n: &mut G) {
 pub extern "C" fn gentry(gp: *mut G) -> ! {
     // A panic must not unwind off the G's first frame: it is a bug, and fatal.
     super::no_unwind(|| {
-        finish_switch();
+        if sanitizer::on() != 0 {
+            // SAFETY: gp is the G now running, its stack bound.
+            sanitizer::runtime_call(|| unsafe {
+                finish_switch();
+                sanitizer::g_started(gp)
+            });
+        } else {
+            finish_switch();
+        }
         // SAFETY: gp is the G now running; fnc was checked non-null by newproc.
         unsafe {
             if let Some(f) = (*gp).fnc {
@@ -644,6 +672,8 @@ pub extern "C" fn gentry(gp: *mut G) -> ! {
             }
         }
     });
+    // Runtime code from here to its end (the fiber goes with it).
+    sanitizer::ignore_begin();
     goexit1()
 }
 
@@ -656,6 +686,7 @@ pub fn goexit1() -> ! {
 
 /// Saves the current G's context and switches to its M's g0, which performs
 /// `action` (Go's mcall). Returns when the G is resumed, maybe on another M.
+#[inline(always)]
 pub fn mcall(action: Action) {
     let gp = tls::getg();
     // SAFETY: called only from a user G, which is ours while it runs; its M is live.
@@ -663,6 +694,9 @@ pub fn mcall(action: Action) {
         (*gp).note_stack_depth();
         let m = &*(*gp).m;
         m.action.set(action);
+        if sanitizer::on() != 0 {
+            sanitizer::switch_to_g0(gp, m);
+        }
         arch::mrt_swap(&mut (*gp).sched, &(*m.g0).sched, m.g0.cast());
     }
     finish_switch();
@@ -676,6 +710,10 @@ pub fn gdestroy(m: &M, mut pp: Option<&mut HeldP>, gp: *mut G) -> *mut M {
     let g = unsafe { &mut *gp };
     g.set_status(GStatus::Dead);
     m.runs_ended.set(m.runs_ended.get() + 1);
+    if sanitizer::on() != 0 {
+        // SAFETY: dead, owned by this g0.
+        unsafe { sanitizer::g_dead(gp) };
+    }
     if !g.lockedm.load(Ordering::Relaxed).is_null() {
         // A G that exits while wired takes its thread with it (Go): a runtime M
         // exits after this; a host's thread is simply unwired.
@@ -802,9 +840,13 @@ pub unsafe fn forget_after_fork() {
 
 /// Run by a G right after it is switched to: queues the G that yielded straight to
 /// it (see `gosched`), now that its context is saved.
-#[inline]
+#[inline(always)]
 pub fn finish_switch() {
     let gp = tls::getg();
+    if sanitizer::asan() {
+        // SAFETY: gp is the G this thread just switched to.
+        unsafe { sanitizer::switched_in(gp) };
+    }
     // SAFETY: the running G's M is live.
     let m = unsafe { &*(*gp).m };
     let prev = m.pending_g.replace(ptr::null_mut());

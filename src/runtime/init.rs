@@ -175,6 +175,8 @@ fn init_locked(n: i32, cfg: Cfg) -> Result<()> {
         debug.split(',').any(|w| w.trim() == "migrate"),
         Ordering::Relaxed,
     );
+    // Before any G exists: a sanitized host's ASan or TSan is told about every one.
+    super::sanitizer::detect(&debug);
     s.sigmask = signal::m_sigmask(cur);
     s.minstack = minstack;
     s.stopping = false;

@@ -711,7 +711,8 @@ fn start_routine() -> StartRoutine {
 /// pointing at g0. `entry_sp` is the top of the part of the stack that is ours.
 pub extern "C" fn mstart(m: *mut M, entry_sp: usize) {
     // A panic must not unwind into mstart_stub: it is a bug, reported and fatal.
-    super::no_unwind(|| mstart1(m, entry_sp));
+    // Under TSan the M's own code is the runtime's (`sanitizer::runtime_call`).
+    super::no_unwind(|| super::sanitizer::runtime_call(|| mstart1(m, entry_sp)));
 }
 
 fn mstart1(m: *mut M, entry_sp: usize) {
@@ -728,7 +729,7 @@ fn mstart1(m: *mut M, entry_sp: usize) {
     minit(mm);
     if let Some(f) = mm.mstartfn {
         // SAFETY: the host gave this function for exactly this call.
-        unsafe { f(mm.mstartarg) };
+        super::sanitizer::host_call(|| unsafe { f(mm.mstartarg) });
     }
     sched::mloop(m);
     mexit(m);
@@ -924,6 +925,10 @@ pub fn adopt() -> Result<*mut M> {
 
 /// The thread-exit destructor of an adopted M: gives its P back and frees it.
 extern "C" fn extram_exit(arg: *mut c_void) {
+    super::sanitizer::runtime_call(|| extram_exit1(arg))
+}
+
+fn extram_exit1(arg: *mut c_void) {
     let m = arg.cast::<M>();
     tls::setg(ptr::null_mut());
     let mut released = false;

@@ -21,6 +21,8 @@
 //! - [`tls`]: getg/getm through the TLS slot that mstart_stub writes.
 //! - [`stats`]: rt_getstats and rt_dump.
 //! - [`error`]: the runtime's error type (the C ABI maps it to RT_* codes).
+//! - [`sanitizer`]: what a sanitized host's ASan / TSan is told about the switches and
+//!   hand-offs (fibers, happens-before edges), found at load time.
 //! - [`arch`]: the per-architecture assembly and TLS access.
 //!
 //! Nothing here imports `crate::ffi`: the C ABI depends on the runtime, not the
@@ -39,6 +41,7 @@ pub mod netpoll;
 pub mod note;
 pub mod p;
 pub mod runq;
+pub mod sanitizer;
 pub mod sched;
 pub mod signal;
 pub mod spinning;

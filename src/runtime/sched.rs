@@ -847,7 +847,7 @@ fn execute(m: &M, mut pp: HeldP, gp: *mut G, inherit: bool) -> Option<*mut G> {
             park(m, g, GStatus::HostWaiting, |_| match unlock {
                 // SAFETY: the host's rt_parkfn, called on g0 with the parking G's
                 // handle once it is marked waiting, as rt_park documents.
-                Some(f) => unsafe { f(h, arg) },
+                Some(f) => super::sanitizer::host_call(|| unsafe { f(h, arg) }),
                 None => true,
             })
         }
@@ -1211,15 +1211,20 @@ pub fn rt_main(f: super::m::RtFn, arg: *mut c_void) -> Result<()> {
     // The calling thread works as an M with a P: take an idle one, then queue the
     // main G on it, so that this thread runs it.
     acquire_idle_p(mm)?;
-    if let Err(e) = newproc1(f, arg, m) {
-        if let Some(pp) = releasep_reserved(mm) {
-            handoffp(pp);
+    let gp = match newproc1(f, arg, m) {
+        Ok(gp) => gp,
+        Err(e) => {
+            if let Some(pp) = releasep_reserved(mm) {
+                handoffp(pp);
+            }
+            return Err(e);
         }
-        return Err(e);
-    }
+    };
     schedule(mm);
     let done = mm.main_done.swap(false, Ordering::AcqRel);
     if done {
+        // TSan: everything the main G did happens before rt_main returns.
+        super::sanitizer::acquire(super::sanitizer::Edge::Go, gp.cast());
         Ok(())
     } else {
         Err(Error::Shutdown)

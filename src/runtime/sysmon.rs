@@ -107,6 +107,11 @@ fn sleep(ns: i64) {
 }
 
 extern "C" fn sysmon_main(_: *mut c_void) {
+    // Started as an M's start function, which runs as the host's code under TSan.
+    super::sanitizer::runtime_call(sysmon_loop)
+}
+
+fn sysmon_loop() {
     let mut idle = 0u32;
     let mut delay_us = 20i64;
     let mut last = [PWatch::default(); MAX_PROCS as usize];
