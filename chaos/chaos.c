@@ -1121,7 +1121,7 @@ static void small_g(void *arg)
     rt_wg_done(wg);
 }
 
-static void adopt_acquirep_body(epoch *e, rng *r)
+static void adopt_acquirep_body(rng *r)
 {
     rt_p *p = rt_p_get((int)rnd(r, 4));
     if (!p)
@@ -1150,17 +1150,13 @@ static void adopt_acquirep_body(epoch *e, rng *r)
                 FAIL("rt_go from adopted M = %s", rt_err_name((int)id));
         }
     }
-    /* rt_schedule(RT_SCHED_ONCE) may run a wired G's rt_lockosthread on this M and
-     * return with the G wired to a thread that is about to exit: the G then never
-     * runs again (chaos/repro/t_wired_g_outlives_adopted_m.c). Only in epochs
-     * without wired Gs until that is fixed. */
-    if (!e->nlocked) {
-        rc = rt_schedule(RT_SCHED_ONCE);
-        if (rc < 0)
-            FAIL("rt_schedule(ONCE) = %s", rt_err_name(rc));
-        else
-            COUNT_N(sched_once_gs, (unsigned long)rc);
-    }
+    /* It may run a G that wires itself to this thread: then it returns once that G
+     * has unlocked or exited (c-tests/t_wired_g_outlives_adopted_m.c). */
+    rc = rt_schedule(RT_SCHED_ONCE);
+    if (rc < 0)
+        FAIL("rt_schedule(ONCE) = %s", rt_err_name(rc));
+    else
+        COUNT_N(sched_once_gs, (unsigned long)rc);
     /* Maybe another P: one of our Gs left a system call after its P was handed on,
      * and the M took the first P that came free (documented). */
     rt_p *q = rt_releasep();
@@ -1206,10 +1202,9 @@ typedef struct adopt_arg {
 
 static void *adopted_thread(void *arg)
 {
-    epoch *e = ((adopt_arg *)arg)->e;
     rng r = ((adopt_arg *)arg)->r;
     if (chance(&r, 50)) {
-        adopt_acquirep_body(e, &r);
+        adopt_acquirep_body(&r);
     } else {
         int rc = rt_main(adopt_main_g, &r);
         if (rc == RT_OK)
@@ -1361,15 +1356,13 @@ struct linux_dirent64 {
     char d_name[];
 };
 
-static int tids[512];
-static int ntids;
-
-/* The process's threads from /proc/self/task, without malloc (no opendir). */
-static void refresh_tids(void)
+/* The process's threads from /proc/self/task into tids (at most cap), without malloc
+ * (no opendir). -1 if the directory cannot be opened (out of fds). */
+static int list_tids(int *tids, int cap)
 {
     int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
-        return; /* out of fds: keep the old list */
+        return -1;
     char buf[8192];
     int n = 0;
     for (;;) {
@@ -1378,13 +1371,13 @@ static void refresh_tids(void)
             break;
         for (long off = 0; off < got;) {
             struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + off);
-            if (d->d_name[0] >= '0' && d->d_name[0] <= '9' && n < 512)
+            if (d->d_name[0] >= '0' && d->d_name[0] <= '9' && n < cap)
                 tids[n++] = atoi(d->d_name);
             off += d->d_reclen;
         }
     }
     close(fd);
-    ntids = n;
+    return n;
 }
 
 static void *storm_thread(void *arg)
@@ -1392,12 +1385,17 @@ static void *storm_thread(void *arg)
     (void)arg;
     rng r = stream(UINT64_MAX, 1004);
     pid_t me = gettid_(), pid = getpid();
+    static int tids[1024];
+    int ntids = 0;
     while (!atomic_load(&run_stop)) {
         uint64_t until = now_ns() + 5000000 + rnd(&r, 100000000);
         COUNT(storms);
         for (int i = 0; now_ns() < until && !atomic_load(&run_stop); i++) {
-            if (i % 20 == 0)
-                refresh_tids();
+            if (i % 20 == 0) {
+                int n = list_tids(tids, 1024);
+                if (n >= 0) /* else out of fds: keep the old list */
+                    ntids = n;
+            }
             for (int k = 0; k < ntids; k++)
                 if (tids[k] != me && syscall(SYS_tgkill, pid, tids[k], SIGUSR1) == 0)
                     COUNT(signals_sent);
@@ -1470,6 +1468,71 @@ static void *watchdog_thread(void *arg)
         _exit(3);
     }
     return NULL;
+}
+
+/* ---- leaks across epochs -------------------------------------------------------------- */
+
+/* Open fds, counting the netpoller's epoll instance and eventfd once at most: the
+ * runtime makes them at the first rt_poll_fd that needs them and keeps them for the
+ * life of the process, across rt_shutdown and rt_init (docs/design.md). A second
+ * instance of either counts. */
+static int count_fds(void)
+{
+    int n = 0, epolls = 0, eventfds = 0;
+    for (int fd = 0; fd < 4096; fd++) {
+        if (fcntl(fd, F_GETFD) < 0)
+            continue;
+        char path[64], target[64];
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        ssize_t len = readlink(path, target, sizeof target - 1);
+        target[len > 0 ? len : 0] = 0;
+        if (!strcmp(target, "anon_inode:[eventpoll]") && epolls++ == 0)
+            continue;
+        if (!strcmp(target, "anon_inode:[eventfd]") && eventfds++ == 0)
+            continue;
+        n++;
+    }
+    return n;
+}
+
+static int count_threads(void)
+{
+    static int tids[1024];
+    return list_tids(tids, 1024);
+}
+
+static int base_fds, base_threads;
+
+/* After rt_shutdown every runtime-created M has been joined and every fd of the
+ * runtime closed: the process is back to the harness's own threads and fds. The
+ * signal storm opens /proc/self/task for a moment, and an M that was leaving gets a
+ * little longer, so a difference must last (up to 5 s) to count. */
+static void check_no_leaks(long n)
+{
+    int fds = 0, threads = 0;
+    for (int i = 0; i < 500; i++) {
+        fds = count_fds();
+        threads = count_threads();
+        if (fds <= base_fds && threads <= base_threads)
+            return;
+        os_sleep(10000000);
+    }
+    if (fds > base_fds) {
+        FAIL("epoch %ld: %d fds open after rt_shutdown, %d before the first rt_init", n, fds,
+             base_fds);
+        for (int fd = 0; fd < 4096; fd++) {
+            char path[64], target[256];
+            snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+            ssize_t len = readlink(path, target, sizeof target - 1);
+            if (len > 0) {
+                target[len] = 0;
+                fprintf(stderr, "chaos:   fd %d: %s\n", fd, target);
+            }
+        }
+    }
+    if (threads > base_threads)
+        FAIL("epoch %ld: %d threads after rt_shutdown, %d before the first rt_init", n,
+             threads, base_threads);
 }
 
 /* ---- one epoch ------------------------------------------------------------------------ */
@@ -1690,6 +1753,7 @@ static void run_epoch(long n)
         exit(1);
     }
     cur_e = NULL;
+    check_no_leaks(n);
     COUNT(epochs);
     if (opt_verbose)
         fprintf(stderr, "chaos: epoch %ld done: maxprocs %d, %d channels, %d poll pairs\n", n,
@@ -1754,6 +1818,8 @@ int main(int argc, char **argv)
     if (opt_signals && pthread_create(&storm, NULL, storm_thread, NULL) != 0)
         abort();
 
+    base_fds = count_fds();
+    base_threads = count_threads();
     uint64_t t0 = now_ns(), end = t0 + (uint64_t)(opt_duration * 1e9);
     long n = opt_from;
     for (;;) {
