@@ -80,7 +80,7 @@ static bool opt_verbose;
     X(forks_from_thread) X(fork_children_ok) X(storms) X(signals_sent)                 \
     X(signals_handled) X(adopt_acquirep) X(adopt_rt_main) X(adopt_busy) X(newm)        \
     X(sched_once_gs) X(busy_shutdowns) X(oom_windows) X(fd_windows) X(enomem)          \
-    X(emfile) X(eagain_thread) X(failures)
+    X(emfile) X(eagain_thread) X(abrupt_closes) X(sends_closed) X(exit_holding_p) X(failures)
 
 enum {
 #define X(n) C_##n,
@@ -223,6 +223,12 @@ typedef struct chan_state {
     atomic_ulong sent_n, recv_n, sent_sum, recv_sum;
     _Atomic uint64_t *seen; /* bitmap, nprod * nmsgs bits */
     rt_wg prod_wg;
+    /* Abrupt: closed while producers still send, once close_at values arrived;
+     * a send that returns RT_ECLOSED ends its producer. */
+    bool abrupt;
+    unsigned long close_at;
+    atomic_int prod_done;
+    int sent_upto[MAXPROD]; /* each producer's values 0..sent_upto-1 were sent */
 } chan_state;
 
 typedef struct actor {
@@ -351,7 +357,8 @@ static void producer(void *arg)
     chan_state *cs = a->cs;
     epoch *e = a->e;
     int mode = (int)rnd(&a->r, 4); /* 0 send, 1 trysend, 2 select, 3 mixed */
-    for (int seq = 0; seq < cs->nmsgs; seq++) {
+    bool closed = false;
+    for (int seq = 0; seq < cs->nmsgs && !closed; seq++) {
         uint64_t v = msg_value(cs, a->k, seq);
         int m = mode == 3 ? (int)rnd(&a->r, 3) : mode;
         for (;;) {
@@ -363,6 +370,10 @@ static void producer(void *arg)
                     COUNT(send_blocking);
                     break;
                 }
+                if (rc == RT_ECLOSED && cs->abrupt) {
+                    closed = true;
+                    break;
+                }
                 FAIL("rt_chan_send = %s", rt_err_name(rc));
                 break;
             } else if (m == 1) {
@@ -370,6 +381,10 @@ static void producer(void *arg)
                 rc = rt_chan_trysend(cs->c, &v);
                 if (rc == RT_OK) {
                     COUNT(send_try);
+                    break;
+                }
+                if (rc == RT_ECLOSED && cs->abrupt) {
+                    closed = true;
                     break;
                 }
                 if (rc != RT_EAGAIN) {
@@ -391,9 +406,12 @@ static void producer(void *arg)
                 WHERE(a, "rt_select send");
                 rc = rt_select(cases, 2, pick_timeout(&a->r, true));
                 if (rc == 0) {
-                    if (cases[0].result != RT_OK)
+                    if (cases[0].result == RT_ECLOSED && cs->abrupt)
+                        closed = true;
+                    else if (cases[0].result != RT_OK)
                         FAIL("select send result %s", rt_err_name(cases[0].result));
-                    COUNT(send_select);
+                    else
+                        COUNT(send_select);
                     break;
                 }
                 if (rc == RT_ETIMEDOUT)
@@ -408,12 +426,18 @@ static void producer(void *arg)
                 }
             }
         }
+        if (closed) {
+            COUNT(sends_closed);
+            break;
+        }
+        cs->sent_upto[a->k] = seq + 1;
         atomic_fetch_add(&cs->sent_n, 1);
         atomic_fetch_add(&cs->sent_sum, mix64(v));
         COUNT(msgs_sent);
         if (chance(&a->r, 2))
             any_sleep((int64_t)rnd(&a->r, 50000));
     }
+    atomic_fetch_add(&cs->prod_done, 1);
     rt_wg_done(&cs->prod_wg);
     finish(a, &e->work_wg);
 }
@@ -422,9 +446,18 @@ static void producer(void *arg)
 static void closer(void *arg)
 {
     actor *a = arg;
-    WHERE(a, "rt_wg_wait producers");
-    rt_wg_wait(&a->cs->prod_wg);
-    COUNT(wg_waits);
+    chan_state *cs = a->cs;
+    if (cs->abrupt) {
+        WHERE(a, "waiting to close abruptly");
+        while (atomic_load(&cs->recv_n) < cs->close_at &&
+               atomic_load(&cs->prod_done) < cs->nprod)
+            any_sleep((int64_t)rnd(&a->r, 200000));
+        COUNT(abrupt_closes);
+    } else {
+        WHERE(a, "rt_wg_wait producers");
+        rt_wg_wait(&cs->prod_wg);
+        COUNT(wg_waits);
+    }
     EXPECT_RC(rt_chan_close(a->cs->c), RT_OK);
     finish(a, &a->e->work_wg);
 }
@@ -1011,7 +1044,8 @@ static void spawner(void *arg)
     actor child = *a;
     child.extra = &wg;
     while (!atomic_load(&e->stop)) {
-        int n = 1 + (int)rnd(&a->r, 32);
+        /* Mostly small batches; now and then a crowd (queues and free lists grow). */
+        int n = chance(&a->r, 3) ? 200 + (int)rnd(&a->r, 2000) : 1 + (int)rnd(&a->r, 32);
         for (int i = 0; i < n; i++) {
             rt_wg_add(&wg, 1);
             int64_t id = rt_go(spawned, &child);
@@ -1103,7 +1137,7 @@ static void *gomaxprocs_thread(void *arg)
     epoch *e = arg;
     rng r = stream((uint64_t)e->n, 1001);
     while (!atomic_load(&e->stop)) {
-        int n = 1 + (int)rnd(&r, 4);
+        int n = 1 + (int)rnd(&r, 6);
         int rc = rt_gomaxprocs(n);
         if (rc > 0)
             COUNT(gomaxprocs_sets);
@@ -1114,16 +1148,40 @@ static void *gomaxprocs_thread(void *arg)
     return NULL;
 }
 
+/* Small Gs an adopted thread starts: a wait group, and the count of those not done
+ * (rt_wg has no try-wait). */
+typedef struct small_set {
+    rt_wg wg;
+    atomic_int left;
+} small_set;
+
+static void small_g(void *arg);
+
+static bool small_add(small_set *ss)
+{
+    rt_wg_add(&ss->wg, 1);
+    atomic_fetch_add(&ss->left, 1);
+    int64_t id = rt_go(small_g, ss);
+    if (id > 0)
+        return true;
+    atomic_fetch_sub(&ss->left, 1);
+    rt_wg_done(&ss->wg);
+    if (!exhausted((int)id))
+        FAIL("rt_go from an adopted thread = %s", rt_err_name((int)id));
+    return false;
+}
+
 static void small_g(void *arg)
 {
-    rt_wg *wg = arg;
+    small_set *ss = arg;
     rt_gosched();
-    rt_wg_done(wg);
+    atomic_fetch_sub(&ss->left, 1);
+    rt_wg_done(&ss->wg);
 }
 
 static void adopt_acquirep_body(rng *r)
 {
-    rt_p *p = rt_p_get((int)rnd(r, 4));
+    rt_p *p = rt_p_get((int)rnd(r, 6));
     if (!p)
         return; /* beyond the current rt_gomaxprocs */
     int rc = rt_acquirep(p);
@@ -1139,17 +1197,10 @@ static void adopt_acquirep_body(rng *r)
     COUNT(adopt_acquirep);
     if (rt_getp() != p)
         FAIL("rt_getp after rt_acquirep");
-    rt_wg wg = RT_WG_INIT;
+    small_set ss = {RT_WG_INIT, 0};
     int n = (int)rnd(r, 4);
-    for (int i = 0; i < n; i++) {
-        rt_wg_add(&wg, 1);
-        int64_t id = rt_go(small_g, &wg);
-        if (id <= 0) {
-            rt_wg_done(&wg);
-            if (!exhausted((int)id))
-                FAIL("rt_go from adopted M = %s", rt_err_name((int)id));
-        }
-    }
+    for (int i = 0; i < n; i++)
+        small_add(&ss);
     /* It may run a G that wires itself to this thread: then it returns once that G
      * has unlocked or exited (c-tests/t_wired_g_outlives_adopted_m.c). */
     rc = rt_schedule(RT_SCHED_ONCE);
@@ -1157,6 +1208,16 @@ static void adopt_acquirep_body(rng *r)
         FAIL("rt_schedule(ONCE) = %s", rt_err_name(rc));
     else
         COUNT_N(sched_once_gs, (unsigned long)rc);
+    if (chance(r, 15)) {
+        /* Exit holding the P: the thread-exit destructor gives it and the M back.
+         * Our Gs first: run them here, since with one P left (GOMAXPROCS shrank)
+         * nobody else could. */
+        while (rt_getp() && atomic_load(&ss.left) != 0 && rt_schedule(RT_SCHED_ONCE) >= 0)
+            sched_yield();
+        rt_wg_wait(&ss.wg);
+        COUNT(exit_holding_p);
+        return;
+    }
     /* Maybe another P: one of our Gs left a system call after its P was handed on,
      * and the M took the first P that came free (documented). */
     rt_p *q = rt_releasep();
@@ -1167,7 +1228,7 @@ static void adopt_acquirep_body(rng *r)
         if (rc != RT_OK && rc != RT_EINVAL) /* EINVAL: died in a shrink meanwhile */
             FAIL("rt_p_put = %s", rt_err_name(rc));
     }
-    rt_wg_wait(&wg);
+    rt_wg_wait(&ss.wg);
 }
 
 static void adopt_main_g(void *arg)
@@ -1180,10 +1241,8 @@ static void adopt_main_g(void *arg)
             FAIL("rt_chan_make = %s", rt_err_name(rc));
         return;
     }
-    rt_wg wg = RT_WG_INIT;
-    rt_wg_add(&wg, 1);
-    if (rt_go(small_g, &wg) <= 0)
-        rt_wg_done(&wg);
+    small_set ss = {RT_WG_INIT, 0};
+    small_add(&ss);
     uint64_t v = 7, w = 0;
     EXPECT_RC(rt_chan_trysend(c, &v), rt_chan_cap(c) ? RT_OK : RT_EAGAIN);
     if (rt_chan_cap(c)) {
@@ -1191,7 +1250,7 @@ static void adopt_main_g(void *arg)
         if (w != 7)
             FAIL("adopted rt_main channel value %" PRIu64, w);
     }
-    rt_wg_wait(&wg);
+    rt_wg_wait(&ss.wg);
     EXPECT_RC(rt_chan_free(c), RT_OK);
 }
 
@@ -1578,6 +1637,8 @@ static void run_epoch(long n)
         if (!cs->seen || rt_chan_make(8, caps[rnd(&r, 6)], &cs->c) != RT_OK)
             abort();
         rt_wg_add(&cs->prod_wg, cs->nprod);
+        cs->abrupt = chance(&r, 30);
+        cs->close_at = rnd(&r, bits);
     }
 
     /* Poll pairs: a G on a non-blocking end, a foreign thread on the other. */
@@ -1712,17 +1773,29 @@ static void run_epoch(long n)
     /* Exact accounting. */
     for (int i = 0; i < e->nchan; i++) {
         chan_state *cs = &e->chans[i];
-        unsigned long want = (unsigned long)cs->nprod * (unsigned long)cs->nmsgs;
+        unsigned long want = 0;
+        for (int k = 0; k < cs->nprod; k++)
+            want += (unsigned long)cs->sent_upto[k];
+        if (!cs->abrupt && want != (unsigned long)cs->nprod * (unsigned long)cs->nmsgs)
+            FAIL("channel %d: %lu values sent, want %lu", i, want,
+                 (unsigned long)cs->nprod * (unsigned long)cs->nmsgs);
         if (atomic_load(&cs->sent_n) != want || atomic_load(&cs->recv_n) != want)
             FAIL("channel %d: sent %lu, received %lu, want %lu", i, atomic_load(&cs->sent_n),
                  atomic_load(&cs->recv_n), want);
         if (atomic_load(&cs->sent_sum) != atomic_load(&cs->recv_sum))
             FAIL("channel %d: checksum sent %#lx received %#lx", i,
                  atomic_load(&cs->sent_sum), atomic_load(&cs->recv_sum));
-        for (size_t b = 0; b < want; b++)
-            if (!(atomic_load(&cs->seen[b / 64]) & (1ULL << (b % 64)))) {
-                FAIL("channel %d: value %zu never received", i, b);
-                break;
+        /* Received: exactly each producer's values 0..sent_upto-1. */
+        for (int k = 0; k < cs->nprod; k++)
+            for (int q = 0; q < cs->nmsgs; q++) {
+                size_t b = (size_t)k * (size_t)cs->nmsgs + (size_t)q;
+                bool got = atomic_load(&cs->seen[b / 64]) & (1ULL << (b % 64));
+                if (got != (q < cs->sent_upto[k])) {
+                    FAIL("channel %d: value %d of producer %d %s", i, q, k,
+                         got ? "received but its send failed" : "sent, never received");
+                    k = cs->nprod;
+                    break;
+                }
             }
         EXPECT_RC(rt_chan_len(cs->c), 0);
         EXPECT_RC(rt_chan_free(cs->c), RT_OK);
