@@ -116,7 +116,7 @@ test-c: lib
 # The chaos harness (chaos/chaos.c): random workloads and disturbers (fork, signal
 # storms, GOMAXPROCS changes, adopted threads, fd exhaustion, rt_shutdown/rt_init
 # cycles) for DURATION seconds, every message accounted for. `make chaos SEED=N
-# DURATION=S` replays a seed's decisions; CHAOS_FLAGS adds options (e.g. --oom).
+# DURATION=S` replays a seed's decisions; CHAOS_FLAGS adds options (e.g. --oom-hard).
 DURATION ?= 60
 SEED ?=
 chaos: lib

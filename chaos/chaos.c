@@ -12,7 +12,7 @@
  * checked workload and reports through its exit status), send SIGUSR1 storms to every
  * thread of the process with tgkill (a counting SA_RESTART handler), adopt foreign
  * threads as Ms (rt_acquirep, rt_main) and let them exit, start Ms with rt_newm,
- * exhaust file descriptors (and, with --oom, address space) for a few milliseconds,
+ * exhaust file descriptors and address space for a few milliseconds,
  * spawn and churn Gs, channels and pipes, and call rt_shutdown(0) while Gs still run.
  *
  * Every message is checked exactly: each value is received once (a bitmap per
@@ -28,7 +28,11 @@
  * iterations of the time-bounded disturbers.
  *
  * Usage: chaos [--seed N] [--duration S] [--from E] [--epochs K] [--watchdog S]
- *              [--oom] [--no-fork] [--no-signals] [--no-fds] [-v]
+ *              [--no-oom] [--oom-hard] [--no-fork] [--no-signals] [--no-fds] [-v]
+ *   (default)   RLIMIT_AS lowered to the current size plus 0-8 MiB for 2-22 ms at a
+ *               time, and now and then around rt_init; --no-oom leaves it alone
+ *   --oom-hard  to the exact size, for 50-150 ms every 1-11 ms (with these, the
+ *               allocations on the wake path still abort: see docs/chaos.md)
  * Exit status: 0 all checks passed; 1 a check failed; 3 hang (watchdog); 2 usage.
  */
 #define _GNU_SOURCE
@@ -62,7 +66,8 @@ static double opt_duration = 60;
 static long opt_from;
 static long opt_epochs = -1; /* < 0: until the duration is up */
 static int opt_watchdog = 30;
-static bool opt_oom;
+static bool opt_oom = true;
+static bool opt_oom_hard; /* windows at the exact size, long and frequent */
 static bool opt_fork = true;
 static bool opt_signals = true;
 static bool opt_fds = true;
@@ -80,7 +85,7 @@ static bool opt_verbose;
     X(forks_from_thread) X(fork_children_ok) X(storms) X(signals_sent)                 \
     X(signals_handled) X(adopt_acquirep) X(adopt_rt_main) X(adopt_busy) X(newm)        \
     X(sched_once_gs) X(busy_shutdowns) X(oom_windows) X(fd_windows) X(enomem)          \
-    X(emfile) X(eagain_thread) X(abrupt_closes) X(sends_closed) X(exit_holding_p) X(failures)
+    X(emfile) X(eagain_thread) X(abrupt_closes) X(sends_closed) X(exit_holding_p) X(oom_inits) X(failures)
 
 enum {
 #define X(n) C_##n,
@@ -323,13 +328,20 @@ static void launch(epoch *e, actor *a, void (*fn)(void *))
             abort();
         }
         a->fn = fn;
-        int rc = pthread_create(&e->threads[i], NULL, thread_tramp, a);
+        /* A fault window may be open (the disturbers start first): retry. */
+        int rc;
+        while ((rc = pthread_create(&e->threads[i], NULL, thread_tramp, a)) == EAGAIN)
+            os_sleep(1000000);
         if (rc != 0) {
             fprintf(stderr, "chaos: pthread_create: %s\n", strerror(rc));
             abort();
         }
     } else {
-        int64_t id = rt_go(fn, a);
+        int64_t id;
+        while ((id = rt_go(fn, a)) == RT_ENOMEM) {
+            COUNT(enomem);
+            os_sleep(1000000);
+        }
         if (id <= 0) {
             FAIL("rt_go at epoch start = %s", rt_err_name((int)id));
             abort();
@@ -1332,11 +1344,14 @@ static void oom_window(rng *r)
     if (vm < 0)
         return;
     low = old;
-    low.rlim_cur = (rlim_t)(vm + slack[rnd(r, 4)]);
+    low.rlim_cur = (rlim_t)(vm + (opt_oom_hard ? 0 : slack[rnd(r, 4)]));
     if (setrlimit(RLIMIT_AS, &low) != 0)
         return;
     COUNT(oom_windows);
-    os_sleep(2000000 + (int64_t)rnd(r, 20000000));
+    if (opt_oom_hard)
+        os_sleep(50000000 + (int64_t)rnd(r, 100000000));
+    else
+        os_sleep(2000000 + (int64_t)rnd(r, 20000000));
     if (setrlimit(RLIMIT_AS, &old) != 0) {
         fprintf(stderr, "chaos: cannot restore RLIMIT_AS\n");
         abort();
@@ -1381,7 +1396,10 @@ static void *fault_thread(void *arg)
     epoch *e = arg;
     rng r = stream((uint64_t)e->n, 1003);
     while (!atomic_load(&e->stop)) {
-        os_sleep(5000000 + (int64_t)rnd(&r, 100000000));
+        if (opt_oom_hard)
+            os_sleep(1000000 + (int64_t)rnd(&r, 10000000));
+        else
+            os_sleep(5000000 + (int64_t)rnd(&r, 100000000));
         if (atomic_load(&e->stop))
             break;
         bool oom = opt_oom && (!opt_fds || chance(&r, 50));
@@ -1609,7 +1627,29 @@ static void run_epoch(long n)
     rt_config cfg = {.size = sizeof cfg,
                      .maxprocs = e->maxprocs,
                      .g_stack_size = gstacks[rnd(&r, 4)]};
-    int rc = rt_init(&cfg);
+    int rc;
+    if (opt_oom && chance(&r, 10)) {
+        /* rt_init with the address space nearly exhausted: RT_OK or RT_ENOMEM with
+         * nothing left behind (the next rt_init, with room, must work). */
+        struct rlimit old, low;
+        getrlimit(RLIMIT_AS, &old);
+        long vm = vm_size_bytes();
+        low = old;
+        low.rlim_cur = (rlim_t)(vm + (long)rnd(&r, 4 << 20));
+        pthread_mutex_lock(&fault_lock);
+        bool lowered = vm > 0 && setrlimit(RLIMIT_AS, &low) == 0;
+        rc = rt_init(&cfg);
+        if (lowered && setrlimit(RLIMIT_AS, &old) != 0)
+            abort();
+        pthread_mutex_unlock(&fault_lock);
+        COUNT(oom_inits);
+        if (rc == RT_ENOMEM) {
+            COUNT(enomem);
+            rc = rt_init(&cfg);
+        }
+    } else {
+        rc = rt_init(&cfg);
+    }
     if (rc != RT_OK) {
         FAIL("rt_init = %s", rt_err_name(rc));
         free(e);
@@ -1839,7 +1879,8 @@ static void run_epoch(long n)
 static void usage(void)
 {
     fprintf(stderr, "usage: chaos [--seed N] [--duration S] [--from E] [--epochs K] "
-                    "[--watchdog S] [--oom] [--no-fork] [--no-signals] [--no-fds] [-v]\n");
+                    "[--watchdog S] [--no-oom] [--oom-hard] [--no-fork] [--no-signals] "
+                    "[--no-fds] [-v]\n");
     exit(2);
 }
 
@@ -1861,6 +1902,10 @@ int main(int argc, char **argv)
             opt_watchdog = atoi(v), i++;
         else if (!strcmp(s, "--oom"))
             opt_oom = true;
+        else if (!strcmp(s, "--no-oom"))
+            opt_oom = opt_oom_hard = false;
+        else if (!strcmp(s, "--oom-hard"))
+            opt_oom = opt_oom_hard = true;
         else if (!strcmp(s, "--no-fork"))
             opt_fork = false;
         else if (!strcmp(s, "--no-signals"))
@@ -1873,7 +1918,7 @@ int main(int argc, char **argv)
             usage();
     }
     printf("chaos: seed=%" PRIu64 " duration=%gs%s%s%s%s\n", opt_seed, opt_duration,
-           opt_oom ? " oom" : "", opt_fork ? "" : " no-fork", opt_signals ? "" : " no-signals",
+           opt_oom_hard ? " oom-hard" : opt_oom ? "" : " no-oom", opt_fork ? "" : " no-fork", opt_signals ? "" : " no-signals",
            opt_fds ? "" : " no-fds");
     fflush(stdout);
 

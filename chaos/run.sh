@@ -8,7 +8,7 @@
 #   DURATION seconds of epochs (default 60); the run ends after the epoch in flight
 #   SEED     replays that seed's decisions (default: time-based, printed)
 # Environment: CC (default cc), CHAOS_FLAGS extra options for the harness
-#   (e.g. "--oom" to add address-space exhaustion windows, "-v", "--no-fork",
+#   (e.g. "--oom-hard" for harsher address-space exhaustion, "-v", "--no-fork",
 #   "--from E --epochs 1" to replay a single epoch of a seed).
 set -u
 
