@@ -28,7 +28,8 @@
  * iterations of the time-bounded disturbers.
  *
  * Usage: chaos [--seed N] [--duration S] [--from E] [--epochs K] [--watchdog S]
- *              [--no-oom] [--oom-hard] [--no-fork] [--no-signals] [--no-fds] [-v]
+ *              [--no-oom] [--oom-hard] [--no-fork] [--no-signals] [--no-fds] [--migrate]
+ *              [-v]
  *   (default)   RLIMIT_AS lowered to the current size plus 0-8 MiB for 2-22 ms at a
  *               time, and now and then around rt_init; --no-oom leaves it alone
  *   --oom-hard  to the exact size, for 50-150 ms every 1-11 ms (with these, the
@@ -72,6 +73,10 @@ static bool opt_fork = true;
 static bool opt_signals = true;
 static bool opt_fds = true;
 static bool opt_verbose;
+static bool opt_migrate; /* MRT_DEBUG=migrate in every epoch (else in one in four) */
+
+static atomic_int run_stop; /* the run is over: the signal storm stops */
+static void *storm_thread(void *arg);
 
 /* ---- counters ----------------------------------------------------------------- */
 
@@ -85,7 +90,7 @@ static bool opt_verbose;
     X(forks_from_thread) X(fork_children_ok) X(storms) X(signals_sent)                 \
     X(signals_handled) X(adopt_acquirep) X(adopt_rt_main) X(adopt_busy) X(newm)        \
     X(sched_once_gs) X(busy_shutdowns) X(oom_windows) X(fd_windows) X(enomem)          \
-    X(emfile) X(eagain_thread) X(abrupt_closes) X(sends_closed) X(exit_holding_p) X(oom_inits) X(failures)
+    X(emfile) X(eagain_thread) X(abrupt_closes) X(sends_closed) X(exit_holding_p) X(oom_inits) X(wide_selects) X(migrate_epochs) X(failures)
 
 enum {
 #define X(n) C_##n,
@@ -273,6 +278,7 @@ typedef struct locked_pair {
 typedef struct epoch {
     long n;
     int maxprocs;
+    bool migrate;
     atomic_int stop;
     rt_wg work_wg; /* workload actors: the epoch ends when they are done */
     rt_wg dist_wg; /* disturber Gs: stop when `stop` is set */
@@ -544,30 +550,56 @@ static void consumer(void *arg)
                 done = true;
             }
         } else {
-            uint64_t tick = 0, junk = 0;
-            rt_select_case cases[3] = {
-                {cs->c, RT_RECV, &v, -1},
-                {e->tick, RT_RECV, &tick, -1},
-                {chance(&a->r, 50) ? e->never : NULL, RT_RECV, &junk, -1},
-            };
+            /* The data channel in 1-4 cases (each with its own element), the
+             * ticker, and a channel nobody sends on or a NULL case, shuffled. */
+            uint64_t elems[8] = {0};
+            rt_select_case cases[8];
+            int nd = 1 + (int)rnd(&a->r, 4), nc = 0;
+            for (int k = 0; k < nd; k++)
+                cases[nc++] = (rt_select_case){cs->c, RT_RECV, &elems[k], -1};
+            int tick_at = nc;
+            cases[nc] = (rt_select_case){e->tick, RT_RECV, &elems[nc], -1};
+            nc++;
+            cases[nc] = (rt_select_case){chance(&a->r, 50) ? e->never : NULL, RT_RECV,
+                                         &elems[nc], -1};
+            nc++;
+            for (int k = nc - 1; k > 0; k--) {
+                int o = (int)rnd(&a->r, (uint64_t)k + 1);
+                rt_select_case t = cases[k];
+                cases[k] = cases[o];
+                cases[o] = t;
+                if (tick_at == k)
+                    tick_at = o;
+                else if (tick_at == o)
+                    tick_at = k;
+            }
+            if (nd > 1)
+                COUNT(wide_selects);
             /* Forever only when ticks come or the channel closes: always true. */
             WHERE(a, "rt_select recv");
-            rc = rt_select(cases, 3, pick_timeout(&a->r, true));
-            if (rc == 0) {
-                if (cases[0].result == RT_OK) {
+            rc = rt_select(cases, (size_t)nc, pick_timeout(&a->r, true));
+            if (rc >= 0 && rc < nc && rc != tick_at && cases[rc].chan == cs->c) {
+                uint64_t got = *(uint64_t *)cases[rc].elem;
+                if (cases[rc].result == RT_OK) {
                     COUNT(recv_select);
-                    got_value(a, v, last);
-                } else if (cases[0].result == RT_ECLOSED) {
+                    got_value(a, got, last);
+                } else if (cases[rc].result == RT_ECLOSED) {
+                    if (got != 0)
+                        FAIL("select recv on closed channel left %#" PRIx64, got);
                     done = true;
                 } else {
-                    FAIL("select recv result %s", rt_err_name(cases[0].result));
+                    FAIL("select recv result %s", rt_err_name(cases[rc].result));
                 }
-            } else if (rc == 1) {
-                if (cases[1].result != RT_OK || tick == 0)
-                    FAIL("tick case result %s value %" PRIu64, rt_err_name(cases[1].result),
+            } else if (rc == tick_at) {
+                uint64_t tick = *(uint64_t *)cases[rc].elem;
+                if (cases[rc].result != RT_OK || tick == 0)
+                    FAIL("tick case result %s value %" PRIu64, rt_err_name(cases[rc].result),
                          tick);
                 atomic_fetch_add(&e->ticks_recv, 1);
                 COUNT(ticks_recv);
+            } else if (rc >= 0) {
+                FAIL("rt_select chose case %d (chan %p), which cannot proceed", rc,
+                     (void *)cases[rc].chan);
             } else if (rc == RT_ETIMEDOUT) {
                 COUNT(select_timeouts);
             } else if (rc == RT_EAGAIN) {
@@ -912,6 +944,10 @@ static void __attribute__((noreturn)) fork_child(void)
 {
     alarm(20); /* a hang dies of SIGALRM, which the parent reports */
     atomic_store(&child_bad, 0);
+    /* The child's own signal storm, against its own threads. */
+    pthread_t storm;
+    atomic_store(&run_stop, 0);
+    bool storming = opt_signals && pthread_create(&storm, NULL, storm_thread, NULL) == 0;
     rt_config cfg = {.size = sizeof cfg, .maxprocs = 2};
     int rc = rt_init(&cfg);
     if (rc != RT_OK) {
@@ -925,6 +961,10 @@ static void __attribute__((noreturn)) fork_child(void)
     if ((rc = rt_shutdown(10000000000LL)) != RT_OK) {
         child_fail("rt_shutdown", rc);
         _exit(12);
+    }
+    if (storming) {
+        atomic_store(&run_stop, 1);
+        pthread_join(storm, NULL);
     }
     _exit(atomic_load(&child_bad) ? 13 : 0);
 }
@@ -1417,8 +1457,6 @@ static void *fault_thread(void *arg)
 
 /* ---- signal storms (whole run) ------------------------------------------------------ */
 
-static atomic_int run_stop;
-
 static void on_sigusr1(int sig)
 {
     (void)sig;
@@ -1511,8 +1549,9 @@ static void *watchdog_thread(void *arg)
             fprintf(stderr, "chaos:   %s=%lu\n", counter_names[i], atomic_load(&counters[i]));
         epoch *e = cur_e;
         if (e) {
-            fprintf(stderr, "chaos: epoch maxprocs=%d stop=%d nchan=%d npoll=%d\n",
-                    e->maxprocs, atomic_load(&e->stop), e->nchan, e->npoll);
+            fprintf(stderr, "chaos: epoch maxprocs=%d%s stop=%d nchan=%d npoll=%d\n",
+                    e->maxprocs, e->migrate ? " MRT_DEBUG=migrate" : "",
+                    atomic_load(&e->stop), e->nchan, e->npoll);
             for (int i = 0; i < e->nchan; i++)
                 fprintf(stderr, "chaos:   chan %d: sent %lu recv %lu of %d, len %zu cap %zu\n",
                         i, atomic_load(&e->chans[i].sent_n), atomic_load(&e->chans[i].recv_n),
@@ -1542,6 +1581,11 @@ static void *watchdog_thread(void *arg)
                     st.runnable, st.global_runq);
         rt_dump(2);
         fflush(stderr);
+        if (getenv("CHAOS_HANG_WAIT")) { /* keep the process for a debugger */
+            fprintf(stderr, "chaos: pid %d waits for a debugger\n", (int)getpid());
+            for (;;)
+                pause();
+        }
         _exit(3);
     }
     return NULL;
@@ -1627,6 +1671,21 @@ static void run_epoch(long n)
     rt_config cfg = {.size = sizeof cfg,
                      .maxprocs = e->maxprocs,
                      .g_stack_size = gstacks[rnd(&r, 4)]};
+    /* rt_init reads MRT_DEBUG (migrate: every yield moves the G to another M) and,
+     * for maxprocs 0, MRT_MAXPROCS. No other thread reads the environment now. */
+    if (chance(&r, 25) || opt_migrate) {
+        setenv("MRT_DEBUG", "migrate", 1);
+        e->migrate = true;
+        COUNT(migrate_epochs);
+    } else {
+        unsetenv("MRT_DEBUG");
+    }
+    if (chance(&r, 20)) {
+        char buf[8];
+        snprintf(buf, sizeof buf, "%d", e->maxprocs);
+        setenv("MRT_MAXPROCS", buf, 1);
+        cfg.maxprocs = 0;
+    }
     int rc;
     if (opt_oom && chance(&r, 10)) {
         /* rt_init with the address space nearly exhausted: RT_OK or RT_ENOMEM with
@@ -1869,8 +1928,8 @@ static void run_epoch(long n)
     check_no_leaks(n);
     COUNT(epochs);
     if (opt_verbose)
-        fprintf(stderr, "chaos: epoch %ld done: maxprocs %d, %d channels, %d poll pairs\n", n,
-                e->maxprocs, e->nchan, e->npoll);
+        fprintf(stderr, "chaos: epoch %ld done: maxprocs %d%s, %d channels, %d poll pairs\n",
+                n, e->maxprocs, e->migrate ? " migrate" : "", e->nchan, e->npoll);
     free(e);
 }
 
@@ -1880,7 +1939,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: chaos [--seed N] [--duration S] [--from E] [--epochs K] "
                     "[--watchdog S] [--no-oom] [--oom-hard] [--no-fork] [--no-signals] "
-                    "[--no-fds] [-v]\n");
+                    "[--no-fds] [--migrate] [-v]\n");
     exit(2);
 }
 
@@ -1912,6 +1971,8 @@ int main(int argc, char **argv)
             opt_signals = false;
         else if (!strcmp(s, "--no-fds"))
             opt_fds = false;
+        else if (!strcmp(s, "--migrate"))
+            opt_migrate = true;
         else if (!strcmp(s, "-v"))
             opt_verbose = true;
         else
