@@ -17,7 +17,9 @@
  *
  * Every message is checked exactly: each value is received once (a bitmap per
  * channel), in order per producer and consumer, and the sent and received counts and
- * checksums agree at the end of the epoch. A watchdog thread prints the harness's
+ * checksums agree at the end of the epoch; a channel closed while producers still
+ * send delivers exactly the values whose send succeeded. After each rt_shutdown the
+ * process is back to the harness's threads and fds. A watchdog thread prints the harness's
  * state and rt_dump and exits 3 if no counter moves for --watchdog seconds (hang
  * detection, not a speed check).
  *
@@ -34,6 +36,8 @@
  *               time, and now and then around rt_init; --no-oom leaves it alone
  *   --oom-hard  to the exact size, for 50-150 ms every 1-11 ms (with these, the
  *               allocations on the wake path still abort: see docs/chaos.md)
+ *   --migrate   MRT_DEBUG=migrate in every epoch (by default in one in four)
+ * Environment: CHAOS_HANG_WAIT=1 keeps a hung process (after the dump) for gdb.
  * Exit status: 0 all checks passed; 1 a check failed; 3 hang (watchdog); 2 usage.
  */
 #define _GNU_SOURCE
