@@ -1719,6 +1719,14 @@ static void run_epoch(long n)
         return;
     }
     cur_e = e;
+    /* A fresh runtime: nothing queued, nothing alive, no count left over. */
+    rt_stats st0 = {.size = sizeof st0};
+    EXPECT_RC(rt_getstats(&st0), RT_OK);
+    if (st0.goroutines != 0 || st0.runnable != 0 || st0.global_runq != 0 ||
+        st0.spinning_threads != 0)
+        FAIL("after rt_init: goroutines=%" PRId64 " runnable=%" PRId64 " global_runq=%" PRId64
+             " spinning=%" PRId64,
+             st0.goroutines, st0.runnable, st0.global_runq, st0.spinning_threads);
 
     if (rt_chan_make(8, 1, &e->tick) != RT_OK || rt_chan_make(8, 0, &e->never) != RT_OK ||
         rt_chan_make(8, 0, &e->sentinel) != RT_OK) {
