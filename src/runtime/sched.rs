@@ -935,6 +935,13 @@ pub fn schedule(m: &M) {
         if m.exiting.load(Ordering::Acquire)
             || (m.main_done.load(Ordering::Acquire) && lg.is_null())
         {
+            // A G handed back to us to run next (its park callback said resume, or
+            // it left a system call with a P) is queued, not dropped: the P we give
+            // up below (handoffp) goes to an M that runs it.
+            if let Some(gp) = next.take() {
+                globrunqput(gp);
+                wakep_global();
+            }
             break;
         }
         let (pp, gp, inherit) = if let Some(gp) = next.take() {
