@@ -13,7 +13,8 @@ REALNAME := libmrt.so.$(VERSION)
 SONAME := libmrt.so.$(SOMAJOR)
 
 .PHONY: all lib dist header demo test test-rust test-c test-go test-san test-echo test-python test-zig \
-	test-install test-python-package test-zig-package install uninstall deps bench loom loom-clippy clippy fmt clean
+	test-install test-python-package test-zig-package install uninstall deps bench loom loom-clippy clippy fmt clean \
+	chaos test-chaos
 
 all: lib
 
@@ -101,7 +102,7 @@ demo: lib deps
 	bash python-bindings/run_demo.sh
 	bash zig/run.sh demo
 
-test: lib deps test-rust loom loom-clippy test-c test-go test-san test-echo test-install test-python test-python-package test-zig test-zig-package
+test: lib deps test-rust loom loom-clippy test-c test-go test-san test-chaos test-echo test-install test-python test-python-package test-zig test-zig-package
 	@echo "make test: all suites passed"
 
 test-rust:
@@ -122,6 +123,19 @@ test-go: lib
 # reports come back when libmrt's annotations are switched off (c-tests/san.sh).
 test-san: lib
 	bash c-tests/san.sh
+
+# The chaos harness (chaos/chaos.c): random workloads and disturbers (fork, signal
+# storms, GOMAXPROCS changes, adopted threads, fd exhaustion, rt_shutdown/rt_init
+# cycles) for DURATION seconds, every message accounted for. `make chaos SEED=N
+# DURATION=S` replays a seed's decisions; CHAOS_FLAGS adds options (e.g. --oom-hard).
+DURATION ?= 60
+SEED ?=
+chaos: lib
+	bash chaos/run.sh $(DURATION) $(SEED)
+
+# A 60-second slice of it in `make test`.
+test-chaos: lib
+	bash chaos/run.sh 60
 
 # The echo server driven by 200 concurrent connections from another process.
 test-echo: lib

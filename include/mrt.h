@@ -556,6 +556,8 @@ int rt_poll_fd(int fd, uint32_t events, int64_t timeout_ns);
 /**
  * Runs fn(arg) as a G while the calling thread works as an M (with a P) until that
  * G returns; the thread runs other Gs meanwhile. A foreign thread is adopted first.
+ * If one of those Gs wired itself to this thread (rt_lockosthread), rt_main returns
+ * only once that G has unlocked or exited: it can run nowhere else.
  *
  * Contexts: foreign thread, M's g0 holding no P. Errors: RT_EINVAL for a NULL fn;
  * RT_EPERM from a G; RT_EALREADY if the calling M holds a P; RT_ENOMEM;
@@ -714,7 +716,9 @@ int rt_p_put(struct rt_p *p);
  * rt_gomaxprocs shrank below it, it runs nothing more and dies when released; a G
  * wired to another M by rt_lockosthread is left for that M to run with an idle P,
  * so while the host holds the only P such a G waits; if a G's system call lost the
- * P, the M waits for one to come back).
+ * P, the M waits for one to come back; a G that wires itself to this thread and
+ * waits keeps the call from returning until it has unlocked or exited, and the M
+ * returns holding whichever P came back with it).
  * RT_SCHED_FOREVER: loops like a runtime-created M (giving the P back and parking on
  * the idle-M list when there is no work, taking whatever P it is woken with) until
  * rt_shutdown, then returns how many Gs ran.

@@ -232,6 +232,8 @@ pub extern "C" fn rt_poll_fd(fd: c_int, events: u32, timeout_ns: i64) -> c_int {
 
 /// Runs fn(arg) as a G while the calling thread works as an M (with a P) until that
 /// G returns; the thread runs other Gs meanwhile. A foreign thread is adopted first.
+/// If one of those Gs wired itself to this thread (rt_lockosthread), rt_main returns
+/// only once that G has unlocked or exited: it can run nowhere else.
 ///
 /// Contexts: foreign thread, M's g0 holding no P. Errors: RT_EINVAL for a NULL fn;
 /// RT_EPERM from a G; RT_EALREADY if the calling M holds a P; RT_ENOMEM;

@@ -568,8 +568,12 @@ enum Wait {
 /// any P it still holds rests in it), or nothing was found (Poll; `pp` rests in it).
 fn find_runnable(m: &M, mut pp: HeldP, wait: Wait) -> Option<(HeldP, *mut G, bool)> {
     'top: loop {
-        if stopping() || m.main_done.load(Ordering::Acquire) {
-            // rt_main's G exited: its M leaves the loop (schedule hands off the P).
+        if stopping()
+            || (m.main_done.load(Ordering::Acquire)
+                && m.lockedg.load(Ordering::Acquire).is_null())
+        {
+            // rt_main's G exited: its M leaves the loop (schedule hands off the P),
+            // unless a G wired to it still lives (see schedule).
             m.put_p(pp);
             return None;
         }
@@ -970,10 +974,23 @@ pub fn schedule(m: &M) {
     let mut next: Option<*mut G> = None;
     loop {
         check_no_locks("schedule: holding locks");
-        if m.exiting.load(Ordering::Acquire) || m.main_done.load(Ordering::Acquire) {
+        let lg = m.lockedg.load(Ordering::Acquire);
+        // rt_main's M leaves once its G is done, but not while a G wired to it
+        // (rt_lockosthread) still lives: that G runs only on this thread, so the
+        // thread serves it until it unlocks or exits (else it would wait forever
+        // for a thread that went back to the host, or exited).
+        if m.exiting.load(Ordering::Acquire)
+            || (m.main_done.load(Ordering::Acquire) && lg.is_null())
+        {
+            // A G handed back to us to run next (its park callback said resume, or
+            // it left a system call with a P) is queued, not dropped: the P we give
+            // up below (handoffp) goes to an M that runs it.
+            if let Some(gp) = next.take() {
+                globrunqput(gp);
+                wakep_global();
+            }
             break;
         }
-        let lg = m.lockedg.load(Ordering::Acquire);
         let (pp, gp, inherit) = if let Some(gp) = next.take() {
             match m.take_p() {
                 Some(pp) => (pp, gp, true),
@@ -1132,6 +1149,23 @@ pub fn rt_schedule(mode: SchedMode) -> Result<i32> {
                     return Ok(ran());
                 }
                 next = execute(mm, pp, gp, inherit);
+                let lg = mm.lockedg.load(Ordering::Acquire);
+                if next.is_none() && !lg.is_null() {
+                    // The G wired itself to this M (rt_lockosthread) and parked. It
+                    // runs only on this thread, so the host's M waits for it, as a
+                    // runtime M would (stoplockedm: our P goes to work elsewhere,
+                    // and a P comes back with the G), until it unlocks or exits;
+                    // returning now would leave it to a thread that went back to
+                    // the host, or exited: it would never run again.
+                    let Some(pp) = stoplockedm(mm) else {
+                        return Err(Error::Shutdown);
+                    };
+                    if mm.locked_next.swap(ptr::null_mut(), Ordering::AcqRel) != lg {
+                        super::throw("rt_schedule: woken without the locked G");
+                    }
+                    mm.put_p(pp);
+                    next = Some(lg);
+                }
             }
         }
         SchedMode::Forever => {
