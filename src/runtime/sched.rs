@@ -569,8 +569,7 @@ enum Wait {
 fn find_runnable(m: &M, mut pp: HeldP, wait: Wait) -> Option<(HeldP, *mut G, bool)> {
     'top: loop {
         if stopping()
-            || (m.main_done.load(Ordering::Acquire)
-                && m.lockedg.load(Ordering::Acquire).is_null())
+            || (m.main_done.load(Ordering::Acquire) && m.lockedg.load(Ordering::Acquire).is_null())
         {
             // rt_main's G exited: its M leaves the loop (schedule hands off the P),
             // unless a G wired to it still lives (see schedule).
