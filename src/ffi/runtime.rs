@@ -88,7 +88,12 @@ pub extern "C" fn rt_gomaxprocs(n: c_int) -> c_int {
         if n <= 0 {
             return s.gomaxprocs;
         }
-        match p::procresize(&mut s, n) {
+        let r = p::procresize(&mut s, n);
+        drop(s);
+        // A shrink may have moved Gs queued on idle or host-held Ps to the global
+        // queue: someone must run them.
+        runtime::sched::wakep_global();
+        match r {
             Ok(old) => old,
             Err(e) => code(e),
         }

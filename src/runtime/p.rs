@@ -557,7 +557,9 @@ pub fn with_p<R>(pp: *const P, f: impl FnOnce(&P) -> R) -> Result<R> {
 }
 
 /// Go's procresize: grow at once (new or revived Ps go to the pool), shrink lazily
-/// (idle surplus Ps die now, running ones when released). Returns the old count.
+/// (idle or host-held surplus Ps die now, their queued Gs moved to the global queue
+/// for the caller to wake an M for; running ones die when released). Returns the old
+/// count.
 pub fn procresize(s: &mut Sched, n: i32) -> Result<i32> {
     if n <= 0 || n > MAX_PROCS {
         return Err(Error::Inval);
@@ -604,6 +606,18 @@ pub fn procresize(s: &mut Sched, n: i32) -> Result<i32> {
                 }
                 PStatus::Held => p.set(PStatus::Dead),
                 _ => {} // dies when released
+            }
+            if matches!(st, PStatus::Idle | PStatus::Held) {
+                // An idle or host-held P may still have Gs queued (rt_releasep and
+                // rt_p_put leave them there for whoever runs the P next); nobody runs
+                // a dead one, so they go to the global queue.
+                // SAFETY: under the sched lock, an idle P (just taken from the pool)
+                // or one the host holds is run by no M and reachable only through
+                // calls that take this lock first: we own it for this step.
+                // (The caller wakes an M for them once the sched lock is dropped.)
+                let mut held = unsafe { HeldP::from_raw(pp) };
+                shed(&mut held);
+                let _ = held.into_raw();
             }
             if p.status() == PStatus::Dead {
                 // A dead P's timers would never run: P0 takes them (as in
