@@ -21,8 +21,13 @@ use crate::runtime::error::{Error, Result};
 /// The FFI boundary: runs `f`. A panic inside is a libmrt bug: it is reported as
 /// `libmrt: fatal error: panic: ...` with the state dump, and the process aborts (Go's
 /// `throw`); it never unwinds into C and never becomes an error code.
+///
+/// It also marks the calling G as inside libmrt for the call (a count on the G), so
+/// that the asynchronous preemption signal never stops a G inside the runtime,
+/// wherever its PC is (libc, a sanitizer's hooks): see `runtime::preempt`.
 #[inline]
 pub fn boundary<R>(f: impl FnOnce() -> R) -> R {
+    let _mark = crate::runtime::preempt::RuntimeMark::enter();
     crate::runtime::no_unwind(f)
 }
 

@@ -225,7 +225,7 @@ pub fn dump_text(locks: DumpLocks) -> String {
             continue;
         }
         let mid = mid_of(g.m);
-        let _ = writeln!(
+        let _ = write!(
             out,
             "  G{}: {:?} m={} stack=[{:#x},{:#x}) locked={}",
             g.goid,
@@ -235,6 +235,13 @@ pub fn dump_text(locks: DumpLocks) -> String {
             g.stack_hi,
             !g.lockedm.load(Ordering::Relaxed).is_null()
         );
+        if g.async_preempt.load(Ordering::Relaxed) {
+            out.push_str(" async-preempt");
+        }
+        if !g.name().is_empty() {
+            let _ = write!(out, " name=\"{}\"", String::from_utf8_lossy(g.name()));
+        }
+        out.push('\n');
     }
     out
 }

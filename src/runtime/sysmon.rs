@@ -11,7 +11,7 @@ use super::note::Note;
 use super::p::{HeldP, PStatus, ALLP, COUNTERS, GOMAXPROCS, MAX_PROCS, NPIDLE};
 use super::sched::{handoffp, NMSPINNING};
 use super::time::nanotime;
-use super::{netpoll, sched, timer};
+use super::{netpoll, preempt, sched, timer};
 
 static STARTED: AtomicBool = AtomicBool::new(false);
 static NOTE: Note = Note::new();
@@ -211,7 +211,7 @@ fn retake(last: &mut [PWatch]) -> u32 {
 }
 
 /// Go's preemptone: marks the G that runs on `pp` for preemption; it gives up the P
-/// at its next checkpoint. Under the sched lock, so that the M read from the P
+/// at its next checkpoint, or at once by signal if it opted in (`preempt.rs`). Under the sched lock, so that the M read from the P
 /// cannot exit and be freed meanwhile (an M leaves allm only under that lock, and
 /// only after giving up its P).
 fn preemptone(pp: *mut super::p::P) {
@@ -235,8 +235,24 @@ fn preemptone(pp: *mut super::p::P) {
     // for its next run, which clears it (benign, as in Go).
     unsafe {
         let gp = (*m).curg.load(Ordering::Acquire);
-        if !gp.is_null() {
-            (*gp).preempt.store(true, Ordering::Relaxed);
+        if gp.is_null() {
+            return;
+        }
+        (*gp).preempt.store(true, Ordering::Relaxed);
+        // A G that opted in is also interrupted by signal (Go's preemptM), at most one
+        // signal in flight per M: the handler takes the pending mark. Its thread is
+        // alive while the M is on allm (an M leaves allm before its thread exits).
+        let sig = preempt::active_signal();
+        if sig > 0
+            && (*gp).async_preempt.load(Ordering::Relaxed)
+            && !(*m).preempt_sig_pending.swap(true, Ordering::AcqRel)
+        {
+            let tid = (*m).procid.load(Ordering::Acquire);
+            if tid == 0
+                || libc::syscall(libc::SYS_tgkill, libc::getpid(), tid as libc::pid_t, sig) != 0
+            {
+                (*m).preempt_sig_pending.store(false, Ordering::Release);
+            }
         }
     }
 }
