@@ -143,4 +143,27 @@ __asm__(
     "        .cfi_endproc\n"
     "        .size   preempt_reg_loop, .-preempt_reg_loop\n");
 
+/* Overwrites every caller-saved register a preempted G could have left in the CPU
+ * (ymm0-15, the x87 registers, rax..r11), as other code running on the M while the
+ * G is parked may: a preemption that failed to save one of them shows. */
+static inline void preempt_clobber(void)
+{
+    __asm__ volatile(
+        "vpcmpeqd %%ymm0, %%ymm0, %%ymm0\n"
+        "vmovdqa %%ymm0, %%ymm1\n  vmovdqa %%ymm0, %%ymm2\n  vmovdqa %%ymm0, %%ymm3\n"
+        "vmovdqa %%ymm0, %%ymm4\n  vmovdqa %%ymm0, %%ymm5\n  vmovdqa %%ymm0, %%ymm6\n"
+        "vmovdqa %%ymm0, %%ymm7\n  vmovdqa %%ymm0, %%ymm8\n  vmovdqa %%ymm0, %%ymm9\n"
+        "vmovdqa %%ymm0, %%ymm10\n vmovdqa %%ymm0, %%ymm11\n vmovdqa %%ymm0, %%ymm12\n"
+        "vmovdqa %%ymm0, %%ymm13\n vmovdqa %%ymm0, %%ymm14\n vmovdqa %%ymm0, %%ymm15\n"
+        "fldz\n fldz\n fldz\n fstp %%st(0)\n fstp %%st(0)\n fstp %%st(0)\n"
+        "movq $-1, %%rax\n movq $-1, %%rcx\n movq $-1, %%rdx\n movq $-1, %%rsi\n"
+        "movq $-1, %%rdi\n movq $-1, %%r8\n movq $-1, %%r9\n movq $-1, %%r10\n"
+        "movq $-1, %%r11\n"
+        "vzeroupper\n" /* leaves the upper halves zero: still not the G's values */
+        ::: "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "memory",
+        "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8",
+        "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "st", "st(1)",
+        "st(2)");
+}
+
 #endif

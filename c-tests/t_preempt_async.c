@@ -98,8 +98,10 @@ static uint8_t pattern[16 * 32];
 
 static void ticker(void *arg)
 {
-    (void)arg;
+    bool clobber = arg != NULL;
     while (!atomic_load(&loop_done)) {
+        if (clobber)
+            preempt_clobber();
         ticks++;
         rt_sleep(100000);
     }
@@ -124,7 +126,7 @@ static void regs_main(void *arg)
     rt_wg_add(&wg, 2);
     rt_go_attr a = async_attr("regs");
     CHECK(rt_go_ex(reg_checker, NULL, &a) > 0);
-    CHECK(rt_go(ticker, NULL) > 0);
+    CHECK(rt_go(ticker, (void *)1) > 0);
     rt_wg_wait(&wg);
     CHECK_EQ(loop_rc, 0);
     CHECK(ticks >= TICKS);

@@ -117,11 +117,6 @@
  */
 #define RT_P_DEAD 3
 
-/**
- * Longest G name kept (rt_go_ex copies at most this many bytes of it).
- */
-#define G_NAME_MAX 32
-
 
 
 
@@ -490,6 +485,7 @@ int64_t rt_go(rt_fn f, void *arg);
  *    the OS thread it runs on, unless wired with rt_lockosthread;
  *  - it does not run on a stack of its own (a coroutine switch inside the G): the G
  *    is only stopped while its stack pointer lies in its libmrt stack.
+ *
  * It is never stopped inside libmrt (any rt_* call, its own start and exit), the C
  * library or the dynamic linker, nor while a signal handler of the host runs on it
  * or the host blocked signals in its thread (the interrupted signal mask must be the

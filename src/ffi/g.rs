@@ -4,8 +4,8 @@
 use core::ffi::{c_char, c_int, c_void};
 use core::mem::{offset_of, size_of};
 
-use super::errors::*;
 use super::consts::RT_G_ASYNC_PREEMPT;
+use super::errors::*;
 use super::types::{rt_fn, rt_g, rt_go_attr, rt_parkfn};
 use super::{boundary, code, rc};
 use crate::runtime::g;
@@ -56,6 +56,7 @@ pub extern "C" fn rt_go(f: rt_fn, arg: *mut c_void) -> i64 {
 ///    the OS thread it runs on, unless wired with rt_lockosthread;
 ///  - it does not run on a stack of its own (a coroutine switch inside the G): the G
 ///    is only stopped while its stack pointer lies in its libmrt stack.
+///
 /// It is never stopped inside libmrt (any rt_* call, its own start and exit), the C
 /// library or the dynamic linker, nor while a signal handler of the host runs on it
 /// or the host blocked signals in its thread (the interrupted signal mask must be the

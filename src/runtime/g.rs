@@ -254,7 +254,7 @@ pub struct GAttr<'a> {
 }
 
 /// Longest G name kept (rt_go_ex copies at most this many bytes of it).
-pub const G_NAME_MAX: usize = 32;
+pub(crate) const G_NAME_MAX: usize = 32;
 
 impl G {
     /// Sets what rt_go_ex asked for: the async-preemption opt-in and the name

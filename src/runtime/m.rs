@@ -684,7 +684,8 @@ fn minit(m: &M) {
     let mask = SCHED.lock().sigmask;
     // SAFETY: a valid sigset for this thread.
     unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &mask, ptr::null_mut()) };
-    m.sigmask_word.store(signal::mask_word(&mask), Ordering::Relaxed);
+    m.sigmask_word
+        .store(signal::mask_word(&mask), Ordering::Relaxed);
     if let Some(st) = &m.stack {
         // A new thread never has a signal stack (POSIX: not inherited).
         signal::install_altstack(st.alt_lo, ALTSTACK_SIZE);

@@ -117,7 +117,11 @@ pub fn configure(sig: i32, debug_off: bool) {
     CONFIGURED.store(sig, Ordering::Relaxed);
     // A handler installed for this signal by an earlier run is still in place.
     let ins = INSTALLED.lock();
-    let active = if sig > 0 && ins.0[sig as usize] { sig } else { 0 };
+    let active = if sig > 0 && ins.0[sig as usize] {
+        sig
+    } else {
+        0
+    };
     ACTIVE.store(active, Ordering::Release);
 }
 
@@ -228,12 +232,20 @@ fn find_ranges() {
     let mut anchors = [0usize; 4];
     anchors[0] = arch::mrt_async_preempt as *const () as usize;
     anchors[1] = libc::malloc as *const () as usize;
-    for (i, name) in [c"__tls_get_addr", c"pthread_mutex_lock"].iter().enumerate() {
+    for (i, name) in [c"__tls_get_addr", c"pthread_mutex_lock"]
+        .iter()
+        .enumerate()
+    {
         // SAFETY: dlsym with a NUL-terminated name.
         anchors[2 + i] = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) } as usize;
     }
     // SAFETY: the callback only reads what dl_iterate_phdr hands it.
-    unsafe { libc::dl_iterate_phdr(Some(each_object), (&anchors as *const [usize; 4]).cast_mut().cast()) };
+    unsafe {
+        libc::dl_iterate_phdr(
+            Some(each_object),
+            (&anchors as *const [usize; 4]).cast_mut().cast(),
+        )
+    };
 }
 
 unsafe extern "C" fn each_object(
@@ -281,9 +293,9 @@ fn pc_excluded(pc: usize) -> bool {
         return true;
     }
     let n = NRANGES.load(Ordering::Acquire);
-    RANGES[..n].iter().any(|(lo, hi)| {
-        pc >= lo.load(Ordering::Relaxed) && pc < hi.load(Ordering::Relaxed)
-    })
+    RANGES[..n]
+        .iter()
+        .any(|(lo, hi)| pc >= lo.load(Ordering::Relaxed) && pc < hi.load(Ordering::Relaxed))
 }
 
 /// Bytes of the G's stack the preemption uses below the interrupted rsp.
@@ -326,7 +338,11 @@ impl Drop for RuntimeMark {
     }
 }
 
-extern "C" fn preempt_handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+extern "C" fn preempt_handler(
+    sig: libc::c_int,
+    info: *mut libc::siginfo_t,
+    ctx: *mut libc::c_void,
+) {
     // SAFETY: errno is this thread's; restored before returning.
     let errno = unsafe { *libc::__errno_location() };
     let gp = tls::getg();
@@ -459,7 +475,16 @@ mod tests {
         assert_eq!(check_signal(-1).ok(), Some(0));
         assert_eq!(check_signal(libc::SIGUSR2).ok(), Some(libc::SIGUSR2));
         assert_eq!(check_signal(libc::SIGRTMIN()).ok(), Some(libc::SIGRTMIN()));
-        for bad in [-2, 65, 1000, libc::SIGKILL, libc::SIGSTOP, libc::SIGSEGV, 32, 33] {
+        for bad in [
+            -2,
+            65,
+            1000,
+            libc::SIGKILL,
+            libc::SIGSTOP,
+            libc::SIGSEGV,
+            32,
+            33,
+        ] {
             assert!(check_signal(bad).is_err(), "{bad}");
         }
     }

@@ -235,7 +235,11 @@ pub fn m_sigmask(mut base: libc::sigset_t, preempt_sig: libc::c_int) -> libc::si
 /// (signals 1..=64), as a ucontext's uc_sigmask starts.
 pub fn mask_word(set: &libc::sigset_t) -> u64 {
     // SAFETY: glibc's sigset_t is an array of unsigned longs, signal n at bit n-1.
-    unsafe { (set as *const libc::sigset_t).cast::<u64>().read_unaligned() }
+    unsafe {
+        (set as *const libc::sigset_t)
+            .cast::<u64>()
+            .read_unaligned()
+    }
 }
 
 /// [`mask_word`] of the calling thread's current mask.
