@@ -139,6 +139,13 @@ pub extern "C" fn rt_checkpoint() -> c_int {
     if !sched::preempt_requested() {
         return 0;
     }
+    checkpoint_slow()
+}
+
+/// rt_checkpoint's marked path, out of line so that the fast path saves no register.
+#[cold]
+#[inline(never)]
+fn checkpoint_slow() -> c_int {
     boundary(|| c_int::from(sched::checkpoint()))
 }
 

@@ -47,8 +47,34 @@ static CONFIGURED: AtomicI32 = AtomicI32::new(libc::SIGURG);
 /// The signal sysmon sends: the configured one once its handler is installed
 /// (the first RT_G_ASYNC_PREEMPT G), 0 until then or when disabled.
 static ACTIVE: AtomicI32 = AtomicI32::new(0);
+/// This process's id, for tgkill and for telling our signals from others without
+/// a getpid(2) in the handler: set by rt_init (which a fork child must call again).
+static PID: AtomicI32 = AtomicI32::new(0);
 /// How many times a G was preempted by signal (for rt_dump and the tests' figures).
 pub static ASYNC_PREEMPTS: AtomicU64 = AtomicU64::new(0);
+/// How many of libmrt's preemption signals found the G at an unsafe moment, by
+/// reason ([`Decline`]), for rt_dump.
+pub static DECLINED: [AtomicU64; 5] = [const { AtomicU64::new(0) }; 5];
+
+/// Why a preemption signal did nothing (indexes [`DECLINED`]).
+#[derive(Clone, Copy)]
+enum Decline {
+    /// Not a running G that opted in and is still marked (it moved on meanwhile).
+    NotMarked = 0,
+    /// Inside a call into libmrt, or holding a runtime lock.
+    InRuntime = 1,
+    /// The PC in libmrt, libc or ld.so.
+    ExcludedPc = 2,
+    /// Another signal mask than the M's usual one (a host handler, blocked signals).
+    SigMask = 3,
+    /// Not on the alternate signal stack, or too little room on the G's stack.
+    Stack = 4,
+}
+
+fn decline(why: Decline) -> bool {
+    DECLINED[why as usize].fetch_add(1, Ordering::Relaxed);
+    false
+}
 
 const NSIG: usize = 65;
 
@@ -115,6 +141,8 @@ pub fn configure(sig: i32, debug_off: bool) {
         sig
     };
     CONFIGURED.store(sig, Ordering::Relaxed);
+    // SAFETY: getpid has no memory effects.
+    PID.store(unsafe { libc::getpid() }, Ordering::Relaxed);
     // A handler installed for this signal by an earlier run is still in place.
     let ins = INSTALLED.lock();
     let active = if sig > 0 && ins.0[sig as usize] {
@@ -128,6 +156,12 @@ pub fn configure(sig: i32, debug_off: bool) {
 /// The signal rt_init configured (0: none), whether or not a G opted in yet.
 pub fn configured_signal() -> i32 {
     CONFIGURED.load(Ordering::Relaxed)
+}
+
+/// The process id rt_init saw (for sysmon's tgkill).
+#[inline]
+pub fn pid() -> i32 {
+    PID.load(Ordering::Relaxed)
 }
 
 /// The signal sysmon sends to preempt an opted-in G, or 0 (none).
@@ -351,7 +385,7 @@ extern "C" fn preempt_handler(
     let ours = !gp.is_null()
         && unsafe {
             (*info).si_code == libc::SI_TKILL
-                && (*info).si_pid() == libc::getpid()
+                && (*info).si_pid() == PID.load(Ordering::Relaxed)
                 && (*(*gp).m).preempt_sig_pending.swap(false, Ordering::AcqRel)
         };
     if ours {
@@ -375,33 +409,34 @@ unsafe fn try_preempt(gp: *mut G, uc: *mut libc::ucontext_t) -> bool {
     if !g.is_user()
         || g.status() != GStatus::Running
         || !g.async_preempt.load(Ordering::Relaxed)
-        || g.in_runtime.load(Ordering::Relaxed) != 0
         || !g.preempt.load(Ordering::Relaxed)
-        || arch::tls_locks() != 0
     {
-        return false;
+        return decline(Decline::NotMarked);
+    }
+    if g.in_runtime.load(Ordering::Relaxed) != 0 || arch::tls_locks() != 0 {
+        return decline(Decline::InRuntime);
     }
     let gregs = &mut uc.uc_mcontext.gregs;
     let pc = gregs[libc::REG_RIP as usize] as usize;
     let sp = gregs[libc::REG_RSP as usize] as usize;
     if pc_excluded(pc) {
-        return false;
+        return decline(Decline::ExcludedPc);
     }
     // SAFETY: g.m is this thread's M.
     let m = unsafe { &*g.m };
     // SAFETY: sigset_t starts with the kernel's 64-bit mask word.
     let mask = unsafe { ptr::addr_of!(uc.uc_sigmask).cast::<u64>().read_unaligned() };
     if mask != m.sigmask_word.load(Ordering::Relaxed) {
-        return false;
+        return decline(Decline::SigMask);
     }
     let here = arch::getsp();
     if here >= g.stack_lo && here < g.stack_hi {
         // Not on the alternate signal stack: the kernel's signal frame lies just
         // below the red zone, where the return address would go.
-        return false;
+        return decline(Decline::Stack);
     }
     if sp > g.stack_hi || sp < g.stack_lo.saturating_add(stack_need()) {
-        return false;
+        return decline(Decline::Stack);
     }
     g.in_runtime.store(1, Ordering::Relaxed);
     let new_sp = sp - ENTRY_DROP;

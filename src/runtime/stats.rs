@@ -169,6 +169,17 @@ pub fn dump_text(locks: DumpLocks) -> String {
         "libmrt: gomaxprocs={} idleprocs={} idlethreads={} running={} g0stack={} gstack={}",
         s.gomaxprocs, s.npidle, s.nmidle, s.running, s.cfg.g0_stack_size, s.cfg.g_stack_size
     );
+    let d = |i: usize| super::preempt::DECLINED[i].load(Ordering::Relaxed);
+    let _ = writeln!(
+        out,
+        "libmrt: async preemptions={} declined: not-marked={} in-runtime={} pc={} sigmask={} stack={}",
+        super::preempt::ASYNC_PREEMPTS.load(Ordering::Relaxed),
+        d(0),
+        d(1),
+        d(2),
+        d(3),
+        d(4)
+    );
     for &pp in &s.allp {
         // SAFETY: Ps in allp are live under the lock.
         let p = unsafe { &*pp };

@@ -249,7 +249,7 @@ fn preemptone(pp: *mut super::p::P) {
         {
             let tid = (*m).procid.load(Ordering::Acquire);
             if tid == 0
-                || libc::syscall(libc::SYS_tgkill, libc::getpid(), tid as libc::pid_t, sig) != 0
+                || libc::syscall(libc::SYS_tgkill, preempt::pid(), tid as libc::pid_t, sig) != 0
             {
                 (*m).preempt_sig_pending.store(false, Ordering::Release);
             }
