@@ -9,11 +9,14 @@
  * - Every register survives: an async G runs preempt_reg_loop (GPRs, ymm0-15, x87
  *   stack and control word, MXCSR, the direction flag and its red zone, checked on
  *   every iteration) until a ticker G on the same single P has run 20 times, which
- *   it can only do while the looping G is preempted.
+ *   it can only do while the looping G is preempted; the ticker overwrites every
+ *   caller-saved register each time it runs. Where the CPU has AVX-512, the same
+ *   with zmm0-31 and k1-k7.
  * - The negative control: the same loop without the flag is never interrupted (the
  *   ticker does not run during it), although sysmon marks it (rt_checkpoint yields
  *   afterwards). The same with the flag but preempt_signal = -1, and with
  *   MRT_DEBUG=asyncpreemptoff.
+ * - The same with one spinner wired to its M: it resumes on its own thread.
  * - preempt_signal = SIGUSR2 works, and a host handler for the signal that was there
  *   first still gets the deliveries that are not libmrt's (a kill of the process,
  *   a tgkill from another thread), while the runtime's own never reach it.
@@ -49,9 +52,16 @@ static atomic_uint turn;
 static atomic_int sleeper_woke;
 static rt_wg wg;
 
+static bool wire_spinner0;
+static atomic_int wired_moved;
+
 static void spinner(void *arg)
 {
     unsigned me = (unsigned)(uintptr_t)arg;
+    bool wired = me == 0 && wire_spinner0;
+    int64_t tid = test_gettid();
+    if (wired)
+        CHECK_RC(rt_lockosthread(), RT_OK);
     for (int i = 0; i < ROUNDS; i++) {
         while (atomic_load_explicit(&turn, memory_order_relaxed) != me)
             ;
@@ -59,6 +69,12 @@ static void spinner(void *arg)
     }
     while (!atomic_load_explicit(&sleeper_woke, memory_order_relaxed))
         ;
+    if (wired) {
+        /* Preempted several times, it always resumed on its own thread. */
+        if (test_gettid() != tid)
+            atomic_store(&wired_moved, 1);
+        CHECK_RC(rt_unlockosthread(), RT_OK);
+    }
     rt_wg_done(&wg);
 }
 
@@ -89,6 +105,17 @@ static void test_preemption(void *arg)
     CHECK_RC(rt_main(preemption_main, NULL), RT_OK);
 }
 
+/* The same with spinner 0 wired to its M (rt_lockosthread): a preempted wired G goes
+ * back to its own M, as a G that yields at rt_checkpoint does. */
+static void test_preemption_wired(void *arg)
+{
+    (void)arg;
+    wire_spinner0 = true;
+    init1(0);
+    CHECK_RC(rt_main(preemption_main, NULL), RT_OK);
+    CHECK_EQ(atomic_load(&wired_moved), 0);
+}
+
 /* ---- registers ---- */
 
 #define TICKS 20
@@ -96,12 +123,16 @@ static volatile long ticks;
 static atomic_int loop_done;
 static uint8_t pattern[16 * 32];
 
+static bool zmm_test;
+
 static void ticker(void *arg)
 {
     bool clobber = arg != NULL;
     while (!atomic_load(&loop_done)) {
         if (clobber)
             preempt_clobber();
+        if (clobber && zmm_test)
+            preempt_clobber512();
         ticks++;
         rt_sleep(100000);
     }
@@ -109,11 +140,17 @@ static void ticker(void *arg)
 }
 
 static long loop_rc, loop_iters;
+static uint8_t zpattern[32 * 64];
 
 static void reg_checker(void *arg)
 {
     (void)arg;
-    loop_rc = preempt_reg_loop(&ticks, TICKS, pattern, &loop_iters);
+    if (zmm_test) {
+        loop_rc = preempt_zmm_loop(&ticks, TICKS, zpattern);
+        loop_iters = 1;
+    } else {
+        loop_rc = preempt_reg_loop(&ticks, TICKS, pattern, &loop_iters);
+    }
     atomic_store(&loop_done, 1);
     rt_wg_done(&wg);
 }
@@ -123,6 +160,8 @@ static void regs_main(void *arg)
     (void)arg;
     for (size_t i = 0; i < sizeof pattern; i++)
         pattern[i] = (uint8_t)(i * 131 + 7);
+    for (size_t i = 0; i < sizeof zpattern; i++)
+        zpattern[i] = (uint8_t)(i * 37 + 11);
     rt_wg_add(&wg, 2);
     rt_go_attr a = async_attr("regs");
     CHECK(rt_go_ex(reg_checker, NULL, &a) > 0);
@@ -135,7 +174,7 @@ static void regs_main(void *arg)
 
 static void test_registers(void *arg)
 {
-    (void)arg;
+    zmm_test = arg != NULL;
     init1(0);
     CHECK_RC(rt_main(regs_main, NULL), RT_OK);
 }
@@ -347,6 +386,17 @@ static bool have_avx(void)
     return (c & bit_AVX) && (c & bit_OSXSAVE);
 }
 
+/* AVX-512F enabled by the OS (XCR0: opmask, ZMM_Hi256, Hi16_ZMM). */
+static bool have_avx512(void)
+{
+    unsigned a, b, c, d;
+    if (!have_avx() || !__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(b & bit_AVX512F))
+        return false;
+    unsigned lo, hi;
+    __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return (lo & 0xe0) == 0xe0;
+}
+
 static void run(const char *name, void (*fn)(void *), void *arg)
 {
     int st = test_spawn(fn, arg, NULL, 0);
@@ -368,10 +418,13 @@ int main(void)
     }
     run("preemption", test_preemption, (void *)0);
     run("preemption_sigusr2", test_preemption, (void *)(intptr_t)SIGUSR2);
+    run("preemption_wired", test_preemption_wired, NULL);
     run("chain", test_chain, NULL);
     if (have_avx())
         run("registers", test_registers, NULL);
     else
         fprintf(stderr, "t_preempt_async: no AVX, register test skipped\n");
+    if (have_avx512())
+        run("registers_avx512", test_registers, (void *)1);
     return test_summary();
 }
