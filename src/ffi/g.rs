@@ -92,8 +92,12 @@ pub unsafe extern "C" fn rt_go_ex(f: rt_fn, arg: *mut c_void, attr: *const rt_go
                 // SAFETY: name is within the caller's size; NULL or a C string.
                 let name = unsafe { (*attr).name };
                 if !name.is_null() {
-                    // SAFETY: per the contract, NUL-terminated.
-                    ga.name = unsafe { core::ffi::CStr::from_ptr(name) }.to_bytes();
+                    // Only what is kept is read (one byte more tells that it was cut).
+                    // SAFETY: per the contract, NUL-terminated; strnlen stops at the
+                    // NUL or after G_NAME_MAX + 1 bytes, whichever comes first.
+                    let n = unsafe { libc::strnlen(name, g::G_NAME_MAX + 1) };
+                    // SAFETY: the n bytes before the NUL (or the limit) are readable.
+                    ga.name = unsafe { core::slice::from_raw_parts(name.cast::<u8>(), n) };
                 }
             }
         }
