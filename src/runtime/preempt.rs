@@ -384,7 +384,8 @@ extern "C" fn preempt_handler(
     // slot points at a live G whose M is live.
     let ours = !gp.is_null()
         && unsafe {
-            (*info).si_code == libc::SI_TKILL
+            !(*gp).m.is_null()
+                && (*info).si_code == libc::SI_TKILL
                 && (*info).si_pid() == PID.load(Ordering::Relaxed)
                 && (*(*gp).m).preempt_sig_pending.swap(false, Ordering::AcqRel)
         };
