@@ -59,6 +59,17 @@ vg_fair=--fair-sched=yes
 #                       that does not exist there, so memcheck's leak check reports
 #                       the parent's in-flight work as definitely lost in most
 #                       children. The fork tests without such a race run under it.
+#   t_oom_close_wakes, t_oom_spawn
+#                       make malloc fail by defining it in the test program (test_oom.h);
+#                       valgrind replaces every malloc, the program's included, so the
+#                       fault never bites (their negative controls fail under it).
+#   t_fault_matrix_native
+#                       the fault-matrix scenarios of both kinds above: RLIMIT_AS and
+#                       malloc exhaustion, and forks racing busy Ms or rt_go feeders;
+#                       and the SIGUSR1 storm, where memcheck once flagged the
+#                       futex_wake a channel waker issues after a thread waiter (woken
+#                       early by a signal) may have returned (t_fault_matrix holds the
+#                       scenarios valgrind can run).
 declare -A no_valgrind=(
     [t_enomem_rlimit_as]=1
     [t_host_sigsegv]=1
@@ -66,6 +77,9 @@ declare -A no_valgrind=(
     [t_g_host_fault]=1
     [t_fork_busy_ms]=1
     [t_fork_globrunq_push]=1
+    [t_oom_close_wakes]=1
+    [t_oom_spawn]=1
+    [t_fault_matrix_native]=1
 )
 
 # Tests that run a second time with extra environment (space-separated VAR=value

@@ -376,9 +376,10 @@ int rt_chan_free(struct rt_chan *c);
  * directly, else into the buffer, else waits (a G parks, any other thread blocks).
  *
  * # Safety
- * `elem` points at elem_size readable bytes (NULL allowed for elem_size 0).
+ * `elem` is NULL or points at elem_size readable bytes.
  *
- * Errors: RT_EINVAL for a bad channel; RT_ECLOSED if it is or gets closed.
+ * Errors: RT_EINVAL for a bad channel, or a NULL `elem` when elem_size is not 0;
+ * RT_ECLOSED if it is or gets closed.
  */
 int rt_chan_send(struct rt_chan *c, const void *elem);
 
@@ -387,8 +388,10 @@ int rt_chan_send(struct rt_chan *c, const void *elem);
  * sender, else waits. Once the channel is closed and drained: RT_ECLOSED with
  * `elem` zeroed.
  *
+ * `elem` may be NULL: the element is received and dropped (Go's `<-c`).
+ *
  * # Safety
- * `elem` points at elem_size writable bytes (NULL allowed for elem_size 0).
+ * `elem` is NULL or points at elem_size writable bytes.
  *
  * Errors: RT_EINVAL for a bad channel; RT_ECLOSED.
  */
@@ -438,15 +441,17 @@ size_t rt_chan_cap(const struct rt_chan *c);
  * still be RT_SEND or RT_RECV). A G parks; any other thread blocks.
  *
  * `n` is checked before any case is read: at most 65536 cases (Go's limit), else
- * RT_EINVAL. Then every case's direction and channel handle are checked before
- * anything happens.
+ * RT_EINVAL. Then every case's direction and channel handle, and that a send case
+ * has an element (unless elem_size is 0), are checked before anything happens. A
+ * receive case's `elem` may be NULL: the element is dropped.
  *
  * # Safety
  * `cases` points at `n` cases (when `n` is within the limit) whose `elem`s are
- * valid for their channel's element size. Channel handles are checked.
+ * NULL or valid for their channel's element size. Channel handles are checked.
  *
  * Errors: RT_EINVAL for NULL cases, n = 0, n > 65536, a bad direction (on any
- * case, a NULL channel's included) or a bad channel; RT_EAGAIN; RT_ETIMEDOUT;
+ * case, a NULL channel's included), a bad channel, or a send case with a NULL
+ * `elem` on a channel whose elem_size is not 0; RT_EAGAIN; RT_ETIMEDOUT;
  * RT_ENOMEM (also when a G's timeout cannot be armed for lack of memory: then no
  * case proceeded and nothing is left waiting on the channels). Timeouts need no
  * file descriptors.
@@ -551,12 +556,14 @@ struct rt_g *rt_getg(void);
 int rt_park(rt_parkfn unlock, void *arg);
 
 /**
- * goready: makes parked G `g` runnable (on runnext of the caller's P if the caller
- * holds one, else on the global queue) and wakes an idle P.
+ * goready: makes G `g`, parked by rt_park, runnable (on runnext of the caller's P
+ * if the caller holds one, else on the global queue) and wakes an idle P.
  *
  * Any context. Errors: RT_EINVAL if `g` is NULL, not a G handle (from rt_getg or a
- * park callback) of a live G, or not parked. The handle is checked in a runtime table;
- * nothing it points at is read.
+ * park callback) of a live G, or not parked by rt_park: a G that runs or is queued,
+ * and a G waiting inside the library (a channel operation, select, rt_sleep,
+ * rt_poll_fd, rt_mutex, rt_wg), which only that wait's own wake-up ends. The handle
+ * is checked in a runtime table; nothing it points at is read.
  */
 int rt_ready(struct rt_g *g);
 
@@ -611,6 +618,8 @@ int rt_sleep(int64_t ns);
  * One G at a time may wait for reading, and one for writing, on an fd. Closing the
  * fd does not wake a waiting G: use a timeout or wake it another way first.
  *
+ * A regular file is always ready, as poll(2) says.
+ *
  * Errors: RT_EINVAL for a negative, closed or unpollable fd, or bad events (at
  * once); RT_EAGAIN for timeout 0 with nothing ready; RT_ETIMEDOUT; RT_EBUSY if
  * another G already waits on the fd in that direction; RT_ENOMEM.
@@ -620,6 +629,8 @@ int rt_poll_fd(int fd, uint32_t events, int64_t timeout_ns);
 /**
  * Runs fn(arg) as a G while the calling thread works as an M (with a P) until that
  * G returns; the thread runs other Gs meanwhile. A foreign thread is adopted first.
+ * If one of those Gs wired itself to this thread (rt_lockosthread), rt_main returns
+ * only once that G has unlocked or exited: it can run nowhere else.
  *
  * Contexts: foreign thread, M's g0 holding no P. Errors: RT_EINVAL for a NULL fn;
  * RT_EPERM from a G; RT_EALREADY if the calling M holds a P; RT_ENOMEM;
@@ -665,7 +676,9 @@ int rt_allocm(struct rt_p *p, rt_fn f, void *arg, struct rt_m **out);
 int rt_m_launch(struct rt_m *m, struct rt_p *nextp);
 
 /**
- * Frees an M that was never launched. Any context.
+ * Frees an M that was never launched. Any context. An M handle is the M's address:
+ * once freed, a later M (the runtime makes them as it needs) may be given the same
+ * memory, and the old handle then names that M.
  * Errors: RT_EINVAL for NULL or an unknown M; RT_EBUSY once launched (or adopted).
  *
  * # Safety
@@ -776,7 +789,9 @@ int rt_p_put(struct rt_p *p);
  * rt_gomaxprocs shrank below it, it runs nothing more and dies when released; a G
  * wired to another M by rt_lockosthread is left for that M to run with an idle P,
  * so while the host holds the only P such a G waits; if a G's system call lost the
- * P, the M waits for one to come back).
+ * P, the M waits for one to come back; a G that wires itself to this thread and
+ * waits keeps the call from returning until it has unlocked or exited, and the M
+ * returns holding whichever P came back with it).
  * RT_SCHED_FOREVER: loops like a runtime-created M (giving the P back and parking on
  * the idle-M list when there is no work, taking whatever P it is woken with) until
  * rt_shutdown, then returns how many Gs ran.
@@ -795,7 +810,8 @@ int rt_schedule(int flags);
  * in the child of fork(), calls that need the runtime return RT_ESHUTDOWN until
  * rt_init runs again. Captures the calling thread's signal mask for every M.
  *
- * Errors: RT_EALREADY if the runtime already runs; RT_EINVAL for a bad `cfg`
+ * Errors: RT_EALREADY if the runtime already runs (a bad `cfg` is checked first);
+ * RT_EINVAL for a bad `cfg`
  * (size 0, maxprocs < 0 or > 1024, g0_stack_size or g_stack_size above 1 TiB,
  * (size_t)-1 included, non-zero flags, a bad preempt_signal); RT_ENOMEM.
  *
@@ -873,9 +889,12 @@ int rt_getstats_ex(struct rt_stats *out, int flags);
 
 /**
  * Writes the state of every M and P, human-readable, to file descriptor `fd`
- * (including each M's creating call stack). Any context.
+ * (including each M's creating call stack). Any context. A pipe or socket whose
+ * reader is gone is an unwritable fd: the SIGPIPE the write raises is blocked and
+ * taken back, so it never reaches the host (a SIGPIPE pending before stays pending).
  *
- * Errors: RT_EINVAL for a negative or unwritable fd.
+ * Errors: RT_EINVAL for a negative or unwritable fd; RT_ENOMEM if the text cannot
+ * be made (nothing is written).
  */
 int rt_dump(int fd);
 

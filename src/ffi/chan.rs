@@ -5,15 +5,25 @@ use core::ffi::{c_int, c_void};
 
 use super::errors::*;
 use super::types::{rt_chan, rt_select_case};
-use super::{boundary, code, rc};
+use super::{boundary, boundary_annotated, code, rc};
 use crate::runtime::chan::{self, Case, Chan};
 use crate::runtime::chanreg;
+use crate::runtime::error::{Error, Result};
+use crate::runtime::sanitizer as san;
 
 /// The channel a host handle names, looked up in the channel registry, which reads
 /// only its own table: a made-up, stale or freed handle is None, never dereferenced.
 #[inline]
 fn live(c: *const rt_chan) -> Option<*mut Chan> {
     chanreg::lookup(c.cast())
+}
+
+/// A send with a NULL element on a channel whose elements have a size: there is
+/// nothing to send (the old code sent whatever the slot held).
+#[inline]
+fn no_elem(c: *mut Chan, elem: *const c_void) -> bool {
+    // SAFETY: `c` is a live channel (from `live`); elem_size is fixed at make.
+    elem.is_null() && unsafe { (*c).elem_size() } != 0
 }
 
 /// Makes a channel of `cap` elements of `elem_size` bytes (cap 0: unbuffered;
@@ -82,15 +92,17 @@ pub extern "C" fn rt_chan_free(c: *mut rt_chan) -> c_int {
 /// directly, else into the buffer, else waits (a G parks, any other thread blocks).
 ///
 /// # Safety
-/// `elem` points at elem_size readable bytes (NULL allowed for elem_size 0).
+/// `elem` is NULL or points at elem_size readable bytes.
 ///
-/// Errors: RT_EINVAL for a bad channel; RT_ECLOSED if it is or gets closed.
+/// Errors: RT_EINVAL for a bad channel, or a NULL `elem` when elem_size is not 0;
+/// RT_ECLOSED if it is or gets closed.
 #[no_mangle]
 pub unsafe extern "C" fn rt_chan_send(c: *mut rt_chan, elem: *const c_void) -> c_int {
-    boundary(|| match live(c) {
+    boundary_annotated(|| match live(c) {
+        Some(c) if no_elem(c, elem) => RT_EINVAL,
         // SAFETY: `live` found `c` in the channel registry, so it is a live channel;
         // `elem` is readable for elem_size (our # Safety), as chan::send requires.
-        Some(c) => rc(unsafe { chan::send(c, elem.cast(), true) }),
+        Some(c) => rc(san_send(c, || unsafe { chan::send(c, elem.cast(), true) })),
         None => RT_EINVAL,
     })
 }
@@ -99,16 +111,18 @@ pub unsafe extern "C" fn rt_chan_send(c: *mut rt_chan, elem: *const c_void) -> c
 /// sender, else waits. Once the channel is closed and drained: RT_ECLOSED with
 /// `elem` zeroed.
 ///
+/// `elem` may be NULL: the element is received and dropped (Go's `<-c`).
+///
 /// # Safety
-/// `elem` points at elem_size writable bytes (NULL allowed for elem_size 0).
+/// `elem` is NULL or points at elem_size writable bytes.
 ///
 /// Errors: RT_EINVAL for a bad channel; RT_ECLOSED.
 #[no_mangle]
 pub unsafe extern "C" fn rt_chan_recv(c: *mut rt_chan, elem: *mut c_void) -> c_int {
-    boundary(|| match live(c) {
+    boundary_annotated(|| match live(c) {
         // SAFETY: `live` found `c` in the channel registry, so it is a live channel;
         // `elem` is writable for elem_size (our # Safety), as chan::recv requires.
-        Some(c) => rc(unsafe { chan::recv(c, elem.cast(), true) }),
+        Some(c) => rc(san_recv(c, || unsafe { chan::recv(c, elem.cast(), true) })),
         None => RT_EINVAL,
     })
 }
@@ -119,10 +133,11 @@ pub unsafe extern "C" fn rt_chan_recv(c: *mut rt_chan, elem: *mut c_void) -> c_i
 /// As rt_chan_send.
 #[no_mangle]
 pub unsafe extern "C" fn rt_chan_trysend(c: *mut rt_chan, elem: *const c_void) -> c_int {
-    boundary(|| match live(c) {
+    boundary_annotated(|| match live(c) {
+        Some(c) if no_elem(c, elem) => RT_EINVAL,
         // SAFETY: `live` found `c` in the channel registry, so it is a live channel; `elem` is
         // readable for elem_size (our # Safety, as rt_chan_send's).
-        Some(c) => rc(unsafe { chan::send(c, elem.cast(), false) }),
+        Some(c) => rc(san_send(c, || unsafe { chan::send(c, elem.cast(), false) })),
         None => RT_EINVAL,
     })
 }
@@ -133,10 +148,10 @@ pub unsafe extern "C" fn rt_chan_trysend(c: *mut rt_chan, elem: *const c_void) -
 /// As rt_chan_recv.
 #[no_mangle]
 pub unsafe extern "C" fn rt_chan_tryrecv(c: *mut rt_chan, elem: *mut c_void) -> c_int {
-    boundary(|| match live(c) {
+    boundary_annotated(|| match live(c) {
         // SAFETY: `live` found `c` in the channel registry, so it is a live channel; `elem` is
         // writable for elem_size (our # Safety, as rt_chan_recv's).
-        Some(c) => rc(unsafe { chan::recv(c, elem.cast(), false) }),
+        Some(c) => rc(san_recv(c, || unsafe { chan::recv(c, elem.cast(), false) })),
         None => RT_EINVAL,
     })
 }
@@ -147,9 +162,18 @@ pub unsafe extern "C" fn rt_chan_tryrecv(c: *mut rt_chan, elem: *mut c_void) -> 
 /// Errors: RT_EINVAL for a bad channel; RT_ECLOSED if already closed.
 #[no_mangle]
 pub extern "C" fn rt_chan_close(c: *mut rt_chan) -> c_int {
-    boundary(|| match live(c) {
+    boundary_annotated(|| match live(c) {
         // SAFETY: `live` found `c` in the channel registry, so it is a live channel.
-        Some(c) => rc(unsafe { chan::close(c) }),
+        Some(c) => {
+            // TSan: a receive that sees the close comes after what closed it; the
+            // zeroing of the waiting receivers' elements is hidden, as a send's copy.
+            san::release(san::Edge::Chan, san::chan_send_key(c.cast()));
+            san::ignore_begin();
+            // SAFETY: `live` found `c` in the registry: a live channel.
+            let r = unsafe { chan::close(c) };
+            san::ignore_end();
+            rc(r)
+        }
         None => RT_EINVAL,
     })
 }
@@ -183,28 +207,38 @@ pub extern "C" fn rt_chan_cap(c: *const rt_chan) -> usize {
 /// still be RT_SEND or RT_RECV). A G parks; any other thread blocks.
 ///
 /// `n` is checked before any case is read: at most 65536 cases (Go's limit), else
-/// RT_EINVAL. Then every case's direction and channel handle are checked before
-/// anything happens.
+/// RT_EINVAL. Then every case's direction and channel handle, and that a send case
+/// has an element (unless elem_size is 0), are checked before anything happens. A
+/// receive case's `elem` may be NULL: the element is dropped.
 ///
 /// # Safety
 /// `cases` points at `n` cases (when `n` is within the limit) whose `elem`s are
-/// valid for their channel's element size. Channel handles are checked.
+/// NULL or valid for their channel's element size. Channel handles are checked.
 ///
 /// Errors: RT_EINVAL for NULL cases, n = 0, n > 65536, a bad direction (on any
-/// case, a NULL channel's included) or a bad channel; RT_EAGAIN; RT_ETIMEDOUT;
+/// case, a NULL channel's included), a bad channel, or a send case with a NULL
+/// `elem` on a channel whose elem_size is not 0; RT_EAGAIN; RT_ETIMEDOUT;
 /// RT_ENOMEM (also when a G's timeout cannot be armed for lack of memory: then no
 /// case proceeded and nothing is left waiting on the channels). Timeouts need no
 /// file descriptors.
 #[no_mangle]
 pub unsafe extern "C" fn rt_select(cases: *mut rt_select_case, n: usize, timeout_ns: i64) -> c_int {
-    boundary(|| {
+    boundary_annotated(|| {
         // (chan::select checks `n` before it reads any case, then every case's
         // direction and channel, the channels through the registry.)
         let resolve = |h: *mut Chan| live(h as *const rt_chan);
+        let cs = cases.cast::<Case>();
+        // SAFETY: as for select below; san_select_before checks n as select does.
+        let san = san::tsan() && unsafe { san_select_before(cs, n) };
         // SAFETY: rt_select_case and Case have the same layout (asserted below), so
         // `cases` is `n` Cases as our # Safety describes; `chan` there is a host
         // handle, turned into a channel only by `resolve`, i.e. the registry.
-        match unsafe { chan::select(cases.cast::<Case>(), n, timeout_ns, &resolve) } {
+        let r = unsafe { chan::select(cs, n, timeout_ns, &resolve) };
+        if san {
+            // SAFETY: select accepted `n` (san_select_before did): i < n.
+            unsafe { san_select_after(cs, &r) };
+        }
+        match r {
             Ok((i, closed)) => {
                 // SAFETY: i < n: one of the caller's cases.
                 unsafe { (*cases.add(i)).result = if closed { RT_ECLOSED } else { RT_OK } };
@@ -224,3 +258,92 @@ const _: () = {
     assert!(offset_of!(rt_select_case, result) == offset_of!(Case, result));
     assert!(super::consts::RT_SEND == chan::SEND && super::consts::RT_RECV == chan::RECV);
 };
+
+// ---- TSan's view of a channel operation (see runtime::sanitizer) ----
+// The sending side releases on the channel's send key before it starts, the receiving
+// side acquires there once it got a value or saw the close; the other way round on the
+// receive key (a receive comes before the completion of the send it takes). The
+// copies in between are hidden from TSan: they are the hand-off the edges describe.
+// Without TSan each helper is the operation alone.
+
+#[inline(always)]
+fn san_send(c: *mut Chan, op: impl FnOnce() -> Result<()>) -> Result<()> {
+    if !san::tsan() {
+        return op();
+    }
+    san::release(san::Edge::Chan, san::chan_send_key(c.cast()));
+    san::ignore_begin();
+    let r = op();
+    san::ignore_end();
+    if r.is_ok() {
+        san::acquire(san::Edge::Chan, san::chan_recv_key(c.cast()));
+    }
+    r
+}
+
+#[inline(always)]
+fn san_recv(c: *mut Chan, op: impl FnOnce() -> Result<()>) -> Result<()> {
+    if !san::tsan() {
+        return op();
+    }
+    san::release(san::Edge::Chan, san::chan_recv_key(c.cast()));
+    san::ignore_begin();
+    let r = op();
+    san::ignore_end();
+    if matches!(r, Ok(()) | Err(Error::Closed)) {
+        san::acquire(san::Edge::Chan, san::chan_send_key(c.cast()));
+    }
+    r
+}
+
+/// Before a select: releases on each case's channel as its direction says, then hides
+/// the copies. Returns false (and does nothing) for what select refuses unread.
+///
+/// # Safety
+/// As rt_select: `cases` points at `n` cases if `n` passes select's own check.
+#[cold]
+unsafe fn san_select_before(cases: *mut Case, n: usize) -> bool {
+    if cases.is_null() || n == 0 || n > chan::MAX_SELECT_CASES {
+        return false;
+    }
+    for i in 0..n {
+        // SAFETY: i < n, a count select accepts: one of the cases the caller lends.
+        let (h, dir) = unsafe { ((*cases.add(i)).chan, (*cases.add(i)).dir) };
+        if let Some(c) = live(h as *const rt_chan) {
+            san::release(
+                san::Edge::Chan,
+                if dir == chan::SEND {
+                    san::chan_send_key(c.cast())
+                } else {
+                    san::chan_recv_key(c.cast())
+                },
+            );
+        }
+    }
+    san::ignore_begin();
+    true
+}
+
+/// After a select that [`san_select_before`] annotated: acquires on the chosen case's
+/// channel.
+///
+/// # Safety
+/// `cases` as for san_select_before; `r` is what select returned for them.
+#[cold]
+unsafe fn san_select_after(cases: *mut Case, r: &Result<(usize, bool)>) {
+    san::ignore_end();
+    if let Ok((i, _)) = *r {
+        // SAFETY: select chose case i < n, one of the caller's.
+        let (h, dir) = unsafe { ((*cases.add(i)).chan, (*cases.add(i)).dir) };
+        if let Some(c) = live(h as *const rt_chan) {
+            san::acquire(
+                san::Edge::Chan,
+                if dir == chan::SEND {
+                    san::chan_recv_key(c.cast())
+                } else {
+                    san::chan_send_key(c.cast())
+                },
+            );
+        }
+    }
+}

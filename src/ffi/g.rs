@@ -211,20 +211,27 @@ pub extern "C" fn rt_park(unlock: rt_parkfn, arg: *mut c_void) -> c_int {
         // have the same ABI, and the runtime passes it the handle rt_getg gives.
         let f = unsafe { core::mem::transmute::<rt_parkfn, g::HostParkFn>(unlock) };
         sched::gopark_host(f, arg);
+        // TSan: after what its waker did before rt_ready (a no-op without it).
+        crate::runtime::sanitizer::acquire(crate::runtime::sanitizer::Edge::Park, g::curg().cast());
         RT_OK
     })
 }
 
-/// goready: makes parked G `g` runnable (on runnext of the caller's P if the caller
-/// holds one, else on the global queue) and wakes an idle P.
+/// goready: makes G `g`, parked by rt_park, runnable (on runnext of the caller's P
+/// if the caller holds one, else on the global queue) and wakes an idle P.
 ///
 /// Any context. Errors: RT_EINVAL if `g` is NULL, not a G handle (from rt_getg or a
-/// park callback) of a live G, or not parked. The handle is checked in a runtime table;
-/// nothing it points at is read.
+/// park callback) of a live G, or not parked by rt_park: a G that runs or is queued,
+/// and a G waiting inside the library (a channel operation, select, rt_sleep,
+/// rt_poll_fd, rt_mutex, rt_wg), which only that wait's own wake-up ends. The handle
+/// is checked in a runtime table; nothing it points at is read.
 #[no_mangle]
 pub extern "C" fn rt_ready(g: *mut rt_g) -> c_int {
     boundary(|| match greg::lookup(g.cast()) {
-        Some(gp) => rc(sched::ready(gp)),
+        Some(gp) => {
+            crate::runtime::sanitizer::release(crate::runtime::sanitizer::Edge::Park, gp.cast());
+            rc(sched::ready_host(gp))
+        }
         None => RT_EINVAL,
     })
 }
@@ -297,6 +304,8 @@ const _: () = assert!(
 /// One G at a time may wait for reading, and one for writing, on an fd. Closing the
 /// fd does not wake a waiting G: use a timeout or wake it another way first.
 ///
+/// A regular file is always ready, as poll(2) says.
+///
 /// Errors: RT_EINVAL for a negative, closed or unpollable fd, or bad events (at
 /// once); RT_EAGAIN for timeout 0 with nothing ready; RT_ETIMEDOUT; RT_EBUSY if
 /// another G already waits on the fd in that direction; RT_ENOMEM.
@@ -312,6 +321,8 @@ pub extern "C" fn rt_poll_fd(fd: c_int, events: u32, timeout_ns: i64) -> c_int {
 
 /// Runs fn(arg) as a G while the calling thread works as an M (with a P) until that
 /// G returns; the thread runs other Gs meanwhile. A foreign thread is adopted first.
+/// If one of those Gs wired itself to this thread (rt_lockosthread), rt_main returns
+/// only once that G has unlocked or exited: it can run nowhere else.
 ///
 /// Contexts: foreign thread, M's g0 holding no P. Errors: RT_EINVAL for a NULL fn;
 /// RT_EPERM from a G; RT_EALREADY if the calling M holds a P; RT_ENOMEM;

@@ -75,7 +75,9 @@ pub unsafe extern "C" fn rt_m_launch(m: *mut rt_m, nextp: *mut rt_p) -> c_int {
     })
 }
 
-/// Frees an M that was never launched. Any context.
+/// Frees an M that was never launched. Any context. An M handle is the M's address:
+/// once freed, a later M (the runtime makes them as it needs) may be given the same
+/// memory, and the old handle then names that M.
 /// Errors: RT_EINVAL for NULL or an unknown M; RT_EBUSY once launched (or adopted).
 ///
 /// # Safety

@@ -123,7 +123,9 @@ pub extern "C" fn rt_p_put(p: *mut rt_p) -> c_int {
 /// rt_gomaxprocs shrank below it, it runs nothing more and dies when released; a G
 /// wired to another M by rt_lockosthread is left for that M to run with an idle P,
 /// so while the host holds the only P such a G waits; if a G's system call lost the
-/// P, the M waits for one to come back).
+/// P, the M waits for one to come back; a G that wires itself to this thread and
+/// waits keeps the call from returning until it has unlocked or exited, and the M
+/// returns holding whichever P came back with it).
 /// RT_SCHED_FOREVER: loops like a runtime-created M (giving the P back and parking on
 /// the idle-M list when there is no work, taking whatever P it is woken with) until
 /// rt_shutdown, then returns how many Gs ran.

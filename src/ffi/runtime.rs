@@ -18,7 +18,8 @@ use crate::runtime::{self, init, p, stats, SCHED};
 /// in the child of fork(), calls that need the runtime return RT_ESHUTDOWN until
 /// rt_init runs again. Captures the calling thread's signal mask for every M.
 ///
-/// Errors: RT_EALREADY if the runtime already runs; RT_EINVAL for a bad `cfg`
+/// Errors: RT_EALREADY if the runtime already runs (a bad `cfg` is checked first);
+/// RT_EINVAL for a bad `cfg`
 /// (size 0, maxprocs < 0 or > 1024, g0_stack_size or g_stack_size above 1 TiB,
 /// (size_t)-1 included, non-zero flags, a bad preempt_signal); RT_ENOMEM.
 ///
@@ -175,17 +176,24 @@ pub unsafe extern "C" fn rt_getstats_ex(out: *mut rt_stats, flags: c_int) -> c_i
 }
 
 /// Writes the state of every M and P, human-readable, to file descriptor `fd`
-/// (including each M's creating call stack). Any context.
+/// (including each M's creating call stack). Any context. A pipe or socket whose
+/// reader is gone is an unwritable fd: the SIGPIPE the write raises is blocked and
+/// taken back, so it never reaches the host (a SIGPIPE pending before stays pending).
 ///
-/// Errors: RT_EINVAL for a negative or unwritable fd.
+/// Errors: RT_EINVAL for a negative or unwritable fd; RT_ENOMEM if the text cannot
+/// be made (nothing is written).
 #[no_mangle]
 pub extern "C" fn rt_dump(fd: c_int) -> c_int {
     boundary(|| {
         if fd < 0 {
             return RT_EINVAL;
         }
-        let text = stats::dump_text(stats::DumpLocks::Wait);
-        let mut b = text.as_bytes();
+        let dump = stats::dump_text(stats::DumpLocks::Wait);
+        if !dump.complete {
+            return RT_ENOMEM;
+        }
+        let _guard = NoSigpipe::new();
+        let mut b = dump.text.as_bytes();
         while !b.is_empty() {
             // SAFETY: b is a valid slice.
             let n = unsafe { libc::write(fd, b.as_ptr().cast(), b.len()) };
@@ -200,6 +208,55 @@ pub extern "C" fn rt_dump(fd: c_int) -> c_int {
         }
         RT_OK
     })
+}
+
+/// SIGPIPE blocked on the calling thread while it lives; on drop, a SIGPIPE that
+/// became pending meanwhile (raised by our write to a broken pipe) is taken back
+/// and the old mask restored. One that was pending before is left alone.
+struct NoSigpipe {
+    set: libc::sigset_t,
+    old: libc::sigset_t,
+    was_pending: bool,
+}
+
+impl NoSigpipe {
+    fn new() -> NoSigpipe {
+        // SAFETY: sigset_t is plain data, initialised by sigemptyset before use;
+        // pthread_sigmask and sigpending only write the sets we pass.
+        unsafe {
+            let mut g: NoSigpipe = core::mem::zeroed();
+            libc::sigemptyset(&mut g.set);
+            libc::sigaddset(&mut g.set, libc::SIGPIPE);
+            libc::pthread_sigmask(libc::SIG_BLOCK, &g.set, &mut g.old);
+            let mut pend: libc::sigset_t = core::mem::zeroed();
+            libc::sigemptyset(&mut pend);
+            libc::sigpending(&mut pend);
+            g.was_pending = libc::sigismember(&pend, libc::SIGPIPE) == 1;
+            g
+        }
+    }
+}
+
+impl Drop for NoSigpipe {
+    fn drop(&mut self) {
+        // SAFETY: as in new; sigtimedwait with a zero timeout only dequeues a
+        // pending SIGPIPE (blocked here), never waits.
+        unsafe {
+            if !self.was_pending {
+                let mut pend: libc::sigset_t = core::mem::zeroed();
+                libc::sigemptyset(&mut pend);
+                libc::sigpending(&mut pend);
+                if libc::sigismember(&pend, libc::SIGPIPE) == 1 {
+                    let zero = libc::timespec {
+                        tv_sec: 0,
+                        tv_nsec: 0,
+                    };
+                    libc::sigtimedwait(&self.set, core::ptr::null_mut(), &zero);
+                }
+            }
+            libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, core::ptr::null_mut());
+        }
+    }
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 use super::boundary;
 use super::types::{rt_mutex, rt_wg};
+use crate::runtime::sanitizer as san;
 use crate::runtime::sync::{self, Obj};
 
 fn obj<T>(p: *mut T) -> Option<&'static Obj> {
@@ -16,7 +17,9 @@ fn obj<T>(p: *mut T) -> Option<&'static Obj> {
 pub extern "C" fn rt_mutex_lock(mu: *mut rt_mutex) {
     boundary(|| {
         if let Some(o) = obj(mu) {
-            sync::mutex_lock(o)
+            sync::mutex_lock(o);
+            // TSan: after what the last holder did (a no-op without it).
+            san::acquire(san::Edge::Sync, mu.cast());
         }
     })
 }
@@ -24,7 +27,13 @@ pub extern "C" fn rt_mutex_lock(mu: *mut rt_mutex) {
 /// Locks `mu` if it is free; returns whether it did. Never blocks. Any context.
 #[no_mangle]
 pub extern "C" fn rt_mutex_trylock(mu: *mut rt_mutex) -> bool {
-    boundary(|| obj(mu).is_some_and(sync::mutex_trylock))
+    boundary(|| {
+        let got = obj(mu).is_some_and(sync::mutex_trylock);
+        if got {
+            san::acquire(san::Edge::Sync, mu.cast());
+        }
+        got
+    })
 }
 
 /// Unlocks `mu` and wakes one waiter. Any context (the unlocker need not be the
@@ -33,6 +42,7 @@ pub extern "C" fn rt_mutex_trylock(mu: *mut rt_mutex) -> bool {
 pub extern "C" fn rt_mutex_unlock(mu: *mut rt_mutex) {
     boundary(|| {
         if let Some(o) = obj(mu) {
+            san::release(san::Edge::Sync, mu.cast());
             sync::mutex_unlock(o)
         }
     })
@@ -46,6 +56,10 @@ pub extern "C" fn rt_mutex_unlock(mu: *mut rt_mutex) {
 pub extern "C" fn rt_wg_add(wg: *mut rt_wg, delta: i64) {
     boundary(|| {
         if let Some(o) = obj(wg) {
+            if delta < 0 {
+                // TSan: a done comes before the wait it ends.
+                san::release(san::Edge::Sync, wg.cast());
+            }
             sync::wg_add(o, delta)
         }
     })
@@ -56,6 +70,7 @@ pub extern "C" fn rt_wg_add(wg: *mut rt_wg, delta: i64) {
 pub extern "C" fn rt_wg_done(wg: *mut rt_wg) {
     boundary(|| {
         if let Some(o) = obj(wg) {
+            san::release(san::Edge::Sync, wg.cast());
             sync::wg_add(o, -1)
         }
     })
@@ -67,7 +82,8 @@ pub extern "C" fn rt_wg_done(wg: *mut rt_wg) {
 pub extern "C" fn rt_wg_wait(wg: *mut rt_wg) {
     boundary(|| {
         if let Some(o) = obj(wg) {
-            sync::wg_wait(o)
+            sync::wg_wait(o);
+            san::acquire(san::Edge::Sync, wg.cast());
         }
     })
 }

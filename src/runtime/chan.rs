@@ -171,6 +171,7 @@ impl WaitQ {
 pub struct Chan {
     /// Fixed at make.
     cap: usize,
+    elem_size: usize,
     state: Lock<ChanState>,
 }
 
@@ -217,6 +218,7 @@ pub fn make(elem_size: usize, cap: usize) -> Result<*mut Chan> {
     };
     let c = Chan {
         cap,
+        elem_size,
         state: Lock::new(ChanState {
             elem_size,
             cap,
@@ -270,6 +272,11 @@ impl Chan {
 
     pub fn cap(&self) -> usize {
         self.cap
+    }
+
+    /// The element size, fixed at make (read without the lock).
+    pub fn elem_size(&self) -> usize {
+        self.elem_size
     }
 }
 
@@ -707,7 +714,13 @@ pub unsafe fn select(
         if c.chan.is_null() {
             chan_of.push(ptr::null_mut());
         } else {
-            chan_of.push(resolve(c.chan).ok_or(Error::Inval)?);
+            let ch = resolve(c.chan).ok_or(Error::Inval)?;
+            // A send needs an element to send (a receive may discard it: NULL).
+            // SAFETY: `resolve` gave a live channel; elem_size is fixed at make.
+            if c.dir == SEND && c.elem.is_null() && unsafe { (*ch).elem_size() } != 0 {
+                return Err(Error::Inval);
+            }
+            chan_of.push(ch);
         }
     }
     // Poll order: a random permutation. Lock order: by channel address.

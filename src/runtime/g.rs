@@ -18,8 +18,8 @@ use super::error::{Error, Result};
 use super::m::{MKind, RtFn, M};
 use super::note::{futex_wait, futex_wake, Lock};
 use super::p::{bump, HeldP, PLocal};
-use super::stack::GStack;
-use super::{arch, free_box, greg, tls, try_box, SCHED};
+use super::stack::{GStack, StackList};
+use super::{arch, free_box, greg, sanitizer, tls, try_box, SCHED};
 
 /// The saved context of a switched-out G (or of a g0 that switched to a G). The
 /// registers themselves are on the G's stack; see asm/x86_64.S.
@@ -40,8 +40,9 @@ pub enum GStatus {
     Runnable = 1,
     /// An M runs it on its own stack; that M holds a P.
     Running = 2,
-    /// Parked by rt_park: its stack holds its saved context; on no run queue; no M.
-    /// rt_ready makes it Runnable.
+    /// Parked by the library itself (a channel operation, select, sleep, poll,
+    /// rt_mutex, rt_wg): its stack holds its saved context; on no run queue; no M.
+    /// The waker that library code registered makes it Runnable; rt_ready refuses it.
     Waiting = 3,
     /// In a system call (between rt_entersyscall and rt_exitsyscall): an M runs it
     /// on its stack, but the M has given up its P, which sysmon may hand off.
@@ -51,6 +52,11 @@ pub enum GStatus {
     /// The g0 of an M: it owns the M's system stack, is never queued, and has its M
     /// for life.
     System = 6,
+    /// Parked by the host's rt_park: as Waiting, but only rt_ready makes it
+    /// Runnable. A separate state, so that a host's rt_ready (a stale, guessed or
+    /// mistaken handle included) can never wake a G out of a wait the library owns,
+    /// whose waiter record the library would later use.
+    HostWaiting = 7,
 }
 
 /// What a G asks its M's g0 to do once the G's context is saved (Go's mcall).
@@ -157,6 +163,12 @@ pub struct G {
     /// MRT_DEBUG=migrate: the M it last yielded on, which should not resume it.
     /// Written by that M before it queues the G; read by the M that dequeues it.
     pub avoid_m: AtomicPtr<M>,
+    /// Link on the one list that holds the G, if any: the global run queue, a netpoll
+    /// ready list, a free list (Go's g.schedlink). The G carries its own link, so
+    /// queueing it never allocates. Whoever holds the list that holds the G.
+    schedlink: *mut G,
+    /// What a sanitized host's ASan or TSan is told about it (`sanitizer`).
+    pub san: sanitizer::GSan,
 }
 
 // SAFETY: Gs are handed between threads by the scheduler, which serialises access.
@@ -201,6 +213,8 @@ impl G {
             lockcount: 0,
             mainm: ptr::null_mut(),
             avoid_m: AtomicPtr::new(ptr::null_mut()),
+            schedlink: ptr::null_mut(),
+            san: sanitizer::GSan::new(),
         }
     }
 
@@ -217,6 +231,7 @@ impl G {
             3 => GStatus::Waiting,
             4 => GStatus::Syscall,
             5 => GStatus::Dead,
+            7 => GStatus::HostWaiting,
             _ => GStatus::System,
         }
     }
@@ -294,15 +309,157 @@ pub static GS_ZERO: AtomicU32 = AtomicU32::new(0);
 
 /// Every G ever made in this run, for rt_shutdown to free and rt_dump to show.
 pub static ALLGS: Lock<Vec<GPtr>> = Lock::new(Vec::new());
-/// Free Gs and stacks that the per-P caches spilled (Go's sched.gFree).
-static GFREE: Lock<Vec<GPtr>> = Lock::new(Vec::new());
-static STACKS: Lock<Vec<GStack>> = Lock::new(Vec::new());
+/// Free Gs and stacks that the per-P caches spilled (Go's sched.gFree). Both are
+/// intrusive lists (Gs through `schedlink`, stacks through their own memory), so a
+/// dying G is recycled without allocating.
+static GFREE: Lock<GQueue> = Lock::new(GQueue::new());
+static STACKS: Lock<StackList> = Lock::new(StackList::new());
 
 /// A G pointer that may sit in shared lists.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct GPtr(pub *mut G);
 // SAFETY: Gs are owned by the runtime; the lists that hold them are locked.
 unsafe impl Send for GPtr {}
+
+/// A FIFO of Gs linked through their `schedlink` (Go's gQueue): pushing and popping
+/// never allocate, so a G can always be queued, even with the heap exhausted. A G is
+/// on at most one such list at a time, and whoever holds the list owns the links.
+pub struct GQueue {
+    head: *mut G,
+    tail: *mut G,
+    len: usize,
+}
+
+// SAFETY: the Gs on the list belong to whoever holds it (the list is moved or locked
+// as a whole), and a G is on one list at a time.
+unsafe impl Send for GQueue {}
+
+impl GQueue {
+    pub const fn new() -> GQueue {
+        GQueue {
+            head: ptr::null_mut(),
+            tail: ptr::null_mut(),
+            len: 0,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.head.is_null()
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Appends `gp`.
+    ///
+    /// # Safety
+    /// `gp` is a live G that the caller owns and that is on no other list.
+    #[inline]
+    pub unsafe fn push_back(&mut self, gp: *mut G) {
+        // SAFETY: `gp` is live and on no list (the contract); the tail, if any, is a
+        // live G on this list, whose link is ours.
+        unsafe {
+            (*gp).schedlink = ptr::null_mut();
+            if self.tail.is_null() {
+                self.head = gp;
+            } else {
+                (*self.tail).schedlink = gp;
+            }
+        }
+        self.tail = gp;
+        self.len += 1;
+    }
+
+    /// Prepends `gp`.
+    ///
+    /// # Safety
+    /// As [`GQueue::push_back`].
+    pub unsafe fn push_front(&mut self, gp: *mut G) {
+        // SAFETY: `gp` is live and on no list (the contract).
+        unsafe { (*gp).schedlink = self.head };
+        if self.tail.is_null() {
+            self.tail = gp;
+        }
+        self.head = gp;
+        self.len += 1;
+    }
+
+    /// Takes the first G off.
+    #[inline]
+    pub fn pop_front(&mut self) -> Option<*mut G> {
+        let gp = self.head;
+        if gp.is_null() {
+            return None;
+        }
+        // SAFETY: a G on the list is live, and its link is the list's.
+        unsafe {
+            self.head = (*gp).schedlink;
+            (*gp).schedlink = ptr::null_mut();
+        }
+        if self.head.is_null() {
+            self.tail = ptr::null_mut();
+        }
+        self.len -= 1;
+        Some(gp)
+    }
+
+    /// Moves every G of `other` to the end of this queue, in order.
+    pub fn append(&mut self, other: &mut GQueue) {
+        if other.is_empty() {
+            return;
+        }
+        if self.tail.is_null() {
+            self.head = other.head;
+        } else {
+            // SAFETY: our tail is a live G on this list; its link is ours.
+            unsafe { (*self.tail).schedlink = other.head };
+        }
+        self.tail = other.tail;
+        self.len += other.len;
+        *other = GQueue::new();
+    }
+
+    /// Takes the first `n` Gs (all if fewer) off, as a queue of their own: a walk of
+    /// `n` links and one cut, no G is rewritten but the last one taken.
+    pub fn take_front(&mut self, n: usize) -> GQueue {
+        if n >= self.len {
+            return core::mem::take(self);
+        }
+        if n == 0 {
+            return GQueue::new();
+        }
+        let mut last = self.head;
+        // SAFETY: the list holds more than n live Gs, whose links are the list's.
+        unsafe {
+            for _ in 1..n {
+                last = (*last).schedlink;
+            }
+            let rest = (*last).schedlink;
+            (*last).schedlink = ptr::null_mut();
+            let out = GQueue {
+                head: self.head,
+                tail: last,
+                len: n,
+            };
+            self.head = rest;
+            self.len -= n;
+            out
+        }
+    }
+
+    /// Forgets every G on the list without touching them (a fork child, whose
+    /// parent's Gs are dropped wholesale).
+    pub fn forget(&mut self) {
+        *self = GQueue::new();
+    }
+}
+
+impl Default for GQueue {
+    fn default() -> Self {
+        GQueue::new()
+    }
+}
 
 /// Per-P caches: most newproc/goexit traffic stays here.
 pub(crate) const PCACHE_MAX: usize = 64;
@@ -330,15 +487,13 @@ fn new_goid(pl: Option<&mut PLocal>) -> i64 {
 fn gfget(pl: Option<&mut PLocal>) -> Result<*mut G> {
     if let Some(pl) = pl {
         if pl.gfree.is_empty() {
-            let mut g = GFREE.lock();
-            let n = g.len().min(PCACHE_MAX / 2);
-            let at = g.len() - n;
-            pl.gfree.extend(g.drain(at..));
+            let mut batch = GFREE.lock().take_front(PCACHE_MAX / 2);
+            pl.gfree.append(&mut batch);
         }
-        if let Some(GPtr(gp)) = pl.gfree.pop() {
+        if let Some(gp) = pl.gfree.pop_front() {
             return Ok(gp);
         }
-    } else if let Some(GPtr(gp)) = GFREE.lock().pop() {
+    } else if let Some(gp) = GFREE.lock().pop_front() {
         return Ok(gp);
     }
     let gp = try_box(G::blank())?;
@@ -364,18 +519,20 @@ fn gfget(pl: Option<&mut PLocal>) -> Result<*mut G> {
     Ok(gp)
 }
 
-/// Returns a dead G to the P's cache (spilling half to the global one).
+/// Returns a dead G to the P's cache (spilling half to the global one). Never
+/// allocates: the lists are linked through the Gs.
 fn gfput(pl: Option<&mut PLocal>, gp: *mut G) {
     match pl {
         Some(pl) => {
-            pl.gfree.push(GPtr(gp));
+            // SAFETY: a dead G, ours (gdestroy's or galloc's), on no list.
+            unsafe { pl.gfree.push_front(gp) };
             if pl.gfree.len() > PCACHE_MAX {
-                let mut g = GFREE.lock();
-                let half = pl.gfree.len() / 2;
-                g.extend(pl.gfree.drain(..half));
+                let mut half = pl.gfree.take_front(PCACHE_MAX / 2);
+                GFREE.lock().append(&mut half);
             }
         }
-        None => GFREE.lock().push(GPtr(gp)),
+        // SAFETY: as above.
+        None => unsafe { GFREE.lock().push_front(gp) },
     }
 }
 
@@ -383,14 +540,16 @@ fn gfput(pl: Option<&mut PLocal>, gp: *mut G) {
 /// exited Gs are unmapped, so a burst of Gs does not pin its memory for ever.
 const STACKS_MAX: usize = 16384;
 
+/// Returns a stack to the P's cache (spilling half to the global one, and unmapping
+/// what the global one has no room for). Never allocates: the lists are linked
+/// through the stacks' own memory.
 fn stack_put(pl: Option<&mut PLocal>, st: GStack) {
-    let mut spill = Vec::new();
+    let mut spill = StackList::new();
     match pl {
         Some(pl) => {
             pl.stacks.push(st);
             if pl.stacks.len() > PCACHE_MAX {
-                let half = pl.stacks.len() / 2;
-                spill.extend(pl.stacks.drain(..half));
+                spill = pl.stacks.take_front(PCACHE_MAX / 2);
             }
         }
         None => spill.push(st),
@@ -399,9 +558,8 @@ fn stack_put(pl: Option<&mut PLocal>, st: GStack) {
         return;
     }
     let mut g = STACKS.lock();
-    let room = STACKS_MAX.saturating_sub(g.len());
-    let keep = spill.len().min(room);
-    g.extend(spill.drain(..keep));
+    let mut keep = spill.take_front(STACKS_MAX.saturating_sub(g.len()));
+    g.append(&mut keep);
     drop(g);
     // What did not fit is unmapped here, outside the lock.
     drop(spill);
@@ -412,10 +570,8 @@ fn stack_get(pl: Option<&mut PLocal>) -> Option<GStack> {
         if let Some(s) = pl.stacks.pop() {
             return Some(s);
         }
-        let mut g = STACKS.lock();
-        let n = g.len().min(PCACHE_MAX / 2);
-        let at = g.len() - n;
-        pl.stacks.extend(g.drain(at..));
+        let mut batch = STACKS.lock().take_front(PCACHE_MAX / 2);
+        pl.stacks.append(&mut batch);
         return pl.stacks.pop();
     }
     STACKS.lock().pop()
@@ -468,6 +624,8 @@ impl G {
         if let Some(s) = self.hslot {
             self.handle = greg::renew(s, self.hidx);
         }
+        // TSan: what the creator did so far happens before the G starts.
+        sanitizer::release(sanitizer::Edge::Go, (self as *const G).cast());
         self.set_status(GStatus::Runnable);
         LIVE_GS.fetch_add(1, Ordering::Relaxed);
     }
@@ -484,6 +642,9 @@ pub fn bind_stack(pp: &mut HeldP, g: &mut G) -> Result<()> {
     let (glo, ghi) = st.guard();
     g.guard_lo = glo;
     g.guard_hi = ghi;
+    if sanitizer::asan() {
+        sanitizer::stack_reused(st.lo, st.hi);
+    }
     // It runs next: its first frame goes on the top page.
     st.note_start();
     g.stack = Some(st);
@@ -500,11 +661,18 @@ pub unsafe fn switch_to(m: &M, gp: *mut G) {
     // Running and bound to m, so no other M touches its context or stack.
     unsafe {
         let g0 = m.g0;
+        let san = sanitizer::on() != 0;
+        if san {
+            sanitizer::switch_out(g0, gp, false);
+        }
         if (*gp).started {
             arch::mrt_swap(&mut (*g0).sched, &(*gp).sched, gp.cast());
         } else {
             (*gp).started = true;
             arch::mrt_gostart(&mut (*g0).sched, (*gp).stack_hi & !15, gp.cast());
+        }
+        if san {
+            sanitizer::switched_in(g0);
         }
     }
 }
@@ -523,6 +691,11 @@ pub unsafe fn switch_g_to_g(g: &mut G, n: &mut G) {
     // SAFETY: `g` runs here, so saving into g.sched is ours; `n` is Running, bound to
     // this M and has a stack (the # Safety clauses): started (context saved) or fresh.
     unsafe {
+        if sanitizer::on() != 0 {
+            // A G that exits straight into the next one never comes back.
+            let exiting = matches!((*g.m).pending.get(), Pending::Exit);
+            sanitizer::switch_out(g, next, exiting);
+        }
         if n.started {
             arch::mrt_swap(&mut g.sched, &n.sched, next.cast());
         } else {
@@ -537,7 +710,15 @@ pub unsafe fn switch_g_to_g(g: &mut G, n: &mut G) {
 pub extern "C" fn gentry(gp: *mut G) -> ! {
     // A panic must not unwind off the G's first frame: it is a bug, and fatal.
     super::no_unwind(|| {
-        finish_switch();
+        if sanitizer::on() != 0 {
+            // SAFETY: gp is the G now running, its stack bound.
+            sanitizer::runtime_call(|| unsafe {
+                finish_switch();
+                sanitizer::g_started(gp)
+            });
+        } else {
+            finish_switch();
+        }
         // SAFETY: gp is the G now running; fnc was checked non-null by newproc.
         unsafe {
             if let Some(f) = (*gp).fnc {
@@ -551,6 +732,8 @@ pub extern "C" fn gentry(gp: *mut G) -> ! {
             }
         }
     });
+    // Runtime code from here to its end (the fiber goes with it).
+    sanitizer::ignore_begin();
     goexit1()
 }
 
@@ -563,6 +746,7 @@ pub fn goexit1() -> ! {
 
 /// Saves the current G's context and switches to its M's g0, which performs
 /// `action` (Go's mcall). Returns when the G is resumed, maybe on another M.
+#[inline(always)]
 pub fn mcall(action: Action) {
     let gp = tls::getg();
     // SAFETY: called only from a user G, which is ours while it runs; its M is live.
@@ -570,6 +754,9 @@ pub fn mcall(action: Action) {
         (*gp).note_stack_depth();
         let m = &*(*gp).m;
         m.action.set(action);
+        if sanitizer::on() != 0 {
+            sanitizer::switch_to_g0(gp, m);
+        }
         arch::mrt_swap(&mut (*gp).sched, &(*m.g0).sched, m.g0.cast());
     }
     finish_switch();
@@ -583,6 +770,10 @@ pub fn gdestroy(m: &M, mut pp: Option<&mut HeldP>, gp: *mut G) -> *mut M {
     let g = unsafe { &mut *gp };
     g.set_status(GStatus::Dead);
     m.runs_ended.set(m.runs_ended.get() + 1);
+    if sanitizer::on() != 0 {
+        // SAFETY: dead, owned by this g0.
+        unsafe { sanitizer::g_dead(gp) };
+    }
     if !g.lockedm.load(Ordering::Relaxed).is_null() {
         // A G that exits while wired takes its thread with it (Go): a runtime M
         // exits after this; a host's thread is simply unwired.
@@ -649,8 +840,10 @@ pub unsafe fn free_all() {
         unsafe { free_box(gp) };
     }
     drop(all);
-    GFREE.lock().clear();
-    STACKS.lock().clear();
+    GFREE.lock().forget();
+    let stacks = core::mem::take(&mut *STACKS.lock());
+    // Unmapped outside the lock.
+    drop(stacks);
     // A G made by a foreign thread racing with the shutdown (after the wait for Gs)
     // never ran and is gone with the rest.
     LIVE_GS.store(0, Ordering::Release);
@@ -699,17 +892,21 @@ pub unsafe fn forget_after_fork() {
     // SAFETY: this is the child's only thread (our # Safety), so nobody can hold or
     // take the GFREE and STACKS locks.
     unsafe {
-        GFREE.get_after_fork().clear();
-        STACKS.get_after_fork().clear();
+        GFREE.get_after_fork().forget();
+        drop(core::mem::take(STACKS.get_after_fork()));
     }
     LIVE_GS.store(0, Ordering::Relaxed);
 }
 
 /// Run by a G right after it is switched to: queues the G that yielded straight to
 /// it (see `gosched`), now that its context is saved.
-#[inline]
+#[inline(always)]
 pub fn finish_switch() {
     let gp = tls::getg();
+    if sanitizer::asan() {
+        // SAFETY: gp is the G this thread just switched to.
+        unsafe { sanitizer::switched_in(gp) };
+    }
     // SAFETY: the running G's M is live.
     let m = unsafe { &*(*gp).m };
     let prev = m.pending_g.replace(ptr::null_mut());
@@ -755,7 +952,9 @@ fn finish_pending(m: &M, prev: *mut G) {
     // with the parking G once it is marked waiting, on the M that parked it (it needs
     // no particular stack).
     let keep =
-        super::sched::park_commit_on(m, unsafe { &mut *prev }, |g| unsafe { unlock(g, arg) });
+        super::sched::park_commit_on(m, unsafe { &mut *prev }, GStatus::Waiting, |g| unsafe {
+            unlock(g, arg)
+        });
     if !keep {
         // The callback refused the park: the G runs again, next on this P.
         // SAFETY: on the M's own thread, as above.

@@ -173,11 +173,14 @@ fn init_locked(n: i32, cfg: Cfg, psig: i32) -> Result<()> {
         sysmon::reset();
     }
     s.cfg = cfg;
+    m::newm_backoff_reset();
     let debug = std::env::var("MRT_DEBUG").unwrap_or_default();
     sched::DEBUG_MIGRATE.store(
         debug.split(',').any(|w| w.trim() == "migrate"),
         Ordering::Relaxed,
     );
+    // Before any G exists: a sanitized host's ASan or TSan is told about every one.
+    super::sanitizer::detect(&debug);
     let asyncpreemptoff = debug.split(',').any(|w| w.trim() == "asyncpreemptoff");
     super::preempt::configure(psig, asyncpreemptoff);
     s.sigmask = signal::m_sigmask(cur, super::preempt::configured_signal());
@@ -317,16 +320,40 @@ fn register_atfork() {
     });
 }
 
+/// The ALLGS lock, held by the forking thread across fork() (see `fork_prepare`).
+static FORK_ALLGS: core::sync::atomic::AtomicPtr<Mutex> =
+    core::sync::atomic::AtomicPtr::new(ptr::null_mut());
+
 extern "C" fn fork_prepare() {
     m::exec_lock_write();
+    // rt_init in the child walks ALLGS to free the parent's Gs, so no other thread
+    // may be changing it at the fork: a push that grows the vector reallocates it
+    // (glibc moves a large block with mremap, outside its arena locks), and a child
+    // forked in between saw the old, unmapped buffer (SIGSEGV) or one reused for
+    // something else (garbage G pointers). Critical sections under it are short and
+    // take no other lock that fork waits for.
+    let mu = g::ALLGS.lock().into_raw();
+    FORK_ALLGS.store(mu as *mut Mutex, Ordering::Relaxed);
+}
+
+/// Releases what fork_prepare took (parent and child alike).
+fn fork_release_allgs() {
+    let mu = FORK_ALLGS.swap(ptr::null_mut(), Ordering::Relaxed);
+    if !mu.is_null() {
+        // SAFETY: taken by fork_prepare on this thread (the child's only thread is
+        // the forking one) with into_raw, and released only here.
+        unsafe { super::note::unlock_raw(mu) };
+    }
 }
 
 extern "C" fn fork_parent() {
+    fork_release_allgs();
     m::exec_unlock();
 }
 
 /// In the child only the forking thread exists: the runtime is not running there.
 extern "C" fn fork_child() {
+    fork_release_allgs();
     m::exec_lock_reinit_after_fork();
     if run_state() != RunState::Uninit {
         STATE.store(RunState::Forked as u32, Ordering::Release);

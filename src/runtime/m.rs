@@ -530,8 +530,18 @@ pub fn newm(f: RtFn, arg: *mut c_void, pp: *mut P) -> Result<*mut M> {
 
 /// startm's newm: an M with no start function that takes the reserved `pp` and
 /// schedules, spinning if asked. On failure `pp` is still reserved for the caller.
+///
+/// While the scheduler is backing off after a failure (see [`NEWM_BACKOFF_UNTIL`])
+/// this fails at once without trying, if another M holds a P: the work stays queued
+/// for it. With every other P idle no M would ever look at that work, so it tries
+/// anyway (a host thread that queued Gs while no M could be made must not leave them
+/// stranded once threads can be made again).
 pub fn newm_for_sched(pp: HeldP, spinning: bool) -> core::result::Result<(), HeldP> {
+    if newm_backing_off() && other_ps_busy() {
+        return Err(pp);
+    }
     let Ok(m) = allocm_inner(None, ptr::null_mut()) else {
+        newm_failed();
         return Err(pp);
     };
     // SAFETY: just allocated, not launched: ours.
@@ -539,10 +549,63 @@ pub fn newm_for_sched(pp: HeldP, spinning: bool) -> core::result::Result<(), Hel
     let raw = pp.into_raw();
     if launch(m, raw, true).is_err() {
         let _ = m_free(m);
+        newm_failed();
         // SAFETY: the M that was to take it never started: the P is still ours.
         return Err(unsafe { HeldP::from_raw(raw) });
     }
     Ok(())
+}
+
+/// Thread creation by the scheduler backs off after a failure (the OS refused a
+/// thread, or no memory for an M): until this deadline (nanotime; 0: no backoff)
+/// wakep / handoffp do not try to make an M, so that under RLIMIT_NPROC or a full
+/// thread table each rt_go costs a couple of loads, not a failing mmap and
+/// pthread_create, and the Gs run on the Ms that exist. The delay starts at
+/// [`NEWM_BACKOFF_MIN_NS`] and doubles with each failure up to
+/// [`NEWM_BACKOFF_MAX_NS`]; any successful thread creation (the scheduler's or
+/// the host's rt_newm / rt_m_launch) ends the backoff. The host's own calls never
+/// wait for it: they try, and report RT_EAGAIN or RT_ENOMEM at once.
+static NEWM_BACKOFF_UNTIL: AtomicI64 = AtomicI64::new(0);
+/// The delay the next failure sets (0: none yet).
+static NEWM_BACKOFF_NS: AtomicI64 = AtomicI64::new(0);
+const NEWM_BACKOFF_MIN_NS: i64 = 1_000_000;
+const NEWM_BACKOFF_MAX_NS: i64 = 100_000_000;
+
+/// Whether a P other than the one the caller reserved is not idle (an M holds it,
+/// or it is promised to one).
+fn other_ps_busy() -> bool {
+    p::GOMAXPROCS.load(Ordering::Acquire) - p::NPIDLE.load(Ordering::Acquire) > 1
+}
+
+/// Whether the scheduler should not try to make a thread now.
+#[inline]
+pub fn newm_backing_off() -> bool {
+    let until = NEWM_BACKOFF_UNTIL.load(Ordering::Acquire);
+    until != 0 && nanotime() < until
+}
+
+/// The scheduler (or sysmon's start) failed to make a thread: back off for the
+/// current delay, and double it for the next failure.
+pub fn newm_failed() {
+    let d = NEWM_BACKOFF_NS
+        .load(Ordering::Relaxed)
+        .max(NEWM_BACKOFF_MIN_NS);
+    NEWM_BACKOFF_NS.store((d * 2).min(NEWM_BACKOFF_MAX_NS), Ordering::Relaxed);
+    NEWM_BACKOFF_UNTIL.store(nanotime() + d, Ordering::Release);
+}
+
+/// A thread was made: thread creation works again.
+fn newm_succeeded() {
+    if NEWM_BACKOFF_UNTIL.load(Ordering::Relaxed) != 0 {
+        NEWM_BACKOFF_NS.store(0, Ordering::Relaxed);
+        NEWM_BACKOFF_UNTIL.store(0, Ordering::Release);
+    }
+}
+
+/// rt_init / rt_shutdown / a fork child: a fresh runtime starts without a backoff.
+pub fn newm_backoff_reset() {
+    NEWM_BACKOFF_NS.store(0, Ordering::Relaxed);
+    NEWM_BACKOFF_UNTIL.store(0, Ordering::Release);
 }
 
 /// The exec lock (Go's execLock): thread creation holds the read side; fork holds the
@@ -581,10 +644,11 @@ fn newm1(m: *mut M) -> Result<()> {
     r
 }
 
-/// How often newosproc retries a pthread_create refused with EAGAIN, and the first
-/// backoff (doubled each time).
-const NEWOSPROC_TRIES: u32 = 6;
-const NEWOSPROC_BACKOFF_NS: i64 = 500_000;
+/// How often newosproc tries a pthread_create refused with EAGAIN: a thread that
+/// just exited may still count against RLIMIT_NPROC for a moment, so it yields the
+/// CPU between tries, but it never sleeps: a refusal is reported (RT_EAGAIN from
+/// rt_newm) or, for the scheduler, starts the backoff of [`NEWM_BACKOFF_UNTIL`].
+const NEWOSPROC_TRIES: u32 = 3;
 
 /// Go's newosproc: a detached pthread on the M's own stack, entered at mstart_stub,
 /// created with every signal blocked (the M sets its own mask in mstart).
@@ -615,7 +679,6 @@ fn newosproc(m: *mut M) -> Result<()> {
         libc::sigfillset(&mut all);
         libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
         let mut tries = 0;
-        let mut backoff = NEWOSPROC_BACKOFF_NS;
         let rc = loop {
             let mut tid: libc::pthread_t = 0;
             let rc = libc::pthread_create(&mut tid, &attr, start_routine(), m.cast());
@@ -627,13 +690,15 @@ fn newosproc(m: *mut M) -> Result<()> {
             if rc != libc::EAGAIN || tries >= NEWOSPROC_TRIES {
                 break rc;
             }
-            os_sleep(backoff);
-            backoff *= 2;
+            libc::sched_yield();
         };
         libc::pthread_sigmask(libc::SIG_SETMASK, &old, ptr::null_mut());
         libc::pthread_attr_destroy(&mut attr);
         match rc {
-            0 => Ok(()),
+            0 => {
+                newm_succeeded();
+                Ok(())
+            }
             libc::ENOMEM => Err(Error::NoMem),
             libc::EINVAL => Err(Error::Inval),
             _ => Err(Error::Again),
@@ -656,7 +721,8 @@ fn start_routine() -> StartRoutine {
 /// pointing at g0. `entry_sp` is the top of the part of the stack that is ours.
 pub extern "C" fn mstart(m: *mut M, entry_sp: usize) {
     // A panic must not unwind into mstart_stub: it is a bug, reported and fatal.
-    super::no_unwind(|| mstart1(m, entry_sp));
+    // Under TSan the M's own code is the runtime's (`sanitizer::runtime_call`).
+    super::no_unwind(|| super::sanitizer::runtime_call(|| mstart1(m, entry_sp)));
 }
 
 fn mstart1(m: *mut M, entry_sp: usize) {
@@ -673,7 +739,7 @@ fn mstart1(m: *mut M, entry_sp: usize) {
     minit(mm);
     if let Some(f) = mm.mstartfn {
         // SAFETY: the host gave this function for exactly this call.
-        unsafe { f(mm.mstartarg) };
+        super::sanitizer::host_call(|| unsafe { f(mm.mstartarg) });
     }
     sched::mloop(m);
     mexit(m);
@@ -872,6 +938,10 @@ pub fn adopt() -> Result<*mut M> {
 
 /// The thread-exit destructor of an adopted M: gives its P back and frees it.
 extern "C" fn extram_exit(arg: *mut c_void) {
+    super::sanitizer::runtime_call(|| extram_exit1(arg))
+}
+
+fn extram_exit1(arg: *mut c_void) {
     let m = arg.cast::<M>();
     tls::setg(ptr::null_mut());
     let mut released = false;
@@ -956,13 +1026,22 @@ pub unsafe fn free_stale_ms(s: &mut Sched) {
                     .is_some_and(|a| holds(a.base, a.top()));
             if on_it {
                 // The calling thread still uses this M's stacks: keep the memory,
-                // drop the bookkeeping.
+                // drop the bookkeeping. Without memory to record them, the
+                // stacks are leaked rather than unmapped under the thread.
                 let mut o = ORPHANED.lock();
                 if let Some(st) = (*m).stack.take() {
-                    o.0.push(st);
+                    if o.0.try_reserve(1).is_ok() {
+                        o.0.push(st);
+                    } else {
+                        core::mem::forget(st);
+                    }
                 }
                 if let Some(a) = (*m).altstack.take() {
-                    o.1.push(a);
+                    if o.1.try_reserve(1).is_ok() {
+                        o.1.push(a);
+                    } else {
+                        core::mem::forget(a);
+                    }
                 }
             }
             free_m(m);

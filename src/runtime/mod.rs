@@ -23,6 +23,8 @@
 //! - [`tls`]: getg/getm through the TLS slot that mstart_stub writes.
 //! - [`stats`]: rt_getstats and rt_dump.
 //! - [`error`]: the runtime's error type (the C ABI maps it to RT_* codes).
+//! - [`sanitizer`]: what a sanitized host's ASan / TSan is told about the switches and
+//!   hand-offs (fibers, happens-before edges), found at load time.
 //! - [`arch`]: the per-architecture assembly and TLS access.
 //!
 //! Nothing here imports `crate::ffi`: the C ABI depends on the runtime, not the
@@ -42,6 +44,7 @@ pub mod note;
 pub mod p;
 pub mod preempt;
 pub mod runq;
+pub mod sanitizer;
 pub mod sched;
 pub mod signal;
 pub mod spinning;
@@ -91,8 +94,8 @@ pub fn throw(msg: &str) -> ! {
             // Best effort: the dump only tries the locks (the caller may hold one),
             // and a panic inside it is caught so that the abort below still happens.
             let dump = std::panic::catch_unwind(|| stats::dump_text(stats::DumpLocks::Try));
-            if let Ok(text) = dump {
-                write_stderr(text.as_bytes());
+            if let Ok(dump) = dump {
+                write_stderr(dump.text.as_bytes());
             }
         }
         // SAFETY: abort never returns and is async-signal-safe.

@@ -40,7 +40,7 @@ use std::collections::HashMap;
 
 use super::atomic::StaticAtomicU32;
 use super::error::{Error, Result};
-use super::g::{self, G};
+use super::g::{self, GQueue, G};
 use super::note::{futex_wait, futex_wake, Lock};
 use super::time::nanotime;
 use super::{sched, timer};
@@ -237,7 +237,13 @@ pub fn reset_after_fork() {
         MAKING.get_after_fork();
         // The table may be mid-update (its lock was held): keep it, never walk it.
         if let Some(old) = DESCS.get_after_fork().take() {
-            PARENT_DESCS.get_after_fork().push(old);
+            let kept = PARENT_DESCS.get_after_fork();
+            if kept.try_reserve(1).is_ok() {
+                kept.push(old);
+            } else {
+                // No memory to keep it reachable: leak it rather than walk it.
+                core::mem::forget(old);
+            }
         }
     }
     LASTPOLL.store(1, Ordering::Release);
@@ -320,9 +326,10 @@ fn break_note() {
 }
 
 /// Polls for ready fds, waiting up to `delay` ns (< 0: until an event or a break;
-/// 0: not at all). Returns the Gs made ready. Without a poller, a wait (`delay` !=
-/// 0) sleeps on TIMER_NOTE instead (see the file comment).
-pub fn netpoll(delay: i64, out: &mut Vec<*mut G>) {
+/// 0: not at all). Appends the Gs made ready to `out`, linked through the Gs
+/// themselves (nothing is allocated). Without a poller, a wait (`delay` != 0) sleeps
+/// on TIMER_NOTE instead (see the file comment).
+pub fn netpoll(delay: i64, out: &mut GQueue) {
     let Some(p) = poller_get() else {
         if delay != 0 {
             // Only the LASTPOLL holder waits, so one M at most sleeps on the note.
@@ -385,7 +392,9 @@ pub fn netpoll(delay: i64, out: &mut Vec<*mut G>) {
                         .is_ok()
                     {
                         wr.revents.store(wr.events & revents, Ordering::Release);
-                        out.push(wr.g);
+                        // SAFETY: winning the CAS from WAITING made the parked G
+                        // ours to wake; a parked G is on no list.
+                        unsafe { out.push_back(wr.g) };
                     }
                 }
             }
@@ -547,6 +556,11 @@ unsafe extern "C" fn poll_commit(_g: *mut G, arg: *mut c_void) -> bool {
     };
     let mut d = DESCS.lock();
     let descs = d.get_or_insert_with(|| Descs(HashMap::new()));
+    // The table grows fallibly: out of memory is RT_ENOMEM, not an abort.
+    if !descs.0.contains_key(&w.fd) && descs.0.try_reserve(1).is_err() {
+        w.error = Some(Error::NoMem);
+        return false;
+    }
     let pd = descs.0.entry(w.fd).or_default();
     let wp: *mut PollWaiter = w;
     let (want_r, want_w) = (w.events & POLLIN != 0, w.events & POLLOUT != 0);

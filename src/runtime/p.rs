@@ -90,8 +90,8 @@ pub struct PCore {
 /// The P-local caches of a [`PCore`]: most newproc/goexit traffic stays here.
 #[derive(Default)]
 pub struct PLocal {
-    pub gfree: Vec<super::g::GPtr>,
-    pub stacks: Vec<super::stack::GStack>,
+    pub gfree: super::g::GQueue,
+    pub stacks: super::stack::StackList,
     /// The goids of the batch taken from the global counter: [goid_next, goid_end).
     pub goid_next: i64,
     pub goid_end: i64,
@@ -167,9 +167,13 @@ impl HeldP {
         // SAFETY: the holder is the queue's only producer.
         unsafe {
             self.p().runq.put(gp, next, &mut |batch| {
+                let mut q = super::g::GQueue::new();
                 for &g in batch {
-                    super::sched::globrunqput(g);
+                    // SAFETY: the overflow Gs were just taken off our ring: ours,
+                    // on no list.
+                    q.push_back(g);
                 }
+                super::sched::globrunqputbatch(&mut q);
             })
         };
     }
@@ -292,6 +296,8 @@ pub fn pidleget(s: &mut Sched) -> Option<HeldP> {
     }
     s.npidle -= 1;
     NPIDLE.store(s.npidle, Ordering::Release);
+    // A P is busy again: sysmon must not sleep through its time slices.
+    super::sysmon::wake_if_sleeping();
     // SAFETY: taken off the pool under the sched lock: nobody else has it.
     Some(unsafe { HeldP::from_raw(pp) })
 }

@@ -144,8 +144,9 @@ impl<T, const N: usize> Runq<T, N> {
     }
 
     /// Go's runqget: runnext first (inheriting the time slice: `true`), then the
-    /// ring's head. Safe for any consumer; meant for the owner.
-    #[inline]
+    /// ring's head. Safe for any consumer; meant for the owner. Always inlined: it is
+    /// the heart of every fast path's pick.
+    #[inline(always)]
     pub fn get(&self) -> Option<(*mut T, bool)> {
         let next = self.runnext.load(Ordering::Acquire);
         if !next.is_null()

@@ -47,16 +47,13 @@
 //! Spinning Ms are bounded by busy Ps: an M starts spinning only if
 //! 2 * spinning < gomaxprocs - idle Ps.
 
-use core::cell::UnsafeCell;
 use core::ffi::c_void;
 use core::ptr;
 use core::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
-use crossbeam_queue::SegQueue;
-
 use super::atomic::StaticAtomicI32;
 use super::error::{Error, Result};
-use super::g::{self, gdestroy, switch_to, Action, GPtr, GStatus, ParkFn, G};
+use super::g::{self, gdestroy, switch_to, Action, GQueue, GStatus, ParkFn, G};
 use super::m::RtFn;
 use super::m::{MKind, MState, M};
 use super::p::{self, bump, total, HeldP, PStatus, ALLP, GOMAXPROCS, NPIDLE, P};
@@ -78,40 +75,39 @@ fn spin() -> Spinning<'static> {
     }
 }
 
-/// The global run queue and its length (Go's sched.runq / runqsize).
-static GLOBRUNQ: GlobRunq = GlobRunq(UnsafeCell::new(SegQueue::new()));
-
-/// The global queue in a cell, so that a fork child can replace it wholesale
-/// ([`replace_globrunq_after_fork`]): a push that was in flight in another thread at
-/// the fork never completes in the child, and popping up to that slot waits forever.
-struct GlobRunq(UnsafeCell<SegQueue<GPtr>>);
-
-/// Global queues of parents, replaced in fork children: kept, never walked.
-static PARENT_GLOBRUNQS: super::note::Lock<Vec<SegQueue<GPtr>>> =
-    super::note::Lock::new(Vec::new());
-
-// SAFETY: the queue itself is Sync (GPtr is Send); the cell is written only by
-// `replace_globrunq_after_fork`, when no other thread exists to hold a reference.
-unsafe impl Sync for GlobRunq {}
-
-impl core::ops::Deref for GlobRunq {
-    type Target = SegQueue<GPtr>;
-    fn deref(&self) -> &SegQueue<GPtr> {
-        // SAFETY: shared access; the only write (after a fork, in the child's only
-        // thread, between API calls) never overlaps a reference obtained here.
-        unsafe { &*self.0.get() }
-    }
-}
+/// The global run queue (Go's sched.runq): Gs linked through their `schedlink`
+/// under a leaf lock (nothing else is locked while it is held), so putting a G on it
+/// never allocates and cannot fail. Its length is mirrored in `GLOBRUNQ_SIZE`, read
+/// without the lock by the parking protocol: it is raised after a push is complete
+/// and lowered after a pop, so a positive size means a G can be had.
+static GLOBRUNQ: super::note::Lock<GQueue> = super::note::Lock::new(GQueue::new());
 pub static GLOBRUNQ_SIZE: AtomicI64 = AtomicI64::new(0);
 
 /// MRT_DEBUG=migrate: every yield moves the G to the global queue, so that another M
 /// resumes it where one can.
 pub static DEBUG_MIGRATE: AtomicBool = AtomicBool::new(false);
 
-/// Puts a G on the global queue.
+/// Puts a G on the global queue. Allocates nothing.
 pub fn globrunqput(gp: *mut G) {
-    GLOBRUNQ.push(GPtr(gp));
+    // SAFETY: the caller hands over a runnable G it owns, which is on no list.
+    unsafe { GLOBRUNQ.lock().push_back(gp) };
     GLOBRUNQ_SIZE.fetch_add(1, Ordering::AcqRel);
+}
+
+/// Puts a batch of Gs on the global queue with one lock hold (a local queue's
+/// overflow, a netpoll list). Allocates nothing.
+pub fn globrunqputbatch(batch: &mut GQueue) {
+    let n = batch.len() as i64;
+    if n == 0 {
+        return;
+    }
+    GLOBRUNQ.lock().append(batch);
+    GLOBRUNQ_SIZE.fetch_add(n, Ordering::AcqRel);
+}
+
+/// Takes the first G off the global queue (the caller adjusts `GLOBRUNQ_SIZE`).
+fn globrunqpop() -> Option<*mut G> {
+    GLOBRUNQ.lock().pop_front()
 }
 
 /// Go's globrunqget: takes a fair share of the global queue into `pp`'s local queue
@@ -130,18 +126,25 @@ fn globrunqget(pp: &mut HeldP, max: i64) -> Option<*mut G> {
         n = n.min(max);
     }
     n = n.min((p::RUNQ_SIZE / 2) as i64);
-    let first = GLOBRUNQ.pop()?;
-    GLOBRUNQ_SIZE.fetch_sub(1, Ordering::AcqRel);
-    for _ in 1..n {
-        match GLOBRUNQ.pop() {
-            Some(GPtr(gp)) => {
-                GLOBRUNQ_SIZE.fetch_sub(1, Ordering::AcqRel);
-                pp.runqput(gp, false);
+    // Take the batch with one lock hold, then fill the local queue outside it (an
+    // overflow there goes back to the global queue, which takes the lock again).
+    let mut batch = GQueue::new();
+    {
+        let mut q = GLOBRUNQ.lock();
+        for _ in 0..n {
+            match q.pop_front() {
+                // SAFETY: just taken off the global queue: ours, on no list.
+                Some(gp) => unsafe { batch.push_back(gp) },
+                None => break,
             }
-            None => break,
         }
     }
-    Some(first.0)
+    GLOBRUNQ_SIZE.fetch_sub(batch.len() as i64, Ordering::AcqRel);
+    let first = batch.pop_front()?;
+    while let Some(gp) = batch.pop_front() {
+        pp.runqput(gp, false);
+    }
+    Some(first)
 }
 
 /// MRT_DEBUG=migrate: one G at a time, preferring one that did not last yield on
@@ -153,7 +156,7 @@ fn globrunqget_migrating(size: i64) -> Option<*mut G> {
     let others = GOMAXPROCS.load(Ordering::Relaxed) > 1;
     let mut first_own: Option<*mut G> = None;
     for _ in 0..size.min(64) {
-        let Some(GPtr(gp)) = GLOBRUNQ.pop() else {
+        let Some(gp) = globrunqpop() else {
             break;
         };
         // SAFETY: a queued G is live; its avoid_m is written only by the M that
@@ -162,12 +165,14 @@ fn globrunqget_migrating(size: i64) -> Option<*mut G> {
         if others && ptr::eq(g.avoid_m.load(Ordering::Relaxed), me) {
             match first_own {
                 None => first_own = Some(gp),
-                Some(_) => GLOBRUNQ.push(GPtr(gp)),
+                // SAFETY: popped above: ours, on no list.
+                Some(_) => unsafe { GLOBRUNQ.lock().push_back(gp) },
             }
             continue;
         }
         if let Some(own) = first_own {
-            GLOBRUNQ.push(GPtr(own));
+            // SAFETY: popped earlier and not put back: ours, on no list.
+            unsafe { GLOBRUNQ.lock().push_back(own) };
         }
         GLOBRUNQ_SIZE.fetch_sub(1, Ordering::AcqRel);
         g.avoid_m.store(ptr::null_mut(), Ordering::Relaxed);
@@ -180,17 +185,19 @@ fn globrunqget_migrating(size: i64) -> Option<*mut G> {
             for _ in 0..8 {
                 core::hint::spin_loop();
             }
-            if let Some(GPtr(other)) = GLOBRUNQ.pop() {
+            if let Some(other) = globrunqpop() {
                 // SAFETY: `other` was just popped from the global queue, so a live G;
                 // only the M that queued it wrote avoid_m, before queueing.
                 let o = unsafe { &*other };
                 if !ptr::eq(o.avoid_m.load(Ordering::Relaxed), me) {
-                    GLOBRUNQ.push(GPtr(gp));
+                    // SAFETY: popped earlier and not put back: ours, on no list.
+                    unsafe { GLOBRUNQ.lock().push_back(gp) };
                     GLOBRUNQ_SIZE.fetch_sub(1, Ordering::AcqRel);
                     o.avoid_m.store(ptr::null_mut(), Ordering::Relaxed);
                     return Some(other);
                 }
-                GLOBRUNQ.push(GPtr(other));
+                // SAFETY: popped just above: ours, on no list.
+                unsafe { GLOBRUNQ.lock().push_back(other) };
             }
         }
     }
@@ -561,8 +568,11 @@ enum Wait {
 /// any P it still holds rests in it), or nothing was found (Poll; `pp` rests in it).
 fn find_runnable(m: &M, mut pp: HeldP, wait: Wait) -> Option<(HeldP, *mut G, bool)> {
     'top: loop {
-        if stopping() || m.main_done.load(Ordering::Acquire) {
-            // rt_main's G exited: its M leaves the loop (schedule hands off the P).
+        if stopping()
+            || (m.main_done.load(Ordering::Acquire) && m.lockedg.load(Ordering::Acquire).is_null())
+        {
+            // rt_main's G exited: its M leaves the loop (schedule hands off the P),
+            // unless a G wired to it still lives (see schedule).
             m.put_p(pp);
             return None;
         }
@@ -607,10 +617,10 @@ fn find_runnable(m: &M, mut pp: HeldP, wait: Wait) -> Option<(HeldP, *mut G, boo
             && netpoll::WAITERS.load(Ordering::Acquire) > 0
             && netpoll::LASTPOLL.load(Ordering::Acquire) != 0
         {
-            let mut list = Vec::new();
+            let mut list = GQueue::new();
             netpoll::netpoll(0, &mut list);
             if !list.is_empty() {
-                inject(&list, Some(&mut pp));
+                inject(&mut list, Some(&mut pp));
                 if let Some((gp, inherit)) = pp.runqget() {
                     return Some((pp, gp, inherit));
                 }
@@ -674,17 +684,17 @@ fn find_runnable(m: &M, mut pp: HeldP, wait: Wait) -> Option<(HeldP, *mut G, boo
                 (poll_until - now).max(0)
             };
             netpoll::POLL_UNTIL.store(poll_until, Ordering::Release);
-            let mut list = Vec::new();
+            let mut list = GQueue::new();
             if !stopping() {
                 netpoll::netpoll(delay, &mut list);
             }
             netpoll::POLL_UNTIL.store(0, Ordering::Release);
             netpoll::LASTPOLL.store(nanotime(), Ordering::Release);
             match p::pidleget_live(true) {
-                None => inject(&list, None),
+                None => inject(&mut list, None),
                 Some(mut np) => {
                     p::wire(m, &np);
-                    inject(&list, Some(&mut np));
+                    inject(&mut list, Some(&mut np));
                     pp = np;
                     // Timers of any P may be due: look as a spinning M (stealing
                     // runs other Ps' timers).
@@ -709,13 +719,25 @@ fn find_runnable(m: &M, mut pp: HeldP, wait: Wait) -> Option<(HeldP, *mut G, boo
 const RUNNEXT_STREAK_MAX: u32 = 64;
 
 /// Ends a long runnext streak: the G goes to the tail, and the ring's head runs.
+/// Inlined into every pick (a store or an increment); the end of a streak is cold.
+#[inline(always)]
 fn fair(pp: &mut HeldP, x: (*mut G, bool)) -> (*mut G, bool) {
     if !x.1 {
         pp.core().runnext_streak = 0;
         return x;
     }
     let n = pp.core().runnext_streak + 1;
-    if n < RUNNEXT_STREAK_MAX || pp.p().runq.is_empty() {
+    if n < RUNNEXT_STREAK_MAX {
+        pp.core().runnext_streak = n;
+        return x;
+    }
+    end_streak(pp, x, n)
+}
+
+#[cold]
+#[inline(never)]
+fn end_streak(pp: &mut HeldP, x: (*mut G, bool), n: u32) -> (*mut G, bool) {
+    if pp.p().runq.is_empty() {
         pp.core().runnext_streak = n;
         return x;
     }
@@ -816,7 +838,7 @@ fn execute(m: &M, mut pp: HeldP, gp: *mut G, inherit: bool) -> Option<*mut G> {
             }
             None
         }
-        Action::Park(unlock, arg) => park(m, g, |g| match unlock {
+        Action::Park(unlock, arg) => park(m, g, GStatus::Waiting, |g| match unlock {
             // SAFETY: the callback a channel or sync primitive passed for this park,
             // called on g0 with the parking G once it is marked waiting.
             Some(f) => unsafe { f(g, arg) },
@@ -825,10 +847,10 @@ fn execute(m: &M, mut pp: HeldP, gp: *mut G, inherit: bool) -> Option<*mut G> {
         Action::ParkHost(unlock, arg) => {
             // Read while the G is still ours: once it is waiting, a waker may resume it.
             let h = g.handle as *mut c_void;
-            park(m, g, |_| match unlock {
+            park(m, g, GStatus::HostWaiting, |_| match unlock {
                 // SAFETY: the host's rt_parkfn, called on g0 with the parking G's
                 // handle once it is marked waiting, as rt_park documents.
-                Some(f) => unsafe { f(h, arg) },
+                Some(f) => super::sanitizer::host_call(|| unsafe { f(h, arg) }),
                 None => true,
             })
         }
@@ -848,9 +870,9 @@ fn execute(m: &M, mut pp: HeldP, gp: *mut G, inherit: bool) -> Option<*mut G> {
 /// execute's part of a park: see [`park_commit_on`]. Returns the G to resume at once
 /// if the callback refused the park.
 #[inline]
-fn park(m: &M, g: &mut G, unlock: impl FnOnce(*mut G) -> bool) -> Option<*mut G> {
+fn park(m: &M, g: &mut G, st: GStatus, unlock: impl FnOnce(*mut G) -> bool) -> Option<*mut G> {
     let gp: *mut G = g;
-    if park_commit_on(m, g, unlock) {
+    if park_commit_on(m, g, st, unlock) {
         None
     } else {
         Some(gp)
@@ -858,14 +880,16 @@ fn park(m: &M, g: &mut G, unlock: impl FnOnce(*mut G) -> bool) -> Option<*mut G>
 }
 
 /// The second half of every park, once the G's context is saved (on g0, or on the G
-/// it switched to directly): marks it waiting and runs its unlock callback, with
-/// `in_park_cb` set so that rt_releasep and rt_schedule refuse meanwhile. Returns
-/// false, with the G Runnable again, if the callback refused the park.
+/// it switched to directly): marks it waiting (`st`: Waiting for the library's own
+/// parks, HostWaiting for rt_park, which only rt_ready wakes) and runs its unlock
+/// callback, with `in_park_cb` set so that rt_releasep and rt_schedule refuse
+/// meanwhile. Returns false, with the G Runnable again, if the callback refused the
+/// park.
 #[inline]
-pub fn park_commit_on(m: &M, g: &mut G, unlock: impl FnOnce(*mut G) -> bool) -> bool {
+pub fn park_commit_on(m: &M, g: &mut G, st: GStatus, unlock: impl FnOnce(*mut G) -> bool) -> bool {
     let gp: *mut G = g;
     g.m = ptr::null_mut();
-    g.set_status(GStatus::Waiting);
+    g.set_status(st);
     m.runs_ended.set(m.runs_ended.get() + 1);
     // SAFETY: on the M's own thread; the borrow ends before the callback.
     if let Some(pp) = unsafe { m.held_mut() } {
@@ -949,10 +973,23 @@ pub fn schedule(m: &M) {
     let mut next: Option<*mut G> = None;
     loop {
         check_no_locks("schedule: holding locks");
-        if m.exiting.load(Ordering::Acquire) || m.main_done.load(Ordering::Acquire) {
+        let lg = m.lockedg.load(Ordering::Acquire);
+        // rt_main's M leaves once its G is done, but not while a G wired to it
+        // (rt_lockosthread) still lives: that G runs only on this thread, so the
+        // thread serves it until it unlocks or exits (else it would wait forever
+        // for a thread that went back to the host, or exited).
+        if m.exiting.load(Ordering::Acquire)
+            || (m.main_done.load(Ordering::Acquire) && lg.is_null())
+        {
+            // A G handed back to us to run next (its park callback said resume, or
+            // it left a system call with a P) is queued, not dropped: the P we give
+            // up below (handoffp) goes to an M that runs it.
+            if let Some(gp) = next.take() {
+                globrunqput(gp);
+                wakep_global();
+            }
             break;
         }
-        let lg = m.lockedg.load(Ordering::Acquire);
         let (pp, gp, inherit) = if let Some(gp) = next.take() {
             match m.take_p() {
                 Some(pp) => (pp, gp, true),
@@ -1111,6 +1148,23 @@ pub fn rt_schedule(mode: SchedMode) -> Result<i32> {
                     return Ok(ran());
                 }
                 next = execute(mm, pp, gp, inherit);
+                let lg = mm.lockedg.load(Ordering::Acquire);
+                if next.is_none() && !lg.is_null() {
+                    // The G wired itself to this M (rt_lockosthread) and parked. It
+                    // runs only on this thread, so the host's M waits for it, as a
+                    // runtime M would (stoplockedm: our P goes to work elsewhere,
+                    // and a P comes back with the G), until it unlocks or exits;
+                    // returning now would leave it to a thread that went back to
+                    // the host, or exited: it would never run again.
+                    let Some(pp) = stoplockedm(mm) else {
+                        return Err(Error::Shutdown);
+                    };
+                    if mm.locked_next.swap(ptr::null_mut(), Ordering::AcqRel) != lg {
+                        super::throw("rt_schedule: woken without the locked G");
+                    }
+                    mm.put_p(pp);
+                    next = Some(lg);
+                }
             }
         }
         SchedMode::Forever => {
@@ -1190,15 +1244,20 @@ pub fn rt_main(f: super::m::RtFn, arg: *mut c_void) -> Result<()> {
     // The calling thread works as an M with a P: take an idle one, then queue the
     // main G on it, so that this thread runs it.
     acquire_idle_p(mm)?;
-    if let Err(e) = newproc1(f, arg, m, &g::GAttr::default()) {
-        if let Some(pp) = releasep_reserved(mm) {
-            handoffp(pp);
+    let gp = match newproc1(f, arg, m, &g::GAttr::default()) {
+        Ok(gp) => gp,
+        Err(e) => {
+            if let Some(pp) = releasep_reserved(mm) {
+                handoffp(pp);
+            }
+            return Err(e);
         }
-        return Err(e);
-    }
+    };
     schedule(mm);
     let done = mm.main_done.swap(false, Ordering::AcqRel);
     if done {
+        // TSan: everything the main G did happens before rt_main returns.
+        super::sanitizer::acquire(super::sanitizer::Edge::Go, gp.cast());
         Ok(())
     } else {
         Err(Error::Shutdown)
@@ -1497,23 +1556,50 @@ pub fn gopark_host(unlock: g::HostParkFn, arg: *mut c_void) {
     g::mcall(Action::ParkHost(unlock, arg));
 }
 
-/// goready: makes a parked G runnable, on runnext of the caller's P if it has one.
-/// `gp` is a live G (a host's handle is looked up in `greg` first); Error::Inval if
-/// it is not parked.
+/// goready: makes a G the library parked (Waiting) runnable, on runnext of the
+/// caller's P if it has one. `gp` is a live G; Error::Inval if it is not Waiting.
 pub fn ready(gp: *mut G) -> Result<()> {
     // SAFETY: `gp` is a live G (our contract): descriptors live until rt_shutdown.
     if !set_runnable(unsafe { &*gp }) {
         return Err(Error::Inval);
     }
+    queue_readied(gp);
+    Ok(())
+}
+
+/// rt_ready: makes a G that the host parked with rt_park (HostWaiting) runnable.
+/// `gp` is a live G (the host's handle was looked up in `greg`); Error::Inval if it
+/// is not parked by rt_park: running, queued, or parked by the library itself (in a
+/// channel, select, sleep, poll, rt_mutex or rt_wg), whose waker alone may wake it.
+pub fn ready_host(gp: *mut G) -> Result<()> {
+    // SAFETY: `gp` is a live G (our contract): descriptors live until rt_shutdown.
+    let woke = unsafe { &*gp }
+        .status
+        .compare_exchange(
+            GStatus::HostWaiting as u32,
+            GStatus::Runnable as u32,
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+        )
+        .is_ok();
+    if !woke {
+        return Err(Error::Inval);
+    }
+    queue_readied(gp);
+    Ok(())
+}
+
+/// Queues a G just made Runnable by a waker, and wakes a P for it.
+#[inline]
+fn queue_readied(gp: *mut G) {
     if queue_runnable(gp, true) {
         wakep();
     } else {
         wakep_global();
     }
-    Ok(())
 }
 
-/// Waiting -> Runnable; false if the G was not parked.
+/// Waiting -> Runnable; false if the G was not parked by the library.
 #[inline]
 fn set_runnable(g: &G) -> bool {
     g.status
@@ -1553,20 +1639,28 @@ pub fn ready_on(pp: &mut HeldP, gp: *mut G, next: bool) {
 }
 
 /// Makes a list of Gs readied by netpoll runnable: onto `pp` if the caller holds
-/// one, else the global queue; then wakes Ms for them (Go's injectglist).
-pub fn inject(list: &[*mut G], mut pp: Option<&mut HeldP>) {
+/// one, else the global queue (in one batch); then wakes Ms for them (Go's
+/// injectglist). Allocates nothing.
+pub fn inject(list: &mut GQueue, pp: Option<&mut HeldP>) {
     if list.is_empty() {
         return;
     }
-    for &gp in list {
+    let mut ready = GQueue::new();
+    while let Some(gp) = list.pop_front() {
         // SAFETY: netpoll hands over parked Gs whose waiter it won.
         if !set_runnable(unsafe { &*gp }) {
             super::throw("netpoll: the G to wake is not parked");
         }
-        match pp.as_deref_mut() {
-            Some(pp) => pp.runqput(gp, false),
-            None => globrunqput(gp),
+        // SAFETY: just taken off `list`: ours, on no list.
+        unsafe { ready.push_back(gp) };
+    }
+    match pp {
+        Some(pp) => {
+            while let Some(gp) = ready.pop_front() {
+                pp.runqput(gp, false);
+            }
         }
+        None => globrunqputbatch(&mut ready),
     }
     wakep_global();
 }
@@ -1632,26 +1726,23 @@ pub fn runnable_counts() -> (i64, i64) {
     (local + global, global)
 }
 
-/// Drops whatever is left in the global queue (rt_shutdown, after all Gs exited).
+/// Drops whatever is left in the global queue (rt_shutdown, after all Gs exited: the
+/// Gs themselves are freed with ALLGS).
 pub fn clear_globrunq() {
-    while GLOBRUNQ.pop().is_some() {}
+    GLOBRUNQ.lock().forget();
     GLOBRUNQ_SIZE.store(0, Ordering::Release);
 }
 
-/// In a fork child: a fresh, empty global queue. The parent's queue is set aside, not
-/// dropped or drained: a push in flight at the fork left a slot that is claimed but
-/// never written, which pop (and SegQueue's drop) would wait on forever. Its Gs are
-/// the parent's and are forgotten with the rest (g::forget_after_fork).
+/// In a fork child: a fresh, empty global queue. The parent's queue is neither
+/// drained nor walked: a thread that held its lock at the fork (a push or pop half
+/// done) does not exist here, so the lock is reset and the list forgotten. Its Gs
+/// are the parent's and are dropped with the rest (g::forget_after_fork).
 ///
 /// # Safety
-/// The fork child's only thread, before the new runtime starts: no reference to the
-/// queue is live.
+/// The fork child's only thread, before the new runtime starts.
 pub unsafe fn replace_globrunq_after_fork() {
-    // SAFETY: no other thread exists and no reference to the queue is held (our
-    // # Safety). The old queue is moved out untouched (SegQueue is not
-    // self-referential) and kept reachable, never dropped.
-    let old = unsafe { ptr::replace(GLOBRUNQ.0.get(), SegQueue::new()) };
-    // SAFETY: the child's only thread; a holder of the lock in the parent is gone.
-    unsafe { PARENT_GLOBRUNQS.get_after_fork() }.push(old);
+    // SAFETY: no other thread exists (our # Safety), so nobody holds or takes the
+    // lock; forgetting the list touches none of its Gs.
+    unsafe { GLOBRUNQ.get_after_fork() }.forget();
     GLOBRUNQ_SIZE.store(0, Ordering::Release);
 }

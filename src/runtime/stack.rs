@@ -145,7 +145,13 @@ pub unsafe fn mstack_cache_after_fork() {
     // SAFETY: no other thread exists to hold or take the locks (our # Safety).
     unsafe {
         let old = core::mem::take(MSTACK_CACHE.get_after_fork());
-        PARENT_MSTACKS.get_after_fork().push(old);
+        let kept = PARENT_MSTACKS.get_after_fork();
+        if kept.try_reserve(1).is_ok() {
+            kept.push(old);
+        } else {
+            // No memory to keep it reachable: leak it rather than walk it.
+            core::mem::forget(old);
+        }
     }
 }
 
@@ -227,6 +233,147 @@ pub struct GStack {
     touched_lo: usize,
     /// Its slot in [`REGISTRY`].
     slot: usize,
+}
+
+/// A list of free G stacks that allocates nothing: each stack's descriptor is moved
+/// into the top of the stack's own memory, linked to the next. The memory is ours
+/// (no G runs on a free stack), and the top page is the first a G touches anyway.
+/// Dropping the list unmaps every stack on it.
+pub struct StackList {
+    head: *mut StackNode,
+    tail: *mut StackNode,
+    len: usize,
+}
+
+/// A free stack's descriptor, kept at the top of the stack itself.
+struct StackNode {
+    st: GStack,
+    next: *mut StackNode,
+}
+
+// SAFETY: the list owns its stacks and their memory; it is moved or locked whole.
+unsafe impl Send for StackList {}
+
+impl StackList {
+    pub const fn new() -> StackList {
+        StackList {
+            head: ptr::null_mut(),
+            tail: ptr::null_mut(),
+            len: 0,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.head.is_null()
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Puts `st` on the list (its descriptor goes into its own top bytes).
+    #[inline]
+    pub fn push(&mut self, st: GStack) {
+        let at =
+            (st.hi - core::mem::size_of::<StackNode>()) & !(core::mem::align_of::<StackNode>() - 1);
+        debug_assert!(at >= st.lo);
+        let node = at as *mut StackNode;
+        // SAFETY: [at, hi) lies in the stack's usable range (stacks are at least a
+        // page, the node a few words), mapped read-write for as long as the stack
+        // lives, and no G runs on a free stack: the memory is ours to write.
+        unsafe {
+            node.write(StackNode {
+                st,
+                next: self.head,
+            })
+        };
+        if self.tail.is_null() {
+            self.tail = node;
+        }
+        self.head = node;
+        self.len += 1;
+    }
+
+    /// Takes the most recently put stack off.
+    #[inline]
+    pub fn pop(&mut self) -> Option<GStack> {
+        let node = self.head;
+        if node.is_null() {
+            return None;
+        }
+        // SAFETY: `node` was written by push into the stack it describes, which is
+        // still mapped (the list owns it); reading it moves the descriptor out, after
+        // which the memory is the stack's again.
+        let StackNode { st, next } = unsafe { node.read() };
+        self.head = next;
+        if next.is_null() {
+            self.tail = ptr::null_mut();
+        }
+        self.len -= 1;
+        Some(st)
+    }
+
+    /// Takes the first `n` stacks (all if fewer) off, as a list of their own: a walk
+    /// of `n` links and one cut.
+    pub fn take_front(&mut self, n: usize) -> StackList {
+        if n >= self.len {
+            return core::mem::take(self);
+        }
+        if n == 0 {
+            return StackList::new();
+        }
+        let mut last = self.head;
+        // SAFETY: the list holds more than n nodes, each in the still-mapped stack
+        // it describes; their links are the list's.
+        unsafe {
+            for _ in 1..n {
+                last = (*last).next;
+            }
+            let rest = (*last).next;
+            (*last).next = ptr::null_mut();
+            let out = StackList {
+                head: self.head,
+                tail: last,
+                len: n,
+            };
+            self.head = rest;
+            self.len -= n;
+            out
+        }
+    }
+
+    /// Moves every stack of `other` to the end of this list.
+    pub fn append(&mut self, other: &mut StackList) {
+        if other.is_empty() {
+            return;
+        }
+        if self.tail.is_null() {
+            self.head = other.head;
+        } else {
+            // SAFETY: our tail is a node of this list, in its still-mapped stack.
+            unsafe { (*self.tail).next = other.head };
+        }
+        self.tail = other.tail;
+        self.len += other.len;
+        // The stacks are ours now: `other` must not unmap them.
+        other.head = ptr::null_mut();
+        other.tail = ptr::null_mut();
+        other.len = 0;
+    }
+}
+
+impl Default for StackList {
+    fn default() -> Self {
+        StackList::new()
+    }
+}
+
+impl Drop for StackList {
+    fn drop(&mut self) {
+        while let Some(st) = self.pop() {
+            drop(st);
+        }
+    }
 }
 
 /// Valgrind client requests: stacks must be announced to valgrind, or it takes every

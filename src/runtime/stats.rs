@@ -131,16 +131,35 @@ fn goid_of(gp: *mut G) -> i64 {
 }
 
 /// Names a code address as "symbol+0xoff" when the dynamic linker knows it.
-fn symbolize(addr: usize) -> String {
+fn symbolize(out: &mut impl core::fmt::Write, addr: usize) -> core::fmt::Result {
     // SAFETY: dladdr only reads loader data; the strings it returns are static.
     unsafe {
         let mut info: libc::Dl_info = core::mem::zeroed();
         if libc::dladdr(addr as *const _, &mut info) != 0 && !info.dli_sname.is_null() {
-            let name = core::ffi::CStr::from_ptr(info.dli_sname).to_string_lossy();
-            return format!("{name}+{:#x}", addr - info.dli_saddr as usize);
+            if let Ok(name) = core::ffi::CStr::from_ptr(info.dli_sname).to_str() {
+                return write!(out, "{name}+{:#x}", addr - info.dli_saddr as usize);
+            }
         }
     }
-    String::from("?")
+    out.write_str("?")
+}
+
+/// The text of a dump, grown fallibly: out of memory stops the text where it is
+/// (`complete` false) instead of aborting the host.
+pub struct DumpText {
+    pub text: String,
+    pub complete: bool,
+}
+
+impl core::fmt::Write for DumpText {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        if !self.complete || self.text.try_reserve(s.len()).is_err() {
+            self.complete = false;
+            return Err(core::fmt::Error);
+        }
+        self.text.push_str(s);
+        Ok(())
+    }
 }
 
 /// How [`dump_text`] takes the runtime's locks.
@@ -153,17 +172,24 @@ pub enum DumpLocks {
     Try,
 }
 
-/// The human-readable state of every M, P and G (rt_dump, fatal errors).
-pub fn dump_text(locks: DumpLocks) -> String {
+/// The human-readable state of every M, P and G (rt_dump, fatal errors). Allocates
+/// only fallibly (see [`DumpText`]).
+pub fn dump_text(locks: DumpLocks) -> DumpText {
     use std::fmt::Write;
+    let mut out = DumpText {
+        text: String::new(),
+        complete: true,
+    };
     let s = match locks {
         DumpLocks::Wait => SCHED.lock(),
         DumpLocks::Try => match SCHED.try_lock() {
             Some(s) => s,
-            None => return String::from("libmrt: (no state dump: the sched lock is held)\n"),
+            None => {
+                let _ = out.write_str("libmrt: (no state dump: the sched lock is held)\n");
+                return out;
+            }
         },
     };
-    let mut out = String::new();
     let _ = writeln!(
         out,
         "libmrt: gomaxprocs={} idleprocs={} idlethreads={} running={} g0stack={} gstack={}",
@@ -217,7 +243,9 @@ pub fn dump_text(locks: DumpLocks) -> String {
             g0.stack_hi
         );
         for &a in &m.createstack[..m.ncreatestack] {
-            let _ = writeln!(out, "      created by {:#x} {}", a, symbolize(a));
+            let _ = write!(out, "      created by {:#x} ", a);
+            let _ = symbolize(&mut out, a);
+            let _ = out.write_str("\n");
         }
     });
     drop(s);
@@ -247,12 +275,20 @@ pub fn dump_text(locks: DumpLocks) -> String {
             !g.lockedm.load(Ordering::Relaxed).is_null()
         );
         if g.async_preempt.load(Ordering::Relaxed) {
-            out.push_str(" async-preempt");
+            let _ = out.write_str(" async-preempt");
         }
         if !g.name().is_empty() {
-            let _ = write!(out, " name=\"{}\"", String::from_utf8_lossy(g.name()));
+            // Without allocating: invalid UTF-8 in the host's label shows as U+FFFD.
+            let _ = out.write_str(" name=\"");
+            for c in g.name().utf8_chunks() {
+                let _ = out.write_str(c.valid());
+                if !c.invalid().is_empty() {
+                    let _ = out.write_str("\u{fffd}");
+                }
+            }
+            let _ = out.write_str("\"");
         }
-        out.push('\n');
+        let _ = out.write_str("\n");
     }
     out
 }

@@ -22,13 +22,18 @@ static STOP: AtomicU32 = AtomicU32::new(0);
 
 /// Starts sysmon on first use (when the first G is made).
 pub fn ensure_started() {
-    if STARTED.load(Ordering::Acquire) || STARTED.swap(true, Ordering::AcqRel) {
+    if STARTED.load(Ordering::Acquire) {
+        return;
+    }
+    // While thread creation backs off, do not try on every rt_go.
+    if super::m::newm_backing_off() || STARTED.swap(true, Ordering::AcqRel) {
         return;
     }
     STOP.store(0, Ordering::Release);
     if super::m::newm(Some(sysmon_main), ptr::null_mut(), ptr::null_mut()).is_err() {
-        // No thread for it now: try again with the next G.
+        // No thread for it now: try again with a G made after the backoff.
         STARTED.store(false, Ordering::Release);
+        super::m::newm_failed();
     }
 }
 
@@ -54,11 +59,38 @@ fn wake() {
 /// Whether NOTE is armed (cleared and not yet woken).
 static NOTE_ARMED: AtomicBool = AtomicBool::new(false);
 
-/// entersyscall: a deep-sleeping sysmon must watch the new syscall.
+/// entersyscall, or a P taken from the idle pool: a deep-sleeping sysmon must watch
+/// the new system call or the newly busy P (to preempt its Gs).
 pub fn wake_if_sleeping() {
     if WAITING.load(Ordering::Acquire) {
         WAITING.store(false, Ordering::Release);
         wake();
+    }
+}
+
+/// Sleeps until a P leaves the idle pool (`wake_if_sleeping` from pidleget), a
+/// system call begins, or `ns` pass. The idle check is repeated under the sched lock
+/// and WAITING set there, with the note already armed, so that a P taken from the
+/// pool after the check always wakes us (as Go's sysmonwait under sched.lock).
+fn deep_sleep(ns: i64) {
+    NOTE.clear();
+    NOTE_ARMED.store(true, Ordering::Release);
+    let still_idle = {
+        let _s = super::SCHED.lock();
+        let idle = NPIDLE.load(Ordering::Acquire) == GOMAXPROCS.load(Ordering::Acquire)
+            && sched::GLOBRUNQ_SIZE.load(Ordering::Acquire) == 0;
+        if idle {
+            WAITING.store(true, Ordering::Release);
+        }
+        idle
+    };
+    if still_idle && STOP.load(Ordering::Acquire) == 0 {
+        NOTE.tsleep(ns);
+    }
+    WAITING.store(false, Ordering::Release);
+    if !NOTE_ARMED.swap(false, Ordering::AcqRel) {
+        // A waker claimed the note: wait for its wakeup so the note is quiet.
+        NOTE.sleep();
     }
 }
 
@@ -75,6 +107,11 @@ fn sleep(ns: i64) {
 }
 
 extern "C" fn sysmon_main(_: *mut c_void) {
+    // Started as an M's start function, which runs as the host's code under TSan.
+    super::sanitizer::runtime_call(sysmon_loop)
+}
+
+fn sysmon_loop() {
     let mut idle = 0u32;
     let mut delay_us = 20i64;
     let mut last = [PWatch::default(); MAX_PROCS as usize];
@@ -88,7 +125,10 @@ extern "C" fn sysmon_main(_: *mut c_void) {
             delay_us
         };
         let procs = GOMAXPROCS.load(Ordering::Acquire);
-        if procs > 0 && NPIDLE.load(Ordering::Acquire) == procs {
+        if procs > 0
+            && NPIDLE.load(Ordering::Acquire) == procs
+            && sched::GLOBRUNQ_SIZE.load(Ordering::Acquire) == 0
+        {
             // Everything idle: sleep until a system call begins, or the next timer
             // is due (the M blocked in netpoll should get it; this is a backstop).
             let next = timer::earliest();
@@ -96,9 +136,7 @@ extern "C" fn sysmon_main(_: *mut c_void) {
             if next != 0 {
                 ns = (next - nanotime()).clamp(20_000, ns);
             }
-            WAITING.store(true, Ordering::Release);
-            sleep(ns);
-            WAITING.store(false, Ordering::Release);
+            deep_sleep(ns);
             idle = 0;
         } else if signalled {
             // A preemption signal went out last round: if it found the G at an unsafe
@@ -118,16 +156,24 @@ extern "C" fn sysmon_main(_: *mut c_void) {
                 .compare_exchange(lastpoll, now, Ordering::AcqRel, Ordering::Relaxed)
                 .is_ok()
         {
-            let mut list = Vec::new();
+            let mut list = super::g::GQueue::new();
             netpoll::netpoll(0, &mut list);
             if !list.is_empty() {
-                sched::inject(&list, None);
+                sched::inject(&mut list, None);
                 idle = 0;
             }
         }
         // Timers overdue while every M is busy or parked: get an M to run them.
         let next = timer::earliest();
         if next != 0 && next < now {
+            sched::wakep_global();
+        } else if sched::GLOBRUNQ_SIZE.load(Ordering::Acquire) > 0
+            && NPIDLE.load(Ordering::Acquire) > 0
+            && !super::m::newm_backing_off()
+        {
+            // Gs queued with Ps idle: the wakep that queued them found no M it could
+            // start (thread creation failed and backed off). Try again now that the
+            // backoff is over, or they might wait for the next rt_go.
             sched::wakep_global();
         }
         let (n, sent) = retake(&mut last);

@@ -83,7 +83,7 @@ pub fn tls_store(g: *mut G) {
 /// Adds `d` (wrapping: -1 is `u32::MAX`) to the calling thread's count of held
 /// runtime locks (`mrt_tls_locks` in the assembly).
 #[inline(always)]
-#[cfg_attr(loom, allow(dead_code))] // loom's threads share one OS thread: no count
+#[cfg_attr(loom, allow(dead_code))] // under loom nothing is counted (note.rs)
 pub fn tls_locks_add(d: u32) {
     // SAFETY: one read-modify-write instruction on this thread's own 4-byte static TLS
     // variable, which the dynamic linker sized and zeroed for every thread.
@@ -100,6 +100,7 @@ pub fn tls_locks_add(d: u32) {
 
 /// The calling thread's count of held runtime locks.
 #[inline(always)]
+#[cfg_attr(loom, allow(dead_code))]
 pub fn tls_locks() -> u32 {
     let n: u32;
     // SAFETY: reads this thread's own 4-byte static TLS variable (see tls_locks_add).
