@@ -271,3 +271,183 @@ mrt_valgrind_request:
         ret
         .cfi_endproc
         .size   mrt_valgrind_request, .-mrt_valgrind_request
+
+/*
+ * Asynchronous preemption (src/runtime/preempt.rs), as Go's asyncPreempt.
+ *
+ * The preemption signal's handler does not switch stacks. When it finds the
+ * interrupted G preemptible, it rewrites the interrupted context (the ucontext the
+ * kernel restores at sigreturn) so that the G seems to have called this routine at
+ * the interrupted instruction, below its red zone:
+ *
+ *     higher addresses
+ *       orig_rsp      | the G's frame, as interrupted                        |
+ *                     | red zone: 128 bytes the interrupted code may use     |
+ *       orig_rsp-136  | orig_rip: where the G was interrupted                |  <- rsp on entry
+ *     lower addresses
+ *
+ * and rip = mrt_async_preempt. The routine saves everything the interrupted code may
+ * hold: every general register, the flags, and the whole FPU/vector state (x87, MXCSR,
+ * xmm, ymm, zmm and opmask registers) with xsave, under the mask of enabled features
+ * that preempt.rs computed from cpuid leaf 0xD and XCR0 (mrt_preempt_xmask), in an
+ * area of mrt_preempt_xsize bytes aligned to 64; fxsave (x87, MXCSR, xmm) where the
+ * CPU or OS has no xsave (mrt_preempt_xsave = 0). It then gives the C calling
+ * convention what it needs (direction flag clear, x87 stack empty, default MXCSR; the
+ * stack 16-byte aligned) and calls
+ *       void async_preempt_park(void)      (preempt.rs)
+ * which parks the G on the global run queue (as rt_checkpoint does) and returns when
+ * a scheduler resumes it, on this M or another. The routine restores the state and
+ * returns with `ret $128`: it pops orig_rip and then skips the red zone, so rsp is
+ * exactly orig_rsp again, in one instruction that touches no register. Every register
+ * and flag is then as the interrupted instruction left it.
+ *
+ * Frame while async_preempt_park runs (rbp = frame pointer, CFA = rbp + 152):
+ *       rbp+144  orig_rip (the return address; CFA-136 - the red zone lies between)
+ *       rbp+8    saved rflags
+ *       rbp+0    saved rbp
+ *       rbp-8 .. rbp-112   rax rbx rcx rdx rsi rdi r8 r9 r10 r11 r12 r13 r14 r15
+ *                (padding to a 64-byte boundary)
+ *       rsp+64   the xsave/fxsave area (64-byte aligned, mrt_preempt_xsize bytes)
+ *       rsp      64 bytes of scratch (the MXCSR default is loaded from here)
+ * The handler checked that the G's stack has room for all of this (and for the call)
+ * above its guard region.
+ *
+ * Unwinders see a signal frame (.cfi_signal_frame): the return address is the
+ * interrupted instruction itself, not the one after a call.
+ * Clobbers: nothing (that is the point). Not callable from C.
+ */
+        .data
+        .p2align 3
+        .globl  mrt_preempt_xmask
+        .hidden mrt_preempt_xmask
+mrt_preempt_xmask:                              # xsave's feature mask (edx:eax)
+        .quad   0
+        .globl  mrt_preempt_xsize
+        .hidden mrt_preempt_xsize
+mrt_preempt_xsize:                              # bytes of the save area (64-multiple)
+        .quad   512
+        .globl  mrt_preempt_xsave
+        .hidden mrt_preempt_xsave
+mrt_preempt_xsave:                              # 1: xsave/xrstor, 0: fxsave/fxrstor
+        .quad   0
+
+        .text
+        .globl  mrt_async_preempt
+        .hidden mrt_async_preempt
+        .type   mrt_async_preempt, @function
+        .p2align 4
+mrt_async_preempt:
+        .cfi_startproc
+        .cfi_signal_frame
+        .cfi_def_cfa_offset 136                 # CFA = orig_rsp
+        .cfi_offset rip, -136
+        endbr64
+        pushfq
+        .cfi_adjust_cfa_offset 8
+        cld                                     # the C convention, for the call
+        pushq   %rbp
+        .cfi_adjust_cfa_offset 8
+        .cfi_offset rbp, -152
+        movq    %rsp, %rbp
+        .cfi_def_cfa_register rbp
+        pushq   %rax
+        .cfi_offset rax, -160
+        pushq   %rbx
+        .cfi_offset rbx, -168
+        pushq   %rcx
+        .cfi_offset rcx, -176
+        pushq   %rdx
+        .cfi_offset rdx, -184
+        pushq   %rsi
+        .cfi_offset rsi, -192
+        pushq   %rdi
+        .cfi_offset rdi, -200
+        pushq   %r8
+        .cfi_offset r8, -208
+        pushq   %r9
+        .cfi_offset r9, -216
+        pushq   %r10
+        .cfi_offset r10, -224
+        pushq   %r11
+        .cfi_offset r11, -232
+        pushq   %r12
+        .cfi_offset r12, -240
+        pushq   %r13
+        .cfi_offset r13, -248
+        pushq   %r14
+        .cfi_offset r14, -256
+        pushq   %r15
+        .cfi_offset r15, -264
+
+        subq    mrt_preempt_xsize(%rip), %rsp   # the save area ...
+        andq    $-64, %rsp                      # ... 64-byte aligned
+        cmpq    $0, mrt_preempt_xsave(%rip)
+        je      1f
+        xorl    %eax, %eax                      # XRSTOR (standard form) wants the
+        movq    %rax, 512(%rsp)                 # header's reserved bytes zero; XSAVE
+        movq    %rax, 520(%rsp)                 # writes only XSTATE_BV
+        movq    %rax, 528(%rsp)
+        movq    %rax, 536(%rsp)
+        movq    %rax, 544(%rsp)
+        movq    %rax, 552(%rsp)
+        movq    %rax, 560(%rsp)
+        movq    %rax, 568(%rsp)
+        movl    mrt_preempt_xmask(%rip), %eax
+        movl    mrt_preempt_xmask+4(%rip), %edx
+        xsave64 (%rsp)
+        jmp     2f
+1:      fxsave64 (%rsp)
+2:      subq    $64, %rsp                       # scratch; still 64-byte aligned
+        fninit                                  # empty x87 stack, default control word
+        movl    $0x1f80, (%rsp)                 # default MXCSR
+        ldmxcsr (%rsp)
+        call    {ASYNC_PREEMPT_PARK}            # park; returns once resumed
+
+        addq    $64, %rsp                       # the save area
+        cmpq    $0, mrt_preempt_xsave(%rip)
+        je      3f
+        movl    mrt_preempt_xmask(%rip), %eax
+        movl    mrt_preempt_xmask+4(%rip), %edx
+        xrstor64 (%rsp)
+        jmp     4f
+3:      fxrstor64 (%rsp)
+4:      leaq    -112(%rbp), %rsp
+        popq    %r15
+        .cfi_restore r15
+        popq    %r14
+        .cfi_restore r14
+        popq    %r13
+        .cfi_restore r13
+        popq    %r12
+        .cfi_restore r12
+        popq    %r11
+        .cfi_restore r11
+        popq    %r10
+        .cfi_restore r10
+        popq    %r9
+        .cfi_restore r9
+        popq    %r8
+        .cfi_restore r8
+        popq    %rdi
+        .cfi_restore rdi
+        popq    %rsi
+        .cfi_restore rsi
+        popq    %rdx
+        .cfi_restore rdx
+        popq    %rcx
+        .cfi_restore rcx
+        popq    %rbx
+        .cfi_restore rbx
+        popq    %rax
+        .cfi_restore rax
+        popq    %rbp
+        .cfi_def_cfa rsp, 144
+        .cfi_restore rbp
+        popfq
+        .cfi_adjust_cfa_offset -8
+        ret     $128                            # to orig_rip, with rsp = orig_rsp
+        .cfi_endproc
+        .globl  mrt_async_preempt_end
+        .hidden mrt_async_preempt_end
+mrt_async_preempt_end:
+        .size   mrt_async_preempt, .-mrt_async_preempt

@@ -50,6 +50,7 @@ benches=(
     "chan_buffered:vsgo:3:-p 1"      # producer -> consumer, cap 1024, 8-byte elements, ns/element
     "chan_buffered:vsgo:3:-p 2"      #   the same on 2 Ps
     "sleep_fanout:vsgo:3:"           # 10^4 Gs x rt_sleep(1 ms) + rt_wg: wall time, default Ps
+    "preempt:vsgo:3:-p 1"            # rt_checkpoint ns/call, async preemption's cost to a CPU-bound G, latency
     "echo:echo:3:100 1048576"        # examples/echo.c vs bench/echo_server.go, same client
 )
 

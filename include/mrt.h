@@ -91,6 +91,13 @@
 #define RT_STATS_EXACT 1
 
 /**
+ * rt_go_attr.flags: the G's code may be interrupted at any instruction outside
+ * libmrt, so sysmon preempts it by signal after a 10 ms time slice (see rt_go_ex
+ * for the contract such code must keep).
+ */
+#define RT_G_ASYNC_PREEMPT 1
+
+/**
  * rt_p_status: idle (in the pool, or held by the host after rt_releasep).
  */
 #define RT_P_IDLE 0
@@ -163,6 +170,25 @@ typedef struct rt_select_case {
 typedef void (*rt_fn)(void *arg);
 
 /**
+ * rt_go_ex's attributes. Size-versioned: set `size` = sizeof(rt_go_attr).
+ */
+typedef struct rt_go_attr {
+  /**
+   * sizeof(rt_go_attr).
+   */
+  uint32_t size;
+  /**
+   * RT_G_* bits (RT_G_ASYNC_PREEMPT); unknown bits: RT_EINVAL.
+   */
+  uint32_t flags;
+  /**
+   * Optional label, shown by rt_dump (copied: at most 32 bytes are kept, cut at a
+   * UTF-8 character boundary). NULL: none.
+   */
+  const char *name;
+} rt_go_attr;
+
+/**
  * rt_park's unlock callback: runs on the M's g0 after the G is marked waiting
  * (g is its handle, as rt_getg gave it); returning false resumes the G at once.
  */
@@ -230,6 +256,15 @@ typedef struct rt_config {
    * RT_CFG_* bits; must be 0 (no flag is defined yet: RT_EINVAL otherwise).
    */
   uint32_t flags;
+  /**
+   * The signal that preempts RT_G_ASYNC_PREEMPT Gs: 0 = SIGURG (Go's choice), -1 =
+   * no asynchronous preemption (such Gs are then preempted only at calls into
+   * libmrt and rt_checkpoint), else that signal number. RT_EINVAL for a number
+   * that is not a signal, for SIGKILL, SIGSTOP, the synchronous signals (SIGSEGV,
+   * SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT, SIGSYS) and glibc's internal ones
+   * (32, 33). Callers whose rt_config predates this field get SIGURG.
+   */
+  int32_t preempt_signal;
 } rt_config;
 
 /**
@@ -435,6 +470,44 @@ int rt_select(struct rt_select_case *cases, size_t n, int64_t timeout_ns);
  * mapped; RT_ESHUTDOWN.
  */
 int64_t rt_go(rt_fn f, void *arg);
+
+/**
+ * rt_go with attributes: starts a new G running fn(arg) and returns its id (> 0) or
+ * an error. `attr` NULL is rt_go. `attr->size` = sizeof(rt_go_attr) (a smaller size
+ * that covers `flags` is accepted: the name is then absent).
+ *
+ * RT_G_ASYNC_PREEMPT: after the G has kept its P for a whole 10 ms time slice,
+ * sysmon interrupts it with rt_config.preempt_signal (SIGURG by default) and, if the
+ * interrupted instruction is a safe place, the G is parked on the global run queue
+ * with every register saved (general, flags, x87, MXCSR, SSE/AVX/AVX-512 state) and
+ * later resumes exactly there, maybe on another M. The G's code must then keep this
+ * contract between any two instructions, not only at calls:
+ *  - it holds no lock that another G or thread could wait for (a mutex of its own,
+ *    a spinlock, a lock inside a library it called: those of malloc, stdio and the
+ *    dynamic linker are safe only because the G is never stopped inside libc or
+ *    ld.so);
+ *  - it keeps no thread-local address (errno's included) and assumes nothing about
+ *    the OS thread it runs on, unless wired with rt_lockosthread;
+ *  - it does not run on a stack of its own (a coroutine switch inside the G): the G
+ *    is only stopped while its stack pointer lies in its libmrt stack.
+ *
+ * It is never stopped inside libmrt (any rt_* call, its own start and exit), the C
+ * library or the dynamic linker, nor while a signal handler of the host runs on it
+ * or the host blocked signals in its thread (the interrupted signal mask must be the
+ * M's usual one), nor when its stack lacks room for the saved state (a few KiB);
+ * then the signal does nothing and sysmon tries again at its next look. Without the
+ * flag (and with preempt_signal -1, MRT_DEBUG=asyncpreemptoff, or under valgrind,
+ * where asynchronous preemption is off) a G is preempted only at calls into libmrt
+ * and rt_checkpoint. The handler is installed when the first such G is made; a
+ * signal that is not libmrt's goes to the handler the host had before.
+ *
+ * Any context. Errors: as rt_go; RT_EINVAL for a bad size or unknown flag bits.
+ *
+ * # Safety
+ * `attr` is NULL or points at least `attr->size` readable bytes; `attr->name` (if
+ * the size covers it) is NULL or a NUL-terminated string.
+ */
+int64_t rt_go_ex(rt_fn f, void *arg, const struct rt_go_attr *attr);
 
 /**
  * G: yields the P to other runnable Gs; the caller goes to the tail of its P's
@@ -740,7 +813,7 @@ int rt_schedule(int flags);
  * Errors: RT_EALREADY if the runtime already runs (a bad `cfg` is checked first);
  * RT_EINVAL for a bad `cfg`
  * (size 0, maxprocs < 0 or > 1024, g0_stack_size or g_stack_size above 1 TiB,
- * (size_t)-1 included, non-zero flags); RT_ENOMEM.
+ * (size_t)-1 included, non-zero flags, a bad preempt_signal); RT_ENOMEM.
  *
  * # Safety
  * Pointer arguments are NULL or valid for the access described (out-pointers

@@ -25,6 +25,7 @@ fn fresh(procs: i32) {
         g0_stack_size: 0,
         g_stack_size: 0,
         flags: 0,
+        preempt_signal: 0,
     };
     // SAFETY: a valid config.
     assert_eq!(unsafe { rt_init(&cfg) }, RT_OK);

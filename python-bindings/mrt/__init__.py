@@ -32,16 +32,19 @@ Failing calls raise ``mrt.MrtError`` subclasses (``mrt.InvalidArgument`` for RT_
 from __future__ import annotations
 
 from . import _ffi
-from ._ffi import LIB_FOUND_BY, LIB_PATH, MISSING, lib, rt_config, rt_fn, rt_m_info, rt_stats
+from ._ffi import (LIB_FOUND_BY, LIB_PATH, MISSING, lib, rt_config, rt_fn, rt_go_attr,
+                   rt_m_info, rt_stats)
 from .errors import *  # noqa: F401,F403 - MrtError, one class per code, RT_E* constants
 from .errors import ERRORS, MrtError, check, err_name, error_class, strerror
 from .g import (
+    RT_G_ASYNC_PREEMPT,
     GoExit,
     Goroutine,
     entersyscall,
     exitsyscall,
     getg,
     go,
+    go_ex,
     goexit,
     goid,
     gosched,
@@ -81,10 +84,10 @@ RT_SEND = 1
 RT_RECV = 2
 
 __all__ = [
-    "lib", "LIB_PATH", "LIB_FOUND_BY", "MISSING", "rt_config", "rt_fn", "rt_m_info", "rt_stats",
+    "lib", "LIB_PATH", "LIB_FOUND_BY", "MISSING", "rt_config", "rt_fn", "rt_go_attr", "rt_m_info", "rt_stats",
     "MrtError", "ERRORS", "check", "err_name", "error_class", "strerror",
     "M", "MInfo", "allocm", "getm", "newm",
-    "go", "main", "Goroutine", "GoExit", "gosched", "checkpoint", "goexit", "goid", "getg",
+    "go", "go_ex", "RT_G_ASYNC_PREEMPT", "main", "Goroutine", "GoExit", "gosched", "checkpoint", "goexit", "goid", "getg",
     "park", "ready",
     "lockosthread", "unlockosthread", "entersyscall", "exitsyscall", "syscall",
     "Mutex", "WaitGroup", "Chan", "select", "sleep", "poll_fd",

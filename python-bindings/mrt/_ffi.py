@@ -152,6 +152,15 @@ class rt_config(Structure):
         ("g0_stack_size", c_size_t),
         ("g_stack_size", c_size_t),
         ("flags", c_uint32),
+        ("preempt_signal", c_int32),
+    ]
+
+
+class rt_go_attr(Structure):
+    _fields_ = [
+        ("size", c_uint32),
+        ("flags", c_uint32),
+        ("name", c_char_p),
     ]
 
 
@@ -209,6 +218,7 @@ class rt_wg(Structure):
 
 STRUCTS = {
     "rt_config": rt_config,
+    "rt_go_attr": rt_go_attr,
     "rt_m_info": rt_m_info,
     "rt_stats": rt_stats,
     "rt_select_case": rt_select_case,
@@ -248,6 +258,7 @@ FUNCTIONS: Dict[str, Tuple[Optional[type], Sequence[type]]] = {
     "rt_schedule": (c_int, [c_int]),
     # G (bound once the library exports them)
     "rt_go": (c_int64, [rt_fn, c_void_p]),
+    "rt_go_ex": (c_int64, [rt_fn, c_void_p, POINTER(rt_go_attr)]),
     "rt_gosched": (None, []),
     "rt_checkpoint": (c_int, []),
     "rt_goexit": (None, []),

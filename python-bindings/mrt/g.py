@@ -286,6 +286,38 @@ def go(fn: Union[Callable, int, None], arg: Any = _NOARG) -> Union[int, Goroutin
     return goid
 
 
+RT_G_ASYNC_PREEMPT = 0x1
+
+
+def go_ex(fn: Union[Callable, int, None], arg: Any = _NOARG, *, flags: int = 0,
+          name: Optional[str] = None) -> Union[int, Goroutine]:
+    """rt_go_ex: ``go`` with attributes. ``name`` labels the G in ``mrt.dump()``
+    (copied; 32 bytes kept). ``flags=RT_G_ASYNC_PREEMPT`` lets sysmon preempt the G by
+    signal at any instruction (see docs/api.md, "Asynchronous preemption"): only for
+    C bodies that keep that contract. A Python body holds the GIL and the
+    interpreter's thread state, so asking it of one raises ValueError; a Python body
+    is preempted at calls into mrt and at ``checkpoint()``. Raises InvalidArgument
+    for unknown flag bits or None, as ``go`` does otherwise."""
+    attr = _ffi.rt_go_attr(ctypes.sizeof(_ffi.rt_go_attr), flags,
+                           None if name is None else name.encode())
+    body = _python_body(fn, arg)
+    if body is not None:
+        if flags & RT_G_ASYNC_PREEMPT:
+            raise ValueError("RT_G_ASYNC_PREEMPT needs a C body: a Python body holds the "
+                             "GIL and must not be stopped between instructions")
+        goid = lib.rt_go_ex(_G_ENTRY, body.key, ctypes.byref(attr))
+        if goid < 0:
+            _pending.pop(body.key, None)
+            check(goid, "rt_go_ex")
+        return Goroutine(goid, body)
+    cfn = _c_function(fn)
+    goid = lib.rt_go_ex(cfn, None if arg is _NOARG else arg, ctypes.byref(attr))
+    check(goid, "rt_go_ex")
+    if cfn is not None:
+        _c_keepalive.setdefault(ctypes.cast(cfn, ctypes.c_void_p).value or 0, cfn)
+    return goid
+
+
 def main(fn: Union[Callable, int, None], arg: Any = _NOARG) -> Any:
     """rt_main: run ``fn`` as a G while the calling thread works as an M (with a P,
     adopted first if it is a plain thread), running other Gs too, until that G

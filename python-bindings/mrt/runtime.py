@@ -28,16 +28,17 @@ Stats.__doc__ = "rt_getstats(): a snapshot of the runtime's counters (see docs/a
 
 
 def _config(maxprocs: int = 0, g0_stack_size: int = 0, g_stack_size: int = 0,
-            flags: int = 0) -> _ffi.rt_config:
+            flags: int = 0, preempt_signal: int = 0) -> _ffi.rt_config:
     return _ffi.rt_config(ctypes.sizeof(_ffi.rt_config), maxprocs, g0_stack_size,
-                          g_stack_size, flags)
+                          g_stack_size, flags, preempt_signal)
 
 
 def init(maxprocs: int = 0, g0_stack_size: int = 0, g_stack_size: int = 0,
-         flags: int = 0) -> None:
-    """rt_init: start the runtime. 0 means default for every field.
-    Raises Already if it is running."""
-    cfg = _config(maxprocs, g0_stack_size, g_stack_size, flags)
+         flags: int = 0, preempt_signal: int = 0) -> None:
+    """rt_init: start the runtime. 0 means default for every field (preempt_signal:
+    0 = SIGURG, -1 = no asynchronous preemption, else that signal number).
+    Raises Already if it is running, InvalidArgument for a bad value."""
+    cfg = _config(maxprocs, g0_stack_size, g_stack_size, flags, preempt_signal)
     check(lib.rt_init(ctypes.byref(cfg)), "rt_init")
 
 
@@ -99,11 +100,12 @@ class Runtime:
     rt_shutdown(shutdown_timeout_ns) on exit. Sizes are in bytes; 0 = default."""
 
     def __init__(self, maxprocs: int = 0, g0_stack_size: int = 0, g_stack_size: int = 0,
-                 flags: int = 0, shutdown_timeout_ns: int = -1):
+                 flags: int = 0, shutdown_timeout_ns: int = -1, preempt_signal: int = 0):
         self.maxprocs = maxprocs
         self.g0_stack_size = g0_stack_size
         self.g_stack_size = g_stack_size
         self.flags = flags
+        self.preempt_signal = preempt_signal
         self.shutdown_timeout_ns = shutdown_timeout_ns
 
     def __repr__(self) -> str:
@@ -111,7 +113,8 @@ class Runtime:
                 % (self.maxprocs, self.g0_stack_size, self.g_stack_size, self.flags))
 
     def __enter__(self) -> "Runtime":
-        init(self.maxprocs, self.g0_stack_size, self.g_stack_size, self.flags)
+        init(self.maxprocs, self.g0_stack_size, self.g_stack_size, self.flags,
+             self.preempt_signal)
         return self
 
     def __exit__(self, *exc) -> None:

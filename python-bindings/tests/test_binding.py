@@ -179,7 +179,7 @@ def test_constants_match_header():
     assert header_codes == codes
     assert defs.get("RT_OK") == 0
     for name in ("RT_P_IDLE", "RT_P_RUNNING", "RT_P_SYSCALL", "RT_P_DEAD",
-                 "RT_SCHED_ONCE", "RT_SCHED_FOREVER", "RT_STATS_EXACT"):
+                 "RT_SCHED_ONCE", "RT_SCHED_FOREVER", "RT_STATS_EXACT", "RT_G_ASYNC_PREEMPT"):
         assert name in defs, name
         assert getattr(mrt, name) == defs[name], name
     for name in ("RT_POLLIN", "RT_POLLOUT", "RT_SEND", "RT_RECV"):

@@ -48,6 +48,15 @@ void yield_body(void *arg) {
     rt_wg_done(&y->wg);
 }
 
+/* A G body that spins, calling nothing, until the first word of arg is non-zero. */
+struct spin { atomic_long stop; rt_wg wg; };
+void spin_body(void *arg) {
+    struct spin *s = arg;
+    while (!atomic_load_explicit(&s->stop, memory_order_relaxed))
+        ;
+    rt_wg_done(&s->wg);
+}
+
 long get_counter(void) { return atomic_load(&counter); }
 long get_migrations(void) { return atomic_load(&migrations); }
 """
@@ -87,6 +96,10 @@ def grt():
     """A runtime with 4 Ps and G stacks big enough for Python bodies."""
     with fresh_runtime(maxprocs=4, g_stack_size=G_STACK) as r:
         yield r
+
+
+class Spin(ctypes.Structure):
+    _fields_ = [("stop", ctypes.c_long), ("wg", mrt._ffi.rt_wg)]
 
 
 def _m_and_tid():
@@ -700,3 +713,61 @@ def test_exit_with_python_gs_running_is_quiet():
     """)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "leaving" and r.stderr == ""
+
+
+# --------------------------------------------------------------------------- go_ex
+
+
+def test_go_ex_async_c_body_is_preempted_for_a_python_sleeper(cbodies):
+    """On one P, a C body that spins without a call (RT_G_ASYNC_PREEMPT) is preempted
+    by signal, so a Python G's 1 ms sleep returns and it can stop the spinner."""
+    with fresh_runtime(maxprocs=1, g_stack_size=G_STACK):
+        s = Spin()
+        wg = mrt.WaitGroup()
+        s.wg = wg._wg
+        mrt.lib.rt_wg_add(ctypes.byref(s.wg), 1)
+
+        def sleeper():
+            mrt.sleep(0.001)
+            s.stop = 1
+
+        gid = mrt.go_ex(cbodies.spin_body, ctypes.byref(s), flags=mrt.RT_G_ASYNC_PREEMPT,
+                        name="spin")
+        assert gid > 0
+        g = mrt.go(sleeper)
+        g.join()
+        mrt.lib.rt_wg_wait(ctypes.byref(s.wg))
+        assert s.stop == 1
+
+
+def test_go_ex_name_in_dump_and_bad_input(grt, cbodies, tmp_path):
+    wg = mrt.WaitGroup()
+    wg.add(1)
+    release = threading.Event()
+
+    def body():
+        wg.done()
+        while not release.is_set():
+            mrt.gosched()
+
+    g = mrt.go_ex(body, name="py-worker")
+    wg.wait()
+    path = tmp_path / "dump.txt"
+    with open(path, "w") as f:
+        mrt.dump(f)
+    release.set()
+    g.join()
+    assert 'name="py-worker"' in path.read_text()
+    with pytest.raises(ValueError):
+        mrt.go_ex(body, flags=mrt.RT_G_ASYNC_PREEMPT)
+    with pytest.raises(mrt.InvalidArgument):
+        mrt.go_ex(cbodies.count_body, None, flags=0x2)
+    with pytest.raises(mrt.InvalidArgument):
+        mrt.go_ex(None, flags=mrt.RT_G_ASYNC_PREEMPT)
+
+
+def test_preempt_signal_config():
+    with pytest.raises(mrt.InvalidArgument):
+        mrt.init(preempt_signal=9)  # SIGKILL
+    with fresh_runtime(maxprocs=1, preempt_signal=-1):
+        assert mrt.gomaxprocs() == 1

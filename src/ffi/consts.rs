@@ -22,6 +22,11 @@ pub const RT_SCHED_FOREVER: i32 = 2;
 /// every G stack: slow with many Gs, but it holds no scheduler lock).
 pub const RT_STATS_EXACT: i32 = 1;
 
+/// rt_go_attr.flags: the G's code may be interrupted at any instruction outside
+/// libmrt, so sysmon preempts it by signal after a 10 ms time slice (see rt_go_ex
+/// for the contract such code must keep).
+pub const RT_G_ASYNC_PREEMPT: u32 = 0x1;
+
 /// rt_p_status: idle (in the pool, or held by the host after rt_releasep).
 pub const RT_P_IDLE: i32 = 0;
 /// rt_p_status: an M runs it.

@@ -1,10 +1,12 @@
-//! G calls: rt_go, rt_gosched, rt_goexit, rt_goid, rt_getg, rt_park, rt_ready,
+//! G calls: rt_go, rt_go_ex, rt_gosched, rt_goexit, rt_goid, rt_getg, rt_park, rt_ready,
 //! rt_lockosthread, rt_unlockosthread, rt_entersyscall, rt_exitsyscall, rt_main.
 
-use core::ffi::{c_int, c_void};
+use core::ffi::{c_char, c_int, c_void};
+use core::mem::{offset_of, size_of};
 
+use super::consts::RT_G_ASYNC_PREEMPT;
 use super::errors::*;
-use super::types::{rt_fn, rt_g, rt_parkfn};
+use super::types::{rt_fn, rt_g, rt_go_attr, rt_parkfn};
 use super::{boundary, code, rc};
 use crate::runtime::g;
 use crate::runtime::greg;
@@ -29,6 +31,86 @@ pub extern "C" fn rt_go(f: rt_fn, arg: *mut c_void) -> i64 {
             return code(e) as i64;
         }
         match sched::newproc(f, arg) {
+            // SAFETY: newproc returns a live G.
+            Ok(gp) => unsafe { (*gp).goid },
+            Err(e) => code(e) as i64,
+        }
+    })
+}
+
+/// rt_go with attributes: starts a new G running fn(arg) and returns its id (> 0) or
+/// an error. `attr` NULL is rt_go. `attr->size` = sizeof(rt_go_attr) (a smaller size
+/// that covers `flags` is accepted: the name is then absent).
+///
+/// RT_G_ASYNC_PREEMPT: after the G has kept its P for a whole 10 ms time slice,
+/// sysmon interrupts it with rt_config.preempt_signal (SIGURG by default) and, if the
+/// interrupted instruction is a safe place, the G is parked on the global run queue
+/// with every register saved (general, flags, x87, MXCSR, SSE/AVX/AVX-512 state) and
+/// later resumes exactly there, maybe on another M. The G's code must then keep this
+/// contract between any two instructions, not only at calls:
+///  - it holds no lock that another G or thread could wait for (a mutex of its own,
+///    a spinlock, a lock inside a library it called: those of malloc, stdio and the
+///    dynamic linker are safe only because the G is never stopped inside libc or
+///    ld.so);
+///  - it keeps no thread-local address (errno's included) and assumes nothing about
+///    the OS thread it runs on, unless wired with rt_lockosthread;
+///  - it does not run on a stack of its own (a coroutine switch inside the G): the G
+///    is only stopped while its stack pointer lies in its libmrt stack.
+///
+/// It is never stopped inside libmrt (any rt_* call, its own start and exit), the C
+/// library or the dynamic linker, nor while a signal handler of the host runs on it
+/// or the host blocked signals in its thread (the interrupted signal mask must be the
+/// M's usual one), nor when its stack lacks room for the saved state (a few KiB);
+/// then the signal does nothing and sysmon tries again at its next look. Without the
+/// flag (and with preempt_signal -1, MRT_DEBUG=asyncpreemptoff, or under valgrind,
+/// where asynchronous preemption is off) a G is preempted only at calls into libmrt
+/// and rt_checkpoint. The handler is installed when the first such G is made; a
+/// signal that is not libmrt's goes to the handler the host had before.
+///
+/// Any context. Errors: as rt_go; RT_EINVAL for a bad size or unknown flag bits.
+///
+/// # Safety
+/// `attr` is NULL or points at least `attr->size` readable bytes; `attr->name` (if
+/// the size covers it) is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn rt_go_ex(f: rt_fn, arg: *mut c_void, attr: *const rt_go_attr) -> i64 {
+    boundary(|| {
+        let mut ga = g::GAttr::default();
+        if !attr.is_null() {
+            // SAFETY: the caller passes at least attr->size readable bytes.
+            let size = unsafe { (*attr).size } as usize;
+            if size < offset_of!(rt_go_attr, flags) + size_of::<u32>() {
+                return RT_EINVAL as i64;
+            }
+            // SAFETY: flags is within the caller's size.
+            let flags = unsafe { (*attr).flags };
+            if flags & !RT_G_ASYNC_PREEMPT != 0 {
+                return RT_EINVAL as i64;
+            }
+            ga.async_preempt = flags & RT_G_ASYNC_PREEMPT != 0;
+            if size >= offset_of!(rt_go_attr, name) + size_of::<*const c_char>() {
+                // SAFETY: name is within the caller's size; NULL or a C string.
+                let name = unsafe { (*attr).name };
+                if !name.is_null() {
+                    // Only what is kept is read (one byte more tells that it was cut).
+                    // SAFETY: per the contract, NUL-terminated; strnlen stops at the
+                    // NUL or after G_NAME_MAX + 1 bytes, whichever comes first.
+                    let n = unsafe { libc::strnlen(name, g::G_NAME_MAX + 1) };
+                    // SAFETY: the n bytes before the NUL (or the limit) are readable.
+                    ga.name = unsafe { core::slice::from_raw_parts(name.cast::<u8>(), n) };
+                }
+            }
+        }
+        if f.is_none() {
+            return RT_EINVAL as i64;
+        }
+        if let Err(e) = runtime::ensure_running() {
+            return code(e) as i64;
+        }
+        if ga.async_preempt {
+            runtime::preempt::enable();
+        }
+        match sched::newproc_attr(f, arg, &ga) {
             // SAFETY: newproc returns a live G.
             Ok(gp) => unsafe { (*gp).goid },
             Err(e) => code(e) as i64,
@@ -61,6 +143,13 @@ pub extern "C" fn rt_checkpoint() -> c_int {
     if !sched::preempt_requested() {
         return 0;
     }
+    checkpoint_slow()
+}
+
+/// rt_checkpoint's marked path, out of line so that the fast path saves no register.
+#[cold]
+#[inline(never)]
+fn checkpoint_slow() -> c_int {
     boundary(|| c_int::from(sched::checkpoint()))
 }
 

@@ -22,16 +22,23 @@ use crate::runtime::error::{Error, Result};
 /// `libmrt: fatal error: panic: ...` with the state dump, and the process aborts (Go's
 /// `throw`); it never unwinds into C and never becomes an error code. Under TSan the
 /// call runs as runtime code (`sanitizer::runtime_call`).
+///
+/// It also marks the calling G as inside libmrt for the call (a count on the G), so
+/// that the asynchronous preemption signal never stops a G inside the runtime,
+/// wherever its PC is (libc, a sanitizer's hooks): see `runtime::preempt`.
 #[inline]
 pub fn boundary<R>(f: impl FnOnce() -> R) -> R {
+    let _mark = crate::runtime::preempt::RuntimeMark::enter();
     crate::runtime::no_unwind(|| crate::runtime::sanitizer::runtime_call(f))
 }
 
 /// [`boundary`] for the entry points that hide their runtime work from TSan
 /// themselves (the channel operations, whose TSan path annotates the hand-off around
-/// it): one test of the sanitizer flag on their path, not two.
+/// it): one test of the sanitizer flag on their path, not two. Marks the G as inside
+/// libmrt as [`boundary`] does.
 #[inline]
 pub fn boundary_annotated<R>(f: impl FnOnce() -> R) -> R {
+    let _mark = crate::runtime::preempt::RuntimeMark::enter();
     crate::runtime::no_unwind(f)
 }
 

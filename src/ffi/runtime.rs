@@ -21,7 +21,7 @@ use crate::runtime::{self, init, p, stats, SCHED};
 /// Errors: RT_EALREADY if the runtime already runs (a bad `cfg` is checked first);
 /// RT_EINVAL for a bad `cfg`
 /// (size 0, maxprocs < 0 or > 1024, g0_stack_size or g_stack_size above 1 TiB,
-/// (size_t)-1 included, non-zero flags); RT_ENOMEM.
+/// (size_t)-1 included, non-zero flags, a bad preempt_signal); RT_ENOMEM.
 ///
 /// # Safety
 /// Pointer arguments are NULL or valid for the access described (out-pointers
@@ -47,6 +47,9 @@ pub unsafe extern "C" fn rt_init(cfg: *const rt_config) -> c_int {
                 }
                 if size >= offset_of!(rt_config, flags) + size_of::<u32>() {
                     req.flags = (*cfg).flags;
+                }
+                if size >= offset_of!(rt_config, preempt_signal) + size_of::<i32>() {
+                    req.preempt_signal = (*cfg).preempt_signal;
                 }
             }
         }

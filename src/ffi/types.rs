@@ -72,6 +72,25 @@ pub struct rt_config {
     pub g_stack_size: usize,
     /// RT_CFG_* bits; must be 0 (no flag is defined yet: RT_EINVAL otherwise).
     pub flags: u32,
+    /// The signal that preempts RT_G_ASYNC_PREEMPT Gs: 0 = SIGURG (Go's choice), -1 =
+    /// no asynchronous preemption (such Gs are then preempted only at calls into
+    /// libmrt and rt_checkpoint), else that signal number. RT_EINVAL for a number
+    /// that is not a signal, for SIGKILL, SIGSTOP, the synchronous signals (SIGSEGV,
+    /// SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT, SIGSYS) and glibc's internal ones
+    /// (32, 33). Callers whose rt_config predates this field get SIGURG.
+    pub preempt_signal: i32,
+}
+
+/// rt_go_ex's attributes. Size-versioned: set `size` = sizeof(rt_go_attr).
+#[repr(C)]
+pub struct rt_go_attr {
+    /// sizeof(rt_go_attr).
+    pub size: u32,
+    /// RT_G_* bits (RT_G_ASYNC_PREEMPT); unknown bits: RT_EINVAL.
+    pub flags: u32,
+    /// Optional label, shown by rt_dump (copied: at most 32 bytes are kept, cut at a
+    /// UTF-8 character boundary). NULL: none.
+    pub name: *const core::ffi::c_char,
 }
 
 /// What rt_m_getinfo reports about an M.

@@ -127,6 +127,19 @@ pub struct G {
     /// when it has run for a whole time slice, cleared when it is next scheduled or
     /// honours the request (rt_checkpoint).
     pub preempt: AtomicBool,
+    /// Created with RT_G_ASYNC_PREEMPT: its code may be interrupted at any instruction
+    /// outside libmrt, so sysmon preempts it by signal (`preempt.rs`). Set by
+    /// `prepare` before the G is published; read by sysmon and the signal handler.
+    pub async_preempt: AtomicBool,
+    /// How deep the G is in calls into libmrt (the FFI boundary counts them): while
+    /// non-zero the preemption signal leaves it alone, wherever its PC is (libc,
+    /// a sanitizer's hooks). Written only by the G itself, one store at a time with
+    /// a signal fence around it, read by the signal handler on the same thread.
+    pub in_runtime: AtomicU32,
+    /// The label rt_go_ex gave it (NUL-padded; `name_len` bytes), for rt_dump.
+    /// Owner, set by `set_name` before the G is published.
+    name: [u8; G_NAME_MAX],
+    name_len: u8,
     /// Its saved context while it is not running. Owner (the switch writes it).
     pub sched: Gobuf,
     /// Its slot in the G registry (`greg`) and the slot's index: None for g0s.
@@ -184,6 +197,10 @@ impl G {
             goid: 0,
             status: AtomicU32::new(GStatus::Idle as u32),
             preempt: AtomicBool::new(false),
+            async_preempt: AtomicBool::new(false),
+            in_runtime: AtomicU32::new(0),
+            name: [0; G_NAME_MAX],
+            name_len: 0,
             sched: Gobuf { sp: 0 },
             hslot: None,
             hidx: 0,
@@ -239,6 +256,38 @@ impl G {
         if let Some(st) = self.stack.as_mut() {
             st.note_sp(arch::getsp());
         }
+    }
+}
+
+/// What rt_go_ex asks of a new G.
+#[derive(Default)]
+pub struct GAttr<'a> {
+    /// RT_G_ASYNC_PREEMPT.
+    pub async_preempt: bool,
+    /// Its label (copied, truncated to [`G_NAME_MAX`] bytes).
+    pub name: &'a [u8],
+}
+
+/// Longest G name kept (rt_go_ex copies at most this many bytes of it).
+pub(crate) const G_NAME_MAX: usize = 32;
+
+impl G {
+    /// Sets what rt_go_ex asked for: the async-preemption opt-in and the name
+    /// (truncated to [`G_NAME_MAX`] bytes, at a UTF-8 boundary). Before the G is
+    /// published.
+    pub fn set_attr(&mut self, async_preempt: bool, name: &[u8]) {
+        self.async_preempt.store(async_preempt, Ordering::Relaxed);
+        let mut n = name.len().min(G_NAME_MAX);
+        while n > 0 && n < name.len() && (name[n] & 0xc0) == 0x80 {
+            n -= 1;
+        }
+        self.name[..n].copy_from_slice(&name[..n]);
+        self.name_len = n as u8;
+    }
+
+    /// The name rt_go_ex gave it ("" if none).
+    pub fn name(&self) -> &[u8] {
+        &self.name[..self.name_len as usize]
     }
 }
 
@@ -566,6 +615,11 @@ impl G {
         self.mainm = mainm;
         self.lockcount = 0;
         self.lockedm.store(ptr::null_mut(), Ordering::Relaxed);
+        self.async_preempt.store(false, Ordering::Relaxed);
+        // A new G starts inside the runtime (mrt_gostart, gentry): gentry clears the
+        // mark around the G's own function.
+        self.in_runtime.store(1, Ordering::Relaxed);
+        self.name_len = 0;
         self.goid = new_goid(pl);
         if let Some(s) = self.hslot {
             self.handle = greg::renew(s, self.hidx);
@@ -668,7 +722,13 @@ pub extern "C" fn gentry(gp: *mut G) -> ! {
         // SAFETY: gp is the G now running; fnc was checked non-null by newproc.
         unsafe {
             if let Some(f) = (*gp).fnc {
+                // Out of the runtime for the G's own code: preemptible by signal if it
+                // opted in (see preempt.rs), until it is back here.
+                core::sync::atomic::compiler_fence(Ordering::SeqCst);
+                (*gp).in_runtime.store(0, Ordering::Relaxed);
                 f((*gp).arg);
+                (*gp).in_runtime.store(1, Ordering::Relaxed);
+                core::sync::atomic::compiler_fence(Ordering::SeqCst);
             }
         }
     });

@@ -40,6 +40,8 @@ pub struct Request {
     pub g0_stack_size: usize,
     pub g_stack_size: usize,
     pub flags: u32,
+    /// rt_config.preempt_signal: 0 = SIGURG, -1 = none, else that signal.
+    pub preempt_signal: i32,
 }
 
 /// Number of CPUs the process may run on.
@@ -120,6 +122,7 @@ pub fn init(req: Request) -> Result<()> {
     if req.flags != 0 {
         return Err(Error::Inval);
     }
+    let psig = super::preempt::check_signal(req.preempt_signal)?;
 
     INIT.lock();
     let r = init_locked(
@@ -128,12 +131,13 @@ pub fn init(req: Request) -> Result<()> {
             g0_stack_size: g0,
             g_stack_size: gs,
         },
+        psig,
     );
     INIT.unlock();
     r
 }
 
-fn init_locked(n: i32, cfg: Cfg) -> Result<()> {
+fn init_locked(n: i32, cfg: Cfg, psig: i32) -> Result<()> {
     let state = run_state();
     if state == RunState::Running {
         return Err(Error::Already);
@@ -177,7 +181,9 @@ fn init_locked(n: i32, cfg: Cfg) -> Result<()> {
     );
     // Before any G exists: a sanitized host's ASan or TSan is told about every one.
     super::sanitizer::detect(&debug);
-    s.sigmask = signal::m_sigmask(cur);
+    let asyncpreemptoff = debug.split(',').any(|w| w.trim() == "asyncpreemptoff");
+    super::preempt::configure(psig, asyncpreemptoff);
+    s.sigmask = signal::m_sigmask(cur, super::preempt::configured_signal());
     s.minstack = minstack;
     s.stopping = false;
     s.running = true;

@@ -16,7 +16,7 @@
 
 use core::ffi::c_void;
 use core::ptr;
-use core::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 use once_cell::sync::Lazy;
 
@@ -150,6 +150,14 @@ pub struct M {
     /// True while g0 runs a G's park callback (mid-park: the scheduler holds the P
     /// and resumes with it), when rt_releasep and rt_schedule refuse. Own thread.
     pub in_park_cb: core::cell::Cell<bool>,
+    /// sysmon sent this M's thread the preemption signal and its handler has not
+    /// run yet (Go's m.signalPending): set by sysmon before tgkill, taken by the
+    /// handler, which treats the signal as the runtime's only then.
+    pub preempt_sig_pending: AtomicBool,
+    /// The first 64 bits of the signal mask the thread runs Gs with (the kernel's
+    /// whole mask): written by its own thread in minit or at adoption, read by the
+    /// preemption handler, which leaves a G alone when the interrupted mask differs.
+    pub sigmask_word: AtomicU64,
 }
 
 impl M {
@@ -198,6 +206,8 @@ impl M {
             steal_seed: core::cell::Cell::new(0),
             pending_g: core::cell::Cell::new(ptr::null_mut()),
             pending: core::cell::Cell::new(super::g::Pending::Yield),
+            preempt_sig_pending: AtomicBool::new(false),
+            sigmask_word: AtomicU64::new(0),
             runs_ended: core::cell::Cell::new(0),
             in_park_cb: core::cell::Cell::new(false),
         }
@@ -740,6 +750,8 @@ fn minit(m: &M) {
     let mask = SCHED.lock().sigmask;
     // SAFETY: a valid sigset for this thread.
     unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &mask, ptr::null_mut()) };
+    m.sigmask_word
+        .store(signal::mask_word(&mask), Ordering::Relaxed);
     if let Some(st) = &m.stack {
         // A new thread never has a signal stack (POSIX: not inherited).
         signal::install_altstack(st.alt_lo, ALTSTACK_SIZE);
@@ -883,6 +895,7 @@ pub fn adopt() -> Result<*mut M> {
     };
     let mut mm = M::blank(MKind::Adopted, None, ptr::null_mut());
     mm.altstack = altstack;
+    mm.sigmask_word = AtomicU64::new(signal::thread_mask_word());
     mm.set_state(MState::Running);
     // SAFETY: gettid and pthread_self have no memory effects.
     unsafe {

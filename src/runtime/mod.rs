@@ -17,6 +17,8 @@
 //! - [`stack`]: stack mappings and guard regions.
 //! - [`note`]: futex sleep/wake (Go's note) and the runtime's lock.
 //! - [`init`]: rt_init / rt_shutdown, lazy initialisation, fork.
+//! - [`preempt`]: asynchronous preemption by signal (Go's preemptM / asyncPreempt)
+//!   for Gs that opted in.
 //! - [`signal`]: alternate signal stacks, the fault handler, the M signal mask.
 //! - [`tls`]: getg/getm through the TLS slot that mstart_stub writes.
 //! - [`stats`]: rt_getstats and rt_dump.
@@ -40,6 +42,7 @@ pub mod m;
 pub mod netpoll;
 pub mod note;
 pub mod p;
+pub mod preempt;
 pub mod runq;
 pub mod sanitizer;
 pub mod sched;

@@ -1244,7 +1244,7 @@ pub fn rt_main(f: super::m::RtFn, arg: *mut c_void) -> Result<()> {
     // The calling thread works as an M with a P: take an idle one, then queue the
     // main G on it, so that this thread runs it.
     acquire_idle_p(mm)?;
-    let gp = match newproc1(f, arg, m) {
+    let gp = match newproc1(f, arg, m, &g::GAttr::default()) {
         Ok(gp) => gp,
         Err(e) => {
             if let Some(pp) = releasep_reserved(mm) {
@@ -1269,12 +1269,17 @@ pub fn rt_main(f: super::m::RtFn, arg: *mut c_void) -> Result<()> {
 /// Go's newproc: a new runnable G running fn(arg). From a G it goes to runnext of
 /// the current P; from anywhere else to the global queue. Then an idle P is woken.
 pub fn newproc(f: RtFn, arg: *mut c_void) -> Result<*mut G> {
-    newproc1(f, arg, ptr::null_mut())
+    newproc1(f, arg, ptr::null_mut(), &g::GAttr::default())
+}
+
+/// newproc with rt_go_ex's attributes, set before the G is queued.
+pub fn newproc_attr(f: RtFn, arg: *mut c_void, attr: &g::GAttr) -> Result<*mut G> {
+    newproc1(f, arg, ptr::null_mut(), attr)
 }
 
 /// newproc for rt_main: the G goes to runnext of the caller's P (`mainm` holds it),
 /// which waits for it.
-pub fn newproc1(f: RtFn, arg: *mut c_void, mainm: *mut M) -> Result<*mut G> {
+pub fn newproc1(f: RtFn, arg: *mut c_void, mainm: *mut M, attr: &g::GAttr) -> Result<*mut G> {
     if f.is_none() {
         return Err(Error::Inval);
     }
@@ -1290,12 +1295,12 @@ pub fn newproc1(f: RtFn, arg: *mut c_void, mainm: *mut M) -> Result<*mut G> {
         tls::getm()
     };
     let gp = if m.is_null() {
-        newproc_on(None, f, arg, mainm)?
+        newproc_on(None, f, arg, mainm, attr)?
     } else {
         // SAFETY: the calling thread's live M. Its P is borrowed in place: newproc_on
         // only queues the G and may wake or start another M, none of which touches
         // this M's P.
-        newproc_on(unsafe { (*m).held_mut() }, f, arg, mainm)?
+        newproc_on(unsafe { (*m).held_mut() }, f, arg, mainm, attr)?
     };
     super::sysmon::ensure_started();
     Ok(gp)
@@ -1308,15 +1313,18 @@ fn newproc_on(
     f: RtFn,
     arg: *mut c_void,
     mainm: *mut M,
+    attr: &g::GAttr,
 ) -> Result<*mut G> {
     let gp = g::galloc(pp.as_deref_mut().map(|pp| &mut pp.core().local))?;
     // SAFETY: a free G, exclusively ours until queued.
-    unsafe { &mut *gp }.prepare(
+    let g = unsafe { &mut *gp };
+    g.prepare(
         f,
         arg,
         mainm,
         pp.as_deref_mut().map(|pp| &mut pp.core().local),
     );
+    g.set_attr(attr.async_preempt, attr.name);
     match pp {
         Some(pp) => {
             bump(Some(&mut *pp), |c| &c.gs_created);

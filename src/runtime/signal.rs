@@ -217,13 +217,39 @@ pub fn disable_altstack_if(lo: Option<usize>) {
     }
 }
 
-/// The mask every M runs with: `base` less the synchronous fault signals.
-pub fn m_sigmask(mut base: libc::sigset_t) -> libc::sigset_t {
+/// The mask every M runs with: `base` less the synchronous fault signals and the
+/// preemption signal (`preempt_sig`, 0 for none), which must reach Ms running Gs.
+pub fn m_sigmask(mut base: libc::sigset_t, preempt_sig: libc::c_int) -> libc::sigset_t {
     for s in [libc::SIGSEGV, libc::SIGBUS, libc::SIGFPE, libc::SIGILL] {
         // SAFETY: base is a valid sigset.
         unsafe { libc::sigdelset(&mut base, s) };
     }
+    if preempt_sig > 0 {
+        // SAFETY: base is a valid sigset.
+        unsafe { libc::sigdelset(&mut base, preempt_sig) };
+    }
     base
+}
+
+/// The first 64 bits of a signal set: the whole mask the kernel keeps for a thread
+/// (signals 1..=64), as a ucontext's uc_sigmask starts.
+pub fn mask_word(set: &libc::sigset_t) -> u64 {
+    // SAFETY: glibc's sigset_t is an array of unsigned longs, signal n at bit n-1.
+    unsafe {
+        (set as *const libc::sigset_t)
+            .cast::<u64>()
+            .read_unaligned()
+    }
+}
+
+/// [`mask_word`] of the calling thread's current mask.
+pub fn thread_mask_word() -> u64 {
+    // SAFETY: querying this thread's mask into a valid sigset.
+    unsafe {
+        let mut cur: libc::sigset_t = core::mem::zeroed();
+        libc::pthread_sigmask(libc::SIG_BLOCK, ptr::null(), &mut cur);
+        mask_word(&cur)
+    }
 }
 
 #[cfg(test)]

@@ -195,6 +195,17 @@ pub fn dump_text(locks: DumpLocks) -> DumpText {
         "libmrt: gomaxprocs={} idleprocs={} idlethreads={} running={} g0stack={} gstack={}",
         s.gomaxprocs, s.npidle, s.nmidle, s.running, s.cfg.g0_stack_size, s.cfg.g_stack_size
     );
+    let d = |i: usize| super::preempt::DECLINED[i].load(Ordering::Relaxed);
+    let _ = writeln!(
+        out,
+        "libmrt: async preemptions={} declined: not-marked={} in-runtime={} pc={} sigmask={} stack={}",
+        super::preempt::ASYNC_PREEMPTS.load(Ordering::Relaxed),
+        d(0),
+        d(1),
+        d(2),
+        d(3),
+        d(4)
+    );
     for &pp in &s.allp {
         // SAFETY: Ps in allp are live under the lock.
         let p = unsafe { &*pp };
@@ -253,7 +264,7 @@ pub fn dump_text(locks: DumpLocks) -> DumpText {
             continue;
         }
         let mid = mid_of(g.m);
-        let _ = writeln!(
+        let _ = write!(
             out,
             "  G{}: {:?} m={} stack=[{:#x},{:#x}) locked={}",
             g.goid,
@@ -263,6 +274,21 @@ pub fn dump_text(locks: DumpLocks) -> DumpText {
             g.stack_hi,
             !g.lockedm.load(Ordering::Relaxed).is_null()
         );
+        if g.async_preempt.load(Ordering::Relaxed) {
+            let _ = out.write_str(" async-preempt");
+        }
+        if !g.name().is_empty() {
+            // Without allocating: invalid UTF-8 in the host's label shows as U+FFFD.
+            let _ = out.write_str(" name=\"");
+            for c in g.name().utf8_chunks() {
+                let _ = out.write_str(c.valid());
+                if !c.invalid().is_empty() {
+                    let _ = out.write_str("\u{fffd}");
+                }
+            }
+            let _ = out.write_str("\"");
+        }
+        let _ = out.write_str("\n");
     }
     out
 }

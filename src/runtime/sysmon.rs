@@ -11,7 +11,7 @@ use super::note::Note;
 use super::p::{HeldP, PStatus, ALLP, COUNTERS, GOMAXPROCS, MAX_PROCS, NPIDLE};
 use super::sched::{handoffp, NMSPINNING};
 use super::time::nanotime;
-use super::{netpoll, sched, timer};
+use super::{netpoll, preempt, sched, timer};
 
 static STARTED: AtomicBool = AtomicBool::new(false);
 static NOTE: Note = Note::new();
@@ -115,6 +115,7 @@ fn sysmon_loop() {
     let mut idle = 0u32;
     let mut delay_us = 20i64;
     let mut last = [PWatch::default(); MAX_PROCS as usize];
+    let mut signalled = false;
     while STOP.load(Ordering::Acquire) == 0 {
         delay_us = if idle == 0 {
             20
@@ -137,6 +138,11 @@ fn sysmon_loop() {
             }
             deep_sleep(ns);
             idle = 0;
+        } else if signalled {
+            // A preemption signal went out last round: if it found the G at an unsafe
+            // moment (in libc, say), try again within 1 ms rather than a whole backed-off
+            // tick, which would add up to 10 ms to the G's overrun each time.
+            sleep(delay_us.min(1000) * 1000);
         } else {
             sleep(delay_us * 1000);
         }
@@ -170,7 +176,9 @@ fn sysmon_loop() {
             // backoff is over, or they might wait for the next rt_go.
             sched::wakep_global();
         }
-        if retake(&mut last) > 0 {
+        let (n, sent) = retake(&mut last);
+        signalled = sent;
+        if n > 0 {
             idle = 0;
         } else {
             idle += 1;
@@ -193,10 +201,12 @@ struct PWatch {
 
 /// Go's retake: asks a G that has run a whole time slice to give up its P, and hands
 /// off Ps whose M has been in a system call since the last tick, or whose time slice
-/// ran out inside a stream of short system calls. Returns how many Ps were handed off.
-fn retake(last: &mut [PWatch]) -> u32 {
+/// ran out inside a stream of short system calls. Returns how many Ps were handed off,
+/// and whether a preemption signal was sent.
+fn retake(last: &mut [PWatch]) -> (u32, bool) {
     let now = nanotime();
     let mut n = 0;
+    let mut sent = false;
     let procs = GOMAXPROCS.load(Ordering::Acquire);
     for i in 0..procs as usize {
         let pp = ALLP[i].load(Ordering::Acquire);
@@ -215,7 +225,7 @@ fn retake(last: &mut [PWatch]) -> u32 {
                 w.schedwhen = now;
             } else if w.schedwhen + FORCE_PREEMPT_NS <= now {
                 if status == PStatus::Running {
-                    preemptone(pp);
+                    sent |= preemptone(pp);
                 }
                 // In a system call: the slice is over however often the count moves.
                 slice_over = true;
@@ -253,19 +263,20 @@ fn retake(last: &mut [PWatch]) -> u32 {
             n += 1;
         }
     }
-    n
+    (n, sent)
 }
 
 /// Go's preemptone: marks the G that runs on `pp` for preemption; it gives up the P
-/// at its next checkpoint. Under the sched lock, so that the M read from the P
+/// at its next checkpoint, or at once by signal if it opted in (`preempt.rs`).
+/// Returns whether a signal was sent. Under the sched lock, so that the M read from the P
 /// cannot exit and be freed meanwhile (an M leaves allm only under that lock, and
 /// only after giving up its P).
-fn preemptone(pp: *mut super::p::P) {
+fn preemptone(pp: *mut super::p::P) -> bool {
     let s = super::SCHED.lock();
     // SAFETY: Ps in ALLP live until shutdown, which stops sysmon first.
     let p = unsafe { &*pp };
     if p.status() != PStatus::Running {
-        return;
+        return false;
     }
     let mp = p.m.load(Ordering::Acquire);
     let mut m = s.allm;
@@ -274,15 +285,34 @@ fn preemptone(pp: *mut super::p::P) {
         m = unsafe { (*m).alllink };
     }
     if m.is_null() {
-        return;
+        return false;
     }
     // SAFETY: `m` is on allm, so live while we hold the lock; a G descriptor lives
     // until rt_shutdown. The G may have switched out since: then the request waits
     // for its next run, which clears it (benign, as in Go).
     unsafe {
         let gp = (*m).curg.load(Ordering::Acquire);
-        if !gp.is_null() {
-            (*gp).preempt.store(true, Ordering::Relaxed);
+        if gp.is_null() {
+            return false;
         }
+        (*gp).preempt.store(true, Ordering::Relaxed);
+        // A G that opted in is also interrupted by signal (Go's preemptM), at most one
+        // signal in flight per M: the handler takes the pending mark. Its thread is
+        // alive while the M is on allm (an M leaves allm before its thread exits).
+        let sig = preempt::active_signal();
+        if sig > 0
+            && (*gp).async_preempt.load(Ordering::Relaxed)
+            && !(*m).preempt_sig_pending.swap(true, Ordering::AcqRel)
+        {
+            let tid = (*m).procid.load(Ordering::Acquire);
+            if tid == 0
+                || libc::syscall(libc::SYS_tgkill, preempt::pid(), tid as libc::pid_t, sig) != 0
+            {
+                (*m).preempt_sig_pending.store(false, Ordering::Release);
+                return false;
+            }
+            return true;
+        }
+        false
     }
 }

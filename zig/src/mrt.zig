@@ -116,6 +116,9 @@ pub const Config = struct {
     g_stack_size: usize = 0,
     /// RT_CFG_* bits.
     flags: u32 = 0,
+    /// The signal that preempts Gs made with `G_ASYNC_PREEMPT`: 0 = SIGURG, -1 = no
+    /// asynchronous preemption, else that signal (error.Invalid for refused ones).
+    preempt_signal: i32 = 0,
 };
 
 /// rt_init; null = defaults. error.Already if the runtime is running.
@@ -127,6 +130,7 @@ pub fn init(cfg: ?Config) Error!void {
     raw.g0_stack_size = conf.g0_stack_size;
     raw.g_stack_size = conf.g_stack_size;
     raw.flags = conf.flags;
+    raw.preempt_signal = conf.preempt_signal;
     return check(c.rt_init(&raw));
 }
 
@@ -346,6 +350,35 @@ pub fn goRaw(f: ?GoFn, arg: ?*anyopaque) Error!i64 {
 /// rt_go with a typed body: the new G runs `f(ctx)` (`ctx` a pointer); returns its id.
 pub fn go(ctx: anytype, comptime f: fn (@TypeOf(ctx)) void) Error!i64 {
     return goRaw(startFn(@TypeOf(ctx), f), @ptrCast(@constCast(ctx)));
+}
+
+/// `rt_go_attr.flags`: the G may be preempted by signal at any instruction outside
+/// libmrt; its code must keep the contract of docs/api.md ("Asynchronous
+/// preemption": no lock held, no thread-local address kept between instructions).
+pub const G_ASYNC_PREEMPT: u32 = c.RT_G_ASYNC_PREEMPT;
+
+/// `rt_go_attr` without its `size` field, which the wrapper fills in.
+pub const GoAttr = struct {
+    /// `G_ASYNC_PREEMPT` or 0; unknown bits give error.Invalid.
+    flags: u32 = 0,
+    /// A label shown by rt_dump (copied by the library).
+    name: ?[*:0]const u8 = null,
+};
+
+/// rt_go_ex: rt_go with attributes (`attr` null = rt_go). error.Invalid for a null `f`
+/// or unknown flag bits, error.NoMem, error.Shutdown.
+pub fn goExRaw(f: ?GoFn, arg: ?*anyopaque, attr: ?GoAttr) Error!i64 {
+    const a = attr orelse return value(i64, c.rt_go_ex(f, arg, null));
+    var raw = std.mem.zeroes(c.rt_go_attr);
+    raw.size = @sizeOf(c.rt_go_attr);
+    raw.flags = a.flags;
+    raw.name = a.name;
+    return value(i64, c.rt_go_ex(f, arg, &raw));
+}
+
+/// rt_go_ex with a typed body `f(ctx)`.
+pub fn goEx(ctx: anytype, comptime f: fn (@TypeOf(ctx)) void, attr: ?GoAttr) Error!i64 {
+    return goExRaw(startFn(@TypeOf(ctx), f), @ptrCast(@constCast(ctx)), attr);
 }
 
 /// rt_main: runs `f(arg)` as a G while the calling thread works as an M (with a P,

@@ -54,6 +54,8 @@ const tests = [_]Test{
     .{ .name = "Chan close, try-variants, len and cap", .run = testChanBasics },
     .{ .name = "Chan free while a G waits is Busy", .run = testChanFreeBusy },
     .{ .name = "sleep and pollFd from Gs and a thread", .run = testSleepPoll },
+    .{ .name = "async-preemptible Zig G shares the only P with a sleeper", .run = testAsyncPreempt },
+    .{ .name = "goEx bad input and preempt_signal", .run = testGoExBadInput },
 };
 
 /// Each test's process: set up in main before the fork.
@@ -1237,6 +1239,56 @@ fn testGoexit() !void {
     try eventually(noGsLeft);
     try expect(q.before and !q.after);
     mrt.goexit(); // outside a G: nothing
+    try mrt.shutdown(null);
+}
+
+/// A Zig G that spins without calling anything (made with G_ASYNC_PREEMPT) and a G
+/// that sleeps 1 ms, on one P: the sleeper can only run, and stop the spinner, if the
+/// spinner is preempted by signal.
+const AsyncSpin = struct {
+    wg: mrt.WaitGroup = .{},
+    stop: std.atomic.Value(bool) = .init(false),
+    slept: bool = false,
+
+    fn spin(s: *AsyncSpin) void {
+        while (!s.stop.load(.monotonic)) {}
+        s.wg.done();
+    }
+
+    fn sleeper(s: *AsyncSpin) void {
+        mrt.sleep(1_000_000) catch {};
+        s.slept = true;
+        s.stop.store(true, .monotonic);
+        s.wg.done();
+    }
+};
+
+fn testAsyncPreempt() !void {
+    try mrt.init(.{ .maxprocs = 1 });
+    var s: AsyncSpin = .{};
+    s.wg.add(3);
+    _ = try mrt.goEx(&s, AsyncSpin.spin, .{ .flags = mrt.G_ASYNC_PREEMPT, .name = "zig-spin" });
+    _ = try mrt.goEx(&s, AsyncSpin.spin, .{ .flags = mrt.G_ASYNC_PREEMPT });
+    _ = try mrt.go(&s, AsyncSpin.sleeper);
+    s.wg.wait();
+    try expect(s.slept);
+    try eventually(noGsLeft);
+    try mrt.shutdown(null);
+}
+
+fn nopG(_: *u8) void {}
+
+fn testGoExBadInput() !void {
+    try expectError(error.Invalid, mrt.init(.{ .maxprocs = 1, .preempt_signal = 9 }));
+    try mrt.init(.{ .maxprocs = 1, .preempt_signal = -1 });
+    var x: u8 = 0;
+    try expectError(error.Invalid, mrt.goExRaw(null, null, .{ .flags = mrt.G_ASYNC_PREEMPT }));
+    try expectError(error.Invalid, mrt.goEx(&x, nopG, .{ .flags = 0x2 }));
+    var bad = std.mem.zeroes(c.rt_go_attr);
+    try expectEqual(@as(i64, c.RT_EINVAL), c.rt_go_ex(null, null, &bad));
+    _ = try mrt.goEx(&x, nopG, null);
+    _ = try mrt.goEx(&x, nopG, .{ .name = "named" });
+    try eventually(noGsLeft);
     try mrt.shutdown(null);
 }
 

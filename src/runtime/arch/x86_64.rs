@@ -20,6 +20,7 @@ global_asm!(
     GOBUF_SP = const GOBUF_SP,
     MSTART = sym crate::runtime::m::mstart,
     GENTRY = sym crate::runtime::g::gentry,
+    ASYNC_PREEMPT_PARK = sym crate::runtime::preempt::async_preempt_park,
     options(att_syntax)
 );
 
@@ -31,6 +32,17 @@ extern "C" {
     /// Saves the current context into `save`, starts `newg` at gentry on a fresh
     /// stack whose top is `stack_top` (16-byte aligned).
     pub fn mrt_gostart(save: *mut Gobuf, stack_top: usize, newg: *mut libc::c_void);
+}
+
+extern "C" {
+    /// The routine a preempted G is sent into by the signal handler (see
+    /// asm/x86_64.S): not callable, only its address and its end are used.
+    pub fn mrt_async_preempt();
+    pub fn mrt_async_preempt_end();
+    /// The save area's parameters, set by `preempt::install` before any signal.
+    pub static mut mrt_preempt_xmask: u64;
+    pub static mut mrt_preempt_xsize: u64;
+    pub static mut mrt_preempt_xsave: u64;
 }
 
 /// Reads the TLS slot: the current G, or null on a foreign thread.
