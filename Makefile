@@ -114,8 +114,7 @@ test-c: lib
 	bash c-tests/run.sh
 
 # Go's own runtime, time and sync tests ported to C, at GOMAXPROCS 1, 2 and 4, each run
-# under a watchdog; c-tests/gotests/xfail.txt lists the runs expected to fail until
-# issue 9 (preemption, missed wake-ups) lands.
+# under a watchdog; c-tests/gotests/xfail.txt lists runs expected to fail (none now).
 test-go: lib
 	bash c-tests/gotests/run.sh
 
