@@ -95,7 +95,9 @@ pub extern "C" fn rt_gomaxprocs(n: c_int) -> c_int {
         drop(s);
         // A shrink may have moved Gs queued on idle or host-held Ps to the global
         // queue: someone must run them.
-        runtime::sched::wakep_global();
+        if runtime::sched::GLOBRUNQ_SIZE.load(core::sync::atomic::Ordering::Acquire) > 0 {
+            runtime::sched::wakep_global();
+        }
         match r {
             Ok(old) => old,
             Err(e) => code(e),
