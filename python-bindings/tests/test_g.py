@@ -740,6 +740,33 @@ def test_go_ex_async_c_body_is_preempted_for_a_python_sleeper(cbodies):
         assert s.stop == 1
 
 
+def test_checkpoint_loop_shares_one_p_with_a_sleeper():
+    """On one P, a Python G that computes in a loop calling mrt.checkpoint() (and nothing
+    else of the runtime) gives the P up once sysmon marks it, so a sleeping Python G
+    wakes and can stop it. Outside a G checkpoint() is False."""
+    assert mrt.checkpoint() is False
+    with fresh_runtime(maxprocs=1, g_stack_size=G_STACK):
+        state = {"stop": False, "yields": 0, "n": 0}
+
+        def looper():
+            while not state["stop"]:
+                state["n"] += 1
+                if mrt.checkpoint():
+                    state["yields"] += 1
+
+        def sleeper():
+            mrt.sleep(0.01)
+            state["stop"] = True
+
+        a = mrt.go(looper)
+        b = mrt.go(sleeper)
+        b.join()
+        a.join()
+        assert state["stop"] and state["n"] > 0
+        # The sleeper could only run because the looper yielded at a checkpoint.
+        assert state["yields"] >= 1
+
+
 def test_go_ex_name_in_dump_and_bad_input(grt, cbodies, tmp_path):
     wg = mrt.WaitGroup()
     wg.add(1)
