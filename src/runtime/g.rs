@@ -420,6 +420,23 @@ impl GQueue {
         *other = GQueue::new();
     }
 
+    /// Moves all of `other` to the front of this queue (a free list's LIFO order: the
+    /// Gs freed last, most likely still in cache, are reused first).
+    pub fn prepend(&mut self, other: &mut GQueue) {
+        if other.is_empty() {
+            return;
+        }
+        // SAFETY: other's tail is a live G on that list; its link is that list's,
+        // which now ends in ours.
+        unsafe { (*other.tail).schedlink = self.head };
+        if self.tail.is_null() {
+            self.tail = other.tail;
+        }
+        self.head = other.head;
+        self.len += other.len;
+        *other = GQueue::new();
+    }
+
     /// Takes the first `n` Gs (all if fewer) off, as a queue of their own: a walk of
     /// `n` links and one cut, no G is rewritten but the last one taken.
     pub fn take_front(&mut self, n: usize) -> GQueue {
@@ -527,8 +544,10 @@ fn gfput(pl: Option<&mut PLocal>, gp: *mut G) {
             // SAFETY: a dead G, ours (gdestroy's or galloc's), on no list.
             unsafe { pl.gfree.push_front(gp) };
             if pl.gfree.len() > PCACHE_MAX {
+                // The half freed last goes to the global list's front, where the next
+                // refill takes from: the Gs a refill walks are the warmest.
                 let mut half = pl.gfree.take_front(PCACHE_MAX / 2);
-                GFREE.lock().append(&mut half);
+                GFREE.lock().prepend(&mut half);
             }
         }
         // SAFETY: as above.
@@ -559,7 +578,8 @@ fn stack_put(pl: Option<&mut PLocal>, st: GStack) {
     }
     let mut g = STACKS.lock();
     let mut keep = spill.take_front(STACKS_MAX.saturating_sub(g.len()));
-    g.append(&mut keep);
+    // At the front, where refills take from: the warmest stacks are reused first.
+    g.prepend(&mut keep);
     drop(g);
     // What did not fit is unmapped here, outside the lock.
     drop(spill);

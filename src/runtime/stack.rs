@@ -362,6 +362,28 @@ impl StackList {
     }
 }
 
+impl StackList {
+    /// Moves every stack of `other` to the front of this list (a cache's LIFO order:
+    /// the stacks freed last, most likely still in cache and TLB, are reused first).
+    pub fn prepend(&mut self, other: &mut StackList) {
+        if other.is_empty() {
+            return;
+        }
+        // SAFETY: other's tail is a node of that list, in its still-mapped stack; its
+        // link now continues into ours.
+        unsafe { (*other.tail).next = self.head };
+        if self.tail.is_null() {
+            self.tail = other.tail;
+        }
+        self.head = other.head;
+        self.len += other.len;
+        // The stacks are ours now: `other` must not unmap them.
+        other.head = ptr::null_mut();
+        other.tail = ptr::null_mut();
+        other.len = 0;
+    }
+}
+
 impl Default for StackList {
     fn default() -> Self {
         StackList::new()
