@@ -109,18 +109,8 @@ pub type HostParkFn = Option<unsafe extern "C" fn(g: *mut c_void, arg: *mut c_vo
 /// are atomics read by anyone (rt_dump, rt_ready's checks).
 #[repr(C)]
 pub struct G {
-    /// Usable stack: [stack_lo, stack_hi). Owner (set when the stack is bound).
-    pub stack_lo: usize,
-    pub stack_hi: usize,
-    /// The guard region below the stack: [guard_lo, guard_hi). A fault there is a
-    /// stack overflow. Empty (0, 0) when unknown. Owner; read by the fault handler
-    /// on the M that runs the G.
-    pub guard_lo: usize,
-    pub guard_hi: usize,
-    /// The M running this G (for g0: its owner, fixed). Owner.
-    pub m: *mut M,
-    /// 0 for g0s. Set by newproc, before the G is published.
-    pub goid: i64,
+    // Ordered so that making, queueing, picking and starting a G touches as few of
+    // its cache lines as can be: those fields first, the rarely used ones last.
     /// GStatus. Changed by the owner, or by the CAS that readies a Waiting G.
     pub status: AtomicU32,
     /// Asked to give up its P at the next checkpoint (Go's gp.preempt): set by sysmon
@@ -131,42 +121,54 @@ pub struct G {
     /// outside libmrt, so sysmon preempts it by signal (`preempt.rs`). Set by
     /// `prepare` before the G is published; read by sysmon and the signal handler.
     pub async_preempt: AtomicBool,
+    started: bool,
+    name_len: u8,
     /// How deep the G is in calls into libmrt (the FFI boundary counts them): while
     /// non-zero the preemption signal leaves it alone, wherever its PC is (libc,
     /// a sanitizer's hooks). Written only by the G itself, one store at a time with
     /// a signal fence around it, read by the signal handler on the same thread.
     pub in_runtime: AtomicU32,
-    /// The label rt_go_ex gave it (NUL-padded; `name_len` bytes), for rt_dump.
-    /// Owner, set by `set_name` before the G is published.
-    name: [u8; G_NAME_MAX],
-    name_len: u8,
+    /// The M running this G (for g0: its owner, fixed). Owner.
+    pub m: *mut M,
     /// Its saved context while it is not running. Owner (the switch writes it).
     pub sched: Gobuf,
-    /// Its slot in the G registry (`greg`) and the slot's index: None for g0s.
-    /// Set once, before the descriptor is first used.
-    hslot: Option<&'static greg::Slot>,
-    hidx: u32,
-    /// The host's handle for the G it runs now (`greg`), set by `prepare`. Owner.
-    pub handle: usize,
-    /// What it runs. Owner, set by newproc.
-    fnc: RtFn,
-    arg: *mut c_void,
-    /// Its stack once it has started. Owner.
-    stack: Option<GStack>,
-    started: bool,
-    /// The M it is wired to by rt_lockosthread, and the nesting depth. Written by
-    /// the G itself (and by gdestroy); lockedm read by the scheduler.
-    pub lockedm: AtomicPtr<M>,
-    pub lockcount: u32,
-    /// rt_main: the M waiting for this G to exit. Set by newproc; taken by gdestroy.
-    pub mainm: *mut M,
-    /// MRT_DEBUG=migrate: the M it last yielded on, which should not resume it.
-    /// Written by that M before it queues the G; read by the M that dequeues it.
-    pub avoid_m: AtomicPtr<M>,
     /// Link on the one list that holds the G, if any: the global run queue, a netpoll
     /// ready list, a free list (Go's g.schedlink). The G carries its own link, so
     /// queueing it never allocates. Whoever holds the list that holds the G.
     schedlink: *mut G,
+    /// The M it is wired to by rt_lockosthread, and the nesting depth. Written by
+    /// the G itself (and by gdestroy); lockedm read by the scheduler.
+    pub lockedm: AtomicPtr<M>,
+    /// Its slot in the G registry (`greg`) and the slot's index: None for g0s.
+    /// Set once, before the descriptor is first used.
+    hslot: Option<&'static greg::Slot>,
+    hidx: u32,
+    pub lockcount: u32,
+    /// The host's handle for the G it runs now (`greg`), set by `prepare`. Owner.
+    pub handle: usize,
+    /// 0 for g0s. Set by newproc, before the G is published.
+    pub goid: i64,
+    /// What it runs. Owner, set by newproc.
+    fnc: RtFn,
+    arg: *mut c_void,
+    /// rt_main: the M waiting for this G to exit. Set by newproc; taken by gdestroy.
+    pub mainm: *mut M,
+    /// Usable stack: [stack_lo, stack_hi). Owner (set when the stack is bound).
+    pub stack_lo: usize,
+    pub stack_hi: usize,
+    /// Its stack once it has started. Owner.
+    stack: Option<GStack>,
+    /// The guard region below the stack: [guard_lo, guard_hi). A fault there is a
+    /// stack overflow. Empty (0, 0) when unknown. Owner; read by the fault handler
+    /// on the M that runs the G.
+    pub guard_lo: usize,
+    pub guard_hi: usize,
+    /// MRT_DEBUG=migrate: the M it last yielded on, which should not resume it.
+    /// Written by that M before it queues the G; read by the M that dequeues it.
+    pub avoid_m: AtomicPtr<M>,
+    /// The label rt_go_ex gave it (NUL-padded; `name_len` bytes), for rt_dump.
+    /// Owner, set by `set_name` before the G is published.
+    name: [u8; G_NAME_MAX],
     /// What a sanitized host's ASan or TSan is told about it (`sanitizer`).
     pub san: sanitizer::GSan,
 }
@@ -309,10 +311,13 @@ pub static GS_ZERO: AtomicU32 = AtomicU32::new(0);
 
 /// Every G ever made in this run, for rt_shutdown to free and rt_dump to show.
 pub static ALLGS: Lock<Vec<GPtr>> = Lock::new(Vec::new());
-/// Free Gs and stacks that the per-P caches spilled (Go's sched.gFree). Both are
-/// intrusive lists (Gs through `schedlink`, stacks through their own memory), so a
-/// dying G is recycled without allocating.
-static GFREE: Lock<GQueue> = Lock::new(GQueue::new());
+/// Free Gs that the per-P caches spilled (Go's sched.gFree). An array of pointers, so
+/// that a refill takes a batch without walking the Gs' links one cache miss after
+/// another; its capacity is reserved whenever a G is made (`gfget`), never below the
+/// number of Gs there are, so a dying G is put here without allocating.
+static GFREE: Lock<Vec<GPtr>> = Lock::new(Vec::new());
+/// Free stacks the per-P caches spilled: an intrusive list through the stacks' own
+/// memory, so a stack is recycled without allocating.
 static STACKS: Lock<StackList> = Lock::new(StackList::new());
 
 /// A G pointer that may sit in shared lists.
@@ -420,51 +425,6 @@ impl GQueue {
         *other = GQueue::new();
     }
 
-    /// Moves all of `other` to the front of this queue (a free list's LIFO order: the
-    /// Gs freed last, most likely still in cache, are reused first).
-    pub fn prepend(&mut self, other: &mut GQueue) {
-        if other.is_empty() {
-            return;
-        }
-        // SAFETY: other's tail is a live G on that list; its link is that list's,
-        // which now ends in ours.
-        unsafe { (*other.tail).schedlink = self.head };
-        if self.tail.is_null() {
-            self.tail = other.tail;
-        }
-        self.head = other.head;
-        self.len += other.len;
-        *other = GQueue::new();
-    }
-
-    /// Takes the first `n` Gs (all if fewer) off, as a queue of their own: a walk of
-    /// `n` links and one cut, no G is rewritten but the last one taken.
-    pub fn take_front(&mut self, n: usize) -> GQueue {
-        if n >= self.len {
-            return core::mem::take(self);
-        }
-        if n == 0 {
-            return GQueue::new();
-        }
-        let mut last = self.head;
-        // SAFETY: the list holds more than n live Gs, whose links are the list's.
-        unsafe {
-            for _ in 1..n {
-                last = (*last).schedlink;
-            }
-            let rest = (*last).schedlink;
-            (*last).schedlink = ptr::null_mut();
-            let out = GQueue {
-                head: self.head,
-                tail: last,
-                len: n,
-            };
-            self.head = rest;
-            self.len -= n;
-            out
-        }
-    }
-
     /// Forgets every G on the list without touching them (a fork child, whose
     /// parent's Gs are dropped wholesale).
     pub fn forget(&mut self) {
@@ -504,21 +464,35 @@ fn new_goid(pl: Option<&mut PLocal>) -> i64 {
 fn gfget(pl: Option<&mut PLocal>) -> Result<*mut G> {
     if let Some(pl) = pl {
         if pl.gfree.is_empty() {
-            let mut batch = GFREE.lock().take_front(PCACHE_MAX / 2);
-            pl.gfree.append(&mut batch);
+            let mut g = GFREE.lock();
+            let at = g.len() - g.len().min(PCACHE_MAX / 2);
+            for GPtr(gp) in g.drain(at..) {
+                // SAFETY: a free G, now ours, on no other list.
+                unsafe { pl.gfree.push_front(gp) };
+            }
         }
         if let Some(gp) = pl.gfree.pop_front() {
             return Ok(gp);
         }
-    } else if let Some(gp) = GFREE.lock().pop_front() {
+    } else if let Some(GPtr(gp)) = GFREE.lock().pop() {
         return Ok(gp);
     }
     let gp = try_box(G::blank())?;
     let mut all = ALLGS.lock();
     let idx = all.len();
-    let slot = match all.try_reserve(1) {
-        Ok(()) => greg::register(idx, gp),
-        Err(_) => Err(Error::NoMem),
+    // Room for one more G on ALLGS and on GFREE (so that its death never allocates),
+    // before the registry takes it: nothing after that can fail. GFREE grows only
+    // here, under the ALLGS lock, which a fork holds: no reallocation is in flight
+    // in a fork child.
+    let room = all.try_reserve(1).is_ok() && {
+        let mut f = GFREE.lock();
+        let need = (all.len() + 1).saturating_sub(f.len());
+        f.try_reserve(need).is_ok()
+    };
+    let slot = if room {
+        greg::register(idx, gp)
+    } else {
+        Err(Error::NoMem)
     };
     let Ok(slot) = slot else {
         drop(all);
@@ -544,15 +518,26 @@ fn gfput(pl: Option<&mut PLocal>, gp: *mut G) {
             // SAFETY: a dead G, ours (gdestroy's or galloc's), on no list.
             unsafe { pl.gfree.push_front(gp) };
             if pl.gfree.len() > PCACHE_MAX {
-                // The half freed last goes to the global list's front, where the next
-                // refill takes from: the Gs a refill walks are the warmest.
-                let mut half = pl.gfree.take_front(PCACHE_MAX / 2);
-                GFREE.lock().prepend(&mut half);
+                let mut g = GFREE.lock();
+                for _ in 0..PCACHE_MAX / 2 {
+                    match pl.gfree.pop_front() {
+                        Some(gp) => gfree_push(&mut g, gp),
+                        None => break,
+                    }
+                }
             }
         }
-        // SAFETY: as above.
-        None => unsafe { GFREE.lock().push_front(gp) },
+        None => gfree_push(&mut GFREE.lock(), gp),
     }
+}
+
+/// Puts a free G on GFREE, whose capacity gfget reserved for every G there is.
+fn gfree_push(g: &mut Vec<GPtr>, gp: *mut G) {
+    if g.len() == g.capacity() {
+        // More free Gs than Gs: a G freed twice, or one made without its room.
+        super::throw("gfput: no room reserved for a free G");
+    }
+    g.push(GPtr(gp));
 }
 
 /// The global stack cache keeps at most this many stacks; beyond it, the stacks of
@@ -860,7 +845,7 @@ pub unsafe fn free_all() {
         unsafe { free_box(gp) };
     }
     drop(all);
-    GFREE.lock().forget();
+    GFREE.lock().clear();
     let stacks = core::mem::take(&mut *STACKS.lock());
     // Unmapped outside the lock.
     drop(stacks);
@@ -912,7 +897,7 @@ pub unsafe fn forget_after_fork() {
     // SAFETY: this is the child's only thread (our # Safety), so nobody can hold or
     // take the GFREE and STACKS locks.
     unsafe {
-        GFREE.get_after_fork().forget();
+        GFREE.get_after_fork().clear();
         drop(core::mem::take(STACKS.get_after_fork()));
     }
     LIVE_GS.store(0, Ordering::Relaxed);
