@@ -1385,7 +1385,7 @@ pub fn preempt_requested() -> bool {
 }
 
 /// A preemption point inside the runtime's own G-side entry points (channel
-/// operations, select, rt_go, rt_mutex_lock, rt_wg_wait), as Go checks at function
+/// operations, select, rt_go, rt_mutex_lock, rt_wg_wait, rt_ready), as Go checks at function
 /// calls: a G marked for preemption goes to the global queue before it does anything,
 /// so that a pair of Gs handing work to each other through runnext cannot keep their
 /// P beyond a time slice.
@@ -1572,6 +1572,9 @@ pub fn ready(gp: *mut G) -> Result<()> {
 /// is not parked by rt_park: running, queued, or parked by the library itself (in a
 /// channel, select, sleep, poll, rt_mutex or rt_wg), whose waker alone may wake it.
 pub fn ready_host(gp: *mut G) -> Result<()> {
+    // A preemption point, as the other G-side entry points: a G that loops readying
+    // others must not keep them waiting on its own P for ever.
+    preempt_point();
     // SAFETY: `gp` is a live G (our contract): descriptors live until rt_shutdown.
     let woke = unsafe { &*gp }
         .status

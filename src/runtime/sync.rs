@@ -27,9 +27,6 @@ struct Waiter {
     /// The parked G, or null for a thread blocked on `key`.
     g: *mut G,
     key: AtomicU32,
-    /// Set by rt_mutex_unlock in starvation mode before it wakes the waiter: the
-    /// mutex was handed over and the waiter owns it.
-    handoff: bool,
 }
 
 /// The 32-byte object as the runtime sees it.
@@ -92,14 +89,12 @@ impl Obj {
     }
 
     /// Queues the caller and blocks it; the queue lock is held on entry and released
-    /// once the caller can no longer miss its wakeup. Returns whether its waker
-    /// handed it the mutex (starvation mode).
-    fn block(&self) -> bool {
+    /// once the caller can no longer miss its wakeup.
+    fn block(&self) {
         let mut w = Waiter {
             next: ptr::null_mut(),
             g: curg(),
             key: AtomicU32::new(0),
-            handoff: false,
         };
         self.push(&mut w);
         if w.g.is_null() {
@@ -113,8 +108,6 @@ impl Obj {
             // us.
             sched::gopark_direct(unlock_queue_cb, self as *const Obj as *mut c_void);
         }
-        // Written by the waker before the wakeup we observed.
-        w.handoff
     }
 }
 
@@ -142,15 +135,8 @@ fn wake(w: *mut Waiter) {
 
 const LOCKED: u64 = 1;
 const WAITERS: u64 = 2;
-/// Starvation mode (Go's mutexStarving): a waiter has waited more than
-/// STARVE_NS, so unlock hands the mutex straight to the first waiter (LOCKED stays set)
-/// and newcomers queue behind instead of taking it first.
-const STARVING: u64 = 4;
-const STARVE_NS: i64 = 1_000_000;
 
-/// rt_mutex_lock. Normally newcomers may take the mutex before a woken waiter (which
-/// is fast); a waiter that has waited more than 1 ms switches the mutex to starvation
-/// mode, where it is handed over in queue order, as Go's sync.Mutex does.
+/// rt_mutex_lock.
 pub fn mutex_lock(o: &Obj) {
     sched::preempt_point();
     if o.word0
@@ -160,8 +146,6 @@ pub fn mutex_lock(o: &Obj) {
         return;
     }
     let mut spins = 0;
-    let mut since = 0i64;
-    let mut starving = false;
     loop {
         let s = o.word0.load(Ordering::Relaxed);
         if s & LOCKED == 0 {
@@ -173,46 +157,21 @@ pub fn mutex_lock(o: &Obj) {
             }
             continue;
         }
-        // In starvation mode the mutex goes to the queue's head: don't spin for it.
-        if s & STARVING == 0 && spins < 32 {
+        if spins < 32 {
             spins += 1;
             core::hint::spin_loop();
             continue;
         }
         o.lock_queue();
-        // Announce a waiter (and our starvation), then check once more under the
-        // queue lock: an unlock that happened before the announcement is seen here;
-        // one after it sees WAITERS (and STARVING) and wakes us.
-        let mark = if starving {
-            WAITERS | STARVING
-        } else {
-            WAITERS
-        };
-        let s = o.word0.fetch_or(mark, Ordering::AcqRel);
+        // Announce a waiter, then check once more under the queue lock: an unlock
+        // that happened before the announcement is seen here; one after it sees
+        // WAITERS and wakes us.
+        let s = o.word0.fetch_or(WAITERS, Ordering::AcqRel);
         if s & LOCKED == 0 {
-            if starving && s & STARVING == 0 {
-                // Free after all: no hand-over needed; newcomers may take it again.
-                o.word0.fetch_and(!STARVING, Ordering::Relaxed);
-            }
             o.unlock_queue();
             continue;
         }
-        if since == 0 {
-            since = super::time::nanotime();
-        }
-        if o.block() {
-            // Handed over: we own it. Leave starvation mode if we did not wait long
-            // or nobody waits behind us (Go's rule).
-            o.lock_queue();
-            if super::time::nanotime() - since < STARVE_NS
-                || o.head.load(Ordering::Relaxed).is_null()
-            {
-                o.word0.fetch_and(!STARVING, Ordering::Relaxed);
-            }
-            o.unlock_queue();
-            return;
-        }
-        starving = starving || super::time::nanotime() - since > STARVE_NS;
+        o.block();
         spins = 0;
     }
 }
@@ -228,31 +187,10 @@ pub fn mutex_trylock(o: &Obj) -> bool {
 
 /// rt_mutex_unlock. Unlocking an unlocked mutex is a fatal usage error (as in Go).
 pub fn mutex_unlock(o: &Obj) {
-    let s = o.word0.load(Ordering::Relaxed);
+    let s = o.word0.fetch_and(!LOCKED, Ordering::Release);
     if s & LOCKED == 0 {
         super::throw("rt_mutex_unlock of an unlocked mutex");
     }
-    if s & STARVING != 0 {
-        // Starvation mode: hand the mutex (still LOCKED) to the first waiter. The
-        // bit changes only under the queue lock or by the owner, so this owner sees
-        // it settled once the queue is locked.
-        o.lock_queue();
-        let w = o.pop();
-        if o.head.load(Ordering::Relaxed).is_null() {
-            o.word0.fetch_and(!WAITERS, Ordering::Relaxed);
-        }
-        if w.is_null() {
-            o.word0.fetch_and(!(LOCKED | STARVING), Ordering::Release);
-            o.unlock_queue();
-            return;
-        }
-        // SAFETY: a popped waiter is live until it observes its wakeup.
-        unsafe { (*w).handoff = true };
-        o.unlock_queue();
-        wake(w);
-        return;
-    }
-    let s = o.word0.fetch_and(!LOCKED, Ordering::Release);
     if s & WAITERS == 0 {
         return;
     }
@@ -346,8 +284,7 @@ pub fn wg_wait(o: &Obj) {
         o.unlock_queue();
         return;
     }
-    // A wait group's wakeups never hand anything over.
-    let _ = o.block();
+    o.block();
 }
 
 #[cfg(test)]
