@@ -151,6 +151,20 @@ static inline bool fm_still_runs(void)
     return ok;
 }
 
+/* A scenario's runtime: rt_init with `procs` Ps (fm_start), and at its end the
+ * liveness check and a clean rt_shutdown (fm_finish). */
+static inline void fm_start(int procs)
+{
+    rt_config cfg = { .size = sizeof cfg, .maxprocs = procs };
+    CHECK_RC(rt_init(&cfg), RT_OK);
+}
+
+static inline void fm_finish(void)
+{
+    fm_still_runs();
+    CHECK_RC(rt_shutdown(-1), RT_OK);
+}
+
 /* ---- file descriptors ---- */
 
 /* Fills the fd table: RLIMIT_NOFILE a little above what is open, then /dev/null until

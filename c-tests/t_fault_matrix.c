@@ -38,17 +38,6 @@
 
 /* ---- helpers ---- */
 
-static void start_default(int procs)
-{
-    rt_config cfg = { .size = sizeof cfg, .maxprocs = procs };
-    CHECK_RC(rt_init(&cfg), RT_OK);
-}
-
-static void finish(void)
-{
-    fm_still_runs();
-    CHECK_RC(rt_shutdown(-1), RT_OK);
-}
 
 /* Nothing is mapped at addr: mincore(2) of its page fails with ENOMEM. (Not a read
  * through the pointer, which valgrind would report.) */
@@ -129,7 +118,7 @@ static void fresh_child_runtime(void *arg)
     char here;
     CONTROL(lo != NULL && ((char *)&here < (char *)lo || (char *)&here >= (char *)lo + sz));
     tls_word = 0x5eed;
-    start_default(2);
+    fm_start(2);
     long base = latch_a.count;
     for (int i = 0; i < 3; i++)
         CHECK_RC(rt_newm(post_a, NULL, NULL, NULL), RT_OK);
@@ -139,7 +128,7 @@ static void fresh_child_runtime(void *arg)
         CHECK(rt_go(post_a, NULL) > 0);
     CHECK(test_latch_wait_for(&latch_a, base + 100, 10));
     CHECK_EQ(tls_word, 0x5eed);
-    finish();
+    fm_finish();
 }
 
 static void forking_g(void *arg)
@@ -152,7 +141,7 @@ static void forking_g(void *arg)
 static void fork_from_g(void *arg)
 {
     (void)arg;
-    start_default(2);
+    fm_start(2);
     /* Ms whose stacks go to the cache the child's next M takes from. */
     for (int i = 0; i < 2; i++)
         CHECK_RC(rt_newm(post_a, NULL, NULL, NULL), RT_OK);
@@ -162,7 +151,7 @@ static void fork_from_g(void *arg)
         if (!CHECK(test_latch_wait_for(&latch_b, i + 1, 30)) || !CHECK_CHILD_OK(fork_status))
             return;
     }
-    finish();
+    fm_finish();
 }
 
 /* The child polls its own pipe while the parent's G polls the parent's. */
@@ -202,11 +191,11 @@ static void polling_child(void *arg)
     CHECK_EQ(pipe(cpipe), 0);
     CONTROL(cpipe[0] != ppipe[0] && cpipe[0] != ppipe[1] && cpipe[1] != ppipe[0] &&
             cpipe[1] != ppipe[1]);
-    start_default(1);
+    fm_start(1);
     CHECK(rt_go(child_reader, NULL) > 0);
     CHECK(rt_go(child_acker, NULL) > 0);
     CHECK(test_latch_wait_for(&cdone, 2, 10));
-    finish();
+    fm_finish();
 }
 
 static void *spawn_polling_child(void *arg)
@@ -221,7 +210,7 @@ static void fork_netpoll(void *arg)
     CHECK_EQ(pipe(ppipe), 0);
     CHECK_EQ(pipe(hello), 0);
     CHECK_EQ(pipe(ack), 0);
-    start_default(2);
+    fm_start(2);
     CHECK(rt_go(parent_poller, NULL) > 0);
     test_latch_wait(&latch_a, 1);
     /* the G parks in rt_poll_fd (bounded: the poller exists once an epoll fd does) */
@@ -239,7 +228,7 @@ static void fork_netpoll(void *arg)
     CHECK_EQ(write(ack[1], "a", 1), 1);           /* the child gets its own */
     pthread_join(th, NULL);
     CHECK_CHILD_OK(status);
-    finish();
+    fm_finish();
 }
 
 /* A fork child before rt_init: the runtime is not running there. */
@@ -254,19 +243,19 @@ static void child_before_init(void *arg)
     CHECK_RC(rt_acquirep(rt_p_get(0)), RT_ESHUTDOWN);
     CHECK_PTR_EQ(rt_getm(), NULL);
     CHECK_RC(rt_shutdown(-1), RT_ESHUTDOWN);
-    start_default(2);
-    finish();
+    fm_start(2);
+    fm_finish();
 }
 
 static void fork_child_before_init(void *arg)
 {
     (void)arg;
-    start_default(2);
+    fm_start(2);
     CHECK_RC(rt_newm(post_a, NULL, NULL, NULL), RT_OK);
     CHECK(test_latch_wait_for(&latch_a, 1, 10));
     CONTROL(test_os_threads() > 1);
     CHECK_CHILD_OK(test_spawn(child_before_init, NULL, NULL, 0));
-    finish();
+    fm_finish();
 }
 
 /* ==== file descriptors ==== */
@@ -295,10 +284,10 @@ static void fds_before_netpoller(void *arg)
     if (!fm_exhaust_fds())
         return;
     CONTROL(epoll_create1(EPOLL_CLOEXEC) == -1);
-    start_default(2);
+    fm_start(2);
     CHECK(rt_go(timeouts_in_g, NULL) > 0);
     CHECK(test_latch_wait_for(&latch_a, 1, 10));
-    finish();
+    fm_finish();
 }
 
 static int pfd[2];
@@ -327,7 +316,7 @@ static void poll_fd_out_of_fds(void *arg)
     if (!fm_exhaust_fds())
         return;
     CONTROL(epoll_create1(EPOLL_CLOEXEC) == -1 && errno == EMFILE);
-    start_default(2);
+    fm_start(2);
     CHECK(rt_go(poll_in_g, NULL) > 0);
     CHECK(test_latch_wait_for(&latch_a, 1, 10));
     CHECK_RC(atomic_load(&g_poll_rc[0]), RT_EAGAIN); /* only looks: needs no poller */
@@ -348,7 +337,7 @@ static void poll_fd_out_of_fds(void *arg)
     CHECK_EQ(write(pfd[1], "y", 1), 1);
     CHECK(test_latch_wait_for(&latch_a, 3, 10));
     CHECK_RC(atomic_load(&g_poll_rc[2]), RT_POLLIN);
-    finish();
+    fm_finish();
 }
 
 /* ==== hostile handles ==== */
@@ -356,7 +345,7 @@ static void poll_fd_out_of_fds(void *arg)
 static void garbage_handles(void *arg)
 {
     (void)arg;
-    start_default(2);
+    fm_start(2);
     void *bad[] = { (void *)(uintptr_t)0x1000, (void *)(uintptr_t)0xdead000000000000ull,
                     (void *)(uintptr_t)0x7ff0deadbee0ull };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -383,13 +372,13 @@ static void garbage_handles(void *arg)
     /* From a thread that is not an M yet: rt_acquirep must not adopt it for nothing. */
     CHECK_RC(rt_acquirep(bad[0]), RT_EINVAL);
     CHECK_PTR_EQ(rt_getm(), NULL);
-    finish();
+    fm_finish();
 }
 
 static void select_size_max(void *arg)
 {
     (void)arg;
-    start_default(2);
+    fm_start(2);
     long pg = sysconf(_SC_PAGESIZE);
     char *mem = mmap(NULL, 2 * (size_t)pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
                      -1, 0);
@@ -408,7 +397,7 @@ static void select_size_max(void *arg)
     CHECK_RC(rt_select(cs, 1, 0), RT_EAGAIN);
     CHECK_RC(rt_chan_free(c), RT_OK);
     munmap(mem, 2 * (size_t)pg);
-    finish();
+    fm_finish();
 }
 
 static void releasep_g(void *arg)
@@ -428,10 +417,10 @@ static void releasep_g(void *arg)
 static void releasep_from_g(void *arg)
 {
     (void)arg;
-    start_default(2);
+    fm_start(2);
     CHECK(rt_go(releasep_g, NULL) > 0);
     CHECK(test_latch_wait_for(&latch_a, 1, 10));
-    finish();
+    fm_finish();
 }
 
 static void deep_g(void *arg)
@@ -457,16 +446,16 @@ static void huge_stack_sizes(void *arg)
         CHECK_RC(rt_init(&b), RT_EINVAL);
     }
     CHECK_EQ(test_os_threads(), 1); /* nothing started */
-    start_default(2);                 /* RT_OK, not RT_EALREADY */
+    fm_start(2);                 /* RT_OK, not RT_EALREADY */
     CHECK(rt_go(deep_g, NULL) > 0);
     CHECK(test_latch_wait_for(&latch_a, 1, 10));
-    finish();
+    fm_finish();
 }
 
 static void null_chan_bad_dir(void *arg)
 {
     (void)arg;
-    start_default(2);
+    fm_start(2);
     int v = 0;
     rt_select_case ok = { .chan = NULL, .dir = RT_RECV, .elem = &v };
     CONTROL(rt_select(&ok, 1, 0) == RT_EAGAIN);
@@ -476,13 +465,13 @@ static void null_chan_bad_dir(void *arg)
         CHECK_RC(rt_select(&nc, 1, 0), RT_EINVAL);
         CHECK_RC(rt_select(&nc, 1, -1), RT_EINVAL); /* refused, not a wait forever */
     }
-    finish();
+    fm_finish();
 }
 
 static void huge_chan_buffer(void *arg)
 {
     (void)arg;
-    start_default(2);
+    fm_start(2);
     size_t n = (size_t)1 << 62, prod;
     CONTROL(!__builtin_mul_overflow((size_t)1, n, &prod));
     void *m = malloc(n);
@@ -494,13 +483,13 @@ static void huge_chan_buffer(void *arg)
     CHECK_RC(rt_chan_make(1, SIZE_MAX, &c), RT_ENOMEM);
     CHECK_RC(rt_chan_make(2, SIZE_MAX, &c), RT_EINVAL); /* overflows */
     CHECK_PTR_EQ(c, (rt_chan *)&m);
-    finish();
+    fm_finish();
 }
 
 static void double_close_free(void *arg)
 {
     (void)arg;
-    start_default(2);
+    fm_start(2);
     rt_chan *c = NULL, *c2 = NULL;
     CHECK_RC(rt_chan_make(sizeof(int), 2, &c), RT_OK);
     int v = 9;
@@ -523,7 +512,7 @@ static void double_close_free(void *arg)
     CHECK_RC(rt_chan_close(c), RT_EINVAL);
     CHECK_EQ(rt_chan_len(c2), 0);
     CHECK_RC(rt_chan_free(c2), RT_OK);
-    finish();
+    fm_finish();
 }
 
 /* A host's rt_ready on a G that waits inside the library: refused; the G's own
@@ -544,7 +533,7 @@ static void recv_on_rch(void *arg)
 static void ready_library_parked(void *arg)
 {
     (void)arg;
-    start_default(2);
+    fm_start(2);
     CHECK_RC(rt_chan_make(sizeof(int), 0, &rch), RT_OK);
     CHECK(rt_go(recv_on_rch, NULL) > 0);
     bool parked = false;
@@ -566,7 +555,7 @@ static void ready_library_parked(void *arg)
     CHECK_EQ(atomic_load(&rch_v), 55);
     CHECK_RC(rt_chan_trysend(rch, &v), RT_EAGAIN); /* no stale receiver left */
     CHECK_RC(rt_chan_free(rch), RT_OK);
-    finish();
+    fm_finish();
 }
 
 /* rt_dump to a pipe nobody reads: RT_EINVAL, no SIGPIPE. */
@@ -574,7 +563,7 @@ static void dump_broken_pipe(void *arg)
 {
     (void)arg;
     signal(SIGPIPE, SIG_DFL);
-    start_default(2);
+    fm_start(2);
     int p[2];
     CHECK_EQ(pipe(p), 0);
     close(p[0]);
@@ -589,7 +578,7 @@ static void dump_broken_pipe(void *arg)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     CHECK_RC(rt_dump(p[1]), RT_EINVAL);
     close(p[1]);
-    finish();
+    fm_finish();
 }
 
 /* ==== lifecycle ==== */
@@ -615,7 +604,7 @@ static void shutdown_g(void *arg)
 static void shutdown_while_parked(void *arg)
 {
     (void)arg;
-    start_default(2);
+    fm_start(2);
     CHECK_RC(rt_chan_make(sizeof(int), 0, &gate), RT_OK);
     for (int i = 0; i < 100; i++)
         CHECK(rt_go(parks_on_gate, NULL) > 0);
@@ -638,8 +627,8 @@ static void shutdown_while_parked(void *arg)
     CHECK_RC(rt_shutdown(-1), RT_OK);
     CHECK_EQ(atomic_load(&parked_rc_closed), 100);
     CHECK_RC(rt_chan_free(gate), RT_OK);
-    start_default(2);
-    finish();
+    fm_start(2);
+    fm_finish();
 }
 
 static void before_init(void *arg)
@@ -658,13 +647,13 @@ static void before_init(void *arg)
     CHECK(test_latch_wait_for(&latch_a, 1, 10));
     CHECK_RC(rt_init(NULL), RT_EALREADY);
     CHECK(rt_gomaxprocs(0) > 0);
-    finish();
+    fm_finish();
 }
 
 static void after_shutdown(void *arg)
 {
     (void)arg;
-    start_default(2);
+    fm_start(2);
     CHECK_RC(rt_newm(post_a, NULL, NULL, NULL), RT_OK);
     CHECK(test_latch_wait_for(&latch_a, 1, 10));
     CHECK_RC(rt_shutdown(-1), RT_OK);
@@ -674,8 +663,8 @@ static void after_shutdown(void *arg)
     CHECK_RC(rt_newm(post_a, NULL, NULL, NULL), RT_ESHUTDOWN);
     CHECK_RC(rt_shutdown(-1), RT_ESHUTDOWN);
     CHECK_EQ(test_os_threads(), 1); /* and nothing was restarted */
-    start_default(2);
-    finish();
+    fm_start(2);
+    fm_finish();
 }
 
 /* ==== threads refused ==== */
@@ -696,7 +685,7 @@ static void *nothing_thread(void *arg)
 static void threads_refused(void *arg)
 {
     (void)arg;
-    start_default(4);
+    fm_start(4);
     CHECK_RC(rt_newm(post_a, NULL, NULL, NULL), RT_OK);
     CHECK(test_latch_wait_for(&latch_a, 1, 10));
     if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) {
@@ -729,7 +718,7 @@ static void threads_refused(void *arg)
         FAIL("setrlimit back: %s", strerror(errno));
     CHECK_RC(rt_newm(post_a, NULL, NULL, NULL), RT_OK);
     CHECK(test_latch_wait_for(&latch_a, 2, 10));
-    finish();
+    fm_finish();
 }
 
 int main(void)

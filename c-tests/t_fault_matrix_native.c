@@ -28,17 +28,6 @@
 
 #include <signal.h>
 
-static void start_default(int procs)
-{
-    rt_config cfg = { .size = sizeof cfg, .maxprocs = procs };
-    CHECK_RC(rt_init(&cfg), RT_OK);
-}
-
-static void finish(void)
-{
-    fm_still_runs();
-    CHECK_RC(rt_shutdown(-1), RT_OK);
-}
 
 /* Bounded wait until f() holds (about 10 s). */
 static bool wait_until(bool (*f)(void))
@@ -82,7 +71,7 @@ static bool gate_parked(void)
 static void many_gs_under_rlimit_as(void *arg)
 {
     long headroom = (long)(intptr_t)arg;
-    start_default(2);
+    fm_start(2);
     CHECK_RC(rt_chan_make(sizeof(int), 0, &gate), RT_OK);
     fm_still_runs();
     if (!fm_limit_as(headroom))
@@ -136,7 +125,7 @@ static void many_gs_under_rlimit_as(void *arg)
     fm_step("raise the limit, check the runtime");
     fm_unlimit_as();
     CHECK_RC(rt_chan_free(gate), RT_OK);
-    finish();
+    fm_finish();
     printf("  RLIMIT_AS +%ld MiB: %ld parked Gs, %ld short Gs, %ld RT_ENOMEM\n",
            headroom >> 20, parked, ok_short, enomem);
     fflush(stdout);
@@ -160,7 +149,7 @@ static void close_2000_waiters_no_malloc(void *arg)
 {
     (void)arg;
     fm_one_arena();
-    start_default(2);
+    fm_start(2);
     CHECK_RC(rt_chan_make(sizeof(int), 0, &gate), RT_OK);
     rt_wg_add(&waiters_wg, WAITERS);
     for (int i = 0; i < WAITERS; i++)
@@ -180,7 +169,7 @@ static void close_2000_waiters_no_malloc(void *arg)
     fm_unhoard();
     fm_unlimit_as();
     CHECK_RC(rt_chan_free(gate), RT_OK);
-    finish();
+    fm_finish();
 }
 
 static rt_chan *go_ch, *sel_ch;
@@ -209,7 +198,7 @@ static void api_no_malloc(void *arg)
 {
     (void)arg;
     fm_one_arena();
-    start_default(2);
+    fm_start(2);
     CHECK_RC(rt_chan_make(sizeof(int), 0, &go_ch), RT_OK);
     CHECK_RC(rt_chan_make(sizeof(int), 0, &sel_ch), RT_OK);
     CHECK(rt_go(selector, NULL) > 0);
@@ -257,7 +246,7 @@ static void api_no_malloc(void *arg)
     fm_unlimit_as();
     CHECK_RC(rt_chan_free(go_ch), RT_OK);
     CHECK_RC(rt_chan_free(sel_ch), RT_OK);
-    finish();
+    fm_finish();
 }
 
 /* rt_init and rt_gomaxprocs with malloc exhausted: RT_ENOMEM, nothing half made. */
@@ -275,7 +264,7 @@ static void init_no_malloc(void *arg)
     fm_step("rt_gomaxprocs after the hoard is freed, then with malloc exhausted again");
     fm_unhoard();
     CHECK_EQ(test_os_threads(), 1); /* (opendir needs malloc) */
-    start_default(2);
+    fm_start(2);
     fm_hoard();
     int rc = rt_gomaxprocs(64);
     CHECK(rc == RT_ENOMEM || rc == 2); /* refused, or the Ps fitted */
@@ -283,7 +272,7 @@ static void init_no_malloc(void *arg)
     fm_unlimit_as();
     rc = rt_gomaxprocs(2);
     CHECK(rc == 2 || rc == 64);
-    finish();
+    fm_finish();
 }
 
 /* ==== signals during syscalls ==== */
@@ -425,7 +414,7 @@ static void signal_storm(void *arg)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGUSR1, &sa, NULL);
     sig_n = 2000;
-    start_default(3);
+    fm_start(3);
     CHECK_RC(rt_chan_make(sizeof(int), 0, &sig_ch), RT_OK);
     CHECK_RC(rt_chan_make(sizeof(int), 0, &sig_empty), RT_OK);
     CHECK_RC(rt_chan_make(sizeof(int), 0, &sig_back), RT_OK);
@@ -520,7 +509,7 @@ static void busy_child(void *arg)
     (void)arg;
     alarm(10);
     atomic_store(&stop, 0);
-    start_default(2);
+    fm_start(2);
     CHECK_RC(rt_newm(NULL, NULL, NULL, NULL), RT_OK);
     pair cp;
     make_pair(&cp, 50);
@@ -528,7 +517,7 @@ static void busy_child(void *arg)
     CHECK(rt_go(ponger, &cp) > 0);
     CHECK(rt_go(pinger, &cp) > 0);
     CHECK(test_latch_wait_for(&pdone, base + 2, 8));
-    finish();
+    fm_finish();
 }
 
 static bool no_idle_p(void)
@@ -558,7 +547,7 @@ static void m_forks(void *arg)
 static void fork_busy(void *arg)
 {
     bool from_m = arg != NULL;
-    start_default(4);
+    fm_start(4);
     pair pp[PAIRS];
     for (int i = 0; i < PAIRS; i++) {
         make_pair(&pp[i], -1);
@@ -577,7 +566,7 @@ static void fork_busy(void *arg)
     atomic_store(&stop, 1);
     if (!CHECK(test_latch_wait_for(&pdone, 2 * PAIRS + 4, 10)))
         return;
-    finish();
+    fm_finish();
 }
 
 #define FEEDERS 4
@@ -618,16 +607,16 @@ static void feed_child(void *arg)
 {
     (void)arg;
     alarm(5);
-    start_default(2);
+    fm_start(2);
     CHECK(rt_go(mark, NULL) > 0);
     CHECK(test_latch_wait_for(&child_ran, 1, 4));
-    finish();
+    fm_finish();
 }
 
 static void fork_while_feeding(void *arg)
 {
     (void)arg;
-    start_default(2);
+    fm_start(2);
     pthread_t th[FEEDERS];
     for (int i = 0; i < FEEDERS; i++)
         pthread_create(&th[i], NULL, feeder, NULL);
@@ -644,7 +633,7 @@ static void fork_while_feeding(void *arg)
     atomic_store(&feed_stop, 1);
     for (int i = 0; i < FEEDERS; i++)
         pthread_join(th[i], NULL);
-    finish();
+    fm_finish();
 }
 
 int main(void)
