@@ -93,8 +93,9 @@ pub unsafe extern "C" fn rt_go_ex(f: rt_fn, arg: *mut c_void, attr: *const rt_go
                 let name = unsafe { (*attr).name };
                 if !name.is_null() {
                     // Only what is kept is read (one byte more tells that it was cut).
-                    // SAFETY: per the contract, NUL-terminated; strnlen stops at the
-                    // NUL or after G_NAME_MAX + 1 bytes, whichever comes first.
+                    // SAFETY: the caller's `name` is a NUL-terminated string (rt_go_ex's
+                    // # Safety); strnlen stops at the NUL or after G_NAME_MAX + 1
+                    // bytes, whichever comes first, so it reads only that string.
                     let n = unsafe { libc::strnlen(name, g::G_NAME_MAX + 1) };
                     // SAFETY: the n bytes before the NUL (or the limit) are readable.
                     ga.name = unsafe { core::slice::from_raw_parts(name.cast::<u8>(), n) };

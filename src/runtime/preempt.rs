@@ -395,7 +395,8 @@ extern "C" fn preempt_handler(
     } else {
         chain(sig, info, ctx);
     }
-    // SAFETY: as above.
+    // SAFETY: __errno_location is this thread's own errno slot; writing back the
+    // value read on entry makes the handler invisible to the interrupted code.
     unsafe { *libc::__errno_location() = errno };
 }
 
@@ -405,7 +406,9 @@ extern "C" fn preempt_handler(
 /// `gp` is the G the calling thread runs (from the TLS slot), `uc` the ucontext the
 /// kernel passed to the handler for this thread.
 unsafe fn try_preempt(gp: *mut G, uc: *mut libc::ucontext_t) -> bool {
-    // SAFETY: per the contract, both live for the handler's duration.
+    // SAFETY: the # Safety contract: `gp` is the G this thread runs (live until
+    // rt_shutdown) and `uc` the kernel's ucontext for this signal, valid and ours to
+    // change until the handler returns.
     let (g, uc) = unsafe { (&*gp, &mut *uc) };
     if !g.is_user()
         || g.status() != GStatus::Running

@@ -190,7 +190,8 @@ extern "C" fn detect_at_load() {
     let debug = if v.is_null() {
         ""
     } else {
-        // SAFETY: as above: a NUL-terminated string.
+        // SAFETY: getenv returned a non-null pointer, which points at the
+        // environment's NUL-terminated value; nothing changes it during loading.
         unsafe { core::ffi::CStr::from_ptr(v) }
             .to_str()
             .unwrap_or("")
