@@ -28,6 +28,7 @@
 
 #include <signal.h>
 
+#include "pipe_pair.h"
 
 /* Bounded wait until f() holds (about 10 s). */
 static bool wait_until(bool (*f)(void))
@@ -451,43 +452,9 @@ static void signal_storm(void *arg)
 #define PAIRS 2
 #define FORKS 10
 
-typedef struct pair {
-    int ab[2], ba[2];
-    int rounds; /* < 0: until stop */
-} pair;
 
-static atomic_int stop;
-static test_latch pdone = TEST_LATCH_INIT;
 
-static void pinger(void *arg)
-{
-    pair *p = arg;
-    char c = 'x';
-    for (int i = 0; p->rounds < 0 ? !atomic_load(&stop) : i < p->rounds; i++) {
-        CHECK_EQ(write(p->ab[1], &c, 1), 1);
-        if (!CHECK_EQ(rt_poll_fd(p->ba[0], RT_POLLIN, -1), RT_POLLIN))
-            break;
-        CHECK_EQ(read(p->ba[0], &c, 1), 1);
-    }
-    c = 'q';
-    CHECK_EQ(write(p->ab[1], &c, 1), 1);
-    test_latch_post(&pdone);
-}
 
-static void ponger(void *arg)
-{
-    pair *p = arg;
-    char c;
-    for (;;) {
-        if (!CHECK_EQ(rt_poll_fd(p->ab[0], RT_POLLIN, -1), RT_POLLIN))
-            break;
-        CHECK_EQ(read(p->ab[0], &c, 1), 1);
-        if (c == 'q')
-            break;
-        CHECK_EQ(write(p->ba[1], &c, 1), 1);
-    }
-    test_latch_post(&pdone);
-}
 
 static void spinner(void *arg)
 {
@@ -497,12 +464,6 @@ static void spinner(void *arg)
     test_latch_post(&pdone);
 }
 
-static void make_pair(pair *p, int rounds)
-{
-    CHECK_EQ(pipe(p->ab), 0);
-    CHECK_EQ(pipe(p->ba), 0);
-    p->rounds = rounds;
-}
 
 static void busy_child(void *arg)
 {
