@@ -356,6 +356,11 @@ impl GQueue {
         self.len
     }
 
+    /// The first G, left on the list (null when empty).
+    pub fn front(&self) -> *mut G {
+        self.head
+    }
+
     /// Appends `gp`.
     ///
     /// # Safety
@@ -408,28 +413,6 @@ impl GQueue {
         self.len -= 1;
         Some(gp)
     }
-
-    /// Moves every G of `other` to the end of this queue, in order.
-    pub fn append(&mut self, other: &mut GQueue) {
-        if other.is_empty() {
-            return;
-        }
-        if self.tail.is_null() {
-            self.head = other.head;
-        } else {
-            // SAFETY: our tail is a live G on this list; its link is ours.
-            unsafe { (*self.tail).schedlink = other.head };
-        }
-        self.tail = other.tail;
-        self.len += other.len;
-        *other = GQueue::new();
-    }
-
-    /// Forgets every G on the list without touching them (a fork child, whose
-    /// parent's Gs are dropped wholesale).
-    pub fn forget(&mut self) {
-        *self = GQueue::new();
-    }
 }
 
 impl Default for GQueue {
@@ -437,6 +420,90 @@ impl Default for GQueue {
         GQueue::new()
     }
 }
+
+/// A FIFO of G pointers in one array (the global run queue's storage): taking a
+/// batch off it reads consecutive pointers instead of chasing the Gs' links, each a
+/// cache miss once many Gs are queued. Pushing never allocates: the capacity is
+/// reserved when a G is made (`reserve_total`), never below the number of Gs there
+/// are, and a G is on at most one queue at a time.
+pub struct GRing {
+    q: std::collections::VecDeque<GPtr>,
+}
+
+impl GRing {
+    pub const fn new() -> GRing {
+        GRing {
+            q: std::collections::VecDeque::new(),
+        }
+    }
+
+    /// Makes room for `total` Gs in all; false if the memory is not there.
+    pub fn reserve_total(&mut self, total: usize) -> bool {
+        self.q
+            .try_reserve(total.saturating_sub(self.q.len()))
+            .is_ok()
+    }
+
+    /// Appends `gp`.
+    #[inline]
+    pub fn push_back(&mut self, gp: *mut G) {
+        if self.q.len() == self.q.capacity() {
+            // More queued Gs than Gs: a G queued twice, or one made without its room.
+            super::throw("globrunqput: no room reserved for a runnable G");
+        }
+        self.q.push_back(GPtr(gp));
+    }
+
+    /// Appends every G of `batch`, in order.
+    pub fn append_slice(&mut self, batch: &[*mut G]) {
+        for &gp in batch {
+            self.push_back(gp);
+        }
+    }
+
+    /// Moves every G of `other` to the end, in order.
+    pub fn append(&mut self, other: &mut GQueue) {
+        while let Some(gp) = other.pop_front() {
+            self.push_back(gp);
+        }
+    }
+
+    /// Takes the first G off.
+    #[inline]
+    pub fn pop_front(&mut self) -> Option<*mut G> {
+        self.q.pop_front().map(|GPtr(gp)| gp)
+    }
+
+    /// Moves up to `out.len()` Gs from the front into `out`; returns how many.
+    pub fn take_front(&mut self, out: &mut [*mut G]) -> usize {
+        let n = out.len().min(self.q.len());
+        for (o, GPtr(gp)) in out.iter_mut().zip(self.q.drain(..n)) {
+            *o = gp;
+        }
+        n
+    }
+
+    /// Forgets every G on the queue without touching them, keeping the room (rt_shutdown,
+    /// and a fork child, whose parent's Gs are dropped wholesale; the room is reserved
+    /// only under ALLGS's lock, which a fork holds, so it is not being reallocated).
+    pub fn forget(&mut self) {
+        self.q.clear();
+    }
+}
+
+impl Default for GRing {
+    fn default() -> Self {
+        GRing::new()
+    }
+}
+
+/// How many cache lines at the start of a G the scheduler touches to queue, pick and
+/// start it (the fields up to the stack bounds): what is prefetched ahead of use.
+pub(crate) const G_HOT_LINES: usize = 2;
+const _: () = assert!(
+    core::mem::offset_of!(G, stack_hi) + 8 <= G_HOT_LINES * 64,
+    "the fields a start touches no longer fit the prefetched lines"
+);
 
 /// Per-P caches: most newproc/goexit traffic stays here.
 pub(crate) const PCACHE_MAX: usize = 64;
@@ -472,6 +539,8 @@ fn gfget(pl: Option<&mut PLocal>) -> Result<*mut G> {
             }
         }
         if let Some(gp) = pl.gfree.pop_front() {
+            // The next spawn's G was freed long ago in a burst: fetch it meanwhile.
+            arch::prefetch_lines(pl.gfree.front() as *const u8, G_HOT_LINES);
             return Ok(gp);
         }
     } else if let Some(GPtr(gp)) = GFREE.lock().pop() {
@@ -480,15 +549,18 @@ fn gfget(pl: Option<&mut PLocal>) -> Result<*mut G> {
     let gp = try_box(G::blank())?;
     let mut all = ALLGS.lock();
     let idx = all.len();
-    // Room for one more G on ALLGS and on GFREE (so that its death never allocates),
+    // Room for one more G on ALLGS, on GFREE (so that its death never allocates) and
+    // on the global run queue (so that queueing it never does),
     // before the registry takes it: nothing after that can fail. GFREE grows only
     // here, under the ALLGS lock, which a fork holds: no reallocation is in flight
     // in a fork child.
-    let room = all.try_reserve(1).is_ok() && {
-        let mut f = GFREE.lock();
-        let need = (all.len() + 1).saturating_sub(f.len());
-        f.try_reserve(need).is_ok()
-    };
+    let room = all.try_reserve(1).is_ok()
+        && {
+            let mut f = GFREE.lock();
+            let need = (all.len() + 1).saturating_sub(f.len());
+            f.try_reserve(need).is_ok()
+        }
+        && super::sched::globrunq_reserve(all.len() + 1);
     let slot = if room {
         greg::register(idx, gp)
     } else {

@@ -167,13 +167,7 @@ impl HeldP {
         // SAFETY: the holder is the queue's only producer.
         unsafe {
             self.p().runq.put(gp, next, &mut |batch| {
-                let mut q = super::g::GQueue::new();
-                for &g in batch {
-                    // SAFETY: the overflow Gs were just taken off our ring: ours,
-                    // on no list.
-                    q.push_back(g);
-                }
-                super::sched::globrunqputbatch(&mut q);
+                super::sched::globrunqput_slice(batch)
             })
         };
     }

@@ -143,6 +143,15 @@ impl<T, const N: usize> Runq<T, N> {
         true
     }
 
+    /// The G at the ring's head, without taking it, for a prefetch hint only: the
+    /// value may be stale or a slot that was never filled (then null or an old G), so
+    /// it must never be dereferenced.
+    #[inline(always)]
+    pub fn peek_hint(&self) -> *mut T {
+        let head = self.head.load(Ordering::Relaxed);
+        self.slots[(head & Self::MASK) as usize].load(Ordering::Relaxed)
+    }
+
     /// Go's runqget: runnext first (inheriting the time slice: `true`), then the
     /// ring's head. Safe for any consumer; meant for the owner. Always inlined: it is
     /// the heart of every fast path's pick.

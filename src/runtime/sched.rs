@@ -53,13 +53,13 @@ use core::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use super::atomic::StaticAtomicI32;
 use super::error::{Error, Result};
-use super::g::{self, gdestroy, switch_to, Action, GQueue, GStatus, ParkFn, G};
+use super::g::{self, gdestroy, switch_to, Action, GQueue, GRing, GStatus, ParkFn, G, G_HOT_LINES};
 use super::m::RtFn;
 use super::m::{MKind, MState, M};
 use super::p::{self, bump, total, HeldP, PStatus, ALLP, GOMAXPROCS, NPIDLE, P};
 use super::spinning::Spinning;
 use super::time::nanotime;
-use super::{netpoll, timer, tls, Sched, SCHED};
+use super::{arch, netpoll, timer, tls, Sched, SCHED};
 
 /// An idle runtime-created M exits after this long without work (docs/api.md: 60 s).
 pub(crate) const IDLE_M_RETIRE_NS: i64 = 60_000_000_000;
@@ -75,13 +75,20 @@ fn spin() -> Spinning<'static> {
     }
 }
 
-/// The global run queue (Go's sched.runq): Gs linked through their `schedlink`
-/// under a leaf lock (nothing else is locked while it is held), so putting a G on it
-/// never allocates and cannot fail. Its length is mirrored in `GLOBRUNQ_SIZE`, read
+/// The global run queue (Go's sched.runq): G pointers in one array under a leaf lock
+/// (nothing else is locked while it is held), whose room for every G there is was
+/// reserved when the G was made (`globrunq_reserve`), so putting a G on it never
+/// allocates and cannot fail. Its length is mirrored in `GLOBRUNQ_SIZE`, read
 /// without the lock by the parking protocol: it is raised after a push is complete
 /// and lowered after a pop, so a positive size means a G can be had.
-static GLOBRUNQ: super::note::Lock<GQueue> = super::note::Lock::new(GQueue::new());
+static GLOBRUNQ: super::note::Lock<GRing> = super::note::Lock::new(GRing::new());
 pub static GLOBRUNQ_SIZE: AtomicI64 = AtomicI64::new(0);
+
+/// Makes room on the global queue for `total` Gs in all (called as a G is made, under
+/// ALLGS's lock); false if the memory is not there.
+pub fn globrunq_reserve(total: usize) -> bool {
+    GLOBRUNQ.lock().reserve_total(total)
+}
 
 /// MRT_DEBUG=migrate: every yield moves the G to the global queue, so that another M
 /// resumes it where one can.
@@ -89,13 +96,12 @@ pub static DEBUG_MIGRATE: AtomicBool = AtomicBool::new(false);
 
 /// Puts a G on the global queue. Allocates nothing.
 pub fn globrunqput(gp: *mut G) {
-    // SAFETY: the caller hands over a runnable G it owns, which is on no list.
-    unsafe { GLOBRUNQ.lock().push_back(gp) };
+    GLOBRUNQ.lock().push_back(gp);
     GLOBRUNQ_SIZE.fetch_add(1, Ordering::AcqRel);
 }
 
-/// Puts a batch of Gs on the global queue with one lock hold (a local queue's
-/// overflow, a netpoll list). Allocates nothing.
+/// Puts a batch of Gs on the global queue with one lock hold (a netpoll list).
+/// Allocates nothing.
 pub fn globrunqputbatch(batch: &mut GQueue) {
     let n = batch.len() as i64;
     if n == 0 {
@@ -103,6 +109,16 @@ pub fn globrunqputbatch(batch: &mut GQueue) {
     }
     GLOBRUNQ.lock().append(batch);
     GLOBRUNQ_SIZE.fetch_add(n, Ordering::AcqRel);
+}
+
+/// Puts a local queue's overflow on the global queue with one lock hold, without
+/// touching the Gs. Allocates nothing.
+pub fn globrunqput_slice(batch: &[*mut G]) {
+    if batch.is_empty() {
+        return;
+    }
+    GLOBRUNQ.lock().append_slice(batch);
+    GLOBRUNQ_SIZE.fetch_add(batch.len() as i64, Ordering::AcqRel);
 }
 
 /// Takes the first G off the global queue (the caller adjusts `GLOBRUNQ_SIZE`).
@@ -128,20 +144,11 @@ fn globrunqget(pp: &mut HeldP, max: i64) -> Option<*mut G> {
     n = n.min((p::RUNQ_SIZE / 2) as i64);
     // Take the batch with one lock hold, then fill the local queue outside it (an
     // overflow there goes back to the global queue, which takes the lock again).
-    let mut batch = GQueue::new();
-    {
-        let mut q = GLOBRUNQ.lock();
-        for _ in 0..n {
-            match q.pop_front() {
-                // SAFETY: just taken off the global queue: ours, on no list.
-                Some(gp) => unsafe { batch.push_back(gp) },
-                None => break,
-            }
-        }
-    }
-    GLOBRUNQ_SIZE.fetch_sub(batch.len() as i64, Ordering::AcqRel);
-    let first = batch.pop_front()?;
-    while let Some(gp) = batch.pop_front() {
+    let mut batch = [ptr::null_mut::<G>(); p::RUNQ_SIZE / 2];
+    let got = GLOBRUNQ.lock().take_front(&mut batch[..n as usize]);
+    GLOBRUNQ_SIZE.fetch_sub(got as i64, Ordering::AcqRel);
+    let (&first, rest) = batch[..got].split_first()?;
+    for &gp in rest {
         pp.runqput(gp, false);
     }
     Some(first)
@@ -165,14 +172,12 @@ fn globrunqget_migrating(size: i64) -> Option<*mut G> {
         if others && ptr::eq(g.avoid_m.load(Ordering::Relaxed), me) {
             match first_own {
                 None => first_own = Some(gp),
-                // SAFETY: popped above: ours, on no list.
-                Some(_) => unsafe { GLOBRUNQ.lock().push_back(gp) },
+                Some(_) => GLOBRUNQ.lock().push_back(gp),
             }
             continue;
         }
         if let Some(own) = first_own {
-            // SAFETY: popped earlier and not put back: ours, on no list.
-            unsafe { GLOBRUNQ.lock().push_back(own) };
+            GLOBRUNQ.lock().push_back(own);
         }
         GLOBRUNQ_SIZE.fetch_sub(1, Ordering::AcqRel);
         g.avoid_m.store(ptr::null_mut(), Ordering::Relaxed);
@@ -190,14 +195,12 @@ fn globrunqget_migrating(size: i64) -> Option<*mut G> {
                 // only the M that queued it wrote avoid_m, before queueing.
                 let o = unsafe { &*other };
                 if !ptr::eq(o.avoid_m.load(Ordering::Relaxed), me) {
-                    // SAFETY: popped earlier and not put back: ours, on no list.
-                    unsafe { GLOBRUNQ.lock().push_back(gp) };
+                    GLOBRUNQ.lock().push_back(gp);
                     GLOBRUNQ_SIZE.fetch_sub(1, Ordering::AcqRel);
                     o.avoid_m.store(ptr::null_mut(), Ordering::Relaxed);
                     return Some(other);
                 }
-                // SAFETY: popped just above: ours, on no list.
-                unsafe { GLOBRUNQ.lock().push_back(other) };
+                GLOBRUNQ.lock().push_back(other);
             }
         }
     }
@@ -1459,6 +1462,9 @@ fn pick_local(m: &M, pp: &mut HeldP) -> Pick {
         };
     };
     let (next, inherit) = fair(pp, x);
+    // The G after this one was queued long ago in a burst (a spawn loop), so its
+    // descriptor is likely out of the cache: start fetching it while this one runs.
+    arch::prefetch_lines(pp.p().runq.peek_hint() as *const u8, G_HOT_LINES);
     // SAFETY: a queued G is runnable and ours now.
     let n = unsafe { &mut *next };
     if !n.lockedm.load(Ordering::Relaxed).is_null()
