@@ -16,6 +16,7 @@
  * close of a channel with 2000 waiters       malloc(1) and malloc(64) return NULL
  *   with malloc exhausted
  * API calls with malloc exhausted            as above
+ * select over 8 channels, malloc exhausted   as above
  * rt_init, rt_gomaxprocs, malloc exhausted   as above
  * fork from a runtime M while 4 Ms are busy  no P is idle at the fork
  * fork from a foreign thread, 4 Ms busy      as above
@@ -247,6 +248,60 @@ static void api_no_malloc(void *arg)
     fm_unlimit_as();
     CHECK_RC(rt_chan_free(go_ch), RT_OK);
     CHECK_RC(rt_chan_free(sel_ch), RT_OK);
+    fm_finish();
+}
+
+/* A select over up to 8 channels keeps its bookkeeping on the G's stack: with malloc
+ * exhausted it still blocks and completes. It used to allocate eight vectors per call
+ * and returned RT_ENOMEM here (and paid eight malloc/free pairs on every select). */
+#define SEL_N 8
+static rt_chan *sel8[SEL_N];
+static atomic_int sel8_rc = -100, sel8_got;
+
+static void selector8(void *arg)
+{
+    (void)arg;
+    int v = 0, got[SEL_N] = { 0 };
+    CHECK_RC(rt_chan_recv(go_ch, &v), RT_OK); /* told to start: malloc is exhausted */
+    rt_select_case cs[SEL_N];
+    for (int i = 0; i < SEL_N; i++)
+        cs[i] = (rt_select_case){ sel8[i], RT_RECV, &got[i], 0 };
+    int rc = rt_select(cs, SEL_N, -1);
+    if (rc >= 0 && rc < SEL_N)
+        atomic_store(&sel8_got, got[rc]);
+    atomic_store(&sel8_rc, rc);
+}
+
+static void select_no_malloc(void *arg)
+{
+    (void)arg;
+    fm_one_arena();
+    fm_start(2);
+    CHECK_RC(rt_chan_make(sizeof(int), 0, &go_ch), RT_OK);
+    for (int i = 0; i < SEL_N; i++)
+        CHECK_RC(rt_chan_make(sizeof(int), 0, &sel8[i]), RT_OK);
+    CHECK(rt_go(selector8, NULL) > 0);
+    if (!fm_limit_as(1 << 20))
+        return;
+    fm_hoard();
+    fm_step("a G's rt_select over 8 channels, no timeout");
+    int v = 1;
+    CHECK_RC(rt_chan_send(go_ch, &v), RT_OK);
+    fm_step("a send on the sixth channel completes it");
+    v = 42;
+    int rc;
+    while ((rc = rt_chan_trysend(sel8[5], &v)) == RT_EAGAIN && atomic_load(&sel8_rc) == -100)
+        sched_yield();
+    CHECK_RC(rc, RT_OK);
+    while (atomic_load(&sel8_rc) == -100)
+        sched_yield();
+    CHECK_EQ(atomic_load(&sel8_rc), 5);
+    CHECK_EQ(atomic_load(&sel8_got), 42);
+    fm_unhoard();
+    fm_unlimit_as();
+    CHECK_RC(rt_chan_free(go_ch), RT_OK);
+    for (int i = 0; i < SEL_N; i++)
+        CHECK_RC(rt_chan_free(sel8[i]), RT_OK);
     fm_finish();
 }
 
@@ -609,6 +664,8 @@ int main(void)
                 20);
     FM_SCENARIO("rt_chan_make, rt_go, rt_newm, select with timeout, sleep: malloc exhausted",
                 "malloc(1) and malloc(64) return NULL", api_no_malloc, NULL, 20);
+    FM_SCENARIO("select over 8 channels with malloc exhausted: it blocks and completes",
+                "malloc(1) and malloc(64) return NULL", select_no_malloc, NULL, 20);
     FM_SCENARIO("rt_init and rt_gomaxprocs with malloc exhausted: RT_ENOMEM, retry works",
                 "malloc(1) and malloc(64) return NULL", init_no_malloc, NULL, 20);
     FM_SCENARIO("signals during syscalls: a SIGUSR1 storm (no SA_RESTART) through channel, "

@@ -20,6 +20,7 @@ use core::ptr;
 use super::error::{Error, Result};
 use super::g::{self, G};
 use super::note::{futex_wait, futex_wake, unlock_raw, Guard, Lock, Mutex};
+use super::scratch::Scratch;
 use super::time::nanotime;
 use super::{sched, timer, tls};
 
@@ -676,6 +677,8 @@ fn fastrand() -> u32 {
 
 /// Most cases of one select (Go's limit too: selectgo takes at most 1 << 16).
 pub(crate) const MAX_SELECT_CASES: usize = 1 << 16;
+/// Cases whose bookkeeping a select keeps on its own stack (more go to the heap).
+const SELECT_INLINE: usize = 8;
 
 /// rt_select (Go's selectgo). Returns the index of the case that proceeded and
 /// whether it did so because its channel was closed.
@@ -701,11 +704,9 @@ pub unsafe fn select(
     // SAFETY: `cases` is non-null (checked above) and, by the contract, points at `n`
     // cases that the caller lends us for the call.
     let cs = unsafe { core::slice::from_raw_parts_mut(cases, n) };
-    // Each case's channel, resolved (null for a NULL channel).
-    let mut chan_of: Vec<*mut Chan> = Vec::new();
-    if chan_of.try_reserve(n).is_err() {
-        return Err(Error::NoMem);
-    }
+    // Each case's channel, resolved (null for a NULL channel). The bookkeeping below
+    // lives on this stack for up to SELECT_INLINE cases: no allocation, no NoMem.
+    let mut chan_of = Scratch::<*mut Chan, SELECT_INLINE>::with_capacity(n)?;
     for c in cs.iter() {
         // A bad direction is refused even on a NULL channel's case.
         if c.dir != SEND && c.dir != RECV {
@@ -724,11 +725,8 @@ pub unsafe fn select(
         }
     }
     // Poll order: a random permutation. Lock order: by channel address.
-    let mut order: Vec<usize> = Vec::new();
-    let mut lockorder: Vec<usize> = Vec::new();
-    if order.try_reserve(n).is_err() || lockorder.try_reserve(n).is_err() {
-        return Err(Error::NoMem);
-    }
+    let mut order = Scratch::<usize, SELECT_INLINE>::with_capacity(n)?;
+    let mut lockorder = Scratch::<usize, SELECT_INLINE>::with_capacity(n)?;
     for (i, ch) in chan_of.iter().enumerate() {
         if ch.is_null() {
             continue; // a NULL channel never proceeds
@@ -740,31 +738,32 @@ pub unsafe fn select(
         lockorder.push(i);
     }
     lockorder.sort_by_key(|&i| chan_of[i] as usize);
-    lockorder.dedup_by_key(|i| chan_of[*i] as usize);
-    // Each case's channel, as an index into the locks (taken in lockorder).
-    let mut lockof: Vec<usize> = Vec::new();
-    let mut guards: Vec<Guard<'_, ChanState>> = Vec::new();
-    let mut raw: Vec<*const Mutex> = Vec::new();
-    if lockof.try_reserve(n).is_err()
-        || guards.try_reserve(lockorder.len()).is_err()
-        || raw.try_reserve(lockorder.len()).is_err()
-    {
-        return Err(Error::NoMem);
+    // One entry per channel (a channel named by several cases is locked once).
+    let mut kept = 0;
+    for k in 0..lockorder.len() {
+        if kept == 0 || chan_of[lockorder[k]] != chan_of[lockorder[kept - 1]] {
+            lockorder[kept] = lockorder[k];
+            kept += 1;
+        }
     }
+    lockorder.truncate(kept);
+    // Each case's channel, as an index into the locks (taken in lockorder).
+    let mut lockof = Scratch::<usize, SELECT_INLINE>::with_capacity(n)?;
+    let mut guards = Scratch::<Guard<'_, ChanState>, SELECT_INLINE>::with_capacity(kept)?;
+    let mut raw = Scratch::<*const Mutex, SELECT_INLINE>::with_capacity(kept)?;
     for &ch in chan_of.iter() {
         // (A NULL channel's case never looks at its entry.)
         let at = lockorder.binary_search_by_key(&(ch as usize), |&j| chan_of[j] as usize);
         lockof.push(at.unwrap_or(usize::MAX));
     }
-    let mut chans: Vec<&Chan> = Vec::new();
-    if chans.try_reserve(lockorder.len()).is_err() {
-        return Err(Error::NoMem);
+    let mut chans = Scratch::<&Chan, SELECT_INLINE>::with_capacity(kept)?;
+    for &i in lockorder.iter() {
+        // SAFETY: lockorder lists only the cases with a channel, which `resolve`
+        // returned and this function's # Safety requires to stay live for the call.
+        chans.push(unsafe { &*chan_of[i] });
     }
-    // SAFETY: lockorder lists only the cases with a channel, which `resolve` returned
-    // and this function's # Safety requires to stay live for the whole call.
-    chans.extend(lockorder.iter().map(|&i| unsafe { &*chan_of[i] }));
-    let lock_all = |guards: &mut Vec<Guard<'_, ChanState>>| {
-        for ch in &chans {
+    let lock_all = |guards: &mut Scratch<Guard<'_, ChanState>, SELECT_INLINE>| {
+        for ch in chans.iter() {
             guards.push(ch.state.lock());
         }
     };
@@ -776,7 +775,7 @@ pub unsafe fn select(
 
     lock_all(&mut guards);
     // Pass 1: anything ready right now?
-    for &i in &order {
+    for &i in order.iter() {
         if let Some((r, s)) = guards[lockof[i]].try_op(cs[i].dir, cs[i].elem.cast()) {
             guards.clear();
             wake(s);
@@ -790,14 +789,11 @@ pub unsafe fn select(
     let done = AtomicU32::new(UNDECIDED);
     let key = AtomicU32::new(0);
     let gp = g::curg();
-    let mut sgs: Vec<Sudog> = Vec::new();
-    if sgs.try_reserve(n).is_err() {
-        return Err(Error::NoMem);
-    }
+    let mut sgs = Scratch::<Sudog, SELECT_INLINE>::with_capacity(n)?;
     for (i, c) in cs.iter().enumerate() {
         sgs.push(Sudog::new(gp, c.elem.cast(), &done, i as u32, &key));
     }
-    for &i in &order {
+    for &i in order.iter() {
         // The sudogs do not move (reserved above).
         let s: *mut Sudog = &mut sgs[i];
         guards[lockof[i]].waitq(cs[i].dir).enqueue(s);
@@ -807,11 +803,11 @@ pub unsafe fn select(
         st.refs += 1;
     }
     // The locks stay held until the waiter cannot miss its wakeup (see block).
-    raw.extend(guards.drain(..).map(Guard::into_raw));
+    guards.drain_each(|g| raw.push(g.into_raw()));
     let woken = block(gp, &key, &raw, deadline, &done);
     // Dequeue the sudogs that did not fire.
     lock_all(&mut guards);
-    for &i in &order {
+    for &i in order.iter() {
         let s: *mut Sudog = &mut sgs[i];
         guards[lockof[i]].waitq(cs[i].dir).remove(s);
     }

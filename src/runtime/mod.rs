@@ -46,6 +46,7 @@ pub mod preempt;
 pub mod runq;
 pub mod sanitizer;
 pub mod sched;
+pub mod scratch;
 pub mod signal;
 pub mod spinning;
 pub mod stack;
