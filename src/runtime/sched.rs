@@ -716,13 +716,16 @@ fn find_runnable(m: &M, mut pp: HeldP, wait: Wait) -> Option<(HeldP, *mut G, boo
     }
 }
 
-/// Most Gs that runnext hands on in a row within one time slice. Two Gs that wake
-/// each other (a channel ping-pong) would otherwise keep the slice between them
-/// for ever; Go ends a slice by preemption after 10 ms, which libmrt does not have.
+/// Most Gs that runnext hands on in a row within one time slice while sysmon is not
+/// running (it could not get a thread). Two Gs that wake each other (a channel
+/// ping-pong) would otherwise keep the slice between them for ever. With sysmon, as in
+/// Go, the slice ends by preemption after 10 ms instead: cutting it sooner would give
+/// such a pair a far smaller share of the P than a G that computes (TestPingPongHog).
 const RUNNEXT_STREAK_MAX: u32 = 64;
 
-/// Ends a long runnext streak: the G goes to the tail, and the ring's head runs.
-/// Inlined into every pick (a store or an increment); the end of a streak is cold.
+/// Ends a long runnext streak when no preemption will: the G goes to the tail, and
+/// the ring's head runs. Inlined into every pick (a store or an increment); the end
+/// of a streak is cold.
 #[inline(always)]
 fn fair(pp: &mut HeldP, x: (*mut G, bool)) -> (*mut G, bool) {
     if !x.1 {
@@ -740,7 +743,7 @@ fn fair(pp: &mut HeldP, x: (*mut G, bool)) -> (*mut G, bool) {
 #[cold]
 #[inline(never)]
 fn end_streak(pp: &mut HeldP, x: (*mut G, bool), n: u32) -> (*mut G, bool) {
-    if pp.p().runq.is_empty() {
+    if pp.p().runq.is_empty() || super::sysmon::running() {
         pp.core().runnext_streak = n;
         return x;
     }

@@ -37,6 +37,11 @@ pub fn ensure_started() {
     }
 }
 
+/// Whether sysmon runs (or is starting), so that time slices end by preemption.
+pub fn running() -> bool {
+    STARTED.load(Ordering::Relaxed)
+}
+
 /// Stops sysmon (rt_shutdown): it returns from its loop and its M exits.
 pub fn stop() {
     STOP.store(1, Ordering::Release);
@@ -116,6 +121,8 @@ fn sysmon_loop() {
     let mut delay_us = 20i64;
     let mut last = [PWatch::default(); MAX_PROCS as usize];
     let mut signalled = false;
+    // The earliest moment a watched P's time slice can run out (0: none is watched).
+    let mut slice_end = 0i64;
     while STOP.load(Ordering::Acquire) == 0 {
         delay_us = if idle == 0 {
             20
@@ -138,13 +145,21 @@ fn sysmon_loop() {
             }
             deep_sleep(ns);
             idle = 0;
-        } else if signalled {
-            // A preemption signal went out last round: if it found the G at an unsafe
-            // moment (in libc, say), try again within 1 ms rather than a whole backed-off
-            // tick, which would add up to 10 ms to the G's overrun each time.
-            sleep(delay_us.min(1000) * 1000);
         } else {
-            sleep(delay_us * 1000);
+            let mut ns = delay_us * 1000;
+            if signalled || slice_end != 0 {
+                // A G is running (or a preemption signal went out last round and may
+                // have found the G at an unsafe moment, in libc say): look again
+                // within SLICE_LAG_NS, and at the moment a slice runs out, rather than
+                // after a whole backed-off tick. Otherwise a time slice would last
+                // anywhere from 10 to 20 ms, and Gs sharing a P would get unequal
+                // shares of it (Go's TestPingPongHog).
+                ns = ns.min(SLICE_LAG_NS);
+                if slice_end != 0 {
+                    ns = ns.min((slice_end - nanotime()).max(20_000));
+                }
+            }
+            sleep(ns);
         }
         let now = nanotime();
         // Poll the network if nobody has for 10 ms.
@@ -176,8 +191,9 @@ fn sysmon_loop() {
             // backoff is over, or they might wait for the next rt_go.
             sched::wakep_global();
         }
-        let (n, sent) = retake(&mut last);
+        let (n, sent, end) = retake(&mut last);
         signalled = sent;
+        slice_end = end;
         if n > 0 {
             idle = 0;
         } else {
@@ -189,6 +205,9 @@ fn sysmon_loop() {
 /// A time slice: a G that has kept its P this long without the P's schedule tick
 /// moving is asked to give it up (Go's forcePreemptNS).
 const FORCE_PREEMPT_NS: i64 = 10_000_000;
+/// While a P runs Gs, sysmon looks at it at least this often, so that a time slice
+/// starts being measured at most this late (Go's sysmon may back off to 10 ms here).
+const SLICE_LAG_NS: i64 = 1_000_000;
 
 /// What sysmon last saw of one P (Go's sysmontick).
 #[derive(Clone, Copy, Default)]
@@ -202,11 +221,13 @@ struct PWatch {
 /// Go's retake: asks a G that has run a whole time slice to give up its P, and hands
 /// off Ps whose M has been in a system call since the last tick, or whose time slice
 /// ran out inside a stream of short system calls. Returns how many Ps were handed off,
-/// and whether a preemption signal was sent.
-fn retake(last: &mut [PWatch]) -> (u32, bool) {
+/// whether a preemption signal was sent, and when the earliest time slice still being
+/// watched runs out (0: none).
+fn retake(last: &mut [PWatch]) -> (u32, bool, i64) {
     let now = nanotime();
     let mut n = 0;
     let mut sent = false;
+    let mut slice_end = 0i64;
     let procs = GOMAXPROCS.load(Ordering::Acquire);
     for i in 0..procs as usize {
         let pp = ALLP[i].load(Ordering::Acquire);
@@ -223,7 +244,15 @@ fn retake(last: &mut [PWatch]) -> (u32, bool) {
             if w.schedtick != t {
                 w.schedtick = t;
                 w.schedwhen = now;
-            } else if w.schedwhen + FORCE_PREEMPT_NS <= now {
+            }
+            let end = w.schedwhen + FORCE_PREEMPT_NS;
+            if end > now {
+                slice_end = if slice_end == 0 {
+                    end
+                } else {
+                    slice_end.min(end)
+                };
+            } else {
                 if status == PStatus::Running {
                     sent |= preemptone(pp);
                 }
@@ -263,7 +292,7 @@ fn retake(last: &mut [PWatch]) -> (u32, bool) {
             n += 1;
         }
     }
-    (n, sent)
+    (n, sent, slice_end)
 }
 
 /// Go's preemptone: marks the G that runs on `pp` for preemption; it gives up the P
