@@ -1,8 +1,11 @@
 /*
  * rt_sleep from a G parks it on a timer: on 1 P, while one G sleeps the other Gs of
- * that P run (a G spawned before the sleep has run, and a whole chain of channel
- * hand-offs has completed, by the time the sleeper wakes), and the sleep lasts at
- * least what was asked (a lower bound only). rt_sleep(0) and rt_sleep(<0) return at
+ * that P run (a G spawned before the sleep, and a whole chain of channel hand-offs,
+ * complete while the sleeper sleeps again and again: on 1 P nothing else could run
+ * them), and the sleep lasts at least what was asked (a lower bound only). The
+ * sleeper does not count on one sleep being long enough for the others: under
+ * valgrind on a loaded machine, 12 Gs may need more than 30 ms; it sleeps until they
+ * are done, up to 1000 times. rt_sleep(0) and rt_sleep(<0) return at
  * once without giving the P away (a G spawned just before has not run yet). Several
  * Gs sleeping at once all wake. 1 P.
  */
@@ -68,6 +71,8 @@ static void body(void *arg)
     int64_t t0 = tc_now();
     CHECK_RC(rt_sleep(20000000), RT_OK);
     CHECK(tc_now() - t0 >= 20000000);
+    for (int i = 0; i < 1000 && !atomic_load(&b_ran); i++)
+        CHECK_RC(rt_sleep(1000000), RT_OK);
     CHECK_EQ(atomic_load(&b_ran), 1);
 
     /* a chain of 10 Gs passing a value along channels completes while we sleep */
@@ -78,6 +83,8 @@ static void body(void *arg)
         tc_go(chain_link, (void *)(intptr_t)i);
     tc_go(chain_start, NULL);
     CHECK_RC(rt_sleep(30000000), RT_OK);
+    for (int i = 0; i < 1000 && !atomic_load(&chain_done); i++)
+        CHECK_RC(rt_sleep(1000000), RT_OK);
     CHECK_EQ(atomic_load(&chain_done), 1);
     for (int i = 0; i < 11; i++)
         CHECK_RC(rt_chan_free(links[i]), RT_OK);

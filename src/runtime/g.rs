@@ -17,7 +17,7 @@ use core::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU32, Ordering};
 use super::error::{Error, Result};
 use super::m::{MKind, RtFn, M};
 use super::note::{futex_wait, futex_wake, Lock};
-use super::p::{bump, HeldP, PLocal};
+use super::p::{bump_release, HeldP, PLocal};
 use super::stack::{GStack, StackList};
 use super::{arch, free_box, greg, sanitizer, tls, try_box, SCHED};
 
@@ -304,10 +304,23 @@ pub fn curg() -> *mut G {
     g
 }
 
-/// Gs alive (made by newproc, not yet recycled). A futex word pairs with it: bumped
-/// each time the count reaches zero, for rt_shutdown to wait on.
-pub static LIVE_GS: AtomicI64 = AtomicI64::new(0);
-pub static GS_ZERO: AtomicU32 = AtomicU32::new(0);
+/// Gs alive (made by newproc, not yet recycled): the per-P counts of Gs made minus
+/// those of Gs gone, summed (no shared counter that every spawn and exit would bounce
+/// between cores). Exits are read first: a G's creation is counted before it can run,
+/// and its exit is counted with a release store, so every exit read has its creation
+/// in the sum read after, and the result is never below the true count at some
+/// moment during the call; 0 means no G was alive at that moment.
+pub fn live_gs() -> i64 {
+    let exited = super::p::total_acquire(|c| &c.gs_exited);
+    let created = super::p::total_acquire(|c| &c.gs_created);
+    created as i64 - exited as i64
+}
+
+/// Set while rt_shutdown waits for the Gs to finish: each exit then bumps `GS_GONE`
+/// and wakes it to count again (a wake-up missed in a race costs the waiter one
+/// poll interval, never a hang: it sleeps at most 1 ms at a time).
+static WAITING_FOR_GS: AtomicBool = AtomicBool::new(false);
+static GS_GONE: AtomicU32 = AtomicU32::new(0);
 
 /// Every G ever made in this run, for rt_shutdown to free and rt_dump to show.
 pub static ALLGS: Lock<Vec<GPtr>> = Lock::new(Vec::new());
@@ -704,7 +717,6 @@ impl G {
         // TSan: what the creator did so far happens before the G starts.
         sanitizer::release(sanitizer::Edge::Go, (self as *const G).cast());
         self.set_status(GStatus::Runnable);
-        LIVE_GS.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -874,10 +886,10 @@ pub fn gdestroy(m: &M, mut pp: Option<&mut HeldP>, gp: *mut G) -> *mut M {
     g.guard_hi = 0;
     g.set_status(GStatus::Idle);
     gfput(pp.as_deref_mut().map(|pp| &mut pp.core().local), gp);
-    bump(pp, |c| &c.gs_exited);
-    if LIVE_GS.fetch_sub(1, Ordering::AcqRel) == 1 {
-        GS_ZERO.fetch_add(1, Ordering::Release);
-        futex_wake(&GS_ZERO, i32::MAX);
+    bump_release(pp, |c| &c.gs_exited);
+    if WAITING_FOR_GS.load(Ordering::Relaxed) {
+        GS_GONE.fetch_add(1, Ordering::Release);
+        futex_wake(&GS_GONE, i32::MAX);
     }
     // rt_main's M, if it waits for this G: the caller tells it, last (it may look
     // at the statistics as soon as it wakes).
@@ -886,22 +898,24 @@ pub fn gdestroy(m: &M, mut pp: Option<&mut HeldP>, gp: *mut G) -> *mut M {
 
 /// Waits until no G is alive, or until `deadline` (nanotime; < 0: no limit).
 pub fn wait_no_gs(deadline: i64) -> bool {
-    loop {
-        let seq = GS_ZERO.load(Ordering::Acquire);
-        if LIVE_GS.load(Ordering::Acquire) == 0 {
-            return true;
+    WAITING_FOR_GS.store(true, Ordering::SeqCst);
+    let done = loop {
+        let seq = GS_GONE.load(Ordering::Acquire);
+        if live_gs() == 0 {
+            break true;
         }
-        let left = if deadline < 0 {
-            -1
-        } else {
+        let mut left = 1_000_000;
+        if deadline >= 0 {
             let l = deadline - super::time::nanotime();
             if l <= 0 {
-                return false;
+                break false;
             }
-            l.min(10_000_000)
-        };
-        futex_wait(&GS_ZERO, seq, left);
-    }
+            left = left.min(l);
+        }
+        futex_wait(&GS_GONE, seq, left);
+    };
+    WAITING_FOR_GS.store(false, Ordering::Relaxed);
+    done
 }
 
 /// Frees every G and cached stack (rt_shutdown, after all Gs exited and Ms stopped).
@@ -922,8 +936,7 @@ pub unsafe fn free_all() {
     // Unmapped outside the lock.
     drop(stacks);
     // A G made by a foreign thread racing with the shutdown (after the wait for Gs)
-    // never ran and is gone with the rest.
-    LIVE_GS.store(0, Ordering::Release);
+    // never ran and is gone with the rest (the counts restart with the next rt_init).
 }
 
 /// The G (or g0) the forking thread ran at the last fork, noted in the child by the
@@ -972,7 +985,6 @@ pub unsafe fn forget_after_fork() {
         GFREE.get_after_fork().clear();
         drop(core::mem::take(STACKS.get_after_fork()));
     }
-    LIVE_GS.store(0, Ordering::Relaxed);
 }
 
 /// Run by a G right after it is switched to: queues the G that yielded straight to

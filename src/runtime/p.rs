@@ -684,6 +684,34 @@ pub fn bump(pp: Option<&mut HeldP>, which: fn(&Counters) -> &AtomicU64) {
     }
 }
 
+/// [`bump`] with a release store: whoever reads the new count with an acquire load
+/// (`total_acquire`) also sees what the caller did before.
+#[inline]
+pub fn bump_release(pp: Option<&mut HeldP>, which: fn(&Counters) -> &AtomicU64) {
+    match pp {
+        None => {
+            which(&COUNTERS).fetch_add(1, Ordering::Release);
+        }
+        Some(pp) => {
+            let c = which(&pp.p().counters);
+            c.store(c.load(Ordering::Relaxed) + 1, Ordering::Release);
+        }
+    }
+}
+
+/// [`total`] with acquire loads (pairs with [`bump_release`]).
+pub fn total_acquire(which: fn(&Counters) -> &AtomicU64) -> u64 {
+    let mut n = which(&COUNTERS).load(Ordering::Acquire);
+    for slot in ALLP.iter() {
+        let pp = slot.load(Ordering::Acquire);
+        if !pp.is_null() {
+            // SAFETY: Ps in ALLP live until shutdown.
+            n += which(unsafe { &(*pp).counters }).load(Ordering::Acquire);
+        }
+    }
+    n
+}
+
 /// A counter summed over the global and every P's counters.
 pub fn total(which: fn(&Counters) -> &AtomicU64) -> u64 {
     let mut n = which(&COUNTERS).load(Ordering::Relaxed);

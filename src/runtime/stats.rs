@@ -76,7 +76,7 @@ pub fn snapshot(exact: bool) -> Stats {
         threads,
         idle_threads,
         spinning_threads: super::sched::NMSPINNING.load(Ordering::Relaxed) as i64,
-        goroutines: super::g::LIVE_GS.load(Ordering::Relaxed),
+        goroutines: super::g::live_gs(),
         runnable,
         global_runq,
         gs_created: created,
