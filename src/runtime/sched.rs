@@ -743,7 +743,13 @@ fn fair(pp: &mut HeldP, x: (*mut G, bool)) -> (*mut G, bool) {
 #[cold]
 #[inline(never)]
 fn end_streak(pp: &mut HeldP, x: (*mut G, bool), n: u32) -> (*mut G, bool) {
-    if pp.p().runq.is_empty() || super::sysmon::running() {
+    if super::sysmon::running() {
+        // Preemption ends the slice: count afresh (so that this is not called again
+        // on every pick of a long streak).
+        pp.core().runnext_streak = 0;
+        return x;
+    }
+    if pp.p().runq.is_empty() {
         pp.core().runnext_streak = n;
         return x;
     }
