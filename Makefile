@@ -12,7 +12,7 @@ SOMAJOR := $(firstword $(subst ., ,$(VERSION)))
 REALNAME := libmrt.so.$(VERSION)
 SONAME := libmrt.so.$(SOMAJOR)
 
-.PHONY: all lib dist header demo test test-rust test-c test-go test-san test-echo test-python test-zig \
+.PHONY: all lib dist header demo test test-rust test-c test-go test-san test-echo test-http test-python test-zig \
 	test-install test-python-package test-zig-package install uninstall deps bench loom loom-clippy clippy fmt clean \
 	chaos test-chaos
 
@@ -102,7 +102,7 @@ demo: lib deps
 	bash python-bindings/run_demo.sh
 	bash zig/run.sh demo
 
-test: lib deps test-rust loom loom-clippy test-c test-go test-san test-chaos test-echo test-install test-python test-python-package test-zig test-zig-package
+test: lib deps test-rust loom loom-clippy test-c test-go test-san test-chaos test-echo test-http test-install test-python test-python-package test-zig test-zig-package
 	@echo "make test: all suites passed"
 
 test-rust:
@@ -139,6 +139,11 @@ test-chaos: lib
 # The echo server driven by 200 concurrent connections from another process.
 test-echo: lib
 	bash examples/run_echo.sh 200 262144
+
+# The HTTP/1.1 hello server checked by a small Python client: keep-alive, pipelining,
+# Connection: close, 400s, vanishing clients, idle timeout, EMFILE back-off.
+test-http: lib
+	bash examples/run_http_hello.sh
 
 # Install into a temporary prefix, then build and run a C program against it from
 # outside the tree: pkg-config, CMake find_package, and statically.
