@@ -12,7 +12,7 @@ SOMAJOR := $(firstword $(subst ., ,$(VERSION)))
 REALNAME := libmrt.so.$(VERSION)
 SONAME := libmrt.so.$(SOMAJOR)
 
-.PHONY: all lib dist header demo test test-rust test-c test-go test-san test-echo test-http test-report test-python test-zig \
+.PHONY: all lib dist header demo test test-rust test-c test-go test-san test-echo test-http test-bench test-python test-zig \
 	test-install test-python-package test-zig-package install uninstall deps bench loom loom-clippy clippy fmt clean \
 	chaos test-chaos
 
@@ -102,7 +102,7 @@ demo: lib deps
 	bash python-bindings/run_demo.sh
 	bash zig/run.sh demo
 
-test: lib deps test-rust loom loom-clippy test-c test-go test-san test-chaos test-echo test-http test-report test-install test-python test-python-package test-zig test-zig-package
+test: lib deps test-rust loom loom-clippy test-c test-go test-san test-chaos test-echo test-http test-bench test-install test-python test-python-package test-zig test-zig-package
 	@echo "make test: all suites passed"
 
 test-rust:
@@ -145,9 +145,10 @@ test-echo: lib
 test-http: lib
 	bash examples/run_http_hello.sh
 
-# bench/report.py (make bench's report.md and SVG charts) on a canned bench log.
-test-report:
-	python3 bench/test_report.py
+# bench/report.py (make bench's report.md and SVG charts) on a canned bench log, and
+# the C side of parked_1m and getstats_1m at small sizes (bench/test_bench.sh).
+test-bench: lib
+	bash bench/test_bench.sh
 
 # Install into a temporary prefix, then build and run a C program against it from
 # outside the tree: pkg-config, CMake find_package, and statically.

@@ -18,7 +18,8 @@
 #              MRT_BENCH_TIMEOUT=S kills a bench process after S seconds (default 300);
 #              GO=/path/to/go uses that toolchain instead of the PyPI one;
 #              MRT_BENCH_QUICK=1 (`make bench QUICK=1`): every bench at reduced size
-#              (its entry's quick-args appended to its args), at most 2 runs per side.
+#              (its entry's quick-args appended to its args, or replacing them if
+#              they start with "="), at most 2 runs per side.
 #
 # Adding a bench: append "name:kind[:reps[:args[:quick-args]]]" to `benches` and, for a new kind,
 # write build_<kind> (gets the name) and run_<kind> (gets the name, reps, the entry's
@@ -52,22 +53,22 @@ CC="${CC:-cc}"
 CFLAGS="${CFLAGS:--O2}"
 
 benches=(
-    "newm_latency:c"                 # rt_newm -> start function vs pthread_create, same stack
-    "gosched_switch:vsgo:3:-p 1"     # G<->G switch through rt_gosched vs runtime.Gosched, 1 P
-    "spawn:vsgo:3:-p 1"              # 10^6 x (rt_go + run + exit) + rt_wg vs go + WaitGroup
-    "spawn:vsgo:3:-p 2"              #   the same on 2 Ps
-    "skynet:vsgo:3:-p 2"             # skynet, 10^6 leaves, wait group + results array per node
-    "skynet:vsgo:3:-p 1"             #   the same on 1 P
-    "parked_mem:vsgo:3:"             # resident bytes per parked G, 10^5 parked
-    "parked_1m:vsgo:2:"              # 10^6 parked Gs: time, /proc/self/maps vs vm.max_map_count
-    "getstats_1m:c"                  # rt_getstats latency with 10^6 parked Gs, goal <= 1 ms
-    "chan_pingpong:vsgo:3:-p 1"      # unbuffered ping-pong between 2 Gs, ns per round trip, 1 P
-    "chan_pingpong:vsgo:3:-p 2"      #   the same on 2 Ps
-    "chan_buffered:vsgo:3:-p 1"      # producer -> consumer, cap 1024, 8-byte elements, ns/element
-    "chan_buffered:vsgo:3:-p 2"      #   the same on 2 Ps
-    "sleep_fanout:vsgo:3:"           # 10^4 Gs x rt_sleep(1 ms) + rt_wg: wall time, default Ps
-    "preempt:vsgo:3:-p 1"            # rt_checkpoint ns/call, async preemption's cost to a CPU-bound G, latency
-    "echo:echo:3:100 1048576"        # examples/echo.c vs bench/echo_server.go, same client
+    "newm_latency:c:::-n 200 -b 50"  # rt_newm -> start function vs pthread_create, same stack
+    "gosched_switch:vsgo:3:-p 1:-n 200000"  # G<->G switch through rt_gosched vs runtime.Gosched, 1 P
+    "spawn:vsgo:3:-p 1:-n 100000"    # 10^6 x (rt_go + run + exit) + rt_wg vs go + WaitGroup
+    "spawn:vsgo:3:-p 2:-n 100000"    #   the same on 2 Ps
+    "skynet:vsgo:3:-p 2:-n 100000"   # skynet, 10^6 leaves, wait group + results array per node
+    "skynet:vsgo:3:-p 1:-n 100000"   #   the same on 1 P
+    "parked_mem:vsgo:3::-n 20000"    # resident bytes per parked G, 10^5 parked
+    "parked_1m:vsgo:2::-n 100000"    # 10^6 parked Gs: time, /proc/self/maps vs vm.max_map_count
+    "getstats_1m:c:::-n 100000 -r 200"  # rt_getstats latency with 10^6 parked Gs, goal <= 1 ms
+    "chan_pingpong:vsgo:3:-p 1:-n 50000"  # unbuffered ping-pong between 2 Gs, ns per round trip, 1 P
+    "chan_pingpong:vsgo:3:-p 2:-n 50000"  #   the same on 2 Ps
+    "chan_buffered:vsgo:3:-p 1:-n 300000"  # producer -> consumer, cap 1024, 8-byte elements, ns/element
+    "chan_buffered:vsgo:3:-p 2:-n 300000"  #   the same on 2 Ps
+    "sleep_fanout:vsgo:3::-n 2000"   # 10^4 Gs x rt_sleep(1 ms) + rt_wg: wall time, default Ps
+    "preempt:vsgo:3:-p 1:-n 20 -r 3" # rt_checkpoint ns/call, async preemption's cost to a CPU-bound G, latency
+    "echo:echo:3:100 1048576:=50 131072"  # examples/echo.c vs bench/echo_server.go, same client
     "http_hello:http:3:-c 100,1000 -d 10:-d 2"  # examples/http_hello.c vs Go net/http, both under wrk
 )
 
@@ -424,9 +425,11 @@ run_all() {
         [ -n "$filter" ] && [[ "$name" != *"$filter"* ]] && continue
         ran=$((ran + 1))
         if [ -n "$quick" ]; then
-            eargs="${eargs:+$eargs }$qargs"; eargs="${eargs% }"
+            if [ "${qargs:0:1}" = "=" ]; then eargs="${qargs:1}"
+            else eargs="${eargs:+$eargs }$qargs"; eargs="${eargs% }"; fi
             [ "${reps:-3}" -gt 2 ] && reps=2
         fi
+        local t0=$SECONDS
         echo "== $name${eargs:+ $eargs} ($kind)"
         if ! "build_$kind" "$name"; then
             echo "$name: build failed" >&2; status=1; continue
@@ -437,6 +440,7 @@ run_all() {
         elif ! "run_$kind" "$name" "${reps:-3}" "$eargs" ${args[@]+"${args[@]}"}; then
             echo "$name: run failed" >&2; status=1
         fi
+        echo "  ($name: $((SECONDS - t0)) s)"
         echo
     done
     [ "$ran" -gt 0 ] || { echo "bench/run.sh: no bench matches '$filter'" >&2; return 2; }
