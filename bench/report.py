@@ -141,7 +141,7 @@ def collect(sections):
 def cell_spread(v, lo, hi):
     if v is None:
         return "-"
-    if lo is not None and hi is not None and lo != hi:
+    if lo is not None and hi is not None and fmt(lo) != fmt(hi):
         return "%s [%s–%s]" % (fmt(v), fmt(lo), fmt(hi))
     return fmt(v)
 
@@ -177,7 +177,7 @@ def svg_chart(family, rows):
         out.append('<g class="metric" data-key="%s">' % e(r["key"]))
         out.append('<text x="10" y="%d" font-weight="bold">%s</text>' % (y + 12, e(r["label"])))
         out.append('<text x="10" y="%d" fill="#555">%s%s</text>' % (
-            y + 26, e(r["unit"]), e(", %s runs' samples" % r["samples"]) if r["samples"] else ""))
+            y + 26, e(r["unit"]), e("; samples %s (libmrt/%s)" % (r["samples"], r["peer"])) if r["samples"] else ""))
         met = r["met"]
         verdict = {"yes": "met", "no": "MISSED"}.get(met, "")
         out.append('<text x="10" y="%d" fill="%s">%s</text>' % (
