@@ -4,11 +4,13 @@
  * non-blocking sockets whose waits go through rt_poll_fd. bench/http_hello.go is its
  * Go twin (same response, same idle timeout); bench/run.sh drives both with wrk.
  *
- *   http_hello [-p PORT] [-n CONNS] [-P PROCS] [-t IDLE_S]
+ *   http_hello [-p PORT] [-n CONNS] [-P PROCS] [-t IDLE_S] [-W]
  *     -p  port to listen on (0, the default, picks a free one)
  *     -n  stop accepting after CONNS connections, exit once they are closed (0: never)
  *     -P  Ps (rt_config.maxprocs; 0: the default, one per usable CPU)
  *     -t  close a connection idle (or stuck writing) for IDLE_S seconds (default 60)
+ *     -W  once listening, wait for a line on stdin before the first accept (lets a test
+ *         queue connections first)
  * Prints "listening on 127.0.0.1:PORT" once ready, and a summary line at the end.
  *
  * Any method and target get 200 "Hello, World!" (HEAD: the headers only). Handled:
@@ -24,6 +26,7 @@
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdatomic.h>
@@ -45,10 +48,11 @@
 #define LINGER_NS 1000000000 /* how long a closing connection drains its peer */
 
 static int port, procs;
+static bool wait_stdin;
 static long max_conns;
 static int64_t idle_ns = 60LL * 1000000000;
 static rt_wg conns = RT_WG_INIT;
-static atomic_long n_conns, n_requests, n_errors, n_backoffs, n_dropped;
+static atomic_long n_conns, n_requests, n_errors, n_backoffs, n_dropped, n_retries;
 
 static const char hello[] = "Hello, World!";
 
@@ -205,6 +209,19 @@ static int parse(const char *buf, size_t len, struct req *rq) {
     return P_OK;
 }
 
+/* rt_poll_fd for a connection: RT_ENOMEM (no memory for the wait, or no fd for the
+ * runtime's poller) is retried after 10 ms, up to a second, before the connection is
+ * given up; anything else < 0 (the idle timeout) is returned. */
+static int wait_fd(int fd, uint32_t events) {
+    for (int tries = 0;; tries++) {
+        int rc = rt_poll_fd(fd, events, idle_ns);
+        if (rc != RT_ENOMEM || tries == 100)
+            return rc;
+        atomic_fetch_add_explicit(&n_retries, 1, memory_order_relaxed);
+        rt_sleep(10 * 1000000);
+    }
+}
+
 /* Writes all of c->w, parking on POLLOUT while the socket is full. */
 static int flush(struct conn *c) {
     size_t off = 0;
@@ -215,8 +232,8 @@ static int flush(struct conn *c) {
         } else if (w < 0 && errno == EINTR) {
             continue;
         } else if (w < 0 && errno == EAGAIN) {
-            if (rt_poll_fd(c->fd, RT_POLLOUT, idle_ns) < 0)
-                return -1; /* stuck for idle_ns, or no memory for the wait */
+            if (wait_fd(c->fd, RT_POLLOUT) < 0)
+                return -1; /* stuck for idle_ns */
         } else {
             return -1; /* EPIPE, ECONNRESET: the client is gone */
         }
@@ -265,7 +282,7 @@ static int discard(struct conn *c, long need) {
         else if (n == 0)
             return -1;
         else if (errno == EAGAIN || errno == EINTR) {
-            if (rt_poll_fd(c->fd, RT_POLLIN, idle_ns) < 0)
+            if (wait_fd(c->fd, RT_POLLIN) < 0)
                 return -1;
         } else
             return -1;
@@ -348,8 +365,8 @@ static void serve_conn(void *arg) {
         } else if (n == 0) {
             break; /* the client closed (a partial request is dropped) */
         } else if (errno == EAGAIN || errno == EINTR) {
-            if (rt_poll_fd(c->fd, RT_POLLIN, idle_ns) < 0)
-                break; /* idle for idle_ns, or no memory for the wait */
+            if (wait_fd(c->fd, RT_POLLIN) < 0)
+                break; /* idle for idle_ns */
         } else {
             break; /* ECONNRESET */
         }
@@ -394,8 +411,36 @@ static void serve(void *arg) {
         *rc = 1;
         return;
     }
+    /* libmrt makes its netpoller (an epoll fd and an eventfd) on the first wait of a G.
+     * Make it now: were the first wait a connection's, with accept having filled the fd
+     * table, there would be no fd left for it (as Go, whose poller comes with the
+     * listener). A wait on an empty pipe, 1 ns, does it. */
+    int pfd[2], prc = RT_ENOMEM;
+    if (pipe2(pfd, O_CLOEXEC | O_NONBLOCK) == 0) {
+        prc = rt_poll_fd(pfd[0], RT_POLLIN, 1);
+        close(pfd[0]);
+        close(pfd[1]);
+    }
+    if (prc != RT_ETIMEDOUT) {
+        fprintf(stderr, "http_hello: the runtime's poller: %s\n", rt_strerror(prc));
+        close(lfd);
+        *rc = 1;
+        return;
+    }
     printf("listening on 127.0.0.1:%d\n", ntohs(sa.sin_port));
     fflush(stdout);
+    if (wait_stdin) {
+        char line[64];
+        rt_entersyscall();
+        bool got = fgets(line, sizeof line, stdin) != NULL;
+        rt_exitsyscall();
+        if (!got) {
+            fprintf(stderr, "http_hello: -W: no line on stdin\n");
+            close(lfd);
+            *rc = 1;
+            return;
+        }
+    }
     long accepted = 0;
     int delay_ms = 0;
     while (max_conns == 0 || accepted < max_conns) {
@@ -449,14 +494,15 @@ static void serve(void *arg) {
 
 int main(int argc, char **argv) {
     int opt;
-    while ((opt = getopt(argc, argv, "p:n:P:t:")) != -1) {
+    while ((opt = getopt(argc, argv, "p:n:P:t:W")) != -1) {
         switch (opt) {
         case 'p': port = atoi(optarg); break;
         case 'n': max_conns = atol(optarg); break;
         case 'P': procs = atoi(optarg); break;
         case 't': idle_ns = (int64_t)(atof(optarg) * 1e9); break;
+        case 'W': wait_stdin = true; break;
         default:
-            fprintf(stderr, "usage: http_hello [-p PORT] [-n CONNS] [-P PROCS] [-t IDLE_S]\n");
+            fprintf(stderr, "usage: http_hello [-p PORT] [-n CONNS] [-P PROCS] [-t IDLE_S] [-W]\n");
             return 2;
         }
     }
@@ -477,9 +523,9 @@ int main(int argc, char **argv) {
         return 1;
     }
     printf("served %ld connections, %ld requests, %ld error responses; %ld accept back-offs, "
-           "%ld connections dropped\n",
+           "%ld connections dropped, %ld waits retried\n",
            atomic_load(&n_conns), atomic_load(&n_requests), atomic_load(&n_errors),
-           atomic_load(&n_backoffs), atomic_load(&n_dropped));
+           atomic_load(&n_backoffs), atomic_load(&n_dropped), atomic_load(&n_retries));
     rt_shutdown(-1);
     return rc;
 }
