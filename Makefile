@@ -12,7 +12,7 @@ SOMAJOR := $(firstword $(subst ., ,$(VERSION)))
 REALNAME := libmrt.so.$(VERSION)
 SONAME := libmrt.so.$(SOMAJOR)
 
-.PHONY: all lib dist header demo test test-rust test-c test-go test-san test-echo test-python test-zig \
+.PHONY: all lib dist header demo test test-rust test-c test-go test-san test-echo test-http test-bench test-python test-zig \
 	test-install test-python-package test-zig-package install uninstall deps bench loom loom-clippy clippy fmt clean \
 	chaos test-chaos
 
@@ -102,7 +102,7 @@ demo: lib deps
 	bash python-bindings/run_demo.sh
 	bash zig/run.sh demo
 
-test: lib deps test-rust loom loom-clippy test-c test-go test-san test-chaos test-echo test-install test-python test-python-package test-zig test-zig-package
+test: lib deps test-rust loom loom-clippy test-c test-go test-san test-chaos test-echo test-http test-bench test-install test-python test-python-package test-zig test-zig-package
 	@echo "make test: all suites passed"
 
 test-rust:
@@ -140,6 +140,16 @@ test-chaos: lib
 test-echo: lib
 	bash examples/run_echo.sh 200 262144
 
+# The HTTP/1.1 hello server checked by a small Python client: keep-alive, pipelining,
+# Connection: close, 400s, vanishing clients, idle timeout, EMFILE back-off.
+test-http: lib
+	bash examples/run_http_hello.sh
+
+# bench/report.py (make bench's report.md and SVG charts) on a canned bench log, and
+# the C side of parked_1m and getstats_1m at small sizes (bench/test_bench.sh).
+test-bench: lib
+	bash bench/test_bench.sh
+
 # Install into a temporary prefix, then build and run a C program against it from
 # outside the tree: pkg-config, CMake find_package, and statically.
 test-install: lib deps
@@ -160,8 +170,13 @@ test-zig: lib
 test-zig-package: lib deps
 	bash zig/test_package.sh
 
+# Every bench against its peer; also writes bench/out/report.md and one SVG chart per
+# bench (bench/report.py). `make bench QUICK=1`: every bench at reduced sizes, 2 runs a
+# side. wrk (the HTTP bench's load generator) comes from `ci/deps.sh --bench`.
+QUICK ?=
 bench: lib deps
-	bash bench/run.sh
+	@bash ci/deps.sh --bench
+	MRT_BENCH_QUICK=$(if $(filter-out 0,$(QUICK)),1,0) bash bench/run.sh
 
 # Model checks of the production concurrency code (run queue, spinning-M protocol,
 # Note/Mutex over a futex model, timer heaps, channel close vs select), in their own

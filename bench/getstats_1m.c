@@ -73,7 +73,9 @@ static void main_g(void *arg) {
     rt_stats s;
     for (int looks = 0;; looks++) {
         s = stats();
-        if (s.goroutines == n_g + 1 && s.parks - parks0 >= (uint64_t)n_g + 1 && s.runnable == 0)
+        /* n_g parks, one per parker: the main G's rt_wg_wait parks only if some
+         * parker had not yet started (not so when they all ran first). */
+        if (s.goroutines == n_g + 1 && s.parks - parks0 >= (uint64_t)n_g && s.runnable == 0)
             break;
         if (looks > 1000) {
             fprintf(stderr, "getstats_1m: %lld goroutines, %lld runnable: not all parked\n",

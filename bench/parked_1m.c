@@ -54,7 +54,9 @@ static void main_g(void *arg) {
         one_stats = now_ns() - tc;
         in_stats += one_stats;
         looks++;
-        if (s.goroutines == n_g + 1 && s.parks - parks0 >= (uint64_t)n_g + 1 && s.runnable == 0)
+        /* n_g parks, one per parker: the main G's rt_wg_wait parks only if some
+         * parker had not yet started (not so when they all ran first). */
+        if (s.goroutines == n_g + 1 && s.parks - parks0 >= (uint64_t)n_g && s.runnable == 0)
             break;
         if (looks > 100) {
             fprintf(stderr, "parked_1m: rt_getstats: %lld goroutines, %llu parks, %lld "

@@ -5,15 +5,23 @@
 # prints its own table, its ratio line(s) and `RESULT <name> ratio=... ...` lines that
 # scripts can grep.
 #
+# Everything printed also goes to bench/out/bench.log, from which bench/report.py writes
+# bench/out/report.md (every RESULT as a table row: libmrt, peer, ratio, goal, met) and
+# one SVG chart per bench (bench/out/<name>.svg: libmrt vs peer, median bars with
+# min-max whiskers over the runs).
+#
 # Usage: bench/run.sh [name-filter] [-- args passed to each bench]   (any directory)
 #   name-filter  run only benches whose name contains it (e.g. `newm`, `spawn`)
 # Environment: CC (default cc), CFLAGS (default -O2), MRT_BENCH_REBUILD_LIB=1 runs
 #              `make lib` even when target/release/libmrt.so exists;
 #              MRT_BENCH_REPS=N overrides every vsgo bench's number of runs per side;
 #              MRT_BENCH_TIMEOUT=S kills a bench process after S seconds (default 300);
-#              GO=/path/to/go uses that toolchain instead of the PyPI one.
+#              GO=/path/to/go uses that toolchain instead of the PyPI one;
+#              MRT_BENCH_QUICK=1 (`make bench QUICK=1`): every bench at reduced size
+#              (its entry's quick-args appended to its args, or replacing them if
+#              they start with "="), at most 2 runs per side.
 #
-# Adding a bench: append "name:kind[:reps[:args]]" to `benches` and, for a new kind,
+# Adding a bench: append "name:kind[:reps[:args[:quick-args]]]" to `benches` and, for a new kind,
 # write build_<kind> (gets the name) and run_<kind> (gets the name, reps, the entry's
 # args as one word and the pass-through args; kind c: the name and the pass-through
 # args). Kinds:
@@ -25,7 +33,16 @@
 #         the protocol); this script takes the median of every key over all runs and
 #         prints libmrt, Go and the ratio libmrt/Go side by side, with the goal the C
 #         side declares, and one `RESULT <key> ratio=R mrt=X go=Y unit=U goal=G
-#         met=yes|no|-` line per key.
+#         met=yes|no|-` line per key, followed by the spread: `mrt_min= mrt_max=
+#         go_min= go_max= samples=<libmrt>/<Go>` (min and max over the same samples).
+#         Goals: `ratio<=X` (libmrt/Go at most X), `ratio>=X` (at least X: rates, where
+#         more is better), `max<=X` (the libmrt median at most X).
+#   http  examples/http_hello.c vs bench/http_hello.go (net/http), each loaded by the
+#         same wrk command (`-t2 -c<conns> -d<secs>s --latency`) at every connection
+#         count of the entry's `-c 100,1000` (`-d secs`); runs alternate as vsgo's do;
+#         metrics http_<conns>c_rps (requests/s, goal ratio>=1) and http_<conns>c_p99
+#         (wrk's 99th percentile latency, goal ratio<=1). wrk comes from Debian
+#         (ci/deps.sh --bench, run here if wrk is missing); ulimit -n is raised to fit.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -36,22 +53,23 @@ CC="${CC:-cc}"
 CFLAGS="${CFLAGS:--O2}"
 
 benches=(
-    "newm_latency:c"                 # rt_newm -> start function vs pthread_create, same stack
-    "gosched_switch:vsgo:3:-p 1"     # G<->G switch through rt_gosched vs runtime.Gosched, 1 P
-    "spawn:vsgo:3:-p 1"              # 10^6 x (rt_go + run + exit) + rt_wg vs go + WaitGroup
-    "spawn:vsgo:3:-p 2"              #   the same on 2 Ps
-    "skynet:vsgo:3:-p 2"             # skynet, 10^6 leaves, wait group + results array per node
-    "skynet:vsgo:3:-p 1"             #   the same on 1 P
-    "parked_mem:vsgo:3:"             # resident bytes per parked G, 10^5 parked
-    "parked_1m:vsgo:2:"              # 10^6 parked Gs: time, /proc/self/maps vs vm.max_map_count
-    "getstats_1m:c"                  # rt_getstats latency with 10^6 parked Gs, goal <= 1 ms
-    "chan_pingpong:vsgo:3:-p 1"      # unbuffered ping-pong between 2 Gs, ns per round trip, 1 P
-    "chan_pingpong:vsgo:3:-p 2"      #   the same on 2 Ps
-    "chan_buffered:vsgo:3:-p 1"      # producer -> consumer, cap 1024, 8-byte elements, ns/element
-    "chan_buffered:vsgo:3:-p 2"      #   the same on 2 Ps
-    "sleep_fanout:vsgo:3:"           # 10^4 Gs x rt_sleep(1 ms) + rt_wg: wall time, default Ps
-    "preempt:vsgo:3:-p 1"            # rt_checkpoint ns/call, async preemption's cost to a CPU-bound G, latency
-    "echo:echo:3:100 1048576"        # examples/echo.c vs bench/echo_server.go, same client
+    "newm_latency:c:::-n 200 -b 50"  # rt_newm -> start function vs pthread_create, same stack
+    "gosched_switch:vsgo:3:-p 1:-n 200000"  # G<->G switch through rt_gosched vs runtime.Gosched, 1 P
+    "spawn:vsgo:3:-p 1:-n 100000"    # 10^6 x (rt_go + run + exit) + rt_wg vs go + WaitGroup
+    "spawn:vsgo:3:-p 2:-n 100000"    #   the same on 2 Ps
+    "skynet:vsgo:3:-p 2:-n 100000"   # skynet, 10^6 leaves, wait group + results array per node
+    "skynet:vsgo:3:-p 1:-n 100000"   #   the same on 1 P
+    "parked_mem:vsgo:3::-n 20000"    # resident bytes per parked G, 10^5 parked
+    "parked_1m:vsgo:2::-n 100000"    # 10^6 parked Gs: time, /proc/self/maps vs vm.max_map_count
+    "getstats_1m:c:::-n 100000 -r 200"  # rt_getstats latency with 10^6 parked Gs, goal <= 1 ms
+    "chan_pingpong:vsgo:3:-p 1:-n 50000"  # unbuffered ping-pong between 2 Gs, ns per round trip, 1 P
+    "chan_pingpong:vsgo:3:-p 2:-n 50000"  #   the same on 2 Ps
+    "chan_buffered:vsgo:3:-p 1:-n 300000"  # producer -> consumer, cap 1024, 8-byte elements, ns/element
+    "chan_buffered:vsgo:3:-p 2:-n 300000"  #   the same on 2 Ps
+    "sleep_fanout:vsgo:3::-n 2000"   # 10^4 Gs x rt_sleep(1 ms) + rt_wg: wall time, default Ps
+    "preempt:vsgo:3:-p 1:-n 20 -r 3" # rt_checkpoint ns/call, async preemption's cost to a CPU-bound G, latency
+    "echo:echo:3:100 1048576:=50 131072"  # examples/echo.c vs bench/echo_server.go, same client
+    "http_hello:http:3:-c 100,1000 -d 10:-d 2"  # examples/http_hello.c vs Go net/http, both under wrk
 )
 
 filter=""
@@ -103,7 +121,7 @@ ensure_go() {
     fi
     export GOTOOLCHAIN=local GOENV=off GOTELEMETRY=off GOFLAGS= CGO_ENABLED=0
     export GOCACHE="$out/go/cache" GOPATH="$out/go/path" GOMODCACHE="$out/go/path/pkg/mod"
-    echo "bench: $("$go_bin" version)" >&2
+    echo "bench: $("$go_bin" version)"
 }
 
 declare -A built=()
@@ -194,6 +212,123 @@ run_echo() {
     return "$rc"
 }
 
+# --- http: examples/http_hello.c vs bench/http_hello.go, both loaded by wrk ---------
+build_http() {
+    [ -n "${built[http]:-}" ] && return 0
+    if ! command -v wrk >/dev/null 2>&1; then
+        echo "bench: installing wrk (ci/deps.sh --bench)" >&2
+        bash "$root/ci/deps.sh" --bench >&2 || return 1
+    fi
+    "$CC" $CFLAGS -std=c11 -Wall -Wextra -Werror -pthread -I "$root/include" \
+        "$root/examples/http_hello.c" -o "$out/http_hello" -L "$libdir" -lmrt \
+        -Wl,-rpath,"$libdir" || return 1
+    ensure_go || return 1
+    "$go_bin" build -trimpath -o "$out/http_hello_go" "$here/http_hello.go" || return 1
+    built[http]=1
+}
+
+# wrk's latency ("812.00us", "5.21ms", "1.02s") in microseconds.
+wrk_us() {
+    awk -v x="$1" 'BEGIN {
+        v = x + 0; u = x; sub(/^[0-9.]+/, "", u)
+        printf "%.6g", u == "us" ? v : u == "ms" ? v * 1e3 : u == "s" ? v * 1e6 : u == "m" ? v * 6e7 : -1 }'
+}
+
+# One server process loaded by one wrk run; appends metric lines to $4.
+http_once() {
+    local bin="$1" conns="$2" secs="$3" file="$4" side="$5"
+    local log="$file.$conns.server" res="$file.$conns.wrk" srv port rc=0 i
+    : >"$log"
+    "$bin" >"$log" 2>&1 &
+    srv=$!
+    for i in $(seq 1 200); do
+        grep -q "listening on" "$log" && break
+        kill -0 "$srv" 2>/dev/null || break
+        sleep 0.05
+    done
+    port="$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log" | head -1)"
+    if [ -z "$port" ]; then
+        echo "bench: $(basename "$bin") did not start" >&2; cat "$log" >&2
+        kill "$srv" 2>/dev/null || true; wait "$srv" 2>/dev/null || true
+        return 1
+    fi
+    timeout $((secs + 60)) wrk -t2 -c"$conns" -d"${secs}s" --latency "http://127.0.0.1:$port/" \
+        >"$res" 2>&1 || rc=$?
+    if ! kill "$srv" 2>/dev/null; then
+        echo "bench: $(basename "$bin") died under load" >&2; cat "$log" >&2; rc=1
+    fi
+    wait "$srv" 2>/dev/null || true
+    local rps p99
+    rps="$(awk '$1 == "Requests/sec:" { print $2 }' "$res")"
+    p99="$(awk '$1 == "99%" { print $2 }' "$res")"
+    if [ "$rc" -ne 0 ] || [ -z "$rps" ] || [ -z "$p99" ] || grep -q "Non-2xx" "$res"; then
+        echo "bench: wrk against $(basename "$bin") failed (exit $rc)" >&2; cat "$res" >&2
+        return 1
+    fi
+    {
+        echo "$side, $conns connections: $(sed -n 's/^ *\([0-9]* requests in .*\)/\1/p' "$res")" \
+            "$(sed -n 's/^ *\(Socket errors: .*\)/; \1/p' "$res")"
+        echo "metric http_${conns}c_rps $rps req/s"
+        echo "metric http_${conns}c_p99 $(wrk_us "$p99") us"
+        if [ "$side" = libmrt ]; then
+            echo "goal http_${conns}c_rps ratio>=1.0"
+            echo "goal http_${conns}c_p99 ratio<=1.0"
+        fi
+    } >>"$file"
+}
+
+run_http() {
+    local name="$1" reps="$2" eargs="$3"
+    reps="${MRT_BENCH_REPS:-$reps}"
+    local conns_list="100,1000" secs=10 opt OPTIND=1
+    # shellcheck disable=SC2086 # the entry's args are words
+    set -- $eargs
+    while getopts "c:d:" opt; do
+        case "$opt" in
+        c) conns_list="$OPTARG" ;;
+        d) secs="$OPTARG" ;;
+        *) echo "bench: http: bad args '$eargs'" >&2; return 1 ;;
+        esac
+    done
+    local dir="$out/results/$name"
+    rm -rf "$dir"; mkdir -p "$dir"
+    local c max=0 need
+    for c in ${conns_list//,/ }; do [ "$c" -gt "$max" ] && max="$c"; done
+    need=$((max + 1024))
+    if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$need" ]; then
+        ulimit -n "$need" 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
+        if [ "$(ulimit -n)" -lt "$need" ]; then
+            echo "bench: http: ulimit -n is $(ulimit -n), $need needed for $max connections" >&2
+            return 1
+        fi
+    fi
+    echo "  wrk -t2 -c<conns> -d${secs}s --latency http://127.0.0.1:PORT/ (wrk $(wrk -v 2>&1 |
+        sed -n 's/^wrk \([^ ]*\).*/\1/p' | head -1)), conns in {$conns_list}; wrk and the server" \
+        "share this machine's $(nproc) CPUs; ulimit -n $(ulimit -n)"
+    echo "  rps ratio = libmrt/Go requests per second (higher is better for libmrt);" \
+        "p99 ratio = libmrt/Go 99th percentile latency"
+    local rc=0 rep side
+    for rep in $(seq 1 "$reps"); do
+        local order="mrt go"
+        [ $((rep % 2)) -eq 0 ] && order="go mrt"
+        for c in ${conns_list//,/ }; do
+            for side in $order; do
+                if [ "$side" = mrt ]; then
+                    http_once "$out/http_hello" "$c" "$secs" "$dir/mrt.$rep" libmrt || rc=1
+                else
+                    http_once "$out/http_hello_go" "$c" "$secs" "$dir/go.$rep" Go || rc=1
+                fi
+            done
+        done
+    done
+    for side in mrt go; do
+        [ -e "$dir/$side.1" ] || continue
+        grep -v -e '^metric ' -e '^goal ' "$dir/$side.1" | sed "s/^/  /" || true
+    done
+    compare_vsgo "$dir"/mrt.? "$dir"/go.? || rc=1
+    return "$rc"
+}
+
 # One process, killed after $timeout_s; its stdout to $3, stderr through.
 run_one() {
     local bin="$1" file="$2"; shift 2
@@ -263,10 +398,11 @@ compare_vsgo() {
             r = (m != "" && g != "" && g + 0 != 0) ? m / g : ""
             gs = (k in goal) ? goal[k] : ""; met = "-"
             if (gs ~ /^ratio<=/ && r != "") { lim = substr(gs, 8) + 0; met = (r <= lim) ? "yes" : "no" }
+            if (gs ~ /^ratio>=/ && r != "") { lim = substr(gs, 8) + 0; met = (r >= lim) ? "yes" : "no" }
             if (gs ~ /^max<=/ && m != "") { lim = substr(gs, 6) + 0; met = (m <= lim) ? "yes" : "no" }
             gtxt = gs == "" ? "" : gs (met == "yes" ? "  met" : "  MISSED")
             printf "  %-22s %-5s %22s %22s %9s  %s\n", k, unit[k], fmt(m) " " spread("mrt", k), fmt(g) " " spread("go", k), r == "" ? "-" : sprintf("%.3fx", r), gtxt
-            res[i] = sprintf("RESULT %s ratio=%s mrt=%s go=%s unit=%s goal=%s met=%s", k, r == "" ? "NA" : sprintf("%.3f", r), m == "" ? "NA" : m, g == "" ? "NA" : g, unit[k], gs == "" ? "-" : gs, met)
+            res[i] = sprintf("RESULT %s ratio=%s mrt=%s go=%s unit=%s goal=%s met=%s mrt_min=%s mrt_max=%s go_min=%s go_max=%s samples=%d/%d", k, r == "" ? "NA" : sprintf("%.3f", r), m == "" ? "NA" : m, g == "" ? "NA" : g, unit[k], gs == "" ? "-" : gs, met, m == "" ? "NA" : lo["mrt", k], m == "" ? "NA" : hi["mrt", k], g == "" ? "NA" : lo["go", k], g == "" ? "NA" : hi["go", k], cnt["mrt", k], cnt["go", k])
         }
         printf "  (medians over every sample of %d libmrt and %d Go runs, each a fresh process, alternating)\n", nm, ng
         for (i = 1; i <= nk; i++) print res[i]
@@ -274,22 +410,50 @@ compare_vsgo() {
     ' "$@"
 }
 
+quick="${MRT_BENCH_QUICK:-0}"
+[ "$quick" = 0 ] && quick=""
+
+run_all() {
+    local status=0 ran=0 entry name kind reps eargs qargs
+    local cpus model
+    cpus="$(nproc)"
+    model="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
+    echo "bench: libmrt $(git -C "$root" describe --always --dirty 2>/dev/null || echo '?')," \
+        "$(date -u '+%Y-%m-%d %H:%M UTC'), $cpus CPUs${model:+ ($model)}, $(uname -sr)${quick:+, QUICK (reduced sizes)}"
+    for entry in "${benches[@]}"; do
+        IFS=: read -r name kind reps eargs qargs <<<"$entry"
+        [ -n "$filter" ] && [[ "$name" != *"$filter"* ]] && continue
+        ran=$((ran + 1))
+        if [ -n "$quick" ]; then
+            if [ "${qargs:0:1}" = "=" ]; then eargs="${qargs:1}"
+            else eargs="${eargs:+$eargs }$qargs"; eargs="${eargs% }"; fi
+            [ "${reps:-3}" -gt 2 ] && reps=2
+        fi
+        local t0=$SECONDS
+        echo "== $name${eargs:+ $eargs} ($kind)"
+        if ! "build_$kind" "$name"; then
+            echo "$name: build failed" >&2; status=1; continue
+        fi
+        if [ "$kind" = c ]; then
+            # shellcheck disable=SC2086 # the entry's args are words
+            run_c "$name" $eargs ${args[@]+"${args[@]}"} || { echo "$name: run failed" >&2; status=1; }
+        elif ! "run_$kind" "$name" "${reps:-3}" "$eargs" ${args[@]+"${args[@]}"}; then
+            echo "$name: run failed" >&2; status=1
+        fi
+        echo "  ($name: $((SECONDS - t0)) s)"
+        echo
+    done
+    [ "$ran" -gt 0 ] || { echo "bench/run.sh: no bench matches '$filter'" >&2; return 2; }
+    return "$status"
+}
+
+# Everything on stdout also to bench.log; then the report and charts from it.
 status=0
-ran=0
-for entry in "${benches[@]}"; do
-    IFS=: read -r name kind reps eargs <<<"$entry"
-    [ -n "$filter" ] && [[ "$name" != *"$filter"* ]] && continue
-    ran=$((ran + 1))
-    echo "== $name${eargs:+ $eargs} ($kind)"
-    if ! "build_$kind" "$name"; then
-        echo "$name: build failed" >&2; status=1; continue
-    fi
-    if [ "$kind" = c ]; then
-        run_c "$name" ${args[@]+"${args[@]}"} || { echo "$name: run failed" >&2; status=1; }
-    elif ! "run_$kind" "$name" "${reps:-3}" "$eargs" ${args[@]+"${args[@]}"}; then
-        echo "$name: run failed" >&2; status=1
-    fi
-    echo
-done
-[ "$ran" -gt 0 ] || { echo "bench/run.sh: no bench matches '$filter'" >&2; exit 2; }
+run_all | tee "$out/bench.log" || status=$?
+[ "$status" = 2 ] && exit 2
+if python3 "$here/report.py" "$out/bench.log" "$out"; then
+    echo "bench: report in $out/report.md, charts in $out/*.svg"
+else
+    echo "bench: bench/report.py failed" >&2; status=1
+fi
 exit "$status"

@@ -2,12 +2,16 @@
 # Installs what `make demo` and `make test` need on a fresh machine: valgrind, cmake
 # and pkg-config (Debian; the install test builds C consumers with the last two),
 # pytest and the pinned Zig toolchain (PyPI). Already-present tools are left alone.
+# `ci/deps.sh --bench` also installs what only `make bench` uses: wrk (Debian), the HTTP
+# load generator of bench/run.sh's http bench (`make test` never needs it).
 set -euo pipefail
 ZIG_VERSION=0.17.1
 
 # Debian packages, by the command each provides.
+pairs=(valgrind:valgrind cmake:cmake pkg-config:pkg-config)
+[ "${1:-}" = --bench ] && pairs+=(wrk:wrk)
 missing=()
-for pair in valgrind:valgrind cmake:cmake pkg-config:pkg-config; do
+for pair in "${pairs[@]}"; do
     command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
