@@ -91,11 +91,16 @@ static void go_fn(void *p)
     rt_wg_done(g->wg);
 }
 
+/* The creating G is wired to its M, so that every G it makes runs on another thread:
+ * without that, most could run on the creator's own M before another M woke to steal
+ * one, and a run without libmrt's annotations (MRT_DEBUG=nosan) would have no race
+ * for TSan to see in this section. */
 static void test_go(void)
 {
     enum { N = 64 };
     static struct go_arg args[N];
     rt_wg wg = RT_WG_INIT;
+    CHECK_RC(rt_lockosthread(), RT_OK);
     rt_wg_add(&wg, N);
     for (int i = 0; i < N; i++) {
         for (int j = 0; j < 8; j++)
@@ -104,6 +109,7 @@ static void test_go(void)
         CHECK(rt_go(go_fn, &args[i]) > 0);
     }
     rt_wg_wait(&wg);
+    CHECK_RC(rt_unlockosthread(), RT_OK);
     for (int i = 0; i < N; i++)
         CHECK_EQ(args[i].sum, 64L * i + 28);
 }
