@@ -47,8 +47,9 @@ def fmt(x):
 
 
 def goal_met(goal, ratio, mrt):
-    """met for a goal string (ratio<=X, ratio>=X, max<=X[unit]); None if not decidable."""
-    m = re.match(r"(ratio<=|ratio>=|max<=)([0-9.eE+-]+)", goal or "")
+    """met for a goal string (ratio<=X, ratio>=X, max<=X[unit], min>=X[unit]); None if not
+    decidable."""
+    m = re.match(r"(ratio<=|ratio>=|max<=|min>=)([0-9.eE+-]+)", goal or "")
     if not m:
         return None
     lim = float(m.group(2))
@@ -56,6 +57,8 @@ def goal_met(goal, ratio, mrt):
         return None if ratio is None else ratio <= lim
     if m.group(1) == "ratio>=":
         return None if ratio is None else ratio >= lim
+    if m.group(1) == "min>=":
+        return None if mrt is None else mrt >= lim
     return None if mrt is None else mrt <= lim
 
 
@@ -118,7 +121,7 @@ def row_of(section, key, f):
                     row.update(mrt=num(v))
                     break
         row["peer"] = "-"
-        g = re.match(r"max<=([0-9.]+)(\w*)", row["goal"])
+        g = re.match(r"(?:max<=|min>=)([0-9.]+)(\w*)", row["goal"])
         if g and g.group(2) and not row["unit"]:
             row["unit"] = g.group(2)
     return row

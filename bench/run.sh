@@ -36,7 +36,8 @@
 #         met=yes|no|-` line per key, followed by the spread: `mrt_min= mrt_max=
 #         go_min= go_max= samples=<libmrt>/<Go>` (min and max over the same samples).
 #         Goals: `ratio<=X` (libmrt/Go at most X), `ratio>=X` (at least X: rates, where
-#         more is better), `max<=X` (the libmrt median at most X).
+#         more is better), `max<=X` (the libmrt median at most X), `min>=X` (the
+#         libmrt median at least X: a figure of libmrt's own, such as a speedup).
 #   http  examples/http_hello.c vs bench/http_hello.go (net/http), each loaded by the
 #         same wrk command (`-t2 -c<conns> -d<secs>s --latency`) at every connection
 #         count of the entry's `-c 100,1000` (`-d secs`); runs alternate as vsgo's do;
@@ -67,6 +68,7 @@ benches=(
     "chan_buffered:vsgo:3:-p 1:-n 300000"  # producer -> consumer, cap 1024, 8-byte elements, ns/element
     "chan_buffered:vsgo:3:-p 2:-n 300000"  #   the same on 2 Ps
     "sleep_fanout:vsgo:3::-n 2000"   # 10^4 Gs x rt_sleep(1 ms) + rt_wg: wall time, default Ps
+    "scaling:vsgo:3::-n 10000 -r 2"  # skynet with CPU work at the leaves: speedup of 2 Ps over 1 P, goal >= 1.85
     "preempt:vsgo:3:-p 1:-n 20 -r 3" # rt_checkpoint ns/call, async preemption's cost to a CPU-bound G, latency
     "echo:echo:3:100 1048576:=50 131072"  # examples/echo.c vs bench/echo_server.go, same client
     "http_hello:http:3:-c 100,1000 -d 10:-d 2"  # examples/http_hello.c vs Go net/http, both under wrk
@@ -400,6 +402,7 @@ compare_vsgo() {
             if (gs ~ /^ratio<=/ && r != "") { lim = substr(gs, 8) + 0; met = (r <= lim) ? "yes" : "no" }
             if (gs ~ /^ratio>=/ && r != "") { lim = substr(gs, 8) + 0; met = (r >= lim) ? "yes" : "no" }
             if (gs ~ /^max<=/ && m != "") { lim = substr(gs, 6) + 0; met = (m <= lim) ? "yes" : "no" }
+            if (gs ~ /^min>=/ && m != "") { lim = substr(gs, 6) + 0; met = (m >= lim) ? "yes" : "no" }
             gtxt = gs == "" ? "" : gs (met == "yes" ? "  met" : "  MISSED")
             printf "  %-22s %-5s %22s %22s %9s  %s\n", k, unit[k], fmt(m) " " spread("mrt", k), fmt(g) " " spread("go", k), r == "" ? "-" : sprintf("%.3fx", r), gtxt
             res[i] = sprintf("RESULT %s ratio=%s mrt=%s go=%s unit=%s goal=%s met=%s mrt_min=%s mrt_max=%s go_min=%s go_max=%s samples=%d/%d", k, r == "" ? "NA" : sprintf("%.3f", r), m == "" ? "NA" : m, g == "" ? "NA" : g, unit[k], gs == "" ? "-" : gs, met, m == "" ? "NA" : lo["mrt", k], m == "" ? "NA" : hi["mrt", k], g == "" ? "NA" : lo["go", k], g == "" ? "NA" : hi["go", k], cnt["mrt", k], cnt["go", k])

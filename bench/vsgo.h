@@ -47,6 +47,11 @@ static inline void goal_max(const char *key, double x) {
     printf("goal %s max<=%g\n", key, x);
 }
 
+/* A goal on libmrt's own figure, not on its ratio to Go: its median at least x. */
+static inline void goal_min(const char *key, double x) {
+    printf("goal %s min>=%g\n", key, x);
+}
+
 /* The -p procs, -n N and -r rounds options of the vsgo benches: each one given
  * replaces the caller's default; anything else prints a usage line and exits 2.
  * Ranges are each bench's own to check. */
