@@ -1255,6 +1255,9 @@ pub fn rt_main(f: super::m::RtFn, arg: *mut c_void) -> Result<()> {
     };
     schedule(mm);
     let done = mm.main_done.swap(false, Ordering::AcqRel);
+    if super::deadlock::take(m) {
+        return Err(Error::Deadlk);
+    }
     if done {
         // TSan: everything the main G did happens before rt_main returns.
         super::sanitizer::acquire(super::sanitizer::Edge::Go, gp.cast());
@@ -1268,6 +1271,7 @@ pub fn rt_main(f: super::m::RtFn, arg: *mut c_void) -> Result<()> {
 
 /// Go's newproc: a new runnable G running fn(arg). From a G it goes to runnext of
 /// the current P; from anywhere else to the global queue. Then an idle P is woken.
+#[cfg(test)]
 pub fn newproc(f: RtFn, arg: *mut c_void) -> Result<*mut G> {
     newproc1(f, arg, ptr::null_mut(), &g::GAttr::default())
 }
@@ -1325,6 +1329,8 @@ fn newproc_on(
         pp.as_deref_mut().map(|pp| &mut pp.core().local),
     );
     g.set_attr(attr.async_preempt, attr.name);
+    g.creator = super::stats::goid_of(g::curg());
+    g.create_pc = attr.caller;
     match pp {
         Some(pp) => {
             bump(Some(&mut *pp), |c| &c.gs_created);
@@ -1683,6 +1689,7 @@ pub fn sleep(ns: i64) -> Result<()> {
         sleep_fire,
         gp.cast(),
     );
+    g::set_wait(gp, g::WaitReason::Sleep);
     gopark(Some(sleep_commit), (&mut t as *mut timer::Timer).cast());
     // Returns once the callback is done (see `del`).
     // SAFETY: our timer.

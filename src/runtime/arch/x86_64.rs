@@ -126,3 +126,37 @@ pub fn getsp() -> usize {
     }
     sp
 }
+
+/// The CPU's time-stamp counter (invariant on every x86-64 CPU Linux runs libmrt on
+/// in practice): a cheap clock for rt_dump's wait durations, converted to time with
+/// the rate `dump` measures against nanotime.
+#[inline(always)]
+pub fn ticks() -> u64 {
+    let lo: u32;
+    let hi: u32;
+    // SAFETY: rdtsc reads the counter into edx:eax; it touches no memory.
+    unsafe {
+        asm!("rdtsc", out("eax") lo, out("edx") hi, options(nomem, nostack, preserves_flags));
+    }
+    ((hi as u64) << 32) | lo as u64
+}
+
+/// The return address of the function this is inlined into, if that function keeps
+/// a frame pointer (libmrt is built with -C force-frame-pointers=yes, see
+/// .cargo/config.toml); 0 if rbp does not look like a frame pointer of the current
+/// stack (a build without frame pointers), in which case nothing is read from it.
+#[inline(always)]
+pub fn caller_pc() -> usize {
+    let fp: usize;
+    // SAFETY: copies rbp into a register.
+    unsafe {
+        asm!("movq %rbp, {}", out(reg) fp, options(att_syntax, nomem, nostack, preserves_flags));
+    }
+    let sp = getsp();
+    if fp < sp || fp - sp > 4096 || !fp.is_multiple_of(8) {
+        return 0;
+    }
+    // SAFETY: fp lies within 4 KiB above rsp on the current stack, where the frame
+    // of the function this is inlined into (and its return address) is.
+    unsafe { core::ptr::read_volatile((fp + 8) as *const usize) }
+}
