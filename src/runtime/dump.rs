@@ -275,6 +275,10 @@ struct Rec {
     npc: u8,
     /// The stack could not be had (running elsewhere, not started).
     nostack: u8,
+    /// libmrt's own frames left out of `pcs` (see the file comment). Not part of
+    /// the grouping key: which internal path a park took (through g0, or straight to
+    /// the next G) does not split a group.
+    hidden: u8,
     pcs: [usize; MAX_FRAMES],
 }
 
@@ -354,7 +358,7 @@ fn unwind(g: &G, pcs: &mut [usize; MAX_FRAMES], own: bool) -> usize {
     n
 }
 
-fn record(gp: *mut G, me: *mut G, rate: u64) -> Option<Rec> {
+fn record(gp: *mut G, me: *mut G, rate: u64, syms: Symbols, base: usize) -> Option<Rec> {
     // SAFETY: G descriptors live until rt_shutdown, which frees them under the ALLGS
     // lock that the dump holds. Their fields may change while we read them (a torn
     // value garbles one line of the dump, never memory).
@@ -382,6 +386,7 @@ fn record(gp: *mut G, me: *mut G, rate: u64) -> Option<Rec> {
         name_len: 0,
         npc: 0,
         nostack: 0,
+        hidden: 0,
         pcs: [0; MAX_FRAMES],
     };
     let name = g.name();
@@ -390,7 +395,19 @@ fn record(gp: *mut G, me: *mut G, rate: u64) -> Option<Rec> {
     let own = gp == me;
     let stable = parked || (st == GStatus::Runnable && g.has_started());
     if own || stable {
-        r.npc = unwind(g, &mut r.pcs, own) as u8;
+        let n = unwind(g, &mut r.pcs, own);
+        let mut kept = 0;
+        for i in 0..n {
+            let pc = r.pcs[i];
+            if internal(pc, base, syms) {
+                r.hidden += 1;
+            } else {
+                r.pcs[kept] = pc;
+                kept += 1;
+            }
+        }
+        r.pcs[kept..].fill(0);
+        r.npc = kept as u8;
     } else {
         r.nostack = 1;
     }
@@ -469,7 +486,7 @@ fn write_g(out: &mut impl Write, r: &Rec, syms: Symbols, me: i64) {
 }
 
 /// A group's shared part: start function and stack.
-fn write_stack(out: &mut impl Write, r: &Rec, syms: Symbols, base: usize) {
+fn write_stack(out: &mut impl Write, r: &Rec, syms: Symbols) {
     let _ = out.write_str("    start ");
     if r.start != 0 {
         symbolize(out, r.start, syms);
@@ -482,18 +499,13 @@ fn write_stack(out: &mut impl Write, r: &Rec, syms: Symbols, base: usize) {
             out.write_str("    (stack unavailable: running on another thread, or not started)\n");
         return;
     }
-    let mut hidden = 0;
     for (i, &pc) in r.pcs[..r.npc as usize].iter().enumerate() {
-        if internal(pc, base, syms) {
-            hidden += 1;
-            continue;
-        }
         let _ = write!(out, "    #{i:<2} {pc:#014x} ");
         symbolize(out, pc, syms);
         let _ = out.write_str("\n");
     }
-    if hidden > 0 {
-        let _ = writeln!(out, "    ({hidden} libmrt frames not shown)");
+    if r.hidden > 0 {
+        let _ = writeln!(out, "    ({} libmrt frames not shown)", r.hidden);
     }
 }
 
@@ -646,10 +658,10 @@ fn write_gs(out: &mut FdOut, syms: Symbols) {
     let Some(sc) = Scratch::new(all.len()) else {
         // No memory for grouping: one G at a time.
         for gp in all.iter() {
-            if let Some(r) = record(gp.0, me, rate) {
+            if let Some(r) = record(gp.0, me, rate, syms, base) {
                 let _ = out.write_str("1 goroutine:\n");
                 write_g(out, &r, syms, megoid);
-                write_stack(out, &r, syms, base);
+                write_stack(out, &r, syms);
             }
         }
         return;
@@ -662,7 +674,7 @@ fn write_gs(out: &mut FdOut, syms: Symbols) {
         if n == recs.len() {
             break;
         }
-        if let Some(r) = record(gp.0, me, rate) {
+        if let Some(r) = record(gp.0, me, rate, syms, base) {
             recs[n] = r;
             n += 1;
         }
@@ -688,7 +700,7 @@ fn write_gs(out: &mut FdOut, syms: Symbols) {
         for r in &recs[i..j] {
             write_g(out, r, syms, megoid);
         }
-        write_stack(out, &recs[i], syms, base);
+        write_stack(out, &recs[i], syms);
         groups += 1;
         i = j;
     }
