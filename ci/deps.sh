@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Installs what `make demo` and `make test` need on a fresh machine: valgrind, cmake
-# and pkg-config (Debian; the install test builds C consumers with the last two),
+# Installs what `make demo` and `make test` need on a fresh machine: valgrind, cmake,
+# pkg-config (Debian; the install test builds C consumers with these two) and gdb
+# (the gdb extension's test),
 # pytest and the pinned Zig toolchain (PyPI). Already-present tools are left alone.
 set -euo pipefail
 ZIG_VERSION=0.17.1
 
 # Debian packages, by the command each provides.
 missing=()
-for pair in valgrind:valgrind cmake:cmake pkg-config:pkg-config; do
+for pair in valgrind:valgrind cmake:cmake pkg-config:pkg-config gdb:gdb; do
     command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -1127,3 +1127,23 @@ pub fn stack_resident_bytes(exact: bool) -> u64 {
 pub fn stack_reserved_bytes() -> u64 {
     super::stack::GSTACK_RESERVED.load(Ordering::Acquire)
 }
+
+/// Field offsets of G for the gdb extension (tools/gdb/mrt-gdb.py), in the order of
+/// the `mrt_gdb_info` table (asm/x86_64.S): status, goid, sched.sp, stack_lo,
+/// stack_hi, wait, fnc, name, name_len, m, lockedm, creator, create_pc, started.
+pub(crate) const GDB_G_OFFSETS: [usize; 14] = [
+    core::mem::offset_of!(G, status),
+    core::mem::offset_of!(G, goid),
+    core::mem::offset_of!(G, sched),
+    core::mem::offset_of!(G, stack_lo),
+    core::mem::offset_of!(G, stack_hi),
+    core::mem::offset_of!(G, wait),
+    core::mem::offset_of!(G, fnc),
+    core::mem::offset_of!(G, name),
+    core::mem::offset_of!(G, name_len),
+    core::mem::offset_of!(G, m),
+    core::mem::offset_of!(G, lockedm),
+    core::mem::offset_of!(G, creator),
+    core::mem::offset_of!(G, create_pc),
+    core::mem::offset_of!(G, started),
+];
