@@ -6,7 +6,9 @@
  * Reported (each in its own child, stderr captured): the main G receives on a
  * channel nobody sends on while another G waits to send on another, at GOMAXPROCS 1
  * and 2; the same with the second G parked by rt_park (host-parked Gs count as
- * asleep once no thread is left to rt_ready them). The report carries the dump.
+ * asleep once no thread is left to rt_ready them); the same with the main G wired to
+ * rt_main's thread by rt_lockosthread (that M waits in stoplockedm, not on the idle
+ * list: rt_main used to stay there). The report carries the dump.
  *
  * Not reported (rt_main returns RT_OK, stderr has no "deadlock"): the main G waits
  * on a channel that a G sends on after a 50 ms rt_sleep (a pending timer); after
@@ -46,6 +48,8 @@ __attribute__((noinline, used)) void dl_host_parked(void *a)
 __attribute__((noinline, used)) void dl_main_stuck(void *a)
 {
     intptr_t how = (intptr_t)a;
+    if (how == 3)
+        CHECK_RC(rt_lockosthread(), RT_OK);
     CHECK(rt_go(how == 2 ? dl_host_parked : dl_sender_stuck, NULL) > 0);
     int v;
     rt_chan_recv(dl_ch, &v);
@@ -165,8 +169,8 @@ static char err[1 << 16];
 
 int main(void)
 {
-    const char *what[] = { "GOMAXPROCS 1", "GOMAXPROCS 2", "rt_park" };
-    for (intptr_t how = 0; how < 3; how++) {
+    const char *what[] = { "GOMAXPROCS 1", "GOMAXPROCS 2", "rt_park", "wired main G" };
+    for (intptr_t how = 0; how < 4; how++) {
         CHECK_CHILD_OK(test_spawn(deadlocked, (void *)how, err, sizeof err));
         bool ok = CHECK(strstr(err, "libmrt: all goroutines are asleep - deadlock!\n") != NULL) &&
                   CHECK(strstr(err, "goroutine profile: total 2\n") != NULL) &&

@@ -68,7 +68,7 @@ DS_NOINLINE void main_g(void *arg)
         "ds_stuck_park+0x", "rt_park+0x", "ds_stuck_sleep+0x", "rt_sleep+0x",
         "ds_stuck_locked+0x",
         /* rt_go_ex's name, the wired G, the dumping G itself */
-        "\"parker-7\" created by goroutine", ", locked to thread M", "[running (this dump)]",
+        "name=\"parker-7\" created by goroutine", ", locked to thread M", "[running (this dump)]",
         /* the Ms and Ps still come first */
         "libmrt: gomaxprocs=2", "  P0: ", "  M",
     };

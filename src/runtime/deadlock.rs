@@ -68,6 +68,12 @@ pub fn take(m: *mut M) -> bool {
         .is_ok()
 }
 
+/// Whether `m` is the M of an rt_main whose G was found deadlocked (stoplockedm,
+/// where the M of a wired main G waits, gives up on it).
+pub fn is_deadlocked(m: &M) -> bool {
+    core::ptr::eq(DEADLOCKED.load(Ordering::Acquire), m)
+}
+
 /// The number of threads in the process, from /proc/self/stat (field 20), read
 /// without allocating. None if it cannot be read (then no report is ever made).
 fn process_threads() -> Option<i64> {
@@ -186,7 +192,7 @@ pub fn check() -> bool {
     super::dump::dump(&mut super::dump::FdOut::new(2), super::dump::Symbols::Yes);
     if !mainm.is_null() {
         DEADLOCKED.store(mainm, Ordering::Release);
-        sched::main_exited(mainm);
+        sched::main_deadlocked(mainm);
     }
     true
 }

@@ -469,7 +469,7 @@ fn write_g(out: &mut impl Write, r: &Rec, syms: Symbols, me: i64) {
     }
     let _ = out.write_str("]");
     if r.name_len > 0 {
-        let _ = out.write_str(" \"");
+        let _ = out.write_str(" name=\"");
         write_bytes(out, &r.name[..r.name_len as usize]);
         let _ = out.write_str("\"");
     }

@@ -450,6 +450,18 @@ pub fn main_exited(mainm: *mut M) {
     }
 }
 
+/// Deadlock detection gave up on rt_main's G: wake its M, parked on the idle list
+/// (as for an exited G) or, when the G is wired to it, in stoplockedm.
+pub fn main_deadlocked(mainm: *mut M) {
+    // SAFETY: an M waiting in rt_main is live.
+    let mm = unsafe { &*mainm };
+    if !mm.lockedg.load(Ordering::Acquire).is_null() && mm.state() == MState::Running {
+        mm.park.wakeup();
+    } else {
+        main_exited(mainm);
+    }
+}
+
 fn become_spinning(m: &M) {
     m.spinning.store(true, Ordering::Relaxed);
     NMSPINNING.fetch_add(1, Ordering::SeqCst);
@@ -937,7 +949,9 @@ fn stoplockedm(m: &M) -> Option<HeldP> {
         if !np.is_null() {
             return Some(p::acquire_nextp(m, np));
         }
-        if stopping() {
+        // Shutting down, or rt_main's wired G was found deadlocked (its rt_main
+        // returns RT_EDEADLK).
+        if stopping() || super::deadlock::is_deadlocked(m) {
             return None;
         }
     }
