@@ -275,6 +275,8 @@ struct Rec {
     npc: u8,
     /// The stack could not be had (running elsewhere, not started).
     nostack: u8,
+    /// Made with RT_G_ASYNC_PREEMPT.
+    async_preempt: bool,
     /// libmrt's own frames left out of `pcs` (see the file comment). Not part of
     /// the grouping key: which internal path a park took (through g0, or straight to
     /// the next G) does not split a group.
@@ -386,6 +388,7 @@ fn record(gp: *mut G, me: *mut G, rate: u64, syms: Symbols, base: usize) -> Opti
         name_len: 0,
         npc: 0,
         nostack: 0,
+        async_preempt: g.async_preempt.load(Ordering::Relaxed),
         hidden: 0,
         pcs: [0; MAX_FRAMES],
     };
@@ -468,6 +471,9 @@ fn write_g(out: &mut impl Write, r: &Rec, syms: Symbols, me: i64) {
         let _ = write!(out, ", locked to thread M{}", r.lockedm);
     }
     let _ = out.write_str("]");
+    if r.async_preempt {
+        let _ = out.write_str(" async-preempt");
+    }
     if r.name_len > 0 {
         let _ = out.write_str(" name=\"");
         write_bytes(out, &r.name[..r.name_len as usize]);
