@@ -138,18 +138,6 @@
  */
 #define RT_P_DEAD 3
 
-/**
- * How often sysmon looks while everything is idle and the check is on.
- */
-#define PERIOD_NS 10000000
-
-/**
- * rt_config.flags bits (RT_CFG_* in mrt.h).
- */
-#define CFG_DEADLOCK_DETECT 1
-
-#define CFG_SIGQUIT_DUMP 2
-
 
 
 

@@ -42,7 +42,7 @@ static DEADLOCKED: AtomicPtr<M> = AtomicPtr::new(core::ptr::null_mut());
 static REPORTED_AT: AtomicU64 = AtomicU64::new(u64::MAX);
 
 /// How often sysmon looks while everything is idle and the check is on.
-pub const PERIOD_NS: i64 = 10_000_000;
+pub(crate) const PERIOD_NS: i64 = 10_000_000;
 
 /// rt_init: whether the host asked for the check.
 pub fn configure(on: bool) {

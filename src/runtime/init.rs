@@ -34,8 +34,8 @@ const REAP_WAIT_NS: i64 = 2_000_000_000;
 const M_EXIT_GRACE_NS: i64 = 2_000_000_000;
 
 /// rt_config.flags bits (RT_CFG_* in mrt.h).
-pub const CFG_DEADLOCK_DETECT: u32 = 0x1;
-pub const CFG_SIGQUIT_DUMP: u32 = 0x2;
+pub(crate) const CFG_DEADLOCK_DETECT: u32 = 0x1;
+pub(crate) const CFG_SIGQUIT_DUMP: u32 = 0x2;
 
 /// What the host asked for (rt_config with its zeros still in place).
 #[derive(Clone, Copy, Default, Debug)]
