@@ -424,7 +424,7 @@ fn status_name(st: u32, reason: u8, own: bool) -> &'static str {
         2 => "running",
         4 => "syscall",
         3 | 7 => {
-            let w = wait_reason(reason);
+            let w = WaitReason::from_u8(reason).name();
             if w.is_empty() {
                 "waiting"
             } else {
@@ -433,26 +433,6 @@ fn status_name(st: u32, reason: u8, own: bool) -> &'static str {
         }
         _ => "?",
     }
-}
-
-fn wait_reason(r: u8) -> &'static str {
-    // The reasons are WaitReason's discriminants.
-    for w in [
-        WaitReason::ChanSend,
-        WaitReason::ChanRecv,
-        WaitReason::Select,
-        WaitReason::SelectNoCases,
-        WaitReason::Sleep,
-        WaitReason::Fd,
-        WaitReason::Mutex,
-        WaitReason::WaitGroup,
-        WaitReason::HostPark,
-    ] {
-        if w as u8 == r {
-            return w.name();
-        }
-    }
-    ""
 }
 
 /// One G's own line (its id, name, wait, creator, wired thread).

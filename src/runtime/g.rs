@@ -192,12 +192,11 @@ pub enum WaitReason {
     ChanSend = 1,
     ChanRecv = 2,
     Select = 3,
-    SelectNoCases = 4,
-    Sleep = 5,
-    Fd = 6,
-    Mutex = 7,
-    WaitGroup = 8,
-    HostPark = 9,
+    Sleep = 4,
+    Fd = 5,
+    Mutex = 6,
+    WaitGroup = 7,
+    HostPark = 8,
 }
 
 impl WaitReason {
@@ -208,7 +207,6 @@ impl WaitReason {
             WaitReason::ChanSend => "chan send",
             WaitReason::ChanRecv => "chan receive",
             WaitReason::Select => "select",
-            WaitReason::SelectNoCases => "select (no cases)",
             WaitReason::Sleep => "sleep",
             WaitReason::Fd => "IO wait",
             WaitReason::Mutex => "sync.Mutex.Lock",
@@ -217,17 +215,16 @@ impl WaitReason {
         }
     }
 
-    fn from_u8(v: u8) -> WaitReason {
+    pub fn from_u8(v: u8) -> WaitReason {
         match v {
             1 => WaitReason::ChanSend,
             2 => WaitReason::ChanRecv,
             3 => WaitReason::Select,
-            4 => WaitReason::SelectNoCases,
-            5 => WaitReason::Sleep,
-            6 => WaitReason::Fd,
-            7 => WaitReason::Mutex,
-            8 => WaitReason::WaitGroup,
-            9 => WaitReason::HostPark,
+            4 => WaitReason::Sleep,
+            5 => WaitReason::Fd,
+            6 => WaitReason::Mutex,
+            7 => WaitReason::WaitGroup,
+            8 => WaitReason::HostPark,
             _ => WaitReason::None,
         }
     }

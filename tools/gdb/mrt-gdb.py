@@ -28,10 +28,10 @@ STATUS = {
     0: "idle", 1: "runnable", 2: "running", 3: "waiting", 4: "syscall",
     5: "dead", 6: "system", 7: "waiting",
 }
+# WaitReason in src/runtime/g.rs.
 REASONS = {
-    1: "chan send", 2: "chan receive", 3: "select", 4: "select (no cases)",
-    5: "sleep", 6: "IO wait", 7: "sync.Mutex.Lock", 8: "sync.WaitGroup.Wait",
-    9: "rt_park",
+    1: "chan send", 2: "chan receive", 3: "select", 4: "sleep", 5: "IO wait",
+    6: "sync.Mutex.Lock", 7: "sync.WaitGroup.Wait", 8: "rt_park",
 }
 # The frame mrt_swap leaves at a switched-out G's gobuf.sp (asm/x86_64.S).
 SAVED = {"r15": 8, "r14": 16, "r13": 24, "r12": 32, "rbx": 40, "rbp": 48}
