@@ -12,7 +12,7 @@ SOMAJOR := $(firstword $(subst ., ,$(VERSION)))
 REALNAME := libmrt.so.$(VERSION)
 SONAME := libmrt.so.$(SOMAJOR)
 
-.PHONY: all lib dist header demo test test-rust test-c test-go test-san test-echo test-http test-bench test-python test-zig \
+.PHONY: all lib dist header demo test test-rust test-c test-gdb test-go test-san test-echo test-http test-bench test-python test-zig \
 	test-install test-python-package test-zig-package install uninstall deps bench loom loom-clippy clippy fmt clean \
 	chaos test-chaos
 
@@ -102,7 +102,7 @@ demo: lib deps
 	bash python-bindings/run_demo.sh
 	bash zig/run.sh demo
 
-test: lib deps test-rust loom loom-clippy test-c test-go test-san test-chaos test-echo test-http test-bench test-install test-python test-python-package test-zig test-zig-package
+test: lib deps test-rust loom loom-clippy test-c test-gdb test-go test-san test-chaos test-echo test-http test-bench test-install test-python test-python-package test-zig test-zig-package
 	@echo "make test: all suites passed"
 
 test-rust:
@@ -112,6 +112,11 @@ test-rust:
 
 test-c: lib
 	bash c-tests/run.sh
+
+# The gdb extension (tools/gdb/mrt-gdb.py, auto-loaded from the library) and the
+# assembly's CFI, under gdb -batch: c-tests/gdb/run.sh.
+test-gdb: lib deps
+	bash c-tests/gdb/run.sh
 
 # Go's own runtime, time and sync tests ported to C, at GOMAXPROCS 1, 2 and 4, each run
 # under a watchdog; c-tests/gotests/xfail.txt lists runs expected to fail (none now).

@@ -24,6 +24,7 @@ fn main() {
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=asm");
+    println!("cargo:rerun-if-changed=tools/gdb/mrt-gdb.py");
     println!("cargo:rerun-if-env-changed=MRT_WRITE_HEADER");
 
     // The shared object is `libmrt.so.<major>` to the dynamic linker (the Makefile
@@ -35,6 +36,8 @@ fn main() {
 
     let crate_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
+
+    gdb_script_section(&crate_dir, &out_dir);
 
     let mut config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))
         .expect("cbindgen.toml is readable");
@@ -88,4 +91,22 @@ fn error_defines(crate_dir: &std::path::Path) -> String {
          #define RT_WG_INIT { { 0, 0, 0, 0 } }\n",
     );
     out
+}
+
+/// The `.debug_gdb_scripts` entry that makes gdb load tools/gdb/mrt-gdb.py with the
+/// library: type 4 (an inline Python script), its name on the first line, the text,
+/// a NUL. Written as assembler directives for global_asm! (src/runtime/arch).
+fn gdb_script_section(crate_dir: &std::path::Path, out_dir: &std::path::Path) {
+    let script = fs::read(crate_dir.join("tools/gdb/mrt-gdb.py")).expect("tools/gdb/mrt-gdb.py");
+    let mut s = String::from(".pushsection .debug_gdb_scripts,\"MS\",@progbits,1\n.byte 4\n");
+    let mut body = b"mrt-gdb.py\n".to_vec();
+    body.extend_from_slice(&script);
+    for chunk in body.chunks(64) {
+        s.push_str(".byte ");
+        let bytes: Vec<String> = chunk.iter().map(|b| b.to_string()).collect();
+        s.push_str(&bytes.join(","));
+        s.push('\n');
+    }
+    s.push_str(".byte 0\n.popsection\n");
+    fs::write(out_dir.join("gdb_scripts.s"), s).expect("write gdb_scripts.s");
 }

@@ -80,16 +80,22 @@ mstart_stub:
         .cfi_startproc
         pushq   %rbp
         .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset rbp, 0
         pushq   %rbx
         .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset rbx, 0
         pushq   %r12
         .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset r12, 0
         pushq   %r13
         .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset r13, 0
         pushq   %r14
         .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset r14, 0
         pushq   %r15
         .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset r15, 0
         subq    $8, %rsp                        # 8 + 6*8 + 8 = 64: aligned for the call
         .cfi_adjust_cfa_offset 8
 
@@ -107,16 +113,22 @@ mstart_stub:
         .cfi_adjust_cfa_offset -8
         popq    %r15
         .cfi_adjust_cfa_offset -8
+        .cfi_restore r15
         popq    %r14
         .cfi_adjust_cfa_offset -8
+        .cfi_restore r14
         popq    %r13
         .cfi_adjust_cfa_offset -8
+        .cfi_restore r13
         popq    %r12
         .cfi_adjust_cfa_offset -8
+        .cfi_restore r12
         popq    %rbx
         .cfi_adjust_cfa_offset -8
+        .cfi_restore rbx
         popq    %rbp
         .cfi_adjust_cfa_offset -8
+        .cfi_restore rbp
         xorl    %eax, %eax                      # return NULL
         ret
         .cfi_endproc
@@ -156,6 +168,14 @@ mstart_stub:
  *   registers, MXCSR and the x87 control word of each side.
  */
 /*
+ * Call-frame information (for gdb, perf --call-graph=dwarf and libunwind): inside
+ * mrt_swap, CFA = rsp + 64 and the callee-saved registers are at their slots in the
+ * frame above, on whichever stack rsp points at. Before the switch that describes
+ * the saving side, after it the resumed side, whose frame has the same layout, so an
+ * unwinder stopped at any instruction finds a consistent caller: the G (or g0) that
+ * called mrt_swap on that stack. mrt_gostart marks the new G's first frame as the
+ * outermost (return address undefined), so backtraces of a G end at gentry.
+ *
  * SAVE_CONTEXT: pushes the Gobuf frame drawn above (callee-saved registers, MXCSR and
  * the x87 control word) and stores rsp into the Gobuf at rdi. The one place that
  * writes the layout mrt_swap pops; used by mrt_swap and mrt_gostart.
@@ -163,12 +183,25 @@ mstart_stub:
  */
         .macro  SAVE_CONTEXT
         pushq   %rbp
+        .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset rbp, 0
         pushq   %rbx
+        .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset rbx, 0
         pushq   %r12
+        .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset r12, 0
         pushq   %r13
+        .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset r13, 0
         pushq   %r14
+        .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset r14, 0
         pushq   %r15
+        .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset r15, 0
         subq    $8, %rsp                        # the FP control slot
+        .cfi_adjust_cfa_offset 8
         stmxcsr (%rsp)
         fnstcw  4(%rsp)
         movq    %rsp, {GOBUF_SP}(%rdi)          # save->sp
@@ -191,14 +224,29 @@ mrt_swap:
         jne     2f
         cmpw    4(%rsp), %r9w
         jne     2f
-1:      addq    $8, %rsp
+1:      .cfi_remember_state
+        addq    $8, %rsp
+        .cfi_adjust_cfa_offset -8
         popq    %r15
+        .cfi_adjust_cfa_offset -8
+        .cfi_restore r15
         popq    %r14
+        .cfi_adjust_cfa_offset -8
+        .cfi_restore r14
         popq    %r13
+        .cfi_adjust_cfa_offset -8
+        .cfi_restore r13
         popq    %r12
+        .cfi_adjust_cfa_offset -8
+        .cfi_restore r12
         popq    %rbx
+        .cfi_adjust_cfa_offset -8
+        .cfi_restore rbx
         popq    %rbp
+        .cfi_adjust_cfa_offset -8
+        .cfi_restore rbp
         ret
+        .cfi_restore_state
 2:      ldmxcsr (%rsp)                          # differs: reload both
         fldcw   4(%rsp)
         jmp     1b
@@ -344,6 +392,7 @@ mrt_async_preempt:
         endbr64
         pushfq
         .cfi_adjust_cfa_offset 8
+        .cfi_offset 49, -144                    # rflags (DWARF register 49)
         cld                                     # the C convention, for the call
         pushq   %rbp
         .cfi_adjust_cfa_offset 8
@@ -445,6 +494,7 @@ mrt_async_preempt:
         .cfi_restore rbp
         popfq
         .cfi_adjust_cfa_offset -8
+        .cfi_restore 49
         ret     $128                            # to orig_rip, with rsp = orig_rsp
         .cfi_endproc
         .globl  mrt_async_preempt_end

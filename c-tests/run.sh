@@ -136,6 +136,8 @@ for src in "$here"/t_*.c; do
     case "$name" in
         t_dlopen*) # loads the library with dlopen: not linked against it
             link=(-DMRT_LIB_PATH="\"$lib\"" -ldl) ;;
+        t_dump_*|t_deadlock_*) # name their own functions in goroutine dumps (dladdr)
+            link=(-L"$libdir" -lmrt -Wl,-rpath,"$libdir" -rdynamic) ;;
         *)  link=(-L"$libdir" -lmrt -Wl,-rpath,"$libdir") ;;
     esac
     if "$CC" "${cflags[@]}" -o "$bindir/$name" "$src" "${link[@]}" >"$tmp/$name.build" 2>&1; then

@@ -1021,7 +1021,7 @@ static void after_shutdown(void *arg)
         { .size = sizeof cfg, .maxprocs = -1 },
         { .size = sizeof cfg, .maxprocs = 1025 },
         { .size = sizeof cfg, .maxprocs = INT_MIN },
-        { .size = sizeof cfg, .flags = 1 },
+        { .size = sizeof cfg, .flags = 4 },  /* the first bit no RT_CFG_* uses */
         { .size = sizeof cfg, .flags = 0x80000000u },
         { .size = sizeof cfg, .g_stack_size = SIZE_MAX },
         { .size = sizeof cfg, .g0_stack_size = SIZE_MAX },

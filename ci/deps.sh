@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what `make demo` and `make test` need on a fresh machine: valgrind, cmake
-# and pkg-config (Debian; the install test builds C consumers with the last two),
+# Installs what `make demo` and `make test` need on a fresh machine: valgrind, cmake,
+# pkg-config (Debian; the install test builds C consumers with these two) and gdb
+# (the gdb extension's test),
 # pytest and the pinned Zig toolchain (PyPI). Already-present tools are left alone.
 # `ci/deps.sh --bench` also installs what only `make bench` uses: wrk (Debian), the HTTP
 # load generator of bench/run.sh's http bench (`make test` never needs it).
@@ -8,7 +9,7 @@ set -euo pipefail
 ZIG_VERSION=0.17.1
 
 # Debian packages, by the command each provides.
-pairs=(valgrind:valgrind cmake:cmake pkg-config:pkg-config)
+pairs=(valgrind:valgrind cmake:cmake pkg-config:pkg-config gdb:gdb)
 [ "${1:-}" = --bench ] && pairs+=(wrk:wrk)
 missing=()
 for pair in "${pairs[@]}"; do

@@ -37,6 +37,8 @@
 #define RT_EINVAL (-22)
 /** channel closed */
 #define RT_ECLOSED (-32)
+/** all goroutines are asleep and nothing can wake one (deadlock) */
+#define RT_EDEADLK (-35)
 /** runtime not running */
 #define RT_ESHUTDOWN (-108)
 /** timed out */
@@ -96,6 +98,25 @@
  * for the contract such code must keep).
  */
 #define RT_G_ASYNC_PREEMPT 1
+
+/**
+ * rt_config.flags: report a deadlock. When every G is parked and nothing can wake
+ * one (no timer, no fd waiter, no G in a system call, and no thread in the process
+ * besides the runtime's own idle ones, so no foreign thread that could send, signal
+ * or rt_ready), print "all goroutines are asleep - deadlock!" and the rt_dump text
+ * to stderr, and make a waiting rt_main return RT_EDEADLK (its G stays parked).
+ * Gs parked by rt_park count as asleep. A host with threads of its own never gets a
+ * report (any of them might wake a G); off by default, as Go turns it off for
+ * c-shared libraries.
+ */
+#define RT_CFG_DEADLOCK_DETECT 1
+
+/**
+ * rt_config.flags: on SIGQUIT, write the rt_dump text to stderr, then pass the
+ * signal to the handler the host had (the default one ends the process with a core
+ * dump, as Go's SIGQUIT does). Also enabled by MRT_DEBUG=sigquit.
+ */
+#define RT_CFG_SIGQUIT_DUMP 2
 
 /**
  * rt_p_status: idle (in the pool, or held by the host after rt_releasep).
@@ -253,7 +274,8 @@ typedef struct rt_config {
    */
   size_t g_stack_size;
   /**
-   * RT_CFG_* bits; must be 0 (no flag is defined yet: RT_EINVAL otherwise).
+   * RT_CFG_* bits (RT_CFG_DEADLOCK_DETECT, RT_CFG_SIGQUIT_DUMP); unknown bits:
+   * RT_EINVAL.
    */
   uint32_t flags;
   /**
@@ -888,13 +910,27 @@ int rt_getstats(struct rt_stats *out);
 int rt_getstats_ex(struct rt_stats *out, int flags);
 
 /**
- * Writes the state of every M and P, human-readable, to file descriptor `fd`
- * (including each M's creating call stack). Any context. A pipe or socket whose
- * reader is gone is an unwritable fd: the SIGPIPE the write raises is blocked and
- * taken back, so it never reaches the host (a SIGPIPE pending before stays pending).
+ * Writes the state of every M, P and G, human-readable, to file descriptor `fd`:
+ * the scheduler's summary, one line per P and per M (with the call stack that
+ * created it), then every live G grouped by identical stacks, as Go's
+ * `debug=1` goroutine profile: "N goroutines [wait reason]:", one line per G (id,
+ * wait reason and how long it has waited, wired thread, rt_go_ex name, the G that
+ * created it and the call site), the start function and a backtrace unwound by
+ * frame pointers from the G's saved context (a G running on another thread is
+ * listed without one). Host functions are named when the dynamic linker knows them
+ * (link executables with -rdynamic, compile with -fno-omit-frame-pointer for full
+ * stacks), else shown as module+offset for addr2line.
  *
- * Errors: RT_EINVAL for a negative or unwritable fd; RT_ENOMEM if the text cannot
- * be made (nothing is written).
+ * Any context, a signal handler included: it allocates nothing and only tries the
+ * runtime's locks (a thread holding one tries once; others retry for ~100 ms), and
+ * a part whose lock it cannot get is replaced by a line saying so. One exception:
+ * naming addresses calls dladdr, which takes the dynamic linker's lock, so a
+ * handler that interrupted dlopen/dlclose/dladdr on its own thread would hang.
+ * A pipe or socket whose reader is gone is an unwritable fd: the SIGPIPE the write
+ * raises is blocked and taken back, so it never reaches the host (a SIGPIPE pending
+ * before stays pending).
+ *
+ * Errors: RT_EINVAL for a negative or unwritable fd.
  */
 int rt_dump(int fd);
 

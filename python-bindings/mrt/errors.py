@@ -23,6 +23,7 @@ ERRORS = (
     ("RT_EBUSY", -16, "Busy", "object owned or in use by someone else"),
     ("RT_EINVAL", -22, "InvalidArgument", "bad argument"),
     ("RT_ECLOSED", -32, "Closed", "channel closed"),
+    ("RT_EDEADLK", -35, "Deadlock", "every G is asleep and nothing can wake one"),
     ("RT_ESHUTDOWN", -108, "Shutdown", "runtime not running"),
     ("RT_ETIMEDOUT", -110, "TimedOut", "timed out"),
     ("RT_EALREADY", -114, "Already", "caller already holds it / already done"),

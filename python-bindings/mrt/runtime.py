@@ -70,6 +70,10 @@ def version() -> str:
 
 RT_STATS_EXACT = 1  # rt_getstats_ex flag: count resident stack pages with mincore
 
+# rt_config.flags (init(flags=...), Runtime(flags=...)):
+RT_CFG_DEADLOCK_DETECT = 0x1  # "all goroutines are asleep - deadlock!": main() raises Deadlock
+RT_CFG_SIGQUIT_DUMP = 0x2  # SIGQUIT writes the goroutine dump to stderr, then the old handler
+
 
 def stats(exact: bool = False) -> Stats:
     """rt_getstats(): a Stats snapshot. ``exact=True`` is rt_getstats_ex with
@@ -82,8 +86,10 @@ def stats(exact: bool = False) -> Stats:
 
 
 def dump(file=None) -> None:
-    """rt_dump: write the state of every M and P, human-readable, to ``file`` (a file
-    descriptor or an object with fileno(); default sys.stderr)."""
+    """rt_dump: write the state of every M, P and G, human-readable, to ``file`` (a
+    file descriptor or an object with fileno(); default sys.stderr). The Gs come
+    grouped by identical stacks, each with its wait reason and time, creator, name
+    and backtrace (Python bodies show the interpreter's C frames, not Python's)."""
     import sys
 
     if file is None:

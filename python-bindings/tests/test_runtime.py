@@ -323,3 +323,68 @@ def test_fork_child_sees_shutdown_until_init():
         print("ok")
     """)
     assert r.returncode == 0 and r.stdout == "ok\n" and r.stderr == "", r
+
+
+def test_dump_shows_parked_gs_with_wait_reason_and_stack(rt, tmp_path):
+    ch = mrt.Chan(ctypes.c_int)
+    started = mrt.WaitGroup()
+    started.add(1)
+
+    def stuck():
+        started.done()
+        ch.recv()
+
+    g = mrt.go_ex(stuck, name="py-stuck")
+    started.wait()
+    text = ""
+    for _ in range(2000):  # until it has parked in the receive
+        with open(tmp_path / "dump.txt", "w+") as f:
+            mrt.dump(f)
+            f.seek(0)
+            text = f.read()
+        if "[chan receive" in text and 'name="py-stuck"' in text:
+            break
+        mrt.sleep(0.001)
+    assert "goroutine profile: total" in text, text
+    assert "[chan receive, " in text and 'name="py-stuck"' in text, text
+    assert "rt_chan_recv+0x" in text, text
+    ch.send(1)
+    g.join()
+
+
+def test_deadlock_detect_raises_deadlock():
+    r = run_py("""
+        import mrt
+        mrt.init(maxprocs=1, flags=mrt.RT_CFG_DEADLOCK_DETECT)
+        import ctypes
+        ch = mrt.Chan(ctypes.c_int)
+        try:
+            mrt.main(lambda: ch.recv())
+        except mrt.Deadlock as e:
+            print("raised", e.name)
+        import os
+        os._exit(0)  # the deadlocked G stays parked: skip the atexit shutdown
+    """)
+    assert r.returncode == 0, r.stderr
+    assert "raised RT_EDEADLK" in r.stdout, (r.stdout, r.stderr)
+    assert "all goroutines are asleep - deadlock!" in r.stderr, r.stderr
+    assert "[chan receive" in r.stderr, r.stderr
+
+
+def test_deadlock_detect_no_report_with_a_python_thread_that_sends():
+    r = run_py("""
+        import threading, time, mrt
+        mrt.init(maxprocs=1, flags=mrt.RT_CFG_DEADLOCK_DETECT)
+        import ctypes
+        ch = mrt.Chan(ctypes.c_int)
+        def later():
+            time.sleep(0.1)
+            ch.send(7)
+        t = threading.Thread(target=later)
+        t.start()
+        print("got", mrt.main(lambda: ch.recv()))
+        t.join()
+    """)
+    assert r.returncode == 0, r.stderr
+    assert "got 7" in r.stdout, (r.stdout, r.stderr)
+    assert "deadlock" not in r.stderr, r.stderr

@@ -27,6 +27,22 @@ pub const RT_STATS_EXACT: i32 = 1;
 /// for the contract such code must keep).
 pub const RT_G_ASYNC_PREEMPT: u32 = 0x1;
 
+/// rt_config.flags: report a deadlock. When every G is parked and nothing can wake
+/// one (no timer, no fd waiter, no G in a system call, and no thread in the process
+/// besides the runtime's own idle ones, so no foreign thread that could send, signal
+/// or rt_ready), print "all goroutines are asleep - deadlock!" and the rt_dump text
+/// to stderr, and make a waiting rt_main return RT_EDEADLK (its G stays parked).
+/// Gs parked by rt_park count as asleep. A host with threads of its own never gets a
+/// report (any of them might wake a G); off by default, as Go turns it off for
+/// c-shared libraries.
+pub const RT_CFG_DEADLOCK_DETECT: u32 = 0x1;
+/// rt_config.flags: on SIGQUIT, write the rt_dump text to stderr, then pass the
+/// signal to the handler the host had (the default one ends the process with a core
+/// dump, as Go's SIGQUIT does). Also enabled by MRT_DEBUG=sigquit.
+pub const RT_CFG_SIGQUIT_DUMP: u32 = 0x2;
+const _: () = assert!(RT_CFG_DEADLOCK_DETECT == crate::runtime::init::CFG_DEADLOCK_DETECT);
+const _: () = assert!(RT_CFG_SIGQUIT_DUMP == crate::runtime::init::CFG_SIGQUIT_DUMP);
+
 /// rt_p_status: idle (in the pool, or held by the host after rt_releasep).
 pub const RT_P_IDLE: i32 = 0;
 /// rt_p_status: an M runs it.

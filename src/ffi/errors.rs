@@ -46,6 +46,7 @@ pub const fn code(e: RtError) -> i32 {
         RtError::Shutdown => RT_ESHUTDOWN,
         RtError::TimedOut => RT_ETIMEDOUT,
         RtError::Already => RT_EALREADY,
+        RtError::Deadlk => RT_EDEADLK,
     }
 }
 
@@ -72,6 +73,7 @@ errors! {
     RT_EBUSY = -16, "object is owned or in use by someone else";
     RT_EINVAL = -22, "invalid argument";
     RT_ECLOSED = -32, "channel closed";
+    RT_EDEADLK = -35, "all goroutines are asleep and nothing can wake one (deadlock)";
     RT_ESHUTDOWN = -108, "runtime not running";
     RT_ETIMEDOUT = -110, "timed out";
     RT_EALREADY = -114, "caller already holds it, or it is already done";
@@ -86,6 +88,7 @@ const _: () = {
     assert!(RT_EBUSY == -libc::EBUSY);
     assert!(RT_EINVAL == -libc::EINVAL);
     assert!(RT_ECLOSED == -libc::EPIPE);
+    assert!(RT_EDEADLK == -libc::EDEADLK);
     assert!(RT_ESHUTDOWN == -libc::ESHUTDOWN);
     assert!(RT_ETIMEDOUT == -libc::ETIMEDOUT);
     assert!(RT_EALREADY == -libc::EALREADY);

@@ -23,6 +23,8 @@ use crate::runtime::{self, sched, syscall};
 /// mapped; RT_ESHUTDOWN.
 #[no_mangle]
 pub extern "C" fn rt_go(f: rt_fn, arg: *mut c_void) -> i64 {
+    // Where the host called from, for rt_dump's "created by" line.
+    let caller = crate::runtime::arch::caller_pc();
     boundary(|| {
         if f.is_none() {
             return RT_EINVAL as i64;
@@ -30,7 +32,11 @@ pub extern "C" fn rt_go(f: rt_fn, arg: *mut c_void) -> i64 {
         if let Err(e) = runtime::ensure_running() {
             return code(e) as i64;
         }
-        match sched::newproc(f, arg) {
+        let ga = g::GAttr {
+            caller,
+            ..g::GAttr::default()
+        };
+        match sched::newproc_attr(f, arg, &ga) {
             // SAFETY: newproc returns a live G.
             Ok(gp) => unsafe { (*gp).goid },
             Err(e) => code(e) as i64,
@@ -74,8 +80,12 @@ pub extern "C" fn rt_go(f: rt_fn, arg: *mut c_void) -> i64 {
 /// the size covers it) is NULL or a NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn rt_go_ex(f: rt_fn, arg: *mut c_void, attr: *const rt_go_attr) -> i64 {
+    let caller = crate::runtime::arch::caller_pc();
     boundary(|| {
-        let mut ga = g::GAttr::default();
+        let mut ga = g::GAttr {
+            caller,
+            ..g::GAttr::default()
+        };
         if !attr.is_null() {
             // SAFETY: the caller passes at least attr->size readable bytes.
             let size = unsafe { (*attr).size } as usize;
@@ -211,6 +221,7 @@ pub extern "C" fn rt_park(unlock: rt_parkfn, arg: *mut c_void) -> c_int {
         // SAFETY: rt_g is opaque: a callback taking an rt_g * and one taking a void *
         // have the same ABI, and the runtime passes it the handle rt_getg gives.
         let f = unsafe { core::mem::transmute::<rt_parkfn, g::HostParkFn>(unlock) };
+        g::set_wait(g::curg(), g::WaitReason::HostPark);
         sched::gopark_host(f, arg);
         // TSan: after what its waker did before rt_ready (a no-op without it).
         crate::runtime::sanitizer::acquire(crate::runtime::sanitizer::Edge::Park, g::curg().cast());

@@ -8,7 +8,7 @@ use super::consts::RT_STATS_EXACT;
 use super::errors::{self, *};
 use super::types::{rt_config, rt_stats};
 use super::{boundary, code, rc, write_sized};
-use crate::runtime::{self, init, p, stats, SCHED};
+use crate::runtime::{self, dump, init, p, stats, SCHED};
 
 /// Initialises the runtime: creates the Ps and installs the fault handler.
 ///
@@ -182,36 +182,38 @@ pub unsafe extern "C" fn rt_getstats_ex(out: *mut rt_stats, flags: c_int) -> c_i
     })
 }
 
-/// Writes the state of every M and P, human-readable, to file descriptor `fd`
-/// (including each M's creating call stack). Any context. A pipe or socket whose
-/// reader is gone is an unwritable fd: the SIGPIPE the write raises is blocked and
-/// taken back, so it never reaches the host (a SIGPIPE pending before stays pending).
+/// Writes the state of every M, P and G, human-readable, to file descriptor `fd`:
+/// the scheduler's summary, one line per P and per M (with the call stack that
+/// created it), then every live G grouped by identical stacks, as Go's
+/// `debug=1` goroutine profile: "N goroutines [wait reason]:", one line per G (id,
+/// wait reason and how long it has waited, wired thread, rt_go_ex name, the G that
+/// created it and the call site), the start function and a backtrace unwound by
+/// frame pointers from the G's saved context (a G running on another thread is
+/// listed without one). Host functions are named when the dynamic linker knows them
+/// (link executables with -rdynamic, compile with -fno-omit-frame-pointer for full
+/// stacks), else shown as module+offset for addr2line.
 ///
-/// Errors: RT_EINVAL for a negative or unwritable fd; RT_ENOMEM if the text cannot
-/// be made (nothing is written).
+/// Any context, a signal handler included: it allocates nothing and only tries the
+/// runtime's locks (a thread holding one tries once; others retry for ~100 ms), and
+/// a part whose lock it cannot get is replaced by a line saying so. One exception:
+/// naming addresses calls dladdr, which takes the dynamic linker's lock, so a
+/// handler that interrupted dlopen/dlclose/dladdr on its own thread would hang.
+/// A pipe or socket whose reader is gone is an unwritable fd: the SIGPIPE the write
+/// raises is blocked and taken back, so it never reaches the host (a SIGPIPE pending
+/// before stays pending).
+///
+/// Errors: RT_EINVAL for a negative or unwritable fd.
 #[no_mangle]
 pub extern "C" fn rt_dump(fd: c_int) -> c_int {
     boundary(|| {
         if fd < 0 {
             return RT_EINVAL;
         }
-        let dump = stats::dump_text(stats::DumpLocks::Wait);
-        if !dump.complete {
-            return RT_ENOMEM;
-        }
         let _guard = NoSigpipe::new();
-        let mut b = dump.text.as_bytes();
-        while !b.is_empty() {
-            // SAFETY: b is a valid slice.
-            let n = unsafe { libc::write(fd, b.as_ptr().cast(), b.len()) };
-            if n < 0 {
-                // SAFETY: errno right after the failing call.
-                if unsafe { *libc::__errno_location() } == libc::EINTR {
-                    continue;
-                }
-                return RT_EINVAL;
-            }
-            b = &b[n as usize..];
+        let mut out = dump::FdOut::new(fd);
+        dump::dump(&mut out, dump::Symbols::Yes);
+        if out.failed {
+            return RT_EINVAL;
         }
         RT_OK
     })

@@ -70,7 +70,8 @@ pub struct rt_config {
     /// Stack of each G; 0 = default (64 KiB); rounded up to pages; at most 1 TiB
     /// (RT_EINVAL above).
     pub g_stack_size: usize,
-    /// RT_CFG_* bits; must be 0 (no flag is defined yet: RT_EINVAL otherwise).
+    /// RT_CFG_* bits (RT_CFG_DEADLOCK_DETECT, RT_CFG_SIGQUIT_DUMP); unknown bits:
+    /// RT_EINVAL.
     pub flags: u32,
     /// The signal that preempts RT_G_ASYNC_PREEMPT Gs: 0 = SIGURG (Go's choice), -1 =
     /// no asynchronous preemption (such Gs are then preempted only at calls into

@@ -596,6 +596,14 @@ unsafe fn op(c: *mut Chan, elem: *mut u8, dir: i32, block_ok: bool) -> Result<()
     let gp = g::curg();
     let mut s = Sudog::new(gp, elem, ptr::null(), 0, &key);
     st.waitq(dir).enqueue(&mut s);
+    g::set_wait(
+        gp,
+        if dir == SEND {
+            g::WaitReason::ChanSend
+        } else {
+            g::WaitReason::ChanRecv
+        },
+    );
     // The lock stays held until the waiter cannot miss its wakeup (see block).
     block(gp, &key, &[st.into_raw()], -1, ptr::null());
     // Once woken, the channel may already be freed: only our sudog tells the
@@ -804,6 +812,7 @@ pub unsafe fn select(
     }
     // The locks stay held until the waiter cannot miss its wakeup (see block).
     guards.drain_each(|g| raw.push(g.into_raw()));
+    g::set_wait(gp, g::WaitReason::Select);
     let woken = block(gp, &key, &raw, deadline, &done);
     // Dequeue the sudogs that did not fire.
     lock_all(&mut guards);

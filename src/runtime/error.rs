@@ -23,6 +23,8 @@ pub enum Error {
     TimedOut,
     /// The caller holds it already, or it is done already.
     Already,
+    /// Every G is asleep and nothing can wake one (RT_CFG_DEADLOCK_DETECT).
+    Deadlk,
 }
 
 pub type Result<T> = core::result::Result<T, Error>;

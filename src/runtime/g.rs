@@ -12,7 +12,7 @@
 
 use core::ffi::c_void;
 use core::ptr;
-use core::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 use super::error::{Error, Result};
 use super::m::{MKind, RtFn, M};
@@ -171,6 +171,101 @@ pub struct G {
     name: [u8; G_NAME_MAX],
     /// What a sanitized host's ASan or TSan is told about it (`sanitizer`).
     pub san: sanitizer::GSan,
+    /// Why it waits and since when, for rt_dump: [`WaitReason`] in the top byte, the
+    /// low 56 bits of the time-stamp counter at the park below (see [`set_wait`]).
+    /// Written by the G itself just before it parks, one plain store; read by anyone
+    /// (a stale value is only a stale line of a dump).
+    pub wait: AtomicU64,
+    /// The G that made it (0: a foreign thread or an M's g0) and the return address
+    /// of the rt_go / rt_go_ex call that did (0: unknown). Set by newproc before the
+    /// G is published; read by rt_dump.
+    pub creator: i64,
+    pub create_pc: usize,
+}
+
+/// Why a G waits (shown by rt_dump as Go shows a goroutine's wait reason). Set by
+/// each park site of the library, and by rt_park for the host's own parks.
+#[repr(u8)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum WaitReason {
+    None = 0,
+    ChanSend = 1,
+    ChanRecv = 2,
+    Select = 3,
+    Sleep = 4,
+    Fd = 5,
+    Mutex = 6,
+    WaitGroup = 7,
+    HostPark = 8,
+}
+
+impl WaitReason {
+    /// Go's spelling where Go has the same wait.
+    pub fn name(self) -> &'static str {
+        match self {
+            WaitReason::None => "",
+            WaitReason::ChanSend => "chan send",
+            WaitReason::ChanRecv => "chan receive",
+            WaitReason::Select => "select",
+            WaitReason::Sleep => "sleep",
+            WaitReason::Fd => "IO wait",
+            WaitReason::Mutex => "sync.Mutex.Lock",
+            WaitReason::WaitGroup => "sync.WaitGroup.Wait",
+            WaitReason::HostPark => "rt_park",
+        }
+    }
+
+    pub fn from_u8(v: u8) -> WaitReason {
+        match v {
+            1 => WaitReason::ChanSend,
+            2 => WaitReason::ChanRecv,
+            3 => WaitReason::Select,
+            4 => WaitReason::Sleep,
+            5 => WaitReason::Fd,
+            6 => WaitReason::Mutex,
+            7 => WaitReason::WaitGroup,
+            8 => WaitReason::HostPark,
+            _ => WaitReason::None,
+        }
+    }
+}
+
+const WAIT_TSC_MASK: u64 = (1 << 56) - 1;
+
+/// Notes why the running G `gp` is about to park, and when: one store into its
+/// descriptor (the time is the CPU's time-stamp counter, read in one instruction;
+/// rt_dump turns it into a duration). Called by the G itself before it parks.
+#[inline(always)]
+pub fn set_wait(gp: *mut G, why: WaitReason) {
+    if gp.is_null() {
+        return;
+    }
+    let w = ((why as u64) << 56) | (arch::ticks() & WAIT_TSC_MASK);
+    // SAFETY: a non-null `gp` is the caller's own running G (our contract), live.
+    unsafe { (*gp).wait.store(w, Ordering::Relaxed) };
+}
+
+impl G {
+    /// The reason and time-stamp of its last park (see [`set_wait`]).
+    pub fn wait_info(&self) -> (WaitReason, u64) {
+        let w = self.wait.load(Ordering::Relaxed);
+        (WaitReason::from_u8((w >> 56) as u8), w & WAIT_TSC_MASK)
+    }
+
+    /// Ticks since a stamp taken by [`set_wait`] (modulo 2^56).
+    pub fn ticks_since(stamp: u64) -> u64 {
+        (arch::ticks().wrapping_sub(stamp)) & WAIT_TSC_MASK
+    }
+
+    /// The address of the function it runs (0 if none), for rt_dump.
+    pub fn start_fn(&self) -> usize {
+        self.fnc.map(|f| f as usize).unwrap_or(0)
+    }
+
+    /// Whether it has run (its saved context is on its stack once it is not running).
+    pub fn has_started(&self) -> bool {
+        self.started
+    }
 }
 
 // SAFETY: Gs are handed between threads by the scheduler, which serialises access.
@@ -217,6 +312,9 @@ impl G {
             avoid_m: AtomicPtr::new(ptr::null_mut()),
             schedlink: ptr::null_mut(),
             san: sanitizer::GSan::new(),
+            wait: AtomicU64::new(0),
+            creator: 0,
+            create_pc: 0,
         }
     }
 
@@ -268,6 +366,9 @@ pub struct GAttr<'a> {
     pub async_preempt: bool,
     /// Its label (copied, truncated to [`G_NAME_MAX`] bytes).
     pub name: &'a [u8],
+    /// The return address of the host's rt_go / rt_go_ex call (0: unknown), shown
+    /// by rt_dump as where the G was created.
+    pub caller: usize,
 }
 
 /// Longest G name kept (rt_go_ex copies at most this many bytes of it).
@@ -710,6 +811,7 @@ impl G {
         // mark around the G's own function.
         self.in_runtime.store(1, Ordering::Relaxed);
         self.name_len = 0;
+        self.wait.store(0, Ordering::Relaxed);
         self.goid = new_goid(pl);
         if let Some(s) = self.hslot {
             self.handle = greg::renew(s, self.hidx);
@@ -1106,3 +1208,23 @@ pub fn stack_resident_bytes(exact: bool) -> u64 {
 pub fn stack_reserved_bytes() -> u64 {
     super::stack::GSTACK_RESERVED.load(Ordering::Acquire)
 }
+
+/// Field offsets of G for the gdb extension (tools/gdb/mrt-gdb.py), in the order of
+/// the `mrt_gdb_info` table (asm/x86_64.S): status, goid, sched.sp, stack_lo,
+/// stack_hi, wait, fnc, name, name_len, m, lockedm, creator, create_pc, started.
+pub(crate) const GDB_G_OFFSETS: [usize; 14] = [
+    core::mem::offset_of!(G, status),
+    core::mem::offset_of!(G, goid),
+    core::mem::offset_of!(G, sched),
+    core::mem::offset_of!(G, stack_lo),
+    core::mem::offset_of!(G, stack_hi),
+    core::mem::offset_of!(G, wait),
+    core::mem::offset_of!(G, fnc),
+    core::mem::offset_of!(G, name),
+    core::mem::offset_of!(G, name_len),
+    core::mem::offset_of!(G, m),
+    core::mem::offset_of!(G, lockedm),
+    core::mem::offset_of!(G, creator),
+    core::mem::offset_of!(G, create_pc),
+    core::mem::offset_of!(G, started),
+];

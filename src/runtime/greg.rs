@@ -46,7 +46,17 @@ pub struct Slot {
 
 type Chunk = [Slot; CHUNK_SLOTS];
 
-static CHUNKS: [AtomicPtr<Chunk>; NCHUNKS] = [const { AtomicPtr::new(ptr::null_mut()) }; NCHUNKS];
+/// The registry's layout for the gdb extension (tools/gdb/mrt-gdb.py), which walks
+/// it to list the Gs: chunk shift, number of chunks, slot size, offset of the G.
+pub(crate) const GDB_LAYOUT: [usize; 4] = [
+    CHUNK_SHIFT as usize,
+    NCHUNKS,
+    core::mem::size_of::<Slot>(),
+    core::mem::offset_of!(Slot, g),
+];
+
+pub(crate) static CHUNKS: [AtomicPtr<Chunk>; NCHUNKS] =
+    [const { AtomicPtr::new(ptr::null_mut()) }; NCHUNKS];
 
 fn slot(idx: usize) -> Option<&'static Slot> {
     let chunk = CHUNKS.get(idx >> CHUNK_SHIFT)?.load(Ordering::Acquire);

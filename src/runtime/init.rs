@@ -33,6 +33,10 @@ const REAP_WAIT_NS: i64 = 2_000_000_000;
 /// How long rt_shutdown gives idle Ms to exit beyond a shorter timeout.
 const M_EXIT_GRACE_NS: i64 = 2_000_000_000;
 
+/// rt_config.flags bits (RT_CFG_* in mrt.h).
+pub(crate) const CFG_DEADLOCK_DETECT: u32 = 0x1;
+pub(crate) const CFG_SIGQUIT_DUMP: u32 = 0x2;
+
 /// What the host asked for (rt_config with its zeros still in place).
 #[derive(Clone, Copy, Default, Debug)]
 pub struct Request {
@@ -118,8 +122,8 @@ pub fn init(req: Request) -> Result<()> {
         x if x > MAX_STACK => return Err(Error::Inval),
         x => super::stack::round_up(x.max(MIN_G_STACK), pg),
     };
-    // No RT_CFG_* flag is defined yet: unknown bits are refused, not ignored.
-    if req.flags != 0 {
+    // Unknown RT_CFG_* bits are refused, not ignored.
+    if req.flags & !(CFG_DEADLOCK_DETECT | CFG_SIGQUIT_DUMP) != 0 {
         return Err(Error::Inval);
     }
     let psig = super::preempt::check_signal(req.preempt_signal)?;
@@ -132,12 +136,13 @@ pub fn init(req: Request) -> Result<()> {
             g_stack_size: gs,
         },
         psig,
+        req.flags,
     );
     INIT.unlock();
     r
 }
 
-fn init_locked(n: i32, cfg: Cfg, psig: i32) -> Result<()> {
+fn init_locked(n: i32, cfg: Cfg, psig: i32, flags: u32) -> Result<()> {
     let state = run_state();
     if state == RunState::Running {
         return Err(Error::Already);
@@ -182,6 +187,11 @@ fn init_locked(n: i32, cfg: Cfg, psig: i32) -> Result<()> {
     // Before any G exists: a sanitized host's ASan or TSan is told about every one.
     super::sanitizer::detect(&debug);
     let asyncpreemptoff = debug.split(',').any(|w| w.trim() == "asyncpreemptoff");
+    super::deadlock::configure(flags & CFG_DEADLOCK_DETECT != 0);
+    if flags & CFG_SIGQUIT_DUMP != 0 || debug.split(',').any(|w| w.trim() == "sigquit") {
+        signal::install_sigquit_dump();
+    }
+    super::dump::note_clock();
     super::preempt::configure(psig, asyncpreemptoff);
     s.sigmask = signal::m_sigmask(cur, super::preempt::configured_signal());
     s.minstack = minstack;

@@ -34,6 +34,8 @@ pub mod arch;
 pub mod atomic;
 pub mod chan;
 pub mod chanreg;
+pub mod deadlock;
+pub mod dump;
 pub mod error;
 pub mod g;
 pub mod greg;
@@ -94,10 +96,9 @@ pub fn throw(msg: &str) -> ! {
         if !DYING.swap(true, Ordering::AcqRel) {
             // Best effort: the dump only tries the locks (the caller may hold one),
             // and a panic inside it is caught so that the abort below still happens.
-            let dump = std::panic::catch_unwind(|| stats::dump_text(stats::DumpLocks::Try));
-            if let Ok(dump) = dump {
-                write_stderr(dump.text.as_bytes());
-            }
+            let _ = std::panic::catch_unwind(|| {
+                dump::dump(&mut dump::FdOut::new(2), dump::Symbols::Yes)
+            });
         }
         // SAFETY: abort never returns and is async-signal-safe.
         unsafe { libc::abort() }

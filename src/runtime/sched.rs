@@ -453,6 +453,18 @@ pub fn main_exited(mainm: *mut M) {
     }
 }
 
+/// Deadlock detection gave up on rt_main's G: wake its M, parked on the idle list
+/// (as for an exited G) or, when the G is wired to it, in stoplockedm.
+pub fn main_deadlocked(mainm: *mut M) {
+    // SAFETY: an M waiting in rt_main is live.
+    let mm = unsafe { &*mainm };
+    if !mm.lockedg.load(Ordering::Acquire).is_null() && mm.state() == MState::Running {
+        mm.park.wakeup();
+    } else {
+        main_exited(mainm);
+    }
+}
+
 fn become_spinning(m: &M) {
     m.spinning.store(true, Ordering::Relaxed);
     NMSPINNING.fetch_add(1, Ordering::SeqCst);
@@ -949,7 +961,9 @@ fn stoplockedm(m: &M) -> Option<HeldP> {
         if !np.is_null() {
             return Some(p::acquire_nextp(m, np));
         }
-        if stopping() {
+        // Shutting down, or rt_main's wired G was found deadlocked (its rt_main
+        // returns RT_EDEADLK).
+        if stopping() || super::deadlock::is_deadlocked(m) {
             return None;
         }
     }
@@ -1267,6 +1281,9 @@ pub fn rt_main(f: super::m::RtFn, arg: *mut c_void) -> Result<()> {
     };
     schedule(mm);
     let done = mm.main_done.swap(false, Ordering::AcqRel);
+    if super::deadlock::take(m) {
+        return Err(Error::Deadlk);
+    }
     if done {
         // TSan: everything the main G did happens before rt_main returns.
         super::sanitizer::acquire(super::sanitizer::Edge::Go, gp.cast());
@@ -1280,6 +1297,7 @@ pub fn rt_main(f: super::m::RtFn, arg: *mut c_void) -> Result<()> {
 
 /// Go's newproc: a new runnable G running fn(arg). From a G it goes to runnext of
 /// the current P; from anywhere else to the global queue. Then an idle P is woken.
+#[cfg(test)]
 pub fn newproc(f: RtFn, arg: *mut c_void) -> Result<*mut G> {
     newproc1(f, arg, ptr::null_mut(), &g::GAttr::default())
 }
@@ -1337,6 +1355,8 @@ fn newproc_on(
         pp.as_deref_mut().map(|pp| &mut pp.core().local),
     );
     g.set_attr(attr.async_preempt, attr.name);
+    g.creator = super::stats::goid_of(g::curg());
+    g.create_pc = attr.caller;
     match pp {
         Some(pp) => {
             bump(Some(&mut *pp), |c| &c.gs_created);
@@ -1698,6 +1718,7 @@ pub fn sleep(ns: i64) -> Result<()> {
         sleep_fire,
         gp.cast(),
     );
+    g::set_wait(gp, g::WaitReason::Sleep);
     gopark(Some(sleep_commit), (&mut t as *mut timer::Timer).cast());
     // Returns once the callback is done (see `del`).
     // SAFETY: our timer.

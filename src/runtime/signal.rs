@@ -94,6 +94,72 @@ fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     }
 }
 
+/// The host's SIGQUIT action, saved once before the dump handler is installed.
+struct OldAction(UnsafeCell<libc::sigaction>);
+// SAFETY: written once inside QUIT_INSTALL before the handler can run, read-only after.
+unsafe impl Sync for OldAction {}
+// SAFETY: sigaction is plain data; all-zero is SIG_DFL with no flags.
+static OLD_QUIT: OldAction = OldAction(UnsafeCell::new(unsafe { core::mem::zeroed() }));
+static QUIT_INSTALL: Once = Once::new();
+
+/// RT_CFG_SIGQUIT_DUMP / MRT_DEBUG=sigquit: installs (once per process) a SIGQUIT
+/// handler that writes the goroutine dump to stderr, then passes the signal on to the
+/// handler the host had: its own function, or the default action (the process ends
+/// with a core dump, as Go's does), or nothing if it ignored SIGQUIT.
+pub fn install_sigquit_dump() {
+    QUIT_INSTALL.call_once(|| {
+        // SAFETY: sigaction with valid structs; OLD_QUIT is written before our
+        // handler is installed, so before it can run.
+        unsafe {
+            let mut sa: libc::sigaction = core::mem::zeroed();
+            sa.sa_sigaction = quit_handler as *const () as usize;
+            sa.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_RESTART;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(libc::SIGQUIT, ptr::null(), OLD_QUIT.0.get());
+            libc::sigaction(libc::SIGQUIT, &sa, ptr::null_mut());
+        }
+    });
+}
+
+extern "C" fn quit_handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    // SAFETY: errno is saved and restored around the dump's system calls, so the
+    // interrupted code sees its own.
+    let errno = unsafe { *libc::__errno_location() };
+    super::write_stderr(b"SIGQUIT: quit\n");
+    super::dump::dump(&mut super::dump::FdOut::new(2), super::dump::Symbols::Yes);
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = errno };
+    // SAFETY: OLD_QUIT is read-only once the handler is installed.
+    let old = unsafe { &*OLD_QUIT.0.get() };
+    let h = old.sa_sigaction;
+    if h == libc::SIG_IGN {
+        return;
+    }
+    if h == libc::SIG_DFL {
+        // The default action, as if we were not there: it takes effect when the
+        // handler returns (SIGQUIT is blocked while it runs).
+        // SAFETY: plain signal calls.
+        unsafe {
+            let mut dfl: libc::sigaction = core::mem::zeroed();
+            dfl.sa_sigaction = libc::SIG_DFL;
+            libc::sigaction(sig, &dfl, ptr::null_mut());
+            libc::raise(sig);
+        }
+        return;
+    }
+    // SAFETY: the host installed this handler for SIGQUIT, with this shape.
+    unsafe {
+        if old.sa_flags & libc::SA_SIGINFO != 0 {
+            let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+                core::mem::transmute(h);
+            f(sig, info, ctx);
+        } else {
+            let f: extern "C" fn(libc::c_int) = core::mem::transmute(h);
+            f(sig);
+        }
+    }
+}
+
 /// Writes "libmrt: fatal error: stack overflow on <what><id> ..." and aborts.
 fn report_overflow(what: &[u8], id: i64, addr: usize) -> ! {
     let mut buf = [0u8; 160];

@@ -1,8 +1,8 @@
-//! Observability: the rt_getstats snapshot and the rt_dump text.
+//! Observability: the rt_getstats snapshot (rt_dump is `dump.rs`).
 
 use core::sync::atomic::Ordering;
 
-use super::g::{GStatus, G};
+use super::g::G;
 use super::m::{MKind, MState, M};
 use super::p::{total, P};
 use super::{Sched, SCHED};
@@ -90,20 +90,7 @@ pub fn snapshot(exact: bool) -> Stats {
     }
 }
 
-fn mstate_name(m: &M) -> &'static str {
-    if m.kind == MKind::Adopted {
-        return "adopted";
-    }
-    match m.state() {
-        MState::Allocated => "allocated",
-        MState::Launching => "launching",
-        MState::Running => "running",
-        MState::Idle => "idle",
-        MState::Exited => "exited",
-    }
-}
-
-fn pid_of(pp: *mut P) -> i32 {
+pub(crate) fn pid_of(pp: *mut P) -> i32 {
     if pp.is_null() {
         -1
     } else {
@@ -112,7 +99,7 @@ fn pid_of(pp: *mut P) -> i32 {
     }
 }
 
-fn mid_of(m: *mut M) -> i64 {
+pub(crate) fn mid_of(m: *mut M) -> i64 {
     if m.is_null() {
         -1
     } else {
@@ -121,174 +108,11 @@ fn mid_of(m: *mut M) -> i64 {
     }
 }
 
-fn goid_of(gp: *mut G) -> i64 {
+pub(crate) fn goid_of(gp: *mut G) -> i64 {
     if gp.is_null() {
         0
     } else {
         // SAFETY: Gs live until shutdown (they are only ever cached, never freed).
         unsafe { (*gp).goid }
     }
-}
-
-/// Names a code address as "symbol+0xoff" when the dynamic linker knows it.
-fn symbolize(out: &mut impl core::fmt::Write, addr: usize) -> core::fmt::Result {
-    // SAFETY: dladdr only reads loader data; the strings it returns are static.
-    unsafe {
-        let mut info: libc::Dl_info = core::mem::zeroed();
-        if libc::dladdr(addr as *const _, &mut info) != 0 && !info.dli_sname.is_null() {
-            if let Ok(name) = core::ffi::CStr::from_ptr(info.dli_sname).to_str() {
-                return write!(out, "{name}+{:#x}", addr - info.dli_saddr as usize);
-            }
-        }
-    }
-    out.write_str("?")
-}
-
-/// The text of a dump, grown fallibly: out of memory stops the text where it is
-/// (`complete` false) instead of aborting the host.
-pub struct DumpText {
-    pub text: String,
-    pub complete: bool,
-}
-
-impl core::fmt::Write for DumpText {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        if !self.complete || self.text.try_reserve(s.len()).is_err() {
-            self.complete = false;
-            return Err(core::fmt::Error);
-        }
-        self.text.push_str(s);
-        Ok(())
-    }
-}
-
-/// How [`dump_text`] takes the runtime's locks.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum DumpLocks {
-    /// Wait for them (rt_dump).
-    Wait,
-    /// Only take a lock that is free (a fatal error: the dying thread may hold one).
-    #[cfg_attr(loom, allow(dead_code))]
-    Try,
-}
-
-/// The human-readable state of every M, P and G (rt_dump, fatal errors). Allocates
-/// only fallibly (see [`DumpText`]).
-pub fn dump_text(locks: DumpLocks) -> DumpText {
-    use std::fmt::Write;
-    let mut out = DumpText {
-        text: String::new(),
-        complete: true,
-    };
-    let s = match locks {
-        DumpLocks::Wait => SCHED.lock(),
-        DumpLocks::Try => match SCHED.try_lock() {
-            Some(s) => s,
-            None => {
-                let _ = out.write_str("libmrt: (no state dump: the sched lock is held)\n");
-                return out;
-            }
-        },
-    };
-    let _ = writeln!(
-        out,
-        "libmrt: gomaxprocs={} idleprocs={} idlethreads={} running={} g0stack={} gstack={}",
-        s.gomaxprocs, s.npidle, s.nmidle, s.running, s.cfg.g0_stack_size, s.cfg.g_stack_size
-    );
-    let d = |i: usize| super::preempt::DECLINED[i].load(Ordering::Relaxed);
-    let _ = writeln!(
-        out,
-        "libmrt: async preemptions={} declined: not-marked={} in-runtime={} pc={} sigmask={} stack={}",
-        super::preempt::ASYNC_PREEMPTS.load(Ordering::Relaxed),
-        d(0),
-        d(1),
-        d(2),
-        d(3),
-        d(4)
-    );
-    for &pp in &s.allp {
-        // SAFETY: Ps in allp are live under the lock.
-        let p = unsafe { &*pp };
-        let mid = mid_of(p.m.load(Ordering::Relaxed));
-        let _ = writeln!(
-            out,
-            "  P{}: status={:?} m={} runq={} schedtick={} syscalltick={}",
-            p.id,
-            p.status(),
-            mid,
-            p.runq.len(),
-            p.schedtick.load(Ordering::Relaxed),
-            p.syscalltick.load(Ordering::Relaxed)
-        );
-    }
-    each_m(&s, |m| {
-        // SAFETY: a live M's g0 is live.
-        let g0 = unsafe { &*m.g0 };
-        let _ = writeln!(
-            out,
-            "  M{}: {}{} tid={} p={} nextp={} curg={} lockedg={} g0=[{:#x},{:#x})",
-            m.id,
-            mstate_name(m),
-            if m.spinning.load(Ordering::Relaxed) {
-                " spinning"
-            } else {
-                ""
-            },
-            m.procid.load(Ordering::Relaxed),
-            pid_of(m.p.load(Ordering::Relaxed)),
-            pid_of(m.nextp.load(Ordering::Relaxed)),
-            goid_of(m.curg.load(Ordering::Relaxed)),
-            goid_of(m.lockedg.load(Ordering::Relaxed)),
-            g0.stack_lo,
-            g0.stack_hi
-        );
-        for &a in &m.createstack[..m.ncreatestack] {
-            let _ = write!(out, "      created by {:#x} ", a);
-            let _ = symbolize(&mut out, a);
-            let _ = out.write_str("\n");
-        }
-    });
-    drop(s);
-    let all = match locks {
-        DumpLocks::Wait => super::g::ALLGS.lock(),
-        DumpLocks::Try => match super::g::ALLGS.try_lock() {
-            Some(a) => a,
-            None => return out,
-        },
-    };
-    for gp in all.iter() {
-        // SAFETY: Gs on ALLGS live until shutdown.
-        let g = unsafe { &*gp.0 };
-        let st = g.status();
-        if st == GStatus::Idle {
-            continue;
-        }
-        let mid = mid_of(g.m);
-        let _ = write!(
-            out,
-            "  G{}: {:?} m={} stack=[{:#x},{:#x}) locked={}",
-            g.goid,
-            st,
-            mid,
-            g.stack_lo,
-            g.stack_hi,
-            !g.lockedm.load(Ordering::Relaxed).is_null()
-        );
-        if g.async_preempt.load(Ordering::Relaxed) {
-            let _ = out.write_str(" async-preempt");
-        }
-        if !g.name().is_empty() {
-            // Without allocating: invalid UTF-8 in the host's label shows as U+FFFD.
-            let _ = out.write_str(" name=\"");
-            for c in g.name().utf8_chunks() {
-                let _ = out.write_str(c.valid());
-                if !c.invalid().is_empty() {
-                    let _ = out.write_str("\u{fffd}");
-                }
-            }
-            let _ = out.write_str("\"");
-        }
-        let _ = out.write_str("\n");
-    }
-    out
 }

@@ -90,7 +90,7 @@ impl Obj {
 
     /// Queues the caller and blocks it; the queue lock is held on entry and released
     /// once the caller can no longer miss its wakeup.
-    fn block(&self) {
+    fn block(&self, why: super::g::WaitReason) {
         let mut w = Waiter {
             next: ptr::null_mut(),
             g: curg(),
@@ -103,6 +103,7 @@ impl Obj {
                 futex_wait(&w.key, 0, -1);
             }
         } else {
+            super::g::set_wait(w.g, why);
             // The queue lock is released after the G is marked waiting (by g0, or by
             // the G we switch to directly), so a waker that pops us can always ready
             // us.
@@ -171,7 +172,7 @@ pub fn mutex_lock(o: &Obj) {
             o.unlock_queue();
             continue;
         }
-        o.block();
+        o.block(super::g::WaitReason::Mutex);
         spins = 0;
     }
 }
@@ -284,7 +285,7 @@ pub fn wg_wait(o: &Obj) {
         o.unlock_queue();
         return;
     }
-    o.block();
+    o.block(super::g::WaitReason::WaitGroup);
 }
 
 #[cfg(test)]

@@ -143,6 +143,11 @@ fn sysmon_loop() {
             if next != 0 {
                 ns = (next - nanotime()).clamp(20_000, ns);
             }
+            if super::deadlock::enabled() {
+                // RT_CFG_DEADLOCK_DETECT: look, and look again soon while idle.
+                super::deadlock::check();
+                ns = ns.min(super::deadlock::PERIOD_NS);
+            }
             deep_sleep(ns);
             idle = 0;
         } else {

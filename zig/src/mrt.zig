@@ -35,6 +35,8 @@ pub const Error = error{
     TimedOut,
     /// RT_EALREADY: the caller already holds it, or it is already done.
     Already,
+    /// RT_EDEADLK: every G is asleep and nothing can wake one (CFG_DEADLOCK_DETECT).
+    Deadlock,
     /// RT_EINTERNAL: a bug in libmrt.
     Internal,
     /// A negative code this binding does not know (a newer library).
@@ -54,6 +56,7 @@ const codes = [_]Entry{
     .{ .code = c.RT_ESHUTDOWN, .err = error.Shutdown },
     .{ .code = c.RT_ETIMEDOUT, .err = error.TimedOut },
     .{ .code = c.RT_EALREADY, .err = error.Already },
+    .{ .code = c.RT_EDEADLK, .err = error.Deadlock },
     .{ .code = c.RT_EINTERNAL, .err = error.Internal },
 };
 
@@ -114,12 +117,25 @@ pub const Config = struct {
     g0_stack_size: usize = 0,
     /// Stack of each G; 0 = default.
     g_stack_size: usize = 0,
-    /// RT_CFG_* bits.
+    /// RT_CFG_* bits: CFG_DEADLOCK_DETECT, CFG_SIGQUIT_DUMP.
     flags: u32 = 0,
     /// The signal that preempts Gs made with `G_ASYNC_PREEMPT`: 0 = SIGURG, -1 = no
     /// asynchronous preemption, else that signal (error.Invalid for refused ones).
     preempt_signal: i32 = 0,
 };
+
+/// `Config.flags`: report "all goroutines are asleep - deadlock!" (with the dump) on
+/// stderr when no G can ever be woken; `main` then fails with error.Deadlock.
+pub const CFG_DEADLOCK_DETECT: u32 = c.RT_CFG_DEADLOCK_DETECT;
+/// `Config.flags`: SIGQUIT writes the goroutine dump to stderr, then reaches the
+/// handler the host had (also MRT_DEBUG=sigquit).
+pub const CFG_SIGQUIT_DUMP: u32 = c.RT_CFG_SIGQUIT_DUMP;
+
+/// rt_dump: the state of every M, P and G (grouped by stack, with wait reasons and
+/// backtraces) to file descriptor `fd`. Any context. error.Invalid for a bad fd.
+pub fn dump(fd: c_int) Error!void {
+    return check(c.rt_dump(fd));
+}
 
 /// rt_init; null = defaults. error.Already if the runtime is running.
 pub fn init(cfg: ?Config) Error!void {

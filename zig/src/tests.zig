@@ -56,7 +56,51 @@ const tests = [_]Test{
     .{ .name = "sleep and pollFd from Gs and a thread", .run = testSleepPoll },
     .{ .name = "async-preemptible Zig G shares the only P with a sleeper", .run = testAsyncPreempt },
     .{ .name = "goEx bad input and preempt_signal", .run = testGoExBadInput },
+    .{ .name = "dump shows a parked G with its wait reason and name", .run = testDump },
+    .{ .name = "deadlock detection makes main fail with Deadlock", .run = testDeadlock },
 };
+
+const Stuck = struct {
+    ch: mrt.Chan(u32),
+
+    fn run(s: *Stuck) void {
+        _ = s.ch.recv() catch {};
+    }
+};
+
+fn testDump() !void {
+    try mrt.init(.{ .maxprocs = 2 });
+    var s: Stuck = .{ .ch = try mrt.Chan(u32).make(0) };
+    _ = try mrt.goExRaw(mrt.startFn(*Stuck, Stuck.run), &s, .{ .name = "zig-stuck" });
+    var buf: [1 << 16]u8 = undefined;
+    var text: []const u8 = "";
+    var tries: usize = 0;
+    while (tries < 2000) : (tries += 1) {
+        const fd: c_int = @intCast(linux.memfd_create("dump", 0));
+        defer _ = linux.close(fd);
+        try mrt.dump(fd);
+        const n = linux.pread(fd, &buf, buf.len, 0);
+        text = buf[0..n];
+        if (std.mem.indexOf(u8, text, "[chan receive, ") != null) break;
+        try mrt.sleep(1_000_000);
+    }
+    try expect(std.mem.indexOf(u8, text, "goroutine profile: total 1\n") != null);
+    try expect(std.mem.indexOf(u8, text, "1 goroutine [chan receive]:\n") != null);
+    try expect(std.mem.indexOf(u8, text, "name=\"zig-stuck\"") != null);
+    try expect(std.mem.indexOf(u8, text, "rt_chan_recv+0x") != null);
+    try expectError(error.Invalid, mrt.dump(-1));
+    try s.ch.close();
+    while ((try mrt.stats()).goroutines > 0) try mrt.sleep(100_000);
+    try s.ch.free();
+    try mrt.shutdown(null);
+}
+
+fn testDeadlock() !void {
+    try mrt.init(.{ .maxprocs = 1, .flags = mrt.CFG_DEADLOCK_DETECT });
+    var s: Stuck = .{ .ch = try mrt.Chan(u32).make(0) };
+    try expectError(error.Deadlock, mrt.main(&s, Stuck.run));
+    // The G stays parked: no shutdown (it would wait for it).
+}
 
 /// Each test's process: set up in main before the fork.
 var io: std.Io = undefined;
@@ -235,6 +279,7 @@ fn testErrorCodes() !void {
         .{ .code = -16, .err = error.Busy, .name = "RT_EBUSY" },
         .{ .code = -22, .err = error.Invalid, .name = "RT_EINVAL" },
         .{ .code = -32, .err = error.Closed, .name = "RT_ECLOSED" },
+        .{ .code = -35, .err = error.Deadlock, .name = "RT_EDEADLK" },
         .{ .code = -108, .err = error.Shutdown, .name = "RT_ESHUTDOWN" },
         .{ .code = -110, .err = error.TimedOut, .name = "RT_ETIMEDOUT" },
         .{ .code = -114, .err = error.Already, .name = "RT_EALREADY" },

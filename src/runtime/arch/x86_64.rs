@@ -24,6 +24,57 @@ global_asm!(
     options(att_syntax)
 );
 
+use crate::runtime::{g::GDB_G_OFFSETS as GO, greg::GDB_LAYOUT as GL};
+
+// mrt_gdb_info: what the gdb extension (tools/gdb/mrt-gdb.py) needs to find the Gs
+// in a process or core file without Rust debug info: a hidden symbol (in .symtab and
+// the split debug file, not exported), a magic, a version, the G registry's address
+// and layout, and the offsets of the fields of G and M that it reads.
+global_asm!(
+    ".pushsection .data.rel.ro.mrt_gdb_info,\"awR\",@progbits",
+    ".p2align 3",
+    ".globl mrt_gdb_info",
+    ".hidden mrt_gdb_info",
+    ".type mrt_gdb_info, @object",
+    "mrt_gdb_info:",
+    ".ascii \"MRTGDB01\"",
+    ".quad 1",
+    ".quad {CHUNKS}",
+    ".quad {CS}, {NC}, {SS}, {SG}",
+    ".quad {G0}, {G1}, {G2}, {G3}, {G4}, {G5}, {G6}, {G7}, {G8}, {G9}, {G10}, {G11}, {G12}, {G13}",
+    ".quad {M_ID}, {M_PROCID}",
+    ".size mrt_gdb_info, .-mrt_gdb_info",
+    ".popsection",
+    CHUNKS = sym crate::runtime::greg::CHUNKS,
+    CS = const GL[0],
+    NC = const GL[1],
+    SS = const GL[2],
+    SG = const GL[3],
+    G0 = const GO[0],
+    G1 = const GO[1],
+    G2 = const GO[2],
+    G3 = const GO[3],
+    G4 = const GO[4],
+    G5 = const GO[5],
+    G6 = const GO[6],
+    G7 = const GO[7],
+    G8 = const GO[8],
+    G9 = const GO[9],
+    G10 = const GO[10],
+    G11 = const GO[11],
+    G12 = const GO[12],
+    G13 = const GO[13],
+    M_ID = const offset_of!(M, id),
+    M_PROCID = const offset_of!(M, procid),
+    options(att_syntax)
+);
+
+// The gdb extension itself, for gdb to auto-load (as Go's runtime-gdb.py): an
+// inline Python script in .debug_gdb_scripts (build.rs makes the directives from
+// tools/gdb/mrt-gdb.py). gdb runs it when libmrt is loaded if its
+// `auto-load safe-path` covers the library.
+global_asm!(include_str!(concat!(env!("OUT_DIR"), "/gdb_scripts.s")));
+
 extern "C" {
     /// The pthread entry point of runtime-created Ms (see asm/x86_64.S).
     pub fn mstart_stub(m: *mut libc::c_void) -> *mut libc::c_void;
@@ -144,4 +195,38 @@ pub fn prefetch_lines(p: *const u8, lines: usize) {
             );
         }
     }
+}
+
+/// The CPU's time-stamp counter (invariant on every x86-64 CPU Linux runs libmrt on
+/// in practice): a cheap clock for rt_dump's wait durations, converted to time with
+/// the rate `dump` measures against nanotime.
+#[inline(always)]
+pub fn ticks() -> u64 {
+    let lo: u32;
+    let hi: u32;
+    // SAFETY: rdtsc reads the counter into edx:eax; it touches no memory.
+    unsafe {
+        asm!("rdtsc", out("eax") lo, out("edx") hi, options(nomem, nostack, preserves_flags));
+    }
+    ((hi as u64) << 32) | lo as u64
+}
+
+/// The return address of the function this is inlined into, if that function keeps
+/// a frame pointer (libmrt is built with -C force-frame-pointers=yes, see
+/// .cargo/config.toml); 0 if rbp does not look like a frame pointer of the current
+/// stack (a build without frame pointers), in which case nothing is read from it.
+#[inline(always)]
+pub fn caller_pc() -> usize {
+    let fp: usize;
+    // SAFETY: copies rbp into a register.
+    unsafe {
+        asm!("movq %rbp, {}", out(reg) fp, options(att_syntax, nomem, nostack, preserves_flags));
+    }
+    let sp = getsp();
+    if fp < sp || fp - sp > 4096 || !fp.is_multiple_of(8) {
+        return 0;
+    }
+    // SAFETY: fp lies within 4 KiB above rsp on the current stack, where the frame
+    // of the function this is inlined into (and its return address) is.
+    unsafe { core::ptr::read_volatile((fp + 8) as *const usize) }
 }
