@@ -25,7 +25,9 @@ static bool complete(int64_t me)
            has("2 goroutines [chan send]:\n") && has("1 goroutine [select]:\n") &&
            has("1 goroutine [sync.Mutex.Lock]:\n") && has("1 goroutine [sync.WaitGroup.Wait]:\n") &&
            has("1 goroutine [IO wait]:\n") && has("1 goroutine [rt_park]:\n") &&
-           has("1 goroutine [sleep]:\n") && has(created);
+           has("1 goroutine [sleep]:\n") && has(created) &&
+           /* the wired G, in a group of its own once it has parked */
+           has("ds_stuck_locked+0x") && has(", locked to thread M");
 }
 
 /* How many "  goroutine " lines follow the group header `hdr`. */
