@@ -172,6 +172,7 @@ fn init_locked(n: i32, cfg: Cfg, psig: i32) -> Result<()> {
         sched::NMSPINNING.store(0, Ordering::Relaxed);
         sysmon::reset();
     }
+    let cfg_g_stack = cfg.g_stack_size;
     s.cfg = cfg;
     m::newm_backoff_reset();
     let debug = std::env::var("MRT_DEBUG").unwrap_or_default();
@@ -181,6 +182,7 @@ fn init_locked(n: i32, cfg: Cfg, psig: i32) -> Result<()> {
     );
     // Before any G exists: a sanitized host's ASan or TSan is told about every one.
     super::sanitizer::detect(&debug);
+    super::stack::configure(&debug, cfg_g_stack);
     let asyncpreemptoff = debug.split(',').any(|w| w.trim() == "asyncpreemptoff");
     super::preempt::configure(psig, asyncpreemptoff);
     s.sigmask = signal::m_sigmask(cur, super::preempt::configured_signal());
