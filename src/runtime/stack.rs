@@ -409,7 +409,16 @@ mod valgrind {
     extern "C" {
         fn mrt_valgrind_request(args: *const usize, dflt: usize) -> usize;
     }
+    const RUNNING_ON_VALGRIND: usize = 0x1001;
     const STACK_REGISTER: usize = 0x1501;
+
+    /// Whether the process runs under valgrind.
+    pub fn running() -> bool {
+        let args = [RUNNING_ON_VALGRIND, 0, 0, 0, 0, 0];
+        // SAFETY: the assembly only hands the array to valgrind (or does nothing and
+        // returns the default).
+        unsafe { mrt_valgrind_request(args.as_ptr(), 0) != 0 }
+    }
     const STACK_DEREGISTER: usize = 0x1502;
 
     pub fn stack_register(lo: usize, hi: usize) -> usize {
@@ -549,6 +558,11 @@ pub fn configure(debug: &str, g_stack_size: usize) {
     }
     FORCE_MPROTECT.store(force, Ordering::Relaxed);
     VMA_BUDGET_OVERRIDE.store(budget, Ordering::Relaxed);
+    if valgrind::running() {
+        // Valgrind does not know process_madvise: it would refuse it after a warning
+        // on stderr. One madvise per guard instead.
+        NO_PROCESS_MADVISE.store(true, Ordering::Relaxed);
+    }
 }
 
 /// The configured usable G stack size.
