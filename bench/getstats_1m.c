@@ -73,7 +73,7 @@ static void main_g(void *arg) {
     rt_stats s;
     for (int looks = 0;; looks++) {
         s = stats();
-        if (s.goroutines == n_g + 1 && s.parks - parks0 >= (uint64_t)n_g + 1 && s.runnable == 0)
+        if (s.goroutines == n_g + 1 && s.parks - parks0 >= (uint64_t)n_g && s.runnable == 0)
             break;
         if (looks > 1000) {
             fprintf(stderr, "getstats_1m: %lld goroutines, %lld runnable: not all parked\n",

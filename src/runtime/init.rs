@@ -154,7 +154,7 @@ fn init_locked(n: i32, cfg: Cfg, psig: i32) -> Result<()> {
         // SAFETY: a fork child: no thread of the parent's runtime exists here.
         unsafe {
             // First: freeing the stale Ps and Ms drops G stacks, which take the
-            // stack registry's lock, and the parent may have held it at the fork.
+            // stack arenas' lock, and the parent may have held it at the fork.
             super::stack::registry_after_fork();
             // Before the stale Ms put their stacks back.
             super::stack::mstack_cache_after_fork();
