@@ -466,15 +466,19 @@ const TOUCH_GRAIN: usize = 4096;
 /// A slot's guard is installed the first time the slot is carved (MADV_GUARD_INSTALL:
 /// no VMA; else mprotect, two VMAs each, counted against [`Arenas::vma_budget`]), and
 /// stays for the life of the arena: a slot freed back to its arena is reused with no
-/// system call at all. Memory goes back to the kernel in bulk: once an arena holds
-/// [`PURGE_BATCH`] free slots that were touched, one MADV_DONTNEED per run of adjacent
-/// free slots (guard markers survive it); an arena with no slot in use is unmapped
-/// whole. The per-P and global stack caches in `g.rs` sit above this: a slot comes
+/// system call at all. Memory goes back to the kernel in bulk: an arena with no slot in
+/// use is unmapped whole, and once the free slots of all arenas hold more than
+/// [`DIRTY_MAX`] bytes known touched, the arenas give those pages back, one
+/// MADV_DONTNEED per run of adjacent touched free slots (guard markers survive it),
+/// until half that is left. The per-P and global stack caches in `g.rs` sit above this: a slot comes
 /// back here only when they overflow.
 pub(crate) const ARENA_BYTES: usize = 64 << 20;
 
-/// Free touched slots an arena collects before giving their pages back at once.
-const PURGE_BATCH: usize = 32;
+/// Touched bytes the free slots of all arenas may keep before they are given back.
+/// Slots reach an arena only past the stack caches, and an arena whose last slot is
+/// freed is unmapped with whatever it holds, so this bounds only what partly used
+/// arenas keep.
+pub(crate) const DIRTY_MAX: usize = 32 << 20;
 
 /// One reservation. Owned by [`ARENAS`]; its fields change only under that lock.
 pub struct Arena {
@@ -494,7 +498,7 @@ pub struct Arena {
     free: Vec<u32>,
     /// Per slot, while it is free here: bytes of it still counted in GSTACK_TOUCHED.
     touched: Vec<usize>,
-    /// Free slots with touched > 0.
+    /// Sum of `touched` (bytes touched in free slots).
     dirty: usize,
     /// VMAs this arena accounts for: itself and its mprotect guards.
     vmas: usize,
@@ -523,6 +527,8 @@ struct Arenas {
     /// mmap, mprotect or munmap of the process fail. 0: not computed yet.
     vmas: usize,
     vma_budget: usize,
+    /// Sum of the arenas' `dirty`.
+    dirty: usize,
 }
 
 // SAFETY: the arenas are owned by this set and only reached under its lock (or by the
@@ -534,6 +540,7 @@ static ARENAS: Lock<Arenas> = Lock::new(Arenas {
     room: Vec::new(),
     vmas: 0,
     vma_budget: 0,
+    dirty: 0,
 });
 
 /// Forces mprotect guards (MRT_DEBUG=guardmprotect), to exercise the fallback.
@@ -602,9 +609,8 @@ impl Arenas {
             let a = unsafe { &mut *ap };
             let i = i as usize;
             let t = core::mem::take(&mut a.touched[i]);
-            if t > 0 {
-                a.dirty -= 1;
-            }
+            a.dirty -= t;
+            self.dirty -= t;
             (i, t)
         } else {
             // SAFETY: as above.
@@ -741,7 +747,10 @@ impl Arenas {
             self.room.swap_remove(i);
         }
         // SAFETY: a live arena, ours under the lock.
-        self.vmas -= unsafe { (*ap).vmas };
+        unsafe {
+            self.vmas -= (*ap).vmas;
+            self.dirty -= (*ap).dirty;
+        }
     }
 
     /// Slot `idx` of `ap` is free again, `touched` bytes of it counted as touched.
@@ -753,9 +762,8 @@ impl Arenas {
         let a = unsafe { &mut *ap };
         a.live -= 1;
         a.touched[idx] = touched;
-        if touched > 0 {
-            a.dirty += 1;
-        }
+        a.dirty += touched;
+        self.dirty += touched;
         // Never allocates: capacity nslots, and at most nslots - 1 others are free.
         a.free.push(idx as u32);
         if a.live == 0 {
@@ -771,10 +779,25 @@ impl Arenas {
                 super::throw("stack arenas: no room reserved on the room list");
             }
         }
-        if a.dirty >= PURGE_BATCH {
-            purge(a);
+        if self.dirty > DIRTY_MAX {
+            self.purge_down();
         }
         None
+    }
+
+    /// Gives back the touched free slots of arenas, most recently listed first,
+    /// until at most half of DIRTY_MAX is left.
+    fn purge_down(&mut self) {
+        for i in (0..self.all.len()).rev() {
+            if self.dirty <= DIRTY_MAX / 2 {
+                break;
+            }
+            // SAFETY: arenas on `all` are live; ours under the lock.
+            let a = unsafe { &mut *self.all[i] };
+            if a.dirty > 0 {
+                self.dirty -= purge(a);
+            }
+        }
     }
 }
 
@@ -828,7 +851,7 @@ fn install_guards_batch(a: &Arena, idx: usize) -> Option<usize> {
 /// Gives the pages of `a`'s touched free slots back to the kernel: one MADV_DONTNEED
 /// per run of adjacent touched free slots (guards and guard markers stay). Slots
 /// already given back break a run, so each page is walked once, not once per purge.
-fn purge(a: &mut Arena) {
+fn purge(a: &mut Arena) -> usize {
     a.free.sort_unstable();
     let mut released = 0usize;
     let mut run: Option<(usize, usize)> = None;
@@ -858,6 +881,7 @@ fn purge(a: &mut Arena) {
     }
     a.dirty = 0;
     GSTACK_TOUCHED.fetch_sub(released as u64, Ordering::Release);
+    released
 }
 
 /// Unmaps an empty arena that is on no list, and frees its descriptor.
