@@ -577,16 +577,54 @@ pub fn g_stack_size() -> usize {
     G_STACK_SIZE.load(Ordering::Relaxed)
 }
 
-/// Half of the VMAs vm.max_map_count leaves free now (the rest is the host's).
+/// Half of the VMAs vm.max_map_count leaves free now (the rest is the host's). Reads
+/// /proc without allocating: it runs when the first arena is made, which may be while
+/// the heap is exhausted.
 fn default_vma_budget() -> usize {
-    let max = std::fs::read_to_string("/proc/sys/vm/max_map_count")
-        .ok()
-        .and_then(|s| s.trim().parse::<usize>().ok())
-        .unwrap_or(65530);
-    let used = std::fs::read("/proc/self/maps")
-        .map(|b| b.iter().filter(|&&c| c == b'\n').count())
-        .unwrap_or(0);
+    let mut max = 0usize;
+    let mut digits = true;
+    read_proc(c"/proc/sys/vm/max_map_count", |chunk| {
+        for &c in chunk {
+            if digits && c.is_ascii_digit() {
+                max = max.saturating_mul(10).saturating_add((c - b'0') as usize);
+            } else {
+                digits = false;
+            }
+        }
+    });
+    if max == 0 {
+        max = 65530;
+    }
+    let mut used = 0usize;
+    read_proc(c"/proc/self/maps", |chunk| {
+        used += chunk.iter().filter(|&&c| c == b'\n').count()
+    });
     max.saturating_sub(used) / 2
+}
+
+/// Feeds the contents of a file to `f`, a stack buffer at a time (nothing if it cannot
+/// be opened).
+fn read_proc(path: &core::ffi::CStr, mut f: impl FnMut(&[u8])) {
+    // SAFETY: a NUL-terminated path; the descriptor is ours until closed below.
+    let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return;
+    }
+    let mut buf = [0u8; 4096];
+    loop {
+        // SAFETY: reading into our own buffer, at most its length.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        // SAFETY: reading errno right after the failed call.
+        if n < 0 && unsafe { *libc::__errno_location() } == libc::EINTR {
+            continue;
+        }
+        if n <= 0 {
+            break;
+        }
+        f(&buf[..n as usize]);
+    }
+    // SAFETY: closing the descriptor opened above.
+    unsafe { libc::close(fd) };
 }
 
 impl Arenas {
