@@ -439,16 +439,18 @@ mod valgrind {
 pub static GSTACK_RESERVED: AtomicU64 = AtomicU64::new(0);
 
 /// How many bytes of G stacks are known to have been touched, for rt_getstats'
-/// `stack_resident_bytes` estimate: the sum over mapped G stacks of
+/// `stack_resident_bytes` estimate: the sum over G stacks (and free arena slots) of
 /// `hi - touched_lo`. Each stack's mark only moves down, in whole 4 KiB steps, when
 /// the G on it is started ([`GStack::note_start`]) or switches out at a deeper stack
-/// pointer than ever before on that stack ([`GStack::note_sp`]); it is subtracted
-/// when the stack is unmapped. Stacks in the caches keep their marks: nothing gives
-/// their pages back to the kernel before the unmap.
+/// pointer than ever before on that stack ([`GStack::note_sp`]); a slot freed to its
+/// arena keeps its count (and hands it to the next stack carved there) until its
+/// pages are given back (`purge`) or its arena is unmapped. Stacks in the caches keep
+/// their marks: nothing gives their pages back to the kernel meanwhile.
 ///
 /// It is a lower bound of what the stacks really have resident, give or take
 /// swapping: a G that went deeper between two switches and came back is not seen,
-/// and a page is counted from the first time it is known touched until the unmap.
+/// and a page is counted from the first time it is known touched until it is given
+/// back.
 /// Kept in a counter so that rt_getstats costs the same for ten Gs as for a million.
 pub static GSTACK_TOUCHED: AtomicU64 = AtomicU64::new(0);
 
