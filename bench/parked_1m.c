@@ -7,7 +7,8 @@
  * The main G starts N Gs (-n, default 1,000,000); each calls done on a `started` wait
  * group and waits on one gate wait group (rt_wg_wait parks it). The main G waits on
  * `started`, then checks with rt_getstats that goroutines == N + 1, that N more
- * parks happened (its own wait on `started` counts as one) and nothing is runnable
+ * parks happened (its own wait on `started` may add one: it parks only if some G has
+ * not called done yet) and nothing is runnable
  * (else it yields and looks again). Then it counts /proc/self/maps and
  * releases the gate (rt_wg_done), waiting on a second wait group for all to exit.
  *   parked_1m_create     ms from the first rt_go until all are parked

@@ -328,7 +328,8 @@ typedef struct rt_stats {
   uint64_t handoffs;
   /**
    * Address space reserved for G stacks (usable part and guard), cached ones
-   * included.
+   * included: every stack slot of the stack arenas that has been handed out at
+   * least once, until its arena is unmapped.
    */
   uint64_t stack_reserved_bytes;
   /**

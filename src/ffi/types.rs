@@ -141,7 +141,8 @@ pub struct rt_stats {
     pub parks: u64,
     pub handoffs: u64,
     /// Address space reserved for G stacks (usable part and guard), cached ones
-    /// included.
+    /// included: every stack slot of the stack arenas that has been handed out at
+    /// least once, until its arena is unmapped.
     pub stack_reserved_bytes: u64,
     /// Memory of G stacks, cached ones included. rt_getstats gives a cheap estimate,
     /// a lower bound kept in a counter: the bytes (in 4 KiB pages) known to have

@@ -19,7 +19,7 @@ use super::m::{MKind, RtFn, M};
 use super::note::{futex_wait, futex_wake, Lock};
 use super::p::{bump_release, HeldP, PLocal};
 use super::stack::{GStack, StackList};
-use super::{arch, free_box, greg, sanitizer, tls, try_box, SCHED};
+use super::{arch, free_box, greg, sanitizer, tls, try_box};
 
 /// The saved context of a switched-out G (or of a g0 that switched to a G). The
 /// registers themselves are on the G's stack; see asm/x86_64.S.
@@ -768,8 +768,10 @@ fn stack_get(pl: Option<&mut PLocal>) -> Option<GStack> {
     STACKS.lock().pop()
 }
 
+/// The configured G stack size: an atomic, not the scheduler lock, since every G
+/// that finds the stack caches empty asks.
 fn g_stack_size() -> usize {
-    SCHED.lock().cfg.g_stack_size
+    super::stack::g_stack_size()
 }
 
 /// A free G for newproc, from `pl`'s caches (the caller's P) or the global ones,

@@ -159,7 +159,7 @@ fn init_locked(n: i32, cfg: Cfg, psig: i32, flags: u32) -> Result<()> {
         // SAFETY: a fork child: no thread of the parent's runtime exists here.
         unsafe {
             // First: freeing the stale Ps and Ms drops G stacks, which take the
-            // stack registry's lock, and the parent may have held it at the fork.
+            // stack arenas' lock, and the parent may have held it at the fork.
             super::stack::registry_after_fork();
             // Before the stale Ms put their stacks back.
             super::stack::mstack_cache_after_fork();
@@ -177,6 +177,7 @@ fn init_locked(n: i32, cfg: Cfg, psig: i32, flags: u32) -> Result<()> {
         sched::NMSPINNING.store(0, Ordering::Relaxed);
         sysmon::reset();
     }
+    let cfg_g_stack = cfg.g_stack_size;
     s.cfg = cfg;
     m::newm_backoff_reset();
     let debug = std::env::var("MRT_DEBUG").unwrap_or_default();
@@ -186,6 +187,7 @@ fn init_locked(n: i32, cfg: Cfg, psig: i32, flags: u32) -> Result<()> {
     );
     // Before any G exists: a sanitized host's ASan or TSan is told about every one.
     super::sanitizer::detect(&debug);
+    super::stack::configure(&debug, cfg_g_stack);
     let asyncpreemptoff = debug.split(',').any(|w| w.trim() == "asyncpreemptoff");
     super::deadlock::configure(flags & CFG_DEADLOCK_DETECT != 0);
     if flags & CFG_SIGQUIT_DUMP != 0 || debug.split(',').any(|w| w.trim() == "sigquit") {

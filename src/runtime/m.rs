@@ -471,15 +471,28 @@ pub fn m_free(m: *mut M) -> Result<()> {
 
 /// rt_m_launch (Go's newm after allocm): give `m` its nextp and start its thread.
 pub fn m_launch(m: *mut M, nextp: *mut P) -> Result<()> {
-    launch(m, nextp, false)
+    launch(m, nextp, false, None)
 }
 
 /// m_launch for the scheduler: `nextp` is already reserved for the new M.
-fn launch(m: *mut M, nextp: *mut P, reserved: bool) -> Result<()> {
+///
+/// `made_in`: the runtime generation in which the caller itself made `m` with
+/// allocm (newm, startm). While the runtime is still running that generation, `m` is
+/// live (Ms are freed only by rt_m_free of a handle the host does not have yet, or
+/// by the shutdown that ends the generation), so it is not looked up on allm: a walk
+/// of every M under the scheduler lock made each new M slower than the last.
+fn launch(m: *mut M, nextp: *mut P, reserved: bool, made_in: Option<u64>) -> Result<()> {
     let prev = {
         let mut s = SCHED.lock();
         s.check_running()?;
-        let mm = lookup(&s, m)?;
+        let mm = match made_in {
+            Some(gen) if super::GENERATION.load(Ordering::Acquire) == gen => {
+                // SAFETY: made by our caller in this generation, which has not ended
+                // (checked under the lock every shutdown takes): still live.
+                unsafe { &*m }
+            }
+            _ => lookup(&s, m)?,
+        };
         if mm.kind != MKind::Runtime || mm.state() != MState::Allocated {
             return Err(Error::Already);
         }
@@ -516,7 +529,7 @@ fn launch(m: *mut M, nextp: *mut P, reserved: bool) -> Result<()> {
 pub fn newm(f: RtFn, arg: *mut c_void, pp: *mut P) -> Result<*mut M> {
     let gen = super::GENERATION.load(Ordering::Acquire);
     let m = allocm(pp, f, arg)?;
-    if let Err(e) = m_launch(m, pp) {
+    if let Err(e) = launch(m, pp, false, Some(gen)) {
         if super::GENERATION.load(Ordering::Acquire) != gen {
             // A shutdown freed the M (and maybe the P) between the two steps; its
             // address may even belong to a new M by now, so leave it alone.
@@ -540,6 +553,7 @@ pub fn newm_for_sched(pp: HeldP, spinning: bool) -> core::result::Result<(), Hel
     if newm_backing_off() && other_ps_busy() {
         return Err(pp);
     }
+    let gen = super::GENERATION.load(Ordering::Acquire);
     let Ok(m) = allocm_inner(None, ptr::null_mut()) else {
         newm_failed();
         return Err(pp);
@@ -547,7 +561,7 @@ pub fn newm_for_sched(pp: HeldP, spinning: bool) -> core::result::Result<(), Hel
     // SAFETY: just allocated, not launched: ours.
     unsafe { (*m).spinning.store(spinning, Ordering::Relaxed) };
     let raw = pp.into_raw();
-    if launch(m, raw, true).is_err() {
+    if launch(m, raw, true, Some(gen)).is_err() {
         let _ = m_free(m);
         newm_failed();
         // SAFETY: the M that was to take it never started: the P is still ours.

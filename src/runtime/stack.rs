@@ -16,10 +16,11 @@
 //! `__pthread_get_minstack` at init.
 
 use core::ptr;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use super::error::{Error, Result};
 use super::note::Lock;
+use super::{free_box, try_box};
 
 /// `MADV_GUARD_INSTALL` (Linux 6.13). Not yet in every libc crate version.
 const MADV_GUARD_INSTALL: libc::c_int = 102;
@@ -220,9 +221,11 @@ impl MStack {
 /// Guard below each G stack. Address space only (MADV_GUARD_INSTALL adds no VMA).
 pub(crate) const G_GUARD_SIZE: usize = 16 << 10;
 
-/// A G's stack: [lo, hi) usable, a guard region below it.
+/// A G's stack: [lo, hi) usable, a guard region below it, carved out of an [`Arena`].
 pub struct GStack {
-    map: Mapping,
+    /// The arena it was carved from, and its slot there.
+    arena: *mut Arena,
+    idx: u32,
     pub lo: usize,
     pub hi: usize,
     /// Valgrind's id for the stack (0 when not under valgrind).
@@ -231,9 +234,11 @@ pub struct GStack {
     /// page-aligned, `hi` while the stack has never run a G. Owned with the stack
     /// (by the G that runs on it, or by the cache that holds it).
     touched_lo: usize,
-    /// Its slot in [`REGISTRY`].
-    slot: usize,
 }
+
+// SAFETY: a GStack owns its slot of the arena; the arena itself is only touched under
+// the ARENAS lock.
+unsafe impl Send for GStack {}
 
 /// A list of free G stacks that allocates nothing: each stack's descriptor is moved
 /// into the top of the stack's own memory, linked to the next. The memory is ours
@@ -404,7 +409,16 @@ mod valgrind {
     extern "C" {
         fn mrt_valgrind_request(args: *const usize, dflt: usize) -> usize;
     }
+    const RUNNING_ON_VALGRIND: usize = 0x1001;
     const STACK_REGISTER: usize = 0x1501;
+
+    /// Whether the process runs under valgrind.
+    pub fn running() -> bool {
+        let args = [RUNNING_ON_VALGRIND, 0, 0, 0, 0, 0];
+        // SAFETY: the assembly only hands the array to valgrind (or does nothing and
+        // returns the default).
+        unsafe { mrt_valgrind_request(args.as_ptr(), 0) != 0 }
+    }
     const STACK_DEREGISTER: usize = 0x1502;
 
     pub fn stack_register(lo: usize, hi: usize) -> usize {
@@ -425,16 +439,18 @@ mod valgrind {
 pub static GSTACK_RESERVED: AtomicU64 = AtomicU64::new(0);
 
 /// How many bytes of G stacks are known to have been touched, for rt_getstats'
-/// `stack_resident_bytes` estimate: the sum over mapped G stacks of
+/// `stack_resident_bytes` estimate: the sum over G stacks (and free arena slots) of
 /// `hi - touched_lo`. Each stack's mark only moves down, in whole 4 KiB steps, when
 /// the G on it is started ([`GStack::note_start`]) or switches out at a deeper stack
-/// pointer than ever before on that stack ([`GStack::note_sp`]); it is subtracted
-/// when the stack is unmapped. Stacks in the caches keep their marks: nothing gives
-/// their pages back to the kernel before the unmap.
+/// pointer than ever before on that stack ([`GStack::note_sp`]); a slot freed to its
+/// arena keeps its count (and hands it to the next stack carved there) until its
+/// pages are given back (`purge`) or its arena is unmapped. Stacks in the caches keep
+/// their marks: nothing gives their pages back to the kernel meanwhile.
 ///
 /// It is a lower bound of what the stacks really have resident, give or take
 /// swapping: a G that went deeper between two switches and came back is not seen,
-/// and a page is counted from the first time it is known touched until the unmap.
+/// and a page is counted from the first time it is known touched until it is given
+/// back.
 /// Kept in a counter so that rt_getstats costs the same for ten Gs as for a million.
 pub static GSTACK_TOUCHED: AtomicU64 = AtomicU64::new(0);
 
@@ -442,95 +458,533 @@ pub static GSTACK_TOUCHED: AtomicU64 = AtomicU64::new(0);
 /// page known touched is a lower bound whatever the real page size is.
 const TOUCH_GRAIN: usize = 4096;
 
-/// Every mapped G stack's usable range, for the exact count of resident stack pages
-/// (rt_getstats_ex with RT_STATS_EXACT), which must not walk the Gs: those are the
-/// scheduler's, and a G's stack fields change under it.
-///
-/// A stack takes a slot when it is mapped and frees it when it is unmapped (both
-/// already system calls, so the lock adds nothing to a hot path). A free slot holds
-/// (0, 0). `free` always has room for every slot, so freeing never allocates (it
-/// runs in a destructor).
-struct Registry {
-    ranges: Vec<(usize, usize)>,
-    free: Vec<usize>,
+/// G stacks come out of arenas: large reservations (`mmap(MAP_NORESERVE)`, lazily
+/// committed) cut into equal slots, each `| guard | stack |`:
+/// ```text
+///   base                                                            base+len
+///   | guard | stack 0 | guard | stack 1 | ... | guard | stack n-1 | (rest) |
+///   \----- slot 0 ---/\----- slot 1 ---/
+/// ```
+/// A slot's guard is installed the first time the slot is carved (MADV_GUARD_INSTALL:
+/// no VMA; else mprotect, two VMAs each, counted against [`Arenas::vma_budget`]), and
+/// stays for the life of the arena: a slot freed back to its arena is reused with no
+/// system call at all. Memory goes back to the kernel in bulk: an arena with no slot in
+/// use is unmapped whole, and once the free slots of all arenas hold more than
+/// [`DIRTY_MAX`] bytes known touched, the arenas give those pages back, one
+/// MADV_DONTNEED per run of adjacent touched free slots (guard markers survive it),
+/// until half that is left. The per-P and global stack caches in `g.rs` sit above this: a slot comes
+/// back here only when they overflow.
+pub(crate) const ARENA_BYTES: usize = 64 << 20;
+
+/// Touched bytes the free slots of all arenas may keep before they are given back.
+/// Slots reach an arena only past the stack caches, and an arena whose last slot is
+/// freed is unmapped with whatever it holds, so this bounds only what partly used
+/// arenas keep.
+pub(crate) const DIRTY_MAX: usize = 32 << 20;
+
+/// One reservation. Owned by [`ARENAS`]; its fields change only under that lock.
+pub struct Arena {
+    base: usize,
+    len: usize,
+    /// Bytes per slot: G_GUARD_SIZE + the usable stack.
+    slot: usize,
+    nslots: usize,
+    /// Slots [0, carved) have been handed out at least once.
+    carved: usize,
+    /// Slots [0, guarded) have their guard installed (ahead of `carved` when guards
+    /// went in by the batch).
+    guarded: usize,
+    /// Slots handed out as GStacks.
+    live: usize,
+    /// Free carved slots; capacity nslots, so pushing never allocates.
+    free: Vec<u32>,
+    /// Per slot, while it is free here: bytes of it still counted in GSTACK_TOUCHED.
+    touched: Vec<usize>,
+    /// Sum of `touched` (bytes touched in free slots).
+    dirty: usize,
+    /// VMAs this arena accounts for: itself and its mprotect guards.
+    vmas: usize,
+    /// On `Arenas::room`.
+    in_room: bool,
 }
 
-static REGISTRY: Lock<Registry> = Lock::new(Registry {
-    ranges: Vec::new(),
-    free: Vec::new(),
+impl Arena {
+    fn has_room(&self) -> bool {
+        !self.free.is_empty() || self.carved < self.nslots
+    }
+
+    fn slot_base(&self, idx: usize) -> usize {
+        self.base + idx * self.slot
+    }
+}
+
+struct Arenas {
+    /// Every arena (for the exact resident count and the fork child).
+    all: Vec<*mut Arena>,
+    /// Arenas with a free or uncarved slot; new stacks come from the last one that
+    /// fits.
+    room: Vec<*mut Arena>,
+    /// VMAs the arenas account for, and how many they may: with mprotect guards each
+    /// stack splits its arena, and crossing vm.max_map_count would make every later
+    /// mmap, mprotect or munmap of the process fail. 0: not computed yet.
+    vmas: usize,
+    vma_budget: usize,
+    /// Sum of the arenas' `dirty`.
+    dirty: usize,
+}
+
+// SAFETY: the arenas are owned by this set and only reached under its lock (or by the
+// owner of a slot, for that slot's memory).
+unsafe impl Send for Arenas {}
+
+static ARENAS: Lock<Arenas> = Lock::new(Arenas {
+    all: Vec::new(),
+    room: Vec::new(),
+    vmas: 0,
+    vma_budget: 0,
+    dirty: 0,
 });
 
-impl Registry {
-    fn add(&mut self, lo: usize, hi: usize) -> Result<usize> {
-        if let Some(i) = self.free.pop() {
-            self.ranges[i] = (lo, hi);
-            return Ok(i);
-        }
-        let n = self.ranges.len() + 1;
-        if self.ranges.try_reserve(1).is_err()
-            || self
-                .free
-                .try_reserve(n.saturating_sub(self.free.len()))
-                .is_err()
-        {
-            return Err(Error::NoMem);
-        }
-        self.ranges.push((lo, hi));
-        Ok(n - 1)
-    }
+/// Forces mprotect guards (MRT_DEBUG=guardmprotect), to exercise the fallback.
+static FORCE_MPROTECT: AtomicBool = AtomicBool::new(false);
+/// MRT_DEBUG=gstackvmas=N: the VMA budget of the arenas (0: half of what
+/// vm.max_map_count leaves free at the first arena).
+static VMA_BUDGET_OVERRIDE: AtomicUsize = AtomicUsize::new(0);
+/// The usable size of G stacks (rt_config.g_stack_size), read without any lock.
+static G_STACK_SIZE: AtomicUsize = AtomicUsize::new(64 << 10);
 
-    fn remove(&mut self, i: usize) {
-        self.ranges[i] = (0, 0);
-        // Never allocates: `add` reserved room for every slot.
-        self.free.push(i);
+/// rt_init: the G stack size and the MRT_DEBUG words about stacks.
+pub fn configure(debug: &str, g_stack_size: usize) {
+    G_STACK_SIZE.store(g_stack_size, Ordering::Relaxed);
+    let mut force = false;
+    let mut budget = 0;
+    for w in debug.split(',').map(str::trim) {
+        if w == "guardmprotect" {
+            force = true;
+        } else if let Some(n) = w.strip_prefix("gstackvmas=") {
+            budget = n.parse().unwrap_or(0);
+        }
+    }
+    FORCE_MPROTECT.store(force, Ordering::Relaxed);
+    VMA_BUDGET_OVERRIDE.store(budget, Ordering::Relaxed);
+    if valgrind::running() {
+        // Valgrind does not know process_madvise: it would refuse it after a warning
+        // on stderr. One madvise per guard instead.
+        NO_PROCESS_MADVISE.store(true, Ordering::Relaxed);
     }
 }
 
-/// In a fork child, before any stack is dropped: the registry's lock may have been
-/// held by a thread that does not exist here.
+/// The configured usable G stack size.
+pub fn g_stack_size() -> usize {
+    G_STACK_SIZE.load(Ordering::Relaxed)
+}
+
+/// Half of the VMAs vm.max_map_count leaves free now (the rest is the host's). Reads
+/// /proc without allocating: it runs when the first arena is made, which may be while
+/// the heap is exhausted.
+fn default_vma_budget() -> usize {
+    let mut max = 0usize;
+    let mut digits = true;
+    read_proc(c"/proc/sys/vm/max_map_count", |chunk| {
+        for &c in chunk {
+            if digits && c.is_ascii_digit() {
+                max = max.saturating_mul(10).saturating_add((c - b'0') as usize);
+            } else {
+                digits = false;
+            }
+        }
+    });
+    if max == 0 {
+        max = 65530;
+    }
+    let mut used = 0usize;
+    read_proc(c"/proc/self/maps", |chunk| {
+        used += chunk.iter().filter(|&&c| c == b'\n').count()
+    });
+    max.saturating_sub(used) / 2
+}
+
+/// Feeds the contents of a file to `f`, a stack buffer at a time (nothing if it cannot
+/// be opened).
+fn read_proc(path: &core::ffi::CStr, mut f: impl FnMut(&[u8])) {
+    // SAFETY: a NUL-terminated path; the descriptor is ours until closed below.
+    let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return;
+    }
+    let mut buf = [0u8; 4096];
+    loop {
+        // SAFETY: reading into our own buffer, at most its length.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        // SAFETY: reading errno right after the failed call.
+        if n < 0 && unsafe { *libc::__errno_location() } == libc::EINTR {
+            continue;
+        }
+        if n <= 0 {
+            break;
+        }
+        f(&buf[..n as usize]);
+    }
+    // SAFETY: closing the descriptor opened above.
+    unsafe { libc::close(fd) };
+}
+
+impl Arenas {
+    /// A slot of `slot` bytes: (arena, index, bytes of it counted as touched).
+    fn take(&mut self, slot: usize) -> Result<(*mut Arena, usize, usize)> {
+        let at = match self.room.iter().rposition(|&a| {
+            // SAFETY: arenas on `room` are live; we hold the lock.
+            unsafe { (*a).slot == slot }
+        }) {
+            Some(i) => i,
+            None => {
+                self.new_arena(slot)?;
+                self.room.len() - 1
+            }
+        };
+        let ap = self.room[at];
+        // SAFETY: a live arena, ours under the lock.
+        let (idx, touched) = if let Some(i) = unsafe { (*ap).free.pop() } {
+            // SAFETY: as above.
+            let a = unsafe { &mut *ap };
+            let i = i as usize;
+            let t = core::mem::take(&mut a.touched[i]);
+            a.dirty -= t;
+            self.dirty -= t;
+            (i, t)
+        } else {
+            // SAFETY: as above.
+            let i = unsafe { (*ap).carved };
+            if let Err(e) = self.guard_slot(ap, i) {
+                // SAFETY: as above.
+                if unsafe { (*ap).live == 0 && (*ap).carved == 0 } {
+                    // A fresh arena that could not give a single stack: undone.
+                    self.remove(ap);
+                    // SAFETY: off every list, no slot in use.
+                    unsafe { unmap_arena(ap) };
+                }
+                return Err(e);
+            }
+            // SAFETY: as above.
+            unsafe { (*ap).carved += 1 };
+            GSTACK_RESERVED.fetch_add(slot as u64, Ordering::Release);
+            (i, 0)
+        };
+        // SAFETY: as above.
+        let a = unsafe { &mut *ap };
+        a.live += 1;
+        if !a.has_room() {
+            a.in_room = false;
+            self.room.swap_remove(at);
+        }
+        Ok((ap, idx, touched))
+    }
+
+    /// Makes sure slot `idx` (the next to be carved) has its guard: already there
+    /// from a batch, else a batch of the slots from it on in one process_madvise, else
+    /// its own madvise, else an mprotect within the VMA budget.
+    fn guard_slot(&mut self, ap: *mut Arena, idx: usize) -> Result<()> {
+        // SAFETY: a live arena, ours under the lock.
+        let a = unsafe { &mut *ap };
+        if idx < a.guarded {
+            return Ok(());
+        }
+        let lo = a.slot_base(idx);
+        if !NO_GUARD_MADVISE.load(Ordering::Relaxed) && !FORCE_MPROTECT.load(Ordering::Relaxed) {
+            if let Some(n) = install_guards_batch(a, idx) {
+                a.guarded = idx + n;
+                return Ok(());
+            }
+            // SAFETY: the range lies inside the arena, in a slot no G uses.
+            if unsafe { libc::madvise(lo as *mut _, G_GUARD_SIZE, MADV_GUARD_INSTALL) } == 0 {
+                a.guarded = idx + 1;
+                return Ok(());
+            }
+            NO_GUARD_MADVISE.store(true, Ordering::Relaxed);
+        }
+        // An mprotect inside the arena splits it: up to two more VMAs.
+        if self.vmas + 2 > self.budget() {
+            return Err(Error::NoMem);
+        }
+        // SAFETY: [lo, lo + G_GUARD_SIZE) lies inside the arena, in a slot no G uses.
+        if unsafe { libc::mprotect(lo as *mut _, G_GUARD_SIZE, libc::PROT_NONE) } != 0 {
+            return Err(Error::NoMem);
+        }
+        self.vmas += 2;
+        a.vmas += 2;
+        a.guarded = idx + 1;
+        Ok(())
+    }
+
+    fn budget(&mut self) -> usize {
+        let o = VMA_BUDGET_OVERRIDE.load(Ordering::Relaxed);
+        if o != 0 {
+            return o;
+        }
+        if self.vma_budget == 0 {
+            self.vma_budget = default_vma_budget().max(1);
+        }
+        self.vma_budget
+    }
+
+    /// Maps a new arena for slots of `slot` bytes and puts it on `all` and `room`.
+    /// ARENA_BYTES, or fewer slots (down to one) when the kernel refuses that much.
+    fn new_arena(&mut self, slot: usize) -> Result<()> {
+        if self.vmas + 1 > self.budget() {
+            return Err(Error::NoMem);
+        }
+        self.all.try_reserve(1).map_err(|_| Error::NoMem)?;
+        // `room` never holds more than `all`: with this capacity, give_back's push
+        // never allocates.
+        let need = (self.all.len() + 1).saturating_sub(self.room.len());
+        self.room.try_reserve(need).map_err(|_| Error::NoMem)?;
+        let mut nslots = (ARENA_BYTES / slot).max(1);
+        let map = loop {
+            match Mapping::reserve(nslots * slot) {
+                Ok(m) => break m,
+                Err(e) if nslots == 1 => return Err(e),
+                Err(_) => nslots /= 2,
+            }
+        };
+        let mut free = Vec::new();
+        let mut touched = Vec::new();
+        if free.try_reserve_exact(nslots).is_err() || touched.try_reserve_exact(nslots).is_err() {
+            return Err(Error::NoMem);
+        }
+        touched.resize(nslots, 0);
+        // Stacks are touched a page at a time: a huge page would make one parked G
+        // cost 2 MiB. Advice only: a refusal changes nothing else.
+        // SAFETY: advice about our own fresh mapping.
+        unsafe { libc::madvise(map.base as *mut _, map.len, libc::MADV_NOHUGEPAGE) };
+        let a = try_box(Arena {
+            base: map.base,
+            len: map.len,
+            slot,
+            nslots,
+            carved: 0,
+            guarded: 0,
+            live: 0,
+            free,
+            touched,
+            dirty: 0,
+            vmas: 1,
+            in_room: true,
+        })?;
+        // The arena owns the mapping now.
+        core::mem::forget(map);
+        self.vmas += 1;
+        self.all.push(a);
+        self.room.push(a);
+        Ok(())
+    }
+
+    /// Takes `ap` off both lists (it is about to be unmapped).
+    fn remove(&mut self, ap: *mut Arena) {
+        if let Some(i) = self.all.iter().position(|&x| x == ap) {
+            self.all.swap_remove(i);
+        }
+        if let Some(i) = self.room.iter().position(|&x| x == ap) {
+            self.room.swap_remove(i);
+        }
+        // SAFETY: a live arena, ours under the lock.
+        unsafe {
+            self.vmas -= (*ap).vmas;
+            self.dirty -= (*ap).dirty;
+        }
+    }
+
+    /// Slot `idx` of `ap` is free again, `touched` bytes of it counted as touched.
+    /// Returns the arena if it is now empty and off the lists: the caller unmaps it
+    /// once the lock is dropped.
+    fn give_back(&mut self, ap: *mut Arena, idx: usize, touched: usize) -> Option<*mut Arena> {
+        // SAFETY: the slot's arena lives while a slot of it is in use; ours under the
+        // lock.
+        let a = unsafe { &mut *ap };
+        a.live -= 1;
+        a.touched[idx] = touched;
+        a.dirty += touched;
+        self.dirty += touched;
+        // Never allocates: capacity nslots, and at most nslots - 1 others are free.
+        a.free.push(idx as u32);
+        if a.live == 0 {
+            self.remove(ap);
+            return Some(ap);
+        }
+        if !a.in_room {
+            a.in_room = true;
+            // Never allocates: new_arena keeps room's capacity at least all's length.
+            if self.room.len() < self.room.capacity() {
+                self.room.push(ap);
+            } else {
+                super::throw("stack arenas: no room reserved on the room list");
+            }
+        }
+        if self.dirty > DIRTY_MAX {
+            self.purge_down();
+        }
+        None
+    }
+
+    /// Gives back the touched free slots of arenas, most recently listed first,
+    /// until at most half of DIRTY_MAX is left.
+    fn purge_down(&mut self) {
+        for i in (0..self.all.len()).rev() {
+            if self.dirty <= DIRTY_MAX / 2 {
+                break;
+            }
+            // SAFETY: arenas on `all` are live; ours under the lock.
+            let a = unsafe { &mut *self.all[i] };
+            if a.dirty > 0 {
+                self.dirty -= purge(a);
+            }
+        }
+    }
+}
+
+/// Guards installed per process_madvise call.
+const GUARD_BATCH: usize = 64;
+/// Set once process_madvise refused to install guards (before Linux 6.15, say).
+static NO_PROCESS_MADVISE: AtomicBool = AtomicBool::new(false);
+/// PIDFD_SELF_THREAD_GROUP: process_madvise's name for the calling process (Linux
+/// 6.15), which stays right in a fork child.
+const PIDFD_SELF: libc::c_int = -10001;
+
+/// Installs the guards of up to GUARD_BATCH slots of `a` from `idx` on in one
+/// process_madvise: one system call instead of one per stack. How many, or None if
+/// the kernel would not (the caller installs one guard its own way).
+fn install_guards_batch(a: &Arena, idx: usize) -> Option<usize> {
+    if NO_PROCESS_MADVISE.load(Ordering::Relaxed) {
+        return None;
+    }
+    let n = (a.nslots - idx).min(GUARD_BATCH);
+    let mut iov = [libc::iovec {
+        iov_base: ptr::null_mut(),
+        iov_len: 0,
+    }; GUARD_BATCH];
+    for (k, v) in iov[..n].iter_mut().enumerate() {
+        v.iov_base = a.slot_base(idx + k) as *mut _;
+        v.iov_len = G_GUARD_SIZE;
+    }
+    // SAFETY: every range lies inside the arena, in slots not yet handed out; the
+    // kernel only reads the n iovecs.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_process_madvise,
+            PIDFD_SELF,
+            iov.as_ptr(),
+            n,
+            MADV_GUARD_INSTALL,
+            0,
+        )
+    };
+    if r == (n * G_GUARD_SIZE) as libc::c_long {
+        return Some(n);
+    }
+    if r < 0 {
+        NO_PROCESS_MADVISE.store(true, Ordering::Relaxed);
+    }
+    // A partial install leaves guards in place, which a repeat installs again
+    // harmlessly.
+    None
+}
+
+/// Gives the pages of `a`'s touched free slots back to the kernel: one MADV_DONTNEED
+/// per run of adjacent touched free slots (guards and guard markers stay). Slots
+/// already given back break a run, so each page is walked once, not once per purge.
+fn purge(a: &mut Arena) -> usize {
+    a.free.sort_unstable();
+    let mut released = 0usize;
+    let mut run: Option<(usize, usize)> = None;
+    for i in 0..=a.free.len() {
+        let k = a.free.get(i).map(|&k| k as usize);
+        let touched = k.map_or(0, |k| a.touched[k]);
+        match (run, k) {
+            (Some((first, next)), Some(k)) if touched > 0 && k == next => {
+                run = Some((first, k + 1));
+            }
+            _ => {
+                if let Some((first, end)) = run.take() {
+                    let (lo, hi) = (a.slot_base(first), a.slot_base(end));
+                    // SAFETY: [lo, hi) is a run of free slots of the arena: no G uses
+                    // them and nothing of ours lives there (a free slot's descriptor
+                    // is in the arena's own vectors).
+                    unsafe { libc::madvise(lo as *mut _, hi - lo, libc::MADV_DONTNEED) };
+                }
+                if let (Some(k), true) = (k, touched > 0) {
+                    run = Some((k, k + 1));
+                }
+            }
+        }
+        if let (Some(k), true) = (k, touched > 0) {
+            released += core::mem::take(&mut a.touched[k]);
+        }
+    }
+    a.dirty = 0;
+    GSTACK_TOUCHED.fetch_sub(released as u64, Ordering::Release);
+    released
+}
+
+/// Unmaps an empty arena that is on no list, and frees its descriptor.
+///
+/// # Safety
+/// `ap` is off every list and no slot of it is in use.
+unsafe fn unmap_arena(ap: *mut Arena) {
+    // SAFETY: the caller's contract: nobody else reaches the arena.
+    let a = unsafe { &mut *ap };
+    let touched: usize = a.touched.iter().sum();
+    // Touched first, reserved last: the reverse of a carve (see stats::snapshot).
+    GSTACK_TOUCHED.fetch_sub(touched as u64, Ordering::Release);
+    GSTACK_RESERVED.fetch_sub((a.carved * a.slot) as u64, Ordering::Release);
+    // SAFETY: the whole reservation is ours and unused.
+    unsafe { libc::munmap(a.base as *mut _, a.len) };
+    // SAFETY: boxed by new_arena, reachable from nowhere else now.
+    unsafe { free_box(ap) };
+}
+
+/// In a fork child, before any stack is dropped: the arenas' lock may have been held
+/// by a thread that does not exist here. The arenas themselves are the parent's
+/// memory, copied: consistent whenever the lock was free, and a child of a fork taken
+/// mid-update only ever adds to them.
 ///
 /// # Safety
 /// Called by the only thread of a fork child.
 pub unsafe fn registry_after_fork() {
     // SAFETY: we are the only thread of a fork child (the # Safety contract), so nobody
-    // can hold or take REGISTRY's lock.
-    unsafe { REGISTRY.get_after_fork() };
+    // can hold or take ARENAS' lock.
+    unsafe { ARENAS.get_after_fork() };
 }
 
-/// Bytes of G stacks resident in memory, counted page by page with mincore: exact for
-/// each stack at the moment it is looked at. The walk runs without any scheduler
-/// lock, copying at most [`WALK_CHUNK`] ranges at a time out of the registry, so Gs
-/// keep running, exiting and mapping stacks meanwhile: a stack unmapped after its
-/// range was copied counts zero (mincore fails with ENOMEM on the hole, which is
-/// tolerated), and one mapped meanwhile may or may not be counted. mincore only
-/// reports on the range; it never touches the memory, so a stale range is harmless.
+/// Bytes of G stacks resident in memory, counted page by page with mincore over every
+/// arena's carved slots (guards are never resident): exact at the moment each is
+/// looked at. The ranges are copied out under the arenas' lock (a few words per 64
+/// MiB), the walk runs without any lock, so Gs keep running, exiting and taking
+/// stacks meanwhile: an arena unmapped after its range was copied counts zero
+/// (mincore fails with ENOMEM on the hole, which is tolerated). mincore only reports
+/// on the range; it never touches the memory, so a stale range is harmless.
 pub fn resident_exact() -> u64 {
-    let mut chunk = [(0usize, 0usize); WALK_CHUNK];
-    let mut next = 0;
-    let mut total = 0u64;
+    let mut ranges: Vec<(usize, usize)> = Vec::new();
     loop {
-        let n = {
-            let r = REGISTRY.lock();
-            let end = r.ranges.len().min(next + WALK_CHUNK);
-            if next >= end {
-                break;
-            }
-            chunk[..end - next].copy_from_slice(&r.ranges[next..end]);
-            let n = end - next;
-            next = end;
-            n
-        };
-        for &(lo, hi) in &chunk[..n] {
-            if lo < hi {
-                total += resident_in(lo, hi) as u64;
-            }
+        let n = ARENAS.lock().all.len();
+        if ranges.try_reserve(n).is_err() {
+            return GSTACK_TOUCHED.load(Ordering::Acquire);
         }
+        let a = ARENAS.lock();
+        if a.all.len() > ranges.capacity() {
+            continue;
+        }
+        for &ap in &a.all {
+            // SAFETY: arenas on `all` are live while the lock is held.
+            let (base, used) = unsafe { ((*ap).base, (*ap).carved * (*ap).slot) };
+            ranges.push((base, base + used));
+        }
+        break;
     }
-    total
+    ranges
+        .iter()
+        .filter(|(lo, hi)| lo < hi)
+        .map(|&(lo, hi)| resident_in(lo, hi) as u64)
+        .sum()
 }
-
-/// How many registry slots the exact walk copies per lock hold.
-const WALK_CHUNK: usize = 256;
 
 /// Resident bytes of [lo, hi) (page-aligned) by mincore; a part that is not mapped
 /// (any more) counts zero.
@@ -561,22 +1015,22 @@ fn resident_in(lo: usize, hi: usize) -> usize {
 }
 
 impl GStack {
-    /// Maps a stack of `size` usable bytes (page-rounded) with its guard.
+    /// A stack of `size` usable bytes (page-rounded) with its guard, from an arena.
     pub fn alloc(size: usize) -> Result<GStack> {
         let size = round_up(size, page_size());
-        let map = Mapping::reserve(G_GUARD_SIZE + size)?;
-        map.guard(map.base, G_GUARD_SIZE)?;
-        let (lo, hi) = (map.base + G_GUARD_SIZE, map.top());
-        let slot = REGISTRY.lock().add(lo, hi)?;
+        let slot = size.checked_add(G_GUARD_SIZE).ok_or(Error::NoMem)?;
+        let (arena, idx, touched) = ARENAS.lock().take(slot)?;
+        // SAFETY: the arena lives while its slot is in use; base never changes.
+        let lo = unsafe { (*arena).slot_base(idx) } + G_GUARD_SIZE;
+        let hi = lo + size;
         let vg = valgrind::stack_register(lo, hi);
-        GSTACK_RESERVED.fetch_add(map.len as u64, Ordering::Release);
         Ok(GStack {
-            map,
+            arena,
+            idx: idx as u32,
             lo,
             hi,
             vg_id: vg,
-            touched_lo: hi,
-            slot,
+            touched_lo: hi - touched,
         })
     }
 
@@ -605,17 +1059,21 @@ impl GStack {
     }
 
     pub fn guard(&self) -> (usize, usize) {
-        (self.map.base, self.lo)
+        (self.lo - G_GUARD_SIZE, self.lo)
     }
 }
 
 impl Drop for GStack {
     fn drop(&mut self) {
         valgrind::stack_deregister(self.vg_id);
-        REGISTRY.lock().remove(self.slot);
-        // Touched first, reserved last: the reverse of `alloc` (see stats::snapshot).
-        GSTACK_TOUCHED.fetch_sub((self.hi - self.touched_lo) as u64, Ordering::Release);
-        GSTACK_RESERVED.fetch_sub(self.map.len as u64, Ordering::Release);
+        let empty =
+            ARENAS
+                .lock()
+                .give_back(self.arena, self.idx as usize, self.hi - self.touched_lo);
+        if let Some(ap) = empty {
+            // SAFETY: give_back took it off every list, and its last slot was ours.
+            unsafe { unmap_arena(ap) };
+        }
     }
 }
 
@@ -651,7 +1109,7 @@ mod fork_registry_tests {
         std::thread::sleep(std::time::Duration::from_millis(50));
         // Stand-in for another thread inside GStack::alloc/drop at the moment of fork.
         let hold = std::env::var("MRT_TEST_NO_HOLD").is_err();
-        let guard = hold.then(|| super::REGISTRY.lock());
+        let guard = hold.then(|| super::ARENAS.lock());
         // SAFETY: the child only calls rt_init and _exits.
         let pid = unsafe { libc::fork() };
         if pid == 0 {
