@@ -136,6 +136,8 @@ for src in "$here"/t_*.c; do
     case "$name" in
         t_dlopen*) # loads the library with dlopen: not linked against it
             link=(-DMRT_LIB_PATH="\"$lib\"" -ldl) ;;
+        t_trace*) # the trace names the host's functions through dladdr
+            link=(-rdynamic -L"$libdir" -lmrt -Wl,-rpath,"$libdir") ;;
         *)  link=(-L"$libdir" -lmrt -Wl,-rpath,"$libdir") ;;
     esac
     if "$CC" "${cflags[@]}" -o "$bindir/$name" "$src" "${link[@]}" >"$tmp/$name.build" 2>&1; then

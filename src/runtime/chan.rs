@@ -21,6 +21,7 @@ use super::error::{Error, Result};
 use super::g::{self, G};
 use super::note::{futex_wait, futex_wake, unlock_raw, Guard, Lock, Mutex};
 use super::time::nanotime;
+use super::trace::Why;
 use super::{sched, timer, tls};
 
 /// A select case's direction (the values of rt_select_case's `dir`).
@@ -596,6 +597,12 @@ unsafe fn op(c: *mut Chan, elem: *mut u8, dir: i32, block_ok: bool) -> Result<()
     let mut s = Sudog::new(gp, elem, ptr::null(), 0, &key);
     st.waitq(dir).enqueue(&mut s);
     // The lock stays held until the waiter cannot miss its wakeup (see block).
+    let why = if dir == SEND {
+        Why::ChanSend
+    } else {
+        Why::ChanRecv
+    };
+    super::trace::wait(why, c as u64);
     block(gp, &key, &[st.into_raw()], -1, ptr::null());
     // Once woken, the channel may already be freed: only our sudog tells the
     // outcome (a close zeroed a receiver's element before waking it).
@@ -808,6 +815,7 @@ pub unsafe fn select(
     }
     // The locks stay held until the waiter cannot miss its wakeup (see block).
     raw.extend(guards.drain(..).map(Guard::into_raw));
+    super::trace::wait(Why::Select, n as u64);
     let woken = block(gp, &key, &raw, deadline, &done);
     // Dequeue the sudogs that did not fire.
     lock_all(&mut guards);

@@ -12,7 +12,7 @@
 
 use core::ffi::c_void;
 use core::ptr;
-use core::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 use super::error::{Error, Result};
 use super::m::{MKind, RtFn, M};
@@ -171,6 +171,9 @@ pub struct G {
     name: [u8; G_NAME_MAX],
     /// What a sanitized host's ASan or TSan is told about it (`sanitizer`).
     pub san: sanitizer::GSan,
+    /// The execution trace's flow id of the wake that made it runnable (0: none):
+    /// set by its waker, taken when it next starts (`trace`).
+    pub trace_flow: AtomicU64,
 }
 
 // SAFETY: Gs are handed between threads by the scheduler, which serialises access.
@@ -217,6 +220,7 @@ impl G {
             avoid_m: AtomicPtr::new(ptr::null_mut()),
             schedlink: ptr::null_mut(),
             san: sanitizer::GSan::new(),
+            trace_flow: AtomicU64::new(0),
         }
     }
 
@@ -285,6 +289,11 @@ impl G {
         }
         self.name[..n].copy_from_slice(&name[..n]);
         self.name_len = n as u8;
+    }
+
+    /// The address of the function it runs (0 if none), for the trace.
+    pub fn start_fn(&self) -> usize {
+        self.fnc.map_or(0, |f| f as usize)
     }
 
     /// The name rt_go_ex gave it ("" if none).

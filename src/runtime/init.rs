@@ -134,6 +134,11 @@ pub fn init(req: Request) -> Result<()> {
         psig,
     );
     INIT.unlock();
+    if r.is_ok() {
+        // $MRT_TRACE: after the runtime runs (and outside INIT: a trace is no part of
+        // what rt_init sets up, and its failure is no rt_init error).
+        super::trace::init_from_env();
+    }
     r
 }
 
@@ -360,6 +365,7 @@ extern "C" fn fork_child() {
     }
     INIT.reset_after_fork();
     super::chanreg::reset_after_fork();
+    super::trace::after_fork();
     // SAFETY: the child has a single thread; nothing else can hold these locks.
     unsafe {
         let s = SCHED.get_after_fork();

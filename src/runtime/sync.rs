@@ -171,6 +171,7 @@ pub fn mutex_lock(o: &Obj) {
             o.unlock_queue();
             continue;
         }
+        super::trace::wait(super::trace::Why::Mutex, o as *const Obj as u64);
         o.block();
         spins = 0;
     }
@@ -284,6 +285,7 @@ pub fn wg_wait(o: &Obj) {
         o.unlock_queue();
         return;
     }
+    super::trace::wait(super::trace::Why::WaitGroup, o as *const Obj as u64);
     o.block();
 }
 

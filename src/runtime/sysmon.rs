@@ -258,6 +258,7 @@ fn retake(last: &mut [PWatch]) -> (u32, bool) {
             .is_ok()
         {
             COUNTERS.handoffs.fetch_add(1, Ordering::Relaxed);
+            super::trace::handoff(p.id);
             // SAFETY: we won the CAS out of Syscall: the P is ours.
             handoffp(unsafe { HeldP::from_raw(pp) });
             n += 1;
@@ -296,6 +297,7 @@ fn preemptone(pp: *mut super::p::P) -> bool {
             return false;
         }
         (*gp).preempt.store(true, Ordering::Relaxed);
+        super::trace::preempt_request(p.id, gp, (*gp).async_preempt.load(Ordering::Relaxed));
         // A G that opted in is also interrupted by signal (Go's preemptM), at most one
         // signal in flight per M: the handler takes the pending mark. Its thread is
         // alive while the M is on allm (an M leaves allm before its thread exits).
