@@ -346,8 +346,8 @@ impl Writer {
                     self.push(&j);
                     if e.a != 0 {
                         let j = format!(
-                            "{{\"ph\":\"f\",\"bp\":\"e\",\"name\":\"wake\",\"cat\":\"wake\",\"id\":{},{ml}}}",
-                            e.a
+                            "{{\"ph\":\"f\",\"bp\":\"e\",\"name\":\"wake\",\"cat\":\"wake\",\"id\":{},{ml},\"args\":{{\"g\":{}}}}}",
+                            e.a, e.g
                         );
                         self.push(&j);
                     }
@@ -393,8 +393,8 @@ impl Writer {
                     );
                     self.push(&j);
                     let j = format!(
-                        "{{\"ph\":\"s\",\"name\":\"wake\",\"cat\":\"wake\",\"id\":{},{ml}}}",
-                        e.a
+                        "{{\"ph\":\"s\",\"name\":\"wake\",\"cat\":\"wake\",\"id\":{},{ml},\"args\":{{\"g\":{}}}}}",
+                        e.a, e.g
                     );
                     self.push(&j);
                 }
@@ -594,11 +594,13 @@ fn emit(mut e: Ev) {
 }
 
 #[cold]
-fn emit_foreign(e: Ev) {
+fn emit_foreign(mut e: Ev) {
     let mut f = FOREIGN.lock();
     if !ON.load(Ordering::SeqCst) {
         return;
     }
+    // Under the lock: the shared lane's timestamps then follow its order.
+    e.ts = nanotime();
     let gen = GEN.load(Ordering::Relaxed);
     append(&mut f, gen, e, || (0, 0));
 }
