@@ -6,7 +6,8 @@
 # scripts can grep.
 #
 # Usage: bench/run.sh [name-filter] [-- args passed to each bench]   (any directory)
-#   name-filter  run only benches whose name contains it (e.g. `newm`, `spawn`)
+#   name-filter  run only benches whose name (or name:kind) contains it (e.g. `newm`,
+#                `spawn`, `:trace` for the execution trace's overhead only)
 # Environment: CC (default cc), CFLAGS (default -O2), MRT_BENCH_REBUILD_LIB=1 runs
 #              `make lib` even when target/release/libmrt.so exists;
 #              MRT_BENCH_REPS=N overrides every vsgo bench's number of runs per side;
@@ -339,7 +340,7 @@ status=0
 ran=0
 for entry in "${benches[@]}"; do
     IFS=: read -r name kind reps eargs <<<"$entry"
-    [ -n "$filter" ] && [[ "$name" != *"$filter"* ]] && continue
+    [ -n "$filter" ] && [[ "$name" != *"$filter"* && "$name:$kind" != *"$filter"* ]] && continue
     ran=$((ran + 1))
     echo "== $name${eargs:+ $eargs} ($kind)"
     if ! "build_$kind" "$name"; then

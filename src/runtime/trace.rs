@@ -3,24 +3,37 @@
 //! `$MRT_TRACE=path` for a whole run.
 //!
 //! # Recording
-//! Scheduler events are fixed-size binary records ([`Ev`]) appended to a buffer that
-//! belongs to the M which observed them ([`MTrace`], a field of every M); threads that
-//! are no M (a foreign thread's rt_go or rt_chan_send waking a G) share one buffer
-//! under a lock. Nothing is formatted on the way in: an event is a clock read
-//! (vDSO, no system call) and a 40-byte store. A full buffer (`BUF_EVENTS` records)
-//! is formatted and written to the file by the M that filled it, under the writer's
-//! lock: one lock and one write per buffer, never per event.
+//! Scheduler events are fixed-size binary records ([`Ev`], 48 bytes) appended to a
+//! buffer that belongs to the M which observed them ([`MTrace`], a field of every M);
+//! threads that are no M (a foreign thread's rt_go or rt_chan_send waking a G) share
+//! one buffer under a lock. Nothing is formatted on the way in: an event is a read of
+//! the CPU's time-stamp counter (`arch::cputicks`, where the kernel's clocksource is
+//! the TSC; else clock_gettime) and a few stores. A full buffer (`BUF_EVENTS`
+//! records) is written raw, with one pwrite at an offset reserved by an atomic add,
+//! to an unlinked scratch file beside the trace: no lock and one system call per
+//! buffer, never per event. rt_trace_stop writes the last buffers the same way, then
+//! reads the scratch file back and writes the JSON (so the cost of formatting falls
+//! on the stop, not on the traced program), converting ticks to time against
+//! nanotime read at the start and at the stop.
 //!
 //! When tracing is off every hook costs one relaxed load of [`ON`] and a branch.
 //!
-//! # Stopping without a lock per event
+//! # Stopping without a lock or a fence per event
 //! An M's buffer is touched only by its own thread while `busy` is set. The emitter
 //! sets `busy` and then re-reads `ON`; rt_trace_stop clears `ON` and then waits for
-//! every M's `busy` to clear. Both sides are a store followed by a load with SeqCst
-//! on each, so at least one sees the other: either the emitter sees tracing off and
-//! leaves its buffer alone, or the stopper sees it busy and waits for it. Once `ON`
-//! is false and `busy` clear, the stopper owns the buffer. A trace has a generation
-//! number; a buffer (or an open G slice) of another generation is stale and dropped.
+//! every M's `busy` to clear. That is Dekker's pattern (a store, then a load, on each
+//! side), which needs a #StoreLoad fence on both sides; the emitter's would cost a
+//! locked instruction per event. The stopper pays for both instead: after clearing
+//! `ON` it calls membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED), which runs a full
+//! fence on every thread of the process that is running at that moment (a thread
+//! that is not running has passed one in its context switch), so the emitter needs
+//! only a compiler fence. Either the emitter sees tracing off and leaves its buffer
+//! alone, or the stopper sees it busy and waits for it; once `ON` is false and `busy`
+//! clear, the stopper owns the buffer. Where membarrier is missing (an old kernel,
+//! valgrind) rt_trace_start says so in `STRONG` and emitters set `busy` with a SeqCst
+//! swap. A trace has a generation number; a buffer (or an open G slice) of another
+//! generation is stale and dropped. The scratch file is closed only once no M is
+//! busy, so no late write can reach a descriptor number the process reused.
 //!
 //! # Lanes
 //! pid 1 holds one lane per M (tid = M id; tid 0 = threads that are no M), pid 2 one
@@ -32,6 +45,10 @@
 //! category "wake") to the G's next run. Creation, steals, netpoll results, timers
 //! fired, preemption requests and hand-offs are instant events.
 //!
+//! # Cost
+//! Off: one relaxed load per hook. On: a time-stamp read and a record per event (a
+//! G-to-G switch is one record); `bench/run.sh :trace` measures both.
+//!
 //! # fork
 //! A fork child does not inherit a running trace: the atfork child handler turns
 //! tracing off there and closes the child's copy of the file without writing, and
@@ -41,7 +58,7 @@
 //! wants a trace calls rt_trace_start with its own path.
 
 use core::cell::{Cell, UnsafeCell};
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 
 use super::error::{Error, Result};
 use super::g::G;
@@ -54,13 +71,24 @@ use super::tls;
 static ON: AtomicBool = AtomicBool::new(false);
 /// The current trace's generation (0: none yet).
 static GEN: AtomicU64 = AtomicU64::new(0);
-/// Flow ids (wake arrows).
-static FLOW: AtomicU64 = AtomicU64::new(0);
+/// Flow ids (wake arrows) made by threads that are no M (an M numbers its own).
+static FLOW_FOREIGN: AtomicU64 = AtomicU64::new(0);
 /// Events dropped because a buffer could not be allocated.
 static LOST: AtomicU64 = AtomicU64::new(0);
+/// No membarrier: emitters set `busy` with a SeqCst swap (module comment).
+static STRONG: AtomicBool = AtomicBool::new(true);
+/// Timestamps are `arch::cputicks`, not nanotime.
+static TSC: AtomicBool = AtomicBool::new(false);
+/// The scratch file of raw buffers (-1: none), the next free offset in it, and
+/// whether a write to it failed.
+static RAW_FD: AtomicI32 = AtomicI32::new(-1);
+static RAW_OFF: AtomicU64 = AtomicU64::new(0);
+static RAW_FAILED: AtomicBool = AtomicBool::new(false);
 
-/// Records per buffer (40 bytes each).
+/// Records per buffer (48 bytes each).
 const BUF_EVENTS: usize = 4096;
+/// Marks a buffer's header in the scratch file (ASCII mrtb).
+const RAW_MAGIC: u64 = 0x6d72_7462;
 
 /// Why a G stopped running, as the `why` of its slice's end.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -152,20 +180,47 @@ enum Kind {
     Timers,
     PreemptReq,
     Handoff,
+    /// A G-to-G switch: `g` stops (`why`, `b`), `a` starts (flow `c`).
+    Switch,
 }
 
-/// One record. `p` is the P lane it also goes on (-1: none).
-#[derive(Clone, Copy)]
+impl Kind {
+    fn from_u8(v: u8) -> Option<Kind> {
+        const ALL: [Kind; 13] = [
+            Kind::Create,
+            Kind::Name,
+            Kind::Start,
+            Kind::Stop,
+            Kind::Unblock,
+            Kind::SyscallEnter,
+            Kind::SyscallExit,
+            Kind::Steal,
+            Kind::Netpoll,
+            Kind::Timers,
+            Kind::PreemptReq,
+            Kind::Handoff,
+            Kind::Switch,
+        ];
+        ALL.get((v as usize).wrapping_sub(1)).copied()
+    }
+}
+
+/// One record (plain data: the scratch file holds them as they are in memory). `p`
+/// is the P lane it also goes on (-1: none); `kind` is a [`Kind`].
+#[derive(Clone, Copy, Default)]
 #[repr(C)]
 struct Ev {
     ts: i64,
-    kind: Kind,
+    kind: u8,
     why: u8,
     p: i32,
     g: i64,
     a: i64,
     b: u64,
+    c: u64,
 }
+
+const _: () = assert!(core::mem::size_of::<Ev>() == 48);
 
 struct Buf {
     gen: u64,
@@ -186,6 +241,8 @@ pub struct MTrace {
     /// The wait reason and object a G gave just before parking (trace::wait).
     why: Cell<u8>,
     obj: Cell<u64>,
+    /// The last flow id this M made (ids are `M id << 40 | n`).
+    flows: Cell<u64>,
 }
 
 // SAFETY: `buf` is reached by another thread only under the busy protocol above;
@@ -201,6 +258,7 @@ impl MTrace {
             in_syscall: Cell::new(0),
             why: Cell::new(0),
             obj: Cell::new(0),
+            flows: Cell::new(0),
         }
     }
 }
@@ -221,8 +279,12 @@ pub fn on() -> bool {
 
 struct Writer {
     fd: i32,
-    gen: u64,
-    epoch: i64,
+    /// The clock at the start (`t0`, in trace timestamps, and `ns0`, nanotime) and
+    /// at the stop: timestamps are converted to µs since the start through them.
+    t0: i64,
+    ns0: i64,
+    t1: i64,
+    ns1: i64,
     first: bool,
     failed: bool,
     out: Vec<u8>,
@@ -265,7 +327,9 @@ impl Writer {
     }
 
     fn us(&self, ts: i64) -> String {
-        let d = (ts - self.epoch).max(0);
+        let dt = (ts - self.t0).max(0) as i128;
+        let span = (self.t1 - self.t0).max(1) as i128;
+        let d = (dt * (self.ns1 - self.ns0).max(0) as i128 / span) as i64;
         format!("{}.{:03}", d / 1000, d % 1000)
     }
 
@@ -301,6 +365,51 @@ impl Writer {
         }
     }
 
+    /// A G's run begins on M `m` (lane `ml`) and P `p` (lane `pl`), with the end of
+    /// the wake arrow `flow` if it was woken.
+    #[allow(clippy::too_many_arguments)]
+    fn start_json(&mut self, m: i64, ml: &str, pl: &str, p: i32, g: i64, flow: i64) {
+        let j = format!(
+            "{{\"ph\":\"B\",\"name\":\"G{g}\",\"cat\":\"run\",{ml},\"args\":{{\"g\":{g},\"p\":{p}}}}}"
+        );
+        self.push(&j);
+        if flow != 0 {
+            let j = format!(
+                "{{\"ph\":\"f\",\"bp\":\"e\",\"name\":\"wake\",\"cat\":\"wake\",\"id\":{flow},{ml},\"args\":{{\"g\":{g}}}}}"
+            );
+            self.push(&j);
+        }
+        if p >= 0 {
+            let j = format!(
+                "{{\"ph\":\"B\",\"name\":\"G{g}\",\"cat\":\"run\",{pl},\"args\":{{\"g\":{g},\"m\":{m}}}}}"
+            );
+            self.push(&j);
+        }
+    }
+
+    /// A G's run ends (`why`, with the wait object or host function `obj`).
+    #[allow(clippy::too_many_arguments)]
+    fn stop_json(&mut self, _m: i64, ml: &str, pl: &str, p: i32, g: i64, why: u8, obj: u64) {
+        let why = Why::from_u8(why);
+        let mut wj = json_str(why.name());
+        let mut site = String::new();
+        if why == Why::Host {
+            wj = json_str(&format!("host: {}", self.sym(obj)));
+        } else if why.is_wait() && obj != 0 {
+            site = format!(",\"obj\":\"{obj:#x}\"");
+        }
+        if p >= 0 {
+            let j = format!(
+                "{{\"ph\":\"E\",\"cat\":\"run\",{pl},\"args\":{{\"g\":{g},\"why\":{wj}{site}}}}}"
+            );
+            self.push(&j);
+        }
+        let j = format!(
+            "{{\"ph\":\"E\",\"cat\":\"run\",{ml},\"args\":{{\"g\":{g},\"why\":{wj}{site}}}}}"
+        );
+        self.push(&j);
+    }
+
     /// Formats one buffer of M `m` (0: threads that are no M; `tid` its OS thread).
     fn encode(&mut self, m: i64, tid: i64, evs: &[Ev]) {
         self.lane_m(m, tid);
@@ -309,7 +418,10 @@ impl Writer {
             let ml = format!("\"pid\":1,\"tid\":{m},\"ts\":{ts}");
             let pl = format!("\"pid\":2,\"tid\":{},\"ts\":{ts}", e.p);
             self.lane_p(e.p);
-            match e.kind {
+            let Some(kind) = Kind::from_u8(e.kind) else {
+                continue;
+            };
+            match kind {
                 Kind::Name => {
                     let mut bytes = Vec::new();
                     bytes.extend_from_slice(&e.a.to_le_bytes());
@@ -338,49 +450,13 @@ impl Writer {
                     );
                     self.push(&j);
                 }
-                Kind::Start => {
-                    let j = format!(
-                        "{{\"ph\":\"B\",\"name\":\"G{}\",\"cat\":\"run\",{ml},\"args\":{{\"g\":{},\"p\":{}}}}}",
-                        e.g, e.g, e.p
-                    );
-                    self.push(&j);
-                    if e.a != 0 {
-                        let j = format!(
-                            "{{\"ph\":\"f\",\"bp\":\"e\",\"name\":\"wake\",\"cat\":\"wake\",\"id\":{},{ml},\"args\":{{\"g\":{}}}}}",
-                            e.a, e.g
-                        );
-                        self.push(&j);
-                    }
-                    if e.p >= 0 {
-                        let j = format!(
-                            "{{\"ph\":\"B\",\"name\":\"G{}\",\"cat\":\"run\",{pl},\"args\":{{\"g\":{},\"m\":{m}}}}}",
-                            e.g, e.g
-                        );
-                        self.push(&j);
-                    }
+                Kind::Switch => {
+                    let (old, new) = (e.g, e.a);
+                    self.stop_json(m, &ml, &pl, e.p, old, e.why, e.b);
+                    self.start_json(m, &ml, &pl, e.p, new, e.c as i64);
                 }
-                Kind::Stop => {
-                    let why = Why::from_u8(e.why);
-                    let mut wj = json_str(why.name());
-                    let mut site = String::new();
-                    if why == Why::Host {
-                        wj = json_str(&format!("host: {}", self.sym(e.b)));
-                    } else if why.is_wait() && e.b != 0 {
-                        site = format!(",\"obj\":\"{:#x}\"", e.b);
-                    }
-                    if e.p >= 0 {
-                        let j = format!(
-                            "{{\"ph\":\"E\",\"cat\":\"run\",{pl},\"args\":{{\"g\":{},\"why\":{wj}{site}}}}}",
-                            e.g
-                        );
-                        self.push(&j);
-                    }
-                    let j = format!(
-                        "{{\"ph\":\"E\",\"cat\":\"run\",{ml},\"args\":{{\"g\":{},\"why\":{wj}{site}}}}}",
-                        e.g
-                    );
-                    self.push(&j);
-                }
+                Kind::Start => self.start_json(m, &ml, &pl, e.p, e.g, e.a),
+                Kind::Stop => self.stop_json(m, &ml, &pl, e.p, e.g, e.why, e.b),
                 Kind::Unblock => {
                     let src = match e.why {
                         1 => "timer",
@@ -552,44 +628,88 @@ fn symbol(addr: usize) -> String {
     format!("{addr:#x}")
 }
 
-/// Writes a buffer of trace generation `gen` (dropped if the trace is another one).
-fn write_buf(m: i64, tid: i64, buf: &Buf) {
-    if buf.ev.is_empty() {
+/// The trace's clock: `arch::cputicks` where the TSC is the kernel's clocksource,
+/// else nanotime.
+#[inline(always)]
+fn now() -> i64 {
+    if TSC.load(Ordering::Relaxed) {
+        super::arch::cputicks()
+    } else {
+        nanotime()
+    }
+}
+
+/// Writes a buffer raw to the scratch file (header: magic and count, M id, its
+/// thread id), at an offset reserved for it. Called by the buffer's owner while it is
+/// busy, or by the stopper: the scratch file stays open until neither can happen.
+fn flush_raw(m: i64, tid: i64, evs: &[Ev]) {
+    if evs.is_empty() {
         return;
     }
-    let mut w = WRITER.lock();
-    if let Some(w) = w.as_mut() {
-        if w.gen == buf.gen {
-            w.encode(m, tid, &buf.ev);
+    let fd = RAW_FD.load(Ordering::Acquire);
+    if fd < 0 {
+        return;
+    }
+    let head: [u64; 4] = [RAW_MAGIC << 32 | evs.len() as u64, m as u64, tid as u64, 0];
+    let body = core::mem::size_of_val(evs);
+    let total = (32 + body) as u64;
+    let mut off = RAW_OFF.fetch_add(total, Ordering::Relaxed);
+    let mut parts: [&[u8]; 2] = [
+        // SAFETY: plain integers viewed as bytes.
+        unsafe { core::slice::from_raw_parts(head.as_ptr().cast::<u8>(), 32) },
+        // SAFETY: Ev is plain data (repr(C), no padding holds meaning).
+        unsafe { core::slice::from_raw_parts(evs.as_ptr().cast::<u8>(), body) },
+    ];
+    for part in parts.iter_mut() {
+        while !part.is_empty() {
+            // SAFETY: a valid slice; the offset range is ours (reserved above).
+            let n = unsafe { libc::pwrite(fd, part.as_ptr().cast(), part.len(), off as i64) };
+            if n < 0 {
+                // SAFETY: errno right after the failing call.
+                if unsafe { *libc::__errno_location() } == libc::EINTR {
+                    continue;
+                }
+                RAW_FAILED.store(true, Ordering::Relaxed);
+                return;
+            }
+            *part = &part[n as usize..];
+            off += n as u64;
         }
     }
 }
 
-// ---- recording -------------------------------------------------------------------
-
 /// Appends `e` to the buffer of the calling thread's M (or the shared one).
 #[inline(never)]
-fn emit(mut e: Ev) {
-    e.ts = nanotime();
+fn emit(e: Ev) {
     let m = tls::getm();
     if m.is_null() {
         return emit_foreign(e);
     }
     // SAFETY: the calling thread's live M.
-    let t = unsafe { &(*m).trace };
-    t.busy.store(true, Ordering::SeqCst);
+    emit_on(unsafe { &*m }, e)
+}
+
+/// [`emit`] for the calling thread's own M `m`.
+#[inline]
+fn emit_on(m: &M, mut e: Ev) {
+    let t = &m.trace;
+    // Dekker with the stopper (module comment): busy, then ON.
+    if STRONG.load(Ordering::Relaxed) {
+        t.busy.swap(true, Ordering::SeqCst);
+    } else {
+        t.busy.store(true, Ordering::Relaxed);
+        core::sync::atomic::compiler_fence(Ordering::SeqCst);
+    }
     if !ON.load(Ordering::SeqCst) {
         t.busy.store(false, Ordering::Release);
         return;
     }
+    e.ts = now();
     let gen = GEN.load(Ordering::Relaxed);
     // SAFETY: busy is set and tracing is on: the stopper waits for us (see the module
     // comment), so nobody else reaches the buffer.
     let slot = unsafe { &mut *t.buf.get() };
-    append(slot, gen, e, || {
-        // SAFETY: as above; the M's id and thread id are fixed.
-        unsafe { ((*m).id, (*m).procid.load(Ordering::Relaxed)) }
-    });
+    append(slot, gen, e, || (m.id, m.procid.load(Ordering::Relaxed)));
     t.busy.store(false, Ordering::Release);
 }
 
@@ -600,7 +720,7 @@ fn emit_foreign(mut e: Ev) {
         return;
     }
     // Under the lock: the shared lane's timestamps then follow its order.
-    e.ts = nanotime();
+    e.ts = now();
     let gen = GEN.load(Ordering::Relaxed);
     append(&mut f, gen, e, || (0, 0));
 }
@@ -623,7 +743,7 @@ fn append_slow(slot: &mut Option<Buf>, gen: u64, e: Ev, who: &dyn Fn() -> (i64, 
     if let Some(b) = slot.as_mut() {
         if b.gen == gen {
             let (m, tid) = who();
-            write_buf(m, tid, b);
+            flush_raw(m, tid, &b.ev);
         }
         b.ev.clear();
         b.gen = gen;
@@ -642,13 +762,10 @@ fn append_slow(slot: &mut Option<Buf>, gen: u64, e: Ev, who: &dyn Fn() -> (i64, 
 
 fn ev(kind: Kind, p: i32, g: i64) -> Ev {
     Ev {
-        ts: 0,
-        kind,
-        why: 0,
+        kind: kind as u8,
         p,
         g,
-        a: 0,
-        b: 0,
+        ..Ev::default()
     }
 }
 
@@ -723,17 +840,32 @@ pub fn go_start(m: &M, gp: *mut G) {
 
 #[cold]
 fn go_start_slow(m: &M, gp: *mut G) {
-    // SAFETY: a G that is about to run on this M.
-    let g = unsafe { &*gp };
-    let mut e = ev(Kind::Start, pid(m), g.goid);
-    e.a = g.trace_flow.swap(0, Ordering::Relaxed) as i64;
-    emit(e);
-    m.trace.open.set(GEN.load(Ordering::Relaxed));
-    m.trace.in_syscall.set(0);
+    let (g, flow) = start_state(m, gp);
+    let mut e = ev(Kind::Start, pid(m), g);
+    e.a = flow as i64;
+    emit_on(m, e);
 }
 
-#[cold]
-fn go_stop_slow(m: &M, gp: *mut G, mut why: Why, mut obj: u64) {
+/// What a start records, and the M's state for it: the G's id and the flow id of the
+/// wake that made it runnable (0: none), taken from the G.
+#[inline]
+fn start_state(m: &M, gp: *mut G) -> (i64, u64) {
+    // SAFETY: a G that is about to run on this M: ours.
+    let g = unsafe { &*gp };
+    let flow = g.trace_flow.load(Ordering::Relaxed);
+    if flow != 0 {
+        g.trace_flow.store(0, Ordering::Relaxed);
+    }
+    m.trace.open.set(GEN.load(Ordering::Relaxed));
+    m.trace.in_syscall.set(0);
+    (g.goid, flow)
+}
+
+/// What a stop records: None if the G's slice was not opened in this trace; else
+/// the P lane to end it on, the reason and its object (`Why::None`: the reason the
+/// G gave through `wait`).
+#[inline]
+fn stop_state(m: &M, mut why: Why, mut obj: u64) -> Option<(i32, Why, u64)> {
     let t = &m.trace;
     if why == Why::None {
         why = Why::from_u8(t.why.get());
@@ -742,7 +874,7 @@ fn go_stop_slow(m: &M, gp: *mut G, mut why: Why, mut obj: u64) {
     t.why.set(0);
     t.obj.set(0);
     if t.open.replace(0) != GEN.load(Ordering::Relaxed) {
-        return;
+        return None;
     }
     let p = if t.in_syscall.replace(0) != 0 {
         // Its syscall slice ended without an exit (cannot happen: the G leaves
@@ -751,10 +883,17 @@ fn go_stop_slow(m: &M, gp: *mut G, mut why: Why, mut obj: u64) {
     } else {
         pid(m)
     };
-    let mut e = ev(Kind::Stop, p, goid_of(gp));
-    e.why = why as u8;
-    e.b = obj;
-    emit(e);
+    Some((p, why, obj))
+}
+
+#[cold]
+fn go_stop_slow(m: &M, gp: *mut G, why: Why, obj: u64) {
+    if let Some((p, why, obj)) = stop_state(m, why, obj) {
+        let mut e = ev(Kind::Stop, p, goid_of(gp));
+        e.why = why as u8;
+        e.b = obj;
+        emit_on(m, e);
+    }
 }
 
 /// A G-to-G switch on `m`: `g` stops for what `m.pending` says, `next` starts.
@@ -772,8 +911,19 @@ fn go_switch_slow(m: &M, gp: *mut G, next: *mut G) {
         super::g::Pending::Exit => Why::Exit,
         super::g::Pending::Park(..) => Why::None,
     };
-    go_stop_slow(m, gp, why, 0);
-    go_start_slow(m, next);
+    // One record for both when the stopping G's slice is ours.
+    match stop_state(m, why, 0) {
+        Some((p, why, obj)) => {
+            let (n, flow) = start_state(m, next);
+            let mut e = ev(Kind::Switch, p, goid_of(gp));
+            e.why = why as u8;
+            e.b = obj;
+            e.a = n;
+            e.c = flow;
+            emit_on(m, e);
+        }
+        None => go_start_slow(m, next),
+    }
 }
 
 /// The stop of an mcall `action` (execute, after the switch back to g0).
@@ -825,7 +975,16 @@ pub fn go_unblock(gp: *mut G, src: Src) {
 
 #[cold]
 fn go_unblock_slow(gp: *mut G, src: Src) {
-    let id = FLOW.fetch_add(1, Ordering::Relaxed) + 1;
+    let m = tls::getm();
+    let id = if m.is_null() {
+        1 << 63 | (FLOW_FOREIGN.fetch_add(1, Ordering::Relaxed) + 1)
+    } else {
+        // SAFETY: the calling thread's M; the Cell is its own.
+        let f = unsafe { &(*m).trace.flows };
+        f.set(f.get() + 1);
+        // SAFETY: as above; ids are fixed.
+        (unsafe { (*m).id } as u64) << 40 | (f.get() & ((1 << 40) - 1))
+    };
     // SAFETY: the caller won the G (it is Runnable and not yet queued): nobody
     // starts it before this store is published by the queueing.
     let g = unsafe { &*gp };
@@ -834,7 +993,12 @@ fn go_unblock_slow(gp: *mut G, src: Src) {
     e.why = src as u8;
     e.a = id as i64;
     e.b = cur_goid() as u64;
-    emit(e);
+    if m.is_null() {
+        emit_foreign(e);
+    } else {
+        // SAFETY: the calling thread's live M.
+        emit_on(unsafe { &*m }, e);
+    }
 }
 
 /// rt_entersyscall by the G running on `m`, which held P `p`.
@@ -928,9 +1092,80 @@ pub fn handoff(p: i32) {
 
 // ---- start, stop, exit, fork -----------------------------------------------------
 
+/// Whether the kernel keeps time with the TSC (then it is constant-rate and in step
+/// across CPUs, and the trace stamps events with it).
+fn tsc_is_clocksource() -> bool {
+    std::fs::read_to_string("/sys/devices/system/clocksource/clocksource0/current_clocksource")
+        .is_ok_and(|s| s.trim() == "tsc")
+}
+
+/// Registers for membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED); false where the
+/// kernel (or valgrind) has none: emitters then fence themselves (`STRONG`).
+fn membarrier_register() -> bool {
+    const REGISTER_PRIVATE_EXPEDITED: libc::c_long = 1 << 4;
+    // SAFETY: a plain system call with integer arguments.
+    unsafe { libc::syscall(libc::SYS_membarrier, REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0 }
+}
+
+/// A full fence on every running thread of the process (see the module comment).
+fn membarrier() -> bool {
+    const PRIVATE_EXPEDITED: libc::c_long = 1 << 3;
+    // SAFETY: as above.
+    unsafe { libc::syscall(libc::SYS_membarrier, PRIVATE_EXPEDITED, 0, 0) == 0 }
+}
+
+/// The scratch file for raw buffers: unlinked at once (O_TMPFILE where the file
+/// system has it), in the directory of the trace.
+fn scratch_file(path: &core::ffi::CStr) -> Result<i32> {
+    let bytes = path.to_bytes();
+    let dir = match bytes.iter().rposition(|&c| c == b'/') {
+        Some(0) => b"/".to_vec(),
+        Some(i) => bytes[..i].to_vec(),
+        None => b".".to_vec(),
+    };
+    let Ok(dir) = std::ffi::CString::new(dir) else {
+        return Err(Error::Inval);
+    };
+    // SAFETY: a valid C string; a new unnamed file we own.
+    let fd = unsafe {
+        libc::open(
+            dir.as_ptr(),
+            libc::O_TMPFILE | libc::O_RDWR | libc::O_CLOEXEC,
+            0o600,
+        )
+    };
+    if fd >= 0 {
+        return Ok(fd);
+    }
+    let mut name = bytes.to_vec();
+    name.extend_from_slice(format!(".mrt-scratch-{}", std::process::id()).as_bytes());
+    let Ok(name) = std::ffi::CString::new(name) else {
+        return Err(Error::Inval);
+    };
+    // SAFETY: as above; the name is unlinked at once.
+    let fd = unsafe {
+        libc::open(
+            name.as_ptr(),
+            libc::O_CREAT | libc::O_EXCL | libc::O_RDWR | libc::O_CLOEXEC,
+            0o600,
+        )
+    };
+    if fd < 0 {
+        // SAFETY: errno right after the failing call.
+        return Err(match unsafe { *libc::__errno_location() } {
+            libc::ENOMEM => Error::NoMem,
+            libc::EMFILE | libc::ENFILE => Error::Again,
+            _ => Error::Inval,
+        });
+    }
+    // SAFETY: the name we just created.
+    unsafe { libc::unlink(name.as_ptr()) };
+    Ok(fd)
+}
+
 /// rt_trace_start: Error::Inval for a path that cannot be created and written,
 /// Error::Already if a trace runs, Error::NoMem / Error::Again when out of memory /
-/// file descriptors.
+/// file descriptors, Error::Shutdown in a fork child before its rt_init.
 pub fn start(path: &core::ffi::CStr) -> Result<()> {
     let _c = CONTROL.lock();
     if ON.load(Ordering::Acquire) {
@@ -956,23 +1191,36 @@ pub fn start(path: &core::ffi::CStr) -> Result<()> {
             _ => Error::Inval,
         });
     }
-    let head = b"{\"traceEvents\":[\n";
-    if !write_all(fd, head) {
+    let close = |e: Error| {
         // SAFETY: ours.
         unsafe { libc::close(fd) };
-        return Err(Error::Inval);
+        Err(e)
+    };
+    if !write_all(fd, b"{\"traceEvents\":[\n") {
+        return close(Error::Inval);
     }
     let mut out = Vec::new();
     if out.try_reserve(1 << 17).is_err() {
-        // SAFETY: ours.
-        unsafe { libc::close(fd) };
-        return Err(Error::NoMem);
+        return close(Error::NoMem);
     }
+    let raw = match scratch_file(path) {
+        Ok(raw) => raw,
+        Err(e) => return close(e),
+    };
+    static REGISTERED: AtomicBool = AtomicBool::new(false);
+    if !REGISTERED.load(Ordering::Relaxed) && membarrier_register() {
+        REGISTERED.store(true, Ordering::Relaxed);
+    }
+    STRONG.store(!REGISTERED.load(Ordering::Relaxed), Ordering::Relaxed);
+    TSC.store(tsc_is_clocksource(), Ordering::Relaxed);
     let gen = GEN.load(Ordering::Relaxed) + 1;
+    let ns0 = nanotime();
     *WRITER.lock() = Some(Writer {
         fd,
-        gen,
-        epoch: nanotime(),
+        t0: now(),
+        ns0,
+        t1: 0,
+        ns1: 0,
         first: true,
         failed: false,
         out,
@@ -982,6 +1230,9 @@ pub fn start(path: &core::ffi::CStr) -> Result<()> {
         syms: Vec::new(),
     });
     LOST.store(0, Ordering::Relaxed);
+    RAW_OFF.store(0, Ordering::Relaxed);
+    RAW_FAILED.store(false, Ordering::Relaxed);
+    RAW_FD.store(raw, Ordering::Release);
     GEN.store(gen, Ordering::Release);
     ON.store(true, Ordering::SeqCst);
     Ok(())
@@ -994,8 +1245,12 @@ pub fn stop() -> Result<()> {
     if !ON.swap(false, Ordering::SeqCst) {
         return Err(Error::Inval);
     }
+    if !STRONG.load(Ordering::Relaxed) && !membarrier() {
+        // Registered, so this cannot fail short of a kernel bug: stopping without
+        // the fence could read a buffer an M is writing.
+        super::throw("rt_trace_stop: membarrier failed after registration");
+    }
     // Every M's buffer, once its owner is out of its busy section.
-    let mut bufs: Vec<(i64, i64, Buf)> = Vec::new();
     {
         let s = super::SCHED.lock();
         let mut x = s.allm;
@@ -1004,46 +1259,113 @@ pub fn stop() -> Result<()> {
             // tracing off means the owner no longer touches `buf` (module comment).
             unsafe {
                 let t = &(*x).trace;
-                while t.busy.load(Ordering::SeqCst) {
+                while t.busy.load(Ordering::Acquire) {
                     core::hint::spin_loop();
                 }
                 if let Some(b) = (*t.buf.get()).as_mut() {
-                    if !b.ev.is_empty() {
-                        let ev = core::mem::take(&mut b.ev);
-                        let id = (*x).id;
-                        let tid = (*x).procid.load(Ordering::Relaxed);
-                        bufs.push((id, tid, Buf { gen: b.gen, ev }));
+                    if b.gen == GEN.load(Ordering::Relaxed) {
+                        flush_raw((*x).id, (*x).procid.load(Ordering::Relaxed), &b.ev);
                     }
+                    b.ev.clear();
                 }
                 x = (*x).alllink;
             }
         }
     }
     if let Some(b) = FOREIGN.lock().take() {
-        bufs.push((0, 0, b));
+        if b.gen == GEN.load(Ordering::Relaxed) {
+            flush_raw(0, 0, &b.ev);
+        }
     }
-    for (m, tid, b) in &bufs {
-        write_buf(*m, *tid, b);
+    // No M is busy and none will be (tracing is off): the scratch file is ours.
+    let raw = RAW_FD.swap(-1, Ordering::AcqRel);
+    let end = RAW_OFF.load(Ordering::Relaxed);
+    let Some(mut w) = WRITER.lock().take() else {
+        // SAFETY: ours.
+        unsafe { libc::close(raw) };
+        return Err(Error::Inval);
+    };
+    w.t1 = now();
+    w.ns1 = nanotime();
+    let read_ok = convert(&mut w, raw, end);
+    // SAFETY: ours, and nobody writes to it any more.
+    unsafe { libc::close(raw) };
+    let r = w.finish();
+    if !read_ok || RAW_FAILED.load(Ordering::Relaxed) {
+        return Err(Error::Inval);
     }
-    let w = WRITER.lock().take();
-    match w {
-        Some(w) => w.finish(),
-        None => Err(Error::Inval),
-    }
+    r
 }
 
-/// mexit: an M leaves for good; its buffered events go to the file now.
+/// Reads the scratch file's buffers back and writes them as JSON.
+fn convert(w: &mut Writer, raw: i32, end: u64) -> bool {
+    let mut off = 0u64;
+    let mut evs: Vec<Ev> = Vec::new();
+    if evs.try_reserve_exact(BUF_EVENTS).is_err() {
+        return false;
+    }
+    while off < end {
+        let mut head = [0u64; 4];
+        // SAFETY: reading into a local array of 32 bytes.
+        if !read_at(
+            raw,
+            unsafe { core::slice::from_raw_parts_mut(head.as_mut_ptr().cast::<u8>(), 32) },
+            off,
+        ) {
+            return false;
+        }
+        let n = (head[0] & 0xffff_ffff) as usize;
+        if head[0] >> 32 != RAW_MAGIC || n > BUF_EVENTS {
+            return false;
+        }
+        evs.clear();
+        evs.resize(n, Ev::default());
+        // SAFETY: Ev is plain data; every byte pattern of its integer fields is valid
+        // (`kind` is checked when it is read).
+        let bytes =
+            unsafe { core::slice::from_raw_parts_mut(evs.as_mut_ptr().cast::<u8>(), n * 48) };
+        if !read_at(raw, bytes, off + 32) {
+            return false;
+        }
+        w.encode(head[1] as i64, head[2] as i64, &evs);
+        off += 32 + (n * 48) as u64;
+    }
+    true
+}
+
+fn read_at(fd: i32, mut buf: &mut [u8], mut off: u64) -> bool {
+    while !buf.is_empty() {
+        // SAFETY: a valid buffer of buf.len() bytes.
+        let n = unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), buf.len(), off as i64) };
+        if n < 0 {
+            // SAFETY: errno right after the failing call.
+            if unsafe { *libc::__errno_location() } == libc::EINTR {
+                continue;
+            }
+            return false;
+        }
+        if n == 0 {
+            return false;
+        }
+        buf = &mut buf[n as usize..];
+        off += n as u64;
+    }
+    true
+}
+
+/// mexit: an M leaves for good; its buffered events go to the scratch file now
+/// (while it is still on allm and busy, so that rt_trace_stop waits for the write).
 pub fn m_exit(m: &M) {
     let t = &m.trace;
-    t.busy.store(true, Ordering::SeqCst);
+    t.busy.swap(true, Ordering::SeqCst);
     // SAFETY: busy is set by the owner thread; the stopper waits for it.
     let b = unsafe { (*t.buf.get()).take() };
-    t.busy.store(false, Ordering::Release);
-    // Written if its trace still runs (write_buf checks the generation under the
-    // writer's lock, which rt_trace_stop takes only after collecting the buffers).
     if let Some(b) = b {
-        write_buf(m.id, m.procid.load(Ordering::Relaxed), &b);
+        if ON.load(Ordering::SeqCst) && b.gen == GEN.load(Ordering::Relaxed) {
+            flush_raw(m.id, m.procid.load(Ordering::Relaxed), &b.ev);
+        }
     }
+    t.busy.store(false, Ordering::Release);
 }
 
 /// rt_init: `$MRT_TRACE=path` starts a trace for the whole run (once per process);
@@ -1094,6 +1416,10 @@ pub fn after_fork() {
     unsafe {
         CONTROL.get_after_fork();
         FOREIGN.get_after_fork().take();
+        let raw = RAW_FD.swap(-1, Ordering::Relaxed);
+        if raw >= 0 {
+            libc::close(raw);
+        }
         if let Some(w) = WRITER.get_after_fork().take() {
             libc::close(w.fd);
             // Its memory is the parent's to free; the child only leaks this copy.
