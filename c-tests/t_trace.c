@@ -18,7 +18,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
-#define N 2000
+static long N = 2000; /* 200 under valgrind */
 
 static rt_chan *c1, *c2;
 static rt_mutex mu = RT_MUTEX_INIT;
@@ -158,6 +158,8 @@ int main(void)
     const char *keep = getenv("MRT_TRACE_KEEP");
     snprintf(path, sizeof path, "/tmp/mrt-t-trace-%d.json", (int)getpid());
     bad_input();
+    if (test_under_valgrind())
+        N = 200;
 
     rt_config cfg = {.size = sizeof cfg, .maxprocs = 2};
     CHECK_RC(rt_init(&cfg), RT_OK);

@@ -213,6 +213,8 @@ struct Ev {
     ts: i64,
     kind: u8,
     why: u8,
+    /// Explicit, so that a record has no uninitialised byte when written out.
+    pad: u16,
     p: i32,
     g: i64,
     a: i64,
