@@ -285,7 +285,7 @@ def render_svg(trace: Any, width: int = 1400) -> str:
         t = t0 + span * i / 10
         ticks.append('<text x="%.1f" y="%d" class="t">%.1f ms</text>' % (x(t), top - 8, (t - t0) / 1000))
     s = summarise(trace)
-    sumlines = format_summary(s, top=8, max_gs=0).splitlines()
+    sumlines = format_summary(s, top=8, max_gs=12).splitlines()
     sum_y = height + 10
     total_h = sum_y + 16 * len(sumlines) + 10
     text = "".join('<text x="4" y="%d" class="s">%s</text>' % (sum_y + 16 * i, html.escape(line))

@@ -815,7 +815,7 @@ pub unsafe fn select(
     }
     // The locks stay held until the waiter cannot miss its wakeup (see block).
     raw.extend(guards.drain(..).map(Guard::into_raw));
-    super::trace::wait(Why::Select, n as u64);
+    super::trace::wait(Why::Select, 0);
     let woken = block(gp, &key, &raw, deadline, &done);
     // Dequeue the sudogs that did not fire.
     lock_all(&mut guards);

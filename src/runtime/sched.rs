@@ -1693,7 +1693,7 @@ pub fn sleep(ns: i64) -> Result<()> {
         sleep_fire,
         gp.cast(),
     );
-    super::trace::wait(super::trace::Why::Sleep, ns as u64);
+    super::trace::wait(super::trace::Why::Sleep, 0);
     gopark(Some(sleep_commit), (&mut t as *mut timer::Timer).cast());
     // Returns once the callback is done (see `del`).
     // SAFETY: our timer.

@@ -397,6 +397,8 @@ impl Writer {
         let mut site = String::new();
         if why == Why::Host {
             wj = json_str(&format!("host: {}", self.sym(obj)));
+        } else if why == Why::Fd {
+            site = format!(",\"obj\":\"fd {obj}\"");
         } else if why.is_wait() && obj != 0 {
             site = format!(",\"obj\":\"{obj:#x}\"");
         }
