@@ -3,13 +3,15 @@
 //! `$MRT_TRACE=path` for a whole run.
 //!
 //! # Recording
-//! Scheduler events are fixed-size binary records ([`Ev`], 48 bytes) appended to a
-//! buffer that belongs to the M which observed them ([`MTrace`], a field of every M);
+//! Scheduler events are compact binary records (a kind, a reason and varints: the
+//! time since the buffer's previous event, the P, the G and up to three arguments;
+//! 10 to 20 bytes for most) appended to a buffer that belongs to the M which
+//! observed them ([`MTrace`], a field of every M);
 //! threads that are no M (a foreign thread's rt_go or rt_chan_send waking a G) share
 //! one buffer under a lock. Nothing is formatted on the way in: an event is a read of
 //! the CPU's time-stamp counter (`arch::cputicks`, where the kernel's clocksource is
-//! the TSC; else clock_gettime) and a few stores. A full buffer (`BUF_EVENTS`
-//! records) is written raw, with one pwrite at an offset reserved by an atomic add,
+//! the TSC; else clock_gettime) and a few stores. A full buffer (`BUF_BYTES`) is
+//! written raw, with one pwrite at an offset reserved by an atomic add,
 //! to an unlinked scratch file beside the trace: no lock and one system call per
 //! buffer, never per event. rt_trace_stop writes the last buffers the same way, then
 //! reads the scratch file back and writes the JSON (so the cost of formatting falls
@@ -71,8 +73,6 @@ use super::tls;
 static ON: AtomicBool = AtomicBool::new(false);
 /// The current trace's generation (0: none yet).
 static GEN: AtomicU64 = AtomicU64::new(0);
-/// Flow ids (wake arrows) made by threads that are no M (an M numbers its own).
-static FLOW_FOREIGN: AtomicU64 = AtomicU64::new(0);
 /// Events dropped because a buffer could not be allocated.
 static LOST: AtomicU64 = AtomicU64::new(0);
 /// No membarrier: emitters set `busy` with a SeqCst swap (module comment).
@@ -85,8 +85,9 @@ static RAW_FD: AtomicI32 = AtomicI32::new(-1);
 static RAW_OFF: AtomicU64 = AtomicU64::new(0);
 static RAW_FAILED: AtomicBool = AtomicBool::new(false);
 
-/// Records per buffer (48 bytes each).
-const BUF_EVENTS: usize = 4096;
+/// Bytes per buffer, and the most one record takes (a kind, a reason, 7 varints).
+const BUF_BYTES: usize = 64 << 10;
+const MAX_REC: usize = 2 + 7 * 10;
 /// Marks a buffer's header in the scratch file (ASCII mrtb).
 const RAW_MAGIC: u64 = 0x6d72_7462;
 
@@ -226,7 +227,101 @@ const _: () = assert!(core::mem::size_of::<Ev>() == 48);
 
 struct Buf {
     gen: u64,
-    ev: Vec<Ev>,
+    /// Encoded records; the time of the last one (the next is stored as a delta).
+    bytes: Vec<u8>,
+    last_ts: i64,
+}
+
+/// Appends `x` as a LEB128 varint at `out[*n..]`.
+#[inline(always)]
+fn put_uvarint(out: &mut [u8; MAX_REC], n: &mut usize, mut x: u64) {
+    while x >= 0x80 {
+        out[*n] = x as u8 | 0x80;
+        *n += 1;
+        x >>= 7;
+    }
+    out[*n] = x as u8;
+    *n += 1;
+}
+
+/// Zigzag: small negative numbers stay short.
+#[inline(always)]
+fn zig(x: i64) -> u64 {
+    ((x << 1) ^ (x >> 63)) as u64
+}
+
+fn unzig(x: u64) -> i64 {
+    (x >> 1) as i64 ^ -((x & 1) as i64)
+}
+
+impl Buf {
+    /// Encodes `e` (its `ts` as the delta from the previous record; a clock that
+    /// went back counts as no time, so that a lane's time never decreases).
+    #[inline(always)]
+    fn put(&mut self, e: &Ev) {
+        let mut rec = [0u8; MAX_REC];
+        let mut n = 2;
+        rec[0] = e.kind;
+        rec[1] = e.why;
+        let d = (e.ts - self.last_ts).max(0);
+        self.last_ts += d;
+        put_uvarint(&mut rec, &mut n, d as u64);
+        put_uvarint(&mut rec, &mut n, zig(e.p as i64));
+        put_uvarint(&mut rec, &mut n, zig(e.g));
+        put_uvarint(&mut rec, &mut n, zig(e.a));
+        put_uvarint(&mut rec, &mut n, e.b);
+        put_uvarint(&mut rec, &mut n, e.c);
+        self.bytes.extend_from_slice(&rec[..n]);
+    }
+
+    fn room(&self) -> bool {
+        self.bytes.len() + MAX_REC <= BUF_BYTES
+    }
+
+    fn reset(&mut self, gen: u64) {
+        self.bytes.clear();
+        self.last_ts = 0;
+        self.gen = gen;
+    }
+}
+
+/// Decodes one buffer's records (see [`Buf::put`]); None if it is malformed.
+fn decode(mut b: &[u8], out: &mut Vec<Ev>) -> Option<()> {
+    fn uv(b: &mut &[u8]) -> Option<u64> {
+        let mut x = 0u64;
+        for shift in (0..70).step_by(7) {
+            let (&c, rest) = b.split_first()?;
+            *b = rest;
+            x |= ((c & 0x7f) as u64) << shift.min(63);
+            if c < 0x80 {
+                return Some(x);
+            }
+        }
+        None
+    }
+    let mut ts = 0i64;
+    while !b.is_empty() {
+        let (kind, why) = (b[0], *b.get(1)?);
+        b = &b[2..];
+        ts = ts.wrapping_add(uv(&mut b)? as i64);
+        let p = unzig(uv(&mut b)?) as i32;
+        let g = unzig(uv(&mut b)?);
+        let a = unzig(uv(&mut b)?);
+        let bb = uv(&mut b)?;
+        let c = uv(&mut b)?;
+        out.push(Ev {
+            ts,
+            kind,
+            why,
+            pad: 0,
+            p,
+            g,
+            a,
+            b: bb,
+            c,
+        });
+    }
+    Some(())
 }
 
 /// An M's part of the trace. Touched only by the M's own thread, except that
@@ -243,8 +338,6 @@ pub struct MTrace {
     /// The wait reason and object a G gave just before parking (trace::wait).
     why: Cell<u8>,
     obj: Cell<u64>,
-    /// The last flow id this M made (ids are `M id << 40 | n`).
-    flows: Cell<u64>,
 }
 
 // SAFETY: `buf` is reached by another thread only under the busy protocol above;
@@ -260,7 +353,6 @@ impl MTrace {
             in_syscall: Cell::new(0),
             why: Cell::new(0),
             obj: Cell::new(0),
-            flows: Cell::new(0),
         }
     }
 }
@@ -376,6 +468,7 @@ impl Writer {
         );
         self.push(&j);
         if flow != 0 {
+            let flow = g << 32 | flow;
             let j = format!(
                 "{{\"ph\":\"f\",\"bp\":\"e\",\"name\":\"wake\",\"cat\":\"wake\",\"id\":{flow},{ml},\"args\":{{\"g\":{g}}}}}"
             );
@@ -474,7 +567,8 @@ impl Writer {
                     self.push(&j);
                     let j = format!(
                         "{{\"ph\":\"s\",\"name\":\"wake\",\"cat\":\"wake\",\"id\":{},{ml},\"args\":{{\"g\":{}}}}}",
-                        e.a, e.g
+                        e.g << 32 | e.a,
+                        e.g
                     );
                     self.push(&j);
                 }
@@ -588,9 +682,10 @@ impl Writer {
             self.push(&j);
         }
         let tail = format!(
-            "\n],\"displayTimeUnit\":\"ns\",\"otherData\":{{\"producer\":\"libmrt {}\",\"lost_events\":{}}}}}\n",
+            "\n],\"displayTimeUnit\":\"ns\",\"otherData\":{{\"producer\":\"libmrt {}\",\"lost_events\":{},\"raw_bytes\":{}}}}}\n",
             env!("CARGO_PKG_VERSION"),
-            LOST.load(Ordering::Relaxed)
+            LOST.load(Ordering::Relaxed),
+            RAW_OFF.load(Ordering::Relaxed)
         );
         self.out.extend_from_slice(tail.as_bytes());
         self.flush_out();
@@ -646,23 +741,27 @@ fn now() -> i64 {
 /// Writes a buffer raw to the scratch file (header: magic and count, M id, its
 /// thread id), at an offset reserved for it. Called by the buffer's owner while it is
 /// busy, or by the stopper: the scratch file stays open until neither can happen.
-fn flush_raw(m: i64, tid: i64, evs: &[Ev]) {
-    if evs.is_empty() {
+fn flush_raw(m: i64, tid: i64, bytes: &[u8]) {
+    if bytes.is_empty() {
         return;
     }
     let fd = RAW_FD.load(Ordering::Acquire);
     if fd < 0 {
         return;
     }
-    let head: [u64; 4] = [RAW_MAGIC << 32 | evs.len() as u64, m as u64, tid as u64, 0];
-    let body = core::mem::size_of_val(evs);
+    let head: [u64; 4] = [
+        RAW_MAGIC << 32 | bytes.len() as u64,
+        m as u64,
+        tid as u64,
+        0,
+    ];
+    let body = bytes.len();
     let total = (32 + body) as u64;
     let mut off = RAW_OFF.fetch_add(total, Ordering::Relaxed);
     let mut parts: [&[u8]; 2] = [
         // SAFETY: plain integers viewed as bytes.
         unsafe { core::slice::from_raw_parts(head.as_ptr().cast::<u8>(), 32) },
-        // SAFETY: Ev is plain data (repr(C), no padding holds meaning).
-        unsafe { core::slice::from_raw_parts(evs.as_ptr().cast::<u8>(), body) },
+        bytes,
     ];
     for part in parts.iter_mut() {
         while !part.is_empty() {
@@ -733,8 +832,8 @@ fn emit_foreign(mut e: Ev) {
 #[inline]
 fn append(slot: &mut Option<Buf>, gen: u64, e: Ev, who: impl Fn() -> (i64, i64)) {
     if let Some(b) = slot.as_mut() {
-        if b.gen == gen && b.ev.len() < BUF_EVENTS {
-            b.ev.push(e);
+        if b.gen == gen && b.room() {
+            b.put(&e);
             return;
         }
     }
@@ -747,20 +846,23 @@ fn append_slow(slot: &mut Option<Buf>, gen: u64, e: Ev, who: &dyn Fn() -> (i64, 
     if let Some(b) = slot.as_mut() {
         if b.gen == gen {
             let (m, tid) = who();
-            flush_raw(m, tid, &b.ev);
+            flush_raw(m, tid, &b.bytes);
         }
-        b.ev.clear();
-        b.gen = gen;
+        b.reset(gen);
     } else {
         let mut v = Vec::new();
-        if v.try_reserve_exact(BUF_EVENTS).is_err() {
+        if v.try_reserve_exact(BUF_BYTES).is_err() {
             LOST.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        *slot = Some(Buf { gen, ev: v });
+        *slot = Some(Buf {
+            gen,
+            bytes: v,
+            last_ts: 0,
+        });
     }
     if let Some(b) = slot.as_mut() {
-        b.ev.push(e);
+        b.put(&e);
     }
 }
 
@@ -856,9 +958,10 @@ fn go_start_slow(m: &M, gp: *mut G) {
 fn start_state(m: &M, gp: *mut G) -> (i64, u64) {
     // SAFETY: a G that is about to run on this M: ours.
     let g = unsafe { &*gp };
-    let flow = g.trace_flow.load(Ordering::Relaxed);
+    let v = g.trace_flow.load(Ordering::Relaxed);
+    let flow = v & 0xffff_ffff;
     if flow != 0 {
-        g.trace_flow.store(0, Ordering::Relaxed);
+        g.trace_flow.store(v & !0xffff_ffff, Ordering::Relaxed);
     }
     m.trace.open.set(GEN.load(Ordering::Relaxed));
     m.trace.in_syscall.set(0);
@@ -980,19 +1083,18 @@ pub fn go_unblock(gp: *mut G, src: Src) {
 #[cold]
 fn go_unblock_slow(gp: *mut G, src: Src) {
     let m = tls::getm();
-    let id = if m.is_null() {
-        1 << 63 | (FLOW_FOREIGN.fetch_add(1, Ordering::Relaxed) + 1)
-    } else {
-        // SAFETY: the calling thread's M; the Cell is its own.
-        let f = unsafe { &(*m).trace.flows };
-        f.set(f.get() + 1);
-        // SAFETY: as above; ids are fixed.
-        (unsafe { (*m).id } as u64) << 40 | (f.get() & ((1 << 40) - 1))
-    };
     // SAFETY: the caller won the G (it is Runnable and not yet queued): nobody
-    // starts it before this store is published by the queueing.
+    // starts it before these stores are published by the queueing.
     let g = unsafe { &*gp };
-    g.trace_flow.store(id, Ordering::Relaxed);
+    // The G's wakes are numbered (high half: the last number; low half: the one
+    // its next start ends, 0 for none); the JSON's flow id is (G id << 32 | number).
+    let v = g.trace_flow.load(Ordering::Relaxed);
+    let mut id = ((v >> 32) as u32).wrapping_add(1);
+    if id == 0 {
+        id = 1;
+    }
+    g.trace_flow
+        .store((id as u64) << 32 | id as u64, Ordering::Relaxed);
     let mut e = ev(Kind::Unblock, -1, g.goid);
     e.why = src as u8;
     e.a = id as i64;
@@ -1268,9 +1370,9 @@ pub fn stop() -> Result<()> {
                 }
                 if let Some(b) = (*t.buf.get()).as_mut() {
                     if b.gen == GEN.load(Ordering::Relaxed) {
-                        flush_raw((*x).id, (*x).procid.load(Ordering::Relaxed), &b.ev);
+                        flush_raw((*x).id, (*x).procid.load(Ordering::Relaxed), &b.bytes);
                     }
-                    b.ev.clear();
+                    b.reset(0);
                 }
                 x = (*x).alllink;
             }
@@ -1278,7 +1380,7 @@ pub fn stop() -> Result<()> {
     }
     if let Some(b) = FOREIGN.lock().take() {
         if b.gen == GEN.load(Ordering::Relaxed) {
-            flush_raw(0, 0, &b.ev);
+            flush_raw(0, 0, &b.bytes);
         }
     }
     // No M is busy and none will be (tracing is off): the scratch file is ours.
@@ -1304,35 +1406,34 @@ pub fn stop() -> Result<()> {
 /// Reads the scratch file's buffers back and writes them as JSON.
 fn convert(w: &mut Writer, raw: i32, end: u64) -> bool {
     let mut off = 0u64;
+    let mut bytes: Vec<u8> = Vec::new();
     let mut evs: Vec<Ev> = Vec::new();
-    if evs.try_reserve_exact(BUF_EVENTS).is_err() {
+    if bytes.try_reserve_exact(BUF_BYTES).is_err() || evs.try_reserve_exact(BUF_BYTES / 10).is_err()
+    {
         return false;
     }
     while off < end {
-        let mut head = [0u64; 4];
-        // SAFETY: reading into a local array of 32 bytes.
-        if !read_at(
-            raw,
-            unsafe { core::slice::from_raw_parts_mut(head.as_mut_ptr().cast::<u8>(), 32) },
-            off,
-        ) {
+        let mut head = [0u8; 32];
+        if !read_at(raw, &mut head, off) {
             return false;
         }
-        let n = (head[0] & 0xffff_ffff) as usize;
-        if head[0] >> 32 != RAW_MAGIC || n > BUF_EVENTS {
+        let word =
+            |i: usize| u64::from_ne_bytes(head[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
+        let n = (word(0) & 0xffff_ffff) as usize;
+        if word(0) >> 32 != RAW_MAGIC || n > BUF_BYTES {
+            return false;
+        }
+        bytes.clear();
+        bytes.resize(n, 0);
+        if !read_at(raw, &mut bytes, off + 32) {
             return false;
         }
         evs.clear();
-        evs.resize(n, Ev::default());
-        // SAFETY: Ev is plain data; every byte pattern of its integer fields is valid
-        // (`kind` is checked when it is read).
-        let bytes =
-            unsafe { core::slice::from_raw_parts_mut(evs.as_mut_ptr().cast::<u8>(), n * 48) };
-        if !read_at(raw, bytes, off + 32) {
+        if decode(&bytes, &mut evs).is_none() {
             return false;
         }
-        w.encode(head[1] as i64, head[2] as i64, &evs);
-        off += 32 + (n * 48) as u64;
+        w.encode(word(1) as i64, word(2) as i64, &evs);
+        off += 32 + n as u64;
     }
     true
 }
@@ -1366,7 +1467,7 @@ pub fn m_exit(m: &M) {
     let b = unsafe { (*t.buf.get()).take() };
     if let Some(b) = b {
         if ON.load(Ordering::SeqCst) && b.gen == GEN.load(Ordering::Relaxed) {
-            flush_raw(m.id, m.procid.load(Ordering::Relaxed), &b.ev);
+            flush_raw(m.id, m.procid.load(Ordering::Relaxed), &b.bytes);
         }
     }
     t.busy.store(false, Ordering::Release);
