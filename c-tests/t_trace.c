@@ -199,7 +199,7 @@ int main(void)
             "\"why\":\"mutex\"",     "\"why\":\"wg\"",        "\"why\":\"sleep\"",
             "\"why\":\"exit\"",      "host: host_wait_here", "\"name\":\"consumer\"",
             "\"ph\":\"s\"",          "\"ph\":\"f\"",          "\"name\":\"syscall\"",
-            "\"src\":\"timer\"",     "\"fn\":\"stage\"",      "\"name\":\"P1\"",
+            "\"src\":\"timer\"",     "\"fn\":\"stage\"",      "\"name\":\"P",
             "\"name\":\"thread_name\"",
         };
         for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
