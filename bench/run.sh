@@ -11,7 +11,8 @@
 # min-max whiskers over the runs).
 #
 # Usage: bench/run.sh [name-filter] [-- args passed to each bench]   (any directory)
-#   name-filter  run only benches whose name contains it (e.g. `newm`, `spawn`)
+#   name-filter  run only benches whose name (or name:kind) contains it (e.g. `newm`,
+#                `spawn`, `:trace` for the execution trace's overhead only)
 # Environment: CC (default cc), CFLAGS (default -O2), MRT_BENCH_REBUILD_LIB=1 runs
 #              `make lib` even when target/release/libmrt.so exists;
 #              MRT_BENCH_REPS=N overrides every vsgo bench's number of runs per side;
@@ -26,6 +27,11 @@
 # args as one word and the pass-through args; kind c: the name and the pass-through
 # args). Kinds:
 #   c     bench/<name>.c linked with libmrt; prints its own comparison.
+#   trace bench/<name>.c alone, `reps` runs with the execution trace off and as many
+#         with $MRT_TRACE set, alternating; prints the medians and `RESULT trace_<key>
+#         overhead=<percent> off=X on=Y unit=U` lines (goal: on costs <= 15%). With
+#         MRT_BENCH_BASE_LIB=/dir/with/libmrt.so.0 (a build without the trace code) a
+#         third side runs against it and `base=` and `off_overhead=` join the line.
 #   vsgo  bench/<name>.c (libmrt) and bench/<name>.go (Go, built with bench/vsgo.go),
 #         both given the entry's args; each run is a fresh process, the two sides
 #         alternate (which goes first flips every run), `reps` runs each (default 3).
@@ -72,6 +78,8 @@ benches=(
     "preempt:vsgo:3:-p 1:-n 20 -r 3" # rt_checkpoint ns/call, async preemption's cost to a CPU-bound G, latency
     "echo:echo:3:100 1048576:=50 131072"  # examples/echo.c vs bench/echo_server.go, same client
     "http_hello:http:3:-c 100,1000 -d 10:-d 2"  # examples/http_hello.c vs Go net/http, both under wrk
+    "spawn:trace:5:-p 1:-n 100000"   # the execution trace's cost: spawn with $MRT_TRACE unset vs set
+    "chan_pingpong:trace:5:-p 1:-n 50000"  #   the same for the unbuffered ping-pong
 )
 
 filter=""
@@ -369,6 +377,60 @@ run_vsgo() {
     return "$rc"
 }
 
+build_trace() {
+    build_c "$1"
+}
+
+# The trace's overhead: the same C bench with $MRT_TRACE unset ("off") and set ("on"),
+# and against $MRT_BENCH_BASE_LIB ("base") if given, alternating, each a fresh process.
+run_trace() {
+    local name="$1" reps="$2" eargs="$3"; shift 3
+    reps="${MRT_BENCH_REPS:-$reps}"
+    local dir="$out/results/trace_$name${eargs:+_${eargs// /}}"
+    rm -rf "$dir"; mkdir -p "$dir"
+    local sides="off on" rc=0 rep side
+    [ -n "${MRT_BENCH_BASE_LIB:-}" ] && sides="base off on"
+    for rep in $(seq 1 "$reps"); do
+        for side in $sides; do
+            case "$side" in
+                # shellcheck disable=SC2086 # the entry's args are words
+                off) run_one "$out/$name" "$dir/off.$rep" $eargs "$@" || rc=1 ;;
+                on) MRT_TRACE="$dir/trace.json" run_one "$out/$name" "$dir/on.$rep" $eargs "$@" || rc=1
+                    rm -f "$dir/trace.json" ;;
+                base) LD_LIBRARY_PATH="$MRT_BENCH_BASE_LIB" run_one "$out/$name" "$dir/base.$rep" $eargs "$@" || rc=1 ;;
+            esac
+        done
+    done
+    awk '
+    function median(side, k,    n, i, j, t, a) {
+        n = cnt[side, k]
+        if (n == 0) return ""
+        for (i = 1; i <= n; i++) a[i] = val[side, k, i]
+        for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    FNR == 1 { side = FILENAME; sub(/.*\//, "", side); sub(/\..*/, "", side) }
+    $1 == "metric" && NF >= 4 {
+        k = $2
+        if (!(k in seen)) { seen[k] = 1; keys[++nk] = k; unit[k] = $4 }
+        val[side, k, ++cnt[side, k]] = $3
+    }
+    END {
+        printf "  %-22s %-5s %12s %12s %12s %9s %9s\n", "metric (median)", "unit", "no trace code", "trace off", "trace on", "off cost", "on cost"
+        for (i = 1; i <= nk; i++) {
+            k = keys[i]; b = median("base", k); f = median("off", k); o = median("on", k)
+            oc = (f != "" && o != "" && f + 0 != 0) ? sprintf("%.1f%%", (o / f - 1) * 100) : "-"
+            fc = (b != "" && f != "" && b + 0 != 0) ? sprintf("%.1f%%", (f / b - 1) * 100) : "-"
+            printf "  %-22s %-5s %12s %12s %12s %9s %9s\n", k, unit[k], b == "" ? "-" : b, f, o, fc, oc
+            res[i] = sprintf("RESULT trace_%s overhead=%s off=%s on=%s unit=%s%s", k, oc, f, o, unit[k], b == "" ? "" : sprintf(" base=%s off_overhead=%s", b, fc))
+        }
+        print "  (cost = median / median of the column to its left - 1; lower is better; goal: on <= 15%, off <= 1%)"
+        for (i = 1; i <= nk; i++) print res[i]
+    }
+    ' "$dir"/*.[0-9]* || rc=1
+    return "$rc"
+}
+
 # Median of each key's samples per side, ratio libmrt/Go, goals: table + RESULT lines.
 compare_vsgo() {
     awk '
@@ -425,7 +487,7 @@ run_all() {
         "$(date -u '+%Y-%m-%d %H:%M UTC'), $cpus CPUs${model:+ ($model)}, $(uname -sr)${quick:+, QUICK (reduced sizes)}"
     for entry in "${benches[@]}"; do
         IFS=: read -r name kind reps eargs qargs <<<"$entry"
-        [ -n "$filter" ] && [[ "$name" != *"$filter"* ]] && continue
+        [ -n "$filter" ] && [[ "$name" != *"$filter"* && "$name:$kind" != *"$filter"* ]] && continue
         ran=$((ran + 1))
         if [ -n "$quick" ]; then
             if [ "${qargs:0:1}" = "=" ]; then eargs="${qargs:1}"

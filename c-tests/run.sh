@@ -136,7 +136,7 @@ for src in "$here"/t_*.c; do
     case "$name" in
         t_dlopen*) # loads the library with dlopen: not linked against it
             link=(-DMRT_LIB_PATH="\"$lib\"" -ldl) ;;
-        t_dump_*|t_deadlock_*) # name their own functions in goroutine dumps (dladdr)
+        t_dump_*|t_deadlock_*|t_trace*) # name their own functions in goroutine dumps and traces (dladdr)
             link=(-L"$libdir" -lmrt -Wl,-rpath,"$libdir" -rdynamic) ;;
         *)  link=(-L"$libdir" -lmrt -Wl,-rpath,"$libdir") ;;
     esac

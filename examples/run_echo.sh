@@ -16,7 +16,8 @@ cc -std=c11 -Wall -Wextra -Werror -O2 -pthread -o "$out/echo_client" "$here/echo
 
 log="$(mktemp)"
 trap 'rm -f "$log"; [ -n "${srv:-}" ] && kill "$srv" 2>/dev/null || true' EXIT
-"$out/echo" -n "$conns" > "$log" 2>&1 &
+# ECHO_TRACE=path: the server runs with $MRT_TRACE=path (python-bindings/tests/test_trace.py).
+${ECHO_TRACE:+env MRT_TRACE="$ECHO_TRACE"} "$out/echo" -n "$conns" > "$log" 2>&1 &
 srv=$!
 for _ in $(seq 1 200); do
     grep -q "listening on" "$log" && break

@@ -936,6 +936,37 @@ int rt_getstats_ex(struct rt_stats *out, int flags);
 int rt_dump(int fd);
 
 /**
+ * Starts the execution trace: scheduler events (Gs created, running, parked with
+ * their wait reason, readied, preempted, system calls, steals, netpoll, timers) are
+ * written to the file `path` (created or truncated) as Chrome trace-event JSON,
+ * which ui.perfetto.dev and chrome://tracing open, until rt_trace_stop. One lane per
+ * M and one per P; a flow arrow goes from each wake to the G's next run.
+ * `$MRT_TRACE=path` traces a whole run (from the first rt_init of the process to
+ * exit). Events are buffered per M and written a buffer at a time. Any context.
+ *
+ * fork(): the child does not inherit a running trace: tracing is off there and the
+ * parent's buffered events are not written by the child (the parent's file is the
+ * parent's alone); the child may start its own trace after its rt_init.
+ *
+ * Errors: RT_EINVAL for a NULL path or one that cannot be created or written;
+ * RT_EALREADY if a trace is running; RT_EAGAIN if no file descriptor is left;
+ * RT_ENOMEM; RT_ESHUTDOWN in a fork child before its rt_init.
+ *
+ * # Safety
+ * `path` is NULL or a NUL-terminated string.
+ */
+int rt_trace_start(const char *path);
+
+/**
+ * Stops the execution trace: every M's buffered events are written, then the lane
+ * names and the end of the JSON document, and the file is closed. Any context.
+ *
+ * Errors: RT_EINVAL if no trace is running, or if writing the file failed (the
+ * trace is stopped and the file closed either way).
+ */
+int rt_trace_stop(void);
+
+/**
  * Locks `mu`. A G parks while it waits (its M runs other Gs); an M's g0 or a
  * foreign thread blocks on a futex. NULL is ignored. Any context.
  */

@@ -71,7 +71,7 @@ from .p import (
 from .sync import Mutex, WaitGroup
 from .chan import Chan, poll_fd, select, sleep
 from .runtime import (RT_CFG_DEADLOCK_DETECT, RT_CFG_SIGQUIT_DUMP, RT_STATS_EXACT, Runtime, Stats, dump,
-                      gomaxprocs, init, shutdown, stats, version)
+                      gomaxprocs, init, shutdown, stats, trace_start, trace_stop, tracing, version)
 
 __version__ = "0.1.0"
 
@@ -97,4 +97,5 @@ __all__ = [
     "RT_SCHED_ONCE", "RT_SCHED_FOREVER", "RT_STATS_EXACT", "RT_POLLIN", "RT_POLLOUT", "POLLIN", "POLLOUT", "RT_SEND", "RT_RECV",
     "Runtime", "Stats", "dump", "gomaxprocs", "init", "shutdown", "stats", "version",
     "RT_CFG_DEADLOCK_DETECT", "RT_CFG_SIGQUIT_DUMP",
+    "trace_start", "trace_stop", "tracing",
 ] + [cname for cname, _, _, _ in ERRORS] + [pyname for _, _, pyname, _ in ERRORS] + ["RT_OK"]

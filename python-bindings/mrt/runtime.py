@@ -101,6 +101,38 @@ def dump(file=None) -> None:
     check(lib.rt_dump(file), "rt_dump")
 
 
+def trace_start(path) -> None:
+    """rt_trace_start: write the execution trace (Chrome trace-event JSON, which
+    ui.perfetto.dev opens) to ``path`` until ``trace_stop``. ``python -m mrt.trace``
+    summarises and renders it. Raises InvalidArgument for a path that cannot be
+    written, Already if a trace runs."""
+    import os
+
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError("trace_start: path must be str, bytes or os.PathLike")
+    check(lib.rt_trace_start(os.fsencode(path)), "rt_trace_start")
+
+
+def trace_stop() -> None:
+    """rt_trace_stop: flush every buffered event and close the trace file. Raises
+    InvalidArgument if no trace runs."""
+    check(lib.rt_trace_stop(), "rt_trace_stop")
+
+
+class tracing:
+    """``with mrt.tracing("out.json"):`` traces the block (trace_start / trace_stop)."""
+
+    def __init__(self, path) -> None:
+        self.path = path
+
+    def __enter__(self) -> "tracing":
+        trace_start(self.path)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        trace_stop()
+
+
 class Runtime:
     """``with mrt.Runtime(maxprocs=4) as rt:`` runs rt_init on entry and
     rt_shutdown(shutdown_timeout_ns) on exit. Sizes are in bytes; 0 = default."""

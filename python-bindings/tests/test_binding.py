@@ -20,7 +20,7 @@ CORE = [
     "rt_init", "rt_shutdown", "rt_gomaxprocs", "rt_version", "rt_strerror", "rt_err_name",
     "rt_allocm", "rt_m_launch", "rt_m_free", "rt_newm", "rt_getm", "rt_m_id", "rt_m_getinfo",
     "rt_p_get", "rt_p_id", "rt_p_status", "rt_getp", "rt_acquirep", "rt_releasep", "rt_p_put",
-    "rt_getstats",
+    "rt_getstats", "rt_trace_start", "rt_trace_stop",
 ]
 
 # --------------------------------------------------------------------------- header parsing

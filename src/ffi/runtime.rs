@@ -219,6 +219,49 @@ pub extern "C" fn rt_dump(fd: c_int) -> c_int {
     })
 }
 
+/// Starts the execution trace: scheduler events (Gs created, running, parked with
+/// their wait reason, readied, preempted, system calls, steals, netpoll, timers) are
+/// written to the file `path` (created or truncated) as Chrome trace-event JSON,
+/// which ui.perfetto.dev and chrome://tracing open, until rt_trace_stop. One lane per
+/// M and one per P; a flow arrow goes from each wake to the G's next run.
+/// `$MRT_TRACE=path` traces a whole run (from the first rt_init of the process to
+/// exit). Events are buffered per M and written a buffer at a time. Any context.
+///
+/// fork(): the child does not inherit a running trace: tracing is off there and the
+/// parent's buffered events are not written by the child (the parent's file is the
+/// parent's alone); the child may start its own trace after its rt_init.
+///
+/// Errors: RT_EINVAL for a NULL path or one that cannot be created or written;
+/// RT_EALREADY if a trace is running; RT_EAGAIN if no file descriptor is left;
+/// RT_ENOMEM; RT_ESHUTDOWN in a fork child before its rt_init.
+///
+/// # Safety
+/// `path` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn rt_trace_start(path: *const c_char) -> c_int {
+    boundary(|| {
+        if path.is_null() {
+            return RT_EINVAL;
+        }
+        // SAFETY: a NUL-terminated string (our # Safety).
+        let p = unsafe { core::ffi::CStr::from_ptr(path) };
+        if p.is_empty() {
+            return RT_EINVAL;
+        }
+        rc(runtime::trace::start(p))
+    })
+}
+
+/// Stops the execution trace: every M's buffered events are written, then the lane
+/// names and the end of the JSON document, and the file is closed. Any context.
+///
+/// Errors: RT_EINVAL if no trace is running, or if writing the file failed (the
+/// trace is stopped and the file closed either way).
+#[no_mangle]
+pub extern "C" fn rt_trace_stop() -> c_int {
+    boundary(|| rc(runtime::trace::stop()))
+}
+
 /// SIGPIPE blocked on the calling thread while it lives; on drop, a SIGPIPE that
 /// became pending meanwhile (raised by our write to a broken pipe) is taken back
 /// and the old mask restored. One that was pending before is left alone.

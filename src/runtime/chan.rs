@@ -22,6 +22,7 @@ use super::g::{self, G};
 use super::note::{futex_wait, futex_wake, unlock_raw, Guard, Lock, Mutex};
 use super::scratch::Scratch;
 use super::time::nanotime;
+use super::trace::Why;
 use super::{sched, timer, tls};
 
 /// A select case's direction (the values of rt_select_case's `dir`).
@@ -605,6 +606,12 @@ unsafe fn op(c: *mut Chan, elem: *mut u8, dir: i32, block_ok: bool) -> Result<()
         },
     );
     // The lock stays held until the waiter cannot miss its wakeup (see block).
+    let why = if dir == SEND {
+        Why::ChanSend
+    } else {
+        Why::ChanRecv
+    };
+    super::trace::wait(why, c as u64);
     block(gp, &key, &[st.into_raw()], -1, ptr::null());
     // Once woken, the channel may already be freed: only our sudog tells the
     // outcome (a close zeroed a receiver's element before waking it).
@@ -813,6 +820,7 @@ pub unsafe fn select(
     // The locks stay held until the waiter cannot miss its wakeup (see block).
     guards.drain_each(|g| raw.push(g.into_raw()));
     g::set_wait(gp, g::WaitReason::Select);
+    super::trace::wait(Why::Select, 0);
     let woken = block(gp, &key, &raw, deadline, &done);
     // Dequeue the sudogs that did not fire.
     lock_all(&mut guards);

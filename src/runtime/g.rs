@@ -181,6 +181,9 @@ pub struct G {
     /// G is published; read by rt_dump.
     pub creator: i64,
     pub create_pc: usize,
+    /// The execution trace's flow id of the wake that made it runnable (0: none):
+    /// set by its waker, taken when it next starts (`trace`).
+    pub trace_flow: AtomicU64,
 }
 
 /// Why a G waits (shown by rt_dump as Go shows a goroutine's wait reason). Set by
@@ -257,7 +260,7 @@ impl G {
         (arch::ticks().wrapping_sub(stamp)) & WAIT_TSC_MASK
     }
 
-    /// The address of the function it runs (0 if none), for rt_dump.
+    /// The address of the function it runs (0 if none), for rt_dump and the trace.
     pub fn start_fn(&self) -> usize {
         self.fnc.map(|f| f as usize).unwrap_or(0)
     }
@@ -315,6 +318,7 @@ impl G {
             wait: AtomicU64::new(0),
             creator: 0,
             create_pc: 0,
+            trace_flow: AtomicU64::new(0),
         }
     }
 

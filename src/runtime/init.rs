@@ -5,7 +5,7 @@
 //! authoritative ones, checked under the sched lock by each operation.
 
 use core::ptr;
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Once;
 
 use super::error::{Error, Result};
@@ -139,6 +139,12 @@ pub fn init(req: Request) -> Result<()> {
         req.flags,
     );
     INIT.unlock();
+    if r.is_ok() {
+        // $MRT_TRACE: after the runtime runs (and outside INIT: a trace is no part of
+        // what rt_init sets up, and its failure is no rt_init error).
+        super::trace::init_from_env();
+        super::sysmon::configure_schedtrace();
+    }
     r
 }
 
@@ -181,6 +187,7 @@ fn init_locked(n: i32, cfg: Cfg, psig: i32, flags: u32) -> Result<()> {
     s.cfg = cfg;
     m::newm_backoff_reset();
     let debug = std::env::var("MRT_DEBUG").unwrap_or_default();
+    warn_unknown_debug_keys(&debug);
     sched::DEBUG_MIGRATE.store(
         debug.split(',').any(|w| w.trim() == "migrate"),
         Ordering::Relaxed,
@@ -210,6 +217,52 @@ fn init_locked(n: i32, cfg: Cfg, psig: i32, flags: u32) -> Result<()> {
     super::GENERATION.fetch_add(1, Ordering::AcqRel);
     STATE.store(RunState::Running as u32, Ordering::Release);
     Ok(())
+}
+
+/// The words `$MRT_DEBUG` understands (comma-separated).
+pub const DEBUG_KEYS: &[&str] = &[
+    "migrate",
+    "asyncpreemptoff",
+    "nosan",
+    "nosan-go",
+    "nosan-chan",
+    "nosan-sync",
+    "nosan-park",
+    "sigquit",
+    "guardmprotect",
+    "gstackvmas=<n>",
+];
+
+/// The words of `debug` that are no [`DEBUG_KEYS`] (empty words are ignored).
+pub fn unknown_debug_keys(debug: &str) -> Vec<&str> {
+    debug
+        .split(',')
+        .map(str::trim)
+        .filter(|w| {
+            !w.is_empty()
+                && !DEBUG_KEYS.iter().any(|k| match k.strip_suffix("<n>") {
+                    // A key that takes a value: "name=" and anything after it.
+                    Some(prefix) => w.starts_with(prefix),
+                    None => k == w,
+                })
+        })
+        .collect()
+}
+
+/// One line on stderr naming the unknown words of `$MRT_DEBUG` and the known ones,
+/// once per process (a mistyped key would otherwise be ignored without a word).
+fn warn_unknown_debug_keys(debug: &str) {
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    let bad = unknown_debug_keys(debug);
+    if bad.is_empty() || WARNED.swap(true, Ordering::Relaxed) {
+        return;
+    }
+    let msg = format!(
+        "libmrt: MRT_DEBUG: unknown key(s) {} ignored; known keys: {}\n",
+        bad.join(","),
+        DEBUG_KEYS.join(",")
+    );
+    super::write_stderr(msg.as_bytes());
 }
 
 fn unsafe_zeroed_sigset() -> libc::sigset_t {
@@ -372,6 +425,7 @@ extern "C" fn fork_child() {
     }
     INIT.reset_after_fork();
     super::chanreg::reset_after_fork();
+    super::trace::after_fork();
     // SAFETY: the child has a single thread; nothing else can hold these locks.
     unsafe {
         let s = SCHED.get_after_fork();

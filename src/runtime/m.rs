@@ -158,6 +158,9 @@ pub struct M {
     /// whole mask): written by its own thread in minit or at adoption, read by the
     /// preemption handler, which leaves a G alone when the interrupted mask differs.
     pub sigmask_word: AtomicU64,
+    /// Its buffer of execution-trace events (`trace`): own thread, and whoever
+    /// stops the trace under the protocol described there.
+    pub trace: super::trace::MTrace,
 }
 
 impl M {
@@ -210,6 +213,7 @@ impl M {
             sigmask_word: AtomicU64::new(0),
             runs_ended: core::cell::Cell::new(0),
             in_park_cb: core::cell::Cell::new(false),
+            trace: super::trace::MTrace::new(),
         }
     }
 
@@ -786,6 +790,7 @@ fn mexit(m: *mut M) {
         // SAFETY: reserved for this M, which will never take it now.
         sched::handoffp(unsafe { HeldP::from_raw(np) });
     }
+    super::trace::m_exit(mm);
     allm_remove(&mut SCHED.lock(), m);
     signal::disable_altstack_if(mm.stack.as_ref().map(|s| s.alt_lo));
     tls::setg(ptr::null_mut());

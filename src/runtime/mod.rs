@@ -22,6 +22,7 @@
 //! - [`signal`]: alternate signal stacks, the fault handler, the M signal mask.
 //! - [`tls`]: getg/getm through the TLS slot that mstart_stub writes.
 //! - [`stats`]: rt_getstats and rt_dump.
+//! - [`trace`]: the execution trace (rt_trace_start / rt_trace_stop, `$MRT_TRACE`).
 //! - [`error`]: the runtime's error type (the C ABI maps it to RT_* codes).
 //! - [`sanitizer`]: what a sanitized host's ASan / TSan is told about the switches and
 //!   hand-offs (fibers, happens-before edges), found at load time.
@@ -59,6 +60,7 @@ pub mod sysmon;
 pub mod time;
 pub mod timer;
 pub mod tls;
+pub mod trace;
 
 use core::ptr;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};

@@ -494,12 +494,13 @@ fn cheaprand(m: &M) -> u32 {
 /// Runs the expired timers of `of` (our P's or a victim's): the Gs they wake go to
 /// our P (Go steals timers along with work). Returns the next `when` of `of`.
 fn run_timers(pp: &mut HeldP, of: &P, now: i64) -> i64 {
-    let mut fired = false;
+    let mut fired = 0usize;
     let next = timer::check(of, now, &mut |gp| {
-        fired = true;
+        fired += 1;
         ready_on(pp, gp, true);
     });
-    if fired {
+    if fired > 0 {
+        super::trace::timers(of.id, fired);
         wakep_global();
     }
     next
@@ -547,6 +548,7 @@ fn steal_work(m: &M, pp: &mut HeldP) -> Option<*mut G> {
             };
             if let Some(gp) = pp.runqsteal(victim, steal_next, &owner_running) {
                 bump(Some(pp), |c| &c.steals);
+                super::trace::steal(pp.p().id, victim.id, gp);
                 return Some(gp);
             }
         }
@@ -835,6 +837,7 @@ fn execute(m: &M, mut pp: HeldP, gp: *mut G, inherit: bool) -> Option<*mut G> {
     }
     bump(Some(&mut pp), |c| &c.switches);
     m.put_p(pp);
+    super::trace::go_start(m, gp);
     // SAFETY: on m's g0, gp Running and bound to m.
     unsafe { switch_to(m, gp) };
     // Back on g0: the context of the G that switched here is saved. It may not be
@@ -843,6 +846,7 @@ fn execute(m: &M, mut pp: HeldP, gp: *mut G, inherit: bool) -> Option<*mut G> {
     // SAFETY: the G that just switched to g0 is ours until we act on it.
     let g = unsafe { &mut *gp };
     let action = m.action.replace(Action::None);
+    super::trace::go_stop_action(m, gp, &action);
     match action {
         Action::Yield | Action::YieldGlobal | Action::Preempt => {
             g.m = ptr::null_mut();
@@ -1357,6 +1361,7 @@ fn newproc_on(
     g.set_attr(attr.async_preempt, attr.name);
     g.creator = super::stats::goid_of(g::curg());
     g.create_pc = attr.caller;
+    super::trace::go_create(gp);
     match pp {
         Some(pp) => {
             bump(Some(&mut *pp), |c| &c.gs_created);
@@ -1524,6 +1529,7 @@ fn switch_direct(m: &M, pp: &mut HeldP, g: &mut G, next: *mut G, inherit: bool) 
     n.preempt.store(false, Ordering::Relaxed);
     m.curg.store(next, Ordering::Release);
     m.pending_g.set(g);
+    super::trace::go_switch(m, g, next);
     // SAFETY: g runs (on its own stack); n is Running, bound to this M, with a stack.
     unsafe { g::switch_g_to_g(g, n) };
 }
@@ -1630,6 +1636,7 @@ pub fn ready_host(gp: *mut G) -> Result<()> {
 /// Queues a G just made Runnable by a waker, and wakes a P for it.
 #[inline]
 fn queue_readied(gp: *mut G) {
+    super::trace::go_unblock(gp, super::trace::Src::Waker);
     if queue_runnable(gp, true) {
         wakep();
     } else {
@@ -1673,6 +1680,7 @@ pub fn ready_on(pp: &mut HeldP, gp: *mut G, next: bool) {
     if !set_runnable(unsafe { &*gp }) {
         super::throw("goready: the G to wake is not parked");
     }
+    super::trace::go_unblock(gp, super::trace::Src::Timer);
     pp.runqput(gp, next);
 }
 
@@ -1683,12 +1691,14 @@ pub fn inject(list: &mut GQueue, pp: Option<&mut HeldP>) {
     if list.is_empty() {
         return;
     }
+    super::trace::netpoll(list.len());
     let mut ready = GQueue::new();
     while let Some(gp) = list.pop_front() {
         // SAFETY: netpoll hands over parked Gs whose waiter it won.
         if !set_runnable(unsafe { &*gp }) {
             super::throw("netpoll: the G to wake is not parked");
         }
+        super::trace::go_unblock(gp, super::trace::Src::Netpoll);
         // SAFETY: just taken off `list`: ours, on no list.
         unsafe { ready.push_back(gp) };
     }
@@ -1719,6 +1729,7 @@ pub fn sleep(ns: i64) -> Result<()> {
         gp.cast(),
     );
     g::set_wait(gp, g::WaitReason::Sleep);
+    super::trace::wait(super::trace::Why::Sleep, 0);
     gopark(Some(sleep_commit), (&mut t as *mut timer::Timer).cast());
     // Returns once the callback is done (see `del`).
     // SAFETY: our timer.

@@ -1,8 +1,8 @@
-//! Observability: the rt_getstats snapshot (rt_dump is `dump.rs`).
+//! Observability: the rt_getstats snapshot and the schedtrace text (rt_dump is `dump.rs`).
 
 use core::sync::atomic::Ordering;
 
-use super::g::G;
+use super::g::{GStatus, G};
 use super::m::{MKind, MState, M};
 use super::p::{total, P};
 use super::{Sched, SCHED};
@@ -115,4 +115,112 @@ pub(crate) fn goid_of(gp: *mut G) -> i64 {
         // SAFETY: Gs live until shutdown (they are only ever cached, never freed).
         unsafe { (*gp).goid }
     }
+}
+
+/// Go's status numbers (runtime2.go) for the schedtrace detail lines.
+fn go_pstatus(p: &P) -> u32 {
+    use super::p::PStatus;
+    match p.status() {
+        PStatus::Idle | PStatus::Held => 0,
+        PStatus::Running | PStatus::Reserved => 1,
+        PStatus::Syscall => 2,
+        PStatus::Dead => 4,
+    }
+}
+
+fn go_gstatus(st: GStatus) -> u32 {
+    match st {
+        GStatus::Idle => 0,
+        GStatus::Runnable => 1,
+        GStatus::Running | GStatus::System => 2,
+        GStatus::Syscall => 3,
+        GStatus::Waiting | GStatus::HostWaiting => 4,
+        GStatus::Dead => 6,
+    }
+}
+
+/// The `$MRT_SCHEDTRACE` text (sysmon prints it): Go's SCHED line, `ms` after
+/// rt_init, and with `detail` ($MRT_SCHEDDETAIL=1) one line per P, M and live G in
+/// Go's scheddetail format (status numbers as runtime2.go's).
+pub fn schedtrace_text(ms: i64, detail: bool) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let s = SCHED.lock();
+    let mut threads = 0i64;
+    each_m(&s, |m| threads += is_thread(m) as i64);
+    let global = super::sched::GLOBRUNQ_SIZE.load(Ordering::Relaxed);
+    let _ = write!(
+        out,
+        "SCHED {ms}ms: gomaxprocs={} idleprocs={} threads={threads} spinningthreads={} idlethreads={} runqueue={global}",
+        s.gomaxprocs,
+        s.npidle,
+        super::sched::NMSPINNING.load(Ordering::Relaxed),
+        s.nmidle,
+    );
+    if detail {
+        let _ = writeln!(out, " stopping={}", s.stopping);
+        for &pp in &s.allp {
+            // SAFETY: Ps in allp are live under the lock.
+            let p = unsafe { &*pp };
+            let timers = p.timers.heap.try_lock().map_or(-1, |h| h.len() as i64);
+            let _ = writeln!(
+                out,
+                "  P{}: status={} schedtick={} syscalltick={} m={} runqsize={} timerslen={}",
+                p.id,
+                go_pstatus(p),
+                p.schedtick.load(Ordering::Relaxed),
+                p.syscalltick.load(Ordering::Relaxed),
+                mid_of(p.m.load(Ordering::Relaxed)),
+                p.runq.len(),
+                timers
+            );
+        }
+        each_m(&s, |m| {
+            let curg = m.curg.load(Ordering::Relaxed);
+            let lockedg = m.lockedg.load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "  M{}: p={} curg={} spinning={} blocked={} lockedg={}",
+                m.id,
+                pid_of(m.p.load(Ordering::Relaxed)),
+                if curg.is_null() { -1 } else { goid_of(curg) },
+                m.spinning.load(Ordering::Relaxed),
+                m.state() == MState::Idle,
+                if lockedg.is_null() {
+                    -1
+                } else {
+                    goid_of(lockedg)
+                },
+            );
+        });
+        drop(s);
+        let all = super::g::ALLGS.lock();
+        for gp in all.iter() {
+            // SAFETY: Gs on ALLGS live until shutdown.
+            let g = unsafe { &*gp.0 };
+            let st = g.status();
+            if st == GStatus::Idle || st == GStatus::System {
+                continue;
+            }
+            let lm = g.lockedm.load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "  G{}: status={}({:?}) m={} lockedm={}",
+                g.goid,
+                go_gstatus(st),
+                st,
+                mid_of(g.m),
+                mid_of(lm),
+            );
+        }
+    } else {
+        out.push_str(" [");
+        for (i, &pp) in s.allp.iter().enumerate() {
+            // SAFETY: Ps in allp are live under the lock.
+            let n = unsafe { (*pp).runq.len() };
+            let _ = write!(out, "{}{n}", if i > 0 { " " } else { "" });
+        }
+        out.push_str("]\n");
+    }
+    out
 }

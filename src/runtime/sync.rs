@@ -172,6 +172,7 @@ pub fn mutex_lock(o: &Obj) {
             o.unlock_queue();
             continue;
         }
+        super::trace::wait(super::trace::Why::Mutex, o as *const Obj as u64);
         o.block(super::g::WaitReason::Mutex);
         spins = 0;
     }
@@ -285,6 +286,7 @@ pub fn wg_wait(o: &Obj) {
         o.unlock_queue();
         return;
     }
+    super::trace::wait(super::trace::Why::WaitGroup, o as *const Obj as u64);
     o.block(super::g::WaitReason::WaitGroup);
 }
 

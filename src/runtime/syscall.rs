@@ -30,6 +30,7 @@ pub fn entersyscall() -> Result<()> {
         p::unwire(m, &pp);
         let p = pp.p();
         p.syscalltick.fetch_add(1, Ordering::Relaxed);
+        super::trace::syscall_enter(m, gp, p.id);
         // The HeldP dissolves into the Syscall status: whoever wins the CAS out of
         // it (exitsyscall below, or sysmon's retake) makes the next one.
         m.oldp.store(pp.into_raw(), Ordering::Release);
@@ -74,6 +75,7 @@ pub fn exitsyscall() -> Result<()> {
                 pp.p().syscalltick.fetch_add(1, Ordering::Relaxed);
                 m.put_p(pp);
                 g.set_status(GStatus::Running);
+                super::trace::syscall_exit(m, gp, 1);
                 return Ok(());
             }
             // rt_gomaxprocs shrank below it meanwhile: it dies, and the Gs queued
@@ -88,8 +90,10 @@ pub fn exitsyscall() -> Result<()> {
             p::wire(m, &pp);
             m.put_p(pp);
             g.set_status(GStatus::Running);
+            super::trace::syscall_exit(m, gp, 2);
             return Ok(());
         }
+        super::trace::syscall_exit(m, gp, 3);
     }
     // Slow path: on g0, queue the G and park the M until a P frees up.
     mcall(Action::ExitSyscall);

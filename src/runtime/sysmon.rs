@@ -2,10 +2,14 @@
 //! 10 ms while there is nothing to do, sleeping deeply while every P is idle) and
 //! retakes the P of an M that has sat in a system call for more than one tick, so the
 //! other Gs keep running.
+//!
+//! It also prints `$MRT_SCHEDTRACE` (Go's GODEBUG=schedtrace=<ms>): every <ms> one
+//! `SCHED` line on stderr, and with `$MRT_SCHEDDETAIL=1` (scheddetail=1) a line per
+//! P, M and G after it.
 
 use core::ffi::c_void;
 use core::ptr;
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
 
 use super::note::Note;
 use super::p::{HeldP, PStatus, ALLP, COUNTERS, GOMAXPROCS, MAX_PROCS, NPIDLE};
@@ -19,6 +23,61 @@ static NOTE: Note = Note::new();
 static WAITING: AtomicBool = AtomicBool::new(false);
 /// Bumped to stop it (rt_shutdown).
 static STOP: AtomicU32 = AtomicU32::new(0);
+
+/// $MRT_SCHEDTRACE's period in ns (0: off), $MRT_SCHEDDETAIL, and the time rt_init
+/// read them (the lines count milliseconds from there).
+static SCHEDTRACE_NS: AtomicI64 = AtomicI64::new(0);
+static SCHEDDETAIL: AtomicBool = AtomicBool::new(false);
+static SCHEDTRACE_EPOCH: AtomicI64 = AtomicI64::new(0);
+
+/// rt_init: reads $MRT_SCHEDTRACE and $MRT_SCHEDDETAIL; with a period, starts sysmon
+/// now (it prints even before the first G). A value that is not a positive number of
+/// milliseconds is refused with a one-line warning.
+pub fn configure_schedtrace() {
+    SCHEDTRACE_EPOCH.store(nanotime(), Ordering::Relaxed);
+    let ms = match std::env::var("MRT_SCHEDTRACE") {
+        Ok(v) if !v.trim().is_empty() => match v.trim().parse::<i64>() {
+            Ok(ms) if ms > 0 && ms <= 3_600_000 => ms,
+            Ok(0) => 0,
+            _ => {
+                let msg = format!(
+                    "libmrt: MRT_SCHEDTRACE={v:?} ignored: expected a number of milliseconds (1 to 3600000)\n"
+                );
+                super::write_stderr(msg.as_bytes());
+                0
+            }
+        },
+        _ => 0,
+    };
+    SCHEDTRACE_NS.store(ms * 1_000_000, Ordering::Relaxed);
+    let detail = std::env::var("MRT_SCHEDDETAIL").is_ok_and(|v| v.trim() == "1");
+    SCHEDDETAIL.store(detail, Ordering::Relaxed);
+    if ms > 0 {
+        ensure_started();
+    }
+}
+
+/// Prints the schedtrace lines if they are due at `now`; returns how long until the
+/// next ones (i64::MAX: schedtrace is off).
+fn schedtrace_tick(next: &mut i64, now: i64) -> i64 {
+    let period = SCHEDTRACE_NS.load(Ordering::Relaxed);
+    if period <= 0 {
+        return i64::MAX;
+    }
+    if *next == 0 {
+        *next = now;
+    }
+    if now >= *next {
+        let epoch = SCHEDTRACE_EPOCH.load(Ordering::Relaxed);
+        let text = super::stats::schedtrace_text(
+            (now - epoch) / 1_000_000,
+            SCHEDDETAIL.load(Ordering::Relaxed),
+        );
+        super::write_stderr(text.as_bytes());
+        *next = now + period;
+    }
+    *next - now
+}
 
 /// Starts sysmon on first use (when the first G is made).
 pub fn ensure_started() {
@@ -123,7 +182,9 @@ fn sysmon_loop() {
     let mut signalled = false;
     // The earliest moment a watched P's time slice can run out (0: none is watched).
     let mut slice_end = 0i64;
+    let mut next_trace = 0i64;
     while STOP.load(Ordering::Acquire) == 0 {
+        let trace_in = schedtrace_tick(&mut next_trace, nanotime());
         delay_us = if idle == 0 {
             20
         } else if idle > 50 {
@@ -148,7 +209,7 @@ fn sysmon_loop() {
                 super::deadlock::check();
                 ns = ns.min(super::deadlock::PERIOD_NS);
             }
-            deep_sleep(ns);
+            deep_sleep(ns.min(trace_in.max(20_000)));
             idle = 0;
         } else {
             let mut ns = delay_us * 1000;
@@ -164,7 +225,7 @@ fn sysmon_loop() {
                     ns = ns.min((slice_end - nanotime()).max(20_000));
                 }
             }
-            sleep(ns);
+            sleep(ns.min(trace_in.max(20_000)));
         }
         let now = nanotime();
         // Poll the network if nobody has for 10 ms.
@@ -292,6 +353,7 @@ fn retake(last: &mut [PWatch]) -> (u32, bool, i64) {
             .is_ok()
         {
             COUNTERS.handoffs.fetch_add(1, Ordering::Relaxed);
+            super::trace::handoff(p.id);
             // SAFETY: we won the CAS out of Syscall: the P is ours.
             handoffp(unsafe { HeldP::from_raw(pp) });
             n += 1;
@@ -330,6 +392,7 @@ fn preemptone(pp: *mut super::p::P) -> bool {
             return false;
         }
         (*gp).preempt.store(true, Ordering::Relaxed);
+        super::trace::preempt_request(p.id, gp, (*gp).async_preempt.load(Ordering::Relaxed));
         // A G that opted in is also interrupted by signal (Go's preemptM), at most one
         // signal in flight per M: the handler takes the pending mark. Its thread is
         // alive while the M is on allm (an M leaves allm before its thread exits).

@@ -64,6 +64,13 @@ pub struct TimerHeap {
     heap: Vec<*mut Timer>,
 }
 
+impl TimerHeap {
+    /// How many timers it holds (schedtrace's timerslen).
+    pub(crate) fn len(&self) -> usize {
+        self.heap.len()
+    }
+}
+
 // SAFETY: the timers are touched only under the heap's lock.
 unsafe impl Send for TimerHeap {}
 

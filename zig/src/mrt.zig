@@ -192,6 +192,19 @@ pub fn stats() Error!Stats {
     return s;
 }
 
+/// rt_trace_start: write the execution trace (Chrome trace-event JSON for Perfetto)
+/// to `path` until `traceStop`. error.Invalid for a path that cannot be written,
+/// error.Already while a trace runs.
+pub fn traceStart(path: [:0]const u8) Error!void {
+    return check(c.rt_trace_start(path.ptr));
+}
+
+/// rt_trace_stop: write what is buffered and close the file. error.Invalid if no
+/// trace runs.
+pub fn traceStop() Error!void {
+    return check(c.rt_trace_stop());
+}
+
 // ---------------------------------------------------------------------------------
 // M: OS threads
 

@@ -58,6 +58,7 @@ const tests = [_]Test{
     .{ .name = "goEx bad input and preempt_signal", .run = testGoExBadInput },
     .{ .name = "dump shows a parked G with its wait reason and name", .run = testDump },
     .{ .name = "deadlock detection makes main fail with Deadlock", .run = testDeadlock },
+    .{ .name = "execution trace of a pipeline; trace bad input", .run = testTrace },
 };
 
 const Stuck = struct {
@@ -1530,6 +1531,44 @@ fn testChanPipelineMain() !void {
     if (ctx.err) |err| return err;
     try expectEqual(Pipeline.expected(500), ctx.total);
     try mrt.shutdown(null);
+}
+
+/// rt_trace_start/rt_trace_stop from Zig: named errors for bad input, and a traced
+/// pipeline whose file is one JSON document with the Gs' runs and channel waits.
+fn testTrace() !void {
+    try expectError(error.Invalid, mrt.traceStop());
+    try expectError(error.Invalid, mrt.traceStart("/nonexistent-dir-of-libmrt/t.json"));
+    try mrt.init(.{ .maxprocs = 2 });
+    var name_buf: [64]u8 = undefined;
+    const path = try std.mem.printSentinel(&name_buf, "/tmp/mrt-zig-trace-{d}.json", .{std.c.getpid()}, 0);
+    try mrt.traceStart(path);
+    try expectError(error.Already, mrt.traceStart(path));
+    var ctx: PipelineMain = .{};
+    try mrt.main(&ctx, PipelineMain.run);
+    if (ctx.err) |err| return err;
+    try mrt.traceStop();
+    try expectError(error.Invalid, mrt.traceStop());
+    try expectEqual(Pipeline.expected(500), ctx.total);
+    try mrt.shutdown(null);
+
+    const fd = std.c.open(path, .{ .ACCMODE = .RDONLY });
+    try expect(fd >= 0);
+    defer _ = std.c.unlink(path);
+    var text: [1 << 20]u8 = undefined;
+    var n: usize = 0;
+    while (n < text.len) {
+        const r = std.c.read(fd, text[n..].ptr, text.len - n);
+        if (r <= 0) break;
+        n += @intCast(r);
+    }
+    _ = std.c.close(fd);
+    const t = text[0..n];
+    try expect(std.mem.startsWith(u8, t, "{\"traceEvents\":["));
+    try expect(std.mem.endsWith(u8, t, "}\n"));
+    try expect(std.mem.indexOf(u8, t, "\"why\":\"chan recv\"") != null);
+    try expect(std.mem.indexOf(u8, t, "\"ph\":\"B\",\"name\":\"G") != null);
+    // A P lane (which P the run used is the scheduler's choice).
+    try expect(std.mem.indexOf(u8, t, "\"name\":\"P") != null);
 }
 
 const Pair = extern struct { a: i32, b: f64 };

@@ -230,3 +230,9 @@ pub fn caller_pc() -> usize {
     // of the function this is inlined into (and its return address) is.
     unsafe { core::ptr::read_volatile((fp + 8) as *const usize) }
 }
+
+/// The time-stamp counter as a signed count (the trace's clock; see [`ticks`]).
+#[inline(always)]
+pub fn cputicks() -> i64 {
+    ticks() as i64
+}

@@ -1,0 +1,221 @@
+/*
+ * The execution trace (rt_trace_start / rt_trace_stop):
+ *  - bad input is a named error: NULL or empty path, a path in a missing directory
+ *    (RT_EINVAL), a second start (RT_EALREADY), a stop with no trace (RT_EINVAL);
+ *    the refused calls leave no trace running (a later start works);
+ *  - a channel pipeline with a mutex, a wait group, a sleep, a select with a timeout,
+ *    a host park (rt_park) and a system call, on 2 Ps, is traced; the file is one
+ *    JSON document whose events name every wait reason, the host's park function,
+ *    creations, wakes with flow arrows and system calls. (The structure — balanced
+ *    slices, monotonic lanes, resolved flows — is checked by
+ *    python-bindings/tests/test_trace.py, which parses the file this test leaves in
+ *    $MRT_TRACE_KEEP if that is set.)
+ *  - fork: in a child forked while the trace runs no trace runs (rt_trace_stop
+ *    says so) and none starts before the child's rt_init (RT_ESHUTDOWN); the
+ *    parent's file is still one whole JSON document afterwards.
+ */
+#include "test.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+static long N = 2000; /* 200 under valgrind */
+
+static rt_chan *c1, *c2;
+static rt_mutex mu = RT_MUTEX_INIT;
+static rt_wg wg = RT_WG_INIT;
+static long sum; /* under mu */
+static rt_g *parked;
+static atomic_int parked_flag;
+
+static void producer(void *arg)
+{
+    (void)arg;
+    for (long i = 1; i <= N; i++)
+        rt_chan_send(c1, &i);
+    rt_chan_close(c1);
+    rt_wg_done(&wg);
+}
+
+void stage(void *arg);
+void stage(void *arg)
+{
+    (void)arg;
+    long v;
+    while (rt_chan_recv(c1, &v) == RT_OK) {
+        v *= 2;
+        rt_chan_send(c2, &v);
+    }
+    rt_wg_done(&wg);
+}
+
+static void consumer(void *arg)
+{
+    (void)arg;
+    long v;
+    for (;;) {
+        rt_select_case cs[1] = {{c2, RT_RECV, &v, 0}};
+        int i = rt_select(cs, 1, 200 * 1000 * 1000LL);
+        if (i == RT_ETIMEDOUT)
+            break;
+        rt_mutex_lock(&mu);
+        sum += v;
+        rt_mutex_unlock(&mu);
+    }
+    rt_wg_done(&wg);
+}
+
+bool host_wait_here(rt_g *g, void *arg);
+bool host_wait_here(rt_g *g, void *arg)
+{
+    (void)arg;
+    parked = g;
+    atomic_store(&parked_flag, 1);
+    return true;
+}
+
+static void host_parker(void *arg)
+{
+    (void)arg;
+    rt_park(host_wait_here, NULL);
+    rt_wg_done(&wg);
+}
+
+static void waker(void *arg)
+{
+    (void)arg;
+    do
+        rt_sleep(1000 * 1000);
+    while (!atomic_load(&parked_flag));
+    CHECK_RC(rt_ready(parked), RT_OK);
+    rt_entersyscall();
+    usleep(1000);
+    rt_exitsyscall();
+    rt_wg_done(&wg);
+}
+
+static void main_g(void *arg)
+{
+    (void)arg;
+    rt_wg_add(&wg, 6);
+    rt_go(producer, NULL);
+    rt_go(stage, NULL);
+    rt_go(stage, NULL);
+    rt_go(host_parker, NULL);
+    rt_go(waker, NULL);
+    rt_go_attr a = {sizeof a, 0, "consumer"};
+    rt_go_ex(consumer, NULL, &a);
+    rt_wg_wait(&wg);
+}
+
+/* On 1 P: B, on runnext, runs when A yields holding mu, and parks on it. */
+static void mutex_b(void *arg)
+{
+    (void)arg;
+    rt_mutex_lock(&mu);
+    rt_mutex_unlock(&mu);
+}
+
+static void mutex_a(void *arg)
+{
+    (void)arg;
+    rt_mutex_lock(&mu);
+    rt_go(mutex_b, NULL);
+    rt_gosched();
+    rt_mutex_unlock(&mu);
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc(n + 1);
+    if (b && fread(b, 1, n, f) != (size_t)n) {
+        free(b);
+        b = NULL;
+    }
+    if (b)
+        b[n] = 0;
+    fclose(f);
+    return b;
+}
+
+static void bad_input(void)
+{
+    CHECK_RC(rt_trace_stop(), RT_EINVAL);
+    CHECK_RC(rt_trace_start(NULL), RT_EINVAL);
+    CHECK_RC(rt_trace_start(""), RT_EINVAL);
+    CHECK_RC(rt_trace_start("/nonexistent-dir-of-libmrt/trace.json"), RT_EINVAL);
+    CHECK_RC(rt_trace_stop(), RT_EINVAL);
+}
+
+int main(void)
+{
+    char path[64];
+    const char *keep = getenv("MRT_TRACE_KEEP");
+    snprintf(path, sizeof path, "/tmp/mrt-t-trace-%d.json", (int)getpid());
+    bad_input();
+    if (test_under_valgrind())
+        N = 200;
+
+    rt_config cfg = {.size = sizeof cfg, .maxprocs = 2};
+    CHECK_RC(rt_init(&cfg), RT_OK);
+    CHECK_RC(rt_chan_make(sizeof(long), 0, &c1), RT_OK);
+    CHECK_RC(rt_chan_make(sizeof(long), 4, &c2), RT_OK);
+
+    CHECK_RC(rt_trace_start(keep ? keep : path), RT_OK);
+    CHECK_RC(rt_trace_start(path), RT_EALREADY);
+
+    /* A child forked mid-trace: tracing is off there. */
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* No trace runs here, and none starts before the child's rt_init. */
+        int rc = rt_trace_stop();
+        int rc2 = rt_trace_start(path);
+        _exit(rc == RT_EINVAL && rc2 == RT_ESHUTDOWN ? 0 : 1);
+    }
+    int st = 0;
+    CHECK(waitpid(pid, &st, 0) == pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+
+    CHECK_RC(rt_main(main_g, NULL), RT_OK);
+    CHECK_EQ(sum, (long)N * (N + 1));
+    CHECK_EQ(rt_gomaxprocs(1), 2);
+    CHECK_RC(rt_main(mutex_a, NULL), RT_OK);
+    CHECK_RC(rt_trace_stop(), RT_OK);
+    CHECK_RC(rt_trace_stop(), RT_EINVAL);
+
+    char *t = slurp(keep ? keep : path);
+    if (CHECK(t != NULL)) {
+        CHECK(strncmp(t, "{\"traceEvents\":[", 16) == 0);
+        size_t n = strlen(t);
+        CHECK(n > 2 && strcmp(t + n - 2, "}\n") == 0);
+        static const char *want[] = {
+            "\"why\":\"chan send\"", "\"why\":\"chan recv\"", "\"why\":\"select\"",
+            "\"why\":\"mutex\"",     "\"why\":\"wg\"",        "\"why\":\"sleep\"",
+            "\"why\":\"exit\"",      "host: host_wait_here", "\"name\":\"consumer\"",
+            "\"ph\":\"s\"",          "\"ph\":\"f\"",          "\"name\":\"syscall\"",
+            "\"src\":\"timer\"",     "\"fn\":\"stage\"",      "\"name\":\"P",
+            "\"name\":\"thread_name\"",
+        };
+        for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+            if (!strstr(t, want[i]))
+                FAIL("trace lacks %s", want[i]);
+        free(t);
+    }
+    if (!keep)
+        unlink(path);
+
+    /* After a stop a new trace starts afresh. */
+    CHECK_RC(rt_trace_start(path), RT_OK);
+    CHECK_RC(rt_trace_stop(), RT_OK);
+    unlink(path);
+    CHECK_RC(rt_chan_free(c1), RT_OK);
+    CHECK_RC(rt_chan_free(c2), RT_OK);
+    CHECK_RC(rt_shutdown(-1), RT_OK);
+    return test_summary();
+}
