@@ -271,8 +271,9 @@ fn sysmon_loop() {
 /// A time slice: a G that has kept its P this long without the P's schedule tick
 /// moving is asked to give it up (Go's forcePreemptNS).
 const FORCE_PREEMPT_NS: i64 = 10_000_000;
-/// While a P runs Gs, sysmon looks at it at least this often, so that a time slice
-/// starts being measured at most this late (Go's sysmon may back off to 10 ms here).
+/// While a P runs Gs and others wait, sysmon looks at it at least this often, so
+/// that a time slice starts being measured at most this late (Go's sysmon may back
+/// off to 10 ms here).
 const SLICE_LAG_NS: i64 = 1_000_000;
 
 /// What sysmon last saw of one P (Go's sysmontick).
@@ -313,11 +314,16 @@ fn retake(last: &mut [PWatch]) -> (u32, bool, i64) {
             }
             let end = w.schedwhen + FORCE_PREEMPT_NS;
             if end > now {
-                slice_end = if slice_end == 0 {
-                    end
-                } else {
-                    slice_end.min(end)
-                };
+                // Watched closely only while other Gs wait for a P (a G alone gets
+                // preempted all the same, only less punctually, and sysmon stays
+                // asleep for longer: it costs the G's CPU nothing then).
+                if !p.runq.is_empty() || sched::GLOBRUNQ_SIZE.load(Ordering::Relaxed) > 0 {
+                    slice_end = if slice_end == 0 {
+                        end
+                    } else {
+                        slice_end.min(end)
+                    };
+                }
             } else {
                 if status == PStatus::Running {
                     sent |= preemptone(pp);
