@@ -1496,9 +1496,6 @@ fn pick_local(m: &M, pp: &mut HeldP) -> Pick {
         };
     };
     let (next, inherit) = fair(pp, x);
-    // The G after this one was queued long ago in a burst (a spawn loop), so its
-    // descriptor is likely out of the cache: start fetching it while this one runs.
-    arch::prefetch_lines(pp.p().runq.peek_hint() as *const u8, G_HOT_LINES);
     // SAFETY: a queued G is runnable and ours now.
     let n = unsafe { &mut *next };
     if !n.lockedm.load(Ordering::Relaxed).is_null()
@@ -1553,6 +1550,10 @@ pub fn goexit_direct() {
         super::throw("goexit: running G without a P");
     };
     if let Pick::Run(n, inherit) = pick_local(m, pp) {
+        // The G after the next one was likely queued long ago in a burst (a spawn
+        // loop), its descriptor out of the cache: start fetching it while `n` runs.
+        // (Only here: a G that yields or parks hands over to Gs that ran lately.)
+        arch::prefetch_lines(pp.p().runq.peek_hint() as *const u8, G_HOT_LINES);
         m.pending.set(g::Pending::Exit);
         switch_direct(m, pp, g, n, inherit);
         super::throw("goexit: a dead G was resumed");
