@@ -74,7 +74,7 @@ benches=(
     "chan_buffered:vsgo:3:-p 1:-n 300000"  # producer -> consumer, cap 1024, 8-byte elements, ns/element
     "chan_buffered:vsgo:3:-p 2:-n 300000"  #   the same on 2 Ps
     "sleep_fanout:vsgo:3::-n 2000"   # 10^4 Gs x rt_sleep(1 ms) + rt_wg: wall time, default Ps
-    "scaling:vsgo:3::-n 10000 -r 2"  # skynet with CPU work at the leaves: speedup of 2 Ps over 1 P, goal >= 1.85
+    "skynet:vsgo:3:-w 4000 -n 100000:-w 4000 -n 10000 -r 2"  # CPU work at the leaves: speedup of 2 Ps over 1 P, goal >= 1.85
     "preempt:vsgo:3:-p 1:-n 20 -r 3" # rt_checkpoint ns/call, async preemption's cost to a CPU-bound G, latency
     "echo:echo:3:100 1048576:=50 131072"  # examples/echo.c vs bench/echo_server.go, same client
     "http_hello:http:3:-c 100,1000 -d 10:-d 2"  # examples/http_hello.c vs Go net/http, both under wrk
