@@ -9,7 +9,9 @@
  */
 #include "test_chan.h"
 
-static rt_chan *ping, *pong;
+static rt_chan *pair[2];
+#define ping pair[0]
+#define pong pair[1]
 static atomic_int third_ran;
 
 static void third(void *arg)
@@ -18,22 +20,13 @@ static void third(void *arg)
     atomic_store(&third_ran, 1);
 }
 
-static void ponger(void *arg)
-{
-    (void)arg;
-    uint64_t v;
-    while (rt_chan_recv(ping, &v) == RT_OK)
-        if (rt_chan_send(pong, &v) != RT_OK)
-            break;
-}
-
 static void body(void *arg)
 {
     (void)arg;
     CHECK_RC(rt_chan_make(8, 0, &ping), RT_OK);
     CHECK_RC(rt_chan_make(8, 0, &pong), RT_OK);
     tc_go(third, NULL);
-    tc_go(ponger, NULL);
+    tc_go(tc_ponger, pair);
     long limit = tc_scale(2000000, 100000), rounds = 0;
     uint64_t v = 0;
     while (!atomic_load(&third_ran) && rounds < limit) {

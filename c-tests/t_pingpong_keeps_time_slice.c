@@ -14,7 +14,9 @@
  */
 #include "test_chan.h"
 
-static rt_chan *ping, *pong;
+static rt_chan *pair[2];
+#define ping pair[0]
+#define pong pair[1]
 static atomic_long rounds;
 static int64_t pair_start;
 static atomic_long seen_rounds = -1;
@@ -32,21 +34,12 @@ static void third(void *arg)
     atomic_store(&seen_rounds, atomic_load(&rounds));
 }
 
-static void ponger(void *arg)
-{
-    (void)arg;
-    uint64_t v;
-    while (rt_chan_recv(ping, &v) == RT_OK)
-        if (rt_chan_send(pong, &v) != RT_OK)
-            break;
-}
-
 static void body(void *arg)
 {
     (void)arg;
     CHECK_RC(rt_chan_make(8, 0, &ping), RT_OK);
     CHECK_RC(rt_chan_make(8, 0, &pong), RT_OK);
-    tc_go(ponger, NULL);
+    tc_go(tc_ponger, pair);
     tc_go(third, NULL);
     uint64_t v = 0;
     pair_start = tc_now();

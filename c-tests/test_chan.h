@@ -603,4 +603,15 @@ static inline long tc_drain(int fd)
     return total;
 }
 
+/* A ping-pong pair's echoing side: arg is `rt_chan *pp[2]` = { ping, pong } (8-byte
+ * elements); sends back on pong every value received on ping, until ping is closed. */
+static inline void tc_ponger(void *arg)
+{
+    rt_chan **pp = arg;
+    uint64_t v;
+    while (rt_chan_recv(pp[0], &v) == RT_OK)
+        if (rt_chan_send(pp[1], &v) != RT_OK)
+            break;
+}
+
 #endif /* MRT_TEST_CHAN_H */
