@@ -53,7 +53,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "gosched_switch: -p must be 1, -n and -r positive\n");
         return 2;
     }
-    goal_ratio("switch_1p", 0.25);
+    goal_ratio("switch_1p", 0.15); /* issue 10 */
     run_main(1, main_g, NULL);
     return 0;
 }
