@@ -127,7 +127,8 @@ extern "C" fn quit_handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *m
     let errno = unsafe { *libc::__errno_location() };
     super::write_stderr(b"SIGQUIT: quit\n");
     super::dump::dump(&mut super::dump::FdOut::new(2), super::dump::Symbols::Yes);
-    // SAFETY: as above.
+    // SAFETY: __errno_location points at this thread's errno, always valid to write;
+    // the interrupted code gets back the value it had.
     unsafe { *libc::__errno_location() = errno };
     // SAFETY: OLD_QUIT is read-only once the handler is installed.
     let old = unsafe { &*OLD_QUIT.0.get() };

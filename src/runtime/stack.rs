@@ -645,7 +645,7 @@ impl Arenas {
         let ap = self.room[at];
         // SAFETY: a live arena, ours under the lock.
         let (idx, touched) = if let Some(i) = unsafe { (*ap).free.pop() } {
-            // SAFETY: as above.
+            // SAFETY: `ap` is a live arena (on `room`), ours while we hold the ARENAS lock.
             let a = unsafe { &mut *ap };
             let i = i as usize;
             let t = core::mem::take(&mut a.touched[i]);
@@ -653,10 +653,10 @@ impl Arenas {
             self.dirty -= t;
             (i, t)
         } else {
-            // SAFETY: as above.
+            // SAFETY: `ap` is a live arena (on `room`), ours while we hold the ARENAS lock.
             let i = unsafe { (*ap).carved };
             if let Err(e) = self.guard_slot(ap, i) {
-                // SAFETY: as above.
+                // SAFETY: `ap` is a live arena (on `room`), ours while we hold the ARENAS lock.
                 if unsafe { (*ap).live == 0 && (*ap).carved == 0 } {
                     // A fresh arena that could not give a single stack: undone.
                     self.remove(ap);
@@ -665,12 +665,12 @@ impl Arenas {
                 }
                 return Err(e);
             }
-            // SAFETY: as above.
+            // SAFETY: `ap` is a live arena (on `room`), ours while we hold the ARENAS lock.
             unsafe { (*ap).carved += 1 };
             GSTACK_RESERVED.fetch_add(slot as u64, Ordering::Release);
             (i, 0)
         };
-        // SAFETY: as above.
+        // SAFETY: `ap` is a live arena (on `room`), ours while we hold the ARENAS lock.
         let a = unsafe { &mut *ap };
         a.live += 1;
         if !a.has_room() {

@@ -1216,7 +1216,7 @@ fn membarrier_register() -> bool {
 /// A full fence on every running thread of the process (see the module comment).
 fn membarrier() -> bool {
     const PRIVATE_EXPEDITED: libc::c_long = 1 << 3;
-    // SAFETY: as above.
+    // SAFETY: a plain system call with integer arguments; it touches no memory of ours.
     unsafe { libc::syscall(libc::SYS_membarrier, PRIVATE_EXPEDITED, 0, 0) == 0 }
 }
 
@@ -1248,7 +1248,8 @@ fn scratch_file(path: &core::ffi::CStr) -> Result<i32> {
     let Ok(name) = std::ffi::CString::new(name) else {
         return Err(Error::Inval);
     };
-    // SAFETY: as above; the name is unlinked at once.
+    // SAFETY: `name` is a valid NUL-terminated C string that outlives the call; O_EXCL
+    // makes a new file we own (the name is unlinked at once).
     let fd = unsafe {
         libc::open(
             name.as_ptr(),
