@@ -214,11 +214,7 @@ run_echo() {
             fi
         done
     done
-    for side in mrt go; do
-        [ -e "$dir/$side.1" ] || continue
-        grep -v -e '^metric ' -e '^goal ' "$dir/$side.1" | sed "s/^/  /" || true
-    done
-    compare_vsgo "$dir"/mrt.? "$dir"/go.? || rc=1
+    summarize_sides "$dir" || rc=1
     return "$rc"
 }
 
@@ -331,11 +327,7 @@ run_http() {
             done
         done
     done
-    for side in mrt go; do
-        [ -e "$dir/$side.1" ] || continue
-        grep -v -e '^metric ' -e '^goal ' "$dir/$side.1" | sed "s/^/  /" || true
-    done
-    compare_vsgo "$dir"/mrt.? "$dir"/go.? || rc=1
+    summarize_sides "$dir" || rc=1
     return "$rc"
 }
 
@@ -381,6 +373,19 @@ build_trace() {
     build_c "$1"
 }
 
+# The awk function both summaries use: the median of side/key's samples (cnt[side, k]
+# of them in val[side, k, 1..]), noting their min and max in lo[] and hi[].
+awk_median='
+    function median(side, k,    n, i, j, t, a) {
+        n = cnt[side, k]
+        if (n == 0) return ""
+        for (i = 1; i <= n; i++) a[i] = val[side, k, i]
+        for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+        lo[side, k] = a[1]; hi[side, k] = a[n]
+        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+'
+
 # The trace's overhead: the same C bench with $MRT_TRACE unset ("off") and set ("on"),
 # and against $MRT_BENCH_BASE_LIB ("base") if given, alternating, each a fresh process.
 run_trace() {
@@ -401,14 +406,7 @@ run_trace() {
             esac
         done
     done
-    awk '
-    function median(side, k,    n, i, j, t, a) {
-        n = cnt[side, k]
-        if (n == 0) return ""
-        for (i = 1; i <= n; i++) a[i] = val[side, k, i]
-        for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
-        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-    }
+    awk "$awk_median"'
     FNR == 1 { side = FILENAME; sub(/.*\//, "", side); sub(/\..*/, "", side) }
     $1 == "metric" && NF >= 4 {
         k = $2
@@ -431,17 +429,20 @@ run_trace() {
     return "$rc"
 }
 
+# What the first run of each side printed besides its metrics, then compare_vsgo over
+# every run of both sides (files $1/mrt.N and $1/go.N).
+summarize_sides() {
+    local dir="$1" side
+    for side in mrt go; do
+        [ -e "$dir/$side.1" ] || continue
+        grep -v -e '^metric ' -e '^goal ' "$dir/$side.1" | sed "s/^/  /" || true
+    done
+    compare_vsgo "$dir"/mrt.? "$dir"/go.?
+}
+
 # Median of each key's samples per side, ratio libmrt/Go, goals: table + RESULT lines.
 compare_vsgo() {
-    awk '
-    function median(side, k,    n, i, j, t, a) {
-        n = cnt[side, k]
-        if (n == 0) return ""
-        for (i = 1; i <= n; i++) a[i] = val[side, k, i]
-        for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
-        lo[side, k] = a[1]; hi[side, k] = a[n]
-        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-    }
+    awk "$awk_median"'
     function fmt(x) { return x == "" ? "-" : sprintf(x >= 100 ? "%.0f" : x >= 10 ? "%.1f" : "%.3g", x) }
     function spread(side, k) { return cnt[side, k] > 1 ? sprintf("[%s..%s]", fmt(lo[side, k]), fmt(hi[side, k])) : "" }
     FNR == 1 {
