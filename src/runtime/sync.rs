@@ -7,16 +7,61 @@
 //!
 //! Layout of the 32 bytes (`[u64; 4]`, all zero = unlocked / count 0):
 //! ```text
-//!   rt_mutex: word0 = state (bit 0 locked, bit 1 has waiters), word1 = queue spinlock,
-//!             word2 = head waiter, word3 = tail waiter
+//!   rt_mutex: word0 = state (bit 0 LOCKED, bit 1 WAITERS, bit 2 STARVING),
+//!             word1 = queue spinlock, word2 = head waiter, word3 = tail waiter
 //!   rt_wg:    word0 = counter << 32 | waiters (Go's WaitGroup state), word1 =
 //!             queue spinlock and wakeup tokens, word2 = head, word3 = tail
 //! ```
+//!
+//! # rt_mutex: normal and starvation mode (Go's sync.Mutex)
+//!
+//! In **normal mode** the mutex is not fair: unlock clears LOCKED and then wakes the
+//! queue's head, which must compete for the mutex with whoever arrives meanwhile
+//! (a newcomer is already on a CPU, so it usually wins; that is what makes the mode
+//! fast). A woken waiter that loses goes back to the *front* of the queue.
+//!
+//! A waiter that, on waking, has waited more than [`STARVE_NS`] (1 ms) since it first
+//! queued is *starving*: when it queues again it sets STARVING. In **starvation
+//! mode** unlock does not release the mutex: with LOCKED still set it pops the
+//! queue's head and hands it the mutex (the waiter's wakeup says "you own it"), so
+//! newcomers cannot take it first; they do not spin either, they queue at the tail.
+//! The hand-off leaves starvation mode when the waiter it serves was the last in the
+//! queue or had waited no more than 1 ms (Go's rule).
+//!
+//! The state word and who may change what:
+//! ```text
+//!   LOCKED    set by a lock CAS that saw it clear (fast path, barging, trylock, or
+//!             a waiter under the queue lock); cleared only by the owner's unlock,
+//!             in normal mode (a hand-off keeps it set for the new owner)
+//!   WAITERS   set under the queue lock by a waiter, in the same CAS that sees
+//!             LOCKED set, just before it queues; cleared under the queue lock when
+//!             a pop empties the queue. So, whenever the queue lock is free:
+//!             queue non-empty => WAITERS (the bit may be set with an empty queue
+//!             only transiently; that costs an unlock its slow path, nothing else)
+//!   STARVING  set under the queue lock by a starving waiter, in the CAS that sees
+//!             LOCKED set; cleared only by the owner under the queue lock (hand-off)
+//!   invariant STARVING => LOCKED: nobody clears LOCKED while STARVING is set, and
+//!             STARVING is only set on a locked word; so a free word is never in
+//!             starvation mode and anyone may take it with one CAS
+//! ```
+//! While the owner holds the queue lock in starvation mode, no one else can change
+//! the word: every CAS of a non-owner needs LOCKED clear or the queue lock. The
+//! hand-off therefore decides the next word (still LOCKED; WAITERS if the queue is
+//! not empty; STARVING unless the mode ends) and the next owner under that lock,
+//! and the waiter it pops cannot be anywhere but blocked on its node: a G is marked
+//! waiting before its queue lock is released (`gopark_direct`'s unlock callback),
+//! a thread re-checks its node's key before it futex-sleeps. The wakeup carries the
+//! outcome in the node's key ([`RETRY`] or [`HANDOFF`]), written before the G is
+//! readied or the futex woken, so the waiter never has to guess whether it owns the
+//! mutex. `loom_mutex_*` below check this protocol, this very code, with a starving
+//! waiter, a barging locker and the owner.
+//!
+//! The uncontended paths are one CAS each: lock 0 -> LOCKED, unlock LOCKED -> 0.
 
 use core::ffi::c_void;
 use core::ptr;
-use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
+use super::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use super::g::{curg, G};
 use super::note::{futex_wait, futex_wake};
 use super::sched;
@@ -26,22 +71,37 @@ struct Waiter {
     next: *mut Waiter,
     /// The parked G, or null for a thread blocked on `key`.
     g: *mut G,
+    /// [`ASLEEP`] until the waker writes [`RETRY`] or [`HANDOFF`].
     key: AtomicU32,
+    /// rt_mutex: the time (nanotime) after which this waiter counts as having waited
+    /// longer than [`STARVE_NS`] since it first queued. Read by a hand-off.
+    starve_at: i64,
 }
+
+/// A waiter's key: not woken yet.
+const ASLEEP: u32 = 0;
+/// Woken: try again (rt_mutex normal mode; every rt_wg wakeup).
+const RETRY: u32 = 1;
+/// Woken as the mutex's owner (rt_mutex starvation mode).
+const HANDOFF: u32 = 2;
 
 /// The 32-byte object as the runtime sees it.
 #[repr(C)]
 pub struct Obj {
     word0: AtomicU64,
     qlock: AtomicU32,
-    _pad: u32,
+    /// rt_wg's wakeup tokens (see wg_add); unused by rt_mutex.
+    tokens: AtomicU32,
     head: AtomicPtr<Waiter>,
     tail: AtomicPtr<Waiter>,
 }
 
+// Under loom the atomics are loom's (bigger); the hosts' layout is checked here.
+#[cfg(not(loom))]
 const _: () = assert!(core::mem::size_of::<Obj>() == 32);
 
 impl Obj {
+    #[cfg(not(loom))]
     fn lock_queue(&self) {
         while self
             .qlock
@@ -57,8 +117,37 @@ impl Obj {
         }
     }
 
+    #[cfg(not(loom))]
     fn unlock_queue(&self) {
         self.qlock.store(0, Ordering::Release);
+    }
+
+    /// Under loom the queue lock blocks instead of spinning (loom cannot tell two
+    /// spinners yielding to each other from a livelock): the three-state futex lock
+    /// (0 free, 1 held, 2 held with sleepers). Same exclusion and ordering.
+    #[cfg(loom)]
+    fn lock_queue(&self) {
+        let mut c = match self
+            .qlock
+            .compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed)
+        {
+            Ok(_) => return,
+            Err(c) => c,
+        };
+        if c != 2 {
+            c = self.qlock.swap(2, Ordering::Acquire);
+        }
+        while c != 0 {
+            futex_wait(&self.qlock, 2, -1);
+            c = self.qlock.swap(2, Ordering::Acquire);
+        }
+    }
+
+    #[cfg(loom)]
+    fn unlock_queue(&self) {
+        if self.qlock.swap(0, Ordering::Release) == 2 {
+            futex_wake(&self.qlock, 1);
+        }
     }
 
     /// Appends `w` (queue locked).
@@ -67,10 +156,21 @@ impl Obj {
         if tail.is_null() {
             self.head.store(w, Ordering::Relaxed);
         } else {
-            // SAFETY: queued waiters are live until popped.
+            // SAFETY: queued waiters are live until popped; we hold the queue lock.
             unsafe { (*tail).next = w };
         }
         self.tail.store(w, Ordering::Relaxed);
+    }
+
+    /// Puts `w` first (queue locked).
+    fn push_front(&self, w: *mut Waiter) {
+        let head = self.head.load(Ordering::Relaxed);
+        // SAFETY: `w` is the caller's own live node, not queued yet.
+        unsafe { (*w).next = head };
+        self.head.store(w, Ordering::Relaxed);
+        if head.is_null() {
+            self.tail.store(w, Ordering::Relaxed);
+        }
     }
 
     /// Removes the first waiter (queue locked).
@@ -88,27 +188,47 @@ impl Obj {
         w
     }
 
-    /// Queues the caller and blocks it; the queue lock is held on entry and released
-    /// once the caller can no longer miss its wakeup.
-    fn block(&self, why: super::g::WaitReason) {
+    fn queue_empty(&self) -> bool {
+        self.head.load(Ordering::Relaxed).is_null()
+    }
+
+    /// Queues the caller (at the front if `front`) and blocks it; the queue lock is
+    /// held on entry and released once the caller can no longer miss its wakeup.
+    /// `why` is what the dump shows while it waits. Returns the key its waker wrote
+    /// ([`RETRY`] or [`HANDOFF`]).
+    fn block(&self, front: bool, starve_at: i64, why: super::g::WaitReason) -> u32 {
         let mut w = Waiter {
             next: ptr::null_mut(),
             g: curg(),
-            key: AtomicU32::new(0),
+            key: AtomicU32::new(ASLEEP),
+            starve_at,
         };
-        self.push(&mut w);
+        if front {
+            self.push_front(&mut w);
+        } else {
+            self.push(&mut w);
+        }
         if w.g.is_null() {
             self.unlock_queue();
-            while w.key.load(Ordering::Acquire) == 0 {
-                futex_wait(&w.key, 0, -1);
+            loop {
+                // Acquire pairs with the waker's Release store of the key.
+                let k = w.key.load(Ordering::Acquire);
+                if k != ASLEEP {
+                    return k;
+                }
+                futex_wait(&w.key, ASLEEP, -1);
             }
-        } else {
-            super::g::set_wait(w.g, why);
-            // The queue lock is released after the G is marked waiting (by g0, or by
-            // the G we switch to directly), so a waker that pops us can always ready
-            // us.
-            sched::gopark_direct(unlock_queue_cb, self as *const Obj as *mut c_void);
         }
+        super::g::set_wait(w.g, why);
+        // The queue lock is released after the G is marked waiting (by g0, or by
+        // the G we switch to directly), so a waker that pops us can always ready us.
+        sched::gopark_direct(unlock_queue_cb, self as *const Obj as *mut c_void);
+        // Only our waker readies a G parked here, after it wrote the key.
+        let k = w.key.load(Ordering::Acquire);
+        if k == ASLEEP {
+            super::throw("rt_mutex/rt_wg: G resumed without its wakeup");
+        }
+        k
     }
 }
 
@@ -118,17 +238,23 @@ unsafe extern "C" fn unlock_queue_cb(_g: *mut G, arg: *mut c_void) -> bool {
     true
 }
 
-/// Wakes a popped waiter. After this the waiter's node may be gone.
-fn wake(w: *mut Waiter) {
-    // SAFETY: a popped waiter is live until it observes its wakeup.
+/// Wakes a popped waiter with `how` ([`RETRY`] or [`HANDOFF`]). After this the
+/// waiter's node may be gone.
+fn wake(w: *mut Waiter, how: u32) {
+    // SAFETY: a popped waiter is live until it observes its key; `g` is read before
+    // the key is written.
     unsafe {
         let g = (*w).g;
+        // Release: the waker's writes (for a hand-off, the whole critical section)
+        // happen before the waiter's Acquire load of the key.
+        (*w).key.store(how, Ordering::Release);
         if g.is_null() {
-            (*w).key.store(1, Ordering::Release);
             // The waiter may return (and its node die) right after the store; waking
             // a futex address that is no longer waited on is harmless.
             futex_wake(&(*w).key, 1);
         } else if sched::ready(g).is_err() {
+            // A G parked on a node stays Waiting until readied, and only by its
+            // waker (the node's key was ASLEEP until the store above).
             super::throw("rt_mutex/rt_wg: woken G was not parked");
         }
     }
@@ -136,6 +262,15 @@ fn wake(w: *mut Waiter) {
 
 const LOCKED: u64 = 1;
 const WAITERS: u64 = 2;
+const STARVING: u64 = 4;
+
+/// A waiter that has waited longer than this since it first queued switches the
+/// mutex to starvation mode (Go's starvationThresholdNs).
+pub const STARVE_NS: i64 = 1_000_000;
+
+/// How many times a locker spins on a held mutex (normal mode) before it queues.
+/// Under loom spinning only multiplies the interleavings.
+const SPINS: u32 = if cfg!(loom) { 0 } else { 32 };
 
 /// rt_mutex_lock.
 pub fn mutex_lock(o: &Obj) {
@@ -146,10 +281,22 @@ pub fn mutex_lock(o: &Obj) {
     {
         return;
     }
+    lock_slow(o, STARVE_NS);
+}
+
+/// The contended lock; `starve_ns` is [`STARVE_NS`] except in models.
+#[cold]
+#[inline(never)]
+#[cfg_attr(loom, allow(clippy::absurd_extreme_comparisons))] // SPINS is 0 under loom
+fn lock_slow(o: &Obj, starve_ns: i64) {
     let mut spins = 0;
+    // When we first queued (0: not yet), and whether we have waited too long since.
+    let mut since = 0i64;
+    let mut starving = false;
     loop {
         let s = o.word0.load(Ordering::Relaxed);
         if s & LOCKED == 0 {
+            // Free, hence not in starvation mode (STARVING => LOCKED): barge.
             if o.word0
                 .compare_exchange(s, s | LOCKED, Ordering::Acquire, Ordering::Relaxed)
                 .is_ok()
@@ -158,28 +305,57 @@ pub fn mutex_lock(o: &Obj) {
             }
             continue;
         }
-        if spins < 32 {
+        // In starvation mode the mutex goes to the queue's head: don't spin for it.
+        if s & STARVING == 0 && spins < SPINS {
             spins += 1;
             core::hint::spin_loop();
             continue;
         }
         o.lock_queue();
-        // Announce a waiter, then check once more under the queue lock: an unlock
-        // that happened before the announcement is seen here; one after it sees
-        // WAITERS and wakes us.
-        let s = o.word0.fetch_or(WAITERS, Ordering::AcqRel);
-        if s & LOCKED == 0 {
+        // Under the queue lock, in one CAS: take the mutex if it is free, else
+        // announce ourselves (WAITERS, and STARVING if we are starving) on a word
+        // that is still locked. An unlock after that CAS sees the bits and, needing
+        // the queue lock to pop, finds us queued.
+        let mut s = o.word0.load(Ordering::Relaxed);
+        let took = loop {
+            let new = if s & LOCKED == 0 {
+                s | LOCKED
+            } else if starving {
+                s | WAITERS | STARVING
+            } else {
+                s | WAITERS
+            };
+            match o
+                .word0
+                .compare_exchange(s, new, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => break s & LOCKED == 0,
+                Err(now) => s = now,
+            }
+        };
+        if took {
             o.unlock_queue();
-            continue;
+            return;
         }
+        let requeue = since != 0;
+        if !requeue {
+            since = super::time::nanotime().max(1);
+        }
+        // A waiter that was woken and lost the race goes back to the front (Go's
+        // LIFO for re-queued waiters): it has waited longest.
         super::trace::wait(super::trace::Why::Mutex, o as *const Obj as u64);
-        o.block(super::g::WaitReason::Mutex);
+        let starve_at = since.saturating_add(starve_ns);
+        if o.block(requeue, starve_at, super::g::WaitReason::Mutex) == HANDOFF {
+            return; // handed over: LOCKED was never cleared, we own it
+        }
+        starving = starving || super::time::nanotime() - since > starve_ns;
         spins = 0;
     }
 }
 
 /// rt_mutex_trylock.
 pub fn mutex_trylock(o: &Obj) -> bool {
+    // A free word is never in starvation mode (STARVING => LOCKED).
     let s = o.word0.load(Ordering::Relaxed);
     s & LOCKED == 0
         && o.word0
@@ -189,22 +365,87 @@ pub fn mutex_trylock(o: &Obj) -> bool {
 
 /// rt_mutex_unlock. Unlocking an unlocked mutex is a fatal usage error (as in Go).
 pub fn mutex_unlock(o: &Obj) {
-    let s = o.word0.fetch_and(!LOCKED, Ordering::Release);
-    if s & LOCKED == 0 {
-        super::throw("rt_mutex_unlock of an unlocked mutex");
+    if o.word0
+        .compare_exchange(LOCKED, 0, Ordering::Release, Ordering::Relaxed)
+        .is_err()
+    {
+        unlock_slow(o);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn unlock_slow(o: &Obj) {
+    let mut s = o.word0.load(Ordering::Relaxed);
+    loop {
+        if s & LOCKED == 0 {
+            super::throw("rt_mutex_unlock of an unlocked mutex");
+        }
+        if s & STARVING != 0 {
+            return hand_off(o);
+        }
+        // The CAS (not a fetch_and) fails if a starving waiter set STARVING since
+        // the load: then the mutex must be handed over instead of released.
+        match o
+            .word0
+            .compare_exchange(s, s & !LOCKED, Ordering::Release, Ordering::Relaxed)
+        {
+            Ok(_) => break,
+            Err(now) => s = now,
+        }
     }
     if s & WAITERS == 0 {
         return;
     }
     o.lock_queue();
     let w = o.pop();
-    if o.head.load(Ordering::Relaxed).is_null() {
+    if o.queue_empty() {
         o.word0.fetch_and(!WAITERS, Ordering::Relaxed);
     }
     o.unlock_queue();
     if !w.is_null() {
-        wake(w);
+        wake(w, RETRY);
     }
+}
+
+/// Unlock in starvation mode: the mutex goes, still locked, to the queue's head.
+fn hand_off(o: &Obj) {
+    o.lock_queue();
+    // We own the mutex and hold the queue lock: nobody else can change the word
+    // now (their CASes need LOCKED clear or the queue lock), so it is decided here.
+    let s = o.word0.load(Ordering::Relaxed);
+    let w = o.pop();
+    let new = if w.is_null() {
+        // The starving waiter was woken by a normal-mode unlock that raced with its
+        // STARVING (see lock_slow) and is competing again: release as usual.
+        0
+    } else if o.queue_empty() {
+        LOCKED // the last waiter gets it: back to normal mode
+    } else if super::time::nanotime() <= starve_at_of(w) {
+        LOCKED | WAITERS // it had not waited long: back to normal mode
+    } else {
+        LOCKED | WAITERS | STARVING
+    };
+    if s & (LOCKED | STARVING) != LOCKED | STARVING
+        || o.word0
+            .compare_exchange(s, new, Ordering::Release, Ordering::Relaxed)
+            .is_err()
+    {
+        super::throw("rt_mutex: state changed during a hand-off");
+    }
+    o.unlock_queue();
+    if !w.is_null() {
+        #[cfg(all(test, loom))]
+        loom_tests::HANDOFFS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        wake(w, HANDOFF);
+    }
+}
+
+/// A popped waiter's starvation deadline.
+fn starve_at_of(w: *mut Waiter) -> i64 {
+    // SAFETY: a popped waiter is live until woken; the field was written before it
+    // was queued, and the queue lock (held by our caller) orders the two.
+    unsafe { (*w).starve_at }
 }
 
 // rt_wg's word0 is Go's WaitGroup state: the counter in the high 32 bits, the number
@@ -252,14 +493,13 @@ pub fn wg_add(o: &Obj, delta: i64) {
     while !list.is_null() {
         // SAFETY: read the link before waking (the node may vanish).
         let next = unsafe { (*list).next };
-        wake(list);
+        wake(list, RETRY);
         list = next;
     }
 }
 
 fn tokens(o: &Obj) -> &AtomicU32 {
-    // SAFETY: the pad word is a u32 inside the host's object, used atomically only.
-    unsafe { &*(&o._pad as *const u32 as *const AtomicU32) }
+    &o.tokens
 }
 
 /// rt_wg_wait.
@@ -287,10 +527,10 @@ pub fn wg_wait(o: &Obj) {
         return;
     }
     super::trace::wait(super::trace::Why::WaitGroup, o as *const Obj as u64);
-    o.block(super::g::WaitReason::WaitGroup);
+    o.block(false, 0, super::g::WaitReason::WaitGroup);
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use std::sync::Arc;
@@ -344,5 +584,143 @@ mod tests {
                 w.join().unwrap();
             }
         }
+    }
+}
+
+/// Model checks (`make loom`) of rt_mutex's two modes: `lock_slow`, `mutex_unlock`
+/// and `hand_off` are the production code over loom's atomics and the futex model of
+/// note.rs, with every contender a thread outside any G (a G waiter differs only in
+/// that its queue lock is released once it is parked, which the waker cannot tell
+/// from a thread that has not reached its futex wait yet: both are queued, unwoken,
+/// and take the key the waker writes). A lost hand-off leaves a waiter asleep on its
+/// key for ever, which loom reports as a deadlock; two owners at once touch the
+/// guarded cell concurrently, which loom reports too.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use loom::cell::UnsafeCell;
+    use loom::sync::Arc;
+
+    /// Hand-offs done across all executions: the models assert that they reach one.
+    pub static HANDOFFS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    /// Waiters that queued with STARVING set, across all executions.
+    static STARVED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+    struct Shared {
+        mu: Obj,
+        data: UnsafeCell<u32>,
+    }
+
+    fn shared() -> Arc<Shared> {
+        Arc::new(Shared {
+            mu: Obj {
+                word0: AtomicU64::new(0),
+                qlock: AtomicU32::new(0),
+                tokens: AtomicU32::new(0),
+                head: AtomicPtr::new(ptr::null_mut()),
+                tail: AtomicPtr::new(ptr::null_mut()),
+            },
+            data: UnsafeCell::new(0),
+        })
+    }
+
+    /// rt_mutex_lock with the starvation threshold `starve_ns`: -1 makes a waiter
+    /// starving as soon as it is woken once (and a hand-off to it keeps the mode);
+    /// i64::MAX makes it never starve (and a hand-off to it ends the mode).
+    fn lock(sh: &Shared, starve_ns: i64) {
+        if sh
+            .mu
+            .word0
+            .compare_exchange(0, LOCKED, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            lock_slow(&sh.mu, starve_ns);
+        }
+        if sh.mu.word0.load(Ordering::Relaxed) & STARVING != 0 {
+            STARVED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        // Two owners at once would be a data race on the cell: loom fails on it.
+        sh.data.with_mut(|d| unsafe { *d += 1 });
+    }
+
+    fn done(sh: &Shared) {
+        assert_eq!(
+            sh.mu.word0.load(Ordering::Relaxed),
+            0,
+            "left locked or marked"
+        );
+        assert!(sh.mu.queue_empty(), "a waiter left queued");
+    }
+
+    /// The owner (main) holds the mutex while a waiter that starves at once and a
+    /// barger that never starves contend, and main comes back for it once more: the
+    /// waiter is woken in normal mode, can lose to the barger, queues again at the
+    /// front with STARVING, and must be handed the mutex; the hand-off to the last
+    /// waiter (or to the barger, if it queued behind) leaves starvation mode.
+    /// Bounded to 3 preemptions (see the figure in the commit that added it).
+    #[test]
+    fn loom_mutex_hands_off_to_a_starving_waiter_past_a_barger() {
+        crate::runtime::atomic::loom_builder(3).check(|| {
+            let sh = shared();
+            lock(&sh, i64::MAX);
+            let ts: Vec<_> = [-1i64, i64::MAX]
+                .into_iter()
+                .map(|starve| {
+                    let sh = sh.clone();
+                    loom::thread::spawn(move || {
+                        lock(&sh, starve);
+                        mutex_unlock(&sh.mu);
+                    })
+                })
+                .collect();
+            mutex_unlock(&sh.mu);
+            lock(&sh, i64::MAX);
+            mutex_unlock(&sh.mu);
+            for t in ts {
+                t.join().unwrap();
+            }
+            done(&sh);
+            assert_eq!(sh.data.with(|d| unsafe { *d }), 4);
+        });
+        assert!(
+            HANDOFFS.load(std::sync::atomic::Ordering::Relaxed) > 0,
+            "no hand-off modelled"
+        );
+        assert!(
+            STARVED.load(std::sync::atomic::Ordering::Relaxed) > 0,
+            "never starving"
+        );
+    }
+
+    /// Two waiters that starve at once: hand-offs chain from one to the other while
+    /// the mode lasts, and unlock with an empty queue in starvation mode (the
+    /// starving waiter was woken by a normal unlock racing its STARVING) releases.
+    #[test]
+    fn loom_mutex_two_starving_waiters() {
+        crate::runtime::atomic::loom_builder(3).check(|| {
+            let sh = shared();
+            lock(&sh, i64::MAX);
+            let ts: Vec<_> = (0..2)
+                .map(|_| {
+                    let sh = sh.clone();
+                    loom::thread::spawn(move || {
+                        lock(&sh, -1);
+                        mutex_unlock(&sh.mu);
+                    })
+                })
+                .collect();
+            mutex_unlock(&sh.mu);
+            lock(&sh, -1);
+            mutex_unlock(&sh.mu);
+            for t in ts {
+                t.join().unwrap();
+            }
+            done(&sh);
+            assert_eq!(sh.data.with(|d| unsafe { *d }), 4);
+        });
+        assert!(
+            HANDOFFS.load(std::sync::atomic::Ordering::Relaxed) > 0,
+            "no hand-off modelled"
+        );
     }
 }
