@@ -35,9 +35,8 @@
 //!             in normal mode (a hand-off keeps it set for the new owner)
 //!   WAITERS   set under the queue lock by a waiter, in the same CAS that sees
 //!             LOCKED set, just before it queues; cleared under the queue lock when
-//!             a pop empties the queue. So, whenever the queue lock is free:
-//!             queue non-empty => WAITERS (the bit may be set with an empty queue
-//!             only transiently; that costs an unlock its slow path, nothing else)
+//!             a pop empties the queue. So, whenever the queue lock is free, it
+//!             is set exactly when the queue is not empty
 //!   STARVING  set under the queue lock by a starving waiter, in the CAS that sees
 //!             LOCKED set; cleared only by the owner under the queue lock (hand-off)
 //!   invariant STARVING => LOCKED: nobody clears LOCKED while STARVING is set, and
@@ -266,7 +265,7 @@ const STARVING: u64 = 4;
 
 /// A waiter that has waited longer than this since it first queued switches the
 /// mutex to starvation mode (Go's starvationThresholdNs).
-pub const STARVE_NS: i64 = 1_000_000;
+const STARVE_NS: i64 = 1_000_000;
 
 /// How many times a locker spins on a held mutex (normal mode) before it queues.
 /// Under loom spinning only multiplies the interleavings.
