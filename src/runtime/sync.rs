@@ -656,7 +656,8 @@ mod loom_tests {
     /// waiter is woken in normal mode, can lose to the barger, queues again at the
     /// front with STARVING, and must be handed the mutex; the hand-off to the last
     /// waiter (or to the barger, if it queued behind) leaves starvation mode.
-    /// Bounded to 3 preemptions (see the figure in the commit that added it).
+    /// Bounded to 3 preemptions: 12 s here (4 preemptions, also clean, took 410 s on
+    /// a loaded 2-core machine).
     #[test]
     fn loom_mutex_hands_off_to_a_starving_waiter_past_a_barger() {
         crate::runtime::atomic::loom_builder(3).check(|| {
