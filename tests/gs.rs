@@ -130,10 +130,14 @@ unsafe extern "C" fn chaos_main(arg: *mut c_void) {
     );
     assert!(waiter > 0);
     WG.store(&mut sh.wg, Ordering::Release);
+    // A watchdog by the clock, not by the count of spins: on a P with nothing else
+    // to run a spin is a few ns, and 20M of them took as little as 0.17 s, less
+    // than the Gs need when the other P's thread is descheduled on a loaded machine.
     let mut spins = 0u64;
+    let t0 = std::time::Instant::now();
     while done.load(Ordering::Acquire) == 0 {
         spins += 1;
-        if spins == 20_000_000 {
+        if spins.is_multiple_of(1 << 20) && t0.elapsed().as_secs() >= 60 {
             rt_dump(2);
             panic!("chaos_main: the Gs did not finish");
         }
