@@ -41,6 +41,20 @@ fn stats() -> rt_stats {
     st
 }
 
+/// The stats once no G is left. rt_main returns when its G does; the last chaos G
+/// (between its rt_wg_done and its exit) and the flag-setting G may still be on
+/// their way out then, as in Go, so reading the count at once raced with them.
+fn stats_once_all_exited() -> rt_stats {
+    let t0 = std::time::Instant::now();
+    loop {
+        let st = stats();
+        if st.goroutines == 0 || t0.elapsed().as_secs() >= 60 {
+            return st;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
 fn zeroed<T>() -> T {
     // SAFETY: rt_wg and rt_mutex are all-zero initialised.
     unsafe { std::mem::zeroed() }
@@ -173,7 +187,7 @@ fn many_gs_yield_park_and_lock_at_random() {
         let arg = sh as *mut Shared as *mut c_void;
         assert_eq!(rt_main(Some(chaos_main), arg), RT_OK);
         assert_eq!(sh.in_section.load(Ordering::SeqCst), 0);
-        let st = stats();
+        let st = stats_once_all_exited();
         assert_eq!(st.goroutines, 0, "every G exited");
         assert_eq!(st.gs_created, st.gs_exited);
         assert_eq!(rt_shutdown(-1), RT_OK);
