@@ -1,9 +1,20 @@
 //! rt_mutex and rt_wg: fixed-size, zero-initialisable blocking objects that park a
 //! G (its M goes on with other Gs) and futex-block a thread outside any G.
 //!
-//! Both keep a FIFO of waiters behind a small spinlock inside the object. A waiter is
-//! a node on the waiting side's own stack (a G's stack stays put while it is
-//! parked), so blocking allocates nothing.
+//! Both keep a FIFO of waiters behind a small lock inside the object: a three-state
+//! futex lock (a short spin, then the thread sleeps), held only to link or unlink
+//! waiters, never across a G switch. A waiter is a node on the waiting side's own
+//! stack (a G's stack stays put while it is parked), so blocking allocates nothing.
+//!
+//! A G queues its node, drops the queue lock and then parks, so a waker may pop the
+//! node before the park is committed. The node's `key` settles that race: the park
+//! callback (run once the G is saved and marked Waiting) moves it from [`ASLEEP`] to
+//! [`PARKED`]; the waker swaps in its outcome ([`RETRY`] or [`HANDOFF`]) and readies
+//! the G only if it found PARKED. If it found ASLEEP, the callback sees the outcome,
+//! refuses the park and the G goes on at once. Holding the queue lock across the
+//! park instead made every other thread that waits or wakes on the object spin
+//! through the whole switch to the next G, including the first touch of that G's
+//! fresh stack (10^6 Gs parking on one wait group: sched_yield was 10% of the time).
 //!
 //! Layout of the 32 bytes (`[u64; 4]`, all zero = unlocked / count 0):
 //! ```text
@@ -46,13 +57,12 @@
 //! While the owner holds the queue lock in starvation mode, no one else can change
 //! the word: every CAS of a non-owner needs LOCKED clear or the queue lock. The
 //! hand-off therefore decides the next word (still LOCKED; WAITERS if the queue is
-//! not empty; STARVING unless the mode ends) and the next owner under that lock,
-//! and the waiter it pops cannot be anywhere but blocked on its node: a G is marked
-//! waiting before its queue lock is released (`gopark_direct`'s unlock callback),
-//! a thread re-checks its node's key before it futex-sleeps. The wakeup carries the
-//! outcome in the node's key ([`RETRY`] or [`HANDOFF`]), written before the G is
-//! readied or the futex woken, so the waiter never has to guess whether it owns the
-//! mutex. `loom_mutex_*` below check this protocol, this very code, with a starving
+//! not empty; STARVING unless the mode ends) and the next owner under that lock.
+//! The waiter it pops is queued on its node and cannot leave before its key says
+//! so: a G parked or about to park (see above), a thread that re-checks its key
+//! before each futex sleep. The wakeup carries the outcome in the key ([`RETRY`] or
+//! [`HANDOFF`]), written before the G is readied or the futex woken, so the waiter
+//! never has to guess whether it owns the mutex. `loom_mutex_*` below check this protocol, this very code, with a starving
 //! waiter, a barging locker and the owner.
 //!
 //! The uncontended paths are one CAS each: lock 0 -> LOCKED, unlock LOCKED -> 0.
@@ -70,19 +80,31 @@ struct Waiter {
     next: *mut Waiter,
     /// The parked G, or null for a thread blocked on `key`.
     g: *mut G,
-    /// [`ASLEEP`] until the waker writes [`RETRY`] or [`HANDOFF`].
+    /// [`ASLEEP`] (a G: then [`PARKED`] once its park is committed) until the waker
+    /// writes [`RETRY`] or [`HANDOFF`].
     key: AtomicU32,
     /// rt_mutex: the time (nanotime) after which this waiter counts as having waited
     /// longer than [`STARVE_NS`] since it first queued. Read by a hand-off.
     starve_at: i64,
 }
 
-/// A waiter's key: not woken yet.
+/// A waiter's key: not woken yet (for a G: nor parked yet).
 const ASLEEP: u32 = 0;
+/// A G's park is committed: it is Waiting, and its waker must ready it.
+const PARKED: u32 = 1;
 /// Woken: try again (rt_mutex normal mode; every rt_wg wakeup).
-const RETRY: u32 = 1;
+const RETRY: u32 = 2;
 /// Woken as the mutex's owner (rt_mutex starvation mode).
-const HANDOFF: u32 = 2;
+const HANDOFF: u32 = 3;
+
+/// The queue lock's states.
+const Q_FREE: u32 = 0;
+const Q_HELD: u32 = 1;
+/// Held, and someone may sleep on it: the unlocker wakes one.
+const Q_SLEEPERS: u32 = 2;
+/// Spins before a locker sleeps on the queue lock: its holder only links or unlinks
+/// a node. Under loom spinning only multiplies the interleavings.
+const Q_SPINS: u32 = if cfg!(loom) { 0 } else { 100 };
 
 /// The 32-byte object as the runtime sees it.
 #[repr(C)]
@@ -100,51 +122,39 @@ pub struct Obj {
 const _: () = assert!(core::mem::size_of::<Obj>() == 32);
 
 impl Obj {
-    #[cfg(not(loom))]
+    /// Takes the queue lock: a short spin, then a futex sleep, so that a holder the
+    /// kernel descheduled costs its waiters no CPU (loom, too, cannot tell two
+    /// spinners yielding to each other from a livelock).
     fn lock_queue(&self) {
-        while self
+        if self
             .qlock
-            .compare_exchange_weak(0, 1, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
+            .compare_exchange(Q_FREE, Q_HELD, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
         {
+            return;
+        }
+        for _ in 0..Q_SPINS {
             core::hint::spin_loop();
-            if self.qlock.load(Ordering::Relaxed) != 0 {
-                // The holder may have been descheduled: give it the CPU.
-                // SAFETY: sched_yield has no memory effects.
-                unsafe { libc::sched_yield() };
+            if self.qlock.load(Ordering::Relaxed) == Q_FREE
+                && self
+                    .qlock
+                    .compare_exchange(Q_FREE, Q_HELD, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+            {
+                return;
             }
         }
-    }
-
-    #[cfg(not(loom))]
-    fn unlock_queue(&self) {
-        self.qlock.store(0, Ordering::Release);
-    }
-
-    /// Under loom the queue lock blocks instead of spinning (loom cannot tell two
-    /// spinners yielding to each other from a livelock): the three-state futex lock
-    /// (0 free, 1 held, 2 held with sleepers). Same exclusion and ordering.
-    #[cfg(loom)]
-    fn lock_queue(&self) {
-        let mut c = match self
-            .qlock
-            .compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed)
-        {
-            Ok(_) => return,
-            Err(c) => c,
-        };
-        if c != 2 {
-            c = self.qlock.swap(2, Ordering::Acquire);
-        }
-        while c != 0 {
-            futex_wait(&self.qlock, 2, -1);
-            c = self.qlock.swap(2, Ordering::Acquire);
+        // Taken as Q_SLEEPERS: we cannot tell whether others sleep too, so our
+        // unlock wakes one (at worst needlessly).
+        while self.qlock.swap(Q_SLEEPERS, Ordering::Acquire) != Q_FREE {
+            futex_wait(&self.qlock, Q_SLEEPERS, -1);
         }
     }
 
-    #[cfg(loom)]
     fn unlock_queue(&self) {
-        if self.qlock.swap(0, Ordering::Release) == 2 {
+        if self.qlock.swap(Q_FREE, Ordering::Release) == Q_SLEEPERS {
+            // An rt_wg may be freed by now (its last waiter may have returned):
+            // waking a futex address no one waits on is harmless even then.
             futex_wake(&self.qlock, 1);
         }
     }
@@ -191,9 +201,8 @@ impl Obj {
         self.head.load(Ordering::Relaxed).is_null()
     }
 
-    /// Queues the caller (at the front if `front`) and blocks it; the queue lock is
-    /// held on entry and released once the caller can no longer miss its wakeup.
-    /// `why` is what the dump shows while it waits. Returns the key its waker wrote
+    /// Queues the caller (at the front if `front`), releases the queue lock (held
+    /// on entry) and blocks until woken. `why` is what the dump shows while it waits. Returns the key its waker wrote
     /// ([`RETRY`] or [`HANDOFF`]).
     fn block(&self, front: bool, starve_at: i64, why: super::g::WaitReason) -> u32 {
         let mut w = Waiter {
@@ -207,8 +216,8 @@ impl Obj {
         } else {
             self.push(&mut w);
         }
+        self.unlock_queue();
         if w.g.is_null() {
-            self.unlock_queue();
             loop {
                 // Acquire pairs with the waker's Release store of the key.
                 let k = w.key.load(Ordering::Acquire);
@@ -219,22 +228,28 @@ impl Obj {
             }
         }
         super::g::set_wait(w.g, why);
-        // The queue lock is released after the G is marked waiting (by g0, or by
-        // the G we switch to directly), so a waker that pops us can always ready us.
-        sched::gopark_direct(unlock_queue_cb, self as *const Obj as *mut c_void);
-        // Only our waker readies a G parked here, after it wrote the key.
+        sched::gopark_direct(park_cb, &w as *const Waiter as *mut c_void);
+        // Back either because the park callback found the outcome already written,
+        // or because our waker wrote it and then readied us.
         let k = w.key.load(Ordering::Acquire);
-        if k == ASLEEP {
+        if k != RETRY && k != HANDOFF {
             super::throw("rt_mutex/rt_wg: G resumed without its wakeup");
         }
         k
     }
 }
 
-unsafe extern "C" fn unlock_queue_cb(_g: *mut G, arg: *mut c_void) -> bool {
-    // SAFETY: arg is the object whose queue lock the parking G holds.
-    unsafe { (*(arg as *const Obj)).unlock_queue() };
-    true
+/// The park callback of a queued G, run once it is saved and marked Waiting:
+/// commits the park unless its waker already wrote the outcome (then the G goes on).
+unsafe extern "C" fn park_cb(_g: *mut G, arg: *mut c_void) -> bool {
+    // SAFETY: arg is the parking G's own waiter node, on its stack, which stays put
+    // while the G is parked or about to run again.
+    let w = unsafe { &*(arg as *const Waiter) };
+    // AcqRel: on success our waker's swap must see PARKED after our status is
+    // Waiting; on failure, Acquire pairs with the waker's Release of the outcome.
+    w.key
+        .compare_exchange(ASLEEP, PARKED, Ordering::AcqRel, Ordering::Acquire)
+        .is_ok()
 }
 
 /// Wakes a popped waiter with `how` ([`RETRY`] or [`HANDOFF`]). After this the
@@ -244,17 +259,20 @@ fn wake(w: *mut Waiter, how: u32) {
     // the key is written.
     unsafe {
         let g = (*w).g;
-        // Release: the waker's writes (for a hand-off, the whole critical section)
-        // happen before the waiter's Acquire load of the key.
-        (*w).key.store(how, Ordering::Release);
         if g.is_null() {
+            // Release: the waker's writes (for a hand-off, the whole critical
+            // section) happen before the waiter's Acquire load of the key.
+            (*w).key.store(how, Ordering::Release);
             // The waiter may return (and its node die) right after the store; waking
             // a futex address that is no longer waited on is harmless.
             futex_wake(&(*w).key, 1);
-        } else if sched::ready(g).is_err() {
-            // A G parked on a node stays Waiting until readied, and only by its
-            // waker (the node's key was ASLEEP until the store above).
-            super::throw("rt_mutex/rt_wg: woken G was not parked");
+        } else if (*w).key.swap(how, Ordering::AcqRel) == PARKED {
+            // Committed: the G is Waiting and only we may ready it. (Found ASLEEP:
+            // its park callback sees the outcome and it goes on by itself; the node
+            // is its own again from the swap.)
+            if sched::ready(g).is_err() {
+                super::throw("rt_mutex/rt_wg: woken G was not parked");
+            }
         }
     }
 }
