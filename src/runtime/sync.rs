@@ -62,8 +62,8 @@
 //! so: a G parked or about to park (see above), a thread that re-checks its key
 //! before each futex sleep. The wakeup carries the outcome in the key ([`RETRY`] or
 //! [`HANDOFF`]), written before the G is readied or the futex woken, so the waiter
-//! never has to guess whether it owns the mutex. `loom_mutex_*` below check this protocol, this very code, with a starving
-//! waiter, a barging locker and the owner.
+//! never has to guess whether it owns the mutex. `loom_mutex_*` below check this
+//! protocol, this very code, with a starving waiter, a barging locker and the owner.
 //!
 //! The uncontended paths are one CAS each: lock 0 -> LOCKED, unlock LOCKED -> 0.
 
@@ -202,8 +202,8 @@ impl Obj {
     }
 
     /// Queues the caller (at the front if `front`), releases the queue lock (held
-    /// on entry) and blocks until woken. `why` is what the dump shows while it waits. Returns the key its waker wrote
-    /// ([`RETRY`] or [`HANDOFF`]).
+    /// on entry) and blocks until woken. `why` is what the dump shows while it
+    /// waits. Returns the key its waker wrote ([`RETRY`] or [`HANDOFF`]).
     fn block(&self, front: bool, starve_at: i64, why: super::g::WaitReason) -> u32 {
         let mut w = Waiter {
             next: ptr::null_mut(),
