@@ -103,7 +103,7 @@ impl Obj {
                 futex_wait(&w.key, 0, -1);
             }
         } else {
-            super::g::set_wait(w.g, why);
+            super::g::set_wait(w.g, why, self as *const Obj as u64);
             // The queue lock is released after the G is marked waiting (by g0, or by
             // the G we switch to directly), so a waker that pops us can always ready
             // us.
@@ -172,7 +172,6 @@ pub fn mutex_lock(o: &Obj) {
             o.unlock_queue();
             continue;
         }
-        super::trace::wait(super::trace::Why::Mutex, o as *const Obj as u64);
         o.block(super::g::WaitReason::Mutex);
         spins = 0;
     }
@@ -286,7 +285,6 @@ pub fn wg_wait(o: &Obj) {
         o.unlock_queue();
         return;
     }
-    super::trace::wait(super::trace::Why::WaitGroup, o as *const Obj as u64);
     o.block(super::g::WaitReason::WaitGroup);
 }
 
