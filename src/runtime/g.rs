@@ -252,7 +252,7 @@ impl WaitReason {
     }
 }
 
-pub const WAIT_TSC_MASK: u64 = (1 << 56) - 1;
+pub(crate) const WAIT_TSC_MASK: u64 = (1 << 56) - 1;
 
 /// Notes why the running G `gp` is about to park, on what (`obj`: a channel, mutex
 /// or wait group address, an fd, a host park's rt_parkfn; 0 for none), and when: one
