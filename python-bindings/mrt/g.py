@@ -263,18 +263,51 @@ def _python_body(fn: Any, arg: Any) -> Optional[_Body]:
     return _prepare_python(fn, arg, via_ctypes=is_cfunc)
 
 
+_NAME_MAX = 32  # bytes of a G's name the library keeps (rt_go_attr.name)
+
+
+def body_name(fn: Any) -> str:
+    """The name a Python body's G gets in ``mrt.dump()`` and the execution trace,
+    whose start function is otherwise the same ctypes entry for every Python G: the
+    callable's qualified name without ``<locals>.`` (``outer.inner``), cut to its last
+    32 bytes (after "…") when longer."""
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) \
+        or type(fn).__qualname__
+    name = str(name).replace("<locals>.", "")
+    b = name.encode("utf-8", "replace")
+    if len(b) <= _NAME_MAX:
+        return name
+    tail = b[len(b) - (_NAME_MAX - 3):]
+    while tail and (tail[0] & 0xC0) == 0x80:  # not inside a character
+        tail = tail[1:]
+    return "\u2026" + tail.decode("utf-8", "replace")
+
+
+def _go_python(body: _Body, fn: Any, what: str, flags: int = 0,
+               name: Optional[str] = None) -> Goroutine:
+    """Starts the G of a prepared Python body through rt_go_ex, named after ``fn``
+    unless ``name`` is given (rt_go where the library has no rt_go_ex)."""
+    if _ffi.has("rt_go_ex"):
+        label = body_name(fn) if name is None else name
+        attr = _ffi.rt_go_attr(ctypes.sizeof(_ffi.rt_go_attr), flags, label.encode())
+        goid = lib.rt_go_ex(_G_ENTRY, body.key, ctypes.byref(attr))
+    else:
+        goid = lib.rt_go(_G_ENTRY, body.key)
+    if goid < 0:
+        _pending.pop(body.key, None)
+        check(goid, what)
+    return Goroutine(goid, body)
+
+
 def go(fn: Union[Callable, int, None], arg: Any = _NOARG) -> Union[int, Goroutine]:
     """rt_go: start a G. For a C function pointer (or address) return its id; for a
-    Python callable return a ``Goroutine`` (``.id``, ``.join()``). From a G the new G
-    goes to the current P's runnext; from anywhere else to the global queue.
+    Python callable return a ``Goroutine`` (``.id``, ``.join()``), its G named after
+    the callable (``body_name``; through rt_go_ex). From a G the new G goes to the
+    current P's runnext; from anywhere else to the global queue.
     Raises InvalidArgument for None, NoMemory, Shutdown."""
     body = _python_body(fn, arg)
     if body is not None:
-        goid = lib.rt_go(_G_ENTRY, body.key)
-        if goid < 0:
-            _pending.pop(body.key, None)
-            check(goid, "rt_go")
-        return Goroutine(goid, body)
+        return _go_python(body, fn, "rt_go")
     cfn = _c_function(fn)
     carg = None if arg is _NOARG else arg
     goid = lib.rt_go(cfn, carg)
@@ -291,25 +324,22 @@ RT_G_ASYNC_PREEMPT = 0x1
 
 def go_ex(fn: Union[Callable, int, None], arg: Any = _NOARG, *, flags: int = 0,
           name: Optional[str] = None) -> Union[int, Goroutine]:
-    """rt_go_ex: ``go`` with attributes. ``name`` labels the G in ``mrt.dump()``
-    (copied; 32 bytes kept). ``flags=RT_G_ASYNC_PREEMPT`` lets sysmon preempt the G by
+    """rt_go_ex: ``go`` with attributes. ``name`` labels the G in ``mrt.dump()`` and
+    the trace (copied; 32 bytes kept; a Python body's default is ``body_name(fn)``). ``flags=RT_G_ASYNC_PREEMPT`` lets sysmon preempt the G by
     signal at any instruction (see docs/api.md, "Asynchronous preemption"): only for
     C bodies that keep that contract. A Python body holds the GIL and the
     interpreter's thread state, so asking it of one raises ValueError; a Python body
     is preempted at calls into mrt and at ``checkpoint()``. Raises InvalidArgument
     for unknown flag bits or None, as ``go`` does otherwise."""
-    attr = _ffi.rt_go_attr(ctypes.sizeof(_ffi.rt_go_attr), flags,
-                           None if name is None else name.encode())
     body = _python_body(fn, arg)
     if body is not None:
         if flags & RT_G_ASYNC_PREEMPT:
+            _pending.pop(body.key, None)
             raise ValueError("RT_G_ASYNC_PREEMPT needs a C body: a Python body holds the "
                              "GIL and must not be stopped between instructions")
-        goid = lib.rt_go_ex(_G_ENTRY, body.key, ctypes.byref(attr))
-        if goid < 0:
-            _pending.pop(body.key, None)
-            check(goid, "rt_go_ex")
-        return Goroutine(goid, body)
+        return _go_python(body, fn, "rt_go_ex", flags, name)
+    attr = _ffi.rt_go_attr(ctypes.sizeof(_ffi.rt_go_attr), flags,
+                           None if name is None else name.encode())
     cfn = _c_function(fn)
     goid = lib.rt_go_ex(cfn, None if arg is _NOARG else arg, ctypes.byref(attr))
     check(goid, "rt_go_ex")

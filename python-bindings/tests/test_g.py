@@ -785,12 +785,46 @@ def test_go_ex_name_in_dump_and_bad_input(grt, cbodies, tmp_path):
     release.set()
     g.join()
     assert 'name="py-worker"' in path.read_text()
+    pending = len(mrt.g._pending)
     with pytest.raises(ValueError):
         mrt.go_ex(body, flags=mrt.RT_G_ASYNC_PREEMPT)
+    assert len(mrt.g._pending) == pending  # the refused body is not kept
     with pytest.raises(mrt.InvalidArgument):
         mrt.go_ex(cbodies.count_body, None, flags=0x2)
     with pytest.raises(mrt.InvalidArgument):
         mrt.go_ex(None, flags=mrt.RT_G_ASYNC_PREEMPT)
+
+
+def test_python_g_named_after_its_function(grt, tmp_path):
+    """A Python G's start function is the binding's ctypes entry, the same for every
+    Python G: the dump names it after the Python function instead (go and go_ex)."""
+    wg = mrt.WaitGroup()
+    wg.add(2)
+    release = threading.Event()
+
+    def worker_fn():
+        wg.done()
+        while not release.is_set():
+            mrt.gosched()
+
+    class Job:
+        def run_the_job_with_a_rather_long_method_name(self):
+            worker_fn()
+
+    gs = [mrt.go(worker_fn), mrt.go_ex(Job().run_the_job_with_a_rather_long_method_name)]
+    wg.wait()
+    path = tmp_path / "dump.txt"
+    with open(path, "w") as f:
+        mrt.dump(f)
+    release.set()
+    for g in gs:
+        g.join()
+    text = path.read_text()
+    assert 'name="test_python_g_named_after_its_function.worker_fn"' not in text  # 50 bytes: cut
+    assert 'name="\u2026_after_its_function.worker_fn"' in text, text
+    assert 'name="\u2026ith_a_rather_long_method_name"' in text, text
+    assert mrt.g.body_name(worker_fn) == "\u2026_after_its_function.worker_fn"
+    assert mrt.g.body_name(print) == "print"
 
 
 def test_preempt_signal_config():

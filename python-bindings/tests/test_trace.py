@@ -102,7 +102,12 @@ def test_python_channel_pipeline(tmp_path):
         assert out == [2 * i for i in range(n)]
     t = mt.load(str(path))
     assert {"chan send", "chan recv", "exit"} <= whys(t)
-    assert_sound(t)
+    s = assert_sound(t)
+    # Python Gs are named after their function (all start at the same ctypes entry).
+    names = {e["args"].get("name", "") for e in t["traceEvents"] if e.get("cat") == "g"}
+    for f in ("produce", "double", "consume"):
+        assert any(n.endswith("pipeline." + f) for n in names), names
+    assert any(w["g_fn"].endswith("pipeline.double") and w["why"] == "chan recv" for w in s["top_waits"])
 
 
 def build_c(tmp_path, src, name, extra=()):

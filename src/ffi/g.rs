@@ -221,7 +221,11 @@ pub extern "C" fn rt_park(unlock: rt_parkfn, arg: *mut c_void) -> c_int {
         // SAFETY: rt_g is opaque: a callback taking an rt_g * and one taking a void *
         // have the same ABI, and the runtime passes it the handle rt_getg gives.
         let f = unsafe { core::mem::transmute::<rt_parkfn, g::HostParkFn>(unlock) };
-        g::set_wait(g::curg(), g::WaitReason::HostPark);
+        g::set_wait(
+            g::curg(),
+            g::WaitReason::HostPark,
+            f.map_or(0, |f| f as usize as u64),
+        );
         sched::gopark_host(f, arg);
         // TSan: after what its waker did before rt_ready (a no-op without it).
         crate::runtime::sanitizer::acquire(crate::runtime::sanitizer::Edge::Park, g::curg().cast());

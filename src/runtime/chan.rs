@@ -22,7 +22,6 @@ use super::g::{self, G};
 use super::note::{futex_wait, futex_wake, unlock_raw, Guard, Lock, Mutex};
 use super::scratch::Scratch;
 use super::time::nanotime;
-use super::trace::Why;
 use super::{sched, timer, tls};
 
 /// A select case's direction (the values of rt_select_case's `dir`).
@@ -597,21 +596,13 @@ unsafe fn op(c: *mut Chan, elem: *mut u8, dir: i32, block_ok: bool) -> Result<()
     let gp = g::curg();
     let mut s = Sudog::new(gp, elem, ptr::null(), 0, &key);
     st.waitq(dir).enqueue(&mut s);
-    g::set_wait(
-        gp,
-        if dir == SEND {
-            g::WaitReason::ChanSend
-        } else {
-            g::WaitReason::ChanRecv
-        },
-    );
-    // The lock stays held until the waiter cannot miss its wakeup (see block).
     let why = if dir == SEND {
-        Why::ChanSend
+        g::WaitReason::ChanSend
     } else {
-        Why::ChanRecv
+        g::WaitReason::ChanRecv
     };
-    super::trace::wait(why, c as u64);
+    g::set_wait(gp, why, c as u64);
+    // The lock stays held until the waiter cannot miss its wakeup (see block).
     block(gp, &key, &[st.into_raw()], -1, ptr::null());
     // Once woken, the channel may already be freed: only our sudog tells the
     // outcome (a close zeroed a receiver's element before waking it).
@@ -819,8 +810,7 @@ pub unsafe fn select(
     }
     // The locks stay held until the waiter cannot miss its wakeup (see block).
     guards.drain_each(|g| raw.push(g.into_raw()));
-    g::set_wait(gp, g::WaitReason::Select);
-    super::trace::wait(Why::Select, 0);
+    g::set_wait(gp, g::WaitReason::Select, 0);
     let woken = block(gp, &key, &raw, deadline, &done);
     // Dequeue the sudogs that did not fire.
     lock_all(&mut guards);

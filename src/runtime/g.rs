@@ -148,6 +148,11 @@ pub struct G {
     pub handle: usize,
     /// 0 for g0s. Set by newproc, before the G is published.
     pub goid: i64,
+    /// The execution trace's flow id of the wake that made it runnable (0: none):
+    /// set by its waker, taken when it next starts (`trace`). Beside `goid`, which
+    /// every trace event of the G reads: a start reads it too, and a line of the G
+    /// that nothing else touches there would be a cache miss per start.
+    pub trace_flow: AtomicU64,
     /// What it runs. Owner, set by newproc.
     fnc: RtFn,
     arg: *mut c_void,
@@ -181,13 +186,11 @@ pub struct G {
     /// G is published; read by rt_dump.
     pub creator: i64,
     pub create_pc: usize,
-    /// The execution trace's flow id of the wake that made it runnable (0: none):
-    /// set by its waker, taken when it next starts (`trace`).
-    pub trace_flow: AtomicU64,
 }
 
-/// Why a G waits (shown by rt_dump as Go shows a goroutine's wait reason). Set by
-/// each park site of the library, and by rt_park for the host's own parks.
+/// Why a G waits: shown by rt_dump as Go shows a goroutine's wait reason, and by the
+/// execution trace as the reason a G's run ended. Each park site of the library (and
+/// rt_park for the host's own parks) states it once, through [`set_wait`].
 #[repr(u8)]
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum WaitReason {
@@ -218,6 +221,22 @@ impl WaitReason {
         }
     }
 
+    /// The execution trace's shorter spelling (its `why`; a host park is named by
+    /// the trace after the host's function instead).
+    pub fn trace_name(self) -> &'static str {
+        match self {
+            WaitReason::None => "park",
+            WaitReason::ChanSend => "chan send",
+            WaitReason::ChanRecv => "chan recv",
+            WaitReason::Select => "select",
+            WaitReason::Sleep => "sleep",
+            WaitReason::Fd => "fd",
+            WaitReason::Mutex => "mutex",
+            WaitReason::WaitGroup => "wg",
+            WaitReason::HostPark => "host",
+        }
+    }
+
     pub fn from_u8(v: u8) -> WaitReason {
         match v {
             1 => WaitReason::ChanSend,
@@ -233,19 +252,23 @@ impl WaitReason {
     }
 }
 
-const WAIT_TSC_MASK: u64 = (1 << 56) - 1;
+pub(crate) const WAIT_TSC_MASK: u64 = (1 << 56) - 1;
 
-/// Notes why the running G `gp` is about to park, and when: one store into its
-/// descriptor (the time is the CPU's time-stamp counter, read in one instruction;
-/// rt_dump turns it into a duration). Called by the G itself before it parks.
+/// Notes why the running G `gp` is about to park, on what (`obj`: a channel, mutex
+/// or wait group address, an fd, a host park's rt_parkfn; 0 for none), and when: one
+/// store into its descriptor (the time is the CPU's time-stamp counter, read in one
+/// instruction; rt_dump turns it into a duration, and the execution trace stamps the
+/// end of the G's run with it rather than reading the counter again). Called by the G
+/// itself before it parks: the one place a park site states its reason.
 #[inline(always)]
-pub fn set_wait(gp: *mut G, why: WaitReason) {
+pub fn set_wait(gp: *mut G, why: WaitReason, obj: u64) {
     if gp.is_null() {
         return;
     }
     let w = ((why as u64) << 56) | (arch::ticks() & WAIT_TSC_MASK);
     // SAFETY: a non-null `gp` is the caller's own running G (our contract), live.
     unsafe { (*gp).wait.store(w, Ordering::Relaxed) };
+    super::trace::wait(gp, why, obj);
 }
 
 impl G {
@@ -819,6 +842,9 @@ impl G {
         self.name_len = 0;
         self.wait.store(0, Ordering::Relaxed);
         self.goid = new_goid(pl);
+        // A wake that was never ended by a start in a trace (tracing was off then)
+        // is not this new G's.
+        self.trace_flow.store(0, Ordering::Relaxed);
         if let Some(s) = self.hslot {
             self.handle = greg::renew(s, self.hidx);
         }

@@ -477,8 +477,7 @@ fn park_on_fd(gp: *mut G, fd: i32, events: u32, deadline: i64) -> Result<u32> {
     let wp: *mut PollWaiter = &mut w;
     w.timer.arg = wp.cast();
     WAITERS.fetch_add(1, Ordering::AcqRel);
-    super::g::set_wait(gp, super::g::WaitReason::Fd);
-    super::trace::wait(super::trace::Why::Fd, fd as u64);
+    super::g::set_wait(gp, super::g::WaitReason::Fd, fd as u64);
     sched::gopark(Some(poll_commit), wp.cast());
     WAITERS.fetch_sub(1, Ordering::AcqRel);
     if w.has_timer {

@@ -1729,8 +1729,7 @@ pub fn sleep(ns: i64) -> Result<()> {
         sleep_fire,
         gp.cast(),
     );
-    g::set_wait(gp, g::WaitReason::Sleep);
-    super::trace::wait(super::trace::Why::Sleep, 0);
+    g::set_wait(gp, g::WaitReason::Sleep, 0);
     gopark(Some(sleep_commit), (&mut t as *mut timer::Timer).cast());
     // Returns once the callback is done (see `del`).
     // SAFETY: our timer.

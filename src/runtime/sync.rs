@@ -228,7 +228,7 @@ impl Obj {
                 futex_wait(&w.key, ASLEEP, -1);
             }
         }
-        super::g::set_wait(w.g, why);
+        super::g::set_wait(w.g, why, self as *const Obj as u64);
         sched::gopark_direct(park_cb, &w as *const Waiter as *mut c_void);
         // Back either because the park callback found the outcome already written,
         // or because our waker wrote it and then readied us.
@@ -361,7 +361,6 @@ fn lock_slow(o: &Obj, starve_ns: i64) {
         }
         // A waiter that was woken and lost the race goes back to the front (Go's
         // LIFO for re-queued waiters): it has waited longest.
-        super::trace::wait(super::trace::Why::Mutex, o as *const Obj as u64);
         let starve_at = since.saturating_add(starve_ns);
         if o.block(requeue, starve_at, super::g::WaitReason::Mutex) == HANDOFF {
             return; // handed over: LOCKED was never cleared, we own it
@@ -544,7 +543,6 @@ pub fn wg_wait(o: &Obj) {
         o.unlock_queue();
         return;
     }
-    super::trace::wait(super::trace::Why::WaitGroup, o as *const Obj as u64);
     o.block(false, 0, super::g::WaitReason::WaitGroup);
 }
 

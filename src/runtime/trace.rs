@@ -3,14 +3,21 @@
 //! `$MRT_TRACE=path` for a whole run.
 //!
 //! # Recording
-//! Scheduler events are compact binary records (a kind, a reason and varints: the
-//! time since the buffer's previous event, the P, the G and up to three arguments;
-//! 10 to 20 bytes for most) appended to a buffer that belongs to the M which
-//! observed them ([`MTrace`], a field of every M);
-//! threads that are no M (a foreign thread's rt_go or rt_chan_send waking a G) share
-//! one buffer under a lock. Nothing is formatted on the way in: an event is a read of
-//! the CPU's time-stamp counter (`arch::cputicks`, where the kernel's clocksource is
-//! the TSC; else clock_gettime) and a few stores. A full buffer (`BUF_BYTES`) is
+//! Scheduler events are compact binary records (a byte of kind and reason, then
+//! varints: the time since the buffer's previous event and only the fields the kind
+//! has, G ids and objects as differences from the previous ones; 5 to 10 bytes for
+//! most, see [`decode`]) appended to a buffer that belongs to the M which observed
+//! them ([`MTrace`], a field of every M); threads that are no M (a foreign thread's
+//! rt_go or rt_chan_send waking a G) share one buffer under a lock. Nothing is
+//! formatted on the way in: an event is a read of the CPU's time-stamp counter
+//! (`arch::cputicks`, where the kernel's clocksource is the TSC; else clock_gettime)
+//! and a few stores, written with one bounds check per record. Two things keep the
+//! hot paths (a ping-pong's wake and switch) cheap: the end of a G's run at a park
+//! takes the time the park site stamped anyway (g::set_wait, for rt_dump) instead
+//! of reading the clock again; and a wake by a running G is held back by one record
+//! ([`Ready`]), so that a G which wakes another and then blocks, switching to it,
+//! writes one WokeSwitch record for the wake and the switch (each with its own
+//! time, the wake's flow arrow included). A full buffer (`BUF_BYTES`) is
 //! written raw, with one pwrite at an offset reserved by an atomic add,
 //! to an unlinked scratch file beside the trace: no lock and one system call per
 //! buffer, never per event. rt_trace_stop writes the last buffers the same way, then
@@ -49,7 +56,8 @@
 //!
 //! # Cost
 //! Off: one relaxed load per hook. On: a time-stamp read and a record per event (a
-//! G-to-G switch is one record); `bench/run.sh :trace` measures both.
+//! G-to-G switch is one record, with the wake that led to it); `bench/run.sh :trace`
+//! measures both.
 //!
 //! # fork
 //! A fork child does not inherit a running trace: the atfork child handler turns
@@ -63,7 +71,7 @@ use core::cell::{Cell, UnsafeCell};
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 
 use super::error::{Error, Result};
-use super::g::G;
+use super::g::{WaitReason, G, WAIT_TSC_MASK};
 use super::m::M;
 use super::note::Lock;
 use super::time::nanotime;
@@ -85,74 +93,39 @@ static RAW_FD: AtomicI32 = AtomicI32::new(-1);
 static RAW_OFF: AtomicU64 = AtomicU64::new(0);
 static RAW_FAILED: AtomicBool = AtomicBool::new(false);
 
-/// Bytes per buffer, and the most one record takes (a kind, a reason, 7 varints).
+/// Bytes per buffer, and the most one record takes (a byte of kind and reason, a
+/// time and at most six fields, each a varint of up to 10 bytes).
 const BUF_BYTES: usize = 64 << 10;
-const MAX_REC: usize = 2 + 7 * 10;
+const MAX_REC: usize = 1 + 7 * 10;
+/// Times are recorded in units of 2^TICK_SHIFT clock ticks (about 5 ns at 3 GHz;
+/// Go's trace uses 64 ticks): one byte holds most deltas between events.
+const TICK_SHIFT: u32 = 4;
 /// Marks a buffer's header in the scratch file (ASCII mrtb).
 const RAW_MAGIC: u64 = 0x6d72_7462;
 
-/// Why a G stopped running, as the `why` of its slice's end.
+/// Why a G's run ended that is not a wait: the record's `why` is a [`WaitReason`]
+/// (below `Cause::Yield`) for a park, or one of these; it takes 4 bits.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[repr(u8)]
-pub enum Why {
-    None = 0,
-    Yield,
+enum Cause {
+    Yield = 9,
     Preempted,
     Exit,
     /// Left a system call with no P: queued, its M parks.
     SyscallNoP,
-    ChanSend,
-    ChanRecv,
-    Select,
-    Sleep,
-    Fd,
-    Mutex,
-    WaitGroup,
-    /// rt_park; the event carries the host's rt_parkfn, named by its symbol.
-    Host,
 }
 
-impl Why {
-    fn name(self) -> &'static str {
-        match self {
-            Why::None => "park",
-            Why::Yield => "yield",
-            Why::Preempted => "preempted",
-            Why::Exit => "exit",
-            Why::SyscallNoP => "syscall (no P)",
-            Why::ChanSend => "chan send",
-            Why::ChanRecv => "chan recv",
-            Why::Select => "select",
-            Why::Sleep => "sleep",
-            Why::Fd => "fd",
-            Why::Mutex => "mutex",
-            Why::WaitGroup => "wg",
-            Why::Host => "host",
-        }
-    }
+const _: () = assert!((WaitReason::HostPark as u8) < Cause::Yield as u8);
+const _: () = assert!((Cause::SyscallNoP as u8) < 16);
 
-    fn from_u8(v: u8) -> Why {
-        const ALL: [Why; 13] = [
-            Why::None,
-            Why::Yield,
-            Why::Preempted,
-            Why::Exit,
-            Why::SyscallNoP,
-            Why::ChanSend,
-            Why::ChanRecv,
-            Why::Select,
-            Why::Sleep,
-            Why::Fd,
-            Why::Mutex,
-            Why::WaitGroup,
-            Why::Host,
-        ];
-        ALL.get(v as usize).copied().unwrap_or(Why::None)
-    }
-
-    /// Whether the G waits for someone to wake it (a park), rather than runnable.
-    fn is_wait(self) -> bool {
-        (self as u8) >= Why::ChanSend as u8 || self == Why::None
+/// The name of a `why` (see [`Cause`]).
+fn why_name(why: u8) -> &'static str {
+    match why {
+        w if w == Cause::Yield as u8 => "yield",
+        w if w == Cause::Preempted as u8 => "preempted",
+        w if w == Cause::Exit as u8 => "exit",
+        w if w == Cause::SyscallNoP as u8 => "syscall (no P)",
+        w => WaitReason::from_u8(w).trace_name(),
     }
 }
 
@@ -183,11 +156,14 @@ enum Kind {
     Handoff,
     /// A G-to-G switch: `g` stops (`why`, `b`), `a` starts (flow `c`).
     Switch,
+    /// A Switch to a G that the stopping G made runnable since the M's previous
+    /// record: the wake and the switch in one record (decoded as both).
+    WokeSwitch,
 }
 
 impl Kind {
     fn from_u8(v: u8) -> Option<Kind> {
-        const ALL: [Kind; 13] = [
+        const ALL: [Kind; 14] = [
             Kind::Create,
             Kind::Name,
             Kind::Start,
@@ -201,21 +177,20 @@ impl Kind {
             Kind::PreemptReq,
             Kind::Handoff,
             Kind::Switch,
+            Kind::WokeSwitch,
         ];
         ALL.get((v as usize).wrapping_sub(1)).copied()
     }
 }
 
-/// One record (plain data: the scratch file holds them as they are in memory). `p`
-/// is the P lane it also goes on (-1: none); `kind` is a [`Kind`].
-#[derive(Clone, Copy, Default)]
-#[repr(C)]
+/// One decoded record: `p` is the P lane it also goes on (-1: none), `kind` a
+/// [`Kind`], and `g`, `a`, `b`, `c` what that kind carries (see [`decode`]; a flow
+/// id is the JSON's: G id << 32 | its wake number).
+#[derive(Clone, Copy, Default, Debug)]
 struct Ev {
     ts: i64,
     kind: u8,
     why: u8,
-    /// Explicit, so that a record has no uninitialised byte when written out.
-    pad: u16,
     p: i32,
     g: i64,
     a: i64,
@@ -223,70 +198,219 @@ struct Ev {
     c: u64,
 }
 
-const _: () = assert!(core::mem::size_of::<Ev>() == 48);
-
+/// A buffer of encoded records: `bytes` has BUF_BYTES of capacity, filled to its
+/// length; `last_ts` is the time of the last record (in units of 2^TICK_SHIFT
+/// ticks) and `chain` what the next G id, wait object and start function are
+/// stored relative to. `pending` is a wake not yet written (see
+/// [`Ready`]).
 struct Buf {
     gen: u64,
-    /// Encoded records; the time of the last one (the next is stored as a delta).
     bytes: Vec<u8>,
     last_ts: i64,
+    chain: Chain,
+    pending: Option<Ready>,
 }
 
-/// Appends `x` as a LEB128 varint at `out[*n..]`.
-#[inline(always)]
-fn put_uvarint(out: &mut [u8; MAX_REC], n: &mut usize, mut x: u64) {
-    while x >= 0x80 {
-        out[*n] = x as u8 | 0x80;
-        *n += 1;
-        x >>= 7;
+/// The last wait object, G id and start function written to a buffer: the next of
+/// each is stored as its difference from it (see [`Cur::obj`]).
+#[derive(Clone, Copy, Default)]
+struct Chain {
+    obj: u64,
+    g: i64,
+    f: u64,
+}
+
+/// A wake by the G running on the buffer's M (`by`) of G `g`, flow id `id`, at
+/// `ts` (clock ticks), held back by one record: if that record is the switch from
+/// `by` to `g` (a G that wakes another and then blocks, as in a ping-pong), both go
+/// into one WokeSwitch record; otherwise the wake is written on its own just before
+/// it. Either way the wake keeps its own time and stays in the order of the M's
+/// events.
+#[derive(Clone, Copy)]
+struct Ready {
+    g: i64,
+    by: i64,
+    id: u32,
+    ts: i64,
+}
+
+impl Buf {
+    fn reset(&mut self, gen: u64) {
+        self.bytes.clear();
+        self.last_ts = 0;
+        self.chain = Chain::default();
+        if self.gen != gen {
+            self.pending = None;
+        }
+        self.gen = gen;
     }
-    out[*n] = x as u8;
-    *n += 1;
+
+    /// Writes out the held-back wake, if any (the buffer has room for a record).
+    #[inline(always)]
+    fn put_pending(&mut self) {
+        if self.pending.is_some() {
+            self.put_pending_slow();
+        }
+    }
+
+    #[inline(never)]
+    fn put_pending_slow(&mut self) {
+        if let Some(r) = self.pending.take() {
+            // SAFETY: the caller's room (see [`put`]).
+            self.encode(Kind::Unblock, Src::Waker as u8, r.ts, |c, _| unsafe {
+                c.gid(r.g);
+                c.uv(r.id as u64);
+                c.uv(r.by as u64);
+            });
+        }
+    }
+
+    /// Appends a record at time `ts` (clock ticks; one before the last record's
+    /// counts as no time, so that a lane's time never decreases): a byte of kind
+    /// and `why`, the time since the previous record, then what `body` writes given
+    /// the record's own time.
+    ///
+    /// The buffer has MAX_REC bytes of spare capacity (the caller checks).
+    #[inline(always)]
+    fn encode(&mut self, kind: Kind, why: u8, ts: i64, body: impl FnOnce(&mut Cur, i64)) {
+        let q = (ts >> TICK_SHIFT).max(self.last_ts);
+        let d = q - self.last_ts;
+        self.last_ts = q;
+        let len = self.bytes.len();
+        // SAFETY: at least MAX_REC bytes of spare capacity past the length (the
+        // caller's check) and a record takes at most that; the bytes up to the new
+        // length are written before set_len.
+        unsafe {
+            let start = self.bytes.as_mut_ptr().add(len);
+            let mut c = Cur(start, self.chain);
+            c.byte(kind as u8 | why << 4);
+            c.uv(d as u64);
+            body(&mut c, q << TICK_SHIFT);
+            self.chain = c.1;
+            self.bytes.set_len(len + c.0.offset_from(start) as usize);
+        }
+    }
 }
 
-/// Zigzag: small negative numbers stay short.
-#[inline(always)]
-fn zig(x: i64) -> u64 {
-    ((x << 1) ^ (x >> 63)) as u64
+/// Writes a record into a buffer's spare capacity, with no bounds check: the one
+/// check that the buffer has MAX_REC bytes free is made before (see [`put`]). The
+/// second field is the buffer's [`Chain`].
+struct Cur(*mut u8, Chain);
+
+impl Cur {
+    /// # Safety
+    /// There is room for the byte (see the type).
+    #[inline(always)]
+    unsafe fn byte(&mut self, b: u8) {
+        // SAFETY: the caller's room.
+        unsafe {
+            self.0.write(b);
+            self.0 = self.0.add(1);
+        }
+    }
+
+    /// `x` as a LEB128 varint.
+    ///
+    /// # Safety
+    /// There is room for 10 bytes.
+    #[inline(always)]
+    unsafe fn uv(&mut self, mut x: u64) {
+        // SAFETY: the caller's room: at most 10 bytes for 64 bits.
+        unsafe {
+            while x >= 0x80 {
+                self.byte(x as u8 | 0x80);
+                x >>= 7;
+            }
+            self.byte(x as u8);
+        }
+    }
+
+    /// `x` zigzagged (small negative numbers stay short), as a varint.
+    ///
+    /// # Safety
+    /// There is room for 10 bytes.
+    #[inline(always)]
+    unsafe fn sv(&mut self, x: i64) {
+        // SAFETY: the caller's room.
+        unsafe { self.uv(((x << 1) ^ (x >> 63)) as u64) }
+    }
+
+    /// A wait object (an address, an fd, a host function; most are near the
+    /// previous one, such as the two channels of a ping-pong): 0 as 0, else as its
+    /// zigzagged difference from the previous one, plus one.
+    ///
+    /// # Safety
+    /// There is room for 10 bytes.
+    #[inline(always)]
+    unsafe fn obj(&mut self, x: u64) {
+        if x == 0 {
+            // SAFETY: the caller's room.
+            return unsafe { self.byte(0) };
+        }
+        let d = x.wrapping_sub(self.1.obj) as i64;
+        self.1.obj = x;
+        // SAFETY: the caller's room. (Addresses are less than 2^63 apart: the sum
+        // does not wrap to 0.)
+        unsafe { self.uv(((d << 1) ^ (d >> 63)) as u64 + 1) }
+    }
+
+    /// A G id, as its difference from the previous one (one byte for the two Gs
+    /// of a switch, or Gs created one after another).
+    ///
+    /// # Safety
+    /// There is room for 10 bytes.
+    #[inline(always)]
+    unsafe fn gid(&mut self, g: i64) {
+        let d = g.wrapping_sub(self.1.g);
+        self.1.g = g;
+        // SAFETY: the caller's room.
+        unsafe { self.sv(d) }
+    }
+
+    /// A start function's address, as its difference from the previous one.
+    ///
+    /// # Safety
+    /// There is room for 10 bytes.
+    #[inline(always)]
+    unsafe fn func(&mut self, f: u64) {
+        let d = f.wrapping_sub(self.1.f) as i64;
+        self.1.f = f;
+        // SAFETY: the caller's room.
+        unsafe { self.sv(d) }
+    }
 }
 
 fn unzig(x: u64) -> i64 {
     (x >> 1) as i64 ^ -((x & 1) as i64)
 }
 
-impl Buf {
-    /// Encodes `e` (its `ts` as the delta from the previous record; a clock that
-    /// went back counts as no time, so that a lane's time never decreases).
-    #[inline(always)]
-    fn put(&mut self, e: &Ev) {
-        let mut rec = [0u8; MAX_REC];
-        let mut n = 2;
-        rec[0] = e.kind;
-        rec[1] = e.why;
-        let d = (e.ts - self.last_ts).max(0);
-        self.last_ts += d;
-        put_uvarint(&mut rec, &mut n, d as u64);
-        put_uvarint(&mut rec, &mut n, zig(e.p as i64));
-        put_uvarint(&mut rec, &mut n, zig(e.g));
-        put_uvarint(&mut rec, &mut n, zig(e.a));
-        put_uvarint(&mut rec, &mut n, e.b);
-        put_uvarint(&mut rec, &mut n, e.c);
-        self.bytes.extend_from_slice(&rec[..n]);
-    }
-
-    fn room(&self) -> bool {
-        self.bytes.len() + MAX_REC <= BUF_BYTES
-    }
-
-    fn reset(&mut self, gen: u64) {
-        self.bytes.clear();
-        self.last_ts = 0;
-        self.gen = gen;
-    }
-}
-
-/// Decodes one buffer's records (see [`Buf::put`]); None if it is malformed.
-fn decode(mut b: &[u8], out: &mut Vec<Ev>) -> Option<()> {
+/// Decodes one buffer's records; None if it is malformed. A record is a byte (its
+/// kind in the low 4 bits, its `why` in the high 4), the time since the buffer's
+/// previous record (in units of 2^TICK_SHIFT ticks) and then only the fields its
+/// kind carries, each a varint (`s`: zigzagged):
+///
+/// | kind         | why        | fields                                    |
+/// |--------------|------------|-------------------------------------------|
+/// | Create       | 0          | g (G), a = creator G, b = start function (F) |
+/// | Name         | chunk no.  | g, a, b = 16 bytes of its name (LE words) |
+/// | Start        | 0          | p (s), g (G), a = flow id of its wake (0: none) |
+/// | Stop         | why        | p (s), g (G), b = wait object (@)         |
+/// | Unblock      | [`Src`]    | g (G), a = flow id, b = waker G           |
+/// | SyscallEnter | 0          | p (s), g (G)                              |
+/// | SyscallExit  | 0          | p (s), g (G), a = how                     |
+/// | Steal        | 0          | p (s), g (G), a = victim P (s)            |
+/// | Netpoll      | 0          | a = Gs readied                            |
+/// | Timers       | 0          | p (s), a = timers fired                   |
+/// | PreemptReq   | 0          | p (s), g (G), a = by signal               |
+/// | Handoff      | 0          | p (s)                                     |
+/// | Switch       | why        | p (s), g = stopping G (G), b = its wait object (@), a = starting G (G), c = its flow id |
+/// | WokeSwitch   | why        | as Switch without c, then how long before it `g` woke `a` (time units) |
+///
+/// (G), (@), (F): stored as differences from the previous field of the same sort
+/// in the buffer ([`Cur::gid`], [`Cur::obj`], [`Cur::func`]). A WokeSwitch decodes as
+/// the Unblock (by `g`) and the Switch it stands for, joined by a flow id that
+/// `woken` numbers (the decoder's count of them, kept across buffers).
+fn decode(mut b: &[u8], out: &mut Vec<Ev>, woken: &mut u64) -> Option<()> {
     fn uv(b: &mut &[u8]) -> Option<u64> {
         let mut x = 0u64;
         for shift in (0..70).step_by(7) {
@@ -299,27 +423,117 @@ fn decode(mut b: &[u8], out: &mut Vec<Ev>) -> Option<()> {
         }
         None
     }
-    let mut ts = 0i64;
-    while !b.is_empty() {
-        let (kind, why) = (b[0], *b.get(1)?);
-        b = &b[2..];
-        ts = ts.wrapping_add(uv(&mut b)? as i64);
-        let p = unzig(uv(&mut b)?) as i32;
-        let g = unzig(uv(&mut b)?);
-        let a = unzig(uv(&mut b)?);
-        let bb = uv(&mut b)?;
-        let c = uv(&mut b)?;
-        out.push(Ev {
-            ts,
+    fn sv(b: &mut &[u8]) -> Option<i64> {
+        uv(b).map(unzig)
+    }
+    let mut q = 0i64;
+    let mut ch = Chain::default();
+    let mut obj = |b: &mut &[u8]| -> Option<u64> {
+        let v = uv(b)?;
+        if v != 0 {
+            ch.obj = ch.obj.wrapping_add(unzig(v - 1) as u64);
+            return Some(ch.obj);
+        }
+        Some(0)
+    };
+    let mut gid = 0i64;
+    let mut gid = |b: &mut &[u8]| -> Option<i64> {
+        gid = gid.wrapping_add(sv(b)?);
+        Some(gid)
+    };
+    let mut func = 0u64;
+    let mut func = |b: &mut &[u8]| -> Option<u64> {
+        func = func.wrapping_add(sv(b)? as u64);
+        Some(func)
+    };
+    while let Some((&head, rest)) = b.split_first() {
+        b = rest;
+        let (kind, why) = (head & 15, head >> 4);
+        let prev = q;
+        q = q.wrapping_add(uv(&mut b)? as i64);
+        let mut e = Ev {
+            ts: q << TICK_SHIFT,
             kind,
             why,
-            pad: 0,
-            p,
-            g,
-            a,
-            b: bb,
-            c,
-        });
+            p: -1,
+            ..Ev::default()
+        };
+        let b = &mut b;
+        match Kind::from_u8(kind)? {
+            Kind::Create => {
+                e.g = gid(b)?;
+                e.a = uv(b)? as i64;
+                e.b = func(b)?;
+            }
+            Kind::Name => {
+                e.g = uv(b)? as i64;
+                e.a = uv(b)? as i64;
+                e.b = uv(b)?;
+            }
+            Kind::Start | Kind::SyscallExit | Kind::PreemptReq => {
+                e.p = sv(b)? as i32;
+                e.g = gid(b)?;
+                e.a = uv(b)? as i64;
+                if e.kind == Kind::Start as u8 && e.a != 0 {
+                    e.a |= e.g << 32;
+                }
+            }
+            Kind::Stop => {
+                e.p = sv(b)? as i32;
+                e.g = gid(b)?;
+                e.b = obj(b)?;
+            }
+            Kind::Unblock => {
+                e.g = gid(b)?;
+                e.a = uv(b)? as i64 | e.g << 32;
+                e.b = uv(b)?;
+            }
+            Kind::SyscallEnter => {
+                e.p = sv(b)? as i32;
+                e.g = gid(b)?;
+            }
+            Kind::Steal => {
+                e.p = sv(b)? as i32;
+                e.g = gid(b)?;
+                e.a = sv(b)?;
+            }
+            Kind::Netpoll => e.a = uv(b)? as i64,
+            Kind::Timers => {
+                e.p = sv(b)? as i32;
+                e.a = uv(b)? as i64;
+            }
+            Kind::Handoff => e.p = sv(b)? as i32,
+            Kind::Switch | Kind::WokeSwitch => {
+                e.p = sv(b)? as i32;
+                e.g = gid(b)?;
+                e.b = obj(b)?;
+                e.a = gid(b)?;
+                if e.kind == Kind::Switch as u8 {
+                    e.c = uv(b)?;
+                    if e.c != 0 {
+                        e.c |= (e.a as u64) << 32;
+                    }
+                } else {
+                    let before = uv(b)? as i64;
+                    // The wake's flow is wholly inside this record: an id of its own,
+                    // below 2^32 (the others are G id << 32 | wake number >= 1).
+                    *woken = woken.wrapping_add(1).max(1) & 0xffff_ffff;
+                    e.c = *woken;
+                    out.push(Ev {
+                        ts: q.wrapping_sub(before).max(prev) << TICK_SHIFT,
+                        kind: Kind::Unblock as u8,
+                        why: Src::Waker as u8,
+                        p: -1,
+                        g: e.a,
+                        a: e.c as i64,
+                        b: e.g as u64,
+                        c: 0,
+                    });
+                    e.kind = Kind::Switch as u8;
+                }
+            }
+        }
+        out.push(e);
     }
     Some(())
 }
@@ -468,7 +682,6 @@ impl Writer {
         );
         self.push(&j);
         if flow != 0 {
-            let flow = g << 32 | flow;
             let j = format!(
                 "{{\"ph\":\"f\",\"bp\":\"e\",\"name\":\"wake\",\"cat\":\"wake\",\"id\":{flow},{ml},\"args\":{{\"g\":{g}}}}}"
             );
@@ -485,14 +698,13 @@ impl Writer {
     /// A G's run ends (`why`, with the wait object or host function `obj`).
     #[allow(clippy::too_many_arguments)]
     fn stop_json(&mut self, _m: i64, ml: &str, pl: &str, p: i32, g: i64, why: u8, obj: u64) {
-        let why = Why::from_u8(why);
-        let mut wj = json_str(why.name());
+        let mut wj = json_str(why_name(why));
         let mut site = String::new();
-        if why == Why::Host {
+        if why == WaitReason::HostPark as u8 {
             wj = json_str(&format!("host: {}", self.sym(obj)));
-        } else if why == Why::Fd {
+        } else if why == WaitReason::Fd as u8 {
             site = format!(",\"obj\":\"fd {obj}\"");
-        } else if why.is_wait() && obj != 0 {
+        } else if why < Cause::Yield as u8 && obj != 0 {
             site = format!(",\"obj\":\"{obj:#x}\"");
         }
         if p >= 0 {
@@ -547,7 +759,7 @@ impl Writer {
                     );
                     self.push(&j);
                 }
-                Kind::Switch => {
+                Kind::Switch | Kind::WokeSwitch => {
                     let (old, new) = (e.g, e.a);
                     self.stop_json(m, &ml, &pl, e.p, old, e.why, e.b);
                     self.start_json(m, &ml, &pl, e.p, new, e.c as i64);
@@ -567,7 +779,7 @@ impl Writer {
                     self.push(&j);
                     let j = format!(
                         "{{\"ph\":\"s\",\"name\":\"wake\",\"cat\":\"wake\",\"id\":{},{ml},\"args\":{{\"g\":{}}}}}",
-                        e.g << 32 | e.a,
+                        e.a,
                         e.g
                     );
                     self.push(&j);
@@ -781,20 +993,34 @@ fn flush_raw(m: i64, tid: i64, bytes: &[u8]) {
     }
 }
 
-/// Appends `e` to the buffer of the calling thread's M (or the shared one).
-#[inline(never)]
-fn emit(e: Ev) {
-    let m = tls::getm();
-    if m.is_null() {
-        return emit_foreign(e);
-    }
-    // SAFETY: the calling thread's live M.
-    emit_on(unsafe { &*m }, e)
+/// When an event happened: now, at a time-stamp counter reading the G took itself
+/// just before (set_wait's, the low 56 bits), which spares reading the counter
+/// twice, or at a time read earlier.
+#[derive(Clone, Copy)]
+enum When {
+    Now,
+    Stamp(u64),
 }
 
-/// [`emit`] for the calling thread's own M `m`.
-#[inline]
-fn emit_on(m: &M, mut e: Ev) {
+impl When {
+    /// The time in clock ticks; `last` is the buffer's last time (in its units).
+    #[inline(always)]
+    fn ticks(self, last: i64) -> i64 {
+        match self {
+            When::Stamp(s) if last != 0 && TSC.load(Ordering::Relaxed) => {
+                let last = last << TICK_SHIFT;
+                let d = s.wrapping_sub(last as u64) & WAIT_TSC_MASK;
+                // A stamp from before the buffer's last record counts as no time.
+                last + if d > WAIT_TSC_MASK / 2 { 0 } else { d as i64 }
+            }
+            _ => now(),
+        }
+    }
+}
+
+/// Runs `f` on the buffer of `m`, the calling thread's own M, if tracing is on.
+#[inline(always)]
+fn with_buf(m: &M, f: impl FnOnce(&mut Option<Buf>)) {
     let t = &m.trace;
     // Dekker with the stopper (module comment): busy, then ON.
     if STRONG.load(Ordering::Relaxed) {
@@ -803,75 +1029,118 @@ fn emit_on(m: &M, mut e: Ev) {
         t.busy.store(true, Ordering::Relaxed);
         core::sync::atomic::compiler_fence(Ordering::SeqCst);
     }
-    if !ON.load(Ordering::SeqCst) {
-        t.busy.store(false, Ordering::Release);
-        return;
+    if ON.load(Ordering::SeqCst) {
+        // SAFETY: busy is set and tracing is on: the stopper waits for us (see the
+        // module comment), so nobody else reaches the buffer.
+        f(unsafe { &mut *t.buf.get() });
     }
-    e.ts = now();
-    let gen = GEN.load(Ordering::Relaxed);
-    // SAFETY: busy is set and tracing is on: the stopper waits for us (see the module
-    // comment), so nobody else reaches the buffer.
-    let slot = unsafe { &mut *t.buf.get() };
-    append(slot, gen, e, || (m.id, m.procid.load(Ordering::Relaxed)));
     t.busy.store(false, Ordering::Release);
 }
 
-#[cold]
-fn emit_foreign(mut e: Ev) {
-    let mut f = FOREIGN.lock();
-    if !ON.load(Ordering::SeqCst) {
+/// Appends a record to the buffer of `m`, the calling thread's own M: its kind, its
+/// `why`, its time and what `body` writes (at most MAX_REC - 11 bytes; it is given
+/// the record's time). `woke` (a Switch's stopping and starting G) lets the switch
+/// take in the wake held back for it (see [`Ready`]): its body is then given -1 and
+/// leaves out the flow id.
+#[inline(always)]
+fn record(
+    m: &M,
+    kind: Kind,
+    why: u8,
+    when: When,
+    woke: Option<(i64, i64)>,
+    body: impl FnOnce(&mut Cur, i64),
+) {
+    with_buf(m, |slot| {
+        if let Some(b) = prepare(slot, || (m.id, m.procid.load(Ordering::Relaxed))) {
+            let ts = when.ticks(b.last_ts);
+            match (b.pending, woke) {
+                (Some(r), Some((by, g))) if r.by == by && r.g == g => {
+                    b.pending = None;
+                    b.encode(Kind::WokeSwitch, why, ts, |c, t| {
+                        body(c, -1);
+                        // SAFETY: a WokeSwitch's body and this fit in MAX_REC.
+                        unsafe { c.uv(((t >> TICK_SHIFT) - (r.ts >> TICK_SHIFT)).max(0) as u64) };
+                    });
+                }
+                _ => {
+                    b.put_pending();
+                    b.encode(kind, why, ts, body);
+                }
+            }
+        }
+    });
+}
+
+/// [`record`] for the calling thread, an M or not (then into the shared buffer).
+#[inline(always)]
+fn emit(kind: Kind, why: u8, body: impl FnOnce(&mut Cur, i64)) {
+    let m = tls::getm();
+    if m.is_null() {
+        let mut f = FOREIGN.lock();
+        if ON.load(Ordering::SeqCst) {
+            // Under the lock: the shared lane's timestamps follow its order.
+            if let Some(b) = prepare(&mut f, || (0, 0)) {
+                let ts = now();
+                b.encode(kind, why, ts, body);
+            }
+        }
         return;
     }
-    // Under the lock: the shared lane's timestamps then follow its order.
-    e.ts = now();
+    // SAFETY: the calling thread's live M.
+    record(unsafe { &*m }, kind, why, When::Now, None, body)
+}
+
+/// The buffer in `slot` with room for two records and a held-back wake, (re)made
+/// for the current generation first if needed (a full buffer is written out; `who`
+/// names its M and thread); None if there is no memory for one.
+#[inline(always)]
+fn prepare(slot: &mut Option<Buf>, who: impl Fn() -> (i64, i64)) -> Option<&mut Buf> {
     let gen = GEN.load(Ordering::Relaxed);
-    append(&mut f, gen, e, || (0, 0));
-}
-
-/// Appends to `slot`, (re)making it for `gen`; a full buffer is written first.
-#[inline]
-fn append(slot: &mut Option<Buf>, gen: u64, e: Ev, who: impl Fn() -> (i64, i64)) {
-    if let Some(b) = slot.as_mut() {
-        if b.gen == gen && b.room() {
-            b.put(&e);
-            return;
-        }
+    let ready = matches!(slot, Some(b) if b.gen == gen && b.bytes.len() <= BUF_BYTES - 3 * MAX_REC);
+    if !ready && !refill(slot, gen, &who) {
+        return None;
     }
-    append_slow(slot, gen, e, &who);
+    slot.as_mut()
 }
 
+/// Makes `slot` an empty buffer of generation `gen`, writing out what it held of this
+/// generation; false if there is no memory for a buffer (the event is lost).
 #[cold]
 #[inline(never)]
-fn append_slow(slot: &mut Option<Buf>, gen: u64, e: Ev, who: &dyn Fn() -> (i64, i64)) {
+fn refill(slot: &mut Option<Buf>, gen: u64, who: &dyn Fn() -> (i64, i64)) -> bool {
     if let Some(b) = slot.as_mut() {
         if b.gen == gen {
             let (m, tid) = who();
             flush_raw(m, tid, &b.bytes);
         }
         b.reset(gen);
-    } else {
-        let mut v = Vec::new();
-        if v.try_reserve_exact(BUF_BYTES).is_err() {
-            LOST.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
-        *slot = Some(Buf {
-            gen,
-            bytes: v,
-            last_ts: 0,
-        });
+        return true;
     }
-    if let Some(b) = slot.as_mut() {
-        b.put(&e);
+    let mut v = Vec::new();
+    if v.try_reserve_exact(BUF_BYTES).is_err() {
+        LOST.fetch_add(1, Ordering::Relaxed);
+        return false;
     }
+    *slot = Some(Buf {
+        gen,
+        bytes: v,
+        last_ts: 0,
+        chain: Chain::default(),
+        pending: None,
+    });
+    true
 }
 
-fn ev(kind: Kind, p: i32, g: i64) -> Ev {
-    Ev {
-        kind: kind as u8,
-        p,
-        g,
-        ..Ev::default()
+/// Writes out the buffer of an M that is not busy (rt_trace_stop, or the M's own
+/// exit), with the wake it held back, and empties it.
+fn flush_m(m: &M, slot: &mut Option<Buf>) {
+    if let Some(b) = slot.as_mut() {
+        if b.gen == GEN.load(Ordering::Relaxed) {
+            b.put_pending();
+            flush_raw(m.id, m.procid.load(Ordering::Relaxed), &b.bytes);
+        }
+        b.reset(0);
     }
 }
 
@@ -913,27 +1182,25 @@ pub fn go_create(gp: *mut G) {
 fn go_create_slow(gp: *mut G) {
     // SAFETY: a new G, still owned by its creator.
     let g = unsafe { &*gp };
-    let name = g.name();
-    for (i, chunk) in name.chunks(16).enumerate() {
-        let mut a = [0u8; 8];
-        let mut b = [0u8; 8];
-        for (k, &c) in chunk.iter().enumerate() {
-            if k < 8 {
-                a[k] = c;
-            } else {
-                b[k - 8] = c;
-            }
-        }
-        let mut e = ev(Kind::Name, -1, g.goid);
-        e.why = i as u8;
-        e.a = i64::from_le_bytes(a);
-        e.b = u64::from_le_bytes(b);
-        emit(e);
+    for (i, chunk) in g.name().chunks(16).enumerate() {
+        let mut w = [0u8; 16];
+        w[..chunk.len()].copy_from_slice(chunk);
+        let a = u64::from_le_bytes(w[..8].try_into().unwrap_or([0; 8]));
+        let b = u64::from_le_bytes(w[8..].try_into().unwrap_or([0; 8]));
+        // SAFETY (all bodies): `record` leaves MAX_REC - 12 bytes for them.
+        emit(Kind::Name, i as u8, |c, _| unsafe {
+            c.uv(g.goid as u64);
+            c.uv(a);
+            c.uv(b);
+        });
     }
-    let mut e = ev(Kind::Create, -1, g.goid);
-    e.a = cur_goid();
-    e.b = g.start_fn() as u64;
-    emit(e);
+    let by = cur_goid();
+    let f = g.start_fn() as u64;
+    emit(Kind::Create, 0, |c, _| unsafe {
+        c.gid(g.goid);
+        c.uv(by as u64);
+        c.func(f);
+    });
 }
 
 /// A G is about to run on `m` (which holds its P).
@@ -947,14 +1214,18 @@ pub fn go_start(m: &M, gp: *mut G) {
 #[cold]
 fn go_start_slow(m: &M, gp: *mut G) {
     let (g, flow) = start_state(m, gp);
-    let mut e = ev(Kind::Start, pid(m), g);
-    e.a = flow as i64;
-    emit_on(m, e);
+    let p = pid(m);
+    // SAFETY: see go_create_slow.
+    record(m, Kind::Start, 0, When::Now, None, |c, _| unsafe {
+        c.sv(p as i64);
+        c.gid(g);
+        c.uv(flow);
+    });
 }
 
 /// What a start records, and the M's state for it: the G's id and the flow id of the
 /// wake that made it runnable (0: none), taken from the G.
-#[inline]
+#[inline(always)]
 fn start_state(m: &M, gp: *mut G) -> (i64, u64) {
     // SAFETY: a G that is about to run on this M: ours.
     let g = unsafe { &*gp };
@@ -968,18 +1239,14 @@ fn start_state(m: &M, gp: *mut G) -> (i64, u64) {
     (g.goid, flow)
 }
 
-/// What a stop records: None if the G's slice was not opened in this trace; else
-/// the P lane to end it on, the reason and its object (`Why::None`: the reason the
-/// G gave through `wait`).
-#[inline]
-fn stop_state(m: &M, mut why: Why, mut obj: u64) -> Option<(i32, Why, u64)> {
+/// What the stop of `gp` records: None if its slice was not opened in this trace;
+/// else the P lane to end it on, the `why` byte, its object and time. `cause` None is
+/// a park: the reason, object and time the G gave through set_wait (`wait`).
+#[inline(always)]
+fn stop_state(m: &M, gp: *mut G, cause: Option<Cause>) -> Option<(i32, u8, u64, When)> {
     let t = &m.trace;
-    if why == Why::None {
-        why = Why::from_u8(t.why.get());
-        obj = t.obj.get();
-    }
-    t.why.set(0);
-    t.obj.set(0);
+    let parked = t.why.replace(0);
+    let obj = t.obj.replace(0);
     if t.open.replace(0) != GEN.load(Ordering::Relaxed) {
         return None;
     }
@@ -990,16 +1257,26 @@ fn stop_state(m: &M, mut why: Why, mut obj: u64) -> Option<(i32, Why, u64)> {
     } else {
         pid(m)
     };
-    Some((p, why, obj))
+    Some(match cause {
+        Some(c) => (p, c as u8, 0, When::Now),
+        // set_wait stamped the park (a `why` it gave in this trace tells that stamp is
+        // this park's).
+        // SAFETY: the G that stops on this M: ours.
+        None if parked != 0 => (p, parked, obj, When::Stamp(unsafe { &*gp }.wait_info().1)),
+        None => (p, WaitReason::None as u8, 0, When::Now),
+    })
 }
 
 #[cold]
-fn go_stop_slow(m: &M, gp: *mut G, why: Why, obj: u64) {
-    if let Some((p, why, obj)) = stop_state(m, why, obj) {
-        let mut e = ev(Kind::Stop, p, goid_of(gp));
-        e.why = why as u8;
-        e.b = obj;
-        emit_on(m, e);
+fn go_stop_slow(m: &M, gp: *mut G, cause: Option<Cause>) {
+    if let Some((p, why, obj, when)) = stop_state(m, gp, cause) {
+        let g = goid_of(gp);
+        // SAFETY: see go_create_slow.
+        record(m, Kind::Stop, why, when, None, |c, _| unsafe {
+            c.sv(p as i64);
+            c.gid(g);
+            c.obj(obj);
+        });
     }
 }
 
@@ -1013,21 +1290,27 @@ pub fn go_switch(m: &M, gp: *mut G, next: *mut G) {
 
 #[cold]
 fn go_switch_slow(m: &M, gp: *mut G, next: *mut G) {
-    let why = match m.pending.get() {
-        super::g::Pending::Yield => Why::Yield,
-        super::g::Pending::Exit => Why::Exit,
-        super::g::Pending::Park(..) => Why::None,
+    let cause = match m.pending.get() {
+        super::g::Pending::Yield => Some(Cause::Yield),
+        super::g::Pending::Exit => Some(Cause::Exit),
+        super::g::Pending::Park(..) => None,
     };
-    // One record for both when the stopping G's slice is ours.
-    match stop_state(m, why, 0) {
-        Some((p, why, obj)) => {
+    // One record for both when the stopping G's slice is ours, at one time: the
+    // park's stamp where the G parks.
+    match stop_state(m, gp, cause) {
+        Some((p, why, obj, when)) => {
             let (n, flow) = start_state(m, next);
-            let mut e = ev(Kind::Switch, p, goid_of(gp));
-            e.why = why as u8;
-            e.b = obj;
-            e.a = n;
-            e.c = flow;
-            emit_on(m, e);
+            let g = goid_of(gp);
+            // SAFETY: see go_create_slow.
+            record(m, Kind::Switch, why, when, Some((g, n)), |c, t| unsafe {
+                c.sv(p as i64);
+                c.gid(g);
+                c.obj(obj);
+                c.gid(n);
+                if t >= 0 {
+                    c.uv(flow);
+                }
+            });
         }
         None => go_start_slow(m, next),
     }
@@ -1038,34 +1321,33 @@ fn go_switch_slow(m: &M, gp: *mut G, next: *mut G) {
 pub fn go_stop_action(m: &M, gp: *mut G, action: &super::g::Action) {
     if on() {
         use super::g::Action;
-        let (why, obj) = match *action {
-            Action::Yield | Action::YieldGlobal => (Why::Yield, 0),
-            Action::Preempt => (Why::Preempted, 0),
-            Action::Park(..) => (Why::None, 0),
-            Action::ParkHost(f, _) => (Why::Host, f.map_or(0, |f| f as usize as u64)),
-            Action::Exit => (Why::Exit, 0),
-            Action::ExitSyscall => (Why::SyscallNoP, 0),
-            Action::None => (Why::None, 0),
+        let cause = match *action {
+            Action::Yield | Action::YieldGlobal => Some(Cause::Yield),
+            Action::Preempt => Some(Cause::Preempted),
+            Action::Park(..) | Action::ParkHost(..) | Action::None => None,
+            Action::Exit => Some(Cause::Exit),
+            Action::ExitSyscall => Some(Cause::SyscallNoP),
         };
-        go_stop_slow(m, gp, why, obj)
+        go_stop_slow(m, gp, cause)
     }
 }
 
-/// Called by a G just before it parks: why, and on what object (a channel, mutex or
-/// wait group address, an fd, a sleep's duration).
+/// set_wait: the running G `gp` is about to park for `why` on `obj` (its stamp is
+/// in the G).
 #[inline(always)]
-pub fn wait(why: Why, obj: u64) {
+pub fn wait(gp: *mut G, why: WaitReason, obj: u64) {
     if on() {
-        wait_slow(why, obj)
+        wait_slow(gp, why, obj)
     }
 }
 
 #[cold]
-fn wait_slow(why: Why, obj: u64) {
-    let m = tls::getm();
-    if !m.is_null() {
-        // SAFETY: the calling thread's M; the Cells are its own.
-        unsafe {
+fn wait_slow(gp: *mut G, why: WaitReason, obj: u64) {
+    // SAFETY: the calling thread's running G, so its M is the calling thread's
+    // and the Cells are its own.
+    unsafe {
+        let m = (*gp).m;
+        if !m.is_null() {
             (*m).trace.why.set(why as u8);
             (*m).trace.obj.set(obj);
         }
@@ -1082,7 +1364,6 @@ pub fn go_unblock(gp: *mut G, src: Src) {
 
 #[cold]
 fn go_unblock_slow(gp: *mut G, src: Src) {
-    let m = tls::getm();
     // SAFETY: the caller won the G (it is Runnable and not yet queued): nobody
     // starts it before these stores are published by the queueing.
     let g = unsafe { &*gp };
@@ -1095,16 +1376,32 @@ fn go_unblock_slow(gp: *mut G, src: Src) {
     }
     g.trace_flow
         .store((id as u64) << 32 | id as u64, Ordering::Relaxed);
-    let mut e = ev(Kind::Unblock, -1, g.goid);
-    e.why = src as u8;
-    e.a = id as i64;
-    e.b = cur_goid() as u64;
-    if m.is_null() {
-        emit_foreign(e);
-    } else {
+    let by = cur_goid();
+    let m = tls::getm();
+    if by != 0 && !m.is_null() {
+        // A G wakes G `g`: held back by one record (see Ready), at its own time.
         // SAFETY: the calling thread's live M.
-        emit_on(unsafe { &*m }, e);
+        with_buf(unsafe { &*m }, |slot| {
+            // SAFETY: as above.
+            let m = unsafe { &*m };
+            if let Some(b) = prepare(slot, || (m.id, m.procid.load(Ordering::Relaxed))) {
+                b.put_pending();
+                b.pending = Some(Ready {
+                    g: g.goid,
+                    by,
+                    id,
+                    ts: now(),
+                });
+            }
+        });
+        return;
     }
+    // SAFETY: see go_create_slow.
+    emit(Kind::Unblock, src as u8, |c, _| unsafe {
+        c.gid(g.goid);
+        c.uv(id as u64);
+        c.uv(by as u64);
+    });
 }
 
 /// rt_entersyscall by the G running on `m`, which held P `p`.
@@ -1122,7 +1419,12 @@ fn syscall_enter_slow(m: &M, gp: *const G, p: i32) {
         return;
     }
     m.trace.in_syscall.set(gen);
-    emit(ev(Kind::SyscallEnter, p, goid_of(gp)));
+    let g = goid_of(gp);
+    // SAFETY: see go_create_slow.
+    record(m, Kind::SyscallEnter, 0, When::Now, None, |c, _| unsafe {
+        c.sv(p as i64);
+        c.gid(g);
+    });
 }
 
 /// rt_exitsyscall: `how` 1 = its own P back, 2 = an idle P, 3 = none (slow path).
@@ -1139,22 +1441,27 @@ fn syscall_exit_slow(m: &M, gp: *const G, how: i64) {
     if m.trace.in_syscall.replace(0) != gen || m.trace.open.get() != gen {
         return;
     }
-    let mut e = ev(
-        Kind::SyscallExit,
-        if how == 3 { -1 } else { pid(m) },
-        goid_of(gp),
-    );
-    e.a = how;
-    emit(e);
+    let p = if how == 3 { -1 } else { pid(m) };
+    let g = goid_of(gp);
+    // SAFETY: see go_create_slow.
+    record(m, Kind::SyscallExit, 0, When::Now, None, |c, _| unsafe {
+        c.sv(p as i64);
+        c.gid(g);
+        c.uv(how as u64);
+    });
 }
 
 /// The P `p` took G `g` (and maybe more) from P `from`.
 #[inline(always)]
 pub fn steal(p: i32, from: i32, g: *const G) {
     if on() {
-        let mut e = ev(Kind::Steal, p, goid_of(g));
-        e.a = from as i64;
-        emit(e);
+        let g = goid_of(g);
+        // SAFETY: see go_create_slow.
+        emit(Kind::Steal, 0, |c, _| unsafe {
+            c.sv(p as i64);
+            c.gid(g);
+            c.sv(from as i64);
+        });
     }
 }
 
@@ -1162,9 +1469,8 @@ pub fn steal(p: i32, from: i32, g: *const G) {
 #[inline(always)]
 pub fn netpoll(n: usize) {
     if on() && n > 0 {
-        let mut e = ev(Kind::Netpoll, -1, 0);
-        e.a = n as i64;
-        emit(e);
+        // SAFETY: see go_create_slow.
+        emit(Kind::Netpoll, 0, |c, _| unsafe { c.uv(n as u64) });
     }
 }
 
@@ -1172,9 +1478,11 @@ pub fn netpoll(n: usize) {
 #[inline(always)]
 pub fn timers(p: i32, n: usize) {
     if on() && n > 0 {
-        let mut e = ev(Kind::Timers, p, 0);
-        e.a = n as i64;
-        emit(e);
+        // SAFETY: see go_create_slow.
+        emit(Kind::Timers, 0, |c, _| unsafe {
+            c.sv(p as i64);
+            c.uv(n as u64);
+        });
     }
 }
 
@@ -1182,9 +1490,13 @@ pub fn timers(p: i32, n: usize) {
 #[inline(always)]
 pub fn preempt_request(p: i32, g: *const G, signal: bool) {
     if on() {
-        let mut e = ev(Kind::PreemptReq, p, goid_of(g));
-        e.a = signal as i64;
-        emit(e);
+        let g = goid_of(g);
+        // SAFETY: see go_create_slow.
+        emit(Kind::PreemptReq, 0, |c, _| unsafe {
+            c.sv(p as i64);
+            c.gid(g);
+            c.uv(signal as u64);
+        });
     }
 }
 
@@ -1192,7 +1504,8 @@ pub fn preempt_request(p: i32, g: *const G, signal: bool) {
 #[inline(always)]
 pub fn handoff(p: i32) {
     if on() {
-        emit(ev(Kind::Handoff, p, 0));
+        // SAFETY: see go_create_slow.
+        emit(Kind::Handoff, 0, |c, _| unsafe { c.sv(p as i64) });
     }
 }
 
@@ -1369,12 +1682,7 @@ pub fn stop() -> Result<()> {
                 while t.busy.load(Ordering::Acquire) {
                     core::hint::spin_loop();
                 }
-                if let Some(b) = (*t.buf.get()).as_mut() {
-                    if b.gen == GEN.load(Ordering::Relaxed) {
-                        flush_raw((*x).id, (*x).procid.load(Ordering::Relaxed), &b.bytes);
-                    }
-                    b.reset(0);
-                }
+                flush_m(&*x, &mut *t.buf.get());
                 x = (*x).alllink;
             }
         }
@@ -1409,6 +1717,7 @@ fn convert(w: &mut Writer, raw: i32, end: u64) -> bool {
     let mut off = 0u64;
     let mut bytes: Vec<u8> = Vec::new();
     let mut evs: Vec<Ev> = Vec::new();
+    let mut woken = 0u64;
     if bytes.try_reserve_exact(BUF_BYTES).is_err() || evs.try_reserve_exact(BUF_BYTES / 10).is_err()
     {
         return false;
@@ -1430,7 +1739,7 @@ fn convert(w: &mut Writer, raw: i32, end: u64) -> bool {
             return false;
         }
         evs.clear();
-        if decode(&bytes, &mut evs).is_none() {
+        if decode(&bytes, &mut evs, &mut woken).is_none() {
             return false;
         }
         w.encode(word(1) as i64, word(2) as i64, &evs);
@@ -1465,11 +1774,9 @@ pub fn m_exit(m: &M) {
     let t = &m.trace;
     t.busy.swap(true, Ordering::SeqCst);
     // SAFETY: busy is set by the owner thread; the stopper waits for it.
-    let b = unsafe { (*t.buf.get()).take() };
-    if let Some(b) = b {
-        if ON.load(Ordering::SeqCst) && b.gen == GEN.load(Ordering::Relaxed) {
-            flush_raw(m.id, m.procid.load(Ordering::Relaxed), &b.bytes);
-        }
+    let mut b = unsafe { (*t.buf.get()).take() };
+    if ON.load(Ordering::SeqCst) {
+        flush_m(m, &mut b);
     }
     t.busy.store(false, Ordering::Release);
 }
@@ -1538,70 +1845,100 @@ pub fn after_fork() {
 mod tests {
     use super::*;
 
-    fn rec(ts: i64, kind: Kind, p: i32, g: i64, a: i64, b: u64, c: u64) -> Ev {
-        Ev {
-            ts,
-            kind: kind as u8,
-            why: Why::ChanRecv as u8,
-            pad: 0,
-            p,
-            g,
-            a,
-            b,
-            c,
-        }
-    }
-
-    /// The compact records decode to what was put, extremes included, and a clock
-    /// that goes back is recorded as no time (a lane's time never decreases).
+    /// The compact records decode to what was put, extremes included (each kind with
+    /// its own fields); a held-back wake comes out on its own or inside the switch
+    /// it rode in, at its own time; a time that goes back is recorded as no time (a
+    /// lane's time never decreases).
     #[test]
     fn records_round_trip_through_the_varint_encoding() {
-        let put = [
-            rec(1 << 40, Kind::Start, 0, 1, 0, 0, 0),
-            rec(
-                (1 << 40) + 5,
-                Kind::Switch,
-                -1,
-                i64::MAX,
-                -7,
-                u64::MAX,
-                1 << 32,
-            ),
-            rec(
-                (1 << 40) + 3,
-                Kind::Unblock,
-                1023,
-                42,
-                i64::MIN,
-                0x7fff_1234_5678,
-                9,
-            ),
-        ];
         let mut b = Buf {
             gen: 1,
-            bytes: Vec::new(),
+            bytes: Vec::with_capacity(BUF_BYTES),
             last_ts: 0,
+            chain: Chain::default(),
+            pending: None,
         };
-        for e in &put {
-            b.put(e);
-        }
+        let u = 1i64 << TICK_SHIFT;
+        let t0 = (1i64 << 40) + 3; // not a whole unit: rounded down
+        let r = WaitReason::ChanRecv as u8;
+        // SAFETY (all bodies): encode leaves MAX_REC bytes for them.
+        b.encode(Kind::Start, 0, t0, |c, _| unsafe {
+            c.sv(0);
+            c.gid(1);
+            c.uv(0);
+        });
+        b.encode(Kind::Switch, r, t0 + 5 * u, |c, _| unsafe {
+            c.sv(-1);
+            c.gid(i64::MAX);
+            c.obj(u64::MAX);
+            c.gid(7);
+            c.uv(1 << 32);
+        });
+        b.encode(Kind::Stop, Cause::Exit as u8, t0 + 3 * u, |c, _| unsafe {
+            c.sv(1023);
+            c.gid(7);
+            c.obj(5);
+        });
+        b.encode(Kind::Stop, Cause::Yield as u8, t0 + 6 * u, |c, _| unsafe {
+            c.sv(0);
+            c.gid(1);
+            c.obj(0); // no object: the next is still relative to 5
+        });
+        b.pending = Some(Ready {
+            g: 9,
+            by: 1,
+            id: 4,
+            ts: t0 + 20 * u,
+        });
+        b.put_pending();
+        b.encode(Kind::Steal, 0, t0 + 21 * u, |c, _| unsafe {
+            c.sv(1);
+            c.gid(5);
+            c.sv(-3);
+        });
+        let woke = t0 + 25 * u;
+        b.encode(Kind::WokeSwitch, r, t0 + 30 * u, |c, t| unsafe {
+            c.sv(0);
+            c.gid(1);
+            c.obj(0x7fff_1234_5678);
+            c.gid(9);
+            c.uv(((t >> TICK_SHIFT) - (woke >> TICK_SHIFT)) as u64);
+        });
         let mut got = Vec::new();
-        assert!(decode(&b.bytes, &mut got).is_some());
-        assert_eq!(got.len(), put.len());
-        for (g, p) in got.iter().zip(put.iter()) {
+        assert!(decode(&b.bytes, &mut got, &mut 0).is_some());
+        let base = t0 & !(u - 1);
+        let w = Src::Waker as u8;
+        #[rustfmt::skip]
+        let want = [
+            (base, Kind::Start, 0, 0, 1, 0, 0, 0),
+            (base + 5 * u, Kind::Switch, r, -1, i64::MAX, 7, u64::MAX, 7 << 32 | 1 << 32),
+            (base + 5 * u, Kind::Stop, Cause::Exit as u8, 1023, 7, 0, 5, 0),
+            (base + 6 * u, Kind::Stop, Cause::Yield as u8, 0, 1, 0, 0, 0),
+            (base + 20 * u, Kind::Unblock, w, -1, 9, 9 << 32 | 4, 1, 0),
+            (base + 21 * u, Kind::Steal, 0, 1, 5, -3, 0, 0),
+            (base + 25 * u, Kind::Unblock, w, -1, 9, 1, 1, 0),
+            (base + 30 * u, Kind::Switch, r, 0, 1, 9, 0x7fff_1234_5678, 1),
+        ];
+        assert_eq!(got.len(), want.len());
+        for (g, w) in got.iter().zip(want.iter()) {
             assert_eq!(
-                (g.kind, g.why, g.p, g.g, g.a, g.b, g.c),
-                (p.kind, p.why, p.p, p.g, p.a, p.b, p.c)
+                (g.ts, g.kind, g.why, g.p, g.g, g.a, g.b, g.c),
+                (w.0, w.1 as u8, w.2, w.3, w.4, w.5, w.6, w.7)
             );
         }
-        assert_eq!(got[0].ts, 1 << 40);
-        assert_eq!(got[1].ts, (1 << 40) + 5);
-        assert_eq!(
-            got[2].ts,
-            (1 << 40) + 5,
-            "time went back: recorded as no time"
-        );
         // A truncated buffer is refused, not misread.
-        assert!(decode(&b.bytes[..b.bytes.len() - 1], &mut Vec::new()).is_none());
+        assert!(decode(&b.bytes[..b.bytes.len() - 1], &mut Vec::new(), &mut 0).is_none());
+    }
+
+    /// A G's own stamp (56 bits of the counter) is placed after the buffer's last
+    /// record, or at it if the stamp is older.
+    #[test]
+    fn a_stamp_is_placed_relative_to_the_last_record() {
+        TSC.store(true, Ordering::Relaxed);
+        let last = (0x1_2345_6789_abcd_i64 | 0x0100_0000_0000_0000) >> TICK_SHIFT;
+        let full = last << TICK_SHIFT;
+        let s = |t: i64| When::Stamp(t as u64 & WAIT_TSC_MASK);
+        assert_eq!(s(full + 1000).ticks(last), full + 1000);
+        assert_eq!(s(full - 1000).ticks(last), full);
     }
 }
