@@ -108,10 +108,16 @@ static void main_g(void *arg)
     rt_wg_wait(&wg);
 }
 
-/* On 1 P: B, on runnext, runs when A yields holding mu, and parks on it. */
+/* On 1 P: A holds mu while B locks it, so B parks on it ("why":"mutex"). A yields
+ * until B has started: on one P, B gives the P back only by parking (it calls nothing
+ * else between the flag and the lock). One yield was not always enough: the yield's
+ * slow path may pick A again before B. */
+static atomic_int mutex_b_started;
+
 static void mutex_b(void *arg)
 {
     (void)arg;
+    atomic_store(&mutex_b_started, 1);
     rt_mutex_lock(&mu);
     rt_mutex_unlock(&mu);
 }
@@ -121,7 +127,8 @@ static void mutex_a(void *arg)
     (void)arg;
     rt_mutex_lock(&mu);
     rt_go(mutex_b, NULL);
-    rt_gosched();
+    while (!atomic_load(&mutex_b_started))
+        rt_gosched();
     rt_mutex_unlock(&mu);
 }
 
