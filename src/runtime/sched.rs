@@ -1645,7 +1645,10 @@ pub fn gopark(unlock: ParkFn, arg: *mut c_void) {
 /// which runs the callback once this G's context is saved; else as gopark. If the
 /// callback refuses the park, the G runs next on this P rather than at once.
 pub fn gopark_direct(unlock: g::UnlockFn, arg: *mut c_void) {
-    if DEBUG_MIGRATE.load(Ordering::Relaxed) {
+    // One load for MRT_DEBUG=migrate, rt_shutdown and the sanitizers: the switch
+    // below then skips their tests.
+    let slow = SWITCH_SLOW.load(Ordering::Relaxed);
+    if slow & SLOW_MIGRATE != 0 {
         return gopark(Some(unlock), arg);
     }
     let gp = tls::getg();
@@ -1658,10 +1661,20 @@ pub fn gopark_direct(unlock: g::UnlockFn, arg: *mut c_void) {
     let Some(pp) = (unsafe { m.held_mut() }) else {
         super::throw("gopark: running G without a P");
     };
-    match pick_local(m, pp) {
+    if slow != 0 {
+        // A sanitizer or rt_shutdown: the general checks.
+        return match pick_local(m, pp) {
+            Pick::Run(n, inherit) => {
+                m.pending.set(g::Pending::Park(unlock, arg));
+                switch_direct::<true>(m, pp, g, n, inherit);
+            }
+            Pick::Empty | Pick::Slow => gopark(Some(unlock), arg),
+        };
+    }
+    match pick_local_running(m, pp) {
         Pick::Run(n, inherit) => {
             m.pending.set(g::Pending::Park(unlock, arg));
-            switch_direct::<true>(m, pp, g, n, inherit);
+            switch_direct::<false>(m, pp, g, n, inherit);
         }
         Pick::Empty | Pick::Slow => gopark(Some(unlock), arg),
     }
