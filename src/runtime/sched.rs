@@ -815,9 +815,9 @@ pub static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
 /// bit mirrors its own flag, which stays the authority for everyone else; it is set
 /// (or cleared) wherever the flag is.
 pub static SWITCH_SLOW: AtomicU32 = AtomicU32::new(0);
-pub const SLOW_MIGRATE: u32 = 1;
-pub const SLOW_SHUTDOWN: u32 = 2;
-pub const SLOW_SANITIZER: u32 = 4;
+pub(crate) const SLOW_MIGRATE: u32 = 1;
+pub(crate) const SLOW_SHUTDOWN: u32 = 2;
+pub(crate) const SLOW_SANITIZER: u32 = 4;
 
 /// Sets or clears one [`SWITCH_SLOW`] bit.
 pub fn set_switch_slow(bit: u32, on: bool) {
