@@ -421,7 +421,7 @@ fn wake(s: *mut Sudog) {
             // The waiter may return (and the word die) right after the store;
             // waking a futex address nobody waits on is harmless.
             futex_wake(key, 1);
-        } else if sched::ready(g).is_err() {
+        } else if sched::ready_dequeued(g).is_err() {
             super::throw("chan: woken G was not parked");
         }
     }

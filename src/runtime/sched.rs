@@ -1696,6 +1696,23 @@ pub fn ready(gp: *mut G) -> Result<()> {
     Ok(())
 }
 
+/// [`ready`] for a G whose waker is decided by a lock it parked under: a channel's
+/// sudog, dequeued by the one counterpart (or close) that holds the channel's lock,
+/// after the G, marked Waiting, released that lock (park_commit). Nobody else can
+/// change its status meanwhile, so Waiting -> Runnable is a check and a release store,
+/// not a locked compare-and-swap (one fewer per hand-off). Error::Inval if the G is
+/// not Waiting (a runtime bug for the caller).
+pub fn ready_dequeued(gp: *mut G) -> Result<()> {
+    // SAFETY: `gp` is a live G (our contract): descriptors live until rt_shutdown.
+    let g = unsafe { &*gp };
+    if g.status.load(Ordering::Acquire) != GStatus::Waiting as u32 {
+        return Err(Error::Inval);
+    }
+    g.set_status(GStatus::Runnable);
+    queue_readied(gp);
+    Ok(())
+}
+
 /// rt_ready: makes a G that the host parked with rt_park (HostWaiting) runnable.
 /// `gp` is a live G (the host's handle was looked up in `greg`); Error::Inval if it
 /// is not parked by rt_park: running, queued, or parked by the library itself (in a
