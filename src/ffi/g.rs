@@ -134,6 +134,9 @@ pub unsafe extern "C" fn rt_go_ex(f: rt_fn, arg: *mut c_void, attr: *const rt_go
 /// sched_yield(2).
 #[no_mangle]
 pub extern "C" fn rt_gosched() {
+    if sched::gosched_fast() {
+        return;
+    }
     boundary(|| {
         if g::curg().is_null() {
             // SAFETY: no memory effects.

@@ -368,7 +368,9 @@ impl G {
     }
 
     pub fn is_user(&self) -> bool {
-        self.status() != GStatus::System
+        // One compare: status() maps nothing but System to 6 (no other value is ever
+        // stored).
+        self.status.load(Ordering::Acquire) != GStatus::System as u32
     }
 
     /// Whether it must be given a stack before it can run.
@@ -906,15 +908,16 @@ pub unsafe fn switch_to(m: &M, gp: *mut G) {
 /// # Safety
 /// `g` is the running G (we are on its stack); `n` is Running, bound to this M and
 /// has a stack; `g` is queued or parked by `n` once its context is saved
-/// (M::pending_g).
+/// (M::pending_g). `SAN`: false only when the caller saw the sanitizers off
+/// (`sched::SWITCH_SLOW`), which spares their two tests.
 #[inline(always)]
-pub unsafe fn switch_g_to_g(g: &mut G, n: &mut G) {
+pub unsafe fn switch_g_to_g<const SAN: bool>(g: &mut G, n: &mut G) {
     g.note_stack_depth();
     let next: *mut G = n;
     // SAFETY: `g` runs here, so saving into g.sched is ours; `n` is Running, bound to
     // this M and has a stack (the # Safety clauses): started (context saved) or fresh.
     unsafe {
-        if sanitizer::on() != 0 {
+        if SAN && sanitizer::on() != 0 {
             // A G that exits straight into the next one never comes back.
             let exiting = matches!((*g.m).pending.get(), Pending::Exit);
             sanitizer::switch_out(g, next, exiting);
@@ -926,7 +929,38 @@ pub unsafe fn switch_g_to_g(g: &mut G, n: &mut G) {
             arch::mrt_gostart(&mut g.sched, n.stack_hi & !15, next.cast());
         }
     }
-    finish_switch();
+    finish_switch_inline::<SAN>();
+}
+
+/// finish_switch for the direct paths, with the yield of the G that switched here
+/// done in line: a G resumed by another G's rt_gosched is the common case of a
+/// yield loop.
+#[inline(always)]
+fn finish_switch_inline<const SAN: bool>() {
+    let gp = tls::getg();
+    if SAN && sanitizer::asan() {
+        // SAFETY: gp is the G this thread just switched to.
+        unsafe { sanitizer::switched_in(gp) };
+    }
+    // SAFETY: the running G's M is live.
+    let m = unsafe { &*(*gp).m };
+    let prev = m.pending_g.replace(ptr::null_mut());
+    if prev.is_null() {
+        return;
+    }
+    if !matches!(m.pending.get(), Pending::Yield) {
+        return finish_pending(m, prev);
+    }
+    // SAFETY: prev is ours until queued; its context is saved.
+    unsafe {
+        (*prev).m = ptr::null_mut();
+        (*prev).set_status(GStatus::Runnable);
+    }
+    // SAFETY: on the M's own thread; runqput reaches no other use of the M's P.
+    match unsafe { m.held_mut() } {
+        Some(pp) => pp.runqput(prev, false),
+        None => super::throw("finish_switch: running G without a P"),
+    }
 }
 
 /// The first frame of every G (entered by mrt_gostart on the G's stack).

@@ -188,12 +188,12 @@ fn init_locked(n: i32, cfg: Cfg, psig: i32, flags: u32) -> Result<()> {
     m::newm_backoff_reset();
     let debug = std::env::var("MRT_DEBUG").unwrap_or_default();
     warn_unknown_debug_keys(&debug);
-    sched::DEBUG_MIGRATE.store(
-        debug.split(',').any(|w| w.trim() == "migrate"),
-        Ordering::Relaxed,
-    );
+    let migrate = debug.split(',').any(|w| w.trim() == "migrate");
+    sched::DEBUG_MIGRATE.store(migrate, Ordering::Relaxed);
+    sched::set_switch_slow(sched::SLOW_MIGRATE, migrate);
     // Before any G exists: a sanitized host's ASan or TSan is told about every one.
     super::sanitizer::detect(&debug);
+    sched::set_switch_slow(sched::SLOW_SANITIZER, super::sanitizer::on() != 0);
     super::stack::configure(&debug, cfg_g_stack);
     let asyncpreemptoff = debug.split(',').any(|w| w.trim() == "asyncpreemptoff");
     super::deadlock::configure(flags & CFG_DEADLOCK_DETECT != 0);
@@ -311,6 +311,7 @@ fn shutdown_locked(deadline: i64) -> Result<()> {
     // Stop the Ms: no new ones, idle ones woken to exit, busy ones exit when they
     // next look for work; sysmon returns from its loop.
     sched::SHUTTING_DOWN.store(true, Ordering::Release);
+    sched::set_switch_slow(sched::SLOW_SHUTDOWN, true);
     sysmon::stop();
     // An M blocked in netpoll is not on the idle list: break its wait.
     super::netpoll::netpoll_break();
@@ -330,6 +331,7 @@ fn shutdown_locked(deadline: i64) -> Result<()> {
     if !m::wait_mlive_zero(m_deadline) {
         SCHED.lock().stopping = false;
         sched::SHUTTING_DOWN.store(false, Ordering::Release);
+        sched::set_switch_slow(sched::SLOW_SHUTDOWN, false);
         sysmon::reset();
         return Err(Error::TimedOut);
     }
@@ -373,6 +375,7 @@ fn shutdown_locked(deadline: i64) -> Result<()> {
     // must never see the runtime running with its P gone (M::put_p).
     STATE.store(RunState::Stopped as u32, Ordering::Release);
     sched::SHUTTING_DOWN.store(false, Ordering::Release);
+    sched::set_switch_slow(sched::SLOW_SHUTDOWN, false);
     Ok(())
 }
 

@@ -86,7 +86,16 @@ impl<T, const N: usize> Runq<T, N> {
     #[inline]
     pub unsafe fn put(&self, mut x: *mut T, next: bool, spill: &mut dyn FnMut(&[*mut T])) {
         if next {
-            // Swap in the new runnext; the old one (if any) goes to the ring.
+            // Only the owner makes runnext non-null; consumers only take it (non-null
+            // -> null). So a runnext seen empty stays empty until we fill it, and a
+            // plain release store does (no locked RMW: the common case of a hand-off,
+            // whose G took runnext just before).
+            if self.runnext.load(Ordering::Acquire).is_null() {
+                self.runnext.store(x, Ordering::Release);
+                return;
+            }
+            // Swap in the new runnext; the old one (if not taken meanwhile) goes to
+            // the ring.
             let old = self.runnext.swap(x, Ordering::AcqRel);
             if old.is_null() {
                 return;
@@ -454,6 +463,38 @@ mod loom_tests {
                 count(&mut seen, x);
             }
             assert_eq!(&seen[..5], &[1, 1, 1, 1, 1]);
+        });
+    }
+
+    /// The owner refills runnext while a stealer races to take its old content:
+    /// whichever way the race goes (stolen before the owner looks, between its look and
+    /// its swap, or not at all), each item is had exactly once.
+    #[test]
+    fn loom_runnext_refill_races_a_stealer() {
+        loom::model(|| {
+            let q: Arc<Runq<u8, 4>> = Arc::new(Runq::new());
+            unsafe { q.put(item(0), true, &mut |_| unreachable!()) };
+            let q2 = q.clone();
+            let thief = loom::thread::spawn(move || {
+                let mine: Runq<u8, 4> = Runq::new();
+                let mut got = Vec::new();
+                if let Some(x) = unsafe { mine.steal(&q2, true, &|| {}) } {
+                    got.push(x as usize);
+                    while let Some((x, _)) = mine.get() {
+                        got.push(x as usize);
+                    }
+                }
+                got
+            });
+            unsafe { q.put(item(1), true, &mut |_| unreachable!()) };
+            let mut seen = [0usize; 2];
+            for x in thief.join().unwrap() {
+                count(&mut seen, x as *mut u8);
+            }
+            while let Some((x, _)) = q.get() {
+                count(&mut seen, x);
+            }
+            assert_eq!(seen, [1, 1]);
         });
     }
 

@@ -49,7 +49,7 @@
 
 use core::ffi::c_void;
 use core::ptr;
-use core::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use core::sync::atomic::{compiler_fence, AtomicBool, AtomicI64, AtomicU32, Ordering};
 
 use super::atomic::StaticAtomicI32;
 use super::error::{Error, Result};
@@ -809,6 +809,25 @@ fn stopping() -> bool {
 /// Set by rt_shutdown while it stops the Ms.
 pub static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
 
+/// The rare conditions that keep a G-to-G switch off its fast path, one bit each, so
+/// that rt_gosched tests them with one load: MRT_DEBUG=migrate ([`DEBUG_MIGRATE`]),
+/// rt_shutdown at work ([`SHUTTING_DOWN`]), a sanitized host (`sanitizer::on`). Each
+/// bit mirrors its own flag, which stays the authority for everyone else; it is set
+/// (or cleared) wherever the flag is.
+pub static SWITCH_SLOW: AtomicU32 = AtomicU32::new(0);
+pub(crate) const SLOW_MIGRATE: u32 = 1;
+pub(crate) const SLOW_SHUTDOWN: u32 = 2;
+pub(crate) const SLOW_SANITIZER: u32 = 4;
+
+/// Sets or clears one [`SWITCH_SLOW`] bit.
+pub fn set_switch_slow(bit: u32, on: bool) {
+    if on {
+        SWITCH_SLOW.fetch_or(bit, Ordering::Release);
+    } else {
+        SWITCH_SLOW.fetch_and(!bit, Ordering::Release);
+    }
+}
+
 /// Runs `gp` on this M, which holds `pp`, until it switches back, then does what it
 /// asked. While the G runs, `pp` rests in the M (the G's own calls into the runtime
 /// use it there); afterwards it stays there, unless the G gave it up. Returns a G to
@@ -1377,6 +1396,54 @@ fn newproc_on(
     Ok(gp)
 }
 
+/// rt_gosched's whole path in the common case: a user G, not wired, none of the
+/// rare conditions of [`SWITCH_SLOW`]. It marks the G as inside libmrt (as the FFI
+/// boundary would, see `preempt::RuntimeMark`) and yields as [`gosched`] does.
+/// Returns false, having done nothing, when the call needs the general path
+/// (`boundary` + [`gosched`]): a foreign thread or g0, MRT_DEBUG=migrate, a
+/// sanitizer, rt_shutdown, a wired G.
+#[inline(always)]
+pub fn gosched_fast() -> bool {
+    let gp = tls::getg();
+    if gp.is_null() {
+        return false;
+    }
+    // SAFETY: a non-null slot points at a live G; a user G is the one running here
+    // (its M is live and holds a P), and it is ours while it runs.
+    let g = unsafe { &mut *gp };
+    if !g.is_user()
+        || SWITCH_SLOW.load(Ordering::Relaxed) != 0
+        || !g.lockedm.load(Ordering::Relaxed).is_null()
+    {
+        return false;
+    }
+    // Inside libmrt until the G returns to its caller: the preemption signal leaves
+    // it alone (only this thread writes the count; the handler, on this thread,
+    // reads it). The G comes back as itself, maybe on another thread.
+    g.in_runtime
+        .store(g.in_runtime.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    compiler_fence(Ordering::SeqCst);
+    super::no_unwind(|| {
+        // SAFETY: as above: the running G's M.
+        let m = unsafe { &*g.m };
+        // SAFETY: on the M's own thread; the borrow ends at the switch (the slow
+        // path lets go of it first).
+        let Some(pp) = (unsafe { m.held_mut() }) else {
+            super::throw("gosched: running G without a P");
+        };
+        match pick_local_running(m, pp) {
+            Pick::Empty => {}
+            Pick::Slow => g::mcall(Action::Yield),
+            Pick::Run(n, inherit) => switch_direct::<false>(m, pp, g, n, inherit),
+        }
+    });
+    compiler_fence(Ordering::SeqCst);
+    // SAFETY: gp runs again (this is its own stack), so it is ours, as at entry.
+    let c = unsafe { &(*gp).in_runtime };
+    c.store(c.load(Ordering::Relaxed).wrapping_sub(1), Ordering::Relaxed);
+    true
+}
+
 /// rt_gosched from a G: yield to the other runnable Gs (Go's goyield; under
 /// MRT_DEBUG=migrate, through the global queue so that another M resumes it).
 ///
@@ -1407,7 +1474,7 @@ pub fn gosched() {
         // Nothing else to run: keep going.
         Pick::Empty => {}
         Pick::Slow => g::mcall(Action::Yield),
-        Pick::Run(n, inherit) => switch_direct(m, pp, g, n, inherit),
+        Pick::Run(n, inherit) => switch_direct::<true>(m, pp, g, n, inherit),
     }
 }
 
@@ -1470,13 +1537,20 @@ enum Pick {
 /// when find_runnable would take it too; anything else is left to the scheduler.
 #[inline(always)]
 fn pick_local(m: &M, pp: &mut HeldP) -> Pick {
+    if SHUTTING_DOWN.load(Ordering::Relaxed) {
+        return Pick::Slow;
+    }
+    pick_local_running(m, pp)
+}
+
+/// pick_local once the caller has seen [`SWITCH_SLOW`] clear (so rt_shutdown is not
+/// at work).
+#[inline(always)]
+fn pick_local_running(m: &M, pp: &mut HeldP) -> Pick {
     // schedule's own exit checks: an M that only ever switched straight from G to G
     // would otherwise never see them (rt_main would not return while a ping-pong pair
     // kept its M busy).
-    if pp.p().id >= GOMAXPROCS.load(Ordering::Relaxed)
-        || m.main_done.load(Ordering::Relaxed)
-        || SHUTTING_DOWN.load(Ordering::Relaxed)
-    {
+    if pp.p().id >= GOMAXPROCS.load(Ordering::Relaxed) || m.main_done.load(Ordering::Relaxed) {
         return Pick::Slow;
     }
     let t0 = pp.p().timers.timer0.load(Ordering::Acquire);
@@ -1513,7 +1587,7 @@ fn pick_local(m: &M, pp: &mut HeldP) -> Pick {
 /// the running `g`, which `next` finishes yielding or parking (g::finish_switch, as
 /// set up by the caller in `m.pending`).
 #[inline(always)]
-fn switch_direct(m: &M, pp: &mut HeldP, g: &mut G, next: *mut G, inherit: bool) {
+fn switch_direct<const SAN: bool>(m: &M, pp: &mut HeldP, g: &mut G, next: *mut G, inherit: bool) {
     if !inherit {
         let t = &pp.p().schedtick;
         t.store(t.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
@@ -1528,7 +1602,7 @@ fn switch_direct(m: &M, pp: &mut HeldP, g: &mut G, next: *mut G, inherit: bool) 
     m.pending_g.set(g);
     super::trace::go_switch(m, g, next);
     // SAFETY: g runs (on its own stack); n is Running, bound to this M, with a stack.
-    unsafe { g::switch_g_to_g(g, n) };
+    unsafe { g::switch_g_to_g::<SAN>(g, n) };
 }
 
 /// goexit's fast path: when the P's own queue has a G to run, switches straight to it,
@@ -1555,7 +1629,7 @@ pub fn goexit_direct() {
         // (Only here: a G that yields or parks hands over to Gs that ran lately.)
         arch::prefetch_lines(pp.p().runq.peek_hint() as *const u8, G_HOT_LINES);
         m.pending.set(g::Pending::Exit);
-        switch_direct(m, pp, g, n, inherit);
+        switch_direct::<true>(m, pp, g, n, inherit);
         super::throw("goexit: a dead G was resumed");
     }
 }
@@ -1571,7 +1645,10 @@ pub fn gopark(unlock: ParkFn, arg: *mut c_void) {
 /// which runs the callback once this G's context is saved; else as gopark. If the
 /// callback refuses the park, the G runs next on this P rather than at once.
 pub fn gopark_direct(unlock: g::UnlockFn, arg: *mut c_void) {
-    if DEBUG_MIGRATE.load(Ordering::Relaxed) {
+    // One load for MRT_DEBUG=migrate, rt_shutdown and the sanitizers: the switch
+    // below then skips their tests.
+    let slow = SWITCH_SLOW.load(Ordering::Relaxed);
+    if slow & SLOW_MIGRATE != 0 {
         return gopark(Some(unlock), arg);
     }
     let gp = tls::getg();
@@ -1584,10 +1661,20 @@ pub fn gopark_direct(unlock: g::UnlockFn, arg: *mut c_void) {
     let Some(pp) = (unsafe { m.held_mut() }) else {
         super::throw("gopark: running G without a P");
     };
-    match pick_local(m, pp) {
+    if slow != 0 {
+        // A sanitizer or rt_shutdown: the general checks.
+        return match pick_local(m, pp) {
+            Pick::Run(n, inherit) => {
+                m.pending.set(g::Pending::Park(unlock, arg));
+                switch_direct::<true>(m, pp, g, n, inherit);
+            }
+            Pick::Empty | Pick::Slow => gopark(Some(unlock), arg),
+        };
+    }
+    match pick_local_running(m, pp) {
         Pick::Run(n, inherit) => {
             m.pending.set(g::Pending::Park(unlock, arg));
-            switch_direct(m, pp, g, n, inherit);
+            switch_direct::<false>(m, pp, g, n, inherit);
         }
         Pick::Empty | Pick::Slow => gopark(Some(unlock), arg),
     }
@@ -1605,6 +1692,23 @@ pub fn ready(gp: *mut G) -> Result<()> {
     if !set_runnable(unsafe { &*gp }) {
         return Err(Error::Inval);
     }
+    queue_readied(gp);
+    Ok(())
+}
+
+/// [`ready`] for a G whose waker is decided by a lock it parked under: a channel's
+/// sudog, dequeued by the one counterpart (or close) that holds the channel's lock,
+/// after the G, marked Waiting, released that lock (park_commit). Nobody else can
+/// change its status meanwhile, so Waiting -> Runnable is a check and a release store,
+/// not a locked compare-and-swap (one fewer per hand-off). Error::Inval if the G is
+/// not Waiting (a runtime bug for the caller).
+pub fn ready_dequeued(gp: *mut G) -> Result<()> {
+    // SAFETY: `gp` is a live G (our contract): descriptors live until rt_shutdown.
+    let g = unsafe { &*gp };
+    if g.status.load(Ordering::Acquire) != GStatus::Waiting as u32 {
+        return Err(Error::Inval);
+    }
+    g.set_status(GStatus::Runnable);
     queue_readied(gp);
     Ok(())
 }

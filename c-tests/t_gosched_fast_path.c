@@ -1,0 +1,242 @@
+/*
+ * rt_gosched's fast path (sched::gosched_fast: a user G yields straight to the next G
+ * of its P, marking itself inside libmrt on its own, without the FFI boundary):
+ *
+ * - The mark is undone: an RT_G_ASYNC_PREEMPT G that has yielded many times through
+ *   the fast path, then spins without any call, is still preempted by signal, so the
+ *   other G on the single P runs and ends the spin. (A count left raised by the fast
+ *   path would make every preemption signal decline: the spinner would keep the P and
+ *   the child would die of test_spawn's alarm.) Under valgrind asynchronous
+ *   preemption is off: only the yields run there.
+ * - The floating-point control state is each G's own across the direct switch: two
+ *   Gs on one P, one with MXCSR rounding toward zero and a 53-bit x87 precision
+ *   control, the other with the defaults, yield to each other many times and each
+ *   finds its own state after every yield (not under valgrind, which does not model
+ *   a changed MXCSR).
+ * - A G that yields while rt_gosched's general path is forced (MRT_DEBUG=migrate)
+ *   and while another G runs its fast path: both make progress (the two paths meet).
+ *
+ * No check depends on timing: every wait is for an event, bounded by a number of
+ * yields or by test_spawn's alarm.
+ */
+#include "test.h"
+
+#define YIELDS 20000L
+#define MAX_YIELDS 5000000L
+
+static void init1(void)
+{
+    rt_config cfg = { .size = sizeof cfg, .maxprocs = 1 };
+    CHECK_RC(rt_init(&cfg), RT_OK);
+}
+
+/* ---- the in-runtime mark is balanced ---- */
+
+static atomic_int spinning, released;
+static rt_wg wg;
+
+static void async_yielder(void *arg)
+{
+    (void)arg;
+    for (long i = 0; i < YIELDS; i++)
+        rt_gosched();
+    atomic_store(&spinning, 1);
+    /* No call at all: only the preemption signal lets the other G run. */
+    while (!atomic_load_explicit(&released, memory_order_relaxed))
+        ;
+    rt_wg_done(&wg);
+}
+
+static void releaser(void *arg)
+{
+    (void)arg;
+    long n = 0;
+    while (!atomic_load(&spinning) && n < MAX_YIELDS) {
+        rt_gosched();
+        n++;
+    }
+    CHECK(atomic_load(&spinning));
+    atomic_store(&released, 1);
+    rt_wg_done(&wg);
+}
+
+static void main_mark(void *arg)
+{
+    (void)arg;
+    rt_wg_add(&wg, 2);
+    rt_go_attr a = { sizeof(rt_go_attr), RT_G_ASYNC_PREEMPT, "async_yielder" };
+    CHECK(rt_go_ex(async_yielder, NULL, &a) > 0);
+    CHECK(rt_go(releaser, NULL) > 0);
+    rt_wg_wait(&wg);
+}
+
+static void test_mark(void *arg)
+{
+    (void)arg;
+    init1();
+    CHECK_RC(rt_main(main_mark, NULL), RT_OK);
+    CHECK_RC(rt_shutdown(-1), RT_OK);
+}
+
+static void async_yields_only(void *arg)
+{
+    (void)arg;
+    for (long i = 0; i < YIELDS; i++)
+        rt_gosched();
+    rt_wg_done(&wg);
+}
+
+static void main_mark_valgrind(void *arg)
+{
+    (void)arg;
+    rt_wg_add(&wg, 2);
+    rt_go_attr a = { sizeof(rt_go_attr), RT_G_ASYNC_PREEMPT, "async_yielder" };
+    CHECK(rt_go_ex(async_yields_only, NULL, &a) > 0);
+    CHECK(rt_go(async_yields_only, NULL) > 0);
+    rt_wg_wait(&wg);
+}
+
+static void test_mark_valgrind(void *arg)
+{
+    (void)arg;
+    init1();
+    CHECK_RC(rt_main(main_mark_valgrind, NULL), RT_OK);
+    CHECK_RC(rt_shutdown(-1), RT_OK);
+}
+
+/* ---- the floating-point control state ---- */
+
+static uint32_t get_mxcsr(void)
+{
+    uint32_t v;
+    __asm__ volatile("stmxcsr %0" : "=m"(v));
+    return v;
+}
+
+static void set_mxcsr(uint32_t v)
+{
+    __asm__ volatile("ldmxcsr %0" : : "m"(v));
+}
+
+static uint16_t get_x87cw(void)
+{
+    uint16_t v;
+    __asm__ volatile("fnstcw %0" : "=m"(v));
+    return v;
+}
+
+static void set_x87cw(uint16_t v)
+{
+    __asm__ volatile("fldcw %0" : : "m"(v));
+}
+
+#define MXCSR_DEFAULT 0x1f80u
+#define MXCSR_RZ 0x7f80u /* rounding toward zero, all exceptions masked */
+#define X87CW_DEFAULT 0x037fu
+#define X87CW_53BIT 0x027fu /* double precision control */
+
+static atomic_long fp_bad;
+
+static void fp_g(void *arg)
+{
+    bool custom = arg != NULL;
+    uint32_t want_mx = custom ? MXCSR_RZ : MXCSR_DEFAULT;
+    uint16_t want_cw = custom ? X87CW_53BIT : X87CW_DEFAULT;
+    if (custom) {
+        set_mxcsr(MXCSR_RZ);
+        set_x87cw(X87CW_53BIT);
+    }
+    for (long i = 0; i < YIELDS; i++) {
+        rt_gosched();
+        /* Only the control bits matter; the sticky exception flags may differ. */
+        if ((get_mxcsr() & ~0x3fu) != want_mx || get_x87cw() != want_cw)
+            atomic_fetch_add(&fp_bad, 1);
+    }
+    if (custom) {
+        set_mxcsr(MXCSR_DEFAULT);
+        set_x87cw(X87CW_DEFAULT);
+    }
+    rt_wg_done(&wg);
+}
+
+static void main_fp(void *arg)
+{
+    (void)arg;
+    rt_wg_add(&wg, 2);
+    CHECK(rt_go(fp_g, (void *)1) > 0);
+    CHECK(rt_go(fp_g, NULL) > 0);
+    rt_wg_wait(&wg);
+    CHECK_EQ(atomic_load(&fp_bad), 0);
+}
+
+static void test_fp(void *arg)
+{
+    (void)arg;
+    init1();
+    CHECK_RC(rt_main(main_fp, NULL), RT_OK);
+    CHECK_RC(rt_shutdown(-1), RT_OK);
+}
+
+/* ---- the general path (MRT_DEBUG=migrate) beside a ring of yielders ---- */
+
+#define RING 4
+static atomic_long turn;
+
+static void ring_g(void *arg)
+{
+    long me = (long)(intptr_t)arg;
+    for (long r = 0; r < 200; r++) {
+        long want = r * RING + me, n = 0;
+        while (atomic_load(&turn) != want && n < MAX_YIELDS) {
+            rt_gosched();
+            n++;
+        }
+        if (!CHECK_EQ(atomic_load(&turn), want))
+            break;
+        atomic_store(&turn, want + 1);
+    }
+    rt_wg_done(&wg);
+}
+
+static void main_ring(void *arg)
+{
+    (void)arg;
+    rt_wg_add(&wg, RING);
+    for (long i = 0; i < RING; i++)
+        CHECK(rt_go(ring_g, (void *)(intptr_t)i) > 0);
+    rt_wg_wait(&wg);
+    CHECK_EQ(atomic_load(&turn), 200 * RING);
+}
+
+static void test_ring(void *arg)
+{
+    const char *debug = arg;
+    if (debug)
+        setenv("MRT_DEBUG", debug, 1);
+    rt_config cfg = { .size = sizeof cfg, .maxprocs = 2 };
+    CHECK_RC(rt_init(&cfg), RT_OK);
+    CHECK_RC(rt_main(main_ring, NULL), RT_OK);
+    CHECK_RC(rt_shutdown(-1), RT_OK);
+}
+
+static void run(const char *name, void (*fn)(void *), void *arg)
+{
+    int st = test_spawn(fn, arg, NULL, 0);
+    if (!CHECK(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0))
+        fprintf(stderr, "subtest %s: status %#x\n", name, st);
+}
+
+int main(void)
+{
+    if (test_under_valgrind())
+        run("mark_valgrind", test_mark_valgrind, NULL);
+    else
+        run("mark", test_mark, NULL);
+    /* Valgrind does not model a changed MXCSR rounding mode (stmxcsr reads back
+     * the default): the check is for the real CPU only. */
+    if (!test_under_valgrind())
+        run("fp", test_fp, NULL);
+    run("ring", test_ring, NULL);
+    run("ring_migrate", test_ring, "migrate");
+    return test_summary();
+}
