@@ -1,9 +1,19 @@
 //! rt_mutex and rt_wg: fixed-size, zero-initialisable blocking objects that park a
 //! G (its M goes on with other Gs) and futex-block a thread outside any G.
 //!
-//! Both keep a FIFO of waiters behind a small spinlock inside the object. A waiter is
-//! a node on the waiting side's own stack (a G's stack stays put while it is
-//! parked), so blocking allocates nothing.
+//! Both keep a FIFO of waiters behind a small lock inside the object (a three-state
+//! futex lock: a short spin, then the thread sleeps; it is held only to link or unlink
+//! waiters, never across a G switch). A waiter is a node on the waiting side's own
+//! stack (a G's stack stays put while it is parked), so blocking allocates nothing.
+//!
+//! A G queues itself, drops the queue lock and then parks; the race between its park
+//! and a waker that pops it meanwhile is settled on the node's `key`: the park
+//! callback moves it from QUEUED to PARKED (the G is then Waiting and the waker must
+//! ready it), the waker swaps in WOKEN (and readies the G only if it found PARKED; if
+//! it found QUEUED the callback sees WOKEN and refuses the park, so the G goes on).
+//! Holding the queue lock across the park instead made every other M that waits or
+//! wakes on the object spin through the whole switch to the next G, including the
+//! first touch of its fresh stack (issue 10: 10^6 Gs parking on one wait group).
 //!
 //! Layout of the 32 bytes (`[u64; 4]`, all zero = unlocked / count 0):
 //! ```text
@@ -26,8 +36,21 @@ struct Waiter {
     next: *mut Waiter,
     /// The parked G, or null for a thread blocked on `key`.
     g: *mut G,
+    /// A thread's futex word (0 until woken, then 1), or a G's park state: QUEUED,
+    /// PARKED, WOKEN (see the file comment).
     key: AtomicU32,
 }
+
+const QUEUED: u32 = 0;
+const PARKED: u32 = 1;
+const WOKEN: u32 = 2;
+
+/// Queue lock states.
+const Q_UNLOCKED: u32 = 0;
+const Q_LOCKED: u32 = 1;
+const Q_SLEEPERS: u32 = 2;
+/// Spins before a queue lock waiter sleeps: the holder only links or unlinks a node.
+const Q_SPINS: u32 = 100;
 
 /// The 32-byte object as the runtime sees it.
 #[repr(C)]
@@ -42,23 +65,39 @@ pub struct Obj {
 const _: () = assert!(core::mem::size_of::<Obj>() == 32);
 
 impl Obj {
+    /// Takes the queue lock: a short spin (the holder only links or unlinks a node),
+    /// then a futex sleep, so that a holder the kernel descheduled costs the waiters
+    /// no CPU.
     fn lock_queue(&self) {
-        while self
+        if self
             .qlock
-            .compare_exchange_weak(0, 1, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
+            .compare_exchange(Q_UNLOCKED, Q_LOCKED, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
         {
+            return;
+        }
+        for _ in 0..Q_SPINS {
             core::hint::spin_loop();
-            if self.qlock.load(Ordering::Relaxed) != 0 {
-                // The holder may have been descheduled: give it the CPU.
-                // SAFETY: sched_yield has no memory effects.
-                unsafe { libc::sched_yield() };
+            if self.qlock.load(Ordering::Relaxed) == Q_UNLOCKED
+                && self
+                    .qlock
+                    .compare_exchange(Q_UNLOCKED, Q_LOCKED, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+            {
+                return;
             }
+        }
+        while self.qlock.swap(Q_SLEEPERS, Ordering::Acquire) != Q_UNLOCKED {
+            futex_wait(&self.qlock, Q_SLEEPERS, -1);
         }
     }
 
     fn unlock_queue(&self) {
-        self.qlock.store(0, Ordering::Release);
+        if self.qlock.swap(Q_UNLOCKED, Ordering::Release) == Q_SLEEPERS {
+            // The object may be freed by now (its last waiter may have returned):
+            // waking a futex address is harmless even then.
+            futex_wake(&self.qlock, 1);
+        }
     }
 
     /// Appends `w` (queue locked).
@@ -89,33 +128,35 @@ impl Obj {
     }
 
     /// Queues the caller and blocks it; the queue lock is held on entry and released
-    /// once the caller can no longer miss its wakeup.
+    /// once the caller is queued (a wakeup from then on is settled on its node's key).
     fn block(&self, why: super::g::WaitReason) {
         let mut w = Waiter {
             next: ptr::null_mut(),
             g: curg(),
-            key: AtomicU32::new(0),
+            key: AtomicU32::new(QUEUED),
         };
         self.push(&mut w);
+        self.unlock_queue();
         if w.g.is_null() {
-            self.unlock_queue();
             while w.key.load(Ordering::Acquire) == 0 {
                 futex_wait(&w.key, 0, -1);
             }
         } else {
             super::g::set_wait(w.g, why);
-            // The queue lock is released after the G is marked waiting (by g0, or by
-            // the G we switch to directly), so a waker that pops us can always ready
-            // us.
-            sched::gopark_direct(unlock_queue_cb, self as *const Obj as *mut c_void);
+            sched::gopark_direct(park_cb, &w as *const Waiter as *mut c_void);
         }
     }
 }
 
-unsafe extern "C" fn unlock_queue_cb(_g: *mut G, arg: *mut c_void) -> bool {
-    // SAFETY: arg is the object whose queue lock the parking G holds.
-    unsafe { (*(arg as *const Obj)).unlock_queue() };
-    true
+/// The park callback of a queued G, run once its context is saved and it is marked
+/// Waiting: parks it unless a waker got to its node first.
+unsafe extern "C" fn park_cb(_g: *mut G, arg: *mut c_void) -> bool {
+    // SAFETY: arg is the parking G's own waiter node, on its stack, which stays put
+    // while the G is parked or about to run again.
+    let w = unsafe { &*(arg as *const Waiter) };
+    w.key
+        .compare_exchange(QUEUED, PARKED, Ordering::AcqRel, Ordering::Acquire)
+        .is_ok()
 }
 
 /// Wakes a popped waiter. After this the waiter's node may be gone.
@@ -128,8 +169,12 @@ fn wake(w: *mut Waiter) {
             // The waiter may return (and its node die) right after the store; waking
             // a futex address that is no longer waited on is harmless.
             futex_wake(&(*w).key, 1);
-        } else if sched::ready(g).is_err() {
-            super::throw("rt_mutex/rt_wg: woken G was not parked");
+        } else if (*w).key.swap(WOKEN, Ordering::AcqRel) == PARKED {
+            // Parked: ours to ready. (Still QUEUED: its park callback sees WOKEN and
+            // it goes on; the node is its own again from the swap.)
+            if sched::ready(g).is_err() {
+                super::throw("rt_mutex/rt_wg: woken G was not parked");
+            }
         }
     }
 }
