@@ -830,9 +830,18 @@ impl G {
 
 /// Gives a G its stack before its first run. Fails only if no stack can be mapped.
 pub fn bind_stack(pp: &mut HeldP, g: &mut G) -> Result<()> {
-    let mut st = match stack_get(Some(&mut pp.core().local)) {
+    let pl = &mut pp.core().local;
+    let mut st = match stack_get(Some(&mut *pl)) {
         Some(s) => s,
-        None => GStack::alloc(g_stack_size())?,
+        None => {
+            // Every cache is empty: a batch for this P, so the next Gs to start here
+            // take theirs without the arenas' lock.
+            GStack::alloc_batch(g_stack_size(), PCACHE_MAX / 2, &mut pl.stacks)?;
+            match pl.stacks.pop() {
+                Some(s) => s,
+                None => super::throw("bind_stack: a stack batch came back empty"),
+            }
+        }
     };
     g.stack_lo = st.lo;
     g.stack_hi = st.hi;

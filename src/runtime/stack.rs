@@ -218,6 +218,9 @@ impl MStack {
     }
 }
 
+/// Most stacks [`GStack::alloc_batch`] takes at once.
+pub(crate) const ALLOC_BATCH: usize = 32;
+
 /// Guard below each G stack. Address space only (MADV_GUARD_INSTALL adds no VMA).
 pub(crate) const G_GUARD_SIZE: usize = 16 << 10;
 
@@ -1020,18 +1023,52 @@ impl GStack {
         let size = round_up(size, page_size());
         let slot = size.checked_add(G_GUARD_SIZE).ok_or(Error::NoMem)?;
         let (arena, idx, touched) = ARENAS.lock().take(slot)?;
+        Ok(GStack::from_slot(arena, idx, touched, size))
+    }
+
+    /// Up to `n` (at most [`ALLOC_BATCH`]) stacks of `size` usable bytes onto `out`,
+    /// taken from the arenas under one hold of their lock: a P whose cache ran dry
+    /// refills it at once instead of taking the lock (and, on fresh slots, a guard
+    /// batch's system call) for every G while other Ps wait. At least one, or the
+    /// error of the first that could not be had.
+    pub fn alloc_batch(size: usize, n: usize, out: &mut StackList) -> Result<()> {
+        let size = round_up(size, page_size());
+        let slot = size.checked_add(G_GUARD_SIZE).ok_or(Error::NoMem)?;
+        let n = n.clamp(1, ALLOC_BATCH);
+        let mut got = [(ptr::null_mut::<Arena>(), 0usize, 0usize); ALLOC_BATCH];
+        let mut k = 0;
+        {
+            let mut a = ARENAS.lock();
+            while k < n {
+                match a.take(slot) {
+                    Ok(t) => got[k] = t,
+                    Err(e) if k == 0 => return Err(e),
+                    Err(_) => break,
+                }
+                k += 1;
+            }
+        }
+        // Outside the lock: registering with valgrind, and writing each free stack's
+        // list node into its own top page (its first touch).
+        for &(arena, idx, touched) in &got[..k] {
+            out.push(GStack::from_slot(arena, idx, touched, size));
+        }
+        Ok(())
+    }
+
+    fn from_slot(arena: *mut Arena, idx: usize, touched: usize, size: usize) -> GStack {
         // SAFETY: the arena lives while its slot is in use; base never changes.
         let lo = unsafe { (*arena).slot_base(idx) } + G_GUARD_SIZE;
         let hi = lo + size;
         let vg = valgrind::stack_register(lo, hi);
-        Ok(GStack {
+        GStack {
             arena,
             idx: idx as u32,
             lo,
             hi,
             vg_id: vg,
             touched_lo: hi - touched,
-        })
+        }
     }
 
     /// A G is about to start on this stack: its first frame touches the top page.
