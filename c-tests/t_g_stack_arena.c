@@ -99,7 +99,8 @@ static void budget_child(void *arg)
      * every rt_go finds the stack caches empty and needs a new stack, and the first
      * that cannot have one is refused. (Gs made faster than they start are promised
      * the stacks in the caches and take new ones when they first run; one that finds
-     * none then waits in the run queue until a stack is freed.) */
+     * none then waits, off the run queues, until a stack is freed:
+     * t_galloc_undelivered_stack.) */
     int64_t err = 0;
     long got = 0;
     rt_wg_add(&gate, 1);
