@@ -12,7 +12,9 @@
  *   overflow      a G that recurses without bound on a stack that went through an
  *                 arena's free list and its MADV_DONTNEED still dies of "stack
  *                 overflow" (the guard survives both), with madvise guards and with
- *                 mprotect guards (40,000 VMAs: gstackvmas raised to 50,000).
+ *                 mprotect guards (40,000 VMAs: gstackvmas raised to 50,000), and
+ *                 with the guards of batch-taken stacks installed one at a time
+ *                 (MRT_DEBUG=guarddeferslow, the path of a refused batch).
  *   fork          a fork child of a process whose arenas are in use (parked Gs, freed
  *                 stacks) runs rt_init and 20,000 Gs of its own; the parent's Gs then
  *                 all finish.
@@ -97,7 +99,8 @@ static void budget_child(void *arg)
      * every rt_go finds the stack caches empty and needs a new stack, and the first
      * that cannot have one is refused. (Gs made faster than they start are promised
      * the stacks in the caches and take new ones when they first run; one that finds
-     * none then waits in the run queue until a stack is freed.) */
+     * none then waits, off the run queues, until a stack is freed:
+     * t_galloc_undelivered_stack.) */
     int64_t err = 0;
     long got = 0;
     rt_wg_add(&gate, 1);
@@ -284,6 +287,10 @@ int main(void)
      * of what vm.max_map_count leaves), fewer than vm.max_map_count itself. */
     CHECK(to_check(overflow_child, "guardmprotect,gstackvmas=50000", "goroutine",
                    "recycled stack, mprotect guards") > 0);
+    /* Guards of batch-taken stacks installed one by one under the arenas' lock, as
+     * when the kernel refuses them as a batch outside it. */
+    CHECK(to_check(overflow_child, "guarddeferslow", "goroutine",
+                   "recycled stack, guards deferred and installed one by one") > 0);
     CHECK_CHILD_OK(test_spawn(fork_child, NULL, NULL, 0));
     CHECK_CHILD_OK(test_spawn(memory_child, NULL, NULL, 0));
     return test_summary();

@@ -8,7 +8,9 @@
 //! straight to the next G to start (the per-P stack cache), so spawning and running
 //! short Gs never enters the kernel. `newproc` still makes sure a stack can be had
 //! when every cache is empty (`galloc`), so that running out of memory is an RT_ENOMEM from
-//! rt_go, as the API promises.
+//! rt_go, as the API promises. That promise is per cache, not per G: Gs made faster
+//! than they start share the cached stacks, and one that finds none left when it is
+//! to run, with the arenas exhausted, waits for a stack to be freed (`stack_wait`).
 
 use core::ffi::c_void;
 use core::ptr;
@@ -463,6 +465,46 @@ static GFREE: Lock<Vec<GPtr>> = Lock::new(Vec::new());
 /// memory, so a stack is recycled without allocating.
 static STACKS: Lock<StackList> = Lock::new(StackList::new());
 
+/// Gs due to run that could not get a stack (their P's caches and the global one
+/// empty, the arenas unable to give one: `galloc` promised them a cached stack that
+/// another G took first). They wait here, off the run queues, until a G exits (its
+/// stack is then free) or sysmon looks again, instead of going round the run queues
+/// at full speed for as long as no stack is freed.
+static STACK_WAIT: Lock<GQueue> = Lock::new(GQueue::new());
+/// Set while STACK_WAIT holds a G (written under its lock).
+static STACK_WAITING: AtomicBool = AtomicBool::new(false);
+
+/// `gp` (Runnable, ours, on no list) could not get a stack: it waits for one.
+pub fn stack_wait(gp: *mut G) {
+    let mut q = STACK_WAIT.lock();
+    // SAFETY: the caller owns `gp`, which is on no list.
+    unsafe { q.push_back(gp) };
+    STACK_WAITING.store(true, Ordering::SeqCst);
+}
+
+/// A stack may be free now: the Gs waiting for one go back to the global run queue
+/// (and a P is woken for them), with `pl`'s cached stacks moved to the global cache
+/// so that whichever P runs them finds those. Cheap when no G waits.
+pub fn stack_wait_retry(pl: Option<&mut PLocal>) {
+    if !STACK_WAITING.load(Ordering::SeqCst) {
+        return;
+    }
+    let mut waiting = {
+        let mut q = STACK_WAIT.lock();
+        STACK_WAITING.store(false, Ordering::SeqCst);
+        core::mem::take(&mut *q)
+    };
+    if let Some(pl) = pl {
+        let mut mine = core::mem::take(&mut pl.stacks);
+        STACKS.lock().prepend(&mut mine);
+    }
+    if waiting.is_empty() {
+        return;
+    }
+    super::sched::globrunqputbatch(&mut waiting);
+    super::sched::wakep_global();
+}
+
 /// A G pointer that may sit in shared lists.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct GPtr(pub *mut G);
@@ -858,9 +900,18 @@ impl G {
 
 /// Gives a G its stack before its first run. Fails only if no stack can be mapped.
 pub fn bind_stack(pp: &mut HeldP, g: &mut G) -> Result<()> {
-    let mut st = match stack_get(Some(&mut pp.core().local)) {
+    let pl = &mut pp.core().local;
+    let mut st = match stack_get(Some(&mut *pl)) {
         Some(s) => s,
-        None => GStack::alloc(g_stack_size())?,
+        None => {
+            // Every cache is empty: a batch for this P, so the next Gs to start here
+            // take theirs without the arenas' lock.
+            GStack::alloc_batch(g_stack_size(), PCACHE_MAX / 2, &mut pl.stacks)?;
+            match pl.stacks.pop() {
+                Some(s) => s,
+                None => super::throw("bind_stack: a stack batch came back empty"),
+            }
+        }
     };
     g.stack_lo = st.lo;
     g.stack_hi = st.hi;
@@ -1047,6 +1098,9 @@ pub fn gdestroy(m: &M, mut pp: Option<&mut HeldP>, gp: *mut G) -> *mut M {
     g.arg = ptr::null_mut();
     if let Some(st) = g.stack.take() {
         stack_put(pp.as_deref_mut().map(|pp| &mut pp.core().local), st);
+        if STACK_WAITING.load(Ordering::Relaxed) {
+            stack_wait_retry(pp.as_deref_mut().map(|pp| &mut pp.core().local));
+        }
     }
     g.stack_lo = 0;
     g.stack_hi = 0;
@@ -1100,6 +1154,9 @@ pub unsafe fn free_all() {
     }
     drop(all);
     GFREE.lock().clear();
+    // Gs that waited for a stack are freed with the rest.
+    *STACK_WAIT.lock() = GQueue::new();
+    STACK_WAITING.store(false, Ordering::SeqCst);
     let stacks = core::mem::take(&mut *STACKS.lock());
     // Unmapped outside the lock.
     drop(stacks);
@@ -1152,7 +1209,10 @@ pub unsafe fn forget_after_fork() {
     unsafe {
         GFREE.get_after_fork().clear();
         drop(core::mem::take(STACKS.get_after_fork()));
+        // The parent's Gs that waited for a stack are gone with the rest.
+        *STACK_WAIT.get_after_fork() = GQueue::new();
     }
+    STACK_WAITING.store(false, Ordering::SeqCst);
 }
 
 /// Run by a G right after it is switched to: queues the G that yielded straight to

@@ -230,6 +230,7 @@ pub const DEBUG_KEYS: &[&str] = &[
     "nosan-park",
     "sigquit",
     "guardmprotect",
+    "guarddeferslow",
     "gstackvmas=<n>",
 ];
 

@@ -841,8 +841,10 @@ fn execute(m: &M, mut pp: HeldP, gp: *mut G, inherit: bool) -> Option<*mut G> {
         super::throw("execute: bad g status (not runnable)");
     }
     if g.needs_stack() && g::bind_stack(&mut pp, g).is_err() {
-        // No memory for a stack now: try again later.
-        globrunqput(gp);
+        // No stack can be had now: the G waits for one to be freed (a G's exit, or
+        // sysmon's next look) rather than going straight back to the queue, where
+        // this M would take it again at once, for as long as none is freed.
+        g::stack_wait(gp);
         m.put_p(pp);
         return None;
     }

@@ -218,6 +218,9 @@ impl MStack {
     }
 }
 
+/// Most stacks [`GStack::alloc_batch`] takes at once.
+pub(crate) const ALLOC_BATCH: usize = 32;
+
 /// Guard below each G stack. Address space only (MADV_GUARD_INSTALL adds no VMA).
 pub(crate) const G_GUARD_SIZE: usize = 16 << 10;
 
@@ -545,6 +548,9 @@ static ARENAS: Lock<Arenas> = Lock::new(Arenas {
     dirty: 0,
 });
 
+/// MRT_DEBUG=guarddeferslow: guards deferred out of the arenas' lock are installed
+/// one at a time under it, as when the kernel refuses the batch (to exercise that).
+static DEFER_SLOW: AtomicBool = AtomicBool::new(false);
 /// Forces mprotect guards (MRT_DEBUG=guardmprotect), to exercise the fallback.
 static FORCE_MPROTECT: AtomicBool = AtomicBool::new(false);
 /// MRT_DEBUG=gstackvmas=N: the VMA budget of the arenas (0: half of what
@@ -557,15 +563,19 @@ static G_STACK_SIZE: AtomicUsize = AtomicUsize::new(64 << 10);
 pub fn configure(debug: &str, g_stack_size: usize) {
     G_STACK_SIZE.store(g_stack_size, Ordering::Relaxed);
     let mut force = false;
+    let mut slow = false;
     let mut budget = 0;
     for w in debug.split(',').map(str::trim) {
         if w == "guardmprotect" {
             force = true;
+        } else if w == "guarddeferslow" {
+            slow = true;
         } else if let Some(n) = w.strip_prefix("gstackvmas=") {
             budget = n.parse().unwrap_or(0);
         }
     }
     FORCE_MPROTECT.store(force, Ordering::Relaxed);
+    DEFER_SLOW.store(slow, Ordering::Relaxed);
     VMA_BUDGET_OVERRIDE.store(budget, Ordering::Relaxed);
     if valgrind::running() {
         // Valgrind does not know process_madvise: it would refuse it after a warning
@@ -630,8 +640,12 @@ fn read_proc(path: &core::ffi::CStr, mut f: impl FnMut(&[u8])) {
 }
 
 impl Arenas {
-    /// A slot of `slot` bytes: (arena, index, bytes of it counted as touched).
-    fn take(&mut self, slot: usize) -> Result<(*mut Arena, usize, usize)> {
+    /// A slot of `slot` bytes: (arena, index, bytes of it counted as touched, whether
+    /// its guard is still to be installed). With `defer_guard`, a fresh slot whose
+    /// guard is not in place yet may come back carved but unguarded once the kernel
+    /// has shown it takes guard batches: the caller installs the guard before any G
+    /// runs on it, outside this lock ([`install_deferred_guards`]).
+    fn take(&mut self, slot: usize, defer_guard: bool) -> Result<(*mut Arena, usize, usize, bool)> {
         let at = match self.room.iter().rposition(|&a| {
             // SAFETY: arenas on `room` are live; we hold the lock.
             unsafe { (*a).slot == slot }
@@ -644,18 +658,44 @@ impl Arenas {
         };
         let ap = self.room[at];
         // SAFETY: a live arena, ours under the lock.
-        let (idx, touched) = if let Some(i) = unsafe { (*ap).free.pop() } {
+        let (idx, touched, deferred) = if let Some(i) = unsafe { (*ap).free.pop() } {
             // SAFETY: `ap` is a live arena (on `room`), ours while we hold the ARENAS lock.
             let a = unsafe { &mut *ap };
             let i = i as usize;
-            let t = core::mem::take(&mut a.touched[i]);
-            a.dirty -= t;
-            self.dirty -= t;
-            (i, t)
+            if a.touched[i] == UNGUARDED {
+                // A slot whose deferred guard could not be installed: now or never.
+                if let Err(e) = self.guard_one(ap, i) {
+                    // SAFETY: as above; the slot goes back as it was.
+                    unsafe { (*ap).free.push(i as u32) };
+                    return Err(e);
+                }
+                // SAFETY: as above.
+                unsafe { (&mut (*ap).touched)[i] = 0 };
+                (i, 0, false)
+            } else {
+                let t = core::mem::take(&mut a.touched[i]);
+                a.dirty -= t;
+                self.dirty -= t;
+                (i, t, false)
+            }
         } else {
             // SAFETY: `ap` is a live arena (on `room`), ours while we hold the ARENAS lock.
             let i = unsafe { (*ap).carved };
-            if let Err(e) = self.guard_slot(ap, i) {
+            // SAFETY: as above.
+            let a = unsafe { &mut *ap };
+            if defer_guard
+                && i >= a.guarded
+                && GUARD_BATCH_WORKS.load(Ordering::Relaxed)
+                && !NO_PROCESS_MADVISE.load(Ordering::Relaxed)
+                && !NO_GUARD_MADVISE.load(Ordering::Relaxed)
+                && !FORCE_MPROTECT.load(Ordering::Relaxed)
+            {
+                // Ours to guard: nobody else carves it, and it is not free.
+                a.guarded = i + 1;
+                a.carved += 1;
+                GSTACK_RESERVED.fetch_add(slot as u64, Ordering::Release);
+                (i, 0, true)
+            } else if let Err(e) = self.guard_slot(ap, i) {
                 // SAFETY: `ap` is a live arena (on `room`), ours while we hold the ARENAS lock.
                 if unsafe { (*ap).live == 0 && (*ap).carved == 0 } {
                     // A fresh arena that could not give a single stack: undone.
@@ -664,11 +704,12 @@ impl Arenas {
                     unsafe { unmap_arena(ap) };
                 }
                 return Err(e);
+            } else {
+                // SAFETY: `ap` is a live arena (on `room`), ours while we hold the ARENAS lock.
+                unsafe { (*ap).carved += 1 };
+                GSTACK_RESERVED.fetch_add(slot as u64, Ordering::Release);
+                (i, 0, false)
             }
-            // SAFETY: `ap` is a live arena (on `room`), ours while we hold the ARENAS lock.
-            unsafe { (*ap).carved += 1 };
-            GSTACK_RESERVED.fetch_add(slot as u64, Ordering::Release);
-            (i, 0)
         };
         // SAFETY: `ap` is a live arena (on `room`), ours while we hold the ARENAS lock.
         let a = unsafe { &mut *ap };
@@ -677,7 +718,7 @@ impl Arenas {
             a.in_room = false;
             self.room.swap_remove(at);
         }
-        Ok((ap, idx, touched))
+        Ok((ap, idx, touched, deferred))
     }
 
     /// Makes sure slot `idx` (the next to be carved) has its guard: already there
@@ -689,15 +730,27 @@ impl Arenas {
         if idx < a.guarded {
             return Ok(());
         }
-        let lo = a.slot_base(idx);
         if !NO_GUARD_MADVISE.load(Ordering::Relaxed) && !FORCE_MPROTECT.load(Ordering::Relaxed) {
             if let Some(n) = install_guards_batch(a, idx) {
                 a.guarded = idx + n;
                 return Ok(());
             }
+        }
+        self.guard_one(ap, idx)?;
+        // SAFETY: a live arena, ours under the lock.
+        unsafe { (*ap).guarded = idx + 1 };
+        Ok(())
+    }
+
+    /// Installs the guard of slot `idx` of `ap` on its own: a madvise, else an
+    /// mprotect within the VMA budget.
+    fn guard_one(&mut self, ap: *mut Arena, idx: usize) -> Result<()> {
+        // SAFETY: a live arena, ours under the lock.
+        let a = unsafe { &mut *ap };
+        let lo = a.slot_base(idx);
+        if !NO_GUARD_MADVISE.load(Ordering::Relaxed) && !FORCE_MPROTECT.load(Ordering::Relaxed) {
             // SAFETY: the range lies inside the arena, in a slot no G uses.
             if unsafe { libc::madvise(lo as *mut _, G_GUARD_SIZE, MADV_GUARD_INSTALL) } == 0 {
-                a.guarded = idx + 1;
                 return Ok(());
             }
             NO_GUARD_MADVISE.store(true, Ordering::Relaxed);
@@ -712,7 +765,6 @@ impl Arenas {
         }
         self.vmas += 2;
         a.vmas += 2;
-        a.guarded = idx + 1;
         Ok(())
     }
 
@@ -843,6 +895,101 @@ impl Arenas {
 
 /// Guards installed per process_madvise call.
 const GUARD_BATCH: usize = 64;
+/// Set once process_madvise installed a batch of guards: from then on stacks taken by
+/// the batch get their guards outside the arenas' lock.
+static GUARD_BATCH_WORKS: AtomicBool = AtomicBool::new(false);
+/// In an arena's `touched`: a free slot whose deferred guard could not be installed;
+/// it is guarded before it is handed out again.
+const UNGUARDED: usize = usize::MAX;
+
+/// Bytes of a free slot counted as touched (none for an unguarded one).
+fn dirty_of(t: usize) -> usize {
+    if t == UNGUARDED {
+        0
+    } else {
+        t
+    }
+}
+
+/// Installs the guards of the slots `take` handed out unguarded (`deferred`), all in
+/// one process_madvise, outside the arenas' lock; one the kernel would not take that
+/// way gets its own madvise or mprotect under the lock, and a slot that cannot be
+/// guarded at all goes back to its arena marked so (and out of `got`). Returns how
+/// many entries of `got` are left (moved to its front), and the error if none is.
+fn install_deferred_guards(got: &mut [(*mut Arena, usize, usize, bool)]) -> Result<usize> {
+    let mut iov = [libc::iovec {
+        iov_base: ptr::null_mut(),
+        iov_len: 0,
+    }; ALLOC_BATCH];
+    let mut n = 0;
+    for &(arena, idx, _, deferred) in got.iter() {
+        if deferred {
+            // SAFETY: the arena lives while its slot (ours) is in use; base and slot
+            // size never change.
+            iov[n].iov_base = unsafe { (*arena).slot_base(idx) } as *mut _;
+            iov[n].iov_len = G_GUARD_SIZE;
+            n += 1;
+        }
+    }
+    if n == 0 {
+        return Ok(got.len());
+    }
+    let r = if DEFER_SLOW.load(Ordering::Relaxed) {
+        -1
+    } else {
+        // SAFETY: every range is the guard region of a slot we hold, inside its live
+        // arena, that no G has run on yet; the kernel only reads the n iovecs.
+        unsafe {
+            libc::syscall(
+                libc::SYS_process_madvise,
+                PIDFD_SELF,
+                iov.as_ptr(),
+                n,
+                MADV_GUARD_INSTALL,
+                0,
+            )
+        }
+    };
+    if r == (n * G_GUARD_SIZE) as libc::c_long {
+        return Ok(got.len());
+    }
+    // The slow way, one slot at a time (a guard installed twice is harmless).
+    let mut keep = 0;
+    let mut err = Error::NoMem;
+    let mut empty = [ptr::null_mut::<Arena>(); ALLOC_BATCH];
+    let mut nempty = 0;
+    {
+        let mut a = ARENAS.lock();
+        for i in 0..got.len() {
+            let (arena, idx, touched, deferred) = got[i];
+            if deferred {
+                if let Err(e) = a.guard_one(arena, idx) {
+                    err = e;
+                    match a.give_back(arena, idx, 0) {
+                        Some(ap) => {
+                            empty[nempty] = ap;
+                            nempty += 1;
+                        }
+                        // SAFETY: the arena is still live (give_back kept it).
+                        None => unsafe { (&mut (*arena).touched)[idx] = UNGUARDED },
+                    }
+                    continue;
+                }
+            }
+            got[keep] = (arena, idx, touched, false);
+            keep += 1;
+        }
+    }
+    for &ap in &empty[..nempty] {
+        // SAFETY: give_back took it off every list, and its last slot was ours.
+        unsafe { unmap_arena(ap) };
+    }
+    if keep == 0 {
+        return Err(err);
+    }
+    Ok(keep)
+}
+
 /// Set once process_madvise refused to install guards (before Linux 6.15, say).
 static NO_PROCESS_MADVISE: AtomicBool = AtomicBool::new(false);
 /// PIDFD_SELF_THREAD_GROUP: process_madvise's name for the calling process (Linux
@@ -878,6 +1025,7 @@ fn install_guards_batch(a: &Arena, idx: usize) -> Option<usize> {
         )
     };
     if r == (n * G_GUARD_SIZE) as libc::c_long {
+        GUARD_BATCH_WORKS.store(true, Ordering::Relaxed);
         return Some(n);
     }
     if r < 0 {
@@ -897,7 +1045,7 @@ fn purge(a: &mut Arena) -> usize {
     let mut run: Option<(usize, usize)> = None;
     for i in 0..=a.free.len() {
         let k = a.free.get(i).map(|&k| k as usize);
-        let touched = k.map_or(0, |k| a.touched[k]);
+        let touched = k.map_or(0, |k| dirty_of(a.touched[k]));
         match (run, k) {
             (Some((first, next)), Some(k)) if touched > 0 && k == next => {
                 run = Some((first, k + 1));
@@ -931,7 +1079,7 @@ fn purge(a: &mut Arena) -> usize {
 unsafe fn unmap_arena(ap: *mut Arena) {
     // SAFETY: the caller's contract: nobody else reaches the arena.
     let a = unsafe { &mut *ap };
-    let touched: usize = a.touched.iter().sum();
+    let touched: usize = a.touched.iter().map(|&t| dirty_of(t)).sum();
     // Touched first, reserved last: the reverse of a carve (see stats::snapshot).
     GSTACK_TOUCHED.fetch_sub(touched as u64, Ordering::Release);
     GSTACK_RESERVED.fetch_sub((a.carved * a.slot) as u64, Ordering::Release);
@@ -1019,19 +1167,54 @@ impl GStack {
     pub fn alloc(size: usize) -> Result<GStack> {
         let size = round_up(size, page_size());
         let slot = size.checked_add(G_GUARD_SIZE).ok_or(Error::NoMem)?;
-        let (arena, idx, touched) = ARENAS.lock().take(slot)?;
+        let (arena, idx, touched, _) = ARENAS.lock().take(slot, false)?;
+        Ok(GStack::from_slot(arena, idx, touched, size))
+    }
+
+    /// Up to `n` (at most [`ALLOC_BATCH`]) stacks of `size` usable bytes onto `out`,
+    /// taken from the arenas under one hold of their lock: a P whose cache ran dry
+    /// refills it at once instead of taking the lock (and, on fresh slots, a guard
+    /// batch's system call) for every G while other Ps wait. At least one, or the
+    /// error of the first that could not be had.
+    pub fn alloc_batch(size: usize, n: usize, out: &mut StackList) -> Result<()> {
+        let size = round_up(size, page_size());
+        let slot = size.checked_add(G_GUARD_SIZE).ok_or(Error::NoMem)?;
+        let n = n.clamp(1, ALLOC_BATCH);
+        let mut got = [(ptr::null_mut::<Arena>(), 0usize, 0usize, false); ALLOC_BATCH];
+        let mut k = 0;
+        {
+            let mut a = ARENAS.lock();
+            while k < n {
+                match a.take(slot, true) {
+                    Ok(t) => got[k] = t,
+                    Err(e) if k == 0 => return Err(e),
+                    Err(_) => break,
+                }
+                k += 1;
+            }
+        }
+        // Outside the lock: the guards of fresh slots, registering with valgrind, and
+        // writing each free stack's list node into its own top page (its first touch).
+        let k = install_deferred_guards(&mut got[..k])?;
+        for &(arena, idx, touched, _) in &got[..k] {
+            out.push(GStack::from_slot(arena, idx, touched, size));
+        }
+        Ok(())
+    }
+
+    fn from_slot(arena: *mut Arena, idx: usize, touched: usize, size: usize) -> GStack {
         // SAFETY: the arena lives while its slot is in use; base never changes.
         let lo = unsafe { (*arena).slot_base(idx) } + G_GUARD_SIZE;
         let hi = lo + size;
         let vg = valgrind::stack_register(lo, hi);
-        Ok(GStack {
+        GStack {
             arena,
             idx: idx as u32,
             lo,
             hi,
             vg_id: vg,
             touched_lo: hi - touched,
-        })
+        }
     }
 
     /// A G is about to start on this stack: its first frame touches the top page.

@@ -183,6 +183,7 @@ fn sysmon_loop() {
     // The earliest moment a watched P's time slice can run out (0: none is watched).
     let mut slice_end = 0i64;
     let mut next_trace = 0i64;
+    let mut next_stack_retry = 0i64;
     while STOP.load(Ordering::Acquire) == 0 {
         let trace_in = schedtrace_tick(&mut next_trace, nanotime());
         delay_us = if idle == 0 {
@@ -228,6 +229,12 @@ fn sysmon_loop() {
             sleep(ns.min(trace_in.max(20_000)));
         }
         let now = nanotime();
+        // Gs waiting for a stack (see g::stack_wait) look again every 10 ms even if
+        // no G exits: a free stack may sit in another P's cache.
+        if now >= next_stack_retry {
+            next_stack_retry = now + 10_000_000;
+            super::g::stack_wait_retry(None);
+        }
         // Poll the network if nobody has for 10 ms.
         let lastpoll = netpoll::LASTPOLL.load(Ordering::Acquire);
         if netpoll::inited()
