@@ -132,25 +132,6 @@ static void mutex_a(void *arg)
     rt_mutex_unlock(&mu);
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc(n + 1);
-    if (b && fread(b, 1, n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    if (b)
-        b[n] = 0;
-    fclose(f);
-    return b;
-}
-
 static void bad_input(void)
 {
     CHECK_RC(rt_trace_stop(), RT_EINVAL);
@@ -196,7 +177,7 @@ int main(void)
     CHECK_RC(rt_trace_stop(), RT_OK);
     CHECK_RC(rt_trace_stop(), RT_EINVAL);
 
-    char *t = slurp(keep ? keep : path);
+    char *t = test_slurp(keep ? keep : path);
     if (CHECK(t != NULL)) {
         CHECK(strncmp(t, "{\"traceEvents\":[", 16) == 0);
         size_t n = strlen(t);

@@ -28,25 +28,6 @@ static void fresh(void *arg)
     (void)arg;
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc(n + 1);
-    if (b && fread(b, 1, n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    if (b)
-        b[n] = 0;
-    fclose(f);
-    return b;
-}
-
 static void main_g(void *arg)
 {
     (void)arg;
@@ -75,7 +56,7 @@ int main(void)
     CHECK_RC(rt_chan_make(sizeof(long), 0, &c), RT_OK);
     CHECK_RC(rt_main(main_g, NULL), RT_OK);
 
-    char *t1 = slurp(path1), *t2 = slurp(path2);
+    char *t1 = test_slurp(path1), *t2 = test_slurp(path2);
     if (CHECK(t1 != NULL && t2 != NULL)) {
         /* Trace 1 has the wake; trace 2 the new G, started with no wake. */
         char want[64];

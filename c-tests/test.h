@@ -298,6 +298,27 @@ static inline int test_os_threads(void)
 }
 
 /* rt_getstats with the size set; returns the code. */
+/* The whole file at `path`, NUL-terminated, in memory the caller frees; NULL if it
+ * cannot be read. */
+static inline char *test_slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+        free(b);
+        b = NULL;
+    }
+    if (b)
+        b[n] = 0;
+    fclose(f);
+    return b;
+}
+
 static inline int test_stats(rt_stats *st)
 {
     memset(st, 0, sizeof *st);

@@ -1002,6 +1002,13 @@ fn finish_switch_inline<const SAN: bool>() {
     if !matches!(m.pending.get(), Pending::Yield) {
         return finish_pending(m, prev);
     }
+    requeue_yielded(m, prev);
+}
+
+/// The end of a yield on the direct path: `prev`, whose context is saved, goes to the
+/// tail of this M's P's run queue.
+#[inline(always)]
+fn requeue_yielded(m: &M, prev: *mut G) {
     // SAFETY: prev is ours until queued; its context is saved.
     unsafe {
         (*prev).m = ptr::null_mut();
@@ -1239,19 +1246,7 @@ pub fn finish_switch() {
 #[inline(never)]
 fn finish_pending(m: &M, prev: *mut G) {
     let (unlock, arg) = match m.pending.get() {
-        Pending::Yield => {
-            // SAFETY: prev is ours until queued.
-            unsafe {
-                (*prev).m = ptr::null_mut();
-                (*prev).set_status(GStatus::Runnable);
-            }
-            // SAFETY: on the M's own thread; runqput reaches no other use of the M's P.
-            match unsafe { m.held_mut() } {
-                Some(pp) => pp.runqput(prev, false),
-                None => super::throw("finish_switch: running G without a P"),
-            }
-            return;
-        }
+        Pending::Yield => return requeue_yielded(m, prev),
         Pending::Park(unlock, arg) => (unlock, arg),
         Pending::Exit => {
             m.pending.set(Pending::Yield);

@@ -934,23 +934,11 @@ fn install_deferred_guards(got: &mut [(*mut Arena, usize, usize, bool)]) -> Resu
     if n == 0 {
         return Ok(got.len());
     }
-    let r = if DEFER_SLOW.load(Ordering::Relaxed) {
-        -1
-    } else {
-        // SAFETY: every range is the guard region of a slot we hold, inside its live
-        // arena, that no G has run on yet; the kernel only reads the n iovecs.
-        unsafe {
-            libc::syscall(
-                libc::SYS_process_madvise,
-                PIDFD_SELF,
-                iov.as_ptr(),
-                n,
-                MADV_GUARD_INSTALL,
-                0,
-            )
-        }
-    };
-    if r == (n * G_GUARD_SIZE) as libc::c_long {
+    // SAFETY: every range is the guard region of a slot we hold, inside its live
+    // arena, that no G has run on yet.
+    if !DEFER_SLOW.load(Ordering::Relaxed)
+        && unsafe { guard_install_iov(&iov[..n]) } == GuardBatch::All
+    {
         return Ok(got.len());
     }
     // The slow way, one slot at a time (a guard installed twice is harmless).
@@ -996,6 +984,44 @@ static NO_PROCESS_MADVISE: AtomicBool = AtomicBool::new(false);
 /// 6.15), which stays right in a fork child.
 const PIDFD_SELF: libc::c_int = -10001;
 
+/// What one process_madvise of guard installs did.
+#[derive(PartialEq, Eq)]
+enum GuardBatch {
+    All,
+    /// Some ranges (the call stopped at an error; those installed stay).
+    Partial,
+    /// None: the kernel refused the call itself (no process_madvise or no
+    /// MADV_GUARD_INSTALL).
+    Refused,
+}
+
+/// Installs a guard (MADV_GUARD_INSTALL) on each G_GUARD_SIZE range of `iov` in one
+/// process_madvise.
+///
+/// # Safety
+/// Every range must be the guard region of a slot inside a live arena that no G uses
+/// (a guard makes its pages fault on access).
+unsafe fn guard_install_iov(iov: &[libc::iovec]) -> GuardBatch {
+    // SAFETY: the ranges are as the caller promises; the kernel only reads the iovecs.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_process_madvise,
+            PIDFD_SELF,
+            iov.as_ptr(),
+            iov.len(),
+            MADV_GUARD_INSTALL,
+            0,
+        )
+    };
+    if r == (iov.len() * G_GUARD_SIZE) as libc::c_long {
+        GuardBatch::All
+    } else if r < 0 {
+        GuardBatch::Refused
+    } else {
+        GuardBatch::Partial
+    }
+}
+
 /// Installs the guards of up to GUARD_BATCH slots of `a` from `idx` on in one
 /// process_madvise: one system call instead of one per stack. How many, or None if
 /// the kernel would not (the caller installs one guard its own way).
@@ -1012,24 +1038,14 @@ fn install_guards_batch(a: &Arena, idx: usize) -> Option<usize> {
         v.iov_base = a.slot_base(idx + k) as *mut _;
         v.iov_len = G_GUARD_SIZE;
     }
-    // SAFETY: every range lies inside the arena, in slots not yet handed out; the
-    // kernel only reads the n iovecs.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_process_madvise,
-            PIDFD_SELF,
-            iov.as_ptr(),
-            n,
-            MADV_GUARD_INSTALL,
-            0,
-        )
-    };
-    if r == (n * G_GUARD_SIZE) as libc::c_long {
-        GUARD_BATCH_WORKS.store(true, Ordering::Relaxed);
-        return Some(n);
-    }
-    if r < 0 {
-        NO_PROCESS_MADVISE.store(true, Ordering::Relaxed);
+    // SAFETY: every range lies inside the arena, in slots not yet handed out.
+    match unsafe { guard_install_iov(&iov[..n]) } {
+        GuardBatch::All => {
+            GUARD_BATCH_WORKS.store(true, Ordering::Relaxed);
+            return Some(n);
+        }
+        GuardBatch::Refused => NO_PROCESS_MADVISE.store(true, Ordering::Relaxed),
+        GuardBatch::Partial => {}
     }
     // A partial install leaves guards in place, which a repeat installs again
     // harmlessly.
