@@ -329,7 +329,7 @@ fn shutdown_locked(deadline: i64) -> Result<()> {
     } else {
         deadline.max(nanotime() + M_EXIT_GRACE_NS)
     };
-    if !m::wait_mlive_zero(m_deadline) {
+    if !m::wait_mlive_zero(m_deadline) || !sched::wait_schedulers_gone(m_deadline) {
         SCHED.lock().stopping = false;
         sched::SHUTTING_DOWN.store(false, Ordering::Release);
         sched::set_switch_slow(sched::SLOW_SHUTDOWN, false);

@@ -56,6 +56,7 @@ use super::error::{Error, Result};
 use super::g::{self, gdestroy, switch_to, Action, GQueue, GRing, GStatus, ParkFn, G, G_HOT_LINES};
 use super::m::RtFn;
 use super::m::{MKind, MState, M};
+use super::note::{futex_wait, futex_wake};
 use super::p::{self, bump, total, HeldP, PStatus, ALLP, GOMAXPROCS, NPIDLE, P};
 use super::spinning::Spinning;
 use super::time::nanotime;
@@ -809,6 +810,60 @@ fn stopping() -> bool {
 /// Set by rt_shutdown while it stops the Ms.
 pub static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
 
+/// Host threads (adopted Ms) inside rt_schedule or rt_main, where they may hold and
+/// hand back a P at any moment. rt_shutdown waits for them to leave before it frees
+/// the Ps: an M that saw the shutdown could otherwise still be putting its P back in
+/// the pool, under the sched lock, after the Ps were freed (valgrind saw that write).
+static IN_SCHEDULER: AtomicU32 = AtomicU32::new(0);
+
+/// An adopted M's stay in rt_schedule or rt_main (see [`IN_SCHEDULER`]).
+struct InScheduler;
+
+impl InScheduler {
+    /// Error::Shutdown if rt_shutdown has begun: then the caller must not start.
+    fn enter() -> Result<InScheduler> {
+        // SeqCst, with rt_shutdown's fence between its SHUTTING_DOWN store and its
+        // load of the count: either it sees us counted, or we see it stopping.
+        IN_SCHEDULER.fetch_add(1, Ordering::SeqCst);
+        let stay = InScheduler;
+        if SHUTTING_DOWN.load(Ordering::SeqCst) {
+            return Err(Error::Shutdown);
+        }
+        Ok(stay)
+    }
+}
+
+impl Drop for InScheduler {
+    fn drop(&mut self) {
+        if IN_SCHEDULER.fetch_sub(1, Ordering::AcqRel) == 1 {
+            futex_wake(&IN_SCHEDULER, i32::MAX);
+        }
+    }
+}
+
+/// rt_shutdown, once SHUTTING_DOWN is set: waits until no host thread is inside
+/// rt_schedule or rt_main, or until `deadline` (nanotime; < 0: none). Whether they
+/// all left.
+pub fn wait_schedulers_gone(deadline: i64) -> bool {
+    core::sync::atomic::fence(Ordering::SeqCst);
+    loop {
+        let n = IN_SCHEDULER.load(Ordering::Acquire);
+        if n == 0 {
+            return true;
+        }
+        let left = if deadline < 0 {
+            -1
+        } else {
+            let l = deadline - nanotime();
+            if l <= 0 {
+                return false;
+            }
+            l
+        };
+        futex_wait(&IN_SCHEDULER, n, left);
+    }
+}
+
 /// The rare conditions that keep a G-to-G switch off its fast path, one bit each, so
 /// that rt_gosched tests them with one load: MRT_DEBUG=migrate ([`DEBUG_MIGRATE`]),
 /// rt_shutdown at work ([`SHUTTING_DOWN`]), a sanitized host (`sanitizer::on`). Each
@@ -1149,6 +1204,7 @@ pub fn rt_schedule(mode: SchedMode) -> Result<i32> {
     if mm.p().is_null() {
         return Err(Error::Inval);
     }
+    let _stay = InScheduler::enter()?;
     match mode {
         SchedMode::Once => {
             // Counted as G runs that ended here (an exit or a park; not a yield),
@@ -1291,6 +1347,7 @@ pub fn rt_main(f: super::m::RtFn, arg: *mut c_void) -> Result<()> {
     if !mm.p().is_null() {
         return Err(Error::Already);
     }
+    let _stay = InScheduler::enter()?;
     mm.main_done.store(false, Ordering::Release);
     // The calling thread works as an M with a P: take an idle one, then queue the
     // main G on it, so that this thread runs it.
