@@ -102,6 +102,9 @@ const MAX_REC: usize = 1 + 7 * 10;
 const TICK_SHIFT: u32 = 4;
 /// Marks a buffer's header in the scratch file (ASCII mrtb).
 const RAW_MAGIC: u64 = 0x6d72_7462;
+/// The JSON is written out once this much of it is waiting (the writer's buffer
+/// has room for this and the largest piece of an event beyond it).
+const OUT_FLUSH: usize = 1 << 20;
 
 /// Why a G's run ended that is not a wait: the record's `why` is a [`WaitReason`]
 /// (below `Cause::Yield`) for a park, or one of these; it takes 4 bits.
@@ -626,6 +629,156 @@ fn write_all(fd: i32, mut b: &[u8]) -> bool {
     true
 }
 
+/// A small stack buffer that text is appended to (a lane's prefix, a timestamp).
+struct Small<const N: usize> {
+    b: [u8; N],
+    n: usize,
+}
+
+impl<const N: usize> Small<N> {
+    fn new() -> Self {
+        Small { b: [0; N], n: 0 }
+    }
+
+    fn put(&mut self, s: &[u8]) {
+        self.b[self.n..self.n + s.len()].copy_from_slice(s);
+        self.n += s.len();
+    }
+
+    /// Appends the text to `o`: all N bytes, a copy of constant size (no call to
+    /// memmove), and then the bytes past the text are dropped again.
+    fn put_to(&self, o: &mut Vec<u8>) {
+        o.extend_from_slice(&self.b);
+        o.truncate(o.len() - (N - self.n));
+    }
+}
+
+/// "00" to "99": decimal digits are made two at a time.
+const PAIRS: [u8; 200] = {
+    let mut t = [0u8; 200];
+    let mut i = 0;
+    while i < 100 {
+        t[2 * i] = b'0' + (i / 10) as u8;
+        t[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Writes the decimal digits of `x` (what `{}` writes) to the start of `d`; returns
+/// how many there are.
+fn digits(d: &mut [u8; 20], mut x: u64) -> usize {
+    let n = x.checked_ilog10().unwrap_or(0) as usize + 1;
+    let mut i = n;
+    while x >= 100 {
+        let r = (x % 100) as usize * 2;
+        x /= 100;
+        i -= 2;
+        d[i] = PAIRS[r];
+        d[i + 1] = PAIRS[r + 1];
+    }
+    if x >= 10 {
+        d[0] = PAIRS[x as usize * 2];
+        d[1] = PAIRS[x as usize * 2 + 1];
+    } else {
+        d[0] = b'0' + x as u8;
+    }
+    n
+}
+
+/// Appends the decimal digits of `x`: made in place in room of the longest, which
+/// is then cut to their number.
+fn put_u64(o: &mut Vec<u8>, x: u64) {
+    let at = o.len();
+    o.resize(at + 20, 0);
+    let mut d = [0u8; 20];
+    let room: &mut [u8; 20] = (&mut o[at..]).try_into().unwrap_or(&mut d);
+    let n = digits(room, x);
+    o.truncate(at + n);
+}
+
+fn put_i64(o: &mut Vec<u8>, x: i64) {
+    if x < 0 {
+        o.push(b'-');
+    }
+    put_u64(o, x.unsigned_abs());
+}
+
+/// Appends `x` as `{:#x}` writes it.
+fn put_hex(o: &mut Vec<u8>, mut x: u64) {
+    let mut d = [0u8; 18];
+    let mut i = d.len();
+    loop {
+        i -= 1;
+        d[i] = b"0123456789abcdef"[(x & 15) as usize];
+        x >>= 4;
+        if x == 0 {
+            break;
+        }
+    }
+    o.extend_from_slice(b"0x");
+    o.extend_from_slice(&d[i..]);
+}
+
+/// Appends `s` as a JSON string: quoted, with `"`, `\` and control characters
+/// escaped. Byte by byte: every byte of a multi-byte UTF-8 sequence is >= 0x80, so
+/// only ASCII characters are ever escaped.
+fn put_json_str(o: &mut Vec<u8>, s: &str) {
+    o.push(b'"');
+    put_escaped(o, s);
+    o.push(b'"');
+}
+
+/// Appends `s` escaped for the inside of a JSON string (see [`put_json_str`]).
+fn put_escaped(o: &mut Vec<u8>, s: &str) {
+    let b = s.as_bytes();
+    let mut from = 0;
+    for (i, &c) in b.iter().enumerate() {
+        if c != b'"' && c != b'\\' && c >= 0x20 {
+            continue;
+        }
+        o.extend_from_slice(&b[from..i]);
+        from = i + 1;
+        match c {
+            b'"' => o.extend_from_slice(b"\\\""),
+            b'\\' => o.extend_from_slice(b"\\\\"),
+            c => {
+                o.extend_from_slice(b"\\u00");
+                o.push(b"0123456789abcdef"[(c >> 4) as usize]);
+                o.push(b"0123456789abcdef"[(c & 15) as usize]);
+            }
+        }
+    }
+    o.extend_from_slice(&b[from..]);
+}
+
+/// An event's lanes: the start of the M lane's and the P lane's part of each JSON
+/// object (`"pid":1,"tid":3,"ts":`) and the event's time (`12.345`).
+struct Lanes {
+    m: Small<48>,
+    p: Small<48>,
+    ts: Small<32>,
+}
+
+fn lane_prefix(pid: &[u8], tid: i64) -> Small<48> {
+    let mut l = Small::new();
+    l.put(b"\"pid\":");
+    l.put(pid);
+    l.put(b",\"tid\":");
+    if tid < 0 {
+        l.put(b"-");
+    }
+    let mut d = [0; 20];
+    let n = digits(&mut d, tid.unsigned_abs());
+    l.put(&d[..n]);
+    l.put(b",\"ts\":");
+    l
+}
+
+/// The JSON is appended to `out` by hand (the objects' fixed text, then numbers
+/// formatted in place): no formatting machinery or allocation per event, which made
+/// the conversion cost about a microsecond per event. `out` is written out in
+/// large pieces ([`OUT_FLUSH`]).
 impl Writer {
     fn flush_out(&mut self) {
         if !self.failed && !write_all(self.fd, &self.out) {
@@ -634,31 +787,75 @@ impl Writer {
         self.out.clear();
     }
 
-    fn us(&self, ts: i64) -> String {
-        let dt = (ts - self.t0).max(0) as i128;
-        let span = (self.t1 - self.t0).max(1) as i128;
-        let d = (dt * (self.ns1 - self.ns0).max(0) as i128 / span) as i64;
-        format!("{}.{:03}", d / 1000, d % 1000)
-    }
-
-    fn sym(&mut self, addr: u64) -> String {
-        if addr == 0 {
-            return String::from("?");
+    /// A timestamp in µs since the start, with three decimals.
+    fn us(&self, ts: i64) -> Small<32> {
+        let dt = (ts - self.t0).max(0);
+        let span = (self.t1 - self.t0).max(1);
+        let ns = (self.ns1 - self.ns0).max(0);
+        // dt and ns are >= 0 and span > 0: where the product fits in 64 bits,
+        // unsigned arithmetic gives the same quotient as 128-bit arithmetic.
+        let d = match (dt as u64).checked_mul(ns as u64) {
+            Some(x) => (x / span as u64) as i64,
+            None => (dt as i128 * ns as i128 / span as i128) as i64,
+        };
+        let mut s = Small::new();
+        if d < 0 {
+            // Only when the quotient overflows i64 (a clock gone wrong): as ever.
+            s.put(format!("{}.{:03}", d / 1000, d % 1000).as_bytes());
+            return s;
         }
-        if let Some((_, s)) = self.syms.iter().find(|(a, _)| *a == addr) {
-            return s.clone();
-        }
-        let s = symbol(addr as usize);
-        self.syms.push((addr, s.clone()));
+        let mut i = [0; 20];
+        let room: &mut [u8; 20] = (&mut s.b[..20]).try_into().unwrap_or(&mut i);
+        let n = digits(room, (d / 1000) as u64);
+        let f = (d % 1000) as usize;
+        s.b[n] = b'.';
+        s.b[n + 1] = b'0' + (f / 100) as u8;
+        s.b[n + 2..n + 4].copy_from_slice(&PAIRS[f % 100 * 2..f % 100 * 2 + 2]);
+        s.n = n + 4;
         s
     }
 
-    fn push(&mut self, json: &str) {
+    /// Appends the symbol of `addr` ("?" for none), escaped as a JSON string after
+    /// `pre`.
+    fn put_sym(&mut self, pre: &[u8], addr: u64) {
+        self.out.push(b'"');
+        self.out.extend_from_slice(pre);
+        if addr == 0 {
+            self.out.push(b'?');
+        } else {
+            let i = match self.syms.iter().position(|(a, _)| *a == addr) {
+                Some(i) => i,
+                None => {
+                    self.syms.push((addr, symbol(addr as usize)));
+                    self.syms.len() - 1
+                }
+            };
+            put_escaped(&mut self.out, &self.syms[i].1);
+        }
+        self.out.push(b'"');
+    }
+
+    /// Begins a new object in the array (writes the separator) with `s`.
+    fn begin(&mut self, s: &[u8]) {
         if !self.first {
             self.out.extend_from_slice(b",\n");
         }
         self.first = false;
-        self.out.extend_from_slice(json.as_bytes());
+        self.out.extend_from_slice(s);
+    }
+
+    /// Appends a lane's part of an object: `lane` (M or P) and the time.
+    fn put_lane(&mut self, lane: &Small<48>, l: &Lanes) {
+        lane.put_to(&mut self.out);
+        l.ts.put_to(&mut self.out);
+    }
+
+    fn put(&mut self, s: &[u8]) {
+        self.out.extend_from_slice(s);
+    }
+
+    fn push(&mut self, json: &str) {
+        self.begin(json.as_bytes());
     }
 
     fn lane_m(&mut self, m: i64, tid: i64) {
@@ -673,59 +870,93 @@ impl Writer {
         }
     }
 
-    /// A G's run begins on M `m` (lane `ml`) and P `p` (lane `pl`), with the end of
+    /// A G's run begins on M `m` and P `p` (lanes `l`), with the end of
     /// the wake arrow `flow` if it was woken.
     #[allow(clippy::too_many_arguments)]
-    fn start_json(&mut self, m: i64, ml: &str, pl: &str, p: i32, g: i64, flow: i64) {
-        let j = format!(
-            "{{\"ph\":\"B\",\"name\":\"G{g}\",\"cat\":\"run\",{ml},\"args\":{{\"g\":{g},\"p\":{p}}}}}"
-        );
-        self.push(&j);
+    fn start_json(&mut self, m: i64, l: &Lanes, p: i32, g: i64, flow: i64) {
+        self.begin(b"{\"ph\":\"B\",\"name\":\"G");
+        put_i64(&mut self.out, g);
+        self.put(b"\",\"cat\":\"run\",");
+        self.put_lane(&l.m, l);
+        self.put(b",\"args\":{\"g\":");
+        put_i64(&mut self.out, g);
+        self.put(b",\"p\":");
+        put_i64(&mut self.out, p as i64);
+        self.put(b"}}");
         if flow != 0 {
-            let j = format!(
-                "{{\"ph\":\"f\",\"bp\":\"e\",\"name\":\"wake\",\"cat\":\"wake\",\"id\":{flow},{ml},\"args\":{{\"g\":{g}}}}}"
-            );
-            self.push(&j);
+            self.begin(b"{\"ph\":\"f\",\"bp\":\"e\",\"name\":\"wake\",\"cat\":\"wake\",\"id\":");
+            put_i64(&mut self.out, flow);
+            self.put(b",");
+            self.put_lane(&l.m, l);
+            self.put(b",\"args\":{\"g\":");
+            put_i64(&mut self.out, g);
+            self.put(b"}}");
         }
         if p >= 0 {
-            let j = format!(
-                "{{\"ph\":\"B\",\"name\":\"G{g}\",\"cat\":\"run\",{pl},\"args\":{{\"g\":{g},\"m\":{m}}}}}"
-            );
-            self.push(&j);
+            self.begin(b"{\"ph\":\"B\",\"name\":\"G");
+            put_i64(&mut self.out, g);
+            self.put(b"\",\"cat\":\"run\",");
+            self.put_lane(&l.p, l);
+            self.put(b",\"args\":{\"g\":");
+            put_i64(&mut self.out, g);
+            self.put(b",\"m\":");
+            put_i64(&mut self.out, m);
+            self.put(b"}}");
         }
     }
 
     /// A G's run ends (`why`, with the wait object or host function `obj`).
     #[allow(clippy::too_many_arguments)]
-    fn stop_json(&mut self, _m: i64, ml: &str, pl: &str, p: i32, g: i64, why: u8, obj: u64) {
-        let mut wj = json_str(why_name(why));
-        let mut site = String::new();
-        if why == WaitReason::HostPark as u8 {
-            wj = json_str(&format!("host: {}", self.sym(obj)));
-        } else if why == WaitReason::Fd as u8 {
-            site = format!(",\"obj\":\"fd {obj}\"");
-        } else if why < Cause::Yield as u8 && obj != 0 {
-            site = format!(",\"obj\":\"{obj:#x}\"");
+    fn stop_json(&mut self, l: &Lanes, p: i32, g: i64, why: u8, obj: u64) {
+        let lanes: &[&Small<48>] = if p >= 0 { &[&l.p, &l.m] } else { &[&l.m] };
+        for lane in lanes {
+            self.begin(b"{\"ph\":\"E\",\"cat\":\"run\",");
+            self.put_lane(lane, l);
+            self.put(b",\"args\":{\"g\":");
+            put_i64(&mut self.out, g);
+            self.put(b",\"why\":");
+            if why == WaitReason::HostPark as u8 {
+                self.put_sym(b"host: ", obj);
+            } else {
+                put_json_str(&mut self.out, why_name(why));
+                if why == WaitReason::Fd as u8 {
+                    self.put(b",\"obj\":\"fd ");
+                    put_u64(&mut self.out, obj);
+                    self.put(b"\"");
+                } else if why < Cause::Yield as u8 && obj != 0 {
+                    self.put(b",\"obj\":\"");
+                    put_hex(&mut self.out, obj);
+                    self.put(b"\"");
+                }
+            }
+            self.put(b"}}");
         }
-        if p >= 0 {
-            let j = format!(
-                "{{\"ph\":\"E\",\"cat\":\"run\",{pl},\"args\":{{\"g\":{g},\"why\":{wj}{site}}}}}"
-            );
-            self.push(&j);
-        }
-        let j = format!(
-            "{{\"ph\":\"E\",\"cat\":\"run\",{ml},\"args\":{{\"g\":{g},\"why\":{wj}{site}}}}}"
-        );
-        self.push(&j);
     }
 
     /// Formats one buffer of M `m` (0: threads that are no M; `tid` its OS thread).
     fn encode(&mut self, m: i64, tid: i64, evs: &[Ev]) {
         self.lane_m(m, tid);
+        let (mut p, mut p2) = (-1, -1);
+        let mut pre2 = lane_prefix(b"2", p2 as i64);
+        let mut l = Lanes {
+            m: lane_prefix(b"1", m),
+            p: lane_prefix(b"2", p as i64),
+            ts: Small::new(),
+        };
         for e in evs {
-            let ts = self.us(e.ts);
-            let ml = format!("\"pid\":1,\"tid\":{m},\"ts\":{ts}");
-            let pl = format!("\"pid\":2,\"tid\":{},\"ts\":{ts}", e.p);
+            l.ts = self.us(e.ts);
+            if e.p != p {
+                // Events of no P (-1) come between those of a P: two are kept.
+                if e.p == p2 {
+                    core::mem::swap(&mut l.p, &mut pre2);
+                    p2 = p;
+                } else {
+                    pre2 = core::mem::replace(&mut l.p, lane_prefix(b"2", e.p as i64));
+                    p2 = p;
+                }
+                p = e.p;
+            }
+            let l = &l;
             self.lane_p(e.p);
             let Some(kind) = Kind::from_u8(e.kind) else {
                 continue;
@@ -745,119 +976,152 @@ impl Writer {
                     }
                 }
                 Kind::Create => {
-                    let f = json_str(&self.sym(e.b));
-                    let name = match self.names.iter().position(|(g, _)| *g == e.g) {
-                        Some(i) => {
-                            let (_, n) = self.names.swap_remove(i);
-                            format!(",\"name\":{}", json_str(&String::from_utf8_lossy(&n)))
-                        }
-                        None => String::new(),
-                    };
-                    let j = format!(
-                        "{{\"ph\":\"i\",\"s\":\"t\",\"name\":\"create G{}\",\"cat\":\"g\",{ml},\"args\":{{\"g\":{},\"by\":{},\"fn\":{f}{name}}}}}",
-                        e.g, e.g, e.a
-                    );
-                    self.push(&j);
+                    self.begin(b"{\"ph\":\"i\",\"s\":\"t\",\"name\":\"create G");
+                    put_i64(&mut self.out, e.g);
+                    self.put(b"\",\"cat\":\"g\",");
+                    self.put_lane(&l.m, l);
+                    self.put(b",\"args\":{\"g\":");
+                    put_i64(&mut self.out, e.g);
+                    self.put(b",\"by\":");
+                    put_i64(&mut self.out, e.a);
+                    self.put(b",\"fn\":");
+                    self.put_sym(b"", e.b);
+                    if let Some(i) = self.names.iter().position(|(g, _)| *g == e.g) {
+                        let (_, n) = self.names.swap_remove(i);
+                        self.put(b",\"name\":");
+                        put_json_str(&mut self.out, &String::from_utf8_lossy(&n));
+                    }
+                    self.put(b"}}");
                 }
                 Kind::Switch | Kind::WokeSwitch => {
                     let (old, new) = (e.g, e.a);
-                    self.stop_json(m, &ml, &pl, e.p, old, e.why, e.b);
-                    self.start_json(m, &ml, &pl, e.p, new, e.c as i64);
+                    self.stop_json(l, e.p, old, e.why, e.b);
+                    self.start_json(m, l, e.p, new, e.c as i64);
                 }
-                Kind::Start => self.start_json(m, &ml, &pl, e.p, e.g, e.a),
-                Kind::Stop => self.stop_json(m, &ml, &pl, e.p, e.g, e.why, e.b),
+                Kind::Start => self.start_json(m, l, e.p, e.g, e.a),
+                Kind::Stop => self.stop_json(l, e.p, e.g, e.why, e.b),
                 Kind::Unblock => {
-                    let src = match e.why {
-                        1 => "timer",
-                        2 => "netpoll",
-                        _ => "waker",
+                    let src: &[u8] = match e.why {
+                        1 => b"timer",
+                        2 => b"netpoll",
+                        _ => b"waker",
                     };
-                    let j = format!(
-                        "{{\"ph\":\"X\",\"dur\":0.001,\"name\":\"ready G{}\",\"cat\":\"ready\",{ml},\"args\":{{\"g\":{},\"by\":{},\"src\":\"{src}\"}}}}",
-                        e.g, e.g, e.b
-                    );
-                    self.push(&j);
-                    let j = format!(
-                        "{{\"ph\":\"s\",\"name\":\"wake\",\"cat\":\"wake\",\"id\":{},{ml},\"args\":{{\"g\":{}}}}}",
-                        e.a,
-                        e.g
-                    );
-                    self.push(&j);
+                    self.begin(b"{\"ph\":\"X\",\"dur\":0.001,\"name\":\"ready G");
+                    put_i64(&mut self.out, e.g);
+                    self.put(b"\",\"cat\":\"ready\",");
+                    self.put_lane(&l.m, l);
+                    self.put(b",\"args\":{\"g\":");
+                    put_i64(&mut self.out, e.g);
+                    self.put(b",\"by\":");
+                    put_u64(&mut self.out, e.b);
+                    self.put(b",\"src\":\"");
+                    self.put(src);
+                    self.put(b"\"}}");
+                    self.begin(b"{\"ph\":\"s\",\"name\":\"wake\",\"cat\":\"wake\",\"id\":");
+                    put_i64(&mut self.out, e.a);
+                    self.put(b",");
+                    self.put_lane(&l.m, l);
+                    self.put(b",\"args\":{\"g\":");
+                    put_i64(&mut self.out, e.g);
+                    self.put(b"}}");
                 }
                 Kind::SyscallEnter => {
                     if e.p >= 0 {
-                        let j = format!(
-                            "{{\"ph\":\"E\",\"cat\":\"run\",{pl},\"args\":{{\"g\":{},\"why\":\"syscall\"}}}}",
-                            e.g
-                        );
-                        self.push(&j);
+                        self.begin(b"{\"ph\":\"E\",\"cat\":\"run\",");
+                        self.put_lane(&l.p, l);
+                        self.put(b",\"args\":{\"g\":");
+                        put_i64(&mut self.out, e.g);
+                        self.put(b",\"why\":\"syscall\"}}");
                     }
-                    let j = format!(
-                        "{{\"ph\":\"B\",\"name\":\"syscall\",\"cat\":\"syscall\",{ml},\"args\":{{\"g\":{}}}}}",
-                        e.g
-                    );
-                    self.push(&j);
+                    self.begin(b"{\"ph\":\"B\",\"name\":\"syscall\",\"cat\":\"syscall\",");
+                    self.put_lane(&l.m, l);
+                    self.put(b",\"args\":{\"g\":");
+                    put_i64(&mut self.out, e.g);
+                    self.put(b"}}");
                 }
                 Kind::SyscallExit => {
-                    let how = match e.a {
-                        1 => "same P",
-                        2 => "idle P",
-                        _ => "no P",
+                    let how: &[u8] = match e.a {
+                        1 => b"same P",
+                        2 => b"idle P",
+                        _ => b"no P",
                     };
-                    let j = format!(
-                        "{{\"ph\":\"E\",\"cat\":\"syscall\",{ml},\"args\":{{\"g\":{},\"exit\":\"{how}\"}}}}",
-                        e.g
-                    );
-                    self.push(&j);
+                    self.begin(b"{\"ph\":\"E\",\"cat\":\"syscall\",");
+                    self.put_lane(&l.m, l);
+                    self.put(b",\"args\":{\"g\":");
+                    put_i64(&mut self.out, e.g);
+                    self.put(b",\"exit\":\"");
+                    self.put(how);
+                    self.put(b"\"}}");
                     if e.p >= 0 {
-                        let j = format!(
-                            "{{\"ph\":\"B\",\"name\":\"G{}\",\"cat\":\"run\",{pl},\"args\":{{\"g\":{},\"m\":{m}}}}}",
-                            e.g, e.g
-                        );
-                        self.push(&j);
+                        self.begin(b"{\"ph\":\"B\",\"name\":\"G");
+                        put_i64(&mut self.out, e.g);
+                        self.put(b"\",\"cat\":\"run\",");
+                        self.put_lane(&l.p, l);
+                        self.put(b",\"args\":{\"g\":");
+                        put_i64(&mut self.out, e.g);
+                        self.put(b",\"m\":");
+                        put_i64(&mut self.out, m);
+                        self.put(b"}}");
                     }
                 }
                 Kind::Steal => {
-                    let j = format!(
-                        "{{\"ph\":\"i\",\"s\":\"t\",\"name\":\"steal\",\"cat\":\"sched\",{ml},\"args\":{{\"p\":{},\"from\":{},\"g\":{}}}}}",
-                        e.p, e.a, e.g
-                    );
-                    self.push(&j);
+                    self.begin(b"{\"ph\":\"i\",\"s\":\"t\",\"name\":\"steal\",\"cat\":\"sched\",");
+                    self.put_lane(&l.m, l);
+                    self.put(b",\"args\":{\"p\":");
+                    put_i64(&mut self.out, e.p as i64);
+                    self.put(b",\"from\":");
+                    put_i64(&mut self.out, e.a);
+                    self.put(b",\"g\":");
+                    put_i64(&mut self.out, e.g);
+                    self.put(b"}}");
                 }
                 Kind::Netpoll => {
-                    let j = format!(
-                        "{{\"ph\":\"i\",\"s\":\"t\",\"name\":\"netpoll\",\"cat\":\"sched\",{ml},\"args\":{{\"ready\":{}}}}}",
-                        e.a
+                    self.begin(
+                        b"{\"ph\":\"i\",\"s\":\"t\",\"name\":\"netpoll\",\"cat\":\"sched\",",
                     );
-                    self.push(&j);
+                    self.put_lane(&l.m, l);
+                    self.put(b",\"args\":{\"ready\":");
+                    put_i64(&mut self.out, e.a);
+                    self.put(b"}}");
                 }
                 Kind::Timers => {
-                    let j = format!(
-                        "{{\"ph\":\"i\",\"s\":\"t\",\"name\":\"timers\",\"cat\":\"sched\",{ml},\"args\":{{\"fired\":{},\"p\":{}}}}}",
-                        e.a, e.p
-                    );
-                    self.push(&j);
+                    self.begin(b"{\"ph\":\"i\",\"s\":\"t\",\"name\":\"timers\",\"cat\":\"sched\",");
+                    self.put_lane(&l.m, l);
+                    self.put(b",\"args\":{\"fired\":");
+                    put_i64(&mut self.out, e.a);
+                    self.put(b",\"p\":");
+                    put_i64(&mut self.out, e.p as i64);
+                    self.put(b"}}");
                 }
                 Kind::PreemptReq => {
-                    let j = format!(
-                        "{{\"ph\":\"i\",\"s\":\"t\",\"name\":\"preempt G{}\",\"cat\":\"sched\",{ml},\"args\":{{\"g\":{},\"p\":{},\"signal\":{}}}}}",
-                        e.g, e.g, e.p, e.a
-                    );
-                    self.push(&j);
+                    self.begin(b"{\"ph\":\"i\",\"s\":\"t\",\"name\":\"preempt G");
+                    put_i64(&mut self.out, e.g);
+                    self.put(b"\",\"cat\":\"sched\",");
+                    self.put_lane(&l.m, l);
+                    self.put(b",\"args\":{\"g\":");
+                    put_i64(&mut self.out, e.g);
+                    self.put(b",\"p\":");
+                    put_i64(&mut self.out, e.p as i64);
+                    self.put(b",\"signal\":");
+                    put_i64(&mut self.out, e.a);
+                    self.put(b"}}");
                 }
                 Kind::Handoff => {
-                    let j = format!(
-                        "{{\"ph\":\"i\",\"s\":\"t\",\"name\":\"handoff\",\"cat\":\"sched\",{pl},\"args\":{{\"p\":{},\"by\":{m}}}}}",
-                        e.p
+                    self.begin(
+                        b"{\"ph\":\"i\",\"s\":\"t\",\"name\":\"handoff\",\"cat\":\"sched\",",
                     );
-                    self.push(&j);
+                    self.put_lane(&l.p, l);
+                    self.put(b",\"args\":{\"p\":");
+                    put_i64(&mut self.out, e.p as i64);
+                    self.put(b",\"by\":");
+                    put_i64(&mut self.out, m);
+                    self.put(b"}}");
                 }
             }
-            if self.out.len() > 1 << 16 {
+            if self.out.len() >= OUT_FLUSH {
                 self.flush_out();
             }
         }
-        self.flush_out();
     }
 
     /// The lane names and the closing bracket; closes the file.
@@ -908,21 +1172,6 @@ impl Writer {
         }
         Ok(())
     }
-}
-
-fn json_str(s: &str) -> String {
-    let mut o = String::with_capacity(s.len() + 2);
-    o.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => o.push_str("\\\""),
-            '\\' => o.push_str("\\\\"),
-            c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04x}", c as u32)),
-            c => o.push(c),
-        }
-    }
-    o.push('"');
-    o
 }
 
 /// The symbol containing `addr` (dladdr), else its address.
@@ -1620,7 +1869,7 @@ pub fn start(path: &core::ffi::CStr) -> Result<()> {
         return close(Error::Inval);
     }
     let mut out = Vec::new();
-    if out.try_reserve(1 << 17).is_err() {
+    if out.try_reserve(OUT_FLUSH + (64 << 10)).is_err() {
         return close(Error::NoMem);
     }
     let raw = match scratch_file(path) {
@@ -1941,4 +2190,251 @@ mod tests {
         assert_eq!(s(full + 1000).ticks(last), full + 1000);
         assert_eq!(s(full - 1000).ticks(last), full);
     }
+
+    /// The JSON a writer (clock: `t1` ticks are `ns1` ns) makes of `bufs` (M, thread,
+    /// events), up to the closing bracket (the tail holds the version and counters).
+    fn json_of(t1: i64, ns1: i64, bufs: &[(i64, i64, Vec<Ev>)]) -> String {
+        let mk = || {
+            // SAFETY: a new anonymous file, ours.
+            let fd = unsafe { libc::memfd_create(c"mrt-trace-test".as_ptr(), 0) };
+            assert!(fd >= 0);
+            // SAFETY: as above; the copy outlives the writer's close.
+            let keep = unsafe { libc::dup(fd) };
+            assert!(keep >= 0);
+            let w = Writer {
+                fd,
+                t0: 0,
+                ns0: 0,
+                t1,
+                ns1,
+                first: true,
+                failed: false,
+                out: Vec::new(),
+                mlanes: Vec::new(),
+                planes: Vec::new(),
+                names: Vec::new(),
+                syms: Vec::new(),
+            };
+            (w, keep)
+        };
+        let read = |keep: i32| {
+            let mut s = vec![0u8; 1 << 20];
+            // SAFETY: a buffer of s.len() bytes; keep is ours.
+            let n = unsafe { libc::pread(keep, s.as_mut_ptr().cast(), s.len(), 0) };
+            assert!(n >= 0);
+            // SAFETY: ours.
+            unsafe { libc::close(keep) };
+            s.truncate(n as usize);
+            let s = String::from_utf8(s).unwrap();
+            s[..s.find("\n],\"displayTimeUnit\"").unwrap()].to_string()
+        };
+        let (mut w, keep) = mk();
+        for (m, tid, evs) in bufs {
+            w.encode(*m, *tid, evs);
+        }
+        w.finish().unwrap();
+        read(keep)
+    }
+
+    /// The JSON of every kind of event, with the extremes of every field, names
+    /// that need escaping and times past what 64 bits hold, is what it was when it
+    /// was written with format! (the text below): the hand-made writer changed how
+    /// it is made, not one byte of it.
+    #[test]
+    fn the_json_of_every_event_is_unchanged() {
+        let ev = |ts: i64, kind: Kind, why: u8, p: i32, g: i64, a: i64, b: u64, c: u64| Ev {
+            ts,
+            kind: kind as u8,
+            why,
+            p,
+            g,
+            a,
+            b,
+            c,
+        };
+        let word = |s: &[u8]| {
+            let mut w = [0u8; 8];
+            w[..s.len()].copy_from_slice(s);
+            u64::from_le_bytes(w)
+        };
+        let (ch, fd, hp) = (
+            WaitReason::ChanRecv as u8,
+            WaitReason::Fd as u8,
+            WaitReason::HostPark as u8,
+        );
+        let (y, pre) = (Cause::Yield as u8, Cause::Preempted as u8);
+        let (ex, nop) = (Cause::Exit as u8, Cause::SyscallNoP as u8);
+        use Kind::*;
+        let m3 = vec![
+            // A name in two chunks: quote, backslash, control characters, UTF-8
+            // split across the chunks and a byte that is no UTF-8.
+            ev(
+                5,
+                Name,
+                0,
+                -1,
+                5,
+                word(b"a\"b\\c\n\x01") as i64,
+                word(b"\x1f\xc3"),
+                0,
+            ),
+            ev(6, Name, 1, -1, 5, word(b"\xa9 \xff z") as i64, 0, 0),
+            ev(7, Name, 0, -1, 9, word(b"gone") as i64, 0, 0),
+            ev(7, Name, 0, -1, 9, word(b"kept") as i64, 0, 0),
+            ev(999, Create, 0, -1, 5, 1, 0, 0),
+            ev(1000, Create, 0, -1, 9, 5, 0x10, 0),
+            ev(1001, Create, 0, -1, 6, 5, 0x10, 0),
+            ev(1_234_567, Start, 0, 0, 5, 5 << 32 | 1, 0, 0),
+            ev(1_234_568, Start, 0, -1, 6, 0, 0, 0),
+            ev(2_000_000, Stop, ch, 0, 5, 0, 0xdead_beef, 0),
+            ev(2_000_001, Stop, ch, 0, 5, 0, 0, 0),
+            ev(2_000_002, Stop, fd, 1, 5, 0, 7, 0),
+            ev(2_000_003, Stop, hp, 0, 5, 0, 0, 0),
+            ev(2_000_004, Stop, hp, -1, 5, 0, 0x10, 0),
+            ev(2_000_005, Stop, y, 0, 5, 0, 0x55, 0),
+            ev(2_000_006, Stop, ex, 0, i64::MAX, 0, u64::MAX, 0),
+            ev(2_000_007, Stop, nop, -1, 5, 0, 0, 0),
+            ev(3_000_000, Unblock, 0, -1, 6, 6 << 32 | 2, 5, 0),
+            ev(3_000_001, Unblock, 1, -1, 6, 1, 0, 0),
+            ev(3_000_002, Unblock, 2, -1, 6, 2, u64::MAX, 0),
+            ev(3_000_003, Unblock, 3, -1, i64::MIN, i64::MIN, 0, 0),
+            ev(4_000_000, SyscallEnter, 0, 0, 5, 0, 0, 0),
+            ev(4_000_001, SyscallEnter, 0, -1, 5, 0, 0, 0),
+            ev(4_000_002, SyscallExit, 0, 0, 5, 1, 0, 0),
+            ev(4_000_003, SyscallExit, 0, 1, 5, 2, 0, 0),
+            ev(4_000_004, SyscallExit, 0, -1, 5, 0, 0, 0),
+            ev(5_000_000, Steal, 0, 1, 5, -1, 0, 0),
+            ev(5_000_001, Steal, 0, i32::MAX, i64::MAX, i64::MIN, 0, 0),
+            ev(5_000_002, Netpoll, 0, -1, 0, 3, 0, 0),
+            ev(5_000_003, Timers, 0, 0, 0, 2, 0, 0),
+            ev(5_000_004, PreemptReq, 0, 1, 5, 1, 0, 0),
+            ev(5_000_005, Handoff, 0, 2, 0, 0, 0, 0),
+            ev(
+                6_000_000,
+                Switch,
+                WaitReason::Mutex as u8,
+                0,
+                5,
+                6,
+                0x1000,
+                6 << 32 | 2,
+            ),
+            ev(6_000_001, Switch, pre, 0, 6, 5, 0, 0),
+            ev(6_000_002, WokeSwitch, fd, -1, 5, 6, 3, 1),
+            // No kind of event: its P gets a lane all the same.
+            Ev {
+                ts: 7_000_000,
+                kind: 0,
+                p: 7,
+                ..Ev::default()
+            },
+        ];
+        let m0 = vec![
+            ev(-5, Unblock, 0, -1, 6, 3, 0, 0),
+            ev(i64::MAX, Netpoll, 0, -1, 0, 1, 0, 0),
+        ];
+        let far = vec![
+            ev(1 << 40, Netpoll, 0, -1, 0, 1, 0, 0),
+            ev(3 << 62, Netpoll, 0, -1, 0, 1, 0, 0),
+        ];
+        let got = [
+            json_of(1000, 1000, &[(3, 1234, m3), (0, 0, m0), (3, 1234, vec![])]),
+            // Times whose product overflows 64 bits; and one whose quotient does.
+            json_of(1 << 20, 1 << 40, &[(1, 2, far.clone())]),
+            json_of(1, i64::MAX, &[(1, 2, far)]),
+        ];
+        let want: Vec<&str> = FORMAT_JSON.split("\n-----\n").collect();
+        assert_eq!(want.len(), got.len());
+        for (g, w) in got.iter().zip(want) {
+            for (i, (gl, wl)) in g.lines().zip(w.lines()).enumerate() {
+                assert_eq!(gl, wl, "line {}", i + 1);
+            }
+            assert_eq!(g, w);
+        }
+    }
+
+    /// What format! made of the events of the_json_of_every_event_is_unchanged.
+    const FORMAT_JSON: &str = r##"{"ph":"i","s":"t","name":"create G5","cat":"g","pid":1,"tid":3,"ts":0.999,"args":{"g":5,"by":1,"fn":"?","name":"a\"b\\c\u000a\u0001\u0000\u001fé � z"}},
+{"ph":"i","s":"t","name":"create G9","cat":"g","pid":1,"tid":3,"ts":1.000,"args":{"g":9,"by":5,"fn":"0x10","name":"kept"}},
+{"ph":"i","s":"t","name":"create G6","cat":"g","pid":1,"tid":3,"ts":1.001,"args":{"g":6,"by":5,"fn":"0x10"}},
+{"ph":"B","name":"G5","cat":"run","pid":1,"tid":3,"ts":1234.567,"args":{"g":5,"p":0}},
+{"ph":"f","bp":"e","name":"wake","cat":"wake","id":21474836481,"pid":1,"tid":3,"ts":1234.567,"args":{"g":5}},
+{"ph":"B","name":"G5","cat":"run","pid":2,"tid":0,"ts":1234.567,"args":{"g":5,"m":3}},
+{"ph":"B","name":"G6","cat":"run","pid":1,"tid":3,"ts":1234.568,"args":{"g":6,"p":-1}},
+{"ph":"E","cat":"run","pid":2,"tid":0,"ts":2000.000,"args":{"g":5,"why":"chan recv","obj":"0xdeadbeef"}},
+{"ph":"E","cat":"run","pid":1,"tid":3,"ts":2000.000,"args":{"g":5,"why":"chan recv","obj":"0xdeadbeef"}},
+{"ph":"E","cat":"run","pid":2,"tid":0,"ts":2000.001,"args":{"g":5,"why":"chan recv"}},
+{"ph":"E","cat":"run","pid":1,"tid":3,"ts":2000.001,"args":{"g":5,"why":"chan recv"}},
+{"ph":"E","cat":"run","pid":2,"tid":1,"ts":2000.002,"args":{"g":5,"why":"fd","obj":"fd 7"}},
+{"ph":"E","cat":"run","pid":1,"tid":3,"ts":2000.002,"args":{"g":5,"why":"fd","obj":"fd 7"}},
+{"ph":"E","cat":"run","pid":2,"tid":0,"ts":2000.003,"args":{"g":5,"why":"host: ?"}},
+{"ph":"E","cat":"run","pid":1,"tid":3,"ts":2000.003,"args":{"g":5,"why":"host: ?"}},
+{"ph":"E","cat":"run","pid":1,"tid":3,"ts":2000.004,"args":{"g":5,"why":"host: 0x10"}},
+{"ph":"E","cat":"run","pid":2,"tid":0,"ts":2000.005,"args":{"g":5,"why":"yield"}},
+{"ph":"E","cat":"run","pid":1,"tid":3,"ts":2000.005,"args":{"g":5,"why":"yield"}},
+{"ph":"E","cat":"run","pid":2,"tid":0,"ts":2000.006,"args":{"g":9223372036854775807,"why":"exit"}},
+{"ph":"E","cat":"run","pid":1,"tid":3,"ts":2000.006,"args":{"g":9223372036854775807,"why":"exit"}},
+{"ph":"E","cat":"run","pid":1,"tid":3,"ts":2000.007,"args":{"g":5,"why":"syscall (no P)"}},
+{"ph":"X","dur":0.001,"name":"ready G6","cat":"ready","pid":1,"tid":3,"ts":3000.000,"args":{"g":6,"by":5,"src":"waker"}},
+{"ph":"s","name":"wake","cat":"wake","id":25769803778,"pid":1,"tid":3,"ts":3000.000,"args":{"g":6}},
+{"ph":"X","dur":0.001,"name":"ready G6","cat":"ready","pid":1,"tid":3,"ts":3000.001,"args":{"g":6,"by":0,"src":"timer"}},
+{"ph":"s","name":"wake","cat":"wake","id":1,"pid":1,"tid":3,"ts":3000.001,"args":{"g":6}},
+{"ph":"X","dur":0.001,"name":"ready G6","cat":"ready","pid":1,"tid":3,"ts":3000.002,"args":{"g":6,"by":18446744073709551615,"src":"netpoll"}},
+{"ph":"s","name":"wake","cat":"wake","id":2,"pid":1,"tid":3,"ts":3000.002,"args":{"g":6}},
+{"ph":"X","dur":0.001,"name":"ready G-9223372036854775808","cat":"ready","pid":1,"tid":3,"ts":3000.003,"args":{"g":-9223372036854775808,"by":0,"src":"waker"}},
+{"ph":"s","name":"wake","cat":"wake","id":-9223372036854775808,"pid":1,"tid":3,"ts":3000.003,"args":{"g":-9223372036854775808}},
+{"ph":"E","cat":"run","pid":2,"tid":0,"ts":4000.000,"args":{"g":5,"why":"syscall"}},
+{"ph":"B","name":"syscall","cat":"syscall","pid":1,"tid":3,"ts":4000.000,"args":{"g":5}},
+{"ph":"B","name":"syscall","cat":"syscall","pid":1,"tid":3,"ts":4000.001,"args":{"g":5}},
+{"ph":"E","cat":"syscall","pid":1,"tid":3,"ts":4000.002,"args":{"g":5,"exit":"same P"}},
+{"ph":"B","name":"G5","cat":"run","pid":2,"tid":0,"ts":4000.002,"args":{"g":5,"m":3}},
+{"ph":"E","cat":"syscall","pid":1,"tid":3,"ts":4000.003,"args":{"g":5,"exit":"idle P"}},
+{"ph":"B","name":"G5","cat":"run","pid":2,"tid":1,"ts":4000.003,"args":{"g":5,"m":3}},
+{"ph":"E","cat":"syscall","pid":1,"tid":3,"ts":4000.004,"args":{"g":5,"exit":"no P"}},
+{"ph":"i","s":"t","name":"steal","cat":"sched","pid":1,"tid":3,"ts":5000.000,"args":{"p":1,"from":-1,"g":5}},
+{"ph":"i","s":"t","name":"steal","cat":"sched","pid":1,"tid":3,"ts":5000.001,"args":{"p":2147483647,"from":-9223372036854775808,"g":9223372036854775807}},
+{"ph":"i","s":"t","name":"netpoll","cat":"sched","pid":1,"tid":3,"ts":5000.002,"args":{"ready":3}},
+{"ph":"i","s":"t","name":"timers","cat":"sched","pid":1,"tid":3,"ts":5000.003,"args":{"fired":2,"p":0}},
+{"ph":"i","s":"t","name":"preempt G5","cat":"sched","pid":1,"tid":3,"ts":5000.004,"args":{"g":5,"p":1,"signal":1}},
+{"ph":"i","s":"t","name":"handoff","cat":"sched","pid":2,"tid":2,"ts":5000.005,"args":{"p":2,"by":3}},
+{"ph":"E","cat":"run","pid":2,"tid":0,"ts":6000.000,"args":{"g":5,"why":"mutex","obj":"0x1000"}},
+{"ph":"E","cat":"run","pid":1,"tid":3,"ts":6000.000,"args":{"g":5,"why":"mutex","obj":"0x1000"}},
+{"ph":"B","name":"G6","cat":"run","pid":1,"tid":3,"ts":6000.000,"args":{"g":6,"p":0}},
+{"ph":"f","bp":"e","name":"wake","cat":"wake","id":25769803778,"pid":1,"tid":3,"ts":6000.000,"args":{"g":6}},
+{"ph":"B","name":"G6","cat":"run","pid":2,"tid":0,"ts":6000.000,"args":{"g":6,"m":3}},
+{"ph":"E","cat":"run","pid":2,"tid":0,"ts":6000.001,"args":{"g":6,"why":"preempted"}},
+{"ph":"E","cat":"run","pid":1,"tid":3,"ts":6000.001,"args":{"g":6,"why":"preempted"}},
+{"ph":"B","name":"G5","cat":"run","pid":1,"tid":3,"ts":6000.001,"args":{"g":5,"p":0}},
+{"ph":"B","name":"G5","cat":"run","pid":2,"tid":0,"ts":6000.001,"args":{"g":5,"m":3}},
+{"ph":"E","cat":"run","pid":1,"tid":3,"ts":6000.002,"args":{"g":5,"why":"fd","obj":"fd 3"}},
+{"ph":"B","name":"G6","cat":"run","pid":1,"tid":3,"ts":6000.002,"args":{"g":6,"p":-1}},
+{"ph":"f","bp":"e","name":"wake","cat":"wake","id":1,"pid":1,"tid":3,"ts":6000.002,"args":{"g":6}},
+{"ph":"X","dur":0.001,"name":"ready G6","cat":"ready","pid":1,"tid":0,"ts":0.000,"args":{"g":6,"by":0,"src":"waker"}},
+{"ph":"s","name":"wake","cat":"wake","id":3,"pid":1,"tid":0,"ts":0.000,"args":{"g":6}},
+{"ph":"i","s":"t","name":"netpoll","cat":"sched","pid":1,"tid":0,"ts":9223372036854775.807,"args":{"ready":1}},
+{"ph":"M","name":"process_name","pid":1,"args":{"name":"Ms (OS threads)"}},
+{"ph":"M","name":"process_name","pid":2,"args":{"name":"Ps (processors)"}},
+{"ph":"M","name":"thread_name","pid":1,"tid":0,"args":{"name":"no M (foreign threads)"}},
+{"ph":"M","name":"thread_sort_index","pid":1,"tid":0,"args":{"sort_index":0}},
+{"ph":"M","name":"thread_name","pid":1,"tid":3,"args":{"name":"M3 (tid 1234)"}},
+{"ph":"M","name":"thread_sort_index","pid":1,"tid":3,"args":{"sort_index":3}},
+{"ph":"M","name":"thread_name","pid":2,"tid":0,"args":{"name":"P0"}},
+{"ph":"M","name":"thread_name","pid":2,"tid":1,"args":{"name":"P1"}},
+{"ph":"M","name":"thread_name","pid":2,"tid":2,"args":{"name":"P2"}},
+{"ph":"M","name":"thread_name","pid":2,"tid":7,"args":{"name":"P7"}},
+{"ph":"M","name":"thread_name","pid":2,"tid":2147483647,"args":{"name":"P2147483647"}}
+-----
+{"ph":"i","s":"t","name":"netpoll","cat":"sched","pid":1,"tid":1,"ts":1152921504606846.976,"args":{"ready":1}},
+{"ph":"i","s":"t","name":"netpoll","cat":"sched","pid":1,"tid":1,"ts":0.000,"args":{"ready":1}},
+{"ph":"M","name":"process_name","pid":1,"args":{"name":"Ms (OS threads)"}},
+{"ph":"M","name":"process_name","pid":2,"args":{"name":"Ps (processors)"}},
+{"ph":"M","name":"thread_name","pid":1,"tid":1,"args":{"name":"M1 (tid 2)"}},
+{"ph":"M","name":"thread_sort_index","pid":1,"tid":1,"args":{"sort_index":1}}
+-----
+{"ph":"i","s":"t","name":"netpoll","cat":"sched","pid":1,"tid":1,"ts":-1099511627.-776,"args":{"ready":1}},
+{"ph":"i","s":"t","name":"netpoll","cat":"sched","pid":1,"tid":1,"ts":0.000,"args":{"ready":1}},
+{"ph":"M","name":"process_name","pid":1,"args":{"name":"Ms (OS threads)"}},
+{"ph":"M","name":"process_name","pid":2,"args":{"name":"Ps (processors)"}},
+{"ph":"M","name":"thread_name","pid":1,"tid":1,"args":{"name":"M1 (tid 2)"}},
+{"ph":"M","name":"thread_sort_index","pid":1,"tid":1,"args":{"sort_index":1}}"##;
 }
