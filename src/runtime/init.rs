@@ -181,6 +181,7 @@ fn init_locked(n: i32, cfg: Cfg, psig: i32, flags: u32) -> Result<()> {
         // SAFETY: the fork child's only thread, before the new runtime starts.
         unsafe { sched::replace_globrunq_after_fork() };
         sched::NMSPINNING.store(0, Ordering::Relaxed);
+        sched::forget_schedulers_after_fork();
         sysmon::reset();
     }
     let cfg_g_stack = cfg.g_stack_size;

@@ -816,16 +816,22 @@ pub static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
 /// the pool, under the sched lock, after the Ps were freed (valgrind saw that write).
 static IN_SCHEDULER: AtomicU32 = AtomicU32::new(0);
 
-/// An adopted M's stay in rt_schedule or rt_main (see [`IN_SCHEDULER`]).
-struct InScheduler;
+/// Bumped in a fork child, where IN_SCHEDULER starts again from 0: the parent's
+/// threads that it counted do not exist there, and a stay that began before the fork
+/// (the forking thread's own) must not be taken off the child's count.
+static IN_SCHEDULER_EPOCH: AtomicU32 = AtomicU32::new(0);
+
+/// An adopted M's stay in rt_schedule or rt_main (see [`IN_SCHEDULER`]); holds the
+/// epoch it was counted in.
+struct InScheduler(u32);
 
 impl InScheduler {
     /// Error::Shutdown if rt_shutdown has begun: then the caller must not start.
     fn enter() -> Result<InScheduler> {
+        let stay = InScheduler(IN_SCHEDULER_EPOCH.load(Ordering::Relaxed));
         // SeqCst, with rt_shutdown's fence between its SHUTTING_DOWN store and its
         // load of the count: either it sees us counted, or we see it stopping.
         IN_SCHEDULER.fetch_add(1, Ordering::SeqCst);
-        let stay = InScheduler;
         if SHUTTING_DOWN.load(Ordering::SeqCst) {
             return Err(Error::Shutdown);
         }
@@ -835,10 +841,19 @@ impl InScheduler {
 
 impl Drop for InScheduler {
     fn drop(&mut self) {
-        if IN_SCHEDULER.fetch_sub(1, Ordering::AcqRel) == 1 {
+        if self.0 == IN_SCHEDULER_EPOCH.load(Ordering::Relaxed)
+            && IN_SCHEDULER.fetch_sub(1, Ordering::AcqRel) == 1
+        {
             futex_wake(&IN_SCHEDULER, i32::MAX);
         }
     }
+}
+
+/// In a fork child (its only thread, before rt_init starts the new runtime): no
+/// host thread is inside the scheduler any more.
+pub fn forget_schedulers_after_fork() {
+    IN_SCHEDULER_EPOCH.fetch_add(1, Ordering::Relaxed);
+    IN_SCHEDULER.store(0, Ordering::Relaxed);
 }
 
 /// rt_shutdown, once SHUTTING_DOWN is set: waits until no host thread is inside
