@@ -129,7 +129,7 @@ unsafe extern "C" fn chaos(arg: *mut c_void) {
 }
 
 unsafe extern "C" fn chaos_main(arg: *mut c_void) {
-    // SAFETY: as above.
+    // SAFETY: arg is the Shared the test made; it outlives rt_main, and so this G.
     let sh = unsafe { &mut *(arg as *mut Shared) };
     const GS: i64 = 400;
     rt_wg_add(&mut sh.wg, GS);

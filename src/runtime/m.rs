@@ -22,7 +22,7 @@ use once_cell::sync::Lazy;
 
 use super::error::{Error, Result};
 use super::g::G;
-use super::note::{futex_wait, futex_wake, Lock, Note};
+use super::note::{futex_wake, Lock, Note};
 use super::p::{self, HeldP, P};
 use super::stack::{MStack, Mapping, ALTSTACK_SIZE, GUARD_SIZE};
 use super::time::{nanotime, os_sleep};
@@ -813,22 +813,7 @@ fn mlive_done() {
 /// Waits until no runtime-created M runs runtime code, or until `deadline`
 /// (nanotime; < 0: no limit). Returns whether they all left.
 pub fn wait_mlive_zero(deadline: i64) -> bool {
-    loop {
-        let n = NMLIVE.load(Ordering::Acquire);
-        if n == 0 {
-            return true;
-        }
-        let left = if deadline < 0 {
-            -1
-        } else {
-            let l = deadline - nanotime();
-            if l <= 0 {
-                return false;
-            }
-            l
-        };
-        futex_wait(&NMLIVE, n, left);
-    }
+    super::note::futex_wait_zero(&NMLIVE, deadline)
 }
 
 /// Whether the kernel no longer knows thread `tid` of this process.

@@ -52,6 +52,28 @@ pub fn futex_wait(word: &core::sync::atomic::AtomicU32, val: u32, timeout_ns: i6
     }
 }
 
+/// Waits until the counter `word` is 0, or until `deadline` (nanotime; < 0: no
+/// limit); whether it reached 0. Whoever brings it to 0 futex-wakes `word`.
+pub fn futex_wait_zero(word: &core::sync::atomic::AtomicU32, deadline: i64) -> bool {
+    use core::sync::atomic::Ordering;
+    loop {
+        let n = word.load(Ordering::Acquire);
+        if n == 0 {
+            return true;
+        }
+        let left = if deadline < 0 {
+            -1
+        } else {
+            let l = deadline - super::time::nanotime();
+            if l <= 0 {
+                return false;
+            }
+            l
+        };
+        futex_wait(word, n, left);
+    }
+}
+
 /// Wakes up to `n` threads blocked in [`futex_wait`] on `word`.
 #[cfg(not(loom))]
 pub fn futex_wake(word: &core::sync::atomic::AtomicU32, n: i32) {

@@ -56,7 +56,7 @@ use super::error::{Error, Result};
 use super::g::{self, gdestroy, switch_to, Action, GQueue, GRing, GStatus, ParkFn, G, G_HOT_LINES};
 use super::m::RtFn;
 use super::m::{MKind, MState, M};
-use super::note::{futex_wait, futex_wake};
+use super::note::futex_wake;
 use super::p::{self, bump, total, HeldP, PStatus, ALLP, GOMAXPROCS, NPIDLE, P};
 use super::spinning::Spinning;
 use super::time::nanotime;
@@ -861,22 +861,7 @@ pub fn forget_schedulers_after_fork() {
 /// all left.
 pub fn wait_schedulers_gone(deadline: i64) -> bool {
     core::sync::atomic::fence(Ordering::SeqCst);
-    loop {
-        let n = IN_SCHEDULER.load(Ordering::Acquire);
-        if n == 0 {
-            return true;
-        }
-        let left = if deadline < 0 {
-            -1
-        } else {
-            let l = deadline - nanotime();
-            if l <= 0 {
-                return false;
-            }
-            l
-        };
-        futex_wait(&IN_SCHEDULER, n, left);
-    }
+    super::note::futex_wait_zero(&IN_SCHEDULER, deadline)
 }
 
 /// The rare conditions that keep a G-to-G switch off its fast path, one bit each, so
@@ -1498,7 +1483,8 @@ pub fn gosched_fast() -> bool {
         .store(g.in_runtime.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
     compiler_fence(Ordering::SeqCst);
     super::no_unwind(|| {
-        // SAFETY: as above: the running G's M.
+        // SAFETY: g is the running G (its TLS slot), whose M is live while it runs;
+        // this closure runs on that G before any switch.
         let m = unsafe { &*g.m };
         // SAFETY: on the M's own thread; the borrow ends at the switch (the slow
         // path lets go of it first).

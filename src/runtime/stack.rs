@@ -665,11 +665,12 @@ impl Arenas {
             if a.touched[i] == UNGUARDED {
                 // A slot whose deferred guard could not be installed: now or never.
                 if let Err(e) = self.guard_one(ap, i) {
-                    // SAFETY: as above; the slot goes back as it was.
+                    // SAFETY: `ap` is a live arena on `room`, ours under the ARENAS
+                    // lock; the slot goes back as it was.
                     unsafe { (*ap).free.push(i as u32) };
                     return Err(e);
                 }
-                // SAFETY: as above.
+                // SAFETY: `ap` is a live arena on `room`, ours under the ARENAS lock.
                 unsafe { (&mut (*ap).touched)[i] = 0 };
                 (i, 0, false)
             } else {
@@ -681,7 +682,8 @@ impl Arenas {
         } else {
             // SAFETY: `ap` is a live arena (on `room`), ours while we hold the ARENAS lock.
             let i = unsafe { (*ap).carved };
-            // SAFETY: as above.
+            // SAFETY: `ap` is a live arena on `room`, ours under the ARENAS lock; no
+            // other reference to it is alive here.
             let a = unsafe { &mut *ap };
             if defer_guard
                 && i >= a.guarded

@@ -1631,7 +1631,8 @@ fn go_unblock_slow(gp: *mut G, src: Src) {
         // A G wakes G `g`: held back by one record (see Ready), at its own time.
         // SAFETY: the calling thread's live M.
         with_buf(unsafe { &*m }, |slot| {
-            // SAFETY: as above.
+            // SAFETY: `m` is the calling thread's live M (non-null, checked above);
+            // an M outlives its thread's calls into the runtime.
             let m = unsafe { &*m };
             if let Some(b) = prepare(slot, || (m.id, m.procid.load(Ordering::Relaxed))) {
                 b.put_pending();
@@ -2198,7 +2199,8 @@ mod tests {
             // SAFETY: a new anonymous file, ours.
             let fd = unsafe { libc::memfd_create(c"mrt-trace-test".as_ptr(), 0) };
             assert!(fd >= 0);
-            // SAFETY: as above; the copy outlives the writer's close.
+            // SAFETY: dup of the memfd we just made and own; the copy outlives the
+            // writer's close.
             let keep = unsafe { libc::dup(fd) };
             assert!(keep >= 0);
             let w = Writer {
