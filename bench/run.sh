@@ -157,11 +157,12 @@ build_echo() {
 }
 
 # One server process (-n CONNS, so it exits once every connection is served) driven by
-# one echo_client run; writes `metric` lines for the client's time and MB/s to $4.
-echo_once() {
-    local bin="$1" conns="$2" bytes="$3" file="$4" side="$5"
-    local log="$file.server" srv port rc=0 i
-    "$bin" -n "$conns" >"$log" 2>&1 &
+# Starts a server (the rest of the arguments) in the background with its output in
+# $1, and waits until it prints "listening on 127.0.0.1:PORT". Sets srv (its pid) and
+# port; returns 1 (the server stopped and its log shown) if it never does.
+start_server() {
+    local log="$1" i; shift
+    "$@" >"$log" 2>&1 &
     srv=$!
     for i in $(seq 1 200); do
         grep -q "listening on" "$log" && break
@@ -170,10 +171,17 @@ echo_once() {
     done
     port="$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log" | head -1)"
     if [ -z "$port" ]; then
-        echo "bench: $(basename "$bin") did not start" >&2; cat "$log" >&2
+        echo "bench: $(basename "$1") did not start" >&2; cat "$log" >&2
         kill "$srv" 2>/dev/null || true; wait "$srv" 2>/dev/null || true
         return 1
     fi
+}
+
+# one echo_client run; writes `metric` lines for the client's time and MB/s to $4.
+echo_once() {
+    local bin="$1" conns="$2" bytes="$3" file="$4" side="$5"
+    local log="$file.server" srv port rc=0
+    start_server "$log" "$bin" -n "$conns" || return 1
     timeout "$timeout_s" "$out/echo_client" "$port" "$conns" "$bytes" >"$file.client" || rc=$?
     if [ "$rc" -ne 0 ] || ! grep -q "^$conns passed, 0 failed" "$file.client"; then
         echo "bench: echo_client against $(basename "$bin") failed (exit $rc)" >&2
@@ -243,21 +251,9 @@ wrk_us() {
 # One server process loaded by one wrk run; appends metric lines to $4.
 http_once() {
     local bin="$1" conns="$2" secs="$3" file="$4" side="$5"
-    local log="$file.$conns.server" res="$file.$conns.wrk" srv port rc=0 i
+    local log="$file.$conns.server" res="$file.$conns.wrk" srv port rc=0
     : >"$log"
-    "$bin" >"$log" 2>&1 &
-    srv=$!
-    for i in $(seq 1 200); do
-        grep -q "listening on" "$log" && break
-        kill -0 "$srv" 2>/dev/null || break
-        sleep 0.05
-    done
-    port="$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log" | head -1)"
-    if [ -z "$port" ]; then
-        echo "bench: $(basename "$bin") did not start" >&2; cat "$log" >&2
-        kill "$srv" 2>/dev/null || true; wait "$srv" 2>/dev/null || true
-        return 1
-    fi
+    start_server "$log" "$bin" || return 1
     timeout $((secs + 60)) wrk -t2 -c"$conns" -d"${secs}s" --latency "http://127.0.0.1:$port/" \
         >"$res" 2>&1 || rc=$?
     if ! kill "$srv" 2>/dev/null; then
