@@ -491,17 +491,9 @@ fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
         }
         return;
     }
-    // SAFETY: the host installed this handler for this signal, with this shape.
-    unsafe {
-        if old.sa_flags & libc::SA_SIGINFO != 0 {
-            let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
-                core::mem::transmute(h);
-            f(sig, info, ctx);
-        } else {
-            let f: extern "C" fn(libc::c_int) = core::mem::transmute(h);
-            f(sig);
-        }
-    }
+    // SAFETY: `old` is the host's own disposition for `sig` (not default or ignore),
+    // saved when ours was installed; we are in that signal's handler.
+    unsafe { super::signal::call_host_handler(old, sig, info, ctx) };
 }
 
 #[cfg(test)]

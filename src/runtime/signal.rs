@@ -61,6 +61,34 @@ extern "C" fn fault_handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *
     chain(sig, info, ctx);
 }
 
+/// Calls the handler the host had installed for `sig`, in the shape its flags say
+/// (three arguments with SA_SIGINFO, one without).
+///
+/// # Safety
+/// `old` is the host's saved disposition for `sig`, whose `sa_sigaction` is a handler
+/// (neither SIG_DFL nor SIG_IGN), and the caller runs in that signal's handler with
+/// the kernel's `info` and `ctx`.
+pub(crate) unsafe fn call_host_handler(
+    old: &libc::sigaction,
+    sig: libc::c_int,
+    info: *mut libc::siginfo_t,
+    ctx: *mut libc::c_void,
+) {
+    let h = old.sa_sigaction;
+    // SAFETY: as the caller promises, h is a handler the host installed for sig with
+    // these flags, so it has the shape they say.
+    unsafe {
+        if old.sa_flags & libc::SA_SIGINFO != 0 {
+            let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+                core::mem::transmute(h);
+            f(sig, info, ctx);
+        } else {
+            let f: extern "C" fn(libc::c_int) = core::mem::transmute(h);
+            f(sig);
+        }
+    }
+}
+
 /// Passes a fault on as if libmrt were not there.
 fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     let i = FAULT_SIGNALS.iter().position(|&s| s == sig).unwrap_or(0);
@@ -81,17 +109,9 @@ fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
         }
         return;
     }
-    // SAFETY: the host installed this handler for this signal, with this shape.
-    unsafe {
-        if old.sa_flags & libc::SA_SIGINFO != 0 {
-            let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
-                core::mem::transmute(h);
-            f(sig, info, ctx);
-        } else {
-            let f: extern "C" fn(libc::c_int) = core::mem::transmute(h);
-            f(sig);
-        }
-    }
+    // SAFETY: `old` is the host's own disposition for `sig` (not default or ignore),
+    // saved when ours was installed; we are in that signal's handler.
+    unsafe { super::signal::call_host_handler(old, sig, info, ctx) };
 }
 
 /// The host's SIGQUIT action, saved once before the dump handler is installed.
@@ -148,17 +168,9 @@ extern "C" fn quit_handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *m
         }
         return;
     }
-    // SAFETY: the host installed this handler for SIGQUIT, with this shape.
-    unsafe {
-        if old.sa_flags & libc::SA_SIGINFO != 0 {
-            let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
-                core::mem::transmute(h);
-            f(sig, info, ctx);
-        } else {
-            let f: extern "C" fn(libc::c_int) = core::mem::transmute(h);
-            f(sig);
-        }
-    }
+    // SAFETY: `old` is the host's own disposition for `sig` (not default or ignore),
+    // saved when ours was installed; we are in that signal's handler.
+    unsafe { super::signal::call_host_handler(old, sig, info, ctx) };
 }
 
 /// Writes "libmrt: fatal error: stack overflow on <what><id> ..." and aborts.
