@@ -8,6 +8,10 @@
  * waits in rt_select with a 30 s timeout and the main G's rt_sleep(5 ms) still
  * returns (the child's 20 s alarm is the hang bound); a send releases the select.
  *
+ * Last, rt_poll_fd on a pipe made before the exhaustion, which needs the netpoller:
+ * RT_ENOMEM while no fd is free for it (docs/api.md), and once two fds are closed the
+ * next call sets it up: RT_ETIMEDOUT on the empty pipe, RT_POLLIN after a write.
+ *
  * Before the fix, timers made the netpoller (an epoll fd and an eventfd) on first use:
  * rt_sleep failed with RT_ENOMEM and the select aborted the process ("select: no
  * memory for a timer").
@@ -19,6 +23,9 @@
 
 static rt_chan *wake_ch;
 static atomic_int selecting;
+/* A pipe made before the fd table was filled, and the last two fds that filled it. */
+static int pipe_fds[2];
+static int filler[2] = { -1, -1 };
 
 /* Fills the fd table: lowers the soft limit a little above what is open, then opens
  * until EMFILE. The fds stay open for the child's life. */
@@ -27,6 +34,8 @@ static bool exhaust_fds(void)
     struct rlimit lim;
     if (getrlimit(RLIMIT_NOFILE, &lim) != 0)
         return CHECK(!"getrlimit");
+    if (!CHECK(pipe(pipe_fds) == 0))
+        return false;
     int probe = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (!CHECK(probe >= 0))
         return false;
@@ -35,8 +44,12 @@ static bool exhaust_fds(void)
     if (!CHECK(setrlimit(RLIMIT_NOFILE, &lim) == 0))
         return false;
     int n = 0;
-    while (n < 64 && open("/dev/null", O_RDONLY | O_CLOEXEC) >= 0)
+    int fd;
+    while (n < 64 && (fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0) {
+        filler[0] = filler[1];
+        filler[1] = fd;
         n++;
+    }
     CHECK_EQ(errno, EMFILE);
     CHECK(n < 64);
     int p[2];
@@ -88,6 +101,18 @@ static void body(void *arg)
     CHECK_RC(rt_sleep(5000000), RT_OK);
     v = 42;
     CHECK_RC(rt_chan_send(wake_ch, &v), RT_OK);
+
+    /* rt_poll_fd needs the netpoller's two fds: none is free. */
+    CHECK_EQ(epoll_create1(EPOLL_CLOEXEC), -1); /* control: still exhausted */
+    CHECK_RC(rt_poll_fd(pipe_fds[0], RT_POLLIN, 1000000), RT_ENOMEM);
+    if (!CHECK(filler[0] >= 0 && filler[1] >= 0))
+        return;
+    close(filler[0]);
+    close(filler[1]);
+    CHECK_RC(rt_poll_fd(pipe_fds[0], RT_POLLIN, 1000000), RT_ETIMEDOUT);
+    char byte = 'x';
+    CHECK_EQ(write(pipe_fds[1], &byte, 1), 1);
+    CHECK_RC(rt_poll_fd(pipe_fds[0], RT_POLLIN, -1), RT_POLLIN);
 }
 
 static void child(void *arg)
