@@ -662,6 +662,20 @@ int rt_poll_fd(int fd, uint32_t events, int64_t timeout_ns);
 int rt_main(rt_fn f, void *arg);
 
 /**
+ * rt_main with rt_go_ex's attributes for the main G: its name (shown by rt_dump and
+ * the execution trace) and RT_G_ASYNC_PREEMPT (rt_go_ex's contract then applies to
+ * it). `attr` NULL is rt_main.
+ *
+ * Contexts and errors: as rt_main; RT_EINVAL also for a bad size or unknown flag
+ * bits.
+ *
+ * # Safety
+ * `attr` is NULL or points at least `attr->size` readable bytes; `attr->name` (if
+ * the size covers it) is NULL or a NUL-terminated string.
+ */
+int rt_main_ex(rt_fn f, void *arg, const struct rt_go_attr *attr);
+
+/**
  * Allocates an M not yet tied to a thread: its g0 stack (rt_config.g0_stack_size
  * usable bytes, guarded), its signal stack and bookkeeping; records `fn(arg)` as
  * its start function (fn may be NULL) and the creating call stack, and links it on

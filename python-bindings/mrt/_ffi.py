@@ -259,6 +259,7 @@ FUNCTIONS: Dict[str, Tuple[Optional[type], Sequence[type]]] = {
     # G (bound once the library exports them)
     "rt_go": (c_int64, [rt_fn, c_void_p]),
     "rt_go_ex": (c_int64, [rt_fn, c_void_p, POINTER(rt_go_attr)]),
+    "rt_main_ex": (c_int, [rt_fn, c_void_p, POINTER(rt_go_attr)]),
     "rt_gosched": (None, []),
     "rt_checkpoint": (c_int, []),
     "rt_goexit": (None, []),

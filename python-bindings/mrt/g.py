@@ -348,23 +348,33 @@ def go_ex(fn: Union[Callable, int, None], arg: Any = _NOARG, *, flags: int = 0,
     return goid
 
 
-def main(fn: Union[Callable, int, None], arg: Any = _NOARG) -> Any:
+def main(fn: Union[Callable, int, None], arg: Any = _NOARG, *,
+         name: Optional[str] = None) -> Any:
     """rt_main: run ``fn`` as a G while the calling thread works as an M (with a P,
     adopted first if it is a plain thread), running other Gs too, until that G
     returns. A Python body's result is returned and its exception re-raised; a C body
     (function pointer or address) gets ``arg`` as its ``void *`` and None is returned.
-    Raises InvalidArgument for None, Permission from a G, Already if this thread
-    holds a P, Shutdown if the runtime was shut down first."""
+    The G is named (rt_main_ex) as ``go`` names its Gs: ``name``, else a Python
+    body's ``body_name(fn)``. Raises InvalidArgument for None, Permission from a G,
+    Already if this thread holds a P, Shutdown if the runtime was shut down first."""
     body = _python_body(fn, arg)
     if body is not None:
-        rc = lib.rt_main(_G_ENTRY, body.key)
+        rc = _main_ex(_G_ENTRY, body.key, body_name(fn) if name is None else name)
         if rc < 0:
             _pending.pop(body.key, None)
             check(rc, "rt_main")
         return Goroutine(body.id, body).join()
     cfn = _c_function(fn)
-    check(lib.rt_main(cfn, None if arg is _NOARG else arg), "rt_main")
+    check(_main_ex(cfn, None if arg is _NOARG else arg, name), "rt_main")
     return None
+
+
+def _main_ex(fn: Any, arg: Any, name: Optional[str]) -> int:
+    """rt_main_ex with ``name`` (rt_main where there is no name or no rt_main_ex)."""
+    if name is None or not _ffi.has("rt_main_ex"):
+        return lib.rt_main(fn, arg)
+    attr = _ffi.rt_go_attr(ctypes.sizeof(_ffi.rt_go_attr), 0, name.encode())
+    return lib.rt_main_ex(fn, arg, ctypes.byref(attr))
 
 
 def gosched() -> None:

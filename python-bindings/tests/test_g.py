@@ -538,6 +538,24 @@ def test_main_runs_python_body_and_returns_result(grt):
     assert mrt.main(lambda: 7) == 7
 
 
+def test_main_g_named(grt, cbodies, tmp_path):
+    """mrt.main names its G as go does (rt_main_ex): after the Python function, or
+    ``name=``; a C body only when given a name."""
+    path = tmp_path / "dump.txt"
+
+    def main_body():
+        with open(path, "w") as f:
+            mrt.dump(f)
+        return path.read_text()
+
+    assert 'name="test_main_g_named.main_body"' in mrt.main(main_body)
+    assert 'name="the-main-g"' in mrt.main(main_body, name="the-main-g")
+    wg = mrt.WaitGroup()
+    wg.add(1)
+    assert mrt.main(cbodies.count_body, wg, name="c-main") is None
+    wg.wait()
+
+
 def test_main_reraises(grt):
     def body():
         raise KeyError("main")

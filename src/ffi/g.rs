@@ -1,5 +1,5 @@
 //! G calls: rt_go, rt_go_ex, rt_gosched, rt_goexit, rt_goid, rt_getg, rt_park, rt_ready,
-//! rt_lockosthread, rt_unlockosthread, rt_entersyscall, rt_exitsyscall, rt_main.
+//! rt_lockosthread, rt_unlockosthread, rt_entersyscall, rt_exitsyscall, rt_main, rt_main_ex.
 
 use core::ffi::{c_char, c_int, c_void};
 use core::mem::{offset_of, size_of};
@@ -11,6 +11,48 @@ use super::{boundary, code, rc};
 use crate::runtime::g;
 use crate::runtime::greg;
 use crate::runtime::{self, sched, syscall};
+
+/// Reads a host's rt_go_attr (NULL: the defaults) for rt_go_ex and rt_main_ex.
+/// RT_EINVAL for a size that does not cover `flags` or unknown flag bits.
+///
+/// # Safety
+/// `attr` is NULL or points at least `attr->size` readable bytes; `attr->name` (if
+/// the size covers it) is NULL or a NUL-terminated string. The name is borrowed: the
+/// GAttr must be used before the host's call returns.
+unsafe fn read_attr<'a>(attr: *const rt_go_attr, caller: usize) -> Result<g::GAttr<'a>, c_int> {
+    let mut ga = g::GAttr {
+        caller,
+        ..g::GAttr::default()
+    };
+    if attr.is_null() {
+        return Ok(ga);
+    }
+    // SAFETY: the caller passes at least attr->size readable bytes.
+    let size = unsafe { (*attr).size } as usize;
+    if size < offset_of!(rt_go_attr, flags) + size_of::<u32>() {
+        return Err(RT_EINVAL);
+    }
+    // SAFETY: flags is within the caller's size.
+    let flags = unsafe { (*attr).flags };
+    if flags & !RT_G_ASYNC_PREEMPT != 0 {
+        return Err(RT_EINVAL);
+    }
+    ga.async_preempt = flags & RT_G_ASYNC_PREEMPT != 0;
+    if size >= offset_of!(rt_go_attr, name) + size_of::<*const c_char>() {
+        // SAFETY: name is within the caller's size; NULL or a C string.
+        let name = unsafe { (*attr).name };
+        if !name.is_null() {
+            // Only what is kept is read (one byte more tells that it was cut).
+            // SAFETY: the caller's `name` is a NUL-terminated string (this function's
+            // # Safety); strnlen stops at the NUL or after G_NAME_MAX + 1 bytes,
+            // whichever comes first, so it reads only that string.
+            let n = unsafe { libc::strnlen(name, g::G_NAME_MAX + 1) };
+            // SAFETY: the n bytes before the NUL (or the limit) are readable.
+            ga.name = unsafe { core::slice::from_raw_parts(name.cast::<u8>(), n) };
+        }
+    }
+    Ok(ga)
+}
 
 /// Starts a new G running fn(arg) and returns its id (> 0), or an error.
 ///
@@ -82,36 +124,11 @@ pub extern "C" fn rt_go(f: rt_fn, arg: *mut c_void) -> i64 {
 pub unsafe extern "C" fn rt_go_ex(f: rt_fn, arg: *mut c_void, attr: *const rt_go_attr) -> i64 {
     let caller = crate::runtime::arch::caller_pc();
     boundary(|| {
-        let mut ga = g::GAttr {
-            caller,
-            ..g::GAttr::default()
+        // SAFETY: rt_go_ex's # Safety is read_attr's.
+        let ga = match unsafe { read_attr(attr, caller) } {
+            Ok(ga) => ga,
+            Err(rc) => return rc as i64,
         };
-        if !attr.is_null() {
-            // SAFETY: the caller passes at least attr->size readable bytes.
-            let size = unsafe { (*attr).size } as usize;
-            if size < offset_of!(rt_go_attr, flags) + size_of::<u32>() {
-                return RT_EINVAL as i64;
-            }
-            // SAFETY: flags is within the caller's size.
-            let flags = unsafe { (*attr).flags };
-            if flags & !RT_G_ASYNC_PREEMPT != 0 {
-                return RT_EINVAL as i64;
-            }
-            ga.async_preempt = flags & RT_G_ASYNC_PREEMPT != 0;
-            if size >= offset_of!(rt_go_attr, name) + size_of::<*const c_char>() {
-                // SAFETY: name is within the caller's size; NULL or a C string.
-                let name = unsafe { (*attr).name };
-                if !name.is_null() {
-                    // Only what is kept is read (one byte more tells that it was cut).
-                    // SAFETY: the caller's `name` is a NUL-terminated string (rt_go_ex's
-                    // # Safety); strnlen stops at the NUL or after G_NAME_MAX + 1
-                    // bytes, whichever comes first, so it reads only that string.
-                    let n = unsafe { libc::strnlen(name, g::G_NAME_MAX + 1) };
-                    // SAFETY: the n bytes before the NUL (or the limit) are readable.
-                    ga.name = unsafe { core::slice::from_raw_parts(name.cast::<u8>(), n) };
-                }
-            }
-        }
         if f.is_none() {
             return RT_EINVAL as i64;
         }
@@ -348,6 +365,7 @@ pub extern "C" fn rt_poll_fd(fd: c_int, events: u32, timeout_ns: i64) -> c_int {
 /// RT_ESHUTDOWN (also if the runtime was shut down before the G returned).
 #[no_mangle]
 pub extern "C" fn rt_main(f: rt_fn, arg: *mut c_void) -> c_int {
+    let caller = crate::runtime::arch::caller_pc();
     boundary(|| {
         if f.is_none() {
             return RT_EINVAL;
@@ -355,6 +373,42 @@ pub extern "C" fn rt_main(f: rt_fn, arg: *mut c_void) -> c_int {
         if let Err(e) = runtime::ensure_running() {
             return code(e);
         }
-        rc(sched::rt_main(f, arg))
+        let ga = g::GAttr {
+            caller,
+            ..g::GAttr::default()
+        };
+        rc(sched::rt_main(f, arg, &ga))
+    })
+}
+
+/// rt_main with rt_go_ex's attributes for the main G: its name (shown by rt_dump and
+/// the execution trace) and RT_G_ASYNC_PREEMPT (rt_go_ex's contract then applies to
+/// it). `attr` NULL is rt_main.
+///
+/// Contexts and errors: as rt_main; RT_EINVAL also for a bad size or unknown flag
+/// bits.
+///
+/// # Safety
+/// `attr` is NULL or points at least `attr->size` readable bytes; `attr->name` (if
+/// the size covers it) is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn rt_main_ex(f: rt_fn, arg: *mut c_void, attr: *const rt_go_attr) -> c_int {
+    let caller = crate::runtime::arch::caller_pc();
+    boundary(|| {
+        // SAFETY: rt_main_ex's # Safety is read_attr's.
+        let ga = match unsafe { read_attr(attr, caller) } {
+            Ok(ga) => ga,
+            Err(rc) => return rc,
+        };
+        if f.is_none() {
+            return RT_EINVAL;
+        }
+        if let Err(e) = runtime::ensure_running() {
+            return code(e);
+        }
+        if ga.async_preempt {
+            runtime::preempt::enable();
+        }
+        rc(sched::rt_main(f, arg, &ga))
     })
 }

@@ -1125,7 +1125,7 @@ mod timer_nomem_tests {
                 ..Default::default()
             })
             .is_ok()
-                && sched::rt_main(Some(body), ptr::null_mut()).is_ok();
+                && sched::rt_main(Some(body), ptr::null_mut(), &Default::default()).is_ok();
             let code = if ok {
                 FAILED.load(Ordering::SeqCst)
             } else {

@@ -1331,7 +1331,7 @@ fn regain_p(m: &M) -> Result<Option<*mut G>> {
 }
 
 /// rt_main: run fn(arg) as a G, the calling thread working as an M until it exits.
-pub fn rt_main(f: super::m::RtFn, arg: *mut c_void) -> Result<()> {
+pub fn rt_main(f: super::m::RtFn, arg: *mut c_void, attr: &g::GAttr) -> Result<()> {
     if f.is_none() {
         return Err(Error::Inval);
     }
@@ -1352,7 +1352,7 @@ pub fn rt_main(f: super::m::RtFn, arg: *mut c_void) -> Result<()> {
     // The calling thread works as an M with a P: take an idle one, then queue the
     // main G on it, so that this thread runs it.
     acquire_idle_p(mm)?;
-    let gp = match newproc1(f, arg, m, &g::GAttr::default()) {
+    let gp = match newproc1(f, arg, m, attr) {
         Ok(gp) => gp,
         Err(e) => {
             if let Some(pp) = releasep_reserved(mm) {

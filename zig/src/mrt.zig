@@ -398,11 +398,16 @@ pub const GoAttr = struct {
 /// or unknown flag bits, error.NoMem, error.Shutdown.
 pub fn goExRaw(f: ?GoFn, arg: ?*anyopaque, attr: ?GoAttr) Error!i64 {
     const a = attr orelse return value(i64, c.rt_go_ex(f, arg, null));
+    const raw = rawAttr(a);
+    return value(i64, c.rt_go_ex(f, arg, &raw));
+}
+
+fn rawAttr(a: GoAttr) c.rt_go_attr {
     var raw = std.mem.zeroes(c.rt_go_attr);
     raw.size = @sizeOf(c.rt_go_attr);
     raw.flags = a.flags;
     raw.name = a.name;
-    return value(i64, c.rt_go_ex(f, arg, &raw));
+    return raw;
 }
 
 /// rt_go_ex with a typed body `f(ctx)`.
@@ -421,6 +426,19 @@ pub fn mainRaw(f: ?GoFn, arg: ?*anyopaque) Error!void {
 /// rt_main with a typed body `f(ctx)`.
 pub fn main(ctx: anytype, comptime f: fn (@TypeOf(ctx)) void) Error!void {
     return mainRaw(startFn(@TypeOf(ctx), f), @ptrCast(@constCast(ctx)));
+}
+
+/// rt_main_ex: rt_main with rt_go_ex's attributes for the main G (`attr` null =
+/// rt_main). Errors as mainRaw; error.Invalid also for unknown flag bits.
+pub fn mainExRaw(f: ?GoFn, arg: ?*anyopaque, attr: ?GoAttr) Error!void {
+    const a = attr orelse return check(c.rt_main_ex(f, arg, null));
+    const raw = rawAttr(a);
+    return check(c.rt_main_ex(f, arg, &raw));
+}
+
+/// rt_main_ex with a typed body `f(ctx)`.
+pub fn mainEx(ctx: anytype, comptime f: fn (@TypeOf(ctx)) void, attr: ?GoAttr) Error!void {
+    return mainExRaw(startFn(@TypeOf(ctx), f), @ptrCast(@constCast(ctx)), attr);
 }
 
 /// rt_gosched: in a G, yield to other runnable Gs (the G may resume on another M

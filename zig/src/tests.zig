@@ -1334,6 +1334,10 @@ fn testGoExBadInput() !void {
     try expectEqual(@as(i64, c.RT_EINVAL), c.rt_go_ex(null, null, &bad));
     _ = try mrt.goEx(&x, nopG, null);
     _ = try mrt.goEx(&x, nopG, .{ .name = "named" });
+    try expectError(error.Invalid, mrt.mainEx(&x, nopG, .{ .flags = 0x2 }));
+    try expectError(error.Invalid, mrt.mainExRaw(null, null, null));
+    try mrt.mainEx(&x, nopG, .{ .name = "zig-main" });
+    try mrt.mainEx(&x, nopG, null);
     try eventually(noGsLeft);
     try mrt.shutdown(null);
 }
