@@ -1115,6 +1115,11 @@ pub fn gdestroy(m: &M, mut pp: Option<&mut HeldP>, gp: *mut G) -> *mut M {
     g.guard_hi = 0;
     g.set_status(GStatus::Idle);
     gfput(pp.as_deref_mut().map(|pp| &mut pp.core().local), gp);
+    if !mainm.is_null() {
+        // Before the exit is counted: rt_shutdown waits for this G, then for its
+        // rt_main's M to be told (see sched::main_g_exited).
+        super::sched::main_exit_begins();
+    }
     bump_release(pp, |c| &c.gs_exited);
     if WAITING_FOR_GS.load(Ordering::Relaxed) {
         GS_GONE.fetch_add(1, Ordering::Release);

@@ -322,6 +322,11 @@ fn shutdown_locked(deadline: i64) -> Result<()> {
         };
         let quiet = sched::wait_no_g_makers(made_deadline);
         if quiet && g::live_gs() == 0 {
+            // rt_main's M of a G that just exited must learn it before the Ms stop.
+            if !sched::wait_main_exits(made_deadline) {
+                sched::NO_NEW_GS.store(false, Ordering::SeqCst);
+                return Err(Error::TimedOut);
+            }
             break;
         }
         sched::NO_NEW_GS.store(false, Ordering::SeqCst);

@@ -454,6 +454,33 @@ pub fn main_exited(mainm: *mut M) {
     }
 }
 
+/// rt_main's Gs that have exited (their exit counted) and whose M has not been told
+/// yet. rt_shutdown, once it sees no G, waits for this to reach 0 before it stops the
+/// Ms: else rt_main's M could see the shutdown first and return RT_ESHUTDOWN for a G
+/// that returned, and its thread could exit and free the M while main_exited still
+/// wrote to it (t_main_ok_when_shutdown_waits; valgrind saw that write).
+static MAIN_EXITS: AtomicU32 = AtomicU32::new(0);
+
+/// gdestroy of rt_main's G, before its exit is counted (a Release that rt_shutdown's
+/// count of the Gs acquires, so it sees this too).
+pub fn main_exit_begins() {
+    MAIN_EXITS.fetch_add(1, Ordering::Relaxed);
+}
+
+/// rt_main's G exited (after [`main_exit_begins`]): tell its M, then let rt_shutdown go on.
+fn main_g_exited(mainm: *mut M) {
+    main_exited(mainm);
+    if MAIN_EXITS.fetch_sub(1, Ordering::AcqRel) == 1 {
+        futex_wake(&MAIN_EXITS, i32::MAX);
+    }
+}
+
+/// rt_shutdown, once it sees no G: waits until every rt_main's M whose G exited has
+/// been told, or until `deadline` (nanotime; < 0: none). Whether they all were.
+pub fn wait_main_exits(deadline: i64) -> bool {
+    super::note::futex_wait_zero(&MAIN_EXITS, deadline)
+}
+
 /// Deadlock detection gave up on rt_main's G: wake its M, parked on the idle list
 /// (as for an exited G) or, when the G is wired to it, in stoplockedm.
 pub fn main_deadlocked(mainm: *mut M) {
@@ -856,6 +883,7 @@ pub fn forget_schedulers_after_fork() {
     IN_SCHEDULER.store(0, Ordering::Relaxed);
     MAKING_G.store(0, Ordering::Relaxed);
     NO_NEW_GS.store(false, Ordering::Relaxed);
+    MAIN_EXITS.store(0, Ordering::Relaxed);
 }
 
 /// Calls that are making a G from outside any G (rt_go on a foreign thread or an
@@ -1016,7 +1044,7 @@ fn execute(m: &M, mut pp: HeldP, gp: *mut G, inherit: bool) -> Option<*mut G> {
             // SAFETY: on the M's own thread; gdestroy only fills the P's caches.
             let mainm = gdestroy(m, unsafe { m.held_mut() }, gp);
             if !mainm.is_null() {
-                main_exited(mainm);
+                main_g_exited(mainm);
             }
             None
         }
