@@ -503,6 +503,13 @@ pub fn wg_add(o: &Obj, delta: i64) {
     if delta < i32::MIN as i64 || delta > i32::MAX as i64 {
         super::throw("rt_wg_add: delta out of range");
     }
+    if delta == 0 {
+        // Changes nothing. (Going on, it could see the state a Done leaves for an
+        // instant, zero with waiters announced, and hand out their wake-ups a second
+        // time: later waits took the spare tokens and returned early,
+        // t_wg_add_zero_during_wait.)
+        return;
+    }
     let add = (delta as u64).wrapping_shl(32);
     let state = o.word0.fetch_add(add, Ordering::AcqRel).wrapping_add(add);
     let v = (state >> 32) as i32;
