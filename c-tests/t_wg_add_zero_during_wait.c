@@ -9,9 +9,9 @@
  * 8 failed, with 1,218 to 8,685 of the 12,000 rounds below returning early (once a
  * spare token is there, most later rounds find one). Add(0) changes nothing now.
  *
- * A thread calls rt_wg_add(&wg, 0) 200 times as each round ends; each round, the counter goes to 1,
- * a waiter (a foreign thread, or a G every other round) waits, and the main thread
- * marks the round released and calls rt_wg_done. Checked: no wait returns before its
+ * A thread calls rt_wg_add(&wg, 0) 200 times as each round ends; each round, the
+ * counter goes to 1, a waiter (a foreign thread, or a G every other round) waits,
+ * and the main thread marks the round released and calls rt_wg_done. Checked: no wait returns before its
  * round was released.
  */
 #include "test.h"
