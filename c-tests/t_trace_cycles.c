@@ -141,8 +141,11 @@ int main(void)
             CHECK(rt_go(g_stopper, NULL) > 0);
             rt_wg_wait(&g_done);
             CHECK_RC(atomic_load(&g_stop_rc), RT_OK);
-        } else if (c == cycles / 2) {
-            /* forked while tracing */
+        } else if (c == cycles / 2 && !test_under_valgrind()) {
+            /* Forked while tracing. Not under valgrind: the child drops its copy of
+             * the parent's trace writer on purpose (trace::after_fork: "its memory
+             * is the parent's to free"), which the leak check reports as definitely
+             * lost (1 MiB from trace::start) in some runs. */
             CHECK_CHILD_OK(test_spawn(fork_child, NULL, NULL, 0));
             CHECK_RC(rt_trace_stop(), RT_OK);
         } else {
