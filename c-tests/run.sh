@@ -52,7 +52,7 @@ vg_fair=--fair-sched=yes
 #                       definition, and valgrind loses definedness across the jump.
 #   t_g_enomem          as t_enomem_rlimit_as (RLIMIT_AS so low that no G stack fits).
 #   t_g_host_fault      as t_host_sigsegv, from inside Gs.
-#   t_fork_busy_ms, t_fork_globrunq_push
+#   t_fork_busy_ms, t_fork_globrunq_push, t_fork_while_making_gs
 #                       fork while other threads of the parent allocate (a G being
 #                       made, a queue segment being linked, a Vec of ready Gs on an M's
 #                       stack): in the child such a block was known only to a thread
@@ -77,6 +77,7 @@ declare -A no_valgrind=(
     [t_g_host_fault]=1
     [t_fork_busy_ms]=1
     [t_fork_globrunq_push]=1
+    [t_fork_while_making_gs]=1
     [t_oom_close_wakes]=1
     [t_oom_spawn]=1
     [t_fault_matrix_native]=1

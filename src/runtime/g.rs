@@ -858,6 +858,8 @@ pub fn galloc(mut pl: Option<&mut PLocal>) -> Result<*mut G> {
     if !have_stack {
         match GStack::alloc(g_stack_size()) {
             Ok(st) => stack_put(pl.as_deref_mut(), st),
+            // The arenas are full, but Ps that nobody runs may cache free stacks.
+            Err(_) if reclaim_idle_stacks() => {}
             Err(e) => {
                 gfput(pl, gp);
                 return Err(e);
@@ -865,6 +867,38 @@ pub fn galloc(mut pl: Option<&mut PLocal>) -> Result<*mut G> {
         }
     }
     Ok(gp)
+}
+
+/// Moves the stacks cached by Ps that nobody runs (in the idle pool, or dead since
+/// rt_gomaxprocs shrank) to the global cache, for a caller that found every cache it
+/// may use empty and the arenas full. Whether it moved any. Without it, a foreign
+/// thread's rt_go (which sees only the global cache) failed with RT_ENOMEM for ever
+/// once the Gs had exited and left their stacks in their Ps' caches, and a G waiting
+/// for a stack waited while idle Ps held some (t_stacks_cached_by_idle_ps).
+#[cold]
+fn reclaim_idle_stacks() -> bool {
+    let mut got = StackList::new();
+    {
+        let s = super::SCHED.lock();
+        for &pp in s.allp.iter() {
+            // SAFETY: Ps in allp live until rt_shutdown, which frees them under this lock.
+            let st = unsafe { (*pp).status() };
+            if st != super::p::PStatus::Idle && st != super::p::PStatus::Dead {
+                continue;
+            }
+            // SAFETY: an Idle P is in the pool and a Dead one is nobody's; either is
+            // taken only under the sched lock, which we hold, so this is its only
+            // HeldP until we give it back below, unchanged but for its stack cache.
+            let mut held = unsafe { HeldP::from_raw(pp) };
+            got.prepend(&mut held.core().local.stacks);
+            let _ = held.into_raw();
+        }
+    }
+    if got.is_empty() {
+        return false;
+    }
+    STACKS.lock().prepend(&mut got);
+    true
 }
 
 impl G {
@@ -906,10 +940,17 @@ pub fn bind_stack(pp: &mut HeldP, g: &mut G) -> Result<()> {
         None => {
             // Every cache is empty: a batch for this P, so the next Gs to start here
             // take theirs without the arenas' lock.
-            GStack::alloc_batch(g_stack_size(), PCACHE_MAX / 2, &mut pl.stacks)?;
-            match pl.stacks.pop() {
-                Some(s) => s,
-                None => super::throw("bind_stack: a stack batch came back empty"),
+            match GStack::alloc_batch(g_stack_size(), PCACHE_MAX / 2, &mut pl.stacks) {
+                Ok(()) => match pl.stacks.pop() {
+                    Some(s) => s,
+                    None => super::throw("bind_stack: a stack batch came back empty"),
+                },
+                // The arenas are full: Ps that nobody runs may cache free stacks
+                // (another G may take them first: then this one waits for a stack).
+                Err(e) => match reclaim_idle_stacks().then(|| stack_get(Some(pl))).flatten() {
+                    Some(s) => s,
+                    None => return Err(e),
+                },
             }
         }
     };
@@ -1115,6 +1156,11 @@ pub fn gdestroy(m: &M, mut pp: Option<&mut HeldP>, gp: *mut G) -> *mut M {
     g.guard_hi = 0;
     g.set_status(GStatus::Idle);
     gfput(pp.as_deref_mut().map(|pp| &mut pp.core().local), gp);
+    if !mainm.is_null() {
+        // Before the exit is counted: rt_shutdown waits for this G, then for its
+        // rt_main's M to be told (see sched::main_g_exited).
+        super::sched::main_exit_begins();
+    }
     bump_release(pp, |c| &c.gs_exited);
     if WAITING_FOR_GS.load(Ordering::Relaxed) {
         GS_GONE.fetch_add(1, Ordering::Release);

@@ -307,8 +307,32 @@ fn shutdown_locked(deadline: i64) -> Result<()> {
         return Err(Error::Shutdown);
     }
     // Every G must finish first; until then nothing is stopped.
-    if !g::wait_no_gs(deadline) {
-        return Err(Error::TimedOut);
+    loop {
+        if !g::wait_no_gs(deadline) {
+            return Err(Error::TimedOut);
+        }
+        // No G may be made from outside a G now. One that a foreign thread (or
+        // rt_main) was making meanwhile is counted as live only once queued: wait
+        // for those calls (they are short), and if one made a G, let it run first.
+        sched::NO_NEW_GS.store(true, Ordering::SeqCst);
+        let made_deadline = if deadline < 0 {
+            -1
+        } else {
+            deadline.max(nanotime() + M_EXIT_GRACE_NS)
+        };
+        let quiet = sched::wait_no_g_makers(made_deadline);
+        if quiet && g::live_gs() == 0 {
+            // rt_main's M of a G that just exited must learn it before the Ms stop.
+            if !sched::wait_main_exits(made_deadline) {
+                sched::NO_NEW_GS.store(false, Ordering::SeqCst);
+                return Err(Error::TimedOut);
+            }
+            break;
+        }
+        sched::NO_NEW_GS.store(false, Ordering::SeqCst);
+        if !quiet {
+            return Err(Error::TimedOut);
+        }
     }
     // Stop the Ms: no new ones, idle ones woken to exit, busy ones exit when they
     // next look for work; sysmon returns from its loop.
@@ -332,6 +356,7 @@ fn shutdown_locked(deadline: i64) -> Result<()> {
     };
     if !m::wait_mlive_zero(m_deadline) || !sched::wait_schedulers_gone(m_deadline) {
         SCHED.lock().stopping = false;
+        sched::NO_NEW_GS.store(false, Ordering::SeqCst);
         sched::SHUTTING_DOWN.store(false, Ordering::Release);
         sched::set_switch_slow(sched::SLOW_SHUTDOWN, false);
         sysmon::reset();
@@ -376,6 +401,7 @@ fn shutdown_locked(deadline: i64) -> Result<()> {
     // Stopped before SHUTTING_DOWN clears: an adopted M still leaving the scheduler
     // must never see the runtime running with its P gone (M::put_p).
     STATE.store(RunState::Stopped as u32, Ordering::Release);
+    sched::NO_NEW_GS.store(false, Ordering::SeqCst);
     sched::SHUTTING_DOWN.store(false, Ordering::Release);
     sched::set_switch_slow(sched::SLOW_SHUTDOWN, false);
     Ok(())

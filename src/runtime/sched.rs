@@ -454,6 +454,33 @@ pub fn main_exited(mainm: *mut M) {
     }
 }
 
+/// rt_main's Gs that have exited (their exit counted) and whose M has not been told
+/// yet. rt_shutdown, once it sees no G, waits for this to reach 0 before it stops the
+/// Ms: else rt_main's M could see the shutdown first and return RT_ESHUTDOWN for a G
+/// that returned, and its thread could exit and free the M while main_exited still
+/// wrote to it (t_main_ok_when_shutdown_waits; valgrind saw that write).
+static MAIN_EXITS: AtomicU32 = AtomicU32::new(0);
+
+/// gdestroy of rt_main's G, before its exit is counted (a Release that rt_shutdown's
+/// count of the Gs acquires, so it sees this too).
+pub fn main_exit_begins() {
+    MAIN_EXITS.fetch_add(1, Ordering::Relaxed);
+}
+
+/// rt_main's G exited (after [`main_exit_begins`]): tell its M, then let rt_shutdown go on.
+fn main_g_exited(mainm: *mut M) {
+    main_exited(mainm);
+    if MAIN_EXITS.fetch_sub(1, Ordering::AcqRel) == 1 {
+        futex_wake(&MAIN_EXITS, i32::MAX);
+    }
+}
+
+/// rt_shutdown, once it sees no G: waits until every rt_main's M whose G exited has
+/// been told, or until `deadline` (nanotime; < 0: none). Whether they all were.
+pub fn wait_main_exits(deadline: i64) -> bool {
+    super::note::futex_wait_zero(&MAIN_EXITS, deadline)
+}
+
 /// Deadlock detection gave up on rt_main's G: wake its M, parked on the idle list
 /// (as for an exited G) or, when the G is wired to it, in stoplockedm.
 pub fn main_deadlocked(mainm: *mut M) {
@@ -850,10 +877,65 @@ impl Drop for InScheduler {
 }
 
 /// In a fork child (its only thread, before rt_init starts the new runtime): no
-/// host thread is inside the scheduler any more.
+/// host thread is inside the scheduler any more, nor making a G.
 pub fn forget_schedulers_after_fork() {
     IN_SCHEDULER_EPOCH.fetch_add(1, Ordering::Relaxed);
     IN_SCHEDULER.store(0, Ordering::Relaxed);
+    MAKING_G.store(0, Ordering::Relaxed);
+    NO_NEW_GS.store(false, Ordering::Relaxed);
+    MAIN_EXITS.store(0, Ordering::Relaxed);
+}
+
+/// Calls that are making a G from outside any G (rt_go on a foreign thread or an
+/// M's g0, rt_main's G). A G's own rt_go needs no count: rt_shutdown waits for that
+/// G, which is alive until its rt_go returned. Outside a G, the new G is counted as
+/// live only once it is queued, so rt_shutdown could see no G, free every G (the
+/// half-made one too) and let the caller queue freed memory, which a later runtime
+/// then ran (t_shutdown_racing_foreign_go). rt_shutdown now closes the door to such
+/// calls ([`NO_NEW_GS`]), waits for this count to reach 0 and looks for Gs again.
+static MAKING_G: AtomicU32 = AtomicU32::new(0);
+
+/// Set by rt_shutdown once it saw no G: calls outside a G may not make one now.
+/// Cleared if a G was made meanwhile (rt_shutdown then waits for it) and at the end
+/// of the shutdown, after the state says Stopped.
+pub static NO_NEW_GS: AtomicBool = AtomicBool::new(false);
+
+/// A call counted in [`MAKING_G`], with the epoch it was counted in (as
+/// [`InScheduler`]).
+struct MakingG(u32);
+
+impl MakingG {
+    /// Error::Shutdown if rt_shutdown has closed the door or finished: no G may be
+    /// made now.
+    fn enter() -> Result<MakingG> {
+        let stay = MakingG(IN_SCHEDULER_EPOCH.load(Ordering::Relaxed));
+        // SeqCst, with rt_shutdown's fence between its NO_NEW_GS store and its load
+        // of the count: either it sees us counted, or we see the door closed. A
+        // NO_NEW_GS cleared by the end of a shutdown is read with the Stopped state
+        // stored before it.
+        MAKING_G.fetch_add(1, Ordering::SeqCst);
+        if NO_NEW_GS.load(Ordering::SeqCst) || super::run_state() != super::RunState::Running {
+            return Err(Error::Shutdown);
+        }
+        Ok(stay)
+    }
+}
+
+impl Drop for MakingG {
+    fn drop(&mut self) {
+        if self.0 == IN_SCHEDULER_EPOCH.load(Ordering::Relaxed)
+            && MAKING_G.fetch_sub(1, Ordering::AcqRel) == 1
+        {
+            futex_wake(&MAKING_G, i32::MAX);
+        }
+    }
+}
+
+/// rt_shutdown, once NO_NEW_GS is set: waits until no call is making a G from
+/// outside any G, or until `deadline` (nanotime; < 0: none). Whether they all left.
+pub fn wait_no_g_makers(deadline: i64) -> bool {
+    core::sync::atomic::fence(Ordering::SeqCst);
+    super::note::futex_wait_zero(&MAKING_G, deadline)
 }
 
 /// rt_shutdown, once SHUTTING_DOWN is set: waits until no host thread is inside
@@ -962,7 +1044,7 @@ fn execute(m: &M, mut pp: HeldP, gp: *mut G, inherit: bool) -> Option<*mut G> {
             // SAFETY: on the M's own thread; gdestroy only fills the P's caches.
             let mainm = gdestroy(m, unsafe { m.held_mut() }, gp);
             if !mainm.is_null() {
-                main_exited(mainm);
+                main_g_exited(mainm);
             }
             None
         }
@@ -1396,9 +1478,16 @@ pub fn newproc1(f: RtFn, arg: *mut c_void, mainm: *mut M, attr: &g::GAttr) -> Re
         return Err(Error::Inval);
     }
     preempt_point();
-    if SHUTTING_DOWN.load(Ordering::Acquire) {
-        return Err(Error::Shutdown);
-    }
+    // Outside any G nothing keeps rt_shutdown's wait for the Gs from ending while
+    // this G is being made: such a call is counted (see [`MAKING_G`]).
+    let _making = if g::curg().is_null() {
+        Some(MakingG::enter()?)
+    } else {
+        if SHUTTING_DOWN.load(Ordering::Acquire) {
+            return Err(Error::Shutdown);
+        }
+        None
+    };
     // From a G (or rt_main's M on g0) the new G goes to the caller's P; from a
     // foreign thread or an M without a P, to the global queue.
     let m = if g::curg().is_null() && mainm.is_null() {

@@ -43,7 +43,8 @@
 //! ```text
 //!   LOCKED    set by a lock CAS that saw it clear (fast path, barging, trylock, or
 //!             a waiter under the queue lock); cleared only by the owner's unlock,
-//!             in normal mode (a hand-off keeps it set for the new owner)
+//!             in normal mode (a hand-off keeps it set for the new owner); with
+//!             waiters queued, under the queue lock, in the CAS that pops the head
 //!   WAITERS   set under the queue lock by a waiter, in the same CAS that sees
 //!             LOCKED set, just before it queues; cleared under the queue lock when
 //!             a pop empties the queue. So, whenever the queue lock is free, it
@@ -401,23 +402,46 @@ fn unlock_slow(o: &Obj) {
         if s & STARVING != 0 {
             return hand_off(o);
         }
-        // The CAS (not a fetch_and) fails if a starving waiter set STARVING since
-        // the load: then the mutex must be handed over instead of released.
+        if s & WAITERS != 0 {
+            break;
+        }
+        // No waiter: release. The CAS (not a fetch_and) fails if a waiter queued or
+        // a starving one set STARVING since the load.
         match o
             .word0
             .compare_exchange(s, s & !LOCKED, Ordering::Release, Ordering::Relaxed)
         {
-            Ok(_) => break,
+            Ok(_) => return,
             Err(now) => s = now,
         }
     }
-    if s & WAITERS == 0 {
-        return;
-    }
+    // Waiters: the queue lock is taken *before* the mutex is released, and the head
+    // popped with the release. Released first, another unlocker could pop and wake
+    // our waiter, which could then lock, unlock and free the mutex (the last user
+    // frees, as pthread mutexes allow) while we still went for the queue lock
+    // inside it (t_mutex_free_after_last_unlock). Now, once the mutex is free, we
+    // touch only the queue lock's word, and the popped waiter still needs the mutex.
     o.lock_queue();
+    // We own the mutex and hold the queue lock: nobody else can change the word
+    // now (their CASes need LOCKED clear or the queue lock).
+    let s = o.word0.load(Ordering::Relaxed);
+    if s & STARVING != 0 {
+        // A waiter turned starving before we had the queue lock: hand it over.
+        o.unlock_queue();
+        return hand_off(o);
+    }
     let w = o.pop();
-    if o.queue_empty() {
-        o.word0.fetch_and(!WAITERS, Ordering::Relaxed);
+    let new = if o.queue_empty() {
+        s & !(LOCKED | WAITERS)
+    } else {
+        s & !LOCKED
+    };
+    if s & LOCKED == 0
+        || o.word0
+            .compare_exchange(s, new, Ordering::Release, Ordering::Relaxed)
+            .is_err()
+    {
+        super::throw("rt_mutex: state changed during an unlock");
     }
     o.unlock_queue();
     if !w.is_null() {
@@ -478,6 +502,13 @@ const WAITER: u64 = 1;
 pub fn wg_add(o: &Obj, delta: i64) {
     if delta < i32::MIN as i64 || delta > i32::MAX as i64 {
         super::throw("rt_wg_add: delta out of range");
+    }
+    if delta == 0 {
+        // Changes nothing. (Going on, it could see the state a Done leaves for an
+        // instant, zero with waiters announced, and hand out their wake-ups a second
+        // time: later waits took the spare tokens and returned early,
+        // t_wg_add_zero_during_wait.)
+        return;
     }
     let add = (delta as u64).wrapping_shl(32);
     let state = o.word0.fetch_add(add, Ordering::AcqRel).wrapping_add(add);
