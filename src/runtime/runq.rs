@@ -283,16 +283,14 @@ impl<T, const N: usize> Runq<T, N> {
             }
             // Swap in the new runnext; the old one (if not taken meanwhile) goes to
             // the ring. Private: nobody else takes it, so a load and a store do.
-            self.owner_busy.store(1, Ordering::Relaxed);
-            light_barrier();
-            let old = if gate.state.load(Ordering::Acquire) == PRIVATE {
+            let old = if self.enter_plain(gate) {
                 let old = self.runnext.load(Ordering::Relaxed);
                 self.runnext.store(x, Ordering::Release);
+                self.leave_plain();
                 old
             } else {
                 self.runnext.swap(x, Ordering::AcqRel)
             };
-            self.owner_busy.store(0, Ordering::Release);
             if old.is_null() {
                 return;
             }
@@ -366,16 +364,38 @@ impl<T, const N: usize> Runq<T, N> {
     /// its queue's thieves and transitions use.
     #[inline(always)]
     pub unsafe fn take(&self, gate: &StealGate) -> Option<(*mut T, bool)> {
+        if self.enter_plain(gate) {
+            let r = self.take_plain();
+            self.leave_plain();
+            return r;
+        }
+        self.get()
+    }
+
+    /// The owner's way into a plain take or refill: whether `gate` is private, and if
+    /// so `owner_busy` raised until [`Runq::leave_plain`] (see the file comment).
+    /// The first look at the gate only spares an open gate's owners the flag's stores
+    /// (stealers read this cache line); the look after the flag and the fence is the
+    /// one that decides.
+    #[inline(always)]
+    fn enter_plain(&self, gate: &StealGate) -> bool {
+        if gate.state.load(Ordering::Relaxed) != PRIVATE {
+            return false;
+        }
         self.owner_busy.store(1, Ordering::Relaxed);
         light_barrier();
         if gate.state.load(Ordering::Acquire) == PRIVATE {
-            let r = self.take_plain();
-            // Release: a transition that sees 0 sees our stores (see share).
-            self.owner_busy.store(0, Ordering::Release);
-            return r;
+            return true;
         }
         self.owner_busy.store(0, Ordering::Relaxed);
-        self.get()
+        false
+    }
+
+    /// Ends what [`Runq::enter_plain`] began. Release: a transition that sees 0 sees
+    /// our stores (see `share`).
+    #[inline(always)]
+    fn leave_plain(&self) {
+        self.owner_busy.store(0, Ordering::Release);
     }
 
     /// [`Runq::take`] while nobody else consumes: no locked instruction.
