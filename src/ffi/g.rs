@@ -150,7 +150,15 @@ pub unsafe extern "C" fn rt_go_ex(f: rt_fn, arg: *mut c_void, attr: *const rt_go
 /// queue (Go's goyield) and may resume on another M. M's g0 or foreign thread:
 /// sched_yield(2).
 #[no_mangle]
+#[unsafe(naked)]
 pub extern "C" fn rt_gosched() {
+    // The switch's own return: see return_by_jump (the host's caller of one G is not
+    // the other G's).
+    crate::runtime::arch::return_by_jump!(gosched_body)
+}
+
+/// rt_gosched's work.
+extern "C" fn gosched_body() {
     if sched::gosched_fast() {
         return;
     }

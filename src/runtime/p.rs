@@ -13,7 +13,7 @@ use core::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use super::error::{Error, Result};
 use super::g::G;
 use super::m::M;
-use super::runq::Runq;
+use super::runq::{Runq, StealGate};
 use super::{free_box, tls, try_box, Sched, SCHED};
 
 /// Upper bound of rt_gomaxprocs (Go's _MaxGomaxprocs is 1024 too).
@@ -166,7 +166,7 @@ impl HeldP {
     pub fn runqput(&mut self, gp: *mut G, next: bool) {
         // SAFETY: the holder is the queue's only producer.
         unsafe {
-            self.p().runq.put(gp, next, &mut |batch| {
+            self.p().runq.put(gp, next, &RUNQ_GATE, &mut |batch| {
                 super::sched::globrunqput_slice(batch)
             })
         };
@@ -176,7 +176,8 @@ impl HeldP {
     /// ring's head.
     #[inline]
     pub fn runqget(&mut self) -> Option<(*mut G, bool)> {
-        self.p().runq.get()
+        // SAFETY: the holder is the queue's owner; every queue uses RUNQ_GATE.
+        unsafe { self.p().runq.take(&RUNQ_GATE) }
     }
 
     /// Go's runqsteal: half of `victim`'s queue into ours, one of them to run now.
@@ -187,7 +188,11 @@ impl HeldP {
         let_owner_run: &dyn Fn(),
     ) -> Option<*mut G> {
         // SAFETY: the holder is our queue's only producer.
-        unsafe { self.p().runq.steal(&victim.runq, steal_next, let_owner_run) }
+        unsafe {
+            self.p()
+                .runq
+                .steal(&victim.runq, &RUNQ_GATE, steal_next, let_owner_run)
+        }
     }
 }
 
@@ -223,6 +228,11 @@ pub static ALLP: [AtomicPtr<P>; MAX_PROCS as usize] =
 /// gomaxprocs and the number of idle Ps, for lock-free readers (written under the
 /// sched lock).
 pub static GOMAXPROCS: AtomicI32 = AtomicI32::new(0);
+
+/// The steal gate of every P's run queue: private (owners take without a locked
+/// instruction, nobody steals) while gomaxprocs is 1, open otherwise. Changed by
+/// procresize alone, under the sched lock (see runq.rs, "Private mode").
+pub static RUNQ_GATE: StealGate = StealGate::new();
 pub static NPIDLE: super::atomic::StaticAtomicI32 = super::atomic::StaticAtomicI32::new(0);
 
 impl P {
@@ -581,6 +591,13 @@ pub fn procresize(s: &mut Sched, n: i32) -> Result<i32> {
         ALLP[unsafe { (*pp).id } as usize].store(pp, Ordering::Release);
     }
     s.allp.extend(fresh);
+    if n > 1 {
+        // Before any P beyond the first can be run (so before anyone steals): every
+        // owner takes by CAS from now on.
+        // SAFETY: under the sched lock (every transition is), and allp holds every
+        // queue.
+        unsafe { RUNQ_GATE.share(s.allp.iter().map(|&pp| &(*pp).runq)) };
+    }
     s.gomaxprocs = n;
     GOMAXPROCS.store(n, Ordering::Release);
     for id in 0..s.allp.len() {
@@ -620,6 +637,12 @@ pub fn procresize(s: &mut Sched, n: i32) -> Result<i32> {
             }
         }
     }
+    if n == 1 {
+        // Nobody steals with one P (steal_work: GOMAXPROCS is 1 from above): once the
+        // thieves still at it are done, owners take without a locked instruction.
+        // SAFETY: as for share above.
+        unsafe { RUNQ_GATE.privatize(s.allp.iter().map(|&pp| &(*pp).runq)) };
+    }
     Ok(old)
 }
 
@@ -641,6 +664,7 @@ pub unsafe fn free_all(s: &mut Sched) {
     s.gomaxprocs = 0;
     GOMAXPROCS.store(0, Ordering::Release);
     NPIDLE.store(0, Ordering::Release);
+    RUNQ_GATE.reset();
 }
 
 // ---- event counters (rt_getstats reads them) ----

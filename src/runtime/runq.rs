@@ -21,9 +21,184 @@
 //! put it there) runs next on the same P, inheriting the time slice. Owners and
 //! stealers take it by a CAS; stealers take it only on the last stealing pass, and
 //! only after giving a running owner a moment to schedule it (see `grab`).
+//!
+//! # Private mode: the owner takes without a locked instruction
+//! With one P there is nobody to steal, yet every take by the owner (each G switch)
+//! paid a `lock cmpxchg` on `head` or `runnext` (~3 ns of a 14 ns rt_gosched). A
+//! [`StealGate`] in state `PRIVATE` promises that no stealer touches any queue, and
+//! the owner then takes (and refills runnext) with plain loads and stores. The gate
+//! changes state only under the caller's lock (procresize), through `CLOSED`, which
+//! lets neither side use its fast way in:
+//! - to `PRIVATE` ([`StealGate::privatize`]): close; a SeqCst fence; wait until no
+//!   queue's owner is stealing (a thief raises its own queue's `stealing` flag, has a
+//!   SeqCst fence, then checks that the gate is `OPEN`: the two fences make one of
+//!   them see the other, so a late thief backs off); then open the owners' way.
+//! - to `OPEN` ([`StealGate::share`]): close; a process-wide memory barrier
+//!   (membarrier(2)); wait until no owner is inside a plain take. An owner raises
+//!   its queue's `owner_busy` flag, has a compiler-only fence, then checks that the
+//!   gate is `PRIVATE`: the owner's side of this Dekker pair costs no fence at all,
+//!   because membarrier makes every running thread execute one (it interrupts them)
+//!   and a thread that is not running has been through a context switch, which is
+//!   one. So an owner either raised its flag early enough to be waited for, or
+//!   reads `CLOSED` and takes the locked way. Under loom both barriers are SeqCst
+//!   fences, which is what membarrier gives the pair.
+//!
+//! The gate goes `PRIVATE` only if the kernel has membarrier's private expedited
+//! command (registered first); else it stays `OPEN` and nothing changes.
 
-use super::atomic::{AtomicPtr, AtomicU32, Ordering};
+use super::atomic::{fence, AtomicPtr, AtomicU32, Ordering, StaticAtomicU32};
 use core::ptr;
+
+/// Whether stealers may touch run queues, or owners may take without a locked
+/// instruction (never both): see the file comment, "Private mode".
+pub struct StealGate {
+    state: StaticAtomicU32,
+}
+
+/// Stealers may steal; owners take by CAS.
+const OPEN: u32 = 0;
+/// Changing state: neither stealers nor plain takes.
+const CLOSED: u32 = 1;
+/// No stealer: owners take with plain loads and stores.
+const PRIVATE: u32 = 2;
+
+impl Default for StealGate {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl StealGate {
+    pub const fn new() -> Self {
+        StealGate {
+            state: StaticAtomicU32::new(OPEN),
+        }
+    }
+
+    /// Whether owners take without a locked instruction now (a snapshot).
+    #[cfg(test)]
+    pub fn is_private(&self) -> bool {
+        self.state.load(Ordering::Relaxed) == PRIVATE
+    }
+
+    /// Makes the gate `PRIVATE`, if the kernel can give [`StealGate::share`] its
+    /// barrier (else it stays `OPEN`). Returns whether it is private.
+    ///
+    /// # Safety
+    /// The caller serializes the gate's transitions (one lock around every call of
+    /// `privatize` and `share`), and `queues` holds every queue that uses this gate:
+    /// a thief not in it would not be waited for.
+    pub unsafe fn privatize<'a, const N: usize, T: 'a>(
+        &self,
+        queues: impl Iterator<Item = &'a Runq<T, N>> + Clone,
+    ) -> bool {
+        if self.state.load(Ordering::Relaxed) == PRIVATE {
+            return true;
+        }
+        if !heavy_barrier_ready() {
+            return false;
+        }
+        self.state.store(CLOSED, Ordering::Relaxed);
+        // Pairs with the fence of a thief between its `stealing` flag and its look at
+        // the gate: it sees CLOSED, or we see its flag.
+        fence(Ordering::SeqCst);
+        for q in queues {
+            while q.stealing.load(Ordering::Acquire) != 0 {
+                wait_a_moment();
+            }
+        }
+        // Every steal is over (and, Acquire, its claims visible); none can start.
+        self.state.store(PRIVATE, Ordering::Release);
+        true
+    }
+
+    /// Makes the gate `OPEN`: stealers may steal once it returns.
+    ///
+    /// # Safety
+    /// As for [`StealGate::privatize`] (`queues`: every owner that may take plainly).
+    pub unsafe fn share<'a, const N: usize, T: 'a>(
+        &self,
+        queues: impl Iterator<Item = &'a Runq<T, N>> + Clone,
+    ) {
+        if self.state.load(Ordering::Relaxed) == OPEN {
+            return;
+        }
+        self.state.store(CLOSED, Ordering::Relaxed);
+        // Every owner's next look at the gate sees CLOSED, or its `owner_busy` store
+        // before that look is visible to us below.
+        heavy_barrier();
+        for q in queues {
+            while q.owner_busy.load(Ordering::Acquire) != 0 {
+                wait_a_moment();
+            }
+        }
+        // Every plain take is over (Acquire: its stores are visible to the stealers
+        // we let in now, through this Release).
+        self.state.store(OPEN, Ordering::Release);
+    }
+
+    /// Forgets the state (every queue is gone: shutdown).
+    pub fn reset(&self) {
+        self.state.store(OPEN, Ordering::Release);
+    }
+}
+
+/// The owner's side of the gate's barrier pair: nothing but ordering by the compiler
+/// (see the file comment); a SeqCst fence under loom, which models membarrier's.
+#[inline(always)]
+fn light_barrier() {
+    #[cfg(loom)]
+    fence(Ordering::SeqCst);
+    #[cfg(not(loom))]
+    core::sync::atomic::compiler_fence(Ordering::SeqCst);
+}
+
+/// Whether [`heavy_barrier`] works: registers this process for membarrier's private
+/// expedited command (idempotent; a fork child needs its own registration).
+fn heavy_barrier_ready() -> bool {
+    #[cfg(loom)]
+    return true;
+    #[cfg(not(loom))]
+    {
+        const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED: libc::c_long = 1 << 4;
+        // SAFETY: a registration; no memory is passed.
+        unsafe {
+            libc::syscall(
+                libc::SYS_membarrier,
+                MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED,
+                0,
+                0,
+            ) == 0
+        }
+    }
+}
+
+/// A full memory barrier on every thread of the process that runs now (membarrier's
+/// private expedited command), after a SeqCst fence of our own.
+fn heavy_barrier() {
+    fence(Ordering::SeqCst);
+    #[cfg(not(loom))]
+    {
+        const MEMBARRIER_CMD_PRIVATE_EXPEDITED: libc::c_long = 1 << 3;
+        let barrier = || {
+            // SAFETY: no memory is passed.
+            unsafe { libc::syscall(libc::SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) }
+        };
+        // privatize registered before the gate left OPEN; registering again covers a
+        // process image that lost it (it is idempotent).
+        if barrier() != 0 && !(heavy_barrier_ready() && barrier() == 0) {
+            super::throw("runq: membarrier failed after its registration");
+        }
+    }
+}
+
+/// A wait for another thread's few instructions (it may have been preempted).
+fn wait_a_moment() {
+    #[cfg(loom)]
+    loom::thread::yield_now();
+    #[cfg(not(loom))]
+    std::thread::yield_now();
+}
 
 /// A P's local run queue of `N` slots (a power of two) plus runnext.
 pub struct Runq<T, const N: usize> {
@@ -31,6 +206,10 @@ pub struct Runq<T, const N: usize> {
     tail: AtomicU32,
     slots: [AtomicPtr<T>; N],
     runnext: AtomicPtr<T>,
+    /// 1 while the owner takes without a locked instruction (StealGate).
+    owner_busy: AtomicU32,
+    /// 1 while the owner steals from another queue (StealGate).
+    stealing: AtomicU32,
 }
 
 impl<T, const N: usize> Default for Runq<T, N> {
@@ -51,6 +230,8 @@ impl<T, const N: usize> Runq<T, N> {
             tail: AtomicU32::new(0),
             slots: core::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
             runnext: AtomicPtr::new(ptr::null_mut()),
+            owner_busy: AtomicU32::new(0),
+            stealing: AtomicU32::new(0),
         }
     }
 
@@ -84,7 +265,13 @@ impl<T, const N: usize> Runq<T, N> {
     /// Only the queue's owner may call it (single producer): `HeldP::runqput` is the
     /// safe way in, holding the P proves it.
     #[inline]
-    pub unsafe fn put(&self, mut x: *mut T, next: bool, spill: &mut dyn FnMut(&[*mut T])) {
+    pub unsafe fn put(
+        &self,
+        mut x: *mut T,
+        next: bool,
+        gate: &StealGate,
+        spill: &mut dyn FnMut(&[*mut T]),
+    ) {
         if next {
             // Only the owner makes runnext non-null; consumers only take it (non-null
             // -> null). So a runnext seen empty stays empty until we fill it, and a
@@ -95,8 +282,15 @@ impl<T, const N: usize> Runq<T, N> {
                 return;
             }
             // Swap in the new runnext; the old one (if not taken meanwhile) goes to
-            // the ring.
-            let old = self.runnext.swap(x, Ordering::AcqRel);
+            // the ring. Private: nobody else takes it, so a load and a store do.
+            let old = if self.enter_plain(gate) {
+                let old = self.runnext.load(Ordering::Relaxed);
+                self.runnext.store(x, Ordering::Release);
+                self.leave_plain();
+                old
+            } else {
+                self.runnext.swap(x, Ordering::AcqRel)
+            };
             if old.is_null() {
                 return;
             }
@@ -161,9 +355,70 @@ impl<T, const N: usize> Runq<T, N> {
         self.slots[(head & Self::MASK) as usize].load(Ordering::Relaxed)
     }
 
+    /// The owner's runqget: as [`Runq::get`], with plain loads and stores while
+    /// `gate` is private (nobody else takes then). Always inlined: it is the heart of
+    /// every fast path's pick.
+    ///
+    /// # Safety
+    /// Only the queue's owner may call it (HeldP::runqget), and only with the gate
+    /// its queue's thieves and transitions use.
+    #[inline(always)]
+    pub unsafe fn take(&self, gate: &StealGate) -> Option<(*mut T, bool)> {
+        if self.enter_plain(gate) {
+            let r = self.take_plain();
+            self.leave_plain();
+            return r;
+        }
+        self.get()
+    }
+
+    /// The owner's way into a plain take or refill: whether `gate` is private, and if
+    /// so `owner_busy` raised until [`Runq::leave_plain`] (see the file comment).
+    /// The first look at the gate only spares an open gate's owners the flag's stores
+    /// (stealers read this cache line); the look after the flag and the fence is the
+    /// one that decides.
+    #[inline(always)]
+    fn enter_plain(&self, gate: &StealGate) -> bool {
+        if gate.state.load(Ordering::Relaxed) != PRIVATE {
+            return false;
+        }
+        self.owner_busy.store(1, Ordering::Relaxed);
+        light_barrier();
+        if gate.state.load(Ordering::Acquire) == PRIVATE {
+            return true;
+        }
+        self.owner_busy.store(0, Ordering::Relaxed);
+        false
+    }
+
+    /// Ends what [`Runq::enter_plain`] began. Release: a transition that sees 0 sees
+    /// our stores (see `share`).
+    #[inline(always)]
+    fn leave_plain(&self) {
+        self.owner_busy.store(0, Ordering::Release);
+    }
+
+    /// [`Runq::take`] while nobody else consumes: no locked instruction.
+    #[inline(always)]
+    fn take_plain(&self) -> Option<(*mut T, bool)> {
+        let next = self.runnext.load(Ordering::Relaxed);
+        if !next.is_null() {
+            self.runnext.store(ptr::null_mut(), Ordering::Relaxed);
+            return Some((next, true));
+        }
+        let head = self.head.load(Ordering::Relaxed);
+        if self.tail.load(Ordering::Relaxed) == head {
+            return None;
+        }
+        let x = self.slots[(head & Self::MASK) as usize].load(Ordering::Relaxed);
+        // Release as the CAS's: `put` reads head with Acquire before reusing a slot.
+        self.head.store(head.wrapping_add(1), Ordering::Release);
+        Some((x, false))
+    }
+
     /// Go's runqget: runnext first (inheriting the time slice: `true`), then the
-    /// ring's head. Safe for any consumer; meant for the owner. Always inlined: it is
-    /// the heart of every fast path's pick.
+    /// ring's head, each claimed by a CAS. Safe for any consumer; the owner uses
+    /// [`Runq::take`].
     #[inline(always)]
     pub fn get(&self) -> Option<(*mut T, bool)> {
         let next = self.runnext.load(Ordering::Acquire);
@@ -258,12 +513,34 @@ impl<T, const N: usize> Runq<T, N> {
     }
 
     /// Go's runqsteal: steal half of `victim` into this (empty or not) queue and
-    /// return one of the stolen items to run now.
+    /// return one of the stolen items to run now. Nothing while `gate` is not open.
     ///
     /// # Safety
     /// Only this queue's owner may call it (it produces into this queue):
-    /// `HeldP::runqsteal` is the safe way in.
+    /// `HeldP::runqsteal` is the safe way in. `gate` is the one of both queues.
     pub unsafe fn steal(
+        &self,
+        victim: &Self,
+        gate: &StealGate,
+        steal_next: bool,
+        let_owner_run: &dyn Fn(),
+    ) -> Option<*mut T> {
+        self.stealing.store(1, Ordering::Relaxed);
+        // Pairs with privatize's fence: it waits for us, or we see it closed.
+        fence(Ordering::SeqCst);
+        if gate.state.load(Ordering::Acquire) != OPEN {
+            self.stealing.store(0, Ordering::Relaxed);
+            return None;
+        }
+        // SAFETY: our caller's contract.
+        let r = unsafe { self.steal_open(victim, steal_next, let_owner_run) };
+        // Release: privatize, seeing 0, sees our claims on victim's head.
+        self.stealing.store(0, Ordering::Release);
+        r
+    }
+
+    /// [`Runq::steal`] once the gate is seen open.
+    unsafe fn steal_open(
         &self,
         victim: &Self,
         steal_next: bool,
@@ -292,6 +569,9 @@ impl<T, const N: usize> Runq<T, N> {
 mod tests {
     use super::*;
 
+    /// An open gate: these tests steal.
+    static GATE: StealGate = StealGate::new();
+
     fn item(i: usize) -> *mut u8 {
         (i * 8 + 8) as *mut u8
     }
@@ -302,12 +582,14 @@ mod tests {
         let mut spilled = Vec::new();
         unsafe {
             for i in 0..8 {
-                q.put(item(i), false, &mut |b| spilled.extend_from_slice(b));
+                q.put(item(i), false, &GATE, &mut |b| spilled.extend_from_slice(b));
             }
             assert!(spilled.is_empty());
-            q.put(item(100), true, &mut |b| spilled.extend_from_slice(b));
+            q.put(item(100), true, &GATE, &mut |b| {
+                spilled.extend_from_slice(b)
+            });
             // The ring is full: the next put spills the older half plus the item.
-            q.put(item(8), false, &mut |b| spilled.extend_from_slice(b));
+            q.put(item(8), false, &GATE, &mut |b| spilled.extend_from_slice(b));
         }
         assert_eq!(spilled, vec![item(0), item(1), item(2), item(3), item(8)]);
         assert_eq!(q.get(), Some((item(100), true)));
@@ -322,8 +604,8 @@ mod tests {
     fn new_runnext_kicks_the_old_one_to_the_tail() {
         let q: Runq<u8, 4> = Runq::new();
         unsafe {
-            q.put(item(1), true, &mut |_| unreachable!());
-            q.put(item(2), true, &mut |_| unreachable!());
+            q.put(item(1), true, &GATE, &mut |_| unreachable!());
+            q.put(item(2), true, &GATE, &mut |_| unreachable!());
         }
         assert_eq!(q.get(), Some((item(2), true)));
         assert_eq!(q.get(), Some((item(1), false)));
@@ -335,10 +617,10 @@ mod tests {
         let thief: Runq<u8, 16> = Runq::new();
         unsafe {
             for i in 0..6 {
-                victim.put(item(i), false, &mut |_| unreachable!());
+                victim.put(item(i), false, &GATE, &mut |_| unreachable!());
             }
-            victim.put(item(50), true, &mut |_| unreachable!());
-            let got = thief.steal(&victim, false, &|| {});
+            victim.put(item(50), true, &GATE, &mut |_| unreachable!());
+            let got = thief.steal(&victim, &GATE, false, &|| {});
             assert_eq!(got, Some(item(2)));
             assert_eq!(thief.get(), Some((item(0), false)));
             assert_eq!(thief.get(), Some((item(1), false)));
@@ -348,8 +630,41 @@ mod tests {
             for _ in 0..3 {
                 victim.get_ring_for_test();
             }
-            assert_eq!(thief.steal(&victim, false, &|| {}), None);
-            assert_eq!(thief.steal(&victim, true, &|| {}), Some(item(50)));
+            assert_eq!(thief.steal(&victim, &GATE, false, &|| {}), None);
+            assert_eq!(thief.steal(&victim, &GATE, true, &|| {}), Some(item(50)));
+        }
+    }
+
+    #[test]
+    fn private_gate_keeps_thieves_out_and_share_lets_them_in() {
+        let gate = StealGate::new();
+        let q: Runq<u8, 8> = Runq::new();
+        let thief: Runq<u8, 8> = Runq::new();
+        let queues = || [&q, &thief].into_iter();
+        // SAFETY (all below): this thread owns both queues and is the only
+        // transitioner.
+        if !unsafe { gate.privatize(queues()) } {
+            // No membarrier here (an old kernel, valgrind): the gate stays open.
+            assert!(!gate.is_private());
+            return;
+        }
+        assert!(gate.is_private());
+        unsafe {
+            for i in 0..3 {
+                q.put(item(i), false, &gate, &mut |_| unreachable!());
+            }
+            q.put(item(10), true, &gate, &mut |_| unreachable!());
+            q.put(item(11), true, &gate, &mut |_| unreachable!());
+            assert_eq!(thief.steal(&q, &gate, true, &|| {}), None);
+            assert_eq!(q.take(&gate), Some((item(11), true)));
+            assert_eq!(q.take(&gate), Some((item(0), false)));
+            gate.share(queues());
+            assert!(!gate.is_private());
+            // Open: half of the ring (1, 2, 10) goes to the thief.
+            assert_eq!(thief.steal(&q, &gate, false, &|| {}), Some(item(2)));
+            assert_eq!(thief.take(&gate), Some((item(1), false)));
+            assert_eq!(q.take(&gate), Some((item(10), false)));
+            assert_eq!(q.take(&gate), None);
         }
     }
 
@@ -376,7 +691,7 @@ mod tests {
                     let mine: Runq<u8, 256> = Runq::new();
                     loop {
                         let finished = done.load(Ordering::Acquire);
-                        if let Some(x) = unsafe { mine.steal(&q, true, &|| {}) } {
+                        if let Some(x) = unsafe { mine.steal(&q, &GATE, true, &|| {}) } {
                             seen[(x as usize - 8) / 8].fetch_add(1, Ordering::Relaxed);
                             while let Some((x, _)) = mine.get() {
                                 seen[(x as usize - 8) / 8].fetch_add(1, Ordering::Relaxed);
@@ -390,7 +705,11 @@ mod tests {
             .collect();
         let mut spilled = Vec::new();
         for i in 0..ITEMS {
-            unsafe { q.put(item(i), i % 7 == 0, &mut |b| spilled.extend_from_slice(b)) };
+            unsafe {
+                q.put(item(i), i % 7 == 0, &GATE, &mut |b| {
+                    spilled.extend_from_slice(b)
+                })
+            };
             if i % 3 == 0 {
                 if let Some((x, _)) = q.get() {
                     seen[(x as usize - 8) / 8].fetch_add(1, Ordering::Relaxed);
@@ -427,15 +746,116 @@ mod loom_tests {
         seen[(x as usize - 8) / 8] += 1;
     }
 
+    /// A gate for one model, its lazily made atomic touched here, on the thread that
+    /// builds the model (see atomic.rs).
+    fn open_gate() -> Arc<StealGate> {
+        let gate = Arc::new(StealGate::new());
+        assert!(!gate.is_private());
+        gate
+    }
+
+    /// The gate opens (rt_gomaxprocs 1 -> 2) while the owner takes without a locked
+    /// instruction, and the new P's M steals at once: `share` waits for the owner's
+    /// plain take to end, or the owner sees the gate closed and takes by CAS, so no
+    /// item is had twice or lost.
+    #[test]
+    fn loom_share_races_a_plain_take() {
+        loom::model(|| {
+            let q: Arc<Runq<u8, 4>> = Arc::new(Runq::new());
+            let gate = open_gate();
+            unsafe {
+                assert!(gate.privatize(core::iter::once(&*q)));
+                for i in 0..2 {
+                    q.put(item(i), false, &gate, &mut |_| unreachable!());
+                }
+                q.put(item(2), true, &gate, &mut |_| unreachable!());
+            }
+            let (q2, g2) = (q.clone(), gate.clone());
+            let owner = loom::thread::spawn(move || {
+                let mut got = Vec::new();
+                for _ in 0..2 {
+                    if let Some((x, _)) = unsafe { q2.take(&g2) } {
+                        got.push(x as usize);
+                    }
+                }
+                got
+            });
+            let mine: Runq<u8, 4> = Runq::new();
+            let mut seen = [0usize; 3];
+            unsafe {
+                gate.share(core::iter::once(&*q));
+                if let Some(x) = mine.steal(&q, &gate, true, &|| loom::thread::yield_now()) {
+                    count(&mut seen, x);
+                }
+            }
+            while let Some((x, _)) = mine.get() {
+                count(&mut seen, x);
+            }
+            for x in owner.join().unwrap() {
+                count(&mut seen, x as *mut u8);
+            }
+            while let Some((x, _)) = q.get() {
+                count(&mut seen, x);
+            }
+            assert_eq!(seen, [1, 1, 1]);
+        });
+    }
+
+    /// The gate goes private (rt_gomaxprocs 2 -> 1) while a thief that saw it open
+    /// steals: `privatize` waits for it, or the thief sees the gate closed, so the
+    /// owner's plain takes afterwards never take what the thief took.
+    #[test]
+    fn loom_privatize_races_a_thief() {
+        loom::model(|| {
+            let q: Arc<Runq<u8, 4>> = Arc::new(Runq::new());
+            let mine: Arc<Runq<u8, 4>> = Arc::new(Runq::new());
+            let gate = open_gate();
+            unsafe {
+                for i in 0..2 {
+                    q.put(item(i), false, &gate, &mut |_| unreachable!());
+                }
+            }
+            let (q2, mine2, g2) = (q.clone(), mine.clone(), gate.clone());
+            let thief = loom::thread::spawn(move || {
+                let mut got = Vec::new();
+                if let Some(x) = unsafe { mine2.steal(&q2, &g2, true, &|| {}) } {
+                    got.push(x as usize);
+                    while let Some((x, _)) = mine2.get() {
+                        got.push(x as usize);
+                    }
+                }
+                got
+            });
+            let mut seen = [0usize; 2];
+            unsafe {
+                if gate.privatize([&*q, &*mine].into_iter()) {
+                    while let Some((x, _)) = q.take(&gate) {
+                        count(&mut seen, x);
+                    }
+                }
+            }
+            for x in thief.join().unwrap() {
+                count(&mut seen, x as *mut u8);
+            }
+            while let Some((x, _)) = q.get() {
+                count(&mut seen, x);
+            }
+            assert_eq!(seen, [1, 1]);
+        });
+    }
+
     #[test]
     fn loom_owner_and_stealer_never_lose_or_duplicate() {
         loom::model(|| {
             let q: Arc<Runq<u8, 4>> = Arc::new(Runq::new());
-            let q2 = q.clone();
+            let gate = open_gate();
+            let (q2, g2) = (q.clone(), gate.clone());
             let thief = loom::thread::spawn(move || {
                 let mine: Runq<u8, 4> = Runq::new();
                 let mut got = Vec::new();
-                if let Some(x) = unsafe { mine.steal(&q2, true, &|| loom::thread::yield_now()) } {
+                if let Some(x) =
+                    unsafe { mine.steal(&q2, &g2, true, &|| loom::thread::yield_now()) }
+                {
                     got.push(x as usize);
                     while let Some((x, _)) = mine.get() {
                         got.push(x as usize);
@@ -447,7 +867,9 @@ mod loom_tests {
             let mut spilled = Vec::new();
             unsafe {
                 for i in 0..5 {
-                    q.put(item(i), i == 4, &mut |b| spilled.extend_from_slice(b));
+                    q.put(item(i), i == 4, &gate, &mut |b| {
+                        spilled.extend_from_slice(b)
+                    });
                 }
             }
             if let Some((x, _)) = q.get() {
@@ -473,12 +895,13 @@ mod loom_tests {
     fn loom_runnext_refill_races_a_stealer() {
         loom::model(|| {
             let q: Arc<Runq<u8, 4>> = Arc::new(Runq::new());
-            unsafe { q.put(item(0), true, &mut |_| unreachable!()) };
-            let q2 = q.clone();
+            let gate = open_gate();
+            unsafe { q.put(item(0), true, &gate, &mut |_| unreachable!()) };
+            let (q2, g2) = (q.clone(), gate.clone());
             let thief = loom::thread::spawn(move || {
                 let mine: Runq<u8, 4> = Runq::new();
                 let mut got = Vec::new();
-                if let Some(x) = unsafe { mine.steal(&q2, true, &|| {}) } {
+                if let Some(x) = unsafe { mine.steal(&q2, &g2, true, &|| {}) } {
                     got.push(x as usize);
                     while let Some((x, _)) = mine.get() {
                         got.push(x as usize);
@@ -486,7 +909,7 @@ mod loom_tests {
                 }
                 got
             });
-            unsafe { q.put(item(1), true, &mut |_| unreachable!()) };
+            unsafe { q.put(item(1), true, &gate, &mut |_| unreachable!()) };
             let mut seen = [0usize; 2];
             for x in thief.join().unwrap() {
                 count(&mut seen, x as *mut u8);
@@ -502,13 +925,14 @@ mod loom_tests {
     fn loom_two_stealers_race_for_runnext() {
         loom::model(|| {
             let q: Arc<Runq<u8, 2>> = Arc::new(Runq::new());
-            unsafe { q.put(item(0), true, &mut |_| unreachable!()) };
+            let gate = open_gate();
+            unsafe { q.put(item(0), true, &gate, &mut |_| unreachable!()) };
             let ts: Vec<_> = (0..2)
                 .map(|_| {
-                    let q = q.clone();
+                    let (q, gate) = (q.clone(), gate.clone());
                     loom::thread::spawn(move || {
                         let mine: Runq<u8, 2> = Runq::new();
-                        unsafe { mine.steal(&q, true, &|| {}) }.is_some() as usize
+                        unsafe { mine.steal(&q, &gate, true, &|| {}) }.is_some() as usize
                     })
                 })
                 .collect();
