@@ -19,8 +19,8 @@
  *                 stacks) runs rt_init and 20,000 Gs of its own; the parent's Gs then
  *                 all finish.
  *   memory back   NG parked Gs (beyond the stack caches), then released: the exact
- *                 resident count of G stacks (mincore) falls to what the caches may
- *                 keep, and waves of create/free cycles after that do not grow it nor
+ *                 resident count of G stacks (mincore) falls to what the per-P caches
+ *                 may keep (the global cache's unused stacks go back too), and waves of create/free cycles after that do not grow it nor
  *                 the reserved address space (they reuse the kept arenas). The memory
  *                 goes back lazily (sysmon unmaps arenas that stayed unused for a
  *                 while), so the test polls for it, with a generous cap; rt_shutdown
@@ -280,10 +280,11 @@ static void memory_child(void *arg)
     uint64_t reserved_peak = reserved_now();
     release_all();
     rt_wg_wait(&exited);
-    /* What may stay: the global stack cache (16384), the per-P caches (64 each, 2 Ps),
-     * and the touched free slots of partly used arenas (32 MiB, generously: an arena
-     * whose slots are all free goes back whole). */
-    uint64_t keep = (16384 + 2 * 64) * per_g + (32u << 20);
+    /* What may stay once idle: the per-P caches (64 each, 2 Ps) and a little slack.
+     * The global stack cache (16384) gives its unused stacks back to the arenas
+     * (sysmon's trim), idle arenas are unmapped, and the touched free slots of partly
+     * used idle arenas are given back. */
+    uint64_t keep = (2 * 65) * per_g + (2u << 20);
     uint64_t after = wait_resident_at_most(r0 + keep);
     if (!CHECK(after <= r0 + keep))
         fprintf(stderr, "  stack resident: %" PRIu64 " before, %" PRIu64 " parked (%ld Gs), "

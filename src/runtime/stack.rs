@@ -496,7 +496,7 @@ pub(crate) const ARENA_BYTES: usize = 64 << 20;
 /// free slots.
 pub(crate) const SCAVENGE_TICK_NS: i64 = 100_000_000;
 /// Ticks an arena must go unused before its memory goes back.
-const IDLE_TICKS: u32 = 5;
+pub(crate) const IDLE_TICKS: u32 = 5;
 /// Counts sysmon's scavenge ticks: arenas stamp it when used.
 static SCAVENGE_GEN: AtomicU32 = AtomicU32::new(0);
 /// Set (under the arenas' lock) while some arena is empty or has touched free slots:

@@ -4,7 +4,8 @@
 //! other Gs keep running.
 //!
 //! It also gives back the memory of G stack arenas that went unused for a while
-//! (`stack::scavenge`, every 100 ms while there is any to give back).
+//! (`stack::scavenge`, every 100 ms while there is any to give back), and returns the
+//! global stack cache's unused stacks to their arenas (`g::stacks_trim`).
 //!
 //! It also prints `$MRT_SCHEDTRACE` (Go's GODEBUG=schedtrace=<ms>): every <ms> one
 //! `SCHED` line on stderr, and with `$MRT_SCHEDDETAIL=1` (scheddetail=1) a line per
@@ -188,6 +189,7 @@ fn sysmon_loop() {
     let mut next_trace = 0i64;
     let mut next_stack_retry = 0i64;
     let mut next_scavenge = 0i64;
+    let mut scavenge_ticks = 0u32;
     while STOP.load(Ordering::Acquire) == 0 {
         let trace_in = schedtrace_tick(&mut next_trace, nanotime());
         delay_us = if idle == 0 {
@@ -248,6 +250,11 @@ fn sysmon_loop() {
         if now >= next_scavenge {
             next_scavenge = now + stack::SCAVENGE_TICK_NS;
             stack::scavenge();
+            scavenge_ticks = scavenge_ticks.wrapping_add(1);
+            if scavenge_ticks.is_multiple_of(stack::IDLE_TICKS) {
+                // Cached stacks no G took for that long go back to their arenas.
+                super::g::stacks_trim();
+            }
         }
         // Poll the network if nobody has for 10 ms.
         let lastpoll = netpoll::LASTPOLL.load(Ordering::Acquire);
