@@ -18,7 +18,11 @@
  *   parked_1m_rss_after  RSS (MiB) once every G has exited: what the runtime keeps
  *   parked_1m_create_cpu, parked_1m_release_cpu  CPU time (user + system, all
  *                        threads) of each phase, ms: less noisy than wall time on a
- *                        shared machine
+ *                        shared machine. With sched_autogroup (the default), one busy
+ *                        thread of another session is enough for the kernel to keep
+ *                        both Ms of this process on one CPU (fair between sessions):
+ *                        create then takes about its CPU time in wall time, the
+ *                        "slow runs" seen here (2.9-4.1 s against 1.3 s), Go alike.
  *   parked_1m_create_faults  minor page faults per G while creating
  * Usage: parked_1m [-p procs] [-n N] [-r 1]
  */
