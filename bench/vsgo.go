@@ -78,6 +78,13 @@ func minflt() int64 {
 	return ru.Minflt
 }
 
+// cpuMs: CPU time (user + system) of the whole process so far, in ms (vsgo.h's cpu_ms).
+func cpuMs() float64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e6
+}
+
 func maxrssBytes() int64 {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)

@@ -117,6 +117,15 @@ static inline long minflt(void) {
     return ru.ru_minflt;
 }
 
+/* CPU time (user + system) of the whole process so far, in ms: a phase's CPU cost,
+ * which other load on a shared machine changes far less than its wall time. */
+static inline double cpu_ms(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+}
+
 static inline long maxrss_bytes(void) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);

@@ -14,7 +14,9 @@
 
 use core::ffi::c_void;
 use core::ptr;
-use core::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{
+    AtomicBool, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+};
 
 use super::error::{Error, Result};
 use super::m::{MKind, RtFn, M};
@@ -464,6 +466,27 @@ static GFREE: Lock<Vec<GPtr>> = Lock::new(Vec::new());
 /// Free stacks the per-P caches spilled: an intrusive list through the stacks' own
 /// memory, so a stack is recycled without allocating.
 static STACKS: Lock<StackList> = Lock::new(StackList::new());
+/// The fewest stacks STACKS held since sysmon last trimmed it (written under its
+/// lock): that many at its back went unused all that time ([`stacks_trim`]).
+static STACKS_LOW: AtomicUsize = AtomicUsize::new(0);
+
+/// sysmon, every few scavenge ticks: the stacks at the back of the global cache that
+/// no refill took since the last trim go back to their arenas (which give the memory
+/// to the kernel once idle, see `stack::ARENA_BYTES`), so a burst's 16,384 cached
+/// stacks do not keep their pages for ever. Cheap when the cache is empty.
+pub fn stacks_trim() {
+    let cold = {
+        let mut g = STACKS.lock();
+        let n = g.len();
+        let low = STACKS_LOW.load(Ordering::Relaxed).min(n);
+        let warm = g.take_front(n - low);
+        let cold = core::mem::replace(&mut *g, warm);
+        STACKS_LOW.store(g.len(), Ordering::Relaxed);
+        cold
+    };
+    // Freed to the arenas outside the lock.
+    drop(cold);
+}
 
 /// Gs due to run that could not get a stack (their P's caches and the global one
 /// empty, the arenas unable to give one: `galloc` promised them a cached stack that
@@ -798,11 +821,12 @@ fn gfree_push(g: &mut Vec<GPtr>, gp: *mut G) {
 }
 
 /// The global stack cache keeps at most this many stacks; beyond it, the stacks of
-/// exited Gs are unmapped, so a burst of Gs does not pin its memory for ever.
+/// exited Gs go back to their arenas, and sysmon's trim sends back those that stay
+/// unused, so a burst of Gs does not pin its memory for ever.
 const STACKS_MAX: usize = 16384;
 
-/// Returns a stack to the P's cache (spilling half to the global one, and unmapping
-/// what the global one has no room for). Never allocates: the lists are linked
+/// Returns a stack to the P's cache (spilling half to the global one, and freeing to
+/// the arenas what the global one has no room for). Never allocates: the lists are linked
 /// through the stacks' own memory.
 fn stack_put(pl: Option<&mut PLocal>, st: GStack) {
     let mut spill = StackList::new();
@@ -823,7 +847,7 @@ fn stack_put(pl: Option<&mut PLocal>, st: GStack) {
     // At the front, where refills take from: the warmest stacks are reused first.
     g.prepend(&mut keep);
     drop(g);
-    // What did not fit is unmapped here, outside the lock.
+    // What did not fit goes back to its arenas here, outside the lock.
     drop(spill);
 }
 
@@ -832,11 +856,19 @@ fn stack_get(pl: Option<&mut PLocal>) -> Option<GStack> {
         if let Some(s) = pl.stacks.pop() {
             return Some(s);
         }
-        let mut batch = STACKS.lock().take_front(PCACHE_MAX / 2);
+        let mut batch = {
+            let mut g = STACKS.lock();
+            let b = g.take_front(PCACHE_MAX / 2);
+            STACKS_LOW.fetch_min(g.len(), Ordering::Relaxed);
+            b
+        };
         pl.stacks.append(&mut batch);
         return pl.stacks.pop();
     }
-    STACKS.lock().pop()
+    let mut g = STACKS.lock();
+    let st = g.pop();
+    STACKS_LOW.fetch_min(g.len(), Ordering::Relaxed);
+    st
 }
 
 /// The configured G stack size: an atomic, not the scheduler lock, since every G

@@ -178,6 +178,9 @@ fn init_locked(n: i32, cfg: Cfg, psig: i32, flags: u32) -> Result<()> {
         // SAFETY: state Forked: a fork child, before rt_init starts the new runtime, as
         // forget_after_fork requires; the G we may be running on keeps its stack.
         unsafe { g::forget_after_fork() };
+        // The arenas of the parent's stacks freed above, kept for reuse: the child
+        // would hold their copied pages until its sysmon found them idle.
+        super::stack::release_empty();
         // SAFETY: the fork child's only thread, before the new runtime starts.
         unsafe { sched::replace_globrunq_after_fork() };
         sched::NMSPINNING.store(0, Ordering::Relaxed);
@@ -396,6 +399,8 @@ fn shutdown_locked(deadline: i64) -> Result<()> {
     s.nmidle = 0;
     // SAFETY: no M runs on a P any more (runtime Ms exited; adopted Ms were unwired).
     unsafe { p::free_all(&mut s) };
+    // Every G stack is free now: the arenas kept for reuse are unmapped.
+    super::stack::release_empty();
     s.running = false;
     s.stopping = false;
     // Stopped before SHUTTING_DOWN clears: an adopted M still leaving the scheduler

@@ -16,7 +16,7 @@
 //! `__pthread_get_minstack` at init.
 
 use core::ptr;
-use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use super::error::{Error, Result};
 use super::note::Lock;
@@ -471,19 +471,37 @@ const TOUCH_GRAIN: usize = 4096;
 /// A slot's guard is installed the first time the slot is carved (MADV_GUARD_INSTALL:
 /// no VMA; else mprotect, two VMAs each, counted against [`Arenas::vma_budget`]), and
 /// stays for the life of the arena: a slot freed back to its arena is reused with no
-/// system call at all. Memory goes back to the kernel in bulk: an arena with no slot in
-/// use is unmapped whole, and once the free slots of all arenas hold more than
-/// [`DIRTY_MAX`] bytes known touched, the arenas give those pages back, one
-/// MADV_DONTNEED per run of adjacent touched free slots (guard markers survive it),
-/// until half that is left. The per-P and global stack caches in `g.rs` sit above this: a slot comes
-/// back here only when they overflow.
+/// system call at all.
+///
+/// Memory goes back to the kernel lazily and in bulk, off the paths that free stacks
+/// (as Go's scavenger returns memory in the background): freeing a stack only puts its
+/// slot on its arena's free list, and an arena whose last slot is freed stays mapped,
+/// guards and touched pages included, ready for the next burst of Gs. sysmon calls
+/// [`scavenge`] every [`SCAVENGE_TICK_NS`]; an arena that nobody took a slot from or
+/// gave one back to during the last [`IDLE_TICKS`] ticks is idle, and then
+/// - an idle arena with no slot in use is unmapped whole (outside the arenas' lock);
+/// - an idle arena with slots in use gives back the pages of its touched free slots,
+///   one MADV_DONTNEED per run of adjacent touched free slots (guard markers survive
+///   it).
+///
+/// So memory a burst of Gs touched is back with the kernel within about half a second
+/// of the arena's last use, and a burst that follows sooner reuses it with no system
+/// call. rt_shutdown ([`release_empty`]) unmaps every arena at once, as does a fork
+/// child with the parent's; an arena that cannot be mapped (address space, VMA budget)
+/// first makes the empty arenas go at once. The per-P and global stack caches in
+/// `g.rs` sit above this: a slot comes back here only when they overflow.
 pub(crate) const ARENA_BYTES: usize = 64 << 20;
 
-/// Touched bytes the free slots of all arenas may keep before they are given back.
-/// Slots reach an arena only past the stack caches, and an arena whose last slot is
-/// freed is unmapped with whatever it holds, so this bounds only what partly used
-/// arenas keep.
-pub(crate) const DIRTY_MAX: usize = 32 << 20;
+/// How often sysmon looks for idle arenas while some arena is empty or holds touched
+/// free slots.
+pub(crate) const SCAVENGE_TICK_NS: i64 = 100_000_000;
+/// Ticks an arena must go unused before its memory goes back.
+pub(crate) const IDLE_TICKS: u32 = 5;
+/// Counts sysmon's scavenge ticks: arenas stamp it when used.
+static SCAVENGE_GEN: AtomicU32 = AtomicU32::new(0);
+/// Set (under the arenas' lock) while some arena is empty or has touched free slots:
+/// sysmon then keeps ticking, even through its deep sleep.
+static SCAVENGE_PENDING: AtomicBool = AtomicBool::new(false);
 
 /// One reservation. Owned by [`ARENAS`]; its fields change only under that lock.
 pub struct Arena {
@@ -509,6 +527,8 @@ pub struct Arena {
     vmas: usize,
     /// On `Arenas::room`.
     in_room: bool,
+    /// SCAVENGE_GEN when a slot was last taken or given back.
+    used_gen: u32,
 }
 
 impl Arena {
@@ -534,6 +554,8 @@ struct Arenas {
     vma_budget: usize,
     /// Sum of the arenas' `dirty`.
     dirty: usize,
+    /// Arenas with slots carved and none in use (kept for reuse until idle).
+    nempty: usize,
 }
 
 // SAFETY: the arenas are owned by this set and only reached under its lock (or by the
@@ -546,6 +568,7 @@ static ARENAS: Lock<Arenas> = Lock::new(Arenas {
     vmas: 0,
     vma_budget: 0,
     dirty: 0,
+    nempty: 0,
 });
 
 /// MRT_DEBUG=guarddeferslow: guards deferred out of the arenas' lock are installed
@@ -658,6 +681,8 @@ impl Arenas {
         };
         let ap = self.room[at];
         // SAFETY: a live arena, ours under the lock.
+        let was_empty = unsafe { (*ap).live == 0 && (*ap).carved > 0 };
+        // SAFETY: a live arena, ours under the lock.
         let (idx, touched, deferred) = if let Some(i) = unsafe { (*ap).free.pop() } {
             // SAFETY: `ap` is a live arena (on `room`), ours while we hold the ARENAS lock.
             let a = unsafe { &mut *ap };
@@ -716,6 +741,11 @@ impl Arenas {
         // SAFETY: `ap` is a live arena (on `room`), ours while we hold the ARENAS lock.
         let a = unsafe { &mut *ap };
         a.live += 1;
+        a.used_gen = SCAVENGE_GEN.load(Ordering::Relaxed);
+        if was_empty {
+            self.nempty -= 1;
+            self.note_pending();
+        }
         if !a.has_room() {
             a.in_room = false;
             self.room.swap_remove(at);
@@ -784,6 +814,10 @@ impl Arenas {
     /// Maps a new arena for slots of `slot` bytes and puts it on `all` and `room`.
     /// ARENA_BYTES, or fewer slots (down to one) when the kernel refuses that much.
     fn new_arena(&mut self, slot: usize) -> Result<()> {
+        if self.vmas + 1 > self.budget() && self.nempty > 0 {
+            // The VMAs of empty arenas (kept for reuse, of another slot size) first.
+            self.unmap_empty_now();
+        }
         if self.vmas + 1 > self.budget() {
             return Err(Error::NoMem);
         }
@@ -796,6 +830,9 @@ impl Arenas {
         let map = loop {
             match Mapping::reserve(nslots * slot) {
                 Ok(m) => break m,
+                // Out of address space (RLIMIT_AS, say): the empty arenas kept for
+                // reuse go first.
+                Err(_) if self.nempty > 0 => self.unmap_empty_now(),
                 Err(e) if nslots == 1 => return Err(e),
                 Err(_) => nslots /= 2,
             }
@@ -823,6 +860,7 @@ impl Arenas {
             dirty: 0,
             vmas: 1,
             in_room: true,
+            used_gen: SCAVENGE_GEN.load(Ordering::Relaxed),
         })?;
         // The arena owns the mapping now.
         core::mem::forget(map);
@@ -844,13 +882,16 @@ impl Arenas {
         unsafe {
             self.vmas -= (*ap).vmas;
             self.dirty -= (*ap).dirty;
+            if (*ap).live == 0 && (*ap).carved > 0 {
+                self.nempty -= 1;
+            }
         }
     }
 
     /// Slot `idx` of `ap` is free again, `touched` bytes of it counted as touched.
-    /// Returns the arena if it is now empty and off the lists: the caller unmaps it
-    /// once the lock is dropped.
-    fn give_back(&mut self, ap: *mut Arena, idx: usize, touched: usize) -> Option<*mut Arena> {
+    /// Never a system call: an arena left empty stays mapped for the next stacks, and
+    /// its memory goes back when sysmon finds it idle ([`scavenge`]).
+    fn give_back(&mut self, ap: *mut Arena, idx: usize, touched: usize) {
         // SAFETY: the slot's arena lives while a slot of it is in use; ours under the
         // lock.
         let a = unsafe { &mut *ap };
@@ -858,11 +899,11 @@ impl Arenas {
         a.touched[idx] = touched;
         a.dirty += touched;
         self.dirty += touched;
+        a.used_gen = SCAVENGE_GEN.load(Ordering::Relaxed);
         // Never allocates: capacity nslots, and at most nslots - 1 others are free.
         a.free.push(idx as u32);
         if a.live == 0 {
-            self.remove(ap);
-            return Some(ap);
+            self.nempty += 1;
         }
         if !a.in_room {
             a.in_room = true;
@@ -873,26 +914,109 @@ impl Arenas {
                 super::throw("stack arenas: no room reserved on the room list");
             }
         }
-        if self.dirty > DIRTY_MAX {
-            self.purge_down();
-        }
-        None
+        self.note_pending();
     }
 
-    /// Gives back the touched free slots of arenas, most recently listed first,
-    /// until at most half of DIRTY_MAX is left.
-    fn purge_down(&mut self) {
-        for i in (0..self.all.len()).rev() {
-            if self.dirty <= DIRTY_MAX / 2 {
-                break;
-            }
+    /// Whether sysmon has anything to give back: an empty arena or touched free slots.
+    /// Written under the lock, so a give_back never races with a scavenge clearing it.
+    fn note_pending(&self) {
+        let p = self.nempty > 0 || self.dirty > 0;
+        if SCAVENGE_PENDING.load(Ordering::Relaxed) != p {
+            SCAVENGE_PENDING.store(p, Ordering::Release);
+        }
+    }
+
+    /// Takes up to `out.len()` empty arenas (idle ones only, unless `all`) off the
+    /// lists into `out`, for the caller to unmap once the lock is dropped. How many.
+    fn take_empty(&mut self, all: bool, gen: u32, out: &mut [*mut Arena]) -> usize {
+        let mut n = 0;
+        let mut i = self.all.len();
+        while i > 0 && n < out.len() && self.nempty > 0 {
+            i -= 1;
+            let ap = self.all[i];
             // SAFETY: arenas on `all` are live; ours under the lock.
-            let a = unsafe { &mut *self.all[i] };
-            if a.dirty > 0 {
-                self.dirty -= purge(a);
+            let (live, carved, used) = unsafe { ((*ap).live, (*ap).carved, (*ap).used_gen) };
+            if live == 0 && carved > 0 && (all || gen.wrapping_sub(used) >= IDLE_TICKS) {
+                // remove() swap_removes index i: the arenas above it were looked at.
+                self.remove(ap);
+                out[n] = ap;
+                n += 1;
+            }
+        }
+        self.note_pending();
+        n
+    }
+
+    /// Unmaps every empty arena at once, under the lock (only when a new arena
+    /// cannot be had otherwise).
+    fn unmap_empty_now(&mut self) {
+        let mut batch = [ptr::null_mut::<Arena>(); 64];
+        loop {
+            let n = self.take_empty(true, 0, &mut batch);
+            for &ap in &batch[..n] {
+                // SAFETY: take_empty took it off every list, and no slot of it is in
+                // use.
+                unsafe { unmap_arena(ap) };
+            }
+            if n < batch.len() {
+                break;
             }
         }
     }
+
+    /// Gives back the touched free slots of one idle arena that still has slots in
+    /// use; whether there was one.
+    fn purge_one_idle(&mut self, gen: u32) -> bool {
+        for &ap in self.all.iter().rev() {
+            // SAFETY: arenas on `all` are live; ours under the lock.
+            let a = unsafe { &mut *ap };
+            if a.live > 0 && a.dirty > 0 && gen.wrapping_sub(a.used_gen) >= IDLE_TICKS {
+                self.dirty -= purge(a);
+                self.note_pending();
+                return true;
+            }
+        }
+        false
+    }
+}
+
+/// Unmaps the empty arenas (idle ones only, unless `all`), in batches taken under the
+/// lock and unmapped outside it.
+fn unmap_empty(all: bool, gen: u32) {
+    let mut batch = [ptr::null_mut::<Arena>(); 64];
+    loop {
+        let n = ARENAS.lock().take_empty(all, gen, &mut batch);
+        for &ap in &batch[..n] {
+            // SAFETY: take_empty took it off every list, and no slot of it is in use.
+            unsafe { unmap_arena(ap) };
+        }
+        if n < batch.len() {
+            break;
+        }
+    }
+}
+
+/// sysmon, every [`SCAVENGE_TICK_NS`]: gives back the memory of arenas that went
+/// unused for [`IDLE_TICKS`] ticks (see [`ARENA_BYTES`]). A load when there is none.
+pub fn scavenge() {
+    if !SCAVENGE_PENDING.load(Ordering::Acquire) {
+        return;
+    }
+    let gen = SCAVENGE_GEN.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+    unmap_empty(false, gen);
+    // One arena per hold of the lock: stacks are taken and freed in between.
+    while ARENAS.lock().purge_one_idle(gen) {}
+}
+
+/// Whether some arena is empty or holds touched free slots (sysmon keeps ticking).
+pub fn scavenge_pending() -> bool {
+    SCAVENGE_PENDING.load(Ordering::Acquire)
+}
+
+/// Unmaps every empty arena now: rt_shutdown (after every stack was freed, so that
+/// nothing stays mapped) and a fork child (the parent's stacks it freed).
+pub fn release_empty() {
+    unmap_empty(true, 0);
 }
 
 /// Guards installed per process_madvise call.
@@ -946,8 +1070,6 @@ fn install_deferred_guards(got: &mut [(*mut Arena, usize, usize, bool)]) -> Resu
     // The slow way, one slot at a time (a guard installed twice is harmless).
     let mut keep = 0;
     let mut err = Error::NoMem;
-    let mut empty = [ptr::null_mut::<Arena>(); ALLOC_BATCH];
-    let mut nempty = 0;
     {
         let mut a = ARENAS.lock();
         for i in 0..got.len() {
@@ -955,24 +1077,16 @@ fn install_deferred_guards(got: &mut [(*mut Arena, usize, usize, bool)]) -> Resu
             if deferred {
                 if let Err(e) = a.guard_one(arena, idx) {
                     err = e;
-                    match a.give_back(arena, idx, 0) {
-                        Some(ap) => {
-                            empty[nempty] = ap;
-                            nempty += 1;
-                        }
-                        // SAFETY: the arena is still live (give_back kept it).
-                        None => unsafe { (&mut (*arena).touched)[idx] = UNGUARDED },
-                    }
+                    a.give_back(arena, idx, 0);
+                    // SAFETY: the arena stays mapped (give_back never unmaps), ours
+                    // under the lock; the slot is marked to be guarded when next taken.
+                    unsafe { (&mut (*arena).touched)[idx] = UNGUARDED };
                     continue;
                 }
             }
             got[keep] = (arena, idx, touched, false);
             keep += 1;
         }
-    }
-    for &ap in &empty[..nempty] {
-        // SAFETY: give_back took it off every list, and its last slot was ours.
-        unsafe { unmap_arena(ap) };
     }
     if keep == 0 {
         return Err(err);
@@ -1267,14 +1381,9 @@ impl GStack {
 impl Drop for GStack {
     fn drop(&mut self) {
         valgrind::stack_deregister(self.vg_id);
-        let empty =
-            ARENAS
-                .lock()
-                .give_back(self.arena, self.idx as usize, self.hi - self.touched_lo);
-        if let Some(ap) = empty {
-            // SAFETY: give_back took it off every list, and its last slot was ours.
-            unsafe { unmap_arena(ap) };
-        }
+        ARENAS
+            .lock()
+            .give_back(self.arena, self.idx as usize, self.hi - self.touched_lo);
     }
 }
 

@@ -3,6 +3,10 @@
 //! retakes the P of an M that has sat in a system call for more than one tick, so the
 //! other Gs keep running.
 //!
+//! It also gives back the memory of G stack arenas that went unused for a while
+//! (`stack::scavenge`, every 100 ms while there is any to give back), and returns the
+//! global stack cache's unused stacks to their arenas (`g::stacks_trim`).
+//!
 //! It also prints `$MRT_SCHEDTRACE` (Go's GODEBUG=schedtrace=<ms>): every <ms> one
 //! `SCHED` line on stderr, and with `$MRT_SCHEDDETAIL=1` (scheddetail=1) a line per
 //! P, M and G after it.
@@ -15,7 +19,7 @@ use super::note::Note;
 use super::p::{HeldP, PStatus, ALLP, COUNTERS, GOMAXPROCS, MAX_PROCS, NPIDLE};
 use super::sched::{handoffp, NMSPINNING};
 use super::time::nanotime;
-use super::{netpoll, preempt, sched, timer};
+use super::{netpoll, preempt, sched, stack, timer};
 
 static STARTED: AtomicBool = AtomicBool::new(false);
 static NOTE: Note = Note::new();
@@ -184,6 +188,8 @@ fn sysmon_loop() {
     let mut slice_end = 0i64;
     let mut next_trace = 0i64;
     let mut next_stack_retry = 0i64;
+    let mut next_scavenge = 0i64;
+    let mut scavenge_ticks = 0u32;
     while STOP.load(Ordering::Acquire) == 0 {
         let trace_in = schedtrace_tick(&mut next_trace, nanotime());
         delay_us = if idle == 0 {
@@ -210,6 +216,10 @@ fn sysmon_loop() {
                 super::deadlock::check();
                 ns = ns.min(super::deadlock::PERIOD_NS);
             }
+            if stack::scavenge_pending() {
+                // Stack memory to give back once idle: keep the scavenge ticking.
+                ns = ns.min((next_scavenge - nanotime()).max(20_000));
+            }
             deep_sleep(ns.min(trace_in.max(20_000)));
             idle = 0;
         } else {
@@ -234,6 +244,17 @@ fn sysmon_loop() {
         if now >= next_stack_retry {
             next_stack_retry = now + 10_000_000;
             super::g::stack_wait_retry(None);
+        }
+        // G stack memory unused for a while goes back to the kernel here, off the
+        // paths that free stacks (see stack::ARENA_BYTES).
+        if now >= next_scavenge {
+            next_scavenge = now + stack::SCAVENGE_TICK_NS;
+            stack::scavenge();
+            scavenge_ticks = scavenge_ticks.wrapping_add(1);
+            if scavenge_ticks.is_multiple_of(stack::IDLE_TICKS) {
+                // Cached stacks no G took for that long go back to their arenas.
+                super::g::stacks_trim();
+            }
         }
         // Poll the network if nobody has for 10 ms.
         let lastpoll = netpoll::LASTPOLL.load(Ordering::Acquire);
