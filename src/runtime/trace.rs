@@ -5,7 +5,7 @@
 //! # Recording
 //! Scheduler events are compact binary records (a byte of kind and reason, then
 //! varints: the time since the buffer's previous event and only the fields the kind
-//! has, G ids and objects as differences from the previous ones; 5 to 10 bytes for
+//! has, G ids and objects as differences from the previous ones; 3 to 10 bytes for
 //! most, see [`decode`]) appended to a buffer that belongs to the M which observed
 //! them ([`MTrace`], a field of every M); threads that are no M (a foreign thread's
 //! rt_go or rt_chan_send waking a G) share one buffer under a lock. Nothing is
@@ -17,7 +17,11 @@
 //! of reading the clock again; and a wake by a running G is held back by one record
 //! ([`Ready`]), so that a G which wakes another and then blocks, switching to it,
 //! writes one WokeSwitch record for the wake and the switch (each with its own
-//! time, the wake's flow arrow included). A full buffer (`BUF_BYTES`) is
+//! time, the wake's flow arrow included). When that switch is the mirror of the
+//! lane's previous one (same P, the Gs the other way round, the wait object of the
+//! switch before: each half of a ping-pong) it is a ShortSwitch of three bytes that
+//! leaves out what the decoder knows ([`Chain::mirrors`]): fewer bytes to store and,
+//! more so, to write out. A full buffer (`BUF_BYTES`) is
 //! written raw, with one pwrite at an offset reserved by an atomic add,
 //! to an unlinked scratch file beside the trace: no lock and one system call per
 //! buffer, never per event. rt_trace_stop writes the last buffers the same way, then
@@ -352,7 +356,7 @@ impl Buf {
     ///
     /// The buffer has MAX_REC bytes of spare capacity (the caller checks).
     #[inline(always)]
-    fn encode(&mut self, kind: Kind, why: u8, ts: i64, body: impl FnOnce(&mut Cur, i64)) {
+    fn encode(&mut self, kind: Kind, why: u8, ts: i64, body: impl FnOnce(&mut Cur<'_>, i64)) {
         let q = (ts >> TICK_SHIFT).max(self.last_ts);
         let d = q - self.last_ts;
         self.last_ts = q;
@@ -362,12 +366,12 @@ impl Buf {
         // length are written before set_len.
         unsafe {
             let start = self.bytes.as_mut_ptr().add(len);
-            let mut c = Cur(start, self.chain);
+            let mut c = Cur(start, &mut self.chain);
             c.byte(kind as u8 | why << 4);
             c.uv(d as u64);
             body(&mut c, q << TICK_SHIFT);
-            self.chain = c.1;
-            self.bytes.set_len(len + c.0.offset_from(start) as usize);
+            let end = c.0;
+            self.bytes.set_len(len + end.offset_from(start) as usize);
         }
     }
 }
@@ -375,9 +379,9 @@ impl Buf {
 /// Writes a record into a buffer's spare capacity, with no bounds check: the one
 /// check that the buffer has MAX_REC bytes free is made before (see [`put`]). The
 /// second field is the buffer's [`Chain`].
-struct Cur(*mut u8, Chain);
+struct Cur<'a>(*mut u8, &'a mut Chain);
 
-impl Cur {
+impl Cur<'_> {
     /// # Safety
     /// There is room for the byte (see the type).
     #[inline(always)]
@@ -1380,7 +1384,7 @@ fn with_buf(m: &M, f: impl FnOnce(&mut Option<Buf>)) {
 /// `why`, its time and what `body` writes (at most MAX_REC - 11 bytes; it is given
 /// the record's time).
 #[inline(always)]
-fn record(m: &M, kind: Kind, why: u8, when: When, body: impl FnOnce(&mut Cur, i64)) {
+fn record(m: &M, kind: Kind, why: u8, when: When, body: impl FnOnce(&mut Cur<'_>, i64)) {
     with_buf(m, |slot| {
         if let Some(b) = prepare(slot, || (m.id, m.procid.load(Ordering::Relaxed))) {
             let ts = when.ticks(b.last_ts);
@@ -1408,7 +1412,7 @@ fn record_switch(m: &M, why: u8, when: When, p: i32, g: i64, obj: u64, a: i64, f
 
 /// [`record`] for the calling thread, an M or not (then into the shared buffer).
 #[inline(always)]
-fn emit(kind: Kind, why: u8, body: impl FnOnce(&mut Cur, i64)) {
+fn emit(kind: Kind, why: u8, body: impl FnOnce(&mut Cur<'_>, i64)) {
     let m = tls::getm();
     if m.is_null() {
         let mut f = FOREIGN.lock();
