@@ -10,6 +10,9 @@
  *    slices, monotonic lanes, resolved flows — is checked by
  *    python-bindings/tests/test_trace.py, which parses the file this test leaves in
  *    $MRT_TRACE_KEEP if that is set.)
+ *  - a ping-pong on 1 P (two Gs handing a value back and forth over two unbuffered
+ *    channels, whose switches the trace writes in its shortest form): every round
+ *    trip arrives; test_trace.py checks its wakes, flows and wait objects.
  *  - fork: in a child forked while the trace runs no trace runs (rt_trace_stop
  *    says so) and none starts before the child's rt_init (RT_ESHUTDOWN); the
  *    parent's file is still one whole JSON document afterwards.
@@ -132,6 +135,48 @@ static void mutex_a(void *arg)
     rt_mutex_unlock(&mu);
 }
 
+/* The ping-pong: pp_pinger sends i on pa, pp_ponger answers i + 1 on pb. Named (not
+ * static) so that the trace's creation events name them. */
+#define PP_N 500
+static rt_chan *pa, *pb;
+static long pp_bad; /* answers that were not i + 1 */
+
+void pp_pinger(void *arg);
+void pp_pinger(void *arg)
+{
+    (void)arg;
+    for (long i = 0; i < PP_N; i++) {
+        long v = i, w = -1;
+        rt_chan_send(pa, &v);
+        rt_chan_recv(pb, &w);
+        if (w != i + 1)
+            pp_bad++;
+    }
+    rt_wg_done(&wg);
+}
+
+void pp_ponger(void *arg);
+void pp_ponger(void *arg)
+{
+    (void)arg;
+    for (long i = 0; i < PP_N; i++) {
+        long v = -1;
+        rt_chan_recv(pa, &v);
+        v++;
+        rt_chan_send(pb, &v);
+    }
+    rt_wg_done(&wg);
+}
+
+static void pingpong_main(void *arg)
+{
+    (void)arg;
+    rt_wg_add(&wg, 2);
+    rt_go(pp_pinger, NULL);
+    rt_go(pp_ponger, NULL);
+    rt_wg_wait(&wg);
+}
+
 static void bad_input(void)
 {
     CHECK_RC(rt_trace_stop(), RT_EINVAL);
@@ -174,6 +219,10 @@ int main(void)
     CHECK_EQ(sum, (long)N * (N + 1));
     CHECK_EQ(rt_gomaxprocs(1), 2);
     CHECK_RC(rt_main(mutex_a, NULL), RT_OK);
+    CHECK_RC(rt_chan_make(sizeof(long), 0, &pa), RT_OK);
+    CHECK_RC(rt_chan_make(sizeof(long), 0, &pb), RT_OK);
+    CHECK_RC(rt_main(pingpong_main, NULL), RT_OK);
+    CHECK_EQ(pp_bad, 0);
     CHECK_RC(rt_trace_stop(), RT_OK);
     CHECK_RC(rt_trace_stop(), RT_EINVAL);
 
@@ -188,7 +237,7 @@ int main(void)
             "\"why\":\"exit\"",      "host: host_wait_here", "\"name\":\"consumer\"",
             "\"ph\":\"s\"",          "\"ph\":\"f\"",          "\"name\":\"syscall\"",
             "\"src\":\"timer\"",     "\"fn\":\"stage\"",      "\"name\":\"P",
-            "\"name\":\"thread_name\"",
+            "\"name\":\"thread_name\"", "\"fn\":\"pp_pinger\"", "\"fn\":\"pp_ponger\"",
         };
         for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
             if (!strstr(t, want[i]))
@@ -204,6 +253,8 @@ int main(void)
     unlink(path);
     CHECK_RC(rt_chan_free(c1), RT_OK);
     CHECK_RC(rt_chan_free(c2), RT_OK);
+    CHECK_RC(rt_chan_free(pa), RT_OK);
+    CHECK_RC(rt_chan_free(pb), RT_OK);
     CHECK_RC(rt_shutdown(-1), RT_OK);
     return test_summary();
 }

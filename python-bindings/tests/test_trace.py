@@ -132,6 +132,45 @@ def test_c_pipeline_trace(tmp_path):
     # Every G the program made is in the trace with its creator.
     created = [e for e in t["traceEvents"] if e.get("ph") == "i" and e.get("cat") == "g"]
     assert len(created) >= 8 and all("by" in e["args"] for e in created)
+    check_ping_pong(t, created, rounds=500)
+
+
+def check_ping_pong(t, created, rounds):
+    """t_trace's ping-pong on 1 P (the trace writes most of its switches as ShortSwitch
+    records, which leave out the P, the Gs and the wait object): every wake of one of
+    its two Gs by the other is there, with its flow to the woken G's next run on the
+    same M lane; and each park names the channel it was on: one object for each G and
+    reason throughout (the first switches are written whole, so a short one decoded
+    with the wrong object shows), pa for the pinger's sends and the ponger's
+    receives, pb for the others."""
+    evs = t["traceEvents"]
+    fn = {e["args"]["g"]: e["args"].get("fn") for e in created}
+    pp = {g for g, f in fn.items() if f in ("pp_pinger", "pp_ponger")}
+    assert len(pp) == 2
+    readies = [e for e in evs if e.get("cat") == "ready" and e["args"]["g"] in pp and e["args"].get("by") in pp]
+    assert all(e["args"]["by"] != e["args"]["g"] for e in readies)
+    # Two hand-overs a round trip, give or take the first and the last.
+    assert 2 * rounds - 2 <= len(readies) <= 2 * rounds + 2, len(readies)
+    starts = {(e["pid"], e["tid"], e["ts"], e["args"]["g"]): e for e in evs if e.get("ph") == "s"}
+    ends = {e["id"]: e for e in evs if e.get("ph") == "f"}
+    for r in readies:
+        s = starts[(r["pid"], r["tid"], r["ts"], r["args"]["g"])]
+        f = ends[s["id"]]
+        assert f["args"]["g"] == r["args"]["g"] and f["ts"] >= r["ts"]
+        assert (f["pid"], f["tid"]) == (r["pid"], r["tid"])  # 1 P: the same M
+    objs = {}
+    parks = 0
+    for e in evs:
+        a = e.get("args", {})
+        if e.get("ph") == "E" and e.get("pid") == 1 and a.get("g") in pp and a.get("why") in ("chan send", "chan recv"):
+            objs.setdefault((fn[a["g"]], a["why"]), set()).add(a["obj"])
+            parks += 1
+    assert parks >= 2 * rounds - 2, parks
+    assert all(len(v) == 1 for v in objs.values()), objs
+    obj = {k: next(iter(v)) for k, v in objs.items()}
+    pa = {obj[k] for k in (("pp_pinger", "chan send"), ("pp_ponger", "chan recv")) if k in obj}
+    pb = {obj[k] for k in (("pp_pinger", "chan recv"), ("pp_ponger", "chan send")) if k in obj}
+    assert len(pa) == 1 and len(pb) == 1 and pa != pb, obj
 
 
 def test_echo_demo_trace(tmp_path):

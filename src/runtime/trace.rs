@@ -5,7 +5,7 @@
 //! # Recording
 //! Scheduler events are compact binary records (a byte of kind and reason, then
 //! varints: the time since the buffer's previous event and only the fields the kind
-//! has, G ids and objects as differences from the previous ones; 5 to 10 bytes for
+//! has, G ids and objects as differences from the previous ones; 3 to 10 bytes for
 //! most, see [`decode`]) appended to a buffer that belongs to the M which observed
 //! them ([`MTrace`], a field of every M); threads that are no M (a foreign thread's
 //! rt_go or rt_chan_send waking a G) share one buffer under a lock. Nothing is
@@ -17,7 +17,11 @@
 //! of reading the clock again; and a wake by a running G is held back by one record
 //! ([`Ready`]), so that a G which wakes another and then blocks, switching to it,
 //! writes one WokeSwitch record for the wake and the switch (each with its own
-//! time, the wake's flow arrow included). A full buffer (`BUF_BYTES`) is
+//! time, the wake's flow arrow included). When that switch is the mirror of the
+//! lane's previous one (same P, the Gs the other way round, the wait object of the
+//! switch before: each half of a ping-pong) it is a ShortSwitch of three bytes that
+//! leaves out what the decoder knows ([`Chain::mirrors`]): fewer bytes to store and,
+//! more so, to write out. A full buffer (`BUF_BYTES`) is
 //! written raw, with one pwrite at an offset reserved by an atomic add,
 //! to an unlinked scratch file beside the trace: no lock and one system call per
 //! buffer, never per event. rt_trace_stop writes the last buffers the same way, then
@@ -162,11 +166,16 @@ enum Kind {
     /// A Switch to a G that the stopping G made runnable since the M's previous
     /// record: the wake and the switch in one record (decoded as both).
     WokeSwitch,
+    /// A WokeSwitch that is the mirror of the lane's previous switch, as each half of
+    /// a ping-pong is: on the same P, the G that the previous switch started stops,
+    /// the one it stopped starts, and it parks on the object the stopping G of the
+    /// switch before parked on (see [`Chain`]). Only the time of the wake is written.
+    ShortSwitch,
 }
 
 impl Kind {
     fn from_u8(v: u8) -> Option<Kind> {
-        const ALL: [Kind; 14] = [
+        const ALL: [Kind; 15] = [
             Kind::Create,
             Kind::Name,
             Kind::Start,
@@ -181,6 +190,7 @@ impl Kind {
             Kind::Handoff,
             Kind::Switch,
             Kind::WokeSwitch,
+            Kind::ShortSwitch,
         ];
         ALL.get((v as usize).wrapping_sub(1)).copied()
     }
@@ -215,12 +225,42 @@ struct Buf {
 }
 
 /// The last wait object, G id and start function written to a buffer: the next of
-/// each is stored as its difference from it (see [`Cur::obj`]).
+/// each is stored as its difference from it (see [`Cur::obj`]). And what the last
+/// G-to-G switch written to it was (`p`, the stopping G `prev`, the starting G `cur`)
+/// with the wait objects of it and of the switch before it (`o1`, `o2`; a switch with
+/// no object leaves them): a switch that mirrors it is a [`Kind::ShortSwitch`].
 #[derive(Clone, Copy, Default)]
 struct Chain {
     obj: u64,
     g: i64,
     f: u64,
+    p: i64,
+    prev: i64,
+    cur: i64,
+    o1: u64,
+    o2: u64,
+}
+
+impl Chain {
+    /// Notes a switch on P `p` from G `g` (parked on `obj`, 0: none) to G `a`: the
+    /// encoder and the decoder both call this for every switch record.
+    #[inline(always)]
+    fn switched(&mut self, p: i64, g: i64, obj: u64, a: i64) {
+        self.p = p;
+        self.prev = g;
+        self.cur = a;
+        if obj != 0 {
+            self.o2 = self.o1;
+            self.o1 = obj;
+        }
+    }
+
+    /// Whether a switch on `p` from `g` (parked on `obj`) to `a` mirrors the last
+    /// one (see [`Kind::ShortSwitch`]).
+    #[inline(always)]
+    fn mirrors(&self, p: i64, g: i64, obj: u64, a: i64) -> bool {
+        p == self.p && g == self.cur && a == self.prev && obj == self.o2 && obj != 0
+    }
 }
 
 /// A wake by the G running on the buffer's M (`by`) of G `g`, flow id `id`, at
@@ -268,6 +308,47 @@ impl Buf {
         }
     }
 
+    /// The buffer's part of [`record_switch`]: the record at time `ts` (clock ticks).
+    ///
+    /// The buffer has room for two records (the held-back wake and the switch).
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn put_switch(&mut self, why: u8, ts: i64, p: i64, g: i64, obj: u64, a: i64, flow: u64) {
+        match self.pending {
+            Some(r) if r.by == g && r.g == a => {
+                self.pending = None;
+                let short = self.chain.mirrors(p, g, obj, a);
+                let kind = if short {
+                    Kind::ShortSwitch
+                } else {
+                    Kind::WokeSwitch
+                };
+                // SAFETY (both bodies): a switch's fields fit in MAX_REC.
+                self.encode(kind, why, ts, |c, t| unsafe {
+                    if !short {
+                        c.sv(p);
+                        c.gid(g);
+                        c.obj(obj);
+                        c.gid(a);
+                    }
+                    c.uv(((t >> TICK_SHIFT) - (r.ts >> TICK_SHIFT)).max(0) as u64);
+                    c.1.switched(p, g, obj, a);
+                });
+            }
+            _ => {
+                self.put_pending();
+                self.encode(Kind::Switch, why, ts, |c, _| unsafe {
+                    c.sv(p);
+                    c.gid(g);
+                    c.obj(obj);
+                    c.gid(a);
+                    c.uv(flow);
+                    c.1.switched(p, g, obj, a);
+                });
+            }
+        }
+    }
+
     /// Appends a record at time `ts` (clock ticks; one before the last record's
     /// counts as no time, so that a lane's time never decreases): a byte of kind
     /// and `why`, the time since the previous record, then what `body` writes given
@@ -275,7 +356,7 @@ impl Buf {
     ///
     /// The buffer has MAX_REC bytes of spare capacity (the caller checks).
     #[inline(always)]
-    fn encode(&mut self, kind: Kind, why: u8, ts: i64, body: impl FnOnce(&mut Cur, i64)) {
+    fn encode(&mut self, kind: Kind, why: u8, ts: i64, body: impl FnOnce(&mut Cur<'_>, i64)) {
         let q = (ts >> TICK_SHIFT).max(self.last_ts);
         let d = q - self.last_ts;
         self.last_ts = q;
@@ -285,12 +366,12 @@ impl Buf {
         // length are written before set_len.
         unsafe {
             let start = self.bytes.as_mut_ptr().add(len);
-            let mut c = Cur(start, self.chain);
+            let mut c = Cur(start, &mut self.chain);
             c.byte(kind as u8 | why << 4);
             c.uv(d as u64);
             body(&mut c, q << TICK_SHIFT);
-            self.chain = c.1;
-            self.bytes.set_len(len + c.0.offset_from(start) as usize);
+            let end = c.0;
+            self.bytes.set_len(len + end.offset_from(start) as usize);
         }
     }
 }
@@ -298,9 +379,9 @@ impl Buf {
 /// Writes a record into a buffer's spare capacity, with no bounds check: the one
 /// check that the buffer has MAX_REC bytes free is made before (see [`put`]). The
 /// second field is the buffer's [`Chain`].
-struct Cur(*mut u8, Chain);
+struct Cur<'a>(*mut u8, &'a mut Chain);
 
-impl Cur {
+impl Cur<'_> {
     /// # Safety
     /// There is room for the byte (see the type).
     #[inline(always)]
@@ -408,11 +489,13 @@ fn unzig(x: u64) -> i64 {
 /// | Handoff      | 0          | p (s)                                     |
 /// | Switch       | why        | p (s), g = stopping G (G), b = its wait object (@), a = starting G (G), c = its flow id |
 /// | WokeSwitch   | why        | as Switch without c, then how long before it `g` woke `a` (time units) |
+/// | ShortSwitch  | why        | how long before it `g` woke `a` (p, g, b, a: see [`Chain::mirrors`]) |
 ///
 /// (G), (@), (F): stored as differences from the previous field of the same sort
-/// in the buffer ([`Cur::gid`], [`Cur::obj`], [`Cur::func`]). A WokeSwitch decodes as
-/// the Unblock (by `g`) and the Switch it stands for, joined by a flow id that
-/// `woken` numbers (the decoder's count of them, kept across buffers).
+/// in the buffer ([`Cur::gid`], [`Cur::obj`], [`Cur::func`]). A WokeSwitch or
+/// ShortSwitch decodes as the Unblock (by `g`) and the Switch it stands for, joined
+/// by a flow id that `woken` numbers (the decoder's count of them, kept across
+/// buffers).
 fn decode(mut b: &[u8], out: &mut Vec<Ev>, woken: &mut u64) -> Option<()> {
     fn uv(b: &mut &[u8]) -> Option<u64> {
         let mut x = 0u64;
@@ -430,15 +513,17 @@ fn decode(mut b: &[u8], out: &mut Vec<Ev>, woken: &mut u64) -> Option<()> {
         uv(b).map(unzig)
     }
     let mut q = 0i64;
-    let mut ch = Chain::default();
+    let mut last_obj = 0u64;
     let mut obj = |b: &mut &[u8]| -> Option<u64> {
         let v = uv(b)?;
         if v != 0 {
-            ch.obj = ch.obj.wrapping_add(unzig(v - 1) as u64);
-            return Some(ch.obj);
+            last_obj = last_obj.wrapping_add(unzig(v - 1) as u64);
+            return Some(last_obj);
         }
         Some(0)
     };
+    // The switches' part of the chain (the encoder's [`Chain::switched`]).
+    let mut sw = Chain::default();
     let mut gid = 0i64;
     let mut gid = |b: &mut &[u8]| -> Option<i64> {
         gid = gid.wrapping_add(sv(b)?);
@@ -506,12 +591,21 @@ fn decode(mut b: &[u8], out: &mut Vec<Ev>, woken: &mut u64) -> Option<()> {
                 e.a = uv(b)? as i64;
             }
             Kind::Handoff => e.p = sv(b)? as i32,
-            Kind::Switch | Kind::WokeSwitch => {
-                e.p = sv(b)? as i32;
-                e.g = gid(b)?;
-                e.b = obj(b)?;
-                e.a = gid(b)?;
-                if e.kind == Kind::Switch as u8 {
+            k @ (Kind::Switch | Kind::WokeSwitch | Kind::ShortSwitch) => {
+                if k == Kind::ShortSwitch {
+                    // The mirror of the last switch (see Chain::mirrors).
+                    e.p = sw.p as i32;
+                    e.g = sw.cur;
+                    e.b = sw.o2;
+                    e.a = sw.prev;
+                } else {
+                    e.p = sv(b)? as i32;
+                    e.g = gid(b)?;
+                    e.b = obj(b)?;
+                    e.a = gid(b)?;
+                }
+                sw.switched(e.p as i64, e.g, e.b, e.a);
+                if k == Kind::Switch {
                     e.c = uv(b)?;
                     if e.c != 0 {
                         e.c |= (e.a as u64) << 32;
@@ -993,7 +1087,7 @@ impl Writer {
                     }
                     self.put(b"}}");
                 }
-                Kind::Switch | Kind::WokeSwitch => {
+                Kind::Switch | Kind::WokeSwitch | Kind::ShortSwitch => {
                     let (old, new) = (e.g, e.a);
                     self.stop_json(l, e.p, old, e.why, e.b);
                     self.start_json(m, l, e.p, new, e.c as i64);
@@ -1288,42 +1382,37 @@ fn with_buf(m: &M, f: impl FnOnce(&mut Option<Buf>)) {
 
 /// Appends a record to the buffer of `m`, the calling thread's own M: its kind, its
 /// `why`, its time and what `body` writes (at most MAX_REC - 11 bytes; it is given
-/// the record's time). `woke` (a Switch's stopping and starting G) lets the switch
-/// take in the wake held back for it (see [`Ready`]): its body is then given -1 and
-/// leaves out the flow id.
+/// the record's time).
 #[inline(always)]
-fn record(
-    m: &M,
-    kind: Kind,
-    why: u8,
-    when: When,
-    woke: Option<(i64, i64)>,
-    body: impl FnOnce(&mut Cur, i64),
-) {
+fn record(m: &M, kind: Kind, why: u8, when: When, body: impl FnOnce(&mut Cur<'_>, i64)) {
     with_buf(m, |slot| {
         if let Some(b) = prepare(slot, || (m.id, m.procid.load(Ordering::Relaxed))) {
             let ts = when.ticks(b.last_ts);
-            match (b.pending, woke) {
-                (Some(r), Some((by, g))) if r.by == by && r.g == g => {
-                    b.pending = None;
-                    b.encode(Kind::WokeSwitch, why, ts, |c, t| {
-                        body(c, -1);
-                        // SAFETY: a WokeSwitch's body and this fit in MAX_REC.
-                        unsafe { c.uv(((t >> TICK_SHIFT) - (r.ts >> TICK_SHIFT)).max(0) as u64) };
-                    });
-                }
-                _ => {
-                    b.put_pending();
-                    b.encode(kind, why, ts, body);
-                }
-            }
+            b.put_pending();
+            b.encode(kind, why, ts, body);
+        }
+    });
+}
+
+/// Appends the record of a G-to-G switch on `m` (the calling thread's own M) from
+/// `g` (stopping for `why`, parked on `obj`) to `a` (`flow`: the flow id of its wake),
+/// on P `p`: a WokeSwitch if the wake held back is `g`'s of `a` (see [`Ready`]), a
+/// ShortSwitch if that one also mirrors the lane's last switch (as in a ping-pong;
+/// three bytes), else a Switch.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn record_switch(m: &M, why: u8, when: When, p: i32, g: i64, obj: u64, a: i64, flow: u64) {
+    with_buf(m, |slot| {
+        if let Some(b) = prepare(slot, || (m.id, m.procid.load(Ordering::Relaxed))) {
+            let ts = when.ticks(b.last_ts);
+            b.put_switch(why, ts, p as i64, g, obj, a, flow);
         }
     });
 }
 
 /// [`record`] for the calling thread, an M or not (then into the shared buffer).
 #[inline(always)]
-fn emit(kind: Kind, why: u8, body: impl FnOnce(&mut Cur, i64)) {
+fn emit(kind: Kind, why: u8, body: impl FnOnce(&mut Cur<'_>, i64)) {
     let m = tls::getm();
     if m.is_null() {
         let mut f = FOREIGN.lock();
@@ -1337,7 +1426,7 @@ fn emit(kind: Kind, why: u8, body: impl FnOnce(&mut Cur, i64)) {
         return;
     }
     // SAFETY: the calling thread's live M.
-    record(unsafe { &*m }, kind, why, When::Now, None, body)
+    record(unsafe { &*m }, kind, why, When::Now, body)
 }
 
 /// The buffer in `slot` with room for two records and a held-back wake, (re)made
@@ -1465,7 +1554,7 @@ fn go_start_slow(m: &M, gp: *mut G) {
     let (g, flow) = start_state(m, gp);
     let p = pid(m);
     // SAFETY: see go_create_slow.
-    record(m, Kind::Start, 0, When::Now, None, |c, _| unsafe {
+    record(m, Kind::Start, 0, When::Now, |c, _| unsafe {
         c.sv(p as i64);
         c.gid(g);
         c.uv(flow);
@@ -1521,7 +1610,7 @@ fn go_stop_slow(m: &M, gp: *mut G, cause: Option<Cause>) {
     if let Some((p, why, obj, when)) = stop_state(m, gp, cause) {
         let g = goid_of(gp);
         // SAFETY: see go_create_slow.
-        record(m, Kind::Stop, why, when, None, |c, _| unsafe {
+        record(m, Kind::Stop, why, when, |c, _| unsafe {
             c.sv(p as i64);
             c.gid(g);
             c.obj(obj);
@@ -1549,17 +1638,7 @@ fn go_switch_slow(m: &M, gp: *mut G, next: *mut G) {
     match stop_state(m, gp, cause) {
         Some((p, why, obj, when)) => {
             let (n, flow) = start_state(m, next);
-            let g = goid_of(gp);
-            // SAFETY: see go_create_slow.
-            record(m, Kind::Switch, why, when, Some((g, n)), |c, t| unsafe {
-                c.sv(p as i64);
-                c.gid(g);
-                c.obj(obj);
-                c.gid(n);
-                if t >= 0 {
-                    c.uv(flow);
-                }
-            });
+            record_switch(m, why, when, p, goid_of(gp), obj, n, flow);
         }
         None => go_start_slow(m, next),
     }
@@ -1671,7 +1750,7 @@ fn syscall_enter_slow(m: &M, gp: *const G, p: i32) {
     m.trace.in_syscall.set(gen);
     let g = goid_of(gp);
     // SAFETY: see go_create_slow.
-    record(m, Kind::SyscallEnter, 0, When::Now, None, |c, _| unsafe {
+    record(m, Kind::SyscallEnter, 0, When::Now, |c, _| unsafe {
         c.sv(p as i64);
         c.gid(g);
     });
@@ -1694,7 +1773,7 @@ fn syscall_exit_slow(m: &M, gp: *const G, how: i64) {
     let p = if how == 3 { -1 } else { pid(m) };
     let g = goid_of(gp);
     // SAFETY: see go_create_slow.
-    record(m, Kind::SyscallExit, 0, When::Now, None, |c, _| unsafe {
+    record(m, Kind::SyscallExit, 0, When::Now, |c, _| unsafe {
         c.sv(p as i64);
         c.gid(g);
         c.uv(how as u64);
@@ -2178,6 +2257,86 @@ mod tests {
         }
         // A truncated buffer is refused, not misread.
         assert!(decode(&b.bytes[..b.bytes.len() - 1], &mut Vec::new(), &mut 0).is_none());
+    }
+
+    /// The switches of a ping-pong after the first two are ShortSwitch records of
+    /// three bytes, and decode to what the long WokeSwitch would: the wake by the
+    /// stopping G at its own time, and the switch with its P, Gs and wait object. A
+    /// switch that does not mirror the last one (another P, another object, no wake
+    /// held back) is written whole.
+    #[test]
+    fn a_ping_pong_switch_is_three_bytes_and_decodes_whole() {
+        let mut b = Buf {
+            gen: 1,
+            bytes: Vec::with_capacity(BUF_BYTES),
+            last_ts: 0,
+            chain: Chain::default(),
+            pending: None,
+        };
+        let u = 1i64 << TICK_SHIFT;
+        let t0 = 1i64 << 40;
+        let r = WaitReason::ChanRecv as u8;
+        let (oa, ob) = (0x7f00_0000_1000u64, 0x7f00_0000_2040u64);
+        // (p, stopping G, its object, starting G, woke it first)
+        let steps: [(i64, i64, u64, i64, bool); 8] = [
+            (0, 1, oa, 2, true),
+            (0, 2, ob, 1, true),
+            (0, 1, oa, 2, true),  // short
+            (0, 2, ob, 1, true),  // short
+            (1, 1, oa, 2, true),  // another P: whole
+            (1, 2, ob, 1, true),  // short: mirrors the one on P 1
+            (1, 1, oa, 2, false), // no wake held back: a Switch
+            (1, 2, oa, 1, true),  // another object than the switch before last
+        ];
+        let mut sizes = Vec::new();
+        for (i, &(p, g, obj, a, woke)) in steps.iter().enumerate() {
+            let t = t0 + 10 * i as i64 * u;
+            if woke {
+                b.pending = Some(Ready {
+                    g: a,
+                    by: g,
+                    id: 1,
+                    ts: t + 3 * u,
+                });
+            }
+            let len = b.bytes.len();
+            b.put_switch(r, t + 7 * u, p, g, obj, a, if woke { 0 } else { 5 });
+            sizes.push(b.bytes.len() - len);
+        }
+        for i in [2, 3, 5] {
+            assert_eq!(sizes[i], 3, "step {i}: {sizes:?}");
+        }
+        for i in [0, 1, 4, 6, 7] {
+            assert!(sizes[i] > 3, "step {i}: {sizes:?}");
+        }
+        let mut got = Vec::new();
+        assert!(decode(&b.bytes, &mut got, &mut 0).is_some());
+        let mut want = Vec::new();
+        let mut woken = 0u64;
+        for (i, &(p, g, obj, a, woke)) in steps.iter().enumerate() {
+            let t = t0 + 10 * i as i64 * u;
+            let mut c = 5 | (a as u64) << 32;
+            if woke {
+                woken += 1;
+                c = woken;
+                want.push((
+                    t + 3 * u,
+                    Kind::Unblock as u8,
+                    Src::Waker as u8,
+                    -1,
+                    a,
+                    woken as i64,
+                    g as u64,
+                    0,
+                ));
+            }
+            want.push((t + 7 * u, Kind::Switch as u8, r, p as i32, g, a, obj, c));
+        }
+        let got: Vec<_> = got
+            .iter()
+            .map(|e| (e.ts, e.kind, e.why, e.p, e.g, e.a, e.b, e.c))
+            .collect();
+        assert_eq!(got, want);
     }
 
     /// A G's own stamp (56 bits of the counter) is placed after the buffer's last
