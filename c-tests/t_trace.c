@@ -13,6 +13,11 @@
  *  - a ping-pong on 1 P (two Gs handing a value back and forth over two unbuffered
  *    channels, whose switches the trace writes in its shortest form): every round
  *    trip arrives; test_trace.py checks its wakes, flows and wait objects.
+ *  - a trace started again while a G woken in the one before has yet to run
+ *    (t_trace_restart_no_stale_flow): the new trace ends no flow arrow that it
+ *    did not start (the G's start used to end its old wake's arrow, a flow
+ *    finish with no start); test_trace.py checks that trace, kept in
+ *    $MRT_TRACE_KEEP2, whole.
  *  - fork: in a child forked while the trace runs no trace runs (rt_trace_stop
  *    says so) and none starts before the child's rt_init (RT_ESHUTDOWN); the
  *    parent's file is still one whole JSON document afterwards.
@@ -177,6 +182,40 @@ static void pingpong_main(void *arg)
     rt_wg_wait(&wg);
 }
 
+/* t_trace_restart_no_stale_flow: the waiter is woken in one trace and runs in the
+ * next. */
+static rt_chan *ra, *rb;
+static const char *restart_path;
+static int restart_rc = -1;
+
+static void restart_waiter(void *arg)
+{
+    (void)arg;
+    long v = 0;
+    rt_chan_recv(ra, &v);
+    rt_chan_send(rb, &v);
+}
+
+static void restart_main(void *arg)
+{
+    (void)arg;
+    long v = 7;
+    rt_go(restart_waiter, NULL);
+    rt_gosched(); /* 1 P: the waiter parks on ra */
+    rt_chan_send(ra, &v); /* wakes it; it runs when we park */
+    if (rt_trace_stop() == RT_OK)
+        restart_rc = rt_trace_start(restart_path);
+    rt_chan_recv(rb, &v);
+}
+
+static int count(const char *s, const char *what)
+{
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, what)) != NULL; p++)
+        n++;
+    return n;
+}
+
 static void bad_input(void)
 {
     CHECK_RC(rt_trace_stop(), RT_EINVAL);
@@ -246,6 +285,30 @@ int main(void)
     }
     if (!keep)
         unlink(path);
+
+    /* t_trace_restart_no_stale_flow (1 P from above) */
+    char path2[80];
+    const char *keep2 = getenv("MRT_TRACE_KEEP2");
+    snprintf(path2, sizeof path2, "/tmp/mrt-t-trace2-%d.json", (int)getpid());
+    restart_path = keep2 ? keep2 : path2;
+    CHECK_RC(rt_chan_make(sizeof(long), 0, &ra), RT_OK);
+    CHECK_RC(rt_chan_make(sizeof(long), 0, &rb), RT_OK);
+    CHECK_RC(rt_trace_start(path), RT_OK);
+    CHECK_RC(rt_main(restart_main, NULL), RT_OK);
+    CHECK_RC(restart_rc, RT_OK);
+    CHECK_RC(rt_trace_stop(), RT_OK);
+    unlink(path);
+    char *t2 = test_slurp(restart_path);
+    if (CHECK(t2 != NULL)) {
+        /* The waiter's wake of main has its arrow; the waiter's own start ends none. */
+        CHECK(count(t2, "\"ph\":\"s\"") >= 1);
+        CHECK_EQ(count(t2, "\"ph\":\"f\""), count(t2, "\"ph\":\"s\""));
+        free(t2);
+    }
+    if (!keep2)
+        unlink(path2);
+    CHECK_RC(rt_chan_free(ra), RT_OK);
+    CHECK_RC(rt_chan_free(rb), RT_OK);
 
     /* After a stop a new trace starts afresh. */
     CHECK_RC(rt_trace_start(path), RT_OK);

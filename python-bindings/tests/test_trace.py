@@ -122,7 +122,8 @@ def build_c(tmp_path, src, name, extra=()):
 def test_c_pipeline_trace(tmp_path):
     exe = build_c(tmp_path, REPO / "c-tests" / "t_trace.c", "t_trace")
     path = tmp_path / "c.json"
-    r = subprocess.run([str(exe)], env=dict(os.environ, MRT_TRACE_KEEP=str(path)),
+    path2 = tmp_path / "c2.json"
+    r = subprocess.run([str(exe)], env=dict(os.environ, MRT_TRACE_KEEP=str(path), MRT_TRACE_KEEP2=str(path2)),
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     t = mt.load(str(path))
@@ -133,6 +134,11 @@ def test_c_pipeline_trace(tmp_path):
     created = [e for e in t["traceEvents"] if e.get("ph") == "i" and e.get("cat") == "g"]
     assert len(created) >= 8 and all("by" in e["args"] for e in created)
     check_ping_pong(t, created, rounds=500)
+    # t_trace_restart_no_stale_flow: a trace started while a G woken in the previous
+    # one had yet to run; every flow in it starts and finishes in it.
+    t2 = mt.load(str(path2))
+    assert mt.check(t2, allow_open=True) == []
+    assert any(e.get("ph") == "f" for e in t2["traceEvents"])
 
 
 def check_ping_pong(t, created, rounds):

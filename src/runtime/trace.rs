@@ -1568,11 +1568,16 @@ fn start_state(m: &M, gp: *mut G) -> (i64, u64) {
     // SAFETY: a G that is about to run on this M: ours.
     let g = unsafe { &*gp };
     let v = g.trace_flow.load(Ordering::Relaxed);
-    let flow = v & 0xffff_ffff;
+    let mut flow = v & 0xffff_ffff;
+    let gen = GEN.load(Ordering::Relaxed);
     if flow != 0 {
         g.trace_flow.store(v & !0xffff_ffff, Ordering::Relaxed);
+        // A wake of an earlier trace: its arrow's start is not in this one.
+        if flow_gen(v) != gen as u8 {
+            flow = 0;
+        }
     }
-    m.trace.open.set(GEN.load(Ordering::Relaxed));
+    m.trace.open.set(gen);
     m.trace.in_syscall.set(0);
     (g.goid, flow)
 }
@@ -1690,20 +1695,41 @@ pub fn go_unblock(gp: *mut G, src: Src) {
     }
 }
 
+/// A G's `trace_flow`: bits 56..64 the low byte of the trace generation of its last
+/// wake, bits 32..56 that wake's number (counted from 1 in each trace, wrapping at
+/// 2^24: a flow id may repeat after 16 million wakes of one G, when the earlier
+/// arrow is long finished), bits 0..32 the number its next start ends (0: none).
+/// A start ends a wake's arrow only if the wake was in the same trace: a G woken
+/// just before a stop that runs after the next start would end an arrow that trace
+/// never began (t_trace_restart_no_stale_flow).
+const FLOW_NUMBER: u32 = (1 << 24) - 1;
+
+/// The generation byte of a `trace_flow` value (see [`FLOW_NUMBER`]).
+#[inline(always)]
+fn flow_gen(v: u64) -> u8 {
+    (v >> 56) as u8
+}
+
 #[cold]
 fn go_unblock_slow(gp: *mut G, src: Src) {
     // SAFETY: the caller won the G (it is Runnable and not yet queued): nobody
     // starts it before these stores are published by the queueing.
     let g = unsafe { &*gp };
-    // The G's wakes are numbered (high half: the last number; low half: the one
-    // its next start ends, 0 for none); the JSON's flow id is (G id << 32 | number).
+    // The G's wakes are numbered within a trace (see `flow_gen`); the JSON's flow
+    // id is (G id << 32 | number).
     let v = g.trace_flow.load(Ordering::Relaxed);
-    let mut id = ((v >> 32) as u32).wrapping_add(1);
-    if id == 0 {
-        id = 1;
-    }
-    g.trace_flow
-        .store((id as u64) << 32 | id as u64, Ordering::Relaxed);
+    let gen = GEN.load(Ordering::Relaxed) as u8;
+    let last = if flow_gen(v) == gen {
+        (v >> 32) as u32 & FLOW_NUMBER
+    } else {
+        0
+    };
+    let id = (last + 1) & FLOW_NUMBER;
+    let id = id.max(1);
+    g.trace_flow.store(
+        ((gen as u64) << 56) | (id as u64) << 32 | id as u64,
+        Ordering::Relaxed,
+    );
     let by = cur_goid();
     let m = tls::getm();
     if by != 0 && !m.is_null() {
