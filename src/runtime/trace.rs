@@ -2183,16 +2183,36 @@ pub fn after_fork() {
     // SAFETY: the fork child's only thread: nobody else can hold these locks.
     unsafe {
         CONTROL.get_after_fork();
-        FOREIGN.get_after_fork().take();
+        take_after_fork(&FOREIGN, |_| {});
         let raw = RAW_FD.swap(-1, Ordering::Relaxed);
         if raw >= 0 {
             libc::close(raw);
         }
-        if let Some(w) = WRITER.get_after_fork().take() {
+        take_after_fork(&WRITER, |w| {
             libc::close(w.fd);
-            // Its memory is the parent's to free; the child only leaks this copy.
-            core::mem::forget(w);
+        });
+    }
+}
+
+/// Empties `l` in a fork child, handing its value to `f` and then freeing the child's
+/// copy (it used to be leaked: t_trace_fork_child_frees_writer). Only if the lock was
+/// free at the fork: a thread that held it may have been changing the value (a Vec
+/// between its realloc and its new pointer), so a taken lock's value is forgotten
+/// instead, unused.
+///
+/// # Safety
+/// The fork child's only thread (no holder of `l` can exist any more).
+unsafe fn take_after_fork<T>(l: &Lock<Option<T>>, f: impl FnOnce(&T)) {
+    match l.try_lock() {
+        Some(mut g) => {
+            let v = g.take();
+            drop(g);
+            if let Some(v) = v {
+                f(&v);
+            }
         }
+        // SAFETY: our caller's: no thread but ours exists to hold the lock.
+        None => core::mem::forget(unsafe { l.get_after_fork() }.take()),
     }
 }
 
