@@ -35,11 +35,19 @@ static bool deny_membarrier(void)
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
     };
     struct sock_fprog prog = { .len = sizeof f / sizeof f[0], .filter = f };
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+        FAIL("prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
         return false;
+    }
     /* Threads started later inherit it; SECCOMP_FILTER_FLAG_TSYNC puts it on the
      * runtime's threads that run already. */
-    return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog) == 0;
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog) != 0) {
+        FAIL("seccomp(SECCOMP_SET_MODE_FILTER): %s", strerror(errno));
+        return false;
+    }
+    /* The filter bites: the registration is refused now. */
+    return CHECK(syscall(SYS_membarrier, 1 << 4 /* REGISTER_PRIVATE_EXPEDITED */, 0, 0) == -1 &&
+                 errno == EPERM);
 }
 
 static void child_g(void *arg)
