@@ -4,6 +4,8 @@
  * (the gate goes private at 1, shared above) while
  * - Gs yield (owner takes and refills), spawn (runnext refills) and exit,
  * - pairs of Gs ping-pong over unbuffered channels (parks and wakes across Ps),
+ * - Gs block in system calls (rt_entersyscall), so that sysmon retakes their Ps
+ *   and hands them to other Ms,
  * - two host threads take Ps with rt_acquirep, run them with rt_schedule(ONCE), give
  *   them up with rt_releasep and hand them to each other (a held P changes threads
  *   outside the scheduler) or back with rt_p_put; a P may die in their hands when
@@ -23,6 +25,7 @@
 #define WORKERS 6
 #define PAIRS 2
 #define CHILD_EVERY 40
+#define SYSCALLERS 2
 
 static int iters;
 
@@ -74,6 +77,21 @@ static void worker(void *arg)
         if (rc_ != RT_OK)                  \
             CHECK_RC(rc_, RT_OK);          \
     } while (0)
+
+/* Blocks in a system call now and then: sysmon hands its P to another M. */
+static void syscaller(void *arg)
+{
+    (void)arg;
+    for (long n = 0; n < iters / 20 || !atomic_load(&enough); n++) {
+        if (CHECK_RC(rt_entersyscall(), RT_OK)) {
+            struct timespec ts = { 0, 50000 };
+            nanosleep(&ts, NULL);
+            CHECK_RC(rt_exitsyscall(), RT_OK);
+        }
+        rt_gosched();
+    }
+    rt_wg_done(&wg);
+}
 
 struct pair {
     rt_chan *ping, *pong;
@@ -224,7 +242,9 @@ static void main_g(void *arg)
 {
     (void)arg;
     struct pair pairs[PAIRS];
-    rt_wg_add(&wg, WORKERS + 2 * PAIRS);
+    rt_wg_add(&wg, WORKERS + 2 * PAIRS + SYSCALLERS);
+    for (int i = 0; i < SYSCALLERS; i++)
+        CHECK(rt_go(syscaller, NULL) > 0);
     for (int i = 0; i < PAIRS; i++) {
         CHECK_RC(rt_chan_make(sizeof(long), 0, &pairs[i].ping), RT_OK);
         CHECK_RC(rt_chan_make(sizeof(long), 0, &pairs[i].pong), RT_OK);
