@@ -268,8 +268,8 @@ int main(void)
 {
     bool vg = test_under_valgrind();
     iters = vg ? 150 : 3000;
-    want_flips = vg ? 20 : 300;
-    want_runs = vg ? 3 : 30;
+    want_flips = vg ? 20 : 200;
+    want_runs = vg ? 3 : 20;
     rt_config cfg = { .size = sizeof cfg, .maxprocs = 1 };
     CHECK_RC(rt_init(&cfg), RT_OK);
     for (int round = 0; round < 2; round++) {
