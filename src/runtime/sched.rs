@@ -1283,10 +1283,22 @@ pub fn rt_schedule(mode: SchedMode) -> Result<i32> {
     if !g::curg().is_null() || mm.in_park_cb.get() {
         return Err(Error::Perm);
     }
+    // Counted first: rt_shutdown takes an adopted M's P only once no host thread is
+    // inside (wait_schedulers_gone), so a P seen below stays ours for the call.
+    let _stay = InScheduler::enter()?;
     if mm.p().is_null() {
+        // rt_shutdown may have taken it between the caller's rt_acquirep and now
+        // (it unwires adopted Ms before it marks the runtime stopped): that is the
+        // shutdown's doing, not a call on an M without a P
+        // (t_schedule_shutdown_takes_p).
+        // Acquire: seeing the P gone, we see the SHUTTING_DOWN set before it, or its
+        // clearing, after which the Stopped state (stored before that) shows.
+        core::sync::atomic::fence(Ordering::Acquire);
+        if SHUTTING_DOWN.load(Ordering::Acquire) || super::run_state() != super::RunState::Running {
+            return Err(Error::Shutdown);
+        }
         return Err(Error::Inval);
     }
-    let _stay = InScheduler::enter()?;
     match mode {
         SchedMode::Once => {
             // Counted as G runs that ended here (an exit or a park; not a yield),

@@ -1568,13 +1568,13 @@ fn start_state(m: &M, gp: *mut G) -> (i64, u64) {
     // SAFETY: a G that is about to run on this M: ours.
     let g = unsafe { &*gp };
     let v = g.trace_flow.load(Ordering::Relaxed);
-    let mut flow = v & 0xffff_ffff;
     let gen = GEN.load(Ordering::Relaxed);
-    if flow != 0 {
-        g.trace_flow.store(v & !0xffff_ffff, Ordering::Relaxed);
+    let mut flow = 0;
+    if v & FLOW_PENDING != 0 {
+        g.trace_flow.store(v & !FLOW_PENDING, Ordering::Relaxed);
         // A wake of an earlier trace: its arrow's start is not in this one.
-        if flow_gen(v) != gen as u8 {
-            flow = 0;
+        if flow_gen(v) == gen as u32 {
+            flow = v & FLOW_NUMBER as u64;
         }
     }
     m.trace.open.set(gen);
@@ -1695,19 +1695,25 @@ pub fn go_unblock(gp: *mut G, src: Src) {
     }
 }
 
-/// A G's `trace_flow`: bits 56..64 the low byte of the trace generation of its last
-/// wake, bits 32..56 that wake's number (counted from 1 in each trace, wrapping at
-/// 2^24: a flow id may repeat after 16 million wakes of one G, when the earlier
-/// arrow is long finished), bits 0..32 the number its next start ends (0: none).
+/// A G's `trace_flow`: bits 32..64 the trace generation of its last wake (the low 32
+/// bits of GEN: a trace would have to start 2^32 times while the G waits to run for
+/// a stale wake to pass for one of this trace), bits 0..24 that wake's number
+/// (counted from 1 in each trace, wrapping at 2^24: a flow id may repeat after 16
+/// million wakes of one G, when the earlier arrow is long finished), and
+/// [`FLOW_PENDING`] while the G's next start is to end that wake's arrow.
 /// A start ends a wake's arrow only if the wake was in the same trace: a G woken
 /// just before a stop that runs after the next start would end an arrow that trace
-/// never began (t_trace_restart_no_stale_flow).
+/// never began (t_trace_restart_no_stale_flow; with a generation byte, as first
+/// done, the same happened 256 traces later: t_trace_gen_wrap_no_stale_flow).
 const FLOW_NUMBER: u32 = (1 << 24) - 1;
 
-/// The generation byte of a `trace_flow` value (see [`FLOW_NUMBER`]).
+/// The bit of a `trace_flow` value set by a wake and cleared by the start after it.
+const FLOW_PENDING: u64 = 1 << 24;
+
+/// The generation of a `trace_flow` value's wake (see [`FLOW_NUMBER`]).
 #[inline(always)]
-fn flow_gen(v: u64) -> u8 {
-    (v >> 56) as u8
+fn flow_gen(v: u64) -> u32 {
+    (v >> 32) as u32
 }
 
 #[cold]
@@ -1718,16 +1724,16 @@ fn go_unblock_slow(gp: *mut G, src: Src) {
     // The G's wakes are numbered within a trace (see `flow_gen`); the JSON's flow
     // id is (G id << 32 | number).
     let v = g.trace_flow.load(Ordering::Relaxed);
-    let gen = GEN.load(Ordering::Relaxed) as u8;
+    let gen = GEN.load(Ordering::Relaxed) as u32;
     let last = if flow_gen(v) == gen {
-        (v >> 32) as u32 & FLOW_NUMBER
+        v as u32 & FLOW_NUMBER
     } else {
         0
     };
     let id = (last + 1) & FLOW_NUMBER;
     let id = id.max(1);
     g.trace_flow.store(
-        ((gen as u64) << 56) | (id as u64) << 32 | id as u64,
+        ((gen as u64) << 32) | FLOW_PENDING | id as u64,
         Ordering::Relaxed,
     );
     let by = cur_goid();
