@@ -424,6 +424,9 @@ fn register_atfork() {
 /// The ALLGS lock, held by the forking thread across fork() (see `fork_prepare`).
 static FORK_ALLGS: core::sync::atomic::AtomicPtr<Mutex> =
     core::sync::atomic::AtomicPtr::new(ptr::null_mut());
+/// The stack arenas' lock, held across fork() after ALLGS's (see `fork_prepare`).
+static FORK_ARENAS: core::sync::atomic::AtomicPtr<Mutex> =
+    core::sync::atomic::AtomicPtr::new(ptr::null_mut());
 
 extern "C" fn fork_prepare() {
     m::exec_lock_write();
@@ -435,15 +438,24 @@ extern "C" fn fork_prepare() {
     // take no other lock that fork waits for.
     let mu = g::ALLGS.lock().into_raw();
     FORK_ALLGS.store(mu as *mut Mutex, Ordering::Relaxed);
+    // The child frees the parent's stacks into the arenas and unmaps the empty ones,
+    // so their lists must not be caught mid-change either: sysmon's scavenge, a G's
+    // exit and a batch refill all change them at any time (a free-slot Vec between
+    // its realloc and its new pointer would be freed twice in the child). Their
+    // critical sections take no other lock (ALLGS is never taken under them).
+    let mu = super::stack::lock_for_fork();
+    FORK_ARENAS.store(mu as *mut Mutex, Ordering::Relaxed);
 }
 
 /// Releases what fork_prepare took (parent and child alike).
 fn fork_release_allgs() {
-    let mu = FORK_ALLGS.swap(ptr::null_mut(), Ordering::Relaxed);
-    if !mu.is_null() {
-        // SAFETY: taken by fork_prepare on this thread (the child's only thread is
-        // the forking one) with into_raw, and released only here.
-        unsafe { super::note::unlock_raw(mu) };
+    for held in [&FORK_ARENAS, &FORK_ALLGS] {
+        let mu = held.swap(ptr::null_mut(), Ordering::Relaxed);
+        if !mu.is_null() {
+            // SAFETY: taken by fork_prepare on this thread (the child's only thread
+            // is the forking one) with into_raw, and released only here.
+            unsafe { super::note::unlock_raw(mu) };
+        }
     }
 }
 

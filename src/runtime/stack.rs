@@ -1221,10 +1221,18 @@ unsafe fn unmap_arena(ap: *mut Arena) {
     unsafe { free_box(ap) };
 }
 
-/// In a fork child, before any stack is dropped: the arenas' lock may have been held
-/// by a thread that does not exist here. The arenas themselves are the parent's
-/// memory, copied: consistent whenever the lock was free, and a child of a fork taken
-/// mid-update only ever adds to them.
+/// Takes the arenas' lock for fork() (the atfork prepare handler), kept until the
+/// parent's and the child's handlers release it with `note::unlock_raw`: the child
+/// then finds the arenas' lists whole, not caught mid-change by another thread.
+pub fn lock_for_fork() -> *const super::note::Mutex {
+    ARENAS.lock().into_raw()
+}
+
+/// In a fork child, before any stack is dropped: forgets any holder of the arenas'
+/// lock (the atfork handlers hold it across a fork through pthread_atfork; a fork
+/// that bypassed them, e.g. a raw clone, may leave it taken by a thread that does
+/// not exist here). Arenas that a scavenge took off the lists but had not unmapped
+/// at the fork stay mapped in the child (address space only, shared copy-on-write).
 ///
 /// # Safety
 /// Called by the only thread of a fork child.
