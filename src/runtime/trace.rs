@@ -16,8 +16,9 @@
 //! takes the time the park site stamped anyway (g::set_wait, for rt_dump) instead
 //! of reading the clock again; and a wake by a running G is held back by one record
 //! ([`Ready`]), so that a G which wakes another and then blocks, switching to it,
-//! writes one WokeSwitch record for the wake and the switch (each with its own
-//! time, the wake's flow arrow included). When that switch is the mirror of the
+//! writes one WokeSwitch record for the wake and the switch (the wake's flow arrow
+//! included; in a ping-pong's steady state the wake reads no clock and is placed at
+//! the switch, see [`Ready`]). When that switch is the mirror of the
 //! lane's previous one (same P, the Gs the other way round, the wait object of the
 //! switch before: each half of a ping-pong) it is a ShortSwitch of three bytes that
 //! leaves out what the decoder knows ([`Chain::mirrors`]): fewer bytes to store and,
@@ -222,6 +223,9 @@ struct Buf {
     last_ts: i64,
     chain: Chain,
     pending: Option<Ready>,
+    /// The last wake held back on this buffer went into a switch record (a
+    /// ping-pong): the next wake by a G does not read the clock (see [`Ready`]).
+    fusing: bool,
 }
 
 /// The last wait object, G id and start function written to a buffer: the next of
@@ -267,14 +271,24 @@ impl Chain {
 /// `ts` (clock ticks), held back by one record: if that record is the switch from
 /// `by` to `g` (a G that wakes another and then blocks, as in a ping-pong), both go
 /// into one WokeSwitch record; otherwise the wake is written on its own just before
-/// it. Either way the wake keeps its own time and stays in the order of the M's
-/// events.
+/// it. Either way the wake stays in the order of the M's events.
+///
+/// The wake's time: read from the clock (`timed`), unless the buffer's previous
+/// held-back wake went into a switch record (`Buf::fusing`, a ping-pong's steady
+/// state), when the clock is not read (a time-stamp read is a tenth of a ping-pong
+/// round trip on some machines) and `ts` is only a lower bound, the buffer's last
+/// record. Such a wake is placed at the switch it goes into (when the woken G
+/// starts: the waker parked right after it), or, written on its own, at that
+/// lower bound (which no start of the woken G, on any M, can precede), and the
+/// next wake reads the clock again. So a wake is at most one stretch of the waker's
+/// run away from its true time, and never after the woken G's start.
 #[derive(Clone, Copy)]
 struct Ready {
     g: i64,
     by: i64,
     id: u32,
     ts: i64,
+    timed: bool,
 }
 
 impl Buf {
@@ -282,10 +296,31 @@ impl Buf {
         self.bytes.clear();
         self.last_ts = 0;
         self.chain = Chain::default();
+        self.fusing = false;
         if self.gen != gen {
             self.pending = None;
         }
         self.gen = gen;
+    }
+
+    /// Holds back the wake of G `g` (flow number `id`) by G `by`, the buffer's M's
+    /// running G, at `now()` or, if the last one went into a switch, with no clock
+    /// read (see [`Ready`]). The buffer has room for a record.
+    #[inline(always)]
+    fn hold_wake(&mut self, g: i64, by: i64, id: u32, now: impl FnOnce() -> i64) {
+        self.put_pending();
+        let timed = !self.fusing || self.last_ts == 0;
+        self.pending = Some(Ready {
+            g,
+            by,
+            id,
+            ts: if timed {
+                now()
+            } else {
+                self.last_ts << TICK_SHIFT
+            },
+            timed,
+        });
     }
 
     /// Writes out the held-back wake, if any (the buffer has room for a record).
@@ -299,6 +334,8 @@ impl Buf {
     #[inline(never)]
     fn put_pending_slow(&mut self) {
         if let Some(r) = self.pending.take() {
+            // Not a ping-pong (any more): the next wake reads the clock.
+            self.fusing = false;
             // SAFETY: the caller's room (see [`put`]).
             self.encode(Kind::Unblock, Src::Waker as u8, r.ts, |c, _| unsafe {
                 c.gid(r.g);
@@ -317,6 +354,7 @@ impl Buf {
         match self.pending {
             Some(r) if r.by == g && r.g == a => {
                 self.pending = None;
+                self.fusing = true;
                 let short = self.chain.mirrors(p, g, obj, a);
                 let kind = if short {
                     Kind::ShortSwitch
@@ -331,7 +369,9 @@ impl Buf {
                         c.obj(obj);
                         c.gid(a);
                     }
-                    c.uv(((t >> TICK_SHIFT) - (r.ts >> TICK_SHIFT)).max(0) as u64);
+                    // An untimed wake is placed at the switch (see Ready).
+                    let woke = if r.timed { r.ts } else { t };
+                    c.uv(((t >> TICK_SHIFT) - (woke >> TICK_SHIFT)).max(0) as u64);
                     c.1.switched(p, g, obj, a);
                 });
             }
@@ -1466,6 +1506,7 @@ fn refill(slot: &mut Option<Buf>, gen: u64, who: &dyn Fn() -> (i64, i64)) -> boo
         last_ts: 0,
         chain: Chain::default(),
         pending: None,
+        fusing: false,
     });
     true
 }
@@ -1733,20 +1774,14 @@ fn go_unblock_slow(gp: *mut G, src: Src) {
     let by = cur_goid();
     let m = tls::getm();
     if by != 0 && !m.is_null() {
-        // A G wakes G `g`: held back by one record (see Ready), at its own time.
+        // A G wakes G `g`: held back by one record (see Ready) (its time: see Ready).
         // SAFETY: the calling thread's live M.
         with_buf(unsafe { &*m }, |slot| {
             // SAFETY: `m` is the calling thread's live M (non-null, checked above);
             // an M outlives its thread's calls into the runtime.
             let m = unsafe { &*m };
             if let Some(b) = prepare(slot, || (m.id, m.procid.load(Ordering::Relaxed))) {
-                b.put_pending();
-                b.pending = Some(Ready {
-                    g: g.goid,
-                    by,
-                    id,
-                    ts: now(),
-                });
+                b.hold_wake(g.goid, by, id, now);
             }
         });
         return;
@@ -2212,6 +2247,7 @@ mod tests {
             last_ts: 0,
             chain: Chain::default(),
             pending: None,
+            fusing: false,
         };
         let u = 1i64 << TICK_SHIFT;
         let t0 = (1i64 << 40) + 3; // not a whole unit: rounded down
@@ -2244,6 +2280,7 @@ mod tests {
             by: 1,
             id: 4,
             ts: t0 + 20 * u,
+            timed: true,
         });
         b.put_pending();
         b.encode(Kind::Steal, 0, t0 + 21 * u, |c, _| unsafe {
@@ -2298,6 +2335,7 @@ mod tests {
             last_ts: 0,
             chain: Chain::default(),
             pending: None,
+            fusing: false,
         };
         let u = 1i64 << TICK_SHIFT;
         let t0 = 1i64 << 40;
@@ -2323,6 +2361,7 @@ mod tests {
                     by: g,
                     id: 1,
                     ts: t + 3 * u,
+                    timed: true,
                 });
             }
             let len = b.bytes.len();
@@ -2362,6 +2401,73 @@ mod tests {
             .iter()
             .map(|e| (e.ts, e.kind, e.why, e.p, e.g, e.a, e.b, e.c))
             .collect();
+        assert_eq!(got, want);
+    }
+
+    /// Once a held-back wake has gone into a switch (a ping-pong), the next wake by a
+    /// G reads no clock: it is placed at the switch it goes into, or, written on its
+    /// own, at the buffer's last record before it (a lower bound, never after the
+    /// woken G's start); after that the next wake reads the clock again. A fresh
+    /// buffer (no last record) always reads it.
+    #[test]
+    fn a_wake_after_a_fused_one_reads_no_clock() {
+        let mut b = Buf {
+            gen: 1,
+            bytes: Vec::with_capacity(BUF_BYTES),
+            last_ts: 0,
+            chain: Chain::default(),
+            pending: None,
+            fusing: false,
+        };
+        let u = 1i64 << TICK_SHIFT;
+        let t0 = 1i64 << 40;
+        let r = WaitReason::ChanRecv as u8;
+        let (oa, ob) = (0x7f00_0000_1000u64, 0x7f00_0000_2040u64);
+        let reads = Cell::new(0);
+        let clock = |t: i64| {
+            let reads = &reads;
+            move || {
+                reads.set(reads.get() + 1);
+                t
+            }
+        };
+        // A fresh buffer's first wake reads the clock, and goes into the switch.
+        b.hold_wake(2, 1, 1, clock(t0 + 2 * u));
+        b.put_switch(r, t0 + 5 * u, 0, 1, oa, 2, 0);
+        assert_eq!(reads.get(), 1);
+        // The next wake does not; it too goes into a switch: placed at it.
+        b.hold_wake(1, 2, 1, clock(0));
+        assert_eq!(reads.get(), 1);
+        b.put_switch(r, t0 + 9 * u, 0, 2, ob, 1, 0);
+        // Untimed again, but the next record is no switch to the woken G: the wake
+        // is written on its own at the last record's time (the switch at t0 + 9u)...
+        b.hold_wake(1, 2, 2, clock(0));
+        assert_eq!(reads.get(), 1);
+        b.put_pending();
+        // SAFETY: encode leaves MAX_REC bytes for the body.
+        b.encode(Kind::Steal, 0, t0 + 12 * u, |c, _| unsafe {
+            c.sv(0);
+            c.gid(5);
+            c.sv(1);
+        });
+        // ... and the wake after that reads the clock again.
+        b.hold_wake(5, 2, 1, clock(t0 + 14 * u));
+        assert_eq!(reads.get(), 2);
+        b.put_pending();
+        let mut got = Vec::new();
+        assert!(decode(&b.bytes, &mut got, &mut 0).is_some());
+        let got: Vec<_> = got.iter().map(|e| (e.ts, e.kind, e.g, e.a, e.b)).collect();
+        let (w, sw) = (Kind::Unblock as u8, Kind::Switch as u8);
+        #[rustfmt::skip]
+        let want = vec![
+            (t0 + 2 * u, w, 2, 1, 1),
+            (t0 + 5 * u, sw, 1, 2, oa),
+            (t0 + 9 * u, w, 1, 2, 2),
+            (t0 + 9 * u, sw, 2, 1, ob),
+            (t0 + 9 * u, w, 1, 1 << 32 | 2, 2),
+            (t0 + 12 * u, Kind::Steal as u8, 5, 1, 0),
+            (t0 + 14 * u, w, 5, 5 << 32 | 1, 2),
+        ];
         assert_eq!(got, want);
     }
 
