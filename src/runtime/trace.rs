@@ -1426,7 +1426,8 @@ fn with_buf(m: &M, f: impl FnOnce(&mut Option<Buf>)) {
 #[inline(always)]
 fn record(m: &M, kind: Kind, why: u8, when: When, body: impl FnOnce(&mut Cur<'_>, i64)) {
     with_buf(m, |slot| {
-        if let Some(b) = prepare(slot, || (m.id, m.procid.load(Ordering::Relaxed))) {
+        let gen = GEN.load(Ordering::Relaxed);
+        if let Some(b) = prepare(slot, gen, || (m.id, m.procid.load(Ordering::Relaxed))) {
             let ts = when.ticks(b.last_ts);
             b.put_pending();
             b.encode(kind, why, ts, body);
@@ -1438,12 +1439,22 @@ fn record(m: &M, kind: Kind, why: u8, when: When, body: impl FnOnce(&mut Cur<'_>
 /// `g` (stopping for `why`, parked on `obj`) to `a` (`flow`: the flow id of its wake),
 /// on P `p`: a WokeSwitch if the wake held back is `g`'s of `a` (see [`Ready`]), a
 /// ShortSwitch if that one also mirrors the lane's last switch (as in a ping-pong;
-/// three bytes), else a Switch.
+/// three bytes), else a Switch. `gen` is the current generation.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn record_switch(m: &M, why: u8, when: When, p: i32, g: i64, obj: u64, a: i64, flow: u64) {
+fn record_switch(
+    m: &M,
+    gen: u64,
+    why: u8,
+    when: When,
+    p: i32,
+    g: i64,
+    obj: u64,
+    a: i64,
+    flow: u64,
+) {
     with_buf(m, |slot| {
-        if let Some(b) = prepare(slot, || (m.id, m.procid.load(Ordering::Relaxed))) {
+        if let Some(b) = prepare(slot, gen, || (m.id, m.procid.load(Ordering::Relaxed))) {
             let ts = when.ticks(b.last_ts);
             b.put_switch(why, ts, p as i64, g, obj, a, flow);
         }
@@ -1458,7 +1469,7 @@ fn emit(kind: Kind, why: u8, body: impl FnOnce(&mut Cur<'_>, i64)) {
         let mut f = FOREIGN.lock();
         if ON.load(Ordering::SeqCst) {
             // Under the lock: the shared lane's timestamps follow its order.
-            if let Some(b) = prepare(&mut f, || (0, 0)) {
+            if let Some(b) = prepare(&mut f, GEN.load(Ordering::Relaxed), || (0, 0)) {
                 let ts = now();
                 b.encode(kind, why, ts, body);
             }
@@ -1470,11 +1481,10 @@ fn emit(kind: Kind, why: u8, body: impl FnOnce(&mut Cur<'_>, i64)) {
 }
 
 /// The buffer in `slot` with room for two records and a held-back wake, (re)made
-/// for the current generation first if needed (a full buffer is written out; `who`
+/// for generation `gen` (the current one, `GEN`) first if needed (a full buffer is written out; `who`
 /// names its M and thread); None if there is no memory for one.
 #[inline(always)]
-fn prepare(slot: &mut Option<Buf>, who: impl Fn() -> (i64, i64)) -> Option<&mut Buf> {
-    let gen = GEN.load(Ordering::Relaxed);
+fn prepare(slot: &mut Option<Buf>, gen: u64, who: impl Fn() -> (i64, i64)) -> Option<&mut Buf> {
     let ready = matches!(slot, Some(b) if b.gen == gen && b.bytes.len() <= BUF_BYTES - 3 * MAX_REC);
     if !ready && !refill(slot, gen, &who) {
         return None;
@@ -1606,11 +1616,21 @@ fn go_start_slow(m: &M, gp: *mut G) {
 /// wake that made it runnable (0: none), taken from the G.
 #[inline(always)]
 fn start_state(m: &M, gp: *mut G) -> (i64, u64) {
+    let gen = GEN.load(Ordering::Relaxed);
+    m.trace.open.set(gen);
+    m.trace.in_syscall.set(0);
+    next_flow(gp, gen)
+}
+
+/// The id of `gp`, which is about to run on the calling thread's M, and the flow id
+/// of the wake that made it runnable (0: none, or a wake of another trace than
+/// `gen`'s), which this start consumes.
+#[inline(always)]
+fn next_flow(gp: *mut G, gen: u64) -> (i64, u64) {
     // SAFETY: a G that is about to run on this M: ours.
     let g = unsafe { &*gp };
     let v = g.trace_flow.load(Ordering::Relaxed);
     let mut flow = v & 0xffff_ffff;
-    let gen = GEN.load(Ordering::Relaxed);
     if flow != 0 {
         g.trace_flow.store(v & !0xffff_ffff, Ordering::Relaxed);
         // A wake of an earlier trace: its arrow's start is not in this one.
@@ -1618,8 +1638,6 @@ fn start_state(m: &M, gp: *mut G) -> (i64, u64) {
             flow = 0;
         }
     }
-    m.trace.open.set(gen);
-    m.trace.in_syscall.set(0);
     (g.goid, flow)
 }
 
@@ -1680,14 +1698,36 @@ fn go_switch_slow(m: &M, gp: *mut G, next: *mut G) {
         super::g::Pending::Park(..) => None,
     };
     // One record for both when the stopping G's slice is ours, at one time: the
-    // park's stamp where the G parks.
-    match stop_state(m, gp, cause) {
-        Some((p, why, obj, when)) => {
-            let (n, flow) = start_state(m, next);
-            record_switch(m, why, when, p, goid_of(gp), obj, n, flow);
-        }
-        None => go_start_slow(m, next),
+    // park's stamp where the G parks. The M's state as stop_state and start_state
+    // leave it, with no store that would not change it: the slice of `next` opens
+    // in the generation of the one that ends (`open` stays), and no system call
+    // slice is open across a switch.
+    let t = &m.trace;
+    let gen = GEN.load(Ordering::Relaxed);
+    let parked = t.why.replace(0);
+    if t.open.get() != gen {
+        // Not a slice of this trace: only the start is recorded (it opens one).
+        return go_start_slow(m, next);
     }
+    let p = if t.in_syscall.get() != 0 {
+        // Cannot happen (see stop_state).
+        t.in_syscall.set(0);
+        -1
+    } else {
+        pid(m)
+    };
+    let (why, obj, when) = match cause {
+        Some(c) => (c as u8, 0, When::Now),
+        // SAFETY: the G that stops on this M: ours.
+        None if parked != 0 => (
+            parked,
+            t.obj.get(),
+            When::Stamp(unsafe { &*gp }.wait_info().1),
+        ),
+        None => (WaitReason::None as u8, 0, When::Now),
+    };
+    let (n, flow) = next_flow(next, gen);
+    record_switch(m, gen, why, when, p, goid_of(gp), obj, n, flow);
 }
 
 /// The stop of an mcall `action` (execute, after the switch back to g0).
@@ -1774,13 +1814,14 @@ fn go_unblock_slow(gp: *mut G, src: Src) {
     let by = cur_goid();
     let m = tls::getm();
     if by != 0 && !m.is_null() {
-        // A G wakes G `g`: held back by one record (see Ready) (its time: see Ready).
+        // A G wakes G `g`: held back by one record (see Ready, also for its time).
         // SAFETY: the calling thread's live M.
         with_buf(unsafe { &*m }, |slot| {
             // SAFETY: `m` is the calling thread's live M (non-null, checked above);
             // an M outlives its thread's calls into the runtime.
             let m = unsafe { &*m };
-            if let Some(b) = prepare(slot, || (m.id, m.procid.load(Ordering::Relaxed))) {
+            let gen = GEN.load(Ordering::Relaxed);
+            if let Some(b) = prepare(slot, gen, || (m.id, m.procid.load(Ordering::Relaxed))) {
                 b.hold_wake(g.goid, by, id, now);
             }
         });
