@@ -346,6 +346,8 @@ impl Buf {
     }
 
     /// The buffer's part of [`record_switch`]: the record at time `ts` (clock ticks).
+    /// The ShortSwitch of a ping-pong is built inline; the other forms out of line,
+    /// which keeps this path's registers few.
     ///
     /// The buffer has room for two records (the held-back wake and the switch).
     #[inline(always)]
@@ -353,40 +355,58 @@ impl Buf {
     fn put_switch(&mut self, why: u8, ts: i64, p: i64, g: i64, obj: u64, a: i64, flow: u64) {
         match self.pending {
             Some(r) if r.by == g && r.g == a => {
+                if !self.chain.mirrors(p, g, obj, a) {
+                    return self.put_woke_switch(why, ts, p, g, obj, a);
+                }
                 self.pending = None;
                 self.fusing = true;
-                let short = self.chain.mirrors(p, g, obj, a);
-                let kind = if short {
-                    Kind::ShortSwitch
-                } else {
-                    Kind::WokeSwitch
-                };
-                // SAFETY (both bodies): a switch's fields fit in MAX_REC.
-                self.encode(kind, why, ts, |c, t| unsafe {
-                    if !short {
-                        c.sv(p);
-                        c.gid(g);
-                        c.obj(obj);
-                        c.gid(a);
-                    }
+                // SAFETY: a ShortSwitch's field fits in MAX_REC.
+                self.encode(Kind::ShortSwitch, why, ts, |c, t| unsafe {
                     // An untimed wake is placed at the switch (see Ready).
                     let woke = if r.timed { r.ts } else { t };
                     c.uv(((t >> TICK_SHIFT) - (woke >> TICK_SHIFT)).max(0) as u64);
                     c.1.switched(p, g, obj, a);
                 });
             }
-            _ => {
-                self.put_pending();
-                self.encode(Kind::Switch, why, ts, |c, _| unsafe {
-                    c.sv(p);
-                    c.gid(g);
-                    c.obj(obj);
-                    c.gid(a);
-                    c.uv(flow);
-                    c.1.switched(p, g, obj, a);
-                });
-            }
+            _ => self.put_plain_switch(why, ts, p, g, obj, a, flow),
         }
+    }
+
+    /// [`put_switch`]'s WokeSwitch: the held-back wake is `g`'s of `a`.
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn put_woke_switch(&mut self, why: u8, ts: i64, p: i64, g: i64, obj: u64, a: i64) {
+        let Some(r) = self.pending.take() else {
+            return;
+        };
+        self.fusing = true;
+        // SAFETY: a switch's fields fit in MAX_REC.
+        self.encode(Kind::WokeSwitch, why, ts, |c, t| unsafe {
+            c.sv(p);
+            c.gid(g);
+            c.obj(obj);
+            c.gid(a);
+            // An untimed wake is placed at the switch (see Ready).
+            let woke = if r.timed { r.ts } else { t };
+            c.uv(((t >> TICK_SHIFT) - (woke >> TICK_SHIFT)).max(0) as u64);
+            c.1.switched(p, g, obj, a);
+        });
+    }
+
+    /// [`put_switch`]'s Switch (no wake of `a` by `g` held back).
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn put_plain_switch(&mut self, why: u8, ts: i64, p: i64, g: i64, obj: u64, a: i64, flow: u64) {
+        self.put_pending();
+        // SAFETY: a switch's fields fit in MAX_REC.
+        self.encode(Kind::Switch, why, ts, |c, _| unsafe {
+            c.sv(p);
+            c.gid(g);
+            c.obj(obj);
+            c.gid(a);
+            c.uv(flow);
+            c.1.switched(p, g, obj, a);
+        });
     }
 
     /// Appends a record at time `ts` (clock ticks; one before the last record's
@@ -1811,25 +1831,36 @@ fn go_unblock_slow(gp: *mut G, src: Src) {
         ((gen as u64) << 56) | (id as u64) << 32 | id as u64,
         Ordering::Relaxed,
     );
-    let by = cur_goid();
-    let m = tls::getm();
-    if by != 0 && !m.is_null() {
-        // A G wakes G `g`: held back by one record (see Ready, also for its time).
-        // SAFETY: the calling thread's live M.
-        with_buf(unsafe { &*m }, |slot| {
-            // SAFETY: `m` is the calling thread's live M (non-null, checked above);
-            // an M outlives its thread's calls into the runtime.
-            let m = unsafe { &*m };
-            let gen = GEN.load(Ordering::Relaxed);
-            if let Some(b) = prepare(slot, gen, || (m.id, m.procid.load(Ordering::Relaxed))) {
-                b.hold_wake(g.goid, by, id, now);
-            }
-        });
-        return;
+    // The waker: the calling thread's running G and its M (one TLS read).
+    let me = tls::getg();
+    // SAFETY: a non-null slot points at a live G (tls::getm's reasoning).
+    let (by, m) = match unsafe { me.as_ref() } {
+        Some(w) if w.is_user() => (w.goid, w.m),
+        _ => return unblock_alone(g.goid, src, id, 0),
+    };
+    if m.is_null() {
+        return unblock_alone(g.goid, src, id, by);
     }
+    // A G wakes G `g`: held back by one record (see Ready, also for its time).
+    // SAFETY: `m` is the calling thread's live M (non-null, checked above); an M
+    // outlives its thread's calls into the runtime.
+    let m = unsafe { &*m };
+    with_buf(m, |slot| {
+        let gen = GEN.load(Ordering::Relaxed);
+        if let Some(b) = prepare(slot, gen, || (m.id, m.procid.load(Ordering::Relaxed))) {
+            b.hold_wake(g.goid, by, id, now);
+        }
+    });
+}
+
+/// The Unblock record of a wake of G `g` (flow number `id`) by `by` (0: no G) that
+/// is not held back: by a thread that is no G (the shared buffer if it is no M
+/// either), by the scheduler (a timer, netpoll).
+#[inline(never)]
+fn unblock_alone(g: i64, src: Src, id: u32, by: i64) {
     // SAFETY: see go_create_slow.
     emit(Kind::Unblock, src as u8, |c, _| unsafe {
-        c.gid(g.goid);
+        c.gid(g);
         c.uv(id as u64);
         c.uv(by as u64);
     });
