@@ -346,8 +346,8 @@ impl Buf {
     }
 
     /// The buffer's part of [`record_switch`]: the record at time `ts` (clock ticks).
-    /// The ShortSwitch of a ping-pong is built inline; the other forms out of line,
-    /// which keeps this path's registers few.
+    /// The ShortSwitch of a ping-pong and the plain Switch of an exit or a yield are
+    /// built inline, the rarer WokeSwitch out of line.
     ///
     /// The buffer has room for two records (the held-back wake and the switch).
     #[inline(always)]
@@ -393,8 +393,9 @@ impl Buf {
         });
     }
 
-    /// [`put_switch`]'s Switch (no wake of `a` by `g` held back).
-    #[inline(never)]
+    /// [`put_switch`]'s Switch (no wake of `a` by `g` held back: a G's exit or
+    /// yield to the next).
+    #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     fn put_plain_switch(&mut self, why: u8, ts: i64, p: i64, g: i64, obj: u64, a: i64, flow: u64) {
         self.put_pending();
