@@ -275,13 +275,15 @@ impl Chain {
 ///
 /// The wake's time: read from the clock (`timed`), unless the buffer's previous
 /// held-back wake went into a switch record (`Buf::fusing`, a ping-pong's steady
-/// state), when the clock is not read (a time-stamp read is a tenth of a ping-pong
-/// round trip on some machines) and `ts` is only a lower bound, the buffer's last
-/// record. Such a wake is placed at the switch it goes into (when the woken G
-/// starts: the waker parked right after it), or, written on its own, at that
-/// lower bound (which no start of the woken G, on any M, can precede), and the
-/// next wake reads the clock again. So a wake is at most one stretch of the waker's
-/// run away from its true time, and never after the woken G's start.
+/// state), when the clock is not read (a time-stamp read costs a few ns, a few
+/// percent of a ping-pong round trip) and `ts` is only a lower bound, the buffer's
+/// last record. Such a wake is placed at the switch it goes into (when the woken G
+/// starts: the waker parked right after it), or, written on its own, at its lower
+/// bound: the later of that last record and the woken G's park (`parked`, the
+/// stamp set_wait took, which its Stop record also has), so that it comes neither
+/// before the woken G's park nor after its next start, on any M. The next wake
+/// reads the clock again. So a wake is at most one stretch of the waker's run away
+/// from its true time.
 #[derive(Clone, Copy)]
 struct Ready {
     g: i64,
@@ -289,6 +291,7 @@ struct Ready {
     id: u32,
     ts: i64,
     timed: bool,
+    parked: u64,
 }
 
 impl Buf {
@@ -303,11 +306,12 @@ impl Buf {
         self.gen = gen;
     }
 
-    /// Holds back the wake of G `g` (flow number `id`) by G `by`, the buffer's M's
+    /// Holds back the wake of G `g` (flow number `id`; `parked`: the stamp of its
+    /// park, set_wait's, as `G::wait_info` gives it) by G `by`, the buffer's M's
     /// running G, at `now()` or, if the last one went into a switch, with no clock
     /// read (see [`Ready`]). The buffer has room for a record.
     #[inline(always)]
-    fn hold_wake(&mut self, g: i64, by: i64, id: u32, now: impl FnOnce() -> i64) {
+    fn hold_wake(&mut self, g: i64, by: i64, id: u32, parked: u64, now: impl FnOnce() -> i64) {
         self.put_pending();
         let timed = !self.fusing || self.last_ts == 0;
         self.pending = Some(Ready {
@@ -320,6 +324,7 @@ impl Buf {
                 self.last_ts << TICK_SHIFT
             },
             timed,
+            parked,
         });
     }
 
@@ -336,8 +341,15 @@ impl Buf {
         if let Some(r) = self.pending.take() {
             // Not a ping-pong (any more): the next wake reads the clock.
             self.fusing = false;
+            // An untimed wake: at its lower bound, the later of the buffer's last
+            // record when it was held and the woken G's park (see Ready).
+            let ts = if r.timed || !TSC.load(Ordering::Relaxed) {
+                r.ts
+            } else {
+                When::Stamp(r.parked).ticks(r.ts >> TICK_SHIFT)
+            };
             // SAFETY: the caller's room (see [`put`]).
-            self.encode(Kind::Unblock, Src::Waker as u8, r.ts, |c, _| unsafe {
+            self.encode(Kind::Unblock, Src::Waker as u8, ts, |c, _| unsafe {
                 c.gid(r.g);
                 c.uv(r.id as u64);
                 c.uv(r.by as u64);
@@ -1849,7 +1861,7 @@ fn go_unblock_slow(gp: *mut G, src: Src) {
     with_buf(m, |slot| {
         let gen = GEN.load(Ordering::Relaxed);
         if let Some(b) = prepare(slot, gen, || (m.id, m.procid.load(Ordering::Relaxed))) {
-            b.hold_wake(g.goid, by, id, now);
+            b.hold_wake(g.goid, by, id, g.wait_info().1, now);
         }
     });
 }
@@ -2354,6 +2366,7 @@ mod tests {
             id: 4,
             ts: t0 + 20 * u,
             timed: true,
+            parked: 0,
         });
         b.put_pending();
         b.encode(Kind::Steal, 0, t0 + 21 * u, |c, _| unsafe {
@@ -2435,6 +2448,7 @@ mod tests {
                     id: 1,
                     ts: t + 3 * u,
                     timed: true,
+                    parked: 0,
                 });
             }
             let len = b.bytes.len();
@@ -2479,11 +2493,13 @@ mod tests {
 
     /// Once a held-back wake has gone into a switch (a ping-pong), the next wake by a
     /// G reads no clock: it is placed at the switch it goes into, or, written on its
-    /// own, at the buffer's last record before it (a lower bound, never after the
-    /// woken G's start); after that the next wake reads the clock again. A fresh
-    /// buffer (no last record) always reads it.
+    /// own, at its lower bound: the later of the buffer's last record before it and
+    /// the woken G's park stamp (never before that park, never after the woken G's
+    /// start); after that the next wake reads the clock again. A fresh buffer (no
+    /// last record) always reads it.
     #[test]
     fn a_wake_after_a_fused_one_reads_no_clock() {
+        TSC.store(true, Ordering::Relaxed);
         let mut b = Buf {
             gen: 1,
             bytes: Vec::with_capacity(BUF_BYTES),
@@ -2496,6 +2512,7 @@ mod tests {
         let t0 = 1i64 << 40;
         let r = WaitReason::ChanRecv as u8;
         let (oa, ob) = (0x7f00_0000_1000u64, 0x7f00_0000_2040u64);
+        let stamp = |t: i64| t as u64 & WAIT_TSC_MASK;
         let reads = Cell::new(0);
         let clock = |t: i64| {
             let reads = &reads;
@@ -2504,42 +2521,52 @@ mod tests {
                 t
             }
         };
+        let steal = |b: &mut Buf, t: i64| {
+            b.put_pending();
+            // SAFETY: encode leaves MAX_REC bytes for the body.
+            b.encode(Kind::Steal, 0, t, |c, _| unsafe {
+                c.sv(0);
+                c.gid(5);
+                c.sv(1);
+            });
+        };
         // A fresh buffer's first wake reads the clock, and goes into the switch.
-        b.hold_wake(2, 1, 1, clock(t0 + 2 * u));
+        b.hold_wake(2, 1, 1, stamp(t0), clock(t0 + 2 * u));
         b.put_switch(r, t0 + 5 * u, 0, 1, oa, 2, 0);
         assert_eq!(reads.get(), 1);
         // The next wake does not; it too goes into a switch: placed at it.
-        b.hold_wake(1, 2, 1, clock(0));
+        b.hold_wake(1, 2, 1, stamp(t0 + 3 * u), clock(0));
         assert_eq!(reads.get(), 1);
         b.put_switch(r, t0 + 9 * u, 0, 2, ob, 1, 0);
         // Untimed again, but the next record is no switch to the woken G: the wake
-        // is written on its own at the last record's time (the switch at t0 + 9u)...
-        b.hold_wake(1, 2, 2, clock(0));
+        // is written on its own at the woken G's park, after the last record...
+        b.hold_wake(1, 2, 2, stamp(t0 + 10 * u), clock(0));
         assert_eq!(reads.get(), 1);
-        b.put_pending();
-        // SAFETY: encode leaves MAX_REC bytes for the body.
-        b.encode(Kind::Steal, 0, t0 + 12 * u, |c, _| unsafe {
-            c.sv(0);
-            c.gid(5);
-            c.sv(1);
-        });
+        steal(&mut b, t0 + 12 * u);
         // ... and the wake after that reads the clock again.
-        b.hold_wake(5, 2, 1, clock(t0 + 14 * u));
+        b.hold_wake(5, 2, 1, stamp(0), clock(t0 + 14 * u));
         assert_eq!(reads.get(), 2);
-        b.put_pending();
+        b.put_switch(r, t0 + 15 * u, 0, 2, oa, 5, 0);
+        // Untimed, its G parked before the last record: at the last record.
+        b.hold_wake(6, 5, 1, stamp(t0 + 11 * u), clock(0));
+        steal(&mut b, t0 + 17 * u);
+        assert_eq!(reads.get(), 2);
         let mut got = Vec::new();
         assert!(decode(&b.bytes, &mut got, &mut 0).is_some());
         let got: Vec<_> = got.iter().map(|e| (e.ts, e.kind, e.g, e.a, e.b)).collect();
-        let (w, sw) = (Kind::Unblock as u8, Kind::Switch as u8);
+        let (w, sw, st) = (Kind::Unblock as u8, Kind::Switch as u8, Kind::Steal as u8);
         #[rustfmt::skip]
         let want = vec![
             (t0 + 2 * u, w, 2, 1, 1),
             (t0 + 5 * u, sw, 1, 2, oa),
             (t0 + 9 * u, w, 1, 2, 2),
             (t0 + 9 * u, sw, 2, 1, ob),
-            (t0 + 9 * u, w, 1, 1 << 32 | 2, 2),
-            (t0 + 12 * u, Kind::Steal as u8, 5, 1, 0),
-            (t0 + 14 * u, w, 5, 5 << 32 | 1, 2),
+            (t0 + 10 * u, w, 1, 1 << 32 | 2, 2),
+            (t0 + 12 * u, st, 5, 1, 0),
+            (t0 + 14 * u, w, 5, 3, 2),
+            (t0 + 15 * u, sw, 2, 5, oa),
+            (t0 + 15 * u, w, 6, 6 << 32 | 1, 5),
+            (t0 + 17 * u, st, 5, 1, 0),
         ];
         assert_eq!(got, want);
     }
