@@ -33,7 +33,7 @@ static void main_g(void *arg) {
     snprintf(key, sizeof key, "chan_pingpong_%dp", procs);
     for (int r = -1; r < rounds; r++) {
         long n = r < 0 ? n_rt / 10 + 1 : n_rt;
-        int64_t t0 = now_ns();
+        int64_t t0 = now_ns(), c0 = cpu_ns();
         rt_wg_add(&done, 1);
         int64_t id = rt_go(ponger, &n);
         if (id <= 0)
@@ -52,9 +52,11 @@ static void main_g(void *arg) {
             }
         }
         rt_wg_wait(&done);
-        int64_t t1 = now_ns();
-        if (r >= 0)
+        int64_t t1 = now_ns(), c1 = cpu_ns();
+        if (r >= 0) {
             metric(key, (double)(t1 - t0) / (double)n, "ns");
+            metric_cpu(key, c1 - c0, (double)n);
+        }
     }
 }
 

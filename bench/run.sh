@@ -29,7 +29,10 @@
 #   c     bench/<name>.c linked with libmrt; prints its own comparison.
 #   trace bench/<name>.c alone, `reps` runs with the execution trace off and as many
 #         with $MRT_TRACE set, alternating; prints the medians and `RESULT trace_<key>
-#         overhead=<percent> off=X on=Y unit=U` lines (goal: on costs <= 15%). With
+#         overhead=<percent> off=X on=Y unit=U` lines (goal: on costs <= 15%), for the
+#         wall time of each key and, as `<key>_cpu`, the process's CPU time over the
+#         same round ($MRT_BENCH_CPU is set for these runs; see bench/vsgo.h), which
+#         other load on a shared machine disturbs far less. With
 #         MRT_BENCH_BASE_LIB=/dir/with/libmrt.so.0 (a build without the trace code) a
 #         third side runs against it and `base=` and `off_overhead=` join the line.
 #   vsgo  bench/<name>.c (libmrt) and bench/<name>.go (Go, built with bench/vsgo.go),
@@ -391,6 +394,8 @@ run_trace() {
     rm -rf "$dir"; mkdir -p "$dir"
     local sides="off on" rc=0 rep side
     [ -n "${MRT_BENCH_BASE_LIB:-}" ] && sides="base off on"
+    # The benches add a `<key>_cpu` sample (CPU time) to each wall-time one.
+    local -x MRT_BENCH_CPU=1
     for rep in $(seq 1 "$reps"); do
         for side in $sides; do
             case "$side" in

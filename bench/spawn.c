@@ -27,7 +27,7 @@ static void main_g(void *arg) {
     char key[64];
     for (int r = 0; r < rounds; r++) {
         long f0 = minflt();
-        int64_t t0 = now_ns();
+        int64_t t0 = now_ns(), c0 = cpu_ns();
         rt_wg_add(&wg, n_g);
         for (long i = 0; i < n_g; i++) {
             int64_t id = rt_go(leaf, NULL);
@@ -35,10 +35,11 @@ static void main_g(void *arg) {
                 die("rt_go", id);
         }
         rt_wg_wait(&wg);
-        int64_t t1 = now_ns();
+        int64_t t1 = now_ns(), c1 = cpu_ns();
         long f1 = minflt();
         snprintf(key, sizeof key, "spawn_%dp_%s", procs, r == 0 ? "cold" : "warm");
         metric(key, (double)(t1 - t0) / (double)n_g, "ns");
+        metric_cpu(key, c1 - c0, (double)n_g);
         if (r == 0) {
             rt_stats s = stats();
             printf("libmrt %dP cold round: %ld minor faults (%.2f per G), RSS %.1f MiB "

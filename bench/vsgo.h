@@ -39,6 +39,28 @@ static inline void metric(const char *key, double value, const char *unit) {
     fflush(stdout);
 }
 
+/* CPU time of the whole process (every thread) so far, in ns. */
+static inline int64_t cpu_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* With $MRT_BENCH_CPU set (bench/run.sh sets it for the trace kind), a sample of
+ * `<key>_cpu`: the process's CPU time over a round (`cpu` ns) per unit of work
+ * (`n`), beside the wall time of the same key. On a shared machine another load
+ * stretches the wall time of a round (the bench's thread waits for a core) far more
+ * than its CPU time. Peers do not print it: vsgo comparisons never see the key. */
+static inline void metric_cpu(const char *key, int64_t cpu, double n) {
+    static int on = -1;
+    if (on < 0)
+        on = getenv("MRT_BENCH_CPU") != NULL;
+    if (!on)
+        return;
+    printf("metric %s_cpu %.6g ns\n", key, (double)cpu / n);
+    fflush(stdout);
+}
+
 static inline void goal_ratio(const char *key, double x) {
     printf("goal %s ratio<=%g\n", key, x);
 }

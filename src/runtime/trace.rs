@@ -16,8 +16,9 @@
 //! takes the time the park site stamped anyway (g::set_wait, for rt_dump) instead
 //! of reading the clock again; and a wake by a running G is held back by one record
 //! ([`Ready`]), so that a G which wakes another and then blocks, switching to it,
-//! writes one WokeSwitch record for the wake and the switch (each with its own
-//! time, the wake's flow arrow included). When that switch is the mirror of the
+//! writes one WokeSwitch record for the wake and the switch (the wake's flow arrow
+//! included; in a ping-pong's steady state the wake reads no clock and is placed at
+//! the switch, see [`Ready`]). When that switch is the mirror of the
 //! lane's previous one (same P, the Gs the other way round, the wait object of the
 //! switch before: each half of a ping-pong) it is a ShortSwitch of three bytes that
 //! leaves out what the decoder knows ([`Chain::mirrors`]): fewer bytes to store and,
@@ -222,6 +223,9 @@ struct Buf {
     last_ts: i64,
     chain: Chain,
     pending: Option<Ready>,
+    /// The last wake held back on this buffer went into a switch record (a
+    /// ping-pong): the next wake by a G does not read the clock (see [`Ready`]).
+    fusing: bool,
 }
 
 /// The last wait object, G id and start function written to a buffer: the next of
@@ -267,14 +271,27 @@ impl Chain {
 /// `ts` (clock ticks), held back by one record: if that record is the switch from
 /// `by` to `g` (a G that wakes another and then blocks, as in a ping-pong), both go
 /// into one WokeSwitch record; otherwise the wake is written on its own just before
-/// it. Either way the wake keeps its own time and stays in the order of the M's
-/// events.
+/// it. Either way the wake stays in the order of the M's events.
+///
+/// The wake's time: read from the clock (`timed`), unless the buffer's previous
+/// held-back wake went into a switch record (`Buf::fusing`, a ping-pong's steady
+/// state), when the clock is not read (a time-stamp read costs a few ns, a few
+/// percent of a ping-pong round trip) and `ts` is only a lower bound, the buffer's
+/// last record. Such a wake is placed at the switch it goes into (when the woken G
+/// starts: the waker parked right after it), or, written on its own, at its lower
+/// bound: the later of that last record and the woken G's park (`parked`, the
+/// stamp set_wait took, which its Stop record also has), so that it comes neither
+/// before the woken G's park nor after its next start, on any M. The next wake
+/// reads the clock again. So a wake is at most one stretch of the waker's run away
+/// from its true time.
 #[derive(Clone, Copy)]
 struct Ready {
     g: i64,
     by: i64,
     id: u32,
     ts: i64,
+    timed: bool,
+    parked: u64,
 }
 
 impl Buf {
@@ -282,10 +299,33 @@ impl Buf {
         self.bytes.clear();
         self.last_ts = 0;
         self.chain = Chain::default();
+        self.fusing = false;
         if self.gen != gen {
             self.pending = None;
         }
         self.gen = gen;
+    }
+
+    /// Holds back the wake of G `g` (flow number `id`; `parked`: the stamp of its
+    /// park, set_wait's, as `G::wait_info` gives it) by G `by`, the buffer's M's
+    /// running G, at `now()` or, if the last one went into a switch, with no clock
+    /// read (see [`Ready`]). The buffer has room for a record.
+    #[inline(always)]
+    fn hold_wake(&mut self, g: i64, by: i64, id: u32, parked: u64, now: impl FnOnce() -> i64) {
+        self.put_pending();
+        let timed = !self.fusing || self.last_ts == 0;
+        self.pending = Some(Ready {
+            g,
+            by,
+            id,
+            ts: if timed {
+                now()
+            } else {
+                self.last_ts << TICK_SHIFT
+            },
+            timed,
+            parked,
+        });
     }
 
     /// Writes out the held-back wake, if any (the buffer has room for a record).
@@ -299,8 +339,17 @@ impl Buf {
     #[inline(never)]
     fn put_pending_slow(&mut self) {
         if let Some(r) = self.pending.take() {
+            // Not a ping-pong (any more): the next wake reads the clock.
+            self.fusing = false;
+            // An untimed wake: at its lower bound, the later of the buffer's last
+            // record when it was held and the woken G's park (see Ready).
+            let ts = if r.timed || !TSC.load(Ordering::Relaxed) {
+                r.ts
+            } else {
+                When::Stamp(r.parked).ticks(r.ts >> TICK_SHIFT)
+            };
             // SAFETY: the caller's room (see [`put`]).
-            self.encode(Kind::Unblock, Src::Waker as u8, r.ts, |c, _| unsafe {
+            self.encode(Kind::Unblock, Src::Waker as u8, ts, |c, _| unsafe {
                 c.gid(r.g);
                 c.uv(r.id as u64);
                 c.uv(r.by as u64);
@@ -309,6 +358,8 @@ impl Buf {
     }
 
     /// The buffer's part of [`record_switch`]: the record at time `ts` (clock ticks).
+    /// The ShortSwitch of a ping-pong and the plain Switch of an exit or a yield are
+    /// built inline, the rarer WokeSwitch out of line.
     ///
     /// The buffer has room for two records (the held-back wake and the switch).
     #[inline(always)]
@@ -316,37 +367,59 @@ impl Buf {
     fn put_switch(&mut self, why: u8, ts: i64, p: i64, g: i64, obj: u64, a: i64, flow: u64) {
         match self.pending {
             Some(r) if r.by == g && r.g == a => {
+                if !self.chain.mirrors(p, g, obj, a) {
+                    return self.put_woke_switch(why, ts, p, g, obj, a);
+                }
                 self.pending = None;
-                let short = self.chain.mirrors(p, g, obj, a);
-                let kind = if short {
-                    Kind::ShortSwitch
-                } else {
-                    Kind::WokeSwitch
-                };
-                // SAFETY (both bodies): a switch's fields fit in MAX_REC.
-                self.encode(kind, why, ts, |c, t| unsafe {
-                    if !short {
-                        c.sv(p);
-                        c.gid(g);
-                        c.obj(obj);
-                        c.gid(a);
-                    }
-                    c.uv(((t >> TICK_SHIFT) - (r.ts >> TICK_SHIFT)).max(0) as u64);
+                self.fusing = true;
+                // SAFETY: a ShortSwitch's field fits in MAX_REC.
+                self.encode(Kind::ShortSwitch, why, ts, |c, t| unsafe {
+                    // An untimed wake is placed at the switch (see Ready).
+                    let woke = if r.timed { r.ts } else { t };
+                    c.uv(((t >> TICK_SHIFT) - (woke >> TICK_SHIFT)).max(0) as u64);
                     c.1.switched(p, g, obj, a);
                 });
             }
-            _ => {
-                self.put_pending();
-                self.encode(Kind::Switch, why, ts, |c, _| unsafe {
-                    c.sv(p);
-                    c.gid(g);
-                    c.obj(obj);
-                    c.gid(a);
-                    c.uv(flow);
-                    c.1.switched(p, g, obj, a);
-                });
-            }
+            _ => self.put_plain_switch(why, ts, p, g, obj, a, flow),
         }
+    }
+
+    /// [`put_switch`]'s WokeSwitch: the held-back wake is `g`'s of `a`.
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn put_woke_switch(&mut self, why: u8, ts: i64, p: i64, g: i64, obj: u64, a: i64) {
+        let Some(r) = self.pending.take() else {
+            return;
+        };
+        self.fusing = true;
+        // SAFETY: a switch's fields fit in MAX_REC.
+        self.encode(Kind::WokeSwitch, why, ts, |c, t| unsafe {
+            c.sv(p);
+            c.gid(g);
+            c.obj(obj);
+            c.gid(a);
+            // An untimed wake is placed at the switch (see Ready).
+            let woke = if r.timed { r.ts } else { t };
+            c.uv(((t >> TICK_SHIFT) - (woke >> TICK_SHIFT)).max(0) as u64);
+            c.1.switched(p, g, obj, a);
+        });
+    }
+
+    /// [`put_switch`]'s Switch (no wake of `a` by `g` held back: a G's exit or
+    /// yield to the next).
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn put_plain_switch(&mut self, why: u8, ts: i64, p: i64, g: i64, obj: u64, a: i64, flow: u64) {
+        self.put_pending();
+        // SAFETY: a switch's fields fit in MAX_REC.
+        self.encode(Kind::Switch, why, ts, |c, _| unsafe {
+            c.sv(p);
+            c.gid(g);
+            c.obj(obj);
+            c.gid(a);
+            c.uv(flow);
+            c.1.switched(p, g, obj, a);
+        });
     }
 
     /// Appends a record at time `ts` (clock ticks; one before the last record's
@@ -1386,7 +1459,8 @@ fn with_buf(m: &M, f: impl FnOnce(&mut Option<Buf>)) {
 #[inline(always)]
 fn record(m: &M, kind: Kind, why: u8, when: When, body: impl FnOnce(&mut Cur<'_>, i64)) {
     with_buf(m, |slot| {
-        if let Some(b) = prepare(slot, || (m.id, m.procid.load(Ordering::Relaxed))) {
+        let gen = GEN.load(Ordering::Relaxed);
+        if let Some(b) = prepare(slot, gen, || (m.id, m.procid.load(Ordering::Relaxed))) {
             let ts = when.ticks(b.last_ts);
             b.put_pending();
             b.encode(kind, why, ts, body);
@@ -1398,12 +1472,22 @@ fn record(m: &M, kind: Kind, why: u8, when: When, body: impl FnOnce(&mut Cur<'_>
 /// `g` (stopping for `why`, parked on `obj`) to `a` (`flow`: the flow id of its wake),
 /// on P `p`: a WokeSwitch if the wake held back is `g`'s of `a` (see [`Ready`]), a
 /// ShortSwitch if that one also mirrors the lane's last switch (as in a ping-pong;
-/// three bytes), else a Switch.
+/// three bytes), else a Switch. `gen` is the current generation.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn record_switch(m: &M, why: u8, when: When, p: i32, g: i64, obj: u64, a: i64, flow: u64) {
+fn record_switch(
+    m: &M,
+    gen: u64,
+    why: u8,
+    when: When,
+    p: i32,
+    g: i64,
+    obj: u64,
+    a: i64,
+    flow: u64,
+) {
     with_buf(m, |slot| {
-        if let Some(b) = prepare(slot, || (m.id, m.procid.load(Ordering::Relaxed))) {
+        if let Some(b) = prepare(slot, gen, || (m.id, m.procid.load(Ordering::Relaxed))) {
             let ts = when.ticks(b.last_ts);
             b.put_switch(why, ts, p as i64, g, obj, a, flow);
         }
@@ -1418,7 +1502,7 @@ fn emit(kind: Kind, why: u8, body: impl FnOnce(&mut Cur<'_>, i64)) {
         let mut f = FOREIGN.lock();
         if ON.load(Ordering::SeqCst) {
             // Under the lock: the shared lane's timestamps follow its order.
-            if let Some(b) = prepare(&mut f, || (0, 0)) {
+            if let Some(b) = prepare(&mut f, GEN.load(Ordering::Relaxed), || (0, 0)) {
                 let ts = now();
                 b.encode(kind, why, ts, body);
             }
@@ -1430,11 +1514,10 @@ fn emit(kind: Kind, why: u8, body: impl FnOnce(&mut Cur<'_>, i64)) {
 }
 
 /// The buffer in `slot` with room for two records and a held-back wake, (re)made
-/// for the current generation first if needed (a full buffer is written out; `who`
+/// for generation `gen` (the current one, `GEN`) first if needed (a full buffer is written out; `who`
 /// names its M and thread); None if there is no memory for one.
 #[inline(always)]
-fn prepare(slot: &mut Option<Buf>, who: impl Fn() -> (i64, i64)) -> Option<&mut Buf> {
-    let gen = GEN.load(Ordering::Relaxed);
+fn prepare(slot: &mut Option<Buf>, gen: u64, who: impl Fn() -> (i64, i64)) -> Option<&mut Buf> {
     let ready = matches!(slot, Some(b) if b.gen == gen && b.bytes.len() <= BUF_BYTES - 3 * MAX_REC);
     if !ready && !refill(slot, gen, &who) {
         return None;
@@ -1466,6 +1549,7 @@ fn refill(slot: &mut Option<Buf>, gen: u64, who: &dyn Fn() -> (i64, i64)) -> boo
         last_ts: 0,
         chain: Chain::default(),
         pending: None,
+        fusing: false,
     });
     true
 }
@@ -1565,10 +1649,20 @@ fn go_start_slow(m: &M, gp: *mut G) {
 /// wake that made it runnable (0: none), taken from the G.
 #[inline(always)]
 fn start_state(m: &M, gp: *mut G) -> (i64, u64) {
+    let gen = GEN.load(Ordering::Relaxed);
+    m.trace.open.set(gen);
+    m.trace.in_syscall.set(0);
+    next_flow(gp, gen)
+}
+
+/// The id of `gp`, which is about to run on the calling thread's M, and the flow id
+/// of the wake that made it runnable (0: none, or a wake of another trace than
+/// `gen`'s), which this start consumes.
+#[inline(always)]
+fn next_flow(gp: *mut G, gen: u64) -> (i64, u64) {
     // SAFETY: a G that is about to run on this M: ours.
     let g = unsafe { &*gp };
     let v = g.trace_flow.load(Ordering::Relaxed);
-    let gen = GEN.load(Ordering::Relaxed);
     let mut flow = 0;
     if v & FLOW_PENDING != 0 {
         g.trace_flow.store(v & !FLOW_PENDING, Ordering::Relaxed);
@@ -1577,8 +1671,6 @@ fn start_state(m: &M, gp: *mut G) -> (i64, u64) {
             flow = v & FLOW_NUMBER as u64;
         }
     }
-    m.trace.open.set(gen);
-    m.trace.in_syscall.set(0);
     (g.goid, flow)
 }
 
@@ -1639,14 +1731,36 @@ fn go_switch_slow(m: &M, gp: *mut G, next: *mut G) {
         super::g::Pending::Park(..) => None,
     };
     // One record for both when the stopping G's slice is ours, at one time: the
-    // park's stamp where the G parks.
-    match stop_state(m, gp, cause) {
-        Some((p, why, obj, when)) => {
-            let (n, flow) = start_state(m, next);
-            record_switch(m, why, when, p, goid_of(gp), obj, n, flow);
-        }
-        None => go_start_slow(m, next),
+    // park's stamp where the G parks. The M's state as stop_state and start_state
+    // leave it, with no store that would not change it: the slice of `next` opens
+    // in the generation of the one that ends (`open` stays), and no system call
+    // slice is open across a switch.
+    let t = &m.trace;
+    let gen = GEN.load(Ordering::Relaxed);
+    let parked = t.why.replace(0);
+    if t.open.get() != gen {
+        // Not a slice of this trace: only the start is recorded (it opens one).
+        return go_start_slow(m, next);
     }
+    let p = if t.in_syscall.get() != 0 {
+        // Cannot happen (see stop_state).
+        t.in_syscall.set(0);
+        -1
+    } else {
+        pid(m)
+    };
+    let (why, obj, when) = match cause {
+        Some(c) => (c as u8, 0, When::Now),
+        // SAFETY: the G that stops on this M: ours.
+        None if parked != 0 => (
+            parked,
+            t.obj.get(),
+            When::Stamp(unsafe { &*gp }.wait_info().1),
+        ),
+        None => (WaitReason::None as u8, 0, When::Now),
+    };
+    let (n, flow) = next_flow(next, gen);
+    record_switch(m, gen, why, when, p, goid_of(gp), obj, n, flow);
 }
 
 /// The stop of an mcall `action` (execute, after the switch back to g0).
@@ -1736,30 +1850,36 @@ fn go_unblock_slow(gp: *mut G, src: Src) {
         ((gen as u64) << 32) | FLOW_PENDING | id as u64,
         Ordering::Relaxed,
     );
-    let by = cur_goid();
-    let m = tls::getm();
-    if by != 0 && !m.is_null() {
-        // A G wakes G `g`: held back by one record (see Ready), at its own time.
-        // SAFETY: the calling thread's live M.
-        with_buf(unsafe { &*m }, |slot| {
-            // SAFETY: `m` is the calling thread's live M (non-null, checked above);
-            // an M outlives its thread's calls into the runtime.
-            let m = unsafe { &*m };
-            if let Some(b) = prepare(slot, || (m.id, m.procid.load(Ordering::Relaxed))) {
-                b.put_pending();
-                b.pending = Some(Ready {
-                    g: g.goid,
-                    by,
-                    id,
-                    ts: now(),
-                });
-            }
-        });
-        return;
+    // The waker: the calling thread's running G and its M (one TLS read).
+    let me = tls::getg();
+    // SAFETY: a non-null slot points at a live G (tls::getm's reasoning).
+    let (by, m) = match unsafe { me.as_ref() } {
+        Some(w) if w.is_user() => (w.goid, w.m),
+        _ => return unblock_alone(g.goid, src, id, 0),
+    };
+    if m.is_null() {
+        return unblock_alone(g.goid, src, id, by);
     }
+    // A G wakes G `g`: held back by one record (see Ready, also for its time).
+    // SAFETY: `m` is the calling thread's live M (non-null, checked above); an M
+    // outlives its thread's calls into the runtime.
+    let m = unsafe { &*m };
+    with_buf(m, |slot| {
+        let gen = GEN.load(Ordering::Relaxed);
+        if let Some(b) = prepare(slot, gen, || (m.id, m.procid.load(Ordering::Relaxed))) {
+            b.hold_wake(g.goid, by, id, g.wait_info().1, now);
+        }
+    });
+}
+
+/// The Unblock record of a wake of G `g` (flow number `id`) by `by` (0: no G) that
+/// is not held back: by a thread that is no G (the shared buffer if it is no M
+/// either), by the scheduler (a timer, netpoll).
+#[inline(never)]
+fn unblock_alone(g: i64, src: Src, id: u32, by: i64) {
     // SAFETY: see go_create_slow.
     emit(Kind::Unblock, src as u8, |c, _| unsafe {
-        c.gid(g.goid);
+        c.gid(g);
         c.uv(id as u64);
         c.uv(by as u64);
     });
@@ -2238,6 +2358,7 @@ mod tests {
             last_ts: 0,
             chain: Chain::default(),
             pending: None,
+            fusing: false,
         };
         let u = 1i64 << TICK_SHIFT;
         let t0 = (1i64 << 40) + 3; // not a whole unit: rounded down
@@ -2270,6 +2391,8 @@ mod tests {
             by: 1,
             id: 4,
             ts: t0 + 20 * u,
+            timed: true,
+            parked: 0,
         });
         b.put_pending();
         b.encode(Kind::Steal, 0, t0 + 21 * u, |c, _| unsafe {
@@ -2324,6 +2447,7 @@ mod tests {
             last_ts: 0,
             chain: Chain::default(),
             pending: None,
+            fusing: false,
         };
         let u = 1i64 << TICK_SHIFT;
         let t0 = 1i64 << 40;
@@ -2349,6 +2473,8 @@ mod tests {
                     by: g,
                     id: 1,
                     ts: t + 3 * u,
+                    timed: true,
+                    parked: 0,
                 });
             }
             let len = b.bytes.len();
@@ -2388,6 +2514,86 @@ mod tests {
             .iter()
             .map(|e| (e.ts, e.kind, e.why, e.p, e.g, e.a, e.b, e.c))
             .collect();
+        assert_eq!(got, want);
+    }
+
+    /// Once a held-back wake has gone into a switch (a ping-pong), the next wake by a
+    /// G reads no clock: it is placed at the switch it goes into, or, written on its
+    /// own, at its lower bound: the later of the buffer's last record before it and
+    /// the woken G's park stamp (never before that park, never after the woken G's
+    /// start); after that the next wake reads the clock again. A fresh buffer (no
+    /// last record) always reads it.
+    #[test]
+    fn a_wake_after_a_fused_one_reads_no_clock() {
+        TSC.store(true, Ordering::Relaxed);
+        let mut b = Buf {
+            gen: 1,
+            bytes: Vec::with_capacity(BUF_BYTES),
+            last_ts: 0,
+            chain: Chain::default(),
+            pending: None,
+            fusing: false,
+        };
+        let u = 1i64 << TICK_SHIFT;
+        let t0 = 1i64 << 40;
+        let r = WaitReason::ChanRecv as u8;
+        let (oa, ob) = (0x7f00_0000_1000u64, 0x7f00_0000_2040u64);
+        let stamp = |t: i64| t as u64 & WAIT_TSC_MASK;
+        let reads = Cell::new(0);
+        let clock = |t: i64| {
+            let reads = &reads;
+            move || {
+                reads.set(reads.get() + 1);
+                t
+            }
+        };
+        let steal = |b: &mut Buf, t: i64| {
+            b.put_pending();
+            // SAFETY: encode leaves MAX_REC bytes for the body.
+            b.encode(Kind::Steal, 0, t, |c, _| unsafe {
+                c.sv(0);
+                c.gid(5);
+                c.sv(1);
+            });
+        };
+        // A fresh buffer's first wake reads the clock, and goes into the switch.
+        b.hold_wake(2, 1, 1, stamp(t0), clock(t0 + 2 * u));
+        b.put_switch(r, t0 + 5 * u, 0, 1, oa, 2, 0);
+        assert_eq!(reads.get(), 1);
+        // The next wake does not; it too goes into a switch: placed at it.
+        b.hold_wake(1, 2, 1, stamp(t0 + 3 * u), clock(0));
+        assert_eq!(reads.get(), 1);
+        b.put_switch(r, t0 + 9 * u, 0, 2, ob, 1, 0);
+        // Untimed again, but the next record is no switch to the woken G: the wake
+        // is written on its own at the woken G's park, after the last record...
+        b.hold_wake(1, 2, 2, stamp(t0 + 10 * u), clock(0));
+        assert_eq!(reads.get(), 1);
+        steal(&mut b, t0 + 12 * u);
+        // ... and the wake after that reads the clock again.
+        b.hold_wake(5, 2, 1, stamp(0), clock(t0 + 14 * u));
+        assert_eq!(reads.get(), 2);
+        b.put_switch(r, t0 + 15 * u, 0, 2, oa, 5, 0);
+        // Untimed, its G parked before the last record: at the last record.
+        b.hold_wake(6, 5, 1, stamp(t0 + 11 * u), clock(0));
+        steal(&mut b, t0 + 17 * u);
+        assert_eq!(reads.get(), 2);
+        let mut got = Vec::new();
+        assert!(decode(&b.bytes, &mut got, &mut 0).is_some());
+        let got: Vec<_> = got.iter().map(|e| (e.ts, e.kind, e.g, e.a, e.b)).collect();
+        let (w, sw, st) = (Kind::Unblock as u8, Kind::Switch as u8, Kind::Steal as u8);
+        #[rustfmt::skip]
+        let want = vec![
+            (t0 + 2 * u, w, 2, 1, 1),
+            (t0 + 5 * u, sw, 1, 2, oa),
+            (t0 + 9 * u, w, 1, 2, 2),
+            (t0 + 9 * u, sw, 2, 1, ob),
+            (t0 + 10 * u, w, 1, 1 << 32 | 2, 2),
+            (t0 + 12 * u, st, 5, 1, 0),
+            (t0 + 14 * u, w, 5, 3, 2),
+            (t0 + 15 * u, sw, 2, 5, oa),
+            (t0 + 15 * u, w, 6, 6 << 32 | 1, 5),
+            (t0 + 17 * u, st, 5, 1, 0),
+        ];
         assert_eq!(got, want);
     }
 
