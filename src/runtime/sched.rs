@@ -1447,7 +1447,7 @@ pub fn rt_main(f: super::m::RtFn, arg: *mut c_void, attr: &g::GAttr) -> Result<(
     // main G on it, so that this thread runs it.
     acquire_idle_p(mm)?;
     let gp = match newproc1(f, arg, m, attr) {
-        Ok(gp) => gp,
+        Ok((gp, _)) => gp,
         Err(e) => {
             if let Some(pp) = releasep_reserved(mm) {
                 handoffp(pp);
@@ -1475,17 +1475,26 @@ pub fn rt_main(f: super::m::RtFn, arg: *mut c_void, attr: &g::GAttr) -> Result<(
 /// the current P; from anywhere else to the global queue. Then an idle P is woken.
 #[cfg(test)]
 pub fn newproc(f: RtFn, arg: *mut c_void) -> Result<*mut G> {
-    newproc1(f, arg, ptr::null_mut(), &g::GAttr::default())
+    newproc1(f, arg, ptr::null_mut(), &g::GAttr::default()).map(|(gp, _)| gp)
 }
 
-/// newproc with rt_go_ex's attributes, set before the G is queued.
-pub fn newproc_attr(f: RtFn, arg: *mut c_void, attr: &g::GAttr) -> Result<*mut G> {
-    newproc1(f, arg, ptr::null_mut(), attr)
+/// newproc with rt_go_ex's attributes, set before the G is queued. Returns the G's
+/// id, read before the G was queued: by the time the caller looks, the G may have
+/// run, exited and been freed by an rt_shutdown or reused for another G (rt_go read
+/// the id from the descriptor after newproc: t_shutdown_racing_foreign_go under
+/// valgrind saw it read freed memory, and a reused descriptor gives another G's id).
+pub fn newproc_attr(f: RtFn, arg: *mut c_void, attr: &g::GAttr) -> Result<i64> {
+    newproc1(f, arg, ptr::null_mut(), attr).map(|(_, id)| id)
 }
 
 /// newproc for rt_main: the G goes to runnext of the caller's P (`mainm` holds it),
-/// which waits for it.
-pub fn newproc1(f: RtFn, arg: *mut c_void, mainm: *mut M, attr: &g::GAttr) -> Result<*mut G> {
+/// which waits for it. The G and its id (see [`newproc_on`]).
+pub fn newproc1(
+    f: RtFn,
+    arg: *mut c_void,
+    mainm: *mut M,
+    attr: &g::GAttr,
+) -> Result<(*mut G, i64)> {
     if f.is_none() {
         return Err(Error::Inval);
     }
@@ -1527,7 +1536,7 @@ fn newproc_on(
     arg: *mut c_void,
     mainm: *mut M,
     attr: &g::GAttr,
-) -> Result<*mut G> {
+) -> Result<(*mut G, i64)> {
     let gp = g::galloc(pp.as_deref_mut().map(|pp| &mut pp.core().local))?;
     // SAFETY: a free G, exclusively ours until queued.
     let g = unsafe { &mut *gp };
@@ -1541,6 +1550,8 @@ fn newproc_on(
     g.creator = super::stats::goid_of(g::curg());
     g.create_pc = attr.caller;
     super::trace::go_create(gp);
+    // Once queued, the G is no longer ours to read (unless `mainm` waits for it).
+    let id = g.goid;
     match pp {
         Some(pp) => {
             bump(Some(&mut *pp), |c| &c.gs_created);
@@ -1553,7 +1564,7 @@ fn newproc_on(
             wakep_global();
         }
     }
-    Ok(gp)
+    Ok((gp, id))
 }
 
 /// rt_gosched's whole path in the common case: a user G, not wired, none of the
