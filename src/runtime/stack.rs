@@ -1398,8 +1398,11 @@ impl Drop for GStack {
 /// Regression test (issue 7, found in review): rt_init in a fork child dropped the
 /// per-P stack caches (p::free_all) before it reset REGISTRY's lock (in
 /// g::forget_after_fork). If the registry lock was held at the fork (by a thread that
-/// does not exist in the child), the child deadlocked in rt_init. The alarm turns a
-/// deadlock into a failure; MRT_TEST_NO_HOLD=1 runs the control without the held lock.
+/// does not exist in the child), the child deadlocked in rt_init. The atfork handlers
+/// now hold the arenas' lock across the fork themselves, so a fork made while another
+/// thread holds it waits for that thread, and the child finds it free: the test holds
+/// it from another thread for a moment around the fork. The alarm turns a deadlock
+/// into a failure; MRT_TEST_NO_HOLD=1 runs the control without the held lock.
 #[cfg(test)]
 mod fork_registry_tests {
     use core::sync::atomic::{AtomicUsize, Ordering};
@@ -1425,9 +1428,21 @@ mod fork_registry_tests {
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
-        // Stand-in for another thread inside GStack::alloc/drop at the moment of fork.
+        // Another thread inside GStack::alloc/drop at the moment of fork: it holds the
+        // lock until a moment after the fork began (fork_prepare waits for it).
         let hold = std::env::var("MRT_TEST_NO_HOLD").is_err();
-        let guard = hold.then(|| super::ARENAS.lock());
+        let (held_tx, held_rx) = std::sync::mpsc::channel();
+        let holder = hold.then(|| {
+            std::thread::spawn(move || {
+                let g = super::ARENAS.lock();
+                held_tx.send(()).unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                drop(g);
+            })
+        });
+        if hold {
+            held_rx.recv().unwrap();
+        }
         // SAFETY: the child only calls rt_init and _exits.
         let pid = unsafe { libc::fork() };
         if pid == 0 {
@@ -1437,7 +1452,9 @@ mod fork_registry_tests {
             // SAFETY: leaves the child without running the parent's exit handlers.
             unsafe { libc::_exit(if r.is_ok() { 0 } else { 2 }) };
         }
-        drop(guard);
+        if let Some(h) = holder {
+            h.join().unwrap();
+        }
         let mut status = 0;
         // SAFETY: waiting for our own child.
         unsafe { libc::waitpid(pid, &mut status, 0) };
