@@ -79,8 +79,7 @@ pub extern "C" fn rt_go(f: rt_fn, arg: *mut c_void) -> i64 {
             ..g::GAttr::default()
         };
         match sched::newproc_attr(f, arg, &ga) {
-            // SAFETY: newproc returns a live G.
-            Ok(gp) => unsafe { (*gp).goid },
+            Ok(goid) => goid,
             Err(e) => code(e) as i64,
         }
     })
@@ -139,8 +138,7 @@ pub unsafe extern "C" fn rt_go_ex(f: rt_fn, arg: *mut c_void, attr: *const rt_go
             runtime::preempt::enable();
         }
         match sched::newproc_attr(f, arg, &ga) {
-            // SAFETY: newproc returns a live G.
-            Ok(gp) => unsafe { (*gp).goid },
+            Ok(goid) => goid,
             Err(e) => code(e) as i64,
         }
     })

@@ -1435,7 +1435,7 @@ pub fn rt_main(f: super::m::RtFn, arg: *mut c_void, attr: &g::GAttr) -> Result<(
     // main G on it, so that this thread runs it.
     acquire_idle_p(mm)?;
     let gp = match newproc1(f, arg, m, attr) {
-        Ok(gp) => gp,
+        Ok((gp, _)) => gp,
         Err(e) => {
             if let Some(pp) = releasep_reserved(mm) {
                 handoffp(pp);
@@ -1463,17 +1463,26 @@ pub fn rt_main(f: super::m::RtFn, arg: *mut c_void, attr: &g::GAttr) -> Result<(
 /// the current P; from anywhere else to the global queue. Then an idle P is woken.
 #[cfg(test)]
 pub fn newproc(f: RtFn, arg: *mut c_void) -> Result<*mut G> {
-    newproc1(f, arg, ptr::null_mut(), &g::GAttr::default())
+    newproc1(f, arg, ptr::null_mut(), &g::GAttr::default()).map(|(gp, _)| gp)
 }
 
-/// newproc with rt_go_ex's attributes, set before the G is queued.
-pub fn newproc_attr(f: RtFn, arg: *mut c_void, attr: &g::GAttr) -> Result<*mut G> {
-    newproc1(f, arg, ptr::null_mut(), attr)
+/// newproc with rt_go_ex's attributes, set before the G is queued. Returns the new
+/// G's goid, read before the G was published: once queued it may run, exit and be
+/// recycled (or, made outside any G, freed by an rt_shutdown) before the caller could
+/// read it from the descriptor.
+pub fn newproc_attr(f: RtFn, arg: *mut c_void, attr: &g::GAttr) -> Result<i64> {
+    newproc1(f, arg, ptr::null_mut(), attr).map(|(_, goid)| goid)
 }
 
 /// newproc for rt_main: the G goes to runnext of the caller's P (`mainm` holds it),
-/// which waits for it.
-pub fn newproc1(f: RtFn, arg: *mut c_void, mainm: *mut M, attr: &g::GAttr) -> Result<*mut G> {
+/// which waits for it. The G (an address only: it may be gone by the time the caller
+/// looks) and its goid.
+pub fn newproc1(
+    f: RtFn,
+    arg: *mut c_void,
+    mainm: *mut M,
+    attr: &g::GAttr,
+) -> Result<(*mut G, i64)> {
     if f.is_none() {
         return Err(Error::Inval);
     }
@@ -1495,7 +1504,7 @@ pub fn newproc1(f: RtFn, arg: *mut c_void, mainm: *mut M, attr: &g::GAttr) -> Re
     } else {
         tls::getm()
     };
-    let gp = if m.is_null() {
+    let made = if m.is_null() {
         newproc_on(None, f, arg, mainm, attr)?
     } else {
         // SAFETY: the calling thread's live M. Its P is borrowed in place: newproc_on
@@ -1504,10 +1513,10 @@ pub fn newproc1(f: RtFn, arg: *mut c_void, mainm: *mut M, attr: &g::GAttr) -> Re
         newproc_on(unsafe { (*m).held_mut() }, f, arg, mainm, attr)?
     };
     super::sysmon::ensure_started();
-    Ok(gp)
+    Ok(made)
 }
 
-/// newproc with the caller's P, if it holds one.
+/// newproc with the caller's P, if it holds one: the G and its goid.
 #[inline]
 fn newproc_on(
     mut pp: Option<&mut HeldP>,
@@ -1515,7 +1524,7 @@ fn newproc_on(
     arg: *mut c_void,
     mainm: *mut M,
     attr: &g::GAttr,
-) -> Result<*mut G> {
+) -> Result<(*mut G, i64)> {
     let gp = g::galloc(pp.as_deref_mut().map(|pp| &mut pp.core().local))?;
     // SAFETY: a free G, exclusively ours until queued.
     let g = unsafe { &mut *gp };
@@ -1528,6 +1537,7 @@ fn newproc_on(
     g.set_attr(attr.async_preempt, attr.name);
     g.creator = super::stats::goid_of(g::curg());
     g.create_pc = attr.caller;
+    let goid = g.goid;
     super::trace::go_create(gp);
     match pp {
         Some(pp) => {
@@ -1541,7 +1551,7 @@ fn newproc_on(
             wakep_global();
         }
     }
-    Ok(gp)
+    Ok((gp, goid))
 }
 
 /// rt_gosched's whole path in the common case: a user G, not wired, none of the
