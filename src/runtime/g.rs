@@ -23,7 +23,7 @@ use super::m::{MKind, RtFn, M};
 use super::note::{futex_wait, futex_wake, Lock};
 use super::p::{bump_release, HeldP, PLocal};
 use super::stack::{GStack, StackList};
-use super::{arch, free_box, greg, sanitizer, tls, try_box};
+use super::{arch, greg, sanitizer, tls};
 
 /// The saved context of a switched-out G (or of a g0 that switched to a G). The
 /// registers themselves are on the G's stack; see asm/x86_64.S.
@@ -111,7 +111,10 @@ pub type HostParkFn = Option<unsafe extern "C" fn(g: *mut c_void, arg: *mut c_vo
 /// a Waiting one to nobody until the one waker that wins the Waiting -> Runnable CAS
 /// (`set_runnable`); an Idle one to the cache that holds it. Fields marked otherwise
 /// are atomics read by anyone (rt_dump, rt_ready's checks).
-#[repr(C)]
+///
+/// Aligned to a cache line: in a descriptor block (`GBlocks`) every G then starts a
+/// line, so the fields a start touches are exactly the [`G_HOT_LINES`] prefetched.
+#[repr(C, align(64))]
 pub struct G {
     // Ordered so that making, queueing, picking and starting a G touches as few of
     // its cache lines as can be: those fields first, the rarely used ones last.
@@ -754,7 +757,6 @@ fn gfget(pl: Option<&mut PLocal>) -> Result<*mut G> {
     } else if let Some(GPtr(gp)) = GFREE.lock().pop() {
         return Ok(gp);
     }
-    let gp = try_box(G::blank())?;
     let mut all = ALLGS.lock();
     let idx = all.len();
     // Room for one more G on ALLGS, on GFREE (so that its death never allocates) and
@@ -769,18 +771,22 @@ fn gfget(pl: Option<&mut PLocal>) -> Result<*mut G> {
             f.try_reserve(need).is_ok()
         }
         && super::sched::globrunq_reserve(all.len() + 1);
-    let slot = if room {
-        greg::register(idx, gp)
-    } else {
-        Err(Error::NoMem)
-    };
-    let Ok(slot) = slot else {
-        drop(all);
-        // SAFETY: never published: not on ALLGS, and no registry slot took it
-        // (register stores the G only once nothing can fail).
-        unsafe { free_box(gp) };
+    if !room {
         return Err(Error::NoMem);
+    }
+    let mut blocks = GBLOCKS.lock();
+    let gp = blocks.carve()?;
+    let slot = match greg::register(idx, gp) {
+        Ok(s) => s,
+        Err(e) => {
+            // SAFETY: carved just now, under this hold of the lock, and never
+            // published: not on ALLGS, and no registry slot took it (register
+            // stores the G only once nothing can fail).
+            unsafe { blocks.uncarve(gp) };
+            return Err(e);
+        }
     };
+    drop(blocks);
     // SAFETY: not published yet: ours alone.
     unsafe {
         (*gp).hslot = Some(slot);
@@ -788,6 +794,137 @@ fn gfget(pl: Option<&mut PLocal>) -> Result<*mut G> {
     }
     all.push(GPtr(gp));
     Ok(gp)
+}
+
+/// G descriptors come in blocks, carved one G at a time and never freed one by one
+/// (a G that exits goes to the free lists, as in Go, which never frees its Gs): a new
+/// G costs no malloc of its own, so making a million Gs makes a few hundred
+/// allocations instead of a million (and none of the heap growth, each an mprotect
+/// or brk, that a million small mallocs cost). Blocks grow from [`GBLOCK_FIRST`] Gs
+/// to [`GBLOCK_MAX`], doubling, so a runtime with a handful of Gs keeps a small
+/// block; every block is freed by rt_shutdown, or by a fork child's rt_init. Only
+/// reached under the ALLGS lock (which a fork holds, so a fork child finds it free).
+struct GBlocks {
+    /// Every block: its first G and how many Gs it has room for.
+    all: Vec<(GPtr, usize)>,
+    /// Gs carved from the last block of `all` ([0, carved) are initialised).
+    carved: usize,
+}
+
+/// Gs in the first block, and most Gs in one (65536 x 320 bytes: 20 MiB). A big
+/// block is a mapping of its own (above glibc's mmap threshold) that the kernel
+/// cannot merge with the stack arenas around it, so few big blocks keep
+/// /proc/self/maps short (1.25 MiB blocks added 250 lines for 10^6 Gs); its pages
+/// are committed only as Gs are carved from it.
+const GBLOCK_FIRST: usize = 16;
+const GBLOCK_MAX: usize = 65536;
+
+static GBLOCKS: Lock<GBlocks> = Lock::new(GBlocks {
+    all: Vec::new(),
+    carved: 0,
+});
+
+impl GBlocks {
+    /// A fresh idle G (G::blank) from the last block, allocating the next block when
+    /// that one is full. Error::NoMem with nothing changed if no block can be had.
+    fn carve(&mut self) -> Result<*mut G> {
+        let full = match self.all.last() {
+            Some(&(_, n)) => self.carved == n,
+            None => true,
+        };
+        if full {
+            self.all.try_reserve(1).map_err(|_| Error::NoMem)?;
+            let mut n = match self.all.last() {
+                Some(&(_, n)) => (n * 2).min(GBLOCK_MAX),
+                None => GBLOCK_FIRST,
+            };
+            let base = loop {
+                let p = alloc_block(n);
+                if !p.is_null() {
+                    break p;
+                }
+                if n == 1 {
+                    return Err(Error::NoMem);
+                }
+                // A smaller block may still fit where the big one did not.
+                n /= 2;
+            };
+            self.all.push((GPtr(base), n));
+            self.carved = 0;
+        }
+        let Some(&(GPtr(base), _)) = self.all.last() else {
+            super::throw("G blocks: no block after allocating one");
+        };
+        // SAFETY: carved < n, so the slot lies inside the block; it was never handed
+        // out (or was given back by uncarve), so nothing else uses its memory.
+        let gp = unsafe { base.add(self.carved) };
+        // SAFETY: as above; the block is aligned and sized for G.
+        unsafe { gp.write(G::blank()) };
+        self.carved += 1;
+        Ok(gp)
+    }
+
+    /// Takes back the G that [`GBlocks::carve`] just gave, unpublished.
+    ///
+    /// # Safety
+    /// `gp` is the last G carved, on no list, known to nobody else.
+    unsafe fn uncarve(&mut self, gp: *mut G) {
+        match self.all.last() {
+            // SAFETY: carved > 0 when gp came from the last block (our # Safety).
+            Some(&(GPtr(base), _))
+                if self.carved > 0 && unsafe { base.add(self.carved - 1) } == gp =>
+            {
+                // A blank G holds nothing (no stack): forgetting it frees nothing.
+                self.carved -= 1;
+            }
+            _ => super::throw("G blocks: uncarve of a G that was not the last carved"),
+        }
+    }
+
+    /// Frees every block, except (fork child) those holding a G of `keep`, which are
+    /// leaked: a thread may still run on its stack. The Gs in them must have been
+    /// dropped (or be kept) already.
+    ///
+    /// # Safety
+    /// No G of a freed block is used again.
+    unsafe fn free_all(&mut self, keep: &[*mut G]) {
+        for (GPtr(base), n) in self.all.drain(..) {
+            // SAFETY: a block of n Gs: one past its end is in bounds to compute.
+            let end = unsafe { base.add(n) };
+            if keep.iter().any(|&k| k >= base && k < end) {
+                continue;
+            }
+            // SAFETY: allocated by alloc_block(n) and no G of it is used again (our
+            // # Safety).
+            unsafe { std::alloc::dealloc(base.cast(), block_layout(n)) };
+        }
+        self.all = Vec::new();
+        self.carved = 0;
+    }
+}
+
+fn block_layout(n: usize) -> core::alloc::Layout {
+    match core::alloc::Layout::array::<G>(n) {
+        Ok(l) => l,
+        Err(_) => super::throw("G blocks: block layout overflows"),
+    }
+}
+
+#[cfg(test)]
+std::thread_local! {
+    /// Unit tests: alloc_block on this thread fails for blocks of more than this many
+    /// Gs (0: for every block), as if the heap could not grow.
+    static FAIL_BLOCK_ABOVE: core::cell::Cell<usize> = const { core::cell::Cell::new(usize::MAX) };
+}
+
+/// Allocates room for `n` Gs (uninitialised); null if the memory is not there.
+fn alloc_block(n: usize) -> *mut G {
+    #[cfg(test)]
+    if n > FAIL_BLOCK_ABOVE.with(|f| f.get()) {
+        return ptr::null_mut();
+    }
+    // SAFETY: n >= 1 and G is not zero-sized, so the layout is not zero-sized.
+    unsafe { std::alloc::alloc(block_layout(n)) }.cast()
 }
 
 /// Returns a dead G to the P's cache (spilling half to the global one). Never
@@ -1234,9 +1371,12 @@ pub unsafe fn free_all() {
     greg::clear(all.len());
     for GPtr(gp) in all.drain(..) {
         // SAFETY: no M runs and no G is alive (our # Safety), so nothing runs on or
-        // reaches `gp`; dropping the G unmaps any stack it still holds.
-        unsafe { free_box(gp) };
+        // reaches `gp`; dropping the G gives back any stack it still holds. Its memory
+        // goes with its block, below.
+        unsafe { ptr::drop_in_place(gp) };
     }
+    // SAFETY: every G carved was on ALLGS and is dropped; none is used again.
+    unsafe { GBLOCKS.lock().free_all(&[]) };
     drop(all);
     GFREE.lock().clear();
     // Gs that waited for a stack are freed with the rest.
@@ -1247,6 +1387,108 @@ pub unsafe fn free_all() {
     drop(stacks);
     // A G made by a foreign thread racing with the shutdown (after the wait for Gs)
     // never ran and is gone with the rest (the counts restart with the next rt_init).
+}
+
+/// The block allocator on its own (a private `GBlocks`, not the runtime's): blocks
+/// grow by doubling, a carve that fails leaves everything as it was, a block too big
+/// for the heap gives way to a smaller one, and uncarve hands the same G out again.
+#[cfg(all(test, not(loom)))]
+mod gblock_tests {
+    use super::*;
+
+    fn fresh() -> GBlocks {
+        GBlocks {
+            all: Vec::new(),
+            carved: 0,
+        }
+    }
+
+    fn sizes(b: &GBlocks) -> Vec<usize> {
+        b.all.iter().map(|&(_, n)| n).collect()
+    }
+
+    #[test]
+    fn blocks_double_and_gs_are_distinct_and_aligned() {
+        let mut b = fresh();
+        let total = GBLOCK_FIRST + 2 * GBLOCK_FIRST + 4 * GBLOCK_FIRST + 3;
+        let mut gs = Vec::new();
+        for _ in 0..total {
+            let gp = b.carve().unwrap();
+            assert_eq!(gp as usize % 64, 0, "a G does not start a cache line");
+            // SAFETY: carved just now: a blank G.
+            unsafe {
+                assert_eq!((*gp).status(), GStatus::Idle);
+                assert!((*gp).needs_stack());
+            }
+            gs.push(gp as usize);
+        }
+        assert_eq!(
+            sizes(&b),
+            [
+                GBLOCK_FIRST,
+                2 * GBLOCK_FIRST,
+                4 * GBLOCK_FIRST,
+                8 * GBLOCK_FIRST
+            ]
+        );
+        assert_eq!(b.carved, 3);
+        gs.sort_unstable();
+        gs.dedup();
+        assert_eq!(gs.len(), total);
+        // SAFETY: nothing uses the Gs any more (blank Gs hold nothing to drop).
+        unsafe { b.free_all(&[]) };
+        assert!(b.all.is_empty());
+        assert_eq!(b.carved, 0);
+    }
+
+    #[test]
+    fn carve_failure_changes_nothing_and_uncarve_reuses_the_g() {
+        let mut b = fresh();
+        for _ in 0..GBLOCK_FIRST - 1 {
+            b.carve().unwrap();
+        }
+        // The middle of a block: carving needs no allocation at all.
+        FAIL_BLOCK_ABOVE.with(|f| f.set(0));
+        let last = b.carve().unwrap();
+        // SAFETY: the G just carved, unpublished (as gfget after a failed register).
+        unsafe { b.uncarve(last) };
+        assert_eq!(b.carve().unwrap(), last, "uncarve did not give the G back");
+        // The block is full now: the next G needs a block, which cannot be had.
+        assert_eq!(b.carve().err(), Some(Error::NoMem));
+        assert_eq!(sizes(&b), [GBLOCK_FIRST]);
+        assert_eq!(b.carved, GBLOCK_FIRST);
+        // Blocks of more than 4 Gs fail: the next block is smaller, not missing.
+        FAIL_BLOCK_ABOVE.with(|f| f.set(4));
+        b.carve().unwrap();
+        assert_eq!(sizes(&b), [GBLOCK_FIRST, 4]);
+        FAIL_BLOCK_ABOVE.with(|f| f.set(usize::MAX));
+        for _ in 0..4 {
+            b.carve().unwrap();
+        }
+        assert_eq!(sizes(&b), [GBLOCK_FIRST, 4, 8]);
+        // SAFETY: nothing uses the Gs any more.
+        unsafe { b.free_all(&[]) };
+    }
+
+    #[test]
+    fn free_all_keeps_the_block_of_a_kept_g() {
+        let mut b = fresh();
+        let mut gs = Vec::new();
+        for _ in 0..GBLOCK_FIRST + 5 {
+            gs.push(b.carve().unwrap());
+        }
+        let kept = gs[GBLOCK_FIRST + 2];
+        // SAFETY: no G but `kept` is used again.
+        unsafe { b.free_all(&[kept, ptr::null_mut()]) };
+        assert!(b.all.is_empty());
+        // The kept G's block was not freed: the G is still readable and intact.
+        // SAFETY: its block was leaked on purpose, so the G is live.
+        unsafe {
+            assert_eq!((*kept).status(), GStatus::Idle);
+            // Freed here by hand, as nothing else will.
+            std::alloc::dealloc(gs[GBLOCK_FIRST].cast(), block_layout(2 * GBLOCK_FIRST));
+        }
+    }
 }
 
 /// The G (or g0) the forking thread ran at the last fork, noted in the child by the
@@ -1279,16 +1521,27 @@ pub unsafe fn forget_after_fork() {
     // other thread exists to hold or take ALLGS's lock.
     let all = core::mem::take(&mut *unsafe { ALLGS.get_after_fork() });
     greg::clear(all.len());
+    let mut keep = [ptr::null_mut::<G>(); 2];
     for GPtr(gp) in all {
-        // SAFETY: every G on ALLGS is a live allocation; no thread runs on one in the
-        // child but ours, and the G whose stack holds our sp is skipped, not freed.
+        // SAFETY: every G on ALLGS is a live descriptor; no thread runs on one in the
+        // child but ours, and the G whose stack holds our sp is skipped, not dropped
+        // (nor is its block freed, below).
         unsafe {
             if gp == forker || (sp >= (*gp).stack_lo && sp < (*gp).stack_hi) {
+                if keep[0].is_null() {
+                    keep[0] = gp;
+                } else {
+                    keep[1] = gp;
+                }
                 continue;
             }
-            free_box(gp);
+            ptr::drop_in_place(gp);
         }
     }
+    // SAFETY: the child's only thread (our # Safety): nobody holds the lock. The Gs
+    // of the blocks freed were dropped above and are on no list any more; the blocks
+    // of the kept ones stay, as the kept Gs did before blocks.
+    unsafe { GBLOCKS.get_after_fork().free_all(&keep) };
     // SAFETY: this is the child's only thread (our # Safety), so nobody can hold or
     // take the GFREE and STACKS locks.
     unsafe {

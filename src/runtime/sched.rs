@@ -1516,7 +1516,7 @@ pub fn newproc1(
     } else {
         tls::getm()
     };
-    let gp = if m.is_null() {
+    let made = if m.is_null() {
         newproc_on(None, f, arg, mainm, attr)?
     } else {
         // SAFETY: the calling thread's live M. Its P is borrowed in place: newproc_on
@@ -1525,10 +1525,10 @@ pub fn newproc1(
         newproc_on(unsafe { (*m).held_mut() }, f, arg, mainm, attr)?
     };
     super::sysmon::ensure_started();
-    Ok(gp)
+    Ok(made)
 }
 
-/// newproc with the caller's P, if it holds one.
+/// newproc with the caller's P, if it holds one: the G and its goid.
 #[inline]
 fn newproc_on(
     mut pp: Option<&mut HeldP>,
