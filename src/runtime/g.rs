@@ -148,7 +148,9 @@ pub struct G {
     hslot: Option<&'static greg::Slot>,
     hidx: u32,
     pub lockcount: u32,
-    /// The host's handle for the G it runs now (`greg`), set by `prepare`. Owner.
+    /// The host's handle for the G it runs now (`greg`), set by `prepare`; before
+    /// the descriptor's first G, no G's handle but the slot's generation in the high
+    /// word (`greg::register`). Owner.
     pub handle: usize,
     /// 0 for g0s. Set by newproc, before the G is published.
     pub goid: i64,
@@ -774,7 +776,7 @@ fn gfget(pl: Option<&mut PLocal>) -> Result<*mut G> {
     } else {
         Err(Error::NoMem)
     };
-    let Ok(slot) = slot else {
+    let Ok((slot, handle)) = slot else {
         drop(all);
         // SAFETY: never published: not on ALLGS, and no registry slot took it
         // (register stores the G only once nothing can fail).
@@ -785,6 +787,7 @@ fn gfget(pl: Option<&mut PLocal>) -> Result<*mut G> {
     unsafe {
         (*gp).hslot = Some(slot);
         (*gp).hidx = idx as u32;
+        (*gp).handle = handle;
     }
     all.push(GPtr(gp));
     Ok(gp)
@@ -956,7 +959,7 @@ impl G {
         // is not this new G's.
         self.trace_flow.store(0, Ordering::Relaxed);
         if let Some(s) = self.hslot {
-            self.handle = greg::renew(s, self.hidx);
+            self.handle = greg::renew(s, self.hidx, self.handle);
         }
         // TSan: what the creator did so far happens before the G starts.
         sanitizer::release(sanitizer::Edge::Go, (self as *const G).cast());
