@@ -214,7 +214,9 @@ mstart_stub:
         .globl  mrt_swap
         .hidden mrt_swap
         .type   mrt_swap, @function
-mrt_swap:
+        .p2align 6                              # the same cache-line layout in
+mrt_swap:                                       # every build (it moved with the
+                                                # code before it: +-5% a switch)
         .cfi_startproc
         SAVE_CONTEXT                            # into *save (rdi)
 
