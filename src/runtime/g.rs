@@ -298,6 +298,18 @@ impl G {
     pub fn has_started(&self) -> bool {
         self.started
     }
+
+    /// For a prefetch hint only: the argument a G that has not started yet will hand
+    /// its function (the host's data, which the function reads first thing; made
+    /// long ago by a G spawned in a burst, so out of the cache), or null.
+    #[inline(always)]
+    pub fn start_arg_hint(&self) -> *const u8 {
+        if self.started {
+            ptr::null()
+        } else {
+            self.arg as *const u8
+        }
+    }
 }
 
 // SAFETY: Gs are handed between threads by the scheduler, which serialises access.
