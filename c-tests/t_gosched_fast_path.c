@@ -8,11 +8,13 @@
  *   path would make every preemption signal decline: the spinner would keep the P and
  *   the child would die of test_spawn's alarm.) Under valgrind asynchronous
  *   preemption is off: only the yields run there.
- * - The floating-point control state is each G's own across the direct switch: two
- *   Gs on one P, one with MXCSR rounding toward zero and a 53-bit x87 precision
- *   control, the other with the defaults, yield to each other many times and each
- *   finds its own state after every yield (not under valgrind, which does not model
- *   a changed MXCSR).
+ * - The floating-point control state is each G's own across a switch: Gs with each
+ *   combination of MXCSR (default or rounding toward zero) and x87 control word
+ *   (default or 53-bit precision), and one G that changes its combination every 64
+ *   yields, yield to each other many times and each finds its own state after every
+ *   yield; on one P (direct G-to-G switches) and on two with MRT_DEBUG=migrate
+ *   (through g0, the Gs moving between Ms). Not under valgrind, which does not
+ *   model a changed MXCSR.
  * - A G that yields while rt_gosched's general path is forced (MRT_DEBUG=migrate)
  *   and while another G runs its fast path: both make progress (the two paths meet).
  *
@@ -135,44 +137,60 @@ static void set_x87cw(uint16_t v)
 #define X87CW_DEFAULT 0x037fu
 #define X87CW_53BIT 0x027fu /* double precision control */
 
-static atomic_long fp_bad;
+static atomic_long fp_bad, fp_checks;
+
+/* The four combinations of the two control registers, and a G that moves through
+ * them: every one resumes with its own state whichever state the G before it left
+ * (the switch reloads MXCSR and the x87 control word separately, so each register
+ * differing alone must be covered). */
+static const uint32_t fp_mx[4] = { MXCSR_DEFAULT, MXCSR_RZ, MXCSR_RZ, MXCSR_DEFAULT };
+static const uint16_t fp_cw[4] = { X87CW_DEFAULT, X87CW_53BIT, X87CW_DEFAULT, X87CW_53BIT };
+#define FP_CHANGER 4 /* switches to the next combination every 64 yields */
+#define FP_GS 5
 
 static void fp_g(void *arg)
 {
-    bool custom = arg != NULL;
-    uint32_t want_mx = custom ? MXCSR_RZ : MXCSR_DEFAULT;
-    uint16_t want_cw = custom ? X87CW_53BIT : X87CW_DEFAULT;
-    if (custom) {
-        set_mxcsr(MXCSR_RZ);
-        set_x87cw(X87CW_53BIT);
-    }
+    int kind = (int)(intptr_t)arg;
+    int mode = kind == FP_CHANGER ? 0 : kind;
+    set_mxcsr(fp_mx[mode]);
+    set_x87cw(fp_cw[mode]);
     for (long i = 0; i < YIELDS; i++) {
+        if (kind == FP_CHANGER && i % 64 == 0) {
+            mode = (int)(i / 64) % 4;
+            set_mxcsr(fp_mx[mode]);
+            set_x87cw(fp_cw[mode]);
+        }
         rt_gosched();
         /* Only the control bits matter; the sticky exception flags may differ. */
-        if ((get_mxcsr() & ~0x3fu) != want_mx || get_x87cw() != want_cw)
+        if ((get_mxcsr() & ~0x3fu) != fp_mx[mode] || get_x87cw() != fp_cw[mode])
             atomic_fetch_add(&fp_bad, 1);
+        atomic_fetch_add_explicit(&fp_checks, 1, memory_order_relaxed);
     }
-    if (custom) {
-        set_mxcsr(MXCSR_DEFAULT);
-        set_x87cw(X87CW_DEFAULT);
-    }
+    set_mxcsr(MXCSR_DEFAULT);
+    set_x87cw(X87CW_DEFAULT);
     rt_wg_done(&wg);
 }
 
 static void main_fp(void *arg)
 {
     (void)arg;
-    rt_wg_add(&wg, 2);
-    CHECK(rt_go(fp_g, (void *)1) > 0);
-    CHECK(rt_go(fp_g, NULL) > 0);
+    rt_wg_add(&wg, FP_GS);
+    for (int k = 0; k < FP_GS; k++)
+        CHECK(rt_go(fp_g, (void *)(intptr_t)k) > 0);
     rt_wg_wait(&wg);
+    CHECK_EQ(atomic_load(&fp_checks), FP_GS * YIELDS);
     CHECK_EQ(atomic_load(&fp_bad), 0);
 }
 
+/* One P (every yield a direct G-to-G switch), or two with MRT_DEBUG=migrate (every
+ * yield through g0 and the global queue: the Gs resume on either M). */
 static void test_fp(void *arg)
 {
-    (void)arg;
-    init1();
+    const char *debug = arg;
+    if (debug)
+        setenv("MRT_DEBUG", debug, 1);
+    rt_config cfg = { .size = sizeof cfg, .maxprocs = debug ? 2 : 1 };
+    CHECK_RC(rt_init(&cfg), RT_OK);
     CHECK_RC(rt_main(main_fp, NULL), RT_OK);
     CHECK_RC(rt_shutdown(-1), RT_OK);
 }
@@ -234,8 +252,10 @@ int main(void)
         run("mark", test_mark, NULL);
     /* Valgrind does not model a changed MXCSR rounding mode (stmxcsr reads back
      * the default): the check is for the real CPU only. */
-    if (!test_under_valgrind())
+    if (!test_under_valgrind()) {
         run("fp", test_fp, NULL);
+        run("fp_migrate", test_fp, "migrate");
+    }
     run("ring", test_ring, NULL);
     run("ring_migrate", test_ring, "migrate");
     return test_summary();

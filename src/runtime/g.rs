@@ -151,7 +151,9 @@ pub struct G {
     hslot: Option<&'static greg::Slot>,
     hidx: u32,
     pub lockcount: u32,
-    /// The host's handle for the G it runs now (`greg`), set by `prepare`. Owner.
+    /// The host's handle for the G it runs now (`greg`), set by `prepare`; before
+    /// the descriptor's first G, no G's handle but the slot's generation in the high
+    /// word (`greg::register`). Owner.
     pub handle: usize,
     /// 0 for g0s. Set by newproc, before the G is published.
     pub goid: i64,
@@ -298,6 +300,18 @@ impl G {
     /// Whether it has run (its saved context is on its stack once it is not running).
     pub fn has_started(&self) -> bool {
         self.started
+    }
+
+    /// For a prefetch hint only: the argument a G that has not started yet will hand
+    /// its function (the host's data, which the function reads first thing; made
+    /// long ago by a G spawned in a burst, so out of the cache), or null.
+    #[inline(always)]
+    pub fn start_arg_hint(&self) -> *const u8 {
+        if self.started {
+            ptr::null()
+        } else {
+            self.arg as *const u8
+        }
     }
 }
 
@@ -776,8 +790,8 @@ fn gfget(pl: Option<&mut PLocal>) -> Result<*mut G> {
     }
     let mut blocks = GBLOCKS.lock();
     let gp = blocks.carve()?;
-    let slot = match greg::register(idx, gp) {
-        Ok(s) => s,
+    let (slot, handle) = match greg::register(idx, gp) {
+        Ok(r) => r,
         Err(e) => {
             // SAFETY: carved just now, under this hold of the lock, and never
             // published: not on ALLGS, and no registry slot took it (register
@@ -791,6 +805,7 @@ fn gfget(pl: Option<&mut PLocal>) -> Result<*mut G> {
     unsafe {
         (*gp).hslot = Some(slot);
         (*gp).hidx = idx as u32;
+        (*gp).handle = handle;
     }
     all.push(GPtr(gp));
     Ok(gp)
@@ -1093,7 +1108,7 @@ impl G {
         // is not this new G's.
         self.trace_flow.store(0, Ordering::Relaxed);
         if let Some(s) = self.hslot {
-            self.handle = greg::renew(s, self.hidx);
+            self.handle = greg::renew(s, self.hidx, self.handle);
         }
         // TSan: what the creator did so far happens before the G starts.
         sanitizer::release(sanitizer::Edge::Go, (self as *const G).cast());

@@ -85,8 +85,10 @@ pub fn lookup(h: *const core::ffi::c_void) -> Option<*mut G> {
 }
 
 /// Gives a new G descriptor slot `idx` (ALLGS's length, under its lock). Error::NoMem
-/// if the table is full or a chunk cannot be allocated.
-pub fn register(idx: usize, gp: *mut G) -> Result<&'static Slot> {
+/// if the table is full or a chunk cannot be allocated. Returns the slot and the
+/// descriptor's first `handle` value: no G's (its low word is 0), carrying the slot's
+/// generation for [`renew`].
+pub fn register(idx: usize, gp: *mut G) -> Result<(&'static Slot, usize)> {
     if idx >= NSLOTS {
         return Err(Error::NoMem);
     }
@@ -105,19 +107,29 @@ pub fn register(idx: usize, gp: *mut G) -> Result<&'static Slot> {
         super::throw("G registry: a slot has no chunk");
     };
     s.g.store(gp, Ordering::Release);
-    Ok(s)
+    Ok((s, (s.gen.load(Ordering::Relaxed) as usize) << 32))
 }
 
 /// A descriptor starts a new G: moves its slot to the next generation and returns
-/// the new handle. Called by the descriptor's owner (newproc), before the G is
-/// published.
+/// the new handle. `prev` is the descriptor's previous handle (or what [`register`]
+/// returned), whose high word is the slot's generation: only the descriptor's owner
+/// moves it on (newproc, before the G is published; `clear` only once every
+/// descriptor is gone), so the slot is written, never read. The slot is out of the
+/// cache when a descriptor comes back from the free list, and a load there stalled
+/// every spawn; a store does not.
 #[inline]
-pub fn renew(s: &Slot, idx: u32) -> usize {
-    let mut gen = s.gen.load(Ordering::Relaxed).wrapping_add(1);
+pub fn renew(s: &Slot, idx: u32, prev: usize) -> usize {
+    let mut gen = ((prev as u64 >> 32) as u32).wrapping_add(1);
     if gen == 0 {
         gen = 1;
     }
     s.gen.store(gen, Ordering::Release);
+    handle(gen, idx)
+}
+
+/// The handle of the G of generation `gen` in slot `idx`.
+#[inline]
+fn handle(gen: u32, idx: u32) -> usize {
     (((gen as u64) << 32) | (G_TAG | (idx + 1)) as u64) as usize
 }
 
@@ -128,7 +140,8 @@ pub fn clear(n: usize) {
     for idx in 0..n {
         if let Some(s) = slot(idx) {
             s.g.store(ptr::null_mut(), Ordering::Release);
-            renew(s, idx as u32);
+            let gen = s.gen.load(Ordering::Relaxed);
+            renew(s, idx as u32, handle(gen, idx as u32));
         }
     }
 }

@@ -1800,6 +1800,12 @@ pub fn goexit_direct() {
         // loop), its descriptor out of the cache: start fetching it while `n` runs.
         // (Only here: a G that yields or parks hands over to Gs that ran lately.)
         arch::prefetch_lines(pp.p().runq.peek_hint() as *const u8, G_HOT_LINES);
+        // And what `n` reads first if it is new: its argument (the host's data).
+        // SAFETY: pick_local's G: runnable and ours.
+        let a = unsafe { &*n }.start_arg_hint();
+        if !a.is_null() {
+            arch::prefetch_lines(a, 1);
+        }
         m.pending.set(g::Pending::Exit);
         switch_direct::<true>(m, pp, g, n, inherit);
         super::throw("goexit: a dead G was resumed");
