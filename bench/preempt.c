@@ -29,14 +29,9 @@
 static int rounds = 7;
 static long nsamples = 100;
 
-/* CPU time of the whole process: on a shared machine, wall time also counts whatever
- * else ran on the core. At one P the only busy thread is the one running the G
- * (sysmon wakes now and then, in both variants alike). */
-static int64_t cpu_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
+/* Times are CPU time of the whole process (vsgo.h's cpu_ns): on a shared machine, wall
+ * time also counts whatever else ran on the core. At one P the only busy thread is the
+ * one running the G (sysmon wakes now and then, in both variants alike). */
 
 /* ---- rt_checkpoint ---- */
 

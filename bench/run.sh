@@ -33,8 +33,9 @@
 #         wall time of each key and, as `<key>_cpu`, the process's CPU time over the
 #         same round ($MRT_BENCH_CPU is set for these runs; see bench/vsgo.h), which
 #         other load on a shared machine disturbs far less. With
-#         MRT_BENCH_BASE_LIB=/dir/with/libmrt.so.0 (a build without the trace code) a
-#         third side runs against it and `base=` and `off_overhead=` join the line.
+#         MRT_BENCH_BASE_LIB=/dir/with/libmrt.so.0 (a build without the trace code; a
+#         full run builds one itself, `--cfg mrt_no_trace` in target/notrace) a third
+#         side runs against it and `base=` and `off_overhead=` join the line.
 #   vsgo  bench/<name>.c (libmrt) and bench/<name>.go (Go, built with bench/vsgo.go),
 #         both given the entry's args; each run is a fresh process, the two sides
 #         alternate (which goes first flips every run), `reps` runs each (default 3).
@@ -385,10 +386,28 @@ awk_median='
     }
 '
 
+# The "no trace code" side of the trace rows: without $MRT_BENCH_BASE_LIB, a full (not
+# QUICK) run builds it once, the library with --cfg mrt_no_trace (trace::on() is then
+# false at compile time and every hook folds away), in target/notrace.
+trace_base_lib() {
+    [ -n "${MRT_BENCH_BASE_LIB:-}" ] || [ -n "$quick" ] || [ -n "${trace_base_tried:-}" ] && return 0
+    trace_base_tried=1
+    if cargo rustc --manifest-path "$root/Cargo.toml" --release --lib -q \
+        --target-dir "$root/target/notrace" -- --cfg mrt_no_trace >&2; then
+        mkdir -p "$out/notrace"
+        cp "$root/target/notrace/release/libmrt.so" "$out/notrace/libmrt.so.0"
+        MRT_BENCH_BASE_LIB="$out/notrace"
+    else
+        echo "bench: the build without trace code failed; its column is left out" >&2
+    fi
+}
+
 # The trace's overhead: the same C bench with $MRT_TRACE unset ("off") and set ("on"),
-# and against $MRT_BENCH_BASE_LIB ("base") if given, alternating, each a fresh process.
+# and against $MRT_BENCH_BASE_LIB ("base": by default the build of trace_base_lib),
+# alternating, each a fresh process.
 run_trace() {
     local name="$1" reps="$2" eargs="$3"; shift 3
+    trace_base_lib
     reps="${MRT_BENCH_REPS:-$reps}"
     local dir="$out/results/trace_$name${eargs:+_${eargs// /}}"
     rm -rf "$dir"; mkdir -p "$dir"
