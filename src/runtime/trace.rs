@@ -2348,20 +2348,25 @@ unsafe fn take_after_fork<T>(l: &Lock<Option<T>>, f: impl FnOnce(&T)) {
 mod tests {
     use super::*;
 
-    /// The compact records decode to what was put, extremes included (each kind with
-    /// its own fields); a held-back wake comes out on its own or inside the switch
-    /// it rode in, at its own time; a time that goes back is recorded as no time (a
-    /// lane's time never decreases).
-    #[test]
-    fn records_round_trip_through_the_varint_encoding() {
-        let mut b = Buf {
+    /// An empty buffer of trace generation 1, as `prepare` would start one.
+    fn test_buf() -> Buf {
+        Buf {
             gen: 1,
             bytes: Vec::with_capacity(BUF_BYTES),
             last_ts: 0,
             chain: Chain::default(),
             pending: None,
             fusing: false,
-        };
+        }
+    }
+
+    /// The compact records decode to what was put, extremes included (each kind with
+    /// its own fields); a held-back wake comes out on its own or inside the switch
+    /// it rode in, at its own time; a time that goes back is recorded as no time (a
+    /// lane's time never decreases).
+    #[test]
+    fn records_round_trip_through_the_varint_encoding() {
+        let mut b = test_buf();
         let u = 1i64 << TICK_SHIFT;
         let t0 = (1i64 << 40) + 3; // not a whole unit: rounded down
         let r = WaitReason::ChanRecv as u8;
@@ -2443,14 +2448,7 @@ mod tests {
     /// held back) is written whole.
     #[test]
     fn a_ping_pong_switch_is_three_bytes_and_decodes_whole() {
-        let mut b = Buf {
-            gen: 1,
-            bytes: Vec::with_capacity(BUF_BYTES),
-            last_ts: 0,
-            chain: Chain::default(),
-            pending: None,
-            fusing: false,
-        };
+        let mut b = test_buf();
         let u = 1i64 << TICK_SHIFT;
         let t0 = 1i64 << 40;
         let r = WaitReason::ChanRecv as u8;
@@ -2528,14 +2526,7 @@ mod tests {
     #[test]
     fn a_wake_after_a_fused_one_reads_no_clock() {
         TSC.store(true, Ordering::Relaxed);
-        let mut b = Buf {
-            gen: 1,
-            bytes: Vec::with_capacity(BUF_BYTES),
-            last_ts: 0,
-            chain: Chain::default(),
-            pending: None,
-            fusing: false,
-        };
+        let mut b = test_buf();
         let u = 1i64 << TICK_SHIFT;
         let t0 = 1i64 << 40;
         let r = WaitReason::ChanRecv as u8;
