@@ -50,22 +50,13 @@ static void child(void *arg)
         CHECK(rt_go(waiter, NULL) > 0);
     wait_count(&started, PARKED);
 
-    long accepted = 0, refused = 0, other = 0;
-    test_oom_set(TEST_OOM_ALL);
-    for (int i = 0; i < TRIES; i++) {
-        int64_t id = rt_go(waiter, NULL);
-        if (id > 0)
-            accepted++;
-        else if (id == RT_ENOMEM)
-            refused++;
-        else
-            other++;
-    }
-    test_oom_set(TEST_OOM_OFF);
-    fprintf(stderr, "  with every malloc failing: %ld Gs made, %ld refused\n", accepted, refused);
+    test_oom_gos gos = { 0 };
+    test_oom_go(TEST_OOM_ALL, TRIES, waiter, &gos);
+    long accepted = gos.made;
+    fprintf(stderr, "  with every malloc failing: %ld Gs made, %ld refused\n", accepted, gos.nomem);
     CHECK(accepted > 0);
-    CHECK(refused > 0);
-    CHECK_EQ(other, 0);
+    CHECK(gos.nomem > 0);
+    CHECK_EQ(gos.other, 0);
     CHECK(test_oom_failures() > 0);
     CHECK_RC(test_stats(&st), RT_OK);
     CHECK_EQ(st.gs_created - st0.gs_created, PARKED + accepted);

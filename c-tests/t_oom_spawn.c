@@ -14,7 +14,7 @@
 #define NGO 100000
 
 static atomic_long ran;
-static long accepted, refused, other;
+static test_oom_gos gos;
 static test_latch spawned = TEST_LATCH_INIT;
 
 static void body(void *arg)
@@ -25,17 +25,7 @@ static void body(void *arg)
 
 static void spawn_all(void)
 {
-    test_oom_set(TEST_OOM_HALF);
-    for (int i = 0; i < NGO; i++) {
-        int64_t id = rt_go(body, NULL);
-        if (id > 0)
-            accepted++;
-        else if (id == RT_ENOMEM)
-            refused++;
-        else
-            other++;
-    }
-    test_oom_set(TEST_OOM_OFF);
+    test_oom_go(TEST_OOM_HALF, NGO, body, &gos);
 }
 
 static void spawner_g(void *arg)
@@ -62,15 +52,15 @@ static void child(void *arg)
     } else {
         spawn_all();
     }
-    CHECK_EQ(accepted + refused, NGO);
-    CHECK_EQ(other, 0);
-    CHECK(refused > 0);
-    CHECK(accepted > 0);
+    CHECK_EQ(gos.made + gos.nomem, NGO);
+    CHECK_EQ(gos.other, 0);
+    CHECK(gos.nomem > 0);
+    CHECK(gos.made > 0);
     CHECK(test_oom_failures() > 0);
     /* Every accepted G runs (bounded by test_spawn's alarm). */
-    while (atomic_load(&ran) < accepted)
+    while (atomic_load(&ran) < gos.made)
         usleep(1000);
-    CHECK_EQ(atomic_load(&ran), accepted);
+    CHECK_EQ(atomic_load(&ran), gos.made);
 
     rt_chan *m = NULL;
     CHECK_RC(rt_chan_make(sizeof(int), 0, &m), RT_OK);

@@ -11,6 +11,8 @@
  *                                   pseudo-random pattern (a strict alternation
  *                                   could always fail the same step of a path)
  *   test_oom_failures()             allocations refused so far
+ *   test_oom_go(mode, n, fn, &c)    n rt_go(fn, NULL) calls with the switch at `mode`,
+ *                                   counted as made, RT_ENOMEM or anything else
  *
  * free is glibc's own: what was allocated here came from glibc's malloc. Unlike an
  * RLIMIT_AS squeeze, only the heap is exhausted (stack mmaps still work), so the test
@@ -42,6 +44,28 @@ static inline void test_oom_set(int mode)
 static inline long test_oom_failures(void)
 {
     return atomic_load(&test_oom_failures_);
+}
+
+/* What n rt_go calls gave under an out-of-memory mode (test_oom_go). */
+typedef struct {
+    long made, nomem, other;
+} test_oom_gos;
+
+/* n rt_go(fn, NULL) calls with the switch at `mode` (off again afterwards), each
+ * counted into *c by its result: a G id, RT_ENOMEM, or anything else. */
+static inline void test_oom_go(int mode, long n, void (*fn)(void *), test_oom_gos *c)
+{
+    test_oom_set(mode);
+    for (long i = 0; i < n; i++) {
+        int64_t id = rt_go(fn, NULL);
+        if (id > 0)
+            c->made++;
+        else if (id == RT_ENOMEM)
+            c->nomem++;
+        else
+            c->other++;
+    }
+    test_oom_set(TEST_OOM_OFF);
 }
 
 /* Whether this allocation is to fail. */
