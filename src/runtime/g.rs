@@ -873,7 +873,11 @@ impl GBlocks {
         // SAFETY: carved < n, so the slot lies inside the block; it was never handed
         // out (or was given back by uncarve), so nothing else uses its memory.
         let gp = unsafe { base.add(self.carved) };
-        // SAFETY: as above; the block is aligned and sized for G.
+        // SAFETY: `gp` is inside the block (carved < n) and unused by anyone else (it
+        // was never handed out, or uncarve gave it back); alloc_block aligned the block
+        // for G and sized it for n Gs, so the write covers one G's memory exactly and
+        // overwrites nothing that needs dropping (a fresh slot is uninitialised; an
+        // uncarved one holds a blank G, which owns nothing).
         unsafe { gp.write(G::blank()) };
         self.carved += 1;
         Ok(gp)
