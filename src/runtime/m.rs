@@ -163,6 +163,10 @@ pub struct M {
     /// The mask its thread sets in minit (the runtime's `Sched::sigmask`, copied by
     /// allocm so that a starting thread does not take the sched lock for it). Fixed.
     pub sigmask: libc::sigset_t,
+    /// Its thread started with `sigmask` already set (glibc applied it from the
+    /// thread attributes), so minit does not set it again. Written by the launcher
+    /// before pthread_create, read by the M's thread.
+    pub mask_at_start: AtomicBool,
     /// Its buffer of execution-trace events (`trace`): own thread, and whoever
     /// stops the trace under the protocol described there.
     pub trace: super::trace::MTrace,
@@ -218,6 +222,7 @@ impl M {
             sigmask_word: AtomicU64::new(0),
             // SAFETY: sigset_t is plain data; all-zero is the empty set.
             sigmask: unsafe { core::mem::zeroed() },
+            mask_at_start: AtomicBool::new(false),
             runs_ended: core::cell::Cell::new(0),
             in_park_cb: core::cell::Cell::new(false),
             trace: super::trace::MTrace::new(),
@@ -717,21 +722,27 @@ fn newosproc(m: *mut M) -> Result<()> {
             libc::pthread_attr_destroy(&mut attr);
             return Err(Error::Inval);
         }
+        // Where glibc can be told the new thread's mask (pthread_attr_setsigmask_np,
+        // glibc 2.32), the thread starts with the mask it runs with, which glibc
+        // sets anyway as the thread starts: minit need not set it again, and the
+        // creator's own mask stays as it is (three system calls fewer per M, one of
+        // them before the clone). Until minit installs the M's signal stack, and
+        // until mstart_stub sets the TLS slot, a signal handled there finds a thread
+        // like any host thread (no G: the handlers pass the signal on) or an M on g0
+        // with no G to preempt (the old order in minit, mask before signal stack,
+        // had that window too). Else the creator blocks every signal around the
+        // call, the thread inherits that, and minit sets the M's mask.
         let mut all: libc::sigset_t = core::mem::zeroed();
         let mut old: libc::sigset_t = core::mem::zeroed();
-        libc::sigfillset(&mut all);
-        // The thread must start with every signal blocked. Where glibc can be told
-        // the new thread's mask (pthread_attr_setsigmask_np, glibc 2.32), the
-        // creator's own mask stays as it is: two fewer system calls per M, one of
-        // them before the clone. Else the creator blocks everything around the call,
-        // and the thread inherits that.
         let own_mask = match attr_setsigmask() {
-            Some(set) if set(&mut attr, &all) == 0 => false,
+            Some(set) if set(&mut attr, &(*m).sigmask) == 0 => false,
             _ => {
+                libc::sigfillset(&mut all);
                 libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
                 true
             }
         };
+        (*m).mask_at_start.store(!own_mask, Ordering::Relaxed);
         let mut tries = 0;
         let rc = loop {
             let mut tid: libc::pthread_t = 0;
@@ -825,8 +836,10 @@ fn mstart1(m: *mut M, entry_sp: usize) {
 
 /// Go's minit: the M's signal mask and alternate signal stack.
 fn minit(m: &M) {
-    // SAFETY: a valid sigset for this thread.
-    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &m.sigmask, ptr::null_mut()) };
+    if !m.mask_at_start.load(Ordering::Relaxed) {
+        // SAFETY: a valid sigset for this thread.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &m.sigmask, ptr::null_mut()) };
+    }
     m.sigmask_word
         .store(signal::mask_word(&m.sigmask), Ordering::Relaxed);
     if let Some(st) = &m.stack {
