@@ -171,9 +171,9 @@ impl WaitQ {
 /// (`chanreg`), which is how a bad handle is told apart without reading it.
 ///
 /// Cache-line aligned, the lock first: the lock word and the hot part of the state
-/// share the first line wherever the allocator places the channel (a channel
-/// straddling lines at random made each round of a producer/consumer benchmark
-/// fast or slow by where its channel landed).
+/// share the first line wherever the allocator places the channel (before, the
+/// compiler's field order and malloc's placement decided whether an operation moved
+/// one line between two cores or two).
 #[repr(C, align(64))]
 pub struct Chan {
     state: Lock<ChanState>,
