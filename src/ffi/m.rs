@@ -30,6 +30,8 @@ pub unsafe extern "C" fn rt_allocm(
     arg: *mut c_void,
     out: *mut *mut rt_m,
 ) -> c_int {
+    // Where the host called from, for rt_dump's "created by" line.
+    let caller = crate::runtime::arch::caller_pc();
     boundary(|| {
         if out.is_null() {
             return RT_EINVAL;
@@ -37,7 +39,7 @@ pub unsafe extern "C" fn rt_allocm(
         if let Err(e) = runtime::ensure_running() {
             return code(e);
         }
-        match m::allocm(p.cast(), f, arg) {
+        match m::allocm(p.cast(), f, arg, caller) {
             Ok(mp) => {
                 // SAFETY: out was checked non-null; the caller gives a writable slot.
                 unsafe { *out = mp.cast() };
@@ -103,11 +105,13 @@ pub unsafe extern "C" fn rt_newm(
     p: *mut rt_p,
     out: *mut *mut rt_m,
 ) -> c_int {
+    // Where the host called from, for rt_dump's "created by" line.
+    let caller = crate::runtime::arch::caller_pc();
     boundary(|| {
         if let Err(e) = runtime::ensure_running() {
             return code(e);
         }
-        match m::newm(f, arg, p.cast()) {
+        match m::newm(f, arg, p.cast(), caller) {
             Ok(mp) => {
                 if !out.is_null() {
                     // SAFETY: the caller gives a writable slot when non-null.

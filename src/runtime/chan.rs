@@ -169,25 +169,38 @@ impl WaitQ {
 ///
 /// The host never sees a Chan's address: it holds a handle of the channel registry
 /// (`chanreg`), which is how a bad handle is told apart without reading it.
+///
+/// Cache-line aligned, the lock first: the lock word and the hot part of the state
+/// share the first line wherever the allocator places the channel (before, the
+/// compiler's field order and malloc's placement decided whether an operation moved
+/// one line between two cores or two).
+#[repr(C, align(64))]
 pub struct Chan {
+    state: Lock<ChanState>,
     /// Fixed at make.
     cap: usize,
     elem_size: usize,
-    state: Lock<ChanState>,
 }
 
 /// A channel's changing state, guarded by its lock.
+///
+/// Laid out for a sender and a receiver on two cores (see [`Chan`]): what every
+/// operation writes or tests (the counts and indices, the buffer, the queue heads)
+/// first, so that with the lock word it fills the channel's first cache line and an
+/// operation moves one line between the cores, not two; what is only read (the
+/// sizes, `closed`) or written when a waiter queues (`sendq.last`) after it.
+#[repr(C)]
 struct ChanState {
-    elem_size: usize,
-    cap: usize,
-    buf: *mut u8,
     /// Elements in the buffer, next slot to send into, next to receive from.
     qcount: usize,
     sendx: usize,
     recvx: usize,
-    closed: bool,
+    buf: *mut u8,
     recvq: WaitQ,
     sendq: WaitQ,
+    elem_size: usize,
+    cap: usize,
+    closed: bool,
     /// Selects between enqueueing on this channel and removing their sudogs again:
     /// they touch it after being woken, so rt_chan_free refuses meanwhile.
     refs: usize,
@@ -195,6 +208,13 @@ struct ChanState {
 
 // SAFETY: the buffer and the sudogs it points at are touched only under the lock.
 unsafe impl Send for ChanState {}
+
+// The hot part of the state (up to `sendq.first`) shares the channel's first cache
+// line with the lock word, which takes the first 8 bytes of the Lock (loom's
+// mutex is larger; the layout does not matter there).
+#[cfg(not(loom))]
+const _: () =
+    assert!(8 + core::mem::offset_of!(ChanState, sendq) + core::mem::size_of::<*mut Sudog>() <= 64);
 
 /// rt_chan_make.
 ///
@@ -282,6 +302,17 @@ impl Chan {
 }
 
 impl ChanState {
+    /// The ring index after `i` (< cap): a compare, not a division, which would
+    /// lengthen every buffered operation's time under the lock.
+    #[inline(always)]
+    fn next(&self, i: usize) -> usize {
+        if i + 1 == self.cap {
+            0
+        } else {
+            i + 1
+        }
+    }
+
     fn slot(&self, i: usize) -> *mut u8 {
         // SAFETY: i < cap, inside the buffer.
         unsafe { self.buf.add(i * self.elem_size) }
@@ -343,7 +374,7 @@ impl ChanState {
         }
         if self.qcount < self.cap {
             self.copy(self.slot(self.sendx), elem);
-            self.sendx = (self.sendx + 1) % self.cap;
+            self.sendx = self.next(self.sendx);
             self.qcount += 1;
             return Some((Ok(()), ptr::null_mut()));
         }
@@ -364,7 +395,7 @@ impl ChanState {
                     // (which is the same slot).
                     self.copy(elem, self.slot(self.recvx));
                     self.copy(self.slot(self.recvx), (*s).elem);
-                    self.recvx = (self.recvx + 1) % self.cap;
+                    self.recvx = self.next(self.recvx);
                     self.sendx = self.recvx;
                 }
                 (*s).success = true;
@@ -374,7 +405,7 @@ impl ChanState {
         if self.qcount > 0 {
             self.copy(elem, self.slot(self.recvx));
             self.zero(self.slot(self.recvx));
-            self.recvx = (self.recvx + 1) % self.cap;
+            self.recvx = self.next(self.recvx);
             self.qcount -= 1;
             return Some((Ok(()), ptr::null_mut()));
         }

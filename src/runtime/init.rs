@@ -195,6 +195,10 @@ fn init_locked(n: i32, cfg: Cfg, psig: i32, flags: u32) -> Result<()> {
     let migrate = debug.split(',').any(|w| w.trim() == "migrate");
     sched::DEBUG_MIGRATE.store(migrate, Ordering::Relaxed);
     sched::set_switch_slow(sched::SLOW_MIGRATE, migrate);
+    m::FULL_CREATESTACK.store(
+        debug.split(',').any(|w| w.trim() == "createstack"),
+        Ordering::Relaxed,
+    );
     // Before any G exists: a sanitized host's ASan or TSan is told about every one.
     super::sanitizer::detect(&debug);
     sched::set_switch_slow(sched::SLOW_SANITIZER, super::sanitizer::on() != 0);
@@ -236,6 +240,7 @@ pub const DEBUG_KEYS: &[&str] = &[
     "guardmprotect",
     "guarddeferslow",
     "gstackvmas=<n>",
+    "createstack",
 ];
 
 /// The words of `debug` that are no [`DEBUG_KEYS`] (empty words are ignored).

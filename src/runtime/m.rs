@@ -16,7 +16,9 @@
 
 use core::ffi::c_void;
 use core::ptr;
-use core::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{
+    AtomicBool, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+};
 
 use once_cell::sync::Lazy;
 
@@ -158,6 +160,13 @@ pub struct M {
     /// whole mask): written by its own thread in minit or at adoption, read by the
     /// preemption handler, which leaves a G alone when the interrupted mask differs.
     pub sigmask_word: AtomicU64,
+    /// The mask its thread sets in minit (the runtime's `Sched::sigmask`, copied by
+    /// allocm so that a starting thread does not take the sched lock for it). Fixed.
+    pub sigmask: libc::sigset_t,
+    /// Its thread started with `sigmask` already set (glibc applied it from the
+    /// thread attributes), so minit does not set it again. Written by the launcher
+    /// before pthread_create, read by the M's thread.
+    pub mask_at_start: AtomicBool,
     /// Its buffer of execution-trace events (`trace`): own thread, and whoever
     /// stops the trace under the protocol described there.
     pub trace: super::trace::MTrace,
@@ -211,6 +220,9 @@ impl M {
             pending: core::cell::Cell::new(super::g::Pending::Yield),
             preempt_sig_pending: AtomicBool::new(false),
             sigmask_word: AtomicU64::new(0),
+            // SAFETY: sigset_t is plain data; all-zero is the empty set.
+            sigmask: unsafe { core::mem::zeroed() },
+            mask_at_start: AtomicBool::new(false),
             runs_ended: core::cell::Cell::new(0),
             in_park_cb: core::cell::Cell::new(false),
             trace: super::trace::MTrace::new(),
@@ -361,8 +373,25 @@ pub fn allm_remove(s: &mut Sched, m: *mut M) {
     }
 }
 
-/// Records the caller's return addresses (Go's mp.createstack).
-fn record_createstack(m: &mut M) {
+/// Whether allocm records the whole call stack of each M's creation
+/// (`MRT_DEBUG=createstack`), not just the call site.
+pub static FULL_CREATESTACK: AtomicBool = AtomicBool::new(false);
+
+/// Records where M `m` was made, for rt_dump's "created by" lines (Go's
+/// mp.createstack). By default that is `caller`, the call site of the host's rt_newm
+/// or rt_allocm (or of the runtime's own request for a thread), as rt_go records it
+/// for a G: a frame-pointer read, nothing more. The whole stack needs the C library's
+/// unwinder (backtrace: libgcc's DWARF unwinder, about a microsecond for a shallow
+/// host stack here, a sizeable share of what a thread costs), so it is taken only
+/// with `MRT_DEBUG=createstack`.
+fn record_createstack(m: &mut M, caller: usize) {
+    if !FULL_CREATESTACK.load(Ordering::Relaxed) {
+        if caller != 0 {
+            m.createstack[0] = caller;
+            m.ncreatestack = 1;
+        }
+        return;
+    }
     extern "C" {
         fn backtrace(buf: *mut *mut c_void, size: libc::c_int) -> libc::c_int;
     }
@@ -378,12 +407,12 @@ fn record_createstack(m: &mut M) {
 }
 
 /// Go's allocm: a new M with its stacks, not yet running. If the calling M holds no
-/// P and `p` is given, `p` is borrowed for the allocation and given back.
-pub fn allocm(pp: *mut P, f: RtFn, arg: *mut c_void) -> Result<*mut M> {
-    let caller = tls::getm();
+/// P and `p` is given, `p` is borrowed for the allocation and given back. `caller`:
+/// where the M was asked for (see [`record_createstack`]; 0: unknown).
+pub fn allocm(pp: *mut P, f: RtFn, arg: *mut c_void, caller: usize) -> Result<*mut M> {
+    let me = tls::getm();
     // SAFETY: getm returns the live M of this thread or null.
-    let caller_has_p =
-        !caller.is_null() && unsafe { !(*caller).p.load(Ordering::Relaxed).is_null() };
+    let caller_has_p = !me.is_null() && unsafe { !(*me).p.load(Ordering::Relaxed).is_null() };
     let borrowed = if !pp.is_null() && !caller_has_p {
         Some(p::borrow(pp)?)
     } else {
@@ -392,26 +421,27 @@ pub fn allocm(pp: *mut P, f: RtFn, arg: *mut c_void) -> Result<*mut M> {
         }
         None
     };
-    let r = allocm_inner(f, arg);
+    let r = allocm_inner(f, arg, caller);
     if let Some(b) = borrowed {
         p::unborrow(pp, b);
     }
     r
 }
 
-fn allocm_inner(f: RtFn, arg: *mut c_void) -> Result<*mut M> {
+fn allocm_inner(f: RtFn, arg: *mut c_void, caller: usize) -> Result<*mut M> {
     reap_freem(0);
-    let (usable, glibc_part) = {
+    let (usable, glibc_part, sigmask) = {
         let s = SCHED.lock();
         s.check_running()?;
-        (s.cfg.g0_stack_size, s.minstack)
+        (s.cfg.g0_stack_size, s.minstack, s.sigmask)
     };
     let stack = MStack::get(usable, glibc_part)?;
     let (g0_lo, g0_hi) = (stack.g0_lo, stack.g0_lo + usable);
     let (guard_lo, guard_hi) = stack.g0_guard();
     let mut mm = M::blank(MKind::Runtime, f, arg);
     mm.stack = Some(stack);
-    record_createstack(&mut mm);
+    mm.sigmask = sigmask;
+    record_createstack(&mut mm, caller);
     let m = try_box(mm)?;
     let g0 = match try_box(G::new_g0(m, g0_lo, g0_hi, guard_lo, guard_hi)) {
         Ok(g) => g,
@@ -529,10 +559,10 @@ fn launch(m: *mut M, nextp: *mut P, reserved: bool, made_in: Option<u64>) -> Res
 }
 
 /// Go's newm: allocm + nextp + newm1. On failure nothing is left behind and `pp` is
-/// back where it was.
-pub fn newm(f: RtFn, arg: *mut c_void, pp: *mut P) -> Result<*mut M> {
+/// back where it was. `caller`: as for [`allocm`].
+pub fn newm(f: RtFn, arg: *mut c_void, pp: *mut P, caller: usize) -> Result<*mut M> {
     let gen = super::GENERATION.load(Ordering::Acquire);
-    let m = allocm(pp, f, arg)?;
+    let m = allocm(pp, f, arg, caller)?;
     if let Err(e) = launch(m, pp, false, Some(gen)) {
         if super::GENERATION.load(Ordering::Acquire) != gen {
             // A shutdown freed the M (and maybe the P) between the two steps; its
@@ -558,7 +588,7 @@ pub fn newm_for_sched(pp: HeldP, spinning: bool) -> core::result::Result<(), Hel
         return Err(pp);
     }
     let gen = super::GENERATION.load(Ordering::Acquire);
-    let Ok(m) = allocm_inner(None, ptr::null_mut()) else {
+    let Ok(m) = allocm_inner(None, ptr::null_mut(), arch::caller_pc()) else {
         newm_failed();
         return Err(pp);
     };
@@ -692,10 +722,27 @@ fn newosproc(m: *mut M) -> Result<()> {
             libc::pthread_attr_destroy(&mut attr);
             return Err(Error::Inval);
         }
+        // Where glibc can be told the new thread's mask (pthread_attr_setsigmask_np,
+        // glibc 2.32), the thread starts with the mask it runs with, which glibc
+        // sets anyway as the thread starts: minit need not set it again, and the
+        // creator's own mask stays as it is (three system calls fewer per M, one of
+        // them before the clone). Until minit installs the M's signal stack, and
+        // until mstart_stub sets the TLS slot, a signal handled there finds a thread
+        // like any host thread (no G: the handlers pass the signal on) or an M on g0
+        // with no G to preempt (the old order in minit, mask before signal stack,
+        // had that window too). Else the creator blocks every signal around the
+        // call, the thread inherits that, and minit sets the M's mask.
         let mut all: libc::sigset_t = core::mem::zeroed();
         let mut old: libc::sigset_t = core::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+        let own_mask = match attr_setsigmask() {
+            Some(set) if set(&mut attr, &(*m).sigmask) == 0 => false,
+            _ => {
+                libc::sigfillset(&mut all);
+                libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+                true
+            }
+        };
+        (*m).mask_at_start.store(!own_mask, Ordering::Relaxed);
         let mut tries = 0;
         let rc = loop {
             let mut tid: libc::pthread_t = 0;
@@ -710,7 +757,9 @@ fn newosproc(m: *mut M) -> Result<()> {
             }
             libc::sched_yield();
         };
-        libc::pthread_sigmask(libc::SIG_SETMASK, &old, ptr::null_mut());
+        if own_mask {
+            libc::pthread_sigmask(libc::SIG_SETMASK, &old, ptr::null_mut());
+        }
         libc::pthread_attr_destroy(&mut attr);
         match rc {
             0 => {
@@ -722,6 +771,28 @@ fn newosproc(m: *mut M) -> Result<()> {
             _ => Err(Error::Again),
         }
     }
+}
+
+type AttrSetSigmask =
+    unsafe extern "C" fn(*mut libc::pthread_attr_t, *const libc::sigset_t) -> libc::c_int;
+
+/// glibc's pthread_attr_setsigmask_np, looked up once (the libc crate does not bind
+/// it, and a glibc older than 2.32 lacks it). 0: not looked up yet; 1: absent.
+static ATTR_SETSIGMASK: AtomicUsize = AtomicUsize::new(0);
+
+fn attr_setsigmask() -> Option<AttrSetSigmask> {
+    let mut f = ATTR_SETSIGMASK.load(Ordering::Relaxed);
+    if f == 0 {
+        // SAFETY: dlsym with a NUL-terminated name; RTLD_DEFAULT searches the global
+        // scope.
+        let p = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"pthread_attr_setsigmask_np".as_ptr()) };
+        f = if p.is_null() { 1 } else { p as usize };
+        // Racing lookups store the same value.
+        ATTR_SETSIGMASK.store(f, Ordering::Relaxed);
+    }
+    // SAFETY: a non-null result of that lookup is glibc's function, whose signature
+    // is AttrSetSigmask in every glibc that exports it.
+    (f != 1).then(|| unsafe { core::mem::transmute::<usize, AttrSetSigmask>(f) })
 }
 
 type StartRoutine = extern "C" fn(*mut c_void) -> *mut c_void;
@@ -765,11 +836,12 @@ fn mstart1(m: *mut M, entry_sp: usize) {
 
 /// Go's minit: the M's signal mask and alternate signal stack.
 fn minit(m: &M) {
-    let mask = SCHED.lock().sigmask;
-    // SAFETY: a valid sigset for this thread.
-    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &mask, ptr::null_mut()) };
+    if !m.mask_at_start.load(Ordering::Relaxed) {
+        // SAFETY: a valid sigset for this thread.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &m.sigmask, ptr::null_mut()) };
+    }
     m.sigmask_word
-        .store(signal::mask_word(&mask), Ordering::Relaxed);
+        .store(signal::mask_word(&m.sigmask), Ordering::Relaxed);
     if let Some(st) = &m.stack {
         // A new thread never has a signal stack (POSIX: not inherited).
         signal::install_altstack(st.alt_lo, ALTSTACK_SIZE);

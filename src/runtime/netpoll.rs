@@ -159,6 +159,20 @@ struct PollWaiter {
 struct PollDesc {
     rg: Option<*mut PollWaiter>,
     wg: Option<*mut PollWaiter>,
+    /// The generation of the fd number's registration, carried in the high half
+    /// of every event's data (`ev_data`). A registration is renewed in place
+    /// (EPOLL_CTL_MOD) while the number names the same file; when MOD fails the
+    /// number names a file epoll does not know, which is registered (ADD) under
+    /// the next generation. An older file that lives on through a dup keeps its
+    /// registration under the number, with an older generation: netpoll drops
+    /// its events, so a waiter is only ever woken by the file its number names.
+    gen: u32,
+}
+
+/// The epoll data of fd `fd`'s registration of generation `gen` (the break
+/// eventfd's is u64::MAX, which no fd has: fds are below 2^31).
+fn ev_data(fd: i32, gen: u32) -> u64 {
+    (u64::from(gen) << 32) | u64::from(fd as u32)
 }
 
 struct Descs(HashMap<i32, PollDesc>);
@@ -363,10 +377,14 @@ pub fn netpoll(delay: i64, out: &mut GQueue) {
             BREAK_PENDING.store(false, Ordering::Release);
             continue;
         }
-        let fd = ev.u64 as i32;
+        let fd = ev.u64 as u32 as i32;
         let Some(pd) = d.as_mut().and_then(|d| d.0.get_mut(&fd)) else {
             continue;
         };
+        if (ev.u64 >> 32) as u32 != pd.gen {
+            // A stale registration: another file once behind this number.
+            continue;
+        }
         let e = ev.events;
         let err = e & (libc::EPOLLERR | libc::EPOLLHUP) as u32 != 0;
         let mut revents = 0u32;
@@ -444,21 +462,11 @@ pub fn poll_fd(fd: i32, events: u32, timeout_ns: i64) -> Result<u32> {
     } else {
         -1
     };
-    loop {
-        park_on_fd(gp, fd, events, deadline)?;
-        // An event names an fd number; if the host closed it and the number now
-        // belongs to another file while the old one lives on (a dup), the old
-        // file's events arrive under the same number. Check the level before
-        // reporting readiness, and wait again if it was not ours.
-        match poll_now(fd, events, 0)? {
-            0 => {
-                if deadline >= 0 && nanotime() >= deadline {
-                    return Err(Error::TimedOut);
-                }
-            }
-            ready => return Ok(ready),
-        }
-    }
+    // An event names the fd number and the generation of its registration (see
+    // PollDesc::gen): events of another file once behind the number are dropped by
+    // netpoll, so readiness reported here is this file's, with no poll(2) to confirm
+    // it.
+    park_on_fd(gp, fd, events, deadline)
 }
 
 /// Parks the calling G until `fd` reports one of `events` or `deadline` (nanotime,
@@ -571,13 +579,23 @@ unsafe extern "C" fn poll_commit(_g: *mut G, arg: *mut c_void) -> bool {
     }
     // Arm the fd first (nothing to undo if it fails), then the timer, then publish
     // the waiter in its slots: events are handled under this lock, after us.
+    // MOD re-arms the edge-triggered registration: if the fd is ready now, an event
+    // is queued at once, so readiness between the caller's check and here is not
+    // lost.
+    let events = (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32;
     let mut ev = libc::epoll_event {
-        events: (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32,
-        u64: w.fd as u64,
+        events,
+        u64: ev_data(w.fd, pd.gen),
     };
     // SAFETY: valid epoll fd and event.
     let mut r = unsafe { libc::epoll_ctl(p.epfd, libc::EPOLL_CTL_MOD, w.fd, &mut ev) };
     if r != 0 {
+        // Not registered: a new file behind the number (or its first wait).
+        pd.gen = pd.gen.wrapping_add(1);
+        ev = libc::epoll_event {
+            events,
+            u64: ev_data(w.fd, pd.gen),
+        };
         // SAFETY: p.epfd is the poller's epoll fd (POLLER is made before parking) and
         // `ev` is a valid epoll_event for the call.
         r = unsafe { libc::epoll_ctl(p.epfd, libc::EPOLL_CTL_ADD, w.fd, &mut ev) };

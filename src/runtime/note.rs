@@ -313,6 +313,7 @@ impl Default for Mutex {
 }
 
 /// Data guarded by a [`Mutex`].
+#[repr(C)]
 pub struct Lock<T> {
     mu: Mutex,
     data: UnsafeCell<T>,

@@ -93,7 +93,14 @@ pub fn ensure_started() {
         return;
     }
     STOP.store(0, Ordering::Release);
-    if super::m::newm(Some(sysmon_main), ptr::null_mut(), ptr::null_mut()).is_err() {
+    if super::m::newm(
+        Some(sysmon_main),
+        ptr::null_mut(),
+        ptr::null_mut(),
+        super::arch::caller_pc(),
+    )
+    .is_err()
+    {
         // No thread for it now: try again with a G made after the backoff.
         STARTED.store(false, Ordering::Release);
         super::m::newm_failed();
