@@ -113,7 +113,8 @@ pub type HostParkFn = Option<unsafe extern "C" fn(g: *mut c_void, arg: *mut c_vo
 /// are atomics read by anyone (rt_dump, rt_ready's checks).
 ///
 /// Aligned to a cache line: in a descriptor block (`GBlocks`) every G then starts a
-/// line, so the fields a start touches are exactly the [`G_HOT_LINES`] prefetched.
+/// line and covers exactly the [`G_HOT_LINES`] lines that a spawn or a start
+/// prefetches.
 #[repr(C, align(64))]
 pub struct G {
     // Ordered so that making, queueing, picking and starting a G touches as few of
