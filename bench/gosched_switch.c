@@ -27,7 +27,7 @@ static void main_g(void *arg) {
     (void)arg;
     for (int r = -1; r < rounds; r++) {
         rt_stats s0 = stats();
-        int64_t t0 = now_ns();
+        int64_t t0 = now_ns(), c0 = cpu_ns();
         rt_wg_add(&done, 1);
         int64_t id = rt_go(yielder, &n_switch);
         if (id <= 0)
@@ -35,7 +35,7 @@ static void main_g(void *arg) {
         for (long i = 0; i < n_switch; i++)
             rt_gosched();
         rt_wg_wait(&done);
-        int64_t t1 = now_ns();
+        int64_t t1 = now_ns(), c1 = cpu_ns();
         rt_stats s1 = stats();
         if (r < 0) {
             printf("libmrt: %lu scheduler switches counted for %ld rt_gosched calls\n",
@@ -43,6 +43,7 @@ static void main_g(void *arg) {
             continue;
         }
         metric("switch_1p", (double)(t1 - t0) / (2.0 * n_switch), "ns");
+        metric_cpu("switch_1p", c1 - c0, 2.0 * n_switch);
     }
 }
 

@@ -1499,9 +1499,12 @@ pub fn newproc1(
         return Err(Error::Inval);
     }
     preempt_point();
+    // The calling G (null: a foreign thread or an M's g0), read once: the TLS slot
+    // stays ours for this call (a preemption above has come and gone).
+    let cur = g::curg();
     // Outside any G nothing keeps rt_shutdown's wait for the Gs from ending while
     // this G is being made: such a call is counted (see [`MAKING_G`]).
-    let _making = if g::curg().is_null() {
+    let _making = if cur.is_null() {
         Some(MakingG::enter()?)
     } else {
         if SHUTTING_DOWN.load(Ordering::Acquire) {
@@ -1511,27 +1514,32 @@ pub fn newproc1(
     };
     // From a G (or rt_main's M on g0) the new G goes to the caller's P; from a
     // foreign thread or an M without a P, to the global queue.
-    let m = if g::curg().is_null() && mainm.is_null() {
+    let m = if !cur.is_null() {
+        // SAFETY: the running G's M is live while it runs.
+        unsafe { (*cur).m }
+    } else if mainm.is_null() {
         ptr::null_mut()
     } else {
         tls::getm()
     };
     let made = if m.is_null() {
-        newproc_on(None, f, arg, mainm, attr)?
+        newproc_on(None, cur, f, arg, mainm, attr)?
     } else {
         // SAFETY: the calling thread's live M. Its P is borrowed in place: newproc_on
         // only queues the G and may wake or start another M, none of which touches
         // this M's P.
-        newproc_on(unsafe { (*m).held_mut() }, f, arg, mainm, attr)?
+        newproc_on(unsafe { (*m).held_mut() }, cur, f, arg, mainm, attr)?
     };
     super::sysmon::ensure_started();
     Ok(made)
 }
 
-/// newproc with the caller's P, if it holds one: the G and its goid.
+/// newproc with the caller's P, if it holds one, from the calling G `cur` (null:
+/// none): the G and its goid.
 #[inline]
 fn newproc_on(
     mut pp: Option<&mut HeldP>,
+    cur: *mut G,
     f: RtFn,
     arg: *mut c_void,
     mainm: *mut M,
@@ -1547,7 +1555,7 @@ fn newproc_on(
         pp.as_deref_mut().map(|pp| &mut pp.core().local),
     );
     g.set_attr(attr.async_preempt, attr.name);
-    g.creator = super::stats::goid_of(g::curg());
+    g.creator = super::stats::goid_of(cur);
     g.create_pc = attr.caller;
     super::trace::go_create(gp);
     // Once queued, the G is no longer ours to read (unless `mainm` waits for it).
