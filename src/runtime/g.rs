@@ -840,8 +840,8 @@ struct GBlocks {
 }
 
 /// Gs in the first block, and most Gs in one (65536 x 320 bytes: 20 MiB). A big
-/// block is a mapping of its own (above glibc's mmap threshold) that the kernel
-/// cannot merge with the stack arenas around it, so few big blocks keep
+/// block is a mapping of its own (see [`alloc_block`]), advised differently from the
+/// stack arenas around it (so the kernel does not merge them): few big blocks keep
 /// /proc/self/maps short (1.25 MiB blocks added 250 lines for 10^6 Gs); its pages
 /// are committed only as Gs are carved from it.
 const GBLOCK_FIRST: usize = 16;
@@ -928,7 +928,7 @@ impl GBlocks {
             }
             // SAFETY: allocated by alloc_block(n) and no G of it is used again (our
             // # Safety).
-            unsafe { std::alloc::dealloc(base.cast(), block_layout(n)) };
+            unsafe { free_block(base, n) };
         }
         self.all = Vec::new();
         self.carved = 0;
@@ -949,42 +949,62 @@ std::thread_local! {
     static FAIL_BLOCK_ABOVE: core::cell::Cell<usize> = const { core::cell::Cell::new(usize::MAX) };
 }
 
+/// A transparent huge page: the unit of [`alloc_block`]'s own mappings.
+const HUGE: usize = 2 << 20;
+
 /// Allocates room for `n` Gs (uninitialised); null if the memory is not there.
+///
+/// A block of a huge page or more is a mapping of its own, aligned to a huge page
+/// and advised `MADV_HUGEPAGE` over its whole huge pages: a spawn burst then takes
+/// one page fault per 2 MiB of descriptors instead of one per 4 KiB (0.04 faults
+/// per G, ~2 us each on a VM: most of what a first, "cold", burst of spawns cost
+/// more than later ones). Gs are carved in address order, so at most one huge page
+/// per block is committed ahead of use. Our own mapping, not the allocator's: advice
+/// given to memory malloc handed out would outlive the block in the host's heap
+/// (glibc serves big requests from the heap once its mmap threshold has risen), and
+/// the kernel maps huge pages only where the range is aligned to them. Smaller
+/// blocks come from the allocator.
 fn alloc_block(n: usize) -> *mut G {
     #[cfg(test)]
     if n > FAIL_BLOCK_ABOVE.with(|f| f.get()) {
         return ptr::null_mut();
     }
     let layout = block_layout(n);
-    // SAFETY: n >= 1 and G is not zero-sized, so the layout is not zero-sized.
-    let p = unsafe { std::alloc::alloc(layout) };
-    if !p.is_null() {
-        advise_huge(p as usize, layout.size());
+    if layout.size() < HUGE {
+        // SAFETY: n >= 1 and G is not zero-sized, so the layout is not zero-sized.
+        return unsafe { std::alloc::alloc(layout) }.cast();
     }
-    p.cast()
+    let Ok(map) = super::stack::Mapping::reserve_aligned(layout.size(), HUGE) else {
+        return ptr::null_mut();
+    };
+    let whole = map.len & !(HUGE - 1);
+    // SAFETY: advice about the start of our own fresh mapping (base is aligned to
+    // HUGE, `whole` at most its length); it changes no contents. Only a hint: where
+    // THP is off, or the kernel says no, nothing changes.
+    unsafe { libc::madvise(map.base as *mut c_void, whole, libc::MADV_HUGEPAGE) };
+    // The block owns the mapping from here on; free_block unmaps it.
+    let base = map.base;
+    core::mem::forget(map);
+    base as *mut G
 }
 
-/// Asks for transparent huge pages over the whole 2 MiB extents of a G block (the
-/// big ones, which the allocator maps on their own): a spawn burst then takes one
-/// page fault per 2 MiB of descriptors instead of one per 4 KiB (0.04 faults per G,
-/// ~2 us each on a VM: most of what a first, "cold", burst of spawns cost more than
-/// later ones). Gs are carved in address order, so at most one huge page per block
-/// is committed ahead of use. Only a hint: where THP is off, or the kernel says no,
-/// nothing changes.
-fn advise_huge(addr: usize, len: usize) {
-    if let Some((lo, hi)) = huge_extents(addr, len) {
-        // SAFETY: [lo, hi) lies inside the block just allocated, which is ours; the
-        // advice changes no contents and no mapping.
-        unsafe { libc::madvise(lo as *mut c_void, hi - lo, libc::MADV_HUGEPAGE) };
+/// Frees a block that [`alloc_block`]`(n)` returned.
+///
+/// # Safety
+/// `base` came from alloc_block(n) and no G of it is used again.
+unsafe fn free_block(base: *mut G, n: usize) {
+    let layout = block_layout(n);
+    if layout.size() < HUGE {
+        // SAFETY: allocated by the allocator with this layout (our # Safety).
+        unsafe { std::alloc::dealloc(base.cast(), layout) };
+    } else {
+        // Rebuilt as alloc_block's Mapping was (the same page-rounded length), and
+        // dropped: unmapped.
+        drop(super::stack::Mapping {
+            base: base as usize,
+            len: super::stack::round_up(layout.size(), super::stack::page_size()),
+        });
     }
-}
-
-/// The whole 2 MiB extents inside [addr, addr + len), as one range, if any.
-fn huge_extents(addr: usize, len: usize) -> Option<(usize, usize)> {
-    const HUGE: usize = 2 << 20;
-    let lo = addr.checked_next_multiple_of(HUGE)?;
-    let hi = addr.checked_add(len)? & !(HUGE - 1);
-    (hi > lo).then_some((lo, hi))
 }
 
 /// Returns a dead G to the P's cache (spilling half to the global one). Never
@@ -1493,22 +1513,27 @@ pub unsafe fn free_all() {
 mod gblock_tests {
     use super::*;
 
-    /// advise_huge's range: only whole 2 MiB extents inside the block, never a byte
-    /// outside it (the advice must not reach the allocator's neighbouring memory).
+    /// A big block is a mapping of its own, aligned to a huge page (so that the
+    /// kernel can back it with huge pages), usable to its last byte; a small one
+    /// comes from the allocator. Both are freed by free_block.
     #[test]
-    fn huge_advice_covers_only_whole_extents_inside_the_block() {
-        const M2: usize = 2 << 20;
-        // Smaller than an extent, or straddling one boundary: nothing.
-        assert_eq!(huge_extents(0x1000, 4096), None);
-        assert_eq!(huge_extents(M2 - 16, M2), None);
-        // Exactly one extent, aligned.
-        assert_eq!(huge_extents(M2, M2), Some((M2, 2 * M2)));
-        // A malloc'ed block (16 bytes past a page) of 21 MiB: the whole extents in it.
-        let (lo, hi) = huge_extents(5 * M2 + 4096 + 16, 21 << 20).unwrap();
-        assert_eq!((lo, hi), (6 * M2, 15 * M2));
-        assert!(lo >= 5 * M2 + 4096 + 16 && hi <= 5 * M2 + 4096 + 16 + (21 << 20));
-        // At the top of the address space: no overflow.
-        assert_eq!(huge_extents(usize::MAX - 4095, 4096), None);
+    fn big_blocks_are_huge_page_aligned_mappings() {
+        let big = HUGE.div_ceil(core::mem::size_of::<G>()).next_power_of_two();
+        for n in [GBLOCK_FIRST, big, GBLOCK_MAX] {
+            let p = alloc_block(n);
+            assert!(!p.is_null());
+            let size = block_layout(n).size();
+            if size >= HUGE {
+                assert_eq!(p as usize % HUGE, 0, "block of {n} Gs not aligned");
+            }
+            // SAFETY: the block is ours and `size` bytes long; no G of it is used.
+            unsafe {
+                p.cast::<u8>().write(1);
+                p.cast::<u8>().add(size - 1).write(2);
+                assert_eq!(p.cast::<u8>().add(size - 1).read(), 2);
+                free_block(p, n);
+            }
+        }
     }
 
     fn fresh() -> GBlocks {
