@@ -44,8 +44,10 @@
 //! only a compiler fence. Either the emitter sees tracing off and leaves its buffer
 //! alone, or the stopper sees it busy and waits for it; once `ON` is false and `busy`
 //! clear, the stopper owns the buffer. Where membarrier is missing (an old kernel,
-//! valgrind) rt_trace_start says so in `STRONG` and emitters set `busy` with a SeqCst
-//! swap. A trace has a generation number; a buffer (or an open G slice) of another
+//! valgrind) rt_trace_start says so by setting `ON` to [`ON_STRONG`] rather than
+//! [`ON_WEAK`], and an emitter that reads that fences itself (a SeqCst fence after its
+//! store of `busy`, then `ON` again): one load of `ON` tells an emitter both whether
+//! tracing is on and which fence it needs. A trace has a generation number; a buffer (or an open G slice) of another
 //! generation is stale and dropped. The scratch file is closed only once no M is
 //! busy, so no late write can reach a descriptor number the process reused.
 //!
@@ -73,7 +75,7 @@
 //! wants a trace calls rt_trace_start with its own path.
 
 use core::cell::{Cell, UnsafeCell};
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicU8, Ordering};
 
 use super::error::{Error, Result};
 use super::g::{WaitReason, G, WAIT_TSC_MASK};
@@ -82,14 +84,18 @@ use super::note::Lock;
 use super::time::nanotime;
 use super::tls;
 
-/// Tracing is on. Read relaxed by every hook: the only cost when off.
-static ON: AtomicBool = AtomicBool::new(false);
+/// Tracing is on ([`ON_WEAK`] or [`ON_STRONG`]) or off (0). Read relaxed by every
+/// hook: the only cost when off.
+static ON: AtomicU8 = AtomicU8::new(0);
+/// `ON`: tracing is on and rt_trace_stop fences every thread with membarrier, so
+/// emitters need only a compiler fence (module comment).
+const ON_WEAK: u8 = 1;
+/// `ON`: tracing is on without membarrier: emitters fence themselves.
+const ON_STRONG: u8 = 2;
 /// The current trace's generation (0: none yet).
 static GEN: AtomicU64 = AtomicU64::new(0);
 /// Events dropped because a buffer could not be allocated.
 static LOST: AtomicU64 = AtomicU64::new(0);
-/// No membarrier: emitters set `busy` with a SeqCst swap (module comment).
-static STRONG: AtomicBool = AtomicBool::new(true);
 /// Timestamps are `arch::cputicks`, not nanotime.
 static TSC: AtomicBool = AtomicBool::new(false);
 /// The scratch file of raw buffers (-1: none), the next free offset in it, and
@@ -230,40 +236,73 @@ struct Buf {
 
 /// The last wait object, G id and start function written to a buffer: the next of
 /// each is stored as its difference from it (see [`Cur::obj`]). And what the last
-/// G-to-G switch written to it was (`p`, the stopping G `prev`, the starting G `cur`)
-/// with the wait objects of it and of the switch before it (`o1`, `o2`; a switch with
-/// no object leaves them): a switch that mirrors it is a [`Kind::ShortSwitch`].
+/// G-to-G switch written to it was (`p`, the stopping G [`prev`](Chain::prev), the
+/// starting G [`cur`](Chain::cur)) with the wait objects of it and of the switch
+/// before it (the latter [`o2`](Chain::o2); a switch with no object leaves them): a
+/// switch that mirrors it is a [`Kind::ShortSwitch`].
+///
+/// The two Gs are kept in `gs` and the two objects in `os`, which of each is which
+/// told by `flip`: a mirror switch swaps both pairs, so it only flips `flip` (one
+/// store on a ping-pong's path instead of four).
 #[derive(Clone, Copy, Default)]
 struct Chain {
     obj: u64,
     g: i64,
     f: u64,
     p: i64,
-    prev: i64,
-    cur: i64,
-    o1: u64,
-    o2: u64,
+    gs: [i64; 2],
+    os: [u64; 2],
+    flip: usize,
 }
 
 impl Chain {
+    /// The stopping G of the last switch.
+    #[inline(always)]
+    fn prev(&self) -> i64 {
+        self.gs[self.flip & 1]
+    }
+
+    /// The starting G of the last switch.
+    #[inline(always)]
+    fn cur(&self) -> i64 {
+        self.gs[(self.flip ^ 1) & 1]
+    }
+
+    /// The wait object of the switch before the last one that had one (`os[flip]`
+    /// is the last one's).
+    #[inline(always)]
+    fn o2(&self) -> u64 {
+        self.os[(self.flip ^ 1) & 1]
+    }
+
     /// Notes a switch on P `p` from G `g` (parked on `obj`, 0: none) to G `a`: the
-    /// encoder and the decoder both call this for every switch record.
+    /// encoder and the decoder both call this for every switch record (or
+    /// [`mirrored`](Chain::mirrored) for a mirror, to the same effect).
     #[inline(always)]
     fn switched(&mut self, p: i64, g: i64, obj: u64, a: i64) {
         self.p = p;
-        self.prev = g;
-        self.cur = a;
         if obj != 0 {
-            self.o2 = self.o1;
-            self.o1 = obj;
+            // The last object becomes the one before, `obj` the last.
+            self.flip ^= 1;
+            self.os[self.flip & 1] = obj;
         }
+        self.gs[self.flip & 1] = g;
+        self.gs[(self.flip ^ 1) & 1] = a;
+    }
+
+    /// [`switched`](Chain::switched) for a switch that [`mirrors`](Chain::mirrors)
+    /// the last one: its Gs are the last switch's the other way round and its object
+    /// the one before the last, so both pairs swap.
+    #[inline(always)]
+    fn mirrored(&mut self) {
+        self.flip ^= 1;
     }
 
     /// Whether a switch on `p` from `g` (parked on `obj`) to `a` mirrors the last
     /// one (see [`Kind::ShortSwitch`]).
     #[inline(always)]
     fn mirrors(&self, p: i64, g: i64, obj: u64, a: i64) -> bool {
-        p == self.p && g == self.cur && a == self.prev && obj == self.o2 && obj != 0
+        p == self.p && g == self.cur() && a == self.prev() && obj == self.o2() && obj != 0
     }
 }
 
@@ -370,18 +409,27 @@ impl Buf {
                 if !self.chain.mirrors(p, g, obj, a) {
                     return self.put_woke_switch(why, ts, p, g, obj, a);
                 }
-                self.pending = None;
-                self.fusing = true;
-                // SAFETY: a ShortSwitch's field fits in MAX_REC.
-                self.encode(Kind::ShortSwitch, why, ts, |c, t| unsafe {
-                    // An untimed wake is placed at the switch (see Ready).
-                    let woke = if r.timed { r.ts } else { t };
-                    c.uv(((t >> TICK_SHIFT) - (woke >> TICK_SHIFT)).max(0) as u64);
-                    c.1.switched(p, g, obj, a);
-                });
+                self.put_short_switch(why, ts, r)
             }
             _ => self.put_plain_switch(why, ts, p, g, obj, a, flow),
         }
+    }
+
+    /// [`put_switch`]'s ShortSwitch: the held-back wake `r` is the stopping G's of
+    /// the starting one and the switch mirrors the last one ([`Chain::mirrors`]).
+    #[inline(always)]
+    fn put_short_switch(&mut self, why: u8, ts: i64, r: Ready) {
+        self.pending = None;
+        if !self.fusing {
+            self.fusing = true;
+        }
+        // SAFETY: a ShortSwitch's field fits in MAX_REC.
+        self.encode(Kind::ShortSwitch, why, ts, |c, t| unsafe {
+            // An untimed wake is placed at the switch (see Ready).
+            let woke = if r.timed { r.ts } else { t };
+            c.uv(((t >> TICK_SHIFT) - (woke >> TICK_SHIFT)).max(0) as u64);
+            c.1.mirrored();
+        });
     }
 
     /// [`put_switch`]'s WokeSwitch: the held-back wake is `g`'s of `a`.
@@ -668,9 +716,9 @@ fn decode(mut b: &[u8], out: &mut Vec<Ev>, woken: &mut u64) -> Option<()> {
                 if k == Kind::ShortSwitch {
                     // The mirror of the last switch (see Chain::mirrors).
                     e.p = sw.p as i32;
-                    e.g = sw.cur;
-                    e.b = sw.o2;
-                    e.a = sw.prev;
+                    e.g = sw.cur();
+                    e.b = sw.o2();
+                    e.a = sw.prev();
                 } else {
                     e.p = sv(b)? as i32;
                     e.g = gid(b)?;
@@ -752,7 +800,7 @@ impl Default for MTrace {
 /// the cost of the hooks when tracing is off.
 #[inline(always)]
 pub fn on() -> bool {
-    !cfg!(mrt_no_trace) && ON.load(Ordering::Relaxed)
+    !cfg!(mrt_no_trace) && ON.load(Ordering::Relaxed) != 0
 }
 
 // ---- the writer ------------------------------------------------------------------
@@ -1441,18 +1489,29 @@ impl When {
 fn with_buf(m: &M, f: impl FnOnce(&mut Option<Buf>)) {
     let t = &m.trace;
     // Dekker with the stopper (module comment): busy, then ON.
-    if STRONG.load(Ordering::Relaxed) {
-        t.busy.swap(true, Ordering::SeqCst);
-    } else {
-        t.busy.store(true, Ordering::Relaxed);
-        core::sync::atomic::compiler_fence(Ordering::SeqCst);
-    }
-    if ON.load(Ordering::SeqCst) {
+    t.busy.store(true, Ordering::Relaxed);
+    core::sync::atomic::compiler_fence(Ordering::SeqCst);
+    if busy_on() {
         // SAFETY: busy is set and tracing is on: the stopper waits for us (see the
         // module comment), so nobody else reaches the buffer.
         f(unsafe { &mut *t.buf.get() });
     }
     t.busy.store(false, Ordering::Release);
+}
+
+/// The load of `ON` after the store of `busy` (see the module comment): whether
+/// tracing is on, with the fence between the two that the stopper needs where it has
+/// no membarrier.
+#[inline(always)]
+fn busy_on() -> bool {
+    match ON.load(Ordering::SeqCst) {
+        ON_WEAK => true,
+        0 => false,
+        _ => {
+            core::sync::atomic::fence(Ordering::SeqCst);
+            ON.load(Ordering::SeqCst) != 0
+        }
+    }
 }
 
 /// Appends a record to the buffer of `m`, the calling thread's own M: its kind, its
@@ -1502,7 +1561,7 @@ fn emit(kind: Kind, why: u8, body: impl FnOnce(&mut Cur<'_>, i64)) {
     let m = tls::getm();
     if m.is_null() {
         let mut f = FOREIGN.lock();
-        if ON.load(Ordering::SeqCst) {
+        if ON.load(Ordering::SeqCst) != 0 {
             // Under the lock: the shared lane's timestamps follow its order.
             if let Some(b) = prepare(&mut f, GEN.load(Ordering::Relaxed), || (0, 0)) {
                 let ts = now();
@@ -1727,6 +1786,64 @@ pub fn go_switch(m: &M, gp: *mut G, next: *mut G) {
 
 #[cold]
 fn go_switch_slow(m: &M, gp: *mut G, next: *mut G) {
+    if !short_switch(m, gp, next) {
+        go_switch_full(m, gp, next)
+    }
+}
+
+/// go_switch's ShortSwitch, a ping-pong's half, with nothing done that it does not
+/// need: `gp` parks (for a reason it gave in this trace) in a slice opened in this
+/// trace, and the wake held back on the M's buffer is its wake of `next`, a switch
+/// that mirrors the buffer's last one. False (and nothing changed) otherwise:
+/// [`go_switch_full`] then records the switch. Its effect is go_switch_full's for
+/// such a switch: the M's park reason is used up, `next`'s wake consumed (its flow
+/// is inside the record), the slice of `next` opens in the generation of the one
+/// that ends.
+#[inline(always)]
+fn short_switch(m: &M, gp: *mut G, next: *mut G) -> bool {
+    let t = &m.trace;
+    let gen = GEN.load(Ordering::Relaxed);
+    let why = t.why.get();
+    if !matches!(m.pending.get(), super::g::Pending::Park(..))
+        || why == 0
+        || t.open.get() != gen
+        || t.in_syscall.get() != 0
+    {
+        return false;
+    }
+    let p = pid(m) as i64;
+    let obj = t.obj.get();
+    // SAFETY: `gp` stops on this M and `next` starts on it: both are ours.
+    let (g, n) = unsafe { (&*gp, &*next) };
+    let mut done = false;
+    with_buf(m, |slot| {
+        let Some(b) = slot.as_mut() else {
+            return;
+        };
+        if b.gen != gen || b.bytes.len() > BUF_BYTES - 3 * MAX_REC {
+            return;
+        }
+        let Some(r) = b.pending else {
+            return;
+        };
+        if r.by != g.goid || r.g != n.goid || !b.chain.mirrors(p, g.goid, obj, n.goid) {
+            return;
+        }
+        // The held-back wake set `next`'s flow pending (nothing starts it in
+        // between: it is on this M's P since); its start here consumes it.
+        let v = n.trace_flow.load(Ordering::Relaxed);
+        n.trace_flow.store(v & !FLOW_PENDING, Ordering::Relaxed);
+        t.why.set(0);
+        let ts = When::Stamp(g.wait_info().1).ticks(b.last_ts);
+        b.put_short_switch(why, ts, r);
+        done = true;
+    });
+    done
+}
+
+/// go_switch's record of any switch (see [`short_switch`]).
+#[inline(never)]
+fn go_switch_full(m: &M, gp: *mut G, next: *mut G) {
     let cause = match m.pending.get() {
         super::g::Pending::Yield => Some(Cause::Yield),
         super::g::Pending::Exit => Some(Cause::Exit),
@@ -2002,7 +2119,7 @@ fn tsc_is_clocksource() -> bool {
 }
 
 /// Registers for membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED); false where the
-/// kernel (or valgrind) has none: emitters then fence themselves (`STRONG`).
+/// kernel (or valgrind) has none: emitters then fence themselves ([`ON_STRONG`]).
 fn membarrier_register() -> bool {
     const REGISTER_PRIVATE_EXPEDITED: libc::c_long = 1 << 4;
     // SAFETY: a plain system call with integer arguments.
@@ -2071,7 +2188,7 @@ fn scratch_file(path: &core::ffi::CStr) -> Result<i32> {
 /// file descriptors, Error::Shutdown in a fork child before its rt_init.
 pub fn start(path: &core::ffi::CStr) -> Result<()> {
     let _c = CONTROL.lock();
-    if ON.load(Ordering::Acquire) {
+    if ON.load(Ordering::Acquire) != 0 {
         return Err(Error::Already);
     }
     if super::run_state() == super::RunState::Forked {
@@ -2114,7 +2231,6 @@ pub fn start(path: &core::ffi::CStr) -> Result<()> {
     if !REGISTERED.load(Ordering::Relaxed) && membarrier_register() {
         REGISTERED.store(true, Ordering::Relaxed);
     }
-    STRONG.store(!REGISTERED.load(Ordering::Relaxed), Ordering::Relaxed);
     TSC.store(tsc_is_clocksource(), Ordering::Relaxed);
     let gen = GEN.load(Ordering::Relaxed) + 1;
     let ns0 = nanotime();
@@ -2137,7 +2253,12 @@ pub fn start(path: &core::ffi::CStr) -> Result<()> {
     RAW_FAILED.store(false, Ordering::Relaxed);
     RAW_FD.store(raw, Ordering::Release);
     GEN.store(gen, Ordering::Release);
-    ON.store(true, Ordering::SeqCst);
+    let on = if REGISTERED.load(Ordering::Relaxed) {
+        ON_WEAK
+    } else {
+        ON_STRONG
+    };
+    ON.store(on, Ordering::SeqCst);
     Ok(())
 }
 
@@ -2145,10 +2266,11 @@ pub fn start(path: &core::ffi::CStr) -> Result<()> {
 /// file failed: the trace is stopped and the file closed either way).
 pub fn stop() -> Result<()> {
     let _c = CONTROL.lock();
-    if !ON.swap(false, Ordering::SeqCst) {
+    let was = ON.swap(0, Ordering::SeqCst);
+    if was == 0 {
         return Err(Error::Inval);
     }
-    if !STRONG.load(Ordering::Relaxed) && !membarrier() {
+    if was == ON_WEAK && !membarrier() {
         // Registered, so this cannot fail short of a kernel bug: stopping without
         // the fence could read a buffer an M is writing.
         super::throw("rt_trace_stop: membarrier failed after registration");
@@ -2258,7 +2380,7 @@ pub fn m_exit(m: &M) {
     t.busy.swap(true, Ordering::SeqCst);
     // SAFETY: busy is set by the owner thread; the stopper waits for it.
     let mut b = unsafe { (*t.buf.get()).take() };
-    if ON.load(Ordering::SeqCst) {
+    if ON.load(Ordering::SeqCst) != 0 {
         flush_m(m, &mut b);
     }
     t.busy.store(false, Ordering::Release);
@@ -2307,7 +2429,7 @@ extern "C" fn stop_at_exit() {
 /// The atfork child handler: the child does not inherit the parent's trace (see the
 /// module comment). Only the forking thread exists; the locks are reset, not taken.
 pub fn after_fork() {
-    ON.store(false, Ordering::SeqCst);
+    ON.store(0, Ordering::SeqCst);
     // SAFETY: the fork child's only thread: nobody else can hold these locks.
     unsafe {
         CONTROL.get_after_fork();
