@@ -21,8 +21,9 @@
 //! the switch, see [`Ready`]). When that switch is the mirror of the
 //! lane's previous one (same P, the Gs the other way round, the wait object of the
 //! switch before: each half of a ping-pong) it is a ShortSwitch of three bytes that
-//! leaves out what the decoder knows ([`Chain::mirrors`]): fewer bytes to store and,
-//! more so, to write out. A full buffer (`BUF_BYTES`) is
+//! leaves out what the decoder knows ([`Chain::mirrors`]), or of two (a TwinSwitch:
+//! no wake time) when its wake read no clock, as in a ping-pong's steady state:
+//! fewer bytes to store and, more so, to write out. A full buffer (`BUF_BYTES`) is
 //! written raw, with one pwrite at an offset reserved by an atomic add,
 //! to an unlinked scratch file beside the trace: no lock and one system call per
 //! buffer, never per event. rt_trace_stop writes the last buffers the same way, then
@@ -156,7 +157,11 @@ pub enum Src {
 #[derive(Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 enum Kind {
-    Create = 1,
+    /// A ShortSwitch whose wake read no clock (see [`Ready`]): the wake is placed at
+    /// the switch, so not even its time is written (two bytes: a ping-pong's steady
+    /// state).
+    TwinSwitch = 0,
+    Create,
     Name,
     Start,
     Stop,
@@ -182,7 +187,8 @@ enum Kind {
 
 impl Kind {
     fn from_u8(v: u8) -> Option<Kind> {
-        const ALL: [Kind; 15] = [
+        const ALL: [Kind; 16] = [
+            Kind::TwinSwitch,
             Kind::Create,
             Kind::Name,
             Kind::Start,
@@ -199,7 +205,7 @@ impl Kind {
             Kind::WokeSwitch,
             Kind::ShortSwitch,
         ];
-        ALL.get((v as usize).wrapping_sub(1)).copied()
+        ALL.get(v as usize).copied()
     }
 }
 
@@ -423,6 +429,10 @@ impl Buf {
         if !self.fusing {
             self.fusing = true;
         }
+        if !r.timed {
+            // The wake is placed at the switch (see Ready): a TwinSwitch.
+            return self.encode(Kind::TwinSwitch, why, ts, |c, _| c.1.mirrored());
+        }
         // SAFETY: a ShortSwitch's field fits in MAX_REC.
         self.encode(Kind::ShortSwitch, why, ts, |c, t| unsafe {
             // An untimed wake is placed at the switch (see Ready).
@@ -611,10 +621,11 @@ fn unzig(x: u64) -> i64 {
 /// | Switch       | why        | p (s), g = stopping G (G), b = its wait object (@), a = starting G (G), c = its flow id |
 /// | WokeSwitch   | why        | as Switch without c, then how long before it `g` woke `a` (time units) |
 /// | ShortSwitch  | why        | how long before it `g` woke `a` (p, g, b, a: see [`Chain::mirrors`]) |
+/// | TwinSwitch   | why        | none: a ShortSwitch with its wake at its own time (kind 0) |
 ///
 /// (G), (@), (F): stored as differences from the previous field of the same sort
 /// in the buffer ([`Cur::gid`], [`Cur::obj`], [`Cur::func`]). A WokeSwitch or
-/// ShortSwitch decodes as the Unblock (by `g`) and the Switch it stands for, joined
+/// ShortSwitch or TwinSwitch decodes as the Unblock (by `g`) and the Switch it stands for, joined
 /// by a flow id that `woken` numbers (the decoder's count of them, kept across
 /// buffers).
 fn decode(mut b: &[u8], out: &mut Vec<Ev>, woken: &mut u64) -> Option<()> {
@@ -712,8 +723,8 @@ fn decode(mut b: &[u8], out: &mut Vec<Ev>, woken: &mut u64) -> Option<()> {
                 e.a = uv(b)? as i64;
             }
             Kind::Handoff => e.p = sv(b)? as i32,
-            k @ (Kind::Switch | Kind::WokeSwitch | Kind::ShortSwitch) => {
-                if k == Kind::ShortSwitch {
+            k @ (Kind::Switch | Kind::WokeSwitch | Kind::ShortSwitch | Kind::TwinSwitch) => {
+                if matches!(k, Kind::ShortSwitch | Kind::TwinSwitch) {
                     // The mirror of the last switch (see Chain::mirrors).
                     e.p = sw.p as i32;
                     e.g = sw.cur();
@@ -732,7 +743,11 @@ fn decode(mut b: &[u8], out: &mut Vec<Ev>, woken: &mut u64) -> Option<()> {
                         e.c |= (e.a as u64) << 32;
                     }
                 } else {
-                    let before = uv(b)? as i64;
+                    let before = if k == Kind::TwinSwitch {
+                        0
+                    } else {
+                        uv(b)? as i64
+                    };
                     // The wake's flow is wholly inside this record: an id of its own,
                     // below 2^32 (the others are G id << 32 | wake number >= 1).
                     *woken = woken.wrapping_add(1).max(1) & 0xffff_ffff;
@@ -1210,7 +1225,7 @@ impl Writer {
                     }
                     self.put(b"}}");
                 }
-                Kind::Switch | Kind::WokeSwitch | Kind::ShortSwitch => {
+                Kind::Switch | Kind::WokeSwitch | Kind::ShortSwitch | Kind::TwinSwitch => {
                     let (old, new) = (e.g, e.a);
                     self.stop_json(l, e.p, old, e.why, e.b);
                     self.start_json(m, l, e.p, new, e.c as i64);
@@ -2712,6 +2727,54 @@ mod tests {
         assert_eq!(got, want);
     }
 
+    /// A ping-pong's steady state: once a wake went into a mirror switch, the next
+    /// mirror switch's wake reads no clock, and the switch is a TwinSwitch of two
+    /// bytes (kind 0) that decodes as that wake at the switch's time and the switch,
+    /// the flow ids numbered by the decoder as for a ShortSwitch; a timed wake's
+    /// mirror switch is still a ShortSwitch.
+    #[test]
+    fn a_ping_pong_switch_with_an_untimed_wake_is_two_bytes() {
+        TSC.store(true, Ordering::Relaxed);
+        let mut b = test_buf();
+        let u = 1i64 << TICK_SHIFT;
+        let t0 = 1i64 << 40;
+        let r = WaitReason::ChanRecv as u8;
+        let (oa, ob) = (0x7f00_0000_1000u64, 0x7f00_0000_2040u64);
+        let mut sizes = Vec::new();
+        // (stopping G, its object, starting G); every switch woke its G first.
+        let steps = [(1, oa, 2), (2, ob, 1), (1, oa, 2), (2, ob, 1), (1, oa, 2)];
+        for (i, &(g, obj, a)) in steps.iter().enumerate() {
+            let t = t0 + 10 * i as i64 * u;
+            b.hold_wake(a, g, 1, 0, || t + 3 * u);
+            let len = b.bytes.len();
+            b.put_switch(r, t + 7 * u, 0, g, obj, a, 0);
+            sizes.push(b.bytes.len() - len);
+        }
+        // Whole (first two: no chain yet; the first wake read the clock), then
+        // ShortSwitch-sized no more: the wakes after the first fused one are untimed.
+        assert_eq!(&sizes[2..], &[2, 2, 2], "{sizes:?}");
+        assert_eq!(b.bytes[b.bytes.len() - 2] & 15, Kind::TwinSwitch as u8);
+        let mut got = Vec::new();
+        let mut woken = 7;
+        assert!(decode(&b.bytes, &mut got, &mut woken).is_some());
+        let got: Vec<_> = got
+            .iter()
+            .map(|e| (e.ts, e.kind, e.g, e.a, e.b, e.c))
+            .collect();
+        let (w, sw) = (Kind::Unblock as u8, Kind::Switch as u8);
+        let mut want = Vec::new();
+        for (i, &(g, obj, a)) in steps.iter().enumerate() {
+            let t = t0 + 10 * i as i64 * u;
+            let id = 8 + i as u64;
+            // The first wake read the clock; the others are placed at their switch.
+            let woke = if i == 0 { t + 3 * u } else { t + 7 * u };
+            want.push((woke, w, a, id as i64, g as u64, 0));
+            want.push((t + 7 * u, sw, g, a, obj, id));
+        }
+        assert_eq!(got, want);
+        assert_eq!(woken, 12);
+    }
+
     /// A G's own stamp (56 bits of the counter) is placed after the buffer's last
     /// record, or at it if the stamp is older.
     #[test]
@@ -2855,10 +2918,10 @@ mod tests {
             ),
             ev(6_000_001, Switch, pre, 0, 6, 5, 0, 0),
             ev(6_000_002, WokeSwitch, fd, -1, 5, 6, 3, 1),
-            // No kind of event: its P gets a lane all the same.
+            // No kind of event (kinds are 0..16): its P gets a lane all the same.
             Ev {
                 ts: 7_000_000,
-                kind: 0,
+                kind: 16,
                 p: 7,
                 ..Ev::default()
             },
