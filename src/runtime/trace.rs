@@ -228,7 +228,8 @@ struct Ev {
 /// length; `last_ts` is the time of the last record (in units of 2^TICK_SHIFT
 /// ticks) and `chain` what the next G id, wait object and start function are
 /// stored relative to. `pending` is a wake not yet written (see
-/// [`Ready`]).
+/// [`Ready`]). With no memory yet ([`Buf::EMPTY`]) its `gen` is 0, which no trace
+/// has: the one test of `gen` that an event makes tells both.
 struct Buf {
     gen: u64,
     bytes: Vec<u8>,
@@ -238,6 +239,17 @@ struct Buf {
     /// The last wake held back on this buffer went into a switch record (a
     /// ping-pong): the next wake by a G does not read the clock (see [`Ready`]).
     fusing: bool,
+}
+
+impl Buf {
+    const EMPTY: Buf = Buf {
+        gen: 0,
+        bytes: Vec::new(),
+        last_ts: 0,
+        chain: Chain::EMPTY,
+        pending: None,
+        fusing: false,
+    };
 }
 
 /// The last wait object, G id and start function written to a buffer: the next of
@@ -262,6 +274,16 @@ struct Chain {
 }
 
 impl Chain {
+    const EMPTY: Chain = Chain {
+        obj: 0,
+        g: 0,
+        f: 0,
+        p: 0,
+        gs: [0; 2],
+        os: [0; 2],
+        flip: 0,
+    };
+
     /// The stopping G of the last switch.
     #[inline(always)]
     fn prev(&self) -> i64 {
@@ -775,7 +797,7 @@ fn decode(mut b: &[u8], out: &mut Vec<Ev>, woken: &mut u64) -> Option<()> {
 /// rt_trace_stop and mexit take `buf` once `busy` is clear (see the module comment).
 pub struct MTrace {
     busy: AtomicBool,
-    buf: UnsafeCell<Option<Buf>>,
+    buf: UnsafeCell<Buf>,
     /// The generation in which the G now running on this M started its slice (0:
     /// none open), so that a trace started mid-run does not end slices it never
     /// began.
@@ -795,7 +817,7 @@ impl MTrace {
     pub const fn new() -> MTrace {
         MTrace {
             busy: AtomicBool::new(false),
-            buf: UnsafeCell::new(None),
+            buf: UnsafeCell::new(Buf::EMPTY),
             open: Cell::new(0),
             in_syscall: Cell::new(0),
             why: Cell::new(0),
@@ -1501,7 +1523,7 @@ impl When {
 
 /// Runs `f` on the buffer of `m`, the calling thread's own M, if tracing is on.
 #[inline(always)]
-fn with_buf(m: &M, f: impl FnOnce(&mut Option<Buf>)) {
+fn with_buf(m: &M, f: impl FnOnce(&mut Buf)) {
     let t = &m.trace;
     // Dekker with the stopper (module comment): busy, then ON.
     t.busy.store(true, Ordering::Relaxed);
@@ -1578,7 +1600,8 @@ fn emit(kind: Kind, why: u8, body: impl FnOnce(&mut Cur<'_>, i64)) {
         let mut f = FOREIGN.lock();
         if ON.load(Ordering::SeqCst) != 0 {
             // Under the lock: the shared lane's timestamps follow its order.
-            if let Some(b) = prepare(&mut f, GEN.load(Ordering::Relaxed), || (0, 0)) {
+            let slot = f.get_or_insert(Buf::EMPTY);
+            if let Some(b) = prepare(slot, GEN.load(Ordering::Relaxed), || (0, 0)) {
                 let ts = now();
                 b.encode(kind, why, ts, body);
             }
@@ -1593,53 +1616,40 @@ fn emit(kind: Kind, why: u8, body: impl FnOnce(&mut Cur<'_>, i64)) {
 /// for generation `gen` (the current one, `GEN`) first if needed (a full buffer is written out; `who`
 /// names its M and thread); None if there is no memory for one.
 #[inline(always)]
-fn prepare(slot: &mut Option<Buf>, gen: u64, who: impl Fn() -> (i64, i64)) -> Option<&mut Buf> {
-    let ready = matches!(slot, Some(b) if b.gen == gen && b.bytes.len() <= BUF_BYTES - 3 * MAX_REC);
+fn prepare(slot: &mut Buf, gen: u64, who: impl Fn() -> (i64, i64)) -> Option<&mut Buf> {
+    let ready = slot.gen == gen && slot.bytes.len() <= BUF_BYTES - 3 * MAX_REC;
     if !ready && !refill(slot, gen, &who) {
         return None;
     }
-    slot.as_mut()
+    Some(slot)
 }
 
 /// Makes `slot` an empty buffer of generation `gen`, writing out what it held of this
 /// generation; false if there is no memory for a buffer (the event is lost).
 #[cold]
 #[inline(never)]
-fn refill(slot: &mut Option<Buf>, gen: u64, who: &dyn Fn() -> (i64, i64)) -> bool {
-    if let Some(b) = slot.as_mut() {
-        if b.gen == gen {
-            let (m, tid) = who();
-            flush_raw(m, tid, &b.bytes);
+fn refill(slot: &mut Buf, gen: u64, who: &dyn Fn() -> (i64, i64)) -> bool {
+    if slot.bytes.capacity() == 0 {
+        if slot.bytes.try_reserve_exact(BUF_BYTES).is_err() {
+            LOST.fetch_add(1, Ordering::Relaxed);
+            return false;
         }
-        b.reset(gen);
-        return true;
+    } else if slot.gen == gen {
+        let (m, tid) = who();
+        flush_raw(m, tid, &slot.bytes);
     }
-    let mut v = Vec::new();
-    if v.try_reserve_exact(BUF_BYTES).is_err() {
-        LOST.fetch_add(1, Ordering::Relaxed);
-        return false;
-    }
-    *slot = Some(Buf {
-        gen,
-        bytes: v,
-        last_ts: 0,
-        chain: Chain::default(),
-        pending: None,
-        fusing: false,
-    });
+    slot.reset(gen);
     true
 }
 
 /// Writes out the buffer of an M that is not busy (rt_trace_stop, or the M's own
 /// exit), with the wake it held back, and empties it.
-fn flush_m(m: &M, slot: &mut Option<Buf>) {
-    if let Some(b) = slot.as_mut() {
-        if b.gen == GEN.load(Ordering::Relaxed) {
-            b.put_pending();
-            flush_raw(m.id, m.procid.load(Ordering::Relaxed), &b.bytes);
-        }
-        b.reset(0);
+fn flush_m(m: &M, b: &mut Buf) {
+    if b.gen == GEN.load(Ordering::Relaxed) {
+        b.put_pending();
+        flush_raw(m.id, m.procid.load(Ordering::Relaxed), &b.bytes);
     }
+    b.reset(0);
 }
 
 fn pid(m: &M) -> i32 {
@@ -1831,10 +1841,7 @@ fn short_switch(m: &M, gp: *mut G, next: *mut G) -> bool {
     // SAFETY: `gp` stops on this M and `next` starts on it: both are ours.
     let (g, n) = unsafe { (&*gp, &*next) };
     let mut done = false;
-    with_buf(m, |slot| {
-        let Some(b) = slot.as_mut() else {
-            return;
-        };
+    with_buf(m, |b| {
         if b.gen != gen || b.bytes.len() > BUF_BYTES - 3 * MAX_REC {
             return;
         }
@@ -2394,7 +2401,7 @@ pub fn m_exit(m: &M) {
     let t = &m.trace;
     t.busy.swap(true, Ordering::SeqCst);
     // SAFETY: busy is set by the owner thread; the stopper waits for it.
-    let mut b = unsafe { (*t.buf.get()).take() };
+    let mut b = core::mem::replace(unsafe { &mut *t.buf.get() }, Buf::EMPTY);
     if ON.load(Ordering::SeqCst) != 0 {
         flush_m(m, &mut b);
     }
