@@ -1528,15 +1528,20 @@ impl When {
     #[inline(always)]
     fn ticks(self, last: i64) -> i64 {
         match self {
-            When::Stamp(s) if last != 0 && TSC.load(Ordering::Relaxed) => {
-                let last = last << TICK_SHIFT;
-                let d = s.wrapping_sub(last as u64) & WAIT_TSC_MASK;
-                // A stamp from before the buffer's last record counts as no time.
-                last + if d > WAIT_TSC_MASK / 2 { 0 } else { d as i64 }
-            }
+            When::Stamp(s) if last != 0 && TSC.load(Ordering::Relaxed) => stamp_ticks(s, last),
             _ => now(),
         }
     }
+}
+
+/// The time in clock ticks of a stamp `s` (56 bits of the counter) after the buffer's
+/// last time `last` (non-zero, in its units; the clock is the counter).
+#[inline(always)]
+fn stamp_ticks(s: u64, last: i64) -> i64 {
+    let last = last << TICK_SHIFT;
+    let d = s.wrapping_sub(last as u64) & WAIT_TSC_MASK;
+    // A stamp from before the buffer's last record counts as no time.
+    last + if d > WAIT_TSC_MASK / 2 { 0 } else { d as i64 }
 }
 
 /// Runs `f` on the buffer of `m`, the calling thread's own M, if tracing is on.
@@ -1860,7 +1865,13 @@ fn short_switch(m: &M, gp: *mut G, next: *mut G) -> bool {
     let (g, n) = unsafe { (&*gp, &*next) };
     let mut done = false;
     with_buf(m, |b| {
-        if b.gen != gen || b.bytes.len() > BUF_BYTES - 3 * MAX_REC {
+        // With no call on the way (no register to save): no clock read either, so
+        // the park's stamp must give the time (When::ticks).
+        if b.gen != gen
+            || b.bytes.len() > BUF_BYTES - 3 * MAX_REC
+            || b.last_ts == 0
+            || !TSC.load(Ordering::Relaxed)
+        {
             return;
         }
         let Some(r) = b.pending else {
@@ -1874,7 +1885,7 @@ fn short_switch(m: &M, gp: *mut G, next: *mut G) -> bool {
         let v = n.trace_flow.load(Ordering::Relaxed);
         n.trace_flow.store(v & !FLOW_PENDING, Ordering::Relaxed);
         t.why.set(0);
-        let ts = When::Stamp(g.wait_info().1).ticks(b.last_ts);
+        let ts = stamp_ticks(g.wait_info().1, b.last_ts);
         b.put_short_switch(why, ts, r);
         done = true;
     });
@@ -2023,10 +2034,44 @@ fn go_unblock_slow(gp: *mut G, src: Src) {
     // SAFETY: `m` is the calling thread's live M (non-null, checked above); an M
     // outlives its thread's calls into the runtime.
     let m = unsafe { &*m };
+    let (goid, parked) = (g.goid, g.wait_info().1);
+    // The common case takes no call (and so has no register to save): no wake held
+    // back yet, and a time that needs no clock_gettime. As hold_wake.
+    let mut held = false;
+    with_buf(m, |b| {
+        if b.gen == GEN.load(Ordering::Relaxed) && b.pending.is_none() {
+            let timed = !b.fusing || b.last_ts == 0;
+            if !timed || TSC.load(Ordering::Relaxed) {
+                let ts = if timed {
+                    super::arch::cputicks()
+                } else {
+                    b.last_ts << TICK_SHIFT
+                };
+                b.pending = Some(Ready {
+                    g: goid,
+                    by,
+                    id,
+                    ts,
+                    timed,
+                    parked,
+                });
+                held = true;
+            }
+        }
+    });
+    if !held {
+        hold_wake_on(m, goid, by, id, parked);
+    }
+}
+
+/// go_unblock's hold of a wake on `m` by `by` of G `g` (flow number `id`, park stamp
+/// `parked`) where its common case did not apply (see [`Buf::hold_wake`]).
+#[inline(never)]
+fn hold_wake_on(m: &M, g: i64, by: i64, id: u32, parked: u64) {
     with_buf(m, |slot| {
         let gen = GEN.load(Ordering::Relaxed);
         if let Some(b) = prepare(slot, gen, || (m.id, m.procid.load(Ordering::Relaxed))) {
-            b.hold_wake(g.goid, by, id, g.wait_info().1, now);
+            b.hold_wake(g, by, id, parked, now);
         }
     });
 }
