@@ -63,9 +63,12 @@
 //! fired, preemption requests and hand-offs are instant events.
 //!
 //! # Cost
-//! Off: one relaxed load per hook. On: a time-stamp read and a record per event (a
-//! G-to-G switch is one record, with the wake that led to it); `bench/run.sh :trace`
-//! measures both.
+//! Off: one relaxed load per hook (of a cache line of its own, [`Hot`]). On: a
+//! time-stamp read and a record per event (a G-to-G switch is one record, with the
+//! wake that led to it); `bench/run.sh :trace` measures both. The two hooks of a
+//! ping-pong's half have paths that make no call (no register to save, no clock
+//! read): the wake's common case in go_unblock_slow and the switch's
+//! [`short_switch`]; anything else takes the general path.
 //!
 //! # fork
 //! A fork child does not inherit a running trace: the atfork child handler turns
