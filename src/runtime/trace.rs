@@ -1862,7 +1862,13 @@ fn short_switch(m: &M, gp: *mut G, next: *mut G) -> bool {
     {
         return false;
     }
-    let p = pid(m) as i64;
+    // A switch on the direct path runs on a P (else: the full path).
+    let p = m.p();
+    if p.is_null() {
+        return false;
+    }
+    // SAFETY: an M's published P is live while it holds it (see `pid`).
+    let p = unsafe { (*p).id } as i64;
     let obj = t.obj.get();
     // SAFETY: `gp` stops on this M and `next` starts on it: both are ours.
     let (g, n) = unsafe { (&*gp, &*next) };
