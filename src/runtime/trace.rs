@@ -48,9 +48,10 @@
 //! valgrind) rt_trace_start says so by setting `ON` to [`ON_STRONG`] rather than
 //! [`ON_WEAK`], and an emitter that reads that fences itself (a SeqCst fence after its
 //! store of `busy`, then `ON` again): one load of `ON` tells an emitter both whether
-//! tracing is on and which fence it needs. A trace has a generation number; a buffer (or an open G slice) of another
-//! generation is stale and dropped. The scratch file is closed only once no M is
-//! busy, so no late write can reach a descriptor number the process reused.
+//! tracing is on and which fence it needs. A trace has a generation number; a buffer
+//! (or an open G slice) of another generation is stale and dropped. The scratch file
+//! is closed only once no M is busy, so no late write can reach a descriptor number
+//! the process reused.
 //!
 //! # Lanes
 //! pid 1 holds one lane per M (tid = M id; tid 0 = threads that are no M), pid 2 one
@@ -88,10 +89,11 @@ use super::note::Lock;
 use super::time::nanotime;
 use super::tls;
 
-/// What the hooks read at every event, on a cache line of its own: a variable of
-/// the scheduler's that shared the line, written by another thread, made each of
-/// these loads a miss (a ping-pong round trip 25 ns slower with tracing on; and the
-/// load of `on` is the whole cost of a hook when tracing is off).
+/// What the hooks read at every event, on a cache line of its own: when a change of
+/// this file's statics let the linker put them on a line with the scheduler's
+/// (sched::IN_SCHEDULER .. NMSPINNING, which the scheduler writes), a ping-pong round
+/// trip with tracing on took 25 ns more CPU time; and the load of `on` is the whole
+/// cost of a hook when tracing is off.
 /// `on`: tracing is on ([`ON_WEAK`] or [`ON_STRONG`]) or off (0), read relaxed by
 /// every hook. `gen`: the current trace's generation (0: none yet). `tsc`:
 /// timestamps are `arch::cputicks`, not nanotime.
