@@ -21,8 +21,9 @@
 //! the switch, see [`Ready`]). When that switch is the mirror of the
 //! lane's previous one (same P, the Gs the other way round, the wait object of the
 //! switch before: each half of a ping-pong) it is a ShortSwitch of three bytes that
-//! leaves out what the decoder knows ([`Chain::mirrors`]): fewer bytes to store and,
-//! more so, to write out. A full buffer (`BUF_BYTES`) is
+//! leaves out what the decoder knows ([`Chain::mirrors`]), or of two (a TwinSwitch:
+//! no wake time) when its wake read no clock, as in a ping-pong's steady state:
+//! fewer bytes to store and, more so, to write out. A full buffer (`BUF_BYTES`) is
 //! written raw, with one pwrite at an offset reserved by an atomic add,
 //! to an unlinked scratch file beside the trace: no lock and one system call per
 //! buffer, never per event. rt_trace_stop writes the last buffers the same way, then
@@ -44,10 +45,13 @@
 //! only a compiler fence. Either the emitter sees tracing off and leaves its buffer
 //! alone, or the stopper sees it busy and waits for it; once `ON` is false and `busy`
 //! clear, the stopper owns the buffer. Where membarrier is missing (an old kernel,
-//! valgrind) rt_trace_start says so in `STRONG` and emitters set `busy` with a SeqCst
-//! swap. A trace has a generation number; a buffer (or an open G slice) of another
-//! generation is stale and dropped. The scratch file is closed only once no M is
-//! busy, so no late write can reach a descriptor number the process reused.
+//! valgrind) rt_trace_start says so by setting `ON` to [`ON_STRONG`] rather than
+//! [`ON_WEAK`], and an emitter that reads that fences itself (a SeqCst fence after its
+//! store of `busy`, then `ON` again): one load of `ON` tells an emitter both whether
+//! tracing is on and which fence it needs. A trace has a generation number; a buffer
+//! (or an open G slice) of another generation is stale and dropped. The scratch file
+//! is closed only once no M is busy, so no late write can reach a descriptor number
+//! the process reused.
 //!
 //! # Lanes
 //! pid 1 holds one lane per M (tid = M id; tid 0 = threads that are no M), pid 2 one
@@ -60,9 +64,12 @@
 //! fired, preemption requests and hand-offs are instant events.
 //!
 //! # Cost
-//! Off: one relaxed load per hook. On: a time-stamp read and a record per event (a
-//! G-to-G switch is one record, with the wake that led to it); `bench/run.sh :trace`
-//! measures both.
+//! Off: one relaxed load per hook (of a cache line of its own, [`Hot`]). On: a
+//! time-stamp read and a record per event (a G-to-G switch is one record, with the
+//! wake that led to it); `bench/run.sh :trace` measures both. The two hooks of a
+//! ping-pong's half have paths that make no call (no register to save, no clock
+//! read): the wake's common case in go_unblock_slow and the switch's
+//! [`short_switch`]; anything else takes the general path.
 //!
 //! # fork
 //! A fork child does not inherit a running trace: the atfork child handler turns
@@ -73,7 +80,7 @@
 //! wants a trace calls rt_trace_start with its own path.
 
 use core::cell::{Cell, UnsafeCell};
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicU8, Ordering};
 
 use super::error::{Error, Result};
 use super::g::{WaitReason, G, WAIT_TSC_MASK};
@@ -82,16 +89,39 @@ use super::note::Lock;
 use super::time::nanotime;
 use super::tls;
 
-/// Tracing is on. Read relaxed by every hook: the only cost when off.
-static ON: AtomicBool = AtomicBool::new(false);
-/// The current trace's generation (0: none yet).
-static GEN: AtomicU64 = AtomicU64::new(0);
+/// What the hooks read at every event, on a cache line of its own: when a change of
+/// this file's statics let the linker put them on a line with the scheduler's
+/// (sched::IN_SCHEDULER .. NMSPINNING, which the scheduler writes), a ping-pong round
+/// trip with tracing on took 25 ns more CPU time; and the load of `on` is the whole
+/// cost of a hook when tracing is off.
+/// `on`: tracing is on ([`ON_WEAK`] or [`ON_STRONG`]) or off (0), read relaxed by
+/// every hook. `gen`: the current trace's generation (0: none yet). `tsc`:
+/// timestamps are `arch::cputicks`, not nanotime.
+#[repr(C, align(64))]
+struct Hot {
+    on: AtomicU8,
+    tsc: AtomicBool,
+    gen: AtomicU64,
+}
+
+static HOT: Hot = Hot {
+    on: AtomicU8::new(0),
+    tsc: AtomicBool::new(false),
+    gen: AtomicU64::new(0),
+};
+/// The hooks' flag (see [`Hot`]).
+static ON: &AtomicU8 = &HOT.on;
+/// `ON`: tracing is on and rt_trace_stop fences every thread with membarrier, so
+/// emitters need only a compiler fence (module comment).
+const ON_WEAK: u8 = 1;
+/// `ON`: tracing is on without membarrier: emitters fence themselves.
+const ON_STRONG: u8 = 2;
+/// The current trace's generation (see [`Hot`]).
+static GEN: &AtomicU64 = &HOT.gen;
 /// Events dropped because a buffer could not be allocated.
 static LOST: AtomicU64 = AtomicU64::new(0);
-/// No membarrier: emitters set `busy` with a SeqCst swap (module comment).
-static STRONG: AtomicBool = AtomicBool::new(true);
-/// Timestamps are `arch::cputicks`, not nanotime.
-static TSC: AtomicBool = AtomicBool::new(false);
+/// Timestamps are `arch::cputicks`, not nanotime (see [`Hot`]).
+static TSC: &AtomicBool = &HOT.tsc;
 /// The scratch file of raw buffers (-1: none), the next free offset in it, and
 /// whether a write to it failed.
 static RAW_FD: AtomicI32 = AtomicI32::new(-1);
@@ -150,7 +180,11 @@ pub enum Src {
 #[derive(Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 enum Kind {
-    Create = 1,
+    /// A ShortSwitch whose wake read no clock (see [`Ready`]): the wake is placed at
+    /// the switch, so not even its time is written (two bytes: a ping-pong's steady
+    /// state).
+    TwinSwitch = 0,
+    Create,
     Name,
     Start,
     Stop,
@@ -176,7 +210,8 @@ enum Kind {
 
 impl Kind {
     fn from_u8(v: u8) -> Option<Kind> {
-        const ALL: [Kind; 15] = [
+        const ALL: [Kind; 16] = [
+            Kind::TwinSwitch,
             Kind::Create,
             Kind::Name,
             Kind::Start,
@@ -193,7 +228,7 @@ impl Kind {
             Kind::WokeSwitch,
             Kind::ShortSwitch,
         ];
-        ALL.get((v as usize).wrapping_sub(1)).copied()
+        ALL.get(v as usize).copied()
     }
 }
 
@@ -216,7 +251,8 @@ struct Ev {
 /// length; `last_ts` is the time of the last record (in units of 2^TICK_SHIFT
 /// ticks) and `chain` what the next G id, wait object and start function are
 /// stored relative to. `pending` is a wake not yet written (see
-/// [`Ready`]).
+/// [`Ready`]). With no memory yet ([`Buf::EMPTY`]) its `gen` is 0, which no trace
+/// has: the one test of `gen` that an event makes tells both.
 struct Buf {
     gen: u64,
     bytes: Vec<u8>,
@@ -228,42 +264,96 @@ struct Buf {
     fusing: bool,
 }
 
+impl Buf {
+    const EMPTY: Buf = Buf {
+        gen: 0,
+        bytes: Vec::new(),
+        last_ts: 0,
+        chain: Chain::EMPTY,
+        pending: None,
+        fusing: false,
+    };
+}
+
 /// The last wait object, G id and start function written to a buffer: the next of
 /// each is stored as its difference from it (see [`Cur::obj`]). And what the last
-/// G-to-G switch written to it was (`p`, the stopping G `prev`, the starting G `cur`)
-/// with the wait objects of it and of the switch before it (`o1`, `o2`; a switch with
-/// no object leaves them): a switch that mirrors it is a [`Kind::ShortSwitch`].
+/// G-to-G switch written to it was (`p`, the stopping G [`prev`](Chain::prev), the
+/// starting G [`cur`](Chain::cur)) with the wait objects of it and of the switch
+/// before it (the latter [`o2`](Chain::o2); a switch with no object leaves them): a
+/// switch that mirrors it is a [`Kind::ShortSwitch`].
+///
+/// The two Gs are kept in `gs` and the two objects in `os`, which of each is which
+/// told by `flip`: a mirror switch swaps both pairs, so it only flips `flip` (one
+/// store on a ping-pong's path instead of four).
 #[derive(Clone, Copy, Default)]
 struct Chain {
     obj: u64,
     g: i64,
     f: u64,
     p: i64,
-    prev: i64,
-    cur: i64,
-    o1: u64,
-    o2: u64,
+    gs: [i64; 2],
+    os: [u64; 2],
+    flip: usize,
 }
 
 impl Chain {
+    const EMPTY: Chain = Chain {
+        obj: 0,
+        g: 0,
+        f: 0,
+        p: 0,
+        gs: [0; 2],
+        os: [0; 2],
+        flip: 0,
+    };
+
+    /// The stopping G of the last switch.
+    #[inline(always)]
+    fn prev(&self) -> i64 {
+        self.gs[self.flip & 1]
+    }
+
+    /// The starting G of the last switch.
+    #[inline(always)]
+    fn cur(&self) -> i64 {
+        self.gs[(self.flip ^ 1) & 1]
+    }
+
+    /// The wait object of the switch before the last one that had one (`os[flip]`
+    /// is the last one's).
+    #[inline(always)]
+    fn o2(&self) -> u64 {
+        self.os[(self.flip ^ 1) & 1]
+    }
+
     /// Notes a switch on P `p` from G `g` (parked on `obj`, 0: none) to G `a`: the
-    /// encoder and the decoder both call this for every switch record.
+    /// encoder and the decoder both call this for every switch record (or
+    /// [`mirrored`](Chain::mirrored) for a mirror, to the same effect).
     #[inline(always)]
     fn switched(&mut self, p: i64, g: i64, obj: u64, a: i64) {
         self.p = p;
-        self.prev = g;
-        self.cur = a;
         if obj != 0 {
-            self.o2 = self.o1;
-            self.o1 = obj;
+            // The last object becomes the one before, `obj` the last.
+            self.flip ^= 1;
+            self.os[self.flip & 1] = obj;
         }
+        self.gs[self.flip & 1] = g;
+        self.gs[(self.flip ^ 1) & 1] = a;
+    }
+
+    /// [`switched`](Chain::switched) for a switch that [`mirrors`](Chain::mirrors)
+    /// the last one: its Gs are the last switch's the other way round and its object
+    /// the one before the last, so both pairs swap.
+    #[inline(always)]
+    fn mirrored(&mut self) {
+        self.flip ^= 1;
     }
 
     /// Whether a switch on `p` from `g` (parked on `obj`) to `a` mirrors the last
     /// one (see [`Kind::ShortSwitch`]).
     #[inline(always)]
     fn mirrors(&self, p: i64, g: i64, obj: u64, a: i64) -> bool {
-        p == self.p && g == self.cur && a == self.prev && obj == self.o2 && obj != 0
+        p == self.p && g == self.cur() && a == self.prev() && obj == self.o2() && obj != 0
     }
 }
 
@@ -370,18 +460,31 @@ impl Buf {
                 if !self.chain.mirrors(p, g, obj, a) {
                     return self.put_woke_switch(why, ts, p, g, obj, a);
                 }
-                self.pending = None;
-                self.fusing = true;
-                // SAFETY: a ShortSwitch's field fits in MAX_REC.
-                self.encode(Kind::ShortSwitch, why, ts, |c, t| unsafe {
-                    // An untimed wake is placed at the switch (see Ready).
-                    let woke = if r.timed { r.ts } else { t };
-                    c.uv(((t >> TICK_SHIFT) - (woke >> TICK_SHIFT)).max(0) as u64);
-                    c.1.switched(p, g, obj, a);
-                });
+                self.put_short_switch(why, ts, r)
             }
             _ => self.put_plain_switch(why, ts, p, g, obj, a, flow),
         }
+    }
+
+    /// [`put_switch`]'s ShortSwitch: the held-back wake `r` is the stopping G's of
+    /// the starting one and the switch mirrors the last one ([`Chain::mirrors`]).
+    #[inline(always)]
+    fn put_short_switch(&mut self, why: u8, ts: i64, r: Ready) {
+        self.pending = None;
+        if !self.fusing {
+            self.fusing = true;
+        }
+        if !r.timed {
+            // The wake is placed at the switch (see Ready): a TwinSwitch.
+            return self.encode(Kind::TwinSwitch, why, ts, |c, _| c.1.mirrored());
+        }
+        // SAFETY: a ShortSwitch's field fits in MAX_REC.
+        self.encode(Kind::ShortSwitch, why, ts, |c, t| unsafe {
+            // An untimed wake is placed at the switch (see Ready).
+            let woke = if r.timed { r.ts } else { t };
+            c.uv(((t >> TICK_SHIFT) - (woke >> TICK_SHIFT)).max(0) as u64);
+            c.1.mirrored();
+        });
     }
 
     /// [`put_switch`]'s WokeSwitch: the held-back wake is `g`'s of `a`.
@@ -563,10 +666,11 @@ fn unzig(x: u64) -> i64 {
 /// | Switch       | why        | p (s), g = stopping G (G), b = its wait object (@), a = starting G (G), c = its flow id |
 /// | WokeSwitch   | why        | as Switch without c, then how long before it `g` woke `a` (time units) |
 /// | ShortSwitch  | why        | how long before it `g` woke `a` (p, g, b, a: see [`Chain::mirrors`]) |
+/// | TwinSwitch   | why        | none: a ShortSwitch with its wake at its own time (kind 0) |
 ///
 /// (G), (@), (F): stored as differences from the previous field of the same sort
 /// in the buffer ([`Cur::gid`], [`Cur::obj`], [`Cur::func`]). A WokeSwitch or
-/// ShortSwitch decodes as the Unblock (by `g`) and the Switch it stands for, joined
+/// ShortSwitch or TwinSwitch decodes as the Unblock (by `g`) and the Switch it stands for, joined
 /// by a flow id that `woken` numbers (the decoder's count of them, kept across
 /// buffers).
 fn decode(mut b: &[u8], out: &mut Vec<Ev>, woken: &mut u64) -> Option<()> {
@@ -664,13 +768,13 @@ fn decode(mut b: &[u8], out: &mut Vec<Ev>, woken: &mut u64) -> Option<()> {
                 e.a = uv(b)? as i64;
             }
             Kind::Handoff => e.p = sv(b)? as i32,
-            k @ (Kind::Switch | Kind::WokeSwitch | Kind::ShortSwitch) => {
-                if k == Kind::ShortSwitch {
+            k @ (Kind::Switch | Kind::WokeSwitch | Kind::ShortSwitch | Kind::TwinSwitch) => {
+                if matches!(k, Kind::ShortSwitch | Kind::TwinSwitch) {
                     // The mirror of the last switch (see Chain::mirrors).
                     e.p = sw.p as i32;
-                    e.g = sw.cur;
-                    e.b = sw.o2;
-                    e.a = sw.prev;
+                    e.g = sw.cur();
+                    e.b = sw.o2();
+                    e.a = sw.prev();
                 } else {
                     e.p = sv(b)? as i32;
                     e.g = gid(b)?;
@@ -684,7 +788,11 @@ fn decode(mut b: &[u8], out: &mut Vec<Ev>, woken: &mut u64) -> Option<()> {
                         e.c |= (e.a as u64) << 32;
                     }
                 } else {
-                    let before = uv(b)? as i64;
+                    let before = if k == Kind::TwinSwitch {
+                        0
+                    } else {
+                        uv(b)? as i64
+                    };
                     // The wake's flow is wholly inside this record: an id of its own,
                     // below 2^32 (the others are G id << 32 | wake number >= 1).
                     *woken = woken.wrapping_add(1).max(1) & 0xffff_ffff;
@@ -712,7 +820,7 @@ fn decode(mut b: &[u8], out: &mut Vec<Ev>, woken: &mut u64) -> Option<()> {
 /// rt_trace_stop and mexit take `buf` once `busy` is clear (see the module comment).
 pub struct MTrace {
     busy: AtomicBool,
-    buf: UnsafeCell<Option<Buf>>,
+    buf: UnsafeCell<Buf>,
     /// The generation in which the G now running on this M started its slice (0:
     /// none open), so that a trace started mid-run does not end slices it never
     /// began.
@@ -732,7 +840,7 @@ impl MTrace {
     pub const fn new() -> MTrace {
         MTrace {
             busy: AtomicBool::new(false),
-            buf: UnsafeCell::new(None),
+            buf: UnsafeCell::new(Buf::EMPTY),
             open: Cell::new(0),
             in_syscall: Cell::new(0),
             why: Cell::new(0),
@@ -752,7 +860,7 @@ impl Default for MTrace {
 /// the cost of the hooks when tracing is off.
 #[inline(always)]
 pub fn on() -> bool {
-    !cfg!(mrt_no_trace) && ON.load(Ordering::Relaxed)
+    !cfg!(mrt_no_trace) && ON.load(Ordering::Relaxed) != 0
 }
 
 // ---- the writer ------------------------------------------------------------------
@@ -1162,7 +1270,7 @@ impl Writer {
                     }
                     self.put(b"}}");
                 }
-                Kind::Switch | Kind::WokeSwitch | Kind::ShortSwitch => {
+                Kind::Switch | Kind::WokeSwitch | Kind::ShortSwitch | Kind::TwinSwitch => {
                     let (old, new) = (e.g, e.a);
                     self.stop_json(l, e.p, old, e.why, e.b);
                     self.start_json(m, l, e.p, new, e.c as i64);
@@ -1425,34 +1533,50 @@ impl When {
     #[inline(always)]
     fn ticks(self, last: i64) -> i64 {
         match self {
-            When::Stamp(s) if last != 0 && TSC.load(Ordering::Relaxed) => {
-                let last = last << TICK_SHIFT;
-                let d = s.wrapping_sub(last as u64) & WAIT_TSC_MASK;
-                // A stamp from before the buffer's last record counts as no time.
-                last + if d > WAIT_TSC_MASK / 2 { 0 } else { d as i64 }
-            }
+            When::Stamp(s) if last != 0 && TSC.load(Ordering::Relaxed) => stamp_ticks(s, last),
             _ => now(),
         }
     }
 }
 
+/// The time in clock ticks of a stamp `s` (56 bits of the counter) after the buffer's
+/// last time `last` (non-zero, in its units; the clock is the counter).
+#[inline(always)]
+fn stamp_ticks(s: u64, last: i64) -> i64 {
+    let last = last << TICK_SHIFT;
+    let d = s.wrapping_sub(last as u64) & WAIT_TSC_MASK;
+    // A stamp from before the buffer's last record counts as no time.
+    last + if d > WAIT_TSC_MASK / 2 { 0 } else { d as i64 }
+}
+
 /// Runs `f` on the buffer of `m`, the calling thread's own M, if tracing is on.
 #[inline(always)]
-fn with_buf(m: &M, f: impl FnOnce(&mut Option<Buf>)) {
+fn with_buf(m: &M, f: impl FnOnce(&mut Buf)) {
     let t = &m.trace;
     // Dekker with the stopper (module comment): busy, then ON.
-    if STRONG.load(Ordering::Relaxed) {
-        t.busy.swap(true, Ordering::SeqCst);
-    } else {
-        t.busy.store(true, Ordering::Relaxed);
-        core::sync::atomic::compiler_fence(Ordering::SeqCst);
-    }
-    if ON.load(Ordering::SeqCst) {
+    t.busy.store(true, Ordering::Relaxed);
+    core::sync::atomic::compiler_fence(Ordering::SeqCst);
+    if busy_on() {
         // SAFETY: busy is set and tracing is on: the stopper waits for us (see the
         // module comment), so nobody else reaches the buffer.
         f(unsafe { &mut *t.buf.get() });
     }
     t.busy.store(false, Ordering::Release);
+}
+
+/// The load of `ON` after the store of `busy` (see the module comment): whether
+/// tracing is on, with the fence between the two that the stopper needs where it has
+/// no membarrier.
+#[inline(always)]
+fn busy_on() -> bool {
+    match ON.load(Ordering::SeqCst) {
+        ON_WEAK => true,
+        0 => false,
+        _ => {
+            core::sync::atomic::fence(Ordering::SeqCst);
+            ON.load(Ordering::SeqCst) != 0
+        }
+    }
 }
 
 /// Appends a record to the buffer of `m`, the calling thread's own M: its kind, its
@@ -1502,9 +1626,10 @@ fn emit(kind: Kind, why: u8, body: impl FnOnce(&mut Cur<'_>, i64)) {
     let m = tls::getm();
     if m.is_null() {
         let mut f = FOREIGN.lock();
-        if ON.load(Ordering::SeqCst) {
+        if ON.load(Ordering::SeqCst) != 0 {
             // Under the lock: the shared lane's timestamps follow its order.
-            if let Some(b) = prepare(&mut f, GEN.load(Ordering::Relaxed), || (0, 0)) {
+            let slot = f.get_or_insert(Buf::EMPTY);
+            if let Some(b) = prepare(slot, GEN.load(Ordering::Relaxed), || (0, 0)) {
                 let ts = now();
                 b.encode(kind, why, ts, body);
             }
@@ -1519,53 +1644,40 @@ fn emit(kind: Kind, why: u8, body: impl FnOnce(&mut Cur<'_>, i64)) {
 /// for generation `gen` (the current one, `GEN`) first if needed (a full buffer is written out; `who`
 /// names its M and thread); None if there is no memory for one.
 #[inline(always)]
-fn prepare(slot: &mut Option<Buf>, gen: u64, who: impl Fn() -> (i64, i64)) -> Option<&mut Buf> {
-    let ready = matches!(slot, Some(b) if b.gen == gen && b.bytes.len() <= BUF_BYTES - 3 * MAX_REC);
+fn prepare(slot: &mut Buf, gen: u64, who: impl Fn() -> (i64, i64)) -> Option<&mut Buf> {
+    let ready = slot.gen == gen && slot.bytes.len() <= BUF_BYTES - 3 * MAX_REC;
     if !ready && !refill(slot, gen, &who) {
         return None;
     }
-    slot.as_mut()
+    Some(slot)
 }
 
 /// Makes `slot` an empty buffer of generation `gen`, writing out what it held of this
 /// generation; false if there is no memory for a buffer (the event is lost).
 #[cold]
 #[inline(never)]
-fn refill(slot: &mut Option<Buf>, gen: u64, who: &dyn Fn() -> (i64, i64)) -> bool {
-    if let Some(b) = slot.as_mut() {
-        if b.gen == gen {
-            let (m, tid) = who();
-            flush_raw(m, tid, &b.bytes);
+fn refill(slot: &mut Buf, gen: u64, who: &dyn Fn() -> (i64, i64)) -> bool {
+    if slot.bytes.capacity() == 0 {
+        if slot.bytes.try_reserve_exact(BUF_BYTES).is_err() {
+            LOST.fetch_add(1, Ordering::Relaxed);
+            return false;
         }
-        b.reset(gen);
-        return true;
+    } else if slot.gen == gen {
+        let (m, tid) = who();
+        flush_raw(m, tid, &slot.bytes);
     }
-    let mut v = Vec::new();
-    if v.try_reserve_exact(BUF_BYTES).is_err() {
-        LOST.fetch_add(1, Ordering::Relaxed);
-        return false;
-    }
-    *slot = Some(Buf {
-        gen,
-        bytes: v,
-        last_ts: 0,
-        chain: Chain::default(),
-        pending: None,
-        fusing: false,
-    });
+    slot.reset(gen);
     true
 }
 
 /// Writes out the buffer of an M that is not busy (rt_trace_stop, or the M's own
 /// exit), with the wake it held back, and empties it.
-fn flush_m(m: &M, slot: &mut Option<Buf>) {
-    if let Some(b) = slot.as_mut() {
-        if b.gen == GEN.load(Ordering::Relaxed) {
-            b.put_pending();
-            flush_raw(m.id, m.procid.load(Ordering::Relaxed), &b.bytes);
-        }
-        b.reset(0);
+fn flush_m(m: &M, b: &mut Buf) {
+    if b.gen == GEN.load(Ordering::Relaxed) {
+        b.put_pending();
+        flush_raw(m.id, m.procid.load(Ordering::Relaxed), &b.bytes);
     }
+    b.reset(0);
 }
 
 fn pid(m: &M) -> i32 {
@@ -1727,6 +1839,73 @@ pub fn go_switch(m: &M, gp: *mut G, next: *mut G) {
 
 #[cold]
 fn go_switch_slow(m: &M, gp: *mut G, next: *mut G) {
+    if !short_switch(m, gp, next) {
+        go_switch_full(m, gp, next)
+    }
+}
+
+/// go_switch's ShortSwitch, a ping-pong's half, with nothing done that it does not
+/// need: `gp` parks (for a reason it gave in this trace) in a slice opened in this
+/// trace, and the wake held back on the M's buffer is its wake of `next`, a switch
+/// that mirrors the buffer's last one. False (and nothing changed) otherwise:
+/// [`go_switch_full`] then records the switch. Its effect is go_switch_full's for
+/// such a switch: the M's park reason is used up, `next`'s wake consumed (its flow
+/// is inside the record), the slice of `next` opens in the generation of the one
+/// that ends.
+#[inline(always)]
+fn short_switch(m: &M, gp: *mut G, next: *mut G) -> bool {
+    let t = &m.trace;
+    let gen = GEN.load(Ordering::Relaxed);
+    let why = t.why.get();
+    if !matches!(m.pending.get(), super::g::Pending::Park(..))
+        || why == 0
+        || t.open.get() != gen
+        || t.in_syscall.get() != 0
+    {
+        return false;
+    }
+    // A switch on the direct path runs on a P (else: the full path).
+    let p = m.p();
+    if p.is_null() {
+        return false;
+    }
+    // SAFETY: an M's published P is live while it holds it (see `pid`).
+    let p = unsafe { (*p).id } as i64;
+    let obj = t.obj.get();
+    // SAFETY: `gp` stops on this M and `next` starts on it: both are ours.
+    let (g, n) = unsafe { (&*gp, &*next) };
+    let mut done = false;
+    with_buf(m, |b| {
+        // With no call on the way (no register to save): no clock read either, so
+        // the park's stamp must give the time (When::ticks).
+        if b.gen != gen
+            || b.bytes.len() > BUF_BYTES - 3 * MAX_REC
+            || b.last_ts == 0
+            || !TSC.load(Ordering::Relaxed)
+        {
+            return;
+        }
+        let Some(r) = b.pending else {
+            return;
+        };
+        if r.by != g.goid || r.g != n.goid || !b.chain.mirrors(p, g.goid, obj, n.goid) {
+            return;
+        }
+        // The held-back wake set `next`'s flow pending (nothing starts it in
+        // between: it is on this M's P since); its start here consumes it.
+        let v = n.trace_flow.load(Ordering::Relaxed);
+        n.trace_flow.store(v & !FLOW_PENDING, Ordering::Relaxed);
+        t.why.set(0);
+        let ts = stamp_ticks(g.wait_info().1, b.last_ts);
+        b.put_short_switch(why, ts, r);
+        done = true;
+    });
+    done
+}
+
+/// go_switch's record of any switch (see [`short_switch`]).
+#[inline(never)]
+fn go_switch_full(m: &M, gp: *mut G, next: *mut G) {
     let cause = match m.pending.get() {
         super::g::Pending::Yield => Some(Cause::Yield),
         super::g::Pending::Exit => Some(Cause::Exit),
@@ -1866,10 +2045,44 @@ fn go_unblock_slow(gp: *mut G, src: Src) {
     // SAFETY: `m` is the calling thread's live M (non-null, checked above); an M
     // outlives its thread's calls into the runtime.
     let m = unsafe { &*m };
+    let (goid, parked) = (g.goid, g.wait_info().1);
+    // The common case takes no call (and so has no register to save): no wake held
+    // back yet, and a time that needs no clock_gettime. As hold_wake.
+    let mut held = false;
+    with_buf(m, |b| {
+        if b.gen == GEN.load(Ordering::Relaxed) && b.pending.is_none() {
+            let timed = !b.fusing || b.last_ts == 0;
+            if !timed || TSC.load(Ordering::Relaxed) {
+                let ts = if timed {
+                    super::arch::cputicks()
+                } else {
+                    b.last_ts << TICK_SHIFT
+                };
+                b.pending = Some(Ready {
+                    g: goid,
+                    by,
+                    id,
+                    ts,
+                    timed,
+                    parked,
+                });
+                held = true;
+            }
+        }
+    });
+    if !held {
+        hold_wake_on(m, goid, by, id, parked);
+    }
+}
+
+/// go_unblock's hold of a wake on `m` by `by` of G `g` (flow number `id`, park stamp
+/// `parked`) where its common case did not apply (see [`Buf::hold_wake`]).
+#[inline(never)]
+fn hold_wake_on(m: &M, g: i64, by: i64, id: u32, parked: u64) {
     with_buf(m, |slot| {
         let gen = GEN.load(Ordering::Relaxed);
         if let Some(b) = prepare(slot, gen, || (m.id, m.procid.load(Ordering::Relaxed))) {
-            b.hold_wake(g.goid, by, id, g.wait_info().1, now);
+            b.hold_wake(g, by, id, parked, now);
         }
     });
 }
@@ -2002,7 +2215,7 @@ fn tsc_is_clocksource() -> bool {
 }
 
 /// Registers for membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED); false where the
-/// kernel (or valgrind) has none: emitters then fence themselves (`STRONG`).
+/// kernel (or valgrind) has none: emitters then fence themselves ([`ON_STRONG`]).
 fn membarrier_register() -> bool {
     const REGISTER_PRIVATE_EXPEDITED: libc::c_long = 1 << 4;
     // SAFETY: a plain system call with integer arguments.
@@ -2071,7 +2284,7 @@ fn scratch_file(path: &core::ffi::CStr) -> Result<i32> {
 /// file descriptors, Error::Shutdown in a fork child before its rt_init.
 pub fn start(path: &core::ffi::CStr) -> Result<()> {
     let _c = CONTROL.lock();
-    if ON.load(Ordering::Acquire) {
+    if ON.load(Ordering::Acquire) != 0 {
         return Err(Error::Already);
     }
     if super::run_state() == super::RunState::Forked {
@@ -2114,7 +2327,6 @@ pub fn start(path: &core::ffi::CStr) -> Result<()> {
     if !REGISTERED.load(Ordering::Relaxed) && membarrier_register() {
         REGISTERED.store(true, Ordering::Relaxed);
     }
-    STRONG.store(!REGISTERED.load(Ordering::Relaxed), Ordering::Relaxed);
     TSC.store(tsc_is_clocksource(), Ordering::Relaxed);
     let gen = GEN.load(Ordering::Relaxed) + 1;
     let ns0 = nanotime();
@@ -2137,7 +2349,12 @@ pub fn start(path: &core::ffi::CStr) -> Result<()> {
     RAW_FAILED.store(false, Ordering::Relaxed);
     RAW_FD.store(raw, Ordering::Release);
     GEN.store(gen, Ordering::Release);
-    ON.store(true, Ordering::SeqCst);
+    let on = if REGISTERED.load(Ordering::Relaxed) {
+        ON_WEAK
+    } else {
+        ON_STRONG
+    };
+    ON.store(on, Ordering::SeqCst);
     Ok(())
 }
 
@@ -2145,10 +2362,11 @@ pub fn start(path: &core::ffi::CStr) -> Result<()> {
 /// file failed: the trace is stopped and the file closed either way).
 pub fn stop() -> Result<()> {
     let _c = CONTROL.lock();
-    if !ON.swap(false, Ordering::SeqCst) {
+    let was = ON.swap(0, Ordering::SeqCst);
+    if was == 0 {
         return Err(Error::Inval);
     }
-    if !STRONG.load(Ordering::Relaxed) && !membarrier() {
+    if was == ON_WEAK && !membarrier() {
         // Registered, so this cannot fail short of a kernel bug: stopping without
         // the fence could read a buffer an M is writing.
         super::throw("rt_trace_stop: membarrier failed after registration");
@@ -2257,8 +2475,8 @@ pub fn m_exit(m: &M) {
     let t = &m.trace;
     t.busy.swap(true, Ordering::SeqCst);
     // SAFETY: busy is set by the owner thread; the stopper waits for it.
-    let mut b = unsafe { (*t.buf.get()).take() };
-    if ON.load(Ordering::SeqCst) {
+    let mut b = core::mem::replace(unsafe { &mut *t.buf.get() }, Buf::EMPTY);
+    if ON.load(Ordering::SeqCst) != 0 {
         flush_m(m, &mut b);
     }
     t.busy.store(false, Ordering::Release);
@@ -2307,7 +2525,7 @@ extern "C" fn stop_at_exit() {
 /// The atfork child handler: the child does not inherit the parent's trace (see the
 /// module comment). Only the forking thread exists; the locks are reset, not taken.
 pub fn after_fork() {
-    ON.store(false, Ordering::SeqCst);
+    ON.store(0, Ordering::SeqCst);
     // SAFETY: the fork child's only thread: nobody else can hold these locks.
     unsafe {
         CONTROL.get_after_fork();
@@ -2590,6 +2808,65 @@ mod tests {
         assert_eq!(got, want);
     }
 
+    /// A ping-pong's steady state: once a wake went into a mirror switch, the next
+    /// mirror switch's wake reads no clock, and the switch is a TwinSwitch of two
+    /// bytes (kind 0) that decodes as that wake at the switch's time and the switch,
+    /// the flow ids numbered by the decoder as for a ShortSwitch; a timed wake's
+    /// mirror switch is still a ShortSwitch.
+    #[test]
+    fn a_ping_pong_switch_with_an_untimed_wake_is_two_bytes() {
+        TSC.store(true, Ordering::Relaxed);
+        let mut b = test_buf();
+        let u = 1i64 << TICK_SHIFT;
+        let t0 = 1i64 << 40;
+        let r = WaitReason::ChanRecv as u8;
+        let (oa, ob) = (0x7f00_0000_1000u64, 0x7f00_0000_2040u64);
+        let mut sizes = Vec::new();
+        // (stopping G, its object, starting G); every switch woke its G first.
+        let steps = [(1, oa, 2), (2, ob, 1), (1, oa, 2), (2, ob, 1), (1, oa, 2)];
+        for (i, &(g, obj, a)) in steps.iter().enumerate() {
+            let t = t0 + 10 * i as i64 * u;
+            b.hold_wake(a, g, 1, 0, || t + 3 * u);
+            let len = b.bytes.len();
+            b.put_switch(r, t + 7 * u, 0, g, obj, a, 0);
+            sizes.push(b.bytes.len() - len);
+        }
+        // Whole (first two: no chain yet; the first wake read the clock), then
+        // ShortSwitch-sized no more: the wakes after the first fused one are untimed.
+        assert_eq!(&sizes[2..], &[2, 2, 2], "{sizes:?}");
+        assert_eq!(b.bytes[b.bytes.len() - 2] & 15, Kind::TwinSwitch as u8);
+        let mut got = Vec::new();
+        let mut woken = 7;
+        assert!(decode(&b.bytes, &mut got, &mut woken).is_some());
+        let got: Vec<_> = got
+            .iter()
+            .map(|e| (e.ts, e.kind, e.g, e.a, e.b, e.c))
+            .collect();
+        let (w, sw) = (Kind::Unblock as u8, Kind::Switch as u8);
+        let mut want = Vec::new();
+        for (i, &(g, obj, a)) in steps.iter().enumerate() {
+            let t = t0 + 10 * i as i64 * u;
+            let id = 8 + i as u64;
+            // The first wake read the clock; the others are placed at their switch.
+            let woke = if i == 0 { t + 3 * u } else { t + 7 * u };
+            want.push((woke, w, a, id as i64, g as u64, 0));
+            want.push((t + 7 * u, sw, g, a, obj, id));
+        }
+        assert_eq!(got, want);
+        assert_eq!(woken, 12);
+    }
+
+    /// The flags every hook reads fill a cache line of their own, so that no other
+    /// static lands beside them (see [`Hot`]).
+    #[test]
+    fn the_hooks_flags_have_a_cache_line_of_their_own() {
+        assert_eq!(core::mem::align_of::<Hot>(), 64);
+        assert_eq!(core::mem::size_of::<Hot>(), 64);
+        assert_eq!(&HOT as *const Hot as usize % 64, 0);
+        assert!(core::ptr::eq(ON, &HOT.on) && core::ptr::eq(GEN, &HOT.gen));
+        assert!(core::ptr::eq(TSC, &HOT.tsc));
+    }
+
     /// A G's own stamp (56 bits of the counter) is placed after the buffer's last
     /// record, or at it if the stamp is older.
     #[test]
@@ -2733,10 +3010,10 @@ mod tests {
             ),
             ev(6_000_001, Switch, pre, 0, 6, 5, 0, 0),
             ev(6_000_002, WokeSwitch, fd, -1, 5, 6, 3, 1),
-            // No kind of event: its P gets a lane all the same.
+            // No kind of event (kinds are 0..16): its P gets a lane all the same.
             Ev {
                 ts: 7_000_000,
-                kind: 0,
+                kind: 16,
                 p: 7,
                 ..Ev::default()
             },
