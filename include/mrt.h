@@ -976,7 +976,8 @@ int rt_trace_start(const char *path);
  * names and the end of the JSON document, and the file is closed. Any context.
  *
  * Errors: RT_EINVAL if no trace is running, or if writing the file failed (the
- * trace is stopped and the file closed either way).
+ * trace is stopped and the file closed either way); a FIFO whose reader is gone is
+ * such a file: the SIGPIPE the write raises is blocked and taken back, as in rt_dump.
  */
 int rt_trace_stop(void);
 

@@ -2071,6 +2071,8 @@ fn scratch_file(path: &core::ffi::CStr) -> Result<i32> {
 /// file descriptors, Error::Shutdown in a fork child before its rt_init.
 pub fn start(path: &core::ffi::CStr) -> Result<()> {
     let _c = CONTROL.lock();
+    // The path may name a FIFO whose reader goes away: EPIPE, not the host's death.
+    let _nopipe = super::signal::NoSigpipe::new();
     if ON.load(Ordering::Acquire) {
         return Err(Error::Already);
     }
@@ -2145,6 +2147,9 @@ pub fn start(path: &core::ffi::CStr) -> Result<()> {
 /// file failed: the trace is stopped and the file closed either way).
 pub fn stop() -> Result<()> {
     let _c = CONTROL.lock();
+    // The JSON is written here: a FIFO whose reader left gives EPIPE (RT_EINVAL), not
+    // a SIGPIPE that kills the host.
+    let _nopipe = super::signal::NoSigpipe::new();
     if !ON.swap(false, Ordering::SeqCst) {
         return Err(Error::Inval);
     }
