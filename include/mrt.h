@@ -978,6 +978,8 @@ int rt_trace_start(const char *path);
  * Errors: RT_EINVAL if no trace is running, or if writing the file failed (the
  * trace is stopped and the file closed either way); a FIFO whose reader is gone is
  * such a file: the SIGPIPE the write raises is blocked and taken back, as in rt_dump.
+ * RT_ENOMEM if memory ran out while converting (stopped and closed all the same,
+ * the JSON cut short).
  */
 int rt_trace_stop(void);
 

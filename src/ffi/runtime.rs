@@ -258,6 +258,8 @@ pub unsafe extern "C" fn rt_trace_start(path: *const c_char) -> c_int {
 /// Errors: RT_EINVAL if no trace is running, or if writing the file failed (the
 /// trace is stopped and the file closed either way); a FIFO whose reader is gone is
 /// such a file: the SIGPIPE the write raises is blocked and taken back, as in rt_dump.
+/// RT_ENOMEM if memory ran out while converting (stopped and closed all the same,
+/// the JSON cut short).
 #[no_mangle]
 pub extern "C" fn rt_trace_stop() -> c_int {
     boundary(|| rc(runtime::trace::stop()))
