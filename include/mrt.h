@@ -490,7 +490,8 @@ int rt_select(struct rt_select_case *cases, size_t n, int64_t timeout_ns);
  * (rt_config.g_stack_size) comes from a cache when it first runs.
  *
  * Any context. Errors: RT_EINVAL for a NULL fn; RT_ENOMEM when no stack can be
- * mapped; RT_ESHUTDOWN.
+ * mapped; RT_EAGAIN (RT_ENOMEM) from outside a G while the runtime has no M and
+ * can make no thread, not even sysmon's: nothing is made; RT_ESHUTDOWN.
  */
 int64_t rt_go(rt_fn f, void *arg);
 

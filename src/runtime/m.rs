@@ -602,6 +602,27 @@ pub fn newm_backing_off() -> bool {
     until != 0 && nanotime() < until
 }
 
+/// Whether some runtime-created M lives (starting, running or idle): one that runs
+/// Gs from the global queue, or that a wakep can wake to, with no thread to make.
+pub fn any_runtime_m() -> bool {
+    let s = SCHED.lock();
+    let mut x = s.allm;
+    while !x.is_null() {
+        // SAFETY: Ms on allm are live under the sched lock.
+        let m = unsafe { &*x };
+        if m.kind == MKind::Runtime
+            && matches!(
+                m.state(),
+                MState::Launching | MState::Running | MState::Idle
+            )
+        {
+            return true;
+        }
+        x = m.alllink;
+    }
+    false
+}
+
 /// The scheduler (or sysmon's start) failed to make a thread: back off for the
 /// current delay, and double it for the next failure.
 pub fn newm_failed() {
