@@ -13,7 +13,8 @@
  * rt_shutdown with a timeout returns RT_OK rather than RT_ETIMEDOUT), and
  * rt_getstats counts no G. Once threads can be made again (and a new run has no
  * backoff from the refusals), rt_go works and its G moves a message to this thread. A G made by a G (rt_main's, on this thread) never
- * needed a thread and still works while they are refused.
+ * needed a thread and still works while they are refused, and so does an rt_go by
+ * an adopted M that holds a P (it runs the G with rt_schedule).
  */
 #include "test_chan.h"
 
@@ -78,6 +79,17 @@ static void child(void *arg)
     CHECK_RC(rt_init(&cfg), RT_OK);
     CHECK_RC(rt_main(main_g, NULL), RT_OK);
     CHECK_EQ(atomic_load(&ran), 1);
+
+    /* An adopted M holding a P can run a G from the global queue itself
+     * (rt_schedule): its rt_go is accepted. */
+    rt_p *p = rt_p_get(0);
+    if (CHECK_RC(rt_acquirep(p), RT_OK)) {
+        CHECK(rt_go(body, NULL) > 0);
+        while (atomic_load(&ran) < 2)
+            CHECK(rt_schedule(RT_SCHED_ONCE) >= 0);
+        CHECK_PTR_EQ(rt_releasep(), p);
+        CHECK_RC(rt_p_put(p), RT_OK);
+    }
 
     /* Threads again; a new run starts without the refusals' backoff (during which
      * a foreign rt_go keeps saying RT_EAGAIN). */

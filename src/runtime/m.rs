@@ -602,9 +602,15 @@ pub fn newm_backing_off() -> bool {
     until != 0 && nanotime() < until
 }
 
-/// Whether some runtime-created M lives (starting, running or idle): one that runs
-/// Gs from the global queue, or that a wakep can wake to, with no thread to make.
+/// Whether some M can run a G from the global queue with no thread to make: the
+/// calling thread's own M if it holds a P (an adopted M that runs rt_schedule), or a
+/// runtime-created M that lives (starting, running, or idle for a wakep to wake).
 pub fn any_runtime_m() -> bool {
+    let me = tls::getm();
+    // SAFETY: the calling thread's own live M, if any.
+    if !me.is_null() && !unsafe { (*me).p.load(Ordering::Acquire) }.is_null() {
+        return true;
+    }
     let s = SCHED.lock();
     let mut x = s.allm;
     while !x.is_null() {
