@@ -1521,11 +1521,15 @@ pub fn newproc1(
         // wakep cannot make one (thread creation failed and backs off), only sysmon
         // tries again. Without sysmon (its own thread could not be made) and without
         // any M to wake, such a G would wait for ever, and so would rt_shutdown for
-        // it: refuse it instead, before anything is made. (A cold path: sysmon runs
-        // from the first G on.)
+        // it: then sysmon's thread is tried at once, backoff or not, and if it still
+        // cannot be made the G is refused, before anything is made. (A cold path:
+        // sysmon runs from the first G on.)
         super::sysmon::ensure_started();
         if !super::sysmon::running() && !super::m::any_runtime_m() {
-            return Err(super::sysmon::start_error());
+            super::sysmon::start_now();
+            if !super::sysmon::running() {
+                return Err(super::sysmon::start_error());
+            }
         }
     }
     let made = if m.is_null() {

@@ -90,7 +90,16 @@ pub fn ensure_started() {
         return;
     }
     // While thread creation backs off, do not try on every rt_go.
-    if super::m::newm_backing_off() || STARTED.swap(true, Ordering::AcqRel) {
+    if super::m::newm_backing_off() {
+        return;
+    }
+    start_now();
+}
+
+/// Starts sysmon now unless it runs, backoff or not: for a G that nothing else
+/// could run (see `sched::newproc1`).
+pub fn start_now() {
+    if STARTED.swap(true, Ordering::AcqRel) {
         return;
     }
     STOP.store(0, Ordering::Release);
