@@ -490,7 +490,8 @@ int rt_select(struct rt_select_case *cases, size_t n, int64_t timeout_ns);
  * (rt_config.g_stack_size) comes from a cache when it first runs.
  *
  * Any context. Errors: RT_EINVAL for a NULL fn; RT_ENOMEM when no stack can be
- * mapped; RT_ESHUTDOWN.
+ * mapped; RT_EAGAIN (RT_ENOMEM) from outside a G while the runtime has no M and
+ * can make no thread, not even sysmon's: nothing is made; RT_ESHUTDOWN.
  */
 int64_t rt_go(rt_fn f, void *arg);
 
@@ -976,7 +977,10 @@ int rt_trace_start(const char *path);
  * names and the end of the JSON document, and the file is closed. Any context.
  *
  * Errors: RT_EINVAL if no trace is running, or if writing the file failed (the
- * trace is stopped and the file closed either way).
+ * trace is stopped and the file closed either way); a FIFO whose reader is gone is
+ * such a file: the SIGPIPE the write raises is blocked and taken back, as in rt_dump.
+ * RT_ENOMEM if memory ran out while converting (stopped and closed all the same,
+ * the JSON cut short).
  */
 int rt_trace_stop(void);
 

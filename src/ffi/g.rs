@@ -62,7 +62,8 @@ unsafe fn read_attr<'a>(attr: *const rt_go_attr, caller: usize) -> Result<g::GAt
 /// (rt_config.g_stack_size) comes from a cache when it first runs.
 ///
 /// Any context. Errors: RT_EINVAL for a NULL fn; RT_ENOMEM when no stack can be
-/// mapped; RT_ESHUTDOWN.
+/// mapped; RT_EAGAIN (RT_ENOMEM) from outside a G while the runtime has no M and
+/// can make no thread, not even sysmon's: nothing is made; RT_ESHUTDOWN.
 #[no_mangle]
 pub extern "C" fn rt_go(f: rt_fn, arg: *mut c_void) -> i64 {
     // Where the host called from, for rt_dump's "created by" line.

@@ -209,7 +209,7 @@ pub extern "C" fn rt_dump(fd: c_int) -> c_int {
         if fd < 0 {
             return RT_EINVAL;
         }
-        let _guard = NoSigpipe::new();
+        let _guard = runtime::signal::NoSigpipe::new();
         let mut out = dump::FdOut::new(fd);
         dump::dump(&mut out, dump::Symbols::Yes);
         if out.failed {
@@ -256,59 +256,13 @@ pub unsafe extern "C" fn rt_trace_start(path: *const c_char) -> c_int {
 /// names and the end of the JSON document, and the file is closed. Any context.
 ///
 /// Errors: RT_EINVAL if no trace is running, or if writing the file failed (the
-/// trace is stopped and the file closed either way).
+/// trace is stopped and the file closed either way); a FIFO whose reader is gone is
+/// such a file: the SIGPIPE the write raises is blocked and taken back, as in rt_dump.
+/// RT_ENOMEM if memory ran out while converting (stopped and closed all the same,
+/// the JSON cut short).
 #[no_mangle]
 pub extern "C" fn rt_trace_stop() -> c_int {
     boundary(|| rc(runtime::trace::stop()))
-}
-
-/// SIGPIPE blocked on the calling thread while it lives; on drop, a SIGPIPE that
-/// became pending meanwhile (raised by our write to a broken pipe) is taken back
-/// and the old mask restored. One that was pending before is left alone.
-struct NoSigpipe {
-    set: libc::sigset_t,
-    old: libc::sigset_t,
-    was_pending: bool,
-}
-
-impl NoSigpipe {
-    fn new() -> NoSigpipe {
-        // SAFETY: sigset_t is plain data, initialised by sigemptyset before use;
-        // pthread_sigmask and sigpending only write the sets we pass.
-        unsafe {
-            let mut g: NoSigpipe = core::mem::zeroed();
-            libc::sigemptyset(&mut g.set);
-            libc::sigaddset(&mut g.set, libc::SIGPIPE);
-            libc::pthread_sigmask(libc::SIG_BLOCK, &g.set, &mut g.old);
-            let mut pend: libc::sigset_t = core::mem::zeroed();
-            libc::sigemptyset(&mut pend);
-            libc::sigpending(&mut pend);
-            g.was_pending = libc::sigismember(&pend, libc::SIGPIPE) == 1;
-            g
-        }
-    }
-}
-
-impl Drop for NoSigpipe {
-    fn drop(&mut self) {
-        // SAFETY: as in new; sigtimedwait with a zero timeout only dequeues a
-        // pending SIGPIPE (blocked here), never waits.
-        unsafe {
-            if !self.was_pending {
-                let mut pend: libc::sigset_t = core::mem::zeroed();
-                libc::sigemptyset(&mut pend);
-                libc::sigpending(&mut pend);
-                if libc::sigismember(&pend, libc::SIGPIPE) == 1 {
-                    let zero = libc::timespec {
-                        tv_sec: 0,
-                        tv_nsec: 0,
-                    };
-                    libc::sigtimedwait(&self.set, core::ptr::null_mut(), &zero);
-                }
-            }
-            libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, core::ptr::null_mut());
-        }
-    }
 }
 
 #[cfg(test)]

@@ -632,6 +632,33 @@ pub fn newm_backing_off() -> bool {
     until != 0 && nanotime() < until
 }
 
+/// Whether some M can run a G from the global queue with no thread to make: the
+/// calling thread's own M if it holds a P (an adopted M that runs rt_schedule), or a
+/// runtime-created M that lives (starting, running, or idle for a wakep to wake).
+pub fn any_runtime_m() -> bool {
+    let me = tls::getm();
+    // SAFETY: the calling thread's own live M, if any.
+    if !me.is_null() && !unsafe { (*me).p.load(Ordering::Acquire) }.is_null() {
+        return true;
+    }
+    let s = SCHED.lock();
+    let mut x = s.allm;
+    while !x.is_null() {
+        // SAFETY: Ms on allm are live under the sched lock.
+        let m = unsafe { &*x };
+        if m.kind == MKind::Runtime
+            && matches!(
+                m.state(),
+                MState::Launching | MState::Running | MState::Idle
+            )
+        {
+            return true;
+        }
+        x = m.alllink;
+    }
+    false
+}
+
 /// The scheduler (or sysmon's start) failed to make a thread: back off for the
 /// current delay, and double it for the next failure.
 pub fn newm_failed() {

@@ -1522,6 +1522,22 @@ pub fn newproc1(
     } else {
         tls::getm()
     };
+    if m.is_null() && !super::sysmon::running() {
+        // A G from outside any G waits in the global queue for an M, and when its
+        // wakep cannot make one (thread creation failed and backs off), only sysmon
+        // tries again. Without sysmon (its own thread could not be made) and without
+        // any M to wake, such a G would wait for ever, and so would rt_shutdown for
+        // it: then sysmon's thread is tried at once, backoff or not, and if it still
+        // cannot be made the G is refused, before anything is made. (A cold path:
+        // sysmon runs from the first G on.)
+        super::sysmon::ensure_started();
+        if !super::sysmon::running() && !super::m::any_runtime_m() {
+            super::sysmon::start_now();
+            if !super::sysmon::running() {
+                return Err(super::sysmon::start_error());
+            }
+        }
+    }
     let made = if m.is_null() {
         newproc_on(None, cur, f, arg, mainm, attr)?
     } else {

@@ -331,6 +331,57 @@ pub fn thread_mask_word() -> u64 {
     }
 }
 
+/// SIGPIPE blocked on the calling thread while it lives; on drop, a SIGPIPE that
+/// became pending meanwhile (raised by our write to a broken pipe) is taken back
+/// and the old mask restored. One that was pending before is left alone. Held around
+/// every write to a host's fd (rt_dump, the execution trace's file): a pipe or socket
+/// whose reader is gone must give an error, not kill the host.
+pub(crate) struct NoSigpipe {
+    set: libc::sigset_t,
+    old: libc::sigset_t,
+    was_pending: bool,
+}
+
+impl NoSigpipe {
+    pub(crate) fn new() -> NoSigpipe {
+        // SAFETY: sigset_t is plain data, initialised by sigemptyset before use;
+        // pthread_sigmask and sigpending only write the sets we pass.
+        unsafe {
+            let mut g: NoSigpipe = core::mem::zeroed();
+            libc::sigemptyset(&mut g.set);
+            libc::sigaddset(&mut g.set, libc::SIGPIPE);
+            libc::pthread_sigmask(libc::SIG_BLOCK, &g.set, &mut g.old);
+            let mut pend: libc::sigset_t = core::mem::zeroed();
+            libc::sigemptyset(&mut pend);
+            libc::sigpending(&mut pend);
+            g.was_pending = libc::sigismember(&pend, libc::SIGPIPE) == 1;
+            g
+        }
+    }
+}
+
+impl Drop for NoSigpipe {
+    fn drop(&mut self) {
+        // SAFETY: as in new; sigtimedwait with a zero timeout only dequeues a
+        // pending SIGPIPE (blocked here), never waits.
+        unsafe {
+            if !self.was_pending {
+                let mut pend: libc::sigset_t = core::mem::zeroed();
+                libc::sigemptyset(&mut pend);
+                libc::sigpending(&mut pend);
+                if libc::sigismember(&pend, libc::SIGPIPE) == 1 {
+                    let zero = libc::timespec {
+                        tv_sec: 0,
+                        tv_nsec: 0,
+                    };
+                    libc::sigtimedwait(&self.set, core::ptr::null_mut(), &zero);
+                }
+            }
+            libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, core::ptr::null_mut());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

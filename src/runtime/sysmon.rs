@@ -15,6 +15,7 @@ use core::ffi::c_void;
 use core::ptr;
 use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
 
+use super::error::Error;
 use super::note::Note;
 use super::p::{HeldP, PStatus, ALLP, COUNTERS, GOMAXPROCS, MAX_PROCS, NPIDLE};
 use super::sched::{handoffp, NMSPINNING};
@@ -89,21 +90,43 @@ pub fn ensure_started() {
         return;
     }
     // While thread creation backs off, do not try on every rt_go.
-    if super::m::newm_backing_off() || STARTED.swap(true, Ordering::AcqRel) {
+    if super::m::newm_backing_off() {
+        return;
+    }
+    start_now();
+}
+
+/// Starts sysmon now unless it runs, backoff or not: for a G that nothing else
+/// could run (see `sched::newproc1`).
+pub fn start_now() {
+    if STARTED.swap(true, Ordering::AcqRel) {
         return;
     }
     STOP.store(0, Ordering::Release);
-    if super::m::newm(
+    if let Err(e) = super::m::newm(
         Some(sysmon_main),
         ptr::null_mut(),
         ptr::null_mut(),
         super::arch::caller_pc(),
-    )
-    .is_err()
-    {
+    ) {
         // No thread for it now: try again with a G made after the backoff.
+        START_NOMEM.store(e == Error::NoMem, Ordering::Relaxed);
         STARTED.store(false, Ordering::Release);
         super::m::newm_failed();
+    }
+}
+
+/// Whether sysmon's last start failed for want of memory (else the OS refused the
+/// thread): what a G that cannot be run without sysmon is refused with.
+static START_NOMEM: AtomicBool = AtomicBool::new(false);
+
+/// Why sysmon is not running after [`ensure_started`] failed (or backs off): the
+/// error of its last start.
+pub fn start_error() -> Error {
+    if START_NOMEM.load(Ordering::Relaxed) {
+        Error::NoMem
+    } else {
+        Error::Again
     }
 }
 

@@ -712,6 +712,11 @@ fn decode(mut b: &[u8], out: &mut Vec<Ev>, woken: &mut u64) -> Option<()> {
         Some(func)
     };
     while let Some((&head, rest)) = b.split_first() {
+        // A record gives at most two events; out of memory ends the decoding (the
+        // stopper sees CONVERT_NOMEM).
+        if !room(out, 2) {
+            return None;
+        }
         b = rest;
         let (kind, why) = (head & 15, head >> 4);
         let prev = q;
@@ -879,7 +884,7 @@ struct Writer {
     mlanes: Vec<(i64, i64)>,
     planes: Vec<i32>,
     names: Vec<(i64, Vec<u8>)>,
-    syms: Vec<(u64, String)>,
+    syms: Vec<(u64, Vec<u8>)>,
 }
 
 static WRITER: Lock<Option<Writer>> = Lock::new(None);
@@ -889,6 +894,48 @@ static CONTROL: Lock<()> = Lock::new(());
 static FOREIGN: Lock<Option<Buf>> = Lock::new(None);
 /// `$MRT_TRACE` was looked at (once per process; inherited by fork children).
 static ENV_DONE: AtomicBool = AtomicBool::new(false);
+
+/// Set by [`room`] when memory ran out during rt_trace_stop's conversion, which then
+/// returns Error::NoMem. Only the stopper (under CONTROL) writes it.
+static CONVERT_NOMEM: AtomicBool = AtomicBool::new(false);
+
+/// Makes room for `n` more items in `v` without aborting the host when memory runs
+/// out: false then (and CONVERT_NOMEM is set), and the caller leaves the item out.
+/// Everything rt_trace_start and rt_trace_stop allocate goes through a fallible
+/// reservation: the host's process must not die of the trace's allocations.
+fn room<T>(v: &mut Vec<T>, n: usize) -> bool {
+    if v.try_reserve(n).is_ok() {
+        return true;
+    }
+    CONVERT_NOMEM.store(true, Ordering::Relaxed);
+    false
+}
+
+/// `write!` into the JSON buffer, each piece reserved fallibly (see [`room`]).
+struct OutFmt<'a>(&'a mut Vec<u8>);
+
+impl core::fmt::Write for OutFmt<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        if !room(self.0, s.len()) {
+            return Err(core::fmt::Error);
+        }
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}
+
+/// Appends `b` as a JSON string, each invalid UTF-8 sequence replaced by U+FFFD (as
+/// `String::from_utf8_lossy` does), without allocating.
+fn put_json_lossy(o: &mut Vec<u8>, b: &[u8]) {
+    o.push(b'"');
+    for chunk in b.utf8_chunks() {
+        put_escaped(o, chunk.valid());
+        if !chunk.invalid().is_empty() {
+            o.extend_from_slice("\u{FFFD}".as_bytes());
+        }
+    }
+    o.push(b'"');
+}
 
 fn write_all(fd: i32, mut b: &[u8]) -> bool {
     while !b.is_empty() {
@@ -1008,7 +1055,11 @@ fn put_json_str(o: &mut Vec<u8>, s: &str) {
 
 /// Appends `s` escaped for the inside of a JSON string (see [`put_json_str`]).
 fn put_escaped(o: &mut Vec<u8>, s: &str) {
-    let b = s.as_bytes();
+    put_escaped_bytes(o, s.as_bytes());
+}
+
+/// [`put_escaped`] for text known to be UTF-8 held as bytes.
+fn put_escaped_bytes(o: &mut Vec<u8>, b: &[u8]) {
     let mut from = 0;
     for (i, &c) in b.iter().enumerate() {
         if c != b'"' && c != b'\\' && c >= 0x20 {
@@ -1101,13 +1152,21 @@ impl Writer {
             self.out.push(b'?');
         } else {
             let i = match self.syms.iter().position(|(a, _)| *a == addr) {
-                Some(i) => i,
-                None => {
-                    self.syms.push((addr, symbol(addr as usize)));
-                    self.syms.len() - 1
-                }
+                Some(i) => Some(i),
+                None => match symbol(addr as usize) {
+                    Some(name) if room(&mut self.syms, 1) => {
+                        self.syms.push((addr, name));
+                        Some(self.syms.len() - 1)
+                    }
+                    // Out of memory: the name is left out.
+                    _ => None,
+                },
             };
-            put_escaped(&mut self.out, &self.syms[i].1);
+            match i {
+                // The names are valid UTF-8 (see `symbol`).
+                Some(i) => put_escaped_bytes(&mut self.out, &self.syms[i].1),
+                None => self.out.push(b'?'),
+            }
         }
         self.out.push(b'"');
     }
@@ -1136,13 +1195,13 @@ impl Writer {
     }
 
     fn lane_m(&mut self, m: i64, tid: i64) {
-        if !self.mlanes.iter().any(|(x, _)| *x == m) {
+        if !self.mlanes.iter().any(|(x, _)| *x == m) && room(&mut self.mlanes, 1) {
             self.mlanes.push((m, tid));
         }
     }
 
     fn lane_p(&mut self, p: i32) {
-        if p >= 0 && !self.planes.contains(&p) {
+        if p >= 0 && !self.planes.contains(&p) && room(&mut self.planes, 1) {
             self.planes.push(p);
         }
     }
@@ -1241,15 +1300,26 @@ impl Writer {
             match kind {
                 Kind::Name => {
                     let mut bytes = Vec::new();
+                    if !room(&mut bytes, 16) {
+                        continue;
+                    }
                     bytes.extend_from_slice(&e.a.to_le_bytes());
                     bytes.extend_from_slice(&e.b.to_le_bytes());
                     while bytes.last() == Some(&0) {
                         bytes.pop();
                     }
                     match self.names.iter_mut().find(|(g, _)| *g == e.g) {
-                        Some((_, n)) if e.why > 0 => n.extend_from_slice(&bytes),
+                        Some((_, n)) if e.why > 0 => {
+                            if room(n, bytes.len()) {
+                                n.extend_from_slice(&bytes);
+                            }
+                        }
                         Some((_, n)) => *n = bytes,
-                        None => self.names.push((e.g, bytes)),
+                        None => {
+                            if room(&mut self.names, 1) {
+                                self.names.push((e.g, bytes));
+                            }
+                        }
                     }
                 }
                 Kind::Create => {
@@ -1266,7 +1336,7 @@ impl Writer {
                     if let Some(i) = self.names.iter().position(|(g, _)| *g == e.g) {
                         let (_, n) = self.names.swap_remove(i);
                         self.put(b",\"name\":");
-                        put_json_str(&mut self.out, &String::from_utf8_lossy(&n));
+                        put_json_lossy(&mut self.out, &n);
                     }
                     self.put(b"}}");
                 }
@@ -1411,36 +1481,51 @@ impl Writer {
         self.push(
             "{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":2,\"args\":{\"name\":\"Ps (processors)\"}}",
         );
+        // Written in place, each piece reserved fallibly (OutFmt): a failed piece
+        // leaves the JSON cut short and rt_trace_stop says RT_ENOMEM.
+        use core::fmt::Write as _;
         for (m, tid) in ms {
-            let name = if m == 0 {
-                String::from("no M (foreign threads)")
+            self.begin(b"");
+            let mut o = OutFmt(&mut self.out);
+            let _ = if m == 0 {
+                write!(
+                    o,
+                    "{{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":1,\"tid\":{m},\"args\":{{\"name\":\"no M (foreign threads)\"}}}}"
+                )
             } else {
-                format!("M{m} (tid {tid})")
+                write!(
+                    o,
+                    "{{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":1,\"tid\":{m},\"args\":{{\"name\":\"M{m} (tid {tid})\"}}}}"
+                )
             };
-            let j = format!(
-                "{{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":1,\"tid\":{m},\"args\":{{\"name\":\"{name}\"}}}}"
-            );
-            self.push(&j);
-            let j = format!(
+            self.begin(b"");
+            let _ = write!(
+                OutFmt(&mut self.out),
                 "{{\"ph\":\"M\",\"name\":\"thread_sort_index\",\"pid\":1,\"tid\":{m},\"args\":{{\"sort_index\":{m}}}}}"
             );
-            self.push(&j);
+            if self.out.len() >= OUT_FLUSH {
+                self.flush_out();
+            }
         }
         let mut ps = core::mem::take(&mut self.planes);
         ps.sort();
         for p in ps {
-            let j = format!(
+            self.begin(b"");
+            let _ = write!(
+                OutFmt(&mut self.out),
                 "{{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":2,\"tid\":{p},\"args\":{{\"name\":\"P{p}\"}}}}"
             );
-            self.push(&j);
+            if self.out.len() >= OUT_FLUSH {
+                self.flush_out();
+            }
         }
-        let tail = format!(
+        let _ = write!(
+            OutFmt(&mut self.out),
             "\n],\"displayTimeUnit\":\"ns\",\"otherData\":{{\"producer\":\"libmrt {}\",\"lost_events\":{},\"raw_bytes\":{}}}}}\n",
             env!("CARGO_PKG_VERSION"),
             LOST.load(Ordering::Relaxed),
             RAW_OFF.load(Ordering::Relaxed)
         );
-        self.out.extend_from_slice(tail.as_bytes());
         self.flush_out();
         // SAFETY: our own descriptor, closed once.
         let closed = unsafe { libc::close(self.fd) } == 0;
@@ -1451,18 +1536,41 @@ impl Writer {
     }
 }
 
-/// The symbol containing `addr` (dladdr), else its address.
-fn symbol(addr: usize) -> String {
-    // SAFETY: dladdr only reads the loader's tables and fills `info`.
-    unsafe {
+/// The symbol containing `addr` (dladdr), else its address, as UTF-8 (an invalid
+/// sequence becomes U+FFFD, as with `to_string_lossy`). None when out of memory.
+fn symbol(addr: usize) -> Option<Vec<u8>> {
+    let mut v = Vec::new();
+    // SAFETY: dladdr only reads the loader's tables and fills `info`; a non-null
+    // dli_sname is a NUL-terminated string of the loader's.
+    let name = unsafe {
         let mut info: libc::Dl_info = core::mem::zeroed();
         if libc::dladdr(addr as *const libc::c_void, &mut info) != 0 && !info.dli_sname.is_null() {
-            return core::ffi::CStr::from_ptr(info.dli_sname)
-                .to_string_lossy()
-                .into_owned();
+            Some(core::ffi::CStr::from_ptr(info.dli_sname).to_bytes())
+        } else {
+            None
+        }
+    };
+    match name {
+        Some(b) => {
+            for chunk in b.utf8_chunks() {
+                let bad = !chunk.invalid().is_empty();
+                if !room(&mut v, chunk.valid().len() + 3) {
+                    return None;
+                }
+                v.extend_from_slice(chunk.valid().as_bytes());
+                if bad {
+                    v.extend_from_slice("\u{FFFD}".as_bytes());
+                }
+            }
+        }
+        None => {
+            if !room(&mut v, 18) {
+                return None;
+            }
+            put_hex(&mut v, addr as u64);
         }
     }
-    format!("{addr:#x}")
+    Some(v)
 }
 
 /// The trace's clock: `arch::cputicks` where the TSC is the kernel's clocksource,
@@ -2210,8 +2318,23 @@ pub fn handoff(p: i32) {
 /// Whether the kernel keeps time with the TSC (then it is constant-rate and in step
 /// across CPUs, and the trace stamps events with it).
 fn tsc_is_clocksource() -> bool {
-    std::fs::read_to_string("/sys/devices/system/clocksource/clocksource0/current_clocksource")
-        .is_ok_and(|s| s.trim() == "tsc")
+    // Read into a buffer of our own: rt_trace_start allocates nothing it cannot
+    // fail to get (see `room`).
+    let mut buf = [0u8; 64];
+    // SAFETY: a NUL-terminated path; a fresh fd, read into our buffer and closed.
+    let n = unsafe {
+        let fd = libc::open(
+            c"/sys/devices/system/clocksource/clocksource0/current_clocksource".as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        );
+        if fd < 0 {
+            return false;
+        }
+        let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+        libc::close(fd);
+        n
+    };
+    n > 0 && buf[..n as usize].trim_ascii() == b"tsc"
 }
 
 /// Registers for membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED); false where the
@@ -2233,18 +2356,23 @@ fn membarrier() -> bool {
 /// system has it), in the directory of the trace.
 fn scratch_file(path: &core::ffi::CStr) -> Result<i32> {
     let bytes = path.to_bytes();
-    let dir = match bytes.iter().rposition(|&c| c == b'/') {
-        Some(0) => b"/".to_vec(),
-        Some(i) => bytes[..i].to_vec(),
-        None => b".".to_vec(),
+    // The directory and the fallback name as C strings, in memory reserved fallibly
+    // (no host dies of the trace's allocations, see `room`).
+    let mut dir: Vec<u8> = Vec::new();
+    let d: &[u8] = match bytes.iter().rposition(|&c| c == b'/') {
+        Some(0) => b"/",
+        Some(i) => &bytes[..i],
+        None => b".",
     };
-    let Ok(dir) = std::ffi::CString::new(dir) else {
-        return Err(Error::Inval);
-    };
-    // SAFETY: a valid C string; a new unnamed file we own.
+    dir.try_reserve_exact(d.len() + 1)
+        .map_err(|_| Error::NoMem)?;
+    dir.extend_from_slice(d);
+    dir.push(0);
+    // SAFETY: a NUL-terminated path (a CStr's bytes have no NUL inside); a new unnamed
+    // file we own.
     let fd = unsafe {
         libc::open(
-            dir.as_ptr(),
+            dir.as_ptr().cast(),
             libc::O_TMPFILE | libc::O_RDWR | libc::O_CLOEXEC,
             0o600,
         )
@@ -2252,16 +2380,19 @@ fn scratch_file(path: &core::ffi::CStr) -> Result<i32> {
     if fd >= 0 {
         return Ok(fd);
     }
-    let mut name = bytes.to_vec();
-    name.extend_from_slice(format!(".mrt-scratch-{}", std::process::id()).as_bytes());
-    let Ok(name) = std::ffi::CString::new(name) else {
-        return Err(Error::Inval);
-    };
-    // SAFETY: `name` is a valid NUL-terminated C string that outlives the call; O_EXCL
+    const SUFFIX: &[u8] = b".mrt-scratch-";
+    let mut name: Vec<u8> = Vec::new();
+    name.try_reserve_exact(bytes.len() + SUFFIX.len() + 21)
+        .map_err(|_| Error::NoMem)?;
+    name.extend_from_slice(bytes);
+    name.extend_from_slice(SUFFIX);
+    put_u64(&mut name, std::process::id() as u64);
+    name.push(0);
+    // SAFETY: `name` is a NUL-terminated C string that outlives the call; O_EXCL
     // makes a new file we own (the name is unlinked at once).
     let fd = unsafe {
         libc::open(
-            name.as_ptr(),
+            name.as_ptr().cast(),
             libc::O_CREAT | libc::O_EXCL | libc::O_RDWR | libc::O_CLOEXEC,
             0o600,
         )
@@ -2275,7 +2406,7 @@ fn scratch_file(path: &core::ffi::CStr) -> Result<i32> {
         });
     }
     // SAFETY: the name we just created.
-    unsafe { libc::unlink(name.as_ptr()) };
+    unsafe { libc::unlink(name.as_ptr().cast()) };
     Ok(fd)
 }
 
@@ -2284,6 +2415,8 @@ fn scratch_file(path: &core::ffi::CStr) -> Result<i32> {
 /// file descriptors, Error::Shutdown in a fork child before its rt_init.
 pub fn start(path: &core::ffi::CStr) -> Result<()> {
     let _c = CONTROL.lock();
+    // The path may name a FIFO whose reader goes away: EPIPE, not the host's death.
+    let _nopipe = super::signal::NoSigpipe::new();
     if ON.load(Ordering::Acquire) != 0 {
         return Err(Error::Already);
     }
@@ -2362,6 +2495,9 @@ pub fn start(path: &core::ffi::CStr) -> Result<()> {
 /// file failed: the trace is stopped and the file closed either way).
 pub fn stop() -> Result<()> {
     let _c = CONTROL.lock();
+    // The JSON is written here: a FIFO whose reader left gives EPIPE (RT_EINVAL), not
+    // a SIGPIPE that kills the host.
+    let _nopipe = super::signal::NoSigpipe::new();
     let was = ON.swap(0, Ordering::SeqCst);
     if was == 0 {
         return Err(Error::Inval);
@@ -2403,10 +2539,15 @@ pub fn stop() -> Result<()> {
     };
     w.t1 = now();
     w.ns1 = nanotime();
+    CONVERT_NOMEM.store(false, Ordering::Relaxed);
     let read_ok = convert(&mut w, raw, end);
     // SAFETY: ours, and nobody writes to it any more.
     unsafe { libc::close(raw) };
     let r = w.finish();
+    if CONVERT_NOMEM.load(Ordering::Relaxed) {
+        // The JSON is cut short or lacks names: memory ran out while converting.
+        return Err(Error::NoMem);
+    }
     if !read_ok || RAW_FAILED.load(Ordering::Relaxed) {
         return Err(Error::Inval);
     }
@@ -2421,6 +2562,7 @@ fn convert(w: &mut Writer, raw: i32, end: u64) -> bool {
     let mut woken = 0u64;
     if bytes.try_reserve_exact(BUF_BYTES).is_err() || evs.try_reserve_exact(BUF_BYTES / 10).is_err()
     {
+        CONVERT_NOMEM.store(true, Ordering::Relaxed);
         return false;
     }
     while off < end {
