@@ -188,8 +188,11 @@ pub fn check() -> bool {
         return false;
     }
     REPORTED_AT.store(switches, Ordering::Release);
+    // A broken stderr loses the report, never kills the host (see NoSigpipe).
+    let nopipe = super::signal::NoSigpipe::new();
     super::write_stderr(b"libmrt: all goroutines are asleep - deadlock!\n\n");
     super::dump::dump(&mut super::dump::FdOut::new(2), super::dump::Symbols::Yes);
+    drop(nopipe);
     if !mainm.is_null() {
         DEADLOCKED.store(mainm, Ordering::Release);
         sched::main_deadlocked(mainm);

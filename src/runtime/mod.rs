@@ -139,8 +139,11 @@ pub fn no_unwind<R>(f: impl FnOnce() -> R) -> R {
     }
 }
 
-/// Writes bytes to fd 2 with write(2) only (safe in a signal handler).
+/// Writes bytes to fd 2 with write(2) only (safe in a signal handler). A stderr
+/// that is a pipe or socket whose reader is gone loses the text: the write's
+/// SIGPIPE never reaches the host (see [`signal::NoSigpipe`]).
 pub fn write_stderr(mut b: &[u8]) {
+    let _nopipe = signal::NoSigpipe::new();
     while !b.is_empty() {
         // SAFETY: b is a valid slice for the length given.
         let r = unsafe { libc::write(2, b.as_ptr().cast(), b.len()) };

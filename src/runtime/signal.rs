@@ -145,8 +145,13 @@ extern "C" fn quit_handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *m
     // SAFETY: errno is saved and restored around the dump's system calls, so the
     // interrupted code sees its own.
     let errno = unsafe { *libc::__errno_location() };
-    super::write_stderr(b"SIGQUIT: quit\n");
-    super::dump::dump(&mut super::dump::FdOut::new(2), super::dump::Symbols::Yes);
+    {
+        // A broken stderr loses the dump, never kills the host (see NoSigpipe; its
+        // calls are async-signal-safe).
+        let _nopipe = NoSigpipe::new();
+        super::write_stderr(b"SIGQUIT: quit\n");
+        super::dump::dump(&mut super::dump::FdOut::new(2), super::dump::Symbols::Yes);
+    }
     // SAFETY: __errno_location points at this thread's errno, always valid to write;
     // the interrupted code gets back the value it had.
     unsafe { *libc::__errno_location() = errno };
