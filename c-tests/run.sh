@@ -59,7 +59,7 @@ vg_fair=--fair-sched=yes
 #                       that does not exist there, so memcheck's leak check reports
 #                       the parent's in-flight work as definitely lost in most
 #                       children. The fork tests without such a race run under it.
-#   t_oom_close_wakes, t_oom_spawn, t_gblock_nomem, t_trace_nomem
+#   t_oom_close_wakes, t_oom_spawn, t_gblock_nomem, t_trace_nomem, t_oom_debug_settings
 #                       make malloc fail by defining it in the test program (test_oom.h);
 #                       valgrind replaces every malloc, the program's included, so the
 #                       fault never bites (their negative controls fail under it).
@@ -82,6 +82,7 @@ declare -A no_valgrind=(
     [t_oom_spawn]=1
     [t_gblock_nomem]=1
     [t_trace_nomem]=1
+    [t_oom_debug_settings]=1
     [t_fault_matrix_native]=1
 )
 

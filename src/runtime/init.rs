@@ -70,8 +70,7 @@ fn ncpu() -> i32 {
 
 /// $MRT_MAXPROCS if it is a valid count.
 fn env_maxprocs() -> Option<i32> {
-    let v = std::env::var("MRT_MAXPROCS").ok()?;
-    let n: i32 = v.trim().parse().ok()?;
+    let n: i32 = super::env_str(c"MRT_MAXPROCS").trim().parse().ok()?;
     (n > 0 && n <= p::MAX_PROCS).then_some(n)
 }
 
@@ -190,8 +189,8 @@ fn init_locked(n: i32, cfg: Cfg, psig: i32, flags: u32) -> Result<()> {
     let cfg_g_stack = cfg.g_stack_size;
     s.cfg = cfg;
     m::newm_backoff_reset();
-    let debug = std::env::var("MRT_DEBUG").unwrap_or_default();
-    warn_unknown_debug_keys(&debug);
+    let debug = super::env_str(c"MRT_DEBUG");
+    warn_unknown_debug_keys(debug);
     let migrate = debug.split(',').any(|w| w.trim() == "migrate");
     sched::DEBUG_MIGRATE.store(migrate, Ordering::Relaxed);
     sched::set_switch_slow(sched::SLOW_MIGRATE, migrate);
@@ -200,9 +199,9 @@ fn init_locked(n: i32, cfg: Cfg, psig: i32, flags: u32) -> Result<()> {
         Ordering::Relaxed,
     );
     // Before any G exists: a sanitized host's ASan or TSan is told about every one.
-    super::sanitizer::detect(&debug);
+    super::sanitizer::detect(debug);
     sched::set_switch_slow(sched::SLOW_SANITIZER, super::sanitizer::on() != 0);
-    super::stack::configure(&debug, cfg_g_stack);
+    super::stack::configure(debug, cfg_g_stack);
     let asyncpreemptoff = debug.split(',').any(|w| w.trim() == "asyncpreemptoff");
     super::deadlock::configure(flags & CFG_DEADLOCK_DETECT != 0);
     if flags & CFG_SIGQUIT_DUMP != 0 || debug.split(',').any(|w| w.trim() == "sigquit") {
@@ -243,36 +242,46 @@ pub const DEBUG_KEYS: &[&str] = &[
     "createstack",
 ];
 
+/// Whether `w`, a word of `$MRT_DEBUG`, is one of [`DEBUG_KEYS`] (empty words are).
+fn known_debug_key(w: &str) -> bool {
+    w.is_empty()
+        || DEBUG_KEYS.iter().any(|k| match k.strip_suffix("<n>") {
+            // A key that takes a value: "name=" and anything after it.
+            Some(prefix) => w.starts_with(prefix),
+            None => *k == w,
+        })
+}
+
 /// The words of `debug` that are no [`DEBUG_KEYS`] (empty words are ignored).
-pub fn unknown_debug_keys(debug: &str) -> Vec<&str> {
+pub fn unknown_debug_keys(debug: &str) -> impl Iterator<Item = &str> {
     debug
         .split(',')
         .map(str::trim)
-        .filter(|w| {
-            !w.is_empty()
-                && !DEBUG_KEYS.iter().any(|k| match k.strip_suffix("<n>") {
-                    // A key that takes a value: "name=" and anything after it.
-                    Some(prefix) => w.starts_with(prefix),
-                    None => k == w,
-                })
-        })
-        .collect()
+        .filter(|w| !known_debug_key(w))
 }
 
 /// One line on stderr naming the unknown words of `$MRT_DEBUG` and the known ones,
 /// once per process (a mistyped key would otherwise be ignored without a word).
+/// Without memory for the line, no line.
 fn warn_unknown_debug_keys(debug: &str) {
+    use core::fmt::Write;
     static WARNED: AtomicBool = AtomicBool::new(false);
-    let bad = unknown_debug_keys(debug);
-    if bad.is_empty() || WARNED.swap(true, Ordering::Relaxed) {
+    if unknown_debug_keys(debug).next().is_none() || WARNED.swap(true, Ordering::Relaxed) {
         return;
     }
-    let msg = format!(
-        "libmrt: MRT_DEBUG: unknown key(s) {} ignored; known keys: {}\n",
-        bad.join(","),
-        DEBUG_KEYS.join(",")
-    );
-    super::write_stderr(msg.as_bytes());
+    let mut msg = super::TryText::default();
+    let _ = msg.write_str("libmrt: MRT_DEBUG: unknown key(s) ");
+    for (i, w) in unknown_debug_keys(debug).enumerate() {
+        let _ = write!(msg, "{}{w}", if i > 0 { "," } else { "" });
+    }
+    let _ = msg.write_str(" ignored; known keys: ");
+    for (i, k) in DEBUG_KEYS.iter().enumerate() {
+        let _ = write!(msg, "{}{k}", if i > 0 { "," } else { "" });
+    }
+    let _ = msg.write_str("\n");
+    if let Some(msg) = msg.text() {
+        super::write_stderr(msg.as_bytes());
+    }
 }
 
 fn unsafe_zeroed_sigset() -> libc::sigset_t {

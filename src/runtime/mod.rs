@@ -139,6 +139,53 @@ pub fn no_unwind<R>(f: impl FnOnce() -> R) -> R {
     }
 }
 
+/// The value of environment variable `name` ("" if it is unset or not UTF-8), read
+/// with getenv: no allocation, so rt_init can read its settings with the heap
+/// exhausted (std::env::var copies into a String, whose failure aborts).
+///
+/// The text is the environment's own, valid until the variable is changed: the
+/// library reads its settings once, in rt_init (as a C library's getenv caller
+/// would, a host that changes the environment concurrently is outside POSIX).
+pub fn env_str(name: &core::ffi::CStr) -> &'static str {
+    // SAFETY: getenv with a NUL-terminated name only reads the environment.
+    let v = unsafe { libc::getenv(name.as_ptr()) };
+    if v.is_null() {
+        return "";
+    }
+    // SAFETY: getenv returned a non-null pointer to the variable's NUL-terminated
+    // value, which lives in the environment until the variable is changed (see
+    // above: the caller uses it at once).
+    unsafe { core::ffi::CStr::from_ptr(v) }
+        .to_str()
+        .unwrap_or("")
+}
+
+/// A line of text built without aborting when memory runs out: the fmt::Write of a
+/// String that reserves fallibly (std's String panics, and so aborts the host, when
+/// it cannot grow). `text()` is None if any part could not be added.
+#[derive(Default)]
+pub struct TryText {
+    s: String,
+    failed: bool,
+}
+
+impl TryText {
+    pub fn text(self) -> Option<String> {
+        (!self.failed).then_some(self.s)
+    }
+}
+
+impl core::fmt::Write for TryText {
+    fn write_str(&mut self, part: &str) -> core::fmt::Result {
+        if self.failed || self.s.try_reserve(part.len()).is_err() {
+            self.failed = true;
+            return Err(core::fmt::Error);
+        }
+        self.s.push_str(part);
+        Ok(())
+    }
+}
+
 /// Writes bytes to fd 2 with write(2) only (safe in a signal handler). A stderr
 /// that is a pipe or socket whose reader is gone loses the text: the write's
 /// SIGPIPE never reaches the host (see [`signal::NoSigpipe`]).

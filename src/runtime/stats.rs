@@ -142,9 +142,10 @@ fn go_gstatus(st: GStatus) -> u32 {
 /// The `$MRT_SCHEDTRACE` text (sysmon prints it): Go's SCHED line, `ms` after
 /// rt_init, and with `detail` ($MRT_SCHEDDETAIL=1) one line per P, M and live G in
 /// Go's scheddetail format (status numbers as runtime2.go's).
-pub fn schedtrace_text(ms: i64, detail: bool) -> String {
+/// None if there was no memory for the text (the lines are then skipped).
+pub fn schedtrace_text(ms: i64, detail: bool) -> Option<String> {
     use std::fmt::Write;
-    let mut out = String::new();
+    let mut out = super::TryText::default();
     let s = SCHED.lock();
     let mut threads = 0i64;
     each_m(&s, |m| threads += is_thread(m) as i64);
@@ -214,13 +215,13 @@ pub fn schedtrace_text(ms: i64, detail: bool) -> String {
             );
         }
     } else {
-        out.push_str(" [");
+        let _ = out.write_str(" [");
         for (i, &pp) in s.allp.iter().enumerate() {
             // SAFETY: Ps in allp are live under the lock.
             let n = unsafe { (*pp).runq.len() };
             let _ = write!(out, "{}{n}", if i > 0 { " " } else { "" });
         }
-        out.push_str("]\n");
+        let _ = out.write_str("]\n");
     }
-    out
+    out.text()
 }

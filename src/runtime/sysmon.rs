@@ -40,22 +40,26 @@ static SCHEDTRACE_EPOCH: AtomicI64 = AtomicI64::new(0);
 /// milliseconds is refused with a one-line warning.
 pub fn configure_schedtrace() {
     SCHEDTRACE_EPOCH.store(nanotime(), Ordering::Relaxed);
-    let ms = match std::env::var("MRT_SCHEDTRACE") {
-        Ok(v) if !v.trim().is_empty() => match v.trim().parse::<i64>() {
-            Ok(ms) if ms > 0 && ms <= 3_600_000 => ms,
-            Ok(0) => 0,
-            _ => {
-                let msg = format!(
-                    "libmrt: MRT_SCHEDTRACE={v:?} ignored: expected a number of milliseconds (1 to 3600000)\n"
-                );
+    let v = super::env_str(c"MRT_SCHEDTRACE").trim();
+    let ms = match v.parse::<i64>() {
+        _ if v.is_empty() => 0,
+        Ok(ms) if ms > 0 && ms <= 3_600_000 => ms,
+        Ok(0) => 0,
+        _ => {
+            use core::fmt::Write;
+            let mut msg = super::TryText::default();
+            let _ = writeln!(
+                msg,
+                "libmrt: MRT_SCHEDTRACE={v:?} ignored: expected a number of milliseconds (1 to 3600000)"
+            );
+            if let Some(msg) = msg.text() {
                 super::write_stderr(msg.as_bytes());
-                0
             }
-        },
-        _ => 0,
+            0
+        }
     };
     SCHEDTRACE_NS.store(ms * 1_000_000, Ordering::Relaxed);
-    let detail = std::env::var("MRT_SCHEDDETAIL").is_ok_and(|v| v.trim() == "1");
+    let detail = super::env_str(c"MRT_SCHEDDETAIL").trim() == "1";
     SCHEDDETAIL.store(detail, Ordering::Relaxed);
     if ms > 0 {
         ensure_started();
@@ -74,11 +78,13 @@ fn schedtrace_tick(next: &mut i64, now: i64) -> i64 {
     }
     if now >= *next {
         let epoch = SCHEDTRACE_EPOCH.load(Ordering::Relaxed);
-        let text = super::stats::schedtrace_text(
+        // Without memory for the text, no lines this time.
+        if let Some(text) = super::stats::schedtrace_text(
             (now - epoch) / 1_000_000,
             SCHEDDETAIL.load(Ordering::Relaxed),
-        );
-        super::write_stderr(text.as_bytes());
+        ) {
+            super::write_stderr(text.as_bytes());
+        }
         *next = now + period;
     }
     *next - now

@@ -2631,29 +2631,29 @@ pub fn init_from_env() {
     if ENV_DONE.swap(true, Ordering::AcqRel) {
         return;
     }
-    let Some(path) = std::env::var_os("MRT_TRACE") else {
+    // getenv, not std::env::var_os: no copy, so no abort with the heap exhausted.
+    // SAFETY: getenv with a NUL-terminated name only reads the environment.
+    let v = unsafe { libc::getenv(c"MRT_TRACE".as_ptr()) };
+    if v.is_null() {
         return;
-    };
+    }
+    // SAFETY: getenv's non-null result is the variable's NUL-terminated value, used
+    // at once (see runtime::env_str).
+    let path = unsafe { core::ffi::CStr::from_ptr(v) };
     if path.is_empty() {
         return;
     }
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(c) = std::ffi::CString::new(path.as_bytes()) else {
-        super::write_stderr(b"libmrt: MRT_TRACE: the path contains a NUL byte\n");
-        return;
-    };
-    match start(&c) {
+    match start(path) {
         Ok(()) => {
             // SAFETY: registering a plain extern "C" function.
             unsafe { libc::atexit(stop_at_exit) };
         }
         Err(Error::Already) => {}
         Err(_) => {
-            let msg = format!(
-                "libmrt: MRT_TRACE: cannot write {}\n",
-                String::from_utf8_lossy(path.as_bytes())
-            );
-            super::write_stderr(msg.as_bytes());
+            // Three writes, not a formatted line: nothing to allocate.
+            super::write_stderr(b"libmrt: MRT_TRACE: cannot write ");
+            super::write_stderr(path.to_bytes());
+            super::write_stderr(b"\n");
         }
     }
 }
