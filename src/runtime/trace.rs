@@ -2424,38 +2424,33 @@ pub fn start(path: &core::ffi::CStr) -> Result<()> {
         // A fork child before its rt_init: the parent's Ms are still listed.
         return Err(Error::Shutdown);
     }
-    // SAFETY: a valid C string; the flags ask for a new file we own.
-    let fd = unsafe {
-        libc::open(
-            path.as_ptr(),
-            libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC,
-            0o644,
-        )
-    };
-    if fd < 0 {
-        // SAFETY: errno right after the failing call.
-        return Err(match unsafe { *libc::__errno_location() } {
-            libc::ENOMEM => Error::NoMem,
-            libc::EMFILE | libc::ENFILE => Error::Again,
-            _ => Error::Inval,
-        });
-    }
-    let close = |e: Error| {
-        // SAFETY: ours.
-        unsafe { libc::close(fd) };
-        Err(e)
-    };
-    if !write_all(fd, b"{\"traceEvents\":[\n") {
-        return close(Error::Inval);
-    }
+    // What can fail without touching the host's file comes first: the memory and
+    // the scratch file. Then the file, and if even its header cannot be written, a
+    // file this call created is removed again.
     let mut out = Vec::new();
     if out.try_reserve(OUT_FLUSH + (64 << 10)).is_err() {
-        return close(Error::NoMem);
+        return Err(Error::NoMem);
     }
-    let raw = match scratch_file(path) {
-        Ok(raw) => raw,
-        Err(e) => return close(e),
+    let raw = scratch_file(path)?;
+    let (fd, created) = match open_trace_file(path) {
+        Ok(f) => f,
+        Err(e) => {
+            // SAFETY: ours.
+            unsafe { libc::close(raw) };
+            return Err(e);
+        }
     };
+    if !write_all(fd, b"{\"traceEvents\":[\n") {
+        // SAFETY: both ours; `path` names the file this call made when `created`.
+        unsafe {
+            libc::close(fd);
+            libc::close(raw);
+            if created {
+                libc::unlink(path.as_ptr());
+            }
+        }
+        return Err(Error::Inval);
+    }
     static REGISTERED: AtomicBool = AtomicBool::new(false);
     if !REGISTERED.load(Ordering::Relaxed) && membarrier_register() {
         REGISTERED.store(true, Ordering::Relaxed);
@@ -2489,6 +2484,40 @@ pub fn start(path: &core::ffi::CStr) -> Result<()> {
     };
     ON.store(on, Ordering::SeqCst);
     Ok(())
+}
+
+/// Opens the trace's file at `path` for writing, emptied; and whether this call
+/// created it (else it existed, and was truncated).
+fn open_trace_file(path: &core::ffi::CStr) -> Result<(i32, bool)> {
+    let open = |flags: libc::c_int| {
+        // SAFETY: a valid C string; the flags ask for a file to write, ours.
+        unsafe {
+            libc::open(
+                path.as_ptr(),
+                libc::O_WRONLY | libc::O_CREAT | libc::O_CLOEXEC | flags,
+                0o644,
+            )
+        }
+    };
+    let fd = open(libc::O_EXCL);
+    if fd >= 0 {
+        return Ok((fd, true));
+    }
+    // SAFETY: errno right after the failing call.
+    let mut err = unsafe { *libc::__errno_location() };
+    if err == libc::EEXIST {
+        let fd = open(libc::O_TRUNC);
+        if fd >= 0 {
+            return Ok((fd, false));
+        }
+        // SAFETY: errno right after the failing call.
+        err = unsafe { *libc::__errno_location() };
+    }
+    Err(match err {
+        libc::ENOMEM => Error::NoMem,
+        libc::EMFILE | libc::ENFILE => Error::Again,
+        _ => Error::Inval,
+    })
 }
 
 /// rt_trace_stop: Error::Inval if no trace runs (Error::Inval also when writing the
