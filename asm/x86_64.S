@@ -51,6 +51,23 @@ mrt_tls_g:
 mrt_tls_locks:
         .zero   4
 
+/*
+ * mrt_tls_p: the P this thread's M held when it last yielded by a direct G-to-G
+ * switch, an 8-byte initial-exec thread-local (0 at first). Only a guess: rt_gosched's
+ * direct path compares it with the M's P (and refreshes it when they differ), then
+ * walks the run queue from the guess, so the chain of dependent loads that finds the
+ * next G starts at the thread pointer instead of going through the G and its M; a
+ * stale value (another P, a P freed by rt_shutdown or in a forked child) is only ever
+ * compared, never dereferenced.
+ */
+        .p2align 3
+        .globl  mrt_tls_p
+        .hidden mrt_tls_p
+        .type   mrt_tls_p, @object
+        .size   mrt_tls_p, 8
+mrt_tls_p:
+        .zero   8
+
         .text
 
 /*
@@ -155,8 +172,12 @@ mstart_stub:
  * Only callee-saved state is kept: the caller of mrt_swap has already spilled
  * whatever caller-saved registers it needs, exactly as for any C call.
  *
- * void mrt_swap(Gobuf *save, const Gobuf *load, G *newg)
+ * Gobuf *mrt_swap(Gobuf *save, const Gobuf *load, G *newg)
  *   C convention: rdi = save, rsi = load, rdx = newg.
+ *   Returns (on the resumed side, in rax) `save`: the Gobuf of the side that
+ *   switched to it, so that the resumed side learns who that was from a register
+ *   instead of through memory the other side wrote just before (a chain of
+ *   store-forwarded loads on every switch).
  *   Pushes the frame above on the current stack, stores rsp into save->sp, loads
  *   rsp = load->sp, writes the TLS slot = newg (so getg() is right from the first
  *   instruction of the resumed code), pops the frame found there and returns into it.
@@ -222,6 +243,7 @@ mrt_swap:                                       # every build (it moved with the
 
         movzwl  4(%rsp), %r9d                   # our x87 CW (fnstcw's store forwards;
                                                 # stmxcsr's is never read back here)
+        movq    %rdi, %rax                      # the resumed side's return value: save
         movq    {GOBUF_SP}(%rsi), %rsp          # switch stacks
         movq    mrt_tls_g@GOTTPOFF(%rip), %rcx
         movq    %rdx, %fs:(%rcx)                # TLS slot = newg

@@ -93,6 +93,7 @@ declare -A env_runs=(
     [t_timer_shrink_race]="MRT_DEBUG=migrate"
     [t_sched_once_keeps_p]="MRT_DEBUG=migrate"
     [t_runq_gate_host_handoff]="MRT_DEBUG=migrate"
+    [t_gosched_after_p_change]="MRT_DEBUG=migrate"
 )
 
 passed=0

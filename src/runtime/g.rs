@@ -1294,27 +1294,28 @@ pub unsafe fn switch_g_to_g<const SAN: bool>(g: &mut G, n: &mut G) {
     let next: *mut G = n;
     // SAFETY: `g` runs here, so saving into g.sched is ours; `n` is Running, bound to
     // this M and has a stack (the # Safety clauses): started (context saved) or fresh.
-    unsafe {
+    // Returns (resumed) the Gobuf saved by whoever switched back to g.
+    let from = unsafe {
         if SAN && sanitizer::on() != 0 {
             // A G that exits straight into the next one never comes back.
             let exiting = matches!((*g.m).pending.get(), Pending::Exit);
             sanitizer::switch_out(g, next, exiting);
         }
         if n.started {
-            arch::mrt_swap(&mut g.sched, &n.sched, next.cast());
+            arch::mrt_swap(&mut g.sched, &n.sched, next.cast())
         } else {
             n.started = true;
-            arch::mrt_gostart(&mut g.sched, n.stack_hi & !15, next.cast());
+            arch::mrt_gostart(&mut g.sched, n.stack_hi & !15, next.cast())
         }
-    }
-    finish_switch_inline::<SAN>();
+    };
+    finish_switch_inline::<SAN>(from);
 }
 
 /// finish_switch for the direct paths, with the yield of the G that switched here
 /// done in line: a G resumed by another G's rt_gosched is the common case of a
 /// yield loop.
 #[inline(always)]
-fn finish_switch_inline<const SAN: bool>() {
+fn finish_switch_inline<const SAN: bool>(from: *mut Gobuf) {
     let gp = tls::getg();
     if SAN && sanitizer::asan() {
         // SAFETY: gp is the G this thread just switched to.
@@ -1329,7 +1330,19 @@ fn finish_switch_inline<const SAN: bool>() {
     if !matches!(m.pending.get(), Pending::Yield) {
         return finish_pending(m, prev);
     }
-    requeue_yielded(m, prev);
+    // The G that switched here is prev (pending_g is set only by the direct paths,
+    // which switch from that G). Queued as the register mrt_swap returned rather than
+    // as the value just loaded from the M, which the other side stored a moment ago:
+    // the ring slot written here is what the next switch on this P reads, so the
+    // next G's address no longer waits on that store.
+    let from = arch::opaque(
+        from.cast::<G>()
+            .wrapping_byte_sub(core::mem::offset_of!(G, sched)),
+    );
+    if from != prev {
+        super::throw("finish_switch: resumed by a G other than the pending one");
+    }
+    requeue_yielded(m, from);
 }
 
 /// The end of a yield on the direct path: `prev`, whose context is saved, goes to the
@@ -1342,10 +1355,25 @@ fn requeue_yielded(m: &M, prev: *mut G) {
         (*prev).set_status(GStatus::Runnable);
     }
     // SAFETY: on the M's own thread; runqput reaches no other use of the M's P.
-    match unsafe { m.held_mut() } {
-        Some(pp) => pp.runqput(prev, false),
-        None => super::throw("finish_switch: running G without a P"),
+    let Some(held) = (unsafe { m.held_mut() }) else {
+        super::throw("finish_switch: running G without a P");
+    };
+    // Through the thread's guess of its P when it is right (see sched::gosched_fast):
+    // the slot's address then does not wait on the loads of the G, its M and the P.
+    let guess = arch::tls_p_load();
+    if guess != held.as_ptr() {
+        return requeue_unguessed(held, prev);
     }
+    // SAFETY: guess is held's P (just compared) and opaque to the compiler.
+    unsafe { held.alias(guess) }.runqput(prev, false);
+}
+
+/// requeue_yielded when the thread's guess of its P was wrong: fixes the guess.
+#[cold]
+#[inline(never)]
+fn requeue_unguessed(held: &mut HeldP, prev: *mut G) {
+    arch::tls_p_store(held.as_ptr());
+    held.runqput(prev, false);
 }
 
 /// The first frame of every G (entered by mrt_gostart on the G's stack).

@@ -144,6 +144,29 @@ impl HeldP {
         self.p.as_ptr()
     }
 
+    /// `self` reached through another copy of its pointer, `p`, for the duration of
+    /// the borrow: code given the alias loads the P from `p`'s register rather than
+    /// from wherever `self` lives (rt_gosched's fast path walks the run queue from a
+    /// guess kept in TLS, one load from the thread pointer, instead of from `M::held`).
+    ///
+    /// # Safety
+    /// `p == self.as_ptr()`. (The caller compares; `p` must come from somewhere the
+    /// compiler cannot equate with `self`, or it may use either.)
+    #[inline(always)]
+    pub unsafe fn alias(&mut self, p: *mut P) -> HeldAlias<'_> {
+        debug_assert_eq!(p, self.as_ptr());
+        HeldAlias {
+            // SAFETY: p is self's P (the contract), so non-null; the alias stands in for
+            // `self`, which the borrow keeps unused, and is never dropped, so there is
+            // still one HeldP of the P to hand over.
+            v: core::mem::ManuallyDrop::new(HeldP {
+                p: unsafe { NonNull::new_unchecked(p) },
+                _not_send: PhantomData,
+            }),
+            _borrow: PhantomData,
+        }
+    }
+
     /// The shared part. Ps live until rt_shutdown, which runs when no M holds one.
     #[inline]
     pub fn p(&self) -> &'static P {
@@ -193,6 +216,27 @@ impl HeldP {
                 .runq
                 .steal(&victim.runq, &RUNQ_GATE, steal_next, let_owner_run)
         }
+    }
+}
+
+/// [`HeldP::alias`]: the HeldP it borrows, under another copy of its pointer.
+pub struct HeldAlias<'a> {
+    v: core::mem::ManuallyDrop<HeldP>,
+    _borrow: PhantomData<&'a mut HeldP>,
+}
+
+impl core::ops::Deref for HeldAlias<'_> {
+    type Target = HeldP;
+    #[inline(always)]
+    fn deref(&self) -> &HeldP {
+        &self.v
+    }
+}
+
+impl core::ops::DerefMut for HeldAlias<'_> {
+    #[inline(always)]
+    fn deref_mut(&mut self) -> &mut HeldP {
+        &mut self.v
     }
 }
 

@@ -1618,26 +1618,40 @@ pub fn gosched_fast() -> bool {
     g.in_runtime
         .store(g.in_runtime.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
     compiler_fence(Ordering::SeqCst);
-    super::no_unwind(|| {
+    let done = super::no_unwind(|| {
         // SAFETY: g is the running G (its TLS slot), whose M is live while it runs;
         // this closure runs on that G before any switch.
         let m = unsafe { &*g.m };
         // SAFETY: on the M's own thread; the borrow ends at the switch (the slow
         // path lets go of it first).
-        let Some(pp) = (unsafe { m.held_mut() }) else {
+        let Some(held) = (unsafe { m.held_mut() }) else {
             super::throw("gosched: running G without a P");
         };
+        // The P, from the thread's guess (arch::tls_p_load): the chain of loads that
+        // finds the next G then starts at the thread pointer, not at g and g.m. A
+        // wrong guess (the first call on this M, or after the M changed P) is fixed
+        // and the call takes the general path.
+        let guess = arch::tls_p_load();
+        if guess != held.as_ptr() {
+            arch::tls_p_store(held.as_ptr());
+            return false;
+        }
+        // SAFETY: guess is held's P (just compared), and arch::tls_p_load's value is
+        // opaque to the compiler.
+        let mut alias = unsafe { held.alias(guess) };
+        let pp = &mut *alias;
         match pick_local_running(m, pp) {
             Pick::Empty => {}
             Pick::Slow => g::mcall(Action::Yield),
             Pick::Run(n, inherit) => switch_direct::<false>(m, pp, g, n, inherit),
         }
+        true
     });
     compiler_fence(Ordering::SeqCst);
     // SAFETY: gp runs again (this is its own stack), so it is ours, as at entry.
     let c = unsafe { &(*gp).in_runtime };
     c.store(c.load(Ordering::Relaxed).wrapping_sub(1), Ordering::Relaxed);
-    true
+    done
 }
 
 /// rt_gosched from a G: yield to the other runnable Gs (Go's goyield; under

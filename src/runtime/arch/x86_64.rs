@@ -78,11 +78,12 @@ global_asm!(include_str!(concat!(env!("OUT_DIR"), "/gdb_scripts.s")));
 extern "C" {
     /// The pthread entry point of runtime-created Ms (see asm/x86_64.S).
     pub fn mstart_stub(m: *mut libc::c_void) -> *mut libc::c_void;
-    /// Saves the current context into `save`, resumes `load` as `newg`.
-    pub fn mrt_swap(save: *mut Gobuf, load: *const Gobuf, newg: *mut libc::c_void);
+    /// Saves the current context into `save`, resumes `load` as `newg`. Returns, when
+    /// something switches back to `save`, the Gobuf that something saved into.
+    pub fn mrt_swap(save: *mut Gobuf, load: *const Gobuf, newg: *mut libc::c_void) -> *mut Gobuf;
     /// Saves the current context into `save`, starts `newg` at gentry on a fresh
-    /// stack whose top is `stack_top` (16-byte aligned).
-    pub fn mrt_gostart(save: *mut Gobuf, stack_top: usize, newg: *mut libc::c_void);
+    /// stack whose top is `stack_top` (16-byte aligned). Returns as mrt_swap does.
+    pub fn mrt_gostart(save: *mut Gobuf, stack_top: usize, newg: *mut libc::c_void) -> *mut Gobuf;
 }
 
 extern "C" {
@@ -114,6 +115,52 @@ pub fn tls_load() -> *mut G {
         );
     }
     g
+}
+
+/// Reads the calling thread's guess of its M's P (`mrt_tls_p` in the assembly; null
+/// until first written). The value is opaque to the compiler: a caller that checked
+/// it against the real P keeps using this register, not the real one's.
+#[inline(always)]
+pub fn tls_p_load() -> *mut super::super::p::P {
+    let p: *mut super::super::p::P;
+    // SAFETY: reads 8 bytes of this thread's static TLS block, which the dynamic
+    // linker sized and initialised (to zero) for every thread.
+    unsafe {
+        asm!(
+            "movq mrt_tls_p@GOTTPOFF(%rip), {p}",
+            "movq %fs:({p}), {p}",
+            p = out(reg) p,
+            options(att_syntax, nostack, readonly, preserves_flags)
+        );
+    }
+    p
+}
+
+/// `p`, as a value the compiler cannot relate to any other (no instruction): code
+/// that checked it equal to another pointer keeps using this register.
+#[inline(always)]
+pub fn opaque<T>(p: *mut T) -> *mut T {
+    p.map_addr(|mut a| {
+        // SAFETY: an empty asm that only claims to change a register (an address;
+        // the pointer keeps its provenance).
+        unsafe { asm!("/* {0} */", inout(reg) a, options(pure, nomem, nostack, preserves_flags)) };
+        a
+    })
+}
+
+/// Writes the calling thread's guess of its M's P.
+#[inline(always)]
+pub fn tls_p_store(p: *mut super::super::p::P) {
+    // SAFETY: writes this thread's own slot; nothing else aliases it.
+    unsafe {
+        asm!(
+            "movq mrt_tls_p@GOTTPOFF(%rip), {t}",
+            "movq {p}, %fs:({t})",
+            p = in(reg) p,
+            t = out(reg) _,
+            options(att_syntax, nostack, preserves_flags)
+        );
+    }
 }
 
 /// Writes the TLS slot of the calling thread.
