@@ -153,7 +153,10 @@ def test_c_trace_without_membarrier(tmp_path):
     # Started and stopped mid-run: slices open at either end are fine.
     assert mt.check(t, allow_open=True) == []
     w = whys(t)
-    assert {"yield", "exit"} <= w and w & {"chan send", "chan recv"}, w
+    assert w & {"chan send", "chan recv"}, w
+    # The G the stopper made right after the start (through the shared buffer of
+    # threads that are no M), at least.
+    assert any(e.get("ph") == "i" and e.get("cat") == "g" for e in t["traceEvents"])
     assert t["otherData"]["lost_events"] == 0
 
 
