@@ -141,6 +141,25 @@ def test_c_pipeline_trace(tmp_path):
     assert any(e.get("ph") == "f" for e in t2["traceEvents"])
 
 
+def test_c_trace_without_membarrier(tmp_path):
+    """t_trace_without_membarrier: the last of the traces it stops and starts while
+    ping-pongs run on 3 Ps with membarrier(2) denied (emitters fence themselves)."""
+    exe = build_c(tmp_path, REPO / "c-tests" / "t_trace_without_membarrier.c", "t_trace_without_membarrier")
+    path = tmp_path / "nomb.json"
+    r = subprocess.run([str(exe)], env=dict(os.environ, MRT_TRACE_KEEP=str(path)),
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    t = mt.load(str(path))
+    # Started and stopped mid-run: slices open at either end are fine.
+    assert mt.check(t, allow_open=True) == []
+    w = whys(t)
+    assert w & {"chan send", "chan recv"}, w
+    # The G the stopper made right after the start (through the shared buffer of
+    # threads that are no M), at least.
+    assert any(e.get("ph") == "i" and e.get("cat") == "g" for e in t["traceEvents"])
+    assert t["otherData"]["lost_events"] == 0
+
+
 def check_ping_pong(t, created, rounds):
     """t_trace's ping-pong on 1 P (the trace writes most of its switches as ShortSwitch
     records, which leave out the P, the Gs and the wait object): every wake of one of
