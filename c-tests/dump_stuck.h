@@ -5,7 +5,6 @@
  *
  *   ds_start()    make the Gs (from the main G)
  *   ds_release()  wake every one, wait until all have returned
- *   ds_dump()     rt_dump into a malloc'd string
  *
  * The functions are noinline and the tests are linked with -rdynamic, so their names
  * reach the dump through dladdr.
@@ -14,8 +13,6 @@
 #define MRT_DUMP_STUCK_H
 
 #include "test.h"
-
-#include <sys/mman.h>
 
 static rt_chan *ds_never;  /* unbuffered; nobody sends: receivers wait */
 static rt_chan *ds_nobody; /* unbuffered; nobody receives: senders wait */
@@ -153,27 +150,6 @@ static inline void ds_release(void)
     CHECK_RC(rt_chan_free(ds_quiet), RT_OK);
     close(ds_pipe[0]);
     close(ds_pipe[1]);
-}
-
-/* rt_dump into a fresh buffer (malloc'd, NUL-terminated); NULL on failure. */
-static inline char *ds_dump(void)
-{
-    int fd = memfd_create("mrt-dump", MFD_CLOEXEC);
-    if (fd < 0)
-        return NULL;
-    char *buf = NULL;
-    if (rt_dump(fd) == RT_OK) {
-        off_t len = lseek(fd, 0, SEEK_END);
-        buf = malloc((size_t)len + 1);
-        if (buf && pread(fd, buf, (size_t)len, 0) == len) {
-            buf[len] = 0;
-        } else {
-            free(buf);
-            buf = NULL;
-        }
-    }
-    close(fd);
-    return buf;
 }
 
 #endif

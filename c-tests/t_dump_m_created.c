@@ -6,29 +6,7 @@
  */
 #include "test.h"
 
-#include <sys/mman.h>
-
 #define DM_NOINLINE __attribute__((noinline, used))
-
-static char *dm_dump(void)
-{
-    int fd = memfd_create("mrt-dump", MFD_CLOEXEC);
-    if (fd < 0)
-        return NULL;
-    char *buf = NULL;
-    if (rt_dump(fd) == RT_OK) {
-        off_t len = lseek(fd, 0, SEEK_END);
-        buf = malloc((size_t)len + 1);
-        if (buf && pread(fd, buf, (size_t)len, 0) == len) {
-            buf[len] = 0;
-        } else {
-            free(buf);
-            buf = NULL;
-        }
-    }
-    close(fd);
-    return buf;
-}
 
 /* The "created by" lines that follow M `id`'s line, copied into `out`; their count. */
 static int created_lines(const char *dump, int64_t id, char *out, size_t cap)
@@ -95,7 +73,7 @@ int main(void)
     CHECK_RC(rt_init(&cfg), RT_OK);
     rt_m *a = dm_outer();
     rt_m *b = dm_newm();
-    char *d = dm_dump();
+    char *d = test_dump_text();
     CHECK(d != NULL);
     CHECK_EQ(created_lines(d, rt_m_id(a), lines, sizeof lines), 1);
     CHECK(strstr(lines, "dm_make+0x") != NULL);
@@ -110,7 +88,7 @@ int main(void)
     setenv("MRT_DEBUG", "createstack", 1);
     CHECK_RC(rt_init(&cfg), RT_OK);
     a = dm_outer();
-    d = dm_dump();
+    d = test_dump_text();
     CHECK(d != NULL);
     CHECK(created_lines(d, rt_m_id(a), lines, sizeof lines) >= 3);
     CHECK(strstr(lines, "dm_make+0x") != NULL);

@@ -55,7 +55,7 @@ DS_NOINLINE void main_g(void *arg)
     ds_start();
     for (int i = 0; i < 2000; i++) {
         free(last);
-        last = ds_dump();
+        last = test_dump_text();
         if (complete(me))
             break;
         rt_sleep(1000000);

@@ -18,24 +18,8 @@
  */
 #include "test_chan.h"
 
-#include <dlfcn.h>
+#include "test_nothreads.h"
 
-typedef int (*pthread_create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *),
-                                 void *);
-static pthread_create_fn real_pthread_create;
-static atomic_int refuse_threads;
-static atomic_long refused;
-
-int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
-{
-    if (atomic_load(&refuse_threads)) {
-        atomic_fetch_add(&refused, 1);
-        return EAGAIN;
-    }
-    if (!real_pthread_create)
-        real_pthread_create = (pthread_create_fn)dlsym(RTLD_NEXT, "pthread_create");
-    return real_pthread_create(t, attr, fn, arg);
-}
 
 static atomic_int ran;
 
@@ -63,12 +47,12 @@ static void main_g(void *arg)
 static void child(void *arg)
 {
     (void)arg;
-    atomic_store(&refuse_threads, 1);
+    atomic_store(&test_refuse_threads, 1);
     rt_config cfg = { .size = sizeof cfg, .maxprocs = 2 };
     CHECK_RC(rt_init(&cfg), RT_OK);
     for (int i = 0; i < 5; i++)
         CHECK_RC(rt_go(body, NULL), RT_EAGAIN);
-    CHECK(atomic_load(&refused) > 0);
+    CHECK(atomic_load(&test_refused_threads) > 0);
     rt_stats st;
     if (CHECK_RC(test_stats(&st), RT_OK))
         CHECK_EQ(st.goroutines, 0);
@@ -94,7 +78,7 @@ static void child(void *arg)
     /* Threads again: a foreign rt_go that finds no M tries sysmon's thread at once,
      * backoff or not (t_trace_nomem's rt_go right after memory came back failed
      * without that); then a new run, the plain case. */
-    atomic_store(&refuse_threads, 0);
+    atomic_store(&test_refuse_threads, 0);
     CHECK(rt_go(body, NULL) > 0); /* in the backoff of the refusals: tried at once */
     while (atomic_load(&ran) < 3)
         sched_yield();

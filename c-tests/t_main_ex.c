@@ -23,7 +23,7 @@ static void named_main(void *arg)
 {
     (void)arg;
     atomic_fetch_add(&ran, 1);
-    char *d = ds_dump();
+    char *d = test_dump_text();
     if (CHECK(d != NULL)) {
         /* the running G's line carries its name */
         const char *line = strstr(d, "[running (this dump)]");

@@ -12,11 +12,7 @@
  */
 #include "test.h"
 
-#include <linux/audit.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
-#include <stddef.h>
-#include <sys/prctl.h>
+#include "test_membarrier.h"
 
 #define WORKERS 4
 #define YIELDS 2000
@@ -24,31 +20,6 @@
 static atomic_int inside[WORKERS];
 static atomic_long loops[WORKERS];
 static atomic_int doubled, flips_done, children;
-
-/* membarrier(2) fails with EPERM from now on, in this process and its threads. */
-static bool deny_membarrier(void)
-{
-    struct sock_filter f[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_membarrier, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    };
-    struct sock_fprog prog = { .len = sizeof f / sizeof f[0], .filter = f };
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
-        FAIL("prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
-        return false;
-    }
-    /* Threads started later inherit it; SECCOMP_FILTER_FLAG_TSYNC puts it on the
-     * runtime's threads that run already. */
-    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog) != 0) {
-        FAIL("seccomp(SECCOMP_SET_MODE_FILTER): %s", strerror(errno));
-        return false;
-    }
-    /* The filter bites: the registration is refused now. */
-    return CHECK(syscall(SYS_membarrier, 1 << 4 /* REGISTER_PRIVATE_EXPEDITED */, 0, 0) == -1 &&
-                 errno == EPERM);
-}
 
 static void child_g(void *arg)
 {
@@ -92,7 +63,7 @@ static void main_g(void *arg)
     /* The gate is private (1 P): workers take from the queue with plain stores. */
     for (int k = 0; k < 100; k++)
         rt_gosched();
-    if (filter_now && !CHECK(deny_membarrier()))
+    if (filter_now && !test_deny_membarrier(true))
         return;
     pthread_t t;
     CHECK_EQ(pthread_create(&t, NULL, flipper, NULL), 0);
@@ -103,7 +74,7 @@ static void main_g(void *arg)
 
 static void run(bool filter_before)
 {
-    if (filter_before && !CHECK(deny_membarrier()))
+    if (filter_before && !test_deny_membarrier(true))
         return;
     rt_config cfg = { .size = sizeof cfg, .maxprocs = 1 };
     if (!CHECK_RC(rt_init(&cfg), RT_OK))

@@ -23,14 +23,9 @@
  * test_trace.py to check its structure (balanced slices, monotonic lanes, flows).
  */
 #include "test.h"
-
-#include <linux/filter.h>
-#include <linux/seccomp.h>
-#include <stddef.h>
-#include <sys/prctl.h>
+#include "test_membarrier.h"
 
 #define PAIRS 3
-#define MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED (1 << 4)
 
 static int restarts = 20;      /* 3 under valgrind */
 static long step = 1000;       /* round trips per trace before its stop; 100 under valgrind */
@@ -45,36 +40,6 @@ static atomic_long spawned_ran;
 static atomic_int done;        /* the stopper has finished */
 static atomic_int stopper_ok;
 static rt_chan *pa[PAIRS], *pb[PAIRS];
-
-/* membarrier(2) fails with EPERM from now on, in this thread and every thread it
- * starts later. prctl, not seccomp(2) with TSYNC: valgrind runs the former (the
- * runtime has no thread yet, so nothing needs syncing). */
-static bool deny_membarrier(void)
-{
-    struct sock_filter f[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_membarrier, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    };
-    struct sock_fprog prog = { .len = sizeof f / sizeof f[0], .filter = f };
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
-        FAIL("prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
-        return false;
-    }
-    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) != 0) {
-        FAIL("prctl(PR_SET_SECCOMP): %s", strerror(errno));
-        return false;
-    }
-    return true;
-}
-
-/* The filter bites on the calling thread. */
-static bool membarrier_denied(void)
-{
-    return syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == -1 &&
-           errno == EPERM;
-}
 
 static void child(void *arg)
 {
@@ -190,7 +155,7 @@ static void check_file(const char *path)
 static void *stopper(void *arg)
 {
     (void)arg;
-    CHECK(membarrier_denied());
+    CHECK(test_membarrier_denied());
     const char *keep = getenv("MRT_TRACE_KEEP");
     int ok = 0;
     for (int r = 0; r < restarts; r++) {
@@ -230,7 +195,7 @@ static void *stopper(void *arg)
 static void main_g(void *arg)
 {
     (void)arg;
-    CHECK(membarrier_denied()); /* on an M's thread too */
+    CHECK(test_membarrier_denied()); /* on an M's thread too */
     for (int i = 0; i < PAIRS; i++) {
         CHECK(rt_go(ponger, (void *)(intptr_t)i) > 0);
         CHECK(rt_go(pinger, (void *)(intptr_t)i) > 0);
@@ -254,7 +219,7 @@ int main(void)
         slack = 3;
     }
     /* Before rt_init: no thread of the runtime exists yet, every one inherits it. */
-    if (!deny_membarrier() || !CHECK(membarrier_denied()))
+    if (!test_deny_membarrier(false))
         return test_summary();
     rt_config cfg = { .size = sizeof cfg, .maxprocs = 3 };
     if (!CHECK_RC(rt_init(&cfg), RT_OK))

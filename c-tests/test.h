@@ -20,7 +20,7 @@
  * test_spawn (run a function in a forked child, fold its counts into this process,
  * optionally capture its stderr; a child that hangs dies of SIGALRM after 20 s),
  * test_under_valgrind, test_os_threads, test_stats, test_gettid, test_m_tid,
- * test_relax.
+ * test_relax, test_dump_text.
  */
 #ifndef MRT_TEST_H
 #define MRT_TEST_H
@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -327,6 +328,27 @@ static inline int test_stats(rt_stats *st)
 }
 
 /* The calling thread's OS thread id (gettid(2)). */
+/* rt_dump into a fresh buffer (malloc'd, NUL-terminated); NULL on failure. */
+static inline char *test_dump_text(void)
+{
+    int fd = memfd_create("mrt-dump", MFD_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    char *buf = NULL;
+    if (rt_dump(fd) == RT_OK) {
+        off_t len = lseek(fd, 0, SEEK_END);
+        buf = malloc((size_t)len + 1);
+        if (buf && pread(fd, buf, (size_t)len, 0) == len) {
+            buf[len] = 0;
+        } else {
+            free(buf);
+            buf = NULL;
+        }
+    }
+    close(fd);
+    return buf;
+}
+
 static inline int64_t test_gettid(void)
 {
     return (int64_t)syscall(SYS_gettid);

@@ -16,7 +16,7 @@ __attribute__((noinline, used)) void stuck_main(void *arg)
     ds_start();
     /* Until every G is parked (the dump says so), then stop for gdb. */
     for (int i = 0; i < 5000; i++) {
-        char *d = ds_dump();
+        char *d = test_dump_text();
         bool all = d && strstr(d, "goroutine profile: total 13\n") &&
                    strstr(d, "3 goroutines [chan receive]:\n") &&
                    strstr(d, "2 goroutines [chan send]:\n") && strstr(d, "[sync.Mutex.Lock]") &&
