@@ -174,6 +174,7 @@ fn init_locked(n: i32, cfg: Cfg, psig: i32, flags: u32) -> Result<()> {
         }
         s.midle = ptr::null_mut();
         s.nmidle = 0;
+        s.mwatch = ptr::null_mut();
         m::NMLIVE.store(0, Ordering::Relaxed);
         // SAFETY: state Forked: a fork child, before rt_init starts the new runtime, as
         // forget_after_fork requires; the G we may be running on keeps its stack.
@@ -195,6 +196,7 @@ fn init_locked(n: i32, cfg: Cfg, psig: i32, flags: u32) -> Result<()> {
     let migrate = debug.split(',').any(|w| w.trim() == "migrate");
     sched::DEBUG_MIGRATE.store(migrate, Ordering::Relaxed);
     sched::set_switch_slow(sched::SLOW_MIGRATE, migrate);
+    sched::configure_idle_m_retire(&debug);
     m::FULL_CREATESTACK.store(
         debug.split(',').any(|w| w.trim() == "createstack"),
         Ordering::Relaxed,
@@ -241,6 +243,7 @@ pub const DEBUG_KEYS: &[&str] = &[
     "guarddeferslow",
     "gstackvmas=<n>",
     "createstack",
+    "idlemretire=<n>",
 ];
 
 /// The words of `debug` that are no [`DEBUG_KEYS`] (empty words are ignored).
@@ -402,6 +405,7 @@ fn shutdown_locked(deadline: i64) -> Result<()> {
     s.allm = keep;
     s.midle = ptr::null_mut();
     s.nmidle = 0;
+    s.mwatch = ptr::null_mut();
     // SAFETY: no M runs on a P any more (runtime Ms exited; adopted Ms were unwired).
     unsafe { p::free_all(&mut s) };
     // Every G stack is free now: the arenas kept for reuse are unmapped.
