@@ -173,6 +173,7 @@ fn init_locked(n: i32, cfg: Cfg, psig: i32, flags: u32) -> Result<()> {
         }
         s.midle = ptr::null_mut();
         s.nmidle = 0;
+        s.mwatch = ptr::null_mut();
         m::NMLIVE.store(0, Ordering::Relaxed);
         // SAFETY: state Forked: a fork child, before rt_init starts the new runtime, as
         // forget_after_fork requires; the G we may be running on keeps its stack.
@@ -194,6 +195,7 @@ fn init_locked(n: i32, cfg: Cfg, psig: i32, flags: u32) -> Result<()> {
     let migrate = debug.split(',').any(|w| w.trim() == "migrate");
     sched::DEBUG_MIGRATE.store(migrate, Ordering::Relaxed);
     sched::set_switch_slow(sched::SLOW_MIGRATE, migrate);
+    sched::configure_idle_m_retire(&debug);
     m::FULL_CREATESTACK.store(
         debug.split(',').any(|w| w.trim() == "createstack"),
         Ordering::Relaxed,
@@ -240,6 +242,7 @@ pub const DEBUG_KEYS: &[&str] = &[
     "guarddeferslow",
     "gstackvmas=<n>",
     "createstack",
+    "idlemretire=<n>",
 ];
 
 /// Whether `w`, a word of `$MRT_DEBUG`, is one of [`DEBUG_KEYS`] (empty words are).
@@ -411,6 +414,7 @@ fn shutdown_locked(deadline: i64) -> Result<()> {
     s.allm = keep;
     s.midle = ptr::null_mut();
     s.nmidle = 0;
+    s.mwatch = ptr::null_mut();
     // SAFETY: no M runs on a P any more (runtime Ms exited; adopted Ms were unwired).
     unsafe { p::free_all(&mut s) };
     // Every G stack is free now: the arenas kept for reuse are unmapped.

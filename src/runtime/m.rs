@@ -106,6 +106,13 @@ pub struct M {
     /// Where it sleeps while idle (Go's m.park): slept on by its own thread, woken by
     /// whoever took it off the idle list (one wakeup per sleep).
     pub park: Note,
+    /// When it last went idle for want of work (nanotime; runtime-created Ms). Set by
+    /// its own thread under the sched lock, read under it.
+    pub idle_since: AtomicI64,
+    /// Set (under the sched lock) by whoever takes it off the idle list to make it
+    /// the idle-M watcher (see `sched::stopm`): woken with no nextp, it goes back to
+    /// sleep rather than exit.
+    pub rewatch: AtomicBool,
     /// MState: changed by its own thread, or under the sched lock by whoever takes it
     /// off the idle list.
     pub state: AtomicU32,
@@ -204,6 +211,8 @@ impl M {
             freelink: ptr::null_mut(),
             procid: AtomicI64::new(0),
             park: Note::new(),
+            idle_since: AtomicI64::new(0),
+            rewatch: AtomicBool::new(false),
             state: AtomicU32::new(MState::Allocated as u32),
             kind,
             stack: None,

@@ -290,6 +290,10 @@ pub struct Sched {
     /// Idle Ms parked on their note, linked by `schedlink`.
     pub midle: *mut m::M,
     pub nmidle: i32,
+    /// The idle-M watcher: the runtime-created M on the idle list (or on its way back
+    /// to it) that sleeps with the retirement timeout for every idle runtime-created M
+    /// (see `sched::stopm`); null: none.
+    pub mwatch: *mut m::M,
     /// The mask of the thread that initialised the runtime, less the fault signals:
     /// every M runs with it (Go's initSigmask).
     pub sigmask: libc::sigset_t,
@@ -316,6 +320,7 @@ impl Sched {
             allm: ptr::null_mut(),
             midle: ptr::null_mut(),
             nmidle: 0,
+            mwatch: ptr::null_mut(),
             // SAFETY: sigset_t is plain data; all-zero is the empty set.
             sigmask: unsafe { core::mem::zeroed() },
             minstack: 0,

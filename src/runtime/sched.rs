@@ -64,6 +64,20 @@ use super::{arch, netpoll, timer, tls, Sched, SCHED};
 
 /// An idle runtime-created M exits after this long without work (docs/api.md: 60 s).
 pub(crate) const IDLE_M_RETIRE_NS: i64 = 60_000_000_000;
+/// The retirement time in force: [`IDLE_M_RETIRE_NS`], or `MRT_DEBUG=idlemretire=<ms>`
+/// (read by rt_init; for tests of retirement, which cannot wait a minute).
+pub static IDLE_M_RETIRE: AtomicI64 = AtomicI64::new(IDLE_M_RETIRE_NS);
+
+/// rt_init: the retirement time from `$MRT_DEBUG` (`idlemretire=<ms>`, ms > 0).
+pub fn configure_idle_m_retire(debug: &str) {
+    let ns = debug
+        .split(',')
+        .filter_map(|w| w.trim().strip_prefix("idlemretire="))
+        .filter_map(|v| v.parse::<i64>().ok())
+        .find(|&ms| ms > 0 && ms <= 3_600_000)
+        .map_or(IDLE_M_RETIRE_NS, |ms| ms * 1_000_000);
+    IDLE_M_RETIRE.store(ns, Ordering::Relaxed);
+}
 
 /// Ms spinning for work (Go's sched.nmspinning).
 pub static NMSPINNING: StaticAtomicI32 = StaticAtomicI32::new(0);
@@ -377,45 +391,126 @@ pub fn releasep_reserved(m: &M) -> Option<HeldP> {
 
 /// Go's stopm: park on the idle-M list until startm hands over a P (acquired and
 /// returned here) or the M must leave (None: shutdown, retirement, rt_main finished).
+///
+/// An idle runtime-created M retires after [`IDLE_M_RETIRE`]. Only one of them at a
+/// time, the watcher (`Sched::mwatch`, the one idle longest), sleeps with that
+/// timeout; the others sleep without one. A futex sleep with a timeout is not free:
+/// the M that just ran an rt_newm start function goes to sleep here, often on the CPU
+/// of the thread made next and before it runs, and a timed sleep made that next
+/// thread start 0.3-0.8 us later (bench/newm_latency). When the watcher's time is up
+/// it retires with every idle runtime-created M whose time is up too, and makes the
+/// one idle longest of the rest the watcher; a watcher woken for work or shutdown
+/// hands the role on the same way.
 pub fn stopm(m: &M) -> Option<HeldP> {
     if !m.p().is_null() {
         super::throw("stopm: holding a P");
     }
     check_no_locks("stopm: holding locks");
-    {
-        let mut s = SCHED.lock();
-        if !s.running || s.stopping || m.main_done.load(Ordering::Acquire) {
+    let runtime = m.kind == MKind::Runtime;
+    loop {
+        let watching;
+        {
+            let mut s = SCHED.lock();
+            if !s.running || s.stopping || m.main_done.load(Ordering::Acquire) {
+                return None;
+            }
+            m.set_state(MState::Idle);
+            let mp = m as *const M as *mut M;
+            // SAFETY: m is live and on no idle list.
+            unsafe { (*mp).schedlink = s.midle };
+            s.midle = mp;
+            s.nmidle += 1;
+            // Made the watcher while awake: it keeps the time it first went idle.
+            let rewatch = m.rewatch.swap(false, Ordering::Relaxed);
+            if !rewatch {
+                m.idle_since.store(nanotime(), Ordering::Relaxed);
+            }
+            watching = runtime && (ptr::eq(s.mwatch, m) || s.mwatch.is_null());
+            if watching {
+                s.mwatch = mp;
+            }
+        }
+        let woken = if watching {
+            let left = m.idle_since.load(Ordering::Relaxed) + IDLE_M_RETIRE.load(Ordering::Relaxed)
+                - nanotime();
+            m.park.tsleep(left.max(0))
+        } else {
+            m.park.sleep();
+            true
+        };
+        if !woken {
+            let mut s = SCHED.lock();
+            if m.state() == MState::Idle && midle_remove(&mut s, m) {
+                m.set_state(MState::Running);
+                s.mwatch = ptr::null_mut();
+                retire_idle_ms(&mut s, nanotime());
+                return None;
+            }
+            drop(s);
+            // A waker took us off the list first: its wakeup is on the way.
+            m.park.sleep();
+        }
+        m.park.clear();
+        if watching {
+            let mut s = SCHED.lock();
+            if ptr::eq(s.mwatch, m) {
+                s.mwatch = ptr::null_mut();
+                retire_idle_ms(&mut s, nanotime());
+            }
+        }
+        let np = m.nextp.swap(ptr::null_mut(), Ordering::AcqRel);
+        if np.is_null() {
+            if m.rewatch.load(Ordering::Relaxed) {
+                // Made the watcher: back to sleep, with the timeout.
+                continue;
+            }
             return None;
         }
-        m.set_state(MState::Idle);
-        let mp = m as *const M as *mut M;
-        // SAFETY: m is live and on no idle list.
-        unsafe { (*mp).schedlink = s.midle };
-        s.midle = mp;
-        s.nmidle += 1;
+        return Some(p::acquire_nextp(m, np));
     }
-    let woken = if m.kind == MKind::Runtime {
-        m.park.tsleep(IDLE_M_RETIRE_NS)
-    } else {
-        m.park.sleep();
-        true
-    };
-    if !woken {
-        let mut s = SCHED.lock();
-        if m.state() == MState::Idle && midle_remove(&mut s, m) {
-            m.set_state(MState::Running);
-            return None;
+}
+
+/// The watcher left (its time was up, or it was woken): takes every idle
+/// runtime-created M idle for [`IDLE_M_RETIRE`] or more off the idle list and
+/// wakes it with no P (it exits), then makes the one idle longest of the rest the
+/// watcher: off the list, woken with `rewatch` set, it goes back to sleep with the
+/// timeout. Each M taken off the list gets exactly one wakeup, as from startm.
+fn retire_idle_ms(s: &mut Sched, now: i64) {
+    let mut link: *mut *mut M = &mut s.midle;
+    let mut oldest: *mut M = ptr::null_mut();
+    let retire_ns = IDLE_M_RETIRE.load(Ordering::Relaxed);
+    // SAFETY: walking and unlinking live Ms on the idle list under the lock.
+    unsafe {
+        while !(*link).is_null() {
+            let m = &**link;
+            if m.kind != MKind::Runtime || m.state() != MState::Idle {
+                link = &mut (**link).schedlink;
+                continue;
+            }
+            let since = m.idle_since.load(Ordering::Relaxed);
+            if now.saturating_sub(since) >= retire_ns {
+                *link = m.schedlink;
+                s.nmidle -= 1;
+                m.nextp.store(ptr::null_mut(), Ordering::Release);
+                m.set_state(MState::Running);
+                m.park.wakeup();
+                continue;
+            }
+            if oldest.is_null() || since < (*oldest).idle_since.load(Ordering::Relaxed) {
+                oldest = *link;
+            }
+            link = &mut (**link).schedlink;
         }
-        drop(s);
-        // A waker took us off the list first: its wakeup is on the way.
-        m.park.sleep();
+        if !oldest.is_null() {
+            let w = &*oldest;
+            midle_remove(s, w);
+            w.nextp.store(ptr::null_mut(), Ordering::Release);
+            w.rewatch.store(true, Ordering::Relaxed);
+            w.set_state(MState::Running);
+            s.mwatch = oldest;
+            w.park.wakeup();
+        }
     }
-    m.park.clear();
-    let np = m.nextp.swap(ptr::null_mut(), Ordering::AcqRel);
-    if np.is_null() {
-        return None;
-    }
-    Some(p::acquire_nextp(m, np))
 }
 
 fn midle_remove(s: &mut Sched, m: &M) -> bool {
