@@ -195,7 +195,7 @@ fn init_locked(n: i32, cfg: Cfg, psig: i32, flags: u32) -> Result<()> {
     let migrate = debug.split(',').any(|w| w.trim() == "migrate");
     sched::DEBUG_MIGRATE.store(migrate, Ordering::Relaxed);
     sched::set_switch_slow(sched::SLOW_MIGRATE, migrate);
-    sched::configure_idle_m_retire(&debug);
+    sched::configure_idle_m_retire(debug);
     m::FULL_CREATESTACK.store(
         debug.split(',').any(|w| w.trim() == "createstack"),
         Ordering::Relaxed,
