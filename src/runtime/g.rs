@@ -511,6 +511,12 @@ pub fn stacks_trim() {
     drop(cold);
 }
 
+/// Whether the global stack cache holds stacks that [`stacks_trim`] may give back:
+/// sysmon keeps its scavenge ticking while it does, even with everything idle.
+pub fn stacks_cached() -> bool {
+    !STACKS.lock().is_empty()
+}
+
 /// Gs due to run that could not get a stack (their P's caches and the global one
 /// empty, the arenas unable to give one: `galloc` promised them a cached stack that
 /// another G took first). They wait here, off the run queues, until a G exits (its
