@@ -846,8 +846,7 @@ struct GBlocks {
 }
 
 /// Gs in the first block, and most Gs in one (65536 x 320 bytes: 20 MiB). A big
-/// block is a mapping of its own (see [`alloc_block`]), advised differently from the
-/// stack arenas around it (so the kernel does not merge them): few big blocks keep
+/// block is a mapping of its own (see [`alloc_block`]): few big blocks keep
 /// /proc/self/maps short (1.25 MiB blocks added 250 lines for 10^6 Gs); its pages
 /// are committed only as Gs are carved from it.
 const GBLOCK_FIRST: usize = 16;
@@ -955,39 +954,32 @@ std::thread_local! {
     static FAIL_BLOCK_ABOVE: core::cell::Cell<usize> = const { core::cell::Cell::new(usize::MAX) };
 }
 
-/// A transparent huge page: the unit of [`alloc_block`]'s own mappings.
-const HUGE: usize = 2 << 20;
+/// Blocks of at least this many bytes are mappings of their own ([`alloc_block`]).
+const OWN_MAPPING_MIN: usize = 2 << 20;
 
 /// Allocates room for `n` Gs (uninitialised); null if the memory is not there.
 ///
-/// A block of a huge page or more is a mapping of its own, aligned to a huge page
-/// and advised `MADV_HUGEPAGE` over its whole huge pages: a spawn burst then takes
-/// one page fault per 2 MiB of descriptors instead of one per 4 KiB (0.04 faults
-/// per G, ~2 us each on a VM: most of what a first, "cold", burst of spawns cost
-/// more than later ones). Gs are carved in address order, so at most one huge page
-/// per block is committed ahead of use. Our own mapping, not the allocator's: advice
-/// given to memory malloc handed out would outlive the block in the host's heap
-/// (glibc serves big requests from the heap once its mmap threshold has risen), and
-/// the kernel maps huge pages only where the range is aligned to them. Smaller
-/// blocks come from the allocator.
+/// A block of 2 MiB or more is a mapping of its own, whose pages are committed only
+/// as Gs are carved from it: not the allocator's, which serves big requests from its
+/// heap once glibc's mmap threshold has risen (after a big block was freed), so that
+/// a million Gs stay a few lines of /proc/self/maps. Smaller blocks come from the
+/// allocator. No `MADV_HUGEPAGE`: it made a spawn burst a little cheaper (one fault
+/// per 2 MiB of descriptors), but where the kernel compacts memory for huge pages on
+/// fault (THP defrag "madvise", the default) creating 10^6 parked Gs took 12-15%
+/// longer, and a host should not meet compaction stalls it never asked for.
 fn alloc_block(n: usize) -> *mut G {
     #[cfg(test)]
     if n > FAIL_BLOCK_ABOVE.with(|f| f.get()) {
         return ptr::null_mut();
     }
     let layout = block_layout(n);
-    if layout.size() < HUGE {
+    if layout.size() < OWN_MAPPING_MIN {
         // SAFETY: n >= 1 and G is not zero-sized, so the layout is not zero-sized.
         return unsafe { std::alloc::alloc(layout) }.cast();
     }
-    let Ok(map) = super::stack::Mapping::reserve_aligned(layout.size(), HUGE) else {
+    let Ok(map) = super::stack::Mapping::reserve(layout.size()) else {
         return ptr::null_mut();
     };
-    let whole = map.len & !(HUGE - 1);
-    // SAFETY: advice about the start of our own fresh mapping (base is aligned to
-    // HUGE, `whole` at most its length); it changes no contents. Only a hint: where
-    // THP is off, or the kernel says no, nothing changes.
-    unsafe { libc::madvise(map.base as *mut c_void, whole, libc::MADV_HUGEPAGE) };
     // The block owns the mapping from here on; free_block unmaps it.
     let base = map.base;
     core::mem::forget(map);
@@ -1000,7 +992,7 @@ fn alloc_block(n: usize) -> *mut G {
 /// `base` came from alloc_block(n) and no G of it is used again.
 unsafe fn free_block(base: *mut G, n: usize) {
     let layout = block_layout(n);
-    if layout.size() < HUGE {
+    if layout.size() < OWN_MAPPING_MIN {
         // SAFETY: allocated by the allocator with this layout (our # Safety).
         unsafe { std::alloc::dealloc(base.cast(), layout) };
     } else {
@@ -1547,18 +1539,19 @@ pub unsafe fn free_all() {
 mod gblock_tests {
     use super::*;
 
-    /// A big block is a mapping of its own, aligned to a huge page (so that the
-    /// kernel can back it with huge pages), usable to its last byte; a small one
-    /// comes from the allocator. Both are freed by free_block.
+    /// A big block is a mapping of its own (page-aligned), usable to its last byte;
+    /// a small one comes from the allocator. Both are freed by free_block.
     #[test]
-    fn big_blocks_are_huge_page_aligned_mappings() {
-        let big = HUGE.div_ceil(core::mem::size_of::<G>()).next_power_of_two();
+    fn big_blocks_are_mappings_of_their_own() {
+        let big = OWN_MAPPING_MIN
+            .div_ceil(core::mem::size_of::<G>())
+            .next_power_of_two();
         for n in [GBLOCK_FIRST, big, GBLOCK_MAX] {
             let p = alloc_block(n);
             assert!(!p.is_null());
             let size = block_layout(n).size();
-            if size >= HUGE {
-                assert_eq!(p as usize % HUGE, 0, "block of {n} Gs not aligned");
+            if size >= OWN_MAPPING_MIN {
+                assert_eq!(p as usize % super::super::stack::page_size(), 0);
             }
             // SAFETY: the block is ours and `size` bytes long; no G of it is used.
             unsafe {

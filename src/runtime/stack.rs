@@ -79,28 +79,6 @@ impl Mapping {
         })
     }
 
-    /// As [`Mapping::reserve`], at an address that is a multiple of `align` (a power
-    /// of two, a multiple of the page size): `align` more is reserved, and what lies
-    /// before and after the aligned part is unmapped again.
-    pub fn reserve_aligned(len: usize, align: usize) -> Result<Mapping> {
-        debug_assert!(align.is_power_of_two() && align.is_multiple_of(page_size()));
-        let len = round_up(len, page_size());
-        let wide = Mapping::reserve(len.checked_add(align).ok_or(Error::NoMem)?)?;
-        let base = wide.base.next_multiple_of(align);
-        let (lo, hi) = (wide.base, wide.top());
-        core::mem::forget(wide);
-        // The parts outside [base, base + len), each its own Mapping, dropped: unmapped.
-        drop(Mapping {
-            base: lo,
-            len: base - lo,
-        });
-        drop(Mapping {
-            base: base + len,
-            len: hi - (base + len),
-        });
-        Ok(Mapping { base, len })
-    }
-
     /// Makes [addr, addr+len) inaccessible: any access faults.
     pub fn guard(&self, addr: usize, len: usize) -> Result<()> {
         debug_assert!(addr >= self.base && addr + len <= self.base + self.len);
