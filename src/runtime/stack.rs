@@ -105,9 +105,6 @@ impl Mapping {
 
 impl Drop for Mapping {
     fn drop(&mut self) {
-        if self.len == 0 {
-            return;
-        }
         // SAFETY: we own the mapping and nothing uses it any more.
         unsafe { libc::munmap(self.base as *mut _, self.len) };
     }
