@@ -15,19 +15,12 @@ static int wfd;
 static atomic_int rc_seen = 1;
 static test_latch done = TEST_LATCH_INIT;
 
-static bool sigpipe_blocked(void)
-{
-    sigset_t cur;
-    pthread_sigmask(SIG_BLOCK, NULL, &cur);
-    return sigismember(&cur, SIGPIPE) == 1;
-}
-
 static void dump_here(void *arg)
 {
     (void)arg;
-    bool before = sigpipe_blocked();
+    bool before = test_sigpipe_blocked();
     atomic_store(&rc_seen, rt_dump(wfd));
-    CHECK_EQ(sigpipe_blocked(), before);
+    CHECK_EQ(test_sigpipe_blocked(), before);
     test_latch_post(&done);
 }
 

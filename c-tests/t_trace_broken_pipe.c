@@ -21,19 +21,12 @@ static char fifo[128];
 static atomic_int rc_seen = 1;
 static test_latch done = TEST_LATCH_INIT;
 
-static bool sigpipe_blocked(void)
-{
-    sigset_t cur;
-    pthread_sigmask(SIG_BLOCK, NULL, &cur);
-    return sigismember(&cur, SIGPIPE) == 1;
-}
-
 static void stop_here(void *arg)
 {
     (void)arg;
-    bool before = sigpipe_blocked();
+    bool before = test_sigpipe_blocked();
     atomic_store(&rc_seen, rt_trace_stop());
-    CHECK_EQ(sigpipe_blocked(), before);
+    CHECK_EQ(test_sigpipe_blocked(), before);
     test_latch_post(&done);
 }
 
@@ -49,12 +42,12 @@ static bool start_then_break(void)
     int r = open(fifo, O_RDONLY | O_NONBLOCK);
     if (!CHECK(r >= 0))
         return false;
-    bool before = sigpipe_blocked();
+    bool before = test_sigpipe_blocked();
     if (!CHECK_RC(rt_trace_start(fifo), RT_OK)) {
         close(r);
         return false;
     }
-    CHECK_EQ(sigpipe_blocked(), before);
+    CHECK_EQ(test_sigpipe_blocked(), before);
     close(r);
     return true;
 }

@@ -20,7 +20,7 @@
  * test_spawn (run a function in a forked child, fold its counts into this process,
  * optionally capture its stderr; a child that hangs dies of SIGALRM after 20 s),
  * test_under_valgrind, test_os_threads, test_stats, test_gettid, test_m_tid,
- * test_relax, test_dump_text.
+ * test_relax, test_dump_text, test_sigpipe_blocked.
  */
 #ifndef MRT_TEST_H
 #define MRT_TEST_H
@@ -34,6 +34,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -328,6 +329,14 @@ static inline int test_stats(rt_stats *st)
 }
 
 /* The calling thread's OS thread id (gettid(2)). */
+/* Whether SIGPIPE is blocked on the calling thread. */
+static inline bool test_sigpipe_blocked(void)
+{
+    sigset_t cur;
+    pthread_sigmask(SIG_BLOCK, NULL, &cur);
+    return sigismember(&cur, SIGPIPE) == 1;
+}
+
 /* rt_dump into a fresh buffer (malloc'd, NUL-terminated); NULL on failure. */
 static inline char *test_dump_text(void)
 {
