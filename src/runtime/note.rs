@@ -248,22 +248,19 @@ const CONTENDED: u32 = 2;
 const SPIN_CHECKS: u32 = if cfg!(loom) { 1 } else { 4 };
 
 /// PAUSEs a waiter waits before each of its `SPIN_CHECKS` (Go's procyield(30) in
-/// lock2): about 0.7 us on the AMD EPYC (Zen) the benches run on, where a PAUSE
-/// takes ~22 ns, and about 1.2 us on a recent Intel core.
+/// lock2): about 0.7 us where a PAUSE takes ~22 ns (the AMD EPYC the benches run
+/// on), about 1.2 us on a recent Intel core, less on older ones.
 ///
-/// The wait between looks is what matters, not the total spin. A waiter's look (a
-/// load, or a failed compare-and-swap) pulls the lock's cache line to its core, and
-/// the holder's next write in its critical section (or its unlock) has to pull it
-/// back: a cross-core transfer of ~40 ns or more here, longer than a whole buffered
-/// channel operation (27 ns on one P). Looking after every PAUSE, as this lock did
-/// (64 looks in all), meant that with a sender and a receiver on two cores nearly
-/// every operation paid such transfers: `perf record` put ~35% of chan::op's
-/// samples on the lock's compare-and-swap and ~27% on the unlock's swap, and
-/// chan_buffered took 40 ns per element at 2 Ps against 31 ns with this wait
-/// (medians of 50 samples each, alternating the two libraries; 64 looks with one
-/// PAUSE each measured as before the change). Waiting ~0.7 us instead lets the holder
-/// run a burst of operations on a line that stays on its core; 15 or 4 PAUSEs a
-/// look measured in between (35 ns), 60 no better than 30.
+/// The wait between looks is what matters, not the total spin. A look (a load, or a
+/// failed compare-and-swap) pulls the lock's cache line to the waiter's core, and the
+/// holder's next write (in its critical section, or its unlock) pulls it back: a
+/// transfer of 40 ns or more here, longer than a whole buffered channel operation.
+/// When a waiter looked after every PAUSE, as this lock did (64 looks), a channel's
+/// sender and receiver on two cores paid such transfers on nearly every operation:
+/// bench/chan_buffered at 2 Ps took ~40 ns per element, with both cores busy, against
+/// ~26 ns on one P. Spaced looks let the holder run a burst of operations on a line
+/// that stays on its core: ~27 ns at 2 Ps. Fewer PAUSEs a look measured slower (4:
+/// ~31 ns, 15: ~29 ns), 60 about as 30.
 const SPIN_PAUSES: u32 = 30;
 
 /// The runtime's futex mutex (Go's `mutex`). Not reentrant.
