@@ -263,6 +263,16 @@ const SPIN_CHECKS: u32 = if cfg!(loom) { 1 } else { 4 };
 /// ~31 ns, 15: ~29 ns), 60 about as 30.
 const SPIN_PAUSES: u32 = 30;
 
+/// Whether a waiter spins at all: not where the process may run on one CPU only
+/// (`set_spin`, from rt_init), where the holder cannot run while a waiter spins (Go:
+/// numCPUStartup > 1). Spinning until rt_init has looked.
+static SPIN: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(true);
+
+/// Tells the lock how many CPUs the process may run on (see [`SPIN`]).
+pub fn set_spin(ncpu: i32) {
+    SPIN.store(ncpu > 1, core::sync::atomic::Ordering::Relaxed);
+}
+
 /// The runtime's futex mutex (Go's `mutex`). Not reentrant.
 #[repr(C)]
 pub struct Mutex {
@@ -294,7 +304,12 @@ impl Mutex {
     #[cold]
     #[inline(never)]
     fn lock_contended(&self) {
-        for _ in 0..SPIN_CHECKS {
+        let checks = if SPIN.load(core::sync::atomic::Ordering::Relaxed) {
+            SPIN_CHECKS
+        } else {
+            0
+        };
+        for _ in 0..checks {
             // Keep off the lock's cache line while the holder works on it (see
             // SPIN_PAUSES); then look with a load, and only a lock seen free is worth
             // a compare-and-swap.
@@ -524,11 +539,14 @@ mod tests {
     }
 
     /// A waiter that spends all its spin checks on a lock that stays held goes to
-    /// sleep (it marks the word CONTENDED), and the holder's unlock wakes it. The
-    /// holder waits for the mark, not for a time, before it unlocks.
+    /// sleep (it marks the word CONTENDED), and the holder's unlock wakes it; so does
+    /// one that does not spin (one CPU). The holder waits for the mark, not for a
+    /// time, before it unlocks. (Other tests may run meanwhile without spinning: only
+    /// slower.)
     #[test]
     fn lock_waiter_sleeps_past_its_spin_and_unlock_wakes_it() {
-        for _ in 0..20 {
+        for i in 0..40 {
+            set_spin(if i % 2 == 0 { 2 } else { 1 });
             let mu = Arc::new(Mutex::new());
             mu.lock();
             let entered = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -549,6 +567,7 @@ mod tests {
             assert!(entered.load(std::sync::atomic::Ordering::Relaxed));
             assert_eq!(mu.state.load(Ordering::Relaxed), UNLOCKED);
         }
+        set_spin(2);
     }
 }
 
