@@ -98,6 +98,7 @@ fn glibc_minstack() -> usize {
 
 /// rt_init.
 pub fn init(req: Request) -> Result<()> {
+    super::note::set_spin(ncpu());
     let n = if req.maxprocs > 0 {
         if req.maxprocs > p::MAX_PROCS {
             return Err(Error::Inval);
