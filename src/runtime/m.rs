@@ -113,6 +113,11 @@ pub struct M {
     /// the idle-M watcher (see `sched::stopm`): woken with no nextp, it goes back to
     /// sleep rather than exit.
     pub rewatch: AtomicBool,
+    /// Inside rt_schedule(RT_SCHED_FOREVER), a host's scheduling loop, which runs
+    /// until rt_shutdown: such an M never retires for idleness (its host's call
+    /// would return while the runtime runs). Written by its own thread, read by it
+    /// and, under the sched lock, by `sched::retire_idle_ms`.
+    pub host_loop: AtomicBool,
     /// MState: changed by its own thread, or under the sched lock by whoever takes it
     /// off the idle list.
     pub state: AtomicU32,
@@ -213,6 +218,7 @@ impl M {
             park: Note::new(),
             idle_since: AtomicI64::new(0),
             rewatch: AtomicBool::new(false),
+            host_loop: AtomicBool::new(false),
             state: AtomicU32::new(MState::Allocated as u32),
             kind,
             stack: None,

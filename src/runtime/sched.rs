@@ -406,7 +406,9 @@ pub fn stopm(m: &M) -> Option<HeldP> {
         super::throw("stopm: holding a P");
     }
     check_no_locks("stopm: holding locks");
-    let runtime = m.kind == MKind::Runtime;
+    // Retirement applies to runtime-created Ms, except one that runs a host's
+    // rt_schedule(RT_SCHED_FOREVER): that call returns only at rt_shutdown.
+    let runtime = m.kind == MKind::Runtime && !m.host_loop.load(Ordering::Relaxed);
     loop {
         let watching;
         {
@@ -483,7 +485,10 @@ fn retire_idle_ms(s: &mut Sched, now: i64) {
     unsafe {
         while !(*link).is_null() {
             let m = &**link;
-            if m.kind != MKind::Runtime || m.state() != MState::Idle {
+            if m.kind != MKind::Runtime
+                || m.host_loop.load(Ordering::Relaxed)
+                || m.state() != MState::Idle
+            {
                 link = &mut (**link).schedlink;
                 continue;
             }
@@ -1465,7 +1470,11 @@ pub fn rt_schedule(mode: SchedMode) -> Result<i32> {
         }
         SchedMode::Forever => {
             let before = total(|c| &c.switches);
+            // Until rt_shutdown: an rt_newm start function's loop must not end when
+            // its M has been idle for the retirement time (t_sched_forever_not_retired).
+            let was = mm.host_loop.swap(true, Ordering::Relaxed);
             schedule(mm);
+            mm.host_loop.store(was, Ordering::Relaxed);
             Ok((total(|c| &c.switches).saturating_sub(before)).min(i32::MAX as u64) as i32)
         }
     }
