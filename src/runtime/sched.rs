@@ -302,17 +302,11 @@ pub fn startm(pp: HeldP, spinning: bool) {
         return;
     }
     drop(s);
-    if let Err(mut pp) = super::m::newm_for_sched(pp, spinning) {
+    if let Err(pp) = super::m::newm_for_sched(pp, spinning) {
         // No thread: the P goes back to the pool; the work stays queued for the Ms
-        // that exist. Its own queue goes to the global one first: no M looks into
-        // an idle P's queue (a P handed off by an M that went away held Gs there,
-        // and with no other M they waited for ever), while sysmon retries thread
-        // creation for Gs in the global queue once the backoff is over.
-        let mut moved = false;
-        while let Some((gp, _)) = pp.runqget() {
-            globrunqput(gp);
-            moved = true;
-        }
+        // that exist. Its own queue goes to the global one (release_to_pool), for
+        // which sysmon retries thread creation once the backoff is over.
+        let moved = !pp.p().runq.is_empty();
         if spinning {
             NMSPINNING.fetch_sub(1, Ordering::SeqCst);
         }
