@@ -4,17 +4,23 @@
  * (here after 20 ms, MRT_DEBUG=idlemretire=20), and the call used to return then,
  * with the runtime still running, into a host loop that took it for a shutdown.
  *
+ * Nor does it return when a G wired to its M exits (which takes a runtime-created
+ * M's thread with it, but this one has the host's code on its g0): the M is only
+ * unwired, as a host's thread is. It used to return then too.
+ *
  * The start function takes an idle P and runs the scheduler forever; the main
  * thread feeds it a G at a time, each time after the M went idle again (its P in the
- * pool), and waits well past the retirement time between Gs. The call must still be
- * running at the end, return only once rt_shutdown has begun, and the M must have
- * run Gs throughout.
+ * pool), and waits well past the retirement time between Gs; every other G wires
+ * itself to the M and exits so. The call must still be running at the end, return
+ * only once rt_shutdown has begun, and the M must have run Gs throughout (there is
+ * one P, which the start function holds or the pool does).
  */
 #include "test.h"
 
 static atomic_int returned;
 static atomic_int ret_rc = 1;
 static atomic_int in_loop;
+static rt_m *loop_m;
 
 static void start(void *arg)
 {
@@ -29,6 +35,7 @@ static void start(void *arg)
         atomic_store(&returned, 1);
         return;
     }
+    loop_m = rt_getm();
     atomic_store(&in_loop, 1);
     atomic_store(&ret_rc, rt_schedule(RT_SCHED_FOREVER));
     atomic_store(&returned, 1);
@@ -38,7 +45,10 @@ static atomic_int ran;
 
 static void g(void *arg)
 {
-    (void)arg;
+    if (arg) {
+        CHECK_PTR_EQ(rt_getm(), loop_m);
+        CHECK_RC(rt_lockosthread(), RT_OK); /* exits wired */
+    }
     atomic_fetch_add(&ran, 1);
 }
 
@@ -51,9 +61,9 @@ int main(void)
     for (int i = 0; i < 10000 && !atomic_load(&in_loop); i++)
         usleep(1000);
     CHECK(atomic_load(&in_loop));
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 6; i++) {
         /* One P: the host's M is the one that runs this G. */
-        CHECK(rt_go(g, NULL) > 0);
+        CHECK(rt_go(g, (void *)(intptr_t)(i % 2)) > 0);
         for (int j = 0; j < 10000 && atomic_load(&ran) < i + 1; j++)
             usleep(1000);
         CHECK_EQ(atomic_load(&ran), i + 1);
