@@ -718,7 +718,8 @@ int rt_m_launch(struct rt_m *m, struct rt_p *nextp);
  * Frees an M that was never launched. Any context. An M handle is the M's address:
  * once freed, a later M (the runtime makes them as it needs) may be given the same
  * memory, and the old handle then names that M.
- * Errors: RT_EINVAL for NULL or an unknown M; RT_EBUSY once launched (or adopted).
+ * Errors: RT_EINVAL for NULL or an unknown M; RT_EBUSY once launched (or adopted), or
+ * for an M that the runtime or rt_newm made and is launching itself.
  *
  * # Safety
  * Pointer arguments are NULL or valid for the access described (out-pointers
