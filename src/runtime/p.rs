@@ -674,9 +674,10 @@ pub fn procresize(s: &mut Sched, n: i32) -> Result<i32> {
                 _ => {} // dies when released
             }
             if matches!(st, PStatus::Idle | PStatus::Held) {
-                // An idle or host-held P may still have Gs queued (rt_releasep and
-                // rt_p_put leave them there for whoever runs the P next); nobody runs
-                // a dead one, so they go to the global queue.
+                // A host-held P may still have Gs queued (rt_releasep leaves them
+                // there for whoever runs the P next; a pooled one has none since
+                // release_to_pool moves them); nobody runs a dead one, so they go to
+                // the global queue.
                 // SAFETY: under the sched lock, an idle P (just taken from the pool)
                 // or one the host holds is run by no M and reachable only through
                 // calls that take this lock first: we own it for this step.
