@@ -594,7 +594,8 @@ int rt_ready(struct rt_g *g);
 /**
  * Wires the calling G to its M: the G runs only on this M and the M runs only this
  * G until as many rt_unlockosthread calls. Nests. A wired G that exits takes a
- * runtime-created M's thread with it.
+ * runtime-created M's thread with it (unless the M runs a host's
+ * rt_schedule(RT_SCHED_FOREVER): then it is only unwired).
  *
  * Context: G. Errors: RT_EPERM outside a G.
  */
@@ -717,7 +718,8 @@ int rt_m_launch(struct rt_m *m, struct rt_p *nextp);
  * Frees an M that was never launched. Any context. An M handle is the M's address:
  * once freed, a later M (the runtime makes them as it needs) may be given the same
  * memory, and the old handle then names that M.
- * Errors: RT_EINVAL for NULL or an unknown M; RT_EBUSY once launched (or adopted).
+ * Errors: RT_EINVAL for NULL or an unknown M; RT_EBUSY once launched (or adopted), or
+ * for an M that the runtime or rt_newm made and is launching itself.
  *
  * # Safety
  * Pointer arguments are NULL or valid for the access described (out-pointers

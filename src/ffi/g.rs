@@ -281,7 +281,8 @@ pub extern "C" fn rt_ready(g: *mut rt_g) -> c_int {
 
 /// Wires the calling G to its M: the G runs only on this M and the M runs only this
 /// G until as many rt_unlockosthread calls. Nests. A wired G that exits takes a
-/// runtime-created M's thread with it.
+/// runtime-created M's thread with it (unless the M runs a host's
+/// rt_schedule(RT_SCHED_FOREVER): then it is only unwired).
 ///
 /// Context: G. Errors: RT_EPERM outside a G.
 #[no_mangle]

@@ -39,7 +39,7 @@ pub unsafe extern "C" fn rt_allocm(
         if let Err(e) = runtime::ensure_running() {
             return code(e);
         }
-        match m::allocm(p.cast(), f, arg, caller) {
+        match m::allocm(p.cast(), f, arg, caller, true) {
             Ok(mp) => {
                 // SAFETY: out was checked non-null; the caller gives a writable slot.
                 unsafe { *out = mp.cast() };
@@ -80,7 +80,8 @@ pub unsafe extern "C" fn rt_m_launch(m: *mut rt_m, nextp: *mut rt_p) -> c_int {
 /// Frees an M that was never launched. Any context. An M handle is the M's address:
 /// once freed, a later M (the runtime makes them as it needs) may be given the same
 /// memory, and the old handle then names that M.
-/// Errors: RT_EINVAL for NULL or an unknown M; RT_EBUSY once launched (or adopted).
+/// Errors: RT_EINVAL for NULL or an unknown M; RT_EBUSY once launched (or adopted), or
+/// for an M that the runtime or rt_newm made and is launching itself.
 ///
 /// # Safety
 /// Pointer arguments are NULL or valid for the access described (out-pointers

@@ -1444,11 +1444,13 @@ pub fn gdestroy(m: &M, mut pp: Option<&mut HeldP>, gp: *mut G) -> *mut M {
     }
     if !g.lockedm.load(Ordering::Relaxed).is_null() {
         // A G that exits while wired takes its thread with it (Go): a runtime M
-        // exits after this; a host's thread is simply unwired.
+        // exits after this; a host's thread is simply unwired, and so is a runtime M
+        // that runs a host's rt_schedule(RT_SCHED_FOREVER), which the host's code
+        // on its g0 expects to run until rt_shutdown.
         g.lockedm.store(ptr::null_mut(), Ordering::Relaxed);
         g.lockcount = 0;
         m.lockedg.store(ptr::null_mut(), Ordering::Relaxed);
-        if m.kind == MKind::Runtime {
+        if m.kind == MKind::Runtime && !m.host_loop.load(Ordering::Relaxed) {
             m.exiting.store(true, Ordering::Release);
         }
     }

@@ -113,11 +113,22 @@ pub struct M {
     /// the idle-M watcher (see `sched::stopm`): woken with no nextp, it goes back to
     /// sleep rather than exit.
     pub rewatch: AtomicBool,
+    /// Inside rt_schedule(RT_SCHED_FOREVER), a host's scheduling loop, which runs
+    /// until rt_shutdown: such an M never retires for idleness (its host's call
+    /// would return while the runtime runs). Written by its own thread, read by it
+    /// and, under the sched lock, by `sched::retire_idle_ms`.
+    pub host_loop: AtomicBool,
     /// MState: changed by its own thread, or under the sched lock by whoever takes it
     /// off the idle list.
     pub state: AtomicU32,
     /// Fixed.
     pub kind: MKind,
+    /// Made by the host's rt_allocm, so the host's to launch or free (fixed). An M
+    /// the runtime makes and launches itself (rt_newm, the scheduler's, sysmon's) is
+    /// on allm before its launch, and a host's stale handle may name it (an M handle
+    /// is its address, reused by later Ms): rt_m_free and rt_m_launch refuse such an
+    /// M, which would otherwise be freed, or launched, under its maker.
+    pub host_alloc: bool,
     /// Its stacks (runtime-created Ms only). Fixed until freed.
     pub stack: Option<MStack>,
     /// A signal stack libmrt installed on an adopted thread that had none. Fixed
@@ -196,6 +207,7 @@ impl M {
 
     fn blank(kind: MKind, f: RtFn, arg: *mut c_void) -> M {
         M {
+            host_alloc: false,
             g0: ptr::null_mut(),
             mstartfn: f,
             mstartarg: arg,
@@ -213,6 +225,7 @@ impl M {
             park: Note::new(),
             idle_since: AtomicI64::new(0),
             rewatch: AtomicBool::new(false),
+            host_loop: AtomicBool::new(false),
             state: AtomicU32::new(MState::Allocated as u32),
             kind,
             stack: None,
@@ -418,7 +431,7 @@ fn record_createstack(m: &mut M, caller: usize) {
 /// Go's allocm: a new M with its stacks, not yet running. If the calling M holds no
 /// P and `p` is given, `p` is borrowed for the allocation and given back. `caller`:
 /// where the M was asked for (see [`record_createstack`]; 0: unknown).
-pub fn allocm(pp: *mut P, f: RtFn, arg: *mut c_void, caller: usize) -> Result<*mut M> {
+pub fn allocm(pp: *mut P, f: RtFn, arg: *mut c_void, caller: usize, host: bool) -> Result<*mut M> {
     let me = tls::getm();
     // SAFETY: getm returns the live M of this thread or null.
     let caller_has_p = !me.is_null() && unsafe { !(*me).p.load(Ordering::Relaxed).is_null() };
@@ -430,14 +443,14 @@ pub fn allocm(pp: *mut P, f: RtFn, arg: *mut c_void, caller: usize) -> Result<*m
         }
         None
     };
-    let r = allocm_inner(f, arg, caller);
+    let r = allocm_inner(f, arg, caller, host);
     if let Some(b) = borrowed {
         p::unborrow(pp, b);
     }
     r
 }
 
-fn allocm_inner(f: RtFn, arg: *mut c_void, caller: usize) -> Result<*mut M> {
+fn allocm_inner(f: RtFn, arg: *mut c_void, caller: usize, host: bool) -> Result<*mut M> {
     reap_freem(0);
     let (usable, glibc_part, sigmask) = {
         let s = SCHED.lock();
@@ -448,6 +461,7 @@ fn allocm_inner(f: RtFn, arg: *mut c_void, caller: usize) -> Result<*mut M> {
     let (g0_lo, g0_hi) = (stack.g0_lo, stack.g0_lo + usable);
     let (guard_lo, guard_hi) = stack.g0_guard();
     let mut mm = M::blank(MKind::Runtime, f, arg);
+    mm.host_alloc = host;
     mm.stack = Some(stack);
     mm.sigmask = sigmask;
     record_createstack(&mut mm, caller);
@@ -500,9 +514,15 @@ pub unsafe fn free_m(m: *mut M) {
 
 /// rt_m_free: frees an M that was never launched.
 pub fn m_free(m: *mut M) -> Result<()> {
+    free_unlaunched(m, true)
+}
+
+/// Frees `m` if it was never launched; with `host`, only an M of the host's
+/// rt_allocm (see `M::host_alloc`), else also one its caller made to launch itself.
+fn free_unlaunched(m: *mut M, host: bool) -> Result<()> {
     let mut s = SCHED.lock();
     let mm = lookup(&s, m)?;
-    if mm.kind != MKind::Runtime || mm.state() != MState::Allocated {
+    if mm.kind != MKind::Runtime || mm.state() != MState::Allocated || (host && !mm.host_alloc) {
         return Err(Error::Busy);
     }
     allm_remove(&mut s, m);
@@ -521,8 +541,9 @@ pub fn m_launch(m: *mut M, nextp: *mut P) -> Result<()> {
 ///
 /// `made_in`: the runtime generation in which the caller itself made `m` with
 /// allocm (newm, startm). While the runtime is still running that generation, `m` is
-/// live (Ms are freed only by rt_m_free of a handle the host does not have yet, or
-/// by the shutdown that ends the generation), so it is not looked up on allm: a walk
+/// live (rt_m_free refuses it, even through a host's stale handle that names it: see
+/// `M::host_alloc`; only the shutdown that ends the generation frees it, or our
+/// caller), so it is not looked up on allm: a walk
 /// of every M under the scheduler lock made each new M slower than the last.
 fn launch(m: *mut M, nextp: *mut P, reserved: bool, made_in: Option<u64>) -> Result<()> {
     let prev = {
@@ -537,6 +558,11 @@ fn launch(m: *mut M, nextp: *mut P, reserved: bool, made_in: Option<u64>) -> Res
             _ => lookup(&s, m)?,
         };
         if mm.kind != MKind::Runtime || mm.state() != MState::Allocated {
+            return Err(Error::Already);
+        }
+        if made_in.is_none() && !mm.host_alloc {
+            // The host's rt_m_launch of an M the runtime is launching itself (a
+            // stale handle that names it): that M is as good as launched.
             return Err(Error::Already);
         }
         let prev = if nextp.is_null() || reserved {
@@ -571,14 +597,14 @@ fn launch(m: *mut M, nextp: *mut P, reserved: bool, made_in: Option<u64>) -> Res
 /// back where it was. `caller`: as for [`allocm`].
 pub fn newm(f: RtFn, arg: *mut c_void, pp: *mut P, caller: usize) -> Result<*mut M> {
     let gen = super::GENERATION.load(Ordering::Acquire);
-    let m = allocm(pp, f, arg, caller)?;
+    let m = allocm(pp, f, arg, caller, false)?;
     if let Err(e) = launch(m, pp, false, Some(gen)) {
         if super::GENERATION.load(Ordering::Acquire) != gen {
             // A shutdown freed the M (and maybe the P) between the two steps; its
             // address may even belong to a new M by now, so leave it alone.
             return Err(Error::Shutdown);
         }
-        let _ = m_free(m);
+        let _ = free_unlaunched(m, false);
         return Err(e);
     }
     Ok(m)
@@ -597,7 +623,7 @@ pub fn newm_for_sched(pp: HeldP, spinning: bool) -> core::result::Result<(), Hel
         return Err(pp);
     }
     let gen = super::GENERATION.load(Ordering::Acquire);
-    let Ok(m) = allocm_inner(None, ptr::null_mut(), arch::caller_pc()) else {
+    let Ok(m) = allocm_inner(None, ptr::null_mut(), arch::caller_pc(), false) else {
         newm_failed();
         return Err(pp);
     };
@@ -605,7 +631,7 @@ pub fn newm_for_sched(pp: HeldP, spinning: bool) -> core::result::Result<(), Hel
     unsafe { (*m).spinning.store(spinning, Ordering::Relaxed) };
     let raw = pp.into_raw();
     if launch(m, raw, true, Some(gen)).is_err() {
-        let _ = m_free(m);
+        let _ = free_unlaunched(m, false);
         newm_failed();
         // SAFETY: the M that was to take it never started: the P is still ours.
         return Err(unsafe { HeldP::from_raw(raw) });

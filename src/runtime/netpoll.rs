@@ -152,6 +152,9 @@ struct PollWaiter {
     has_timer: bool,
     /// Registration failed in the park callback (RT_E* code), or 0.
     error: Option<Error>,
+    /// The arm sequence of the fd's registration this waiter armed (PollDesc::seq):
+    /// only an event collected after that arm wakes it.
+    seq: u32,
 }
 
 /// An fd's waiters.
@@ -159,20 +162,36 @@ struct PollWaiter {
 struct PollDesc {
     rg: Option<*mut PollWaiter>,
     wg: Option<*mut PollWaiter>,
-    /// The generation of the fd number's registration, carried in the high half
-    /// of every event's data (`ev_data`). A registration is renewed in place
-    /// (EPOLL_CTL_MOD) while the number names the same file; when MOD fails the
-    /// number names a file epoll does not know, which is registered (ADD) under
-    /// the next generation. An older file that lives on through a dup keeps its
-    /// registration under the number, with an older generation: netpoll drops
-    /// its events, so a waiter is only ever woken by the file its number names.
-    gen: u32,
+    /// The arm sequence of the fd number's registration, carried in the high half
+    /// of every event's data (`ev_data`): each wait re-arms the registration under
+    /// the next value, in place (EPOLL_CTL_MOD) while the number names the same
+    /// file, or, when MOD fails because the number names a file epoll does not
+    /// know, by a new registration (ADD).
+    ///
+    /// An event reports the data its registration had when epoll_wait collected it
+    /// (under the epoll instance's lock, which epoll_ctl takes too), and netpoll
+    /// applies it to the slots later. A waiter that armed with sequence `s` is woken
+    /// only by an event carrying `s` or later: one collected before its arm was this
+    /// fd's readiness for an earlier wait, maybe consumed since (the G timed out,
+    /// found the data with its own poll(2), read it and waited again), and would
+    /// report as ready an fd that is not (a blocking read would then block the M).
+    /// The arm itself queues a fresh event if the fd is ready, so nothing is lost.
+    /// An older file that lives on through a dup keeps its registration under the
+    /// number with an older sequence: its events wake nobody, so a waiter is only
+    /// ever woken by the file its number names.
+    seq: u32,
 }
 
-/// The epoll data of fd `fd`'s registration of generation `gen` (the break
+/// The epoll data of fd `fd`'s registration armed with sequence `seq` (the break
 /// eventfd's is u64::MAX, which no fd has: fds are below 2^31).
-fn ev_data(fd: i32, gen: u32) -> u64 {
-    (u64::from(gen) << 32) | u64::from(fd as u32)
+fn ev_data(fd: i32, seq: u32) -> u64 {
+    (u64::from(seq) << 32) | u64::from(fd as u32)
+}
+
+/// Whether an event carrying arm sequence `ev` was collected after the arm `armed`
+/// of a waiter (sequences wrap: compared as a distance).
+fn armed_before(armed: u32, ev: u32) -> bool {
+    (ev.wrapping_sub(armed) as i32) >= 0
 }
 
 struct Descs(HashMap<i32, PollDesc>);
@@ -381,10 +400,7 @@ pub fn netpoll(delay: i64, out: &mut GQueue) {
         let Some(pd) = d.as_mut().and_then(|d| d.0.get_mut(&fd)) else {
             continue;
         };
-        if (ev.u64 >> 32) as u32 != pd.gen {
-            // A stale registration: another file once behind this number.
-            continue;
-        }
+        let seq = (ev.u64 >> 32) as u32;
         let e = ev.events;
         let err = e & (libc::EPOLLERR | libc::EPOLLHUP) as u32 != 0;
         let mut revents = 0u32;
@@ -402,7 +418,9 @@ pub fn netpoll(delay: i64, out: &mut GQueue) {
                 // SAFETY: a waiter in a slot is live until it is taken out under
                 // this lock.
                 let wr = unsafe { &*w };
-                if wr.events & revents != 0 {
+                // Collected before this waiter armed: an earlier wait's readiness
+                // (or another file's, once behind the number), not news to it.
+                if wr.events & revents != 0 && armed_before(wr.seq, seq) {
                     *slot = None;
                     if wr
                         .state
@@ -462,10 +480,10 @@ pub fn poll_fd(fd: i32, events: u32, timeout_ns: i64) -> Result<u32> {
     } else {
         -1
     };
-    // An event names the fd number and the generation of its registration (see
-    // PollDesc::gen): events of another file once behind the number are dropped by
-    // netpoll, so readiness reported here is this file's, with no poll(2) to confirm
-    // it.
+    // An event names the fd number and the arm sequence of its registration (see
+    // PollDesc::seq): events of another file once behind the number, and events
+    // collected before this wait armed, wake nobody, so readiness reported here is
+    // this file's and news to this wait, with no poll(2) to confirm it.
     park_on_fd(gp, fd, events, deadline)
 }
 
@@ -481,6 +499,7 @@ fn park_on_fd(gp: *mut G, fd: i32, events: u32, deadline: i64) -> Result<u32> {
         timer: timer::Timer::new(deadline.max(0), poll_timeout, ptr::null_mut()),
         has_timer: deadline >= 0,
         error: None,
+        seq: 0,
     };
     let wp: *mut PollWaiter = &mut w;
     w.timer.arg = wp.cast();
@@ -583,18 +602,19 @@ unsafe extern "C" fn poll_commit(_g: *mut G, arg: *mut c_void) -> bool {
     // is queued at once, so readiness between the caller's check and here is not
     // lost.
     let events = (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32;
+    // A new sequence for this arm (see PollDesc::seq), used by MOD or ADD alike.
+    let seq = pd.seq.wrapping_add(1);
     let mut ev = libc::epoll_event {
         events,
-        u64: ev_data(w.fd, pd.gen),
+        u64: ev_data(w.fd, seq),
     };
     // SAFETY: valid epoll fd and event.
     let mut r = unsafe { libc::epoll_ctl(p.epfd, libc::EPOLL_CTL_MOD, w.fd, &mut ev) };
     if r != 0 {
         // Not registered: a new file behind the number (or its first wait).
-        pd.gen = pd.gen.wrapping_add(1);
         ev = libc::epoll_event {
             events,
-            u64: ev_data(w.fd, pd.gen),
+            u64: ev_data(w.fd, seq),
         };
         // SAFETY: p.epfd is the poller's epoll fd (POLLER is made before parking) and
         // `ev` is a valid epoll_event for the call.
@@ -604,6 +624,8 @@ unsafe extern "C" fn poll_commit(_g: *mut G, arg: *mut c_void) -> bool {
         w.error = Some(Error::Inval);
         return false;
     }
+    pd.seq = seq;
+    w.seq = seq;
     if w.has_timer {
         let m = super::tls::getm();
         // SAFETY: g0 of an M holding a P; the timer lives in the parked G's frame.

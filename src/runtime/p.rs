@@ -383,6 +383,12 @@ fn pidleremove(s: &mut Sched, pp: *mut P) {
 /// shrank below it: then its work moves first ([`shed`]). A caller that may release
 /// a P with queued Gs wakes an M for them once the sched lock is dropped
 /// (`sched::wakep_global`): a dead P's queue is nobody's to run.
+///
+/// An idle P's queue is nobody's to run either (as in Go, whose pidleput refuses a
+/// P with queued Gs): its Gs go to the global queue, where every M that looks for
+/// work finds them, and for which sysmon retries thread creation when no M could be
+/// made (a P handed off while no thread could be made kept them, and with no other
+/// M they never ran: t_handoff_no_thread_keeps_local_gs).
 pub fn release_to_pool(s: &mut Sched, mut pp: HeldP) {
     let p = pp.p();
     p.m.store(ptr::null_mut(), Ordering::Release);
@@ -391,6 +397,11 @@ pub fn release_to_pool(s: &mut Sched, mut pp: HeldP) {
         let _ = pp.into_raw();
         p.set(PStatus::Dead);
     } else {
+        if !p.runq.is_empty() {
+            while let Some((gp, _)) = pp.runqget() {
+                super::sched::globrunqput(gp);
+            }
+        }
         pidleput(s, pp.into_raw());
     }
 }
@@ -663,9 +674,10 @@ pub fn procresize(s: &mut Sched, n: i32) -> Result<i32> {
                 _ => {} // dies when released
             }
             if matches!(st, PStatus::Idle | PStatus::Held) {
-                // An idle or host-held P may still have Gs queued (rt_releasep and
-                // rt_p_put leave them there for whoever runs the P next); nobody runs
-                // a dead one, so they go to the global queue.
+                // A host-held P may still have Gs queued (rt_releasep leaves them
+                // there for whoever runs the P next; a pooled one has none since
+                // release_to_pool moves them); nobody runs a dead one, so they go to
+                // the global queue.
                 // SAFETY: under the sched lock, an idle P (just taken from the pool)
                 // or one the host holds is run by no M and reachable only through
                 // calls that take this lock first: we own it for this step.

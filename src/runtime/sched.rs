@@ -304,12 +304,20 @@ pub fn startm(pp: HeldP, spinning: bool) {
     drop(s);
     if let Err(pp) = super::m::newm_for_sched(pp, spinning) {
         // No thread: the P goes back to the pool; the work stays queued for the Ms
-        // that exist.
+        // that exist. Its own queue goes to the global one (release_to_pool), for
+        // which sysmon retries thread creation once the backoff is over.
+        let moved = !pp.p().runq.is_empty();
         if spinning {
             NMSPINNING.fetch_sub(1, Ordering::SeqCst);
         }
         let mut s = SCHED.lock();
         p::release_to_pool(&mut s, pp);
+        drop(s);
+        if moved {
+            // A sysmon in its deep sleep (every P idle, the global queue empty)
+            // looks again now rather than in up to a second.
+            super::sysmon::wake_if_sleeping();
+        }
     }
 }
 
@@ -406,7 +414,9 @@ pub fn stopm(m: &M) -> Option<HeldP> {
         super::throw("stopm: holding a P");
     }
     check_no_locks("stopm: holding locks");
-    let runtime = m.kind == MKind::Runtime;
+    // Retirement applies to runtime-created Ms, except one that runs a host's
+    // rt_schedule(RT_SCHED_FOREVER): that call returns only at rt_shutdown.
+    let runtime = m.kind == MKind::Runtime && !m.host_loop.load(Ordering::Relaxed);
     loop {
         let watching;
         {
@@ -483,7 +493,10 @@ fn retire_idle_ms(s: &mut Sched, now: i64) {
     unsafe {
         while !(*link).is_null() {
             let m = &**link;
-            if m.kind != MKind::Runtime || m.state() != MState::Idle {
+            if m.kind != MKind::Runtime
+                || m.host_loop.load(Ordering::Relaxed)
+                || m.state() != MState::Idle
+            {
                 link = &mut (**link).schedlink;
                 continue;
             }
@@ -1465,7 +1478,11 @@ pub fn rt_schedule(mode: SchedMode) -> Result<i32> {
         }
         SchedMode::Forever => {
             let before = total(|c| &c.switches);
+            // Until rt_shutdown: an rt_newm start function's loop must not end when
+            // its M has been idle for the retirement time (t_sched_forever_not_retired).
+            let was = mm.host_loop.swap(true, Ordering::Relaxed);
             schedule(mm);
+            mm.host_loop.store(was, Ordering::Relaxed);
             Ok((total(|c| &c.switches).saturating_sub(before)).min(i32::MAX as u64) as i32)
         }
     }
