@@ -1634,22 +1634,23 @@ pub fn newproc1(
         }
     }
     let made = if m.is_null() {
-        newproc_on(None, cur, f, arg, mainm, attr)?
+        newproc_on(None, ptr::null(), cur, f, arg, mainm, attr)?
     } else {
         // SAFETY: the calling thread's live M. Its P is borrowed in place: newproc_on
         // only queues the G and may wake or start another M, none of which touches
         // this M's P.
-        newproc_on(unsafe { (*m).held_mut() }, cur, f, arg, mainm, attr)?
+        newproc_on(unsafe { (*m).held_mut() }, m, cur, f, arg, mainm, attr)?
     };
     super::sysmon::ensure_started();
     Ok(made)
 }
 
 /// newproc with the caller's P, if it holds one, from the calling G `cur` (null:
-/// none): the G and its goid.
+/// none) on M `m` (the calling thread's, null: none): the G and its goid.
 #[inline]
 fn newproc_on(
     mut pp: Option<&mut HeldP>,
+    m: *const M,
     cur: *mut G,
     f: RtFn,
     arg: *mut c_void,
@@ -1668,7 +1669,7 @@ fn newproc_on(
     g.set_attr(attr.async_preempt, attr.name);
     g.creator = super::stats::goid_of(cur);
     g.create_pc = attr.caller;
-    super::trace::go_create(gp);
+    super::trace::go_create(m, cur, gp);
     // Once queued, the G is no longer ours to read (unless `mainm` waits for it).
     let id = g.goid;
     match pp {

@@ -186,6 +186,11 @@ enum Kind {
     TwinSwitch = 0,
     Create,
     Name,
+    /// A G starts (`why` 0). With a `why` that is not 0 it is a ChainSwitch instead:
+    /// a Switch with no wait object whose stopping G is the one the lane's last
+    /// switch started, on that switch's P ([`Chain::chains`]): a G that exits or
+    /// yields into the next, as each G of a spawn burst does. Only the starting G
+    /// and its flow are written.
     Start,
     Stop,
     Unblock,
@@ -347,6 +352,15 @@ impl Chain {
     #[inline(always)]
     fn mirrored(&mut self) {
         self.flip ^= 1;
+    }
+
+    /// Whether a switch on `p` from `g`, for `why`, with no wait object, follows the
+    /// last one: `g` is the G that switch started, on the same P (a ChainSwitch, see
+    /// [`Kind::Start`]). (`g` is never 0, which an empty chain holds: G ids start at
+    /// 1.)
+    #[inline(always)]
+    fn chains(&self, p: i64, g: i64, why: u8) -> bool {
+        p == self.p && g == self.cur() && why != 0
     }
 
     /// Whether a switch on `p` from `g` (parked on `obj`) to `a` mirrors the last
@@ -514,6 +528,9 @@ impl Buf {
     #[allow(clippy::too_many_arguments)]
     fn put_plain_switch(&mut self, why: u8, ts: i64, p: i64, g: i64, obj: u64, a: i64, flow: u64) {
         self.put_pending();
+        if obj == 0 {
+            return self.put_switch_no_obj(why, ts, p, g, a, flow);
+        }
         // SAFETY: a switch's fields fit in MAX_REC.
         self.encode(Kind::Switch, why, ts, |c, _| unsafe {
             c.sv(p);
@@ -525,6 +542,71 @@ impl Buf {
         });
     }
 
+    /// Moves the buffer's time to that of a record at `ts` (clock ticks; one before
+    /// the last record's counts as no time, so that a lane's time never decreases)
+    /// and returns the record's delta, in the buffer's units.
+    #[inline(always)]
+    fn advance(&mut self, ts: i64) -> u64 {
+        let q = (ts >> TICK_SHIFT).max(self.last_ts);
+        let d = q - self.last_ts;
+        self.last_ts = q;
+        d as u64
+    }
+
+    /// A Switch with no wait object at `ts` (clock ticks): a ChainSwitch where it
+    /// follows the last switch ([`Chain::chains`]). Written in place, not through
+    /// [`encode`](Buf::encode) (whose closure the compiler may leave out of line): a
+    /// spawn burst's every G ends with one.
+    ///
+    /// The buffer has MAX_REC bytes of spare capacity (the caller checks).
+    #[inline(always)]
+    fn put_switch_no_obj(&mut self, why: u8, ts: i64, p: i64, g: i64, a: i64, flow: u64) {
+        let d = self.advance(ts);
+        let len = self.bytes.len();
+        // SAFETY: MAX_REC bytes of spare capacity past the length (the caller's
+        // check) and a switch takes at most that; the bytes up to the new length
+        // are written before set_len.
+        unsafe {
+            let start = self.bytes.as_mut_ptr().add(len);
+            let mut c = Cur(start, &mut self.chain);
+            if c.1.chains(p, g, why) {
+                c.byte(Kind::Start as u8 | why << 4);
+                c.uv(d);
+            } else {
+                c.byte(Kind::Switch as u8 | why << 4);
+                c.uv(d);
+                c.sv(p);
+                c.gid(g);
+                c.obj(0);
+            }
+            c.gid(a);
+            c.uv(flow);
+            c.1.switched(p, g, 0, a);
+            self.bytes.set_len(len + c.0.offset_from(start) as usize);
+        }
+    }
+
+    /// A Create at `ts` (clock ticks) of G `g` (start function `f`) by G `by`,
+    /// written in place as [`put_switch_no_obj`](Buf::put_switch_no_obj) is.
+    ///
+    /// The buffer has MAX_REC bytes of spare capacity (the caller checks).
+    #[inline(always)]
+    fn put_create(&mut self, ts: i64, g: i64, by: i64, f: u64) {
+        let d = self.advance(ts);
+        let len = self.bytes.len();
+        // SAFETY: as in put_switch_no_obj (a Create fits in MAX_REC).
+        unsafe {
+            let start = self.bytes.as_mut_ptr().add(len);
+            let mut c = Cur(start, &mut self.chain);
+            c.byte(Kind::Create as u8);
+            c.uv(d);
+            c.gid(g);
+            c.uv(by as u64);
+            c.func(f);
+            self.bytes.set_len(len + c.0.offset_from(start) as usize);
+        }
+    }
+
     /// Appends a record at time `ts` (clock ticks; one before the last record's
     /// counts as no time, so that a lane's time never decreases): a byte of kind
     /// and `why`, the time since the previous record, then what `body` writes given
@@ -533,9 +615,8 @@ impl Buf {
     /// The buffer has MAX_REC bytes of spare capacity (the caller checks).
     #[inline(always)]
     fn encode(&mut self, kind: Kind, why: u8, ts: i64, body: impl FnOnce(&mut Cur<'_>, i64)) {
-        let q = (ts >> TICK_SHIFT).max(self.last_ts);
-        let d = q - self.last_ts;
-        self.last_ts = q;
+        let d = self.advance(ts);
+        let q = self.last_ts;
         let len = self.bytes.len();
         // SAFETY: at least MAX_REC bytes of spare capacity past the length (the
         // caller's check) and a record takes at most that; the bytes up to the new
@@ -544,7 +625,7 @@ impl Buf {
             let start = self.bytes.as_mut_ptr().add(len);
             let mut c = Cur(start, &mut self.chain);
             c.byte(kind as u8 | why << 4);
-            c.uv(d as u64);
+            c.uv(d);
             body(&mut c, q << TICK_SHIFT);
             let end = c.0;
             self.bytes.set_len(len + end.offset_from(start) as usize);
@@ -654,6 +735,7 @@ fn unzig(x: u64) -> i64 {
 /// | Create       | 0          | g (G), a = creator G, b = start function (F) |
 /// | Name         | chunk no.  | g, a, b = 16 bytes of its name (LE words) |
 /// | Start        | 0          | p (s), g (G), a = flow id of its wake (0: none) |
+/// | ChainSwitch  | why (not 0) | Start's kind: a = starting G (G), c = its flow id (p, g: see [`Chain::chains`]; b = 0) |
 /// | Stop         | why        | p (s), g (G), b = wait object (@)         |
 /// | Unblock      | [`Src`]    | g (G), a = flow id, b = waker G           |
 /// | SyscallEnter | 0          | p (s), g (G)                              |
@@ -669,7 +751,8 @@ fn unzig(x: u64) -> i64 {
 /// | TwinSwitch   | why        | none: a ShortSwitch with its wake at its own time (kind 0) |
 ///
 /// (G), (@), (F): stored as differences from the previous field of the same sort
-/// in the buffer ([`Cur::gid`], [`Cur::obj`], [`Cur::func`]). A WokeSwitch or
+/// in the buffer ([`Cur::gid`], [`Cur::obj`], [`Cur::func`]). A ChainSwitch decodes
+/// as the Switch it stands for. A WokeSwitch or
 /// ShortSwitch or TwinSwitch decodes as the Unblock (by `g`) and the Switch it stands for, joined
 /// by a flow id that `woken` numbers (the decoder's count of them, kept across
 /// buffers).
@@ -739,6 +822,18 @@ fn decode(mut b: &[u8], out: &mut Vec<Ev>, woken: &mut u64) -> Option<()> {
                 e.g = uv(b)? as i64;
                 e.a = uv(b)? as i64;
                 e.b = uv(b)?;
+            }
+            Kind::Start if why != 0 => {
+                // A ChainSwitch: the G the last switch started stops on its P.
+                e.p = sw.p as i32;
+                e.g = sw.cur();
+                e.a = gid(b)?;
+                sw.switched(e.p as i64, e.g, 0, e.a);
+                e.c = uv(b)?;
+                if e.c != 0 {
+                    e.c |= (e.a as u64) << 32;
+                }
+                e.kind = Kind::Switch as u8;
             }
             Kind::Start | Kind::SyscallExit | Kind::PreemptReq => {
                 e.p = sv(b)? as i32;
@@ -1807,25 +1902,32 @@ fn goid_of(gp: *const G) -> i64 {
     }
 }
 
-/// The id of the G the calling thread runs (0: none).
-fn cur_goid() -> i64 {
-    goid_of(super::g::curg())
-}
-
 // ---- hooks (each a relaxed load when off) ----------------------------------------
 
-/// newproc: G `gp` was created by the calling thread.
+/// newproc: G `gp` was created by the calling thread, which runs G `cur` (null: none)
+/// on M `m` (null: the thread is no M).
 #[inline(always)]
-pub fn go_create(gp: *mut G) {
+pub fn go_create(m: *const M, cur: *const G, gp: *mut G) {
     if on() {
-        go_create_slow(gp)
+        go_create_slow(m, cur, gp)
     }
 }
 
 #[cold]
-fn go_create_slow(gp: *mut G) {
+fn go_create_slow(m: *const M, cur: *const G, gp: *mut G) {
     // SAFETY: a new G, still owned by its creator.
     let g = unsafe { &*gp };
+    // SAFETY: the calling thread's live M, if any (the caller's).
+    if g.name().is_empty() && !m.is_null() && create_fast(unsafe { &*m }, goid_of(cur), g) {
+        return;
+    }
+    go_create_general(cur, g)
+}
+
+/// go_create's general path (kept out of [`go_create_slow`], whose fast path then
+/// saves no register).
+#[inline(never)]
+fn go_create_general(cur: *const G, g: &G) {
     for (i, chunk) in g.name().chunks(16).enumerate() {
         let mut w = [0u8; 16];
         w[..chunk.len()].copy_from_slice(chunk);
@@ -1838,13 +1940,42 @@ fn go_create_slow(gp: *mut G) {
             c.uv(b);
         });
     }
-    let by = cur_goid();
+    let by = goid_of(cur);
     let f = g.start_fn() as u64;
     emit(Kind::Create, 0, |c, _| unsafe {
         c.gid(g.goid);
         c.uv(by as u64);
         c.func(f);
     });
+}
+
+/// go_create's common case, a G with no name made by an M's G (a spawn loop), with
+/// only what its record needs: no TLS read (the caller knows its M and G) and no
+/// call. False, with nothing written, where the general path is needed: membarrier
+/// missing ([`ON_STRONG`]: it fences), no buffer of this trace or no room in it, a
+/// wake held back (written first), or a clock that is not the counter.
+#[inline(always)]
+fn create_fast(m: &M, by: i64, g: &G) -> bool {
+    let t = &m.trace;
+    // Dekker with the stopper, as with_buf (module comment).
+    t.busy.store(true, Ordering::Relaxed);
+    core::sync::atomic::compiler_fence(Ordering::SeqCst);
+    let mut done = false;
+    if ON.load(Ordering::SeqCst) == ON_WEAK {
+        // SAFETY: busy is set and tracing is on with membarrier: the stopper waits
+        // for us (see the module comment), so nobody else reaches the buffer.
+        let b = unsafe { &mut *t.buf.get() };
+        if b.gen == GEN.load(Ordering::Relaxed)
+            && b.bytes.len() <= BUF_BYTES - 3 * MAX_REC
+            && b.pending.is_none()
+            && TSC.load(Ordering::Relaxed)
+        {
+            b.put_create(super::arch::cputicks(), g.goid, by, g.start_fn() as u64);
+            done = true;
+        }
+    }
+    t.busy.store(false, Ordering::Release);
+    done
 }
 
 /// A G is about to run on `m` (which holds its P).
@@ -1947,9 +2078,60 @@ pub fn go_switch(m: &M, gp: *mut G, next: *mut G) {
 
 #[cold]
 fn go_switch_slow(m: &M, gp: *mut G, next: *mut G) {
-    if !short_switch(m, gp, next) {
+    if !short_switch(m, gp, next) && !plain_switch(m, gp, next) {
         go_switch_full(m, gp, next)
     }
+}
+
+/// go_switch's plain Switch for a G that exits or yields to the next one (a spawn
+/// loop's Gs, each exiting into the next), with nothing done that it does not need:
+/// no call, one clock read. False (and nothing changed) where
+/// [`go_switch_full`] is needed: a park, a slice not opened in this trace, no P,
+/// membarrier missing ([`ON_STRONG`]), no buffer of this trace or no room in it, a
+/// wake held back, a clock that is not the counter. Its effect is go_switch_full's
+/// for such a switch.
+#[inline(always)]
+fn plain_switch(m: &M, gp: *mut G, next: *mut G) -> bool {
+    let why = match m.pending.get() {
+        super::g::Pending::Exit => Cause::Exit,
+        super::g::Pending::Yield => Cause::Yield,
+        super::g::Pending::Park(..) => return false,
+    };
+    let t = &m.trace;
+    let gen = GEN.load(Ordering::Relaxed);
+    if t.open.get() != gen || t.in_syscall.get() != 0 {
+        return false;
+    }
+    let p = m.p();
+    if p.is_null() {
+        return false;
+    }
+    // SAFETY: an M's published P is live while it holds it (see `pid`).
+    let p = unsafe { (*p).id } as i64;
+    // Dekker with the stopper, as with_buf (module comment).
+    t.busy.store(true, Ordering::Relaxed);
+    core::sync::atomic::compiler_fence(Ordering::SeqCst);
+    let mut done = false;
+    if ON.load(Ordering::SeqCst) == ON_WEAK {
+        // SAFETY: busy is set and tracing is on with membarrier: the stopper waits
+        // for us (see the module comment), so nobody else reaches the buffer.
+        let b = unsafe { &mut *t.buf.get() };
+        if b.gen == gen
+            && b.bytes.len() <= BUF_BYTES - 3 * MAX_REC
+            && b.pending.is_none()
+            && TSC.load(Ordering::Relaxed)
+        {
+            // The M's state as go_switch_full leaves it: no park reason, `open`
+            // stays (the slice of `next` opens in this generation).
+            t.why.set(0);
+            let g = goid_of(gp);
+            let (a, flow) = next_flow(next, gen);
+            b.put_switch_no_obj(why as u8, super::arch::cputicks(), p, g, a, flow);
+            done = true;
+        }
+    }
+    t.busy.store(false, Ordering::Release);
+    done
 }
 
 /// go_switch's ShortSwitch, a ping-pong's half, with nothing done that it does not
@@ -2898,6 +3080,73 @@ mod tests {
                 ));
             }
             want.push((t + 7 * u, Kind::Switch as u8, r, p as i32, g, a, obj, c));
+        }
+        let got: Vec<_> = got
+            .iter()
+            .map(|e| (e.ts, e.kind, e.why, e.p, e.g, e.a, e.b, e.c))
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    /// A spawn burst's Gs each exit into the next: every switch after the first
+    /// with no wait object whose stopping G is the one the last switch started, on
+    /// the same P, is a ChainSwitch of four bytes here (kind, time, starting G, flow)
+    /// and decodes to the whole Switch; one on another P, from another G, or with a
+    /// `why` of 0 (which Start's own records have) is written whole. A Create in a
+    /// burst is five bytes.
+    #[test]
+    fn an_exit_into_the_next_g_is_a_chain_switch() {
+        let mut b = test_buf();
+        let u = 1i64 << TICK_SHIFT;
+        let t0 = 1i64 << 40;
+        let (exit, yld) = (Cause::Exit as u8, Cause::Yield as u8);
+        let none = WaitReason::None as u8;
+        let park = WaitReason::ChanRecv as u8;
+        let f = 0x5555_0000_1234u64;
+        let mut sizes = Vec::new();
+        for (i, g) in (2..6).enumerate() {
+            let len = b.bytes.len();
+            b.put_create(t0 + i as i64 * u, g, 1, f);
+            sizes.push(b.bytes.len() - len);
+        }
+        assert!(sizes[1..].iter().all(|&n| n == 5), "{sizes:?}");
+        // (why, p, stopping G, starting G, flow, chains)
+        let steps: [(u8, i64, i64, i64, u64, bool); 8] = [
+            (park, 0, 1, 2, 0, false), // the first switch: nothing to follow
+            (exit, 0, 2, 3, 0, true),
+            (exit, 0, 3, 4, 7, true),  // with a flow
+            (yld, 0, 4, 5, 0, true),   // a yield too
+            (exit, 1, 5, 2, 0, false), // another P
+            (exit, 1, 9, 3, 0, false), // not the G the last switch started
+            (none, 1, 3, 4, 0, false), // why 0: a Start's
+            (park, 1, 4, 5, 0, true),  // a park with no object
+        ];
+        for (i, &(why, p, g, a, flow, chains)) in steps.iter().enumerate() {
+            let len = b.bytes.len();
+            b.put_plain_switch(why, t0 + (10 + i as i64) * u, p, g, 0, a, flow);
+            let n = b.bytes.len() - len;
+            if chains {
+                assert_eq!(n, 4, "step {i}");
+                assert_eq!(b.bytes[len] & 15, Kind::Start as u8, "step {i}");
+            } else {
+                assert!(n > 4, "step {i}: {n}");
+                assert_eq!(b.bytes[len] & 15, Kind::Switch as u8, "step {i}");
+            }
+        }
+        let mut got = Vec::new();
+        assert!(decode(&b.bytes, &mut got, &mut 0).is_some());
+        let mut want = Vec::new();
+        for (i, g) in (2..6).enumerate() {
+            want.push((t0 + i as i64 * u, Kind::Create as u8, 0, -1, g, 1, f, 0));
+        }
+        for (i, &(why, p, g, a, flow, _)) in steps.iter().enumerate() {
+            let c = if flow == 0 {
+                0
+            } else {
+                flow | (a as u64) << 32
+            };
+            let t = t0 + (10 + i as i64) * u;
+            want.push((t, Kind::Switch as u8, why, p as i32, g, a, 0, c));
         }
         let got: Vec<_> = got
             .iter()
