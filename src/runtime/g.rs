@@ -676,9 +676,15 @@ impl GCache {
     /// The G the next [`pop`](GCache::pop) takes (null when empty).
     #[inline]
     pub fn top(&self) -> *mut G {
-        match self.n {
-            0 => ptr::null_mut(),
-            n => self.gs[n - 1],
+        self.peek(0)
+    }
+
+    /// The G that the `k`+1-th pop from now takes (null if there is none).
+    #[inline]
+    pub fn peek(&self, k: usize) -> *mut G {
+        match self.n.checked_sub(k + 1) {
+            Some(i) => self.gs[i],
+            None => ptr::null_mut(),
         }
     }
 
@@ -851,13 +857,20 @@ fn new_goid(pl: Option<&mut PLocal>) -> i64 {
 #[inline]
 fn gfget(pl: Option<&mut PLocal>) -> Result<*mut G> {
     if let Some(pl) = pl {
-        if pl.gfree.is_empty() {
+        let refilled = pl.gfree.is_empty();
+        if refilled {
             // Pointers only: no G is touched (see GCache).
             pl.gfree.take_from(&mut GFREE.lock(), PCACHE_MAX / 2);
         }
         if let Some(gp) = pl.gfree.pop() {
-            // The next spawn's G was freed long ago in a burst: fetch it meanwhile.
-            arch::prefetch_lines(pl.gfree.top() as *const u8, G_HOT_LINES);
+            // The next spawns' Gs were freed long ago in a burst: fetch them
+            // meanwhile, two ahead (a spawn takes less than a miss to memory; the
+            // next one was fetched by the previous pop, unless the cache was just
+            // refilled).
+            if refilled {
+                arch::prefetch_lines(pl.gfree.peek(0) as *const u8, G_HOT_LINES);
+            }
+            arch::prefetch_lines(pl.gfree.peek(1) as *const u8, G_HOT_LINES);
             return Ok(gp);
         }
     } else if let Some(GPtr(gp)) = GFREE.lock().pop() {

@@ -1930,10 +1930,14 @@ pub fn goexit_direct() {
         super::throw("goexit: running G without a P");
     };
     if let Pick::Run(n, inherit) = pick_local(m, pp) {
-        // The G after the next one was likely queued long ago in a burst (a spawn
-        // loop), its descriptor out of the cache: start fetching it while `n` runs.
+        // The Gs after the next one were likely queued long ago in a burst (a spawn
+        // loop), their descriptors out of the cache: start fetching them while `n`
+        // runs, two ahead (a leaf G's run is shorter than a miss to memory; the one
+        // right after `n` was fetched by the previous exit already, usually).
         // (Only here: a G that yields or parks hands over to Gs that ran lately.)
-        arch::prefetch_lines(pp.p().runq.peek_hint() as *const u8, G_HOT_LINES);
+        let q = &pp.p().runq;
+        arch::prefetch_lines(q.peek_hint() as *const u8, G_HOT_LINES);
+        arch::prefetch_lines(q.peek_hint_at(1) as *const u8, G_HOT_LINES);
         // And what `n` reads first if it is new: its argument (the host's data).
         // SAFETY: pick_local's G: runnable and ours.
         let a = unsafe { &*n }.start_arg_hint();
