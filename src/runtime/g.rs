@@ -853,6 +853,9 @@ fn new_goid(pl: Option<&mut PLocal>) -> i64 {
     }
 }
 
+/// How many spawns ahead gfget prefetches the free G a spawn will take.
+const GFREE_AHEAD: usize = 8;
+
 /// A free G: from the P's cache, else the global one, else a new one.
 #[inline]
 fn gfget(pl: Option<&mut PLocal>) -> Result<*mut G> {
@@ -868,9 +871,11 @@ fn gfget(pl: Option<&mut PLocal>) -> Result<*mut G> {
             // next one was fetched by the previous pop, unless the cache was just
             // refilled).
             if refilled {
-                arch::prefetch_lines(pl.gfree.peek(0) as *const u8, G_HOT_LINES);
+                for k in 0..GFREE_AHEAD - 1 {
+                    arch::prefetch_lines(pl.gfree.peek(k) as *const u8, G_HOT_LINES);
+                }
             }
-            arch::prefetch_lines(pl.gfree.peek(1) as *const u8, G_HOT_LINES);
+            arch::prefetch_lines(pl.gfree.peek(GFREE_AHEAD - 1) as *const u8, G_HOT_LINES);
             return Ok(gp);
         }
     } else if let Some(GPtr(gp)) = GFREE.lock().pop() {

@@ -1911,6 +1911,9 @@ fn switch_direct<const SAN: bool>(m: &M, pp: &mut HeldP, g: &mut G, next: *mut G
     unsafe { g::switch_g_to_g::<SAN>(g, n) };
 }
 
+/// How many exits ahead goexit_direct prefetches the G an exit will switch to.
+const EXIT_AHEAD: u32 = 8;
+
 /// goexit's fast path: when the P's own queue has a G to run, switches straight to it,
 /// which recycles this G (gdestroy) once running; returns (to goexit's path through
 /// g0) otherwise, or for a G whose exit is more than recycling (a wired G takes its
@@ -1932,12 +1935,13 @@ pub fn goexit_direct() {
     if let Pick::Run(n, inherit) = pick_local(m, pp) {
         // The Gs after the next one were likely queued long ago in a burst (a spawn
         // loop), their descriptors out of the cache: start fetching them while `n`
-        // runs, two ahead (a leaf G's run is shorter than a miss to memory; the one
-        // right after `n` was fetched by the previous exit already, usually).
+        // runs, EXIT_AHEAD exits ahead (a leaf G's run is shorter than a miss to
+        // memory; the ones in between were fetched by the previous exits, usually),
+        // and the one right after `n` (not fetched yet if the queue was just filled).
         // (Only here: a G that yields or parks hands over to Gs that ran lately.)
         let q = &pp.p().runq;
         arch::prefetch_lines(q.peek_hint() as *const u8, G_HOT_LINES);
-        arch::prefetch_lines(q.peek_hint_at(1) as *const u8, G_HOT_LINES);
+        arch::prefetch_lines(q.peek_hint_at(EXIT_AHEAD - 1) as *const u8, G_HOT_LINES);
         // And what `n` reads first if it is new: its argument (the host's data).
         // SAFETY: pick_local's G: runnable and ours.
         let a = unsafe { &*n }.start_arg_hint();
