@@ -23,7 +23,11 @@
 //! switch before: each half of a ping-pong) it is a ShortSwitch of three bytes that
 //! leaves out what the decoder knows ([`Chain::mirrors`]), or of two (a TwinSwitch:
 //! no wake time) when its wake read no clock, as in a ping-pong's steady state:
-//! fewer bytes to store and, more so, to write out. A full buffer (`BUF_BYTES`) is
+//! fewer bytes to store and, more so, to write out. A spawn burst has forms of its
+//! own too: a G that exits (or yields) into the next one writes a ChainSwitch of
+//! four bytes ([`Chain::chains`]), and three Creates in four of a burst by one G read
+//! no clock and take one byte each, placed at the time of the record before
+//! ([`Buf::put_create`]). A full buffer (`BUF_BYTES`) is
 //! written raw, with one pwrite at an offset reserved by an atomic add,
 //! to an unlinked scratch file beside the trace: no lock and one system call per
 //! buffer, never per event. rt_trace_stop writes the last buffers the same way, then
@@ -267,7 +271,17 @@ struct Buf {
     /// The last wake held back on this buffer went into a switch record (a
     /// ping-pong): the next wake by a G does not read the clock (see [`Ready`]).
     fusing: bool,
+    /// A spawn burst (see [`Buf::put_create`]): the length of the bytes right after
+    /// the last Create written by `put_create` (usize::MAX: none), its creator, and
+    /// how many more Creates may follow it with no time of their own.
+    create_end: usize,
+    create_by: i64,
+    untimed_left: u8,
 }
+
+/// How many Creates in a row may follow a timed one with no time of their own (see
+/// [`Buf::put_create`]): one in CREATE_UNTIMED + 1 of a spawn burst reads the clock.
+const CREATE_UNTIMED: u8 = 3;
 
 impl Buf {
     const EMPTY: Buf = Buf {
@@ -277,6 +291,9 @@ impl Buf {
         chain: Chain::EMPTY,
         pending: None,
         fusing: false,
+        create_end: usize::MAX,
+        create_by: 0,
+        untimed_left: 0,
     };
 }
 
@@ -404,6 +421,8 @@ impl Buf {
         self.last_ts = 0;
         self.chain = Chain::default();
         self.fusing = false;
+        self.create_end = usize::MAX;
+        self.untimed_left = 0;
         if self.gen != gen {
             self.pending = None;
         }
@@ -586,14 +605,41 @@ impl Buf {
         }
     }
 
-    /// A Create at `ts` (clock ticks) of G `g` (start function `f`) by G `by`,
+    /// A Create of G `g` (start function `f`) by G `by`, at `now()` (clock ticks),
     /// written in place as [`put_switch_no_obj`](Buf::put_switch_no_obj) is.
+    ///
+    /// In a spawn burst it reads no clock three times in four: a Create that comes
+    /// right after one written here (nothing else on the buffer in between), by the
+    /// same G, of the same function, of the G with the next id, and within
+    /// [`CREATE_UNTIMED`] of the last that read the clock, is a CreateNext of one
+    /// byte (Create's kind, `why` 1), placed at the previous record's time: early by
+    /// at most the creator's run since that record (one rt_go call, in a spawn
+    /// loop). The clock read is a good part of a spawn's cost with tracing on.
     ///
     /// The buffer has MAX_REC bytes of spare capacity (the caller checks).
     #[inline(always)]
-    fn put_create(&mut self, ts: i64, g: i64, by: i64, f: u64) {
-        let d = self.advance(ts);
+    fn put_create(&mut self, now: impl FnOnce() -> i64, g: i64, by: i64, f: u64) {
         let len = self.bytes.len();
+        if len == self.create_end
+            && self.untimed_left != 0
+            && by == self.create_by
+            && f == self.chain.f
+            && g == self.chain.g.wrapping_add(1)
+        {
+            // SAFETY: the caller's room; the byte is written before set_len.
+            unsafe {
+                self.bytes
+                    .as_mut_ptr()
+                    .add(len)
+                    .write(Kind::Create as u8 | 1 << 4);
+                self.bytes.set_len(len + 1);
+            }
+            self.chain.g = g;
+            self.untimed_left -= 1;
+            self.create_end = len + 1;
+            return;
+        }
+        let d = self.advance(now());
         // SAFETY: as in put_switch_no_obj (a Create fits in MAX_REC).
         unsafe {
             let start = self.bytes.as_mut_ptr().add(len);
@@ -603,8 +649,11 @@ impl Buf {
             c.gid(g);
             c.uv(by as u64);
             c.func(f);
-            self.bytes.set_len(len + c.0.offset_from(start) as usize);
+            self.create_end = len + c.0.offset_from(start) as usize;
+            self.bytes.set_len(self.create_end);
         }
+        self.create_by = by;
+        self.untimed_left = CREATE_UNTIMED;
     }
 
     /// Appends a record at time `ts` (clock ticks; one before the last record's
@@ -727,12 +776,13 @@ fn unzig(x: u64) -> i64 {
 
 /// Decodes one buffer's records; None if it is malformed. A record is a byte (its
 /// kind in the low 4 bits, its `why` in the high 4), the time since the buffer's
-/// previous record (in units of 2^TICK_SHIFT ticks) and then only the fields its
-/// kind carries, each a varint (`s`: zigzagged):
+/// previous record (in units of 2^TICK_SHIFT ticks; a CreateNext has none) and then
+/// only the fields its kind carries, each a varint (`s`: zigzagged):
 ///
 /// | kind         | why        | fields                                    |
 /// |--------------|------------|-------------------------------------------|
 /// | Create       | 0          | g (G), a = creator G, b = start function (F) |
+/// | CreateNext   | 1          | no time and no field: a Create at the time of the record before, of the G with the next id, by the last Create's creator, of its function ([`Buf::put_create`]) |
 /// | Name         | chunk no.  | g, a, b = 16 bytes of its name (LE words) |
 /// | Start        | 0          | p (s), g (G), a = flow id of its wake (0: none) |
 /// | ChainSwitch  | why (not 0) | Start's kind: a = starting G (G), c = its flow id (p, g: see [`Chain::chains`]; b = 0) |
@@ -784,15 +834,17 @@ fn decode(mut b: &[u8], out: &mut Vec<Ev>, woken: &mut u64) -> Option<()> {
     };
     // The switches' part of the chain (the encoder's [`Chain::switched`]).
     let mut sw = Chain::default();
-    let mut gid = 0i64;
-    let mut gid = |b: &mut &[u8]| -> Option<i64> {
-        gid = gid.wrapping_add(sv(b)?);
-        Some(gid)
+    let last_gid = Cell::new(0i64);
+    let gid = |b: &mut &[u8]| -> Option<i64> {
+        last_gid.set(last_gid.get().wrapping_add(sv(b)?));
+        Some(last_gid.get())
     };
-    let mut func = 0u64;
-    let mut func = |b: &mut &[u8]| -> Option<u64> {
-        func = func.wrapping_add(sv(b)? as u64);
-        Some(func)
+    // The creator of the last Create (a CreateNext's, see Buf::put_create).
+    let mut create_by = 0i64;
+    let last_func = Cell::new(0u64);
+    let func = |b: &mut &[u8]| -> Option<u64> {
+        last_func.set(last_func.get().wrapping_add(sv(b)? as u64));
+        Some(last_func.get())
     };
     while let Some((&head, rest)) = b.split_first() {
         // A record gives at most two events; out of memory ends the decoding (the
@@ -803,6 +855,22 @@ fn decode(mut b: &[u8], out: &mut Vec<Ev>, woken: &mut u64) -> Option<()> {
         b = rest;
         let (kind, why) = (head & 15, head >> 4);
         let prev = q;
+        if head == Kind::Create as u8 | 1 << 4 {
+            // A CreateNext: no time of its own (that of the record before), the G
+            // with the next id, by the creator of the Create before, of its function.
+            last_gid.set(last_gid.get().wrapping_add(1));
+            out.push(Ev {
+                ts: q << TICK_SHIFT,
+                kind,
+                why: 0,
+                p: -1,
+                g: last_gid.get(),
+                a: create_by,
+                b: last_func.get(),
+                c: 0,
+            });
+            continue;
+        }
         q = q.wrapping_add(uv(&mut b)? as i64);
         let mut e = Ev {
             ts: q << TICK_SHIFT,
@@ -817,6 +885,7 @@ fn decode(mut b: &[u8], out: &mut Vec<Ev>, woken: &mut u64) -> Option<()> {
                 e.g = gid(b)?;
                 e.a = uv(b)? as i64;
                 e.b = func(b)?;
+                create_by = e.a;
             }
             Kind::Name => {
                 e.g = uv(b)? as i64;
@@ -1970,7 +2039,7 @@ fn create_fast(m: &M, by: i64, g: &G) -> bool {
             && b.pending.is_none()
             && TSC.load(Ordering::Relaxed)
         {
-            b.put_create(super::arch::cputicks(), g.goid, by, g.start_fn() as u64);
+            b.put_create(super::arch::cputicks, g.goid, by, g.start_fn() as u64);
             done = true;
         }
     }
@@ -2928,6 +2997,9 @@ mod tests {
             chain: Chain::default(),
             pending: None,
             fusing: false,
+            create_end: usize::MAX,
+            create_by: 0,
+            untimed_left: 0,
         }
     }
 
@@ -3092,8 +3164,7 @@ mod tests {
     /// with no wait object whose stopping G is the one the last switch started, on
     /// the same P, is a ChainSwitch of four bytes here (kind, time, starting G, flow)
     /// and decodes to the whole Switch; one on another P, from another G, or with a
-    /// `why` of 0 (which Start's own records have) is written whole. A Create in a
-    /// burst is five bytes.
+    /// `why` of 0 (which Start's own records have) is written whole.
     #[test]
     fn an_exit_into_the_next_g_is_a_chain_switch() {
         let mut b = test_buf();
@@ -3103,13 +3174,7 @@ mod tests {
         let none = WaitReason::None as u8;
         let park = WaitReason::ChanRecv as u8;
         let f = 0x5555_0000_1234u64;
-        let mut sizes = Vec::new();
-        for (i, g) in (2..6).enumerate() {
-            let len = b.bytes.len();
-            b.put_create(t0 + i as i64 * u, g, 1, f);
-            sizes.push(b.bytes.len() - len);
-        }
-        assert!(sizes[1..].iter().all(|&n| n == 5), "{sizes:?}");
+        b.put_create(|| t0, 2, 1, f);
         // (why, p, stopping G, starting G, flow, chains)
         let steps: [(u8, i64, i64, i64, u64, bool); 8] = [
             (park, 0, 1, 2, 0, false), // the first switch: nothing to follow
@@ -3135,10 +3200,7 @@ mod tests {
         }
         let mut got = Vec::new();
         assert!(decode(&b.bytes, &mut got, &mut 0).is_some());
-        let mut want = Vec::new();
-        for (i, g) in (2..6).enumerate() {
-            want.push((t0 + i as i64 * u, Kind::Create as u8, 0, -1, g, 1, f, 0));
-        }
+        let mut want = vec![(t0, Kind::Create as u8, 0, -1, 2, 1, f, 0)];
         for (i, &(why, p, g, a, flow, _)) in steps.iter().enumerate() {
             let c = if flow == 0 {
                 0
@@ -3148,6 +3210,72 @@ mod tests {
             let t = t0 + (10 + i as i64) * u;
             want.push((t, Kind::Switch as u8, why, p as i32, g, a, 0, c));
         }
+        let got: Vec<_> = got
+            .iter()
+            .map(|e| (e.ts, e.kind, e.why, e.p, e.g, e.a, e.b, e.c))
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    /// A spawn burst's Creates read the clock once in CREATE_UNTIMED + 1: the others
+    /// (same creator, same function, the next G id, nothing else written since the
+    /// Create before) are CreateNext records of one byte, placed at the time of the
+    /// record before, and decode to the whole Create. A Create by another G, of
+    /// another function, of a G whose id does not follow, or after another record,
+    /// reads the clock and is written whole.
+    #[test]
+    fn a_spawn_burst_reads_the_clock_once_in_four_creates() {
+        let mut b = test_buf();
+        let u = 1i64 << TICK_SHIFT;
+        let t0 = 1i64 << 40;
+        let (f, f2) = (0x5555_0000_1234u64, 0x5555_0000_9000u64);
+        // (G, creator, function, written whole)
+        let steps: [(i64, i64, u64, bool); 13] = [
+            (10, 1, f, true),
+            (11, 1, f, false),
+            (12, 1, f, false),
+            (13, 1, f, false),
+            (14, 1, f, true), // the fourth after a timed one
+            (15, 1, f, false),
+            (16, 7, f, true),  // another creator
+            (17, 7, f2, true), // another function
+            (19, 7, f2, true), // not the next id (a new goid batch)
+            (20, 7, f2, false),
+            (30, 7, f2, true), // after a switch (below)
+            (31, 7, f2, false),
+            (32, 7, f2, false),
+        ];
+        let mut want = Vec::new();
+        let mut last_t = 0;
+        for (i, &(g, by, func, whole)) in steps.iter().enumerate() {
+            let t = t0 + (200 + 2 * i as i64) * u;
+            if g == 30 {
+                // Between the Create before and this one.
+                let ts = t - u;
+                let y = Cause::Yield as u8;
+                b.put_plain_switch(y, ts, 0, 7, 0, 8, 0);
+                want.push((ts, Kind::Switch as u8, y, 0, 7, 8, 0, 0));
+            }
+            let mut read = false;
+            let len = b.bytes.len();
+            b.put_create(
+                || {
+                    read = true;
+                    t
+                },
+                g,
+                by,
+                func,
+            );
+            assert_eq!(read, whole, "step {i}: clock read");
+            assert_eq!(b.bytes.len() - len == 1, !whole, "step {i}: size");
+            if whole {
+                last_t = t;
+            }
+            want.push((last_t, Kind::Create as u8, 0, -1, g, by, func, 0));
+        }
+        let mut got = Vec::new();
+        assert!(decode(&b.bytes, &mut got, &mut 0).is_some());
         let got: Vec<_> = got
             .iter()
             .map(|e| (e.ts, e.kind, e.why, e.p, e.g, e.a, e.b, e.c))
