@@ -619,26 +619,10 @@ impl Buf {
     /// The buffer has MAX_REC bytes of spare capacity (the caller checks).
     #[inline(always)]
     fn put_create(&mut self, now: impl FnOnce() -> i64, g: i64, by: i64, f: u64) {
-        let len = self.bytes.len();
-        if len == self.create_end
-            && self.untimed_left != 0
-            && by == self.create_by
-            && f == self.chain.f
-            && g == self.chain.g.wrapping_add(1)
-        {
-            // SAFETY: the caller's room; the byte is written before set_len.
-            unsafe {
-                self.bytes
-                    .as_mut_ptr()
-                    .add(len)
-                    .write(Kind::Create as u8 | 1 << 4);
-                self.bytes.set_len(len + 1);
-            }
-            self.chain.g = g;
-            self.untimed_left -= 1;
-            self.create_end = len + 1;
+        if self.put_create_next(g, by, f) {
             return;
         }
+        let len = self.bytes.len();
         let d = self.advance(now());
         // SAFETY: as in put_switch_no_obj (a Create fits in MAX_REC).
         unsafe {
@@ -654,6 +638,33 @@ impl Buf {
         }
         self.create_by = by;
         self.untimed_left = CREATE_UNTIMED;
+    }
+
+    /// [`put_create`](Buf::put_create)'s CreateNext, if the Create can be one: false
+    /// (nothing written) otherwise.
+    ///
+    /// The buffer has MAX_REC bytes of spare capacity (the caller checks).
+    #[inline(always)]
+    fn put_create_next(&mut self, g: i64, by: i64, f: u64) -> bool {
+        let len = self.bytes.len();
+        if len != self.create_end
+            || self.untimed_left == 0
+            || by != self.create_by
+            || f != self.chain.f
+            || g != self.chain.g.wrapping_add(1)
+        {
+            return false;
+        }
+        // SAFETY: the caller's room; the byte is written before set_len.
+        unsafe {
+            let at = self.bytes.as_mut_ptr().add(len);
+            at.write(Kind::Create as u8 | 1 << 4);
+            self.bytes.set_len(len + 1);
+        }
+        self.chain.g = g;
+        self.untimed_left -= 1;
+        self.create_end = len + 1;
+        true
     }
 
     /// Appends a record at time `ts` (clock ticks; one before the last record's
@@ -1977,9 +1988,41 @@ fn goid_of(gp: *const G) -> i64 {
 /// on M `m` (null: the thread is no M).
 #[inline(always)]
 pub fn go_create(m: *const M, cur: *const G, gp: *mut G) {
-    if on() {
+    if on() && !create_next(m, cur, gp) {
         go_create_slow(m, cur, gp)
     }
+}
+
+/// go_create's commonest case with tracing on, in line (no call): a Create of a
+/// spawn burst that is a CreateNext ([`Buf::put_create`]). False, with nothing
+/// written, otherwise (go_create_slow then writes the Create).
+#[inline(always)]
+fn create_next(m: *const M, cur: *const G, gp: *mut G) -> bool {
+    if m.is_null() || cur.is_null() {
+        return false;
+    }
+    // SAFETY: the calling thread's live M and running G (the caller's), and the new
+    // G, still its creator's.
+    let (m, by, g) = unsafe { (&*m, (*cur).goid, &*gp) };
+    if !g.name().is_empty() {
+        return false;
+    }
+    let t = &m.trace;
+    // Dekker with the stopper, as with_buf (module comment).
+    t.busy.store(true, Ordering::Relaxed);
+    core::sync::atomic::compiler_fence(Ordering::SeqCst);
+    let mut done = false;
+    if ON.load(Ordering::SeqCst) == ON_WEAK {
+        // SAFETY: busy is set and tracing is on with membarrier: the stopper waits
+        // for us (see the module comment), so nobody else reaches the buffer.
+        let b = unsafe { &mut *t.buf.get() };
+        done = b.gen == GEN.load(Ordering::Relaxed)
+            && b.bytes.len() <= BUF_BYTES - 3 * MAX_REC
+            && b.pending.is_none()
+            && b.put_create_next(g.goid, by, g.start_fn() as u64);
+    }
+    t.busy.store(false, Ordering::Release);
+    done
 }
 
 #[cold]
