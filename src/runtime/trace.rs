@@ -25,9 +25,9 @@
 //! no wake time) when its wake read no clock, as in a ping-pong's steady state:
 //! fewer bytes to store and, more so, to write out. A spawn burst has forms of its
 //! own too: a G that exits (or yields) into the next one writes a ChainSwitch of
-//! four bytes ([`Chain::chains`]), and three Creates in four of a burst by one G read
-//! no clock and take one byte each, placed at the time of the record before
-//! ([`Buf::put_create`]). A full buffer (`BUF_BYTES`) is
+//! three bytes ([`Chain::chains`]), and seven Creates in eight of a burst by one G
+//! read no clock and take one byte each, spread by the decoder over the span between
+//! the records around them ([`Buf::put_create`]). A full buffer (`BUF_BYTES`) is
 //! written raw, with one pwrite at an offset reserved by an atomic add,
 //! to an unlinked scratch file beside the trace: no lock and one system call per
 //! buffer, never per event. rt_trace_stop writes the last buffers the same way, then
@@ -158,7 +158,12 @@ enum Cause {
 }
 
 const _: () = assert!((WaitReason::HostPark as u8) < Cause::Yield as u8);
-const _: () = assert!((Cause::SyscallNoP as u8) < 16);
+const _: () = assert!((Cause::SyscallNoP as u8) < CHAIN_EXIT_BARE);
+
+/// A ChainSwitch's `why` for an exit, and for a yield, into a G with no wake to end
+/// (flow 0, not written): a new G, as in a spawn burst (see [`Kind::Start`]).
+const CHAIN_EXIT_BARE: u8 = 13;
+const CHAIN_YIELD_BARE: u8 = 14;
 
 /// The name of a `why` (see [`Cause`]).
 fn why_name(why: u8) -> &'static str {
@@ -194,7 +199,8 @@ enum Kind {
     /// a Switch with no wait object whose stopping G is the one the lane's last
     /// switch started, on that switch's P ([`Chain::chains`]): a G that exits or
     /// yields into the next, as each G of a spawn burst does. Only the starting G
-    /// and its flow are written.
+    /// and its flow are written; no flow for an exit or a yield to a G with no wake
+    /// to end ([`CHAIN_EXIT_BARE`], [`CHAIN_YIELD_BARE`]: three bytes).
     Start,
     Stop,
     Unblock,
@@ -281,7 +287,7 @@ struct Buf {
 
 /// How many Creates in a row may follow a timed one with no time of their own (see
 /// [`Buf::put_create`]): one in CREATE_UNTIMED + 1 of a spawn burst reads the clock.
-const CREATE_UNTIMED: u8 = 3;
+const CREATE_UNTIMED: u8 = 7;
 
 impl Buf {
     const EMPTY: Buf = Buf {
@@ -589,8 +595,23 @@ impl Buf {
             let start = self.bytes.as_mut_ptr().add(len);
             let mut c = Cur(start, &mut self.chain);
             if c.1.chains(p, g, why) {
-                c.byte(Kind::Start as u8 | why << 4);
+                // An exit or a yield into a G that no wake made runnable (a new G):
+                // a `why` of its own says so, and no flow is written.
+                let bare = match why {
+                    _ if flow != 0 => why,
+                    w if w == Cause::Exit as u8 => CHAIN_EXIT_BARE,
+                    w if w == Cause::Yield as u8 => CHAIN_YIELD_BARE,
+                    w => w,
+                };
+                c.byte(Kind::Start as u8 | bare << 4);
                 c.uv(d);
+                c.gid(a);
+                if bare == why {
+                    c.uv(flow);
+                }
+                c.1.switched(p, g, 0, a);
+                self.bytes.set_len(len + c.0.offset_from(start) as usize);
+                return;
             } else {
                 c.byte(Kind::Switch as u8 | why << 4);
                 c.uv(d);
@@ -608,13 +629,16 @@ impl Buf {
     /// A Create of G `g` (start function `f`) by G `by`, at `now()` (clock ticks),
     /// written in place as [`put_switch_no_obj`](Buf::put_switch_no_obj) is.
     ///
-    /// In a spawn burst it reads no clock three times in four: a Create that comes
+    /// In a spawn burst it reads no clock seven times in eight: a Create that comes
     /// right after one written here (nothing else on the buffer in between), by the
     /// same G, of the same function, of the G with the next id, and within
     /// [`CREATE_UNTIMED`] of the last that read the clock, is a CreateNext of one
-    /// byte (Create's kind, `why` 1), placed at the previous record's time: early by
-    /// at most the creator's run since that record (one rt_go call, in a spawn
-    /// loop). The clock read is a good part of a spawn's cost with tracing on.
+    /// byte (Create's kind, `why` 1) with no time of its own. Its true time lies
+    /// between the record before it and the record after its run of CreateNexts;
+    /// [`decode`] spreads the run evenly over that span (exact for a spawn loop's
+    /// even iterations; off by at most the span, a few rt_go calls there,
+    /// elsewhere). The clock read was about half of a spawn's Create cost with
+    /// tracing on (perf: the instruction after rdtsc took 67% of the hook's samples).
     ///
     /// The buffer has MAX_REC bytes of spare capacity (the caller checks).
     #[inline(always)]
@@ -793,10 +817,10 @@ fn unzig(x: u64) -> i64 {
 /// | kind         | why        | fields                                    |
 /// |--------------|------------|-------------------------------------------|
 /// | Create       | 0          | g (G), a = creator G, b = start function (F) |
-/// | CreateNext   | 1          | no time and no field: a Create at the time of the record before, of the G with the next id, by the last Create's creator, of its function ([`Buf::put_create`]) |
+/// | CreateNext   | 1          | no time and no field: a Create of the G with the next id, by the last Create's creator, of its function; a run of them is spread between the records around it ([`Buf::put_create`]) |
 /// | Name         | chunk no.  | g, a, b = 16 bytes of its name (LE words) |
 /// | Start        | 0          | p (s), g (G), a = flow id of its wake (0: none) |
-/// | ChainSwitch  | why (not 0) | Start's kind: a = starting G (G), c = its flow id (p, g: see [`Chain::chains`]; b = 0) |
+/// | ChainSwitch  | why (not 0) | Start's kind: a = starting G (G), c = its flow id (p, g: see [`Chain::chains`]; b = 0); why 13 / 14: an exit / a yield with c = 0, not written |
 /// | Stop         | why        | p (s), g (G), b = wait object (@)         |
 /// | Unblock      | [`Src`]    | g (G), a = flow id, b = waker G           |
 /// | SyscallEnter | 0          | p (s), g (G)                              |
@@ -857,6 +881,9 @@ fn decode(mut b: &[u8], out: &mut Vec<Ev>, woken: &mut u64) -> Option<()> {
         last_func.set(last_func.get().wrapping_add(sv(b)? as u64));
         Some(last_func.get())
     };
+    // The run of CreateNext events being decoded: where in `out` it starts and its
+    // lower bound (the time of the record before it), in clock ticks.
+    let mut untimed: Option<(usize, i64)> = None;
     while let Some((&head, rest)) = b.split_first() {
         // A record gives at most two events; out of memory ends the decoding (the
         // stopper sees CONVERT_NOMEM).
@@ -864,12 +891,14 @@ fn decode(mut b: &[u8], out: &mut Vec<Ev>, woken: &mut u64) -> Option<()> {
             return None;
         }
         b = rest;
+        let first = out.len();
         let (kind, why) = (head & 15, head >> 4);
         let prev = q;
         if head == Kind::Create as u8 | 1 << 4 {
             // A CreateNext: no time of its own (that of the record before), the G
             // with the next id, by the creator of the Create before, of its function.
             last_gid.set(last_gid.get().wrapping_add(1));
+            untimed.get_or_insert((out.len(), q << TICK_SHIFT));
             out.push(Ev {
                 ts: q << TICK_SHIFT,
                 kind,
@@ -909,7 +938,11 @@ fn decode(mut b: &[u8], out: &mut Vec<Ev>, woken: &mut u64) -> Option<()> {
                 e.g = sw.cur();
                 e.a = gid(b)?;
                 sw.switched(e.p as i64, e.g, 0, e.a);
-                e.c = uv(b)?;
+                (e.why, e.c) = match why {
+                    CHAIN_EXIT_BARE => (Cause::Exit as u8, 0),
+                    CHAIN_YIELD_BARE => (Cause::Yield as u8, 0),
+                    w => (w, uv(b)?),
+                };
                 if e.c != 0 {
                     e.c |= (e.a as u64) << 32;
                 }
@@ -992,7 +1025,24 @@ fn decode(mut b: &[u8], out: &mut Vec<Ev>, woken: &mut u64) -> Option<()> {
             }
         }
         out.push(e);
+        if let Some((from, lo)) = untimed.take() {
+            // The run of CreateNexts before this record happened between the record
+            // before it and this one's first event: spread evenly over that span (in a
+            // spawn loop, where they came, for the loop's iterations take about the
+            // same time; never outside it, so a lane's times still only grow).
+            let hi = out[first..]
+                .iter()
+                .map(|e| e.ts)
+                .min()
+                .unwrap_or(lo)
+                .max(lo);
+            let n = (first - from) as i64;
+            for (j, e) in out[from..first].iter_mut().enumerate() {
+                e.ts = lo + (hi - lo) * (j as i64 + 1) / (n + 1);
+            }
+        }
     }
+    // A run at the buffer's end stays at its lower bound.
     Some(())
 }
 
@@ -3205,9 +3255,10 @@ mod tests {
 
     /// A spawn burst's Gs each exit into the next: every switch after the first
     /// with no wait object whose stopping G is the one the last switch started, on
-    /// the same P, is a ChainSwitch of four bytes here (kind, time, starting G, flow)
-    /// and decodes to the whole Switch; one on another P, from another G, or with a
-    /// `why` of 0 (which Start's own records have) is written whole.
+    /// the same P, is a ChainSwitch of four bytes here (kind, time, starting G, flow),
+    /// three for an exit or a yield with no flow (a new G), and decodes to the whole
+    /// Switch; one on another P, from another G, or with a `why` of 0 (which Start's
+    /// own records have) is written whole.
     #[test]
     fn an_exit_into_the_next_g_is_a_chain_switch() {
         let mut b = test_buf();
@@ -3218,23 +3269,24 @@ mod tests {
         let park = WaitReason::ChanRecv as u8;
         let f = 0x5555_0000_1234u64;
         b.put_create(|| t0, 2, 1, f);
-        // (why, p, stopping G, starting G, flow, chains)
-        let steps: [(u8, i64, i64, i64, u64, bool); 8] = [
-            (park, 0, 1, 2, 0, false), // the first switch: nothing to follow
-            (exit, 0, 2, 3, 0, true),
-            (exit, 0, 3, 4, 7, true),  // with a flow
-            (yld, 0, 4, 5, 0, true),   // a yield too
-            (exit, 1, 5, 2, 0, false), // another P
-            (exit, 1, 9, 3, 0, false), // not the G the last switch started
-            (none, 1, 3, 4, 0, false), // why 0: a Start's
-            (park, 1, 4, 5, 0, true),  // a park with no object
+        // (why, p, stopping G, starting G, flow, ChainSwitch bytes: 0 for a Switch)
+        let steps: [(u8, i64, i64, i64, u64, usize); 9] = [
+            (park, 0, 1, 2, 0, 0), // the first switch: nothing to follow
+            (exit, 0, 2, 3, 0, 3),
+            (exit, 0, 3, 4, 7, 4), // with a flow
+            (yld, 0, 4, 5, 0, 3),  // a yield too
+            (yld, 0, 5, 6, 9, 4),  // with a flow
+            (exit, 1, 6, 2, 0, 0), // another P
+            (exit, 1, 9, 3, 0, 0), // not the G the last switch started
+            (none, 1, 3, 4, 0, 0), // why 0: a Start's
+            (park, 1, 4, 5, 0, 4), // a park with no object
         ];
-        for (i, &(why, p, g, a, flow, chains)) in steps.iter().enumerate() {
+        for (i, &(why, p, g, a, flow, chain_bytes)) in steps.iter().enumerate() {
             let len = b.bytes.len();
             b.put_plain_switch(why, t0 + (10 + i as i64) * u, p, g, 0, a, flow);
             let n = b.bytes.len() - len;
-            if chains {
-                assert_eq!(n, 4, "step {i}");
+            if chain_bytes != 0 {
+                assert_eq!(n, chain_bytes, "step {i}");
                 assert_eq!(b.bytes[len] & 15, Kind::Start as u8, "step {i}");
             } else {
                 assert!(n > 4, "step {i}: {n}");
@@ -3260,44 +3312,43 @@ mod tests {
         assert_eq!(got, want);
     }
 
-    /// A spawn burst's Creates read the clock once in CREATE_UNTIMED + 1: the others
-    /// (same creator, same function, the next G id, nothing else written since the
-    /// Create before) are CreateNext records of one byte, placed at the time of the
-    /// record before, and decode to the whole Create. A Create by another G, of
+    /// A spawn burst's Creates read the clock once in CREATE_UNTIMED + 1 (eight): the
+    /// others (same creator, same function, the next G id, nothing else written since
+    /// the Create before) are CreateNext records of one byte that decode to the whole
+    /// Create, a run of them spread evenly between the record before it and the one
+    /// after (at the one before if the buffer ends there). A Create by another G, of
     /// another function, of a G whose id does not follow, or after another record,
     /// reads the clock and is written whole.
     #[test]
-    fn a_spawn_burst_reads_the_clock_once_in_four_creates() {
+    fn a_spawn_burst_reads_the_clock_once_in_eight_creates() {
         let mut b = test_buf();
         let u = 1i64 << TICK_SHIFT;
         let t0 = 1i64 << 40;
         let (f, f2) = (0x5555_0000_1234u64, 0x5555_0000_9000u64);
-        // (G, creator, function, written whole)
-        let steps: [(i64, i64, u64, bool); 13] = [
-            (10, 1, f, true),
-            (11, 1, f, false),
-            (12, 1, f, false),
-            (13, 1, f, false),
-            (14, 1, f, true), // the fourth after a timed one
-            (15, 1, f, false),
-            (16, 7, f, true),  // another creator
-            (17, 7, f2, true), // another function
-            (19, 7, f2, true), // not the next id (a new goid batch)
-            (20, 7, f2, false),
-            (30, 7, f2, true), // after a switch (below)
-            (31, 7, f2, false),
-            (32, 7, f2, false),
-        ];
+        // (G, creator, function, written whole); G 0: a yield (switch 7 -> 8).
+        let mut steps: Vec<(i64, i64, u64, bool)> = Vec::new();
+        for g in 10..26 {
+            steps.push((g, 1, f, g == 10 || g == 18)); // the eighth after a timed one
+        }
+        steps.extend([
+            (26, 7, f, true),  // another creator
+            (27, 7, f2, true), // another function
+            (29, 7, f2, true), // not the next id (a new goid batch)
+            (30, 7, f2, false),
+            (0, 0, 0, true),   // the switch
+            (40, 7, f2, true), // after another record
+            (41, 7, f2, false),
+            (42, 7, f2, false), // the buffer ends: at the lower bound
+        ]);
+        let y = Cause::Yield as u8;
+        // Events as decoded, each with whether its time is its own.
         let mut want = Vec::new();
-        let mut last_t = 0;
         for (i, &(g, by, func, whole)) in steps.iter().enumerate() {
-            let t = t0 + (200 + 2 * i as i64) * u;
-            if g == 30 {
-                // Between the Create before and this one.
-                let ts = t - u;
-                let y = Cause::Yield as u8;
-                b.put_plain_switch(y, ts, 0, 7, 0, 8, 0);
-                want.push((ts, Kind::Switch as u8, y, 0, 7, 8, 0, 0));
+            let t = t0 + (100 + 3 * i as i64) * u;
+            if g == 0 {
+                b.put_plain_switch(y, t, 0, 7, 0, 8, 0);
+                want.push(((t, Kind::Switch as u8, y, 0, 7, 8, 0, 0), true));
+                continue;
             }
             let mut read = false;
             let len = b.bytes.len();
@@ -3312,11 +3363,25 @@ mod tests {
             );
             assert_eq!(read, whole, "step {i}: clock read");
             assert_eq!(b.bytes.len() - len == 1, !whole, "step {i}: size");
-            if whole {
-                last_t = t;
-            }
-            want.push((last_t, Kind::Create as u8, 0, -1, g, by, func, 0));
+            want.push(((t, Kind::Create as u8, 0, -1, g, by, func, 0), whole));
         }
+        // The untimed ones: spread between the timed events around each run.
+        let mut k = 0;
+        while k < want.len() {
+            if want[k].1 {
+                k += 1;
+                continue;
+            }
+            let end = (k..want.len()).find(|&e| want[e].1).unwrap_or(want.len());
+            let lo = want[k - 1].0 .0;
+            let hi = if end < want.len() { want[end].0 .0 } else { lo };
+            let n = (end - k) as i64;
+            for (j, w) in want[k..end].iter_mut().enumerate() {
+                w.0 .0 = lo + (hi - lo) * (j as i64 + 1) / (n + 1);
+            }
+            k = end;
+        }
+        let want: Vec<_> = want.into_iter().map(|w| w.0).collect();
         let mut got = Vec::new();
         assert!(decode(&b.bytes, &mut got, &mut 0).is_some());
         let got: Vec<_> = got
@@ -3324,6 +3389,8 @@ mod tests {
             .map(|e| (e.ts, e.kind, e.why, e.p, e.g, e.a, e.b, e.c))
             .collect();
         assert_eq!(got, want);
+        // Times only grow.
+        assert!(got.windows(2).all(|w| w[0].0 <= w[1].0));
     }
 
     /// Once a held-back wake has gone into a switch (a ping-pong), the next wake by a
