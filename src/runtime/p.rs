@@ -90,7 +90,7 @@ pub struct PCore {
 /// The P-local caches of a [`PCore`]: most newproc/goexit traffic stays here.
 #[derive(Default)]
 pub struct PLocal {
-    pub gfree: super::g::GQueue,
+    pub gfree: super::g::GCache,
     pub stacks: super::stack::StackList,
     /// The goids of the batch taken from the global counter: [goid_next, goid_end).
     pub goid_next: i64,

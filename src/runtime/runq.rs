@@ -364,7 +364,14 @@ impl<T, const N: usize> Runq<T, N> {
     /// it must never be dereferenced.
     #[inline(always)]
     pub fn peek_hint(&self) -> *mut T {
-        let head = self.head.load(Ordering::Relaxed);
+        self.peek_hint_at(0)
+    }
+
+    /// [`peek_hint`](Runq::peek_hint) for the G `k` places behind the head (as
+    /// stale, maybe past the tail: a hint only, never dereferenced).
+    #[inline(always)]
+    pub fn peek_hint_at(&self, k: u32) -> *mut T {
+        let head = self.head.load(Ordering::Relaxed).wrapping_add(k);
         self.slots[(head & Self::MASK) as usize].load(Ordering::Relaxed)
     }
 

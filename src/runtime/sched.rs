@@ -1651,22 +1651,23 @@ pub fn newproc1(
         }
     }
     let made = if m.is_null() {
-        newproc_on(None, cur, f, arg, mainm, attr)?
+        newproc_on(None, ptr::null(), cur, f, arg, mainm, attr)?
     } else {
         // SAFETY: the calling thread's live M. Its P is borrowed in place: newproc_on
         // only queues the G and may wake or start another M, none of which touches
         // this M's P.
-        newproc_on(unsafe { (*m).held_mut() }, cur, f, arg, mainm, attr)?
+        newproc_on(unsafe { (*m).held_mut() }, m, cur, f, arg, mainm, attr)?
     };
     super::sysmon::ensure_started();
     Ok(made)
 }
 
 /// newproc with the caller's P, if it holds one, from the calling G `cur` (null:
-/// none): the G and its goid.
+/// none) on M `m` (the calling thread's, null: none): the G and its goid.
 #[inline]
 fn newproc_on(
     mut pp: Option<&mut HeldP>,
+    m: *const M,
     cur: *mut G,
     f: RtFn,
     arg: *mut c_void,
@@ -1685,7 +1686,7 @@ fn newproc_on(
     g.set_attr(attr.async_preempt, attr.name);
     g.creator = super::stats::goid_of(cur);
     g.create_pc = attr.caller;
-    super::trace::go_create(gp);
+    super::trace::go_create(m, cur, gp);
     // Once queued, the G is no longer ours to read (unless `mainm` waits for it).
     let id = g.goid;
     match pp {
@@ -1927,6 +1928,9 @@ fn switch_direct<const SAN: bool>(m: &M, pp: &mut HeldP, g: &mut G, next: *mut G
     unsafe { g::switch_g_to_g::<SAN>(g, n) };
 }
 
+/// How many exits ahead goexit_direct prefetches the G an exit will switch to.
+const EXIT_AHEAD: u32 = 8;
+
 /// goexit's fast path: when the P's own queue has a G to run, switches straight to it,
 /// which recycles this G (gdestroy) once running; returns (to goexit's path through
 /// g0) otherwise, or for a G whose exit is more than recycling (a wired G takes its
@@ -1946,10 +1950,15 @@ pub fn goexit_direct() {
         super::throw("goexit: running G without a P");
     };
     if let Pick::Run(n, inherit) = pick_local(m, pp) {
-        // The G after the next one was likely queued long ago in a burst (a spawn
-        // loop), its descriptor out of the cache: start fetching it while `n` runs.
+        // The Gs after the next one were likely queued long ago in a burst (a spawn
+        // loop), their descriptors out of the cache: start fetching them while `n`
+        // runs, EXIT_AHEAD exits ahead (a leaf G's run is shorter than a miss to
+        // memory; the ones in between were fetched by the previous exits, usually),
+        // and the one right after `n` (not fetched yet if the queue was just filled).
         // (Only here: a G that yields or parks hands over to Gs that ran lately.)
-        arch::prefetch_lines(pp.p().runq.peek_hint() as *const u8, G_HOT_LINES);
+        let q = &pp.p().runq;
+        arch::prefetch_lines(q.peek_hint() as *const u8, G_HOT_LINES);
+        arch::prefetch_lines(q.peek_hint_at(EXIT_AHEAD - 1) as *const u8, G_HOT_LINES);
         // And what `n` reads first if it is new: its argument (the host's data).
         // SAFETY: pick_local's G: runnable and ours.
         let a = unsafe { &*n }.start_arg_hint();

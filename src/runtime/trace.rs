@@ -23,7 +23,11 @@
 //! switch before: each half of a ping-pong) it is a ShortSwitch of three bytes that
 //! leaves out what the decoder knows ([`Chain::mirrors`]), or of two (a TwinSwitch:
 //! no wake time) when its wake read no clock, as in a ping-pong's steady state:
-//! fewer bytes to store and, more so, to write out. A full buffer (`BUF_BYTES`) is
+//! fewer bytes to store and, more so, to write out. A spawn burst has forms of its
+//! own too: a G that exits (or yields) into the next one writes a ChainSwitch of
+//! three bytes ([`Chain::chains`]), and seven Creates in eight of a burst by one G
+//! read no clock and take one byte each, spread by the decoder over the span between
+//! the records around them ([`Buf::put_create`]). A full buffer (`BUF_BYTES`) is
 //! written raw, with one pwrite at an offset reserved by an atomic add,
 //! to an unlinked scratch file beside the trace: no lock and one system call per
 //! buffer, never per event. rt_trace_stop writes the last buffers the same way, then
@@ -154,7 +158,12 @@ enum Cause {
 }
 
 const _: () = assert!((WaitReason::HostPark as u8) < Cause::Yield as u8);
-const _: () = assert!((Cause::SyscallNoP as u8) < 16);
+const _: () = assert!((Cause::SyscallNoP as u8) < CHAIN_EXIT_BARE);
+
+/// A ChainSwitch's `why` for an exit, and for a yield, into a G with no wake to end
+/// (flow 0, not written): a new G, as in a spawn burst (see [`Kind::Start`]).
+const CHAIN_EXIT_BARE: u8 = 13;
+const CHAIN_YIELD_BARE: u8 = 14;
 
 /// The name of a `why` (see [`Cause`]).
 fn why_name(why: u8) -> &'static str {
@@ -186,6 +195,12 @@ enum Kind {
     TwinSwitch = 0,
     Create,
     Name,
+    /// A G starts (`why` 0). With a `why` that is not 0 it is a ChainSwitch instead:
+    /// a Switch with no wait object whose stopping G is the one the lane's last
+    /// switch started, on that switch's P ([`Chain::chains`]): a G that exits or
+    /// yields into the next, as each G of a spawn burst does. Only the starting G
+    /// and its flow are written; no flow for an exit or a yield to a G with no wake
+    /// to end ([`CHAIN_EXIT_BARE`], [`CHAIN_YIELD_BARE`]: three bytes).
     Start,
     Stop,
     Unblock,
@@ -262,7 +277,17 @@ struct Buf {
     /// The last wake held back on this buffer went into a switch record (a
     /// ping-pong): the next wake by a G does not read the clock (see [`Ready`]).
     fusing: bool,
+    /// A spawn burst (see [`Buf::put_create`]): the length of the bytes right after
+    /// the last Create written by `put_create` (usize::MAX: none), its creator, and
+    /// how many more Creates may follow it with no time of their own.
+    create_end: usize,
+    create_by: i64,
+    untimed_left: u8,
 }
+
+/// How many Creates in a row may follow a timed one with no time of their own (see
+/// [`Buf::put_create`]): one in CREATE_UNTIMED + 1 of a spawn burst reads the clock.
+const CREATE_UNTIMED: u8 = 7;
 
 impl Buf {
     const EMPTY: Buf = Buf {
@@ -272,6 +297,9 @@ impl Buf {
         chain: Chain::EMPTY,
         pending: None,
         fusing: false,
+        create_end: usize::MAX,
+        create_by: 0,
+        untimed_left: 0,
     };
 }
 
@@ -349,6 +377,15 @@ impl Chain {
         self.flip ^= 1;
     }
 
+    /// Whether a switch on `p` from `g`, for `why`, with no wait object, follows the
+    /// last one: `g` is the G that switch started, on the same P (a ChainSwitch, see
+    /// [`Kind::Start`]). (`g` is never 0, which an empty chain holds: G ids start at
+    /// 1.)
+    #[inline(always)]
+    fn chains(&self, p: i64, g: i64, why: u8) -> bool {
+        p == self.p && g == self.cur() && why != 0
+    }
+
     /// Whether a switch on `p` from `g` (parked on `obj`) to `a` mirrors the last
     /// one (see [`Kind::ShortSwitch`]).
     #[inline(always)]
@@ -390,6 +427,8 @@ impl Buf {
         self.last_ts = 0;
         self.chain = Chain::default();
         self.fusing = false;
+        self.create_end = usize::MAX;
+        self.untimed_left = 0;
         if self.gen != gen {
             self.pending = None;
         }
@@ -514,6 +553,9 @@ impl Buf {
     #[allow(clippy::too_many_arguments)]
     fn put_plain_switch(&mut self, why: u8, ts: i64, p: i64, g: i64, obj: u64, a: i64, flow: u64) {
         self.put_pending();
+        if obj == 0 {
+            return self.put_switch_no_obj(why, ts, p, g, a, flow);
+        }
         // SAFETY: a switch's fields fit in MAX_REC.
         self.encode(Kind::Switch, why, ts, |c, _| unsafe {
             c.sv(p);
@@ -525,6 +567,130 @@ impl Buf {
         });
     }
 
+    /// Moves the buffer's time to that of a record at `ts` (clock ticks; one before
+    /// the last record's counts as no time, so that a lane's time never decreases)
+    /// and returns the record's delta, in the buffer's units.
+    #[inline(always)]
+    fn advance(&mut self, ts: i64) -> u64 {
+        let q = (ts >> TICK_SHIFT).max(self.last_ts);
+        let d = q - self.last_ts;
+        self.last_ts = q;
+        d as u64
+    }
+
+    /// A Switch with no wait object at `ts` (clock ticks): a ChainSwitch where it
+    /// follows the last switch ([`Chain::chains`]). Written in place, not through
+    /// [`encode`](Buf::encode) (whose closure the compiler may leave out of line): a
+    /// spawn burst's every G ends with one.
+    ///
+    /// The buffer has MAX_REC bytes of spare capacity (the caller checks).
+    #[inline(always)]
+    fn put_switch_no_obj(&mut self, why: u8, ts: i64, p: i64, g: i64, a: i64, flow: u64) {
+        let d = self.advance(ts);
+        let len = self.bytes.len();
+        // SAFETY: MAX_REC bytes of spare capacity past the length (the caller's
+        // check) and a switch takes at most that; the bytes up to the new length
+        // are written before set_len.
+        unsafe {
+            let start = self.bytes.as_mut_ptr().add(len);
+            let mut c = Cur(start, &mut self.chain);
+            if c.1.chains(p, g, why) {
+                // An exit or a yield into a G that no wake made runnable (a new G):
+                // a `why` of its own says so, and no flow is written.
+                let bare = match why {
+                    _ if flow != 0 => why,
+                    w if w == Cause::Exit as u8 => CHAIN_EXIT_BARE,
+                    w if w == Cause::Yield as u8 => CHAIN_YIELD_BARE,
+                    w => w,
+                };
+                c.byte(Kind::Start as u8 | bare << 4);
+                c.uv(d);
+                c.gid(a);
+                if bare == why {
+                    c.uv(flow);
+                }
+                c.1.switched(p, g, 0, a);
+                self.bytes.set_len(len + c.0.offset_from(start) as usize);
+                return;
+            } else {
+                c.byte(Kind::Switch as u8 | why << 4);
+                c.uv(d);
+                c.sv(p);
+                c.gid(g);
+                c.obj(0);
+            }
+            c.gid(a);
+            c.uv(flow);
+            c.1.switched(p, g, 0, a);
+            self.bytes.set_len(len + c.0.offset_from(start) as usize);
+        }
+    }
+
+    /// A Create of G `g` (start function `f`) by G `by`, at `now()` (clock ticks),
+    /// written in place as [`put_switch_no_obj`](Buf::put_switch_no_obj) is.
+    ///
+    /// In a spawn burst it reads no clock seven times in eight: a Create that comes
+    /// right after one written here (nothing else on the buffer in between), by the
+    /// same G, of the same function, of the G with the next id, and within
+    /// [`CREATE_UNTIMED`] of the last that read the clock, is a CreateNext of one
+    /// byte (Create's kind, `why` 1) with no time of its own. Its true time lies
+    /// between the record before it and the record after its run of CreateNexts;
+    /// [`decode`] spreads the run evenly over that span (exact for a spawn loop's
+    /// even iterations; off by at most the span, a few rt_go calls there,
+    /// elsewhere). The clock read was about half of a spawn's Create cost with
+    /// tracing on (perf: the instruction after rdtsc took 67% of the hook's samples).
+    ///
+    /// The buffer has MAX_REC bytes of spare capacity (the caller checks).
+    #[inline(always)]
+    fn put_create(&mut self, now: impl FnOnce() -> i64, g: i64, by: i64, f: u64) {
+        if self.put_create_next(g, by, f) {
+            return;
+        }
+        let len = self.bytes.len();
+        let d = self.advance(now());
+        // SAFETY: as in put_switch_no_obj (a Create fits in MAX_REC).
+        unsafe {
+            let start = self.bytes.as_mut_ptr().add(len);
+            let mut c = Cur(start, &mut self.chain);
+            c.byte(Kind::Create as u8);
+            c.uv(d);
+            c.gid(g);
+            c.uv(by as u64);
+            c.func(f);
+            self.create_end = len + c.0.offset_from(start) as usize;
+            self.bytes.set_len(self.create_end);
+        }
+        self.create_by = by;
+        self.untimed_left = CREATE_UNTIMED;
+    }
+
+    /// [`put_create`](Buf::put_create)'s CreateNext, if the Create can be one: false
+    /// (nothing written) otherwise.
+    ///
+    /// The buffer has MAX_REC bytes of spare capacity (the caller checks).
+    #[inline(always)]
+    fn put_create_next(&mut self, g: i64, by: i64, f: u64) -> bool {
+        let len = self.bytes.len();
+        if len != self.create_end
+            || self.untimed_left == 0
+            || by != self.create_by
+            || f != self.chain.f
+            || g != self.chain.g.wrapping_add(1)
+        {
+            return false;
+        }
+        // SAFETY: the caller's room; the byte is written before set_len.
+        unsafe {
+            let at = self.bytes.as_mut_ptr().add(len);
+            at.write(Kind::Create as u8 | 1 << 4);
+            self.bytes.set_len(len + 1);
+        }
+        self.chain.g = g;
+        self.untimed_left -= 1;
+        self.create_end = len + 1;
+        true
+    }
+
     /// Appends a record at time `ts` (clock ticks; one before the last record's
     /// counts as no time, so that a lane's time never decreases): a byte of kind
     /// and `why`, the time since the previous record, then what `body` writes given
@@ -533,9 +699,8 @@ impl Buf {
     /// The buffer has MAX_REC bytes of spare capacity (the caller checks).
     #[inline(always)]
     fn encode(&mut self, kind: Kind, why: u8, ts: i64, body: impl FnOnce(&mut Cur<'_>, i64)) {
-        let q = (ts >> TICK_SHIFT).max(self.last_ts);
-        let d = q - self.last_ts;
-        self.last_ts = q;
+        let d = self.advance(ts);
+        let q = self.last_ts;
         let len = self.bytes.len();
         // SAFETY: at least MAX_REC bytes of spare capacity past the length (the
         // caller's check) and a record takes at most that; the bytes up to the new
@@ -544,7 +709,7 @@ impl Buf {
             let start = self.bytes.as_mut_ptr().add(len);
             let mut c = Cur(start, &mut self.chain);
             c.byte(kind as u8 | why << 4);
-            c.uv(d as u64);
+            c.uv(d);
             body(&mut c, q << TICK_SHIFT);
             let end = c.0;
             self.bytes.set_len(len + end.offset_from(start) as usize);
@@ -646,14 +811,16 @@ fn unzig(x: u64) -> i64 {
 
 /// Decodes one buffer's records; None if it is malformed. A record is a byte (its
 /// kind in the low 4 bits, its `why` in the high 4), the time since the buffer's
-/// previous record (in units of 2^TICK_SHIFT ticks) and then only the fields its
-/// kind carries, each a varint (`s`: zigzagged):
+/// previous record (in units of 2^TICK_SHIFT ticks; a CreateNext has none) and then
+/// only the fields its kind carries, each a varint (`s`: zigzagged):
 ///
 /// | kind         | why        | fields                                    |
 /// |--------------|------------|-------------------------------------------|
 /// | Create       | 0          | g (G), a = creator G, b = start function (F) |
+/// | CreateNext   | 1          | no time and no field: a Create of the G with the next id, by the last Create's creator, of its function; a run of them is spread between the records around it ([`Buf::put_create`]) |
 /// | Name         | chunk no.  | g, a, b = 16 bytes of its name (LE words) |
 /// | Start        | 0          | p (s), g (G), a = flow id of its wake (0: none) |
+/// | ChainSwitch  | why (not 0) | Start's kind: a = starting G (G), c = its flow id (p, g: see [`Chain::chains`]; b = 0); why 13 / 14: an exit / a yield with c = 0, not written |
 /// | Stop         | why        | p (s), g (G), b = wait object (@)         |
 /// | Unblock      | [`Src`]    | g (G), a = flow id, b = waker G           |
 /// | SyscallEnter | 0          | p (s), g (G)                              |
@@ -669,7 +836,8 @@ fn unzig(x: u64) -> i64 {
 /// | TwinSwitch   | why        | none: a ShortSwitch with its wake at its own time (kind 0) |
 ///
 /// (G), (@), (F): stored as differences from the previous field of the same sort
-/// in the buffer ([`Cur::gid`], [`Cur::obj`], [`Cur::func`]). A WokeSwitch or
+/// in the buffer ([`Cur::gid`], [`Cur::obj`], [`Cur::func`]). A ChainSwitch decodes
+/// as the Switch it stands for. A WokeSwitch or
 /// ShortSwitch or TwinSwitch decodes as the Unblock (by `g`) and the Switch it stands for, joined
 /// by a flow id that `woken` numbers (the decoder's count of them, kept across
 /// buffers).
@@ -701,16 +869,21 @@ fn decode(mut b: &[u8], out: &mut Vec<Ev>, woken: &mut u64) -> Option<()> {
     };
     // The switches' part of the chain (the encoder's [`Chain::switched`]).
     let mut sw = Chain::default();
-    let mut gid = 0i64;
-    let mut gid = |b: &mut &[u8]| -> Option<i64> {
-        gid = gid.wrapping_add(sv(b)?);
-        Some(gid)
+    let last_gid = Cell::new(0i64);
+    let gid = |b: &mut &[u8]| -> Option<i64> {
+        last_gid.set(last_gid.get().wrapping_add(sv(b)?));
+        Some(last_gid.get())
     };
-    let mut func = 0u64;
-    let mut func = |b: &mut &[u8]| -> Option<u64> {
-        func = func.wrapping_add(sv(b)? as u64);
-        Some(func)
+    // The creator of the last Create (a CreateNext's, see Buf::put_create).
+    let mut create_by = 0i64;
+    let last_func = Cell::new(0u64);
+    let func = |b: &mut &[u8]| -> Option<u64> {
+        last_func.set(last_func.get().wrapping_add(sv(b)? as u64));
+        Some(last_func.get())
     };
+    // The run of CreateNext events being decoded: where in `out` it starts and its
+    // lower bound (the time of the record before it), in clock ticks.
+    let mut untimed: Option<(usize, i64)> = None;
     while let Some((&head, rest)) = b.split_first() {
         // A record gives at most two events; out of memory ends the decoding (the
         // stopper sees CONVERT_NOMEM).
@@ -718,8 +891,26 @@ fn decode(mut b: &[u8], out: &mut Vec<Ev>, woken: &mut u64) -> Option<()> {
             return None;
         }
         b = rest;
+        let first = out.len();
         let (kind, why) = (head & 15, head >> 4);
         let prev = q;
+        if head == Kind::Create as u8 | 1 << 4 {
+            // A CreateNext: no time of its own (that of the record before), the G
+            // with the next id, by the creator of the Create before, of its function.
+            last_gid.set(last_gid.get().wrapping_add(1));
+            untimed.get_or_insert((out.len(), q << TICK_SHIFT));
+            out.push(Ev {
+                ts: q << TICK_SHIFT,
+                kind,
+                why: 0,
+                p: -1,
+                g: last_gid.get(),
+                a: create_by,
+                b: last_func.get(),
+                c: 0,
+            });
+            continue;
+        }
         q = q.wrapping_add(uv(&mut b)? as i64);
         let mut e = Ev {
             ts: q << TICK_SHIFT,
@@ -734,11 +925,28 @@ fn decode(mut b: &[u8], out: &mut Vec<Ev>, woken: &mut u64) -> Option<()> {
                 e.g = gid(b)?;
                 e.a = uv(b)? as i64;
                 e.b = func(b)?;
+                create_by = e.a;
             }
             Kind::Name => {
                 e.g = uv(b)? as i64;
                 e.a = uv(b)? as i64;
                 e.b = uv(b)?;
+            }
+            Kind::Start if why != 0 => {
+                // A ChainSwitch: the G the last switch started stops on its P.
+                e.p = sw.p as i32;
+                e.g = sw.cur();
+                e.a = gid(b)?;
+                sw.switched(e.p as i64, e.g, 0, e.a);
+                (e.why, e.c) = match why {
+                    CHAIN_EXIT_BARE => (Cause::Exit as u8, 0),
+                    CHAIN_YIELD_BARE => (Cause::Yield as u8, 0),
+                    w => (w, uv(b)?),
+                };
+                if e.c != 0 {
+                    e.c |= (e.a as u64) << 32;
+                }
+                e.kind = Kind::Switch as u8;
             }
             Kind::Start | Kind::SyscallExit | Kind::PreemptReq => {
                 e.p = sv(b)? as i32;
@@ -817,7 +1025,24 @@ fn decode(mut b: &[u8], out: &mut Vec<Ev>, woken: &mut u64) -> Option<()> {
             }
         }
         out.push(e);
+        if let Some((from, lo)) = untimed.take() {
+            // The run of CreateNexts before this record happened between the record
+            // before it and this one's first event: spread evenly over that span (in a
+            // spawn loop, where they came, for the loop's iterations take about the
+            // same time; never outside it, so a lane's times still only grow).
+            let hi = out[first..]
+                .iter()
+                .map(|e| e.ts)
+                .min()
+                .unwrap_or(lo)
+                .max(lo);
+            let n = (first - from) as i64;
+            for (j, e) in out[from..first].iter_mut().enumerate() {
+                e.ts = lo + (hi - lo) * (j as i64 + 1) / (n + 1);
+            }
+        }
     }
+    // A run at the buffer's end stays at its lower bound.
     Some(())
 }
 
@@ -1807,25 +2032,64 @@ fn goid_of(gp: *const G) -> i64 {
     }
 }
 
-/// The id of the G the calling thread runs (0: none).
-fn cur_goid() -> i64 {
-    goid_of(super::g::curg())
-}
-
 // ---- hooks (each a relaxed load when off) ----------------------------------------
 
-/// newproc: G `gp` was created by the calling thread.
+/// newproc: G `gp` was created by the calling thread, which runs G `cur` (null: none)
+/// on M `m` (null: the thread is no M).
 #[inline(always)]
-pub fn go_create(gp: *mut G) {
-    if on() {
-        go_create_slow(gp)
+pub fn go_create(m: *const M, cur: *const G, gp: *mut G) {
+    if on() && !create_next(m, cur, gp) {
+        go_create_slow(m, cur, gp)
     }
 }
 
+/// go_create's commonest case with tracing on, in line (no call): a Create of a
+/// spawn burst that is a CreateNext ([`Buf::put_create`]). False, with nothing
+/// written, otherwise (go_create_slow then writes the Create).
+#[inline(always)]
+fn create_next(m: *const M, cur: *const G, gp: *mut G) -> bool {
+    if m.is_null() || cur.is_null() {
+        return false;
+    }
+    // SAFETY: the calling thread's live M and running G (the caller's), and the new
+    // G, still its creator's.
+    let (m, by, g) = unsafe { (&*m, (*cur).goid, &*gp) };
+    if !g.name().is_empty() {
+        return false;
+    }
+    let t = &m.trace;
+    // Dekker with the stopper, as with_buf (module comment).
+    t.busy.store(true, Ordering::Relaxed);
+    core::sync::atomic::compiler_fence(Ordering::SeqCst);
+    let mut done = false;
+    if ON.load(Ordering::SeqCst) == ON_WEAK {
+        // SAFETY: busy is set and tracing is on with membarrier: the stopper waits
+        // for us (see the module comment), so nobody else reaches the buffer.
+        let b = unsafe { &mut *t.buf.get() };
+        done = b.gen == GEN.load(Ordering::Relaxed)
+            && b.bytes.len() <= BUF_BYTES - 3 * MAX_REC
+            && b.pending.is_none()
+            && b.put_create_next(g.goid, by, g.start_fn() as u64);
+    }
+    t.busy.store(false, Ordering::Release);
+    done
+}
+
 #[cold]
-fn go_create_slow(gp: *mut G) {
+fn go_create_slow(m: *const M, cur: *const G, gp: *mut G) {
     // SAFETY: a new G, still owned by its creator.
     let g = unsafe { &*gp };
+    // SAFETY: the calling thread's live M, if any (the caller's).
+    if g.name().is_empty() && !m.is_null() && create_fast(unsafe { &*m }, goid_of(cur), g) {
+        return;
+    }
+    go_create_general(cur, g)
+}
+
+/// go_create's general path (kept out of [`go_create_slow`], whose fast path then
+/// saves no register).
+#[inline(never)]
+fn go_create_general(cur: *const G, g: &G) {
     for (i, chunk) in g.name().chunks(16).enumerate() {
         let mut w = [0u8; 16];
         w[..chunk.len()].copy_from_slice(chunk);
@@ -1838,13 +2102,42 @@ fn go_create_slow(gp: *mut G) {
             c.uv(b);
         });
     }
-    let by = cur_goid();
+    let by = goid_of(cur);
     let f = g.start_fn() as u64;
     emit(Kind::Create, 0, |c, _| unsafe {
         c.gid(g.goid);
         c.uv(by as u64);
         c.func(f);
     });
+}
+
+/// go_create's common case, a G with no name made by an M's G (a spawn loop), with
+/// only what its record needs: no TLS read (the caller knows its M and G) and no
+/// call. False, with nothing written, where the general path is needed: membarrier
+/// missing ([`ON_STRONG`]: it fences), no buffer of this trace or no room in it, a
+/// wake held back (written first), or a clock that is not the counter.
+#[inline(always)]
+fn create_fast(m: &M, by: i64, g: &G) -> bool {
+    let t = &m.trace;
+    // Dekker with the stopper, as with_buf (module comment).
+    t.busy.store(true, Ordering::Relaxed);
+    core::sync::atomic::compiler_fence(Ordering::SeqCst);
+    let mut done = false;
+    if ON.load(Ordering::SeqCst) == ON_WEAK {
+        // SAFETY: busy is set and tracing is on with membarrier: the stopper waits
+        // for us (see the module comment), so nobody else reaches the buffer.
+        let b = unsafe { &mut *t.buf.get() };
+        if b.gen == GEN.load(Ordering::Relaxed)
+            && b.bytes.len() <= BUF_BYTES - 3 * MAX_REC
+            && b.pending.is_none()
+            && TSC.load(Ordering::Relaxed)
+        {
+            b.put_create(super::arch::cputicks, g.goid, by, g.start_fn() as u64);
+            done = true;
+        }
+    }
+    t.busy.store(false, Ordering::Release);
+    done
 }
 
 /// A G is about to run on `m` (which holds its P).
@@ -1947,9 +2240,60 @@ pub fn go_switch(m: &M, gp: *mut G, next: *mut G) {
 
 #[cold]
 fn go_switch_slow(m: &M, gp: *mut G, next: *mut G) {
-    if !short_switch(m, gp, next) {
+    if !short_switch(m, gp, next) && !plain_switch(m, gp, next) {
         go_switch_full(m, gp, next)
     }
+}
+
+/// go_switch's plain Switch for a G that exits or yields to the next one (a spawn
+/// loop's Gs, each exiting into the next), with nothing done that it does not need:
+/// no call, one clock read. False (and nothing changed) where
+/// [`go_switch_full`] is needed: a park, a slice not opened in this trace, no P,
+/// membarrier missing ([`ON_STRONG`]), no buffer of this trace or no room in it, a
+/// wake held back, a clock that is not the counter. Its effect is go_switch_full's
+/// for such a switch.
+#[inline(always)]
+fn plain_switch(m: &M, gp: *mut G, next: *mut G) -> bool {
+    let why = match m.pending.get() {
+        super::g::Pending::Exit => Cause::Exit,
+        super::g::Pending::Yield => Cause::Yield,
+        super::g::Pending::Park(..) => return false,
+    };
+    let t = &m.trace;
+    let gen = GEN.load(Ordering::Relaxed);
+    if t.open.get() != gen || t.in_syscall.get() != 0 {
+        return false;
+    }
+    let p = m.p();
+    if p.is_null() {
+        return false;
+    }
+    // SAFETY: an M's published P is live while it holds it (see `pid`).
+    let p = unsafe { (*p).id } as i64;
+    // Dekker with the stopper, as with_buf (module comment).
+    t.busy.store(true, Ordering::Relaxed);
+    core::sync::atomic::compiler_fence(Ordering::SeqCst);
+    let mut done = false;
+    if ON.load(Ordering::SeqCst) == ON_WEAK {
+        // SAFETY: busy is set and tracing is on with membarrier: the stopper waits
+        // for us (see the module comment), so nobody else reaches the buffer.
+        let b = unsafe { &mut *t.buf.get() };
+        if b.gen == gen
+            && b.bytes.len() <= BUF_BYTES - 3 * MAX_REC
+            && b.pending.is_none()
+            && TSC.load(Ordering::Relaxed)
+        {
+            // The M's state as go_switch_full leaves it: no park reason, `open`
+            // stays (the slice of `next` opens in this generation).
+            t.why.set(0);
+            let g = goid_of(gp);
+            let (a, flow) = next_flow(next, gen);
+            b.put_switch_no_obj(why as u8, super::arch::cputicks(), p, g, a, flow);
+            done = true;
+        }
+    }
+    t.busy.store(false, Ordering::Release);
+    done
 }
 
 /// go_switch's ShortSwitch, a ping-pong's half, with nothing done that it does not
@@ -2746,6 +3090,9 @@ mod tests {
             chain: Chain::default(),
             pending: None,
             fusing: false,
+            create_end: usize::MAX,
+            create_by: 0,
+            untimed_left: 0,
         }
     }
 
@@ -2904,6 +3251,146 @@ mod tests {
             .map(|e| (e.ts, e.kind, e.why, e.p, e.g, e.a, e.b, e.c))
             .collect();
         assert_eq!(got, want);
+    }
+
+    /// A spawn burst's Gs each exit into the next: every switch after the first
+    /// with no wait object whose stopping G is the one the last switch started, on
+    /// the same P, is a ChainSwitch of four bytes here (kind, time, starting G, flow),
+    /// three for an exit or a yield with no flow (a new G), and decodes to the whole
+    /// Switch; one on another P, from another G, or with a `why` of 0 (which Start's
+    /// own records have) is written whole.
+    #[test]
+    fn an_exit_into_the_next_g_is_a_chain_switch() {
+        let mut b = test_buf();
+        let u = 1i64 << TICK_SHIFT;
+        let t0 = 1i64 << 40;
+        let (exit, yld) = (Cause::Exit as u8, Cause::Yield as u8);
+        let none = WaitReason::None as u8;
+        let park = WaitReason::ChanRecv as u8;
+        let f = 0x5555_0000_1234u64;
+        b.put_create(|| t0, 2, 1, f);
+        // (why, p, stopping G, starting G, flow, ChainSwitch bytes: 0 for a Switch)
+        let steps: [(u8, i64, i64, i64, u64, usize); 9] = [
+            (park, 0, 1, 2, 0, 0), // the first switch: nothing to follow
+            (exit, 0, 2, 3, 0, 3),
+            (exit, 0, 3, 4, 7, 4), // with a flow
+            (yld, 0, 4, 5, 0, 3),  // a yield too
+            (yld, 0, 5, 6, 9, 4),  // with a flow
+            (exit, 1, 6, 2, 0, 0), // another P
+            (exit, 1, 9, 3, 0, 0), // not the G the last switch started
+            (none, 1, 3, 4, 0, 0), // why 0: a Start's
+            (park, 1, 4, 5, 0, 4), // a park with no object
+        ];
+        for (i, &(why, p, g, a, flow, chain_bytes)) in steps.iter().enumerate() {
+            let len = b.bytes.len();
+            b.put_plain_switch(why, t0 + (10 + i as i64) * u, p, g, 0, a, flow);
+            let n = b.bytes.len() - len;
+            if chain_bytes != 0 {
+                assert_eq!(n, chain_bytes, "step {i}");
+                assert_eq!(b.bytes[len] & 15, Kind::Start as u8, "step {i}");
+            } else {
+                assert!(n > 4, "step {i}: {n}");
+                assert_eq!(b.bytes[len] & 15, Kind::Switch as u8, "step {i}");
+            }
+        }
+        let mut got = Vec::new();
+        assert!(decode(&b.bytes, &mut got, &mut 0).is_some());
+        let mut want = vec![(t0, Kind::Create as u8, 0, -1, 2, 1, f, 0)];
+        for (i, &(why, p, g, a, flow, _)) in steps.iter().enumerate() {
+            let c = if flow == 0 {
+                0
+            } else {
+                flow | (a as u64) << 32
+            };
+            let t = t0 + (10 + i as i64) * u;
+            want.push((t, Kind::Switch as u8, why, p as i32, g, a, 0, c));
+        }
+        let got: Vec<_> = got
+            .iter()
+            .map(|e| (e.ts, e.kind, e.why, e.p, e.g, e.a, e.b, e.c))
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    /// A spawn burst's Creates read the clock once in CREATE_UNTIMED + 1 (eight): the
+    /// others (same creator, same function, the next G id, nothing else written since
+    /// the Create before) are CreateNext records of one byte that decode to the whole
+    /// Create, a run of them spread evenly between the record before it and the one
+    /// after (at the one before if the buffer ends there). A Create by another G, of
+    /// another function, of a G whose id does not follow, or after another record,
+    /// reads the clock and is written whole.
+    #[test]
+    fn a_spawn_burst_reads_the_clock_once_in_eight_creates() {
+        let mut b = test_buf();
+        let u = 1i64 << TICK_SHIFT;
+        let t0 = 1i64 << 40;
+        let (f, f2) = (0x5555_0000_1234u64, 0x5555_0000_9000u64);
+        // (G, creator, function, written whole); G 0: a yield (switch 7 -> 8).
+        let mut steps: Vec<(i64, i64, u64, bool)> = Vec::new();
+        for g in 10..26 {
+            steps.push((g, 1, f, g == 10 || g == 18)); // the eighth after a timed one
+        }
+        steps.extend([
+            (26, 7, f, true),  // another creator
+            (27, 7, f2, true), // another function
+            (29, 7, f2, true), // not the next id (a new goid batch)
+            (30, 7, f2, false),
+            (0, 0, 0, true),   // the switch
+            (40, 7, f2, true), // after another record
+            (41, 7, f2, false),
+            (42, 7, f2, false), // the buffer ends: at the lower bound
+        ]);
+        let y = Cause::Yield as u8;
+        // Events as decoded, each with whether its time is its own.
+        let mut want = Vec::new();
+        for (i, &(g, by, func, whole)) in steps.iter().enumerate() {
+            let t = t0 + (100 + 3 * i as i64) * u;
+            if g == 0 {
+                b.put_plain_switch(y, t, 0, 7, 0, 8, 0);
+                want.push(((t, Kind::Switch as u8, y, 0, 7, 8, 0, 0), true));
+                continue;
+            }
+            let mut read = false;
+            let len = b.bytes.len();
+            b.put_create(
+                || {
+                    read = true;
+                    t
+                },
+                g,
+                by,
+                func,
+            );
+            assert_eq!(read, whole, "step {i}: clock read");
+            assert_eq!(b.bytes.len() - len == 1, !whole, "step {i}: size");
+            want.push(((t, Kind::Create as u8, 0, -1, g, by, func, 0), whole));
+        }
+        // The untimed ones: spread between the timed events around each run.
+        let mut k = 0;
+        while k < want.len() {
+            if want[k].1 {
+                k += 1;
+                continue;
+            }
+            let end = (k..want.len()).find(|&e| want[e].1).unwrap_or(want.len());
+            let lo = want[k - 1].0 .0;
+            let hi = if end < want.len() { want[end].0 .0 } else { lo };
+            let n = (end - k) as i64;
+            for (j, w) in want[k..end].iter_mut().enumerate() {
+                w.0 .0 = lo + (hi - lo) * (j as i64 + 1) / (n + 1);
+            }
+            k = end;
+        }
+        let want: Vec<_> = want.into_iter().map(|w| w.0).collect();
+        let mut got = Vec::new();
+        assert!(decode(&b.bytes, &mut got, &mut 0).is_some());
+        let got: Vec<_> = got
+            .iter()
+            .map(|e| (e.ts, e.kind, e.why, e.p, e.g, e.a, e.b, e.c))
+            .collect();
+        assert_eq!(got, want);
+        // Times only grow.
+        assert!(got.windows(2).all(|w| w[0].0 <= w[1].0));
     }
 
     /// Once a held-back wake has gone into a switch (a ping-pong), the next wake by a
