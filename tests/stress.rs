@@ -139,6 +139,10 @@ fn threads_trade_ps_and_hand_them_to_new_ms() {
     );
 }
 
+/// rt_gomaxprocs calls of the resizing test's resizer: begun, and returned.
+static RESIZES_BEGUN: AtomicU64 = AtomicU64::new(0);
+static RESIZES_ENDED: AtomicU64 = AtomicU64::new(0);
+
 #[test]
 fn resizing_while_threads_hold_ps_keeps_every_p_accounted_for() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -156,10 +160,22 @@ fn resizing_while_threads_hold_ps_keeps_every_p_accounted_for() {
                     let held = rt_releasep();
                     assert_eq!(held, p);
                     // A P beyond a shrunk gomaxprocs dies on release (or while held);
-                    // another thread may take a held P first (see above).
+                    // another thread may take a held P first (see above). A dead P is
+                    // nobody's: a grow revives it into the pool (docs/api.md,
+                    // rt_releasep), so a refused P may look alive by the time its
+                    // status is read. That is only wrong if no resize overlapped the
+                    // put and the look: every resize begun by then had ended before.
+                    let ended = RESIZES_ENDED.load(Ordering::SeqCst);
                     match rt_p_put(held) {
                         RT_OK | RT_EBUSY | RT_EALREADY => {}
-                        RT_EINVAL => assert_eq!(rt_p_status(held), RT_P_DEAD),
+                        RT_EINVAL => {
+                            let st = rt_p_status(held);
+                            let begun = RESIZES_BEGUN.load(Ordering::SeqCst);
+                            assert!(
+                                st == RT_P_DEAD || begun != ended,
+                                "rt_p_put refused a live P (status {st}) with no resize meanwhile"
+                            );
+                        }
                         rc => panic!("rt_p_put: {rc}"),
                     }
                 }
@@ -169,7 +185,9 @@ fn resizing_while_threads_hold_ps_keeps_every_p_accounted_for() {
             let mut rng = Rng(42);
             for _ in 0..200 {
                 let n = 1 + rng.below(6) as i32;
+                RESIZES_BEGUN.fetch_add(1, Ordering::SeqCst);
                 assert!(rt_gomaxprocs(n) > 0);
+                RESIZES_ENDED.fetch_add(1, Ordering::SeqCst);
                 std::thread::yield_now();
             }
         });
