@@ -803,7 +803,10 @@ int rt_acquirep(struct rt_p *p);
 /**
  * Disassociates the calling M's P and returns it, idle and held by the caller: it is
  * NOT put back in the pool; hand it to rt_acquirep, rt_newm or rt_m_launch, or give
- * it back with rt_p_put. If rt_gomaxprocs shrank below it, it is returned dead.
+ * it back with rt_p_put. If rt_gomaxprocs shrank below it, it is returned dead (as a
+ * held P dies when a shrink passes it). A dead P is no longer the holder's: a later
+ * rt_gomaxprocs that grows past it revives it into the idle pool, where any M may take
+ * it (rt_p_put through the old handle then answers RT_EALREADY or RT_EBUSY).
  * NULL if the M holds none (or on a foreign thread).
  *
  * Context: M's g0. From a G it returns NULL and changes nothing: a G cannot give
