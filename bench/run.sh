@@ -185,6 +185,7 @@ start_server() {
 echo_once() {
     local bin="$1" conns="$2" bytes="$3" file="$4" side="$5"
     local log="$file.server" srv port rc=0
+    : >"$log"  # start_server greps it at once, maybe before the server's shell opens it
     start_server "$log" "$bin" -n "$conns" || return 1
     timeout "$timeout_s" "$out/echo_client" "$port" "$conns" "$bytes" >"$file.client" || rc=$?
     if [ "$rc" -ne 0 ] || ! grep -q "^$conns passed, 0 failed" "$file.client"; then

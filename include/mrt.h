@@ -640,6 +640,10 @@ int rt_sleep(int64_t ns);
  * (epoll) and its M runs other Gs; any other thread blocks in poll(2). Returns the
  * ready events (> 0; errors and hang-ups report every requested event).
  *
+ * A G that may wait parks without looking first: a level already there is reported
+ * through the poller, after a trip through the scheduler. So from a G, try the read
+ * or write first and wait when it says EAGAIN.
+ *
  * One G at a time may wait for reading, and one for writing, on an fd. Closing the
  * fd does not wake a waiting G: use a timeout or wake it another way first.
  *

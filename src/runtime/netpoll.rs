@@ -5,7 +5,10 @@
 //! An fd is registered edge-triggered for input and output on first use and re-armed
 //! with EPOLL_CTL_MOD by each wait (which also re-reports a level that is already
 //! there, and notices an fd number that the host closed and reused: MOD then fails
-//! and we ADD). A waiting G parks with its waiter in the fd's slot; the registration
+//! and we ADD). That MOD is the one system call a wait makes: a G does not look
+//! with poll(2) before parking (only the first wait of the process does, before it
+//! makes the poller, and a wait on an fd epoll refuses, such as a regular file or a
+//! closed fd). A waiting G parks with its waiter in the fd's slot; the registration
 //! happens in the park callback, on g0, after the G is marked waiting, so an event
 //! can always ready it. A timeout is a timer that races the event for the waiter's
 //! state word; the loser does nothing.
@@ -150,11 +153,14 @@ struct PollWaiter {
     revents: AtomicU32,
     timer: timer::Timer,
     has_timer: bool,
-    /// Registration failed in the park callback (RT_E* code), or 0.
+    /// The park callback failed (the G did not wait), or None.
     error: Option<Error>,
     /// The arm sequence of the fd's registration this waiter armed (PollDesc::seq):
     /// only an event collected after that arm wakes it.
     seq: u32,
+    /// epoll refused the fd (a bad fd, a regular file): the G did not wait, and
+    /// poll(2) answers for the fd instead.
+    unpollable: bool,
 }
 
 /// An fd's waiters.
@@ -443,16 +449,16 @@ pub fn poll_fd(fd: i32, events: u32, timeout_ns: i64) -> Result<u32> {
     if fd < 0 || events & !(POLLIN | POLLOUT) != 0 || events == 0 {
         return Err(Error::Inval);
     }
-    // A check without waiting: answers at once for a ready or a bad fd.
-    match poll_now(fd, events, 0)? {
-        0 => {}
-        r => return Ok(r),
-    }
-    if timeout_ns == 0 {
-        return Err(Error::Again);
-    }
     let gp = g::curg();
-    if gp.is_null() {
+    if timeout_ns == 0 || gp.is_null() {
+        // A check without waiting: answers at once for a ready or a bad fd.
+        match poll_now(fd, events, 0)? {
+            0 => {}
+            r => return Ok(r),
+        }
+        if timeout_ns == 0 {
+            return Err(Error::Again);
+        }
         // Foreign thread or g0: block this thread in poll(2).
         let deadline = if timeout_ns < 0 {
             -1
@@ -474,7 +480,23 @@ pub fn poll_fd(fd: i32, events: u32, timeout_ns: i64) -> Result<u32> {
             }
         }
     }
-    poller()?;
+    // Once the poller exists a G parks without looking first (no poll(2)): the
+    // registration in the park callback (EPOLL_CTL_MOD, or ADD) re-reports a level
+    // that is already there as an event, so a ready fd wakes its G through the poller
+    // like one that becomes ready later. Hosts wait after a read or write said
+    // EAGAIN, when the fd is almost never ready: the look cost a system call on every
+    // wait for nothing. An fd epoll refuses (a bad one, a regular file) is looked at
+    // with poll(2) after all (see park_on_fd).
+    if poller_get().is_none() {
+        // The first wait looks before making the poller: a ready or bad fd is
+        // answered without it (a process out of fds may never have one), and the
+        // poller's two fds cannot take the number of a bad fd before it is checked.
+        match poll_now(fd, events, 0)? {
+            0 => {}
+            r => return Ok(r),
+        }
+        poller()?;
+    }
     let deadline = if timeout_ns > 0 {
         nanotime().saturating_add(timeout_ns)
     } else {
@@ -500,6 +522,7 @@ fn park_on_fd(gp: *mut G, fd: i32, events: u32, deadline: i64) -> Result<u32> {
         has_timer: deadline >= 0,
         error: None,
         seq: 0,
+        unpollable: false,
     };
     let wp: *mut PollWaiter = &mut w;
     w.timer.arg = wp.cast();
@@ -513,6 +536,15 @@ fn park_on_fd(gp: *mut G, fd: i32, events: u32, deadline: i64) -> Result<u32> {
     }
     if let Some(e) = w.error {
         return Err(e);
+    }
+    if w.unpollable {
+        // A closed or never-opened fd is RT_EINVAL (POLLNVAL); a regular file is
+        // always ready, as poll(2) says; anything else epoll cannot wait for is
+        // RT_EINVAL too.
+        return match poll_now(fd, events, 0)? {
+            0 => Err(Error::Inval),
+            r => Ok(r),
+        };
     }
     match w.state.load(Ordering::Acquire) {
         READY => Ok(w.revents.load(Ordering::Acquire)),
@@ -599,8 +631,9 @@ unsafe extern "C" fn poll_commit(_g: *mut G, arg: *mut c_void) -> bool {
     // Arm the fd first (nothing to undo if it fails), then the timer, then publish
     // the waiter in its slots: events are handled under this lock, after us.
     // MOD re-arms the edge-triggered registration: if the fd is ready now, an event
-    // is queued at once, so readiness between the caller's check and here is not
-    // lost.
+    // is queued at once (and a poller blocked in epoll_wait woken), so a level that
+    // is already there, from before the caller's wait or since its last look, wakes
+    // the G like a later event.
     let events = (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32;
     // A new sequence for this arm (see PollDesc::seq), used by MOD or ADD alike.
     let seq = pd.seq.wrapping_add(1);
@@ -621,7 +654,14 @@ unsafe extern "C" fn poll_commit(_g: *mut G, arg: *mut c_void) -> bool {
         r = unsafe { libc::epoll_ctl(p.epfd, libc::EPOLL_CTL_ADD, w.fd, &mut ev) };
     }
     if r != 0 {
-        w.error = Some(Error::Inval);
+        // SAFETY: errno of the failed epoll_ctl.
+        let e = unsafe { *libc::__errno_location() };
+        if e == libc::ENOMEM || e == libc::ENOSPC {
+            // No memory for the registration, or max_user_watches reached.
+            w.error = Some(Error::NoMem);
+        } else {
+            w.unpollable = true;
+        }
         return false;
     }
     pd.seq = seq;
