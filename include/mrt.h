@@ -649,8 +649,8 @@ int rt_sleep(int64_t ns);
  *
  * A regular file is always ready, as poll(2) says.
  *
- * Errors: RT_EINVAL for a negative, closed or unpollable fd, or bad events (at
- * once); RT_EAGAIN for timeout 0 with nothing ready; RT_ETIMEDOUT; RT_EBUSY if
+ * Errors: RT_EINVAL for a negative, closed or unpollable fd, one of the poller's
+ * own fds (an fd number the host does not own), or bad events (at once); RT_EAGAIN for timeout 0 with nothing ready; RT_ETIMEDOUT; RT_EBUSY if
  * another G already waits on the fd in that direction; RT_ENOMEM.
  */
 int rt_poll_fd(int fd, uint32_t events, int64_t timeout_ns);

@@ -354,8 +354,8 @@ const _: () = assert!(
 ///
 /// A regular file is always ready, as poll(2) says.
 ///
-/// Errors: RT_EINVAL for a negative, closed or unpollable fd, or bad events (at
-/// once); RT_EAGAIN for timeout 0 with nothing ready; RT_ETIMEDOUT; RT_EBUSY if
+/// Errors: RT_EINVAL for a negative, closed or unpollable fd, one of the poller's
+/// own fds (an fd number the host does not own), or bad events (at once); RT_EAGAIN for timeout 0 with nothing ready; RT_ETIMEDOUT; RT_EBUSY if
 /// another G already waits on the fd in that direction; RT_ENOMEM.
 #[no_mangle]
 pub extern "C" fn rt_poll_fd(fd: c_int, events: u32, timeout_ns: i64) -> c_int {

@@ -76,6 +76,15 @@ fn poller_get() -> Option<Poller> {
         breakfd: BREAKFD.load(Ordering::Relaxed),
     })
 }
+/// Whether `fd` is one of the poller's own fds. A host never owns such a number (it
+/// can only name it by waiting on an fd it closed, which the poller then took), and a
+/// wait on the eventfd would re-arm it under the waiter's registration: the waiter
+/// would take the runtime's wake-ups for readiness, and netpoll would no longer know
+/// its wake-up event (t_np_poller_fds_refused).
+fn is_poller_fd(fd: i32) -> bool {
+    fd == EPFD.load(Ordering::Relaxed) || fd == BREAKFD.load(Ordering::Relaxed)
+}
+
 /// nanotime of the last poll; 0 while an M blocks in netpoll.
 pub static LASTPOLL: AtomicI64 = AtomicI64::new(1);
 /// When the blocked poller will wake up by itself (0: never).
@@ -446,7 +455,7 @@ pub fn netpoll(delay: i64, out: &mut GQueue) {
 
 /// rt_poll_fd: waits for `events` on `fd` (see mrt.h).
 pub fn poll_fd(fd: i32, events: u32, timeout_ns: i64) -> Result<u32> {
-    if fd < 0 || events & !(POLLIN | POLLOUT) != 0 || events == 0 {
+    if fd < 0 || events & !(POLLIN | POLLOUT) != 0 || events == 0 || is_poller_fd(fd) {
         return Err(Error::Inval);
     }
     let gp = g::curg();
