@@ -867,9 +867,9 @@ fn gfget(pl: Option<&mut PLocal>) -> Result<*mut G> {
         }
         if let Some(gp) = pl.gfree.pop() {
             // The next spawns' Gs were freed long ago in a burst: fetch them
-            // meanwhile, two ahead (a spawn takes less than a miss to memory; the
-            // next one was fetched by the previous pop, unless the cache was just
-            // refilled).
+            // meanwhile, GFREE_AHEAD ahead (a spawn takes less than a miss to memory;
+            // the ones in between were fetched by the previous pops, unless the cache
+            // was just refilled: then all of them).
             if refilled {
                 for k in 0..GFREE_AHEAD - 1 {
                     arch::prefetch_lines(pl.gfree.peek(k) as *const u8, G_HOT_LINES);

@@ -186,7 +186,7 @@ struct PollDesc {
     /// An event reports the data its registration had when epoll_wait collected it
     /// (under the epoll instance's lock, which epoll_ctl takes too), and netpoll
     /// applies it to the slots later. A waiter that armed with sequence `s` is woken
-    /// only by an event carrying `s` or later: one collected before its arm was this
+    /// only by an event carrying `s` or a later arm's, up to this one ([`news_to`]): one collected before its arm was this
     /// fd's readiness for an earlier wait, maybe consumed since (the G timed out,
     /// found the data with its own poll(2), read it and waited again), and would
     /// report as ready an fd that is not (a blocking read would then block the M).
@@ -203,10 +203,18 @@ fn ev_data(fd: i32, seq: u32) -> u64 {
     (u64::from(seq) << 32) | u64::from(fd as u32)
 }
 
-/// Whether an event carrying arm sequence `ev` was collected after the arm `armed`
-/// of a waiter (sequences wrap: compared as a distance).
-fn armed_before(armed: u32, ev: u32) -> bool {
-    (ev.wrapping_sub(armed) as i32) >= 0
+/// Whether an event carrying arm sequence `ev` is news to a waiter that armed with
+/// sequence `armed`, the fd's latest arm being `latest` (PollDesc::seq): the event
+/// was collected at or after that arm, so its sequence lies in `armed..=latest`.
+///
+/// Sequences wrap, so the range is taken as distances from `armed`, not as a sign:
+/// an older file's registration that lives on through a dup keeps the sequence it
+/// had, and with a signed distance it would count as "after" every arm once the
+/// number's waits had gone 2^31 past it (hours for a busy fd), waking waiters with
+/// that file's readiness until 2^31 more; in the range it matches only while a
+/// waiter's few arms straddle it, once in 2^32 arms.
+fn news_to(armed: u32, latest: u32, ev: u32) -> bool {
+    ev.wrapping_sub(armed) <= latest.wrapping_sub(armed)
 }
 
 struct Descs(HashMap<i32, PollDesc>);
@@ -428,6 +436,7 @@ pub fn netpoll(delay: i64, out: &mut GQueue) {
         if err {
             revents |= POLLIN | POLLOUT;
         }
+        let latest = pd.seq;
         for slot in [&mut pd.rg, &mut pd.wg] {
             if let Some(w) = *slot {
                 // SAFETY: a waiter in a slot is live until it is taken out under
@@ -435,7 +444,7 @@ pub fn netpoll(delay: i64, out: &mut GQueue) {
                 let wr = unsafe { &*w };
                 // Collected before this waiter armed: an earlier wait's readiness
                 // (or another file's, once behind the number), not news to it.
-                if wr.events & revents != 0 && armed_before(wr.seq, seq) {
+                if wr.events & revents != 0 && news_to(wr.seq, latest, seq) {
                     *slot = None;
                     if wr
                         .state
@@ -722,6 +731,37 @@ unsafe fn poll_timeout(t: *mut timer::Timer) -> *mut G {
         w.g
     } else {
         ptr::null_mut()
+    }
+}
+
+/// Which events wake a waiter: those of its own arm and later ones up to the fd's
+/// latest, across the sequence's wrap; not one collected before its arm, nor one of
+/// an older file behind the number (a frozen sequence), however many arms ago.
+#[cfg(all(test, not(loom)))]
+mod seq_tests {
+    use super::news_to;
+
+    #[test]
+    fn only_an_event_of_the_waiters_arm_or_later_is_news_to_it() {
+        for base in [0u32, 1000, u32::MAX - 2, u32::MAX, 1 << 31] {
+            let armed = base;
+            let latest = base.wrapping_add(2); // two more arms for the other direction
+            for k in 0..=2 {
+                assert!(news_to(armed, latest, base.wrapping_add(k)), "{base} +{k}");
+            }
+            // Collected before the arm: stale.
+            assert!(!news_to(armed, latest, base.wrapping_sub(1)), "{base} -1");
+            // Beyond the latest arm: no registration carries that yet.
+            assert!(!news_to(armed, latest, base.wrapping_add(3)), "{base} +3");
+        }
+        // An older file behind the number keeps its registration's sequence while
+        // the new file's waits go on: its events never become news, even 2^31 or
+        // more arms later (a signed distance took them for later arms from then on).
+        let old = 7u32;
+        for ahead in [1u32 << 31, (1 << 31) + 1, (1 << 31) + 1000, u32::MAX - 5] {
+            let armed = old.wrapping_add(ahead);
+            assert!(!news_to(armed, armed.wrapping_add(1), old), "{ahead}");
+        }
     }
 }
 
