@@ -186,8 +186,9 @@ struct PollDesc {
     /// An event reports the data its registration had when epoll_wait collected it
     /// (under the epoll instance's lock, which epoll_ctl takes too), and netpoll
     /// applies it to the slots later. A waiter that armed with sequence `s` is woken
-    /// only by an event carrying `s` or a later arm's, up to this one ([`news_to`]): one collected before its arm was this
-    /// fd's readiness for an earlier wait, maybe consumed since (the G timed out,
+    /// only by an event carrying `s` or a later arm's, up to this one ([`news_to`]):
+    /// one collected before its arm was this fd's readiness for an earlier wait,
+    /// maybe consumed since (the G timed out,
     /// found the data with its own poll(2), read it and waited again), and would
     /// report as ready an fd that is not (a blocking read would then block the M).
     /// The arm itself queues a fresh event if the fd is ready, so nothing is lost.
