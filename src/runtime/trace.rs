@@ -50,9 +50,10 @@
 //! alone, or the stopper sees it busy and waits for it; once `ON` is false and `busy`
 //! clear, the stopper owns the buffer. Where membarrier is missing (an old kernel,
 //! valgrind) rt_trace_start says so by setting `ON` to [`ON_STRONG`] rather than
-//! [`ON_WEAK`], and an emitter that reads that fences itself (a SeqCst fence after its
-//! store of `busy`, then `ON` again): one load of `ON` tells an emitter both whether
-//! tracing is on and which fence it needs. A trace has a generation number; a buffer
+//! [`ON_FAST`] or [`ON_WEAK`], and an emitter that reads that fences itself (a SeqCst
+//! fence after its store of `busy`, then `ON` again): one load of `ON` tells an
+//! emitter both whether tracing is on and which fence it needs ([`ON_FAST`] also that
+//! the clock is the time-stamp counter, which every fast path needs). A trace has a generation number; a buffer
 //! (or an open G slice) of another generation is stale and dropped. The scratch file
 //! is closed only once no M is busy, so no late write can reach a descriptor number
 //! the process reused.
@@ -73,7 +74,9 @@
 //! wake that led to it); `bench/run.sh :trace` measures both. The two hooks of a
 //! ping-pong's half have paths that make no call (no register to save, no clock
 //! read): the wake's common case in go_unblock_slow and the switch's
-//! [`short_switch`]; anything else takes the general path.
+//! [`short_switch`] (a TwinSwitch: its time from the park's stamp in one step,
+//! [`Buf::put_twin_switch`]); anything else takes the general path. Each tests one
+//! value of `ON` ([`ON_FAST`]) for membarrier and the clock together.
 //!
 //! # fork
 //! A fork child does not inherit a running trace: the atfork child handler turns
@@ -98,8 +101,8 @@ use super::tls;
 /// (sched::IN_SCHEDULER .. NMSPINNING, which the scheduler writes), a ping-pong round
 /// trip with tracing on took 25 ns more CPU time; and the load of `on` is the whole
 /// cost of a hook when tracing is off.
-/// `on`: tracing is on ([`ON_WEAK`] or [`ON_STRONG`]) or off (0), read relaxed by
-/// every hook. `gen`: the current trace's generation (0: none yet). `tsc`:
+/// `on`: tracing is on ([`ON_FAST`], [`ON_WEAK`] or [`ON_STRONG`]) or off (0), read
+/// relaxed by every hook. `gen`: the current trace's generation (0: none yet). `tsc`:
 /// timestamps are `arch::cputicks`, not nanotime.
 #[repr(C, align(64))]
 struct Hot {
@@ -115,11 +118,14 @@ static HOT: Hot = Hot {
 };
 /// The hooks' flag (see [`Hot`]).
 static ON: &AtomicU8 = &HOT.on;
-/// `ON`: tracing is on and rt_trace_stop fences every thread with membarrier, so
-/// emitters need only a compiler fence (module comment).
-const ON_WEAK: u8 = 1;
+/// `ON`: tracing is on, rt_trace_stop fences every thread with membarrier, so
+/// emitters need only a compiler fence (module comment), and the clock is the
+/// time-stamp counter ([`TSC`]): what every fast path needs, told by one compare.
+const ON_FAST: u8 = 1;
 /// `ON`: tracing is on without membarrier: emitters fence themselves.
 const ON_STRONG: u8 = 2;
+/// `ON`: as [`ON_FAST`] (membarrier), but the clock is not the counter.
+const ON_WEAK: u8 = 3;
 /// The current trace's generation (see [`Hot`]).
 static GEN: &AtomicU64 = &HOT.gen;
 /// Events dropped because a buffer could not be allocated.
@@ -524,6 +530,36 @@ impl Buf {
             c.uv(((t >> TICK_SHIFT) - (woke >> TICK_SHIFT)).max(0) as u64);
             c.1.mirrored();
         });
+    }
+
+    /// A TwinSwitch (see [`put_short_switch`](Buf::put_short_switch)) at the park's
+    /// stamp `stamp` (set_wait's; the buffer has a last time and its clock is the
+    /// counter), its held-back wake already taken: [`stamp_ticks`] and
+    /// [`advance`](Buf::advance) in one (a stamp's time is never before the last
+    /// record's, so the delta is the stamp's distance from it, or 0).
+    ///
+    /// The buffer has MAX_REC bytes of spare capacity (the caller checks).
+    #[inline(always)]
+    fn put_twin_switch(&mut self, why: u8, stamp: u64) {
+        let last = self.last_ts;
+        let d = stamp.wrapping_sub((last << TICK_SHIFT) as u64) & WAIT_TSC_MASK;
+        let d = if d > WAIT_TSC_MASK / 2 {
+            0
+        } else {
+            d >> TICK_SHIFT
+        };
+        self.last_ts = last + d as i64;
+        let len = self.bytes.len();
+        // SAFETY: two varints' room at most (the caller's MAX_REC); the bytes up
+        // to the new length are written before set_len.
+        unsafe {
+            let start = self.bytes.as_mut_ptr().add(len);
+            let mut c = Cur(start, &mut self.chain);
+            c.byte(Kind::TwinSwitch as u8 | why << 4);
+            c.uv(d);
+            c.1.mirrored();
+            self.bytes.set_len(len + c.0.offset_from(start) as usize);
+        }
     }
 
     /// [`put_switch`]'s WokeSwitch: the held-back wake is `g`'s of `a`.
@@ -1903,7 +1939,7 @@ fn with_buf(m: &M, f: impl FnOnce(&mut Buf)) {
 #[inline(always)]
 fn busy_on() -> bool {
     match ON.load(Ordering::SeqCst) {
-        ON_WEAK => true,
+        ON_FAST | ON_WEAK => true,
         0 => false,
         _ => {
             core::sync::atomic::fence(Ordering::SeqCst);
@@ -2062,7 +2098,7 @@ fn create_next(m: *const M, cur: *const G, gp: *mut G) -> bool {
     t.busy.store(true, Ordering::Relaxed);
     core::sync::atomic::compiler_fence(Ordering::SeqCst);
     let mut done = false;
-    if ON.load(Ordering::SeqCst) == ON_WEAK {
+    if ON.load(Ordering::SeqCst) == ON_FAST {
         // SAFETY: busy is set and tracing is on with membarrier: the stopper waits
         // for us (see the module comment), so nobody else reaches the buffer.
         let b = unsafe { &mut *t.buf.get() };
@@ -2123,14 +2159,13 @@ fn create_fast(m: &M, by: i64, g: &G) -> bool {
     t.busy.store(true, Ordering::Relaxed);
     core::sync::atomic::compiler_fence(Ordering::SeqCst);
     let mut done = false;
-    if ON.load(Ordering::SeqCst) == ON_WEAK {
+    if ON.load(Ordering::SeqCst) == ON_FAST {
         // SAFETY: busy is set and tracing is on with membarrier: the stopper waits
         // for us (see the module comment), so nobody else reaches the buffer.
         let b = unsafe { &mut *t.buf.get() };
         if b.gen == GEN.load(Ordering::Relaxed)
             && b.bytes.len() <= BUF_BYTES - 3 * MAX_REC
             && b.pending.is_none()
-            && TSC.load(Ordering::Relaxed)
         {
             b.put_create(super::arch::cputicks, g.goid, by, g.start_fn() as u64);
             done = true;
@@ -2274,15 +2309,11 @@ fn plain_switch(m: &M, gp: *mut G, next: *mut G) -> bool {
     t.busy.store(true, Ordering::Relaxed);
     core::sync::atomic::compiler_fence(Ordering::SeqCst);
     let mut done = false;
-    if ON.load(Ordering::SeqCst) == ON_WEAK {
+    if ON.load(Ordering::SeqCst) == ON_FAST {
         // SAFETY: busy is set and tracing is on with membarrier: the stopper waits
         // for us (see the module comment), so nobody else reaches the buffer.
         let b = unsafe { &mut *t.buf.get() };
-        if b.gen == gen
-            && b.bytes.len() <= BUF_BYTES - 3 * MAX_REC
-            && b.pending.is_none()
-            && TSC.load(Ordering::Relaxed)
-        {
+        if b.gen == gen && b.bytes.len() <= BUF_BYTES - 3 * MAX_REC && b.pending.is_none() {
             // The M's state as go_switch_full leaves it: no park reason, `open`
             // stays (the slice of `next` opens in this generation).
             t.why.set(0);
@@ -2296,24 +2327,25 @@ fn plain_switch(m: &M, gp: *mut G, next: *mut G) -> bool {
     done
 }
 
-/// go_switch's ShortSwitch, a ping-pong's half, with nothing done that it does not
-/// need: `gp` parks (for a reason it gave in this trace) in a slice opened in this
-/// trace, and the wake held back on the M's buffer is its wake of `next`, a switch
-/// that mirrors the buffer's last one. False (and nothing changed) otherwise:
-/// [`go_switch_full`] then records the switch. Its effect is go_switch_full's for
-/// such a switch: the M's park reason is used up, `next`'s wake consumed (its flow
-/// is inside the record), the slice of `next` opens in the generation of the one
-/// that ends.
+/// go_switch's TwinSwitch, a ping-pong's steady-state half, with nothing done that
+/// it does not need: `gp` parks (for a reason it gave in this trace) in a slice
+/// opened in this trace, and the wake held back on the M's buffer is its untimed
+/// wake of `next` (see [`Ready`]: an untimed wake is held only while the buffer is
+/// fusing, after a record, so its time is known), in a switch that mirrors the
+/// buffer's last one. False (and nothing changed) otherwise: [`go_switch_full`]
+/// then records the switch (a ShortSwitch with a timed wake, the first of a
+/// ping-pong, too). Its effect is go_switch_full's for such a switch: the M's park
+/// reason is used up, `next`'s wake consumed (its flow is inside the record), the
+/// slice of `next` opens in the generation of the one that ends.
 #[inline(always)]
 fn short_switch(m: &M, gp: *mut G, next: *mut G) -> bool {
     let t = &m.trace;
-    let gen = GEN.load(Ordering::Relaxed);
     let why = t.why.get();
-    if !matches!(m.pending.get(), super::g::Pending::Park(..))
-        || why == 0
-        || t.open.get() != gen
-        || t.in_syscall.get() != 0
-    {
+    if why == 0 || !matches!(m.pending.get(), super::g::Pending::Park(..)) {
+        return false;
+    }
+    let gen = GEN.load(Ordering::Relaxed);
+    if t.open.get() != gen || t.in_syscall.get() != 0 {
         return false;
     }
     // A switch on the direct path runs on a P (else: the full path).
@@ -2323,35 +2355,37 @@ fn short_switch(m: &M, gp: *mut G, next: *mut G) -> bool {
     }
     // SAFETY: an M's published P is live while it holds it (see `pid`).
     let p = unsafe { (*p).id } as i64;
-    let obj = t.obj.get();
     // SAFETY: `gp` stops on this M and `next` starts on it: both are ours.
     let (g, n) = unsafe { (&*gp, &*next) };
+    // Dekker with the stopper, as with_buf (module comment).
+    t.busy.store(true, Ordering::Relaxed);
+    core::sync::atomic::compiler_fence(Ordering::SeqCst);
     let mut done = false;
-    with_buf(m, |b| {
-        // With no call on the way (no register to save): no clock read either, so
-        // the park's stamp must give the time (When::ticks).
-        if b.gen != gen
-            || b.bytes.len() > BUF_BYTES - 3 * MAX_REC
-            || b.last_ts == 0
-            || !TSC.load(Ordering::Relaxed)
-        {
-            return;
+    // ON_FAST: membarrier, and a clock that is the counter, so the park's stamp
+    // gives the time.
+    if ON.load(Ordering::SeqCst) == ON_FAST {
+        // SAFETY: busy is set and tracing is on with membarrier: the stopper waits
+        // for us (see the module comment), so nobody else reaches the buffer.
+        let b = unsafe { &mut *t.buf.get() };
+        if let Some(r @ Ready { timed: false, .. }) = b.pending {
+            if b.gen == gen
+                && b.bytes.len() <= BUF_BYTES - 3 * MAX_REC
+                && r.by == g.goid
+                && r.g == n.goid
+                && b.chain.mirrors(p, g.goid, t.obj.get(), n.goid)
+            {
+                // The held-back wake set `next`'s flow pending (nothing starts it in
+                // between: it is on this M's P since); its start here consumes it.
+                let v = n.trace_flow.load(Ordering::Relaxed);
+                n.trace_flow.store(v & !FLOW_PENDING, Ordering::Relaxed);
+                t.why.set(0);
+                b.pending = None;
+                b.put_twin_switch(why, g.wait_info().1);
+                done = true;
+            }
         }
-        let Some(r) = b.pending else {
-            return;
-        };
-        if r.by != g.goid || r.g != n.goid || !b.chain.mirrors(p, g.goid, obj, n.goid) {
-            return;
-        }
-        // The held-back wake set `next`'s flow pending (nothing starts it in
-        // between: it is on this M's P since); its start here consumes it.
-        let v = n.trace_flow.load(Ordering::Relaxed);
-        n.trace_flow.store(v & !FLOW_PENDING, Ordering::Relaxed);
-        t.why.set(0);
-        let ts = stamp_ticks(g.wait_info().1, b.last_ts);
-        b.put_short_switch(why, ts, r);
-        done = true;
-    });
+    }
+    t.busy.store(false, Ordering::Release);
     done
 }
 
@@ -2498,30 +2532,36 @@ fn go_unblock_slow(gp: *mut G, src: Src) {
     // outlives its thread's calls into the runtime.
     let m = unsafe { &*m };
     let (goid, parked) = (g.goid, g.wait_info().1);
-    // The common case takes no call (and so has no register to save): no wake held
-    // back yet, and a time that needs no clock_gettime. As hold_wake.
+    // The common case takes no call (and so has no register to save): membarrier
+    // and the counter for a clock (ON_FAST), no wake held back yet. As hold_wake.
+    let t = &m.trace;
+    // Dekker with the stopper, as with_buf (module comment).
+    t.busy.store(true, Ordering::Relaxed);
+    core::sync::atomic::compiler_fence(Ordering::SeqCst);
     let mut held = false;
-    with_buf(m, |b| {
+    if ON.load(Ordering::SeqCst) == ON_FAST {
+        // SAFETY: busy is set and tracing is on with membarrier: the stopper waits
+        // for us (see the module comment), so nobody else reaches the buffer.
+        let b = unsafe { &mut *t.buf.get() };
         if b.gen == GEN.load(Ordering::Relaxed) && b.pending.is_none() {
             let timed = !b.fusing || b.last_ts == 0;
-            if !timed || TSC.load(Ordering::Relaxed) {
-                let ts = if timed {
-                    super::arch::cputicks()
-                } else {
-                    b.last_ts << TICK_SHIFT
-                };
-                b.pending = Some(Ready {
-                    g: goid,
-                    by,
-                    id,
-                    ts,
-                    timed,
-                    parked,
-                });
-                held = true;
-            }
+            let ts = if timed {
+                super::arch::cputicks()
+            } else {
+                b.last_ts << TICK_SHIFT
+            };
+            b.pending = Some(Ready {
+                g: goid,
+                by,
+                id,
+                ts,
+                timed,
+                parked,
+            });
+            held = true;
         }
-    });
+    }
+    t.busy.store(false, Ordering::Release);
     if !held {
         hold_wake_on(m, goid, by, id, parked);
     }
@@ -2821,10 +2861,13 @@ pub fn start(path: &core::ffi::CStr) -> Result<()> {
     RAW_FAILED.store(false, Ordering::Relaxed);
     RAW_FD.store(raw, Ordering::Release);
     GEN.store(gen, Ordering::Release);
-    let on = if REGISTERED.load(Ordering::Relaxed) {
-        ON_WEAK
-    } else {
-        ON_STRONG
+    let on = match (
+        REGISTERED.load(Ordering::Relaxed),
+        TSC.load(Ordering::Relaxed),
+    ) {
+        (true, true) => ON_FAST,
+        (true, false) => ON_WEAK,
+        (false, _) => ON_STRONG,
     };
     ON.store(on, Ordering::SeqCst);
     Ok(())
@@ -2875,7 +2918,7 @@ pub fn stop() -> Result<()> {
     if was == 0 {
         return Err(Error::Inval);
     }
-    if was == ON_WEAK && !membarrier() {
+    if was != ON_STRONG && !membarrier() {
         // Registered, so this cannot fail short of a kernel bug: stopping without
         // the fence could read a buffer an M is writing.
         super::throw("rt_trace_stop: membarrier failed after registration");
@@ -3512,6 +3555,65 @@ mod tests {
         }
         assert_eq!(got, want);
         assert_eq!(woken, 12);
+    }
+
+    /// short_switch's TwinSwitch, written from the park's stamp by put_twin_switch,
+    /// is byte for byte the record the general path (put_switch at the stamp's
+    /// time, When::ticks) writes, with the same time and chain after it: for a
+    /// stamp before the last record (no time), a delta of one byte and of several,
+    /// and a stamp past a wrap of the counter's 56 bits.
+    #[test]
+    fn a_twin_switch_from_the_stamp_is_the_general_paths_record() {
+        TSC.store(true, Ordering::Relaxed);
+        let u = 1i64 << TICK_SHIFT;
+        let r = WaitReason::ChanRecv as u8;
+        let (oa, ob) = (0x7f00_0000_1000u64, 0x7f00_0000_2040u64);
+        for t0 in [1i64 << 40, (WAIT_TSC_MASK as i64 + 1) * 3 - 40 * u] {
+            let (mut fast, mut full) = (test_buf(), test_buf());
+            let mut t = t0;
+            // (stopping G, its object, starting G, ticks from the last record to
+            // the park's stamp, negative: before it)
+            let steps = [
+                (1, oa, 2, 5 * u),
+                (2, ob, 1, 7 * u),
+                (1, oa, 2, 3 * u),
+                (2, ob, 1, -2 * u),
+                (1, oa, 2, 200 * u + 3),
+                (2, ob, 1, 70_000 * u),
+                (1, oa, 2, 9 * u),
+            ];
+            let mut twins = 0;
+            for (i, &(g, obj, a, dt)) in steps.iter().enumerate() {
+                t += 20 * u;
+                for b in [&mut fast, &mut full] {
+                    b.hold_wake(a, g, i as u32 + 1, 0, || t);
+                }
+                let stamp = (fast.last_ts << TICK_SHIFT).wrapping_add(dt) as u64 & WAIT_TSC_MASK;
+                let ts = When::Stamp(stamp).ticks(full.last_ts);
+                full.put_switch(r, ts, 0, g, obj, a, 0);
+                match fast.pending {
+                    // What short_switch checks on top: an untimed wake of `a` by `g`
+                    // in a switch that mirrors the last one.
+                    Some(w @ Ready { timed: false, .. })
+                        if w.by == g && w.g == a && fast.chain.mirrors(0, g, obj, a) =>
+                    {
+                        fast.pending = None;
+                        fast.put_twin_switch(r, stamp);
+                        twins += 1;
+                    }
+                    _ => fast.put_switch(r, ts, 0, g, obj, a, 0),
+                }
+                assert_eq!(fast.bytes, full.bytes, "step {i}");
+                assert_eq!(fast.last_ts, full.last_ts, "step {i}");
+                assert_eq!(fast.chain.flip, full.chain.flip, "step {i}");
+                t = fast.last_ts << TICK_SHIFT;
+            }
+            // The first two switches are whole (no chain yet): TwinSwitches after.
+            assert_eq!(twins, steps.len() - 2);
+            let mut got = Vec::new();
+            assert!(decode(&fast.bytes, &mut got, &mut 0).is_some());
+            assert!(got.windows(2).all(|w| w[0].ts <= w[1].ts));
+        }
     }
 
     /// The flags every hook reads fill a cache line of their own, so that no other
