@@ -127,8 +127,10 @@ static ON: &AtomicU8 = &HOT.on;
 const ON_FAST: u8 = 1;
 /// `ON`: tracing is on without membarrier: emitters fence themselves.
 const ON_STRONG: u8 = 2;
-/// `ON`: as [`ON_FAST`] (membarrier), but the clock is not the counter.
+/// `ON`: as [`ON_FAST`] (membarrier), but the clock is not the counter. (Both have
+/// the low bit set, [`ON_STRONG`] not.)
 const ON_WEAK: u8 = 3;
+const _: () = assert!(ON_FAST & ON_WEAK & 1 != 0 && ON_STRONG & 1 == 0);
 /// The current trace's generation (see [`Hot`]).
 static GEN: &AtomicU64 = &HOT.gen;
 /// Events dropped because a buffer could not be allocated.
@@ -2171,7 +2173,8 @@ fn create_next(m: *const M, cur: *const G, gp: *mut G) -> bool {
     t.busy.store(true, Ordering::Relaxed);
     core::sync::atomic::compiler_fence(Ordering::SeqCst);
     let mut done = false;
-    if ON.load(Ordering::SeqCst) == ON_FAST {
+    // Membarrier (ON_FAST or ON_WEAK: a CreateNext reads no clock).
+    if ON.load(Ordering::SeqCst) & 1 != 0 {
         // SAFETY: busy is set and tracing is on with membarrier: the stopper waits
         // for us (see the module comment), so nobody else reaches the buffer.
         let b = unsafe { &mut *t.buf.get() };
