@@ -22,8 +22,11 @@
 //! lane's previous one (same P, the Gs the other way round, the wait object of the
 //! switch before: each half of a ping-pong) it is a ShortSwitch of three bytes that
 //! leaves out what the decoder knows ([`Chain::mirrors`]), or of two (a TwinSwitch:
-//! no wake time) when its wake read no clock, as in a ping-pong's steady state:
-//! fewer bytes to store and, more so, to write out. A spawn burst has forms of its
+//! no wake time) when its wake read no clock, as in a ping-pong's steady state, or
+//! of one (a TinySwitch: its time in the head byte, its `why` the one of the park
+//! on the same object before) when the time since the last record is short, as a
+//! ping-pong's half is: fewer bytes to store and, more so, to write out (the
+//! buffers' pwrite was a fifth of the trace's cost on a ping-pong). A spawn burst has forms of its
 //! own too: a G that exits (or yields) into the next one writes a ChainSwitch of
 //! three bytes ([`Chain::chains`]), and seven Creates in eight of a burst by one G
 //! read no clock and take one byte each, spread by the decoder over the span between
@@ -50,9 +53,10 @@
 //! alone, or the stopper sees it busy and waits for it; once `ON` is false and `busy`
 //! clear, the stopper owns the buffer. Where membarrier is missing (an old kernel,
 //! valgrind) rt_trace_start says so by setting `ON` to [`ON_STRONG`] rather than
-//! [`ON_WEAK`], and an emitter that reads that fences itself (a SeqCst fence after its
-//! store of `busy`, then `ON` again): one load of `ON` tells an emitter both whether
-//! tracing is on and which fence it needs. A trace has a generation number; a buffer
+//! [`ON_FAST`] or [`ON_WEAK`], and an emitter that reads that fences itself (a SeqCst
+//! fence after its store of `busy`, then `ON` again): one load of `ON` tells an
+//! emitter both whether tracing is on and which fence it needs ([`ON_FAST`] also that
+//! the clock is the time-stamp counter, which every fast path needs). A trace has a generation number; a buffer
 //! (or an open G slice) of another generation is stale and dropped. The scratch file
 //! is closed only once no M is busy, so no late write can reach a descriptor number
 //! the process reused.
@@ -73,7 +77,9 @@
 //! wake that led to it); `bench/run.sh :trace` measures both. The two hooks of a
 //! ping-pong's half have paths that make no call (no register to save, no clock
 //! read): the wake's common case in go_unblock_slow and the switch's
-//! [`short_switch`]; anything else takes the general path.
+//! [`short_switch`] (a TwinSwitch: its time from the park's stamp in one step,
+//! [`Buf::put_twin_switch`]); anything else takes the general path. Each tests one
+//! value of `ON` ([`ON_FAST`]) for membarrier and the clock together.
 //!
 //! # fork
 //! A fork child does not inherit a running trace: the atfork child handler turns
@@ -98,8 +104,8 @@ use super::tls;
 /// (sched::IN_SCHEDULER .. NMSPINNING, which the scheduler writes), a ping-pong round
 /// trip with tracing on took 25 ns more CPU time; and the load of `on` is the whole
 /// cost of a hook when tracing is off.
-/// `on`: tracing is on ([`ON_WEAK`] or [`ON_STRONG`]) or off (0), read relaxed by
-/// every hook. `gen`: the current trace's generation (0: none yet). `tsc`:
+/// `on`: tracing is on ([`ON_FAST`], [`ON_WEAK`] or [`ON_STRONG`]) or off (0), read
+/// relaxed by every hook. `gen`: the current trace's generation (0: none yet). `tsc`:
 /// timestamps are `arch::cputicks`, not nanotime.
 #[repr(C, align(64))]
 struct Hot {
@@ -115,11 +121,16 @@ static HOT: Hot = Hot {
 };
 /// The hooks' flag (see [`Hot`]).
 static ON: &AtomicU8 = &HOT.on;
-/// `ON`: tracing is on and rt_trace_stop fences every thread with membarrier, so
-/// emitters need only a compiler fence (module comment).
-const ON_WEAK: u8 = 1;
+/// `ON`: tracing is on, rt_trace_stop fences every thread with membarrier, so
+/// emitters need only a compiler fence (module comment), and the clock is the
+/// time-stamp counter ([`TSC`]): what every fast path needs, told by one compare.
+const ON_FAST: u8 = 1;
 /// `ON`: tracing is on without membarrier: emitters fence themselves.
 const ON_STRONG: u8 = 2;
+/// `ON`: as [`ON_FAST`] (membarrier), but the clock is not the counter. (Both have
+/// the low bit set, [`ON_STRONG`] not.)
+const ON_WEAK: u8 = 3;
+const _: () = assert!(ON_FAST & ON_WEAK & 1 != 0 && ON_STRONG & 1 == 0);
 /// The current trace's generation (see [`Hot`]).
 static GEN: &AtomicU64 = &HOT.gen;
 /// Events dropped because a buffer could not be allocated.
@@ -159,6 +170,9 @@ enum Cause {
 
 const _: () = assert!((WaitReason::HostPark as u8) < Cause::Yield as u8);
 const _: () = assert!((Cause::SyscallNoP as u8) < CHAIN_EXIT_BARE);
+
+/// A Timers record's `why` that makes it a Netpoll (see [`Kind::Netpoll`]).
+const TIMERS_NETPOLL: u8 = 1;
 
 /// A ChainSwitch's `why` for an exit, and for a yield, into a G with no wake to end
 /// (flow 0, not written): a new G, as in a spawn burst (see [`Kind::Start`]).
@@ -207,7 +221,13 @@ enum Kind {
     SyscallEnter,
     SyscallExit,
     Steal,
-    Netpoll,
+    /// A TwinSwitch of one byte: its time since the buffer's last record, in the
+    /// buffer's units, in the high 4 bits instead of a `why` and a varint (below
+    /// 16: half a ping-pong's round trip takes about 8), its `why` the one of the
+    /// switch before the last that had a wait object ([`Chain::w2`], the same
+    /// park on the same object: a ping-pong's steady state). The trace's bytes
+    /// are most of what it costs a ping-pong beyond the hooks (writing them out).
+    TinySwitch,
     Timers,
     PreemptReq,
     Handoff,
@@ -221,11 +241,14 @@ enum Kind {
     /// the one it stopped starts, and it parks on the object the stopping G of the
     /// switch before parked on (see [`Chain`]). Only the time of the wake is written.
     ShortSwitch,
+    /// No record of its own: a Timers record with `why` 1 (only its `a`, the Gs
+    /// readied), decoded to this kind.
+    Netpoll,
 }
 
 impl Kind {
     fn from_u8(v: u8) -> Option<Kind> {
-        const ALL: [Kind; 16] = [
+        const ALL: [Kind; 17] = [
             Kind::TwinSwitch,
             Kind::Create,
             Kind::Name,
@@ -235,13 +258,14 @@ impl Kind {
             Kind::SyscallEnter,
             Kind::SyscallExit,
             Kind::Steal,
-            Kind::Netpoll,
+            Kind::TinySwitch,
             Kind::Timers,
             Kind::PreemptReq,
             Kind::Handoff,
             Kind::Switch,
             Kind::WokeSwitch,
             Kind::ShortSwitch,
+            Kind::Netpoll,
         ];
         ALL.get(v as usize).copied()
     }
@@ -310,9 +334,10 @@ impl Buf {
 /// before it (the latter [`o2`](Chain::o2); a switch with no object leaves them): a
 /// switch that mirrors it is a [`Kind::ShortSwitch`].
 ///
-/// The two Gs are kept in `gs` and the two objects in `os`, which of each is which
-/// told by `flip`: a mirror switch swaps both pairs, so it only flips `flip` (one
-/// store on a ping-pong's path instead of four).
+/// The two Gs are kept in `gs` and the two objects in `os` (with the `why` of the
+/// switch that parked on each in `ws`), which of each is which told by `flip`: a
+/// mirror switch swaps the pairs, so it only flips `flip` (one store on a
+/// ping-pong's path instead of four).
 #[derive(Clone, Copy, Default)]
 struct Chain {
     obj: u64,
@@ -321,6 +346,7 @@ struct Chain {
     p: i64,
     gs: [i64; 2],
     os: [u64; 2],
+    ws: [u8; 2],
     flip: usize,
 }
 
@@ -332,6 +358,7 @@ impl Chain {
         p: 0,
         gs: [0; 2],
         os: [0; 2],
+        ws: [0; 2],
         flip: 0,
     };
 
@@ -354,27 +381,38 @@ impl Chain {
         self.os[(self.flip ^ 1) & 1]
     }
 
-    /// Notes a switch on P `p` from G `g` (parked on `obj`, 0: none) to G `a`: the
-    /// encoder and the decoder both call this for every switch record (or
+    /// The `why` of the switch that parked on [`o2`](Chain::o2).
+    #[inline(always)]
+    fn w2(&self) -> u8 {
+        self.ws[(self.flip ^ 1) & 1]
+    }
+
+    /// Notes a switch on P `p` from G `g` (parked on `obj`, 0: none, for `why`) to G
+    /// `a`: the encoder and the decoder both call this for every switch record (or
     /// [`mirrored`](Chain::mirrored) for a mirror, to the same effect).
     #[inline(always)]
-    fn switched(&mut self, p: i64, g: i64, obj: u64, a: i64) {
+    fn switched(&mut self, p: i64, g: i64, obj: u64, a: i64, why: u8) {
         self.p = p;
         if obj != 0 {
             // The last object becomes the one before, `obj` the last.
             self.flip ^= 1;
             self.os[self.flip & 1] = obj;
+            self.ws[self.flip & 1] = why;
         }
         self.gs[self.flip & 1] = g;
         self.gs[(self.flip ^ 1) & 1] = a;
     }
 
     /// [`switched`](Chain::switched) for a switch that [`mirrors`](Chain::mirrors)
-    /// the last one: its Gs are the last switch's the other way round and its object
-    /// the one before the last, so both pairs swap.
+    /// the last one, for `why`: its Gs are the last switch's the other way round and
+    /// its object the one before the last, so the pairs swap (and the `why` is
+    /// stored only if it is not the one before the last, [`w2`](Chain::w2)).
     #[inline(always)]
-    fn mirrored(&mut self) {
+    fn mirrored(&mut self, why: u8) {
         self.flip ^= 1;
+        if self.ws[self.flip & 1] != why {
+            self.ws[self.flip & 1] = why;
+        }
     }
 
     /// Whether a switch on `p` from `g`, for `why`, with no wait object, follows the
@@ -515,15 +553,63 @@ impl Buf {
         }
         if !r.timed {
             // The wake is placed at the switch (see Ready): a TwinSwitch.
-            return self.encode(Kind::TwinSwitch, why, ts, |c, _| c.1.mirrored());
+            let d = self.advance(ts);
+            return self.put_twin(why, d);
         }
         // SAFETY: a ShortSwitch's field fits in MAX_REC.
         self.encode(Kind::ShortSwitch, why, ts, |c, t| unsafe {
             // An untimed wake is placed at the switch (see Ready).
             let woke = if r.timed { r.ts } else { t };
             c.uv(((t >> TICK_SHIFT) - (woke >> TICK_SHIFT)).max(0) as u64);
-            c.1.mirrored();
+            c.1.mirrored(why);
         });
+    }
+
+    /// A TwinSwitch (see [`put_short_switch`](Buf::put_short_switch)) at the park's
+    /// stamp `stamp` (set_wait's; the buffer has a last time and its clock is the
+    /// counter), its held-back wake already taken: [`stamp_ticks`] and
+    /// [`advance`](Buf::advance) in one (a stamp's time is never before the last
+    /// record's, so the delta is the stamp's distance from it, or 0).
+    ///
+    /// The buffer has MAX_REC bytes of spare capacity (the caller checks).
+    #[inline(always)]
+    fn put_twin_switch(&mut self, why: u8, stamp: u64) {
+        let last = self.last_ts;
+        let d = stamp.wrapping_sub((last << TICK_SHIFT) as u64) & WAIT_TSC_MASK;
+        let d = if d > WAIT_TSC_MASK / 2 {
+            0
+        } else {
+            d >> TICK_SHIFT
+        };
+        self.last_ts = last + d as i64;
+        self.put_twin(why, d)
+    }
+
+    /// The bytes of a TwinSwitch for `why`, `d` (in the buffer's units) after the
+    /// last record, whose time the buffer already has: one byte (a TinySwitch)
+    /// where `d` fits in 4 bits and `why` is the chain's [`w2`](Chain::w2), else
+    /// two or more.
+    ///
+    /// The buffer has MAX_REC bytes of spare capacity (the caller checks).
+    #[inline(always)]
+    fn put_twin(&mut self, why: u8, d: u64) {
+        let len = self.bytes.len();
+        // SAFETY: a byte and a varint at most (the caller's MAX_REC); the bytes up
+        // to the new length are written before set_len.
+        unsafe {
+            let start = self.bytes.as_mut_ptr().add(len);
+            if d < 16 && why == self.chain.w2() {
+                start.write(Kind::TinySwitch as u8 | (d as u8) << 4);
+                self.chain.flip ^= 1;
+                self.bytes.set_len(len + 1);
+                return;
+            }
+            let mut c = Cur(start, &mut self.chain);
+            c.byte(Kind::TwinSwitch as u8 | why << 4);
+            c.uv(d);
+            c.1.mirrored(why);
+            self.bytes.set_len(len + c.0.offset_from(start) as usize);
+        }
     }
 
     /// [`put_switch`]'s WokeSwitch: the held-back wake is `g`'s of `a`.
@@ -543,7 +629,7 @@ impl Buf {
             // An untimed wake is placed at the switch (see Ready).
             let woke = if r.timed { r.ts } else { t };
             c.uv(((t >> TICK_SHIFT) - (woke >> TICK_SHIFT)).max(0) as u64);
-            c.1.switched(p, g, obj, a);
+            c.1.switched(p, g, obj, a, why);
         });
     }
 
@@ -563,7 +649,7 @@ impl Buf {
             c.obj(obj);
             c.gid(a);
             c.uv(flow);
-            c.1.switched(p, g, obj, a);
+            c.1.switched(p, g, obj, a, why);
         });
     }
 
@@ -609,7 +695,7 @@ impl Buf {
                 if bare == why {
                     c.uv(flow);
                 }
-                c.1.switched(p, g, 0, a);
+                c.1.switched(p, g, 0, a, why);
                 self.bytes.set_len(len + c.0.offset_from(start) as usize);
                 return;
             } else {
@@ -621,7 +707,7 @@ impl Buf {
             }
             c.gid(a);
             c.uv(flow);
-            c.1.switched(p, g, 0, a);
+            c.1.switched(p, g, 0, a, why);
             self.bytes.set_len(len + c.0.offset_from(start) as usize);
         }
     }
@@ -811,7 +897,8 @@ fn unzig(x: u64) -> i64 {
 
 /// Decodes one buffer's records; None if it is malformed. A record is a byte (its
 /// kind in the low 4 bits, its `why` in the high 4), the time since the buffer's
-/// previous record (in units of 2^TICK_SHIFT ticks; a CreateNext has none) and then
+/// previous record (in units of 2^TICK_SHIFT ticks; a CreateNext has none, a
+/// TinySwitch has it in the high 4 bits of its byte instead of a `why`) and then
 /// only the fields its kind carries, each a varint (`s`: zigzagged):
 ///
 /// | kind         | why        | fields                                    |
@@ -826,7 +913,7 @@ fn unzig(x: u64) -> i64 {
 /// | SyscallEnter | 0          | p (s), g (G)                              |
 /// | SyscallExit  | 0          | p (s), g (G), a = how                     |
 /// | Steal        | 0          | p (s), g (G), a = victim P (s)            |
-/// | Netpoll      | 0          | a = Gs readied                            |
+/// | Netpoll      | 1          | Timers' kind: a = Gs readied              |
 /// | Timers       | 0          | p (s), a = timers fired                   |
 /// | PreemptReq   | 0          | p (s), g (G), a = by signal               |
 /// | Handoff      | 0          | p (s)                                     |
@@ -834,11 +921,12 @@ fn unzig(x: u64) -> i64 {
 /// | WokeSwitch   | why        | as Switch without c, then how long before it `g` woke `a` (time units) |
 /// | ShortSwitch  | why        | how long before it `g` woke `a` (p, g, b, a: see [`Chain::mirrors`]) |
 /// | TwinSwitch   | why        | none: a ShortSwitch with its wake at its own time (kind 0) |
+/// | TinySwitch   | (time)     | none: a TwinSwitch whose `why` is that of the switch that parked on its object before ([`Chain::w2`]), its time (0 to 15 units) in place of the `why` (one byte) |
 ///
 /// (G), (@), (F): stored as differences from the previous field of the same sort
 /// in the buffer ([`Cur::gid`], [`Cur::obj`], [`Cur::func`]). A ChainSwitch decodes
-/// as the Switch it stands for. A WokeSwitch or
-/// ShortSwitch or TwinSwitch decodes as the Unblock (by `g`) and the Switch it stands for, joined
+/// as the Switch it stands for. A WokeSwitch, ShortSwitch, TwinSwitch or TinySwitch
+/// decodes as the Unblock (by `g`) and the Switch it stands for, joined
 /// by a flow id that `woken` numbers (the decoder's count of them, kept across
 /// buffers).
 fn decode(mut b: &[u8], out: &mut Vec<Ev>, woken: &mut u64) -> Option<()> {
@@ -911,7 +999,13 @@ fn decode(mut b: &[u8], out: &mut Vec<Ev>, woken: &mut u64) -> Option<()> {
             });
             continue;
         }
-        q = q.wrapping_add(uv(&mut b)? as i64);
+        // A TinySwitch's time is in its head (see Kind::TinySwitch).
+        let dt = if kind == Kind::TinySwitch as u8 {
+            why as u64
+        } else {
+            uv(&mut b)?
+        };
+        q = q.wrapping_add(dt as i64);
         let mut e = Ev {
             ts: q << TICK_SHIFT,
             kind,
@@ -937,7 +1031,7 @@ fn decode(mut b: &[u8], out: &mut Vec<Ev>, woken: &mut u64) -> Option<()> {
                 e.p = sw.p as i32;
                 e.g = sw.cur();
                 e.a = gid(b)?;
-                sw.switched(e.p as i64, e.g, 0, e.a);
+                sw.switched(e.p as i64, e.g, 0, e.a, why);
                 (e.why, e.c) = match why {
                     CHAIN_EXIT_BARE => (Cause::Exit as u8, 0),
                     CHAIN_YIELD_BARE => (Cause::Yield as u8, 0),
@@ -975,14 +1069,27 @@ fn decode(mut b: &[u8], out: &mut Vec<Ev>, woken: &mut u64) -> Option<()> {
                 e.g = gid(b)?;
                 e.a = sv(b)?;
             }
-            Kind::Netpoll => e.a = uv(b)? as i64,
+            Kind::Netpoll => return None,
+            Kind::Timers if why == TIMERS_NETPOLL => {
+                e.kind = Kind::Netpoll as u8;
+                e.why = 0;
+                e.a = uv(b)? as i64;
+            }
             Kind::Timers => {
                 e.p = sv(b)? as i32;
                 e.a = uv(b)? as i64;
             }
             Kind::Handoff => e.p = sv(b)? as i32,
-            k @ (Kind::Switch | Kind::WokeSwitch | Kind::ShortSwitch | Kind::TwinSwitch) => {
-                if matches!(k, Kind::ShortSwitch | Kind::TwinSwitch) {
+            k @ (Kind::Switch
+            | Kind::WokeSwitch
+            | Kind::ShortSwitch
+            | Kind::TwinSwitch
+            | Kind::TinySwitch) => {
+                if k == Kind::TinySwitch {
+                    // Its time is in its head, its `why` the chain's.
+                    e.why = sw.w2();
+                }
+                if matches!(k, Kind::ShortSwitch | Kind::TwinSwitch | Kind::TinySwitch) {
                     // The mirror of the last switch (see Chain::mirrors).
                     e.p = sw.p as i32;
                     e.g = sw.cur();
@@ -994,14 +1101,14 @@ fn decode(mut b: &[u8], out: &mut Vec<Ev>, woken: &mut u64) -> Option<()> {
                     e.b = obj(b)?;
                     e.a = gid(b)?;
                 }
-                sw.switched(e.p as i64, e.g, e.b, e.a);
+                sw.switched(e.p as i64, e.g, e.b, e.a, e.why);
                 if k == Kind::Switch {
                     e.c = uv(b)?;
                     if e.c != 0 {
                         e.c |= (e.a as u64) << 32;
                     }
                 } else {
-                    let before = if k == Kind::TwinSwitch {
+                    let before = if matches!(k, Kind::TwinSwitch | Kind::TinySwitch) {
                         0
                     } else {
                         uv(b)? as i64
@@ -1565,7 +1672,11 @@ impl Writer {
                     }
                     self.put(b"}}");
                 }
-                Kind::Switch | Kind::WokeSwitch | Kind::ShortSwitch | Kind::TwinSwitch => {
+                Kind::Switch
+                | Kind::WokeSwitch
+                | Kind::ShortSwitch
+                | Kind::TwinSwitch
+                | Kind::TinySwitch => {
                     let (old, new) = (e.g, e.a);
                     self.stop_json(l, e.p, old, e.why, e.b);
                     self.start_json(m, l, e.p, new, e.c as i64);
@@ -1903,7 +2014,7 @@ fn with_buf(m: &M, f: impl FnOnce(&mut Buf)) {
 #[inline(always)]
 fn busy_on() -> bool {
     match ON.load(Ordering::SeqCst) {
-        ON_WEAK => true,
+        ON_FAST | ON_WEAK => true,
         0 => false,
         _ => {
             core::sync::atomic::fence(Ordering::SeqCst);
@@ -2062,7 +2173,8 @@ fn create_next(m: *const M, cur: *const G, gp: *mut G) -> bool {
     t.busy.store(true, Ordering::Relaxed);
     core::sync::atomic::compiler_fence(Ordering::SeqCst);
     let mut done = false;
-    if ON.load(Ordering::SeqCst) == ON_WEAK {
+    // Membarrier (ON_FAST or ON_WEAK: a CreateNext reads no clock).
+    if ON.load(Ordering::SeqCst) & 1 != 0 {
         // SAFETY: busy is set and tracing is on with membarrier: the stopper waits
         // for us (see the module comment), so nobody else reaches the buffer.
         let b = unsafe { &mut *t.buf.get() };
@@ -2123,14 +2235,13 @@ fn create_fast(m: &M, by: i64, g: &G) -> bool {
     t.busy.store(true, Ordering::Relaxed);
     core::sync::atomic::compiler_fence(Ordering::SeqCst);
     let mut done = false;
-    if ON.load(Ordering::SeqCst) == ON_WEAK {
+    if ON.load(Ordering::SeqCst) == ON_FAST {
         // SAFETY: busy is set and tracing is on with membarrier: the stopper waits
         // for us (see the module comment), so nobody else reaches the buffer.
         let b = unsafe { &mut *t.buf.get() };
         if b.gen == GEN.load(Ordering::Relaxed)
             && b.bytes.len() <= BUF_BYTES - 3 * MAX_REC
             && b.pending.is_none()
-            && TSC.load(Ordering::Relaxed)
         {
             b.put_create(super::arch::cputicks, g.goid, by, g.start_fn() as u64);
             done = true;
@@ -2274,15 +2385,11 @@ fn plain_switch(m: &M, gp: *mut G, next: *mut G) -> bool {
     t.busy.store(true, Ordering::Relaxed);
     core::sync::atomic::compiler_fence(Ordering::SeqCst);
     let mut done = false;
-    if ON.load(Ordering::SeqCst) == ON_WEAK {
+    if ON.load(Ordering::SeqCst) == ON_FAST {
         // SAFETY: busy is set and tracing is on with membarrier: the stopper waits
         // for us (see the module comment), so nobody else reaches the buffer.
         let b = unsafe { &mut *t.buf.get() };
-        if b.gen == gen
-            && b.bytes.len() <= BUF_BYTES - 3 * MAX_REC
-            && b.pending.is_none()
-            && TSC.load(Ordering::Relaxed)
-        {
+        if b.gen == gen && b.bytes.len() <= BUF_BYTES - 3 * MAX_REC && b.pending.is_none() {
             // The M's state as go_switch_full leaves it: no park reason, `open`
             // stays (the slice of `next` opens in this generation).
             t.why.set(0);
@@ -2296,24 +2403,25 @@ fn plain_switch(m: &M, gp: *mut G, next: *mut G) -> bool {
     done
 }
 
-/// go_switch's ShortSwitch, a ping-pong's half, with nothing done that it does not
-/// need: `gp` parks (for a reason it gave in this trace) in a slice opened in this
-/// trace, and the wake held back on the M's buffer is its wake of `next`, a switch
-/// that mirrors the buffer's last one. False (and nothing changed) otherwise:
-/// [`go_switch_full`] then records the switch. Its effect is go_switch_full's for
-/// such a switch: the M's park reason is used up, `next`'s wake consumed (its flow
-/// is inside the record), the slice of `next` opens in the generation of the one
-/// that ends.
+/// go_switch's TwinSwitch, a ping-pong's steady-state half, with nothing done that
+/// it does not need: `gp` parks (for a reason it gave in this trace) in a slice
+/// opened in this trace, and the wake held back on the M's buffer is its untimed
+/// wake of `next` (see [`Ready`]: an untimed wake is held only while the buffer is
+/// fusing, after a record, so its time is known), in a switch that mirrors the
+/// buffer's last one. False (and nothing changed) otherwise: [`go_switch_full`]
+/// then records the switch (a ShortSwitch with a timed wake, the first of a
+/// ping-pong, too). Its effect is go_switch_full's for such a switch: the M's park
+/// reason is used up, `next`'s wake consumed (its flow is inside the record), the
+/// slice of `next` opens in the generation of the one that ends.
 #[inline(always)]
 fn short_switch(m: &M, gp: *mut G, next: *mut G) -> bool {
     let t = &m.trace;
-    let gen = GEN.load(Ordering::Relaxed);
     let why = t.why.get();
-    if !matches!(m.pending.get(), super::g::Pending::Park(..))
-        || why == 0
-        || t.open.get() != gen
-        || t.in_syscall.get() != 0
-    {
+    if why == 0 || !matches!(m.pending.get(), super::g::Pending::Park(..)) {
+        return false;
+    }
+    let gen = GEN.load(Ordering::Relaxed);
+    if t.open.get() != gen || t.in_syscall.get() != 0 {
         return false;
     }
     // A switch on the direct path runs on a P (else: the full path).
@@ -2323,35 +2431,37 @@ fn short_switch(m: &M, gp: *mut G, next: *mut G) -> bool {
     }
     // SAFETY: an M's published P is live while it holds it (see `pid`).
     let p = unsafe { (*p).id } as i64;
-    let obj = t.obj.get();
     // SAFETY: `gp` stops on this M and `next` starts on it: both are ours.
     let (g, n) = unsafe { (&*gp, &*next) };
+    // Dekker with the stopper, as with_buf (module comment).
+    t.busy.store(true, Ordering::Relaxed);
+    core::sync::atomic::compiler_fence(Ordering::SeqCst);
     let mut done = false;
-    with_buf(m, |b| {
-        // With no call on the way (no register to save): no clock read either, so
-        // the park's stamp must give the time (When::ticks).
-        if b.gen != gen
-            || b.bytes.len() > BUF_BYTES - 3 * MAX_REC
-            || b.last_ts == 0
-            || !TSC.load(Ordering::Relaxed)
-        {
-            return;
+    // ON_FAST: membarrier, and a clock that is the counter, so the park's stamp
+    // gives the time.
+    if ON.load(Ordering::SeqCst) == ON_FAST {
+        // SAFETY: busy is set and tracing is on with membarrier: the stopper waits
+        // for us (see the module comment), so nobody else reaches the buffer.
+        let b = unsafe { &mut *t.buf.get() };
+        if let Some(r @ Ready { timed: false, .. }) = b.pending {
+            if b.gen == gen
+                && b.bytes.len() <= BUF_BYTES - 3 * MAX_REC
+                && r.by == g.goid
+                && r.g == n.goid
+                && b.chain.mirrors(p, g.goid, t.obj.get(), n.goid)
+            {
+                // The held-back wake set `next`'s flow pending (nothing starts it in
+                // between: it is on this M's P since); its start here consumes it.
+                let v = n.trace_flow.load(Ordering::Relaxed);
+                n.trace_flow.store(v & !FLOW_PENDING, Ordering::Relaxed);
+                t.why.set(0);
+                b.pending = None;
+                b.put_twin_switch(why, g.wait_info().1);
+                done = true;
+            }
         }
-        let Some(r) = b.pending else {
-            return;
-        };
-        if r.by != g.goid || r.g != n.goid || !b.chain.mirrors(p, g.goid, obj, n.goid) {
-            return;
-        }
-        // The held-back wake set `next`'s flow pending (nothing starts it in
-        // between: it is on this M's P since); its start here consumes it.
-        let v = n.trace_flow.load(Ordering::Relaxed);
-        n.trace_flow.store(v & !FLOW_PENDING, Ordering::Relaxed);
-        t.why.set(0);
-        let ts = stamp_ticks(g.wait_info().1, b.last_ts);
-        b.put_short_switch(why, ts, r);
-        done = true;
-    });
+    }
+    t.busy.store(false, Ordering::Release);
     done
 }
 
@@ -2498,30 +2608,36 @@ fn go_unblock_slow(gp: *mut G, src: Src) {
     // outlives its thread's calls into the runtime.
     let m = unsafe { &*m };
     let (goid, parked) = (g.goid, g.wait_info().1);
-    // The common case takes no call (and so has no register to save): no wake held
-    // back yet, and a time that needs no clock_gettime. As hold_wake.
+    // The common case takes no call (and so has no register to save): membarrier
+    // and the counter for a clock (ON_FAST), no wake held back yet. As hold_wake.
+    let t = &m.trace;
+    // Dekker with the stopper, as with_buf (module comment).
+    t.busy.store(true, Ordering::Relaxed);
+    core::sync::atomic::compiler_fence(Ordering::SeqCst);
     let mut held = false;
-    with_buf(m, |b| {
+    if ON.load(Ordering::SeqCst) == ON_FAST {
+        // SAFETY: busy is set and tracing is on with membarrier: the stopper waits
+        // for us (see the module comment), so nobody else reaches the buffer.
+        let b = unsafe { &mut *t.buf.get() };
         if b.gen == GEN.load(Ordering::Relaxed) && b.pending.is_none() {
             let timed = !b.fusing || b.last_ts == 0;
-            if !timed || TSC.load(Ordering::Relaxed) {
-                let ts = if timed {
-                    super::arch::cputicks()
-                } else {
-                    b.last_ts << TICK_SHIFT
-                };
-                b.pending = Some(Ready {
-                    g: goid,
-                    by,
-                    id,
-                    ts,
-                    timed,
-                    parked,
-                });
-                held = true;
-            }
+            let ts = if timed {
+                super::arch::cputicks()
+            } else {
+                b.last_ts << TICK_SHIFT
+            };
+            b.pending = Some(Ready {
+                g: goid,
+                by,
+                id,
+                ts,
+                timed,
+                parked,
+            });
+            held = true;
         }
-    });
+    }
+    t.busy.store(false, Ordering::Release);
     if !held {
         hold_wake_on(m, goid, by, id, parked);
     }
@@ -2618,7 +2734,9 @@ pub fn steal(p: i32, from: i32, g: *const G) {
 pub fn netpoll(n: usize) {
     if on() && n > 0 {
         // SAFETY: see go_create_slow.
-        emit(Kind::Netpoll, 0, |c, _| unsafe { c.uv(n as u64) });
+        emit(Kind::Timers, TIMERS_NETPOLL, |c, _| unsafe {
+            c.uv(n as u64)
+        });
     }
 }
 
@@ -2821,10 +2939,13 @@ pub fn start(path: &core::ffi::CStr) -> Result<()> {
     RAW_FAILED.store(false, Ordering::Relaxed);
     RAW_FD.store(raw, Ordering::Release);
     GEN.store(gen, Ordering::Release);
-    let on = if REGISTERED.load(Ordering::Relaxed) {
-        ON_WEAK
-    } else {
-        ON_STRONG
+    let on = match (
+        REGISTERED.load(Ordering::Relaxed),
+        TSC.load(Ordering::Relaxed),
+    ) {
+        (true, true) => ON_FAST,
+        (true, false) => ON_WEAK,
+        (false, _) => ON_STRONG,
     };
     ON.store(on, Ordering::SeqCst);
     Ok(())
@@ -2875,7 +2996,7 @@ pub fn stop() -> Result<()> {
     if was == 0 {
         return Err(Error::Inval);
     }
-    if was == ON_WEAK && !membarrier() {
+    if was != ON_STRONG && !membarrier() {
         // Registered, so this cannot fail short of a kernel bug: stopping without
         // the fence could read a buffer an M is writing.
         super::throw("rt_trace_stop: membarrier failed after registration");
@@ -3468,50 +3589,154 @@ mod tests {
 
     /// A ping-pong's steady state: once a wake went into a mirror switch, the next
     /// mirror switch's wake reads no clock, and the switch is a TwinSwitch of two
-    /// bytes (kind 0) that decodes as that wake at the switch's time and the switch,
-    /// the flow ids numbered by the decoder as for a ShortSwitch; a timed wake's
-    /// mirror switch is still a ShortSwitch.
+    /// bytes (kind 0), or of one (a TinySwitch) where its time since the last record
+    /// fits in 4 bits and it parks for the reason of the park on its object before;
+    /// either decodes as that wake at the switch's time and the switch (its `why`
+    /// too), the flow ids numbered by the decoder as for a ShortSwitch; a timed
+    /// wake's mirror switch is still a ShortSwitch.
     #[test]
-    fn a_ping_pong_switch_with_an_untimed_wake_is_two_bytes() {
+    fn a_ping_pong_switch_with_an_untimed_wake_is_two_bytes_or_one() {
         TSC.store(true, Ordering::Relaxed);
         let mut b = test_buf();
         let u = 1i64 << TICK_SHIFT;
-        let t0 = 1i64 << 40;
         let r = WaitReason::ChanRecv as u8;
+        let r2 = WaitReason::ChanSend as u8;
         let (oa, ob) = (0x7f00_0000_1000u64, 0x7f00_0000_2040u64);
         let mut sizes = Vec::new();
-        // (stopping G, its object, starting G); every switch woke its G first.
-        let steps = [(1, oa, 2), (2, ob, 1), (1, oa, 2), (2, ob, 1), (1, oa, 2)];
-        for (i, &(g, obj, a)) in steps.iter().enumerate() {
-            let t = t0 + 10 * i as i64 * u;
-            b.hold_wake(a, g, 1, 0, || t + 3 * u);
+        // (stopping G, its object, starting G, time units since the step before,
+        // why); every switch woke its G first.
+        let steps = [
+            (1, oa, 2, 0, r),
+            (2, ob, 1, 10, r),
+            (1, oa, 2, 10, r),
+            (2, ob, 1, 40, r),
+            (1, oa, 2, 15, r2),
+            (2, ob, 1, 15, r),
+            (1, oa, 2, 0, r2),
+        ];
+        let mut t = 1i64 << 40;
+        let mut at = Vec::new();
+        for &(g, obj, a, gap, why) in &steps {
+            t += gap * u;
+            at.push(t);
+            b.hold_wake(a, g, 1, 0, || t - 4 * u);
             let len = b.bytes.len();
-            b.put_switch(r, t + 7 * u, 0, g, obj, a, 0);
+            b.put_switch(why, t, 0, g, obj, a, 0);
             sizes.push(b.bytes.len() - len);
         }
         // Whole (first two: no chain yet; the first wake read the clock), then
         // ShortSwitch-sized no more: the wakes after the first fused one are untimed.
-        assert_eq!(&sizes[2..], &[2, 2, 2], "{sizes:?}");
-        assert_eq!(b.bytes[b.bytes.len() - 2] & 15, Kind::TwinSwitch as u8);
+        // One byte where the time fits and the why is that of the park on the same
+        // object before; two where the time does not fit (40) or the why changes.
+        assert_eq!(&sizes[2..], &[1, 2, 2, 1, 1], "{sizes:?}");
+        assert_eq!(b.bytes[b.bytes.len() - 1] & 15, Kind::TinySwitch as u8);
         let mut got = Vec::new();
         let mut woken = 7;
         assert!(decode(&b.bytes, &mut got, &mut woken).is_some());
         let got: Vec<_> = got
             .iter()
-            .map(|e| (e.ts, e.kind, e.g, e.a, e.b, e.c))
+            .map(|e| (e.ts, e.kind, e.why, e.g, e.a, e.b, e.c))
             .collect();
         let (w, sw) = (Kind::Unblock as u8, Kind::Switch as u8);
         let mut want = Vec::new();
-        for (i, &(g, obj, a)) in steps.iter().enumerate() {
-            let t = t0 + 10 * i as i64 * u;
+        for (i, &(g, obj, a, _, why)) in steps.iter().enumerate() {
+            let t = at[i];
             let id = 8 + i as u64;
             // The first wake read the clock; the others are placed at their switch.
-            let woke = if i == 0 { t + 3 * u } else { t + 7 * u };
-            want.push((woke, w, a, id as i64, g as u64, 0));
-            want.push((t + 7 * u, sw, g, a, obj, id));
+            let woke = if i == 0 { t - 4 * u } else { t };
+            want.push((woke, w, Src::Waker as u8, a, id as i64, g as u64, 0));
+            want.push((t, sw, why, g, a, obj, id));
         }
         assert_eq!(got, want);
-        assert_eq!(woken, 12);
+        assert_eq!(woken, 7 + steps.len() as u64);
+    }
+
+    /// A netpoll is a Timers record with a `why` of its own (its kind went to the
+    /// TinySwitch) and decodes as a Netpoll event; a Timers record stays one.
+    #[test]
+    fn a_netpoll_rides_in_a_timers_record() {
+        let mut b = test_buf();
+        let u = 1i64 << TICK_SHIFT;
+        // SAFETY (both): a test buffer with room.
+        b.encode(Kind::Timers, 0, 5 * u, |c, _| unsafe {
+            c.sv(3);
+            c.uv(2);
+        });
+        b.encode(Kind::Timers, TIMERS_NETPOLL, 7 * u, |c, _| unsafe {
+            c.uv(300)
+        });
+        let mut got = Vec::new();
+        assert!(decode(&b.bytes, &mut got, &mut 0).is_some());
+        let got: Vec<_> = got
+            .iter()
+            .map(|e| (e.ts, e.kind, e.why, e.p, e.a))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (5 * u, Kind::Timers as u8, 0, 3, 2),
+                (7 * u, Kind::Netpoll as u8, 0, -1, 300)
+            ]
+        );
+    }
+
+    /// short_switch's TwinSwitch, written from the park's stamp by put_twin_switch,
+    /// is byte for byte the record the general path (put_switch at the stamp's
+    /// time, When::ticks) writes, with the same time and chain after it: for a
+    /// stamp before the last record (no time), a delta of one byte and of several,
+    /// and a stamp past a wrap of the counter's 56 bits.
+    #[test]
+    fn a_twin_switch_from_the_stamp_is_the_general_paths_record() {
+        TSC.store(true, Ordering::Relaxed);
+        let u = 1i64 << TICK_SHIFT;
+        let r = WaitReason::ChanRecv as u8;
+        let (oa, ob) = (0x7f00_0000_1000u64, 0x7f00_0000_2040u64);
+        for t0 in [1i64 << 40, (WAIT_TSC_MASK as i64 + 1) * 3 - 40 * u] {
+            let (mut fast, mut full) = (test_buf(), test_buf());
+            let mut t = t0;
+            // (stopping G, its object, starting G, ticks from the last record to
+            // the park's stamp, negative: before it)
+            let steps = [
+                (1, oa, 2, 5 * u),
+                (2, ob, 1, 7 * u),
+                (1, oa, 2, 3 * u),
+                (2, ob, 1, -2 * u),
+                (1, oa, 2, 200 * u + 3),
+                (2, ob, 1, 70_000 * u),
+                (1, oa, 2, 9 * u),
+            ];
+            let mut twins = 0;
+            for (i, &(g, obj, a, dt)) in steps.iter().enumerate() {
+                t += 20 * u;
+                for b in [&mut fast, &mut full] {
+                    b.hold_wake(a, g, i as u32 + 1, 0, || t);
+                }
+                let stamp = (fast.last_ts << TICK_SHIFT).wrapping_add(dt) as u64 & WAIT_TSC_MASK;
+                let ts = When::Stamp(stamp).ticks(full.last_ts);
+                full.put_switch(r, ts, 0, g, obj, a, 0);
+                match fast.pending {
+                    // What short_switch checks on top: an untimed wake of `a` by `g`
+                    // in a switch that mirrors the last one.
+                    Some(w @ Ready { timed: false, .. })
+                        if w.by == g && w.g == a && fast.chain.mirrors(0, g, obj, a) =>
+                    {
+                        fast.pending = None;
+                        fast.put_twin_switch(r, stamp);
+                        twins += 1;
+                    }
+                    _ => fast.put_switch(r, ts, 0, g, obj, a, 0),
+                }
+                assert_eq!(fast.bytes, full.bytes, "step {i}");
+                assert_eq!(fast.last_ts, full.last_ts, "step {i}");
+                assert_eq!(fast.chain.flip, full.chain.flip, "step {i}");
+                t = fast.last_ts << TICK_SHIFT;
+            }
+            // The first two switches are whole (no chain yet): TwinSwitches after.
+            assert_eq!(twins, steps.len() - 2);
+            let mut got = Vec::new();
+            assert!(decode(&fast.bytes, &mut got, &mut 0).is_some());
+            assert!(got.windows(2).all(|w| w[0].ts <= w[1].ts));
+        }
     }
 
     /// The flags every hook reads fill a cache line of their own, so that no other
@@ -3668,10 +3893,10 @@ mod tests {
             ),
             ev(6_000_001, Switch, pre, 0, 6, 5, 0, 0),
             ev(6_000_002, WokeSwitch, fd, -1, 5, 6, 3, 1),
-            // No kind of event (kinds are 0..16): its P gets a lane all the same.
+            // No kind of event (kinds are 0..=16): its P gets a lane all the same.
             Ev {
                 ts: 7_000_000,
-                kind: 16,
+                kind: Kind::Netpoll as u8 + 1,
                 p: 7,
                 ..Ev::default()
             },
