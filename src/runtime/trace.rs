@@ -29,8 +29,8 @@
 //! buffers' pwrite was a fifth of the trace's cost on a ping-pong). A spawn burst has forms of its
 //! own too: a G that exits (or yields) into the next one writes a ChainSwitch of
 //! three bytes ([`Chain::chains`]), and seven Creates in eight of a burst by one G
-//! read no clock and take one byte each, spread by the decoder over the span between
-//! the records around them ([`Buf::put_create`]). A full buffer (`BUF_BYTES`) is
+//! read no clock and take one byte each, placed by the decoder at the time of the
+//! record before them ([`Buf::put_create`]). A full buffer (`BUF_BYTES`) is
 //! written raw, with one pwrite at an offset reserved by an atomic add,
 //! to an unlinked scratch file beside the trace: no lock and one system call per
 //! buffer, never per event. rt_trace_stop writes the last buffers the same way, then
@@ -721,9 +721,13 @@ impl Buf {
     /// [`CREATE_UNTIMED`] of the last that read the clock, is a CreateNext of one
     /// byte (Create's kind, `why` 1) with no time of its own. Its true time lies
     /// between the record before it and the record after its run of CreateNexts;
-    /// [`decode`] spreads the run evenly over that span (exact for a spawn loop's
-    /// even iterations; off by at most the span, a few rt_go calls there,
-    /// elsewhere). The clock read was about half of a spawn's Create cost with
+    /// [`decode`] places it at the lower bound, the record before. The created G
+    /// may start on another M before the record after the run (which may come
+    /// much later: the creator's thread descheduled), so any later placement could
+    /// show a G starting before its creation (a run spread evenly over the span
+    /// did, once in 360 traces of spawn storms); it cannot start before it was
+    /// created, which is after the lower bound. Off by at most seven rt_go calls
+    /// in a burst. The clock read was about half of a spawn's Create cost with
     /// tracing on (perf: the instruction after rdtsc took 67% of the hook's samples).
     ///
     /// The buffer has MAX_REC bytes of spare capacity (the caller checks).
@@ -904,7 +908,7 @@ fn unzig(x: u64) -> i64 {
 /// | kind         | why        | fields                                    |
 /// |--------------|------------|-------------------------------------------|
 /// | Create       | 0          | g (G), a = creator G, b = start function (F) |
-/// | CreateNext   | 1          | no time and no field: a Create of the G with the next id, by the last Create's creator, of its function; a run of them is spread between the records around it ([`Buf::put_create`]) |
+/// | CreateNext   | 1          | no time and no field: a Create of the G with the next id, by the last Create's creator, of its function; placed at the time of the record before it ([`Buf::put_create`]) |
 /// | Name         | chunk no.  | g, a, b = 16 bytes of its name (LE words) |
 /// | Start        | 0          | p (s), g (G), a = flow id of its wake (0: none) |
 /// | ChainSwitch  | why (not 0) | Start's kind: a = starting G (G), c = its flow id (p, g: see [`Chain::chains`]; b = 0); why 13 / 14: an exit / a yield with c = 0, not written |
@@ -969,9 +973,6 @@ fn decode(mut b: &[u8], out: &mut Vec<Ev>, woken: &mut u64) -> Option<()> {
         last_func.set(last_func.get().wrapping_add(sv(b)? as u64));
         Some(last_func.get())
     };
-    // The run of CreateNext events being decoded: where in `out` it starts and its
-    // lower bound (the time of the record before it), in clock ticks.
-    let mut untimed: Option<(usize, i64)> = None;
     while let Some((&head, rest)) = b.split_first() {
         // A record gives at most two events; out of memory ends the decoding (the
         // stopper sees CONVERT_NOMEM).
@@ -979,14 +980,13 @@ fn decode(mut b: &[u8], out: &mut Vec<Ev>, woken: &mut u64) -> Option<()> {
             return None;
         }
         b = rest;
-        let first = out.len();
         let (kind, why) = (head & 15, head >> 4);
         let prev = q;
         if head == Kind::Create as u8 | 1 << 4 {
-            // A CreateNext: no time of its own (that of the record before), the G
-            // with the next id, by the creator of the Create before, of its function.
+            // A CreateNext: no time of its own, the G with the next id, by the
+            // creator of the Create before, of its function. It is placed at its
+            // lower bound, the time of the record before (see Buf::put_create).
             last_gid.set(last_gid.get().wrapping_add(1));
-            untimed.get_or_insert((out.len(), q << TICK_SHIFT));
             out.push(Ev {
                 ts: q << TICK_SHIFT,
                 kind,
@@ -1132,24 +1132,7 @@ fn decode(mut b: &[u8], out: &mut Vec<Ev>, woken: &mut u64) -> Option<()> {
             }
         }
         out.push(e);
-        if let Some((from, lo)) = untimed.take() {
-            // The run of CreateNexts before this record happened between the record
-            // before it and this one's first event: spread evenly over that span (in a
-            // spawn loop, where they came, for the loop's iterations take about the
-            // same time; never outside it, so a lane's times still only grow).
-            let hi = out[first..]
-                .iter()
-                .map(|e| e.ts)
-                .min()
-                .unwrap_or(lo)
-                .max(lo);
-            let n = (first - from) as i64;
-            for (j, e) in out[from..first].iter_mut().enumerate() {
-                e.ts = lo + (hi - lo) * (j as i64 + 1) / (n + 1);
-            }
-        }
     }
-    // A run at the buffer's end stays at its lower bound.
     Some(())
 }
 
@@ -3436,8 +3419,10 @@ mod tests {
     /// A spawn burst's Creates read the clock once in CREATE_UNTIMED + 1 (eight): the
     /// others (same creator, same function, the next G id, nothing else written since
     /// the Create before) are CreateNext records of one byte that decode to the whole
-    /// Create, a run of them spread evenly between the record before it and the one
-    /// after (at the one before if the buffer ends there). A Create by another G, of
+    /// Create, placed at the time of the record before the run (never after the
+    /// created G's start, which may come before the record after the run: a run
+    /// spread evenly up to that record showed G25946 starting before its creation
+    /// in a trace of a spawn storm). A Create by another G, of
     /// another function, of a G whose id does not follow, or after another record,
     /// reads the clock and is written whole.
     #[test]
@@ -3486,21 +3471,11 @@ mod tests {
             assert_eq!(b.bytes.len() - len == 1, !whole, "step {i}: size");
             want.push(((t, Kind::Create as u8, 0, -1, g, by, func, 0), whole));
         }
-        // The untimed ones: spread between the timed events around each run.
-        let mut k = 0;
-        while k < want.len() {
-            if want[k].1 {
-                k += 1;
-                continue;
+        // The untimed ones: at the time of the timed event before their run.
+        for k in 0..want.len() {
+            if !want[k].1 {
+                want[k].0 .0 = want[k - 1].0 .0;
             }
-            let end = (k..want.len()).find(|&e| want[e].1).unwrap_or(want.len());
-            let lo = want[k - 1].0 .0;
-            let hi = if end < want.len() { want[end].0 .0 } else { lo };
-            let n = (end - k) as i64;
-            for (j, w) in want[k..end].iter_mut().enumerate() {
-                w.0 .0 = lo + (hi - lo) * (j as i64 + 1) / (n + 1);
-            }
-            k = end;
         }
         let want: Vec<_> = want.into_iter().map(|w| w.0).collect();
         let mut got = Vec::new();
