@@ -1306,16 +1306,17 @@ pub unsafe fn rebuild_after_fork(keep: &[Option<&GStack>]) {
     for &ap in &set.all {
         // SAFETY: arenas on `all` are live, and ours alone here.
         let a = unsafe { &mut *ap };
-        // The slots that were free stay as they were; the others were in use in the
-        // parent, touched as far as anyone knows: a scavenge gives their pages back.
+        // The slots that were free stay as they were. The others were handed out in
+        // the parent, maybe with their guard still to be installed outside the lock
+        // (deferred): each gets its guard again before it is handed out (a guard
+        // installed twice is harmless).
         a.free.sort_unstable();
-        let usable = a.slot - G_GUARD_SIZE;
         let mut fi = 0;
         for k in 0..a.carved {
             if fi < a.free.len() && a.free[fi] as usize == k {
                 fi += 1;
             } else {
-                a.touched[k] = usable;
+                a.touched[k] = UNGUARDED;
             }
         }
         a.free.clear();
