@@ -1843,6 +1843,10 @@ pub unsafe fn forget_after_fork() {
                 }
                 continue;
             }
+            // Its stack may be on a P's list too (see stack::rebuild_after_fork).
+            if let Some(st) = (*gp).stack.take() {
+                st.forget_after_fork();
+            }
             ptr::drop_in_place(gp);
         }
     }
@@ -1854,11 +1858,23 @@ pub unsafe fn forget_after_fork() {
     // take the GFREE and STACKS locks.
     unsafe {
         GFREE.get_after_fork().clear();
-        drop(core::mem::take(STACKS.get_after_fork()));
+        STACKS.get_after_fork().forget_after_fork();
         // The parent's Gs that waited for a stack are gone with the rest.
         *STACK_WAIT.get_after_fork() = GQueue::new();
     }
     STACK_WAITING.store(false, Ordering::SeqCst);
+    // Every stack of the parent's is let go of now but the kept Gs' (the Ps' caches by
+    // rt_init before this): their arenas learn what is free from those alone.
+    let mut kept: [Option<&super::stack::GStack>; 2] = [None, None];
+    for (slot, &gp) in kept.iter_mut().zip(keep.iter()) {
+        if !gp.is_null() {
+            // SAFETY: a kept G is live (its block was not freed) and ours alone here.
+            *slot = unsafe { (*gp).stack.as_ref() };
+        }
+    }
+    // SAFETY: the fork child's only thread, before the new runtime starts (our
+    // # Safety); no stack of the parent's is held any more but the kept Gs'.
+    unsafe { super::stack::rebuild_after_fork(&kept) };
 }
 
 /// Run by a G right after it is switched to: queues the G that yielded straight to

@@ -170,6 +170,7 @@ fn init_locked(n: i32, cfg: Cfg, psig: i32, flags: u32) -> Result<()> {
             // Before the stale Ms put their stacks back.
             super::stack::mstack_cache_after_fork();
             m::free_stale_ms(&mut s);
+            p::forget_stacks_after_fork(&mut s);
             p::free_all(&mut s);
         }
         s.midle = ptr::null_mut();

@@ -702,6 +702,19 @@ pub fn procresize(s: &mut Sched, n: i32) -> Result<i32> {
     Ok(old)
 }
 
+/// In a fork child, before [`free_all`]: forgets the stacks cached by the parent's Ps
+/// without walking their lists (see `stack::rebuild_after_fork`, which frees them).
+///
+/// # Safety
+/// The only thread of a fork child, before the new runtime starts.
+pub unsafe fn forget_stacks_after_fork(s: &mut Sched) {
+    for &pp in &s.allp {
+        // SAFETY: a live boxed P on allp; no M of the parent exists in the child (our
+        // # Safety), so its core is nobody's.
+        unsafe { (*(*pp).core.get()).local.stacks.forget_after_fork() };
+    }
+}
+
 /// Frees every P (shutdown, or a fork child's stale runtime).
 ///
 /// # Safety

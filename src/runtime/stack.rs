@@ -392,6 +392,18 @@ impl StackList {
     }
 }
 
+impl StackList {
+    /// In a fork child: lets go of every stack on the list without reading it. The
+    /// parent's lists changed under other threads while fork copied the memory page by
+    /// page, so a list may hold a stack that a G holds too, or even loop; the arenas
+    /// are rebuilt instead (see [`rebuild_after_fork`]).
+    pub fn forget_after_fork(&mut self) {
+        self.head = ptr::null_mut();
+        self.tail = ptr::null_mut();
+        self.len = 0;
+    }
+}
+
 impl Default for StackList {
     fn default() -> Self {
         StackList::new()
@@ -1255,6 +1267,89 @@ pub unsafe fn registry_after_fork() {
     // SAFETY: we are the only thread of a fork child (the # Safety contract), so nobody
     // can hold or take ARENAS' lock.
     unsafe { ARENAS.get_after_fork() };
+}
+
+impl GStack {
+    /// In a fork child: lets go of a stack of the parent's without giving its slot back
+    /// (see [`rebuild_after_fork`], which does).
+    pub fn forget_after_fork(self) {
+        valgrind::stack_deregister(self.vg_id);
+        core::mem::forget(self);
+    }
+}
+
+/// In a fork child, once every stack of the parent's runtime has been let go of with
+/// `forget_after_fork` but those in `keep` (the stacks the child's thread may be
+/// running on): every carved slot of every arena is free again but the kept ones.
+///
+/// The child cannot give the parent's stacks back one by one: the Ps' caches, the Gs'
+/// stacks and the global cache changed under other threads while fork copied the
+/// process page by page (no lock covers them), so the child may find a stack both on
+/// a P's list and in the G that had just taken it. Given back twice, its slot was
+/// handed to two Gs of the child, or its arena counted no stack in use and was
+/// unmapped under the child's own thread (SIGSEGV), or a free list looped (rt_shutdown
+/// spun forever). The arenas' own lists are whole (their lock is held across the
+/// fork), so they are rebuilt from the slots alone.
+///
+/// # Safety
+/// The only thread of a fork child, before the new runtime starts; no GStack of the
+/// parent's exists any more but those in `keep`.
+pub unsafe fn rebuild_after_fork(keep: &[Option<&GStack>]) {
+    // SAFETY: the only thread of a fork child (our # Safety).
+    let set = unsafe { ARENAS.get_after_fork() };
+    let mut touched_total = 0usize;
+    for st in keep.iter().flatten() {
+        touched_total += st.hi - st.touched_lo;
+    }
+    set.dirty = 0;
+    set.nempty = 0;
+    for &ap in &set.all {
+        // SAFETY: arenas on `all` are live, and ours alone here.
+        let a = unsafe { &mut *ap };
+        // The slots that were free stay as they were. The others were handed out in
+        // the parent, maybe with their guard still to be installed outside the lock
+        // (deferred): each gets its guard again before it is handed out (a guard
+        // installed twice is harmless).
+        a.free.sort_unstable();
+        let mut fi = 0;
+        for k in 0..a.carved {
+            if fi < a.free.len() && a.free[fi] as usize == k {
+                fi += 1;
+            } else {
+                a.touched[k] = UNGUARDED;
+            }
+        }
+        a.free.clear();
+        a.live = 0;
+        for k in (0..a.carved).rev() {
+            if keep
+                .iter()
+                .flatten()
+                .any(|st| st.arena == ap && st.idx as usize == k)
+            {
+                a.live += 1;
+            } else {
+                // Never allocates: capacity nslots.
+                a.free.push(k as u32);
+            }
+        }
+        a.dirty = 0;
+        for &k in &a.free {
+            a.dirty += dirty_of(a.touched[k as usize]);
+        }
+        set.dirty += a.dirty;
+        touched_total += a.dirty;
+        if a.live == 0 && a.carved > 0 {
+            set.nempty += 1;
+        }
+        if a.has_room() && !a.in_room {
+            a.in_room = true;
+            // Never allocates: new_arena keeps room's capacity at least all's length.
+            set.room.push(ap);
+        }
+    }
+    GSTACK_TOUCHED.store(touched_total as u64, Ordering::Release);
+    SCAVENGE_PENDING.store(true, Ordering::Release);
 }
 
 /// Bytes of G stacks resident in memory, counted page by page with mincore over every
