@@ -12,25 +12,6 @@ static int sv[2];
 static int rounds;
 static rt_wg wg;
 
-static bool read_u32(int fd, uint32_t *v)
-{
-    for (;;) {
-        ssize_t n = read(fd, v, sizeof *v);
-        if (n == (ssize_t)sizeof *v)
-            return true;
-        if (n < 0 && errno == EAGAIN) {
-            int r = rt_poll_fd(fd, RT_POLLIN, -1);
-            if (r < 0) {
-                FAIL("rt_poll_fd -> %s", rt_err_name(r));
-                return false;
-            }
-            continue;
-        }
-        FAIL("read -> %zd (%s)", n, strerror(errno));
-        return false;
-    }
-}
-
 static void pinger(void *arg)
 {
     (void)arg;
@@ -40,7 +21,7 @@ static void pinger(void *arg)
             break;
         }
         uint32_t v;
-        if (!read_u32(sv[0], &v) || !CHECK_EQ(v, i + 1000000))
+        if (!tc_read_u32(sv[0], &v) || !CHECK_EQ(v, i + 1000000))
             break;
     }
     rt_wg_done(&wg);
@@ -51,7 +32,7 @@ static void ponger(void *arg)
     (void)arg;
     for (uint32_t i = 0; i < (uint32_t)rounds; i++) {
         uint32_t v;
-        if (!read_u32(sv[1], &v) || !CHECK_EQ(v, i))
+        if (!tc_read_u32(sv[1], &v) || !CHECK_EQ(v, i))
             break;
         v += 1000000;
         if (write(sv[1], &v, sizeof v) != (ssize_t)sizeof v) {

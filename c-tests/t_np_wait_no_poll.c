@@ -34,25 +34,6 @@ static int sv[2];
 static int rounds;
 static rt_wg wg;
 
-static bool read_u32(int fd, uint32_t *v)
-{
-    for (;;) {
-        ssize_t n = read(fd, v, sizeof *v);
-        if (n == (ssize_t)sizeof *v)
-            return true;
-        if (n < 0 && errno == EAGAIN) {
-            int r = rt_poll_fd(fd, RT_POLLIN, -1);
-            if (r != RT_POLLIN) {
-                FAIL("rt_poll_fd -> %d", r);
-                return false;
-            }
-            continue;
-        }
-        FAIL("read -> %zd (%s)", n, strerror(errno));
-        return false;
-    }
-}
-
 static void side(void *arg)
 {
     int me = (int)(intptr_t)arg;
@@ -62,7 +43,7 @@ static void side(void *arg)
             FAIL("write");
             break;
         }
-        if (!read_u32(sv[me], &v) || !CHECK_EQ(v, i))
+        if (!tc_read_u32(sv[me], &v) || !CHECK_EQ(v, i))
             break;
         if (me == 1 && write(sv[1], &v, sizeof v) != (ssize_t)sizeof v) {
             FAIL("write");

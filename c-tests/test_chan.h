@@ -139,6 +139,27 @@ static inline bool tc_in_child_thread(int procs, rt_fn fn, void *arg)
     return tc_in_child(procs, false, tc_on_thread_, &c);
 }
 
+/* Reads one u32 from the non-blocking fd `fd` on a G, waiting in rt_poll_fd after
+ * EAGAIN (a wait must answer RT_POLLIN); false, with the failure counted, otherwise. */
+static inline bool tc_read_u32(int fd, uint32_t *v)
+{
+    for (;;) {
+        ssize_t n = read(fd, v, sizeof *v);
+        if (n == (ssize_t)sizeof *v)
+            return true;
+        if (n < 0 && errno == EAGAIN) {
+            int r = rt_poll_fd(fd, RT_POLLIN, -1);
+            if (r != RT_POLLIN) {
+                FAIL("rt_poll_fd -> %d", r);
+                return false;
+            }
+            continue;
+        }
+        FAIL("read -> %zd (%s)", n, strerror(errno));
+        return false;
+    }
+}
+
 static inline int64_t tc_go(rt_fn fn, void *arg)
 {
     int64_t id = rt_go(fn, arg);
