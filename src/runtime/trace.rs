@@ -3185,6 +3185,14 @@ unsafe fn take_after_fork<T>(l: &Lock<Option<T>>, f: impl FnOnce(&T)) {
 mod tests {
     use super::*;
 
+    /// Decoded events as tuples of every field, to compare with what a test wrote.
+    #[allow(clippy::type_complexity)]
+    fn fields(evs: &[Ev]) -> Vec<(i64, u8, u8, i32, i64, i64, u64, u64)> {
+        evs.iter()
+            .map(|e| (e.ts, e.kind, e.why, e.p, e.g, e.a, e.b, e.c))
+            .collect()
+    }
+
     /// An empty buffer of trace generation 1, as `prepare` would start one.
     fn test_buf() -> Buf {
         Buf {
@@ -3350,10 +3358,7 @@ mod tests {
             }
             want.push((t + 7 * u, Kind::Switch as u8, r, p as i32, g, a, obj, c));
         }
-        let got: Vec<_> = got
-            .iter()
-            .map(|e| (e.ts, e.kind, e.why, e.p, e.g, e.a, e.b, e.c))
-            .collect();
+        let got = fields(&got);
         assert_eq!(got, want);
     }
 
@@ -3409,10 +3414,7 @@ mod tests {
             let t = t0 + (10 + i as i64) * u;
             want.push((t, Kind::Switch as u8, why, p as i32, g, a, 0, c));
         }
-        let got: Vec<_> = got
-            .iter()
-            .map(|e| (e.ts, e.kind, e.why, e.p, e.g, e.a, e.b, e.c))
-            .collect();
+        let got = fields(&got);
         assert_eq!(got, want);
     }
 
@@ -3422,9 +3424,9 @@ mod tests {
     /// Create, placed at the time of the record before the run (never after the
     /// created G's start, which may come before the record after the run: a run
     /// spread evenly up to that record showed G25946 starting before its creation
-    /// in a trace of a spawn storm). A Create by another G, of
-    /// another function, of a G whose id does not follow, or after another record,
-    /// reads the clock and is written whole.
+    /// in a trace of a spawn storm). A Create by another G, of another function, of
+    /// a G whose id does not follow, or after another record, reads the clock and is
+    /// written whole.
     #[test]
     fn a_spawn_burst_reads_the_clock_once_in_eight_creates() {
         let mut b = test_buf();
@@ -3480,10 +3482,7 @@ mod tests {
         let want: Vec<_> = want.into_iter().map(|w| w.0).collect();
         let mut got = Vec::new();
         assert!(decode(&b.bytes, &mut got, &mut 0).is_some());
-        let got: Vec<_> = got
-            .iter()
-            .map(|e| (e.ts, e.kind, e.why, e.p, e.g, e.a, e.b, e.c))
-            .collect();
+        let got = fields(&got);
         assert_eq!(got, want);
         // Times only grow.
         assert!(got.windows(2).all(|w| w[0].0 <= w[1].0));
