@@ -18,8 +18,12 @@
  * - control (one P, and two with MRT_DEBUG=migrate): Gs whose control bits differ
  *   (rounding toward zero with the flags set, the default with them clear) each find
  *   their own control bits after every yield: the load still happens when needed.
+ * - start: rt_main's G, and Gs started by a G, start with the default control state
+ *   (MXCSR 0x1f80, x87 control word 0x037f) whatever their creator's (rounding toward
+ *   zero, 53-bit precision), which the creator keeps; one P and two.
  * The flag check needs a real CPU: valgrind's stmxcsr reads back the default value
- * (it does not model the flags), so under valgrind only the control checks run.
+ * (it does not model the flags), so under valgrind only the control checks run (and
+ * not the start checks: valgrind does not model a changed x87 precision either).
  */
 #include "test.h"
 
@@ -146,6 +150,59 @@ static void test_control(void *arg)
     CHECK_RC(rt_shutdown(-1), RT_OK);
 }
 
+/* ---- start: a G starts with the default control state (docs/api.md, "G") ---- */
+
+static void set_x87cw(uint16_t v)
+{
+    __asm__ volatile("fldcw %0" : : "m"(v));
+}
+
+#define X87CW_53BIT 0x027fu
+
+static atomic_int started_default;
+
+static void fresh_g(void *arg)
+{
+    (void)arg;
+    if ((get_mxcsr() & ~MXCSR_FLAGS) == MXCSR_DEFAULT && get_x87cw() == X87CW_DEFAULT)
+        atomic_fetch_add(&started_default, 1);
+    rt_wg_done(&wg);
+}
+
+/* rt_main's G (its host thread rounds toward zero with 53-bit x87 precision), then a
+ * G started by a G in that state, on one P (started by the direct path) and on two. */
+static void main_start(void *arg)
+{
+    (void)arg;
+    fresh_g(NULL);
+    rt_wg_wait(&wg);
+    set_mxcsr(MXCSR_RZ | MXCSR_FLAGS);
+    set_x87cw(X87CW_53BIT);
+    rt_wg_add(&wg, 8);
+    for (int i = 0; i < 8; i++)
+        CHECK(rt_go(fresh_g, NULL) > 0);
+    rt_wg_wait(&wg);
+    /* And its own state stayed. */
+    CHECK_EQ(get_mxcsr() & ~MXCSR_FLAGS, MXCSR_RZ);
+    CHECK_EQ(get_x87cw(), X87CW_53BIT);
+    set_mxcsr(MXCSR_DEFAULT);
+    set_x87cw(X87CW_DEFAULT);
+    CHECK_EQ(atomic_load(&started_default), 9);
+}
+
+static void test_start(void *arg)
+{
+    rt_config cfg = { .size = sizeof cfg, .maxprocs = arg ? 2 : 1 };
+    CHECK_RC(rt_init(&cfg), RT_OK);
+    rt_wg_add(&wg, 1);
+    set_mxcsr(MXCSR_RZ);
+    set_x87cw(X87CW_53BIT);
+    CHECK_RC(rt_main(main_start, NULL), RT_OK);
+    set_mxcsr(MXCSR_DEFAULT);
+    set_x87cw(X87CW_DEFAULT);
+    CHECK_RC(rt_shutdown(-1), RT_OK);
+}
+
 static void run(const char *name, void (*fn)(void *), void *arg)
 {
     int st = test_spawn(fn, arg, NULL, 0);
@@ -158,5 +215,10 @@ int main(void)
     run("direct", test_direct, NULL);
     run("control", test_control, NULL);
     run("control_migrate", test_control, "migrate");
+    /* Valgrind does not model a changed rounding mode or x87 precision. */
+    if (!test_under_valgrind()) {
+        run("start", test_start, NULL);
+        run("start_2p", test_start, "2p");
+    }
     return test_summary();
 }
