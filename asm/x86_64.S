@@ -181,16 +181,28 @@ mstart_stub:
  *   Pushes the frame above on the current stack, stores rsp into save->sp, loads
  *   rsp = load->sp, writes the TLS slot = newg (so getg() is right from the first
  *   instruction of the resumed code), pops the frame found there and returns into it.
- *   MXCSR is always reloaded; the x87 control word only when it differs from
- *   the current one. Why (measured on an AMD EPYC): ldmxcsr of an unchanged
- *   value costs next to nothing, fldcw of any value is slow (tens of cycles when
- *   it changes), and reading back what stmxcsr stored (to compare) stalls: the
- *   store does not forward to the load, which waits for it to reach the cache
- *   (~1 ns per switch). fnstcw's store forwards normally.
- *   Clobbers also r9 (caller-saved).
+ *   The resumed side's MXCSR is loaded only when its control bits (rounding, DAZ,
+ *   FTZ, exception masks: everything but the six sticky status flags, bits 0-5)
+ *   differ from the current ones, and its x87 control word only when that differs.
+ *   The status flags are not a G's own: they are caller-saved in the C convention
+ *   (any call, rt_gosched included, may change them), so the resumed side gets
+ *   the thread's current flags, as after any C call. Why: on Intel (measured on
+ *   an Emerald Rapids VM) a stmxcsr soon after an ldmxcsr that changed the status
+ *   flags costs ~75 ns (a loop of the pair: 76 ns; 2.4-3.9 ns when the pair
+ *   changes only control bits or nothing, or for either instruction alone), 15x
+ *   the rest of the switch, and a G that has done any floating-point arithmetic
+ *   (inexact flag set) switching with a fresh G (flags clear) paid it in every
+ *   switch's save. An ldmxcsr of an unchanged value costs ~1 ns there and reading
+ *   back what stmxcsr stored (4 bytes) does not stall. (On an AMD EPYC that read
+ *   back cost ~1 ns a switch; an unchanged ldmxcsr next to nothing.)
+ *   fldcw of any value is slow (tens of cycles when it changes); fnstcw's store
+ *   forwards normally. The two read-backs are separate 4- and 2-byte loads: one
+ *   8-byte load of the slot spans both stores and does not forward (8.8 vs 3.9 ns
+ *   a switch measured).
  *   Returns (on the original stack) when something later swaps back to *save.
- *   Clobbers: rax, rcx, rdx, rsi, rdi, r8-r11, flags; preserves the callee-saved
- *   registers, MXCSR and the x87 control word of each side.
+ *   Clobbers: rax, rcx, rdx, rsi, rdi, r8-r11, flags, the MXCSR status flags;
+ *   preserves the callee-saved registers, the MXCSR control bits and the x87
+ *   control word of each side.
  */
 /*
  * Call-frame information (for gdb, perf --call-graph=dwarf and libunwind): inside
@@ -241,15 +253,17 @@ mrt_swap:                                       # every build (it moved with the
         .cfi_startproc
         SAVE_CONTEXT                            # into *save (rdi)
 
-        movzwl  4(%rsp), %r9d                   # our x87 CW (fnstcw's store forwards;
-                                                # stmxcsr's is never read back here)
+        movl    (%rsp), %r8d                    # our MXCSR and x87 CW, read back
+        movzwl  4(%rsp), %r9d                   # (two loads: each forwards)
         movq    %rdi, %rax                      # the resumed side's return value: save
         movq    {GOBUF_SP}(%rsi), %rsp          # switch stacks
         movq    mrt_tls_g@GOTTPOFF(%rip), %rcx
         movq    %rdx, %fs:(%rcx)                # TLS slot = newg
 
-        ldmxcsr (%rsp)                          # the resumed side's MXCSR, always
-        cmpw    4(%rsp), %r9w                   # its x87 CW only if it differs
+        xorl    (%rsp), %r8d                    # the resumed side's MXCSR only if its
+        testl   $0xffffffc0, %r8d               # control bits differ (not the flags)
+        jnz     3f
+4:      cmpw    4(%rsp), %r9w                   # its x87 CW only if it differs
         jne     2f
 1:      .cfi_remember_state
         addq    $8, %rsp
@@ -276,6 +290,8 @@ mrt_swap:                                       # every build (it moved with the
         .cfi_restore_state
 2:      fldcw   4(%rsp)                         # differs: reload it
         jmp     1b
+3:      ldmxcsr (%rsp)                          # differs: load it (flags and all)
+        jmp     4b
         .cfi_endproc
         .size   mrt_swap, .-mrt_swap
 
