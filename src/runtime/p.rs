@@ -272,6 +272,10 @@ pub static ALLP: [AtomicPtr<P>; MAX_PROCS as usize] =
 /// gomaxprocs and the number of idle Ps, for lock-free readers (written under the
 /// sched lock).
 pub static GOMAXPROCS: AtomicI32 = AtomicI32::new(0);
+/// How many Ps exist (allp's length: ALLP[..NALLP] are live, those from GOMAXPROCS
+/// on beyond it), for sysmon, which must also watch the surplus ones that still run.
+/// Written under the sched lock.
+pub static NALLP: AtomicI32 = AtomicI32::new(0);
 
 /// The steal gate of every P's run queue: private (owners take without a locked
 /// instruction, nobody steals) while gomaxprocs is 1, open otherwise. Changed by
@@ -646,6 +650,7 @@ pub fn procresize(s: &mut Sched, n: i32) -> Result<i32> {
         ALLP[unsafe { (*pp).id } as usize].store(pp, Ordering::Release);
     }
     s.allp.extend(fresh);
+    NALLP.store(s.allp.len() as i32, Ordering::Release);
     if n > 1 {
         // Before any P beyond the first can be run (so before anyone steals): every
         // owner takes by CAS from now on.
@@ -689,6 +694,12 @@ pub fn procresize(s: &mut Sched, n: i32) -> Result<i32> {
                     .is_ok(),
                 _ => false, // dies when released
             };
+            if !ours && matches!(p.status(), PStatus::Running | PStatus::Syscall) {
+                // Still run (or just back in a system call): sysmon asks its G to
+                // yield, or takes it out of the call, at its next look (retake
+                // watches surplus Ps too). Look soon.
+                super::sysmon::wake_if_sleeping();
+            }
             if ours {
                 p.m.store(ptr::null_mut(), Ordering::Release);
                 p.set(PStatus::Dead);
@@ -754,6 +765,7 @@ pub unsafe fn free_all(s: &mut Sched) {
     s.npidle = 0;
     s.gomaxprocs = 0;
     GOMAXPROCS.store(0, Ordering::Release);
+    NALLP.store(0, Ordering::Release);
     NPIDLE.store(0, Ordering::Release);
     RUNQ_GATE.reset();
 }
