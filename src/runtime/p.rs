@@ -695,9 +695,10 @@ pub fn procresize(s: &mut Sched, n: i32) -> Result<i32> {
                 _ => false, // dies when released
             };
             if !ours && matches!(p.status(), PStatus::Running | PStatus::Syscall) {
-                // Still run (or just back in a system call): sysmon asks its G to
-                // yield, or takes it out of the call, at its next look (retake
-                // watches surplus Ps too). Look soon.
+                // Its M still runs it (a P in a system call included, if its M won
+                // it back just before our CAS): sysmon asks its G to yield, or takes
+                // it out of a later call, at its next look (retake watches surplus
+                // Ps too). Look soon.
                 super::sysmon::wake_if_sleeping();
             }
             if ours {
