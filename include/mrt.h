@@ -885,8 +885,9 @@ int rt_shutdown(int64_t timeout_ns);
 
 /**
  * n > 0: sets the number of Ps and returns the previous number. Growing takes effect
- * at once; shrinking lazily: idle surplus Ps die now, running ones when their M
- * releases them (rt_releasep then returns a dead P). n <= 0: returns the number only.
+ * at once; shrinking lazily: idle surplus Ps and those whose M is in a system call
+ * die now, running ones when their M releases them (rt_releasep then returns a dead
+ * P); the timers of every surplus P move to P0 now. n <= 0: returns the number only.
  *
  * Any context. Errors: RT_EINVAL for n > 1024; RT_ENOMEM; RT_ESHUTDOWN.
  */

@@ -272,6 +272,10 @@ pub static ALLP: [AtomicPtr<P>; MAX_PROCS as usize] =
 /// gomaxprocs and the number of idle Ps, for lock-free readers (written under the
 /// sched lock).
 pub static GOMAXPROCS: AtomicI32 = AtomicI32::new(0);
+/// How many Ps exist (allp's length: ALLP[..NALLP] are live, those from GOMAXPROCS
+/// on beyond it), for sysmon, which must also watch the surplus ones that still run.
+/// Written under the sched lock.
+pub static NALLP: AtomicI32 = AtomicI32::new(0);
 
 /// The steal gate of every P's run queue: private (owners take without a locked
 /// instruction, nobody steals) while gomaxprocs is 1, open otherwise. Changed by
@@ -616,9 +620,9 @@ pub fn with_p<R>(pp: *const P, f: impl FnOnce(&P) -> R) -> Result<R> {
 }
 
 /// Go's procresize: grow at once (new or revived Ps go to the pool), shrink lazily
-/// (idle or host-held surplus Ps die now, their queued Gs moved to the global queue
-/// for the caller to wake an M for; running ones die when released). Returns the old
-/// count.
+/// (idle, host-held and in-a-system-call surplus Ps die now, their queued Gs moved to
+/// the global queue for the caller to wake an M for; running ones die when released,
+/// but their timers move to P0 now). Returns the old count.
 pub fn procresize(s: &mut Sched, n: i32) -> Result<i32> {
     if n <= 0 || n > MAX_PROCS {
         return Err(Error::Inval);
@@ -646,6 +650,7 @@ pub fn procresize(s: &mut Sched, n: i32) -> Result<i32> {
         ALLP[unsafe { (*pp).id } as usize].store(pp, Ordering::Release);
     }
     s.allp.extend(fresh);
+    NALLP.store(s.allp.len() as i32, Ordering::Release);
     if n > 1 {
         // Before any P beyond the first can be run (so before anyone steals): every
         // owner takes by CAS from now on.
@@ -665,32 +670,61 @@ pub fn procresize(s: &mut Sched, n: i32) -> Result<i32> {
                 pidleput(s, pp);
             }
         } else {
-            match st {
+            // Ours to kill now: an idle P, one the host holds, and one whose M is in
+            // a system call, taken out of it as sysmon's retake does (whoever wins
+            // the CAS out of Syscall owns the P; the M's exitsyscall then finds it
+            // lost and looks for another). Left in Syscall, nothing would release
+            // it before the call returned: sysmon, the thieves and
+            // timer::earliest look only below gomaxprocs, so its queued Gs and
+            // timers waited as long as the call (t_shrink_past_syscall_p).
+            let ours = match st {
                 PStatus::Idle => {
                     pidleremove(s, pp);
-                    p.set(PStatus::Dead);
+                    true
                 }
-                PStatus::Held => p.set(PStatus::Dead),
-                _ => {} // dies when released
+                PStatus::Held => true,
+                PStatus::Syscall => p
+                    .status
+                    .compare_exchange(
+                        PStatus::Syscall as u32,
+                        PStatus::Reserved as u32,
+                        Ordering::AcqRel,
+                        Ordering::Relaxed,
+                    )
+                    .is_ok(),
+                _ => false, // dies when released
+            };
+            if !ours && matches!(p.status(), PStatus::Running | PStatus::Syscall) {
+                // Its M still runs it (a P in a system call included, if its M won
+                // it back just before our CAS): sysmon asks its G to yield, or takes
+                // it out of a later call, at its next look (retake watches surplus
+                // Ps too). Look soon.
+                super::sysmon::wake_if_sleeping();
             }
-            if matches!(st, PStatus::Idle | PStatus::Held) {
-                // A host-held P may still have Gs queued (rt_releasep leaves them
-                // there for whoever runs the P next; a pooled one has none since
-                // release_to_pool moves them); nobody runs a dead one, so they go to
-                // the global queue.
-                // SAFETY: under the sched lock, an idle P (just taken from the pool)
-                // or one the host holds is run by no M and reachable only through
-                // calls that take this lock first: we own it for this step.
-                // (The caller wakes an M for them once the sched lock is dropped.)
+            if ours {
+                p.m.store(ptr::null_mut(), Ordering::Release);
+                p.set(PStatus::Dead);
+                // It may still have Gs queued (rt_releasep leaves them there for
+                // whoever runs the P next, and so does a G entering a system call;
+                // a pooled P has none since release_to_pool moves them); nobody runs
+                // a dead one, so they go to the global queue.
+                // SAFETY: under the sched lock, an idle P (just taken from the pool),
+                // one the host holds or one just won out of Syscall is run by no M
+                // and reachable only through calls that take this lock first (or,
+                // for the M back from its call, a CAS out of Syscall that now
+                // fails): we own it for this step. (The caller wakes an M for them
+                // once the sched lock is dropped.)
                 let mut held = unsafe { HeldP::from_raw(pp) };
                 shed(&mut held);
                 let _ = held.into_raw();
             }
-            if p.status() == PStatus::Dead {
-                // A dead P's timers would never run: P0 takes them (as in
-                // release_to_pool). The Gs of an idle P that armed them sleep on them.
-                super::timer::move_all(pp, s.allp[0]);
-            }
+            // The timers of every surplus P go to P0 now, whatever its state: those
+            // of a P that dies move with it (shed above), and a P that its M still
+            // runs would keep them out of sight until released (timer::earliest
+            // and the thieves look only below gomaxprocs), which a G that never
+            // gives up its P may never do (t_shrink_past_running_p_timers). Its M
+            // may still add timers to it: timer::add sends those after them.
+            super::timer::move_all(pp, s.allp[0]);
         }
     }
     if n == 1 {
@@ -732,6 +766,7 @@ pub unsafe fn free_all(s: &mut Sched) {
     s.npidle = 0;
     s.gomaxprocs = 0;
     GOMAXPROCS.store(0, Ordering::Release);
+    NALLP.store(0, Ordering::Release);
     NPIDLE.store(0, Ordering::Release);
     RUNQ_GATE.reset();
 }

@@ -17,7 +17,7 @@ use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
 
 use super::error::Error;
 use super::note::Note;
-use super::p::{HeldP, PStatus, ALLP, COUNTERS, GOMAXPROCS, MAX_PROCS, NPIDLE};
+use super::p::{HeldP, PStatus, ALLP, COUNTERS, GOMAXPROCS, MAX_PROCS, NALLP, NPIDLE};
 use super::sched::{handoffp, NMSPINNING};
 use super::time::nanotime;
 use super::{netpoll, preempt, sched, stack, timer};
@@ -359,17 +359,26 @@ struct PWatch {
 /// ran out inside a stream of short system calls. Returns how many Ps were handed off,
 /// whether a preemption signal was sent, and when the earliest time slice still being
 /// watched runs out (0: none).
+///
+/// Ps beyond gomaxprocs that an M still runs (a shrink passed them) are watched too,
+/// their time slice over at once: the P is to die when its G gives it up, and until
+/// then its queued Gs are nobody else's (no thief looks beyond gomaxprocs). Before,
+/// a G that kept such a P kept its queue from running for as long as it computed
+/// (t_shrink_past_running_p_preempts), and a G entering a system call on one kept
+/// it for as long as the call.
 fn retake(last: &mut [PWatch]) -> (u32, bool, i64) {
     let now = nanotime();
     let mut n = 0;
     let mut sent = false;
     let mut slice_end = 0i64;
     let procs = GOMAXPROCS.load(Ordering::Acquire);
-    for i in 0..procs as usize {
+    let nallp = NALLP.load(Ordering::Acquire).clamp(procs.max(0), MAX_PROCS);
+    for i in 0..nallp as usize {
         let pp = ALLP[i].load(Ordering::Acquire);
         if pp.is_null() {
             continue;
         }
+        let surplus = i as i32 >= procs;
         // SAFETY: Ps in ALLP live until shutdown, which stops sysmon first.
         let p = unsafe { &*pp };
         let w = &mut last[i];
@@ -382,7 +391,7 @@ fn retake(last: &mut [PWatch]) -> (u32, bool, i64) {
                 w.schedwhen = now;
             }
             let end = w.schedwhen + FORCE_PREEMPT_NS;
-            if end > now {
+            if end > now && !surplus {
                 // Watched closely only while other Gs wait for a P (a G alone gets
                 // preempted all the same, only less punctually, and sysmon stays
                 // asleep for longer: it costs the G's CPU nothing then).

@@ -214,7 +214,24 @@ pub unsafe fn add(pp: *mut P, t: *mut Timer) -> bool {
     }
     // SAFETY: `pp` is a live P (clause 2), so its timers outlive `t` in the heap; `t`
     // stays valid (clause 1) and every caller passes a timer in no heap.
-    unsafe { add_to(&(*pp).timers, t) }
+    if unsafe { !add_to(&(*pp).timers, t) } {
+        return false;
+    }
+    // A P beyond gomaxprocs that its M still runs gave its timers to P0 when the
+    // shrink passed it (procresize): nothing looks at its heap any more, so ours
+    // follows them. (`t` itself is not touched: it may have fired already.) Either
+    // the shrink's move took our heap's lock after our push, and moved `t`, or it
+    // took it before: then it stored GOMAXPROCS before its unlock, which our lock
+    // acquired, so the load below sees the shrink.
+    // SAFETY: `pp` is a live P (clause 2).
+    let id = unsafe { (*pp).id };
+    if id >= GOMAXPROCS.load(Ordering::Acquire) {
+        let p0 = ALLP[0].load(Ordering::Acquire);
+        if !p0.is_null() && p0 != pp {
+            move_all(pp, p0);
+        }
+    }
+    true
 }
 
 /// Adds `t` to the heap `pt`. Returns false if the heap cannot grow (no memory).

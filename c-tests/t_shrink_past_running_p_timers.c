@@ -1,0 +1,75 @@
+/*
+ * Regression test (hunt6): rt_gomaxprocs shrinks past a P whose M runs a G that does
+ * not give it up (a loop that calls nothing). procresize moved the timers of idle and
+ * host-held surplus Ps to P0, but a running one kept them "until released", and
+ * nothing looks at the timers of a P beyond gomaxprocs (timer::earliest, the thieves'
+ * timer pass): a G sleeping 50 ms on that P's timer slept for as long as the loop ran.
+ * Here the loop runs until the sleeper wakes: it never ended. Now the shrink moves the
+ * timers of every surplus P to P0, and a timer added later to a P that is surplus by
+ * then follows them there.
+ * (The wait below is a bound for a hang, not a timing assertion: 20 s for 50 ms.)
+ */
+#include "test.h"
+
+static atomic_int woke, hog_running, give_up;
+
+static void sleeper(void *arg)
+{
+    (void)arg;
+    CHECK_RC(rt_sleep(50 * 1000 * 1000), RT_OK);
+    atomic_store(&woke, 1);
+}
+
+/* Keeps its P, calling nothing, until the sleeper woke (or the test gives up). */
+static void hog(void *arg)
+{
+    (void)arg;
+    atomic_store(&hog_running, 1);
+    while (!atomic_load(&woke) && !atomic_load(&give_up))
+        ;
+}
+
+static test_latch p0_held = TEST_LATCH_INIT;
+
+static void *shrinker(void *arg)
+{
+    (void)arg;
+    rt_p *p0 = rt_p_get(0);
+    CHECK_RC(rt_acquirep(p0), RT_OK);
+    test_latch_post(&p0_held);
+    while (!atomic_load(&hog_running))
+        sched_yield();
+    CHECK_EQ(rt_gomaxprocs(1), 2);
+    CHECK_PTR_EQ(rt_releasep(), p0);
+    CHECK_RC(rt_p_put(p0), RT_OK);
+    for (int i = 0; i < 2000 && !atomic_load(&woke); i++)
+        usleep(10000);
+    if (!CHECK(atomic_load(&woke)))
+        fprintf(stderr, "the G sleeping 50 ms on a running P past gomaxprocs did not "
+                        "wake in 20 s\n");
+    atomic_store(&give_up, 1);
+    return NULL;
+}
+
+int main(void)
+{
+    rt_config cfg = { .size = sizeof cfg, .maxprocs = 2 };
+    CHECK_RC(rt_init(&cfg), RT_OK);
+    pthread_t h;
+    pthread_create(&h, NULL, shrinker, NULL);
+    test_latch_wait(&p0_held, 1);
+    CHECK_RC(rt_acquirep(rt_p_get(1)), RT_OK);
+    CHECK(rt_go(sleeper, NULL) > 0);
+    /* Runs the sleeper on our M: its timer goes into P1's heap. */
+    CHECK_EQ(rt_schedule(RT_SCHED_ONCE), 1);
+    CHECK(rt_go(hog, NULL) > 0);
+    CHECK(rt_schedule(RT_SCHED_ONCE) >= 1);
+    pthread_join(h, NULL);
+    /* We hold P1 (dead: it comes back so) or whichever P the G came back with. */
+    rt_p *p = rt_releasep();
+    if (p && rt_p_status(p) != RT_P_DEAD)
+        CHECK_RC(rt_p_put(p), RT_OK);
+    CHECK_RC(rt_shutdown(-1), RT_OK);
+    CHECK(atomic_load(&woke));
+    return test_summary();
+}
