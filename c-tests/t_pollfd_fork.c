@@ -5,7 +5,8 @@
  * between is unknown); the host reads, gets EAGAIN, waits, and an edge made by the
  * parent wakes it. Another handle, on which a parent G was parked at the fork, is
  * waited on in the child too (the parent's waiter is forgotten, not RT_EBUSY) and
- * closed; a third is closed in the child without a wait. The parent's handles are
+ * closed; on a third, a thread of the child blocks (its first wait there) and the
+ * child's close wakes it with RT_ECLOSED. The parent's handles are
  * unaffected: its parked G still wakes from an edge after the child exits, and its
  * handles close normally. The fork comes from a G (test_spawn on the main G) and,
  * in the other half, from a foreign thread.
@@ -27,6 +28,20 @@ static void parent_waiter(void *arg)
     test_latch_post(&pwoke);
 }
 
+static atomic_int ctid, crc;
+
+static void *child_thread(void *arg)
+{
+    (void)arg;
+    atomic_store(&ctid, tc_gettid());
+    int r;
+    do /* the first wait in the child reports ready once */
+        r = rt_pollfd_wait(hc, RT_POLLIN, -1);
+    while (r == RT_POLLIN);
+    atomic_store(&crc, r);
+    return NULL;
+}
+
 static void child_main(void *arg)
 {
     (void)arg;
@@ -44,7 +59,16 @@ static void child_main(void *arg)
     CHECK_EQ(rt_pollfd_wait(hb, RT_POLLIN, -1), RT_POLLIN); /* the once-ready */
     CHECK_RC(rt_pollfd_wait(hb, RT_POLLIN, 1000000), RT_ETIMEDOUT);
     CHECK_RC(rt_pollfd_close(hb), RT_OK);
+    pthread_t t = tc_thread(child_thread, NULL);
+    while (atomic_load(&ctid) == 0)
+        rt_gosched();
+    bool blocked = tc_wait_thread_in(atomic_load(&ctid), SYS_ppoll);
     CHECK_RC(rt_pollfd_close(hc), RT_OK);
+    tc_join(t);
+    if (blocked)
+        CHECK_RC(atomic_load(&crc), RT_ECLOSED);
+    else /* never seen blocked (best effort): the close may have come first */
+        CHECK(atomic_load(&crc) == RT_ECLOSED || atomic_load(&crc) == RT_EINVAL);
     CHECK_RC(rt_pollfd_close(hc), RT_EINVAL);
     CHECK_RC(rt_pollfd_close(ha), RT_OK);
 }

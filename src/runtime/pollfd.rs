@@ -434,12 +434,14 @@ pub fn wait(h: u64, events: u32, timeout_ns: i64) -> Result<u32> {
         return Err(Error::Inval);
     }
     let (s, gen) = lookup(h).ok_or(Error::Inval)?;
+    // A fork child's first wait (from a G or a thread: close wakes this process's
+    // foreign waiters only once their list is the child's).
+    if s.epoch.load(Ordering::Acquire) != netpoll::epoch() {
+        reregister(s, gen, h)?;
+    }
     let gp = g::curg();
     if gp.is_null() {
         return wait_thread(s, gen, events, timeout_ns);
-    }
-    if s.epoch.load(Ordering::Acquire) != netpoll::epoch() {
-        reregister(s, gen, h)?;
     }
     let word = &s.words[(events == POLLOUT) as usize];
     let deadline = if timeout_ns > 0 {
