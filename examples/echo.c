@@ -7,7 +7,9 @@
  * (rt_pollfd_wait): a wait makes no system call, and one that finds readiness the
  * netpoller already saw returns at once. Readiness is an edge and may be stale, so
  * every wait follows a read or write that said EAGAIN, and is followed by another
- * try. The handle is closed before the socket.
+ * try; rt_pollfd_reset before each read drops the edges that read is about to
+ * consume, so the wait after an EAGAIN parks rather than returning at once for data
+ * already read (as Go's net package does). The handle is closed before the socket.
  *
  *   echo [-p PORT] [-n CONNS]
  *     -p  port to listen on (0, the default, picks a free one)
@@ -62,6 +64,7 @@ static void serve_conn(void *arg) {
         return;
     }
     for (;;) {
+        rt_pollfd_reset(pd, RT_POLLIN);
         ssize_t n = read(fd, buf, sizeof buf);
         if (n > 0) {
             atomic_fetch_add(&bytes, n);

@@ -373,6 +373,9 @@ static void serve_conn(void *arg) {
                 linger = true;
             goto out;
         }
+        /* Edges recorded so far announce what this read gets: drop them, so that the
+         * wait after an EAGAIN parks instead of returning at once for nothing. */
+        rt_pollfd_reset(c->pd, RT_POLLIN);
         ssize_t n = read(c->fd, c->r + c->rlen, sizeof c->r - c->rlen);
         if (n > 0) {
             c->rlen += (size_t)n;

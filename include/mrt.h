@@ -900,6 +900,18 @@ int rt_pollfd_open(int fd, struct rt_pollfd **out);
 int rt_pollfd_wait(struct rt_pollfd *pd, uint32_t events, int64_t timeout_ns);
 
 /**
+ * Forgets the edges the handle recorded so far for `events` (RT_POLLIN and/or
+ * RT_POLLOUT), as Go's net package does before each read or write. Call it just
+ * before the read (write) that a wait follows on EAGAIN: edges announcing data that
+ * read is about to get are dropped, so the wait after an EAGAIN parks instead of
+ * returning stale readiness (an extra read per wait otherwise). An edge that comes
+ * during the read is kept: nothing is lost. No system call. Any context; optional.
+ *
+ * Errors: RT_EINVAL for a bad handle or events.
+ */
+int rt_pollfd_reset(struct rt_pollfd *pd, uint32_t events);
+
+/**
  * Closes a handle: removes the fd from the netpoller, wakes the G and the threads
  * waiting on it (their waits return RT_ECLOSED) and retires the handle (any later
  * call with it is RT_EINVAL, even once a new handle reuses its slot). Any context.

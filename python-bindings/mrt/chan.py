@@ -293,6 +293,10 @@ class PollFd:
         with _wait.note("pollfd_wait(%d)" % self.fd):
             return check(lib.rt_pollfd_wait(h, events, _ns(timeout)), "rt_pollfd_wait")
 
+    def reset(self, events: int) -> None:
+        """rt_pollfd_reset: forget the edges recorded so far (call before the I/O)."""
+        check(lib.rt_pollfd_reset(self._live(), events), "rt_pollfd_reset")
+
     def close(self) -> None:
         """rt_pollfd_close: wakes the waiters (Closed) and retires the handle."""
         h, self._h = self._live(), None

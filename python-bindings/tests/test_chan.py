@@ -471,6 +471,9 @@ def test_pollfd_from_thread_and_close(rt, pipe):
     os.write(w, b"x")
     assert pd.wait(mrt.POLLIN) == mrt.POLLIN
     assert os.read(r, 1) == b"x"
+    pd.reset(mrt.POLLIN | mrt.POLLOUT)
+    with pytest.raises(mrt.InvalidArgument):
+        pd.reset(0)
     res = []
 
     def waiter():

@@ -520,6 +520,26 @@ unsafe extern "C" fn wait_commit(_g: *mut G, arg: *mut c_void) -> bool {
     parked
 }
 
+/// rt_pollfd_reset: forgets the edges recorded so far in the directions of `events`
+/// (Go's prepareRead/prepareWrite): called just before the I/O that a wait would
+/// follow, it drops edges that I/O is about to consume anyway, so that the wait after
+/// its EAGAIN parks instead of returning stale readiness. An edge recorded after the
+/// reset (during the I/O) is kept, so no wake-up is lost: either the I/O sees the
+/// data, or the edge waits in the word.
+pub fn reset(h: u64, events: u32) -> Result<()> {
+    if events == 0 || events & !(POLLIN | POLLOUT) != 0 {
+        return Err(Error::Inval);
+    }
+    let (s, _) = lookup(h).ok_or(Error::Inval)?;
+    for (i, bit) in [POLLIN, POLLOUT].into_iter().enumerate() {
+        let word = &s.words[i];
+        if events & bit != 0 && word.load(Ordering::Relaxed) == READY {
+            let _ = word.compare_exchange(READY, NIL, Ordering::AcqRel, Ordering::Relaxed);
+        }
+    }
+    Ok(())
+}
+
 /// A wait's timeout: takes the waiter out of its word if it is still there.
 unsafe fn wait_timeout(t: *mut timer::Timer) -> *mut G {
     // SAFETY: the timer's arg is its waiter, live while the timer is armed (the G
