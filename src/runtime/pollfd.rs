@@ -376,17 +376,20 @@ fn may_park(w: &Waiter) -> bool {
 /// A park callback that declined to park may see the waiter taken a few instructions
 /// before the waker stores WOKEN: only that window spins.
 fn await_result(w: &Waiter) -> u32 {
+    #[cfg(not(loom))]
     let mut spins = 0u32;
     while w.state.load(Ordering::Acquire) != WOKEN {
-        spins += 1;
         #[cfg(loom)]
         loom::thread::yield_now();
         #[cfg(not(loom))]
-        if spins < 100 {
-            core::hint::spin_loop();
-        } else {
-            // SAFETY: a plain system call.
-            unsafe { libc::sched_yield() };
+        {
+            spins += 1;
+            if spins < 100 {
+                core::hint::spin_loop();
+            } else {
+                // SAFETY: a plain system call.
+                unsafe { libc::sched_yield() };
+            }
         }
     }
     w.result.load(Ordering::Relaxed)
