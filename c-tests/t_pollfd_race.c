@@ -9,7 +9,9 @@
  * contract, but here every edge has fresh data behind it, so the reader may retry
  * at most once without data before the message arrives). Also with timeouts that
  * race the edges (short ones, which expire often: the edge is then kept for the next
- * wait). Runs with 2 Ps and with 4.
+ * wait). Runs with 2 Ps and with 4. Every other run calls rt_pollfd_reset before each
+ * read (dropping the edges recorded so far): an edge that comes during the read must
+ * still be kept, or the round hangs.
  */
 #include "test_chan.h"
 
@@ -19,9 +21,13 @@ static int rounds;
 static atomic_long timeouts;
 
 /* Reads one u32, waiting through the handle (with timeout `to`) on EAGAIN. */
+static bool use_reset;
+
 static bool read_one(int fd, rt_pollfd *h, int64_t to, uint32_t *v)
 {
     for (;;) {
+        if (use_reset)
+            CHECK_RC(rt_pollfd_reset(h, RT_POLLIN), RT_OK);
         ssize_t n = read(fd, v, sizeof *v);
         if (n == (ssize_t)sizeof *v)
             return true;
@@ -75,6 +81,8 @@ static void *ponger_thread(void *arg)
     for (int i = 0; i < rounds; i++) {
         uint32_t v;
         for (;;) {
+            if (use_reset)
+                CHECK_RC(rt_pollfd_reset(h1, RT_POLLIN), RT_OK);
             ssize_t n = read(sp[1], &v, sizeof v);
             if (n == (ssize_t)sizeof v)
                 break;
@@ -144,6 +152,8 @@ int main(void)
     rounds = tc_scale(20000, 1000);
     tc_run(2, body, NULL);
     tc_run(4, body, NULL);
+    use_reset = true;
+    tc_run(2, body, NULL);
     printf("# %ld timeouts raced edges\n", atomic_load(&timeouts));
     return test_summary();
 }
