@@ -1,8 +1,15 @@
 /*
  * echo: a TCP echo server on 127.0.0.1 with one G per connection, the way a Go
  * server is written: plain blocking-style code in each G, with the waits going
- * through rt_poll_fd on non-blocking sockets, so a G that waits for its peer parks
- * and its M serves the other connections.
+ * through the runtime's netpoller on non-blocking sockets, so a G that waits for its
+ * peer parks and its M serves the other connections. The server owns its sockets, so
+ * it registers each once (rt_pollfd_open) and waits through the handle
+ * (rt_pollfd_wait): a wait makes no system call, and one that finds readiness the
+ * netpoller already saw returns at once. Readiness is an edge and may be stale, so
+ * every wait follows a read or write that said EAGAIN, and is followed by another
+ * try; rt_pollfd_reset before each read drops the edges that read is about to
+ * consume, so the wait after an EAGAIN parks rather than returning at once for data
+ * already read (as Go's net package does). The handle is closed before the socket.
  *
  *   echo [-p PORT] [-n CONNS]
  *     -p  port to listen on (0, the default, picks a free one)
@@ -28,14 +35,14 @@ static rt_wg conns = RT_WG_INIT;
 static atomic_long served, bytes;
 
 /* Writes all of buf, parking on POLLOUT whenever the socket is full. */
-static int write_all(int fd, const char *buf, size_t n) {
+static int write_all(int fd, rt_pollfd *pd, const char *buf, size_t n) {
     while (n > 0) {
         ssize_t w = write(fd, buf, n);
         if (w > 0) {
             buf += w;
             n -= (size_t)w;
         } else if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
-            if (rt_poll_fd(fd, RT_POLLOUT, -1) < 0)
+            if (rt_pollfd_wait(pd, RT_POLLOUT, -1) < 0)
                 return -1;
         } else {
             return -1;
@@ -48,21 +55,31 @@ static int write_all(int fd, const char *buf, size_t n) {
 static void serve_conn(void *arg) {
     int fd = (int)(intptr_t)arg;
     char buf[16384];
+    rt_pollfd *pd;
+    int err = rt_pollfd_open(fd, &pd);
+    if (err != RT_OK) {
+        fprintf(stderr, "echo: rt_pollfd_open: %s\n", rt_strerror(err));
+        close(fd);
+        rt_wg_done(&conns);
+        return;
+    }
     for (;;) {
+        rt_pollfd_reset(pd, RT_POLLIN);
         ssize_t n = read(fd, buf, sizeof buf);
         if (n > 0) {
             atomic_fetch_add(&bytes, n);
-            if (write_all(fd, buf, (size_t)n) < 0)
+            if (write_all(fd, pd, buf, (size_t)n) < 0)
                 break;
         } else if (n == 0) {
             break;
         } else if (errno == EAGAIN || errno == EINTR) {
-            if (rt_poll_fd(fd, RT_POLLIN, -1) < 0)
+            if (rt_pollfd_wait(pd, RT_POLLIN, -1) < 0)
                 break;
         } else {
             break;
         }
     }
+    rt_pollfd_close(pd);
     close(fd);
     atomic_fetch_add(&served, 1);
     rt_wg_done(&conns);
@@ -83,6 +100,14 @@ static void serve(void *arg) {
         *rc = 1;
         return;
     }
+    rt_pollfd *lpd;
+    int err = rt_pollfd_open(lfd, &lpd);
+    if (err != RT_OK) {
+        fprintf(stderr, "echo: rt_pollfd_open: %s\n", rt_strerror(err));
+        close(lfd);
+        *rc = 1;
+        return;
+    }
     printf("listening on 127.0.0.1:%d\n", ntohs(sa.sin_port));
     fflush(stdout);
     long accepted = 0;
@@ -90,7 +115,7 @@ static void serve(void *arg) {
         int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) {
-                if (rt_poll_fd(lfd, RT_POLLIN, -1) < 0)
+                if (rt_pollfd_wait(lpd, RT_POLLIN, -1) < 0)
                     break;
                 continue;
             }
@@ -108,6 +133,7 @@ static void serve(void *arg) {
             rt_wg_done(&conns);
         }
     }
+    rt_pollfd_close(lpd);
     close(lfd);
     rt_wg_wait(&conns);
 }

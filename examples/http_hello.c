@@ -1,7 +1,8 @@
 /*
  * http_hello: an HTTP/1.1 "Hello, World!" server on 127.0.0.1, written the way a Go
  * net/http server runs: one G per connection, plain blocking-style code in each G,
- * non-blocking sockets whose waits go through rt_poll_fd. bench/http_hello.go is its
+ * non-blocking sockets registered with the runtime's netpoller once (rt_pollfd_open),
+ * so that a wait (rt_pollfd_wait) makes no system call. bench/http_hello.go is its
  * Go twin (same response, same idle timeout); bench/run.sh drives both with wrk.
  *
  *   http_hello [-p PORT] [-n CONNS] [-P PROCS] [-t IDLE_S] [-W]
@@ -58,6 +59,7 @@ static const char hello[] = "Hello, World!";
 
 struct conn {
     int fd;
+    rt_pollfd *pd; /* closed before fd */
     size_t rlen, wlen;
     char r[HEAD_MAX];
     char w[WBUF];
@@ -209,12 +211,13 @@ static int parse(const char *buf, size_t len, struct req *rq) {
     return P_OK;
 }
 
-/* rt_poll_fd for a connection: RT_ENOMEM (no memory for the wait, or no fd for the
- * runtime's poller) is retried after 10 ms, up to a second, before the connection is
- * given up; anything else < 0 (the idle timeout) is returned. */
-static int wait_fd(int fd, uint32_t events) {
+/* rt_pollfd_wait for a connection: RT_ENOMEM (no memory for the wait's timer) is
+ * retried after 10 ms, up to a second, before the connection is given up; anything
+ * else < 0 (the idle timeout) is returned. Readiness may be stale: the callers retry
+ * the I/O and wait again on EAGAIN. */
+static int wait_fd(struct conn *c, uint32_t events) {
     for (int tries = 0;; tries++) {
-        int rc = rt_poll_fd(fd, events, idle_ns);
+        int rc = rt_pollfd_wait(c->pd, events, idle_ns);
         if (rc != RT_ENOMEM || tries == 100)
             return rc;
         atomic_fetch_add_explicit(&n_retries, 1, memory_order_relaxed);
@@ -232,7 +235,7 @@ static int flush(struct conn *c) {
         } else if (w < 0 && errno == EINTR) {
             continue;
         } else if (w < 0 && errno == EAGAIN) {
-            if (wait_fd(c->fd, RT_POLLOUT) < 0)
+            if (wait_fd(c, RT_POLLOUT) < 0)
                 return -1; /* stuck for idle_ns */
         } else {
             return -1; /* EPIPE, ECONNRESET: the client is gone */
@@ -282,7 +285,7 @@ static int discard(struct conn *c, long need) {
         else if (n == 0)
             return -1;
         else if (errno == EAGAIN || errno == EINTR) {
-            if (wait_fd(c->fd, RT_POLLIN) < 0)
+            if (wait_fd(c, RT_POLLIN) < 0)
                 return -1;
         } else
             return -1;
@@ -292,8 +295,9 @@ static int discard(struct conn *c, long need) {
 
 /* Closes the write side, then reads until the peer closes too (at most LINGER_NS), so
  * that a final response is not lost to a reset caused by request bytes still unread. */
-static void linger_close(int fd) {
+static void linger_close(struct conn *c) {
     char buf[4096];
+    int fd = c->fd;
     if (shutdown(fd, SHUT_WR) == 0) {
         long budget = 64 * 1024;
         while (budget > 0) {
@@ -303,19 +307,29 @@ static void linger_close(int fd) {
             else if (n < 0 && errno == EINTR)
                 continue;
             else if (n < 0 && errno == EAGAIN) {
-                if (rt_poll_fd(fd, RT_POLLIN, LINGER_NS) < 0)
+                if (rt_pollfd_wait(c->pd, RT_POLLIN, LINGER_NS) < 0)
                     break;
             } else
                 break;
         }
     }
-    close(fd);
 }
 
 /* One G per connection: answer requests until either side closes. */
 static void serve_conn(void *arg) {
     struct conn *c = arg;
     bool linger = false;
+    /* RT_ENOMEM (the kernel's memory for the registration) is retried as wait_fd does. */
+    int orc;
+    for (int tries = 0; (orc = rt_pollfd_open(c->fd, &c->pd)) == RT_ENOMEM && tries < 100; tries++) {
+        atomic_fetch_add_explicit(&n_retries, 1, memory_order_relaxed);
+        rt_sleep(10 * 1000000);
+    }
+    if (orc != RT_OK) {
+        atomic_fetch_add_explicit(&n_dropped, 1, memory_order_relaxed);
+        close(c->fd);
+        goto done;
+    }
     for (;;) {
         /* Answer every complete request in the buffer, in order. */
         size_t off = 0;
@@ -359,13 +373,16 @@ static void serve_conn(void *arg) {
                 linger = true;
             goto out;
         }
+        /* Edges recorded so far announce what this read gets: drop them, so that the
+         * wait after an EAGAIN parks instead of returning at once for nothing. */
+        rt_pollfd_reset(c->pd, RT_POLLIN);
         ssize_t n = read(c->fd, c->r + c->rlen, sizeof c->r - c->rlen);
         if (n > 0) {
             c->rlen += (size_t)n;
         } else if (n == 0) {
             break; /* the client closed (a partial request is dropped) */
         } else if (errno == EAGAIN || errno == EINTR) {
-            if (wait_fd(c->fd, RT_POLLIN) < 0)
+            if (wait_fd(c, RT_POLLIN) < 0)
                 break; /* idle for idle_ns */
         } else {
             break; /* ECONNRESET */
@@ -373,9 +390,10 @@ static void serve_conn(void *arg) {
     }
 out:
     if (linger)
-        linger_close(c->fd);
-    else
-        close(c->fd);
+        linger_close(c);
+    rt_pollfd_close(c->pd);
+    close(c->fd);
+done:
     free(c);
     atomic_fetch_add_explicit(&n_conns, 1, memory_order_relaxed);
     rt_wg_done(&conns);
@@ -411,17 +429,12 @@ static void serve(void *arg) {
         *rc = 1;
         return;
     }
-    /* libmrt makes its netpoller (an epoll fd and an eventfd) on the first wait of a G.
-     * Make it now: were the first wait a connection's, with accept having filled the fd
-     * table, there would be no fd left for it (as Go, whose poller comes with the
-     * listener). A wait on an empty pipe, 1 ns, does it. */
-    int pfd[2], prc = RT_ENOMEM;
-    if (pipe2(pfd, O_CLOEXEC | O_NONBLOCK) == 0) {
-        prc = rt_poll_fd(pfd[0], RT_POLLIN, 1);
-        close(pfd[0]);
-        close(pfd[1]);
-    }
-    if (prc != RT_ETIMEDOUT) {
+    /* Registering the listener makes libmrt's netpoller (an epoll fd and an eventfd)
+     * now, as Go's comes with the listener: were it made by a connection's first
+     * wait, with accept having filled the fd table, there would be no fd left for it. */
+    rt_pollfd *lpd;
+    int prc = rt_pollfd_open(lfd, &lpd);
+    if (prc != RT_OK) {
         fprintf(stderr, "http_hello: the runtime's poller: %s\n", rt_strerror(prc));
         close(lfd);
         *rc = 1;
@@ -436,6 +449,7 @@ static void serve(void *arg) {
         rt_exitsyscall();
         if (!got) {
             fprintf(stderr, "http_hello: -W: no line on stdin\n");
+            rt_pollfd_close(lpd);
             close(lfd);
             *rc = 1;
             return;
@@ -448,11 +462,11 @@ static void serve(void *arg) {
         if (fd < 0) {
             int e = errno;
             if (e == EAGAIN || e == EINTR || e == ECONNABORTED || e == EPROTO) {
-                int prc = rt_poll_fd(lfd, RT_POLLIN, -1);
+                int prc = rt_pollfd_wait(lpd, RT_POLLIN, -1);
                 if (prc == RT_ENOMEM)
-                    back_off(&delay_ms, "rt_poll_fd", rt_strerror(prc));
+                    back_off(&delay_ms, "rt_pollfd_wait", rt_strerror(prc));
                 else if (prc < 0) {
-                    fprintf(stderr, "http_hello: rt_poll_fd: %s\n", rt_strerror(prc));
+                    fprintf(stderr, "http_hello: rt_pollfd_wait: %s\n", rt_strerror(prc));
                     *rc = 1;
                     break;
                 }
@@ -475,6 +489,7 @@ static void serve(void *arg) {
             continue;
         }
         c->fd = fd;
+        c->pd = NULL;
         c->rlen = c->wlen = 0;
         rt_wg_add(&conns, 1);
         int64_t id = rt_go(serve_conn, c);
@@ -488,6 +503,7 @@ static void serve(void *arg) {
         }
         delay_ms = 0;
     }
+    rt_pollfd_close(lpd);
     close(lfd);
     rt_wg_wait(&conns);
 }

@@ -69,7 +69,7 @@ from .p import (
     releasep,
 )
 from .sync import Mutex, WaitGroup
-from .chan import Chan, poll_fd, select, sleep
+from .chan import Chan, PollFd, poll_fd, select, sleep
 from .runtime import (RT_CFG_DEADLOCK_DETECT, RT_CFG_SIGQUIT_DUMP, RT_STATS_EXACT, Runtime, Stats, dump,
                       gomaxprocs, init, shutdown, stats, trace_start, trace_stop, tracing, version)
 
@@ -91,7 +91,7 @@ __all__ = [
     "go", "go_ex", "RT_G_ASYNC_PREEMPT", "main", "Goroutine", "GoExit", "gosched", "checkpoint", "goexit", "goid", "getg",
     "park", "ready",
     "lockosthread", "unlockosthread", "entersyscall", "exitsyscall", "syscall",
-    "Mutex", "WaitGroup", "Chan", "select", "sleep", "poll_fd",
+    "Mutex", "WaitGroup", "Chan", "select", "sleep", "poll_fd", "PollFd",
     "P", "PStatus", "acquirep", "getp", "releasep",
     "RT_P_IDLE", "RT_P_RUNNING", "RT_P_SYSCALL", "RT_P_DEAD",
     "RT_SCHED_ONCE", "RT_SCHED_FOREVER", "RT_STATS_EXACT", "RT_POLLIN", "RT_POLLOUT", "POLLIN", "POLLOUT", "RT_SEND", "RT_RECV",

@@ -86,6 +86,7 @@ rt_m_p = c_void_p
 rt_p_p = c_void_p
 rt_g_p = c_void_p
 rt_chan_p = c_void_p
+rt_pollfd_p = c_void_p
 
 
 class Handle:
@@ -273,6 +274,10 @@ FUNCTIONS: Dict[str, Tuple[Optional[type], Sequence[type]]] = {
     "rt_exitsyscall": (c_int, []),
     "rt_sleep": (c_int, [c_int64]),
     "rt_poll_fd": (c_int, [c_int, c_uint32, c_int64]),
+    "rt_pollfd_open": (c_int, [c_int, POINTER(rt_pollfd_p)]),
+    "rt_pollfd_wait": (c_int, [rt_pollfd_p, c_uint32, c_int64]),
+    "rt_pollfd_reset": (c_int, [rt_pollfd_p, c_uint32]),
+    "rt_pollfd_close": (c_int, [rt_pollfd_p]),
     # Channels and synchronisation
     "rt_chan_make": (c_int, [c_size_t, c_size_t, POINTER(rt_chan_p)]),
     "rt_chan_free": (c_int, [rt_chan_p]),

@@ -1,5 +1,5 @@
-"""Channels, select, sleep and poll_fd (docs/api.md "Channels and synchronisation",
-``rt_sleep``, ``rt_poll_fd``).
+"""Channels, select, sleep, poll_fd and PollFd (docs/api.md "Channels and
+synchronisation", ``rt_sleep``, ``rt_poll_fd``, "Registered fds").
 
 ``Chan(ctype, cap=0)`` is an ``rt_chan`` of ``ctypes.sizeof(ctype)``-byte elements:
 ``send`` copies a value in, ``recv`` copies one out (a plain ``int``/``float``/... for
@@ -260,3 +260,51 @@ def poll_fd(fd: Any, events: int, timeout: Optional[float] = None) -> int:
         fd = fd.fileno()
     with _wait.note("poll_fd(%d)" % fd):
         return check(lib.rt_poll_fd(fd, events, _ns(timeout)), "rt_poll_fd")
+
+
+class PollFd:
+    """A registered fd (rt_pollfd_open): for an fd this program opens and closes
+    itself. ``wait`` consumes the edge the netpoller recorded, if any, without a
+    system call (from a G), else waits for the next one. Readiness may be stale: use
+    the fd non-blocking and wait again when the I/O says EAGAIN. Close the PollFd
+    (``close()``, or leave the ``with`` block) before the fd."""
+
+    __slots__ = ("_h", "fd", "__weakref__")
+
+    def __init__(self, fd: Any) -> None:
+        self._h: Optional[int] = None
+        if not isinstance(fd, int):
+            fd = fd.fileno()
+        self.fd = fd
+        h = ctypes.c_void_p()
+        check(lib.rt_pollfd_open(fd, ctypes.byref(h)), "rt_pollfd_open")
+        self._h = h.value
+
+    def _live(self) -> int:
+        if self._h is None:
+            raise ValueError("PollFd: used after close()")
+        return self._h
+
+    def wait(self, events: int, timeout: Optional[float] = None) -> int:
+        """rt_pollfd_wait for one direction (RT_POLLIN or RT_POLLOUT); returns it.
+        ``timeout`` None waits forever; 0 raises Again without an edge; else
+        TimedOut. Closed while waiting: Closed."""
+        h = self._live()
+        with _wait.note("pollfd_wait(%d)" % self.fd):
+            return check(lib.rt_pollfd_wait(h, events, _ns(timeout)), "rt_pollfd_wait")
+
+    def reset(self, events: int) -> None:
+        """rt_pollfd_reset: forget the edges recorded so far (call before the I/O)."""
+        check(lib.rt_pollfd_reset(self._live(), events), "rt_pollfd_reset")
+
+    def close(self) -> None:
+        """rt_pollfd_close: wakes the waiters (Closed) and retires the handle."""
+        h, self._h = self._live(), None
+        check(lib.rt_pollfd_close(h), "rt_pollfd_close")
+
+    def __enter__(self) -> "PollFd":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._h is not None:
+            self.close()

@@ -34,7 +34,7 @@ _SCALARS = {
     "int64_t": ctypes.c_int64, "uint64_t": ctypes.c_uint64,
     "size_t": ctypes.c_size_t, "uintptr_t": ctypes.c_size_t, "intptr_t": ctypes.c_ssize_t,
 }
-_HANDLES = {"rt_m", "rt_p", "rt_g", "rt_chan"}
+_HANDLES = {"rt_m", "rt_p", "rt_g", "rt_chan", "rt_pollfd"}
 
 
 def _header_text() -> str:

@@ -438,3 +438,55 @@ def test_poll_fd_bad_input_from_g(grt):
         return True
 
     assert mrt.go(body).join(WAIT)
+
+
+# ------------------------------------------------------------------ PollFd
+
+
+def test_pollfd_from_g(grt, pipe):
+    r, w = pipe
+    os.set_blocking(r, False)
+
+    def body():
+        with mrt.PollFd(r) as pd:
+            with pytest.raises(mrt.Again):
+                pd.wait(mrt.POLLIN, timeout=0)
+            with pytest.raises(mrt.TimedOut):
+                pd.wait(mrt.POLLIN, timeout=0.01)
+            ev = pd.wait(mrt.POLLIN)
+            return ev, os.read(r, 16)
+
+    g = mrt.go(body)
+    time.sleep(0.05)
+    os.write(w, b"hello")
+    ev, data = g.join(WAIT)
+    assert ev == mrt.POLLIN and data == b"hello"
+
+
+def test_pollfd_from_thread_and_close(rt, pipe):
+    r, w = pipe
+    pd = mrt.PollFd(r)
+    with pytest.raises(mrt.Again):
+        pd.wait(mrt.POLLIN, timeout=0)
+    os.write(w, b"x")
+    assert pd.wait(mrt.POLLIN) == mrt.POLLIN
+    assert os.read(r, 1) == b"x"
+    pd.reset(mrt.POLLIN | mrt.POLLOUT)
+    with pytest.raises(mrt.InvalidArgument):
+        pd.reset(0)
+    res = []
+
+    def waiter():
+        try:
+            pd.wait(mrt.POLLIN)
+        except (mrt.Closed, ValueError, mrt.MrtError) as e:
+            res.append(e)
+
+    t = start_thread(waiter)
+    time.sleep(0.05)  # usually blocked in the wait by now; a close first is fine too
+    pd.close()
+    join(t)
+    # Woken by the close (Closed), or it came after it (the handle is gone).
+    assert len(res) == 1 and isinstance(res[0], (mrt.Closed, ValueError, mrt.MrtError))
+    with pytest.raises(ValueError):
+        pd.wait(mrt.POLLIN)

@@ -12,6 +12,7 @@ pub mod errors;
 pub mod g;
 pub mod m;
 pub mod p;
+pub mod pollfd;
 pub mod runtime;
 pub mod sync;
 pub mod types;

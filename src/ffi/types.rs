@@ -156,3 +156,9 @@ pub struct rt_stats {
     /// (a stack mapped or unmapped during the walk may be missed).
     pub stack_resident_bytes: u64,
 }
+
+/// A registered fd (opaque): a handle from rt_pollfd_open, checked by every call that
+/// takes it, never dereferenced.
+pub struct rt_pollfd {
+    _opaque: [u8; 0],
+}

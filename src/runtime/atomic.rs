@@ -18,10 +18,14 @@
 //! before its first use, and `Atomic::new` is not a scheduling point of loom.
 
 #[cfg(loom)]
-pub use loom::sync::atomic::{fence, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+pub use loom::sync::atomic::{
+    fence, AtomicI32, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+};
 
 #[cfg(not(loom))]
-pub use core::sync::atomic::{fence, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+pub use core::sync::atomic::{
+    fence, AtomicI32, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+};
 
 #[cfg(not(loom))]
 pub use core::sync::atomic::{AtomicI32 as StaticAtomicI32, AtomicU32 as StaticAtomicU32};

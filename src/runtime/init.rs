@@ -493,6 +493,7 @@ extern "C" fn fork_child() {
     }
     INIT.reset_after_fork();
     super::chanreg::reset_after_fork();
+    super::pollfd::reset_after_fork();
     super::trace::after_fork();
     // SAFETY: the child has a single thread; nothing else can hold these locks.
     unsafe {

@@ -45,6 +45,7 @@ pub mod m;
 pub mod netpoll;
 pub mod note;
 pub mod p;
+pub mod pollfd;
 pub mod preempt;
 pub mod runq;
 pub mod sanitizer;

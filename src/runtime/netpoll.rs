@@ -81,7 +81,7 @@ fn poller_get() -> Option<Poller> {
 /// wait on the eventfd would re-arm it under the waiter's registration: the waiter
 /// would take the runtime's wake-ups for readiness, and netpoll would no longer know
 /// its wake-up event (t_np_poller_fds_refused).
-fn is_poller_fd(fd: i32) -> bool {
+pub(crate) fn is_poller_fd(fd: i32) -> bool {
     fd == EPFD.load(Ordering::Relaxed) || fd == BREAKFD.load(Ordering::Relaxed)
 }
 
@@ -226,7 +226,27 @@ static DESCS: Lock<Option<Descs>> = Lock::new(None);
 /// Descriptor tables of parents, dropped by fork children: kept, never read.
 static PARENT_DESCS: Lock<Vec<Descs>> = Lock::new(Vec::new());
 
-/// The poller, made by the first call (rt_poll_fd from a G).
+/// Bumped by each fork child's `reset_after_fork`: the poller's generation. A
+/// registered fd (pollfd) remembers the epoch it was registered under, and registers
+/// again once it differs (the child's poller does not know the parent's fds).
+static EPOCH: AtomicU32 = AtomicU32::new(1);
+
+/// The poller's epoch (see EPOCH).
+pub(crate) fn epoch() -> u32 {
+    EPOCH.load(Ordering::Acquire)
+}
+
+/// The poller's epoll fd, making the poller if need be (rt_pollfd_open).
+pub(crate) fn poller_epfd() -> Result<i32> {
+    poller().map(|p| p.epfd)
+}
+
+/// The poller's epoll fd if it is made.
+pub(crate) fn poller_epfd_if_made() -> Option<i32> {
+    poller_get().map(|p| p.epfd)
+}
+
+/// The poller, made by the first call (rt_poll_fd from a G, rt_pollfd_open).
 fn poller() -> Result<Poller> {
     if let Some(p) = poller_get() {
         return Ok(p);
@@ -303,6 +323,7 @@ pub fn reset_after_fork() {
             }
         }
     }
+    EPOCH.fetch_add(1, Ordering::AcqRel);
     LASTPOLL.store(1, Ordering::Release);
     POLL_UNTIL.store(0, Ordering::Release);
     WAITERS.store(0, Ordering::Release);
@@ -411,7 +432,8 @@ pub fn netpoll(delay: i64, out: &mut GQueue) {
     if n == 0 {
         return;
     }
-    let mut d = DESCS.lock();
+    // Taken at the first rt_poll_fd event: registered fds' (pollfd) need no lock.
+    let mut d = None;
     for ev in &events[..n as usize] {
         if ev.u64 == u64::MAX {
             let mut buf = 0u64;
@@ -420,6 +442,13 @@ pub fn netpoll(delay: i64, out: &mut GQueue) {
             BREAK_PENDING.store(false, Ordering::Release);
             continue;
         }
+        // rt_poll_fd's data is an fd number (below 2^30: fs.nr_open's limit) in the
+        // low word; a pollfd handle's has PFD_TAG.
+        if ev.u64 as u32 & super::pollfd::PFD_TAG != 0 {
+            super::pollfd::netpoll_event(ev.u64, ev.events, out);
+            continue;
+        }
+        let d = d.get_or_insert_with(|| DESCS.lock());
         let fd = ev.u64 as u32 as i32;
         let Some(pd) = d.as_mut().and_then(|d| d.0.get_mut(&fd)) else {
             continue;
