@@ -15,7 +15,7 @@
  * Each case in a child process. (The waits below are bounds for a hang, not timing
  * assertions: 15 s, within the child's alarm.)
  */
-#include "test.h"
+#include "shrink_past.h"
 
 #include <poll.h>
 
@@ -50,22 +50,13 @@ static void hog(void *arg)
             atomic_store(&yielded, 1);
 }
 
-static test_latch p0_held = TEST_LATCH_INIT;
+static bool hog_is_running(void) { return atomic_load(&hog_running); }
+static bool queued_has_run(void) { return atomic_load(&queued_ran); }
 
 static void *shrinker(void *arg)
 {
     (void)arg;
-    rt_p *p0 = rt_p_get(0);
-    CHECK_RC(rt_acquirep(p0), RT_OK);
-    test_latch_post(&p0_held);
-    while (!atomic_load(&hog_running))
-        sched_yield();
-    CHECK_EQ(rt_gomaxprocs(1), 2);
-    CHECK_PTR_EQ(rt_releasep(), p0);
-    CHECK_RC(rt_p_put(p0), RT_OK);
-    for (int i = 0; i < 1500 && !atomic_load(&queued_ran); i++)
-        usleep(10000);
-    if (!CHECK(atomic_load(&queued_ran)))
+    if (!CHECK(shrink_past_p1(hog_is_running, queued_has_run, 15)))
         fprintf(stderr, "the G queued on a %s P past gomaxprocs did not run in 15 s "
                         "(its G yielded: %d)\n",
                 in_call_mode ? "system-call" : "running", atomic_load(&yielded));
@@ -76,20 +67,10 @@ static void *shrinker(void *arg)
 static void scenario(void *arg)
 {
     in_call_mode = arg != NULL;
-    rt_config cfg = { .size = sizeof cfg, .maxprocs = 2 };
-    CHECK_RC(rt_init(&cfg), RT_OK);
-    pthread_t h;
-    pthread_create(&h, NULL, shrinker, NULL);
-    test_latch_wait(&p0_held, 1);
-    CHECK_RC(rt_acquirep(rt_p_get(1)), RT_OK);
+    pthread_t h = shrink_stage(shrinker);
     CHECK(rt_go(hog, NULL) > 0);
     CHECK(rt_schedule(RT_SCHED_ONCE) >= 0);
-    pthread_join(h, NULL);
-    /* We hold P1 (dead: it comes back so) or whichever P we were given. */
-    rt_p *p = rt_releasep();
-    if (p && rt_p_status(p) != RT_P_DEAD)
-        CHECK_RC(rt_p_put(p), RT_OK);
-    CHECK_RC(rt_shutdown(-1), RT_OK);
+    shrink_unstage(h);
     CHECK(atomic_load(&queued_ran));
 }
 

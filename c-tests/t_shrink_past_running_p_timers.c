@@ -9,7 +9,7 @@
  * then follows them there.
  * (The wait below is a bound for a hang, not a timing assertion: 20 s for 50 ms.)
  */
-#include "test.h"
+#include "shrink_past.h"
 
 static atomic_int woke, hog_running, give_up;
 
@@ -29,22 +29,13 @@ static void hog(void *arg)
         ;
 }
 
-static test_latch p0_held = TEST_LATCH_INIT;
+static bool hog_is_running(void) { return atomic_load(&hog_running); }
+static bool sleeper_woke(void) { return atomic_load(&woke); }
 
 static void *shrinker(void *arg)
 {
     (void)arg;
-    rt_p *p0 = rt_p_get(0);
-    CHECK_RC(rt_acquirep(p0), RT_OK);
-    test_latch_post(&p0_held);
-    while (!atomic_load(&hog_running))
-        sched_yield();
-    CHECK_EQ(rt_gomaxprocs(1), 2);
-    CHECK_PTR_EQ(rt_releasep(), p0);
-    CHECK_RC(rt_p_put(p0), RT_OK);
-    for (int i = 0; i < 2000 && !atomic_load(&woke); i++)
-        usleep(10000);
-    if (!CHECK(atomic_load(&woke)))
+    if (!CHECK(shrink_past_p1(hog_is_running, sleeper_woke, 20)))
         fprintf(stderr, "the G sleeping 50 ms on a running P past gomaxprocs did not "
                         "wake in 20 s\n");
     atomic_store(&give_up, 1);
@@ -53,23 +44,13 @@ static void *shrinker(void *arg)
 
 int main(void)
 {
-    rt_config cfg = { .size = sizeof cfg, .maxprocs = 2 };
-    CHECK_RC(rt_init(&cfg), RT_OK);
-    pthread_t h;
-    pthread_create(&h, NULL, shrinker, NULL);
-    test_latch_wait(&p0_held, 1);
-    CHECK_RC(rt_acquirep(rt_p_get(1)), RT_OK);
+    pthread_t h = shrink_stage(shrinker);
     CHECK(rt_go(sleeper, NULL) > 0);
     /* Runs the sleeper on our M: its timer goes into P1's heap. */
     CHECK_EQ(rt_schedule(RT_SCHED_ONCE), 1);
     CHECK(rt_go(hog, NULL) > 0);
     CHECK(rt_schedule(RT_SCHED_ONCE) >= 1);
-    pthread_join(h, NULL);
-    /* We hold P1 (dead: it comes back so) or whichever P the G came back with. */
-    rt_p *p = rt_releasep();
-    if (p && rt_p_status(p) != RT_P_DEAD)
-        CHECK_RC(rt_p_put(p), RT_OK);
-    CHECK_RC(rt_shutdown(-1), RT_OK);
+    shrink_unstage(h);
     CHECK(atomic_load(&woke));
     return test_summary();
 }
