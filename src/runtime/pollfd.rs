@@ -228,10 +228,16 @@ fn register(epfd: i32, fd: i32, h: u64) -> Result<()> {
 
 /// rt_pollfd_open: registers `fd` and returns its handle.
 pub fn open(fd: i32) -> Result<u64> {
-    if fd < 0 || netpoll::is_poller_fd(fd) {
+    if fd < 0 {
         return Err(Error::Inval);
     }
+    // Only once the poller is made: a call that makes it may hand its fds the very
+    // numbers the host passed (a closed fd), and registering the poller's eventfd
+    // would take over its wake-up registration (t_pollfd_open_poller_fd_before_poller).
     let epfd = netpoll::poller_epfd()?;
+    if netpoll::is_poller_fd(fd) {
+        return Err(Error::Inval);
+    }
     REG.lock();
     let r = open_locked(fd, epfd);
     REG.unlock();
