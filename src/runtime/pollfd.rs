@@ -471,7 +471,7 @@ pub fn wait(h: u64, events: u32, timeout_ns: i64) -> Result<u32> {
     match consume_or_publish(word, wp as usize, timeout_ns != 0) {
         // An unconsumed edge: no system call, no park.
         Step::Ready => return Ok(events),
-        Step::Nothing => return Err(Error::Again),
+        Step::Nothing => return look_after_poll(word, events),
         Step::Busy => return Err(Error::Busy),
         Step::Published => {}
     }
@@ -497,6 +497,24 @@ pub fn wait(h: u64, events: u32, timeout_ns: i64) -> Result<u32> {
         R_NOMEM => Err(Error::NoMem),
         _ => super::throw("rt_pollfd_wait: woken without a result"),
     }
+}
+
+/// A G's look (timeout 0) that found no edge in `word`. Edges reach the words only
+/// when the epoll instance is polled, and the scheduler polls it only while a G is
+/// parked on an fd: a G that looks between pieces of other work would see RT_EAGAIN
+/// for as long as nobody waits (t_pollfd_wait_zero_sees_edge). So poll it once
+/// without blocking, as findrunnable does (not while an M is blocked in it: that M
+/// records edges as they come), and look again. A system call only on this path.
+fn look_after_poll(word: &AtomicUsize, events: u32) -> Result<u32> {
+    if netpoll::inited() && netpoll::LASTPOLL.load(Ordering::Acquire) != 0 {
+        let mut list = GQueue::new();
+        netpoll::netpoll(0, &mut list);
+        sched::inject(&mut list, None);
+        if consume_or_publish(word, 0, false) == Step::Ready {
+            return Ok(events);
+        }
+    }
+    Err(Error::Again)
 }
 
 /// Runs on g0 once the G is marked waiting: starts the timeout, then parks unless a
