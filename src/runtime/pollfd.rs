@@ -205,7 +205,15 @@ fn errno() -> i32 {
 /// Registers `fd` with the poller under handle `h` (edge-triggered, in, out, RDHUP).
 /// A registration of the number left by rt_poll_fd (which never removes its own) is
 /// taken over.
+/// The poller's own fds are refused: the poller may be made by the very call that
+/// registers (rt_pollfd_open, a fork child's first wait) and take the number the
+/// host passed, a closed fd, and the ADD's EEXIST would then have the MOD take over
+/// its wake-up registration (t_pollfd_open_poller_fd_before_poller,
+/// t_pollfd_fork_child_poller_fd).
 fn register(epfd: i32, fd: i32, h: u64) -> Result<()> {
+    if netpoll::is_poller_fd(fd) {
+        return Err(Error::Inval);
+    }
     let events = (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32;
     let mut ev = libc::epoll_event { events, u64: h };
     // SAFETY: a valid epoll fd and event.
@@ -231,13 +239,8 @@ pub fn open(fd: i32) -> Result<u64> {
     if fd < 0 {
         return Err(Error::Inval);
     }
-    // Only once the poller is made: a call that makes it may hand its fds the very
-    // numbers the host passed (a closed fd), and registering the poller's eventfd
-    // would take over its wake-up registration (t_pollfd_open_poller_fd_before_poller).
+    // The poller's own fds are refused by `register`, once the poller is made.
     let epfd = netpoll::poller_epfd()?;
-    if netpoll::is_poller_fd(fd) {
-        return Err(Error::Inval);
-    }
     REG.lock();
     let r = open_locked(fd, epfd);
     REG.unlock();
