@@ -884,10 +884,12 @@ int rt_pollfd_open(int fd, struct rt_pollfd **out);
  *
  * From a G: an edge recorded since the last wait in that direction is consumed and
  * returned at once, with no system call; otherwise the G parks on the netpoller
- * until the next edge (its M runs other Gs). Errors and hang-ups are edges in both
- * directions (the host's read or write then reports them). One G at a time may
- * wait in each direction. From any other thread: blocks in poll(2) on the fd
- * (recorded edges are neither used nor consumed).
+ * until the next edge (its M runs other Gs); a look (timeout 0) that finds no
+ * recorded edge polls the netpoller once without blocking (one system call), so
+ * that it sees an edge the fd made while nobody waited. Errors and hang-ups are
+ * edges in both directions (the host's read or write then reports them). One G at
+ * a time may wait in each direction. From any other thread: blocks in poll(2) on
+ * the fd (recorded edges are neither used nor consumed).
  *
  * Readiness may be stale: retry the I/O, and wait again if it says EAGAIN.
  *

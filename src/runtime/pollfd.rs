@@ -205,7 +205,15 @@ fn errno() -> i32 {
 /// Registers `fd` with the poller under handle `h` (edge-triggered, in, out, RDHUP).
 /// A registration of the number left by rt_poll_fd (which never removes its own) is
 /// taken over.
+/// The poller's own fds are refused: the poller may be made by the very call that
+/// registers (rt_pollfd_open, a fork child's first wait) and take the number the
+/// host passed, a closed fd, and the ADD's EEXIST would then have the MOD take over
+/// its wake-up registration (t_pollfd_open_poller_fd_before_poller,
+/// t_pollfd_fork_child_poller_fd).
 fn register(epfd: i32, fd: i32, h: u64) -> Result<()> {
+    if netpoll::is_poller_fd(fd) {
+        return Err(Error::Inval);
+    }
     let events = (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32;
     let mut ev = libc::epoll_event { events, u64: h };
     // SAFETY: a valid epoll fd and event.
@@ -228,9 +236,10 @@ fn register(epfd: i32, fd: i32, h: u64) -> Result<()> {
 
 /// rt_pollfd_open: registers `fd` and returns its handle.
 pub fn open(fd: i32) -> Result<u64> {
-    if fd < 0 || netpoll::is_poller_fd(fd) {
+    if fd < 0 {
         return Err(Error::Inval);
     }
+    // The poller's own fds are refused by `register`, once the poller is made.
     let epfd = netpoll::poller_epfd()?;
     REG.lock();
     let r = open_locked(fd, epfd);
@@ -294,6 +303,33 @@ fn edge(word: &AtomicUsize) -> *mut G {
             Ok(_) if cur != NIL => return unsafe { wake(cur as *const Waiter, R_READY) },
             Ok(_) => return ptr::null_mut(),
             Err(c) => cur = c,
+        }
+    }
+}
+
+/// After a wait (or reset) on handle generation `gen` took an edge from `word`, or
+/// was woken by one: None if the handle is still open. Else close retired it
+/// meanwhile, and the slot may be a new handle's already and the edge that
+/// handle's (the wait looked its handle up just before a close and a reopen of the
+/// slot): the edge is given back, and Some(the G that takes it, or null)
+/// (loom_pollfd_stale_wait_gives_back_edge).
+fn edge_if_stale(cur_gen: &AtomicU32, gen: u32, word: &AtomicUsize) -> Option<*mut G> {
+    if cur_gen.load(Ordering::SeqCst) == gen {
+        None
+    } else {
+        Some(edge(word))
+    }
+}
+
+/// A wait's edge (see [`edge_if_stale`]): `events`, or RT_ECLOSED once given back.
+fn took_edge(s: &Slot, gen: u32, word: &AtomicUsize, events: u32) -> Result<u32> {
+    match edge_if_stale(&s.gen, gen, word) {
+        None => Ok(events),
+        Some(gp) => {
+            if !gp.is_null() && sched::ready(gp).is_err() {
+                super::throw("rt_pollfd_wait: a parked waiter's G was not waiting");
+            }
+            Err(Error::Closed)
         }
     }
 }
@@ -464,8 +500,8 @@ pub fn wait(h: u64, events: u32, timeout_ns: i64) -> Result<u32> {
     w.timer.arg = wp.cast();
     match consume_or_publish(word, wp as usize, timeout_ns != 0) {
         // An unconsumed edge: no system call, no park.
-        Step::Ready => return Ok(events),
-        Step::Nothing => return Err(Error::Again),
+        Step::Ready => return took_edge(s, gen, word, events),
+        Step::Nothing => return look_after_poll(s, gen, word, events),
         Step::Busy => return Err(Error::Busy),
         Step::Published => {}
     }
@@ -485,12 +521,30 @@ pub fn wait(h: u64, events: u32, timeout_ns: i64) -> Result<u32> {
         unsafe { timer::del(&mut w.timer) };
     }
     match res {
-        R_READY => Ok(events),
+        R_READY => took_edge(s, gen, word, events),
         R_TIMEDOUT => Err(Error::TimedOut),
         R_CLOSED => Err(Error::Closed),
         R_NOMEM => Err(Error::NoMem),
         _ => super::throw("rt_pollfd_wait: woken without a result"),
     }
+}
+
+/// A G's look (timeout 0) that found no edge in `word`. Edges reach the words only
+/// when the epoll instance is polled, and the scheduler polls it only while a G is
+/// parked on an fd: a G that looks between pieces of other work would see RT_EAGAIN
+/// for as long as nobody waits (t_pollfd_wait_zero_sees_edge). So poll it once
+/// without blocking, as findrunnable does (not while an M is blocked in it: that M
+/// records edges as they come), and look again. A system call only on this path.
+fn look_after_poll(s: &Slot, gen: u32, word: &AtomicUsize, events: u32) -> Result<u32> {
+    if netpoll::inited() && netpoll::LASTPOLL.load(Ordering::Acquire) != 0 {
+        let mut list = GQueue::new();
+        netpoll::netpoll(0, &mut list);
+        sched::inject(&mut list, None);
+        if consume_or_publish(word, 0, false) == Step::Ready {
+            return took_edge(s, gen, word, events);
+        }
+    }
+    Err(Error::Again)
 }
 
 /// Runs on g0 once the G is marked waiting: starts the timeout, then parks unless a
@@ -533,11 +587,21 @@ pub fn reset(h: u64, events: u32) -> Result<()> {
     if events == 0 || events & !(POLLIN | POLLOUT) != 0 {
         return Err(Error::Inval);
     }
-    let (s, _) = lookup(h).ok_or(Error::Inval)?;
+    let (s, gen) = lookup(h).ok_or(Error::Inval)?;
     for (i, bit) in [POLLIN, POLLOUT].into_iter().enumerate() {
         let word = &s.words[i];
-        if events & bit != 0 && word.load(Ordering::Relaxed) == READY {
-            let _ = word.compare_exchange(READY, NIL, Ordering::AcqRel, Ordering::Relaxed);
+        if events & bit != 0
+            && word.load(Ordering::Relaxed) == READY
+            && word
+                .compare_exchange(READY, NIL, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        {
+            if let Some(gp) = edge_if_stale(&s.gen, gen, word) {
+                if !gp.is_null() && sched::ready(gp).is_err() {
+                    super::throw("rt_pollfd_reset: a parked waiter's G was not waiting");
+                }
+                return Err(Error::Inval);
+            }
         }
     }
     Ok(())
@@ -924,6 +988,55 @@ mod loom_tests {
                 _ => panic!("result {r}"),
             }
         });
+    }
+
+    /// A stale wait: it looked handle A (generation 1) up just before A's close and
+    /// the slot's reuse by handle B (3), whose fd then makes an edge. Whatever the
+    /// wait takes from the word (the edge at once, or a wake-up of the waiter it
+    /// published into B's word) is B's: given back, B's next wait finds it (the word
+    /// ends READY) and the stale wait ends RT_ECLOSED. `publish`: a wait that may park
+    /// (else a look, timeout 0).
+    fn stale_wait(publish: bool) {
+        loom::model(move || {
+            let m = model(NIL);
+            let c = {
+                let (word, gen, readied) = (m.word.clone(), m.gen.clone(), m.readied.clone());
+                loom::thread::spawn(move || {
+                    // close A
+                    gen.store(2, Ordering::SeqCst);
+                    readies(close_word(&word), &readied);
+                    // open B (open_locked), then B's fd becomes readable
+                    let _ = word.compare_exchange(READY, NIL, Ordering::AcqRel, Ordering::Relaxed);
+                    gen.store(3, Ordering::SeqCst);
+                    readies(edge(&word), &readied);
+                })
+            };
+            let w = waiter(&m.word);
+            let r = if publish {
+                g_side(&m.word, &w, &m.gen, &m.parked)
+            } else {
+                match consume_or_publish(&m.word, 0, false) {
+                    Step::Ready => R_READY,
+                    Step::Nothing => R_NONE,
+                    s => panic!("{s:?}"),
+                }
+            };
+            if r == R_READY {
+                match edge_if_stale(&m.gen, 1, &m.word) {
+                    Some(gp) => assert!(gp.is_null(), "nobody else waits"),
+                    None => panic!("the edge came after A's close"),
+                }
+            }
+            c.join().unwrap();
+            m.check_wakeups();
+            assert_eq!(m.word.load(Ordering::SeqCst), READY, "B's edge was taken");
+        });
+    }
+
+    #[test]
+    fn loom_pollfd_stale_wait_gives_back_edge() {
+        stale_wait(false);
+        stale_wait(true);
     }
 
     /// Close (retire the generation, then close_word) racing a waiter and an edge:
