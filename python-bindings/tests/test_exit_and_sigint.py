@@ -53,6 +53,32 @@ def test_exit_with_nothing_left_is_silent():
     assert r.returncode == 0 and r.stderr == "", r.stderr
 
 
+def test_exit_with_an_m_still_in_its_python_start_function():
+    # CPython ends every thread that wants the GIL while the interpreter finalizes with
+    # pthread_exit. In an M's Python start function the forced unwind reached libmrt's
+    # panic catcher around the start function and glibc aborted the process ("FATAL:
+    # exception not rethrown", status -SIGABRT, 5 runs of 5); the thread must just end.
+    r = run_py(
+        """
+        import mrt, threading
+        mrt.init(maxprocs=2, g_stack_size=1 << 20)
+        running = threading.Event()
+        def spin():
+            running.set()
+            while True:                  # Python code to the end: wants the GIL
+                pass
+        mrt.newm(spin)
+        running.wait()
+        print("exiting", flush=True)
+        """,
+        timeout=60,
+    )
+    assert r.returncode == 0, (r.returncode, r.stderr)
+    assert r.stdout.strip() == "exiting"
+    assert "an M is still in its start function" in r.stderr, r.stderr
+    assert "FATAL" not in r.stderr and "fatal error" not in r.stderr, r.stderr
+
+
 CHILD = """
 import ctypes, mrt
 mrt.init(maxprocs=2, g_stack_size=1 << 20)

@@ -55,6 +55,11 @@ pub unsafe extern "C" fn rt_allocm(
 /// across the create. The M runs its start function on g0; then, with a nextp, takes
 /// it and schedules; without, parks on the idle-M list.
 ///
+/// The start function may end the thread with pthread_exit (CPython does so to a
+/// thread that wants the GIL while the interpreter finalizes): the thread ends, and
+/// the M, never back from its start function, keeps rt_shutdown from finishing
+/// (RT_ETIMEDOUT), and `nextp`, if given, stays promised to it.
+///
 /// `nextp` may be NULL; else it must be idle: in the pool, or held by the caller after
 /// rt_releasep. A refused thread is retried a few times with backoff. On failure the
 /// M stays allocated (free it with rt_m_free) and `nextp` is back where it was.

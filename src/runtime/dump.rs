@@ -248,10 +248,44 @@ fn internal(addr: usize, base: usize, syms: Symbols) -> bool {
     }
 }
 
-/// Bytes (a host's label, a symbol) as text; invalid UTF-8 shows as U+FFFD.
+/// Bytes (a symbol, a module's path) as text; invalid UTF-8 shows as U+FFFD.
 fn write_bytes(out: &mut impl Write, b: &[u8]) {
     for c in b.utf8_chunks() {
         let _ = out.write_str(c.valid());
+        if !c.invalid().is_empty() {
+            let _ = out.write_str("\u{fffd}");
+        }
+    }
+}
+
+/// A host's label between the double quotes of `name="..."`, escaped as Go's `%q`
+/// escapes it so that it stays on its G's one line and inside its quotes: `"` and
+/// `\` get a backslash; newline, tab and carriage return are `\n`, `\t`, `\r`; other
+/// control characters (DEL included) are `\xNN`; invalid UTF-8 shows as U+FFFD, as in
+/// [`write_bytes`]. Allocates nothing (rt_dump may run in a signal handler).
+fn write_quoted(out: &mut impl Write, b: &[u8]) {
+    for c in b.utf8_chunks() {
+        let mut rest = c.valid();
+        while !rest.is_empty() {
+            // The plain run before the next byte that needs escaping, written at once.
+            let cut = rest
+                .bytes()
+                .position(|x| x < 0x20 || x == 0x7f || x == b'"' || x == b'\\')
+                .unwrap_or(rest.len());
+            let _ = out.write_str(&rest[..cut]);
+            let Some(&x) = rest.as_bytes().get(cut) else {
+                break;
+            };
+            let _ = match x {
+                b'"' => out.write_str("\\\""),
+                b'\\' => out.write_str("\\\\"),
+                b'\n' => out.write_str("\\n"),
+                b'\t' => out.write_str("\\t"),
+                b'\r' => out.write_str("\\r"),
+                _ => write!(out, "\\x{x:02x}"),
+            };
+            rest = &rest[cut + 1..];
+        }
         if !c.invalid().is_empty() {
             let _ = out.write_str("\u{fffd}");
         }
@@ -456,7 +490,7 @@ fn write_g(out: &mut impl Write, r: &Rec, syms: Symbols, me: i64) {
     }
     if r.name_len > 0 {
         let _ = out.write_str(" name=\"");
-        write_bytes(out, &r.name[..r.name_len as usize]);
+        write_quoted(out, &r.name[..r.name_len as usize]);
         let _ = out.write_str("\"");
     }
     if r.creator > 0 {

@@ -870,12 +870,44 @@ fn start_routine() -> StartRoutine {
 
 /// Go's mstart, called by mstart_stub on the new thread with the TLS slot already
 /// pointing at g0. `entry_sp` is the top of the part of the stack that is ours.
-pub extern "C" fn mstart(m: *mut M, entry_sp: usize) {
+///
+/// The host's start function runs outside the runtime's panic catchers, between two
+/// of them: it may end its thread with pthread_exit (CPython does so to every thread
+/// that wants the GIL while the interpreter finalizes), and the forced unwind that
+/// does it must reach glibc's thread start through frames that let it pass. Caught
+/// by `no_unwind`, it aborted the process ("FATAL: exception not rethrown"). The M
+/// is then lost as a thread that never came back from its start function
+/// (rt_shutdown says RT_ETIMEDOUT), which is what the host asked for. `C-unwind`
+/// because that unwind leaves through this frame into mstart_stub, whose CFI
+/// continues it; a panic of the runtime's own never gets here (`no_unwind`).
+pub extern "C-unwind" fn mstart(m: *mut M, entry_sp: usize) {
     // A panic must not unwind into mstart_stub: it is a bug, reported and fatal.
     // Under TSan the M's own code is the runtime's (`sanitizer::runtime_call`).
     super::no_unwind(|| super::sanitizer::runtime_call(|| mstart1(m, entry_sp)));
+    // SAFETY: the M is Running and owned by this thread.
+    let mm = unsafe { &*m };
+    if let Some(f) = mm.mstartfn {
+        // SAFETY: the host gave this function for exactly this call. The same
+        // function seen with the C-unwind ABI (the same calling convention): the
+        // host's forced unwind may leave through it (see above); no Rust frame with
+        // a catcher lies between it and mstart_stub.
+        unsafe {
+            let f = core::mem::transmute::<
+                unsafe extern "C" fn(*mut c_void),
+                unsafe extern "C-unwind" fn(*mut c_void),
+            >(f);
+            f(mm.mstartarg);
+        }
+    }
+    super::no_unwind(|| {
+        super::sanitizer::runtime_call(|| {
+            sched::mloop(m);
+            mexit(m);
+        })
+    });
 }
 
+/// mstart up to the host's start function: the M's thread, stack and signal setup.
 fn mstart1(m: *mut M, entry_sp: usize) {
     // SAFETY: the M is Launching and owned by this thread from here on.
     let mm = unsafe { &*m };
@@ -888,12 +920,6 @@ fn mstart1(m: *mut M, entry_sp: usize) {
         .store(unsafe { libc::gettid() } as i64, Ordering::Release);
     mm.set_state(MState::Running);
     minit(mm);
-    if let Some(f) = mm.mstartfn {
-        // SAFETY: the host gave this function for exactly this call.
-        super::sanitizer::host_call(|| unsafe { f(mm.mstartarg) });
-    }
-    sched::mloop(m);
-    mexit(m);
 }
 
 /// Go's minit: the M's signal mask and alternate signal stack.
