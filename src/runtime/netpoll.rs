@@ -634,7 +634,14 @@ fn poll_now(fd: i32, events: u32, ns: i64) -> Result<u32> {
     if r == 0 {
         return Ok(0);
     }
-    let re = pfd.revents;
+    revents(&pfd, events)
+}
+
+/// The requested events a polled pollfd reports as rt_poll_fd's and
+/// rt_pollfd_wait's answer (an error or hang-up: all of them); a closed fd
+/// (POLLNVAL) is Error::Inval.
+pub(crate) fn revents(p: &libc::pollfd, events: u32) -> Result<u32> {
+    let re = p.revents;
     if re & libc::POLLNVAL != 0 {
         return Err(Error::Inval);
     }

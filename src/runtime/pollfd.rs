@@ -670,7 +670,7 @@ fn wait_thread(s: &Slot, gen: u32, events: u32, timeout_ns: i64) -> Result<u32> 
     if timeout_ns == 0 {
         return match ppoll(&mut pfd[..1], 0)? {
             0 => Err(Error::Again),
-            _ => revents(&pfd[0], events),
+            _ => netpoll::revents(&pfd[0], events),
         };
     }
     // SAFETY: a plain system call making an fd we own.
@@ -710,7 +710,7 @@ fn wait_thread(s: &Slot, gen: u32, events: u32, timeout_ns: i64) -> Result<u32> 
                 Ok(_) if pfd[1].revents != 0 || s.gen.load(Ordering::Acquire) != gen => {
                     break Err(Error::Closed)
                 }
-                Ok(n) if n > 0 && pfd[0].revents != 0 => break revents(&pfd[0], events),
+                Ok(n) if n > 0 && pfd[0].revents != 0 => break netpoll::revents(&pfd[0], events),
                 Ok(_) if deadline >= 0 && nanotime() >= deadline => break Err(Error::TimedOut),
                 Ok(_) => {}
             }
@@ -774,25 +774,6 @@ fn ppoll(pfd: &mut [libc::pollfd], ns: i64) -> Result<i32> {
         };
     }
     Ok(r)
-}
-
-/// The requested events a pollfd reports (errors and hang-ups: all of them).
-fn revents(p: &libc::pollfd, events: u32) -> Result<u32> {
-    let re = p.revents;
-    if re & libc::POLLNVAL != 0 {
-        return Err(Error::Inval);
-    }
-    let mut out = 0u32;
-    if re & (libc::POLLIN | libc::POLLRDHUP) != 0 {
-        out |= POLLIN;
-    }
-    if re & libc::POLLOUT != 0 {
-        out |= POLLOUT;
-    }
-    if re & (libc::POLLERR | libc::POLLHUP) != 0 {
-        out |= events;
-    }
-    Ok(out & events)
 }
 
 /// rt_pollfd_close (see mrt.h).
