@@ -220,7 +220,8 @@ fn register(epfd: i32, fd: i32, h: u64) -> Result<()> {
     let mut r = unsafe { libc::epoll_ctl(epfd, libc::EPOLL_CTL_ADD, fd, &mut ev) };
     if r != 0 && errno() == libc::EEXIST {
         ev = libc::epoll_event { events, u64: h };
-        // SAFETY: as above.
+        // SAFETY: epfd is the poller's epoll fd and `ev` a valid epoll_event that
+        // lives across the call.
         r = unsafe { libc::epoll_ctl(epfd, libc::EPOLL_CTL_MOD, fd, &mut ev) };
     }
     if r == 0 {
@@ -612,9 +613,11 @@ unsafe fn wait_timeout(t: *mut timer::Timer) -> *mut G {
     // SAFETY: the timer's arg is its waiter, live while the timer is armed (the G
     // deletes it, which waits for this callback, before leaving the frame).
     let w = unsafe { (*t).arg as *const Waiter };
-    // SAFETY: as above; the word is a slot's.
+    // SAFETY: the waiter is live while its timer is armed (see above), and its word
+    // is a slot's, in a chunk that is never freed.
     let word = unsafe { &*(*w).word };
-    // SAFETY: as above.
+    // SAFETY: `w` is live with its timer armed (it is firing), as timeout_word needs;
+    // `word` is the word it was published in.
     unsafe { timeout_word(word, w) }
 }
 
@@ -854,7 +857,8 @@ mod loom_tests {
     // SAFETY: a model's waiter is shared as a pollfd waiter is (through its atomics),
     // and its G pointer is a made-up value that is only compared.
     unsafe impl Send for Waiter {}
-    // SAFETY: as above.
+    // SAFETY: the model's threads touch a shared waiter only through its atomics (the
+    // word, state and result), and read its G pointer only to compare it.
     unsafe impl Sync for Waiter {}
 
     const GP: usize = 0x1000;
