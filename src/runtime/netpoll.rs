@@ -606,11 +606,20 @@ fn park_on_fd(gp: *mut G, fd: i32, events: u32, deadline: i64) -> Result<u32> {
 
 /// poll(2) on one fd for up to `ns` (< 0: forever). 0 if nothing is ready.
 fn poll_now(fd: i32, events: u32, ns: i64) -> Result<u32> {
-    let mut pfd = libc::pollfd {
+    let mut pfd = [libc::pollfd {
         fd,
         events: events as i16,
         revents: 0,
-    };
+    }];
+    let r = ppoll(&mut pfd, ns)?;
+    if r == 0 {
+        return Ok(0);
+    }
+    revents(&pfd[0], events)
+}
+
+/// ppoll(2) for up to `ns` (< 0: forever). EINTR is 0 ready.
+pub(crate) fn ppoll(pfd: &mut [libc::pollfd], ns: i64) -> Result<i32> {
     let ts = libc::timespec {
         tv_sec: (ns.max(0) / 1_000_000_000) as libc::time_t,
         tv_nsec: (ns.max(0) % 1_000_000_000) as libc::c_long,
@@ -620,10 +629,17 @@ fn poll_now(fd: i32, events: u32, ns: i64) -> Result<u32> {
     } else {
         &ts as *const libc::timespec
     };
-    // SAFETY: one valid pollfd and a valid (or null) timespec.
-    let r = unsafe { libc::ppoll(&mut pfd, 1, tsp, ptr::null()) };
+    // SAFETY: valid pollfds and a valid (or null) timespec.
+    let r = unsafe {
+        libc::ppoll(
+            pfd.as_mut_ptr(),
+            pfd.len() as libc::nfds_t,
+            tsp,
+            ptr::null(),
+        )
+    };
     if r < 0 {
-        // SAFETY: errno of the failed call.
+        // SAFETY: errno of the failed call, on this thread.
         let e = unsafe { *libc::__errno_location() };
         return if e == libc::EINTR {
             Ok(0)
@@ -631,10 +647,7 @@ fn poll_now(fd: i32, events: u32, ns: i64) -> Result<u32> {
             Err(Error::Inval)
         };
     }
-    if r == 0 {
-        return Ok(0);
-    }
-    revents(&pfd, events)
+    Ok(r)
 }
 
 /// The requested events a polled pollfd reports as rt_poll_fd's and

@@ -671,7 +671,7 @@ fn wait_thread(s: &Slot, gen: u32, events: u32, timeout_ns: i64) -> Result<u32> 
         },
     ];
     if timeout_ns == 0 {
-        return match ppoll(&mut pfd[..1], 0)? {
+        return match netpoll::ppoll(&mut pfd[..1], 0)? {
             0 => Err(Error::Again),
             _ => netpoll::revents(&pfd[0], events),
         };
@@ -708,7 +708,7 @@ fn wait_thread(s: &Slot, gen: u32, events: u32, timeout_ns: i64) -> Result<u32> 
             } else {
                 (deadline - nanotime()).max(0)
             };
-            match ppoll(&mut pfd, left) {
+            match netpoll::ppoll(&mut pfd, left) {
                 Err(e) => break Err(e),
                 Ok(_) if pfd[1].revents != 0 || s.gen.load(Ordering::Acquire) != gen => {
                     break Err(Error::Closed)
@@ -747,36 +747,6 @@ fn wait_thread(s: &Slot, gen: u32, events: u32, timeout_ns: i64) -> Result<u32> 
     // SAFETY: our eventfd, no longer on any list.
     unsafe { libc::close(efd) };
     r
-}
-
-/// ppoll(2) for up to `ns` (< 0: forever). EINTR is 0 ready.
-fn ppoll(pfd: &mut [libc::pollfd], ns: i64) -> Result<i32> {
-    let ts = libc::timespec {
-        tv_sec: (ns.max(0) / 1_000_000_000) as libc::time_t,
-        tv_nsec: (ns.max(0) % 1_000_000_000) as libc::c_long,
-    };
-    let tsp = if ns < 0 {
-        ptr::null()
-    } else {
-        &ts as *const libc::timespec
-    };
-    // SAFETY: valid pollfds and a valid (or null) timespec.
-    let r = unsafe {
-        libc::ppoll(
-            pfd.as_mut_ptr(),
-            pfd.len() as libc::nfds_t,
-            tsp,
-            ptr::null(),
-        )
-    };
-    if r < 0 {
-        return if errno() == libc::EINTR {
-            Ok(0)
-        } else {
-            Err(Error::Inval)
-        };
-    }
-    Ok(r)
 }
 
 /// rt_pollfd_close (see mrt.h).
