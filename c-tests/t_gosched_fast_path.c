@@ -22,6 +22,7 @@
  * yields or by test_spawn's alarm.
  */
 #include "test.h"
+#include "fp_state.h"
 
 #define YIELDS 20000L
 #define MAX_YIELDS 5000000L
@@ -107,35 +108,6 @@ static void test_mark_valgrind(void *arg)
 }
 
 /* ---- the floating-point control state ---- */
-
-static uint32_t get_mxcsr(void)
-{
-    uint32_t v;
-    __asm__ volatile("stmxcsr %0" : "=m"(v));
-    return v;
-}
-
-static void set_mxcsr(uint32_t v)
-{
-    __asm__ volatile("ldmxcsr %0" : : "m"(v));
-}
-
-static uint16_t get_x87cw(void)
-{
-    uint16_t v;
-    __asm__ volatile("fnstcw %0" : "=m"(v));
-    return v;
-}
-
-static void set_x87cw(uint16_t v)
-{
-    __asm__ volatile("fldcw %0" : : "m"(v));
-}
-
-#define MXCSR_DEFAULT 0x1f80u
-#define MXCSR_RZ 0x7f80u /* rounding toward zero, all exceptions masked */
-#define X87CW_DEFAULT 0x037fu
-#define X87CW_53BIT 0x027fu /* double precision control */
 
 static atomic_long fp_bad, fp_checks;
 

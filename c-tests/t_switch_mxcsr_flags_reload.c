@@ -26,33 +26,11 @@
  * not the start checks: valgrind does not model a changed x87 precision either).
  */
 #include "test.h"
+#include "fp_state.h"
 
 #define YIELDS 20000L
-
-static uint32_t get_mxcsr(void)
-{
-    uint32_t v;
-    __asm__ volatile("stmxcsr %0" : "=m"(v));
-    return v;
-}
-
-static void set_mxcsr(uint32_t v)
-{
-    __asm__ volatile("ldmxcsr %0" : : "m"(v));
-}
-
-static uint16_t get_x87cw(void)
-{
-    uint16_t v;
-    __asm__ volatile("fnstcw %0" : "=m"(v));
-    return v;
-}
-
-#define MXCSR_DEFAULT 0x1f80u
 #define MXCSR_FLAGS 0x3fu
 #define MXCSR_PE 0x20u /* the inexact (precision) flag */
-#define MXCSR_RZ 0x7f80u /* rounding toward zero, all exceptions masked */
-#define X87CW_DEFAULT 0x037fu
 
 static rt_wg wg;
 static atomic_long bad_flags, bad_control, checks;
@@ -151,13 +129,6 @@ static void test_control(void *arg)
 }
 
 /* ---- start: a G starts with the default control state (docs/api.md, "G") ---- */
-
-static void set_x87cw(uint16_t v)
-{
-    __asm__ volatile("fldcw %0" : : "m"(v));
-}
-
-#define X87CW_53BIT 0x027fu
 
 static atomic_int started_default;
 
